@@ -1,0 +1,139 @@
+//! The registry of connected clients, for CLIENT LIST / INFO / KILL and the
+//! `connected_clients` figure. Each connection owns an `Arc<ClientHandle>`
+//! and refreshes its few shared fields once per batch of commands.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::store::unix_ms;
+
+/// What other tasks may see or change of one connection.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// Unique, increasing id.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Our address on this connection.
+    pub local: SocketAddr,
+    /// Unix ms at connect.
+    pub created_ms: u64,
+    /// Unix ms of the last command batch.
+    pub last_active_ms: AtomicU64,
+    /// Name of the last command (index into the command table).
+    pub last_command: AtomicU64,
+    /// 2 or 3.
+    pub resp: AtomicU8,
+    /// CLIENT SETNAME.
+    pub name: Mutex<Vec<u8>>,
+    /// CLIENT SETINFO lib-name / lib-ver.
+    pub lib: Mutex<(Vec<u8>, Vec<u8>)>,
+    /// Bytes waiting in the query buffer.
+    pub query_buffer: AtomicU64,
+    killed: AtomicBool,
+    kill_notify: Notify,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close (CLIENT KILL).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.kill_notify.notify_one();
+    }
+
+    /// True once killed.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    /// Completes when the client is killed.
+    pub async fn killed(&self) {
+        if !self.is_killed() {
+            self.kill_notify.notified().await;
+        }
+    }
+
+    /// The client's name, lossily as text.
+    pub fn name_text(&self) -> String {
+        String::from_utf8_lossy(&self.name.lock()).into_owned()
+    }
+
+    /// One line of CLIENT LIST (Redis field names).
+    pub fn describe(&self, now_ms: u64, command_name: &str) -> String {
+        let (lib_name, lib_ver) = {
+            let lib = self.lib.lock();
+            (String::from_utf8_lossy(&lib.0).into_owned(), String::from_utf8_lossy(&lib.1).into_owned())
+        };
+        let last = self.last_active_ms.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.peer,
+            self.local,
+            self.name_text(),
+            now_ms.saturating_sub(self.created_ms) / 1000,
+            now_ms.saturating_sub(last) / 1000,
+            self.query_buffer.load(Ordering::Relaxed),
+            command_name,
+            self.resp.load(Ordering::Relaxed),
+            lib_name,
+            lib_ver,
+        )
+    }
+}
+
+/// All connected clients.
+#[derive(Debug, Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    by_id: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl Clients {
+    /// Registers a new connection.
+    pub fn register(&self, peer: SocketAddr, local: SocketAddr) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = unix_ms();
+        let handle = Arc::new(ClientHandle {
+            id,
+            peer,
+            local,
+            created_ms: now,
+            last_active_ms: AtomicU64::new(now),
+            last_command: AtomicU64::new(u64::MAX),
+            resp: AtomicU8::new(2),
+            name: Mutex::new(Vec::new()),
+            lib: Mutex::new((Vec::new(), Vec::new())),
+            query_buffer: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        self.by_id.lock().insert(id, handle.clone());
+        handle
+    }
+
+    /// Removes a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.by_id.lock().remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.by_id.lock().len()
+    }
+
+    /// True when no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of all clients, by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.by_id.lock().values().cloned().collect()
+    }
+}

@@ -1,0 +1,428 @@
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET,
+//! CLIENT and COMMAND.
+
+use std::sync::atomic::Ordering;
+
+use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
+use super::{Ctx, After, CommandSpec, COMMANDS};
+use super::{ADMIN, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
+use crate::protocol::Args;
+use crate::store::unix_ms;
+
+/// Version reported to clients that check it (HELLO, INFO): the Redis
+/// release whose commands and replies the node follows.
+pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// PING [message]
+pub fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match args.len() {
+        1 => ctx.reply.simple("PONG"),
+        2 => ctx.reply.bulk(args.get(1)),
+        _ => ctx.fail(&super::wrong_arity("ping")),
+    }
+}
+
+/// ECHO message
+pub fn echo(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    ctx.reply.bulk(args.get(1));
+}
+
+/// Checks a password against `requirepass`; Err is the error to reply.
+fn check_password(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), &'static str> {
+    let config = ctx.node.config.read();
+    match &config.requirepass {
+        None if user == b"default" => Ok(()),
+        None => Err(WRONGPASS),
+        Some(p) if user == b"default" && p.as_bytes() == password => Ok(()),
+        Some(_) => Err(WRONGPASS),
+    }
+}
+
+/// AUTH [username] password
+pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let (user, password) = match args.len() {
+        2 => (&b"default"[..], args.get(1)),
+        3 => (args.get(1), args.get(2)),
+        _ => return ctx.fail(SYNTAX),
+    };
+    if args.len() == 2 && ctx.node.config.read().requirepass.is_none() {
+        return ctx.fail("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    }
+    match check_password(ctx, user, password) {
+        Ok(()) => {
+            ctx.session.authenticated = true;
+            ctx.reply.ok();
+        }
+        Err(e) => ctx.fail(e),
+    }
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let mut version = None;
+    if args.len() >= 2 {
+        match parse_i64(args.get(1)) {
+            Some(v @ (2 | 3)) => version = Some(v),
+            Some(_) => return ctx.fail("NOPROTO unsupported protocol version"),
+            None => return ctx.fail("ERR Protocol version is not an integer or out of range"),
+        }
+    }
+    let mut name = None;
+    let mut i = 2;
+    while i < args.len() {
+        let arg = args.get(i);
+        if is(arg, "auth") && i + 2 < args.len() {
+            if let Err(e) = check_password(ctx, args.get(i + 1), args.get(i + 2)) {
+                return ctx.fail(e);
+            }
+            ctx.session.authenticated = true;
+            i += 3;
+        } else if is(arg, "setname") && i + 1 < args.len() {
+            name = Some(args.get(i + 1));
+            i += 2;
+        } else {
+            return ctx.fail(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(arg)));
+        }
+    }
+    if !ctx.session.authenticated {
+        return ctx.fail("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(name) = name {
+        if let Err(e) = valid_name(name) {
+            return ctx.fail(e);
+        }
+        *ctx.session.handle.name.lock() = name.to_vec();
+    }
+    if let Some(v) = version {
+        ctx.session.resp3 = v == 3;
+        ctx.reply.set_resp3(v == 3);
+        ctx.session.handle.resp.store(v as u8, Ordering::Relaxed);
+    }
+    let proto = if ctx.session.resp3 { 3 } else { 2 };
+    ctx.reply.map(7);
+    ctx.reply.bulk(b"server");
+    ctx.reply.bulk(b"redis");
+    ctx.reply.bulk(b"version");
+    ctx.reply.bulk(REDIS_COMPAT_VERSION.as_bytes());
+    ctx.reply.bulk(b"proto");
+    ctx.reply.int(proto);
+    ctx.reply.bulk(b"id");
+    ctx.reply.int(ctx.session.handle.id as i64);
+    ctx.reply.bulk(b"mode");
+    ctx.reply.bulk(b"standalone");
+    ctx.reply.bulk(b"role");
+    ctx.reply.bulk(b"master");
+    ctx.reply.bulk(b"modules");
+    ctx.reply.array(0);
+}
+
+/// SELECT index: the node has database 0 only.
+pub fn select(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match parse_i64(args.get(1)) {
+        Some(0) => ctx.reply.ok(),
+        Some(_) => ctx.fail("ERR DB index is out of range"),
+        None => ctx.fail(NOT_INTEGER),
+    }
+}
+
+/// QUIT
+pub fn quit(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    ctx.reply.ok();
+    ctx.after = After::Close;
+}
+
+/// RESET: back to a fresh connection's state.
+pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    ctx.session.resp3 = false;
+    ctx.reply.set_resp3(false);
+    ctx.session.handle.resp.store(2, Ordering::Relaxed);
+    ctx.session.handle.name.lock().clear();
+    ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();
+    ctx.reply.simple("RESET");
+}
+
+fn valid_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    Ok(())
+}
+
+fn command_name_of(index: u64) -> &'static str {
+    COMMANDS.get(index as usize).map_or("NULL", |c| c.name)
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
+    "LIST [TYPE normal] [ID <id> [<id> ...]]",
+    "    Return information about client connections.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// CLIENT ID | SETNAME | GETNAME | LIST | INFO | SETINFO | KILL | HELP
+pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let sub = args.get(1);
+    let now = unix_ms();
+    if is(sub, "id") && args.len() == 2 {
+        ctx.reply.int(ctx.session.handle.id as i64);
+    } else if is(sub, "getname") && args.len() == 2 {
+        let name = ctx.session.handle.name.lock().clone();
+        ctx.reply.opt_bulk((!name.is_empty()).then_some(&name[..]));
+    } else if is(sub, "setname") && args.len() == 3 {
+        match valid_name(args.get(2)) {
+            Ok(()) => {
+                *ctx.session.handle.name.lock() = args.get(2).to_vec();
+                ctx.reply.ok();
+            }
+            Err(e) => ctx.fail(e),
+        }
+    } else if is(sub, "info") && args.len() == 2 {
+        let handle = &ctx.session.handle;
+        let line = handle.describe(now, command_name_of(handle.last_command.load(Ordering::Relaxed)));
+        ctx.reply.verbatim(format!("{line}\n").as_bytes());
+    } else if is(sub, "list") {
+        client_list(ctx, args, now);
+    } else if is(sub, "setinfo") && args.len() == 4 {
+        let (attr, value) = (args.get(2), args.get(3));
+        if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+            return ctx.fail(&format!(
+                "ERR {} cannot contain spaces, newlines or special characters.",
+                String::from_utf8_lossy(attr)
+            ));
+        }
+        let mut lib = ctx.session.handle.lib.lock();
+        if is(attr, "lib-name") {
+            lib.0 = value.to_vec();
+        } else if is(attr, "lib-ver") {
+            lib.1 = value.to_vec();
+        } else {
+            drop(lib);
+            return ctx.fail(&format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(attr)));
+        }
+        drop(lib);
+        ctx.reply.ok();
+    } else if is(sub, "kill") && args.len() >= 3 {
+        client_kill(ctx, args);
+    } else if is(sub, "help") && args.len() == 2 {
+        ctx.reply.array(CLIENT_HELP.len());
+        for line in CLIENT_HELP {
+            ctx.reply.simple(line);
+        }
+    } else {
+        ctx.fail(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(sub)
+        ));
+    }
+}
+
+fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let arg = args.get(i);
+        if is(arg, "type") && i + 1 < args.len() {
+            let t = args.get(i + 1);
+            if !["normal", "master", "replica", "pubsub"].iter().any(|n| is(t, n)) {
+                return ctx.fail(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)));
+            }
+            if !is(t, "normal") {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if is(arg, "id") && i + 1 < args.len() {
+            let mut list = Vec::new();
+            for id in args.iter_from(i + 1) {
+                match parse_i64(id) {
+                    Some(n) if n > 0 => list.push(n as u64),
+                    _ => return ctx.fail("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(list);
+            i = args.len();
+        } else {
+            return ctx.fail(SYNTAX);
+        }
+    }
+    let mut text = String::new();
+    for handle in ctx.node.clients.all() {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&handle.id)) {
+            continue;
+        }
+        text.push_str(&handle.describe(now, command_name_of(handle.last_command.load(Ordering::Relaxed))));
+        text.push('\n');
+    }
+    ctx.reply.verbatim(text.as_bytes());
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let own_id = ctx.session.handle.id;
+    // Old form: CLIENT KILL addr:port, replies OK or an error.
+    if args.len() == 3 {
+        let addr = args.get(2);
+        let target = ctx.node.clients.all().into_iter().find(|c| c.peer.to_string().as_bytes() == addr);
+        return match target {
+            Some(c) => {
+                c.kill();
+                if c.id == own_id {
+                    ctx.after = After::Close;
+                }
+                ctx.reply.ok();
+            }
+            None => ctx.fail("ERR No such client"),
+        };
+    }
+    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut i = 2;
+    while i + 1 < args.len() {
+        let (option, value) = (args.get(i), args.get(i + 1));
+        if is(option, "id") {
+            match parse_i64(value) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return ctx.fail("ERR client-id should be greater than 0"),
+            }
+        } else if is(option, "addr") {
+            addr = Some(value);
+        } else if is(option, "laddr") {
+            laddr = Some(value);
+        } else if is(option, "skipme") {
+            skipme = match value {
+                v if is(v, "yes") => true,
+                v if is(v, "no") => false,
+                _ => return ctx.fail(SYNTAX),
+            };
+        } else if is(option, "type") || is(option, "user") || is(option, "maxage") {
+            // Only normal clients of the default user exist.
+        } else {
+            return ctx.fail(SYNTAX);
+        }
+        i += 2;
+    }
+    if i != args.len() {
+        return ctx.fail(SYNTAX);
+    }
+    let mut killed = 0;
+    for c in ctx.node.clients.all() {
+        let matches = id.is_none_or(|id| c.id == id)
+            && addr.is_none_or(|a| c.peer.to_string().as_bytes() == a)
+            && laddr.is_none_or(|a| c.local.to_string().as_bytes() == a);
+        if !matches || (skipme && c.id == own_id) {
+            continue;
+        }
+        c.kill();
+        if c.id == own_id {
+            ctx.after = After::Close;
+        }
+        killed += 1;
+    }
+    ctx.reply.int(killed);
+}
+
+fn flag_names(flags: u16) -> Vec<&'static str> {
+    [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| flags & bit != 0)
+    .map(|(_, name)| name)
+    .collect()
+}
+
+fn write_command_info(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
+    ctx.reply.array(10);
+    ctx.reply.bulk(spec.name.as_bytes());
+    ctx.reply.int(i64::from(spec.arity));
+    let flags = flag_names(spec.flags);
+    ctx.reply.set(flags.len());
+    for f in flags {
+        ctx.reply.simple(f);
+    }
+    ctx.reply.int(i64::from(spec.first_key));
+    ctx.reply.int(i64::from(spec.last_key));
+    ctx.reply.int(i64::from(spec.step));
+    ctx.reply.set(1);
+    ctx.reply.simple(&format!("@{}", spec.group));
+    ctx.reply.array(0);
+    ctx.reply.array(0);
+    ctx.reply.array(0);
+}
+
+fn write_command_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
+    ctx.reply.bulk(spec.name.as_bytes());
+    ctx.reply.map(3);
+    ctx.reply.bulk(b"summary");
+    ctx.reply.bulk(spec.summary.as_bytes());
+    ctx.reply.bulk(b"since");
+    ctx.reply.bulk(b"1.0.0");
+    ctx.reply.bulk(b"group");
+    ctx.reply.bulk(spec.group.as_bytes());
+}
+
+/// COMMAND [COUNT | INFO name... | DOCS name... | LIST]
+pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(sub) = args.try_get(1) else {
+        ctx.reply.array(COMMANDS.len());
+        for spec in COMMANDS {
+            write_command_info(ctx, spec);
+        }
+        return;
+    };
+    let named: Vec<Option<&'static CommandSpec>> = args.iter_from(2).map(super::lookup).collect();
+    if is(sub, "count") && args.len() == 2 {
+        ctx.reply.int(COMMANDS.len() as i64);
+    } else if is(sub, "list") && args.len() == 2 {
+        ctx.reply.array(COMMANDS.len());
+        for spec in COMMANDS {
+            ctx.reply.bulk(spec.name.as_bytes());
+        }
+    } else if is(sub, "info") {
+        if named.is_empty() {
+            ctx.reply.array(COMMANDS.len());
+            COMMANDS.iter().for_each(|spec| write_command_info(ctx, spec));
+            return;
+        }
+        ctx.reply.array(named.len());
+        for spec in named {
+            match spec {
+                Some(spec) => write_command_info(ctx, spec),
+                None => ctx.reply.null_array(),
+            }
+        }
+    } else if is(sub, "docs") {
+        let specs: Vec<&CommandSpec> = if named.is_empty() {
+            COMMANDS.iter().collect()
+        } else {
+            named.into_iter().flatten().collect()
+        };
+        ctx.reply.map(specs.len());
+        for spec in specs {
+            write_command_docs(ctx, spec);
+        }
+    } else {
+        ctx.fail(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(sub)
+        ));
+    }
+}

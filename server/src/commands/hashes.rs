@@ -1,0 +1,389 @@
+//! Hash commands (web sessions usually live in hashes).
+
+use super::args::{glob_match, is, parse_f64, parse_i64, parse_usize, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::Ctx;
+use crate::protocol::reply::format_double;
+use crate::protocol::Args;
+use crate::store::{HashValue, KeyLock, ValueRef};
+
+/// Index of the hash at `key`, creating an empty one when absent; Err when
+/// the key holds another type.
+fn hash_for_write(lock: &mut KeyLock<'_>, key: &[u8]) -> Result<usize, ()> {
+    match lock.find(key) {
+        Some(index) => match lock.shard.value(index) {
+            ValueRef::Hash(_) => Ok(index),
+            ValueRef::Str(_) => Err(()),
+        },
+        None => {
+            let access = lock.new_access();
+            Ok(lock.shard.insert_hash(lock.hash, key, access))
+        }
+    }
+}
+
+/// Runs `f` on the hash at `key` for reading: `Ok(None)` when absent.
+fn read_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&HashValue, &mut Ctx<'_>) -> R) -> Result<Option<R>, ()> {
+    // Copy the node reference so the lock borrows it, not `ctx`.
+    let node = ctx.node;
+    let mut lock = node.store.lock(key);
+    match lock.read(key).map(|i| lock.shard.value(i)) {
+        None => Ok(None),
+        Some(ValueRef::Str(_)) => Err(()),
+        Some(ValueRef::Hash(h)) => Ok(Some(f(h, ctx))),
+    }
+}
+
+fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Option<i64> {
+    if args.len() % 2 != 0 {
+        ctx.fail(&super::wrong_arity(name));
+        return None;
+    }
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let Ok(index) = hash_for_write(&mut lock, key) else {
+        ctx.fail(WRONGTYPE);
+        return None;
+    };
+    lock.shard.with_hash_mut(index, |h| {
+        (2..args.len())
+            .step_by(2)
+            .map(|i| i64::from(h.insert(args.get(i), args.get(i + 1))))
+            .sum()
+    })
+}
+
+/// HSET key field value [field value ...]
+pub fn hset(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if let Some(added) = set_fields(ctx, args, "hset") {
+        ctx.reply.int(added);
+    }
+}
+
+/// HMSET key field value [field value ...]
+pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if set_fields(ctx, args, "hmset").is_some() {
+        ctx.reply.ok();
+    }
+}
+
+/// HSETNX key field value
+pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let Ok(index) = hash_for_write(&mut lock, key) else {
+        return ctx.fail(WRONGTYPE);
+    };
+    let added = lock.shard.with_hash_mut(index, |h| {
+        if h.get(args.get(2)).is_some() {
+            false
+        } else {
+            h.insert(args.get(2), args.get(3))
+        }
+    });
+    ctx.reply.int(i64::from(added.unwrap_or(false)));
+}
+
+/// HGET key field
+pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match read_hash(ctx, args.get(1), |h, ctx| ctx.reply.opt_bulk(h.get(args.get(2)))) {
+        Ok(Some(())) => {}
+        Ok(None) => ctx.reply.null(),
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// HMGET key field [field ...]
+pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let result = read_hash(ctx, args.get(1), |h, ctx| {
+        ctx.reply.array(args.len() - 2);
+        for field in args.iter_from(2) {
+            ctx.reply.opt_bulk(h.get(field));
+        }
+    });
+    match result {
+        Ok(Some(())) => {}
+        Ok(None) => {
+            ctx.reply.array(args.len() - 2);
+            for _ in 2..args.len() {
+                ctx.reply.null();
+            }
+        }
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// What HGETALL, HKEYS and HVALS list.
+#[derive(Clone, Copy)]
+enum Listing {
+    Both,
+    Fields,
+    Values,
+}
+
+fn list(ctx: &mut Ctx<'_>, args: Args<'_>, what: Listing) {
+    let result = read_hash(ctx, args.get(1), |h, ctx| {
+        match what {
+            Listing::Both => ctx.reply.map(h.len()),
+            _ => ctx.reply.array(h.len()),
+        }
+        for (field, value) in h.iter() {
+            match what {
+                Listing::Both => {
+                    ctx.reply.bulk(field);
+                    ctx.reply.bulk(value);
+                }
+                Listing::Fields => ctx.reply.bulk(field),
+                Listing::Values => ctx.reply.bulk(value),
+            }
+        }
+    });
+    match result {
+        Ok(Some(())) => {}
+        Ok(None) => match what {
+            Listing::Both => ctx.reply.map(0),
+            _ => ctx.reply.array(0),
+        },
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// HGETALL key
+pub fn hgetall(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    list(ctx, args, Listing::Both);
+}
+
+/// HKEYS key
+pub fn hkeys(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    list(ctx, args, Listing::Fields);
+}
+
+/// HVALS key
+pub fn hvals(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    list(ctx, args, Listing::Values);
+}
+
+/// HDEL key field [field ...]
+pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let Some(index) = lock.find(key) else {
+        return ctx.reply.int(0);
+    };
+    let removed = lock
+        .shard
+        .with_hash_mut(index, |h| args.iter_from(2).map(|f| i64::from(h.remove(f))).sum());
+    match removed {
+        Some(n) => ctx.reply.int(n),
+        None => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// HEXISTS key field
+pub fn hexists(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match read_hash(ctx, args.get(1), |h, _| h.get(args.get(2)).is_some()) {
+        Ok(found) => ctx.reply.int(i64::from(found.unwrap_or(false))),
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// HLEN key
+pub fn hlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match read_hash(ctx, args.get(1), |h, _| h.len()) {
+        Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// HSTRLEN key field
+pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match read_hash(ctx, args.get(1), |h, _| h.get(args.get(2)).map_or(0, <[u8]>::len)) {
+        Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// Applies `step` to a field's current value (None when absent) and stores
+/// the text it returns; replies with the step's error otherwise.
+fn update_field(ctx: &mut Ctx<'_>, args: Args<'_>, step: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, &'static str>) -> Option<Vec<u8>> {
+    let key = args.get(1);
+    let field = args.get(2);
+    let mut lock = ctx.node.store.lock(key);
+    let Ok(index) = hash_for_write(&mut lock, key) else {
+        ctx.fail(WRONGTYPE);
+        return None;
+    };
+    let result = lock.shard.with_hash_mut(index, |h| {
+        let next = step(h.get(field))?;
+        h.insert(field, &next);
+        Ok(next)
+    });
+    match result {
+        Some(Ok(text)) => Some(text),
+        Some(Err(e)) => {
+            ctx.fail(e);
+            None
+        }
+        None => {
+            ctx.fail(WRONGTYPE);
+            None
+        }
+    }
+}
+
+/// HINCRBY key field increment
+pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(delta) = parse_i64(args.get(3)) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    let result = update_field(ctx, args, |current| {
+        let n = match current {
+            None => 0,
+            Some(v) => parse_i64(v).ok_or("ERR hash value is not an integer")?,
+        };
+        let next = n.checked_add(delta).ok_or(OVERFLOW)?;
+        Ok(next.to_string().into_bytes())
+    });
+    if let Some(text) = result {
+        ctx.reply.int(parse_i64(&text).unwrap_or(0));
+    }
+}
+
+/// HINCRBYFLOAT key field increment
+pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(delta) = parse_f64(args.get(3)) else {
+        return ctx.fail(NOT_FLOAT);
+    };
+    let result = update_field(ctx, args, |current| {
+        let n = match current {
+            None => 0.0,
+            Some(v) => parse_f64(v).ok_or("ERR hash value is not a float")?,
+        };
+        let next = n + delta;
+        if !next.is_finite() {
+            return Err("ERR increment would produce NaN or Infinity");
+        }
+        Ok(format_double(next).into_bytes())
+    });
+    if let Some(text) = result {
+        ctx.reply.bulk(&text);
+    }
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if args.len() > 4 || (args.len() == 4 && !is(args.get(3), "withvalues")) {
+        return ctx.fail(SYNTAX);
+    }
+    let count = match args.try_get(2).map(parse_i64) {
+        None => None,
+        Some(Some(n)) if n > -(i64::MAX / 2) && n < i64::MAX / 2 => Some(n),
+        Some(Some(_)) => return ctx.fail("ERR value is out of range"),
+        Some(None) => return ctx.fail(NOT_INTEGER),
+    };
+    let with_values = args.len() == 4;
+    let result = read_hash(ctx, args.get(1), |h, ctx| {
+        let len = h.len();
+        let Some(count) = count else {
+            let i = fastrand::usize(..len.max(1));
+            return ctx.reply.opt_bulk(h.nth(i).map(|(f, _)| f));
+        };
+        // Positive: distinct fields, at most all; negative: may repeat.
+        let picks: Vec<usize> = if count >= 0 {
+            let n = (count as usize).min(len);
+            let mut all: Vec<usize> = (0..len).collect();
+            fastrand::shuffle(&mut all);
+            all.truncate(n);
+            all.sort_unstable();
+            all
+        } else {
+            (0..count.unsigned_abs()).map(|_| fastrand::usize(..len.max(1))).collect()
+        };
+        let fields: Vec<(&[u8], &[u8])> = if count >= 0 {
+            // One pass over the map for sorted distinct positions.
+            let mut out = Vec::with_capacity(picks.len());
+            let mut next = picks.iter().peekable();
+            for (i, pair) in h.iter().enumerate() {
+                if next.peek() == Some(&&i) {
+                    out.push(pair);
+                    next.next();
+                }
+            }
+            out
+        } else {
+            let all: Vec<(&[u8], &[u8])> = h.iter().collect();
+            picks.iter().map(|&i| all[i]).collect()
+        };
+        if with_values && ctx.reply.resp3() {
+            ctx.reply.array(fields.len());
+            for (f, v) in fields {
+                ctx.reply.array(2);
+                ctx.reply.bulk(f);
+                ctx.reply.bulk(v);
+            }
+        } else {
+            ctx.reply.array(fields.len() * if with_values { 2 } else { 1 });
+            for (f, v) in fields {
+                ctx.reply.bulk(f);
+                if with_values {
+                    ctx.reply.bulk(v);
+                }
+            }
+        }
+    });
+    match result {
+        Ok(Some(())) => {}
+        Ok(None) if count.is_some() => ctx.reply.array(0),
+        Ok(None) => ctx.reply.null(),
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]: returns the
+/// whole hash in one call (cursor 0), which SCAN's guarantees allow.
+pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if std::str::from_utf8(args.get(2)).ok().and_then(|s| s.parse::<u64>().ok()).is_none() {
+        return ctx.fail("ERR invalid cursor");
+    }
+    let mut pattern: Option<&[u8]> = None;
+    let mut novalues = false;
+    let mut i = 3;
+    while i < args.len() {
+        let (arg, value) = (args.get(i), args.try_get(i + 1));
+        if is(arg, "novalues") {
+            novalues = true;
+            i += 1;
+            continue;
+        }
+        match value {
+            Some(v) if is(arg, "match") => pattern = Some(v),
+            Some(v) if is(arg, "count") => match parse_usize(v) {
+                Some(n) if n >= 1 => {}
+                Some(_) => return ctx.fail(SYNTAX),
+                None => return ctx.fail(NOT_INTEGER),
+            },
+            _ => return ctx.fail(SYNTAX),
+        }
+        i += 2;
+    }
+    let result = read_hash(ctx, args.get(1), |h, ctx| {
+        let matched: Vec<(&[u8], &[u8])> = h.iter().filter(|(f, _)| pattern.is_none_or(|p| glob_match(p, f))).collect();
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"0");
+        ctx.reply.array(matched.len() * if novalues { 1 } else { 2 });
+        for (f, v) in matched {
+            ctx.reply.bulk(f);
+            if !novalues {
+                ctx.reply.bulk(v);
+            }
+        }
+    });
+    match result {
+        Ok(Some(())) => {}
+        Ok(None) => {
+            ctx.reply.array(2);
+            ctx.reply.bulk(b"0");
+            ctx.reply.array(0);
+        }
+        Err(()) => ctx.fail(WRONGTYPE),
+    }
+}

@@ -1,0 +1,363 @@
+//! Keyspace commands: deletion, existence, renaming, TTLs, iteration.
+
+use super::args::{glob_match, is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
+use super::expiry_args::{absolute_ms, stored, ExpireUnit};
+use super::Ctx;
+use crate::protocol::Args;
+use crate::store::{Entry, ValueRef};
+
+/// DEL key [key ...] (and UNLINK: freeing is cheap enough to do inline).
+pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let mut removed = 0;
+    for key in args.iter_from(1) {
+        removed += i64::from(ctx.node.store.lock(key).remove(key));
+    }
+    ctx.reply.int(removed);
+}
+
+/// EXISTS key [key ...]: counts repeats, as Redis.
+pub fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let mut found = 0;
+    for key in args.iter_from(1) {
+        found += i64::from(ctx.node.store.lock(key).peek(key).is_some());
+    }
+    ctx.reply.int(found);
+}
+
+/// TOUCH key [key ...]
+pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let mut found = 0;
+    for key in args.iter_from(1) {
+        found += i64::from(ctx.node.store.lock(key).find(key).is_some());
+    }
+    ctx.reply.int(found);
+}
+
+/// TYPE key
+pub fn key_type(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let name = lock.peek(key).map_or("none", |i| lock.shard.at(i).kind().name());
+    ctx.reply.simple(name);
+}
+
+/// Moves `src` to `dst`; `only_if_absent` for RENAMENX. Both shards are
+/// locked together so no reader sees the key in neither place.
+fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) {
+    let (src, dst) = (args.get(1), args.get(2));
+    let mut locks = ctx.node.store.lock_keys([src, dst]);
+    let now = locks.now;
+    let (found, _, _) = locks.find(src);
+    if found.is_none() {
+        return ctx.fail("ERR no such key");
+    }
+    if src == dst {
+        return if only_if_absent { ctx.reply.int(0) } else { ctx.reply.ok() };
+    }
+    if only_if_absent {
+        let (shard, hash) = locks.shard(dst);
+        if shard.find(hash, dst, now).is_some() {
+            return ctx.reply.int(0);
+        }
+    }
+    let (shard, hash) = locks.shard(src);
+    let Some(index) = shard.find(hash, src, now) else {
+        return ctx.fail("ERR no such key");
+    };
+    let (value, expire) = shard.remove_at(index);
+    locks.put(dst, value, expire);
+    if only_if_absent {
+        ctx.reply.int(1);
+    } else {
+        ctx.reply.ok();
+    }
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    rename_key(ctx, args, false);
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    rename_key(ctx, args, true);
+}
+
+/// COPY source destination [DB 0] [REPLACE]
+pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        let arg = args.get(i);
+        if is(arg, "replace") {
+            replace = true;
+        } else if is(arg, "db") && i + 1 < args.len() {
+            match parse_i64(args.get(i + 1)) {
+                Some(0) => {}
+                Some(_) => return ctx.fail("ERR DB index is out of range"),
+                None => return ctx.fail(NOT_INTEGER),
+            }
+            i += 1;
+        } else {
+            return ctx.fail(SYNTAX);
+        }
+        i += 1;
+    }
+    let (src, dst) = (args.get(1), args.get(2));
+    if src == dst {
+        return ctx.fail("ERR source and destination objects are the same");
+    }
+    let mut locks = ctx.node.store.lock_keys([src, dst]);
+    let now = locks.now;
+    let (found, shard, _) = locks.find(src);
+    let Some(index) = found else {
+        return ctx.reply.int(0);
+    };
+    let expire = shard.at(index).expire_at();
+    let value = match shard.value(index) {
+        ValueRef::Str(v) => crate::store::OwnedValue::Str(v.to_vec()),
+        ValueRef::Hash(h) => crate::store::OwnedValue::Hash(h.clone()),
+    };
+    let (dst_shard, dst_hash) = locks.shard(dst);
+    if !replace && dst_shard.find(dst_hash, dst, now).is_some() {
+        return ctx.reply.int(0);
+    }
+    locks.put(dst, value, expire);
+    ctx.reply.int(1);
+}
+
+/// Which condition EXPIRE's option sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpireIf {
+    Always,
+    NoTtl,
+    HasTtl,
+    Greater,
+    Less,
+}
+
+fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, String> {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for arg in args.iter_from(3) {
+        if is(arg, "nx") {
+            nx = true;
+        } else if is(arg, "xx") {
+            xx = true;
+        } else if is(arg, "gt") {
+            gt = true;
+        } else if is(arg, "lt") {
+            lt = true;
+        } else {
+            return Err(format!("ERR Unsupported option {}", String::from_utf8_lossy(arg)));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err("ERR NX and XX, GT or LT options at the same time are not compatible".into());
+    }
+    if gt && lt {
+        return Err("ERR GT and LT options at the same time are not compatible".into());
+    }
+    Ok(if nx {
+        ExpireIf::NoTtl
+    } else if gt {
+        ExpireIf::Greater
+    } else if lt {
+        ExpireIf::Less
+    } else if xx {
+        ExpireIf::HasTtl
+    } else {
+        ExpireIf::Always
+    })
+}
+
+fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) {
+    let Some(amount) = parse_i64(args.get(2)) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    let condition = match parse_expire_condition(args) {
+        Ok(c) => c,
+        Err(e) => return ctx.fail(&e),
+    };
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let Some(at) = absolute_ms(unit, amount, lock.now) else {
+        return ctx.fail(&super::args::invalid_expire(command));
+    };
+    let Some(index) = lock.peek(key) else {
+        return ctx.reply.int(0);
+    };
+    let current = lock.shard.at(index).expire_at();
+    let allowed = match (condition, current) {
+        (ExpireIf::Always, _) => true,
+        (ExpireIf::NoTtl, c) => c.is_none(),
+        (ExpireIf::HasTtl, c) => c.is_some(),
+        // No TTL counts as an infinite one.
+        (ExpireIf::Greater, c) => c.is_some_and(|c| at > c as i64),
+        (ExpireIf::Less, c) => c.is_none_or(|c| at < c as i64),
+    };
+    if !allowed {
+        return ctx.reply.int(0);
+    }
+    if at <= lock.now as i64 {
+        lock.shard.remove_at(index);
+    } else {
+        lock.shard.set_expire_at(index, Some(stored(at)));
+    }
+    ctx.reply.int(1);
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT]
+pub fn expire(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    expire_generic(ctx, args, ExpireUnit::Seconds, "expire");
+}
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT]
+pub fn pexpire(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    expire_generic(ctx, args, ExpireUnit::Millis, "pexpire");
+}
+
+/// EXPIREAT key unix-seconds [NX | XX | GT | LT]
+pub fn expireat(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    expire_generic(ctx, args, ExpireUnit::UnixSeconds, "expireat");
+}
+
+/// PEXPIREAT key unix-ms [NX | XX | GT | LT]
+pub fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    expire_generic(ctx, args, ExpireUnit::UnixMillis, "pexpireat");
+}
+
+/// The expiry of `key`: Err(-2) when missing, Err(-1) without TTL.
+fn expiry_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(u64, u64), i64> {
+    let mut lock = ctx.node.store.lock(key);
+    let index = lock.peek(key).ok_or(-2)?;
+    let at = lock.shard.at(index).expire_at().ok_or(-1)?;
+    Ok((at, lock.now))
+}
+
+/// TTL key
+pub fn ttl(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let n = match expiry_of(ctx, args.get(1)) {
+        Ok((at, now)) => ((at.saturating_sub(now) + 500) / 1000) as i64,
+        Err(code) => code,
+    };
+    ctx.reply.int(n);
+}
+
+/// PTTL key
+pub fn pttl(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let n = match expiry_of(ctx, args.get(1)) {
+        Ok((at, now)) => at.saturating_sub(now) as i64,
+        Err(code) => code,
+    };
+    ctx.reply.int(n);
+}
+
+/// EXPIRETIME key
+pub fn expiretime(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let n = match expiry_of(ctx, args.get(1)) {
+        Ok((at, _)) => (at / 1000) as i64,
+        Err(code) => code,
+    };
+    ctx.reply.int(n);
+}
+
+/// PEXPIRETIME key
+pub fn pexpiretime(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let n = match expiry_of(ctx, args.get(1)) {
+        Ok((at, _)) => at as i64,
+        Err(code) => code,
+    };
+    ctx.reply.int(n);
+}
+
+/// PERSIST key
+pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let Some(index) = lock.peek(key) else {
+        return ctx.reply.int(0);
+    };
+    if lock.shard.at(index).expire_at().is_none() {
+        return ctx.reply.int(0);
+    }
+    lock.shard.set_expire_at(index, None);
+    ctx.reply.int(1);
+}
+
+/// KEYS pattern
+pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let pattern = args.get(1);
+    let all = pattern == b"*";
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    ctx.node.store.scan(0, usize::MAX, |entry: &Entry| {
+        if all || glob_match(pattern, entry.key()) {
+            found.push(entry.key().to_vec());
+        }
+    });
+    ctx.reply.array(found.len());
+    for key in &found {
+        ctx.reply.bulk(key);
+    }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(cursor) = std::str::from_utf8(args.get(1)).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        return ctx.fail("ERR invalid cursor");
+    };
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let (arg, value) = (args.get(i), args.try_get(i + 1));
+        match value {
+            Some(v) if is(arg, "match") => pattern = Some(v),
+            Some(v) if is(arg, "count") => match parse_usize(v) {
+                Some(n) if n >= 1 => count = n,
+                Some(_) => return ctx.fail(SYNTAX),
+                None => return ctx.fail(NOT_INTEGER),
+            },
+            Some(v) if is(arg, "type") => type_filter = Some(v),
+            _ => return ctx.fail(SYNTAX),
+        }
+        i += 2;
+    }
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let next = ctx.node.store.scan(cursor, count, |entry: &Entry| {
+        let type_ok = type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
+        let key = entry.key();
+        if type_ok && pattern.is_none_or(|p| glob_match(p, key)) {
+            found.push(key.to_vec());
+        }
+    });
+    ctx.reply.array(2);
+    ctx.reply.bulk(next.to_string().as_bytes());
+    ctx.reply.array(found.len());
+    for key in &found {
+        ctx.reply.bulk(key);
+    }
+}
+
+/// RANDOMKEY
+pub fn randomkey(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    let key = ctx.node.store.random_key();
+    ctx.reply.opt_bulk(key.as_deref());
+}
+
+/// DBSIZE
+pub fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    ctx.reply.int(ctx.node.store.len() as i64);
+}
+
+/// FLUSHALL / FLUSHDB [ASYNC | SYNC]
+pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let asynchronously = match args.try_get(1) {
+        None => false,
+        Some(a) if args.len() == 2 && is(a, "async") => true,
+        Some(a) if args.len() == 2 && is(a, "sync") => false,
+        Some(_) => return ctx.fail(SYNTAX),
+    };
+    ctx.node.store.flush(asynchronously);
+    ctx.reply.ok();
+}

@@ -1,0 +1,161 @@
+//! Command execution: one table that knows every command's name, arity,
+//! flags and key positions, and the dispatcher that checks a request against
+//! it (arity, authentication, memory) before calling the family's handler.
+//!
+//! Handlers write their reply through [`Ctx::reply`]; a bad argument gets an
+//! error reply and the connection stays open.
+
+pub mod args;
+mod expiry_args;
+mod connection;
+mod hashes;
+mod keys;
+mod server;
+mod strings;
+mod table;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::clients::ClientHandle;
+use crate::protocol::{Args, Reply};
+use crate::state::NodeState;
+use crate::store::{unix_ms, Store};
+
+pub use table::{lookup, lookup_indexed, CommandSpec, COMMANDS};
+
+/// Flag: changes data.
+pub const WRITE: u16 = 1;
+/// Flag: only reads data.
+pub const READONLY: u16 = 1 << 1;
+/// Flag: may grow memory, so it is refused or evicts first under maxmemory.
+pub const DENYOOM: u16 = 1 << 2;
+/// Flag: administrative.
+pub const ADMIN: u16 = 1 << 3;
+/// Flag: O(1) or O(log n).
+pub const FAST: u16 = 1 << 4;
+/// Flag: allowed before AUTH.
+pub const NO_AUTH: u16 = 1 << 5;
+/// Flag: connection-level command.
+pub const CONNECTION: u16 = 1 << 6;
+
+/// What the connection must do after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Keep reading.
+    Continue,
+    /// Write pending replies, then close (QUIT, CLIENT KILL of itself).
+    Close,
+}
+
+/// Per-connection state that commands read and change.
+#[derive(Debug)]
+pub struct Session {
+    /// The handle other tasks see.
+    pub handle: Arc<ClientHandle>,
+    /// AUTH succeeded, or no password is required.
+    pub authenticated: bool,
+    /// RESP3 after HELLO 3.
+    pub resp3: bool,
+    /// Commands run since the last flush to the shared counter.
+    pub commands: u64,
+}
+
+/// Everything a handler can reach.
+pub struct Ctx<'a> {
+    /// The node.
+    pub node: &'a NodeState,
+    /// The connection.
+    pub session: &'a mut Session,
+    /// Where the reply goes.
+    pub reply: Reply<'a>,
+    /// Set by QUIT and friends.
+    pub after: After,
+}
+
+impl Ctx<'_> {
+    /// The key space.
+    #[inline]
+    pub fn store(&self) -> &Store {
+        &self.node.store
+    }
+
+    /// Replies with an error and returns nothing, for `return ctx.fail(..)`.
+    pub fn fail(&mut self, message: &str) {
+        self.reply.error(message);
+    }
+}
+
+/// The Redis error for an unknown command, quoting its first arguments.
+pub fn unknown_command(args: Args<'_>) -> String {
+    let mut text = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&args.get(0)[..args.get(0).len().min(128)])
+    );
+    for arg in args.iter_from(1).take(16) {
+        text.push_str(&format!("'{}' ", String::from_utf8_lossy(&arg[..arg.len().min(128)])));
+    }
+    text
+}
+
+/// The Redis error for a wrong argument count.
+pub fn wrong_arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// True if `arity` (Redis convention: n exact, -n at least n) admits `n`.
+pub fn arity_ok(arity: i32, n: usize) -> bool {
+    if arity >= 0 {
+        n == arity as usize
+    } else {
+        n >= arity.unsigned_abs() as usize
+    }
+}
+
+/// Runs one request: table lookup, checks, the handler, the slow log.
+/// Returns the command's index in [`COMMANDS`], if it is one.
+pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
+    let Some((index, spec)) = lookup_indexed(args.get(0)) else {
+        let text = unknown_command(args);
+        ctx.fail(&text);
+        return None;
+    };
+    ctx.session
+        .handle
+        .last_command
+        .store(index as u64, std::sync::atomic::Ordering::Relaxed);
+    run(ctx, spec, args);
+    Some(index)
+}
+
+fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
+    if !arity_ok(spec.arity, args.len()) {
+        return ctx.fail(&wrong_arity(spec.name));
+    }
+    if !ctx.session.authenticated && spec.flags & NO_AUTH == 0 {
+        return ctx.fail(args::NOAUTH);
+    }
+    if spec.flags & DENYOOM != 0 && ctx.store().make_room().is_err() {
+        return ctx.fail(args::OOM);
+    }
+    ctx.session.commands += 1;
+    let started = Instant::now();
+    (spec.handler)(ctx, args);
+    let micros = started.elapsed().as_micros() as i64;
+    record_slow(ctx, args, micros);
+}
+
+#[inline]
+fn record_slow(ctx: &Ctx<'_>, args: Args<'_>, micros: i64) {
+    if !ctx.node.slowlog.is_slow(micros) {
+        return;
+    }
+    let handle = &ctx.session.handle;
+    ctx.node.slowlog.record(
+        args,
+        micros,
+        (unix_ms() / 1000) as i64,
+        handle.peer.to_string(),
+        handle.name_text(),
+    );
+}

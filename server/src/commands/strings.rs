@@ -1,0 +1,510 @@
+//! String commands: GET, SET and its variants, counters, ranges.
+
+use super::args::{self, is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::expiry_args::{absolute_ms, stored, ExpireUnit};
+use super::Ctx;
+use crate::protocol::reply::format_double;
+use crate::protocol::Args;
+use crate::store::{Kind, OwnedValue, ValueRef};
+
+const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+/// GET key
+pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    match lock.read(key).map(|i| lock.shard.value(i)) {
+        None => ctx.reply.null(),
+        Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
+        Some(ValueRef::Hash(_)) => ctx.reply.error(WRONGTYPE),
+    }
+}
+
+/// How SET treats an existing key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    Always,
+    IfAbsent,
+    IfPresent,
+}
+
+/// What SET does with the TTL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ttl {
+    Clear,
+    Keep,
+    At(i64),
+}
+
+struct SetOptions {
+    condition: Condition,
+    ttl: Ttl,
+    get: bool,
+}
+
+/// Parses SET's options from `args[3..]`.
+fn parse_set_options(args: Args<'_>, now: u64) -> Result<SetOptions, String> {
+    let mut options = SetOptions {
+        condition: Condition::Always,
+        ttl: Ttl::Clear,
+        get: false,
+    };
+    let mut expiry_given = false;
+    let mut i = 3;
+    while i < args.len() {
+        let arg = args.get(i);
+        if is(arg, "nx") && options.condition != Condition::IfPresent {
+            options.condition = Condition::IfAbsent;
+        } else if is(arg, "xx") && options.condition != Condition::IfAbsent {
+            options.condition = Condition::IfPresent;
+        } else if is(arg, "get") {
+            options.get = true;
+        } else if is(arg, "keepttl") && !expiry_given {
+            options.ttl = Ttl::Keep;
+            expiry_given = true;
+        } else if let (Some(unit), false, Some(amount)) = (ExpireUnit::from_option(arg), expiry_given, args.try_get(i + 1)) {
+            let amount = parse_i64(amount).ok_or(NOT_INTEGER)?;
+            if amount <= 0 {
+                return Err(args::invalid_expire("set"));
+            }
+            let at = absolute_ms(unit, amount, now).ok_or_else(|| args::invalid_expire("set"))?;
+            options.ttl = Ttl::At(at);
+            expiry_given = true;
+            i += 1;
+        } else {
+            return Err(SYNTAX.into());
+        }
+        i += 1;
+    }
+    Ok(options)
+}
+
+/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
+pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let (key, value) = (args.get(1), args.get(2));
+    let mut lock = ctx.node.store.lock(key);
+    let options = if args.len() == 3 {
+        SetOptions {
+            condition: Condition::Always,
+            ttl: Ttl::Clear,
+            get: false,
+        }
+    } else {
+        match parse_set_options(args, lock.now) {
+            Ok(o) => o,
+            Err(e) => return ctx.fail(&e),
+        }
+    };
+    if options.condition == Condition::Always && !options.get && options.ttl == Ttl::Clear {
+        // The hot path: no lookup needed beyond the insert's own.
+        lock.put_string(key, value, None);
+        return ctx.reply.ok();
+    }
+    let existing = lock.find(key);
+    let old_ttl = existing.and_then(|i| lock.shard.at(i).expire_at());
+    if options.get {
+        match existing.map(|i| lock.shard.value(i)) {
+            Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
+            Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
+            None => ctx.reply.null(),
+        }
+    }
+    let allowed = match options.condition {
+        Condition::Always => true,
+        Condition::IfAbsent => existing.is_none(),
+        Condition::IfPresent => existing.is_some(),
+    };
+    if allowed {
+        let expire = match options.ttl {
+            Ttl::Clear => None,
+            Ttl::Keep => old_ttl,
+            Ttl::At(at) => Some(stored(at)),
+        };
+        if expire.is_some_and(|at| at <= lock.now) {
+            lock.remove(key);
+        } else {
+            lock.put_string(key, value, expire);
+        }
+    }
+    if !options.get {
+        if allowed {
+            ctx.reply.ok();
+        } else {
+            ctx.reply.null();
+        }
+    }
+}
+
+/// SETNX key value
+pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    if lock.peek(key).is_some() {
+        return ctx.reply.int(0);
+    }
+    lock.put_string(key, args.get(2), None);
+    ctx.reply.int(1);
+}
+
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) {
+    let Some(amount) = parse_i64(args.get(2)) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    if amount <= 0 {
+        return ctx.fail(&args::invalid_expire(command));
+    }
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let Some(at) = absolute_ms(unit, amount, lock.now) else {
+        return ctx.fail(&args::invalid_expire(command));
+    };
+    lock.put_string(key, args.get(3), Some(stored(at)));
+    ctx.reply.ok();
+}
+
+/// SETEX key seconds value
+pub fn setex(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    set_with_ttl(ctx, args, ExpireUnit::Seconds, "setex");
+}
+
+/// PSETEX key milliseconds value
+pub fn psetex(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    set_with_ttl(ctx, args, ExpireUnit::Millis, "psetex");
+}
+
+/// GETSET key value
+pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    match lock.find(key).map(|i| lock.shard.value(i)) {
+        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
+        Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
+        None => ctx.reply.null(),
+    }
+    lock.put_string(key, args.get(2), None);
+}
+
+/// GETDEL key
+pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let Some(index) = lock.read(key) else {
+        return ctx.reply.null();
+    };
+    match lock.shard.value(index) {
+        ValueRef::Hash(_) => ctx.fail(WRONGTYPE),
+        ValueRef::Str(v) => {
+            ctx.reply.bulk(v);
+            lock.shard.remove_at(index);
+        }
+    }
+}
+
+/// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]
+pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    // None: leave the TTL; Some(None): persist; Some(Some(at)): expire at.
+    let change: Option<Option<i64>> = match args.len() {
+        2 => None,
+        3 if is(args.get(2), "persist") => Some(None),
+        4 => {
+            let Some(unit) = ExpireUnit::from_option(args.get(2)) else {
+                return ctx.fail(SYNTAX);
+            };
+            let Some(amount) = parse_i64(args.get(3)) else {
+                return ctx.fail(NOT_INTEGER);
+            };
+            match absolute_ms(unit, amount, lock.now) {
+                Some(at) if amount > 0 => Some(Some(at)),
+                _ => return ctx.fail(&args::invalid_expire("getex")),
+            }
+        }
+        _ => return ctx.fail(SYNTAX),
+    };
+    let Some(index) = lock.read(key) else {
+        return ctx.reply.null();
+    };
+    match lock.shard.value(index) {
+        ValueRef::Hash(_) => return ctx.fail(WRONGTYPE),
+        ValueRef::Str(v) => ctx.reply.bulk(v),
+    }
+    match change {
+        None => {}
+        Some(Some(at)) if stored(at) <= lock.now => {
+            lock.shard.remove_at(index);
+        }
+        Some(at) => lock.shard.set_expire_at(index, at.map(stored)),
+    }
+}
+
+/// MGET key [key ...]
+pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    ctx.reply.array(args.len() - 1);
+    for key in args.iter_from(1) {
+        let mut lock = ctx.node.store.lock(key);
+        match lock.read(key).map(|i| lock.shard.value(i)) {
+            Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
+            _ => ctx.reply.null(),
+        }
+    }
+}
+
+fn mset_pairs(args: Args<'_>) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
+    if args.len() % 2 == 0 {
+        return None;
+    }
+    Some((1..args.len()).step_by(2).map(move |i| (args.get(i), args.get(i + 1))))
+}
+
+/// MSET key value [key value ...]: atomic, all shards locked together.
+pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(pairs) = mset_pairs(args) else {
+        return ctx.fail(&super::wrong_arity("mset"));
+    };
+    let mut locks = ctx.node.store.lock_keys(args.iter_from(1).step_by(2));
+    for (key, value) in pairs {
+        locks.put(key, OwnedValue::Str(value.to_vec()), None);
+    }
+    ctx.reply.ok();
+}
+
+/// MSETNX key value [key value ...]: sets all or none.
+pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(pairs) = mset_pairs(args) else {
+        return ctx.fail(&super::wrong_arity("msetnx"));
+    };
+    let mut locks = ctx.node.store.lock_keys(args.iter_from(1).step_by(2));
+    let now = locks.now;
+    let any_exists = args.iter_from(1).step_by(2).any(|key| {
+        let (shard, hash) = locks.shard(key);
+        shard.find(hash, key, now).is_some()
+    });
+    if any_exists {
+        return ctx.reply.int(0);
+    }
+    for (key, value) in pairs {
+        locks.put(key, OwnedValue::Str(value.to_vec()), None);
+    }
+    ctx.reply.int(1);
+}
+
+/// Applies an integer increment, keeping the TTL.
+fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
+    let mut lock = ctx.node.store.lock(key);
+    let found = lock.find(key);
+    let current = match found.map(|i| lock.shard.value(i)) {
+        None => 0,
+        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
+        Some(ValueRef::Str(v)) => match parse_i64(v) {
+            Some(n) => n,
+            None => return ctx.fail(NOT_INTEGER),
+        },
+    };
+    let Some(next) = current.checked_add(delta) else {
+        return ctx.fail(OVERFLOW);
+    };
+    let mut digits = itoa::Buffer::new();
+    let text = digits.format(next).as_bytes();
+    match found {
+        Some(index) => {
+            let entry = lock.shard.at(index);
+            let rebuilt = entry.rebuilt(text, entry.expire_at());
+            lock.shard.replace_at(index, rebuilt);
+        }
+        None => lock.put_string(key, text, None),
+    }
+    ctx.reply.int(next);
+}
+
+/// INCR key
+pub fn incr(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    increment(ctx, args.get(1), 1);
+}
+
+/// DECR key
+pub fn decr(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    increment(ctx, args.get(1), -1);
+}
+
+/// INCRBY key increment
+pub fn incrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match parse_i64(args.get(2)) {
+        Some(delta) => increment(ctx, args.get(1), delta),
+        None => ctx.fail(NOT_INTEGER),
+    }
+}
+
+/// DECRBY key decrement
+pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    match parse_i64(args.get(2)) {
+        Some(i64::MIN) => ctx.fail("ERR decrement would overflow"),
+        Some(delta) => increment(ctx, args.get(1), -delta),
+        None => ctx.fail(NOT_INTEGER),
+    }
+}
+
+/// INCRBYFLOAT key increment
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(delta) = parse_f64(args.get(2)) else {
+        return ctx.fail(NOT_FLOAT);
+    };
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    let found = lock.find(key);
+    let current = match found.map(|i| lock.shard.value(i)) {
+        None => 0.0,
+        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
+        Some(ValueRef::Str(v)) => match parse_f64(v) {
+            Some(n) => n,
+            None => return ctx.fail(NOT_FLOAT),
+        },
+    };
+    let next = current + delta;
+    if !next.is_finite() {
+        return ctx.fail("ERR increment would produce NaN or Infinity");
+    }
+    let text = format_double(next);
+    match found {
+        Some(index) => {
+            let entry = lock.shard.at(index);
+            let rebuilt = entry.rebuilt(text.as_bytes(), entry.expire_at());
+            lock.shard.replace_at(index, rebuilt);
+        }
+        None => lock.put_string(key, text.as_bytes(), None),
+    }
+    ctx.reply.bulk(text.as_bytes());
+}
+
+/// Largest string a command may build (the configured bulk limit).
+fn max_string(ctx: &Ctx<'_>) -> u64 {
+    ctx.node.config.read().proto_max_bulk_len
+}
+
+/// APPEND key value
+pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let (key, tail) = (args.get(1), args.get(2));
+    let limit = max_string(ctx);
+    let mut lock = ctx.node.store.lock(key);
+    let Some(index) = lock.find(key) else {
+        lock.put_string(key, tail, None);
+        return ctx.reply.int(tail.len() as i64);
+    };
+    let entry = lock.shard.at(index);
+    if entry.kind() != Kind::String {
+        return ctx.fail(WRONGTYPE);
+    }
+    let old = entry.payload();
+    if (old.len() + tail.len()) as u64 > limit {
+        return ctx.fail(TOO_BIG);
+    }
+    let mut value = Vec::with_capacity(old.len() + tail.len());
+    value.extend_from_slice(old);
+    value.extend_from_slice(tail);
+    let rebuilt = entry.rebuilt(&value, entry.expire_at());
+    lock.shard.replace_at(index, rebuilt);
+    ctx.reply.int(value.len() as i64);
+}
+
+/// STRLEN key
+pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    match lock.read(key).map(|i| lock.shard.value(i)) {
+        None => ctx.reply.int(0),
+        Some(ValueRef::Str(v)) => ctx.reply.int(v.len() as i64),
+        Some(ValueRef::Hash(_)) => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// The byte range Redis's GETRANGE selects for `start..=end` (negative
+/// counts from the end) in a string of `len` bytes.
+pub fn range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    if len == 0 || (start < 0 && end < 0 && start > end) {
+        return None;
+    }
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    start = start.max(0);
+    end = end.max(0).min(len - 1);
+    if start > end {
+        return None;
+    }
+    Some((start as usize, end as usize + 1))
+}
+
+/// GETRANGE key start end
+pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let (Some(start), Some(end)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    let key = args.get(1);
+    let mut lock = ctx.node.store.lock(key);
+    match lock.read(key).map(|i| lock.shard.value(i)) {
+        None => ctx.reply.bulk(b""),
+        Some(ValueRef::Hash(_)) => ctx.fail(WRONGTYPE),
+        Some(ValueRef::Str(v)) => match range(start, end, v.len()) {
+            Some((from, to)) => ctx.reply.bulk(&v[from..to]),
+            None => ctx.reply.bulk(b""),
+        },
+    }
+}
+
+/// SETRANGE key offset value
+pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(offset) = parse_i64(args.get(2)) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    if offset < 0 {
+        return ctx.fail("ERR offset is out of range");
+    }
+    let (key, patch) = (args.get(1), args.get(3));
+    let offset = offset as u64;
+    let limit = max_string(ctx);
+    let mut lock = ctx.node.store.lock(key);
+    let found = lock.find(key);
+    let old: &[u8] = match found.map(|i| lock.shard.value(i)) {
+        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
+        Some(ValueRef::Str(v)) => v,
+        None => b"",
+    };
+    if patch.is_empty() {
+        return ctx.reply.int(old.len() as i64);
+    }
+    if offset + patch.len() as u64 > limit {
+        return ctx.fail(TOO_BIG);
+    }
+    let offset = offset as usize;
+    let mut value = old.to_vec();
+    if value.len() < offset + patch.len() {
+        value.resize(offset + patch.len(), 0);
+    }
+    value[offset..offset + patch.len()].copy_from_slice(patch);
+    match found {
+        Some(index) => {
+            let entry = lock.shard.at(index);
+            let rebuilt = entry.rebuilt(&value, entry.expire_at());
+            lock.shard.replace_at(index, rebuilt);
+        }
+        None => lock.put_string(key, &value, None),
+    }
+    ctx.reply.int(value.len() as i64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range;
+
+    #[test]
+    fn getrange_like_redis() {
+        // "This is a string"
+        assert_eq!(range(0, 3, 16), Some((0, 4)));
+        assert_eq!(range(-3, -1, 16), Some((13, 16)));
+        assert_eq!(range(0, -1, 16), Some((0, 16)));
+        assert_eq!(range(10, 100, 16), Some((10, 16)));
+        assert_eq!(range(5, 3, 16), None);
+        assert_eq!(range(-1, -5, 16), None);
+        assert_eq!(range(0, 0, 0), None);
+    }
+}

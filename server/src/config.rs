@@ -1,0 +1,316 @@
+//! Node configuration: one struct filled from defaults, then an optional
+//! Redis-style config file (`key value` lines), then command-line flags.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::store::EvictionPolicy;
+
+/// Default RESP port, as Redis.
+pub const DEFAULT_PORT: u16 = 6379;
+/// Default bind address: loopback only.
+pub const DEFAULT_BIND: &str = "127.0.0.1";
+/// Default connection limit, as Redis.
+pub const DEFAULT_MAXCLIENTS: usize = 10_000;
+/// Default number of keys sampled per eviction, as Redis.
+pub const DEFAULT_MAXMEMORY_SAMPLES: usize = 5;
+/// Default largest bulk string in a request (Redis `proto-max-bulk-len`).
+pub const DEFAULT_PROTO_MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
+/// Default cap on a client's unparsed input (Redis `client-query-buffer-limit`).
+pub const DEFAULT_QUERY_BUFFER_LIMIT: u64 = 1024 * 1024 * 1024;
+/// Default slow log threshold in microseconds, as Redis.
+pub const DEFAULT_SLOWLOG_SLOWER_THAN: i64 = 10_000;
+/// Default slow log length, as Redis.
+pub const DEFAULT_SLOWLOG_MAX_LEN: u64 = 128;
+
+/// Command-line flags. Every flag is optional so that a config file can
+/// supply it; flags given on the command line override the file.
+#[derive(Debug, Parser)]
+#[command(name = "ringcache-server", version, about = "A ringcache node: a Redis-protocol in-memory cache")]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
+    /// TCP port for RESP clients (0 takes a free port and logs it).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Memory bound in bytes (accepts 100mb, 2gb; 0 = no limit).
+    #[arg(long, value_parser = parse_memory)]
+    pub maxmemory: Option<u64>,
+    /// What to evict when maxmemory is reached.
+    #[arg(long, value_parser = parse_policy)]
+    pub maxmemory_policy: Option<EvictionPolicy>,
+    /// Keys sampled per eviction.
+    #[arg(long)]
+    pub maxmemory_samples: Option<usize>,
+    /// Password required through AUTH before other commands.
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Maximum number of client connections.
+    #[arg(long)]
+    pub maxclients: Option<usize>,
+    /// Close client connections idle for this many seconds (0 = never).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Refuse non-loopback clients when bound publicly without a password.
+    #[arg(long, value_parser = parse_yes_no)]
+    pub protected_mode: Option<bool>,
+    /// Largest bulk string accepted in a request.
+    #[arg(long, value_parser = parse_memory)]
+    pub proto_max_bulk_len: Option<u64>,
+    /// Redis-style config file (`key value` per line).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// The node's effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// RESP port; 0 for any free port.
+    pub port: u16,
+    /// Memory bound in bytes, 0 for none.
+    pub maxmemory: u64,
+    /// Eviction policy under the memory bound.
+    pub maxmemory_policy: EvictionPolicy,
+    /// Keys sampled per eviction.
+    pub maxmemory_samples: usize,
+    /// Required password, if any.
+    pub requirepass: Option<String>,
+    /// Connection limit.
+    pub maxclients: usize,
+    /// Idle timeout in seconds, 0 for none.
+    pub timeout: u64,
+    /// Worker threads.
+    pub threads: usize,
+    /// Protected mode (see [`Cli::protected_mode`]).
+    pub protected_mode: bool,
+    /// Largest bulk string in a request.
+    pub proto_max_bulk_len: u64,
+    /// Cap on a client's unparsed input.
+    pub client_query_buffer_limit: u64,
+    /// Slow log threshold in microseconds (negative disables).
+    pub slowlog_log_slower_than: i64,
+    /// Slow log capacity.
+    pub slowlog_max_len: u64,
+    /// The config file this came from, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: DEFAULT_BIND.parse().expect("DEFAULT_BIND is a valid address"),
+            port: DEFAULT_PORT,
+            maxmemory: 0,
+            maxmemory_policy: EvictionPolicy::AllKeysLru,
+            maxmemory_samples: DEFAULT_MAXMEMORY_SAMPLES,
+            requirepass: None,
+            maxclients: DEFAULT_MAXCLIENTS,
+            timeout: 0,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            protected_mode: true,
+            proto_max_bulk_len: DEFAULT_PROTO_MAX_BULK_LEN,
+            client_query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
+            slowlog_log_slower_than: DEFAULT_SLOWLOG_SLOWER_THAN,
+            slowlog_max_len: DEFAULT_SLOWLOG_MAX_LEN,
+            config_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// Builds the configuration: defaults, then the file named by `--config`,
+    /// then the flags.
+    ///
+    /// # Errors
+    /// An unreadable file, an unknown key or a bad value, with its line.
+    pub fn from_cli(cli: Cli) -> Result<Config, String> {
+        let mut config = Config::default();
+        if let Some(path) = &cli.config {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            config.apply_file(&text)?;
+            config.config_file = Some(path.clone());
+        }
+        if let Some(v) = cli.bind {
+            config.bind = v;
+        }
+        if let Some(v) = cli.port {
+            config.port = v;
+        }
+        if let Some(v) = cli.maxmemory {
+            config.maxmemory = v;
+        }
+        if let Some(v) = cli.maxmemory_policy {
+            config.maxmemory_policy = v;
+        }
+        if let Some(v) = cli.maxmemory_samples {
+            config.maxmemory_samples = v;
+        }
+        if let Some(v) = cli.requirepass {
+            config.requirepass = Some(v);
+        }
+        if let Some(v) = cli.maxclients {
+            config.maxclients = v;
+        }
+        if let Some(v) = cli.timeout {
+            config.timeout = v;
+        }
+        if let Some(v) = cli.threads {
+            config.threads = v;
+        }
+        if let Some(v) = cli.protected_mode {
+            config.protected_mode = v;
+        }
+        if let Some(v) = cli.proto_max_bulk_len {
+            config.proto_max_bulk_len = v;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies a Redis-style config file: one `key value` per line, `#`
+    /// comments, the same keys as the flags (`maxmemory-policy` or
+    /// `maxmemory_policy`).
+    ///
+    /// # Errors
+    /// An unknown key or a bad value, naming the line.
+    pub fn apply_file(&mut self, text: &str) -> Result<(), String> {
+        for (number, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let value = value.trim().trim_matches('"');
+            self.set(key, value)
+                .map_err(|e| format!("config file line {}: {e}", number + 1))?;
+        }
+        Ok(())
+    }
+
+    /// Sets one option by its Redis-style name (used by the config file and
+    /// by CONFIG SET).
+    ///
+    /// # Errors
+    /// An unknown name or an invalid value.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let key = key.to_ascii_lowercase().replace('_', "-");
+        match key.as_str() {
+            "bind" => self.bind = value.parse().map_err(|_| format!("invalid bind address '{value}'"))?,
+            "port" => self.port = parse_num(value)?,
+            "maxmemory" => self.maxmemory = parse_memory(value)?,
+            "maxmemory-policy" => self.maxmemory_policy = parse_policy(value)?,
+            "maxmemory-samples" => self.maxmemory_samples = parse_num(value)?,
+            "requirepass" => self.requirepass = (!value.is_empty()).then(|| value.to_string()),
+            "maxclients" => self.maxclients = parse_num(value)?,
+            "timeout" => self.timeout = parse_num(value)?,
+            "threads" => self.threads = parse_num(value)?,
+            "protected-mode" => self.protected_mode = parse_yes_no(value)?,
+            "proto-max-bulk-len" => self.proto_max_bulk_len = parse_memory(value)?,
+            "client-query-buffer-limit" => self.client_query_buffer_limit = parse_memory(value)?,
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than = parse_num(value)?,
+            "slowlog-max-len" => self.slowlog_max_len = parse_num(value)?,
+            _ => return Err(format!("unknown option '{key}'")),
+        }
+        Ok(())
+    }
+
+    /// Checks values that are valid one by one but not together.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.maxmemory_samples == 0 || self.maxmemory_samples > 64 {
+            return Err("maxmemory-samples must be between 1 and 64".into());
+        }
+        if self.threads == 0 {
+            return Err("threads must be at least 1".into());
+        }
+        if self.maxclients == 0 {
+            return Err("maxclients must be at least 1".into());
+        }
+        if self.proto_max_bulk_len < 1024 {
+            return Err("proto-max-bulk-len must be at least 1kb".into());
+        }
+        Ok(())
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("invalid number '{value}'"))
+}
+
+/// Parses a memory size as Redis does: a plain number of bytes, or with a
+/// unit `k`/`kb`/`m`/`mb`/`g`/`gb` (`k` = 1000, `kb` = 1024), any case.
+///
+/// # Errors
+/// Anything else.
+pub fn parse_memory(value: &str) -> Result<u64, String> {
+    let lower = value.trim().to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let multiplier: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1_000,
+        "kb" => 1 << 10,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => return Err(format!("invalid memory size '{value}'")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(|| format!("invalid memory size '{value}'"))
+}
+
+fn parse_policy(value: &str) -> Result<EvictionPolicy, String> {
+    EvictionPolicy::from_name(value).ok_or_else(|| format!("invalid maxmemory-policy '{value}'"))
+}
+
+fn parse_yes_no(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("argument must be 'yes' or 'no', got '{value}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_parse_like_redis() {
+        assert_eq!(parse_memory("0"), Ok(0));
+        assert_eq!(parse_memory("100mb"), Ok(100 << 20));
+        assert_eq!(parse_memory("2GB"), Ok(2 << 30));
+        assert_eq!(parse_memory("1k"), Ok(1000));
+        assert!(parse_memory("12xb").is_err());
+        assert!(parse_memory("-1").is_err());
+        assert!(parse_memory("99999999999999999999gb").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let path = std::env::temp_dir().join(format!("ringcache-config-{}.conf", std::process::id()));
+        std::fs::write(&path, "# comment\nport 7000\nmaxmemory 10mb\nmaxmemory-policy volatile-ttl\n").unwrap();
+        let cli = Cli::parse_from(["ringcache-server", "--port", "7001", "--config", path.to_str().unwrap()]);
+        let config = Config::from_cli(cli).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(config.port, 7001);
+        assert_eq!(config.maxmemory, 10 << 20);
+        assert_eq!(config.maxmemory_policy, EvictionPolicy::VolatileTtl);
+        assert!(Config::default().apply_file("nosuchkey 1").unwrap_err().contains("line 1"));
+    }
+}

@@ -1,0 +1,146 @@
+//! One client connection: read, parse every complete request in the
+//! buffer, execute, append the replies to one output buffer, write once per
+//! batch (pipelining costs one read and one write per batch, not per
+//! command).
+//!
+//! A reply error keeps the connection; a protocol error gets
+//! `-ERR Protocol error: ...` and closes this connection only.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use crate::clients::ClientHandle;
+use crate::commands::{self, After, Ctx, Session};
+use crate::protocol::{Reply, RequestParser};
+use crate::state::NodeState;
+use crate::stats::ServerStats;
+use crate::store::unix_ms;
+
+/// Initial size of the read and write buffers.
+const BUFFER_SIZE: usize = 16 * 1024;
+/// Replies beyond this are written out before more requests run, so one
+/// pipeline cannot grow the output buffer without bound.
+const FLUSH_AT: usize = 256 * 1024;
+/// Buffers grown past this are given back once empty.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
+/// Serves `stream` until the client leaves, is killed, times out, sends a
+/// protocol error, or the node shuts down.
+pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+    let _ = stream.set_nodelay(true);
+    let (timeout, query_limit, authenticated) = {
+        let config = node.config.read();
+        (config.timeout, config.client_query_buffer_limit, config.requirepass.is_none())
+    };
+    let mut session = Session {
+        handle: handle.clone(),
+        authenticated,
+        resp3: false,
+        commands: 0,
+    };
+    let mut parser = RequestParser::new(node.limits());
+    let mut input = BytesMut::with_capacity(BUFFER_SIZE);
+    let mut output = BytesMut::with_capacity(BUFFER_SIZE);
+    loop {
+        if input.capacity() - input.len() < 4096 {
+            input.reserve(BUFFER_SIZE.max(parser.bulk_hint().min(SHRINK_ABOVE)));
+        }
+        let read = tokio::select! {
+            biased;
+            () = node.shutdown.wait() => Err(()),
+            () = handle.killed() => Err(()),
+            r = read_some(&mut stream, &mut input, timeout) => r,
+        };
+        let n = match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        ServerStats::add(&node.stats.net_input_bytes, n as u64);
+        let mut close = false;
+        loop {
+            match parser.parse(&input) {
+                Ok(Some(consumed)) => {
+                    let args = parser.args(&input);
+                    if !args.is_empty() {
+                        let mut ctx = Ctx {
+                            node: &node,
+                            reply: Reply::new(&mut output, session.resp3),
+                            session: &mut session,
+                            after: After::Continue,
+                        };
+                        commands::execute(&mut ctx, args);
+                        close = ctx.after == After::Close;
+                    }
+                    input.advance(consumed);
+                    if close {
+                        break;
+                    }
+                    if output.len() >= FLUSH_AT && write_out(&node, &mut stream, &mut output).await.is_err() {
+                        return finish(&node, &handle, &mut session);
+                    }
+                }
+                Ok(None) => {
+                    if input.len() as u64 > query_limit {
+                        debug!(client = %handle.peer, "query buffer limit reached");
+                        close = true;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    debug!(client = %handle.peer, error = %e, "protocol error");
+                    ServerStats::add(&node.stats.protocol_errors, 1);
+                    Reply::new(&mut output, session.resp3).error(&format!("ERR {e}"));
+                    close = true;
+                    break;
+                }
+            }
+        }
+        handle.query_buffer.store(input.len() as u64, Ordering::Relaxed);
+        handle.last_active_ms.store(unix_ms(), Ordering::Relaxed);
+        ServerStats::add(&node.stats.commands_processed, std::mem::take(&mut session.commands));
+        if write_out(&node, &mut stream, &mut output).await.is_err() || close {
+            break;
+        }
+        if input.is_empty() && input.capacity() > SHRINK_ABOVE {
+            input = BytesMut::with_capacity(BUFFER_SIZE);
+        }
+        if output.capacity() > SHRINK_ABOVE {
+            output = BytesMut::with_capacity(BUFFER_SIZE);
+        }
+    }
+    let _ = stream.shutdown().await;
+    finish(&node, &handle, &mut session);
+}
+
+fn finish(node: &NodeState, handle: &ClientHandle, session: &mut Session) {
+    ServerStats::add(&node.stats.commands_processed, std::mem::take(&mut session.commands));
+    node.clients.unregister(handle.id);
+}
+
+/// Reads what is available; `Ok(0)` at end of stream, `Err` on an error or
+/// an idle timeout.
+async fn read_some(stream: &mut TcpStream, input: &mut BytesMut, timeout_secs: u64) -> Result<usize, ()> {
+    if timeout_secs == 0 {
+        return stream.read_buf(input).await.map_err(|_| ());
+    }
+    match tokio::time::timeout(Duration::from_secs(timeout_secs), stream.read_buf(input)).await {
+        Ok(r) => r.map_err(|_| ()),
+        Err(_) => Err(()),
+    }
+}
+
+async fn write_out(node: &NodeState, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
+    if output.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(output).await?;
+    ServerStats::add(&node.stats.net_output_bytes, output.len() as u64);
+    output.clear();
+    Ok(())
+}

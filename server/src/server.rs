@@ -1,0 +1,152 @@
+//! The listener: accepts connections up to `maxclients`, applies protected
+//! mode, runs the background maintenance thread, and on shutdown stops
+//! accepting and waits for connections to finish their replies.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::connection;
+use crate::state::NodeState;
+use crate::stats::ServerStats;
+use crate::store::unix_ms;
+
+/// How often the allocator is sampled while a memory bound is set.
+const MEMORY_SAMPLE_PERIOD: Duration = Duration::from_millis(2);
+/// How often the cron work (expiry, ops/s sampling) runs, as Redis's hz 10.
+const CRON_PERIOD: Duration = Duration::from_millis(100);
+/// Longest wait for connections to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+const PROTECTED_MODE_ERROR: &str = "-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers, you may adopt one of the following solutions: 1) Disable protected mode by sending the command 'CONFIG SET protected-mode no' from the loopback interface, after making sure the node is not publicly accessible. 2) Start the node with '--protected-mode no'. 3) Set a password with '--requirepass'.\r\n";
+
+/// Binds the configured address (port 0 takes a free port).
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind(config: &Config) -> io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(config.bind, config.port)).await
+}
+
+/// True if a client at `peer` must be refused by protected mode.
+pub fn protected_mode_refuses(config: &Config, peer: IpAddr) -> bool {
+    config.protected_mode && config.requirepass.is_none() && !config.bind.is_loopback() && !peer.is_loopback()
+}
+
+/// Serves `listener` until the node's shutdown signal fires, then drains.
+///
+/// # Errors
+/// Only errors of the listener itself that make accepting impossible.
+pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> {
+    let local = listener.local_addr()?;
+    node.port.store(local.port(), Ordering::Relaxed);
+    info!(addr = %local, "ready to accept connections");
+    let maxclients = node.config.read().maxclients;
+    let slots = Arc::new(Semaphore::new(maxclients));
+    let maintenance = spawn_maintenance(node.clone());
+    loop {
+        let accepted = tokio::select! {
+            () = node.shutdown.wait() => break,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly
+                // instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        ServerStats::add(&node.stats.connections_received, 1);
+        if protected_mode_refuses(&node.config.read(), peer.ip()) {
+            ServerStats::add(&node.stats.rejected_connections, 1);
+            tokio::spawn(refuse(stream, PROTECTED_MODE_ERROR));
+            continue;
+        }
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            ServerStats::add(&node.stats.rejected_connections, 1);
+            tokio::spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
+            continue;
+        };
+        let local_addr = stream.local_addr().unwrap_or(local);
+        let handle = node.clients.register(peer, local_addr);
+        let node = node.clone();
+        tokio::spawn(async move {
+            connection::serve(node, stream, handle).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    info!("shutting down: waiting for connections to finish");
+    let all = u32::try_from(maxclients).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all)).await.is_err() {
+        warn!("connections still open after the drain timeout");
+    }
+    let _ = tokio::task::spawn_blocking(move || maintenance.join()).await;
+    info!("shutdown complete");
+    Ok(())
+}
+
+async fn refuse(mut stream: TcpStream, message: &'static str) {
+    let _ = stream.write_all(message.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The maintenance thread: allocator sampling (often, while a memory bound
+/// is set), active expiry and ops/s sampling (every 100 ms). A thread of its
+/// own, so an expiry pass never stalls a connection's worker.
+fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("ringcache-maintenance".into())
+        .spawn(move || {
+            let mut next_cron = Instant::now();
+            while !node.shutdown.is_triggered() {
+                node.store.sample_memory();
+                if Instant::now() >= next_cron {
+                    next_cron += CRON_PERIOD;
+                    node.stats.sample_ops(unix_ms());
+                    let budget = node.store.expire_budget(CRON_PERIOD);
+                    node.store.expire_cycle(budget);
+                }
+                let pause = if node.store.maxmemory() > 0 {
+                    MEMORY_SAMPLE_PERIOD
+                } else {
+                    next_cron.saturating_duration_since(Instant::now())
+                };
+                std::thread::sleep(pause.min(CRON_PERIOD));
+            }
+        })
+        .expect("spawning the maintenance thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_only_refuses_remote_clients_of_an_open_public_node() {
+        let mut config = Config::default();
+        let remote: IpAddr = "192.0.2.1".parse().unwrap();
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(!protected_mode_refuses(&config, remote), "loopback bind");
+        config.bind = "0.0.0.0".parse().unwrap();
+        assert!(protected_mode_refuses(&config, remote));
+        assert!(!protected_mode_refuses(&config, local));
+        config.requirepass = Some("secret".into());
+        assert!(!protected_mode_refuses(&config, remote));
+        config.requirepass = None;
+        config.protected_mode = false;
+        assert!(!protected_mode_refuses(&config, remote));
+    }
+}

@@ -1,0 +1,84 @@
+//! State shared by every connection and background task of one node.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::protocol::Limits;
+use crate::shutdown::Shutdown;
+use crate::slowlog::SlowLog;
+use crate::stats::ServerStats;
+use crate::store::{Clock, Store, StoreOptions, DEFAULT_SHARDS};
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct NodeState {
+    /// The key space.
+    pub store: Store,
+    /// The configuration; CONFIG SET writes it (rarely), connections read it.
+    pub config: RwLock<Config>,
+    /// Server counters.
+    pub stats: ServerStats,
+    /// Connected clients.
+    pub clients: Clients,
+    /// Slow commands.
+    pub slowlog: SlowLog,
+    /// Stops everything.
+    pub shutdown: Shutdown,
+    /// When the node started.
+    pub started: Instant,
+    /// Random id of this run (INFO run_id).
+    pub run_id: String,
+    /// The port actually bound (differs from the config for port 0).
+    pub port: AtomicU16,
+}
+
+impl NodeState {
+    /// State for a node with `config`, on the system clock.
+    pub fn new(config: Config) -> Arc<NodeState> {
+        Self::with_clock(config, Clock::System)
+    }
+
+    /// State for a node whose store runs on `clock` (tests).
+    pub fn with_clock(config: Config, clock: Clock) -> Arc<NodeState> {
+        let store = Store::new(StoreOptions {
+            shards: DEFAULT_SHARDS,
+            maxmemory: config.maxmemory,
+            policy: config.maxmemory_policy,
+            samples: config.maxmemory_samples,
+            clock,
+        });
+        let run_id = (0..40)
+            .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+            .collect();
+        Arc::new(NodeState {
+            store,
+            port: AtomicU16::new(config.port),
+            slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
+            config: RwLock::new(config),
+            stats: ServerStats::default(),
+            clients: Clients::default(),
+            shutdown: Shutdown::new(),
+            started: Instant::now(),
+            run_id,
+        })
+    }
+
+    /// The port clients connect to.
+    pub fn port(&self) -> u16 {
+        self.port.load(Ordering::Relaxed)
+    }
+
+    /// Parser limits from the current configuration.
+    pub fn limits(&self) -> Limits {
+        let config = self.config.read();
+        Limits {
+            max_bulk_len: config.proto_max_bulk_len,
+            ..Limits::default()
+        }
+    }
+}

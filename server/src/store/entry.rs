@@ -1,0 +1,241 @@
+//! One cache entry, packed into a single allocation.
+//!
+//! Memory per key is a headline figure, so an entry is one thin pointer in
+//! the hash table (8 bytes) to one heap block laid out as:
+//!
+//! ```text
+//! [flags u8][access u32][key length varint][expiry u64, if flagged][key][payload]
+//! ```
+//!
+//! `flags` holds the value kind and whether an expiry is present; `access` is
+//! the LRU clock or the LFU counter, depending on the eviction policy. The
+//! payload is the string value itself, or for a hash the index of its map in
+//! the shard's slab. A 15-byte key with a 32-byte value fits one 80-byte
+//! allocator class, with or without a TTL.
+
+use thin_vec::ThinVec;
+
+const KIND_MASK: u8 = 0b11;
+const KIND_STRING: u8 = 0;
+const KIND_HASH: u8 = 1;
+const HAS_EXPIRE: u8 = 0b100;
+const ACCESS_AT: usize = 1;
+const KEY_LEN_AT: usize = 5;
+
+/// The type of value an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A byte string.
+    String,
+    /// A map of fields to values.
+    Hash,
+}
+
+impl Kind {
+    /// The name TYPE reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Hash => "hash",
+        }
+    }
+}
+
+/// A packed entry; see the module docs for the layout.
+pub struct Entry(ThinVec<u8>);
+
+impl Entry {
+    /// A string entry.
+    pub fn string(key: &[u8], value: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
+        Entry::build(KIND_STRING, key, value, expire_at, access)
+    }
+
+    /// A hash entry whose map is `slab_index` in the shard's slab.
+    pub fn hash(key: &[u8], slab_index: u32, expire_at: Option<u64>, access: u32) -> Entry {
+        Entry::build(KIND_HASH, key, &slab_index.to_le_bytes(), expire_at, access)
+    }
+
+    fn build(kind: u8, key: &[u8], payload: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
+        let key_len = u32::try_from(key.len()).expect("keys are bounded by proto-max-bulk-len");
+        let mut len_bytes = [0u8; 5];
+        let len_size = write_varint(key_len, &mut len_bytes);
+        let size = KEY_LEN_AT + len_size + if expire_at.is_some() { 8 } else { 0 } + key.len() + payload.len();
+        let mut blob = ThinVec::with_capacity(size);
+        blob.push(kind | if expire_at.is_some() { HAS_EXPIRE } else { 0 });
+        blob.extend_from_slice(&access.to_le_bytes());
+        blob.extend_from_slice(&len_bytes[..len_size]);
+        if let Some(at) = expire_at {
+            blob.extend_from_slice(&at.to_le_bytes());
+        }
+        blob.extend_from_slice(key);
+        blob.extend_from_slice(payload);
+        Entry(blob)
+    }
+
+    #[inline]
+    fn flags(&self) -> u8 {
+        self.0[0]
+    }
+
+    /// (start of the key, length of the key)
+    #[inline]
+    fn key_span(&self) -> (usize, usize) {
+        let (len, size) = read_varint(&self.0[KEY_LEN_AT..]);
+        let mut start = KEY_LEN_AT + size;
+        if self.flags() & HAS_EXPIRE != 0 {
+            start += 8;
+        }
+        (start, len as usize)
+    }
+
+    /// The value kind.
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        if self.flags() & KIND_MASK == KIND_HASH {
+            Kind::Hash
+        } else {
+            Kind::String
+        }
+    }
+
+    /// The key.
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        let (start, len) = self.key_span();
+        &self.0[start..start + len]
+    }
+
+    /// The payload: the value of a string entry.
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        let (start, len) = self.key_span();
+        &self.0[start + len..]
+    }
+
+    /// The slab index of a hash entry's map.
+    pub fn slab_index(&self) -> Option<usize> {
+        if self.kind() != Kind::Hash {
+            return None;
+        }
+        let bytes: [u8; 4] = self.payload().try_into().ok()?;
+        Some(u32::from_le_bytes(bytes) as usize)
+    }
+
+    /// Absolute expiry in Unix milliseconds, if the entry has a TTL.
+    #[inline]
+    pub fn expire_at(&self) -> Option<u64> {
+        if self.flags() & HAS_EXPIRE == 0 {
+            return None;
+        }
+        let (_, size) = read_varint(&self.0[KEY_LEN_AT..]);
+        let at = KEY_LEN_AT + size;
+        let bytes: [u8; 8] = self.0[at..at + 8].try_into().ok()?;
+        Some(u64::from_le_bytes(bytes))
+    }
+
+    /// True if the entry has expired at `now` (Unix ms).
+    #[inline]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at().is_some_and(|at| at <= now)
+    }
+
+    /// The LRU clock or LFU counter.
+    #[inline]
+    pub fn access(&self) -> u32 {
+        u32::from_le_bytes([self.0[1], self.0[2], self.0[3], self.0[4]])
+    }
+
+    /// Updates the LRU clock or LFU counter in place.
+    #[inline]
+    pub fn set_access(&mut self, access: u32) {
+        self.0[ACCESS_AT..ACCESS_AT + 4].copy_from_slice(&access.to_le_bytes());
+    }
+
+    /// The same entry with another expiry. Overwrites in place when both
+    /// the old and the new expiry are present; otherwise rebuilds.
+    pub fn set_expire(&mut self, expire_at: Option<u64>) {
+        match (self.expire_at(), expire_at) {
+            (Some(_), Some(at)) => {
+                let (_, size) = read_varint(&self.0[KEY_LEN_AT..]);
+                let start = KEY_LEN_AT + size;
+                self.0[start..start + 8].copy_from_slice(&at.to_le_bytes());
+            }
+            (None, None) => {}
+            _ => *self = self.rebuilt(self.payload(), expire_at),
+        }
+    }
+
+    /// A copy of this entry (same kind, key and access) with another payload
+    /// and expiry.
+    pub fn rebuilt(&self, payload: &[u8], expire_at: Option<u64>) -> Entry {
+        Entry::build(self.flags() & KIND_MASK, self.key(), payload, expire_at, self.access())
+    }
+
+    /// Bytes this entry occupies on the heap (without the table slot).
+    #[inline]
+    pub fn heap_size(&self) -> usize {
+        // thin-vec keeps its length and capacity in front of the data.
+        self.0.capacity() + 16
+    }
+}
+
+fn write_varint(mut n: u32, out: &mut [u8; 5]) -> usize {
+    let mut i = 0;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out[i] = byte;
+            return i + 1;
+        }
+        out[i] = byte | 0x80;
+        i += 1;
+    }
+}
+
+#[inline]
+fn read_varint(bytes: &[u8]) -> (u32, usize) {
+    let mut n = 0u32;
+    for (i, &b) in bytes.iter().take(5).enumerate() {
+        n |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return (n, i + 1);
+        }
+    }
+    (n, 5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip() {
+        let mut e = Entry::string(b"key", b"value", None, 7);
+        assert_eq!((e.key(), e.payload(), e.expire_at(), e.access()), (&b"key"[..], &b"value"[..], None, 7));
+        e.set_expire(Some(1234));
+        assert_eq!((e.key(), e.payload(), e.expire_at(), e.access()), (&b"key"[..], &b"value"[..], Some(1234), 7));
+        e.set_expire(Some(99));
+        e.set_access(8);
+        assert_eq!((e.expire_at(), e.access()), (Some(99), 8));
+        assert!(e.is_expired(99) && !e.is_expired(98));
+        e.set_expire(None);
+        assert_eq!((e.key(), e.payload(), e.expire_at()), (&b"key"[..], &b"value"[..], None));
+    }
+
+    #[test]
+    fn long_keys_and_hashes() {
+        let key = vec![b'k'; 100_000];
+        let e = Entry::hash(&key, 42, Some(5), 0);
+        assert_eq!(e.key(), &key[..]);
+        assert_eq!(e.kind(), Kind::Hash);
+        assert_eq!(e.slab_index(), Some(42));
+        assert_eq!(e.expire_at(), Some(5));
+    }
+
+    #[test]
+    fn small_entries_are_compact() {
+        let e = Entry::string(b"memtier-1000000", &[b'x'; 32], Some(u64::MAX), 0);
+        assert!(e.heap_size() <= 80, "{}", e.heap_size());
+    }
+}

@@ -1,0 +1,575 @@
+//! The in-memory key space: shards of packed entries behind short-lived
+//! mutexes, with lazy and active expiry and eviction under `maxmemory`.
+//!
+//! A key's hash picks its shard; the shard's mutex is held only for the few
+//! table operations of one command and never across an `.await`, so a plain
+//! (parking_lot) mutex is the right tool. Commands that must see several keys
+//! at once lock all their shards in index order ([`Store::lock_keys`]).
+
+mod clock;
+mod entry;
+mod eviction;
+mod hash_value;
+mod memory;
+mod policy;
+mod shard;
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use hashbrown::DefaultHashBuilder;
+use parking_lot::{Mutex, MutexGuard};
+
+pub use clock::{unix_ms, unix_us, Clock};
+pub use entry::{Entry, Kind};
+pub use eviction::{Candidate, EvictionPool};
+pub use hash_value::HashValue;
+pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
+pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
+pub use shard::{OwnedValue, Shard, ShardStats, ValueRef};
+
+/// Default shard count: a few per core keeps lock contention negligible.
+pub const DEFAULT_SHARDS: usize = 64;
+/// Buckets the active expiry cycle may scan per shard and lock hold.
+const EXPIRE_CHUNK: usize = 4096;
+/// Most entries one write may evict before giving up with OOM.
+const MAX_EVICTIONS_PER_WRITE: usize = 10_000;
+
+/// Settings of a new store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Shard count (rounded up to a power of two).
+    pub shards: usize,
+    /// Memory bound in bytes (0 = none).
+    pub maxmemory: u64,
+    /// What to evict over the bound.
+    pub policy: EvictionPolicy,
+    /// Entries sampled per eviction.
+    pub samples: usize,
+    /// Where time comes from.
+    pub clock: Clock,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            shards: DEFAULT_SHARDS,
+            maxmemory: 0,
+            policy: EvictionPolicy::AllKeysLru,
+            samples: 5,
+            clock: Clock::System,
+        }
+    }
+}
+
+/// Returned when a write may not run because memory is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+/// A cheap, cloneable handle to the key space.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    shard_mask: usize,
+    hasher: DefaultHashBuilder,
+    clock: Clock,
+    maxmemory: AtomicU64,
+    policy: AtomicU8,
+    samples: AtomicUsize,
+    gauge: Arc<MemoryGauge>,
+    pool: Mutex<EvictionPool>,
+}
+
+/// A locked shard together with the key's hash, the time of the command
+/// and the eviction policy: everything a single-key command needs.
+pub struct KeyLock<'a> {
+    /// The locked shard.
+    pub shard: MutexGuard<'a, Shard>,
+    /// The key's hash.
+    pub hash: u64,
+    /// Now, in Unix ms, fixed for the command.
+    pub now: u64,
+    /// Current eviction policy (decides what the access field means).
+    pub policy: EvictionPolicy,
+}
+
+impl KeyLock<'_> {
+    /// The live entry for `key`, without touching its access time.
+    #[inline]
+    pub fn peek(&mut self, key: &[u8]) -> Option<usize> {
+        self.shard.find(self.hash, key, self.now)
+    }
+
+    /// The live entry for `key`, touching its access time (LRU/LFU).
+    #[inline]
+    pub fn find(&mut self, key: &[u8]) -> Option<usize> {
+        let index = self.shard.find(self.hash, key, self.now)?;
+        let entry = self.shard.at_mut(index);
+        let access = touched(self.policy, entry.access(), self.now);
+        entry.set_access(access);
+        Some(index)
+    }
+
+    /// Like `find`, and counts a keyspace hit or miss.
+    #[inline]
+    pub fn read(&mut self, key: &[u8]) -> Option<usize> {
+        let found = self.find(key);
+        if found.is_some() {
+            self.shard.stats.hits += 1;
+        } else {
+            self.shard.stats.misses += 1;
+        }
+        found
+    }
+
+    /// The access field for a new entry.
+    #[inline]
+    pub fn new_access(&self) -> u32 {
+        initial_access(self.policy, self.now)
+    }
+
+    /// Stores a string, replacing whatever was there.
+    #[inline]
+    pub fn put_string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        let access = self.new_access();
+        self.shard.put_string(self.hash, key, value, expire_at, access);
+    }
+
+    /// Stores any value, replacing whatever was there.
+    pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) -> usize {
+        let access = self.new_access();
+        self.shard.put(self.hash, key, value, expire_at, access)
+    }
+
+    /// Removes `key`; true if it existed.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        self.shard.remove(self.hash, key, self.now)
+    }
+}
+
+/// Several shards locked at once, in index order (no deadlock), for
+/// commands that must see several keys atomically.
+pub struct MultiLock<'a> {
+    store: &'a Store,
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    /// Now, in Unix ms, fixed for the command.
+    pub now: u64,
+    /// Current eviction policy.
+    pub policy: EvictionPolicy,
+}
+
+impl MultiLock<'_> {
+    /// The shard holding `key` (which must be one of the locked keys) and
+    /// the key's hash.
+    pub fn shard(&mut self, key: &[u8]) -> (&mut Shard, u64) {
+        let (index, hash) = self.store.locate(key);
+        let at = self
+            .guards
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .expect("MultiLock::shard is only called with a key passed to lock_keys");
+        (&mut self.guards[at].1, hash)
+    }
+
+    /// The live entry for `key` (touching it) and its shard.
+    pub fn find(&mut self, key: &[u8]) -> (Option<usize>, &mut Shard, u64) {
+        let (now, policy) = (self.now, self.policy);
+        let (shard, hash) = self.shard(key);
+        let found = shard.find(hash, key, now);
+        if let Some(index) = found {
+            let entry = shard.at_mut(index);
+            let access = touched(policy, entry.access(), now);
+            entry.set_access(access);
+        }
+        (found, shard, hash)
+    }
+
+    /// Stores any value under `key`.
+    pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) {
+        let access = initial_access(self.policy, self.now);
+        let (shard, hash) = self.shard(key);
+        shard.put(hash, key, value, expire_at, access);
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("shards", &self.shard_count()).finish()
+    }
+}
+
+impl Store {
+    /// A new, empty store.
+    pub fn new(options: StoreOptions) -> Store {
+        let count = options.shards.max(1).next_power_of_two();
+        let hasher = DefaultHashBuilder::default();
+        let gauge = Arc::new(MemoryGauge::default());
+        let shards = (0..count)
+            .map(|_| CachePadded::new(Mutex::new(Shard::new(hasher.clone(), gauge.clone()))))
+            .collect();
+        gauge.sample();
+        Store {
+            inner: Arc::new(Inner {
+                shards,
+                shard_mask: count - 1,
+                hasher,
+                clock: options.clock,
+                maxmemory: AtomicU64::new(options.maxmemory),
+                policy: AtomicU8::new(options.policy.index()),
+                samples: AtomicUsize::new(options.samples),
+                gauge,
+                pool: Mutex::new(EvictionPool::default()),
+            }),
+        }
+    }
+
+    /// The clock the store runs on.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Now, in Unix ms.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// (shard index, hash) of `key`.
+    #[inline]
+    pub fn locate(&self, key: &[u8]) -> (usize, u64) {
+        let hash = self.inner.hasher.hash_one(key);
+        // hashbrown uses the low bits for the bucket and the top seven for
+        // its tag; take the shard from bits in between.
+        (((hash >> 40) as usize) & self.inner.shard_mask, hash)
+    }
+
+    /// Locks the shard of `key`.
+    #[inline]
+    pub fn lock(&self, key: &[u8]) -> KeyLock<'_> {
+        let (index, hash) = self.locate(key);
+        KeyLock {
+            shard: self.inner.shards[index].lock(),
+            hash,
+            now: self.now(),
+            policy: self.policy(),
+        }
+    }
+
+    /// Locks the shards of all `keys`, in index order.
+    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> MultiLock<'_> {
+        let mut indexes: Vec<usize> = keys.into_iter().map(|k| self.locate(k).0).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let guards = indexes
+            .into_iter()
+            .map(|i| (i, self.inner.shards[i].lock()))
+            .collect();
+        MultiLock {
+            store: self,
+            guards,
+            now: self.now(),
+            policy: self.policy(),
+        }
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.inner.shards.len()
+    }
+
+    /// Locks shard `index`.
+    pub fn lock_shard(&self, index: usize) -> MutexGuard<'_, Shard> {
+        self.inner.shards[index].lock()
+    }
+
+    /// Number of keys (including expired ones not yet reclaimed, as Redis).
+    pub fn len(&self) -> usize {
+        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of keys with a TTL.
+    pub fn volatile_len(&self) -> usize {
+        self.inner.shards.iter().map(|s| s.lock().volatile()).sum()
+    }
+
+    /// Counters summed over the shards.
+    pub fn stats(&self) -> ShardStats {
+        let mut total = ShardStats::default();
+        for shard in self.inner.shards.iter() {
+            total += shard.lock().stats;
+        }
+        total
+    }
+
+    /// Zeroes hit, miss, expiry and eviction counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        for shard in self.inner.shards.iter() {
+            shard.lock().stats = ShardStats::default();
+        }
+    }
+
+    /// Removes every key. With `asynchronously`, the memory is freed on a
+    /// background thread so the caller does not wait for it.
+    pub fn flush(&self, asynchronously: bool) {
+        let mut garbage = Vec::new();
+        for shard in self.inner.shards.iter() {
+            garbage.push(shard.lock().take_all());
+        }
+        self.inner.pool.lock().clear();
+        if asynchronously {
+            std::thread::spawn(move || drop(garbage));
+        }
+    }
+
+    /// The memory bound in bytes (0 = none).
+    pub fn maxmemory(&self) -> u64 {
+        self.inner.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// Changes the memory bound.
+    pub fn set_maxmemory(&self, bytes: u64) {
+        self.inner.maxmemory.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The eviction policy.
+    #[inline]
+    pub fn policy(&self) -> EvictionPolicy {
+        EvictionPolicy::from_index(self.inner.policy.load(Ordering::Relaxed))
+    }
+
+    /// Changes the eviction policy.
+    pub fn set_policy(&self, policy: EvictionPolicy) {
+        self.inner.policy.store(policy.index(), Ordering::Relaxed);
+        self.inner.pool.lock().clear();
+    }
+
+    /// Entries sampled per eviction.
+    pub fn samples(&self) -> usize {
+        self.inner.samples.load(Ordering::Relaxed)
+    }
+
+    /// Changes the entries sampled per eviction.
+    pub fn set_samples(&self, samples: usize) {
+        self.inner.samples.store(samples.max(1), Ordering::Relaxed);
+    }
+
+    /// Estimated allocated bytes (see [`MemoryGauge`]).
+    #[inline]
+    pub fn used_memory(&self) -> u64 {
+        self.inner.gauge.used()
+    }
+
+    /// The highest allocated bytes sampled so far.
+    pub fn peak_memory(&self) -> u64 {
+        self.inner.gauge.peak()
+    }
+
+    /// Refreshes the allocator sample; returns allocated bytes.
+    pub fn sample_memory(&self) -> u64 {
+        self.inner.gauge.sample()
+    }
+
+    /// Makes room before a write that may grow memory: evicts until used
+    /// memory is under `maxmemory`.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when over the bound and the policy is `noeviction`
+    /// or nothing evictable is left.
+    #[inline]
+    pub fn make_room(&self) -> Result<(), OutOfMemory> {
+        let max = self.maxmemory();
+        if max == 0 || self.used_memory() <= max {
+            return Ok(());
+        }
+        self.evict_until(max)
+    }
+
+    #[cold]
+    fn evict_until(&self, max: u64) -> Result<(), OutOfMemory> {
+        let policy = self.policy();
+        if policy == EvictionPolicy::NoEviction {
+            return Err(OutOfMemory);
+        }
+        let mut evicted = 0;
+        while self.used_memory() > max {
+            if evicted == MAX_EVICTIONS_PER_WRITE || !self.evict_one(policy) {
+                return Err(OutOfMemory);
+            }
+            evicted += 1;
+        }
+        Ok(())
+    }
+
+    /// Evicts one entry; false if no entry may be evicted.
+    pub fn evict_one(&self, policy: EvictionPolicy) -> bool {
+        let shards = self.shard_count();
+        let samples = self.samples();
+        let now = self.now();
+        let random = matches!(policy, EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom);
+        // Visit shards from a random one, so one empty or key-less shard
+        // does not stop eviction.
+        let first = fastrand::usize(..shards);
+        for step in 0..shards {
+            let index = (first + step) % shards;
+            let mut candidates = Vec::with_capacity(samples);
+            {
+                let shard = self.inner.shards[index].lock();
+                eviction::sample(&shard, index, policy, if random { 1 } else { samples }, now, |c| candidates.push(c));
+            }
+            if candidates.is_empty() {
+                continue;
+            }
+            if random {
+                if let Some(c) = candidates.pop() {
+                    if self.evict_candidate(&c, policy, now) {
+                        return true;
+                    }
+                }
+                continue;
+            }
+            let mut pool = self.inner.pool.lock();
+            for c in candidates {
+                pool.offer(c);
+            }
+            while let Some(best) = pool.take_best() {
+                if self.evict_candidate(&best, policy, now) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn evict_candidate(&self, candidate: &Candidate, policy: EvictionPolicy, now: u64) -> bool {
+        let (_, hash) = self.locate(&candidate.key);
+        let mut shard = self.inner.shards[candidate.shard].lock();
+        let Some(index) = shard.find(hash, &candidate.key, now) else {
+            return false;
+        };
+        if eviction::score(policy, shard.at(index), now).is_none() {
+            return false;
+        }
+        shard.remove_at(index);
+        shard.stats.evicted += 1;
+        true
+    }
+
+    /// One pass of active expiry: every shard with TTL keys scans up to
+    /// `budget` buckets, a chunk per lock hold, and gives memory back when
+    /// mostly empty. Returns the number of keys removed.
+    pub fn expire_cycle(&self, budget: usize) -> usize {
+        let now = self.now();
+        let mut removed = 0;
+        for shard in self.inner.shards.iter() {
+            let mut left = budget;
+            while left > 0 {
+                let mut guard = shard.lock();
+                let chunk = left.min(EXPIRE_CHUNK);
+                let (scanned, gone) = guard.expire_some(chunk, now);
+                removed += gone;
+                if scanned < chunk {
+                    left = 0;
+                } else {
+                    left -= chunk;
+                }
+                if left == 0 {
+                    guard.maybe_shrink();
+                }
+            }
+        }
+        removed
+    }
+
+    /// Buckets per shard an expiry pass should scan so that every bucket is
+    /// visited about once per second when the pass runs every `period`.
+    pub fn expire_budget(&self, period: Duration) -> usize {
+        let largest = self
+            .inner
+            .shards
+            .iter()
+            .map(|s| s.lock().num_buckets())
+            .max()
+            .unwrap_or(0);
+        let passes_per_second = (1000 / period.as_millis().max(1)) as usize;
+        (largest / passes_per_second.max(1)).max(256)
+    }
+
+    /// A random live key, if any.
+    pub fn random_key(&self) -> Option<Vec<u8>> {
+        let shards = self.shard_count();
+        let now = self.now();
+        for _ in 0..shards * 4 {
+            let shard = self.inner.shards[fastrand::usize(..shards)].lock();
+            let buckets = shard.num_buckets();
+            if shard.is_empty() || buckets == 0 {
+                continue;
+            }
+            for _ in 0..64 {
+                if let Some(entry) = shard.bucket(fastrand::usize(..buckets)) {
+                    if !entry.is_expired(now) {
+                        return Some(entry.key().to_vec());
+                    }
+                }
+            }
+        }
+        // Sparse or mostly expired: fall back to a scan.
+        for shard in self.inner.shards.iter() {
+            let shard = shard.lock();
+            for i in 0..shard.num_buckets() {
+                if let Some(entry) = shard.bucket(i) {
+                    if !entry.is_expired(now) {
+                        return Some(entry.key().to_vec());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Visits live entries from `cursor` on, shard by shard and bucket by
+    /// bucket, until about `count` buckets were looked at. Returns the next
+    /// cursor (0 when done). The cursor packs (bucket, shard).
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Entry)) -> u64 {
+        let shard_bits = self.shard_count().trailing_zeros();
+        let mut shard_index = (cursor as usize) & self.inner.shard_mask;
+        let mut bucket = (cursor >> shard_bits) as usize;
+        let now = self.now();
+        let mut looked = 0;
+        while shard_index < self.shard_count() {
+            let shard = self.inner.shards[shard_index].lock();
+            let buckets = shard.num_buckets();
+            while bucket < buckets {
+                if let Some(entry) = shard.bucket(bucket) {
+                    if !entry.is_expired(now) {
+                        visit(entry);
+                    }
+                }
+                bucket += 1;
+                looked += 1;
+                if looked >= count && bucket < buckets {
+                    return ((bucket as u64) << shard_bits) | shard_index as u64;
+                }
+            }
+            shard_index += 1;
+            bucket = 0;
+            if looked >= count && shard_index < self.shard_count() {
+                return shard_index as u64;
+            }
+        }
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! One shard of the key space: a hash table of packed entries, the maps of
+//! hash values, and the counters the shard's lock already protects.
+//!
+//! Every method runs under the shard's mutex and never blocks, so critical
+//! sections stay short. Entries are addressed by bucket index, which stays
+//! valid until the table is next changed; `find` removes an expired entry it
+//! meets (lazy expiry) and so never returns one.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use slab::Slab;
+
+use super::entry::{Entry, Kind};
+use super::hash_value::HashValue;
+use super::memory::MemoryGauge;
+
+/// Size of one table slot plus its control byte.
+const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
+
+/// Counters kept per shard (summed for INFO).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    /// Keys removed because their TTL passed.
+    pub expired: u64,
+    /// Keys removed to stay under maxmemory.
+    pub evicted: u64,
+    /// Reads that found their key.
+    pub hits: u64,
+    /// Reads that did not.
+    pub misses: u64,
+}
+
+impl std::ops::AddAssign for ShardStats {
+    fn add_assign(&mut self, o: Self) {
+        self.expired += o.expired;
+        self.evicted += o.evicted;
+        self.hits += o.hits;
+        self.misses += o.misses;
+    }
+}
+
+/// A value borrowed from the store.
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'a> {
+    /// A string.
+    Str(&'a [u8]),
+    /// A hash.
+    Hash(&'a HashValue),
+}
+
+/// A value taken out of (or about to be put into) the store.
+#[derive(Debug, Clone)]
+pub enum OwnedValue {
+    /// A string.
+    Str(Vec<u8>),
+    /// A hash.
+    Hash(HashValue),
+}
+
+/// See the module docs.
+pub struct Shard {
+    table: HashTable<Entry>,
+    hashes: Slab<HashValue>,
+    hasher: DefaultHashBuilder,
+    gauge: Arc<MemoryGauge>,
+    /// Entries with a TTL.
+    volatile: usize,
+    /// Where the active expiry cycle resumes.
+    pub(crate) expire_cursor: usize,
+    /// Counters.
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    pub(crate) fn new(hasher: DefaultHashBuilder, gauge: Arc<MemoryGauge>) -> Self {
+        Shard {
+            table: HashTable::new(),
+            hashes: Slab::new(),
+            hasher,
+            gauge,
+            volatile: 0,
+            expire_cursor: 0,
+            stats: ShardStats::default(),
+        }
+    }
+
+    /// Entries, including expired ones not yet reclaimed.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Entries with a TTL.
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    /// Bucket count of the table (for sampling and scanning).
+    pub fn num_buckets(&self) -> usize {
+        self.table.num_buckets()
+    }
+
+    /// The entry in bucket `index`, if that bucket is occupied.
+    pub fn bucket(&self, index: usize) -> Option<&Entry> {
+        self.table.get_bucket(index)
+    }
+
+    fn account(&self, delta: isize) {
+        self.gauge.add(delta);
+    }
+
+    fn table_bytes(&self) -> usize {
+        self.table.num_buckets() * SLOT_BYTES
+    }
+
+    /// Bucket index of the live entry for `key`; an expired entry found on
+    /// the way is removed and counted.
+    #[inline]
+    pub fn find(&mut self, hash: u64, key: &[u8], now: u64) -> Option<usize> {
+        let index = self.table.find_bucket_index(hash, |e| e.key() == key)?;
+        if self.at(index).is_expired(now) {
+            self.remove_at(index);
+            self.stats.expired += 1;
+            return None;
+        }
+        Some(index)
+    }
+
+    /// The entry at `index` (from `find` on the unchanged table).
+    #[inline]
+    pub fn at(&self, index: usize) -> &Entry {
+        self.table
+            .get_bucket(index)
+            .expect("bucket index comes from find on an unchanged table")
+    }
+
+    /// The entry at `index`, mutably; callers must not change its kind,
+    /// key or expiry (use the shard's methods for those).
+    #[inline]
+    pub fn at_mut(&mut self, index: usize) -> &mut Entry {
+        self.table
+            .get_bucket_mut(index)
+            .expect("bucket index comes from find on an unchanged table")
+    }
+
+    /// The value at `index`.
+    #[inline]
+    pub fn value(&self, index: usize) -> ValueRef<'_> {
+        let entry = self.at(index);
+        match entry.slab_index() {
+            Some(slab) => ValueRef::Hash(&self.hashes[slab]),
+            None => ValueRef::Str(entry.payload()),
+        }
+    }
+
+    /// Runs `f` on the hash at `index` (None if it is not a hash), keeping
+    /// memory accounting right. An emptied hash is removed, as Redis does.
+    pub fn with_hash_mut<R>(&mut self, index: usize, f: impl FnOnce(&mut HashValue) -> R) -> Option<R> {
+        let slab = self.at(index).slab_index()?;
+        let hash = &mut self.hashes[slab];
+        let before = hash.heap_size();
+        let result = f(hash);
+        let (after, empty) = (hash.heap_size(), hash.is_empty());
+        self.account(after as isize - before as isize);
+        if empty {
+            self.remove_at(index);
+        }
+        Some(result)
+    }
+
+    /// Removes the entry at `index` and returns its value and expiry.
+    pub fn remove_at(&mut self, index: usize) -> (OwnedValue, Option<u64>) {
+        let Ok(occupied) = self.table.get_bucket_entry(index) else {
+            unreachable!("bucket index comes from find on an unchanged table");
+        };
+        let (entry, _) = occupied.remove();
+        let mut freed = entry.heap_size();
+        let expire = entry.expire_at();
+        if expire.is_some() {
+            self.volatile -= 1;
+        }
+        let value = match entry.slab_index() {
+            Some(slab) => {
+                let hash = self.hashes.remove(slab);
+                freed += hash.heap_size();
+                OwnedValue::Hash(hash)
+            }
+            None => OwnedValue::Str(entry.payload().to_vec()),
+        };
+        self.account(-(freed as isize));
+        (value, expire)
+    }
+
+    /// Removes the live entry for `key`; true if there was one.
+    pub fn remove(&mut self, hash: u64, key: &[u8], now: u64) -> bool {
+        match self.find(hash, key, now) {
+            Some(index) => {
+                self.remove_at(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Inserts `value` under `key`, replacing any entry (live or expired).
+    /// Returns the bucket index of the new entry.
+    pub fn put(&mut self, hash: u64, key: &[u8], value: OwnedValue, expire_at: Option<u64>, access: u32) -> usize {
+        if let Some(index) = self.table.find_bucket_index(hash, |e| e.key() == key) {
+            if let (OwnedValue::Str(v), Kind::String) = (&value, self.at(index).kind()) {
+                let entry = Entry::string(key, v, expire_at, access);
+                self.replace_at(index, entry);
+                return index;
+            }
+            self.remove_at(index);
+        }
+        let entry = match value {
+            OwnedValue::Str(v) => Entry::string(key, &v, expire_at, access),
+            OwnedValue::Hash(h) => {
+                self.account(h.heap_size() as isize);
+                let slab = self.hashes.insert(h);
+                Entry::hash(key, slab as u32, expire_at, access)
+            }
+        };
+        self.insert_new(hash, entry)
+    }
+
+    /// Inserts or replaces a string value: the hot path of SET.
+    #[inline]
+    pub fn put_string(&mut self, hash: u64, key: &[u8], value: &[u8], expire_at: Option<u64>, access: u32) {
+        let entry = Entry::string(key, value, expire_at, access);
+        match self.table.find_bucket_index(hash, |e| e.key() == key) {
+            Some(index) if self.at(index).kind() == Kind::String => self.replace_at(index, entry),
+            Some(index) => {
+                self.remove_at(index);
+                self.insert_new(hash, entry);
+            }
+            None => {
+                self.insert_new(hash, entry);
+            }
+        }
+    }
+
+    /// Replaces the string entry at `index` with `entry` (same key).
+    pub fn replace_at(&mut self, index: usize, entry: Entry) {
+        let new_size = entry.heap_size() as isize;
+        let new_volatile = entry.expire_at().is_some();
+        let old = std::mem::replace(self.at_mut(index), entry);
+        debug_assert!(old.kind() == Kind::String, "replace_at is for string entries");
+        match (old.expire_at().is_some(), new_volatile) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+        self.account(new_size - old.heap_size() as isize);
+    }
+
+    /// Inserts an entry whose key is known to be absent.
+    pub fn insert_new(&mut self, hash: u64, entry: Entry) -> usize {
+        if entry.expire_at().is_some() {
+            self.volatile += 1;
+        }
+        let size = entry.heap_size() as isize;
+        let table_before = self.table_bytes();
+        let hasher = &self.hasher;
+        let occupied = self
+            .table
+            .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
+        let index = occupied.bucket_index();
+        let table_after = self.table_bytes();
+        self.account(size + table_after as isize - table_before as isize);
+        index
+    }
+
+    /// Creates an empty hash under `key` (known absent) and returns its index.
+    pub fn insert_hash(&mut self, hash: u64, key: &[u8], access: u32) -> usize {
+        self.put(hash, key, OwnedValue::Hash(HashValue::default()), None, access)
+    }
+
+    /// Sets or clears the expiry of the entry at `index`.
+    pub fn set_expire_at(&mut self, index: usize, expire_at: Option<u64>) {
+        let entry = self.at_mut(index);
+        let had = entry.expire_at().is_some();
+        let before = entry.heap_size() as isize;
+        entry.set_expire(expire_at);
+        let after = entry.heap_size() as isize;
+        match (had, expire_at.is_some()) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+        self.account(after - before);
+    }
+
+    /// Removes every entry and returns what was removed, so the caller can
+    /// drop it elsewhere (FLUSHALL ASYNC).
+    pub fn take_all(&mut self) -> (HashTable<Entry>, Slab<HashValue>) {
+        let mut freed = self.table_bytes() as isize;
+        for entry in self.table.iter() {
+            freed += entry.heap_size() as isize;
+        }
+        for (_, hash) in self.hashes.iter() {
+            freed += hash.heap_size() as isize;
+        }
+        self.account(-freed);
+        self.volatile = 0;
+        self.expire_cursor = 0;
+        (std::mem::take(&mut self.table), std::mem::take(&mut self.hashes))
+    }
+
+    /// Removes expired entries among up to `budget` buckets from the
+    /// expiry cursor on; returns (buckets scanned, entries removed).
+    pub fn expire_some(&mut self, budget: usize, now: u64) -> (usize, usize) {
+        let buckets = self.table.num_buckets();
+        if buckets == 0 || self.volatile == 0 {
+            self.expire_cursor = 0;
+            return (0, 0);
+        }
+        let mut removed = 0;
+        let scan = budget.min(buckets);
+        for _ in 0..scan {
+            let index = self.expire_cursor % buckets;
+            self.expire_cursor = (index + 1) % buckets;
+            if self.table.get_bucket(index).is_some_and(|e| e.is_expired(now)) {
+                self.remove_at(index);
+                removed += 1;
+            }
+        }
+        self.stats.expired += removed as u64;
+        (scan, removed)
+    }
+
+    /// Gives memory back after many removals: shrinks the table when it is
+    /// less than a quarter full.
+    pub fn maybe_shrink(&mut self) {
+        let buckets = self.table.num_buckets();
+        if buckets > 64 && self.table.len() * 4 < buckets {
+            let before = self.table_bytes();
+            let hasher = &self.hasher;
+            self.table.shrink_to(self.table.len(), |e| hasher.hash_one(e.key()));
+            self.account(self.table_bytes() as isize - before as isize);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Test harness: starts real `ringcache-server` processes on 127.0.0.1 with
+//! port 0, learns the port from the node's log, and kills them on drop.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long a node may take to start on a loaded machine.
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The server binary, built on first use if `cargo test` did not build it.
+pub fn server_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            // target/<profile>/deps/<test binary> -> target/<profile>/
+            let exe = std::env::current_exe().expect("test binary path");
+            let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
+            let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug").to_string();
+            let binary = profile_dir.join("ringcache-server");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "-q", "-p", "ringcache-server", "--bin", "ringcache-server"]);
+            if profile == "release" {
+                build.arg("--release");
+            }
+            let status = build.status().expect("running cargo build");
+            assert!(status.success(), "building ringcache-server failed");
+            binary
+        })
+        .clone()
+}
+
+/// A node process.
+pub struct TestNode {
+    child: Child,
+    /// The address it serves RESP on.
+    pub addr: SocketAddr,
+    logs: mpsc::Receiver<String>,
+}
+
+impl TestNode {
+    /// Starts a node with extra flags (the port is always 0).
+    pub fn start(extra: &[&str]) -> TestNode {
+        let mut child = Command::new(server_binary())
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning ringcache-server");
+        let (tx, logs) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match logs.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("node did not report its address in time");
+                }
+            };
+            if let Some(rest) = line.split("ready to accept connections addr=").nth(1) {
+                let addr: SocketAddr = strip_ansi(rest).trim().parse().expect("address in the log");
+                return TestNode { child, addr, logs };
+            }
+        }
+    }
+
+    /// A redis-rs client for this node.
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://{}/", self.addr)).expect("client")
+    }
+
+    /// A synchronous redis-rs connection.
+    pub fn conn(&self) -> redis::Connection {
+        self.client().get_connection().expect("connection")
+    }
+
+    /// A multiplexed async redis-rs connection.
+    pub async fn async_conn(&self) -> redis::aio::MultiplexedConnection {
+        self.client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("async connection")
+    }
+
+    /// A raw TCP connection for exact wire tests.
+    pub fn raw(&self) -> RawConn {
+        let stream = TcpStream::connect(self.addr).expect("raw connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        RawConn { stream }
+    }
+
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal to the process (e.g. libc SIGTERM = 15).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, up to `deadline`; returns its exit code.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
+        let until = Instant::now() + deadline;
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Log lines received so far.
+    pub fn drain_logs(&self) -> Vec<String> {
+        self.logs.try_iter().collect()
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A plain TCP connection speaking raw bytes.
+pub struct RawConn {
+    /// The socket.
+    pub stream: TcpStream,
+}
+
+impl RawConn {
+    /// Sends bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one complete RESP reply.
+    pub fn read_reply(&mut self) -> ringcache_client::resp::Value {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            if let Some((value, _)) = ringcache_client::resp::decode(&buf).expect("valid reply") {
+                return value;
+            }
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "connection closed before a full reply; got {:?}", String::from_utf8_lossy(&buf));
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends `bytes` and returns everything the node writes until it
+    /// closes the connection (or the read timeout passes).
+    pub fn send_and_read_to_close(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let _ = self.stream.write_all(bytes);
+        let mut out = Vec::new();
+        let _ = self.stream.read_to_end(&mut out);
+        out
+    }
+}
+
+/// Polls `check` until it returns true or `deadline` passes.
+pub fn eventually(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + deadline;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A field of INFO as text.
+pub fn info_field(conn: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("everything").query(conn).expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO has no {field}"))
+        .trim()
+        .to_string()
+}
