@@ -36,7 +36,11 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
     let _ = stream.set_nodelay(true);
     let (timeout, query_limit, authenticated) = {
         let config = node.config.read();
-        (config.timeout, config.client_query_buffer_limit, config.requirepass.is_none())
+        (
+            config.timeout,
+            config.client_query_buffer_limit,
+            config.requirepass.is_none(),
+        )
     };
     let mut session = Session {
         handle: handle.clone(),
@@ -47,13 +51,14 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
     let mut parser = RequestParser::new(node.limits());
     let mut input = BytesMut::with_capacity(BUFFER_SIZE);
     let mut output = BytesMut::with_capacity(BUFFER_SIZE);
+    let mut shutdown = node.shutdown.listener();
     loop {
         if input.capacity() - input.len() < 4096 {
             input.reserve(BUFFER_SIZE.max(parser.bulk_hint().min(SHRINK_ABOVE)));
         }
         let read = tokio::select! {
             biased;
-            () = node.shutdown.wait() => Err(()),
+            () = shutdown.wait() => Err(()),
             () = handle.killed() => Err(()),
             r = read_some(&mut stream, &mut input, timeout) => r,
         };
@@ -81,7 +86,9 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
                     if close {
                         break;
                     }
-                    if output.len() >= FLUSH_AT && write_out(&node, &mut stream, &mut output).await.is_err() {
+                    if output.len() >= FLUSH_AT
+                        && write_out(&node, &mut stream, &mut output).await.is_err()
+                    {
                         return finish(&node, &handle, &mut session);
                     }
                 }
@@ -101,9 +108,14 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
                 }
             }
         }
-        handle.query_buffer.store(input.len() as u64, Ordering::Relaxed);
+        handle
+            .query_buffer
+            .store(input.len() as u64, Ordering::Relaxed);
         handle.last_active_ms.store(unix_ms(), Ordering::Relaxed);
-        ServerStats::add(&node.stats.commands_processed, std::mem::take(&mut session.commands));
+        ServerStats::add(
+            &node.stats.commands_processed,
+            std::mem::take(&mut session.commands),
+        );
         if write_out(&node, &mut stream, &mut output).await.is_err() || close {
             break;
         }
@@ -119,13 +131,20 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
 }
 
 fn finish(node: &NodeState, handle: &ClientHandle, session: &mut Session) {
-    ServerStats::add(&node.stats.commands_processed, std::mem::take(&mut session.commands));
+    ServerStats::add(
+        &node.stats.commands_processed,
+        std::mem::take(&mut session.commands),
+    );
     node.clients.unregister(handle.id);
 }
 
 /// Reads what is available; `Ok(0)` at end of stream, `Err` on an error or
 /// an idle timeout.
-async fn read_some(stream: &mut TcpStream, input: &mut BytesMut, timeout_secs: u64) -> Result<usize, ()> {
+async fn read_some(
+    stream: &mut TcpStream,
+    input: &mut BytesMut,
+    timeout_secs: u64,
+) -> Result<usize, ()> {
     if timeout_secs == 0 {
         return stream.read_buf(input).await.map_err(|_| ());
     }
@@ -135,7 +154,11 @@ async fn read_some(stream: &mut TcpStream, input: &mut BytesMut, timeout_secs: u
     }
 }
 
-async fn write_out(node: &NodeState, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
+async fn write_out(
+    node: &NodeState,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+) -> std::io::Result<()> {
     if output.is_empty() {
         return Ok(());
     }

@@ -36,9 +36,29 @@ impl Shutdown {
 
     /// Completes when the signal is triggered (at once if it already was).
     pub async fn wait(&self) {
-        let mut receiver = self.sender.subscribe();
-        // An error means the sender is gone, which cannot happen while
-        // `self` holds it; either way there is nothing left to wait for.
-        let _ = receiver.wait_for(|&stop| stop).await;
+        self.listener().wait().await;
+    }
+
+    /// A listener to keep across many waits (a connection's read loop),
+    /// so each wait costs no new subscription.
+    pub fn listener(&self) -> ShutdownListener {
+        ShutdownListener {
+            receiver: self.sender.subscribe(),
+        }
+    }
+}
+
+/// Waits for a [`Shutdown`] signal; cheap to wait on repeatedly.
+#[derive(Debug)]
+pub struct ShutdownListener {
+    receiver: watch::Receiver<bool>,
+}
+
+impl ShutdownListener {
+    /// Completes when the signal is triggered (at once if it already was).
+    pub async fn wait(&mut self) {
+        // An error means the sender is gone, which cannot happen while the
+        // node holds it; either way there is nothing left to wait for.
+        let _ = self.receiver.wait_for(|&stop| stop).await;
     }
 }
