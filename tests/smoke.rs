@@ -10,7 +10,11 @@ fn ping_set_get() {
     let mut conn = node.conn();
     let pong: String = redis::cmd("PING").query(&mut conn).unwrap();
     assert_eq!(pong, "PONG");
-    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut conn).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut conn)
+        .unwrap();
     let v: String = redis::cmd("GET").arg("k").query(&mut conn).unwrap();
     assert_eq!(v, "v");
 }

@@ -67,7 +67,10 @@ impl ClientHandle {
     pub fn describe(&self, now_ms: u64, command_name: &str) -> String {
         let (lib_name, lib_ver) = {
             let lib = self.lib.lock();
-            (String::from_utf8_lossy(&lib.0).into_owned(), String::from_utf8_lossy(&lib.1).into_owned())
+            (
+                String::from_utf8_lossy(&lib.0).into_owned(),
+                String::from_utf8_lossy(&lib.1).into_owned(),
+            )
         };
         let last = self.last_active_ms.load(Ordering::Relaxed);
         format!(

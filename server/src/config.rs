@@ -28,7 +28,11 @@ pub const DEFAULT_SLOWLOG_MAX_LEN: u64 = 128;
 /// Command-line flags. Every flag is optional so that a config file can
 /// supply it; flags given on the command line override the file.
 #[derive(Debug, Parser)]
-#[command(name = "ringcache-server", version, about = "A ringcache node: a Redis-protocol in-memory cache")]
+#[command(
+    name = "ringcache-server",
+    version,
+    about = "A ringcache node: a Redis-protocol in-memory cache"
+)]
 pub struct Cli {
     /// Address to listen on.
     #[arg(long)]
@@ -63,6 +67,9 @@ pub struct Cli {
     /// Largest bulk string accepted in a request.
     #[arg(long, value_parser = parse_memory)]
     pub proto_max_bulk_len: Option<u64>,
+    /// Port of the Prometheus endpoint (`GET /metrics`); none by default.
+    #[arg(long)]
+    pub metrics_port: Option<u16>,
     /// Redis-style config file (`key value` per line).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -99,6 +106,8 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Slow log capacity.
     pub slowlog_max_len: u64,
+    /// Prometheus endpoint port, if enabled.
+    pub metrics_port: Option<u16>,
     /// The config file this came from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -106,7 +115,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            bind: DEFAULT_BIND.parse().expect("DEFAULT_BIND is a valid address"),
+            bind: DEFAULT_BIND
+                .parse()
+                .expect("DEFAULT_BIND is a valid address"),
             port: DEFAULT_PORT,
             maxmemory: 0,
             maxmemory_policy: EvictionPolicy::AllKeysLru,
@@ -120,6 +131,7 @@ impl Default for Config {
             client_query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
             slowlog_log_slower_than: DEFAULT_SLOWLOG_SLOWER_THAN,
             slowlog_max_len: DEFAULT_SLOWLOG_MAX_LEN,
+            metrics_port: None,
             config_file: None,
         }
     }
@@ -172,6 +184,9 @@ impl Config {
         if let Some(v) = cli.proto_max_bulk_len {
             config.proto_max_bulk_len = v;
         }
+        if let Some(v) = cli.metrics_port {
+            config.metrics_port = Some(v);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -204,7 +219,11 @@ impl Config {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         let key = key.to_ascii_lowercase().replace('_', "-");
         match key.as_str() {
-            "bind" => self.bind = value.parse().map_err(|_| format!("invalid bind address '{value}'"))?,
+            "bind" => {
+                self.bind = value
+                    .parse()
+                    .map_err(|_| format!("invalid bind address '{value}'"))?
+            }
             "port" => self.port = parse_num(value)?,
             "maxmemory" => self.maxmemory = parse_memory(value)?,
             "maxmemory-policy" => self.maxmemory_policy = parse_policy(value)?,
@@ -218,6 +237,7 @@ impl Config {
             "client-query-buffer-limit" => self.client_query_buffer_limit = parse_memory(value)?,
             "slowlog-log-slower-than" => self.slowlog_log_slower_than = parse_num(value)?,
             "slowlog-max-len" => self.slowlog_max_len = parse_num(value)?,
+            "metrics-port" => self.metrics_port = Some(parse_num(value)?),
             _ => return Err(format!("unknown option '{key}'")),
         }
         Ok(())
@@ -234,8 +254,11 @@ impl Config {
         if self.threads == 0 {
             return Err("threads must be at least 1".into());
         }
-        if self.maxclients == 0 {
-            return Err("maxclients must be at least 1".into());
+        if self.maxclients == 0 || self.maxclients > crate::server::MAX_CONNECTIONS as usize {
+            return Err(format!(
+                "maxclients must be between 1 and {}",
+                crate::server::MAX_CONNECTIONS
+            ));
         }
         if self.proto_max_bulk_len < 1024 {
             return Err("proto-max-bulk-len must be at least 1kb".into());
@@ -245,7 +268,9 @@ impl Config {
 }
 
 fn parse_num<T: std::str::FromStr>(value: &str) -> Result<T, String> {
-    value.parse().map_err(|_| format!("invalid number '{value}'"))
+    value
+        .parse()
+        .map_err(|_| format!("invalid number '{value}'"))
 }
 
 /// Parses a memory size as Redis does: a plain number of bytes, or with a
@@ -255,7 +280,9 @@ fn parse_num<T: std::str::FromStr>(value: &str) -> Result<T, String> {
 /// Anything else.
 pub fn parse_memory(value: &str) -> Result<u64, String> {
     let lower = value.trim().to_ascii_lowercase();
-    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
     let (digits, unit) = lower.split_at(split);
     let multiplier: u64 = match unit {
         "" | "b" => 1,
@@ -303,14 +330,28 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let path = std::env::temp_dir().join(format!("ringcache-config-{}.conf", std::process::id()));
-        std::fs::write(&path, "# comment\nport 7000\nmaxmemory 10mb\nmaxmemory-policy volatile-ttl\n").unwrap();
-        let cli = Cli::parse_from(["ringcache-server", "--port", "7001", "--config", path.to_str().unwrap()]);
+        let path =
+            std::env::temp_dir().join(format!("ringcache-config-{}.conf", std::process::id()));
+        std::fs::write(
+            &path,
+            "# comment\nport 7000\nmaxmemory 10mb\nmaxmemory-policy volatile-ttl\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "ringcache-server",
+            "--port",
+            "7001",
+            "--config",
+            path.to_str().unwrap(),
+        ]);
         let config = Config::from_cli(cli).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(config.port, 7001);
         assert_eq!(config.maxmemory, 10 << 20);
         assert_eq!(config.maxmemory_policy, EvictionPolicy::VolatileTtl);
-        assert!(Config::default().apply_file("nosuchkey 1").unwrap_err().contains("line 1"));
+        assert!(Config::default()
+            .apply_file("nosuchkey 1")
+            .unwrap_err()
+            .contains("line 1"));
     }
 }

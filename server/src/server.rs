@@ -24,6 +24,8 @@ use crate::store::unix_ms;
 const MEMORY_SAMPLE_PERIOD: Duration = Duration::from_millis(2);
 /// How often the cron work (expiry, ops/s sampling) runs, as Redis's hz 10.
 const CRON_PERIOD: Duration = Duration::from_millis(100);
+/// Hard ceiling on open connections, whatever maxclients says.
+pub const MAX_CONNECTIONS: u32 = 1 << 20;
 /// Longest wait for connections to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,7 +41,10 @@ pub async fn bind(config: &Config) -> io::Result<TcpListener> {
 
 /// True if a client at `peer` must be refused by protected mode.
 pub fn protected_mode_refuses(config: &Config, peer: IpAddr) -> bool {
-    config.protected_mode && config.requirepass.is_none() && !config.bind.is_loopback() && !peer.is_loopback()
+    config.protected_mode
+        && config.requirepass.is_none()
+        && !config.bind.is_loopback()
+        && !peer.is_loopback()
 }
 
 /// Serves `listener` until the node's shutdown signal fires, then drains.
@@ -50,8 +55,10 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     let local = listener.local_addr()?;
     node.port.store(local.port(), Ordering::Relaxed);
     info!(addr = %local, "ready to accept connections");
-    let maxclients = node.config.read().maxclients;
-    let slots = Arc::new(Semaphore::new(maxclients));
+    // Every connection holds a permit, so shutdown can wait for all of them
+    // to drop; the maxclients limit itself is read at each accept so that
+    // CONFIG SET maxclients applies at once.
+    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
     let maintenance = spawn_maintenance(node.clone());
     loop {
         let accepted = tokio::select! {
@@ -74,10 +81,14 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
             tokio::spawn(refuse(stream, PROTECTED_MODE_ERROR));
             continue;
         }
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            ServerStats::add(&node.stats.rejected_connections, 1);
-            tokio::spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
-            continue;
+        let at_limit = node.clients.len() >= node.config.read().maxclients;
+        let permit = match open.clone().try_acquire_owned() {
+            Ok(permit) if !at_limit => permit,
+            _ => {
+                ServerStats::add(&node.stats.rejected_connections, 1);
+                tokio::spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
+                continue;
+            }
         };
         let local_addr = stream.local_addr().unwrap_or(local);
         let handle = node.clients.register(peer, local_addr);
@@ -89,8 +100,10 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     }
     drop(listener);
     info!("shutting down: waiting for connections to finish");
-    let all = u32::try_from(maxclients).unwrap_or(u32::MAX);
-    if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, open.acquire_many(MAX_CONNECTIONS))
+        .await
+        .is_err()
+    {
         warn!("connections still open after the drain timeout");
     }
     let _ = tokio::task::spawn_blocking(move || maintenance.join()).await;

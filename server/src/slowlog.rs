@@ -74,11 +74,17 @@ impl SlowLog {
         let total = args.len();
         let mut logged: Vec<Vec<u8>> = args
             .iter_from(0)
-            .take(if total > MAX_ARGS { MAX_ARGS - 1 } else { MAX_ARGS })
+            .take(if total > MAX_ARGS {
+                MAX_ARGS - 1
+            } else {
+                MAX_ARGS
+            })
             .map(|a| {
                 if a.len() > MAX_ARG_LEN {
                     let mut v = a[..MAX_ARG_LEN].to_vec();
-                    v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes());
+                    v.extend_from_slice(
+                        format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes(),
+                    );
                     v
                 } else {
                     a.to_vec()

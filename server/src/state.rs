@@ -8,6 +8,7 @@ use parking_lot::RwLock;
 
 use crate::clients::Clients;
 use crate::config::Config;
+use crate::metrics::CommandMetrics;
 use crate::protocol::Limits;
 use crate::shutdown::Shutdown;
 use crate::slowlog::SlowLog;
@@ -35,6 +36,8 @@ pub struct NodeState {
     pub run_id: String,
     /// The port actually bound (differs from the config for port 0).
     pub port: AtomicU16,
+    /// Per-command metric handles.
+    pub command_metrics: CommandMetrics,
 }
 
 impl NodeState {
@@ -65,6 +68,7 @@ impl NodeState {
             shutdown: Shutdown::new(),
             started: Instant::now(),
             run_id,
+            command_metrics: CommandMetrics::new(),
         })
     }
 

@@ -20,12 +20,27 @@ pub fn server_binary() -> PathBuf {
         .get_or_init(|| {
             // target/<profile>/deps/<test binary> -> target/<profile>/
             let exe = std::env::current_exe().expect("test binary path");
-            let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
-            let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug").to_string();
+            let profile_dir = exe
+                .parent()
+                .and_then(|d| d.parent())
+                .expect("target dir")
+                .to_path_buf();
+            let profile = profile_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("debug")
+                .to_string();
             let binary = profile_dir.join("ringcache-server");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = Command::new(cargo);
-            build.args(["build", "-q", "-p", "ringcache-server", "--bin", "ringcache-server"]);
+            build.args([
+                "build",
+                "-q",
+                "-p",
+                "ringcache-server",
+                "--bin",
+                "ringcache-server",
+            ]);
             if profile == "release" {
                 build.arg("--release");
             }
@@ -109,7 +124,9 @@ impl TestNode {
     /// A raw TCP connection for exact wire tests.
     pub fn raw(&self) -> RawConn {
         let stream = TcpStream::connect(self.addr).expect("raw connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
         RawConn { stream }
     }
 
@@ -190,7 +207,11 @@ impl RawConn {
                 return value;
             }
             let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "connection closed before a full reply; got {:?}", String::from_utf8_lossy(&buf));
+            assert!(
+                n > 0,
+                "connection closed before a full reply; got {:?}",
+                String::from_utf8_lossy(&buf)
+            );
             buf.extend_from_slice(&chunk[..n]);
         }
     }
@@ -221,7 +242,10 @@ pub fn eventually(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 /// A field of INFO as text.
 pub fn info_field(conn: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("everything").query(conn).expect("INFO");
+    let info: String = redis::cmd("INFO")
+        .arg("everything")
+        .query(conn)
+        .expect("INFO");
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .unwrap_or_else(|| panic!("INFO has no {field}"))

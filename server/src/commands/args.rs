@@ -62,7 +62,11 @@ pub fn parse_usize(text: &[u8]) -> Option<usize> {
 /// Parses a float as Redis does for INCRBYFLOAT: decimal or exponent form,
 /// `inf`/`-inf` accepted, no spaces, no NaN.
 pub fn parse_f64(text: &[u8]) -> Option<f64> {
-    if text.is_empty() || text.len() > 5120 || text[0].is_ascii_whitespace() || text[text.len() - 1].is_ascii_whitespace() {
+    if text.is_empty()
+        || text.len() > 5120
+        || text[0].is_ascii_whitespace()
+        || text[text.len() - 1].is_ascii_whitespace()
+    {
         return None;
     }
     let s = std::str::from_utf8(text).ok()?;
@@ -132,7 +136,11 @@ fn glob_at(mut p: &[u8], mut t: &[u8], depth: usize) -> bool {
                         i += 1;
                         matched |= p[i] == ch;
                     } else if i + 2 < p.len() && p[i + 1] == b'-' && p[i + 2] != b']' {
-                        let (lo, hi) = if p[i] <= p[i + 2] { (p[i], p[i + 2]) } else { (p[i + 2], p[i]) };
+                        let (lo, hi) = if p[i] <= p[i + 2] {
+                            (p[i], p[i + 2])
+                        } else {
+                            (p[i + 2], p[i])
+                        };
                         matched |= (lo..=hi).contains(&ch);
                         i += 2;
                     } else {
@@ -175,7 +183,17 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b"9223372036854775808"[..], b"+1", b" 1", b"01", b"-0", b"1.0", b"", b"-", b"1a"] {
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"+1",
+            b" 1",
+            b"01",
+            b"-0",
+            b"1.0",
+            b"",
+            b"-",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
-use super::{Ctx, After, CommandSpec, COMMANDS};
+use super::{After, CommandSpec, Ctx, COMMANDS};
 use super::{ADMIN, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
 use crate::protocol::Args;
 use crate::store::unix_ms;
@@ -82,7 +82,10 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) {
             name = Some(args.get(i + 1));
             i += 2;
         } else {
-            return ctx.fail(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(arg)));
+            return ctx.fail(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(arg)
+            ));
         }
     }
     if !ctx.session.authenticated {
@@ -194,7 +197,10 @@ pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     } else if is(sub, "info") && args.len() == 2 {
         let handle = &ctx.session.handle;
-        let line = handle.describe(now, command_name_of(handle.last_command.load(Ordering::Relaxed)));
+        let line = handle.describe(
+            now,
+            command_name_of(handle.last_command.load(Ordering::Relaxed)),
+        );
         ctx.reply.verbatim(format!("{line}\n").as_bytes());
     } else if is(sub, "list") {
         client_list(ctx, args, now);
@@ -213,7 +219,10 @@ pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
             lib.1 = value.to_vec();
         } else {
             drop(lib);
-            return ctx.fail(&format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(attr)));
+            return ctx.fail(&format!(
+                "ERR Unrecognized option '{}'",
+                String::from_utf8_lossy(attr)
+            ));
         }
         drop(lib);
         ctx.reply.ok();
@@ -239,8 +248,14 @@ fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) {
         let arg = args.get(i);
         if is(arg, "type") && i + 1 < args.len() {
             let t = args.get(i + 1);
-            if !["normal", "master", "replica", "pubsub"].iter().any(|n| is(t, n)) {
-                return ctx.fail(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)));
+            if !["normal", "master", "replica", "pubsub"]
+                .iter()
+                .any(|n| is(t, n))
+            {
+                return ctx.fail(&format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                ));
             }
             if !is(t, "normal") {
                 ids = Some(Vec::new());
@@ -265,7 +280,10 @@ fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&handle.id)) {
             continue;
         }
-        text.push_str(&handle.describe(now, command_name_of(handle.last_command.load(Ordering::Relaxed))));
+        text.push_str(&handle.describe(
+            now,
+            command_name_of(handle.last_command.load(Ordering::Relaxed)),
+        ));
         text.push('\n');
     }
     ctx.reply.verbatim(text.as_bytes());
@@ -276,7 +294,12 @@ fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) {
     // Old form: CLIENT KILL addr:port, replies OK or an error.
     if args.len() == 3 {
         let addr = args.get(2);
-        let target = ctx.node.clients.all().into_iter().find(|c| c.peer.to_string().as_bytes() == addr);
+        let target = ctx
+            .node
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.peer.to_string().as_bytes() == addr);
         return match target {
             Some(c) => {
                 c.kill();
@@ -399,7 +422,9 @@ pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) {
     } else if is(sub, "info") {
         if named.is_empty() {
             ctx.reply.array(COMMANDS.len());
-            COMMANDS.iter().for_each(|spec| write_command_info(ctx, spec));
+            COMMANDS
+                .iter()
+                .for_each(|spec| write_command_info(ctx, spec));
             return;
         }
         ctx.reply.array(named.len());

@@ -1,6 +1,8 @@
 //! Hash commands (web sessions usually live in hashes).
 
-use super::args::{glob_match, is, parse_f64, parse_i64, parse_usize, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::args::{
+    glob_match, is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
+};
 use super::Ctx;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
@@ -22,7 +24,11 @@ fn hash_for_write(lock: &mut KeyLock<'_>, key: &[u8]) -> Result<usize, ()> {
 }
 
 /// Runs `f` on the hash at `key` for reading: `Ok(None)` when absent.
-fn read_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&HashValue, &mut Ctx<'_>) -> R) -> Result<Option<R>, ()> {
+fn read_hash<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(&HashValue, &mut Ctx<'_>) -> R,
+) -> Result<Option<R>, ()> {
     // Copy the node reference so the lock borrows it, not `ctx`.
     let node = ctx.node;
     let mut lock = node.store.lock(key);
@@ -85,7 +91,9 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// HGET key field
 pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    match read_hash(ctx, args.get(1), |h, ctx| ctx.reply.opt_bulk(h.get(args.get(2)))) {
+    match read_hash(ctx, args.get(1), |h, ctx| {
+        ctx.reply.opt_bulk(h.get(args.get(2)))
+    }) {
         Ok(Some(())) => {}
         Ok(None) => ctx.reply.null(),
         Err(()) => ctx.fail(WRONGTYPE),
@@ -169,9 +177,9 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(index) = lock.find(key) else {
         return ctx.reply.int(0);
     };
-    let removed = lock
-        .shard
-        .with_hash_mut(index, |h| args.iter_from(2).map(|f| i64::from(h.remove(f))).sum());
+    let removed = lock.shard.with_hash_mut(index, |h| {
+        args.iter_from(2).map(|f| i64::from(h.remove(f))).sum()
+    });
     match removed {
         Some(n) => ctx.reply.int(n),
         None => ctx.fail(WRONGTYPE),
@@ -196,7 +204,9 @@ pub fn hlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// HSTRLEN key field
 pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    match read_hash(ctx, args.get(1), |h, _| h.get(args.get(2)).map_or(0, <[u8]>::len)) {
+    match read_hash(ctx, args.get(1), |h, _| {
+        h.get(args.get(2)).map_or(0, <[u8]>::len)
+    }) {
         Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
         Err(()) => ctx.fail(WRONGTYPE),
     }
@@ -204,7 +214,11 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// Applies `step` to a field's current value (None when absent) and stores
 /// the text it returns; replies with the step's error otherwise.
-fn update_field(ctx: &mut Ctx<'_>, args: Args<'_>, step: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, &'static str>) -> Option<Vec<u8>> {
+fn update_field(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    step: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, &'static str>,
+) -> Option<Vec<u8>> {
     let key = args.get(1);
     let field = args.get(2);
     let mut lock = ctx.node.store.lock(key);
@@ -253,6 +267,11 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(delta) = parse_f64(args.get(3)) else {
         return ctx.fail(NOT_FLOAT);
     };
+    // Redis refuses an infinite increment itself, with its own message
+    // (INCRBYFLOAT does not: it only checks the result).
+    if !delta.is_finite() {
+        return ctx.fail("ERR value is NaN or Infinity");
+    }
     let result = update_field(ctx, args, |current| {
         let n = match current {
             None => 0.0,
@@ -269,16 +288,34 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
+/// HRANDFIELD's count, checked in Redis's order: an integer within
+/// ±i64::MAX, then the syntax, then (with WITHVALUES, whose reply is twice
+/// as long) within ±i64::MAX / 2.
+fn hrandfield_count(args: Args<'_>) -> Result<Option<i64>, &'static str> {
+    let Some(text) = args.try_get(2) else {
+        return Ok(None);
+    };
+    let count = match parse_i64(text) {
+        Some(i64::MIN) => return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
+        Some(n) => n,
+        None => return Err(NOT_INTEGER),
+    };
+    if args.len() > 4 || (args.len() == 4 && !is(args.get(3), "withvalues")) {
+        return Err(SYNTAX);
+    }
+    // A huge negative count would build a reply of that many fields; Redis
+    // bounds it only with WITHVALUES, the node always does.
+    if count.unsigned_abs() > (i64::MAX / 2) as u64 && (args.len() == 4 || count < 0) {
+        return Err("ERR value is out of range");
+    }
+    Ok(Some(count))
+}
+
 /// HRANDFIELD key [count [WITHVALUES]]
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if args.len() > 4 || (args.len() == 4 && !is(args.get(3), "withvalues")) {
-        return ctx.fail(SYNTAX);
-    }
-    let count = match args.try_get(2).map(parse_i64) {
-        None => None,
-        Some(Some(n)) if n > -(i64::MAX / 2) && n < i64::MAX / 2 => Some(n),
-        Some(Some(_)) => return ctx.fail("ERR value is out of range"),
-        Some(None) => return ctx.fail(NOT_INTEGER),
+    let count = match hrandfield_count(args) {
+        Ok(c) => c,
+        Err(e) => return ctx.fail(e),
     };
     let with_values = args.len() == 4;
     let result = read_hash(ctx, args.get(1), |h, ctx| {
@@ -296,7 +333,9 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
             all.sort_unstable();
             all
         } else {
-            (0..count.unsigned_abs()).map(|_| fastrand::usize(..len.max(1))).collect()
+            (0..count.unsigned_abs())
+                .map(|_| fastrand::usize(..len.max(1)))
+                .collect()
         };
         let fields: Vec<(&[u8], &[u8])> = if count >= 0 {
             // One pass over the map for sorted distinct positions.
@@ -321,7 +360,8 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 ctx.reply.bulk(v);
             }
         } else {
-            ctx.reply.array(fields.len() * if with_values { 2 } else { 1 });
+            ctx.reply
+                .array(fields.len() * if with_values { 2 } else { 1 });
             for (f, v) in fields {
                 ctx.reply.bulk(f);
                 if with_values {
@@ -338,12 +378,8 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]: returns the
-/// whole hash in one call (cursor 0), which SCAN's guarantees allow.
-pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if std::str::from_utf8(args.get(2)).ok().and_then(|s| s.parse::<u64>().ok()).is_none() {
-        return ctx.fail("ERR invalid cursor");
-    }
+/// HSCAN's MATCH pattern and NOVALUES flag.
+fn hscan_options(args: Args<'_>) -> Result<(Option<&[u8]>, bool), &'static str> {
     let mut pattern: Option<&[u8]> = None;
     let mut novalues = false;
     let mut i = 3;
@@ -356,20 +392,46 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
         match value {
             Some(v) if is(arg, "match") => pattern = Some(v),
-            Some(v) if is(arg, "count") => match parse_usize(v) {
+            Some(v) if is(arg, "count") => match parse_i64(v) {
+                // Zero and negative counts are syntax errors in Redis.
                 Some(n) if n >= 1 => {}
-                Some(_) => return ctx.fail(SYNTAX),
-                None => return ctx.fail(NOT_INTEGER),
+                Some(_) => return Err(SYNTAX),
+                None => return Err(NOT_INTEGER),
             },
-            _ => return ctx.fail(SYNTAX),
+            _ => return Err(SYNTAX),
         }
         i += 2;
     }
+    Ok((pattern, novalues))
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]: returns the
+/// whole hash in one call (cursor 0), which SCAN's guarantees allow.
+///
+/// As in Redis, the cursor is checked first, then the key (a missing key
+/// is an empty scan, a string WRONGTYPE), then the options.
+pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if std::str::from_utf8(args.get(2))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_none()
+    {
+        return ctx.fail("ERR invalid cursor");
+    }
+    let options = hscan_options(args);
     let result = read_hash(ctx, args.get(1), |h, ctx| {
-        let matched: Vec<(&[u8], &[u8])> = h.iter().filter(|(f, _)| pattern.is_none_or(|p| glob_match(p, f))).collect();
+        let (pattern, novalues) = match options {
+            Ok(o) => o,
+            Err(e) => return ctx.fail(e),
+        };
+        let matched: Vec<(&[u8], &[u8])> = h
+            .iter()
+            .filter(|(f, _)| pattern.is_none_or(|p| glob_match(p, f)))
+            .collect();
         ctx.reply.array(2);
         ctx.reply.bulk(b"0");
-        ctx.reply.array(matched.len() * if novalues { 1 } else { 2 });
+        ctx.reply
+            .array(matched.len() * if novalues { 1 } else { 2 });
         for (f, v) in matched {
             ctx.reply.bulk(f);
             if !novalues {

@@ -1,6 +1,6 @@
 //! Keyspace commands: deletion, existence, renaming, TTLs, iteration.
 
-use super::args::{glob_match, is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
+use super::args::{glob_match, is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
 use super::Ctx;
 use crate::protocol::Args;
@@ -37,7 +37,9 @@ pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) {
 pub fn key_type(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
-    let name = lock.peek(key).map_or("none", |i| lock.shard.at(i).kind().name());
+    let name = lock
+        .peek(key)
+        .map_or("none", |i| lock.shard.at(i).kind().name());
     ctx.reply.simple(name);
 }
 
@@ -52,7 +54,11 @@ fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) {
         return ctx.fail("ERR no such key");
     }
     if src == dst {
-        return if only_if_absent { ctx.reply.int(0) } else { ctx.reply.ok() };
+        return if only_if_absent {
+            ctx.reply.int(0)
+        } else {
+            ctx.reply.ok()
+        };
     }
     if only_if_absent {
         let (shard, hash) = locks.shard(dst);
@@ -126,57 +132,64 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.int(1);
 }
 
-/// Which condition EXPIRE's option sets.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ExpireIf {
-    Always,
-    NoTtl,
-    HasTtl,
-    Greater,
-    Less,
+/// EXPIRE's NX / XX / GT / LT options. Redis checks each one given, so
+/// XX combines with GT or LT (XX LT on a key without TTL does nothing).
+#[derive(Clone, Copy, Default)]
+struct ExpireIf {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireIf {
+    /// True if an expiry at `at` may replace `current` (None: no TTL,
+    /// which counts as infinite for GT and LT).
+    fn allows(self, at: i64, current: Option<u64>) -> bool {
+        let current = current.map(|c| c as i64);
+        let refused = (self.nx && current.is_some())
+            || (self.xx && current.is_none())
+            || (self.gt && current.is_none_or(|c| at <= c))
+            || (self.lt && current.is_some_and(|c| at >= c));
+        !refused
+    }
 }
 
 fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, String> {
-    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    let mut when = ExpireIf::default();
     for arg in args.iter_from(3) {
         if is(arg, "nx") {
-            nx = true;
+            when.nx = true;
         } else if is(arg, "xx") {
-            xx = true;
+            when.xx = true;
         } else if is(arg, "gt") {
-            gt = true;
+            when.gt = true;
         } else if is(arg, "lt") {
-            lt = true;
+            when.lt = true;
         } else {
-            return Err(format!("ERR Unsupported option {}", String::from_utf8_lossy(arg)));
+            return Err(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(arg)
+            ));
         }
     }
-    if nx && (xx || gt || lt) {
+    if when.nx && (when.xx || when.gt || when.lt) {
         return Err("ERR NX and XX, GT or LT options at the same time are not compatible".into());
     }
-    if gt && lt {
+    if when.gt && when.lt {
         return Err("ERR GT and LT options at the same time are not compatible".into());
     }
-    Ok(if nx {
-        ExpireIf::NoTtl
-    } else if gt {
-        ExpireIf::Greater
-    } else if lt {
-        ExpireIf::Less
-    } else if xx {
-        ExpireIf::HasTtl
-    } else {
-        ExpireIf::Always
-    })
+    Ok(when)
 }
 
 fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) {
-    let Some(amount) = parse_i64(args.get(2)) else {
-        return ctx.fail(NOT_INTEGER);
-    };
+    // Redis checks the options before the amount.
     let condition = match parse_expire_condition(args) {
         Ok(c) => c,
         Err(e) => return ctx.fail(&e),
+    };
+    let Some(amount) = parse_i64(args.get(2)) else {
+        return ctx.fail(NOT_INTEGER);
     };
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
@@ -186,16 +199,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
     let Some(index) = lock.peek(key) else {
         return ctx.reply.int(0);
     };
-    let current = lock.shard.at(index).expire_at();
-    let allowed = match (condition, current) {
-        (ExpireIf::Always, _) => true,
-        (ExpireIf::NoTtl, c) => c.is_none(),
-        (ExpireIf::HasTtl, c) => c.is_some(),
-        // No TTL counts as an infinite one.
-        (ExpireIf::Greater, c) => c.is_some_and(|c| at > c as i64),
-        (ExpireIf::Less, c) => c.is_none_or(|c| at < c as i64),
-    };
-    if !allowed {
+    if !condition.allows(at, lock.shard.at(index).expire_at()) {
         return ctx.reply.int(0);
     }
     if at <= lock.now as i64 {
@@ -255,7 +259,9 @@ pub fn pttl(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// EXPIRETIME key
 pub fn expiretime(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let n = match expiry_of(ctx, args.get(1)) {
-        Ok((at, _)) => (at / 1000) as i64,
+        // Rounded to the nearest second, as Redis (and TTL) do; `at` is at
+        // most i64::MAX, so adding 500 cannot overflow a u64.
+        Ok((at, _)) => ((at + 500) / 1000) as i64,
         Err(code) => code,
     };
     ctx.reply.int(n);
@@ -302,7 +308,10 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = std::str::from_utf8(args.get(1)).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(args.get(1))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         return ctx.fail("ERR invalid cursor");
     };
     let mut pattern: Option<&[u8]> = None;
@@ -313,8 +322,9 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let (arg, value) = (args.get(i), args.try_get(i + 1));
         match value {
             Some(v) if is(arg, "match") => pattern = Some(v),
-            Some(v) if is(arg, "count") => match parse_usize(v) {
-                Some(n) if n >= 1 => count = n,
+            Some(v) if is(arg, "count") => match parse_i64(v) {
+                // Zero and negative counts are syntax errors in Redis.
+                Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
                 Some(_) => return ctx.fail(SYNTAX),
                 None => return ctx.fail(NOT_INTEGER),
             },
@@ -325,7 +335,8 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = ctx.node.store.scan(cursor, count, |entry: &Entry| {
-        let type_ok = type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
+        let type_ok =
+            type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
         let key = entry.key();
         if type_ok && pattern.is_none_or(|p| glob_match(p, key)) {
             found.push(key.to_vec());

@@ -6,8 +6,8 @@
 //! error reply and the connection stays open.
 
 pub mod args;
-mod expiry_args;
 mod connection;
+mod expiry_args;
 mod hashes;
 mod keys;
 mod server;
@@ -93,7 +93,10 @@ pub fn unknown_command(args: Args<'_>) -> String {
         String::from_utf8_lossy(&args.get(0)[..args.get(0).len().min(128)])
     );
     for arg in args.iter_from(1).take(16) {
-        text.push_str(&format!("'{}' ", String::from_utf8_lossy(&arg[..arg.len().min(128)])));
+        text.push_str(&format!(
+            "'{}' ",
+            String::from_utf8_lossy(&arg[..arg.len().min(128)])
+        ));
     }
     text
 }
@@ -124,11 +127,11 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
         .handle
         .last_command
         .store(index as u64, std::sync::atomic::Ordering::Relaxed);
-    run(ctx, spec, args);
+    run(ctx, index, spec, args);
     Some(index)
 }
 
-fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
+fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
     if !arity_ok(spec.arity, args.len()) {
         return ctx.fail(&wrong_arity(spec.name));
     }
@@ -141,8 +144,11 @@ fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
     ctx.session.commands += 1;
     let started = Instant::now();
     (spec.handler)(ctx, args);
-    let micros = started.elapsed().as_micros() as i64;
-    record_slow(ctx, args, micros);
+    let elapsed = started.elapsed();
+    ctx.node
+        .command_metrics
+        .record(index, elapsed.as_secs_f64());
+    record_slow(ctx, args, elapsed.as_micros() as i64);
 }
 
 #[inline]

@@ -30,15 +30,30 @@ fn human(bytes: u64) -> String {
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
-const SECTIONS: [&str; 7] = ["server", "clients", "memory", "persistence", "stats", "replication", "keyspace"];
+const SECTIONS: [&str; 7] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "keyspace",
+];
 
 /// The text of INFO for `sections` (empty = the default set).
 pub fn info_text(node: &NodeState, sections: &[String]) -> String {
-    let everything = sections.is_empty() || sections.iter().any(|s| s == "all" || s == "everything" || s == "default");
+    let everything = sections.is_empty()
+        || sections
+            .iter()
+            .any(|s| s == "all" || s == "everything" || s == "default");
     let wanted = |name: &str| everything || sections.iter().any(|s| s == name);
     let mut out = String::new();
     let config = node.config.read().clone();
@@ -64,7 +79,11 @@ pub fn info_text(node: &NodeState, sections: &[String]) -> String {
                 out.push_str("# Keyspace\r\n");
                 let keys = node.store.len();
                 if keys > 0 {
-                    let _ = write!(out, "db0:keys={keys},expires={},avg_ttl=0\r\n", node.store.volatile_len());
+                    let _ = write!(
+                        out,
+                        "db0:keys={keys},expires={},avg_ttl=0\r\n",
+                        node.store.volatile_len()
+                    );
                 }
             }
             _ => {}
@@ -131,9 +150,13 @@ fn stats_section(node: &NodeState, out: &mut String) {
 
 /// INFO [section ...]
 pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    // The batch's own commands are not yet in the shared counter; add them
-    // so INFO agrees with what this client has sent.
-    ServerStats::add(&ctx.node.stats.commands_processed, std::mem::take(&mut ctx.session.commands));
+    // The batch's earlier commands are not yet in the shared counter; add
+    // them so INFO agrees with what this client has sent. This INFO stays
+    // pending: Redis counts a command after it ran, so INFO never includes
+    // itself.
+    let earlier = ctx.session.commands.saturating_sub(1);
+    ServerStats::add(&ctx.node.stats.commands_processed, earlier);
+    ctx.session.commands -= earlier;
     let sections: Vec<String> = args
         .iter_from(1)
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
@@ -158,8 +181,14 @@ fn config_values(node: &NodeState) -> Vec<(&'static str, String)> {
         ("io-threads", c.threads.to_string()),
         ("protected-mode", yes_no(c.protected_mode)),
         ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
-        ("client-query-buffer-limit", c.client_query_buffer_limit.to_string()),
-        ("slowlog-log-slower-than", c.slowlog_log_slower_than.to_string()),
+        (
+            "client-query-buffer-limit",
+            c.client_query_buffer_limit.to_string(),
+        ),
+        (
+            "slowlog-log-slower-than",
+            c.slowlog_log_slower_than.to_string(),
+        ),
         ("slowlog-max-len", c.slowlog_max_len.to_string()),
         // The node keeps no data on disk; clients (redis-benchmark among
         // them) read these to know that.
@@ -171,22 +200,22 @@ fn config_values(node: &NodeState) -> Vec<(&'static str, String)> {
 
 const IMMUTABLE: [&str; 4] = ["bind", "port", "io-threads", "threads"];
 
-/// Applies CONFIG SET for one parameter.
-fn config_set_one(node: &NodeState, name: &str, value: &str) -> Result<(), String> {
-    if IMMUTABLE.contains(&name) {
-        return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
-    }
+/// Applies CONFIG SET for every `(name, value)` pair, all or nothing as in
+/// Redis 7: the pairs are checked against a copy of the configuration and
+/// the node changes only when every one of them is valid, so a bad pair
+/// late in the list cannot leave the earlier ones half applied.
+fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), String> {
     let mut config = node.config.write();
     let mut next = config.clone();
-    next.set(name, value)
-        .and_then(|()| next.validate())
-        .map_err(|e| {
-            if e.starts_with("unknown option") {
-                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
-            } else {
-                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}")
-            }
-        })?;
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if pairs[..i]
+            .iter()
+            .any(|(earlier, _)| same_option(earlier, name))
+        {
+            return Err(set_failed(name, "duplicate parameter"));
+        }
+        config_set_one(&mut next, name, value)?;
+    }
     node.store.set_maxmemory(next.maxmemory);
     node.store.set_policy(next.maxmemory_policy);
     node.store.set_samples(next.maxmemory_samples);
@@ -194,6 +223,33 @@ fn config_set_one(node: &NodeState, name: &str, value: &str) -> Result<(), Strin
     node.slowlog.set_max_len(next.slowlog_max_len);
     *config = next;
     Ok(())
+}
+
+/// Sets one parameter on `next` (a copy, not yet live) and checks it.
+fn config_set_one(next: &mut Config, name: &str, value: &str) -> Result<(), String> {
+    if IMMUTABLE.contains(&name) {
+        return Err(set_failed(name, "can't set immutable config"));
+    }
+    next.set(name, value)
+        .and_then(|()| next.validate())
+        .map_err(|e| {
+            if e.starts_with("unknown option") {
+                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+            } else {
+                set_failed(name, &e)
+            }
+        })
+}
+
+/// Redis's wording for a CONFIG SET parameter that was refused.
+fn set_failed(name: &str, why: &str) -> String {
+    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+}
+
+/// True when two CONFIG SET names mean the same option (`Config::set`
+/// accepts `_` for `-`).
+fn same_option(a: &str, b: &str) -> bool {
+    a.replace('_', "-") == b.replace('_', "-")
 }
 
 /// CONFIG GET pattern... | SET name value... | RESETSTAT | HELP
@@ -212,14 +268,17 @@ pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.reply.bulk(value.as_bytes());
         }
     } else if is(sub, "set") && args.len() >= 4 && args.len() % 2 == 0 {
-        for i in (2..args.len()).step_by(2) {
-            let name = String::from_utf8_lossy(args.get(i)).to_ascii_lowercase();
-            let value = String::from_utf8_lossy(args.get(i + 1)).into_owned();
-            if let Err(e) = config_set_one(ctx.node, &name, &value) {
-                return ctx.fail(&e);
-            }
+        let pairs: Vec<(String, String)> = (2..args.len())
+            .step_by(2)
+            .map(|i| {
+                let name = String::from_utf8_lossy(args.get(i)).to_ascii_lowercase();
+                (name, String::from_utf8_lossy(args.get(i + 1)).into_owned())
+            })
+            .collect();
+        match config_set_all(ctx.node, &pairs) {
+            Ok(()) => ctx.reply.ok(),
+            Err(e) => ctx.fail(&e),
         }
-        ctx.reply.ok();
     } else if is(sub, "resetstat") && args.len() == 2 {
         ctx.node.stats.reset();
         ctx.node.store.reset_stats();
@@ -309,7 +368,11 @@ fn encoding(value: ValueRef<'_>) -> &'static str {
         ValueRef::Str(v) if v.len() <= 20 && super::args::parse_i64(v).is_some() => "int",
         ValueRef::Str(v) if v.len() <= 44 => "embstr",
         ValueRef::Str(_) => "raw",
-        ValueRef::Hash(h) if h.len() <= 128 && h.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64) => "listpack",
+        ValueRef::Hash(h)
+            if h.len() <= 128 && h.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64) =>
+        {
+            "listpack"
+        }
         ValueRef::Hash(_) => "hashtable",
     }
 }
@@ -335,7 +398,11 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
         lines.iter().for_each(|l| ctx.reply.simple(l));
         return;
     }
-    if args.len() != 3 || !["encoding", "freq", "idletime", "refcount"].iter().any(|s| is(sub, s)) {
+    if args.len() != 3
+        || !["encoding", "freq", "idletime", "refcount"]
+            .iter()
+            .any(|s| is(sub, s))
+    {
         return ctx.fail(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
             String::from_utf8_lossy(sub)
@@ -362,7 +429,8 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
         if policy.is_lfu() {
             return ctx.fail("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         }
-        ctx.reply.int((lru_idle_ms(entry.access(), now) / 1000) as i64);
+        ctx.reply
+            .int((lru_idle_ms(entry.access(), now) / 1000) as i64);
     }
 }
 
@@ -427,7 +495,10 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) {
         if is(arg, "abort") {
             return ctx.fail("ERR No shutdown in progress.");
         }
-        if !["nosave", "save", "now", "force"].iter().any(|o| is(arg, o)) {
+        if !["nosave", "save", "now", "force"]
+            .iter()
+            .any(|o| is(arg, o))
+        {
             return ctx.fail(SYNTAX);
         }
     }

@@ -1,7 +1,7 @@
 //! String commands: GET, SET and its variants, counters, ranges.
 
-use super::args::{self, is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
-use super::expiry_args::{absolute_ms, stored, ExpireUnit};
+use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::expiry_args::{positive_expiry, stored, ExpireUnit};
 use super::Ctx;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
@@ -28,51 +28,70 @@ enum Condition {
     IfPresent,
 }
 
-/// What SET does with the TTL.
+/// The expiry option of SET or GETEX as written. The amount stays
+/// unparsed until every option is read, as in Redis: a syntax error
+/// anywhere wins over a bad number, and a repeated option replaces the
+/// earlier one.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Ttl {
-    Clear,
+enum Expiry<'a> {
+    /// No expiry option: SET clears the TTL, GETEX leaves it.
+    Unset,
+    /// SET KEEPTTL.
     Keep,
-    At(i64),
+    /// GETEX PERSIST.
+    Persist,
+    /// EX, PX, EXAT or PXAT with its amount.
+    At(ExpireUnit, &'a [u8]),
 }
 
-struct SetOptions {
+/// Which command's options `parse_options` accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OptionsOf {
+    Set,
+    GetEx,
+}
+
+struct StringOptions<'a> {
     condition: Condition,
-    ttl: Ttl,
     get: bool,
+    expiry: Expiry<'a>,
 }
 
-/// Parses SET's options from `args[3..]`.
-fn parse_set_options(args: Args<'_>, now: u64) -> Result<SetOptions, String> {
-    let mut options = SetOptions {
+/// Parses the options of SET (from `args[3]`) or GETEX (from `args[2]`)
+/// with Redis's rules: NX/XX exclude each other, one expiry kind at most
+/// (the same one may repeat), KEEPTTL only for SET, PERSIST only for GETEX.
+fn parse_options(args: Args<'_>, of: OptionsOf) -> Result<StringOptions<'_>, &'static str> {
+    let mut options = StringOptions {
         condition: Condition::Always,
-        ttl: Ttl::Clear,
         get: false,
+        expiry: Expiry::Unset,
     };
-    let mut expiry_given = false;
-    let mut i = 3;
+    let set = of == OptionsOf::Set;
+    let mut i = if set { 3 } else { 2 };
     while i < args.len() {
         let arg = args.get(i);
-        if is(arg, "nx") && options.condition != Condition::IfPresent {
+        let expiry = options.expiry;
+        if set && is(arg, "nx") && options.condition != Condition::IfPresent {
             options.condition = Condition::IfAbsent;
-        } else if is(arg, "xx") && options.condition != Condition::IfAbsent {
+        } else if set && is(arg, "xx") && options.condition != Condition::IfAbsent {
             options.condition = Condition::IfPresent;
-        } else if is(arg, "get") {
+        } else if set && is(arg, "get") {
             options.get = true;
-        } else if is(arg, "keepttl") && !expiry_given {
-            options.ttl = Ttl::Keep;
-            expiry_given = true;
-        } else if let (Some(unit), false, Some(amount)) = (ExpireUnit::from_option(arg), expiry_given, args.try_get(i + 1)) {
-            let amount = parse_i64(amount).ok_or(NOT_INTEGER)?;
-            if amount <= 0 {
-                return Err(args::invalid_expire("set"));
+        } else if set && is(arg, "keepttl") && matches!(expiry, Expiry::Unset | Expiry::Keep) {
+            options.expiry = Expiry::Keep;
+        } else if !set && is(arg, "persist") && matches!(expiry, Expiry::Unset | Expiry::Persist) {
+            options.expiry = Expiry::Persist;
+        } else if let (Some(unit), Some(amount)) =
+            (ExpireUnit::from_option(arg), args.try_get(i + 1))
+        {
+            if !matches!(expiry, Expiry::Unset) && !matches!(expiry, Expiry::At(u, _) if u == unit)
+            {
+                return Err(SYNTAX);
             }
-            let at = absolute_ms(unit, amount, now).ok_or_else(|| args::invalid_expire("set"))?;
-            options.ttl = Ttl::At(at);
-            expiry_given = true;
+            options.expiry = Expiry::At(unit, amount);
             i += 1;
         } else {
-            return Err(SYNTAX.into());
+            return Err(SYNTAX);
         }
         i += 1;
     }
@@ -82,24 +101,23 @@ fn parse_set_options(args: Args<'_>, now: u64) -> Result<SetOptions, String> {
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
 pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, value) = (args.get(1), args.get(2));
-    let mut lock = ctx.node.store.lock(key);
-    let options = if args.len() == 3 {
-        SetOptions {
-            condition: Condition::Always,
-            ttl: Ttl::Clear,
-            get: false,
-        }
-    } else {
-        match parse_set_options(args, lock.now) {
-            Ok(o) => o,
-            Err(e) => return ctx.fail(&e),
-        }
-    };
-    if options.condition == Condition::Always && !options.get && options.ttl == Ttl::Clear {
-        // The hot path: no lookup needed beyond the insert's own.
-        lock.put_string(key, value, None);
+    if args.len() == 3 {
+        // The hot path: no options, no lookup beyond the insert's own.
+        ctx.node.store.lock(key).put_string(key, value, None);
         return ctx.reply.ok();
     }
+    let options = match parse_options(args, OptionsOf::Set) {
+        Ok(o) => o,
+        Err(e) => return ctx.fail(e),
+    };
+    let mut lock = ctx.node.store.lock(key);
+    let new_expiry = match options.expiry {
+        Expiry::At(unit, amount) => match positive_expiry(unit, amount, lock.now, "set") {
+            Ok(at) => Some(at),
+            Err(e) => return ctx.fail(&e),
+        },
+        Expiry::Unset | Expiry::Keep | Expiry::Persist => None,
+    };
     let existing = lock.find(key);
     let old_ttl = existing.and_then(|i| lock.shard.at(i).expire_at());
     if options.get {
@@ -115,12 +133,12 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Condition::IfPresent => existing.is_some(),
     };
     if allowed {
-        let expire = match options.ttl {
-            Ttl::Clear => None,
-            Ttl::Keep => old_ttl,
-            Ttl::At(at) => Some(stored(at)),
+        let expire = match (options.expiry, new_expiry) {
+            (Expiry::Keep, _) => old_ttl,
+            (_, at) => at.map(stored),
         };
         if expire.is_some_and(|at| at <= lock.now) {
+            // EXAT/PXAT in the past: the write happens and expires at once.
             lock.remove(key);
         } else {
             lock.put_string(key, value, expire);
@@ -147,16 +165,11 @@ pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn set_with_ttl(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) {
-    let Some(amount) = parse_i64(args.get(2)) else {
-        return ctx.fail(NOT_INTEGER);
-    };
-    if amount <= 0 {
-        return ctx.fail(&args::invalid_expire(command));
-    }
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
-    let Some(at) = absolute_ms(unit, amount, lock.now) else {
-        return ctx.fail(&args::invalid_expire(command));
+    let at = match positive_expiry(unit, args.get(2), lock.now, command) {
+        Ok(at) => at,
+        Err(e) => return ctx.fail(&e),
     };
     lock.put_string(key, args.get(3), Some(stored(at)));
     ctx.reply.ok();
@@ -201,33 +214,33 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 /// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]
+///
+/// As in Redis, options are checked for syntax first, then the key (a
+/// missing key answers nil, a hash WRONGTYPE), and only then the amount.
 pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let options = match parse_options(args, OptionsOf::GetEx) {
+        Ok(o) => o,
+        Err(e) => return ctx.fail(e),
+    };
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
-    // None: leave the TTL; Some(None): persist; Some(Some(at)): expire at.
-    let change: Option<Option<i64>> = match args.len() {
-        2 => None,
-        3 if is(args.get(2), "persist") => Some(None),
-        4 => {
-            let Some(unit) = ExpireUnit::from_option(args.get(2)) else {
-                return ctx.fail(SYNTAX);
-            };
-            let Some(amount) = parse_i64(args.get(3)) else {
-                return ctx.fail(NOT_INTEGER);
-            };
-            match absolute_ms(unit, amount, lock.now) {
-                Some(at) if amount > 0 => Some(Some(at)),
-                _ => return ctx.fail(&args::invalid_expire("getex")),
-            }
-        }
-        _ => return ctx.fail(SYNTAX),
-    };
     let Some(index) = lock.read(key) else {
         return ctx.reply.null();
     };
-    match lock.shard.value(index) {
-        ValueRef::Hash(_) => return ctx.fail(WRONGTYPE),
-        ValueRef::Str(v) => ctx.reply.bulk(v),
+    if lock.shard.at(index).kind() != Kind::String {
+        return ctx.fail(WRONGTYPE);
+    }
+    // None: leave the TTL; Some(None): persist; Some(Some(at)): expire at.
+    let change: Option<Option<i64>> = match options.expiry {
+        Expiry::Unset | Expiry::Keep => None,
+        Expiry::Persist => Some(None),
+        Expiry::At(unit, amount) => match positive_expiry(unit, amount, lock.now, "getex") {
+            Ok(at) => Some(Some(at)),
+            Err(e) => return ctx.fail(&e),
+        },
+    };
+    if let ValueRef::Str(v) = lock.shard.value(index) {
+        ctx.reply.bulk(v);
     }
     match change {
         None => {}
@@ -254,7 +267,11 @@ fn mset_pairs(args: Args<'_>) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
     if args.len() % 2 == 0 {
         return None;
     }
-    Some((1..args.len()).step_by(2).map(move |i| (args.get(i), args.get(i + 1))))
+    Some(
+        (1..args.len())
+            .step_by(2)
+            .map(move |i| (args.get(i), args.get(i + 1))),
+    )
 }
 
 /// MSET key value [key value ...]: atomic, all shards locked together.

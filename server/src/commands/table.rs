@@ -161,7 +161,13 @@ pub static COMMANDS: &[CommandSpec] = &[
 const MAX_NAME: usize = 32;
 
 static BY_NAME: LazyLock<HashMap<&'static [u8], (usize, &'static CommandSpec)>> =
-    LazyLock::new(|| COMMANDS.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), (i, c))).collect());
+    LazyLock::new(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), (i, c)))
+            .collect()
+    });
 
 /// Finds a command and its index in [`COMMANDS`] by name, any case,
 /// without allocating.
@@ -197,7 +203,9 @@ mod tests {
     #[test]
     fn names_are_unique_and_lower_case() {
         let mut names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
-        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase())));
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase())));
         names.sort();
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());

@@ -153,7 +153,11 @@ impl<'a> Reply<'a> {
 /// representation that round-trips, no exponent, `inf`/`-inf`.
 pub fn format_double(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if value == value.trunc() && value.abs() < 1e17 {
         return format!("{}", value as i64);

@@ -155,7 +155,11 @@ impl RequestParser {
 
     /// The arguments of the request that the last `parse` completed.
     pub fn args<'a>(&'a self, buf: &'a [u8]) -> Args<'a> {
-        let base = if self.inline { &self.inline_buf[..] } else { buf };
+        let base = if self.inline {
+            &self.inline_buf[..]
+        } else {
+            buf
+        };
         Args::new(base, &self.ranges)
     }
 
@@ -184,10 +188,11 @@ impl RequestParser {
                 return self.parse_inline(buf);
             }
             self.inline = false;
-            let Some((line, next)) = self.line(buf, 1)? else {
+            let Some((line, next)) = self.line(buf, 1, "too big mbulk count string")? else {
                 return Ok(None);
             };
-            let n = parse_len(line).ok_or_else(|| ProtocolError("invalid multibulk length".into()))?;
+            let n =
+                parse_len(line).ok_or_else(|| ProtocolError("invalid multibulk length".into()))?;
             if n == 0 || n == -1 {
                 return self.finish(next);
             }
@@ -208,7 +213,9 @@ impl RequestParser {
                     if kind != b'$' {
                         return error(format!("expected '$', got '{}'", kind as char));
                     }
-                    let Some((line, next)) = self.line(buf, self.pos + 1)? else {
+                    let Some((line, next)) =
+                        self.line(buf, self.pos + 1, "too big bulk count string")?
+                    else {
                         return Ok(None);
                     };
                     let len = parse_len(line)
@@ -243,8 +250,14 @@ impl RequestParser {
     }
 
     /// Finds the CRLF-terminated line starting at `from`; returns the line
-    /// and the position after its CRLF.
-    fn line<'b>(&mut self, buf: &'b [u8], from: usize) -> Result<Option<(&'b [u8], usize)>, ProtocolError> {
+    /// and the position after its CRLF. `too_big` names the header in the
+    /// error for a line longer than the inline limit, as Redis words it.
+    fn line<'b>(
+        &mut self,
+        buf: &'b [u8],
+        from: usize,
+        too_big: &str,
+    ) -> Result<Option<(&'b [u8], usize)>, ProtocolError> {
         let search_from = from.max(self.scanned);
         match memchr::memchr(b'\r', buf.get(search_from..).unwrap_or(&[])) {
             Some(offset) => {
@@ -263,7 +276,7 @@ impl RequestParser {
             }
             None => {
                 if buf.len() - from > self.limits.max_inline {
-                    return error("too big mbulk count string");
+                    return error(too_big);
                 }
                 self.scanned = buf.len();
                 Ok(None)
@@ -296,10 +309,19 @@ impl RequestParser {
     }
 }
 
-/// Parses a decimal length the way Redis does: optional `-`, digits, no sign
-/// on zero-padded junk, fits in an i64.
+/// Parses a decimal length the way Redis's `string2ll` does: an optional
+/// `-`, then digits with no leading zero (`0` alone is fine), no `+`, no
+/// spaces, and the value fits in an i64. `str::parse` alone would accept
+/// `+4` and `007`, which Redis refuses as a protocol error.
 fn parse_len(text: &[u8]) -> Option<i64> {
-    if text.is_empty() || text.len() > 20 {
+    if text == b"0" {
+        return Some(0);
+    }
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 19 || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
     std::str::from_utf8(text).ok()?.parse().ok()
@@ -309,7 +331,11 @@ fn parse_len(text: &[u8]) -> Option<i64> {
 /// (`sdssplitargs`): double quotes with backslash escapes (`\n`, `\xff`, ...),
 /// single quotes with only `\'`, and a closing quote must be followed by a
 /// space or the end.
-fn split_inline(line: &[u8], out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), ProtocolError> {
+fn split_inline(
+    line: &[u8],
+    out: &mut Vec<u8>,
+    ranges: &mut Vec<(usize, usize)>,
+) -> Result<(), ProtocolError> {
     let mut i = 0;
     loop {
         while i < line.len() && line[i].is_ascii_whitespace() {
@@ -325,7 +351,12 @@ fn split_inline(line: &[u8], out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>
             if in_double {
                 match c {
                     None => return error("unbalanced quotes in request"),
-                    Some(b'\\') if i + 3 < line.len() && line[i + 1] == b'x' && line[i + 2].is_ascii_hexdigit() && line[i + 3].is_ascii_hexdigit() => {
+                    Some(b'\\')
+                        if i + 3 < line.len()
+                            && line[i + 1] == b'x'
+                            && line[i + 2].is_ascii_hexdigit()
+                            && line[i + 3].is_ascii_hexdigit() =>
+                    {
                         let hex = std::str::from_utf8(&line[i + 2..i + 4]).unwrap_or("0");
                         out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
                         i += 4;
@@ -394,7 +425,11 @@ mod tests {
         let mut out = Vec::new();
         while let Some(n) = parser.parse(&buf)? {
             let args = parser.args(&buf);
-            out.push(args.iter_from(0).map(|a| String::from_utf8_lossy(a).into_owned()).collect());
+            out.push(
+                args.iter_from(0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect(),
+            );
             buf.drain(..n);
         }
         Ok(out)
@@ -402,8 +437,12 @@ mod tests {
 
     #[test]
     fn pipeline_of_arrays_and_inline() {
-        let got = parse_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nSET a  b\r\n").unwrap();
-        assert_eq!(got, vec![vec!["PING"], vec!["ECHO", "hi"], vec!["SET", "a", "b"]]);
+        let got =
+            parse_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nSET a  b\r\n").unwrap();
+        assert_eq!(
+            got,
+            vec![vec!["PING"], vec!["ECHO", "hi"], vec!["SET", "a", "b"]]
+        );
     }
 
     #[test]
@@ -442,7 +481,10 @@ mod tests {
     fn inline_quoting() {
         let got = parse_all(b"SET \"a b\" 'c\\'d' \"\\x41\\n\"\r\n").unwrap();
         assert_eq!(got, vec![vec!["SET", "a b", "c'd", "A\n"]]);
-        assert_eq!(parse_all(b"SET \"abc\n").unwrap_err().0, "unbalanced quotes in request");
+        assert_eq!(
+            parse_all(b"SET \"abc\n").unwrap_err().0,
+            "unbalanced quotes in request"
+        );
     }
 
     #[test]
@@ -453,14 +495,73 @@ mod tests {
 
     #[test]
     fn limits_are_checked_before_allocating() {
-        assert_eq!(parse_all(b"*-5\r\n").unwrap_err().0, "invalid multibulk length");
-        assert_eq!(parse_all(b"*99999999999\r\n").unwrap_err().0, "invalid multibulk length");
-        assert_eq!(parse_all(b"*1\r\n$99999999999\r\n").unwrap_err().0, "invalid bulk length");
-        assert_eq!(parse_all(b"*1\r\n$629145600\r\n").unwrap_err().0, "invalid bulk length");
-        assert_eq!(parse_all(b"*1\r\n$-3\r\n").unwrap_err().0, "invalid bulk length");
-        assert_eq!(parse_all(b"*x\r\n").unwrap_err().0, "invalid multibulk length");
-        assert_eq!(parse_all(b"*1\r\n*1\r\n").unwrap_err().0, "expected '$', got '*'");
-        assert_eq!(parse_all(b"*1\r\n$3\r\nabcde\r\n").unwrap_err().0, "expected CRLF after bulk string");
+        assert_eq!(
+            parse_all(b"*-5\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*99999999999\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$99999999999\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$629145600\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-3\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*x\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n*1\r\n").unwrap_err().0,
+            "expected '$', got '*'"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$3\r\nabcde\r\n").unwrap_err().0,
+            "expected CRLF after bulk string"
+        );
+    }
+
+    #[test]
+    fn lengths_are_as_strict_as_redis() {
+        assert_eq!(
+            parse_all(b"*01\r\n$4\r\nPING\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*+1\r\n$4\r\nPING\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*-0\r\n").unwrap_err().0,
+            "invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$+4\r\nPING\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$00\r\n\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$ 4\r\nPING\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$0\r\n\r\n*-1\r\n").unwrap(),
+            vec![vec![String::new()], vec![]]
+        );
+        assert_eq!(parse_len(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_len(b"9223372036854775808"), None);
+        assert_eq!(parse_len(b"-9223372036854775808"), Some(i64::MIN));
     }
 
     #[test]
@@ -469,7 +570,16 @@ mod tests {
         assert_eq!(parse_all(&long).unwrap_err().0, "too big inline request");
         let mut header = b"*".to_vec();
         header.extend(std::iter::repeat_n(b'1', MAX_INLINE + 1));
-        assert_eq!(parse_all(&header).unwrap_err().0, "too big mbulk count string");
+        assert_eq!(
+            parse_all(&header).unwrap_err().0,
+            "too big mbulk count string"
+        );
+        let mut bulk_header = b"*1\r\n$".to_vec();
+        bulk_header.extend(std::iter::repeat_n(b'1', MAX_INLINE + 1));
+        assert_eq!(
+            parse_all(&bulk_header).unwrap_err().0,
+            "too big bulk count string"
+        );
     }
 
     #[test]
@@ -480,7 +590,10 @@ mod tests {
 
     #[test]
     fn custom_bulk_limit() {
-        let mut parser = RequestParser::new(Limits { max_bulk_len: 4, ..Limits::default() });
+        let mut parser = RequestParser::new(Limits {
+            max_bulk_len: 4,
+            ..Limits::default()
+        });
         assert!(parser.parse(b"*1\r\n$5\r\n").is_err());
     }
 }

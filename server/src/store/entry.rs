@@ -59,7 +59,11 @@ impl Entry {
         let key_len = u32::try_from(key.len()).expect("keys are bounded by proto-max-bulk-len");
         let mut len_bytes = [0u8; 5];
         let len_size = write_varint(key_len, &mut len_bytes);
-        let size = KEY_LEN_AT + len_size + if expire_at.is_some() { 8 } else { 0 } + key.len() + payload.len();
+        let size = KEY_LEN_AT
+            + len_size
+            + if expire_at.is_some() { 8 } else { 0 }
+            + key.len()
+            + payload.len();
         let mut blob = ThinVec::with_capacity(size);
         blob.push(kind | if expire_at.is_some() { HAS_EXPIRE } else { 0 });
         blob.extend_from_slice(&access.to_le_bytes());
@@ -168,7 +172,13 @@ impl Entry {
     /// A copy of this entry (same kind, key and access) with another payload
     /// and expiry.
     pub fn rebuilt(&self, payload: &[u8], expire_at: Option<u64>) -> Entry {
-        Entry::build(self.flags() & KIND_MASK, self.key(), payload, expire_at, self.access())
+        Entry::build(
+            self.flags() & KIND_MASK,
+            self.key(),
+            payload,
+            expire_at,
+            self.access(),
+        )
     }
 
     /// Bytes this entry occupies on the heap (without the table slot).
@@ -212,15 +222,24 @@ mod tests {
     #[test]
     fn fields_round_trip() {
         let mut e = Entry::string(b"key", b"value", None, 7);
-        assert_eq!((e.key(), e.payload(), e.expire_at(), e.access()), (&b"key"[..], &b"value"[..], None, 7));
+        assert_eq!(
+            (e.key(), e.payload(), e.expire_at(), e.access()),
+            (&b"key"[..], &b"value"[..], None, 7)
+        );
         e.set_expire(Some(1234));
-        assert_eq!((e.key(), e.payload(), e.expire_at(), e.access()), (&b"key"[..], &b"value"[..], Some(1234), 7));
+        assert_eq!(
+            (e.key(), e.payload(), e.expire_at(), e.access()),
+            (&b"key"[..], &b"value"[..], Some(1234), 7)
+        );
         e.set_expire(Some(99));
         e.set_access(8);
         assert_eq!((e.expire_at(), e.access()), (Some(99), 8));
         assert!(e.is_expired(99) && !e.is_expired(98));
         e.set_expire(None);
-        assert_eq!((e.key(), e.payload(), e.expire_at()), (&b"key"[..], &b"value"[..], None));
+        assert_eq!(
+            (e.key(), e.payload(), e.expire_at()),
+            (&b"key"[..], &b"value"[..], None)
+        );
     }
 
     #[test]

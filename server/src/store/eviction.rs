@@ -45,7 +45,9 @@ impl EvictionPool {
             }
             self.candidates.remove(0);
         }
-        let at = self.candidates.partition_point(|c| c.score < candidate.score);
+        let at = self
+            .candidates
+            .partition_point(|c| c.score < candidate.score);
         self.candidates.insert(at, candidate);
     }
 
@@ -68,39 +70,70 @@ pub fn score(policy: EvictionPolicy, entry: &Entry, now: u64) -> Option<u64> {
         return None;
     }
     Some(match policy {
-        EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => lru_idle_ms(entry.access(), now),
-        EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => 255 - u64::from(lfu_counter(entry.access(), now)),
+        EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => {
+            lru_idle_ms(entry.access(), now)
+        }
+        EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
+            255 - u64::from(lfu_counter(entry.access(), now))
+        }
         EvictionPolicy::VolatileTtl => u64::MAX - expire.unwrap_or(u64::MAX),
-        EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom | EvictionPolicy::NoEviction => 0,
+        EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => 0,
+        EvictionPolicy::NoEviction => return None,
     })
 }
 
 /// Samples up to `samples` evictable entries of `shard` at random bucket
 /// positions and hands each to `sink`.
-pub fn sample(shard: &Shard, shard_index: usize, policy: EvictionPolicy, samples: usize, now: u64, mut sink: impl FnMut(Candidate)) {
+///
+/// When random probes find nothing although the shard holds entries (a
+/// table left sparse by deletions, or a few TTL keys among many under a
+/// volatile policy), walks the buckets from a random one instead: an
+/// evictable entry must never be overlooked, or the write gets a false OOM.
+pub fn sample(
+    shard: &Shard,
+    shard_index: usize,
+    policy: EvictionPolicy,
+    samples: usize,
+    now: u64,
+    mut sink: impl FnMut(Candidate),
+) {
     let buckets = shard.num_buckets();
     if buckets == 0 || shard.is_empty() || (policy.volatile_only() && shard.volatile() == 0) {
         return;
     }
+    // Hands the entry in bucket `index` to `sink` if it may be evicted.
+    let mut consider = |index: usize| -> bool {
+        let Some(entry) = shard.bucket(index) else {
+            return false;
+        };
+        let Some(score) = score(policy, entry, now) else {
+            return false;
+        };
+        sink(Candidate {
+            score,
+            shard: shard_index,
+            key: entry.key().to_vec(),
+        });
+        true
+    };
     let mut found = 0;
     // Probing empty buckets is cheap; bound the tries for sparse tables.
-    let mut tries = samples * 16;
-    let start = fastrand::usize(..buckets);
-    let mut index = start;
-    while found < samples && tries > 0 {
-        tries -= 1;
-        if let Some(entry) = shard.bucket(index) {
-            if let Some(score) = score(policy, entry, now) {
-                found += 1;
-                sink(Candidate {
-                    score,
-                    shard: shard_index,
-                    key: entry.key().to_vec(),
-                });
-            }
+    // Random positions, not neighbours: neighbouring buckets share
+    // insertion history.
+    for _ in 0..samples * 16 {
+        if found == samples {
+            return;
         }
-        // Random positions, not neighbours: neighbouring buckets share
-        // insertion history.
-        index = fastrand::usize(..buckets);
+        found += usize::from(consider(fastrand::usize(..buckets)));
+    }
+    if found > 0 {
+        return;
+    }
+    let start = fastrand::usize(..buckets);
+    for step in 0..buckets {
+        if found == samples {
+            return;
+        }
+        found += usize::from(consider((start + step) % buckets));
     }
 }

@@ -34,8 +34,11 @@ impl MemoryGauge {
     /// The current estimate of allocated bytes.
     #[inline]
     pub fn used(&self) -> u64 {
-        let since = self.tracked.load(Ordering::Relaxed) - self.tracked_at_sample.load(Ordering::Relaxed);
-        self.sampled.load(Ordering::Relaxed).saturating_add_signed(since)
+        let since =
+            self.tracked.load(Ordering::Relaxed) - self.tracked_at_sample.load(Ordering::Relaxed);
+        self.sampled
+            .load(Ordering::Relaxed)
+            .saturating_add_signed(since)
     }
 
     /// Takes a new allocator sample; returns allocated bytes.
@@ -61,11 +64,15 @@ impl MemoryGauge {
 /// Bytes allocated by the process, from jemalloc.
 pub fn allocated_bytes() -> Option<u64> {
     tikv_jemalloc_ctl::epoch::advance().ok()?;
-    tikv_jemalloc_ctl::stats::allocated::read().ok().map(|n| n as u64)
+    tikv_jemalloc_ctl::stats::allocated::read()
+        .ok()
+        .map(|n| n as u64)
 }
 
 /// Resident bytes as jemalloc sees them (for INFO used_memory_rss).
 pub fn resident_bytes() -> Option<u64> {
     tikv_jemalloc_ctl::epoch::advance().ok()?;
-    tikv_jemalloc_ctl::stats::resident::read().ok().map(|n| n as u64)
+    tikv_jemalloc_ctl::stats::resident::read()
+        .ok()
+        .map(|n| n as u64)
 }

@@ -69,6 +69,16 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfMemory;
 
+/// What became of an eviction candidate.
+enum Victim {
+    /// Removed.
+    Evicted,
+    /// Deleted, expired, or not evictable under the current policy.
+    Gone,
+    /// Used since it was sampled: its current, lower score.
+    Stale(u64),
+}
+
 /// A cheap, cloneable handle to the key space.
 #[derive(Clone)]
 pub struct Store {
@@ -139,7 +149,8 @@ impl KeyLock<'_> {
     #[inline]
     pub fn put_string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
         let access = self.new_access();
-        self.shard.put_string(self.hash, key, value, expire_at, access);
+        self.shard
+            .put_string(self.hash, key, value, expire_at, access);
     }
 
     /// Stores any value, replacing whatever was there.
@@ -200,7 +211,9 @@ impl MultiLock<'_> {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("shards", &self.shard_count()).finish()
+        f.debug_struct("Store")
+            .field("shards", &self.shard_count())
+            .finish()
     }
 }
 
@@ -416,7 +429,10 @@ impl Store {
         let shards = self.shard_count();
         let samples = self.samples();
         let now = self.now();
-        let random = matches!(policy, EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom);
+        let random = matches!(
+            policy,
+            EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom
+        );
         // Visit shards from a random one, so one empty or key-less shard
         // does not stop eviction.
         let first = fastrand::usize(..shards);
@@ -425,14 +441,24 @@ impl Store {
             let mut candidates = Vec::with_capacity(samples);
             {
                 let shard = self.inner.shards[index].lock();
-                eviction::sample(&shard, index, policy, if random { 1 } else { samples }, now, |c| candidates.push(c));
+                eviction::sample(
+                    &shard,
+                    index,
+                    policy,
+                    if random { 1 } else { samples },
+                    now,
+                    |c| candidates.push(c),
+                );
             }
             if candidates.is_empty() {
                 continue;
             }
             if random {
                 if let Some(c) = candidates.pop() {
-                    if self.evict_candidate(&c, policy, now) {
+                    if matches!(
+                        self.evict_candidate(&c, policy, now, false),
+                        Victim::Evicted
+                    ) {
                         return true;
                     }
                 }
@@ -442,27 +468,57 @@ impl Store {
             for c in candidates {
                 pool.offer(c);
             }
-            while let Some(best) = pool.take_best() {
-                if self.evict_candidate(&best, policy, now) {
-                    return true;
+            if self.evict_from_pool(&mut pool, policy, now) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Evicts the pool's best candidate that is still evictable. Pooled
+    /// scores date from when the key was sampled; a key used since then is
+    /// put back with its current score instead of being evicted on the
+    /// strength of a stale one.
+    fn evict_from_pool(&self, pool: &mut EvictionPool, policy: EvictionPolicy, now: u64) -> bool {
+        // Each recheck refreshes a score to its exact value at `now`, so a
+        // candidate comes back stale only if it is used again meanwhile;
+        // the bound keeps a hot, contended key from looping here.
+        let mut rechecks = eviction::POOL_SIZE * 2;
+        while let Some(mut best) = pool.take_best() {
+            match self.evict_candidate(&best, policy, now, rechecks > 0) {
+                Victim::Evicted => return true,
+                Victim::Gone => {}
+                Victim::Stale(score) => {
+                    rechecks -= 1;
+                    best.score = score;
+                    pool.offer(best);
                 }
             }
         }
         false
     }
 
-    fn evict_candidate(&self, candidate: &Candidate, policy: EvictionPolicy, now: u64) -> bool {
+    fn evict_candidate(
+        &self,
+        candidate: &Candidate,
+        policy: EvictionPolicy,
+        now: u64,
+        recheck: bool,
+    ) -> Victim {
         let (_, hash) = self.locate(&candidate.key);
         let mut shard = self.inner.shards[candidate.shard].lock();
         let Some(index) = shard.find(hash, &candidate.key, now) else {
-            return false;
+            return Victim::Gone;
         };
-        if eviction::score(policy, shard.at(index), now).is_none() {
-            return false;
+        let Some(score) = eviction::score(policy, shard.at(index), now) else {
+            return Victim::Gone;
+        };
+        if recheck && score < candidate.score {
+            return Victim::Stale(score);
         }
         shard.remove_at(index);
         shard.stats.evicted += 1;
-        true
+        Victim::Evicted
     }
 
     /// One pass of active expiry: every shard with TTL keys scans up to

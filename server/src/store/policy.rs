@@ -62,7 +62,10 @@ impl EvictionPolicy {
 
     /// The access field holds an LFU counter rather than an LRU clock.
     pub fn is_lfu(self) -> bool {
-        matches!(self, EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu)
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu
+        )
     }
 
     pub(crate) fn index(self) -> u8 {
@@ -70,7 +73,8 @@ impl EvictionPolicy {
     }
 
     pub(crate) fn from_index(i: u8) -> Self {
-        ALL.get(i as usize).map_or(EvictionPolicy::NoEviction, |(p, _)| *p)
+        ALL.get(i as usize)
+            .map_or(EvictionPolicy::NoEviction, |(p, _)| *p)
     }
 }
 
@@ -83,6 +87,12 @@ pub const LFU_LOG_FACTOR: f64 = 10.0;
 /// Redis `lfu-decay-time` in minutes.
 pub const LFU_DECAY_MINUTES: u64 = 1;
 
+/// How far ahead of the reader's `now` an access may be stamped and still
+/// count as "just now" rather than as a wrapped-around, ancient access.
+/// Workers read the clock independently (an eviction's `now` may be a tick
+/// older than a concurrent read's), and the system clock may step back.
+pub const CLOCK_SKEW_MS: u64 = 3_600_000;
+
 /// The LRU clock at `now_ms` (wraps every ~497 days; compared with
 /// wrapping arithmetic).
 #[inline]
@@ -93,7 +103,12 @@ pub fn lru_clock(now_ms: u64) -> u32 {
 /// Milliseconds since an entry with `access` was last used.
 #[inline]
 pub fn lru_idle_ms(access: u32, now_ms: u64) -> u64 {
-    u64::from(lru_clock(now_ms).wrapping_sub(access)) * LRU_TICK_MS
+    let ticks = lru_clock(now_ms).wrapping_sub(access);
+    if ticks > u32::MAX - (CLOCK_SKEW_MS / LRU_TICK_MS) as u32 {
+        // Stamped slightly in the future, not idle for ~497 days.
+        return 0;
+    }
+    u64::from(ticks) * LRU_TICK_MS
 }
 
 fn lfu_minutes(now_ms: u64) -> u32 {
@@ -114,7 +129,11 @@ pub fn initial_access(policy: EvictionPolicy, now_ms: u64) -> u32 {
 pub fn lfu_counter(access: u32, now_ms: u64) -> u8 {
     let counter = (access & 0xff) as u8;
     let last = access >> 8;
-    let elapsed = (lfu_minutes(now_ms).wrapping_sub(last)) & 0xffff;
+    let mut elapsed = (lfu_minutes(now_ms).wrapping_sub(last)) & 0xffff;
+    if elapsed > 0xffff - (CLOCK_SKEW_MS / 60_000) as u32 {
+        // Stamped slightly in the future, not idle for ~45 days.
+        elapsed = 0;
+    }
     let periods = u64::from(elapsed) / LFU_DECAY_MINUTES;
     counter.saturating_sub(periods.min(255) as u8)
 }
@@ -148,7 +167,10 @@ mod tests {
             assert_eq!(p.name(), n);
             assert_eq!(EvictionPolicy::from_index(p.index()), p);
         }
-        assert_eq!(EvictionPolicy::from_name("ALLKEYS-LRU"), Some(EvictionPolicy::AllKeysLru));
+        assert_eq!(
+            EvictionPolicy::from_name("ALLKEYS-LRU"),
+            Some(EvictionPolicy::AllKeysLru)
+        );
         assert_eq!(EvictionPolicy::from_name("lru"), None);
     }
 
@@ -168,5 +190,18 @@ mod tests {
     fn lru_idle_time() {
         let access = lru_clock(1_000);
         assert_eq!(lru_idle_ms(access, 3_000), 2_000);
+        // Stamped by a reader whose clock ran ahead: just used, not ancient.
+        assert_eq!(lru_idle_ms(lru_clock(3_010), 3_000), 0);
+    }
+
+    #[test]
+    fn lfu_counter_does_not_decay_for_a_stamp_from_the_future() {
+        let now = 10 * 60_000;
+        let access = touched(
+            EvictionPolicy::AllKeysLfu,
+            initial_access(EvictionPolicy::AllKeysLfu, now + 60_000),
+            now + 60_000,
+        );
+        assert_eq!(lfu_counter(access, now), LFU_INIT + 1);
     }
 }

@@ -116,6 +116,11 @@ impl Shard {
     }
 
     fn table_bytes(&self) -> usize {
+        // An unallocated table still reports one bucket (hashbrown's
+        // shared empty singleton); it costs nothing.
+        if self.table.capacity() == 0 {
+            return 0;
+        }
         self.table.num_buckets() * SLOT_BYTES
     }
 
@@ -161,7 +166,11 @@ impl Shard {
 
     /// Runs `f` on the hash at `index` (None if it is not a hash), keeping
     /// memory accounting right. An emptied hash is removed, as Redis does.
-    pub fn with_hash_mut<R>(&mut self, index: usize, f: impl FnOnce(&mut HashValue) -> R) -> Option<R> {
+    pub fn with_hash_mut<R>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut HashValue) -> R,
+    ) -> Option<R> {
         let slab = self.at(index).slab_index()?;
         let hash = &mut self.hashes[slab];
         let before = hash.heap_size();
@@ -210,7 +219,14 @@ impl Shard {
 
     /// Inserts `value` under `key`, replacing any entry (live or expired).
     /// Returns the bucket index of the new entry.
-    pub fn put(&mut self, hash: u64, key: &[u8], value: OwnedValue, expire_at: Option<u64>, access: u32) -> usize {
+    pub fn put(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: OwnedValue,
+        expire_at: Option<u64>,
+        access: u32,
+    ) -> usize {
         if let Some(index) = self.table.find_bucket_index(hash, |e| e.key() == key) {
             if let (OwnedValue::Str(v), Kind::String) = (&value, self.at(index).kind()) {
                 let entry = Entry::string(key, v, expire_at, access);
@@ -232,7 +248,14 @@ impl Shard {
 
     /// Inserts or replaces a string value: the hot path of SET.
     #[inline]
-    pub fn put_string(&mut self, hash: u64, key: &[u8], value: &[u8], expire_at: Option<u64>, access: u32) {
+    pub fn put_string(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<u64>,
+        access: u32,
+    ) {
         let entry = Entry::string(key, value, expire_at, access);
         match self.table.find_bucket_index(hash, |e| e.key() == key) {
             Some(index) if self.at(index).kind() == Kind::String => self.replace_at(index, entry),
@@ -251,7 +274,10 @@ impl Shard {
         let new_size = entry.heap_size() as isize;
         let new_volatile = entry.expire_at().is_some();
         let old = std::mem::replace(self.at_mut(index), entry);
-        debug_assert!(old.kind() == Kind::String, "replace_at is for string entries");
+        debug_assert!(
+            old.kind() == Kind::String,
+            "replace_at is for string entries"
+        );
         match (old.expire_at().is_some(), new_volatile) {
             (false, true) => self.volatile += 1,
             (true, false) => self.volatile -= 1,
@@ -279,7 +305,13 @@ impl Shard {
 
     /// Creates an empty hash under `key` (known absent) and returns its index.
     pub fn insert_hash(&mut self, hash: u64, key: &[u8], access: u32) -> usize {
-        self.put(hash, key, OwnedValue::Hash(HashValue::default()), None, access)
+        self.put(
+            hash,
+            key,
+            OwnedValue::Hash(HashValue::default()),
+            None,
+            access,
+        )
     }
 
     /// Sets or clears the expiry of the entry at `index`.
@@ -310,7 +342,10 @@ impl Shard {
         self.account(-freed);
         self.volatile = 0;
         self.expire_cursor = 0;
-        (std::mem::take(&mut self.table), std::mem::take(&mut self.hashes))
+        (
+            std::mem::take(&mut self.table),
+            std::mem::take(&mut self.hashes),
+        )
     }
 
     /// Removes expired entries among up to `budget` buckets from the
@@ -326,7 +361,11 @@ impl Shard {
         for _ in 0..scan {
             let index = self.expire_cursor % buckets;
             self.expire_cursor = (index + 1) % buckets;
-            if self.table.get_bucket(index).is_some_and(|e| e.is_expired(now)) {
+            if self
+                .table
+                .get_bucket(index)
+                .is_some_and(|e| e.is_expired(now))
+            {
                 self.remove_at(index);
                 removed += 1;
             }
@@ -342,7 +381,8 @@ impl Shard {
         if buckets > 64 && self.table.len() * 4 < buckets {
             let before = self.table_bytes();
             let hasher = &self.hasher;
-            self.table.shrink_to(self.table.len(), |e| hasher.hash_one(e.key()));
+            self.table
+                .shrink_to(self.table.len(), |e| hasher.hash_one(e.key()));
             self.account(self.table_bytes() as isize - before as isize);
         }
     }

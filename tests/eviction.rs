@@ -1,0 +1,308 @@
+//! `maxmemory` end to end: a real node under far more data than fits stays
+//! near its bound by evicting (allkeys-lru), and answers Redis's exact OOM
+//! error when it may not evict (noeviction, volatile-lru without TTL keys)
+//! while reads and deletes keep working.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{eventually, info_field, TestNode};
+use ringcache_client::resp::{self, Value};
+
+/// Redis's reply to a write refused under memory pressure.
+const OOM: &[u8] = b"OOM command not allowed when used memory > 'maxmemory'.";
+/// How long any one test's load may take on a loaded machine.
+const LOAD_DEADLINE: Duration = Duration::from_secs(120);
+/// Commands sent per pipelined batch.
+const BATCH: usize = 200;
+
+fn info_u64(conn: &mut redis::Connection, field: &str) -> u64 {
+    let text = info_field(conn, field);
+    text.parse()
+        .unwrap_or_else(|_| panic!("INFO {field} is not a number: {text}"))
+}
+
+fn dbsize(conn: &mut redis::Connection) -> u64 {
+    redis::cmd("DBSIZE").query(conn).expect("DBSIZE")
+}
+
+/// A raw connection that pipelines commands and reads every reply in
+/// order, keeping bytes of later replies that arrive with earlier ones.
+struct Pipeline {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Pipeline {
+    fn connect(node: &TestNode) -> Pipeline {
+        let stream = TcpStream::connect(node.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        Pipeline {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends all `commands` in one write and returns their replies.
+    fn run(&mut self, commands: &[Vec<Vec<u8>>]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for args in commands {
+            out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+            for arg in args {
+                out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                out.extend_from_slice(arg);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        self.stream.write_all(&out).expect("write");
+        (0..commands.len()).map(|_| self.reply()).collect()
+    }
+
+    fn reply(&mut self) -> Value {
+        let mut chunk = [0u8; 65536];
+        loop {
+            if let Some((value, used)) = resp::decode(&self.buf).expect("valid reply") {
+                self.buf.drain(..used);
+                return value;
+            }
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn set_command(key: &str, value: &[u8]) -> Vec<Vec<u8>> {
+    vec![b"SET".to_vec(), key.as_bytes().to_vec(), value.to_vec()]
+}
+
+/// Writes batches of `SET key:<n> value` until a write is refused; returns
+/// the indexes of the keys stored and the first refusal. Fails if `limit`
+/// keys fit. Near the bound, memory the node uses outside the store (its
+/// buffers) comes and goes, so a later SET of the refused batch may still
+/// succeed: every reply is read and counted.
+fn fill_until_refused(pipe: &mut Pipeline, value: &[u8], limit: usize) -> (Vec<usize>, Vec<u8>) {
+    let started = Instant::now();
+    let mut stored = Vec::new();
+    let mut refusal = None;
+    let mut next = 0;
+    while refusal.is_none() {
+        assert!(
+            next < limit,
+            "{limit} keys of {} bytes fit under the bound",
+            value.len()
+        );
+        assert!(started.elapsed() < LOAD_DEADLINE, "filling took too long");
+        let commands: Vec<_> = (next..next + BATCH)
+            .map(|i| set_command(&format!("key:{i}"), value))
+            .collect();
+        for (i, reply) in (next..).zip(pipe.run(&commands)) {
+            match reply {
+                Value::Simple(ok) if ok == b"OK" => stored.push(i),
+                Value::Error(error) => {
+                    refusal.get_or_insert(error);
+                }
+                other => panic!("unexpected reply to SET: {other:?}"),
+            }
+        }
+        next += BATCH;
+    }
+    (stored, refusal.unwrap_or_default())
+}
+
+/// Sets `maxmemory` on the node.
+fn set_maxmemory(conn: &mut redis::Connection, bytes: u64) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(bytes)
+        .query(conn)
+        .expect("CONFIG SET maxmemory");
+}
+
+/// Starts a node with `flags`, then bounds its memory at what it uses now
+/// plus `room`, so the test does not depend on the node's base footprint.
+fn node_with_room(flags: &[&str], room: u64) -> (TestNode, redis::Connection, u64) {
+    let node = TestNode::start(flags);
+    let mut conn = node.conn();
+    let baseline = info_u64(&mut conn, "used_memory");
+    let max = baseline + room;
+    set_maxmemory(&mut conn, max);
+    (node, conn, max)
+}
+
+#[test]
+fn allkeys_lru_stays_under_maxmemory_by_evicting() {
+    const MAX: u64 = 8 * 1024 * 1024;
+    const KEYS: usize = 40_000;
+    let value = vec![b'v'; 1000];
+    let node = TestNode::start(&["--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut conn = node.conn();
+    let baseline = info_u64(&mut conn, "used_memory");
+    assert!(
+        baseline < MAX / 2,
+        "the empty node already uses {baseline} bytes"
+    );
+
+    // Five times what fits, in pipelined batches, sampling used memory
+    // after each batch.
+    let started = Instant::now();
+    let mut peak = 0;
+    for batch in 0..KEYS / BATCH {
+        assert!(started.elapsed() < LOAD_DEADLINE, "writing took too long");
+        let mut pipe = redis::pipe();
+        for i in batch * BATCH..(batch + 1) * BATCH {
+            pipe.cmd("SET").arg(format!("key:{i}")).arg(&value).ignore();
+        }
+        let () = pipe.query(&mut conn).expect("every SET evicts its way in");
+        peak = peak.max(info_u64(&mut conn, "used_memory"));
+    }
+    let evicted = info_u64(&mut conn, "evicted_keys");
+    let keys = dbsize(&mut conn);
+    println!("baseline {baseline} B, peak {peak} B of {MAX}, {keys} keys kept of {KEYS}, {evicted} evicted");
+    assert!(
+        peak <= MAX + MAX / 20,
+        "used memory reached {peak} bytes, over 8mb by more than 5%"
+    );
+    assert!(evicted > 0);
+    assert!(
+        keys > 0 && keys < KEYS as u64 / 2,
+        "{keys} keys kept of {KEYS}"
+    );
+    assert_eq!(
+        keys + evicted,
+        KEYS as u64,
+        "every key is either kept or evicted"
+    );
+    // The most recent writes are the ones kept.
+    let last: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(format!("key:{}", KEYS - 1))
+        .query(&mut conn)
+        .expect("GET");
+    assert_eq!(last, Some(value));
+    let pong: String = redis::cmd("PING").query(&mut conn).expect("PING");
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
+    let (node, mut conn, max) =
+        node_with_room(&["--maxmemory-policy", "noeviction"], 2 * 1024 * 1024);
+    let mut pipe = Pipeline::connect(&node);
+    let value = vec![b'v'; 4000];
+    let (stored, error) = fill_until_refused(&mut pipe, &value, 10_000);
+    assert_eq!(error, OOM, "got {:?}", String::from_utf8_lossy(&error));
+    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
+    assert_eq!(
+        dbsize(&mut conn),
+        stored.len() as u64,
+        "nothing was evicted"
+    );
+    assert_eq!(info_u64(&mut conn, "evicted_keys"), 0);
+
+    // Hold the node firmly over its bound (the node's own buffers make the
+    // edge fuzzy): every write is refused, reads and deletes are served.
+    let used = info_u64(&mut conn, "used_memory");
+    set_maxmemory(&mut conn, used - 1024 * 1024);
+    let (first, second) = (format!("key:{}", stored[0]), format!("key:{}", stored[1]));
+    let replies = pipe.run(&[
+        set_command("one-more", b"v"),
+        vec![b"GET".to_vec(), first.into_bytes()],
+        vec![b"DEL".to_vec(), second.into_bytes()],
+        vec![b"APPEND".to_vec(), b"one-more".to_vec(), b"v".to_vec()],
+    ]);
+    assert_eq!(
+        replies,
+        vec![
+            Value::Error(OOM.to_vec()),
+            Value::Bulk(value.clone()),
+            Value::Int(1),
+            Value::Error(OOM.to_vec()),
+        ]
+    );
+
+    // Back to the old bound, deleting half the keys makes room again.
+    set_maxmemory(&mut conn, max);
+    let deletes: Vec<_> = stored[2..stored.len() / 2]
+        .iter()
+        .map(|i| vec![b"DEL".to_vec(), format!("key:{i}").into_bytes()])
+        .collect();
+    assert!(pipe.run(&deletes).iter().all(|r| *r == Value::Int(1)));
+    let mut reply = Value::Nil;
+    let accepted = eventually(Duration::from_secs(10), || {
+        reply = pipe.run(&[set_command("after-delete", b"v")]).remove(0);
+        reply == Value::Simple(b"OK".to_vec())
+    });
+    assert!(
+        accepted,
+        "writes still refused after deleting half the keys: {reply:?}"
+    );
+}
+
+#[test]
+fn volatile_lru_without_ttl_keys_refuses_writes() {
+    let (node, mut conn, _) =
+        node_with_room(&["--maxmemory-policy", "volatile-lru"], 2 * 1024 * 1024);
+    let mut pipe = Pipeline::connect(&node);
+    let value = vec![b'v'; 4000];
+    let (stored, error) = fill_until_refused(&mut pipe, &value, 10_000);
+    assert_eq!(error, OOM, "got {:?}", String::from_utf8_lossy(&error));
+    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
+    assert_eq!(
+        info_u64(&mut conn, "evicted_keys"),
+        0,
+        "keys without a TTL are never evicted"
+    );
+    assert_eq!(dbsize(&mut conn), stored.len() as u64);
+    let first = format!("key:{}", stored[0]).into_bytes();
+    let replies = pipe.run(&[
+        vec![b"GET".to_vec(), first.clone()],
+        vec![b"DEL".to_vec(), first],
+    ]);
+    assert_eq!(replies, vec![Value::Bulk(value), Value::Int(1)]);
+}
+
+#[test]
+fn volatile_lru_evicts_ttl_keys_and_keeps_the_others() {
+    let (node, mut conn, _) =
+        node_with_room(&["--maxmemory-policy", "volatile-lru"], 2 * 1024 * 1024);
+    let mut pipe = Pipeline::connect(&node);
+    let value = vec![b'v'; 4000];
+    // A few persistent keys, then far more TTL keys than fit.
+    let persistent: Vec<_> = (0..50)
+        .map(|i| set_command(&format!("keep:{i}"), &value))
+        .collect();
+    assert!(pipe
+        .run(&persistent)
+        .iter()
+        .all(|r| *r == Value::Simple(b"OK".to_vec())));
+    let started = Instant::now();
+    for batch in 0..10 {
+        assert!(started.elapsed() < LOAD_DEADLINE, "writing took too long");
+        let commands: Vec<_> = (batch * BATCH..(batch + 1) * BATCH)
+            .map(|i| {
+                let mut set = set_command(&format!("ttl:{i}"), &value);
+                set.extend([b"EX".to_vec(), b"3600".to_vec()]);
+                set
+            })
+            .collect();
+        for reply in pipe.run(&commands) {
+            assert_eq!(
+                reply,
+                Value::Simple(b"OK".to_vec()),
+                "TTL keys are evictable"
+            );
+        }
+    }
+    assert!(info_u64(&mut conn, "evicted_keys") > 0);
+    let kept: u64 = redis::cmd("EXISTS")
+        .arg((0..50).map(|i| format!("keep:{i}")).collect::<Vec<_>>())
+        .query(&mut conn)
+        .expect("EXISTS");
+    assert_eq!(kept, 50, "keys without a TTL are never evicted");
+}

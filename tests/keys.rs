@@ -1,0 +1,722 @@
+//! End-to-end conformance of the keyspace commands (DEL, UNLINK, EXISTS,
+//! TOUCH, TYPE, RENAME, RENAMENX, COPY, the EXPIRE family with NX/XX/GT/LT,
+//! TTL/PTTL/EXPIRETIME/PEXPIRETIME, PERSIST, KEYS, SCAN, RANDOMKEY, DBSIZE,
+//! FLUSHDB/FLUSHALL) with Redis 7 semantics, against a real node.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{eventually, TestNode};
+use redis::{Connection, Value};
+
+const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+const SYNTAX: &str = "ERR syntax error";
+/// How long keys with a 1 ms TTL may take to disappear on a loaded machine.
+const EXPIRY_DEADLINE: Duration = Duration::from_secs(30);
+/// Upper bound on SCAN calls in one iteration (the key counts here are far
+/// below it with any sane COUNT).
+const MAX_SCAN_CALLS: usize = 100_000;
+
+/// A command from its words.
+fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+/// Runs a command that must succeed.
+fn q<T: redis::FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
+    cmd(args)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// The raw reply value of a command that must not fail.
+fn v(conn: &mut Connection, args: &[&str]) -> Value {
+    q(conn, args)
+}
+
+/// Runs a command that must fail and returns the whole error line.
+fn err(conn: &mut Connection, args: &[&str]) -> String {
+    let e = match cmd(args).query::<Value>(conn) {
+        Ok(Value::ServerError(e)) => {
+            return format!("{} {}", e.code(), e.details().unwrap_or(""))
+                .trim_end()
+                .to_string()
+        }
+        Ok(other) => panic!("{args:?} should fail, got {other:?}"),
+        Err(e) => e,
+    };
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => panic!("{args:?}: not a server error: {e}"),
+    }
+}
+
+fn bulk(text: &str) -> Value {
+    Value::BulkString(text.as_bytes().to_vec())
+}
+
+fn unix_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn assert_ttl(conn: &mut Connection, key: &str, range: std::ops::RangeInclusive<i64>) {
+    let ttl: i64 = q(conn, &["TTL", key]);
+    assert!(
+        range.contains(&ttl),
+        "TTL {key} = {ttl}, expected {range:?}"
+    );
+}
+
+/// Iterates SCAN from cursor 0 back to 0 with extra `options`, returning
+/// every key returned (with repeats) and the number of calls.
+fn scan_all(conn: &mut Connection, options: &[&str]) -> (Vec<String>, usize) {
+    let mut cursor = "0".to_string();
+    let mut keys = Vec::new();
+    for calls in 1..=MAX_SCAN_CALLS {
+        let mut args = vec!["SCAN", cursor.as_str()];
+        args.extend_from_slice(options);
+        let (next, batch): (String, Vec<String>) = q(conn, &args);
+        keys.extend(batch);
+        if next == "0" {
+            return (keys, calls);
+        }
+        cursor = next;
+    }
+    panic!("SCAN {options:?} did not return to cursor 0 in {MAX_SCAN_CALLS} calls");
+}
+
+fn fill(conn: &mut Connection, prefix: &str, n: usize) -> HashSet<String> {
+    let keys: HashSet<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let mut pipe = redis::pipe();
+    for k in &keys {
+        pipe.cmd("SET").arg(k).arg("v").ignore();
+    }
+    let _: () = pipe.query(conn).expect("fill");
+    keys
+}
+
+#[test]
+fn del_unlink_exists_touch_type() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let _: () = q(&mut c, &["MSET", "a", "1", "b", "2", "c", "3"]);
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
+    // EXISTS and TOUCH count repeats.
+    assert_eq!(
+        v(&mut c, &["EXISTS", "a", "a", "missing", "h"]),
+        Value::Int(3)
+    );
+    assert_eq!(
+        v(&mut c, &["TOUCH", "a", "a", "missing", "h"]),
+        Value::Int(3)
+    );
+    assert_eq!(
+        v(&mut c, &["TYPE", "a"]),
+        Value::SimpleString("string".into())
+    );
+    assert_eq!(
+        v(&mut c, &["TYPE", "h"]),
+        Value::SimpleString("hash".into())
+    );
+    assert_eq!(
+        v(&mut c, &["TYPE", "missing"]),
+        Value::SimpleString("none".into())
+    );
+    // DEL counts each key once.
+    assert_eq!(v(&mut c, &["DEL", "a", "a", "missing"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["UNLINK", "b", "h", "missing"]), Value::Int(2));
+    assert_eq!(v(&mut c, &["EXISTS", "a", "b", "h"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["DEL", "c"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
+    for command in ["DEL", "UNLINK", "EXISTS", "TOUCH", "TYPE"] {
+        let expected = format!(
+            "ERR wrong number of arguments for '{}' command",
+            command.to_lowercase()
+        );
+        assert_eq!(err(&mut c, &[command]), expected);
+    }
+}
+
+#[test]
+fn rename_and_renamenx() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    assert_eq!(err(&mut c, &["RENAME", "missing", "x"]), "ERR no such key");
+    assert_eq!(
+        err(&mut c, &["RENAMENX", "missing", "x"]),
+        "ERR no such key"
+    );
+    let _: () = q(&mut c, &["SET", "a", "1", "EX", "1000"]);
+    // Onto itself: OK (RENAME) or 0 (RENAMENX), nothing changes.
+    assert_eq!(v(&mut c, &["RENAME", "a", "a"]), Value::Okay);
+    assert_eq!(v(&mut c, &["RENAMENX", "a", "a"]), Value::Int(0));
+    assert_ttl(&mut c, "a", 990..=1000);
+    // The TTL moves with the value.
+    assert_eq!(v(&mut c, &["RENAME", "a", "b"]), Value::Okay);
+    assert_eq!(v(&mut c, &["EXISTS", "a"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["GET", "b"]), bulk("1"));
+    assert_ttl(&mut c, "b", 990..=1000);
+    // Over an existing key (of another type, with its own TTL): replaced,
+    // and the destination takes the source's TTL (here none).
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
+    let _: i64 = q(&mut c, &["EXPIRE", "h", "5000"]);
+    let _: () = q(&mut c, &["SET", "plain", "p"]);
+    assert_eq!(v(&mut c, &["RENAME", "plain", "h"]), Value::Okay);
+    assert_eq!(
+        v(&mut c, &["TYPE", "h"]),
+        Value::SimpleString("string".into())
+    );
+    assert_eq!(v(&mut c, &["GET", "h"]), bulk("p"));
+    assert_eq!(q::<i64>(&mut c, &["TTL", "h"]), -1);
+    // A hash moves whole.
+    let _: i64 = q(&mut c, &["HSET", "h2", "x", "1", "y", "2"]);
+    assert_eq!(v(&mut c, &["RENAME", "h2", "h3"]), Value::Okay);
+    assert_eq!(q::<i64>(&mut c, &["HLEN", "h3"]), 2);
+    // RENAMENX refuses an existing destination.
+    assert_eq!(v(&mut c, &["RENAMENX", "b", "h"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["GET", "b"]), bulk("1"));
+    assert_eq!(v(&mut c, &["RENAMENX", "b", "fresh"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["GET", "fresh"]), bulk("1"));
+    assert_ttl(&mut c, "fresh", 990..=1000);
+    assert_eq!(v(&mut c, &["EXISTS", "b"]), Value::Int(0));
+    assert_eq!(
+        err(&mut c, &["RENAME", "fresh"]),
+        "ERR wrong number of arguments for 'rename' command"
+    );
+}
+
+#[test]
+fn copy_keeps_ttl_and_is_deep() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    assert_eq!(v(&mut c, &["COPY", "missing", "x"]), Value::Int(0));
+    let _: () = q(&mut c, &["SET", "s", "v", "EX", "1000"]);
+    assert_eq!(v(&mut c, &["COPY", "s", "d"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["GET", "d"]), bulk("v"));
+    assert_ttl(&mut c, "d", 990..=1000);
+    assert_ttl(&mut c, "s", 990..=1000);
+    // An existing destination needs REPLACE.
+    let _: () = q(&mut c, &["SET", "s", "v2"]);
+    assert_eq!(v(&mut c, &["COPY", "s", "d"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["GET", "d"]), bulk("v"));
+    assert_eq!(v(&mut c, &["COPY", "s", "d", "REPLACE"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["GET", "d"]), bulk("v2"));
+    assert_eq!(q::<i64>(&mut c, &["TTL", "d"]), -1, "the source had no TTL");
+    assert_eq!(
+        v(&mut c, &["COPY", "s", "d", "db", "0", "replace", "REPLACE"]),
+        Value::Int(1)
+    );
+    // A copied hash is independent of its source.
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "1"]);
+    assert_eq!(v(&mut c, &["COPY", "h", "h2"]), Value::Int(1));
+    let _: i64 = q(&mut c, &["HSET", "h2", "f", "2", "g", "3"]);
+    assert_eq!(v(&mut c, &["HGET", "h", "f"]), bulk("1"));
+    assert_eq!(q::<i64>(&mut c, &["HLEN", "h"]), 1);
+    assert_eq!(q::<i64>(&mut c, &["HLEN", "h2"]), 2);
+    // Errors.
+    assert_eq!(
+        err(&mut c, &["COPY", "s", "s"]),
+        "ERR source and destination objects are the same"
+    );
+    assert_eq!(err(&mut c, &["COPY", "s", "d", "BOGUS"]), SYNTAX);
+    assert_eq!(err(&mut c, &["COPY", "s", "d", "DB"]), SYNTAX);
+    assert_eq!(err(&mut c, &["COPY", "s", "d", "DB", "abc"]), NOT_INTEGER);
+    // One database: another index is refused rather than ignored.
+    assert_eq!(
+        err(&mut c, &["COPY", "s", "d", "DB", "1"]),
+        "ERR DB index is out of range"
+    );
+    assert_eq!(
+        err(&mut c, &["COPY", "s"]),
+        "ERR wrong number of arguments for 'copy' command"
+    );
+}
+
+#[test]
+fn ttl_family_replies() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    for command in ["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"] {
+        assert_eq!(
+            v(&mut c, &[command, "missing"]),
+            Value::Int(-2),
+            "{command}"
+        );
+    }
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    for command in ["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"] {
+        assert_eq!(v(&mut c, &[command, "k"]), Value::Int(-1), "{command}");
+    }
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "1000"]), Value::Int(1));
+    assert_ttl(&mut c, "k", 990..=1000);
+    let pttl: i64 = q(&mut c, &["PTTL", "k"]);
+    assert!((990_000..=1_000_000).contains(&pttl), "{pttl}");
+    let expiretime: i64 = q(&mut c, &["EXPIRETIME", "k"]);
+    let now = unix_secs();
+    assert!(
+        (now + 985..=now + 1001).contains(&expiretime),
+        "{expiretime} vs now {now}"
+    );
+    assert_eq!(v(&mut c, &["PEXPIRE", "k", "2000000"]), Value::Int(1));
+    assert_ttl(&mut c, "k", 1990..=2000);
+    // Absolute times are reported exactly; EXPIRETIME rounds to the
+    // nearest second, as Redis does.
+    assert_eq!(v(&mut c, &["EXPIREAT", "k", "4000000000"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["EXPIRETIME", "k"]), Value::Int(4_000_000_000));
+    assert_eq!(
+        v(&mut c, &["PEXPIRETIME", "k"]),
+        Value::Int(4_000_000_000_000)
+    );
+    assert_eq!(
+        v(&mut c, &["PEXPIREAT", "k", "3999999999499"]),
+        Value::Int(1)
+    );
+    assert_eq!(v(&mut c, &["EXPIRETIME", "k"]), Value::Int(3_999_999_999));
+    assert_eq!(
+        v(&mut c, &["PEXPIREAT", "k", "3999999999500"]),
+        Value::Int(1)
+    );
+    assert_eq!(v(&mut c, &["EXPIRETIME", "k"]), Value::Int(4_000_000_000));
+    assert_eq!(
+        v(&mut c, &["PEXPIRETIME", "k"]),
+        Value::Int(3_999_999_999_500)
+    );
+    assert_eq!(
+        v(&mut c, &["PEXPIREAT", "k", "9223372036854775807"]),
+        Value::Int(1)
+    );
+    assert_eq!(v(&mut c, &["PEXPIRETIME", "k"]), Value::Int(i64::MAX));
+    assert_eq!(
+        v(&mut c, &["EXPIRETIME", "k"]),
+        Value::Int(9_223_372_036_854_776)
+    );
+    // PERSIST.
+    assert_eq!(v(&mut c, &["PERSIST", "k"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["PERSIST", "k"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["PERSIST", "missing"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["TTL", "k"]), Value::Int(-1));
+    // Missing keys cannot get a TTL.
+    for command in ["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"] {
+        assert_eq!(
+            v(&mut c, &[command, "missing", "4000000000"]),
+            Value::Int(0),
+            "{command}"
+        );
+    }
+    assert_eq!(v(&mut c, &["EXISTS", "missing"]), Value::Int(0));
+    // Hashes take TTLs too, and keep them through HSET.
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
+    assert_eq!(v(&mut c, &["EXPIRE", "h", "1000"]), Value::Int(1));
+    let _: i64 = q(&mut c, &["HSET", "h", "g", "w"]);
+    assert_ttl(&mut c, "h", 990..=1000);
+}
+
+#[test]
+fn expire_conditions_nx_xx_gt_lt() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    // Without a TTL: XX and GT refuse, NX and LT (no TTL = infinite) set.
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "1000", "XX"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "1000", "GT"]), Value::Int(0));
+    assert_eq!(
+        v(&mut c, &["EXPIRE", "k", "1000", "XX", "LT"]),
+        Value::Int(0),
+        "XX also applies with LT"
+    );
+    assert_eq!(
+        v(&mut c, &["EXPIRE", "k", "1000", "XX", "GT"]),
+        Value::Int(0)
+    );
+    assert_eq!(q::<i64>(&mut c, &["TTL", "k"]), -1);
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "1000", "LT"]), Value::Int(1));
+    assert_ttl(&mut c, "k", 990..=1000);
+    let _: i64 = q(&mut c, &["PERSIST", "k"]);
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "1000", "NX"]), Value::Int(1));
+    assert_ttl(&mut c, "k", 990..=1000);
+    // With a TTL of ~1000 s.
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "5000", "NX"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "500", "GT"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "5000", "LT"]), Value::Int(0));
+    assert_ttl(&mut c, "k", 990..=1000);
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "2000", "GT"]), Value::Int(1));
+    assert_ttl(&mut c, "k", 1990..=2000);
+    assert_eq!(
+        v(&mut c, &["EXPIRE", "k", "3000", "XX", "GT"]),
+        Value::Int(1)
+    );
+    assert_ttl(&mut c, "k", 2990..=3000);
+    assert_eq!(
+        v(&mut c, &["EXPIRE", "k", "1500", "lt", "xx"]),
+        Value::Int(1)
+    );
+    assert_ttl(&mut c, "k", 1490..=1500);
+    assert_eq!(v(&mut c, &["PEXPIRE", "k", "1200000", "XX"]), Value::Int(1));
+    assert_ttl(&mut c, "k", 1190..=1200);
+    // An equal absolute time is neither greater nor less.
+    assert_eq!(
+        v(&mut c, &["PEXPIREAT", "k", "4000000000000"]),
+        Value::Int(1)
+    );
+    assert_eq!(
+        v(&mut c, &["PEXPIREAT", "k", "4000000000000", "GT"]),
+        Value::Int(0)
+    );
+    assert_eq!(
+        v(&mut c, &["EXPIREAT", "k", "4000000000", "LT"]),
+        Value::Int(0)
+    );
+    assert_eq!(
+        v(&mut c, &["EXPIREAT", "k", "4000000001", "GT"]),
+        Value::Int(1)
+    );
+    assert_eq!(v(&mut c, &["EXPIRETIME", "k"]), Value::Int(4_000_000_001));
+    // Repeated options are fine.
+    assert_eq!(
+        v(&mut c, &["EXPIRE", "k", "100", "NX", "NX"]),
+        Value::Int(0)
+    );
+    // Incompatible and unknown options; options are checked before the
+    // amount, as Redis does.
+    let nx_and = "ERR NX and XX, GT or LT options at the same time are not compatible";
+    assert_eq!(err(&mut c, &["EXPIRE", "k", "100", "NX", "XX"]), nx_and);
+    assert_eq!(err(&mut c, &["EXPIRE", "k", "100", "GT", "NX"]), nx_and);
+    assert_eq!(err(&mut c, &["PEXPIRE", "k", "100", "NX", "LT"]), nx_and);
+    let gt_lt = "ERR GT and LT options at the same time are not compatible";
+    assert_eq!(err(&mut c, &["EXPIRE", "k", "100", "GT", "LT"]), gt_lt);
+    assert_eq!(
+        err(&mut c, &["EXPIREAT", "k", "100", "xx", "lt", "gt"]),
+        gt_lt
+    );
+    assert_eq!(
+        err(&mut c, &["EXPIRE", "k", "100", "FOO"]),
+        "ERR Unsupported option FOO"
+    );
+    assert_eq!(
+        err(&mut c, &["EXPIRE", "k", "abc", "FOO"]),
+        "ERR Unsupported option FOO"
+    );
+    assert_eq!(
+        err(&mut c, &["EXPIRE", "missing", "100", "bar"]),
+        "ERR Unsupported option bar"
+    );
+    assert_eq!(
+        v(&mut c, &["EXPIRETIME", "k"]),
+        Value::Int(4_000_000_001),
+        "errors changed nothing"
+    );
+}
+
+#[test]
+fn expire_in_the_past_deletes_and_overflow_is_refused() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    for (i, args) in [
+        &["EXPIRE", "", "-1"][..],
+        &["EXPIRE", "", "0"],
+        &["PEXPIRE", "", "-1000"],
+        &["EXPIREAT", "", "1"],
+        &["PEXPIREAT", "", "0"],
+        &["EXPIREAT", "", "-9223372036854775"],
+        &["PEXPIRE", "", "-9223372036854775808"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = format!("k{i}");
+        let mut args = args.to_vec();
+        args[1] = &key;
+        let _: () = q(&mut c, &["SET", &key, "v"]);
+        assert_eq!(v(&mut c, &args), Value::Int(1), "{args:?}");
+        assert_eq!(v(&mut c, &["EXISTS", &key]), Value::Int(0), "{args:?}");
+    }
+    // A past time under GT is not greater than no TTL: refused, key kept.
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "0", "GT"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["EXPIRE", "k", "0", "LT"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0));
+
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    for (command, amount) in [
+        ("EXPIRE", "9223372036854775807"),
+        ("EXPIRE", "9223372036854775"),
+        ("EXPIRE", "-9223372036854775808"),
+        ("PEXPIRE", "9223372036854775807"),
+        ("EXPIREAT", "9223372036854775807"),
+        ("EXPIREAT", "9223372036854776"),
+    ] {
+        let expected = format!(
+            "ERR invalid expire time in '{}' command",
+            command.to_lowercase()
+        );
+        assert_eq!(
+            err(&mut c, &[command, "k", amount]),
+            expected,
+            "{command} {amount}"
+        );
+    }
+    for amount in ["abc", "1.5", "9223372036854775808", ""] {
+        assert_eq!(
+            err(&mut c, &["EXPIRE", "k", amount]),
+            NOT_INTEGER,
+            "{amount:?}"
+        );
+    }
+    assert_eq!(q::<i64>(&mut c, &["TTL", "k"]), -1);
+    // The largest valid amounts.
+    assert_eq!(
+        v(&mut c, &["EXPIREAT", "k", "9223372036854775"]),
+        Value::Int(1)
+    );
+    assert_eq!(
+        v(&mut c, &["EXPIRETIME", "k"]),
+        Value::Int(9_223_372_036_854_775)
+    );
+    assert_eq!(
+        err(&mut c, &["EXPIRE", "k"]),
+        "ERR wrong number of arguments for 'expire' command"
+    );
+}
+
+#[test]
+fn expired_keys_disappear() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    // Read lazily: PEXPIRE 1 and poll until gone.
+    let _: () = q(&mut c, &["SET", "lazy", "v"]);
+    assert_eq!(v(&mut c, &["PEXPIRE", "lazy", "1"]), Value::Int(1));
+    assert!(eventually(EXPIRY_DEADLINE, || q::<i64>(
+        &mut c,
+        &["EXISTS", "lazy"]
+    ) == 0));
+    assert_eq!(v(&mut c, &["GET", "lazy"]), Value::Nil);
+    assert_eq!(v(&mut c, &["TTL", "lazy"]), Value::Int(-2));
+    // Never read: active expiry reclaims them, DBSIZE drops to the rest.
+    let _: () = q(&mut c, &["SET", "stays", "v"]);
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.cmd("SET")
+            .arg(format!("gone{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(1)
+            .ignore();
+    }
+    let _: () = pipe.query(&mut c).expect("pipeline");
+    let _: i64 = q(&mut c, &["HSET", "hash", "f", "v"]);
+    assert_eq!(v(&mut c, &["PEXPIRE", "hash", "1"]), Value::Int(1));
+    assert!(
+        eventually(EXPIRY_DEADLINE, || q::<i64>(&mut c, &["DBSIZE"]) == 1),
+        "active expiry left {} keys",
+        q::<i64>(&mut c, &["DBSIZE"])
+    );
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["KEYS", "*"]),
+        vec!["stays".to_string()]
+    );
+}
+
+#[test]
+fn keys_patterns() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let _: () = q(
+        &mut c,
+        &[
+            "MSET", "hello", "1", "hallo", "1", "hxllo", "1", "hllo", "1", "heeeello", "1", "a*b",
+            "1",
+        ],
+    );
+    let mut check = |pattern: &str, expected: &[&str]| {
+        let mut got: Vec<String> = q(&mut c, &["KEYS", pattern]);
+        got.sort();
+        let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "KEYS {pattern}");
+    };
+    check("*", &["hello", "hallo", "hxllo", "hllo", "heeeello", "a*b"]);
+    check("h?llo", &["hello", "hallo", "hxllo"]);
+    check("h*llo", &["hello", "hallo", "hxllo", "hllo", "heeeello"]);
+    check("h[ae]llo", &["hello", "hallo"]);
+    check("h[^e]llo", &["hallo", "hxllo"]);
+    check("h[a-b]llo", &["hallo"]);
+    check("a\\*b", &["a*b"]);
+    check("nomatch*", &[]);
+    // Expired keys are not listed.
+    let _: () = q(&mut c, &["SET", "hexp", "v", "PX", "1"]);
+    assert!(eventually(EXPIRY_DEADLINE, || !q::<Vec<String>>(
+        &mut c,
+        &["KEYS", "hexp"]
+    )
+    .contains(&"hexp".to_string())));
+}
+
+#[test]
+fn scan_returns_every_key() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    assert_eq!(scan_all(&mut c, &[]).0, Vec::<String>::new());
+    let strings = fill(&mut c, "s:", 1500);
+    let mut hashes = HashSet::new();
+    for i in 0..300 {
+        let key = format!("h:{i}");
+        let _: i64 = q(&mut c, &["HSET", &key, "f", "v"]);
+        hashes.insert(key);
+    }
+    let all: HashSet<String> = strings.union(&hashes).cloned().collect();
+    for count in [None, Some("1"), Some("7"), Some("1000"), Some("100000")] {
+        let options: Vec<&str> = count.map_or(vec![], |n| vec!["COUNT", n]);
+        let (keys, calls) = scan_all(&mut c, &options);
+        let seen: HashSet<String> = keys.iter().cloned().collect();
+        assert_eq!(seen, all, "SCAN COUNT {count:?}");
+        // Without changes during the scan nothing repeats.
+        assert_eq!(keys.len(), all.len(), "SCAN COUNT {count:?} repeated keys");
+        if count == Some("1") {
+            assert!(calls > 10, "COUNT 1 should take many calls, took {calls}");
+        }
+    }
+    // MATCH and TYPE filter; iteration still ends at 0.
+    let (keys, _) = scan_all(&mut c, &["MATCH", "h:*", "COUNT", "50"]);
+    assert_eq!(keys.into_iter().collect::<HashSet<_>>(), hashes);
+    let (keys, _) = scan_all(&mut c, &["MATCH", "s:1??", "COUNT", "50"]);
+    let expected: HashSet<String> = (100..200).map(|i| format!("s:{i}")).collect();
+    assert_eq!(keys.into_iter().collect::<HashSet<_>>(), expected);
+    let (keys, _) = scan_all(&mut c, &["TYPE", "hash"]);
+    assert_eq!(keys.into_iter().collect::<HashSet<_>>(), hashes);
+    let (keys, _) = scan_all(&mut c, &["type", "STRING", "count", "100"]);
+    assert_eq!(keys.into_iter().collect::<HashSet<_>>(), strings);
+    let (keys, _) = scan_all(&mut c, &["TYPE", "list"]);
+    assert!(keys.is_empty());
+    let (keys, _) = scan_all(&mut c, &["MATCH", "h:1", "TYPE", "hash", "COUNT", "10"]);
+    assert_eq!(keys, vec!["h:1".to_string()]);
+    // The reply shape: [cursor as bulk string, array of keys].
+    match v(&mut c, &["SCAN", "0", "COUNT", "5"]) {
+        Value::Array(parts) => {
+            assert_eq!(parts.len(), 2);
+            assert!(matches!(&parts[0], Value::BulkString(_)), "{:?}", parts[0]);
+            assert!(matches!(&parts[1], Value::Array(_)), "{:?}", parts[1]);
+        }
+        other => panic!("SCAN answered {other:?}"),
+    }
+    // Errors.
+    assert_eq!(err(&mut c, &["SCAN", "abc"]), "ERR invalid cursor");
+    assert_eq!(
+        err(&mut c, &["SCAN", "18446744073709551616"]),
+        "ERR invalid cursor"
+    );
+    assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "0"]), SYNTAX);
+    assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "-1"]), SYNTAX);
+    assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "abc"]), NOT_INTEGER);
+    assert_eq!(err(&mut c, &["SCAN", "0", "MATCH"]), SYNTAX);
+    assert_eq!(err(&mut c, &["SCAN", "0", "BOGUS", "x"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["SCAN"]),
+        "ERR wrong number of arguments for 'scan' command"
+    );
+}
+
+/// SCAN's guarantee: a key present for the whole iteration is returned at
+/// least once, even while other keys are added (growing the tables) and
+/// removed (shrinking them) between calls.
+#[test]
+fn scan_guarantee_holds_while_the_keyspace_changes() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let mut writer = node.conn();
+    let stable = fill(&mut c, "stable:", 2000);
+    let mut cursor = "0".to_string();
+    let mut seen = HashSet::new();
+    let mut round = 0usize;
+    loop {
+        let (next, batch): (String, Vec<String>) = q(&mut c, &["SCAN", &cursor, "COUNT", "20"]);
+        seen.extend(batch);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+        // Churn between calls: many new keys (tables grow), then some
+        // removed again.
+        let mut pipe = redis::pipe();
+        for i in 0..200 {
+            pipe.cmd("SET")
+                .arg(format!("churn:{round}:{i}"))
+                .arg("v")
+                .ignore();
+        }
+        if round >= 2 {
+            for i in 0..200 {
+                pipe.cmd("DEL")
+                    .arg(format!("churn:{}:{i}", round - 2))
+                    .ignore();
+            }
+        }
+        let _: () = pipe.query(&mut writer).expect("churn");
+        round += 1;
+        assert!(round < MAX_SCAN_CALLS, "SCAN did not finish");
+    }
+    let missed: Vec<&String> = stable.iter().filter(|k| !seen.contains(*k)).collect();
+    assert!(
+        missed.is_empty(),
+        "SCAN missed {} stable keys, e.g. {:?}",
+        missed.len(),
+        &missed[..missed.len().min(5)]
+    );
+}
+
+#[test]
+fn randomkey_dbsize_flush() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    assert_eq!(v(&mut c, &["RANDOMKEY"]), Value::Nil);
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
+    let _: () = q(&mut c, &["SET", "only", "v"]);
+    assert_eq!(v(&mut c, &["RANDOMKEY"]), bulk("only"));
+    let keys = fill(&mut c, "k", 50);
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(51));
+    for _ in 0..20 {
+        let key: String = q(&mut c, &["RANDOMKEY"]);
+        assert!(key == "only" || keys.contains(&key), "{key}");
+    }
+    // An expired key is never returned.
+    let _: () = q(&mut c, &["FLUSHDB"]);
+    let _: () = q(&mut c, &["SET", "exp", "v", "PX", "1"]);
+    let _: () = q(&mut c, &["SET", "live", "v"]);
+    assert!(eventually(EXPIRY_DEADLINE, || q::<i64>(
+        &mut c,
+        &["EXISTS", "exp"]
+    ) == 0));
+    for _ in 0..20 {
+        assert_eq!(v(&mut c, &["RANDOMKEY"]), bulk("live"));
+    }
+    assert_eq!(v(&mut c, &["FLUSHDB"]), Value::Okay);
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["RANDOMKEY"]), Value::Nil);
+    fill(&mut c, "k", 10);
+    assert_eq!(v(&mut c, &["FLUSHALL", "ASYNC"]), Value::Okay);
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
+    fill(&mut c, "k", 10);
+    assert_eq!(v(&mut c, &["FLUSHDB", "sync"]), Value::Okay);
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["GET", "k1"]), Value::Nil);
+    assert_eq!(err(&mut c, &["FLUSHDB", "BOGUS"]), SYNTAX);
+    assert_eq!(err(&mut c, &["FLUSHALL", "ASYNC", "SYNC"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["DBSIZE", "x"]),
+        "ERR wrong number of arguments for 'dbsize' command"
+    );
+    assert_eq!(
+        err(&mut c, &["RANDOMKEY", "x"]),
+        "ERR wrong number of arguments for 'randomkey' command"
+    );
+}
