@@ -106,6 +106,8 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Slow log capacity.
     pub slowlog_max_len: u64,
+    /// Latency monitor threshold in milliseconds (0 disables).
+    pub latency_monitor_threshold: u64,
     /// Prometheus endpoint port, if enabled.
     pub metrics_port: Option<u16>,
     /// The config file this came from, if any.
@@ -131,6 +133,7 @@ impl Default for Config {
             client_query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
             slowlog_log_slower_than: DEFAULT_SLOWLOG_SLOWER_THAN,
             slowlog_max_len: DEFAULT_SLOWLOG_MAX_LEN,
+            latency_monitor_threshold: 0,
             metrics_port: None,
             config_file: None,
         }
@@ -237,6 +240,7 @@ impl Config {
             "client-query-buffer-limit" => self.client_query_buffer_limit = parse_memory(value)?,
             "slowlog-log-slower-than" => self.slowlog_log_slower_than = parse_num(value)?,
             "slowlog-max-len" => self.slowlog_max_len = parse_num(value)?,
+            "latency-monitor-threshold" => self.latency_monitor_threshold = parse_num(value)?,
             "metrics-port" => self.metrics_port = Some(parse_num(value)?),
             _ => return Err(format!("unknown option '{key}'")),
         }

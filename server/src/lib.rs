@@ -12,6 +12,7 @@ pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod latency;
 pub mod metrics;
 pub mod protocol;
 pub mod server;

@@ -8,6 +8,7 @@ use parking_lot::RwLock;
 
 use crate::clients::Clients;
 use crate::config::Config;
+use crate::latency::LatencyMonitor;
 use crate::metrics::CommandMetrics;
 use crate::protocol::Limits;
 use crate::shutdown::Shutdown;
@@ -28,6 +29,8 @@ pub struct NodeState {
     pub clients: Clients,
     /// Slow commands.
     pub slowlog: SlowLog,
+    /// Events over the latency threshold.
+    pub latency: LatencyMonitor,
     /// Stops everything.
     pub shutdown: Shutdown,
     /// When the node started.
@@ -62,6 +65,7 @@ impl NodeState {
             store,
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
+            latency: LatencyMonitor::new(config.latency_monitor_threshold),
             config: RwLock::new(config),
             stats: ServerStats::default(),
             clients: Clients::default(),

@@ -57,6 +57,8 @@ pub struct TestNode {
     /// The address it serves RESP on.
     pub addr: SocketAddr,
     logs: mpsc::Receiver<String>,
+    /// Lines read while waiting for the node to start.
+    early_logs: Vec<String>,
 }
 
 impl TestNode {
@@ -87,6 +89,7 @@ impl TestNode {
             });
         }
         let deadline = Instant::now() + START_DEADLINE;
+        let mut early_logs = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match logs.recv_timeout(left) {
@@ -98,8 +101,14 @@ impl TestNode {
             };
             if let Some(rest) = line.split("ready to accept connections addr=").nth(1) {
                 let addr: SocketAddr = strip_ansi(rest).trim().parse().expect("address in the log");
-                return TestNode { child, addr, logs };
+                return TestNode {
+                    child,
+                    addr,
+                    logs,
+                    early_logs,
+                };
             }
+            early_logs.push(line);
         }
     }
 
@@ -159,6 +168,23 @@ impl TestNode {
     /// Log lines received so far.
     pub fn drain_logs(&self) -> Vec<String> {
         self.logs.try_iter().collect()
+    }
+
+    /// The first log line containing `needle`, waiting up to `deadline`.
+    pub fn wait_for_log(&mut self, needle: &str, deadline: Duration) -> Option<String> {
+        if let Some(line) = self.early_logs.iter().find(|l| l.contains(needle)) {
+            return Some(line.clone());
+        }
+        let until = Instant::now() + deadline;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let line = self.logs.recv_timeout(left).ok()?;
+            let found = line.contains(needle);
+            self.early_logs.push(line);
+            if found {
+                return self.early_logs.last().cloned();
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod connection;
 mod expiry_args;
 mod hashes;
 mod keys;
+mod latency;
 mod server;
 mod strings;
 mod table;
@@ -149,6 +150,13 @@ fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
         .command_metrics
         .record(index, elapsed.as_secs_f64());
     record_slow(ctx, args, elapsed.as_micros() as i64);
+    if ctx.node.latency.is_notable(elapsed.as_micros() as u64) {
+        ctx.node.latency.record(
+            "command",
+            (unix_ms() / 1000) as i64,
+            elapsed.as_millis() as u64,
+        );
+    }
 }
 
 #[inline]

@@ -190,6 +190,10 @@ fn config_values(node: &NodeState) -> Vec<(&'static str, String)> {
             c.slowlog_log_slower_than.to_string(),
         ),
         ("slowlog-max-len", c.slowlog_max_len.to_string()),
+        (
+            "latency-monitor-threshold",
+            c.latency_monitor_threshold.to_string(),
+        ),
         // The node keeps no data on disk; clients (redis-benchmark among
         // them) read these to know that.
         ("save", String::new()),
@@ -221,6 +225,7 @@ fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), St
     node.store.set_samples(next.maxmemory_samples);
     node.slowlog.set_slower_than(next.slowlog_log_slower_than);
     node.slowlog.set_max_len(next.slowlog_max_len);
+    node.latency.set_threshold(next.latency_monitor_threshold);
     *config = next;
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{connection, hashes, keys, server, strings};
+use super::{connection, hashes, keys, latency, server, strings};
 use super::{Ctx, ADMIN, CONNECTION, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
 use crate::protocol::Args;
 
@@ -154,6 +154,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("object", server::object, -2, R, NONE, "generic", "A container for object introspection commands."),
     spec("slowlog", server::slowlog, -2, ADMIN, NONE, "server", "A container for slow log commands."),
     spec("shutdown", server::shutdown, -1, ADMIN, NONE, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    spec("latency", latency::latency, -2, ADMIN, NONE, "server", "A container for latency diagnostics commands."),
     spec("debug", server::debug, -2, ADMIN, NONE, "server", "A container for debugging commands."),
 ];
 
