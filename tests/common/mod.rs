@@ -44,6 +44,11 @@ pub fn server_binary() -> PathBuf {
             if profile == "release" {
                 build.arg("--release");
             }
+            // The outer `cargo test` hands its jobserver to tests; a nested
+            // build waiting on it for tokens the test run holds would hang.
+            for var in ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+                build.env_remove(var);
+            }
             let status = build.status().expect("running cargo build");
             assert!(status.success(), "building ringcache-server failed");
             binary
