@@ -8,56 +8,13 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use common::{RawConn, TestNode};
-use redis::{Connection, Value};
+use common::{bulk, err, q, v, RawConn, TestNode};
+use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 const NOT_FLOAT: &str = "ERR value is not a valid float";
 const SYNTAX: &str = "ERR syntax error";
-
-/// A command from its words.
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// Runs a command that must succeed.
-fn q<T: redis::FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
-    cmd(args)
-        .query(conn)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// The raw reply value of a command that must not fail.
-fn v(conn: &mut Connection, args: &[&str]) -> Value {
-    q(conn, args)
-}
-
-/// Runs a command that must fail and returns the whole error line.
-fn err(conn: &mut Connection, args: &[&str]) -> String {
-    let e = match cmd(args).query::<Value>(conn) {
-        Ok(Value::ServerError(e)) => {
-            return format!("{} {}", e.code(), e.details().unwrap_or(""))
-                .trim_end()
-                .to_string()
-        }
-        Ok(other) => panic!("{args:?} should fail, got {other:?}"),
-        Err(e) => e,
-    };
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        _ => panic!("{args:?}: not a server error: {e}"),
-    }
-}
-
-fn bulk(text: &str) -> Value {
-    Value::BulkString(text.as_bytes().to_vec())
-}
 
 /// Sends one command on a raw connection and returns the exact bytes of
 /// its reply.

@@ -6,9 +6,9 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{eventually, TestNode};
+use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, TestNode};
 use redis::{Connection, Value};
 
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -18,64 +18,6 @@ const EXPIRY_DEADLINE: Duration = Duration::from_secs(30);
 /// Upper bound on SCAN calls in one iteration (the key counts here are far
 /// below it with any sane COUNT).
 const MAX_SCAN_CALLS: usize = 100_000;
-
-/// A command from its words.
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// Runs a command that must succeed.
-fn q<T: redis::FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
-    cmd(args)
-        .query(conn)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// The raw reply value of a command that must not fail.
-fn v(conn: &mut Connection, args: &[&str]) -> Value {
-    q(conn, args)
-}
-
-/// Runs a command that must fail and returns the whole error line.
-fn err(conn: &mut Connection, args: &[&str]) -> String {
-    let e = match cmd(args).query::<Value>(conn) {
-        Ok(Value::ServerError(e)) => {
-            return format!("{} {}", e.code(), e.details().unwrap_or(""))
-                .trim_end()
-                .to_string()
-        }
-        Ok(other) => panic!("{args:?} should fail, got {other:?}"),
-        Err(e) => e,
-    };
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        _ => panic!("{args:?}: not a server error: {e}"),
-    }
-}
-
-fn bulk(text: &str) -> Value {
-    Value::BulkString(text.as_bytes().to_vec())
-}
-
-fn unix_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
-}
-
-fn assert_ttl(conn: &mut Connection, key: &str, range: std::ops::RangeInclusive<i64>) {
-    let ttl: i64 = q(conn, &["TTL", key]);
-    assert!(
-        range.contains(&ttl),
-        "TTL {key} = {ttl}, expected {range:?}"
-    );
-}
 
 /// Iterates SCAN from cursor 0 back to 0 with extra `options`, returning
 /// every key returned (with repeats) and the number of calls.

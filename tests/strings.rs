@@ -6,10 +6,10 @@
 mod common;
 
 use std::io::Read;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{eventually, RawConn, TestNode};
-use redis::{Connection, Value};
+use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, RawConn, TestNode};
+use redis::Value;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -17,57 +17,6 @@ const NOT_FLOAT: &str = "ERR value is not a valid float";
 const SYNTAX: &str = "ERR syntax error";
 /// How long a key with a 1 ms TTL may take to disappear on a loaded machine.
 const EXPIRY_DEADLINE: Duration = Duration::from_secs(30);
-
-/// A command from its words.
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// Runs a command that must succeed.
-fn q<T: redis::FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
-    cmd(args)
-        .query(conn)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// The raw reply value of a command that must not fail.
-fn v(conn: &mut Connection, args: &[&str]) -> Value {
-    q(conn, args)
-}
-
-/// Runs a command that must fail and returns the whole error line as the
-/// server sent it (code and message).
-fn err(conn: &mut Connection, args: &[&str]) -> String {
-    let e = match cmd(args).query::<Value>(conn) {
-        Ok(Value::ServerError(e)) => {
-            return format!("{} {}", e.code(), e.details().unwrap_or(""))
-                .trim_end()
-                .to_string()
-        }
-        Ok(other) => panic!("{args:?} should fail, got {other:?}"),
-        Err(e) => e,
-    };
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        _ => panic!("{args:?}: not a server error: {e}"),
-    }
-}
-
-fn bulk(text: &str) -> Value {
-    Value::BulkString(text.as_bytes().to_vec())
-}
-
-fn unix_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
-}
 
 /// Sends one command on a raw connection and returns the exact bytes of
 /// its reply.
@@ -99,16 +48,6 @@ fn wire(raw: &mut RawConn, args: &[&[u8]]) -> Vec<u8> {
         );
         buf.extend_from_slice(&chunk[..n]);
     }
-}
-
-/// Asserts that `key`'s TTL in seconds lies in `range` (long TTLs only, so
-/// a slow machine cannot make it flaky).
-fn assert_ttl(conn: &mut Connection, key: &str, range: std::ops::RangeInclusive<i64>) {
-    let ttl: i64 = q(conn, &["TTL", key]);
-    assert!(
-        range.contains(&ttl),
-        "TTL {key} = {ttl}, expected {range:?}"
-    );
 }
 
 #[test]

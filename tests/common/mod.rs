@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redis::{Connection, Value};
 
 /// How long a node may take to start on a loaded machine.
 pub const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -282,4 +284,67 @@ pub fn info_field(conn: &mut redis::Connection, field: &str) -> String {
         .unwrap_or_else(|| panic!("INFO has no {field}"))
         .trim()
         .to_string()
+}
+
+// Command helpers shared by the conformance tests.
+
+/// A command from its words.
+pub fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+/// Runs a command that must succeed.
+pub fn q<T: redis::FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
+    cmd(args)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// The raw reply value of a command that must not fail.
+pub fn v(conn: &mut Connection, args: &[&str]) -> Value {
+    q(conn, args)
+}
+
+/// Runs a command that must fail and returns the whole error line as the
+/// server sent it (code and message).
+pub fn err(conn: &mut Connection, args: &[&str]) -> String {
+    let e = match cmd(args).query::<Value>(conn) {
+        Ok(Value::ServerError(e)) => {
+            return format!("{} {}", e.code(), e.details().unwrap_or(""))
+                .trim_end()
+                .to_string()
+        }
+        Ok(other) => panic!("{args:?} should fail, got {other:?}"),
+        Err(e) => e,
+    };
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => panic!("{args:?}: not a server error: {e}"),
+    }
+}
+
+pub fn bulk(text: &str) -> Value {
+    Value::BulkString(text.as_bytes().to_vec())
+}
+
+pub fn unix_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// Asserts that `key`'s TTL in seconds lies in `range` (long TTLs only, so
+/// a slow machine cannot make it flaky).
+pub fn assert_ttl(conn: &mut Connection, key: &str, range: std::ops::RangeInclusive<i64>) {
+    let ttl: i64 = q(conn, &["TTL", key]);
+    assert!(
+        range.contains(&ttl),
+        "TTL {key} = {ttl}, expected {range:?}"
+    );
 }

@@ -229,15 +229,9 @@ pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
     } else if is(sub, "kill") && args.len() >= 3 {
         client_kill(ctx, args);
     } else if is(sub, "help") && args.len() == 2 {
-        ctx.reply.array(CLIENT_HELP.len());
-        for line in CLIENT_HELP {
-            ctx.reply.simple(line);
-        }
+        ctx.help(CLIENT_HELP);
     } else {
-        ctx.fail(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(sub)
-        ));
+        ctx.unknown_subcommand(sub, "CLIENT");
     }
 }
 
@@ -445,9 +439,6 @@ pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) {
             write_command_docs(ctx, spec);
         }
     } else {
-        ctx.fail(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(sub)
-        ));
+        ctx.unknown_subcommand(sub, "COMMAND");
     }
 }

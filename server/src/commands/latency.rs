@@ -48,12 +48,8 @@ pub fn latency(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.reply.array(lines.len());
-        lines.iter().for_each(|l| ctx.reply.simple(l));
+        ctx.help(&lines);
     } else {
-        ctx.fail(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try LATENCY HELP.",
-            String::from_utf8_lossy(sub)
-        ));
+        ctx.unknown_subcommand(sub, "LATENCY");
     }
 }

@@ -81,6 +81,22 @@ impl Ctx<'_> {
         &self.node.store
     }
 
+    /// Replies with a HELP text, one simple string per line.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.reply.array(lines.len());
+        for line in lines {
+            self.reply.simple(line);
+        }
+    }
+
+    /// Redis's error for an unknown subcommand of `command` (upper case).
+    pub fn unknown_subcommand(&mut self, sub: &[u8], command: &str) {
+        self.fail(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {command} HELP.",
+            String::from_utf8_lossy(sub)
+        ));
+    }
+
     /// Replies with an error and returns nothing, for `return ctx.fail(..)`.
     pub fn fail(&mut self, message: &str) {
         self.reply.error(message);

@@ -301,13 +301,9 @@ pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.reply.array(lines.len());
-        lines.iter().for_each(|l| ctx.reply.simple(l));
+        ctx.help(&lines);
     } else {
-        ctx.fail(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
-            String::from_utf8_lossy(sub)
-        ));
+        ctx.unknown_subcommand(sub, "CONFIG");
     }
 }
 
@@ -357,13 +353,9 @@ pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.reply.array(lines.len());
-        lines.iter().for_each(|l| ctx.reply.simple(l));
+        ctx.help(&lines);
     } else {
-        ctx.fail(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.",
-            String::from_utf8_lossy(sub)
-        ));
+        ctx.unknown_subcommand(sub, "MEMORY");
     }
 }
 
@@ -399,8 +391,7 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.reply.array(lines.len());
-        lines.iter().for_each(|l| ctx.reply.simple(l));
+        ctx.help(&lines);
         return;
     }
     if args.len() != 3
@@ -408,10 +399,7 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
             .iter()
             .any(|s| is(sub, s))
     {
-        return ctx.fail(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(sub)
-        ));
+        return ctx.unknown_subcommand(sub, "OBJECT");
     }
     let key = args.get(2);
     let mut lock = ctx.node.store.lock(key);
@@ -482,13 +470,9 @@ pub fn slowlog(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.reply.array(lines.len());
-        lines.iter().for_each(|l| ctx.reply.simple(l));
+        ctx.help(&lines);
     } else {
-        ctx.fail(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
-            String::from_utf8_lossy(sub)
-        ));
+        ctx.unknown_subcommand(sub, "SLOWLOG");
     }
 }
 
