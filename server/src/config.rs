@@ -58,7 +58,7 @@ pub struct Cli {
     /// Close client connections idle for this many seconds (0 = never).
     #[arg(long)]
     pub timeout: Option<u64>,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: half the cores, at least one).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Refuse non-loopback clients when bound publicly without a password.
@@ -127,7 +127,7 @@ impl Default for Config {
             requirepass: None,
             maxclients: DEFAULT_MAXCLIENTS,
             timeout: 0,
-            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            threads: default_threads(),
             protected_mode: true,
             proto_max_bulk_len: DEFAULT_PROTO_MAX_BULK_LEN,
             client_query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
@@ -269,6 +269,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Half the cores, at least one: the kernel's network stack (and, when it
+/// shares the machine, the load) needs the rest. On 2 cores with the load
+/// generator beside the node, one worker served 1.15x the GETs of two at
+/// pipeline 1 with a lower p99 (BENCHMARKS.md).
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 fn parse_num<T: std::str::FromStr>(value: &str) -> Result<T, String> {
