@@ -492,6 +492,14 @@ fn hrandfield_counts() {
         "ERR value is out of range"
     );
     assert_eq!(err(&mut c, &["HRANDFIELD", "nokey", "x"]), NOT_INTEGER);
+    // Repeated picks are capped so one request cannot exhaust memory; the
+    // node stays up and answers.
+    assert_eq!(
+        err(&mut c, &["HRANDFIELD", "h", "-1000000000000"]),
+        "ERR value is out of range, a negative count must be at least -1000000"
+    );
+    let picks: Vec<String> = q(&mut c, &["HRANDFIELD", "h", "-1000"]);
+    assert_eq!(picks.len(), 1000);
 }
 
 #[test]

@@ -288,6 +288,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
+/// Most fields a negative HRANDFIELD count may pick.
+const MAX_REPEATED_PICKS: i64 = 1_000_000;
+
 /// HRANDFIELD's count, checked in Redis's order: an integer within
 /// ±i64::MAX, then the syntax, then (with WITHVALUES, whose reply is twice
 /// as long) within ±i64::MAX / 2.
@@ -307,6 +310,11 @@ fn hrandfield_count(args: Args<'_>) -> Result<Option<i64>, &'static str> {
     // bounds it only with WITHVALUES, the node always does.
     if count.unsigned_abs() > (i64::MAX / 2) as u64 && (args.len() == 4 || count < 0) {
         return Err("ERR value is out of range");
+    }
+    // Repeated picks are built in memory before the reply is written: cap
+    // them so one request cannot exhaust the node's memory.
+    if count < -MAX_REPEATED_PICKS {
+        return Err("ERR value is out of range, a negative count must be at least -1000000");
     }
     Ok(Some(count))
 }
