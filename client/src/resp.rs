@@ -239,7 +239,9 @@ mod tests {
         let mut out = BytesMut::new();
         write_command(&mut out, &["SET", "k", "v"]);
         assert_eq!(&out[..], b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
-        let (v, used) = decode(&out).unwrap().unwrap();
+        let (v, used) = decode(&out)
+            .expect("the frame is well formed")
+            .expect("the frame is complete");
         assert_eq!(used, out.len());
         assert_eq!(
             v,
@@ -255,9 +257,13 @@ mod tests {
     fn partial_frames_ask_for_more() {
         let frame = b"*2\r\n$3\r\nfoo\r\n:42\r\n";
         for cut in 0..frame.len() {
-            assert_eq!(decode(&frame[..cut]).unwrap(), None, "cut at {cut}");
+            assert_eq!(
+                decode(&frame[..cut]).expect("a prefix is not an error"),
+                None,
+                "cut at {cut}"
+            );
         }
-        assert!(decode(frame).unwrap().is_some());
+        assert!(decode(frame).expect("the frame is well formed").is_some());
     }
 
     #[test]

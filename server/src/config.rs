@@ -73,6 +73,49 @@ pub struct Cli {
     /// Redis-style config file (`key value` per line).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Run as a cluster node even without seeds (the first node of a cluster).
+    #[arg(long, value_parser = parse_yes_no)]
+    pub cluster_enabled: Option<bool>,
+    /// Gossip addresses (host:port) of cluster nodes to join through; implies
+    /// cluster mode.
+    #[arg(long, value_delimiter = ',')]
+    pub cluster_seeds: Option<Vec<String>>,
+    /// UDP gossip port (default: the RESP port + 10000).
+    #[arg(long)]
+    pub cluster_port: Option<u16>,
+    /// Address other nodes and clients reach this node at (default: the bind
+    /// address, or 127.0.0.1 when bound to all interfaces).
+    #[arg(long)]
+    pub cluster_announce_ip: Option<IpAddr>,
+    /// Stable node name; a restarted node with the same name gets its slots
+    /// back (default: the announced host:port).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// This node's share of the ring relative to others (virtual nodes x weight).
+    #[arg(long)]
+    pub weight: Option<u32>,
+    /// Virtual nodes per unit of weight.
+    #[arg(long)]
+    pub vnodes: Option<u32>,
+    /// Copies of each slot besides the primary.
+    #[arg(long)]
+    pub replicas: Option<usize>,
+    /// Copies that must hold a write before it is acknowledged (1 = the primary alone).
+    #[arg(long)]
+    pub write_quorum: Option<usize>,
+    /// How soon a silent node is declared dead (e.g. 3s, 1500ms).
+    #[arg(long, value_parser = parse_duration_ms)]
+    pub failure_timeout: Option<u64>,
+    /// Answer -MOVED like Redis Cluster instead of forwarding to the owner.
+    #[arg(long)]
+    pub cluster_redirect: bool,
+    /// Bandwidth bound of slot handoffs, bytes per second (accepts 64mb).
+    #[arg(long, value_parser = parse_memory)]
+    pub handoff_rate: Option<u64>,
+    /// Start N cluster nodes in this process on consecutive ports from
+    /// --port (default 7000), to try a cluster locally.
+    #[arg(long)]
+    pub local_cluster: Option<usize>,
 }
 
 /// The node's effective configuration.
@@ -112,7 +155,44 @@ pub struct Config {
     pub metrics_port: Option<u16>,
     /// The config file this came from, if any.
     pub config_file: Option<PathBuf>,
+    /// Cluster mode.
+    pub cluster_enabled: bool,
+    /// Gossip addresses to join through.
+    pub cluster_seeds: Vec<String>,
+    /// UDP gossip port; `None` for the RESP port + 10000.
+    pub cluster_port: Option<u16>,
+    /// Announced IP; `None` for the bind address.
+    pub cluster_announce_ip: Option<IpAddr>,
+    /// Stable node name; `None` for the announced host:port.
+    pub node_name: Option<String>,
+    /// Ring weight.
+    pub weight: u32,
+    /// Virtual nodes per unit of weight.
+    pub vnodes: u32,
+    /// Copies besides the primary.
+    pub replicas: usize,
+    /// Copies that acknowledge a write.
+    pub write_quorum: usize,
+    /// Failure detection timeout in milliseconds.
+    pub failure_timeout_ms: u64,
+    /// MOVED instead of forwarding.
+    pub cluster_redirect: bool,
+    /// Handoff bandwidth bound in bytes per second.
+    pub handoff_rate: u64,
+    /// Nodes of a local cluster to start in this process (0: a single node).
+    pub local_cluster: usize,
 }
+
+/// Default virtual nodes per unit of weight.
+pub const DEFAULT_VNODES: u32 = 256;
+/// Default copies of a slot besides its primary.
+pub const DEFAULT_REPLICAS: usize = 1;
+/// Default failure detection timeout.
+pub const DEFAULT_FAILURE_TIMEOUT_MS: u64 = 3000;
+/// Default handoff bandwidth bound.
+pub const DEFAULT_HANDOFF_RATE: u64 = 64 << 20;
+/// First port of `--local-cluster` when no port is given, as Redis's examples.
+pub const LOCAL_CLUSTER_PORT: u16 = 7000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -136,6 +216,19 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             metrics_port: None,
             config_file: None,
+            cluster_enabled: false,
+            cluster_seeds: Vec::new(),
+            cluster_port: None,
+            cluster_announce_ip: None,
+            node_name: None,
+            weight: 1,
+            vnodes: DEFAULT_VNODES,
+            replicas: DEFAULT_REPLICAS,
+            write_quorum: 1,
+            failure_timeout_ms: DEFAULT_FAILURE_TIMEOUT_MS,
+            cluster_redirect: false,
+            handoff_rate: DEFAULT_HANDOFF_RATE,
+            local_cluster: 0,
         }
     }
 }
@@ -190,6 +283,51 @@ impl Config {
         if let Some(v) = cli.metrics_port {
             config.metrics_port = Some(v);
         }
+        if let Some(v) = cli.cluster_enabled {
+            config.cluster_enabled = v;
+        }
+        if let Some(v) = cli.cluster_seeds {
+            config.cluster_seeds = v.into_iter().filter(|s| !s.is_empty()).collect();
+        }
+        if let Some(v) = cli.cluster_port {
+            config.cluster_port = Some(v);
+        }
+        if let Some(v) = cli.cluster_announce_ip {
+            config.cluster_announce_ip = Some(v);
+        }
+        if let Some(v) = cli.node_name {
+            config.node_name = Some(v);
+        }
+        if let Some(v) = cli.weight {
+            config.weight = v;
+        }
+        if let Some(v) = cli.vnodes {
+            config.vnodes = v;
+        }
+        if let Some(v) = cli.replicas {
+            config.replicas = v;
+        }
+        if let Some(v) = cli.write_quorum {
+            config.write_quorum = v;
+        }
+        if let Some(v) = cli.failure_timeout {
+            config.failure_timeout_ms = v;
+        }
+        if cli.cluster_redirect {
+            config.cluster_redirect = true;
+        }
+        if let Some(v) = cli.handoff_rate {
+            config.handoff_rate = v;
+        }
+        if let Some(v) = cli.local_cluster {
+            config.local_cluster = v;
+            if cli.port.is_none() {
+                config.port = LOCAL_CLUSTER_PORT;
+            }
+        }
+        if !config.cluster_seeds.is_empty() || config.local_cluster > 0 {
+            config.cluster_enabled = true;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -242,6 +380,32 @@ impl Config {
             "slowlog-max-len" => self.slowlog_max_len = parse_num(value)?,
             "latency-monitor-threshold" => self.latency_monitor_threshold = parse_num(value)?,
             "metrics-port" => self.metrics_port = Some(parse_num(value)?),
+            "cluster-enabled" => self.cluster_enabled = parse_yes_no(value)?,
+            "cluster-seeds" => {
+                self.cluster_seeds = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                self.cluster_enabled |= !self.cluster_seeds.is_empty();
+            }
+            "cluster-port" => self.cluster_port = Some(parse_num(value)?),
+            "cluster-announce-ip" => {
+                self.cluster_announce_ip = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("invalid address '{value}'"))?,
+                )
+            }
+            "node-name" => self.node_name = Some(value.to_string()),
+            "weight" => self.weight = parse_num(value)?,
+            "vnodes" => self.vnodes = parse_num(value)?,
+            "replicas" => self.replicas = parse_num(value)?,
+            "write-quorum" => self.write_quorum = parse_num(value)?,
+            "failure-timeout" => self.failure_timeout_ms = parse_duration_ms(value)?,
+            "cluster-redirect" => self.cluster_redirect = parse_yes_no(value)?,
+            "handoff-rate" => self.handoff_rate = parse_memory(value)?,
             _ => return Err(format!("unknown option '{key}'")),
         }
         Ok(())
@@ -266,6 +430,27 @@ impl Config {
         }
         if self.proto_max_bulk_len < 1024 {
             return Err("proto-max-bulk-len must be at least 1kb".into());
+        }
+        if self.weight == 0 || self.weight > 1000 {
+            return Err("weight must be between 1 and 1000".into());
+        }
+        if self.vnodes == 0 || self.vnodes > 4096 {
+            return Err("vnodes must be between 1 and 4096".into());
+        }
+        if self.replicas > 15 {
+            return Err("replicas must be at most 15".into());
+        }
+        if self.write_quorum == 0 || self.write_quorum > self.replicas + 1 {
+            return Err(format!(
+                "write-quorum must be between 1 and replicas + 1 ({})",
+                self.replicas + 1
+            ));
+        }
+        if self.failure_timeout_ms < 200 {
+            return Err("failure-timeout must be at least 200ms".into());
+        }
+        if self.local_cluster > 32 {
+            return Err("local-cluster takes at most 32 nodes".into());
         }
         Ok(())
     }
@@ -313,6 +498,27 @@ pub fn parse_memory(value: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("invalid memory size '{value}'"))
 }
 
+/// Parses a duration into milliseconds: `3s`, `1500ms`, or a plain number
+/// of milliseconds.
+///
+/// # Errors
+/// Anything else.
+pub fn parse_duration_ms(value: &str) -> Result<u64, String> {
+    let lower = value.trim().to_ascii_lowercase();
+    let (digits, scale) = if let Some(ms) = lower.strip_suffix("ms") {
+        (ms, 1)
+    } else if let Some(s) = lower.strip_suffix('s') {
+        (s, 1000)
+    } else {
+        (lower.as_str(), 1)
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("invalid duration '{value}'"))
+}
+
 fn parse_policy(value: &str) -> Result<EvictionPolicy, String> {
     EvictionPolicy::from_name(value).ok_or_else(|| format!("invalid maxmemory-policy '{value}'"))
 }
@@ -338,6 +544,14 @@ mod tests {
         assert!(parse_memory("12xb").is_err());
         assert!(parse_memory("-1").is_err());
         assert!(parse_memory("99999999999999999999gb").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ms("3s"), Ok(3000));
+        assert_eq!(parse_duration_ms("1500ms"), Ok(1500));
+        assert_eq!(parse_duration_ms("250"), Ok(250));
+        assert!(parse_duration_ms("3m").is_err());
     }
 
     #[test]

@@ -10,12 +10,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
 use crate::clients::ClientHandle;
+use crate::cluster::dispatch::{self, PendingReply};
 use crate::commands::{self, After, Ctx, Session};
 use crate::protocol::{Reply, RequestParser};
 use crate::state::NodeState;
@@ -27,6 +28,9 @@ const BUFFER_SIZE: usize = 16 * 1024;
 /// Replies beyond this are written out before more requests run, so one
 /// pipeline cannot grow the output buffer without bound.
 const FLUSH_AT: usize = 256 * 1024;
+/// Replies waiting on peers before the connection stops reading more
+/// requests and writes what it has (bounds memory per connection).
+const MAX_WAITING: usize = 2048;
 /// Buffers grown past this are given back once empty.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
@@ -47,7 +51,14 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
         authenticated,
         resp3: false,
         commands: 0,
+        peer: false,
+        readonly: false,
+        last_write: None,
     };
+    let cluster = node.cluster.get().cloned();
+    // Replies not known yet (forwarded, split, held for replicas), kept in
+    // request order with the ready bytes between them.
+    let mut segments: Vec<Segment> = Vec::new();
     let mut parser = RequestParser::new(node.limits());
     let mut input = BytesMut::with_capacity(BUFFER_SIZE);
     let mut output = BytesMut::with_capacity(BUFFER_SIZE);
@@ -73,21 +84,43 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
                 Ok(Some(consumed)) => {
                     let args = parser.args(&input);
                     if !args.is_empty() {
-                        let mut ctx = Ctx {
-                            node: &node,
-                            reply: Reply::new(&mut output, session.resp3),
-                            session: &mut session,
-                            after: After::Continue,
-                        };
-                        commands::execute(&mut ctx, args);
-                        close = ctx.after == After::Close;
+                        match &cluster {
+                            None => {
+                                let mut ctx = Ctx {
+                                    node: &node,
+                                    reply: Reply::new(&mut output, session.resp3),
+                                    session: &mut session,
+                                    after: After::Continue,
+                                };
+                                commands::execute(&mut ctx, args);
+                                close = ctx.after == After::Close;
+                            }
+                            Some(cluster) => {
+                                let mut after = After::Continue;
+                                let pending = dispatch::run(
+                                    &node,
+                                    cluster,
+                                    &mut session,
+                                    &mut output,
+                                    args,
+                                    &mut after,
+                                );
+                                if let Some(pending) = pending {
+                                    segments.push(Segment::Ready(output.split().freeze()));
+                                    segments.push(Segment::Waiting(pending));
+                                }
+                                close = after == After::Close;
+                            }
+                        }
                     }
                     input.advance(consumed);
                     if close {
                         break;
                     }
-                    if output.len() >= FLUSH_AT
-                        && write_out(&node, &mut stream, &mut output).await.is_err()
+                    if (output.len() >= FLUSH_AT || segments.len() >= MAX_WAITING)
+                        && write_out(&node, &mut stream, &mut segments, &mut output)
+                            .await
+                            .is_err()
                     {
                         return finish(&node, &handle, &mut session);
                     }
@@ -116,7 +149,11 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
             &node.stats.commands_processed,
             std::mem::take(&mut session.commands),
         );
-        if write_out(&node, &mut stream, &mut output).await.is_err() || close {
+        if write_out(&node, &mut stream, &mut segments, &mut output)
+            .await
+            .is_err()
+            || close
+        {
             break;
         }
         if input.is_empty() && input.capacity() > SHRINK_ABOVE {
@@ -154,11 +191,34 @@ async fn read_some(
     }
 }
 
+/// A reply in the ordered output of a cluster connection.
+enum Segment {
+    /// Bytes ready to write.
+    Ready(Bytes),
+    /// A reply still coming.
+    Waiting(PendingReply),
+}
+
+/// Writes the pending replies in request order (waiting for those not yet
+/// known), then `output`, in one write.
 async fn write_out(
     node: &NodeState,
     stream: &mut TcpStream,
+    segments: &mut Vec<Segment>,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
+    if !segments.is_empty() {
+        let mut joined = BytesMut::new();
+        for segment in segments.drain(..) {
+            match segment {
+                Segment::Ready(bytes) => joined.extend_from_slice(&bytes),
+                Segment::Waiting(reply) => joined.extend_from_slice(&reply.await),
+            }
+        }
+        joined.extend_from_slice(output);
+        output.clear();
+        *output = joined;
+    }
     if output.is_empty() {
         return Ok(());
     }

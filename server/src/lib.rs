@@ -9,6 +9,7 @@
 //! runs active expiry. One [`shutdown::Shutdown`] signal stops everything.
 
 pub mod clients;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod connection;

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
+use ringcache_server::cluster::{Cluster, ClusterSettings};
 use ringcache_server::{metrics, server, Cli, Config, NodeState};
 use tracing_subscriber::EnvFilter;
 
@@ -43,6 +44,9 @@ fn main() {
 }
 
 async fn serve(config: Config) -> std::io::Result<()> {
+    if config.local_cluster > 0 {
+        return serve_local_cluster(config).await;
+    }
     let listener = server::bind(&config).await?;
     // The recorder must exist before the node registers its metric handles.
     let metrics = match config.metrics_port {
@@ -57,13 +61,76 @@ async fn serve(config: Config) -> std::io::Result<()> {
     if let Some((handle, metrics_listener)) = metrics {
         tokio::spawn(metrics::serve(node.clone(), metrics_listener, handle));
     }
+    join_cluster(&node, &listener).await?;
     let signals = node.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received, shutting down");
-        signals.shutdown.trigger();
+        signals.stop.trigger();
     });
     server::run(node, listener).await
+}
+
+/// Starts the cluster layer of a node configured for it.
+async fn join_cluster(
+    node: &std::sync::Arc<NodeState>,
+    listener: &tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    if !node.config.read().cluster_enabled {
+        return Ok(());
+    }
+    let port = listener.local_addr()?.port();
+    let settings = ClusterSettings::from_config(&node.config.read(), port)?;
+    let cluster = Cluster::start(node.clone(), settings).await?;
+    let _ = node.cluster.set(cluster);
+    Ok(())
+}
+
+/// `--local-cluster N`: N nodes in this process on consecutive ports, the
+/// first one the seed of the others, to try a cluster on one machine.
+async fn serve_local_cluster(config: Config) -> std::io::Result<()> {
+    let count = config.local_cluster;
+    let mut nodes = Vec::with_capacity(count);
+    let mut servers = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut node_config = config.clone();
+        let port = config
+            .port
+            .checked_add(i as u16)
+            .ok_or_else(|| std::io::Error::other("local cluster ports run past 65535"))?;
+        node_config.port = port;
+        node_config.local_cluster = 0;
+        node_config.cluster_enabled = true;
+        node_config.cluster_port = None;
+        node_config.node_name = None;
+        node_config.metrics_port = None;
+        if i > 0 {
+            let seed_port = u32::from(config.port) + 10_000;
+            node_config.cluster_seeds = vec![format!("{}:{seed_port}", config.bind)];
+        }
+        let listener = server::bind(&node_config).await?;
+        let node = NodeState::new(node_config);
+        join_cluster(&node, &listener).await?;
+        servers.push(tokio::spawn(server::run(node.clone(), listener)));
+        nodes.push(node);
+    }
+    tracing::info!(
+        nodes = count,
+        first_port = config.port,
+        "local cluster running"
+    );
+    let signals = nodes.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received, shutting down the local cluster");
+        for node in &signals {
+            node.stop.trigger();
+        }
+    });
+    for server in servers {
+        server.await.map_err(std::io::Error::other)??;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -105,6 +105,14 @@ pub fn refresh(node: &NodeState) {
     counter!("ringcache_net_input_bytes_total").absolute(ServerStats::get(&stats.net_input_bytes));
     counter!("ringcache_net_output_bytes_total")
         .absolute(ServerStats::get(&stats.net_output_bytes));
+    if let Some(cluster) = node.cluster.get() {
+        // The same figures as INFO's cluster section, as gauges named
+        // ringcache_cluster_<field> (peers, ring version, replication lag,
+        // handoff progress).
+        for (name, value) in cluster.figures() {
+            gauge!(format!("ringcache_cluster_{name}")).set(value as f64);
+        }
+    }
 }
 
 /// Serves `GET /metrics` until the node shuts down.

@@ -60,6 +60,7 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     // CONFIG SET maxclients applies at once.
     let open = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
     let maintenance = spawn_maintenance(node.clone());
+    tokio::spawn(stop_when_asked(node.clone()));
     loop {
         let accepted = tokio::select! {
             () = node.shutdown.wait() => break,
@@ -109,6 +110,20 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     let _ = tokio::task::spawn_blocking(move || maintenance.join()).await;
     info!("shutdown complete");
     Ok(())
+}
+
+/// Turns a stop request (SHUTDOWN, a signal) into the shutdown signal; a
+/// cluster node first leaves its cluster, handing its slots off while it
+/// still serves.
+async fn stop_when_asked(node: Arc<NodeState>) {
+    tokio::select! {
+        () = node.stop.wait() => {}
+        () = node.shutdown.wait() => return,
+    }
+    if let Some(cluster) = node.cluster.get() {
+        cluster.leave().await;
+    }
+    node.shutdown.trigger();
 }
 
 async fn refuse(mut stream: TcpStream, message: &'static str) {

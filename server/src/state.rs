@@ -1,12 +1,13 @@
 //! State shared by every connection and background task of one node.
 
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::RwLock;
 
 use crate::clients::Clients;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::latency::LatencyMonitor;
 use crate::metrics::CommandMetrics;
@@ -41,6 +42,11 @@ pub struct NodeState {
     pub port: AtomicU16,
     /// Per-command metric handles.
     pub command_metrics: CommandMetrics,
+    /// The cluster layer, on cluster nodes (set once at start-up).
+    pub cluster: OnceLock<Arc<Cluster>>,
+    /// A stop was asked for (SHUTDOWN, SIGTERM): the node leaves its
+    /// cluster gracefully, then triggers `shutdown`.
+    pub stop: Shutdown,
 }
 
 impl NodeState {
@@ -73,6 +79,8 @@ impl NodeState {
             started: Instant::now(),
             run_id,
             command_metrics: CommandMetrics::new(),
+            cluster: OnceLock::new(),
+            stop: Shutdown::new(),
         })
     }
 

@@ -10,6 +10,8 @@ use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod cluster;
+
 use redis::{Connection, Value};
 
 /// How long a node may take to start on a loaded machine.

@@ -142,6 +142,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) {
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
     ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();
+    ctx.session.readonly = false;
+    ctx.session.last_write = None;
     ctx.reply.simple("RESET");
 }
 

@@ -6,6 +6,7 @@
 //! error reply and the connection stays open.
 
 pub mod args;
+mod cluster;
 mod connection;
 mod expiry_args;
 mod hashes;
@@ -23,6 +24,7 @@ use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
 use crate::store::{unix_ms, Store};
 
+pub use cluster::node_id;
 pub use table::{lookup, lookup_indexed, CommandSpec, COMMANDS};
 
 /// Flag: changes data.
@@ -60,6 +62,12 @@ pub struct Session {
     pub resp3: bool,
     /// Commands run since the last flush to the shared counter.
     pub commands: u64,
+    /// A link from another cluster node: run requests here, never forward.
+    pub peer: bool,
+    /// READONLY: reads may be served by replicas.
+    pub readonly: bool,
+    /// Replica confirmations of this connection's last write (WAIT).
+    pub last_write: Option<crate::cluster::dispatch::LastWrite>,
 }
 
 /// Everything a handler can reach.

@@ -38,13 +38,14 @@ fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
     "replication",
+    "cluster",
     "keyspace",
 ];
 
@@ -75,6 +76,27 @@ pub fn info_text(node: &NodeState, sections: &[String]) -> String {
             "persistence" => out.push_str("# Persistence\r\nloading:0\r\naof_enabled:0\r\n"),
             "stats" => stats_section(node, &mut out),
             "replication" => out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
+            "cluster" => {
+                out.push_str("# Cluster\r\n");
+                match node.cluster.get() {
+                    None => out.push_str("cluster_enabled:0\r\n"),
+                    Some(cluster) => {
+                        let _ = write!(
+                            out,
+                            "cluster_enabled:1\r\ncluster_node_name:{}\r\ncluster_mode:{}\r\n",
+                            cluster.settings.node_name,
+                            if cluster.settings.redirect {
+                                "redirect"
+                            } else {
+                                "proxy"
+                            }
+                        );
+                        for (name, value) in cluster.figures() {
+                            let _ = write!(out, "cluster_{name}:{value}\r\n");
+                        }
+                    }
+                }
+            }
             "keyspace" => {
                 out.push_str("# Keyspace\r\n");
                 let keys = node.store.len();
@@ -492,7 +514,7 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     }
     tracing::info!(client = %ctx.session.handle.peer, "SHUTDOWN received");
-    ctx.node.shutdown.trigger();
+    ctx.node.stop.trigger();
     ctx.after = After::Close;
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{connection, hashes, keys, latency, server, strings};
+use super::{cluster, connection, hashes, keys, latency, server, strings};
 use super::{Ctx, ADMIN, CONNECTION, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
 use crate::protocol::Args;
 
@@ -153,6 +153,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("memory", server::memory, -2, R, NONE, "server", "A container for memory diagnostics commands."),
     spec("object", server::object, -2, R, NONE, "generic", "A container for object introspection commands."),
     spec("slowlog", server::slowlog, -2, ADMIN, NONE, "server", "A container for slow log commands."),
+    // cluster
+    spec("cluster", cluster::cluster, -2, C, NONE, "cluster", "A container for Redis Cluster commands."),
+    spec("readonly", cluster::readonly, 1, C, NONE, "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node."),
+    spec("readwrite", cluster::readwrite, 1, C, NONE, "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node."),
+    spec("asking", cluster::asking, 1, C, NONE, "cluster", "Signals that a cluster client is following an -ASK redirect."),
+    spec("wait", cluster::wait, 3, C, NONE, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
+    spec("rcpeer", cluster::rcpeer, 1, C, NONE, "cluster", "Marks the connection as a link from another ringcache node."),
+    spec("rcapply", cluster::rcapply, -5, ADMIN, NONE, "cluster", "Applies a key's state at a version, unless the local copy is newer (replication and handoff)."),
+    spec("rchandoff", cluster::rchandoff, -1, ADMIN, NONE, "cluster", "Tells a previous owner that a new owner took these slots."),
+    spec("rcread", cluster::rcread, -2, ADMIN, NONE, "cluster", "Runs a read-only command on this node without routing it."),
+    spec("rcexport", cluster::rcexport, -3, ADMIN, NONE, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them."),
     spec("shutdown", server::shutdown, -1, ADMIN, NONE, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     spec("latency", latency::latency, -2, ADMIN, NONE, "server", "A container for latency diagnostics commands."),
     spec("debug", server::debug, -2, ADMIN, NONE, "server", "A container for debugging commands."),

@@ -32,6 +32,11 @@ impl<'a> Reply<'a> {
         self.out.len()
     }
 
+    /// Appends an already encoded reply.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     /// `+OK`
     #[inline]
     pub fn ok(&mut self) {

@@ -4,10 +4,13 @@
 //! the hash table (8 bytes) to one heap block laid out as:
 //!
 //! ```text
-//! [flags u8][access u32][key length varint][expiry u64, if flagged][key][payload]
+//! [flags u8][access u32][key length varint][expiry u64, if flagged]
+//! [version u64, if flagged][key][payload]
 //! ```
 //!
-//! `flags` holds the value kind and whether an expiry is present; `access` is
+//! `flags` holds the value kind and whether an expiry and a version are
+//! present (only cluster nodes version their entries, so a standalone node
+//! pays nothing for it); `access` is
 //! the LRU clock or the LFU counter, depending on the eviction policy. The
 //! payload is the string value itself, or for a hash the index of its map in
 //! the shard's slab. A 15-byte key with a 32-byte value fits one 80-byte
@@ -19,6 +22,7 @@ const KIND_MASK: u8 = 0b11;
 const KIND_STRING: u8 = 0;
 const KIND_HASH: u8 = 1;
 const HAS_EXPIRE: u8 = 0b100;
+const HAS_VERSION: u8 = 0b1000;
 const ACCESS_AT: usize = 1;
 const KEY_LEN_AT: usize = 5;
 
@@ -56,20 +60,38 @@ impl Entry {
     }
 
     fn build(kind: u8, key: &[u8], payload: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
+        Entry::build_versioned(kind, key, payload, expire_at, None, access)
+    }
+
+    fn build_versioned(
+        kind: u8,
+        key: &[u8],
+        payload: &[u8],
+        expire_at: Option<u64>,
+        version: Option<u64>,
+        access: u32,
+    ) -> Entry {
         let key_len = u32::try_from(key.len()).expect("keys are bounded by proto-max-bulk-len");
         let mut len_bytes = [0u8; 5];
         let len_size = write_varint(key_len, &mut len_bytes);
         let size = KEY_LEN_AT
             + len_size
             + if expire_at.is_some() { 8 } else { 0 }
+            + if version.is_some() { 8 } else { 0 }
             + key.len()
             + payload.len();
         let mut blob = ThinVec::with_capacity(size);
-        blob.push(kind | if expire_at.is_some() { HAS_EXPIRE } else { 0 });
+        blob.push(
+            kind | if expire_at.is_some() { HAS_EXPIRE } else { 0 }
+                | if version.is_some() { HAS_VERSION } else { 0 },
+        );
         blob.extend_from_slice(&access.to_le_bytes());
         blob.extend_from_slice(&len_bytes[..len_size]);
         if let Some(at) = expire_at {
             blob.extend_from_slice(&at.to_le_bytes());
+        }
+        if let Some(v) = version {
+            blob.extend_from_slice(&v.to_le_bytes());
         }
         blob.extend_from_slice(key);
         blob.extend_from_slice(payload);
@@ -87,6 +109,9 @@ impl Entry {
         let (len, size) = read_varint(&self.0[KEY_LEN_AT..]);
         let mut start = KEY_LEN_AT + size;
         if self.flags() & HAS_EXPIRE != 0 {
+            start += 8;
+        }
+        if self.flags() & HAS_VERSION != 0 {
             start += 8;
         }
         (start, len as usize)
@@ -137,6 +162,43 @@ impl Entry {
         Some(u64::from_le_bytes(bytes))
     }
 
+    /// Offset of the version field, if the entry has one.
+    fn version_at(&self) -> Option<usize> {
+        if self.flags() & HAS_VERSION == 0 {
+            return None;
+        }
+        let (_, size) = read_varint(&self.0[KEY_LEN_AT..]);
+        let expire = if self.flags() & HAS_EXPIRE != 0 { 8 } else { 0 };
+        Some(KEY_LEN_AT + size + expire)
+    }
+
+    /// The version of the write that produced this entry (cluster nodes
+    /// only; replication and handoff keep the newer of two copies).
+    #[inline]
+    pub fn version(&self) -> Option<u64> {
+        let at = self.version_at()?;
+        let bytes: [u8; 8] = self.0[at..at + 8].try_into().ok()?;
+        Some(u64::from_le_bytes(bytes))
+    }
+
+    /// Sets the version: in place when the entry has the field, otherwise
+    /// by rebuilding it with the field.
+    pub fn set_version(&mut self, version: u64) {
+        match self.version_at() {
+            Some(at) => self.0[at..at + 8].copy_from_slice(&version.to_le_bytes()),
+            None => {
+                *self = Entry::build_versioned(
+                    self.flags() & KIND_MASK,
+                    self.key(),
+                    self.payload(),
+                    self.expire_at(),
+                    Some(version),
+                    self.access(),
+                )
+            }
+        }
+    }
+
     /// True if the entry has expired at `now` (Unix ms).
     #[inline]
     pub fn is_expired(&self, now: u64) -> bool {
@@ -172,11 +234,12 @@ impl Entry {
     /// A copy of this entry (same kind, key and access) with another payload
     /// and expiry.
     pub fn rebuilt(&self, payload: &[u8], expire_at: Option<u64>) -> Entry {
-        Entry::build(
+        Entry::build_versioned(
             self.flags() & KIND_MASK,
             self.key(),
             payload,
             expire_at,
+            self.version(),
             self.access(),
         )
     }
@@ -239,6 +302,28 @@ mod tests {
         assert_eq!(
             (e.key(), e.payload(), e.expire_at()),
             (&b"key"[..], &b"value"[..], None)
+        );
+    }
+
+    #[test]
+    fn versions_survive_expiry_changes() {
+        let mut e = Entry::string(b"key", b"value", Some(10), 3);
+        assert_eq!(e.version(), None);
+        e.set_version(41);
+        e.set_version(42);
+        assert_eq!(
+            (e.key(), e.payload(), e.expire_at(), e.version(), e.access()),
+            (&b"key"[..], &b"value"[..], Some(10), Some(42), 3)
+        );
+        e.set_expire(None);
+        assert_eq!(
+            (e.expire_at(), e.version(), e.payload()),
+            (None, Some(42), &b"value"[..])
+        );
+        e.set_expire(Some(7));
+        assert_eq!(
+            (e.expire_at(), e.version(), e.key()),
+            (Some(7), Some(42), &b"key"[..])
         );
     }
 

@@ -13,6 +13,7 @@ mod hash_value;
 mod memory;
 mod policy;
 mod shard;
+mod transfer;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -30,6 +31,7 @@ pub use hash_value::HashValue;
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
 pub use shard::{OwnedValue, Shard, ShardStats, ValueRef};
+pub use transfer::Snapshot;
 
 /// Default shard count: a few per core keeps lock contention negligible.
 pub const DEFAULT_SHARDS: usize = 64;

@@ -329,6 +329,15 @@ impl Shard {
         self.account(after - before);
     }
 
+    /// Sets the version of the entry at `index` (see [`Entry::version`]).
+    pub fn set_version_at(&mut self, index: usize, version: u64) {
+        let entry = self.at_mut(index);
+        let before = entry.heap_size() as isize;
+        entry.set_version(version);
+        let after = entry.heap_size() as isize;
+        self.account(after - before);
+    }
+
     /// Removes every entry and returns what was removed, so the caller can
     /// drop it elsewhere (FLUSHALL ASYNC).
     pub fn take_all(&mut self) -> (HashTable<Entry>, Slab<HashValue>) {

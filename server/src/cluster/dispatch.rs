@@ -1,0 +1,291 @@
+//! Running one request on a cluster node: route it, then run it here (and
+//! ship its effect to replicas), relay it to its owner, split it, or
+//! redirect. A reply that is not known at once (forwarded, split, or held
+//! until replicas confirm) comes back as a future; the connection keeps
+//! such replies in request order.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::future::join_all;
+use ringcache_client::resp;
+
+use super::peer::PeerReply;
+use super::router::{self, Route, RouteFlags};
+use super::Cluster;
+use crate::commands::{self, After, Ctx, Session, WRITE};
+use crate::protocol::{Args, Limits, Reply, RequestParser};
+use crate::state::NodeState;
+
+/// What WAIT knows of a connection's last write.
+#[derive(Debug)]
+pub enum LastWrite {
+    /// Shipped without waiting: WAIT waits for the confirmations.
+    Shipped(super::replication::Shipped),
+    /// Held for its quorum: the confirmations counted then.
+    Confirmed(Arc<AtomicUsize>),
+}
+
+/// A reply that arrives later.
+pub type PendingReply = Pin<Box<dyn Future<Output = Bytes> + Send>>;
+
+/// Redis's error when a write cannot reach enough replicas.
+const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+/// Longest WAIT blocks when asked to wait forever.
+const WAIT_CAP: Duration = Duration::from_secs(60);
+
+/// Runs `args` on a cluster node. Appends the reply to `output` when it is
+/// known now; otherwise returns it as a future (replies already in `output`
+/// come before it).
+pub fn run(
+    node: &Arc<NodeState>,
+    cluster: &Arc<Cluster>,
+    session: &mut Session,
+    output: &mut BytesMut,
+    args: Args<'_>,
+    after: &mut After,
+) -> Option<PendingReply> {
+    let spec = commands::lookup(args.get(0));
+    let routable = session.authenticated && !session.peer;
+    let Some(spec) =
+        spec.filter(|s| session.authenticated && commands::arity_ok(s.arity, args.len()))
+    else {
+        return run_here(node, cluster, session, output, args, after);
+    };
+    if !routable {
+        // A request another node forwarded runs here; only a miss on a
+        // slot being imported goes one hop further, to the previous owner.
+        return match router::read_through_source(cluster, spec, args) {
+            Some(from) => read_through(
+                node,
+                cluster,
+                session,
+                output,
+                args,
+                after,
+                spec.first_key as usize,
+                from,
+            ),
+            None => run_here(node, cluster, session, output, args, after),
+        };
+    }
+    if spec.name == "wait" {
+        return wait(session, output, args);
+    }
+    let flags = RouteFlags {
+        readonly: session.readonly,
+        resp3: session.resp3,
+    };
+    match router::route(cluster, spec, args, flags) {
+        Route::Local => run_here(node, cluster, session, output, args, after),
+        Route::Forward(addr) => {
+            cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+            let reply = cluster
+                .peers
+                .send(addr, session.resp3, router::encode(args));
+            Some(Box::pin(async move { relayed(reply.await) }))
+        }
+        Route::ReadThrough(from) => read_through(
+            node,
+            cluster,
+            session,
+            output,
+            args,
+            after,
+            spec.first_key as usize,
+            from,
+        ),
+        Route::Moved(slot, addr) => {
+            cluster.stats.redirected.fetch_add(1, Ordering::Relaxed);
+            Reply::new(output, session.resp3).error(&format!("MOVED {slot} {addr}"));
+            None
+        }
+        Route::Fail(message) => {
+            Reply::new(output, session.resp3).error(message);
+            None
+        }
+        Route::Split(merge, parts) => {
+            let total = parts.iter().map(|p| p.keys.len()).sum();
+            let mut waits: Vec<(Vec<usize>, PendingReply)> = Vec::with_capacity(parts.len());
+            for part in parts {
+                let future: PendingReply = match part.target {
+                    Some(addr) => {
+                        cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+                        let reply = cluster.peers.send(addr, session.resp3, part.command);
+                        Box::pin(async move { relayed(reply.await) })
+                    }
+                    None => run_encoded(node, cluster, session, &part.command, after),
+                };
+                waits.push((part.keys, future));
+            }
+            Some(Box::pin(async move {
+                let (keys, futures): (Vec<_>, Vec<_>) = waits.into_iter().unzip();
+                let replies = join_all(futures).await;
+                router::merge(merge, total, keys.into_iter().zip(replies).collect())
+            }))
+        }
+    }
+}
+
+/// A read of a slot being imported: served here if the key is here,
+/// otherwise by the previous owner (wrapped in RCREAD so it runs there
+/// and goes no further); if that owner cannot answer, the local (missing)
+/// answer stands.
+#[allow(clippy::too_many_arguments)]
+fn read_through(
+    node: &Arc<NodeState>,
+    cluster: &Arc<Cluster>,
+    session: &mut Session,
+    output: &mut BytesMut,
+    args: Args<'_>,
+    after: &mut After,
+    key_at: usize,
+    from: std::net::SocketAddr,
+) -> Option<PendingReply> {
+    let key = args.get(key_at);
+    if node.store.lock(key).peek(key).is_some() {
+        return run_here(node, cluster, session, output, args, after);
+    }
+    let mut local = BytesMut::new();
+    let pending = run_here(node, cluster, session, &mut local, args, after);
+    debug_assert!(pending.is_none(), "reads are not held for replicas");
+    cluster.stats.read_through.fetch_add(1, Ordering::Relaxed);
+    let reply = cluster
+        .peers
+        .send(from, session.resp3, router::encode_wrapped(b"RCREAD", args));
+    let local = local.freeze();
+    Some(Box::pin(async move {
+        match reply.await {
+            Ok(Ok(frame)) if !frame.starts_with(b"-") => frame,
+            _ => local,
+        }
+    }))
+}
+
+/// Runs `args` on this node; a write this node is primary for is shipped
+/// to the replicas, and its reply held until W-1 of them confirm.
+fn run_here(
+    node: &Arc<NodeState>,
+    cluster: &Arc<Cluster>,
+    session: &mut Session,
+    output: &mut BytesMut,
+    args: Args<'_>,
+    after: &mut After,
+) -> Option<PendingReply> {
+    let start = output.len();
+    let resp3 = session.resp3;
+    let mut ctx = Ctx {
+        node,
+        reply: Reply::new(output, resp3),
+        session,
+        after: *after,
+    };
+    let index = commands::execute(&mut ctx, args);
+    *after = ctx.after;
+    let spec = index.and_then(|i| commands::COMMANDS.get(i))?;
+    if spec.flags & WRITE == 0 || output.get(start) == Some(&b'-') {
+        return None;
+    }
+    let keys = router::key_positions(spec, args.len()).map(|p| args.get(p));
+    let shipped = super::replication::ship(cluster, &node.store, keys);
+    let quorum = cluster.settings.write_quorum;
+    if quorum <= 1 || shipped.is_empty() {
+        session.last_write = Some(LastWrite::Shipped(shipped));
+        return None;
+    }
+    let reply = output.split_off(start).freeze();
+    let timeout = cluster.settings.failure_timeout.min(Duration::from_secs(2));
+    let confirmed = Arc::new(AtomicUsize::new(0));
+    session.last_write = Some(LastWrite::Confirmed(confirmed.clone()));
+    Some(Box::pin(async move {
+        let count = shipped.quorum(quorum - 1, timeout).await;
+        confirmed.store(count, Ordering::Relaxed);
+        if count >= quorum - 1 {
+            reply
+        } else {
+            router::error_reply(NOREPLICAS)
+        }
+    }))
+}
+
+/// Runs an encoded command (a split command's local part) on this node.
+fn run_encoded(
+    node: &Arc<NodeState>,
+    cluster: &Arc<Cluster>,
+    session: &mut Session,
+    command: &Bytes,
+    after: &mut After,
+) -> PendingReply {
+    let mut parser = RequestParser::new(Limits::default());
+    let mut output = BytesMut::new();
+    let pending = match parser.parse(command) {
+        Ok(Some(_)) => run_here(
+            node,
+            cluster,
+            session,
+            &mut output,
+            parser.args(command),
+            after,
+        ),
+        _ => {
+            Reply::new(&mut output, session.resp3).error("ERR internal: bad sub-command");
+            None
+        }
+    };
+    match pending {
+        Some(pending) => pending,
+        None => {
+            let reply = output.freeze();
+            Box::pin(async move { reply })
+        }
+    }
+}
+
+/// WAIT numreplicas timeout: how many replicas confirmed this
+/// connection's last write.
+fn wait(session: &mut Session, output: &mut BytesMut, args: Args<'_>) -> Option<PendingReply> {
+    let parse = |i: usize| -> Option<i64> { std::str::from_utf8(args.get(i)).ok()?.parse().ok() };
+    let (Some(wanted), Some(timeout)) = (parse(1), parse(2)) else {
+        Reply::new(output, session.resp3).error("ERR value is not an integer or out of range");
+        return None;
+    };
+    if timeout < 0 {
+        Reply::new(output, session.resp3).error("ERR timeout is negative");
+        return None;
+    }
+    let Some(last) = session.last_write.take() else {
+        Reply::new(output, session.resp3).int(0);
+        return None;
+    };
+    let limit = if timeout == 0 {
+        WAIT_CAP
+    } else {
+        Duration::from_millis(timeout as u64).min(WAIT_CAP)
+    };
+    let _ = wanted;
+    Some(Box::pin(async move {
+        // Replies go out in request order, so a write held for its quorum
+        // has finished by the time this runs.
+        let confirmed = match last {
+            LastWrite::Shipped(shipped) => shipped.confirmed(limit).await,
+            LastWrite::Confirmed(count) => count.load(Ordering::Relaxed),
+        };
+        let mut out = BytesMut::new();
+        resp::write_int(&mut out, confirmed as i64);
+        out.freeze()
+    }))
+}
+
+/// A forwarded request's reply, or the error the client sees when the
+/// owner cannot be reached (TRYAGAIN: cluster clients retry it).
+fn relayed(reply: Result<PeerReply, tokio::sync::oneshot::error::RecvError>) -> Bytes {
+    match reply {
+        Ok(Ok(frame)) => frame,
+        Ok(Err(e)) => router::error_reply(&format!("TRYAGAIN {e}")),
+        Err(_) => router::error_reply("TRYAGAIN peer link closed"),
+    }
+}

@@ -1,0 +1,424 @@
+//! The cluster layer: membership through gossip, the ring built from it,
+//! routing of requests to their owners, replication of writes, and handoff
+//! of slots when the ring changes.
+//!
+//! Data flow: the membership watch yields the live members; each change
+//! builds a new [`ClusterView`] (ring, owners of every slot, addresses) and
+//! publishes it with an atomic swap; connections read the current view
+//! without locking to route each request ([`router`]); writes a node runs as
+//! a slot's primary are shipped to the slot's replicas ([`replication`]);
+//! slots that change owners are streamed to their new owners in the
+//! background ([`handoff`]), while the new owners read through to the old
+//! ones on a miss.
+
+pub mod dispatch;
+pub mod handoff;
+pub mod hlc;
+pub mod membership;
+pub mod peer;
+pub mod replication;
+pub mod router;
+pub mod view;
+pub mod wire;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::state::NodeState;
+use handoff::{Handoffs, Imports};
+use hlc::Hlc;
+use membership::{MemberState, Membership, MembershipConfig};
+use peer::PeerPool;
+use view::ClusterView;
+
+/// Longest a joining node waits to hear from its seeds before it takes
+/// slots anyway (so a cluster whose seeds are all gone can restart).
+const JOIN_WAIT: Duration = Duration::from_secs(10);
+/// How long the member list must stay unchanged before a joining node
+/// takes slots, so it enters the ring knowing every member.
+const JOIN_SETTLE: Duration = Duration::from_secs(1);
+/// Longest a graceful leave waits for its handoffs.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Cluster options of a node.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Stable name: the ring places a node by its name.
+    pub node_name: String,
+    /// Address clients and peers use for this node's RESP port.
+    pub announce: SocketAddr,
+    /// UDP address gossip binds.
+    pub gossip_listen: SocketAddr,
+    /// UDP address other nodes gossip to.
+    pub gossip_advertise: SocketAddr,
+    /// Gossip addresses of nodes to join through.
+    pub seeds: Vec<String>,
+    /// Share of the ring relative to other nodes.
+    pub weight: u32,
+    /// Copies of each slot besides the primary.
+    pub replicas: usize,
+    /// Copies that must hold a write before it is acknowledged.
+    pub write_quorum: usize,
+    /// How soon a silent node is declared dead.
+    pub failure_timeout: Duration,
+    /// Answer MOVED instead of forwarding.
+    pub redirect: bool,
+    /// Virtual nodes per unit of weight.
+    pub vnodes: u32,
+    /// Handoff bandwidth bound in bytes per second.
+    pub handoff_rate: u64,
+}
+
+impl ClusterSettings {
+    /// Settings from the node's configuration, for a node whose RESP
+    /// listener is bound to `port`.
+    ///
+    /// # Errors
+    /// No gossip port can be derived or found.
+    pub fn from_config(config: &Config, port: u16) -> std::io::Result<ClusterSettings> {
+        let ip = config
+            .cluster_announce_ip
+            .unwrap_or(if config.bind.is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                config.bind
+            });
+        let announce = SocketAddr::new(ip, port);
+        let gossip_port = match config.cluster_port {
+            // Port 0: any free UDP port (tests, several nodes on one host).
+            Some(0) => std::net::UdpSocket::bind(SocketAddr::new(config.bind, 0))?
+                .local_addr()?
+                .port(),
+            Some(p) => p,
+            None => port.checked_add(10_000).ok_or_else(|| {
+                std::io::Error::other(format!(
+                    "no default gossip port for RESP port {port}: give --cluster-port"
+                ))
+            })?,
+        };
+        Ok(ClusterSettings {
+            node_name: config
+                .node_name
+                .clone()
+                .unwrap_or_else(|| announce.to_string()),
+            announce,
+            gossip_listen: SocketAddr::new(config.bind, gossip_port),
+            gossip_advertise: SocketAddr::new(ip, gossip_port),
+            seeds: config.cluster_seeds.clone(),
+            weight: config.weight,
+            replicas: config.replicas,
+            write_quorum: config.write_quorum,
+            failure_timeout: Duration::from_millis(config.failure_timeout_ms),
+            redirect: config.cluster_redirect,
+            vnodes: config.vnodes,
+            handoff_rate: config.handoff_rate,
+        })
+    }
+}
+
+/// Cluster counters (INFO cluster, metrics).
+#[derive(Debug, Default)]
+pub struct ClusterStats {
+    /// Writes shipped to replicas.
+    pub replicated: AtomicU64,
+    /// Shipments that failed (replica unreachable or overloaded).
+    pub replication_failures: AtomicU64,
+    /// Snapshots applied from peers (replication, handoff, repair).
+    pub applied: AtomicU64,
+    /// Snapshots refused because the local copy was newer.
+    pub stale_refused: AtomicU64,
+    /// Requests forwarded to their owner.
+    pub forwarded: AtomicU64,
+    /// Misses read through to a slot's previous owner.
+    pub read_through: AtomicU64,
+    /// MOVED redirections answered.
+    pub redirected: AtomicU64,
+}
+
+/// See the module docs; one per node, shared by every connection.
+pub struct Cluster {
+    /// Options.
+    pub settings: ClusterSettings,
+    view: ArcSwap<ClusterView>,
+    /// Links to peers.
+    pub peers: PeerPool,
+    /// Versions of writes.
+    pub hlc: Hlc,
+    /// Slots being imported, with their previous owner.
+    pub imports: Imports,
+    /// Slots to stream to new owners.
+    pub handoffs: Handoffs,
+    /// Counters.
+    pub stats: ClusterStats,
+    members: tokio::sync::watch::Receiver<Arc<Vec<membership::MemberInfo>>>,
+    // Taken out at shutdown (which consumes it); locked only by the rare
+    // state changes, never on the request path.
+    membership: tokio::sync::Mutex<Option<Membership>>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node", &self.settings.node_name)
+            .field("ring_version", &self.view().version)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Joins the cluster: starts gossip, follows membership changes, and
+    /// runs the handoff worker, all until the node shuts down.
+    ///
+    /// # Errors
+    /// The gossip socket cannot be bound.
+    pub async fn start(
+        node: Arc<NodeState>,
+        settings: ClusterSettings,
+    ) -> std::io::Result<Arc<Cluster>> {
+        let membership = Membership::start(MembershipConfig {
+            node_name: settings.node_name.clone(),
+            cluster_id: "ringcache".into(),
+            gossip_listen: settings.gossip_listen,
+            gossip_advertise: settings.gossip_advertise,
+            resp_addr: settings.announce,
+            seeds: settings.seeds.clone(),
+            weight: settings.weight,
+            failure_timeout: settings.failure_timeout,
+            gossip_interval: Duration::from_millis(200),
+        })
+        .await?;
+        let password = node.config.read().requirepass.clone();
+        let empty = ClusterView::build(
+            0,
+            Arc::new(Vec::new()),
+            &settings.node_name,
+            settings.vnodes,
+            settings.replicas + 1,
+        );
+        let cluster = Arc::new(Cluster {
+            peers: PeerPool::new(password, node.shutdown.clone()),
+            view: ArcSwap::from_pointee(empty),
+            hlc: Hlc::default(),
+            imports: Imports::default(),
+            handoffs: Handoffs::default(),
+            stats: ClusterStats::default(),
+            members: membership.subscribe(),
+            membership: tokio::sync::Mutex::new(Some(membership)),
+            started: Instant::now(),
+            settings,
+        });
+        info!(
+            node = %cluster.settings.node_name,
+            gossip = %cluster.settings.gossip_listen,
+            "cluster membership started"
+        );
+        tokio::spawn(follow_membership(cluster.clone(), node.clone()));
+        tokio::spawn(handoff::run_worker(cluster.clone(), node.clone()));
+        tokio::spawn(become_active(cluster.clone(), node.clone()));
+        Ok(cluster)
+    }
+
+    /// The current view.
+    #[inline]
+    pub fn view(&self) -> arc_swap::Guard<Arc<ClusterView>> {
+        self.view.load()
+    }
+
+    /// The current view, owned.
+    pub fn view_full(&self) -> Arc<ClusterView> {
+        self.view.load_full()
+    }
+
+    /// Seconds since the cluster layer started.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Publishes the view of `members`; plans handoffs and imports when the
+    /// ring changed.
+    fn apply_members(&self, members: Arc<Vec<membership::MemberInfo>>) {
+        let old = self.view.load_full();
+        let mut next = ClusterView::build(
+            old.version,
+            members,
+            &self.settings.node_name,
+            self.settings.vnodes,
+            self.settings.replicas + 1,
+        );
+        if !next.ring_differs(&old) {
+            handoff::prune(self, &next);
+            self.view.store(Arc::new(next));
+            return;
+        }
+        next.version = old.version + 1;
+        let next = Arc::new(next);
+        self.view.store(next.clone());
+        let live: Vec<SocketAddr> = next.members.iter().map(|m| m.resp_addr).collect();
+        self.peers.retain(&live);
+        info!(
+            ring_version = next.version,
+            nodes = next.placement.nodes().len(),
+            owned = next.me.map_or(0, |me| next.placement.slot_counts(me).0),
+            "ring changed"
+        );
+        if old.me.is_none() && next.me.is_some() {
+            // Entering the ring: what this node must pull is what the
+            // others own now, whatever this node's earlier views said.
+            let others: Vec<_> = next
+                .members
+                .iter()
+                .filter(|m| m.name != self.settings.node_name)
+                .cloned()
+                .collect();
+            let before = ClusterView::build(
+                old.version,
+                Arc::new(others),
+                &self.settings.node_name,
+                self.settings.vnodes,
+                self.settings.replicas + 1,
+            );
+            handoff::plan(self, &before, &next);
+        } else {
+            handoff::plan(self, &old, &next);
+        }
+    }
+
+    /// Leaves the cluster gracefully: announces it, waits (bounded) until
+    /// this node's slots are handed off, then stops gossip.
+    pub async fn leave(&self) {
+        info!(node = %self.settings.node_name, "leaving the cluster: handing off slots");
+        self.set_state(MemberState::Leaving).await;
+        let deadline = Instant::now() + LEAVE_TIMEOUT;
+        // Wait for the ring without this node, then until new owners took
+        // every slot it was primary of (they pull, then say so).
+        while Instant::now() < deadline {
+            let view = self.view();
+            let alone = view
+                .members
+                .iter()
+                .all(|m| m.name == self.settings.node_name);
+            if view.me.is_none() && view.version > 0 && (self.handoffs.untaken() == 0 || alone) {
+                break;
+            }
+            drop(view);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if self.handoffs.untaken() > 0 {
+            warn!(
+                untaken = self.handoffs.untaken(),
+                "leaving before every slot was taken"
+            );
+        }
+        if let Some(membership) = self.membership.lock().await.take() {
+            membership.shutdown().await;
+        }
+    }
+
+    /// The cluster figures INFO and the metrics endpoint report, by name.
+    pub fn figures(&self) -> Vec<(&'static str, u64)> {
+        let view = self.view();
+        let (primary, replica) = view.me.map_or((0, 0), |me| view.placement.slot_counts(me));
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let handoffs = &self.handoffs;
+        vec![
+            ("ring_version", view.version),
+            ("nodes", view.placement.nodes().len() as u64),
+            ("members", view.members.len() as u64),
+            ("slots_primary", primary as u64),
+            ("slots_replica", replica as u64),
+            ("replicas", self.settings.replicas as u64),
+            ("write_quorum", self.settings.write_quorum as u64),
+            ("forwarded", load(&self.stats.forwarded)),
+            ("redirected", load(&self.stats.redirected)),
+            ("read_through", load(&self.stats.read_through)),
+            ("replicated", load(&self.stats.replicated)),
+            (
+                "replication_failures",
+                load(&self.stats.replication_failures),
+            ),
+            ("replication_lag", self.peers.in_flight() as u64),
+            ("applied", load(&self.stats.applied)),
+            ("stale_refused", load(&self.stats.stale_refused)),
+            ("importing_slots", self.imports.len() as u64),
+            (
+                "handoff_slots_pending",
+                handoffs.slots_pending.load(Ordering::Relaxed) as u64,
+            ),
+            ("handoff_slots_done", load(&handoffs.slots_done)),
+            ("handoff_keys_received", load(&handoffs.keys_received)),
+            ("handoff_keys_sent", load(&handoffs.keys_sent)),
+            ("handoff_keys_dropped", load(&handoffs.keys_dropped)),
+        ]
+    }
+
+    /// Advertises this node's state.
+    pub async fn set_state(&self, state: MemberState) {
+        if let Some(membership) = self.membership.lock().await.as_ref() {
+            membership.set_state(state).await;
+        }
+    }
+}
+
+/// Rebuilds the view on every membership change until shutdown.
+async fn follow_membership(cluster: Arc<Cluster>, node: Arc<NodeState>) {
+    let mut members = cluster.members.clone();
+    let mut shutdown = node.shutdown.listener();
+    loop {
+        let current = members.borrow_and_update().clone();
+        cluster.apply_members(current);
+        tokio::select! {
+            () = shutdown.wait() => return,
+            changed = members.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Turns this node Active once it has heard from the cluster (or has no
+/// seeds, or waited long enough): a node that took slots before it knew
+/// the other members would think it owned every slot and serve them cold.
+async fn become_active(cluster: Arc<Cluster>, node: Arc<NodeState>) {
+    let deadline = Instant::now() + JOIN_WAIT;
+    let mut shutdown = node.shutdown.listener();
+    if !cluster.settings.seeds.is_empty() {
+        let mut members = cluster.members.clone();
+        let mut settled_at = Instant::now() + JOIN_SETTLE;
+        loop {
+            let others_active = members
+                .borrow_and_update()
+                .iter()
+                .any(|m| m.name != cluster.settings.node_name && m.state == MemberState::Active);
+            let now = Instant::now();
+            if (others_active && now >= settled_at) || now >= deadline {
+                break;
+            }
+            let wake = if others_active {
+                settled_at.min(deadline)
+            } else {
+                deadline
+            };
+            tokio::select! {
+                () = shutdown.wait() => return,
+                changed = members.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    settled_at = Instant::now() + JOIN_SETTLE;
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+    }
+    cluster.set_state(MemberState::Active).await;
+    info!(node = %cluster.settings.node_name, "active in the ring");
+}

@@ -1,0 +1,355 @@
+//! Links to other nodes: one pipelined RESP connection per peer (and
+//! protocol version), shared by every client connection of this node.
+//! Requests queue on a bounded channel; a task writes whatever is queued in
+//! one syscall and matches replies to requests in order.
+//!
+//! A link that fails fails every request on it and is replaced on the next
+//! request, after a short back-off so a dead peer is not redialled in a loop.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use ringcache_client::resp::{self, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tracing::{debug, warn};
+
+use crate::shutdown::Shutdown;
+
+/// Requests queued per link before callers get an error (shed, not buffer).
+const QUEUE_DEPTH: usize = 8192;
+/// Requests written but not yet answered, per link.
+const MAX_IN_FLIGHT: usize = 65_536;
+/// How long dialling a peer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// After a failed dial, requests to that peer fail at once for this long.
+const REDIAL_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Why a peer request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerError {
+    /// The peer cannot be reached (refused, reset, timed out).
+    Unreachable(SocketAddr),
+    /// The link's queue is full.
+    Overloaded(SocketAddr),
+}
+
+impl std::fmt::Display for PeerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerError::Unreachable(addr) => write!(f, "peer {addr} unreachable"),
+            PeerError::Overloaded(addr) => write!(f, "peer {addr} overloaded"),
+        }
+    }
+}
+
+/// A reply from a peer: its raw RESP bytes.
+pub type PeerReply = Result<Bytes, PeerError>;
+
+/// One request: the encoded command(s) and one reply slot per command.
+struct Request {
+    bytes: Bytes,
+    replies: Vec<oneshot::Sender<PeerReply>>,
+}
+
+#[derive(Clone)]
+struct Link {
+    sender: mpsc::Sender<Request>,
+}
+
+/// Every link of this node; cheap to clone.
+#[derive(Clone)]
+pub struct PeerPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    links: Mutex<HashMap<(SocketAddr, bool), Link>>,
+    down_until: Mutex<HashMap<SocketAddr, Instant>>,
+    password: Option<String>,
+    shutdown: Shutdown,
+    /// Requests sent on any link and not answered yet.
+    in_flight: AtomicUsize,
+}
+
+impl std::fmt::Debug for PeerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerPool")
+            .field("links", &self.inner.links.lock().len())
+            .finish()
+    }
+}
+
+impl PeerPool {
+    /// A pool whose links authenticate with `password` and stop on `shutdown`.
+    pub fn new(password: Option<String>, shutdown: Shutdown) -> PeerPool {
+        PeerPool {
+            inner: Arc::new(PoolInner {
+                links: Mutex::new(HashMap::new()),
+                down_until: Mutex::new(HashMap::new()),
+                password,
+                shutdown,
+                in_flight: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Sends one encoded command to `addr`; the receiver gets its reply.
+    /// `resp3` picks a link speaking RESP3, so relayed replies match the
+    /// client's protocol.
+    pub fn send(
+        &self,
+        addr: SocketAddr,
+        resp3: bool,
+        command: Bytes,
+    ) -> oneshot::Receiver<PeerReply> {
+        let (tx, rx) = oneshot::channel();
+        self.send_many(addr, resp3, command, vec![tx]);
+        rx
+    }
+
+    /// Sends several encoded commands at once (`bytes` holds them back to
+    /// back); each sender gets the reply to its command, in order.
+    pub fn send_many(
+        &self,
+        addr: SocketAddr,
+        resp3: bool,
+        bytes: Bytes,
+        replies: Vec<oneshot::Sender<PeerReply>>,
+    ) {
+        let fail = |replies: Vec<oneshot::Sender<PeerReply>>, error: PeerError| {
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        };
+        if self
+            .inner
+            .down_until
+            .lock()
+            .get(&addr)
+            .is_some_and(|&until| Instant::now() < until)
+        {
+            return fail(replies, PeerError::Unreachable(addr));
+        }
+        let link = self.link(addr, resp3);
+        match link.sender.try_send(Request { bytes, replies }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                fail(request.replies, PeerError::Overloaded(addr))
+            }
+            Err(mpsc::error::TrySendError::Closed(request)) => {
+                // The link died since we looked it up; the next call makes
+                // a new one.
+                self.inner.links.lock().remove(&(addr, resp3));
+                fail(request.replies, PeerError::Unreachable(addr))
+            }
+        }
+    }
+
+    /// Requests sent to peers and not answered yet: for replication, the
+    /// lag in writes.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Forgets links to peers not in `live` (called on ring changes).
+    pub fn retain(&self, live: &[SocketAddr]) {
+        self.inner
+            .links
+            .lock()
+            .retain(|(addr, _), _| live.contains(addr));
+    }
+
+    fn link(&self, addr: SocketAddr, resp3: bool) -> Link {
+        let mut links = self.inner.links.lock();
+        if let Some(link) = links.get(&(addr, resp3)) {
+            if !link.sender.is_closed() {
+                return link.clone();
+            }
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let link = Link { sender };
+        links.insert((addr, resp3), link.clone());
+        let pool = self.clone();
+        tokio::spawn(async move {
+            let shutdown = pool.inner.shutdown.clone();
+            tokio::select! {
+                () = shutdown.wait() => {}
+                () = pool.run_link(addr, resp3, receiver) => {}
+            }
+        });
+        link
+    }
+
+    async fn run_link(&self, addr: SocketAddr, resp3: bool, mut receiver: mpsc::Receiver<Request>) {
+        let stream = match self.dial(addr, resp3).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                debug!(peer = %addr, error = %e, "cannot reach peer");
+                self.inner
+                    .down_until
+                    .lock()
+                    .insert(addr, Instant::now() + REDIAL_BACKOFF);
+                receiver.close();
+                while let Some(request) = receiver.recv().await {
+                    for reply in request.replies {
+                        let _ = reply.send(Err(PeerError::Unreachable(addr)));
+                    }
+                }
+                return;
+            }
+        };
+        self.inner.down_until.lock().remove(&addr);
+        let waiting = Mutex::new(VecDeque::new());
+        let result = pump(stream, &mut receiver, &waiting, &self.inner.in_flight).await;
+        if let Err(e) = result {
+            warn!(peer = %addr, error = %e, "peer link lost");
+        }
+        receiver.close();
+        let mut waiting = waiting.lock();
+        self.inner
+            .in_flight
+            .fetch_sub(waiting.len(), Ordering::Relaxed);
+        for reply in waiting.drain(..) {
+            let _ = reply.send(Err(PeerError::Unreachable(addr)));
+        }
+        while let Ok(request) = receiver.try_recv() {
+            for reply in request.replies {
+                let _ = reply.send(Err(PeerError::Unreachable(addr)));
+            }
+        }
+    }
+
+    /// Connects and runs the handshake: HELLO 3 for RESP3 links, AUTH when
+    /// the cluster has a password, and RCPEER so the peer runs what we send
+    /// itself instead of forwarding it again (a request makes one hop).
+    async fn dial(&self, addr: SocketAddr, resp3: bool) -> std::io::Result<TcpStream> {
+        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
+        stream.set_nodelay(true)?;
+        let mut hello = BytesMut::new();
+        let mut expected = 0;
+        if let Some(password) = &self.inner.password {
+            resp::write_command(&mut hello, &[b"AUTH".as_slice(), password.as_bytes()]);
+            expected += 1;
+        }
+        if resp3 {
+            resp::write_command(&mut hello, &[b"HELLO".as_slice(), b"3"]);
+            expected += 1;
+        }
+        resp::write_command(&mut hello, &[b"RCPEER".as_slice()]);
+        expected += 1;
+        stream.write_all(&hello).await?;
+        let mut input = BytesMut::with_capacity(4096);
+        let handshake = async {
+            while expected > 0 {
+                if stream.read_buf(&mut input).await? == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "peer closed during handshake",
+                    ));
+                }
+                while let Some((value, used)) =
+                    resp::decode(&input).map_err(std::io::Error::other)?
+                {
+                    let _ = input.split_to(used);
+                    if let Value::Error(e) = value {
+                        return Err(std::io::Error::other(format!(
+                            "handshake refused: {}",
+                            String::from_utf8_lossy(&e)
+                        )));
+                    }
+                    expected -= 1;
+                }
+            }
+            Ok(())
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "handshake timed out")
+            })??;
+        Ok(stream)
+    }
+}
+
+/// Moves requests out and replies back until the stream fails or every
+/// sender is gone. Writing and reading run side by side (a peer blocked on
+/// writing replies to us must not block our writes to it, or both wait
+/// forever); the number of unanswered requests is bounded by a semaphore.
+async fn pump(
+    stream: TcpStream,
+    receiver: &mut mpsc::Receiver<Request>,
+    waiting: &Mutex<VecDeque<oneshot::Sender<PeerReply>>>,
+    in_flight_total: &AtomicUsize,
+) -> std::io::Result<()> {
+    let (mut reader, mut writer) = stream.into_split();
+    let in_flight = Semaphore::new(MAX_IN_FLIGHT);
+    let write_side = async {
+        let mut output = BytesMut::with_capacity(16 * 1024);
+        while let Some(request) = receiver.recv().await {
+            let mut batch = vec![request];
+            while batch.len() < 1024 {
+                match receiver.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            for request in batch {
+                let permits = u32::try_from(request.replies.len().min(MAX_IN_FLIGHT)).unwrap_or(1);
+                in_flight
+                    .acquire_many(permits)
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .forget();
+                output.extend_from_slice(&request.bytes);
+                // Registered before the bytes leave, so the reply always
+                // finds its sender.
+                in_flight_total.fetch_add(request.replies.len(), Ordering::Relaxed);
+                waiting.lock().extend(request.replies);
+            }
+            writer.write_all(&output).await?;
+            output.clear();
+            if output.capacity() > (1 << 20) {
+                output = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+        Ok(())
+    };
+    let read_side = async {
+        let mut input = BytesMut::with_capacity(16 * 1024);
+        loop {
+            if reader.read_buf(&mut input).await? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "peer closed",
+                ));
+            }
+            while let Some((_, used)) = resp::decode(&input).map_err(std::io::Error::other)? {
+                let frame = input.split_to(used).freeze();
+                let Some(reply) = waiting.lock().pop_front() else {
+                    return Err(std::io::Error::other("reply without a request"));
+                };
+                in_flight.add_permits(1);
+                in_flight_total.fetch_sub(1, Ordering::Relaxed);
+                let _ = reply.send(Ok(frame));
+            }
+            if input.is_empty() && input.capacity() > (1 << 20) {
+                input = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+    };
+    tokio::select! {
+        r = write_side => r,
+        r = read_side => r,
+    }
+}

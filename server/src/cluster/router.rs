@@ -1,0 +1,337 @@
+//! Routing: where a request runs. Key positions come from the command
+//! table, so no command handler knows about the cluster. A request whose
+//! keys all belong to this node runs here; otherwise it is forwarded to the
+//! owner (proxy mode, the default, so plain clients work against any node),
+//! split by owner (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH), or answered with
+//! MOVED (redirect mode, as Redis Cluster).
+
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use ringcache_client::resp::{self, Value};
+use ringcache_client::{key_slot, ring::NodeIndex};
+
+use super::Cluster;
+use crate::commands::{CommandSpec, READONLY};
+use crate::protocol::Args;
+
+/// Redis's error for keys of one command in different slots.
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+/// Redis's error when no node serves a slot.
+pub const CLUSTERDOWN: &str = "CLUSTERDOWN Hash slot not served";
+
+/// How the partial replies of a split command combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// MGET: one array, elements back in request order.
+    Values,
+    /// DEL, UNLINK, EXISTS, TOUCH: the sum of the integers.
+    Sum,
+    /// MSET: OK if every part said OK.
+    Ok,
+}
+
+/// One owner's share of a split command.
+#[derive(Debug)]
+pub struct Part {
+    /// Where it runs: `None` for this node.
+    pub target: Option<SocketAddr>,
+    /// The sub-command, encoded.
+    pub command: Bytes,
+    /// Positions (in key order) of its keys in the original request.
+    pub keys: Vec<usize>,
+}
+
+/// Where a request runs.
+#[derive(Debug)]
+pub enum Route {
+    /// Here.
+    Local,
+    /// At its owner, relayed.
+    Forward(SocketAddr),
+    /// Here, but a miss reads through to the previous owner (import).
+    ReadThrough(SocketAddr),
+    /// `-MOVED slot addr`.
+    Moved(u16, SocketAddr),
+    /// Split by owner and merged.
+    Split(Merge, Vec<Part>),
+    /// An error reply.
+    Fail(&'static str),
+}
+
+/// Per-connection flags routing depends on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RouteFlags {
+    /// READONLY: reads may be served by a replica.
+    pub readonly: bool,
+    /// RESP3 connection (forwards go over a RESP3 link).
+    pub resp3: bool,
+}
+
+/// Positions of the keys of a request, per the command table.
+pub fn key_positions(spec: &CommandSpec, argc: usize) -> impl Iterator<Item = usize> {
+    let first = spec.first_key.max(0) as usize;
+    let last = if spec.last_key < 0 {
+        argc as i64 + i64::from(spec.last_key)
+    } else {
+        i64::from(spec.last_key)
+    };
+    let last = last.clamp(0, argc as i64 - 1) as usize;
+    let step = spec.step.max(1) as usize;
+    let range = if first == 0 || first > last {
+        1..1
+    } else {
+        first..last + 1
+    };
+    range.step_by(step)
+}
+
+fn merge_of(name: &str) -> Option<Merge> {
+    match name {
+        "mget" => Some(Merge::Values),
+        "del" | "unlink" | "exists" | "touch" => Some(Merge::Sum),
+        "mset" => Some(Merge::Ok),
+        _ => None,
+    }
+}
+
+/// Decides where `args` (a command described by `spec`) runs.
+pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: RouteFlags) -> Route {
+    if spec.first_key == 0 || args.len() <= spec.first_key as usize {
+        return Route::Local;
+    }
+    let view = cluster.view();
+    let mut positions = key_positions(spec, args.len());
+    let Some(first) = positions.next() else {
+        return Route::Local;
+    };
+    let slot = key_slot(args.get(first));
+    let read_any_copy = flags.readonly && spec.flags & READONLY != 0;
+    let serves = |slot: u16| {
+        if read_any_copy {
+            view.is_owner(slot)
+        } else {
+            view.is_primary(slot)
+        }
+    };
+    // The common case, one key: no allocation.
+    let single = spec.first_key == spec.last_key;
+    if single {
+        if serves(slot) {
+            if spec.flags & READONLY != 0 {
+                if let Some(from) = cluster.imports.source(slot) {
+                    return Route::ReadThrough(from);
+                }
+            }
+            return Route::Local;
+        }
+        let Some((_, addr)) = view.primary(slot) else {
+            return Route::Fail(CLUSTERDOWN);
+        };
+        return if cluster.settings.redirect {
+            Route::Moved(slot, addr)
+        } else {
+            Route::Forward(addr)
+        };
+    }
+    let all: Vec<usize> = std::iter::once(first).chain(positions).collect();
+    if cluster.settings.redirect {
+        if all.iter().any(|&p| key_slot(args.get(p)) != slot) {
+            return Route::Fail(CROSSSLOT);
+        }
+        if serves(slot) {
+            return Route::Local;
+        }
+        return match view.primary(slot) {
+            Some((_, addr)) => Route::Moved(slot, addr),
+            None => Route::Fail(CLUSTERDOWN),
+        };
+    }
+    // Proxy mode: group the keys by the node that serves them.
+    let owner_of = |slot: u16| -> Option<Option<NodeIndex>> {
+        if serves(slot) {
+            Some(None)
+        } else {
+            view.placement.primary(slot).map(Some)
+        }
+    };
+    let mut groups: Vec<(Option<NodeIndex>, Vec<usize>)> = Vec::new();
+    for (index, &position) in all.iter().enumerate() {
+        let Some(owner) = owner_of(key_slot(args.get(position))) else {
+            return Route::Fail(CLUSTERDOWN);
+        };
+        match groups.iter_mut().find(|(o, _)| *o == owner) {
+            Some((_, keys)) => keys.push(index),
+            None => groups.push((owner, vec![index])),
+        }
+    }
+    if groups.len() == 1 {
+        return match groups[0].0 {
+            None => Route::Local,
+            Some(node) => Route::Forward(view.addr(node)),
+        };
+    }
+    let Some(merge) = merge_of(spec.name) else {
+        return Route::Fail(CROSSSLOT);
+    };
+    let parts = groups
+        .into_iter()
+        .map(|(owner, keys)| {
+            let mut parts: Vec<&[u8]> = vec![args.get(0)];
+            for &index in &keys {
+                parts.push(args.get(all[index]));
+                if merge == Merge::Ok {
+                    parts.push(args.get(all[index] + 1));
+                }
+            }
+            let mut command = BytesMut::new();
+            resp::write_command(&mut command, &parts);
+            Part {
+                target: owner.map(|node| view.addr(node)),
+                command: command.freeze(),
+                keys,
+            }
+        })
+        .collect();
+    Route::Split(merge, parts)
+}
+
+/// The previous owner to read a single-key read through from, when its
+/// slot is being imported (whoever sent the request).
+pub fn read_through_source(
+    cluster: &Cluster,
+    spec: &CommandSpec,
+    args: Args<'_>,
+) -> Option<SocketAddr> {
+    if spec.flags & READONLY == 0 || spec.first_key == 0 || spec.first_key != spec.last_key {
+        return None;
+    }
+    let key = args.try_get(spec.first_key as usize)?;
+    cluster.imports.source(key_slot(key))
+}
+
+/// Encodes `args` behind the command name `wrapper`.
+pub fn encode_wrapped(wrapper: &[u8], args: Args<'_>) -> Bytes {
+    let mut out = BytesMut::new();
+    resp::write_len(&mut out, b'*', args.len() as i64 + 1);
+    resp::write_bulk(&mut out, wrapper);
+    for arg in args.iter_from(0) {
+        resp::write_bulk(&mut out, arg);
+    }
+    out.freeze()
+}
+
+/// Re-encodes a request to forward it.
+pub fn encode(args: Args<'_>) -> Bytes {
+    let mut out = BytesMut::new();
+    resp::write_len(&mut out, b'*', args.len() as i64);
+    for arg in args.iter_from(0) {
+        resp::write_bulk(&mut out, arg);
+    }
+    out.freeze()
+}
+
+/// Combines the replies of a split command's parts (each with the
+/// positions of its keys) into one reply for `total` keys.
+pub fn merge(merge: Merge, total: usize, parts: Vec<(Vec<usize>, Bytes)>) -> Bytes {
+    // An error from any part is the answer.
+    if let Some((_, error)) = parts.iter().find(|(_, reply)| reply.first() == Some(&b'-')) {
+        return error.clone();
+    }
+    let mut out = BytesMut::new();
+    match merge {
+        Merge::Sum => {
+            let mut sum = 0i64;
+            for (_, reply) in &parts {
+                match resp::decode(reply) {
+                    Ok(Some((Value::Int(n), _))) => sum += n,
+                    _ => return error_reply("ERR unexpected reply from a peer"),
+                }
+            }
+            resp::write_int(&mut out, sum);
+        }
+        Merge::Ok => resp::write_simple(&mut out, b"OK"),
+        Merge::Values => {
+            let mut slots: Vec<Option<Bytes>> = vec![None; total];
+            for (keys, reply) in &parts {
+                let Some(elements) = array_elements(reply) else {
+                    return error_reply("ERR unexpected reply from a peer");
+                };
+                if elements.len() != keys.len() {
+                    return error_reply("ERR unexpected reply from a peer");
+                }
+                for (&at, element) in keys.iter().zip(elements) {
+                    if let Some(slot) = slots.get_mut(at) {
+                        *slot = Some(element);
+                    }
+                }
+            }
+            resp::write_len(&mut out, b'*', total as i64);
+            for element in slots {
+                match element {
+                    Some(bytes) => out.extend_from_slice(&bytes),
+                    None => out.extend_from_slice(b"$-1\r\n"),
+                }
+            }
+        }
+    }
+    out.freeze()
+}
+
+/// The raw frames of an array reply's elements.
+fn array_elements(reply: &Bytes) -> Option<Vec<Bytes>> {
+    let header_end = reply.windows(2).position(|w| w == b"\r\n")?;
+    if reply.first() != Some(&b'*') {
+        return None;
+    }
+    let count: usize = std::str::from_utf8(&reply[1..header_end])
+        .ok()?
+        .parse()
+        .ok()?;
+    let mut at = header_end + 2;
+    let mut elements = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (_, used) = resp::decode(&reply[at..]).ok()??;
+        elements.push(reply.slice(at..at + used));
+        at += used;
+    }
+    Some(elements)
+}
+
+/// An error frame.
+pub fn error_reply(text: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    resp::write_error(&mut out, text.as_bytes());
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_replies_merge_in_request_order() {
+        let a = Bytes::from_static(b"*2\r\n$1\r\na\r\n$-1\r\n");
+        let b = Bytes::from_static(b"*1\r\n$1\r\nb\r\n");
+        let merged = merge(Merge::Values, 3, vec![(vec![0, 2], a), (vec![1], b)]);
+        assert_eq!(&merged[..], b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$-1\r\n");
+        let sum = merge(
+            Merge::Sum,
+            2,
+            vec![
+                (vec![0], Bytes::from_static(b":1\r\n")),
+                (vec![1], Bytes::from_static(b":2\r\n")),
+            ],
+        );
+        assert_eq!(&sum[..], b":3\r\n");
+        let failed = merge(
+            Merge::Ok,
+            2,
+            vec![
+                (vec![0], Bytes::from_static(b"+OK\r\n")),
+                (vec![1], Bytes::from_static(b"-ERR x\r\n")),
+            ],
+        );
+        assert_eq!(&failed[..], b"-ERR x\r\n");
+    }
+}

@@ -1,0 +1,150 @@
+//! Copying entries between nodes: a versioned snapshot of one key (what a
+//! primary ships to its replicas after a write), applying a snapshot only
+//! when it is newer than the local copy, and exporting or dropping whole
+//! groups of keys (what a slot handoff streams and then forgets).
+
+use super::{HashValue, OwnedValue, Store, ValueRef};
+
+/// The state of one key at one version: its value and expiry, or its
+/// absence (a delete).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value and absolute expiry (Unix ms), or `None` for a delete.
+    pub value: Option<(OwnedValue, Option<u64>)>,
+    /// The version of the write; the newer version wins.
+    pub version: u64,
+}
+
+impl PartialEq for OwnedValue {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (OwnedValue::Str(a), OwnedValue::Str(b)) => a == b,
+            (OwnedValue::Hash(a), OwnedValue::Hash(b)) => {
+                a.len() == b.len() && a.iter().all(|(f, v)| b.get(f) == Some(v))
+            }
+            _ => false,
+        }
+    }
+}
+impl Eq for OwnedValue {}
+
+fn owned(value: ValueRef<'_>) -> OwnedValue {
+    match value {
+        ValueRef::Str(s) => OwnedValue::Str(s.to_vec()),
+        ValueRef::Hash(h) => {
+            let mut copy = HashValue::default();
+            for (field, value) in h.iter() {
+                copy.insert(field, value);
+            }
+            OwnedValue::Hash(copy)
+        }
+    }
+}
+
+impl Store {
+    /// Gives `key`'s live entry the version `version` and returns its state
+    /// (or its absence), both under one lock hold: a later stamp of the same
+    /// key always carries a later state, so replicas that keep the highest
+    /// version converge on the primary's latest value whatever order the
+    /// snapshots arrive in.
+    pub fn stamp(&self, key: &[u8], version: u64) -> Snapshot {
+        let mut lock = self.lock(key);
+        let value = lock.peek(key).map(|index| {
+            lock.shard.set_version_at(index, version);
+            let expire = lock.shard.at(index).expire_at();
+            (owned(lock.shard.value(index)), expire)
+        });
+        Snapshot {
+            key: key.to_vec(),
+            value,
+            version,
+        }
+    }
+
+    /// Applies `snapshot` unless the local copy has a newer version.
+    /// Returns true if it was applied. An expired snapshot only deletes.
+    pub fn apply(&self, snapshot: Snapshot) -> bool {
+        let mut lock = self.lock(&snapshot.key);
+        let local = lock
+            .peek(&snapshot.key)
+            .map(|index| lock.shard.at(index).version().unwrap_or(0));
+        if local.is_some_and(|v| v > snapshot.version) {
+            return false;
+        }
+        match snapshot.value {
+            Some((_, Some(at))) if at <= lock.now => {
+                lock.remove(&snapshot.key);
+            }
+            Some((value, expire)) => {
+                let index = lock.put(&snapshot.key, value, expire);
+                lock.shard.set_version_at(index, snapshot.version);
+            }
+            None => {
+                lock.remove(&snapshot.key);
+            }
+        }
+        true
+    }
+
+    /// Copies every live entry of shard `shard` whose key `wanted` accepts,
+    /// with its version (0 if it never had one), under one lock hold.
+    pub fn export_shard(&self, shard: usize, wanted: impl Fn(&[u8]) -> bool) -> Vec<Snapshot> {
+        let now = self.now();
+        let guard = self.lock_shard(shard);
+        let mut out = Vec::new();
+        for index in 0..guard.num_buckets() {
+            let Some(entry) = guard.bucket(index) else {
+                continue;
+            };
+            if entry.is_expired(now) || !wanted(entry.key()) {
+                continue;
+            }
+            out.push(Snapshot {
+                key: entry.key().to_vec(),
+                value: Some((owned(guard.value(index)), entry.expire_at())),
+                version: entry.version().unwrap_or(0),
+            });
+        }
+        out
+    }
+
+    /// Removes every entry whose key `unwanted` accepts; returns how many.
+    pub fn remove_where(&self, unwanted: impl Fn(&[u8]) -> bool) -> usize {
+        let mut removed = 0;
+        for shard in 0..self.shard_count() {
+            let mut guard = self.lock_shard(shard);
+            let mut index = 0;
+            while index < guard.num_buckets() {
+                if guard.bucket(index).is_some_and(|e| unwanted(e.key())) {
+                    guard.remove_at(index);
+                    removed += 1;
+                }
+                index += 1;
+            }
+            guard.maybe_shrink();
+        }
+        removed
+    }
+
+    /// Counts live entries whose key `wanted` accepts, and returns up to
+    /// `limit` of their keys (CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT).
+    pub fn find_keys(&self, limit: usize, wanted: impl Fn(&[u8]) -> bool) -> (usize, Vec<Vec<u8>>) {
+        let (mut count, mut keys) = (0, Vec::new());
+        let mut cursor = 0;
+        loop {
+            cursor = self.scan(cursor, 4096, |entry| {
+                if wanted(entry.key()) {
+                    count += 1;
+                    if keys.len() < limit {
+                        keys.push(entry.key().to_vec());
+                    }
+                }
+            });
+            if cursor == 0 {
+                return (count, keys);
+            }
+        }
+    }
+}
