@@ -72,6 +72,9 @@ pub struct TestNode {
 
 impl TestNode {
     /// Starts a node with extra flags (the port is always 0).
+    // The child is killed and reaped by Drop, or killed before the panic
+    // when it never reports its address.
+    #[allow(clippy::zombie_processes)]
     pub fn start(extra: &[&str]) -> TestNode {
         let mut child = Command::new(server_binary())
             .args(["--bind", "127.0.0.1", "--port", "0"])

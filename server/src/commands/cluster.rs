@@ -135,7 +135,9 @@ fn slots(ctx: &mut Ctx<'_>, view: &ClusterView) {
 
 /// CLUSTER SHARDS: one shard per distinct owner list, with its ranges.
 fn shards(ctx: &mut Ctx<'_>, view: &ClusterView) {
-    let mut groups: Vec<(Vec<NodeIndex>, Vec<(u16, u16)>)> = Vec::new();
+    // (owners, their slot ranges)
+    type Shard = (Vec<NodeIndex>, Vec<(u16, u16)>);
+    let mut groups: Vec<Shard> = Vec::new();
     for (start, end, owners) in view.placement.ranges() {
         if owners.is_empty() {
             continue;

@@ -40,7 +40,7 @@ fn read_hash<R>(
 }
 
 fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Option<i64> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         ctx.fail(&super::wrong_arity(name));
         return None;
     }

@@ -294,7 +294,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.reply.bulk(name.as_bytes());
             ctx.reply.bulk(value.as_bytes());
         }
-    } else if is(sub, "set") && args.len() >= 4 && args.len() % 2 == 0 {
+    } else if is(sub, "set") && args.len() >= 4 && args.len().is_multiple_of(2) {
         let pairs: Vec<(String, String)> = (2..args.len())
             .step_by(2)
             .map(|i| {

@@ -264,7 +264,7 @@ pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn mset_pairs(args: Args<'_>) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return None;
     }
     Some(
