@@ -481,3 +481,79 @@ fn churn_ends_consistent() {
         assert_eq!(stale, 0, "node {index} sees stale or missing values");
     }
 }
+
+#[test]
+fn evictions_on_a_primary_reach_its_replicas() {
+    let cluster = TestCluster::start(3, &["--failure-timeout", "3s", "--maxmemory", "6mb"]);
+    let mut conn = cluster.node(0).conn();
+    let value = "x".repeat(1000);
+    let keys = keys(20_000);
+    for key in &keys {
+        let _: () = conn.set(key, &value).unwrap();
+    }
+    let evicted: u64 = cluster
+        .live()
+        .into_iter()
+        .map(|i| {
+            common::info_field(&mut cluster.node(i).conn(), "evicted_keys")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(evicted > 0, "the load must overflow maxmemory");
+    // A key its primary evicted must not linger on its replica.
+    let mut readers: Vec<Connection> = cluster
+        .live()
+        .into_iter()
+        .map(|i| {
+            let mut c = cluster.node(i).conn();
+            let _: () = redis::cmd("READONLY").query(&mut c).unwrap();
+            c
+        })
+        .collect();
+    let sample: Vec<&String> = keys.iter().step_by(97).collect();
+    let lingering = |readers: &mut Vec<Connection>| {
+        let mut lingering = 0;
+        for key in &sample {
+            let owners = owners_of(&cluster, key);
+            let on_primary: bool = readers[owners[0]].exists(key.as_str()).unwrap();
+            let on_replica: bool = readers[owners[1]].exists(key.as_str()).unwrap();
+            if on_replica && !on_primary {
+                lingering += 1;
+            }
+        }
+        lingering
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || lingering(&mut readers) == 0),
+        "{} sampled keys evicted on their primary still on a replica",
+        lingering(&mut readers)
+    );
+}
+
+#[test]
+fn a_restarted_node_gets_its_slots_back_warm() {
+    let mut cluster = TestCluster::start(3, FAST);
+    let keys = keys(2000);
+    let mut conn = cluster.node(0).conn();
+    for key in &keys {
+        let _: () = conn.set(key, key).unwrap();
+    }
+    let slots_before = cluster.figure(2, "cluster_slots_primary");
+    cluster.kill(2);
+    cluster.wait_converged(2);
+    assert_eq!(hit_ratio(&mut conn, &keys), 1.0, "the replicas took over");
+    cluster.restart(2);
+    cluster.wait_converged(3);
+    assert_eq!(
+        cluster.figure(2, "cluster_slots_primary"),
+        slots_before,
+        "same name, same slots"
+    );
+    assert_eq!(hit_ratio(&mut conn, &keys), 1.0);
+    let mut restarted = cluster.node(2).conn();
+    let held: u64 = redis::cmd("DBSIZE").query(&mut restarted).unwrap();
+    assert!(held > 0, "it pulled its slots back");
+    assert!(eventually(Duration::from_secs(30), || cluster.total_keys()
+        == 2 * keys.len() as u64));
+}

@@ -222,6 +222,13 @@ impl Cluster {
         tokio::spawn(follow_membership(cluster.clone(), node.clone()));
         tokio::spawn(handoff::run_worker(cluster.clone(), node.clone()));
         tokio::spawn(become_active(cluster.clone(), node.clone()));
+        if let Some(evictions) = node.store.log_evictions(EVICTION_LOG_CAPACITY) {
+            tokio::spawn(replicate_evictions(
+                cluster.clone(),
+                node.clone(),
+                evictions,
+            ));
+        }
         Ok(cluster)
     }
 
@@ -362,6 +369,34 @@ impl Cluster {
     pub async fn set_state(&self, state: MemberState) {
         if let Some(membership) = self.membership.lock().await.as_ref() {
             membership.set_state(state).await;
+        }
+    }
+}
+
+/// Evicted keys waiting to be shipped to replicas as deletes.
+const EVICTION_LOG_CAPACITY: usize = 65_536;
+/// How often evicted keys are shipped.
+const EVICTION_SHIP_PERIOD: Duration = Duration::from_millis(50);
+
+/// Ships keys this node evicted as a primary to their replicas as deletes,
+/// so replicas do not keep what the primary no longer has.
+async fn replicate_evictions(
+    cluster: Arc<Cluster>,
+    node: Arc<NodeState>,
+    evictions: std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let mut shutdown = node.shutdown.listener();
+    let mut keys = Vec::new();
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(EVICTION_SHIP_PERIOD) => {}
+        }
+        keys.extend(evictions.try_iter().take(EVICTION_LOG_CAPACITY));
+        if !keys.is_empty() {
+            // Confirmations are not awaited: an eviction has no client.
+            let _ = replication::ship(&cluster, &node.store, keys.iter().map(Vec::as_slice));
+            keys.clear();
         }
     }
 }

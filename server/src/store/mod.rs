@@ -97,6 +97,9 @@ struct Inner {
     samples: AtomicUsize,
     gauge: Arc<MemoryGauge>,
     pool: Mutex<EvictionPool>,
+    /// Where evicted keys are reported, when someone listens (a cluster
+    /// primary tells its replicas).
+    eviction_log: std::sync::OnceLock<std::sync::mpsc::SyncSender<Vec<u8>>>,
 }
 
 /// A locked shard together with the key's hash, the time of the command
@@ -240,6 +243,7 @@ impl Store {
                 samples: AtomicUsize::new(options.samples),
                 gauge,
                 pool: Mutex::new(EvictionPool::default()),
+                eviction_log: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -520,7 +524,21 @@ impl Store {
         }
         shard.remove_at(index);
         shard.stats.evicted += 1;
+        drop(shard);
+        if let Some(log) = self.inner.eviction_log.get() {
+            // Full: the listener is behind; its copy of the key then lives
+            // until its own eviction or expiry, which a cache tolerates.
+            let _ = log.try_send(candidate.key.clone());
+        }
         Victim::Evicted
+    }
+
+    /// Reports every evicted key on the returned channel (at most
+    /// `capacity` waiting; more are dropped). Only the first call listens.
+    pub fn log_evictions(&self, capacity: usize) -> Option<std::sync::mpsc::Receiver<Vec<u8>>> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(capacity);
+        self.inner.eviction_log.set(sender).ok()?;
+        Some(receiver)
     }
 
     /// One pass of active expiry: every shard with TTL keys scans up to
