@@ -1,14 +1,52 @@
-//! ringcache-client: the pieces a ringcache node and its clients share.
+//! ringcache-client: an async client for ringcache (and Redis), plus the
+//! pieces a ringcache node and its clients share.
 //!
-//! For now this is the key-to-slot mapping (Redis Cluster compatible, so
-//! cluster-aware Redis clients route the same way), the consistent hash ring
-//! that places slots on nodes (so a node and a client compute the same owners),
-//! and the RESP encoding and decoding helpers that the node, the tests and the
-//! load generator use.
+//! The client ([`Client`]) talks RESP2 over one multiplexed connection per
+//! node ([`connection`]), learns a cluster's slot map from `CLUSTER SLOTS`
+//! and routes each key to its slot's node, following `MOVED`/`ASK` and
+//! retrying transient failures within one deadline per call ([`cluster`]).
+//! It works the same against a ringcache cluster (proxy or redirect mode),
+//! a standalone ringcache node, and redis-server. Values are encoded by a
+//! [`Codec`] (JSON by default).
+//!
+//! ```no_run
+//! # async fn demo() -> ringcache_client::Result<()> {
+//! use std::time::Duration;
+//! use ringcache_client::{Client, ClientConfig, SetOptions};
+//!
+//! let client = Client::connect(ClientConfig::new(["127.0.0.1:7000"])).await?;
+//! client.set("greeting", "hello", SetOptions::new().ttl(Duration::from_secs(60))).await?;
+//! let greeting: Option<String> = client.get("greeting").await?;
+//! let counts: Vec<Option<i64>> = client.mget(&["a", "b", "c"]).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Shared with the nodes: the key-to-slot mapping ([`key_slot`], Redis
+//! Cluster compatible, so cluster-aware Redis clients route the same way),
+//! the consistent hash ring that places slots on nodes ([`ring`]), and the
+//! RESP encoding and decoding helpers ([`resp`]).
 
+pub mod client;
+pub mod cluster;
+pub mod codec;
+mod command;
+pub mod connection;
+pub mod error;
+pub mod pipeline;
 pub mod resp;
 pub mod ring;
 pub mod slot;
 
+pub use client::{
+    Client, ClientConfig, Condition, Expiry, SetOptions, SetOutcome, Ttl, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_REFRESH_INTERVAL, DEFAULT_REQUEST_TIMEOUT,
+};
+pub use cluster::{ClientStats, Mode};
+#[cfg(feature = "postcard")]
+pub use codec::PostcardCodec;
+pub use codec::{Codec, JsonCodec};
+pub use error::{Error, ErrorKind, Result};
+pub use pipeline::Pipeline;
+pub use resp::Value;
 pub use ring::{NodeIndex, Placement, Ring, RingMember, DEFAULT_VNODES};
 pub use slot::{key_slot, SLOT_COUNT};

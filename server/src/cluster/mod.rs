@@ -307,10 +307,11 @@ impl Cluster {
         // every slot it was primary of (they pull, then say so).
         while Instant::now() < deadline {
             let view = self.view();
-            let alone = view
+            // Nobody left to take the slots (the whole cluster is stopping).
+            let alone = !view
                 .members
                 .iter()
-                .all(|m| m.name == self.settings.node_name);
+                .any(|m| m.name != self.settings.node_name && m.state == MemberState::Active);
             if view.me.is_none() && view.version > 0 && (self.handoffs.untaken() == 0 || alone) {
                 break;
             }

@@ -32,12 +32,9 @@ fn cluster_of<'a>(ctx: &mut Ctx<'a>) -> Option<&'a Arc<Cluster>> {
 /// A node's 40-character id, derived from its stable name so it survives
 /// restarts as the name does.
 pub fn node_id(name: &str) -> String {
-    let mut id = String::with_capacity(40);
+    let mut id = String::with_capacity(48);
     for seed in 0..3u64 {
-        let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for &b in name.as_bytes() {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        let hash = xxhash_rust::xxh3::xxh3_64_with_seed(name.as_bytes(), seed);
         let _ = write!(id, "{hash:016x}");
     }
     id.truncate(40);

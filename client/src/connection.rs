@@ -1,0 +1,794 @@
+//! One multiplexed RESP2 connection to one node.
+//!
+//! A [`Connection`] is a cheap `Clone` handle. Requests (one or more encoded
+//! commands and a oneshot for the replies) go over a bounded channel to a
+//! task that owns the socket. The task's write half takes everything queued
+//! and writes it with one syscall; its read half, running concurrently,
+//! decodes replies and hands them to the requests in the order they were
+//! written (RESP replies come back in request order). The commands in flight
+//! are bounded (a semaphore); a full request queue sheds the request with
+//! [`ErrorKind::Overloaded`].
+//!
+//! When the socket fails, every request in flight fails with
+//! [`ErrorKind::ConnectionDropped`] and every queued one that was not written
+//! with [`ErrorKind::Io`] (safe to retry). The next request reconnects
+//! (lazily); failed connects back off exponentially, with jitter, capped at
+//! [`RECONNECT_BACKOFF_MAX`], and requests made during the back-off fail at
+//! once with [`ErrorKind::Io`] instead of waiting. A connection whose oldest
+//! request has gone unanswered for its deadline plus `stale_after` is
+//! dropped, so a node that stopped answering (but did not close the socket)
+//! is eventually reconnected.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{timeout_at, Instant};
+use tracing::{debug, warn};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::resp::{self, Value};
+
+/// First pause after a failed connect.
+pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(25);
+/// Longest pause between connect attempts.
+pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// A write batch stops growing at this many bytes.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// How often a connection checks for a reply overdue past `stale_after`.
+const STALE_CHECK: Duration = Duration::from_millis(250);
+
+/// How to open and run a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionOptions {
+    /// `AUTH` user name (ACL); `None` for the default user.
+    pub username: Option<String>,
+    /// `AUTH` password, sent on every new socket; `None` for no `AUTH`.
+    pub password: Option<String>,
+    /// Send `READONLY` on every new socket (cluster replicas may then serve
+    /// reads).
+    pub readonly: bool,
+    /// Longest a TCP connect plus handshake may take.
+    pub connect_timeout: Duration,
+    /// Requests that may wait for the writer; more are shed with
+    /// [`ErrorKind::Overloaded`].
+    pub queue_capacity: usize,
+    /// Commands written and not yet answered, at most.
+    pub max_in_flight: usize,
+    /// A connection is dropped when its oldest request is still unanswered
+    /// this long after that request's deadline.
+    pub stale_after: Duration,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> ConnectionOptions {
+        ConnectionOptions {
+            username: None,
+            password: None,
+            readonly: false,
+            connect_timeout: Duration::from_secs(1),
+            queue_capacity: 1024,
+            max_in_flight: 4096,
+            stale_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A handle on one node's multiplexed connection. Cloning is cheap and all
+/// clones share the socket.
+///
+/// ```no_run
+/// # async fn demo() -> ringcache_client::Result<()> {
+/// use std::time::Duration;
+/// use ringcache_client::connection::{Connection, ConnectionOptions};
+///
+/// let conn = Connection::new("127.0.0.1:6379", ConnectionOptions::default());
+/// let pong = conn.query(&[b"PING"], Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.shared.addr)
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+struct Shared {
+    addr: String,
+    options: ConnectionOptions,
+    /// The live socket task's request channel. A std mutex: held only to
+    /// clone or replace the sender, never across an `.await`.
+    link: Mutex<Option<mpsc::Sender<Request>>>,
+    /// Serializes connect attempts and remembers the back-off.
+    reconnect: tokio::sync::Mutex<Backoff>,
+}
+
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: String,
+}
+
+/// Encoded commands waiting for `count` replies.
+struct Request {
+    frames: Bytes,
+    count: usize,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<Vec<Value>>>,
+}
+
+/// A written request waiting for its replies.
+struct Pending {
+    reply: oneshot::Sender<Result<Vec<Value>>>,
+    count: usize,
+    replies: Vec<Value>,
+    deadline: Instant,
+    /// Returns the in-flight budget when the replies are in.
+    _permit: OwnedSemaphorePermit,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave the data
+    // half-updated (single push/pop/replace), so poisoning is ignored.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Connection {
+    /// A handle for the node at `addr` (`host:port`). Nothing is opened
+    /// until the first request.
+    pub fn new(addr: impl Into<String>, options: ConnectionOptions) -> Connection {
+        Connection {
+            shared: Arc::new(Shared {
+                addr: addr.into(),
+                options,
+                link: Mutex::new(None),
+                reconnect: tokio::sync::Mutex::new(Backoff::default()),
+            }),
+        }
+    }
+
+    /// The node's address, as given.
+    pub fn addr(&self) -> &str {
+        &self.shared.addr
+    }
+
+    /// True while a socket is open (it may still fail on the next request).
+    pub fn is_connected(&self) -> bool {
+        self.current().is_some()
+    }
+
+    /// Sends one command (`args[0]` is its name) and waits for its reply.
+    /// Error replies become errors ([`Error::from_reply`]).
+    ///
+    /// # Errors
+    /// The node's error reply, [`ErrorKind::Timeout`] after `timeout`, or a
+    /// connection error (see [`Connection::send`]).
+    pub async fn query(&self, args: &[&[u8]], timeout: Duration) -> Result<Value> {
+        let mut frame = BytesMut::new();
+        resp::write_command(&mut frame, args);
+        let mut replies = self
+            .send(frame.freeze(), 1, Instant::now() + timeout)
+            .await?;
+        match replies.pop() {
+            Some(Value::Error(line)) => Err(Error::from_reply(&line)),
+            Some(value) => Ok(value),
+            None => Err(Error::protocol("no reply")),
+        }
+    }
+
+    /// Sends `frames` (`count` encoded commands, written back to back with
+    /// nothing in between) and returns their `count` replies, in order,
+    /// error replies included as [`Value::Error`].
+    ///
+    /// # Errors
+    /// [`ErrorKind::Io`] when the node cannot be reached (nothing was sent),
+    /// [`ErrorKind::Overloaded`] when the queue is full (nothing was sent),
+    /// [`ErrorKind::ConnectionDropped`] when the connection broke with the
+    /// request in flight, [`ErrorKind::Timeout`] at `deadline`, or a
+    /// handshake error reply (such as a wrong password).
+    pub async fn send(&self, frames: Bytes, count: usize, deadline: Instant) -> Result<Vec<Value>> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let (reply, replies) = oneshot::channel();
+        let mut request = Request {
+            frames,
+            count,
+            deadline,
+            reply,
+        };
+        // A link that died between the check and the send is replaced once.
+        for _ in 0..2 {
+            let link = self.link(deadline).await?;
+            match link.try_send(request) {
+                Ok(()) => {
+                    return match timeout_at(deadline, replies).await {
+                        Ok(Ok(result)) => result,
+                        Ok(Err(_)) => Err(Error::dropped(format!(
+                            "connection to {} lost with the request in flight",
+                            self.shared.addr
+                        ))),
+                        Err(_) => Err(Error::timeout(format!(
+                            "no reply from {} in time",
+                            self.shared.addr
+                        ))),
+                    };
+                }
+                Err(TrySendError::Full(_)) => {
+                    return Err(Error::new(
+                        ErrorKind::Overloaded,
+                        format!("request queue to {} is full", self.shared.addr),
+                    ))
+                }
+                Err(TrySendError::Closed(back)) => {
+                    request = back;
+                    self.forget(&link);
+                }
+            }
+        }
+        Err(Error::io(format!(
+            "connection to {} closed before the request was sent",
+            self.shared.addr
+        )))
+    }
+
+    /// The live link's sender, if any.
+    fn current(&self) -> Option<mpsc::Sender<Request>> {
+        let link = lock(&self.shared.link);
+        link.as_ref().filter(|tx| !tx.is_closed()).cloned()
+    }
+
+    /// Drops `dead` as the current link (unless it was replaced already).
+    fn forget(&self, dead: &mpsc::Sender<Request>) {
+        let mut link = lock(&self.shared.link);
+        if link.as_ref().is_some_and(|tx| tx.same_channel(dead)) {
+            *link = None;
+        }
+    }
+
+    /// The live link, connecting first if there is none and the back-off
+    /// allows it.
+    async fn link(&self, deadline: Instant) -> Result<mpsc::Sender<Request>> {
+        if let Some(tx) = self.current() {
+            return Ok(tx);
+        }
+        let shared = &self.shared;
+        let Ok(mut backoff) = timeout_at(deadline, shared.reconnect.lock()).await else {
+            return Err(Error::timeout(format!(
+                "still connecting to {} at the deadline",
+                shared.addr
+            )));
+        };
+        if let Some(tx) = self.current() {
+            return Ok(tx);
+        }
+        let now = Instant::now();
+        if let Some(at) = backoff.retry_at.filter(|&at| at > now) {
+            return Err(Error::io(format!(
+                "{} unreachable ({}); next connect attempt in {:?}",
+                shared.addr,
+                backoff.last_error,
+                at - now
+            )));
+        }
+        let connect_deadline = deadline.min(now + shared.options.connect_timeout);
+        match open(&shared.addr, &shared.options, connect_deadline).await {
+            Ok(tx) => {
+                if backoff.failures > 0 {
+                    debug!(node = %shared.addr, failures = backoff.failures, "reconnected");
+                }
+                *backoff = Backoff::default();
+                *lock(&shared.link) = Some(tx.clone());
+                Ok(tx)
+            }
+            Err(e) => {
+                backoff.failures = backoff.failures.saturating_add(1);
+                let delay = backoff_delay(backoff.failures);
+                backoff.retry_at = Some(Instant::now() + delay);
+                backoff.last_error = e.message().to_string();
+                debug!(node = %shared.addr, error = %e, retry_in = ?delay, "connect failed");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The pause after `failures` failed connects in a row: doubling from
+/// [`RECONNECT_BACKOFF_MIN`] up to [`RECONNECT_BACKOFF_MAX`], then scaled by a
+/// random factor in [0.5, 1) so many clients do not reconnect in lockstep.
+fn backoff_delay(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    let full = RECONNECT_BACKOFF_MIN
+        .saturating_mul(1 << doublings)
+        .min(RECONNECT_BACKOFF_MAX);
+    full.mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+/// Connects, runs the handshake and starts the socket task.
+async fn open(
+    addr: &str,
+    options: &ConnectionOptions,
+    deadline: Instant,
+) -> Result<mpsc::Sender<Request>> {
+    let mut stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(Error::io(format!("connect to {addr}: {e}"))),
+        Err(_) => return Err(Error::io(format!("connect to {addr} timed out"))),
+    };
+    // Small requests must not wait for Nagle's algorithm.
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::io(format!("{addr}: {e}")))?;
+    match timeout_at(deadline, handshake(&mut stream, options)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(Error::io(format!("handshake with {addr} timed out"))),
+    }
+    let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+    tokio::spawn(run_link(
+        stream,
+        rx,
+        addr.to_string(),
+        options.max_in_flight.max(1),
+        options.stale_after,
+    ));
+    Ok(tx)
+}
+
+/// AUTH and READONLY, as configured, before the socket is shared.
+async fn handshake(stream: &mut TcpStream, options: &ConnectionOptions) -> Result<()> {
+    let mut out = BytesMut::new();
+    let mut count = 0;
+    if let Some(password) = &options.password {
+        match &options.username {
+            Some(user) => {
+                resp::write_command(&mut out, &[b"AUTH", user.as_bytes(), password.as_bytes()])
+            }
+            None => resp::write_command(&mut out, &[&b"AUTH"[..], password.as_bytes()]),
+        }
+        count += 1;
+    }
+    if options.readonly {
+        resp::write_command(&mut out, &[b"READONLY"]);
+        count += 1;
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| Error::io(format!("handshake: {e}"));
+    stream.write_all(&out).await.map_err(io)?;
+    let mut buf = BytesMut::with_capacity(256);
+    let mut replies = 0;
+    while replies < count {
+        if let Some((value, used)) = resp::decode(&buf)? {
+            buf.advance(used);
+            replies += 1;
+            if let Value::Error(line) = value {
+                return Err(Error::from_reply(&line));
+            }
+            continue;
+        }
+        if stream.read_buf(&mut buf).await.map_err(io)? == 0 {
+            return Err(Error::io("connection closed during the handshake"));
+        }
+    }
+    Ok(())
+}
+
+/// The socket task: the write and read halves run concurrently until one
+/// fails (or every handle is gone); then every waiting request is failed.
+async fn run_link(
+    stream: TcpStream,
+    mut rx: mpsc::Receiver<Request>,
+    addr: String,
+    max_in_flight: usize,
+    stale_after: Duration,
+) {
+    let (reader, writer) = stream.into_split();
+    // Shared by the halves: a std mutex, held for one push or pop at a time.
+    let pending: Mutex<VecDeque<Pending>> = Mutex::new(VecDeque::new());
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    // The request the writer holds while it waits for in-flight room.
+    let mut held: Option<Request> = None;
+    let result = tokio::select! {
+        r = read_loop(reader, &pending) => r,
+        r = write_loop(writer, &mut rx, &mut held, &pending, &permits, max_in_flight) => r,
+        r = watch_stale(&pending, stale_after) => r,
+    };
+    let reason = match result {
+        Ok(()) => return, // every handle is gone: nobody is waiting
+        Err(e) => e,
+    };
+    let in_flight: Vec<Pending> = lock(&pending).drain(..).collect();
+    if in_flight.is_empty() {
+        debug!(node = %addr, reason = %reason, "connection closed");
+    } else {
+        warn!(node = %addr, reason = %reason, in_flight = in_flight.len(), "connection lost");
+    }
+    for request in in_flight {
+        let _ = request.reply.send(Err(Error::dropped(format!(
+            "connection to {addr} lost with the request in flight: {}",
+            reason.message()
+        ))));
+    }
+    rx.close();
+    let unsent = held
+        .into_iter()
+        .chain(std::iter::from_fn(|| rx.try_recv().ok()));
+    for request in unsent {
+        let _ = request.reply.send(Err(Error::io(format!(
+            "connection to {addr} lost before the request was sent: {}",
+            reason.message()
+        ))));
+    }
+}
+
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    rx: &mut mpsc::Receiver<Request>,
+    held: &mut Option<Request>,
+    pending: &Mutex<VecDeque<Pending>>,
+    permits: &Arc<Semaphore>,
+    max_in_flight: usize,
+) -> Result<()> {
+    let permits_for = |count: usize| u32::try_from(count.min(max_in_flight)).unwrap_or(u32::MAX);
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut buf = BytesMut::new();
+    loop {
+        if held.is_none() {
+            match rx.recv().await {
+                Some(request) => *held = Some(request),
+                None => return Ok(()),
+            }
+        }
+        let Some(count) = held.as_ref().map(|r| r.count) else {
+            continue;
+        };
+        // Everything written so far is on the wire, so waiting here cannot
+        // hold up the replies that return permits.
+        let permit = Arc::clone(permits)
+            .acquire_many_owned(permits_for(count))
+            .await
+            .map_err(|_| Error::protocol("in-flight semaphore closed"))?;
+        if let Some(request) = held.take() {
+            enqueue(request, permit, pending, &mut batch);
+        }
+        let mut bytes: usize = batch.iter().map(Bytes::len).sum();
+        while bytes < MAX_BATCH_BYTES {
+            let Ok(request) = rx.try_recv() else { break };
+            match Arc::clone(permits).try_acquire_many_owned(permits_for(request.count)) {
+                Ok(permit) => {
+                    bytes += request.frames.len();
+                    enqueue(request, permit, pending, &mut batch);
+                }
+                Err(_) => {
+                    *held = Some(request);
+                    break;
+                }
+            }
+        }
+        let result = match batch.len() {
+            0 => Ok(()),
+            1 => writer.write_all(&batch[0]).await,
+            _ => {
+                buf.clear();
+                for frames in &batch {
+                    buf.extend_from_slice(frames);
+                }
+                writer.write_all(&buf).await
+            }
+        };
+        batch.clear();
+        result.map_err(|e| Error::dropped(format!("write: {e}")))?;
+    }
+}
+
+/// Registers `request` as in flight and adds its bytes to the batch, unless
+/// its caller gave up before it was written.
+fn enqueue(
+    request: Request,
+    permit: OwnedSemaphorePermit,
+    pending: &Mutex<VecDeque<Pending>>,
+    batch: &mut Vec<Bytes>,
+) {
+    if request.reply.is_closed() {
+        return;
+    }
+    batch.push(request.frames);
+    lock(pending).push_back(Pending {
+        reply: request.reply,
+        count: request.count,
+        replies: Vec::with_capacity(request.count.min(1024)),
+        deadline: request.deadline,
+        _permit: permit,
+    });
+}
+
+async fn read_loop(mut reader: OwnedReadHalf, pending: &Mutex<VecDeque<Pending>>) -> Result<()> {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        let n = reader
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| Error::dropped(format!("read: {e}")))?;
+        if n == 0 {
+            return Err(Error::dropped("closed by the node"));
+        }
+        let mut used = 0;
+        while let Some((value, len)) = resp::decode(&buf[used..])? {
+            used += len;
+            deliver(pending, value)?;
+        }
+        buf.advance(used);
+    }
+}
+
+/// Gives one reply to the oldest request in flight.
+fn deliver(pending: &Mutex<VecDeque<Pending>>, value: Value) -> Result<()> {
+    let mut queue = lock(pending);
+    let Some(front) = queue.front_mut() else {
+        return Err(Error::protocol("a reply with no request in flight"));
+    };
+    front.replies.push(value);
+    if front.replies.len() < front.count {
+        return Ok(());
+    }
+    let done = queue.pop_front();
+    drop(queue);
+    if let Some(done) = done {
+        // The caller may have timed out and gone: nothing to do then.
+        let _ = done.reply.send(Ok(done.replies));
+    }
+    Ok(())
+}
+
+/// Fails the connection when its oldest request is overdue by `stale_after`.
+async fn watch_stale(pending: &Mutex<VecDeque<Pending>>, stale_after: Duration) -> Result<()> {
+    loop {
+        tokio::time::sleep(STALE_CHECK).await;
+        let oldest = lock(pending).front().map(|p| p.deadline);
+        if let Some(deadline) = oldest {
+            if Instant::now() > deadline + stale_after {
+                return Err(Error::timeout(format!(
+                    "no reply for {stale_after:?} past a request's deadline"
+                )));
+            }
+        }
+    }
+}
+
+/// `size` connections to one node, used round-robin.
+#[derive(Clone, Debug)]
+pub(crate) struct Pool {
+    connections: Arc<[Connection]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    pub(crate) fn new(addr: &str, size: usize, options: &ConnectionOptions) -> Pool {
+        let connections: Vec<Connection> = (0..size.max(1))
+            .map(|_| Connection::new(addr, options.clone()))
+            .collect();
+        Pool {
+            connections: connections.into(),
+            next: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The next connection, round-robin.
+    pub(crate) fn get(&self) -> &Connection {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        &self.connections[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A fake node answering `+PONG` to every command, in order, after
+    /// reading all of them (so replies arrive in one segment).
+    async fn echo_server() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = BytesMut::new();
+                    loop {
+                        if socket.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut out = BytesMut::new();
+                        let mut used = 0;
+                        while let Ok(Some((value, len))) = resp::decode(&buf[used..]) {
+                            used += len;
+                            match value {
+                                Value::Array(args)
+                                    if args.first() == Some(&Value::Bulk(b"ECHO".to_vec())) =>
+                                {
+                                    if let Some(Value::Bulk(text)) = args.get(1) {
+                                        resp::write_bulk(&mut out, text);
+                                    }
+                                }
+                                _ => resp::write_simple(&mut out, b"PONG"),
+                            }
+                        }
+                        buf.advance(used);
+                        if socket.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_get_their_own_replies() {
+        let (addr, server) = echo_server().await;
+        let conn = Connection::new(addr, ConnectionOptions::default());
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let conn = conn.clone();
+            tasks.push(tokio::spawn(async move {
+                let text = format!("message {i}");
+                let reply = conn
+                    .query(&[b"ECHO", text.as_bytes()], Duration::from_secs(5))
+                    .await
+                    .expect("reply");
+                assert_eq!(reply, Value::Bulk(text.into_bytes()));
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn small_in_flight_budget_still_passes_big_batches() {
+        let (addr, server) = echo_server().await;
+        let options = ConnectionOptions {
+            max_in_flight: 2,
+            ..ConnectionOptions::default()
+        };
+        let conn = Connection::new(addr, options);
+        let mut frames = BytesMut::new();
+        for _ in 0..10 {
+            resp::write_command(&mut frames, &[b"PING"]);
+        }
+        let replies = conn
+            .send(frames.freeze(), 10, Instant::now() + Duration::from_secs(5))
+            .await
+            .expect("replies");
+        assert_eq!(replies.len(), 10);
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn unreachable_node_backs_off_and_fails_fast() {
+        // Bind then drop: nothing listens on the port.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let conn = Connection::new(format!("127.0.0.1:{port}"), ConnectionOptions::default());
+        let first = conn
+            .query(&[b"PING"], Duration::from_secs(1))
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(first.kind(), &ErrorKind::Io);
+        let second = conn
+            .query(&[b"PING"], Duration::from_secs(1))
+            .await
+            .expect_err("backing off");
+        assert_eq!(second.kind(), &ErrorKind::Io);
+        assert!(
+            second.message().contains("next connect attempt"),
+            "{second}"
+        );
+    }
+
+    /// A listener that accepts connections and never reads or answers.
+    async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_sheds_requests() {
+        let (addr, server) = silent_server().await;
+        let options = ConnectionOptions {
+            queue_capacity: 1,
+            max_in_flight: 1,
+            ..ConnectionOptions::default()
+        };
+        let conn = Connection::new(addr, options);
+        // Open the link first, so every request below meets a live socket.
+        let _ = conn.query(&[b"PING"], Duration::from_millis(50)).await;
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let conn = conn.clone();
+                tokio::spawn(
+                    async move { conn.query(&[b"PING"], Duration::from_millis(300)).await },
+                )
+            })
+            .collect();
+        let mut overloaded = 0;
+        for task in tasks {
+            let err = task.await.expect("task").expect_err("nobody answers");
+            match err.kind() {
+                ErrorKind::Overloaded => overloaded += 1,
+                ErrorKind::Timeout => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // One in flight (the PING above holds it), one held by the writer,
+        // one queued: the rest are shed.
+        assert!(overloaded >= 7, "{overloaded} shed");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_connection_without_replies_is_dropped() {
+        let (addr, server) = silent_server().await;
+        let options = ConnectionOptions {
+            stale_after: Duration::from_millis(100),
+            ..ConnectionOptions::default()
+        };
+        let conn = Connection::new(addr, options);
+        let err = conn
+            .query(&[b"PING"], Duration::from_millis(100))
+            .await
+            .expect_err("nobody answers");
+        assert!(err.is_timeout());
+        assert!(conn.is_connected());
+        let until = Instant::now() + Duration::from_secs(10);
+        while conn.is_connected() {
+            assert!(Instant::now() < until, "the stuck connection was kept");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.abort();
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        for failures in 1..40 {
+            let d = backoff_delay(failures);
+            assert!(
+                d >= RECONNECT_BACKOFF_MIN / 2 && d < RECONNECT_BACKOFF_MAX,
+                "{d:?}"
+            );
+        }
+        assert!(backoff_delay(1) < RECONNECT_BACKOFF_MIN);
+        assert!(backoff_delay(30) >= RECONNECT_BACKOFF_MAX / 2);
+    }
+}
