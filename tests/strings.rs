@@ -796,3 +796,43 @@ fn wire_format_resp2_and_resp3() {
     assert_eq!(hello[0], b'*');
     assert_eq!(wire(&mut raw, &[b"GET", b"missing"]), b"$-1\r\n");
 }
+
+#[test]
+fn set_ifeq_and_ifne_compare_and_set() {
+    // Redis 8.4's conditional SET: the building block of a version fence.
+    let node = TestNode::start(&[]);
+    let mut c = node.conn();
+    // IFEQ on a missing key never matches; IFNE does.
+    assert_eq!(v(&mut c, &["SET", "k", "1", "IFEQ", "0"]), Value::Nil);
+    assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0));
+    assert_eq!(v(&mut c, &["SET", "k", "1", "IFNE", "1"]), Value::Okay);
+    // IFEQ writes only over the exact value.
+    assert_eq!(v(&mut c, &["SET", "k", "2", "IFEQ", "9"]), Value::Nil);
+    assert_eq!(
+        v(&mut c, &["SET", "k", "2", "IFEQ", "1", "PX", "60000"]),
+        Value::Okay
+    );
+    assert_eq!(v(&mut c, &["GET", "k"]), bulk("2"));
+    assert!(q::<i64>(&mut c, &["PTTL", "k"]) > 0);
+    // IFNE refuses the same value; GET returns the old value either way.
+    assert_eq!(v(&mut c, &["SET", "k", "3", "IFNE", "2", "GET"]), bulk("2"));
+    assert_eq!(v(&mut c, &["GET", "k"]), bulk("2"));
+    assert_eq!(v(&mut c, &["SET", "k", "3", "IFNE", "x", "GET"]), bulk("2"));
+    assert_eq!(v(&mut c, &["GET", "k"]), bulk("3"));
+    // Exclusive with NX, XX and each other; the value is required.
+    for args in [
+        &["SET", "k", "v", "NX", "IFEQ", "3"][..],
+        &["SET", "k", "v", "IFEQ", "3", "XX"],
+        &["SET", "k", "v", "IFEQ", "3", "IFNE", "4"],
+        &["SET", "k", "v", "IFEQ"],
+    ] {
+        assert_eq!(err(&mut c, args), SYNTAX, "{args:?}");
+    }
+    // Against a hash: WRONGTYPE, the hash stays.
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
+    assert!(err(&mut c, &["SET", "h", "v", "IFNE", "x"]).starts_with("WRONGTYPE"));
+    assert_eq!(
+        v(&mut c, &["TYPE", "h"]),
+        Value::SimpleString("hash".into())
+    );
+}

@@ -167,9 +167,15 @@ pub fn plan(cluster: &Cluster, old: &ClusterView, next: &ClusterView) {
         // Leaving the ring: remember the slots new owners must take from us.
         let mut untaken = cluster.handoffs.untaken.lock();
         untaken.clear();
-        untaken.extend(
-            (0..ringcache_client::SLOT_COUNT).filter(|&s| old.placement.primary(s) == Some(was)),
-        );
+        // Only slots gaining an owner that held no copy need a transfer; the
+        // others' remaining owners already hold them.
+        untaken.extend((0..ringcache_client::SLOT_COUNT).filter(|&s| {
+            old.placement.primary(s) == Some(was)
+                && next.placement.owners(s).iter().any(|&n| {
+                    let name = next.name(n);
+                    !old.placement.owners(s).iter().any(|&o| old.name(o) == name)
+                })
+        }));
     }
     let mut jobs: HashMap<String, Job> = HashMap::new();
     let mut imports = HashMap::new();

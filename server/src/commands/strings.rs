@@ -22,10 +22,15 @@ pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// How SET treats an existing key.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Condition {
+enum Condition<'a> {
     Always,
     IfAbsent,
     IfPresent,
+    /// IFEQ (Redis 8.4): only if the current string value is exactly this;
+    /// a missing key is equal to nothing.
+    IfEqual(&'a [u8]),
+    /// IFNE (Redis 8.4): only if the current value is not this (or missing).
+    IfNotEqual(&'a [u8]),
 }
 
 /// The expiry option of SET or GETEX as written. The amount stays
@@ -52,7 +57,7 @@ enum OptionsOf {
 }
 
 struct StringOptions<'a> {
-    condition: Condition,
+    condition: Condition<'a>,
     get: bool,
     expiry: Expiry<'a>,
 }
@@ -71,10 +76,28 @@ fn parse_options(args: Args<'_>, of: OptionsOf) -> Result<StringOptions<'_>, &'s
     while i < args.len() {
         let arg = args.get(i);
         let expiry = options.expiry;
-        if set && is(arg, "nx") && options.condition != Condition::IfPresent {
+        if set
+            && is(arg, "nx")
+            && matches!(options.condition, Condition::Always | Condition::IfAbsent)
+        {
             options.condition = Condition::IfAbsent;
-        } else if set && is(arg, "xx") && options.condition != Condition::IfAbsent {
+        } else if set
+            && is(arg, "xx")
+            && matches!(options.condition, Condition::Always | Condition::IfPresent)
+        {
             options.condition = Condition::IfPresent;
+        } else if set
+            && (is(arg, "ifeq") || is(arg, "ifne"))
+            && options.condition == Condition::Always
+            && args.try_get(i + 1).is_some()
+        {
+            let compared = args.get(i + 1);
+            options.condition = if is(arg, "ifeq") {
+                Condition::IfEqual(compared)
+            } else {
+                Condition::IfNotEqual(compared)
+            };
+            i += 1;
         } else if set && is(arg, "get") {
             options.get = true;
         } else if set && is(arg, "keepttl") && matches!(expiry, Expiry::Unset | Expiry::Keep) {
@@ -98,7 +121,7 @@ fn parse_options(args: Args<'_>, of: OptionsOf) -> Result<StringOptions<'_>, &'s
     Ok(options)
 }
 
-/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
+/// SET key value [NX | XX | IFEQ v | IFNE v] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
 pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, value) = (args.get(1), args.get(2));
     if args.len() == 3 {
@@ -120,6 +143,25 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let existing = lock.find(key);
     let old_ttl = existing.and_then(|i| lock.shard.at(i).expire_at());
+    let current = existing.map(|i| lock.shard.value(i));
+    let compares = matches!(
+        options.condition,
+        Condition::IfEqual(_) | Condition::IfNotEqual(_)
+    );
+    if compares && matches!(current, Some(ValueRef::Hash(_))) {
+        return ctx.fail(WRONGTYPE);
+    }
+    let current = match current {
+        Some(ValueRef::Str(v)) => Some(v),
+        _ => None,
+    };
+    let allowed = match options.condition {
+        Condition::Always => true,
+        Condition::IfAbsent => existing.is_none(),
+        Condition::IfPresent => existing.is_some(),
+        Condition::IfEqual(expected) => current == Some(expected),
+        Condition::IfNotEqual(expected) => current != Some(expected),
+    };
     if options.get {
         match existing.map(|i| lock.shard.value(i)) {
             Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
@@ -127,11 +169,6 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
             None => ctx.reply.null(),
         }
     }
-    let allowed = match options.condition {
-        Condition::Always => true,
-        Condition::IfAbsent => existing.is_none(),
-        Condition::IfPresent => existing.is_some(),
-    };
     if allowed {
         let expire = match (options.expiry, new_expiry) {
             (Expiry::Keep, _) => old_ttl,
