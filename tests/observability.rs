@@ -133,3 +133,46 @@ fn latency_monitor_records_slow_commands() {
         .unwrap_err();
     assert!(err.to_string().contains("Try LATENCY HELP"), "{err}");
 }
+
+#[test]
+fn cluster_figures_reach_info_and_the_metrics_endpoint() {
+    let mut node = TestNode::start(&[
+        "--metrics-port",
+        "0",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        "0",
+        "--node-name",
+        "solo",
+    ]);
+    let line = node
+        .wait_for_log("metrics endpoint ready addr=", Duration::from_secs(30))
+        .expect("metrics endpoint logged");
+    let metrics_addr: SocketAddr = line.split("addr=").nth(1).unwrap().trim().parse().unwrap();
+    let mut conn = node.conn();
+    assert!(common::eventually(Duration::from_secs(30), || {
+        info_field(&mut conn, "cluster_nodes") == "1"
+    }));
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(info_field(&mut conn, "cluster_enabled"), "1");
+    let version: f64 = info_field(&mut conn, "cluster_ring_version")
+        .parse()
+        .unwrap();
+    let text = scrape(metrics_addr);
+    assert_eq!(metric(&text, "ringcache_cluster_ring_version"), version);
+    assert_eq!(metric(&text, "ringcache_cluster_nodes"), 1.0);
+    assert_eq!(metric(&text, "ringcache_cluster_slots_primary"), 16384.0);
+    for name in [
+        "ringcache_cluster_replication_lag",
+        "ringcache_cluster_importing_slots",
+        "ringcache_cluster_handoff_slots_pending",
+        "ringcache_cluster_forwarded",
+    ] {
+        metric(&text, name);
+    }
+}
