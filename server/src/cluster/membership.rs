@@ -132,8 +132,10 @@ pub struct Membership {
     chitchat: Arc<Mutex<Chitchat>>,
     members_rx: watch::Receiver<Arc<Vec<MemberInfo>>>,
     local_change: Arc<Notify>,
-    stop_tx: oneshot::Sender<()>,
-    driver: JoinHandle<()>,
+    // Taken by the first shutdown; dropping the sender (with the whole
+    // Membership) also stops the driver, without the goodbye.
+    stop_tx: parking_lot::Mutex<Option<oneshot::Sender<()>>>,
+    driver: parking_lot::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Membership {
@@ -212,8 +214,8 @@ impl Membership {
             chitchat,
             members_rx,
             local_change,
-            stop_tx,
-            driver,
+            stop_tx: parking_lot::Mutex::new(Some(stop_tx)),
+            driver: parking_lot::Mutex::new(Some(driver)),
         })
     }
 
@@ -259,11 +261,17 @@ impl Membership {
     /// Stops gossip: first tells the live peers it is leaving, so they drop it
     /// within about one gossip round instead of the failure timeout, then ends
     /// every background task and closes the socket before returning.
-    pub async fn shutdown(self) {
+    /// Later calls return at once.
+    pub async fn shutdown(&self) {
         // Send fails only if the driver already ended; nothing left to stop then.
-        let _ = self.stop_tx.send(());
-        if let Err(err) = self.driver.await {
-            error!(error = %err, "gossip membership task failed");
+        if let Some(stop) = self.stop_tx.lock().take() {
+            let _ = stop.send(());
+        }
+        let driver = self.driver.lock().take();
+        if let Some(driver) = driver {
+            if let Err(err) = driver.await {
+                error!(error = %err, "gossip membership task failed");
+            }
         }
     }
 

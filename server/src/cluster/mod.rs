@@ -157,9 +157,7 @@ pub struct Cluster {
     /// Counters.
     pub stats: ClusterStats,
     members: tokio::sync::watch::Receiver<Arc<Vec<membership::MemberInfo>>>,
-    // Taken out at shutdown (which consumes it); locked only by the rare
-    // state changes, never on the request path.
-    membership: tokio::sync::Mutex<Option<Membership>>,
+    membership: Membership,
     started: Instant,
 }
 
@@ -210,7 +208,7 @@ impl Cluster {
             handoffs: Handoffs::default(),
             stats: ClusterStats::default(),
             members: membership.subscribe(),
-            membership: tokio::sync::Mutex::new(Some(membership)),
+            membership,
             started: Instant::now(),
             settings,
         });
@@ -324,9 +322,7 @@ impl Cluster {
                 "leaving before every slot was taken"
             );
         }
-        if let Some(membership) = self.membership.lock().await.take() {
-            membership.shutdown().await;
-        }
+        self.membership.shutdown().await;
     }
 
     /// The cluster figures INFO and the metrics endpoint report, by name.
@@ -368,9 +364,7 @@ impl Cluster {
 
     /// Advertises this node's state.
     pub async fn set_state(&self, state: MemberState) {
-        if let Some(membership) = self.membership.lock().await.as_ref() {
-            membership.set_state(state).await;
-        }
+        self.membership.set_state(state).await;
     }
 }
 
