@@ -510,6 +510,52 @@ impl<C: Codec> Client<C> {
         })
     }
 
+    /// `SET key value IFEQ current PX ttl`: compare-and-set (Redis 8.4,
+    /// ringcache). Writes `value` only if `key` holds exactly the string
+    /// `current`; returns whether it wrote. The cache helpers use it so a
+    /// refresh never overwrites a value written after the refresh began.
+    ///
+    /// Not resent after a broken connection: a resent compare-and-set that
+    /// was applied the first time would report `false`.
+    ///
+    /// # Errors
+    /// `ERR` ([`ErrorKind::Server`]) from a server without `IFEQ`
+    /// (redis-server before 8.4 answers `ERR syntax error`); `WRONGTYPE`
+    /// when `key` holds a hash; connection errors and timeouts.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ringcache_client::Client) -> ringcache_client::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// let swapped = client
+    ///     .set_bytes_if_equal("config", b"v2", b"v1", Duration::from_secs(60))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_bytes_if_equal(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: &[u8],
+        current: &[u8],
+        ttl: Duration,
+    ) -> Result<bool> {
+        let millis = u64::try_from(ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+            .to_string();
+        let cmd = Command::keyed(
+            b"SET",
+            key.as_ref(),
+            &[value, b"IFEQ", current, b"PX", millis.as_bytes()],
+        )
+        .not_idempotent();
+        match self.run(cmd).await? {
+            Value::Simple(_) => Ok(true),
+            Value::Nil => Ok(false),
+            other => Err(unexpected("SET IFEQ", &other)),
+        }
+    }
+
     /// `DEL`: removes the keys; returns how many existed. In a cluster the
     /// keys are split by slot, each part sent to its node.
     ///

@@ -21,21 +21,36 @@
 //! # Ok(()) }
 //! ```
 //!
+//! On top of the client, caching helpers: [`CacheAside`] (`get_or_load`
+//! with single flight, TTL jitter, negative caching, early refresh,
+//! serve-stale, and a [`CircuitBreaker`] so a dead cache degrades to the
+//! loader) and [`WriteThrough`] (system of record first, then the cache,
+//! fenced so a slow load cannot overwrite a newer write). Both store entries
+//! in one [`envelope`] format.
+//!
 //! Shared with the nodes: the key-to-slot mapping ([`key_slot`], Redis
 //! Cluster compatible, so cluster-aware Redis clients route the same way),
 //! the consistent hash ring that places slots on nodes ([`ring`]), and the
 //! RESP encoding and decoding helpers ([`resp`]).
 
+pub mod breaker;
+pub mod cache_aside;
 pub mod client;
 pub mod cluster;
 pub mod codec;
 mod command;
 pub mod connection;
+pub mod envelope;
 pub mod error;
 pub mod pipeline;
 pub mod resp;
 pub mod ring;
+mod single_flight;
 pub mod slot;
+pub mod write_through;
+
+pub use breaker::{BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker};
+pub use cache_aside::{CacheAside, CacheAsideConfig, CacheAsideStats, LoadError};
 
 pub use client::{
     Client, ClientConfig, Condition, Expiry, SetOptions, SetOutcome, Ttl, DEFAULT_CONNECT_TIMEOUT,
@@ -50,3 +65,6 @@ pub use pipeline::Pipeline;
 pub use resp::Value;
 pub use ring::{NodeIndex, Placement, Ring, RingMember, DEFAULT_VNODES};
 pub use slot::{key_slot, SLOT_COUNT};
+pub use write_through::{
+    CacheUpdate, WriteError, WriteOutcome, WriteThrough, WriteThroughConfig, WriteThroughStats,
+};

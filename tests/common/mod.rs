@@ -35,29 +35,31 @@ pub fn server_binary() -> PathBuf {
                 .unwrap_or("debug")
                 .to_string();
             let binary = profile_dir.join("ringcache-server");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo);
-            build.args([
-                "build",
-                "-q",
-                "-p",
-                "ringcache-server",
-                "--bin",
-                "ringcache-server",
-            ]);
-            if profile == "release" {
-                build.arg("--release");
-            }
-            // The outer `cargo test` hands its jobserver to tests; a nested
-            // build waiting on it for tokens the test run holds would hang.
-            for var in ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
-                build.env_remove(var);
-            }
-            let status = build.status().expect("running cargo build");
-            assert!(status.success(), "building ringcache-server failed");
+            cargo_build(
+                &["-p", "ringcache-server", "--bin", "ringcache-server"],
+                profile == "release",
+            );
             binary
         })
         .clone()
+}
+
+/// Runs a nested `cargo build -q ARGS` (with `--release` for a release test
+/// run) and fails the test if it fails.
+pub fn cargo_build(args: &[&str], release: bool) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "-q"]).args(args);
+    if release {
+        build.arg("--release");
+    }
+    // The outer `cargo test` hands its jobserver to tests; a nested
+    // build waiting on it for tokens the test run holds would hang.
+    for var in ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+        build.env_remove(var);
+    }
+    let status = build.status().expect("running cargo build");
+    assert!(status.success(), "cargo build {args:?} failed");
 }
 
 /// A node process.

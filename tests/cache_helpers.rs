@@ -1,0 +1,1060 @@
+//! End-to-end tests of the client's caching helpers (`CacheAside`,
+//! `WriteThrough`, the circuit breaker) against real ringcache nodes, and
+//! redis-server where its behaviour differs (no `SET IFEQ` in 7.x) or a
+//! restart on a fixed port is needed.
+//!
+//! Races are made deterministic with loaders that wait on a channel: the
+//! test knows the load has read the "system of record" (a mutex here) before
+//! it makes the competing write, and only then releases the load.
+//!
+//! Measured figures (loader calls under a stampede, hit-path overhead,
+//! breaker timings) are printed; run with `--nocapture` to see them.
+
+mod common;
+
+use std::future::Future;
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::TestNode;
+use ringcache_client::envelope::{EntryKind, Header};
+use ringcache_client::{
+    BreakerConfig, BreakerState, CacheAside, CacheAsideConfig, CacheUpdate, Client, ClientConfig,
+    LoadError, Ttl, WriteThroughConfig,
+};
+use tokio::sync::{oneshot, watch};
+
+/// Generous bound for anything that should happen soon on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(30);
+const HOUR: Duration = Duration::from_secs(3600);
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+type Loaded = Result<Option<String>, LoadError<String>>;
+
+async fn connect(addr: &str, request_timeout: Duration) -> Client {
+    let config = ClientConfig {
+        request_timeout,
+        connect_timeout: request_timeout,
+        ..ClientConfig::new([addr])
+    };
+    Client::connect(config).await.expect("connect")
+}
+
+/// Deterministic entries: no jitter, no early refresh unless asked.
+fn plain() -> CacheAsideConfig {
+    CacheAsideConfig {
+        jitter: 0.0,
+        refresh_ahead: 0.0,
+        ..CacheAsideConfig::default()
+    }
+}
+
+fn writer_config() -> WriteThroughConfig {
+    WriteThroughConfig {
+        jitter: 0.0,
+        ..WriteThroughConfig::default()
+    }
+}
+
+fn some(text: &str) -> Loaded {
+    Ok(Some(text.to_string()))
+}
+
+/// Polls `check` every 10 ms until it is true or `deadline` passes.
+async fn eventually_async<F, Fut>(deadline: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A loader that must not run.
+async fn never() -> Result<Option<String>, String> {
+    Err("the loader must not run".to_string())
+}
+
+/// What the cache holds under `key`: kind and decoded payload.
+async fn stored(client: &Client, key: &str) -> Option<(EntryKind, Option<String>)> {
+    let bytes = client.get_bytes(key).await.expect("GET")?;
+    let (header, payload) = Header::parse(&bytes).expect("an entry");
+    let value = (header.kind == EntryKind::Value)
+        .then(|| client.decode_bytes::<String>(payload).expect("a string"));
+    Some((header.kind, value))
+}
+
+/// A system of record: one optional value behind a mutex.
+#[derive(Clone, Default)]
+struct Db(Arc<Mutex<Option<String>>>);
+
+impl Db {
+    fn new(value: &str) -> Db {
+        Db(Arc::new(Mutex::new(Some(value.to_string()))))
+    }
+
+    fn read(&self) -> Option<String> {
+        self.0.lock().expect("db").clone()
+    }
+
+    fn write(&self, value: Option<&str>) {
+        *self.0.lock().expect("db") = value.map(String::from);
+    }
+}
+
+/// What a loader returns, boxed.
+type LoaderFuture = std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, String>> + Send>>;
+
+/// A loader that reads `db`, says so on `started`, and returns what it
+/// read once `release` fires.
+fn blocked_loader(
+    db: &Db,
+    started: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
+) -> impl FnOnce() -> LoaderFuture + Send + 'static {
+    let db = db.clone();
+    move || {
+        Box::pin(async move {
+            let value = db.read();
+            let _ = started.send(());
+            let _ = release.await;
+            Ok(value)
+        })
+    }
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+// ---------------------------------------------------------------- single flight
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stampede_on_a_cold_key_runs_the_loader_once() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+    const CALLERS: usize = 1000;
+
+    // 1,000 callers of a cold key; the loader waits until all have joined.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = watch::channel(false);
+    let mut tasks = Vec::with_capacity(CALLERS);
+    for _ in 0..CALLERS {
+        let cache = cache.clone();
+        let calls = Arc::clone(&calls);
+        let mut gate = gate.clone();
+        tasks.push(tokio::spawn(async move {
+            cache
+                .get_or_load("hot", HOUR, move || async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let _ = gate.wait_for(|open| *open).await;
+                    Ok::<_, String>(Some("value".to_string()))
+                })
+                .await
+        }));
+    }
+    let joined = eventually_async(DEADLINE, || {
+        let coalesced = cache.stats().coalesced;
+        async move { coalesced == CALLERS as u64 - 1 }
+    })
+    .await;
+    assert!(joined, "callers did not all join: {:?}", cache.stats());
+    release.send_replace(true);
+    for task in tasks {
+        assert_eq!(task.await.expect("task"), some("value"));
+    }
+    let gated_calls = calls.load(Ordering::SeqCst);
+    assert_eq!(gated_calls, 1);
+    assert_eq!(
+        stored(&client, "hot").await,
+        Some((EntryKind::Value, Some("value".into())))
+    );
+
+    // Without a gate: the loader takes 20 ms, callers arrive as they are
+    // scheduled; the ones that miss after the flight ended find the value
+    // on the leader's second look.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(CALLERS);
+    for _ in 0..CALLERS {
+        let cache = cache.clone();
+        let calls = Arc::clone(&calls);
+        tasks.push(tokio::spawn(async move {
+            cache
+                .get_or_load("hot2", HOUR, move || async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Ok::<_, String>(Some("value2".to_string()))
+                })
+                .await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.expect("task"), some("value2"));
+    }
+    let ungated_calls = calls.load(Ordering::SeqCst);
+    let stats = cache.stats();
+    println!(
+        "stampede: {CALLERS} concurrent callers of a cold key -> {gated_calls} loader call \
+         (loader gated until all joined); ungated 20 ms loader -> {ungated_calls} loader call(s), \
+         {:?} for all {CALLERS}; stats {stats:?}",
+        started.elapsed()
+    );
+    assert_eq!(ungated_calls, 1);
+    assert_eq!(stats.in_flight, 0, "flights must not leak");
+
+    // Errors are shared too: one failing load, every caller gets its error.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = watch::channel(false);
+    let before = cache.stats().coalesced;
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let cache = cache.clone();
+        let calls = Arc::clone(&calls);
+        let mut gate = gate.clone();
+        tasks.push(tokio::spawn(async move {
+            cache
+                .get_or_load("failing", HOUR, move || async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let _ = gate.wait_for(|open| *open).await;
+                    Err::<Option<String>, _>("db down".to_string())
+                })
+                .await
+        }));
+    }
+    let joined = eventually_async(DEADLINE, || {
+        let coalesced = cache.stats().coalesced;
+        async move { coalesced == before + 99 }
+    })
+    .await;
+    assert!(joined);
+    release.send_replace(true);
+    for task in tasks {
+        assert_eq!(
+            task.await.expect("task"),
+            Err(LoadError::Loader("db down".to_string()))
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(client.get_bytes("failing").await.expect("GET"), None);
+    assert_eq!(cache.stats().in_flight, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_or_slow_loader_fails_its_callers_and_leaks_nothing() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(
+        client,
+        CacheAsideConfig {
+            load_timeout: Duration::from_millis(200),
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let (release, gate) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let cache = cache.clone();
+        let mut gate = gate.clone();
+        tasks.push(tokio::spawn(async move {
+            cache
+                .get_or_load("panics", HOUR, move || async move {
+                    let released = gate.wait_for(|open| *open).await.is_ok();
+                    if released {
+                        panic!("loader panicked (expected by the test)");
+                    }
+                    Ok::<Option<String>, String>(None)
+                })
+                .await
+        }));
+    }
+    let joined = eventually_async(DEADLINE, || {
+        let coalesced = cache.stats().coalesced;
+        async move { coalesced == 9 }
+    })
+    .await;
+    assert!(joined);
+    release.send_replace(true);
+    for task in tasks {
+        assert_eq!(task.await.expect("task"), Err(LoadError::Abandoned));
+    }
+    assert_eq!(cache.stats().in_flight, 0);
+
+    let slow = cache
+        .get_or_load("slow", HOUR, || async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<Option<String>, String>(None)
+        })
+        .await;
+    assert_eq!(slow, Err(LoadError::Timeout(Duration::from_millis(200))));
+    assert_eq!(
+        cache
+            .get_or_load("slow", HOUR, || async {
+                Ok::<_, String>(Some("ok".to_string()))
+            })
+            .await,
+        some("ok")
+    );
+}
+
+// ---------------------------------------------------------------- entries
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_found_is_cached_for_the_negative_ttl() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let negative_ttl = Duration::from_millis(800);
+    let cache = CacheAside::new(
+        client.clone(),
+        CacheAsideConfig {
+            negative_ttl: Some(negative_ttl),
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let loader = |calls: &Arc<AtomicUsize>, value: Option<&'static str>| {
+        let calls = Arc::clone(calls);
+        move || async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(value.map(String::from))
+        }
+    };
+    assert_eq!(
+        cache
+            .get_or_load("user:404", HOUR, loader(&calls, None))
+            .await,
+        Ok(None)
+    );
+    assert_eq!(
+        stored(&client, "user:404").await,
+        Some((EntryKind::Negative, None))
+    );
+    let Ttl::ExpiresIn(left) = client.ttl("user:404").await.expect("PTTL") else {
+        panic!("the negative entry expires");
+    };
+    assert!(left <= negative_ttl, "{left:?}");
+    // While it lives, reads answer "not found" without loading.
+    for _ in 0..5 {
+        assert_eq!(
+            cache
+                .get_or_load("user:404", HOUR, loader(&calls, Some("created")))
+                .await,
+            Ok(None)
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let stats = cache.stats();
+    assert_eq!((stats.negative_hits, stats.loads), (5, 1));
+    // Then it expires and the loader is asked again.
+    let reloaded = eventually_async(DEADLINE, || {
+        let cache = cache.clone();
+        let next = loader(&calls, Some("created"));
+        async move { cache.get_or_load("user:404", HOUR, next).await == some("created") }
+    })
+    .await;
+    assert!(reloaded);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    println!("negative caching: {:?}", cache.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttls_are_jittered_within_bounds() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(
+        client.clone(),
+        CacheAsideConfig {
+            jitter: 0.1,
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let ttl = Duration::from_secs(100);
+    for i in 0..200 {
+        let value = format!("v{i}");
+        let loaded = cache
+            .get_or_load(&format!("jitter:{i}"), ttl, move || async move {
+                Ok::<_, String>(Some(value))
+            })
+            .await;
+        assert_eq!(loaded, some(&format!("v{i}")));
+    }
+    let mut ttls = Vec::new();
+    for i in 0..200 {
+        match client.ttl(format!("jitter:{i}")).await.expect("PTTL") {
+            Ttl::ExpiresIn(left) => ttls.push(left),
+            other => panic!("jitter:{i}: {other:?}"),
+        }
+    }
+    // PTTL is read a little after the write: allow 5 s of elapsed time
+    // below the lower bound.
+    let (min, max) = (
+        *ttls.iter().min().expect("ttls"),
+        *ttls.iter().max().expect("ttls"),
+    );
+    assert!(min >= Duration::from_secs(85), "{min:?}");
+    assert!(max <= Duration::from_secs(110), "{max:?}");
+    assert!(
+        max - min > Duration::from_secs(5),
+        "spread {min:?}..{max:?}"
+    );
+    println!("jitter 0.1 on 100 s: 200 PTTLs in {min:?}..{max:?}");
+}
+
+// ---------------------------------------------------------------- early refresh
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(
+        client.clone(),
+        CacheAsideConfig {
+            refresh_ahead: 0.5,
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let ttl = Duration::from_secs(4);
+    let seeded = Instant::now();
+    assert_eq!(
+        cache
+            .get_or_load("hot", ttl, || async {
+                Ok::<_, String>(Some("v1".to_string()))
+            })
+            .await,
+        some("v1")
+    );
+    // Readers poll the key; their loader (used only by a refresh) counts
+    // its calls and waits for the gate.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = watch::channel(false);
+    let read = |cache: &CacheAside| {
+        let calls = Arc::clone(&calls);
+        let mut gate = gate.clone();
+        let cache = cache.clone();
+        async move {
+            let started = Instant::now();
+            let value = cache
+                .get_or_load("hot", ttl, move || async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let _ = gate.wait_for(|open| *open).await;
+                    Ok::<_, String>(Some("v2".to_string()))
+                })
+                .await;
+            (value, started.elapsed())
+        }
+    };
+    let mut reads = 0;
+    let mut slowest = Duration::ZERO;
+    let until = Instant::now() + DEADLINE;
+    while cache.stats().early_refreshes == 0 {
+        assert!(Instant::now() < until, "no refresh started");
+        let (value, took) = read(&cache).await;
+        assert_eq!(value, some("v1"));
+        slowest = slowest.max(took);
+        reads += 1;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let refresh_started = seeded.elapsed();
+    // The refresh's loader is blocked: readers in the window are served the
+    // current value at once and start no other refresh.
+    for _ in 0..10 {
+        let (value, took) = read(&cache).await;
+        assert_eq!(value, some("v1"));
+        slowest = slowest.max(took);
+        reads += 1;
+    }
+    assert!(
+        eventually_async(DEADLINE, || {
+            let n = calls.load(Ordering::SeqCst);
+            async move { n == 1 }
+        })
+        .await
+    );
+    assert_eq!(cache.stats().early_refreshes, 1);
+    release.send_replace(true);
+    let refreshed = eventually_async(DEADLINE, || {
+        let read = read(&cache);
+        async move { read.await.0 == some("v2") }
+    })
+    .await;
+    assert!(refreshed, "the refresh did not land: {:?}", cache.stats());
+    let stats = cache.stats();
+    assert_eq!(
+        stats.loads, 1,
+        "a reader loaded on the read path: {stats:?}"
+    );
+    assert_eq!(stats.misses, 1, "a reader missed: {stats:?}");
+    assert_eq!(stats.early_refreshes, 1);
+    assert_eq!(stats.refresh_conflicts, 0);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.compare_and_set_supported(), Some(true));
+    let Ttl::ExpiresIn(left) = client.ttl("hot").await.expect("PTTL") else {
+        panic!("expires")
+    };
+    assert!(
+        left > Duration::from_secs(3),
+        "the TTL was renewed: {left:?}"
+    );
+    println!(
+        "early refresh: started {refresh_started:?} into a 4 s TTL (window 2 s); {reads} reads, \
+         slowest {slowest:?}; {stats:?}"
+    );
+}
+
+// ---------------------------------------------------------------- serve-stale
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_values_are_served_when_the_loader_fails() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(
+        client.clone(),
+        CacheAsideConfig {
+            stale_window: Some(Duration::from_secs(60)),
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let strict = CacheAside::new(client.clone(), plain()).expect("cache");
+    let fresh = Duration::from_millis(300);
+    assert_eq!(
+        cache
+            .get_or_load("price", fresh, || async {
+                Ok::<_, String>(Some("v1".to_string()))
+            })
+            .await,
+        some("v1")
+    );
+    let Ttl::ExpiresIn(left) = client.ttl("price").await.expect("PTTL") else {
+        panic!("expires")
+    };
+    assert!(
+        left > Duration::from_secs(59),
+        "fresh TTL + stale window: {left:?}"
+    );
+    let failing = || async { Err::<Option<String>, _>("db down".to_string()) };
+    // Fresh reads do not load; once stale, the failed reload serves v1.
+    let served = eventually_async(DEADLINE, || {
+        let cache = cache.clone();
+        async move {
+            assert_eq!(cache.get_or_load("price", fresh, failing).await, some("v1"));
+            cache.stats().stale_served > 0
+        }
+    })
+    .await;
+    assert!(served);
+    // A helper without serve-stale returns the loader's error instead.
+    assert_eq!(
+        strict.get_or_load("price", fresh, failing).await,
+        Err(LoadError::Loader("db down".to_string()))
+    );
+    // A working loader replaces the stale entry (compare-and-set).
+    assert_eq!(
+        cache
+            .get_or_load("price", HOUR, || async {
+                Ok::<_, String>(Some("v2".to_string()))
+            })
+            .await,
+        some("v2")
+    );
+    assert_eq!(cache.get_or_load("price", HOUR, never).await, some("v2"));
+    println!("serve-stale: {:?}", cache.stats());
+}
+
+// ---------------------------------------------------------------- the fence
+
+/// (a) A miss load reads v1, a write-through of v2 completes, then the load
+/// finishes: the cache keeps v2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_load_cannot_overwrite_a_newer_write() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+    let writer = cache.write_through(writer_config()).expect("writer");
+    let db = Db::new("v1");
+
+    let (started_tx, started) = oneshot::channel();
+    let (release, release_rx) = oneshot::channel();
+    let load = tokio::spawn({
+        let cache = cache.clone();
+        let loader = blocked_loader(&db, started_tx, release_rx);
+        async move { cache.get_or_load("item", HOUR, loader).await }
+    });
+    started.await.expect("the load read the db");
+    let outcome = writer
+        .write("item", "v2", HOUR, async {
+            db.write(Some("v2"));
+            Ok::<(), String>(())
+        })
+        .await
+        .expect("written");
+    assert_eq!(outcome.cache, CacheUpdate::Written);
+    release.send(()).expect("release");
+    // The slow caller gets what it read; the cache keeps the newer value.
+    assert_eq!(load.await.expect("task"), some("v1"));
+    assert_eq!(
+        stored(&client, "item").await,
+        Some((EntryKind::Value, Some("v2".into())))
+    );
+    assert_eq!(cache.get_or_load("item", HOUR, never).await, some("v2"));
+    assert_eq!(cache.stats().populate_refused, 1);
+}
+
+/// (a') The same race when the write-through cannot write its value to the
+/// cache: it leaves a tombstone, which the load cannot overwrite either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cache_write_leaves_a_tombstone_that_fences_the_load() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+    let writer = cache.write_through(writer_config()).expect("writer");
+    let db = Db::new("v1");
+
+    let (started_tx, started) = oneshot::channel();
+    let (release, release_rx) = oneshot::channel();
+    let load = tokio::spawn({
+        let cache = cache.clone();
+        let loader = blocked_loader(&db, started_tx, release_rx);
+        async move { cache.get_or_load("item", HOUR, loader).await }
+    });
+    started.await.expect("the load read the db");
+    // JSON cannot encode a map with non-string keys: the cache write fails
+    // after the system of record took the write.
+    let unencodable: std::collections::HashMap<Vec<u8>, u8> = [(vec![1], 1)].into();
+    let outcome = writer
+        .write("item", &unencodable, HOUR, async {
+            db.write(Some("v2"));
+            Ok::<(), String>(())
+        })
+        .await
+        .expect("the system of record took it");
+    assert_eq!(outcome.cache, CacheUpdate::Invalidated);
+    assert!(!outcome.cache_may_be_stale());
+    release.send(()).expect("release");
+    assert_eq!(load.await.expect("task"), some("v1"));
+    assert_eq!(
+        stored(&client, "item").await,
+        Some((EntryKind::Tombstone, None))
+    );
+    // Readers go to the system of record while the tombstone lives.
+    let db2 = db.clone();
+    assert_eq!(
+        cache
+            .get_or_load(
+                "item",
+                HOUR,
+                move || async move { Ok::<_, String>(db2.read()) }
+            )
+            .await,
+        some("v2")
+    );
+    let Ttl::ExpiresIn(left) = client.ttl("item").await.expect("PTTL") else {
+        panic!("the tombstone expires")
+    };
+    assert!(left <= writer_config().fence_ttl, "{left:?}");
+}
+
+/// (b) An early refresh reads v1, a write-through of v2 completes, then the
+/// refresh finishes: its compare-and-set fails and v2 stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_refresh_cannot_overwrite_a_newer_write() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    // The whole TTL is the refresh window: every hit starts a refresh.
+    let cache = CacheAside::new(
+        client.clone(),
+        CacheAsideConfig {
+            refresh_ahead: 1.0,
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let writer = cache.write_through(writer_config()).expect("writer");
+    let db = Db::new("v1");
+    let db2 = db.clone();
+    assert_eq!(
+        cache
+            .get_or_load(
+                "item",
+                HOUR,
+                move || async move { Ok::<_, String>(db2.read()) }
+            )
+            .await,
+        some("v1")
+    );
+    let (started_tx, started) = oneshot::channel();
+    let (release, release_rx) = oneshot::channel();
+    // A hit: returns v1 at once and starts the refresh with this loader.
+    assert_eq!(
+        cache
+            .get_or_load("item", HOUR, blocked_loader(&db, started_tx, release_rx))
+            .await,
+        some("v1")
+    );
+    started.await.expect("the refresh read the db");
+    assert_eq!(cache.stats().early_refreshes, 1);
+    let outcome = writer
+        .write("item", "v2", HOUR, async {
+            db.write(Some("v2"));
+            Ok::<(), String>(())
+        })
+        .await
+        .expect("written");
+    assert_eq!(outcome.cache, CacheUpdate::Written);
+    release.send(()).expect("release");
+    let done = eventually_async(DEADLINE, || {
+        let stats = cache.stats();
+        async move { stats.refresh_conflicts == 1 && stats.in_flight == 0 }
+    })
+    .await;
+    assert!(done, "{:?}", cache.stats());
+    assert_eq!(
+        stored(&client, "item").await,
+        Some((EntryKind::Value, Some("v2".into())))
+    );
+}
+
+/// (c) A miss load reads v1, the key is deleted (system of record and
+/// cache), then the load finishes: it cannot put v1 back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_during_a_load_keeps_the_old_value_out() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+    let writer = cache.write_through(writer_config()).expect("writer");
+    let db = Db::new("v1");
+
+    let (started_tx, started) = oneshot::channel();
+    let (release, release_rx) = oneshot::channel();
+    let load = tokio::spawn({
+        let cache = cache.clone();
+        let loader = blocked_loader(&db, started_tx, release_rx);
+        async move { cache.get_or_load("item", HOUR, loader).await }
+    });
+    started.await.expect("the load read the db");
+    let outcome = writer
+        .delete("item", async {
+            db.write(None);
+            Ok::<(), String>(())
+        })
+        .await
+        .expect("deleted");
+    assert_eq!(outcome.cache, CacheUpdate::Invalidated);
+    release.send(()).expect("release");
+    assert_eq!(load.await.expect("task"), some("v1"));
+    assert_eq!(
+        stored(&client, "item").await,
+        Some((EntryKind::Tombstone, None))
+    );
+    let db2 = db.clone();
+    assert_eq!(
+        cache
+            .get_or_load(
+                "item",
+                HOUR,
+                move || async move { Ok::<_, String>(db2.read()) }
+            )
+            .await,
+        Ok(None)
+    );
+    assert_eq!(
+        stored(&client, "item").await,
+        Some((EntryKind::Tombstone, None))
+    );
+    // A store failure leaves the cache alone.
+    let failed = writer
+        .delete("item", async { Err::<(), _>("constraint".to_string()) })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(writer.stats().store_errors, 1);
+}
+
+// ---------------------------------------------------------------- overhead
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hit_path_overhead_against_a_raw_get() {
+    let node = TestNode::start(&[]);
+    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+    let value = "x".repeat(32);
+    let v = value.clone();
+    cache
+        .get_or_load("bench:helper", HOUR, move || async move {
+            Ok::<_, String>(Some(v))
+        })
+        .await
+        .expect("seeded");
+    client
+        .set("bench:plain", &value, ringcache_client::SetOptions::new())
+        .await
+        .expect("SET");
+    const N: usize = 2000;
+    let (mut raw, mut typed, mut helper) = (Vec::new(), Vec::new(), Vec::new());
+    // Interleaved, so drift in machine load hits all three alike.
+    for _ in 0..N {
+        let t = Instant::now();
+        client
+            .get_bytes("bench:helper")
+            .await
+            .expect("GET")
+            .expect("hit");
+        raw.push(t.elapsed());
+        let t = Instant::now();
+        let _: String = client.get("bench:plain").await.expect("GET").expect("hit");
+        typed.push(t.elapsed());
+        let t = Instant::now();
+        cache
+            .get_or_load("bench:helper", HOUR, never)
+            .await
+            .expect("hit")
+            .expect("value");
+        helper.push(t.elapsed());
+    }
+    assert_eq!(cache.stats().hits, N as u64);
+    let (raw, typed, helper) = (median(&mut raw), median(&mut typed), median(&mut helper));
+    println!(
+        "hit path, median of {N} sequential calls (debug build): raw get_bytes {:.1} µs, typed get \
+         {:.1} µs, get_or_load {:.1} µs: overhead {:.1} µs over raw, {:.1} µs over typed get",
+        raw.as_secs_f64() * 1e6,
+        typed.as_secs_f64() * 1e6,
+        helper.as_secs_f64() * 1e6,
+        (helper.as_secs_f64() - raw.as_secs_f64()) * 1e6,
+        (helper.as_secs_f64() - typed.as_secs_f64()) * 1e6,
+    );
+}
+
+// ---------------------------------------------------------------- redis-server
+
+fn redis_installed() -> bool {
+    let found = std::path::Path::new(REDIS_SERVER).exists();
+    if !found {
+        eprintln!("{REDIS_SERVER} is missing: skipping");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// redis-server on a fixed port, without persistence; killed on drop.
+struct RedisServer {
+    child: Child,
+}
+
+impl RedisServer {
+    fn start(port: u16) -> RedisServer {
+        let child = Command::new(REDIS_SERVER)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let server = RedisServer { child };
+        let ready = common::eventually(DEADLINE, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut reply = [0u8; 7];
+                s.write_all(b"PING\r\n").is_ok()
+                    && s.read_exact(&mut reply).is_ok()
+                    && &reply == b"+PONG\r\n"
+            })
+        });
+        assert!(ready, "redis-server on {port} did not start");
+        server
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// redis-server 7 has no `SET IFEQ`: early refresh switches itself off
+/// after one try, everything else works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_compare_and_set_early_refresh_turns_itself_off() {
+    if !redis_installed() {
+        return;
+    }
+    let port = free_port();
+    let _redis = RedisServer::start(port);
+    let client = connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5)).await;
+    let cache = CacheAside::new(
+        client.clone(),
+        CacheAsideConfig {
+            refresh_ahead: 1.0,
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let v1 = || async { Ok::<_, String>(Some("v1".to_string())) };
+    let v2 = || async { Ok::<_, String>(Some("v2".to_string())) };
+    assert_eq!(cache.get_or_load("k", HOUR, v1).await, some("v1"));
+    // A hit in the window tries a refresh: IFEQ is refused.
+    assert_eq!(cache.get_or_load("k", HOUR, v2).await, some("v1"));
+    let off = eventually_async(DEADLINE, || {
+        let supported = cache.compare_and_set_supported();
+        let in_flight = cache.stats().in_flight;
+        async move { supported == Some(false) && in_flight == 0 }
+    })
+    .await;
+    assert!(off, "{:?}", cache.stats());
+    for _ in 0..5 {
+        assert_eq!(cache.get_or_load("k", HOUR, v2).await, some("v1"));
+    }
+    let stats = cache.stats();
+    assert_eq!(stats.early_refreshes, 1, "{stats:?}");
+    assert_eq!(
+        stored(&client, "k").await,
+        Some((EntryKind::Value, Some("v1".into())))
+    );
+    // NX population and write-through work as on ringcache.
+    let writer = cache.write_through(writer_config()).expect("writer");
+    let outcome = writer
+        .write("k", "v3", HOUR, async { Ok::<(), String>(()) })
+        .await
+        .expect("written");
+    assert_eq!(outcome.cache, CacheUpdate::Written);
+    assert_eq!(cache.get_or_load("k", HOUR, never).await, some("v3"));
+}
+
+/// The cache dies: reads keep coming from the loader, fast once the circuit
+/// is open; writes still reach the system of record. The cache comes back
+/// on the same port: after the cool-down a probe closes the circuit and the
+/// cache is used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_cache_degrades_to_the_loader_through_the_breaker() {
+    let node = TestNode::start(&[]);
+    let port = node.addr.port();
+    let request_timeout = Duration::from_millis(300);
+    let client = connect(&node.addr.to_string(), request_timeout).await;
+    let threshold = 3;
+    let cool_down = Duration::from_secs(1);
+    let cache = CacheAside::new(
+        client.clone(),
+        CacheAsideConfig {
+            breaker: BreakerConfig {
+                failure_threshold: threshold,
+                cool_down,
+            },
+            ..plain()
+        },
+    )
+    .expect("cache");
+    let writer = cache.write_through(writer_config()).expect("writer");
+    let load = |i: usize| move || async move { Ok::<_, String>(Some(format!("v{i}"))) };
+    assert_eq!(cache.get_or_load("warm", HOUR, load(0)).await, some("v0"));
+    assert_eq!(cache.get_or_load("warm", HOUR, never).await, some("v0"));
+
+    drop(node);
+    let mut before_open = Vec::new();
+    let mut after_open = Vec::new();
+    let mut opened_after = None;
+    for i in 0..40 {
+        let t = Instant::now();
+        let value = cache.get_or_load(&format!("down:{i}"), HOUR, load(i)).await;
+        let took = t.elapsed();
+        assert_eq!(
+            value,
+            some(&format!("v{i}")),
+            "call {i} must be served by the loader"
+        );
+        if opened_after.is_some() {
+            after_open.push(took);
+        } else {
+            before_open.push(took);
+            if cache.breaker().state() == BreakerState::Open {
+                opened_after = Some(i + 1);
+            }
+        }
+    }
+    let stats = cache.stats();
+    assert_eq!(opened_after, Some(threshold as usize), "{stats:?}");
+    assert_eq!(stats.breaker_opens, 1);
+    let slowest_open = *after_open.iter().max().expect("calls after opening");
+    let median_open = median(&mut after_open.clone());
+    assert!(
+        slowest_open < Duration::from_millis(100),
+        "calls with the circuit open must not wait for the cache: {slowest_open:?}"
+    );
+
+    // Write-through with the cache down: the system of record is written,
+    // the cache is skipped and reported as possibly stale.
+    let db = Db::new("v1");
+    let outcome = writer
+        .write("warm", "v2", HOUR, async {
+            db.write(Some("v2"));
+            Ok::<(), String>(())
+        })
+        .await
+        .expect("the system of record took it");
+    assert_eq!(outcome.cache, CacheUpdate::Skipped);
+    assert!(outcome.cache_may_be_stale());
+    assert_eq!(db.read().as_deref(), Some("v2"));
+
+    if !redis_installed() {
+        return;
+    }
+    // ringcache-server refuses a second --port flag (TestNode always passes
+    // --port 0), so the cache comes back as redis-server on the same port.
+    let restarted_at = Instant::now();
+    let _redis = RedisServer::start(port);
+    let ready = restarted_at.elapsed();
+    let mut probes = 0;
+    let closed = eventually_async(DEADLINE, || {
+        probes += 1;
+        let cache = cache.clone();
+        async move {
+            let _ = cache.get_or_load("back", HOUR, load(99)).await;
+            cache.breaker().state() == BreakerState::Closed
+        }
+    })
+    .await;
+    let closed_after = restarted_at.elapsed();
+    assert!(closed, "the circuit did not close: {:?}", cache.stats());
+    // The cache is used again: a load is cached, then served from it.
+    assert_eq!(cache.get_or_load("again", HOUR, load(7)).await, some("v7"));
+    assert_eq!(cache.get_or_load("again", HOUR, never).await, some("v7"));
+    assert_eq!(
+        stored(&client, "again").await,
+        Some((EntryKind::Value, Some("v7".into())))
+    );
+    let stats = cache.stats();
+    println!(
+        "breaker: threshold {threshold}, cool-down {cool_down:?}, request timeout \
+         {request_timeout:?}; cache killed: {} calls before the circuit opened took {:?}; \
+         {} calls with it open: median {:?}, max {:?}; restart on the same port (ready in \
+         {ready:?}) -> circuit closed {closed_after:?} after the restart ({probes} reads); \
+         {stats:?}",
+        before_open.len(),
+        before_open,
+        after_open.len(),
+        median_open,
+        slowest_open,
+    );
+}
