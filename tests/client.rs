@@ -375,9 +375,15 @@ struct RedisServer {
 impl RedisServer {
     /// None when redis-server is not installed.
     fn start(port: u16) -> Option<RedisServer> {
+        RedisServer::start_with(port, &[])
+    }
+
+    /// With extra flags (cluster mode).
+    fn start_with(port: u16, extra: &[&str]) -> Option<RedisServer> {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -438,6 +444,84 @@ fn redis_server_round_trips() {
         assert_eq!(client.mode(), Mode::Standalone);
         exercise(&client, "redis").await;
     });
+}
+
+/// A port whose cluster bus port (+10000) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55_000 && StdListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+#[test]
+fn redis_cluster_round_trips() {
+    if !redis_installed() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ringcache-rediscluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_text = dir.to_str().unwrap().to_string();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let port = free_cluster_port();
+        let conf = format!("nodes-{port}.conf");
+        let extra = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            &conf,
+            "--dir",
+            &dir_text,
+        ];
+        nodes.push(RedisServer::start_with(port, &extra).expect("redis-server starts"));
+    }
+    let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !created.is_ok_and(|s| s.success()) {
+        eprintln!("redis-cli --cluster create failed (is redis-tools installed?): skipping");
+        return;
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        // Every node must agree the cluster is up before routing works.
+        let mut ready = false;
+        for _ in 0..300 {
+            let mut up = 0;
+            for addr in &addrs {
+                let Ok(client) = Client::connect(config(vec![addr.clone()])).await else {
+                    continue;
+                };
+                if let Ok(Value::Bulk(info)) = client.cmd(&[b"CLUSTER", b"INFO"]).await {
+                    if String::from_utf8_lossy(&info).contains("cluster_state:ok") {
+                        up += 1;
+                    }
+                }
+            }
+            if up == addrs.len() {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "Redis Cluster did not come up");
+        let client = Client::connect(config(vec![addrs[0].clone()]))
+            .await
+            .unwrap();
+        assert_eq!(client.mode(), Mode::Cluster);
+        assert_eq!(client.stats().known_nodes, 3);
+        exercise(&client, "rediscluster").await;
+    });
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
