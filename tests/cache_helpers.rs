@@ -830,8 +830,13 @@ async fn hit_path_overhead_against_a_raw_get() {
     assert_eq!(cache.stats().hits, N as u64);
     let (raw, typed, helper) = (median(&mut raw), median(&mut typed), median(&mut helper));
     println!(
-        "hit path, median of {N} sequential calls (debug build): raw get_bytes {:.1} µs, typed get \
+        "hit path, median of {N} sequential calls ({} build): raw get_bytes {:.1} µs, typed get \
          {:.1} µs, get_or_load {:.1} µs: overhead {:.1} µs over raw, {:.1} µs over typed get",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         raw.as_secs_f64() * 1e6,
         typed.as_secs_f64() * 1e6,
         helper.as_secs_f64() * 1e6,
