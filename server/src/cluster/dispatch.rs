@@ -87,7 +87,7 @@ pub fn run(
             let reply = cluster
                 .peers
                 .send(addr, session.resp3, router::encode(args));
-            Some(Box::pin(async move { relayed(reply.await) }))
+            Some(Box::pin(async move { relayed(bounded(reply).await) }))
         }
         Route::ReadThrough(from) => read_through(
             node,
@@ -116,7 +116,7 @@ pub fn run(
                     Some(addr) => {
                         cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
                         let reply = cluster.peers.send(addr, session.resp3, part.command);
-                        Box::pin(async move { relayed(reply.await) })
+                        Box::pin(async move { relayed(bounded(reply).await) })
                     }
                     None => run_encoded(node, cluster, session, &part.command, after),
                 };
@@ -159,8 +159,8 @@ fn read_through(
         .send(from, session.resp3, router::encode_wrapped(b"RCREAD", args));
     let local = local.freeze();
     Some(Box::pin(async move {
-        match reply.await {
-            Ok(Ok(frame)) if !frame.starts_with(b"-") => frame,
+        match bounded(reply).await {
+            Some(Ok(frame)) if !frame.starts_with(b"-") => frame,
             _ => local,
         }
     }))
@@ -280,12 +280,25 @@ fn wait(session: &mut Session, output: &mut BytesMut, args: Args<'_>) -> Option<
     }))
 }
 
+/// Longest a forwarded request waits for its owner: a peer that accepts
+/// but never answers (a partition without resets) must not hold the
+/// client's connection forever.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Waits for a peer's reply, at most [`FORWARD_TIMEOUT`].
+async fn bounded(reply: tokio::sync::oneshot::Receiver<PeerReply>) -> Option<PeerReply> {
+    tokio::time::timeout(FORWARD_TIMEOUT, reply)
+        .await
+        .ok()?
+        .ok()
+}
+
 /// A forwarded request's reply, or the error the client sees when the
-/// owner cannot be reached (TRYAGAIN: cluster clients retry it).
-fn relayed(reply: Result<PeerReply, tokio::sync::oneshot::error::RecvError>) -> Bytes {
+/// owner cannot be reached in time (TRYAGAIN: cluster clients retry it).
+fn relayed(reply: Option<PeerReply>) -> Bytes {
     match reply {
-        Ok(Ok(frame)) => frame,
-        Ok(Err(e)) => router::error_reply(&format!("TRYAGAIN {e}")),
-        Err(_) => router::error_reply("TRYAGAIN peer link closed"),
+        Some(Ok(frame)) => frame,
+        Some(Err(e)) => router::error_reply(&format!("TRYAGAIN {e}")),
+        None => router::error_reply("TRYAGAIN no reply from the slot's owner in time"),
     }
 }

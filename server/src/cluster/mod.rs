@@ -127,8 +127,6 @@ impl ClusterSettings {
 pub struct ClusterStats {
     /// Writes shipped to replicas.
     pub replicated: AtomicU64,
-    /// Shipments that failed (replica unreachable or overloaded).
-    pub replication_failures: AtomicU64,
     /// Snapshots applied from peers (replication, handoff, repair).
     pub applied: AtomicU64,
     /// Snapshots refused because the local copy was newer.
@@ -343,10 +341,7 @@ impl Cluster {
             ("redirected", load(&self.stats.redirected)),
             ("read_through", load(&self.stats.read_through)),
             ("replicated", load(&self.stats.replicated)),
-            (
-                "replication_failures",
-                load(&self.stats.replication_failures),
-            ),
+            ("peer_request_failures", self.peers.failures()),
             ("replication_lag", self.peers.in_flight() as u64),
             ("applied", load(&self.stats.applied)),
             ("stale_refused", load(&self.stats.stale_refused)),

@@ -76,6 +76,8 @@ struct PoolInner {
     shutdown: Shutdown,
     /// Requests sent on any link and not answered yet.
     in_flight: AtomicUsize,
+    /// Requests that failed (peer unreachable, link lost, queue full).
+    failures: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for PeerPool {
@@ -96,6 +98,7 @@ impl PeerPool {
                 password,
                 shutdown,
                 in_flight: AtomicUsize::new(0),
+                failures: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -124,6 +127,9 @@ impl PeerPool {
         replies: Vec<oneshot::Sender<PeerReply>>,
     ) {
         let fail = |replies: Vec<oneshot::Sender<PeerReply>>, error: PeerError| {
+            self.inner
+                .failures
+                .fetch_add(replies.len() as u64, Ordering::Relaxed);
             for reply in replies {
                 let _ = reply.send(Err(error.clone()));
             }
@@ -156,6 +162,11 @@ impl PeerPool {
     /// lag in writes.
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests to peers that failed so far.
+    pub fn failures(&self) -> u64 {
+        self.inner.failures.load(Ordering::Relaxed)
     }
 
     /// Forgets links to peers not in `live` (called on ring changes).
