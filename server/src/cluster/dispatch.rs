@@ -5,6 +5,7 @@
 //! such replies in request order.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -38,6 +39,14 @@ const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 /// Longest WAIT blocks when asked to wait forever.
 const WAIT_CAP: Duration = Duration::from_secs(60);
 
+/// One request's surroundings on this node: what running it here needs.
+struct Here<'r> {
+    node: &'r Arc<NodeState>,
+    cluster: &'r Arc<Cluster>,
+    session: &'r mut Session,
+    after: &'r mut After,
+}
+
 /// Runs `args` on a cluster node. Appends the reply to `output` when it is
 /// known now; otherwise returns it as a future (replies already in `output`
 /// come before it).
@@ -51,74 +60,52 @@ pub fn run(
 ) -> Option<PendingReply> {
     let spec = commands::lookup(args.get(0));
     let routable = session.authenticated && !session.peer;
-    let Some(spec) =
-        spec.filter(|s| session.authenticated && commands::arity_ok(s.arity, args.len()))
-    else {
-        return run_here(node, cluster, session, output, args, after);
+    let checked = session.authenticated;
+    let mut here = Here {
+        node,
+        cluster,
+        session,
+        after,
+    };
+    let Some(spec) = spec.filter(|s| checked && commands::arity_ok(s.arity, args.len())) else {
+        return here.run(output, args);
     };
     if !routable {
         // A request another node forwarded runs here; only a miss on a
         // slot being imported goes one hop further, to the previous owner.
         return match router::read_through_source(cluster, spec, args) {
-            Some(from) => read_through(
-                node,
-                cluster,
-                session,
-                output,
-                args,
-                after,
-                spec.first_key as usize,
-                from,
-            ),
-            None => run_here(node, cluster, session, output, args, after),
+            Some(from) => here.read_through(output, args, spec.first_key as usize, from),
+            None => here.run(output, args),
         };
     }
     if spec.name == "wait" {
-        return wait(session, output, args);
+        return wait(here.session, output, args);
     }
+    let resp3 = here.session.resp3;
     let flags = RouteFlags {
-        readonly: session.readonly,
-        resp3: session.resp3,
+        readonly: here.session.readonly,
+        resp3,
     };
     match router::route(cluster, spec, args, flags) {
-        Route::Local => run_here(node, cluster, session, output, args, after),
-        Route::Forward(addr) => {
-            cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
-            let reply = cluster
-                .peers
-                .send(addr, session.resp3, router::encode(args));
-            Some(Box::pin(async move { relayed(bounded(reply).await) }))
-        }
-        Route::ReadThrough(from) => read_through(
-            node,
-            cluster,
-            session,
-            output,
-            args,
-            after,
-            spec.first_key as usize,
-            from,
-        ),
+        Route::Local => here.run(output, args),
+        Route::Forward(addr) => Some(forward(cluster, addr, resp3, router::encode(args))),
+        Route::ReadThrough(from) => here.read_through(output, args, spec.first_key as usize, from),
         Route::Moved(slot, addr) => {
             cluster.stats.redirected.fetch_add(1, Ordering::Relaxed);
-            Reply::new(output, session.resp3).error(&format!("MOVED {slot} {addr}"));
+            Reply::new(output, resp3).error(&format!("MOVED {slot} {addr}"));
             None
         }
         Route::Fail(message) => {
-            Reply::new(output, session.resp3).error(message);
+            Reply::new(output, resp3).error(message);
             None
         }
         Route::Split(merge, parts) => {
             let total = parts.iter().map(|p| p.keys.len()).sum();
             let mut waits: Vec<(Vec<usize>, PendingReply)> = Vec::with_capacity(parts.len());
             for part in parts {
-                let future: PendingReply = match part.target {
-                    Some(addr) => {
-                        cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
-                        let reply = cluster.peers.send(addr, session.resp3, part.command);
-                        Box::pin(async move { relayed(bounded(reply).await) })
-                    }
-                    None => run_encoded(node, cluster, session, &part.command, after),
+                let future = match part.target {
+                    Some(addr) => forward(cluster, addr, resp3, part.command),
+                    None => here.run_encoded(&part.command),
                 };
                 waits.push((part.keys, future));
             }
@@ -131,117 +118,109 @@ pub fn run(
     }
 }
 
-/// A read of a slot being imported: served here if the key is here,
-/// otherwise by the previous owner (wrapped in RCREAD so it runs there
-/// and goes no further); if that owner cannot answer, the local (missing)
-/// answer stands.
-#[allow(clippy::too_many_arguments)]
-fn read_through(
-    node: &Arc<NodeState>,
-    cluster: &Arc<Cluster>,
-    session: &mut Session,
-    output: &mut BytesMut,
-    args: Args<'_>,
-    after: &mut After,
-    key_at: usize,
-    from: std::net::SocketAddr,
-) -> Option<PendingReply> {
-    let key = args.get(key_at);
-    if node.store.lock(key).peek(key).is_some() {
-        return run_here(node, cluster, session, output, args, after);
-    }
-    let mut local = BytesMut::new();
-    let pending = run_here(node, cluster, session, &mut local, args, after);
-    debug_assert!(pending.is_none(), "reads are not held for replicas");
-    cluster.stats.read_through.fetch_add(1, Ordering::Relaxed);
-    let reply = cluster
-        .peers
-        .send(from, session.resp3, router::encode_wrapped(b"RCREAD", args));
-    let local = local.freeze();
-    Some(Box::pin(async move {
-        match bounded(reply).await {
-            Some(Ok(frame)) if !frame.starts_with(b"-") => frame,
-            _ => local,
-        }
-    }))
+/// Sends an encoded request to its owner; the reply is relayed as it is.
+fn forward(cluster: &Cluster, addr: SocketAddr, resp3: bool, command: Bytes) -> PendingReply {
+    cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+    let reply = cluster.peers.send(addr, resp3, command);
+    Box::pin(async move { relayed(bounded(reply).await) })
 }
 
-/// Runs `args` on this node; a write this node is primary for is shipped
-/// to the replicas, and its reply held until W-1 of them confirm.
-fn run_here(
-    node: &Arc<NodeState>,
-    cluster: &Arc<Cluster>,
-    session: &mut Session,
-    output: &mut BytesMut,
-    args: Args<'_>,
-    after: &mut After,
-) -> Option<PendingReply> {
-    let start = output.len();
-    let resp3 = session.resp3;
-    let mut ctx = Ctx {
-        node,
-        reply: Reply::new(output, resp3),
-        session,
-        after: *after,
-    };
-    let index = commands::execute(&mut ctx, args);
-    *after = ctx.after;
-    let spec = index.and_then(|i| commands::COMMANDS.get(i))?;
-    if spec.flags & WRITE == 0 || output.get(start) == Some(&b'-') {
-        return None;
-    }
-    let keys = router::key_positions(spec, args.len()).map(|p| args.get(p));
-    let shipped = super::replication::ship(cluster, &node.store, keys);
-    let quorum = cluster.settings.write_quorum;
-    if quorum <= 1 || shipped.is_empty() {
-        session.last_write = Some(LastWrite::Shipped(shipped));
-        return None;
-    }
-    let reply = output.split_off(start).freeze();
-    let timeout = cluster.settings.failure_timeout.min(Duration::from_secs(2));
-    let confirmed = Arc::new(AtomicUsize::new(0));
-    session.last_write = Some(LastWrite::Confirmed(confirmed.clone()));
-    Some(Box::pin(async move {
-        let count = shipped.quorum(quorum - 1, timeout).await;
-        confirmed.store(count, Ordering::Relaxed);
-        if count >= quorum - 1 {
-            reply
-        } else {
-            router::error_reply(NOREPLICAS)
+impl Here<'_> {
+    /// Runs `args` on this node; a write this node is primary for is
+    /// shipped to the replicas, and its reply held until W-1 of them
+    /// confirm.
+    fn run(&mut self, output: &mut BytesMut, args: Args<'_>) -> Option<PendingReply> {
+        let start = output.len();
+        let resp3 = self.session.resp3;
+        let mut ctx = Ctx {
+            node: self.node,
+            reply: Reply::new(output, resp3),
+            session: self.session,
+            after: *self.after,
+        };
+        let index = commands::execute(&mut ctx, args);
+        *self.after = ctx.after;
+        let spec = index.and_then(|i| commands::COMMANDS.get(i))?;
+        if spec.flags & WRITE == 0 || output.get(start) == Some(&b'-') {
+            return None;
         }
-    }))
-}
+        let keys = router::key_positions(spec, args.len()).map(|p| args.get(p));
+        let shipped = super::replication::ship(self.cluster, &self.node.store, keys);
+        let quorum = self.cluster.settings.write_quorum;
+        if quorum <= 1 || shipped.is_empty() {
+            self.session.last_write = Some(LastWrite::Shipped(shipped));
+            return None;
+        }
+        let reply = output.split_off(start).freeze();
+        let timeout = self
+            .cluster
+            .settings
+            .failure_timeout
+            .min(Duration::from_secs(2));
+        let confirmed = Arc::new(AtomicUsize::new(0));
+        self.session.last_write = Some(LastWrite::Confirmed(confirmed.clone()));
+        Some(Box::pin(async move {
+            let count = shipped.quorum(quorum - 1, timeout).await;
+            confirmed.store(count, Ordering::Relaxed);
+            if count >= quorum - 1 {
+                reply
+            } else {
+                router::error_reply(NOREPLICAS)
+            }
+        }))
+    }
 
-/// Runs an encoded command (a split command's local part) on this node.
-fn run_encoded(
-    node: &Arc<NodeState>,
-    cluster: &Arc<Cluster>,
-    session: &mut Session,
-    command: &Bytes,
-    after: &mut After,
-) -> PendingReply {
-    let mut parser = RequestParser::new(Limits::default());
-    let mut output = BytesMut::new();
-    let pending = match parser.parse(command) {
-        Ok(Some(_)) => run_here(
-            node,
-            cluster,
-            session,
-            &mut output,
-            parser.args(command),
-            after,
-        ),
-        _ => {
-            Reply::new(&mut output, session.resp3).error("ERR internal: bad sub-command");
-            None
+    /// A read of a slot being imported: served here if the key is here,
+    /// otherwise by the previous owner (wrapped in RCREAD so it runs there
+    /// and goes no further); if that owner cannot answer, the local
+    /// (missing) answer stands.
+    fn read_through(
+        &mut self,
+        output: &mut BytesMut,
+        args: Args<'_>,
+        key_at: usize,
+        from: SocketAddr,
+    ) -> Option<PendingReply> {
+        let key = args.get(key_at);
+        if self.node.store.lock(key).peek(key).is_some() {
+            return self.run(output, args);
         }
-    };
-    match pending {
-        Some(pending) => pending,
-        None => {
+        let mut local = BytesMut::new();
+        let pending = self.run(&mut local, args);
+        debug_assert!(pending.is_none(), "reads are not held for replicas");
+        self.cluster
+            .stats
+            .read_through
+            .fetch_add(1, Ordering::Relaxed);
+        let reply = self.cluster.peers.send(
+            from,
+            self.session.resp3,
+            router::encode_wrapped(b"RCREAD", args),
+        );
+        let local = local.freeze();
+        Some(Box::pin(async move {
+            match bounded(reply).await {
+                Some(Ok(frame)) if !frame.starts_with(b"-") => frame,
+                _ => local,
+            }
+        }))
+    }
+
+    /// Runs an encoded command (a split command's local part) on this node.
+    fn run_encoded(&mut self, command: &Bytes) -> PendingReply {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut output = BytesMut::new();
+        let pending = match parser.parse(command) {
+            Ok(Some(_)) => self.run(&mut output, parser.args(command)),
+            _ => {
+                Reply::new(&mut output, self.session.resp3).error("ERR internal: bad sub-command");
+                None
+            }
+        };
+        pending.unwrap_or_else(|| {
             let reply = output.freeze();
             Box::pin(async move { reply })
-        }
+        })
     }
 }
 
