@@ -711,3 +711,31 @@ fn config_set_maxclients_applies_to_new_connections() {
         b"-ERR max number of clients reached\r\n"
     );
 }
+
+#[test]
+fn a_client_that_sends_then_closes_gets_its_replies_and_the_close() {
+    // Data and the end of stream can arrive in one readiness event: the
+    // node must answer the data and still notice the close.
+    use std::io::{Read, Write};
+    let node = TestNode::start(&[]);
+    for _ in 0..20 {
+        let mut stream = std::net::TcpStream::connect(node.addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        stream.write_all(b"SET k v\r\nGET k\r\n").unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let started = std::time::Instant::now();
+        let mut reply = Vec::new();
+        stream
+            .read_to_end(&mut reply)
+            .expect("the node closes its side");
+        assert_eq!(reply, b"+OK\r\n$1\r\nv\r\n");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    let mut conn = node.conn();
+    assert!(common::eventually(
+        std::time::Duration::from_secs(10),
+        || { common::info_field(&mut conn, "connected_clients") == "1" }
+    ));
+}
