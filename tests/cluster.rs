@@ -557,3 +557,71 @@ fn a_restarted_node_gets_its_slots_back_warm() {
     assert!(eventually(Duration::from_secs(30), || cluster.total_keys()
         == 2 * keys.len() as u64));
 }
+
+#[test]
+fn the_local_cluster_command_starts_a_working_cluster() {
+    // `--local-cluster 3` as the README shows it, on free ports.
+    use std::process::{Command, Stdio};
+    let base = loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let all_free = port < 50_000
+            && (0..3).all(|i| {
+                std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()
+                    && std::net::UdpSocket::bind(("127.0.0.1", port + i + 10_000)).is_ok()
+            });
+        if all_free {
+            break port;
+        }
+    };
+    let mut child = Command::new(common::server_binary())
+        .args(["--local-cluster", "3", "--port", &base.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = eventually(Duration::from_secs(60), || {
+        (0..3).all(|i| {
+            redis::Client::open(format!("redis://127.0.0.1:{}/", base + i))
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c))
+                .is_ok_and(|info| info.contains("cluster_size:3"))
+        })
+    });
+    if !ready {
+        let _ = child.kill();
+        panic!("local cluster did not come up");
+    }
+    let mut first = redis::Client::open(format!("redis://127.0.0.1:{base}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut last = redis::Client::open(format!("redis://127.0.0.1:{}/", base + 2))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for i in 0..50 {
+        let _: () = first.set(format!("lc:{i}"), i).unwrap();
+    }
+    for i in 0..50 {
+        let value: i64 = last.get(format!("lc:{i}")).unwrap();
+        assert_eq!(value, i);
+    }
+    // SIGTERM stops all three, promptly.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopped = eventually(Duration::from_secs(30), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !stopped {
+        let _ = child.kill();
+    }
+    assert!(stopped, "the local cluster did not stop on SIGTERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

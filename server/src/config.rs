@@ -452,6 +452,14 @@ impl Config {
         if self.local_cluster > 32 {
             return Err("local-cluster takes at most 32 nodes".into());
         }
+        if self.local_cluster > 0
+            && (self.port == 0 || usize::from(self.port) + self.local_cluster + 10_000 > 65_536)
+        {
+            return Err(
+                "local-cluster needs a fixed --port with room for its nodes and their gossip ports (port + 10000)"
+                    .into(),
+            );
+        }
         Ok(())
     }
 }
@@ -544,6 +552,28 @@ mod tests {
         assert!(parse_memory("12xb").is_err());
         assert!(parse_memory("-1").is_err());
         assert!(parse_memory("99999999999999999999gb").is_err());
+    }
+
+    #[test]
+    fn local_cluster_needs_room_for_its_ports() {
+        let parse = |args: &[&str]| {
+            Config::from_cli(Cli::parse_from(
+                std::iter::once("ringcache-server").chain(args.iter().copied()),
+            ))
+        };
+        let config = parse(&["--local-cluster", "3"]).unwrap();
+        assert_eq!(
+            (config.port, config.cluster_enabled),
+            (LOCAL_CLUSTER_PORT, true)
+        );
+        assert!(parse(&["--local-cluster", "3", "--port", "0"]).is_err());
+        assert!(parse(&["--local-cluster", "3", "--port", "55535"]).is_err());
+        assert!(parse(&["--replicas", "1", "--write-quorum", "3"]).is_err());
+        assert!(
+            parse(&["--cluster-seeds", "127.0.0.1:17000"])
+                .unwrap()
+                .cluster_enabled
+        );
     }
 
     #[test]
