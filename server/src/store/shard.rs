@@ -6,6 +6,7 @@
 //! valid until the table is next changed; `find` removes an expired entry it
 //! meets (lazy expiry) and so never returns one.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -71,7 +72,17 @@ pub struct Shard {
     pub(crate) expire_cursor: usize,
     /// Counters.
     pub stats: ShardStats,
+    /// Recent deletes on a cluster node: key -> (version, when, Unix ms), so
+    /// an older copy arriving later (a slot transfer page cut before the
+    /// delete) does not bring the key back. Bounded; entries live
+    /// [`TOMBSTONE_TTL_MS`].
+    tombstones: HashMap<Box<[u8]>, (u64, u64)>,
 }
+
+/// How long a delete keeps older copies of its key out.
+pub const TOMBSTONE_TTL_MS: u64 = 60_000;
+/// Most tombstones one shard keeps.
+const TOMBSTONE_CAP: usize = 4096;
 
 impl Shard {
     pub(crate) fn new(hasher: DefaultHashBuilder, gauge: Arc<MemoryGauge>) -> Self {
@@ -83,6 +94,7 @@ impl Shard {
             volatile: 0,
             expire_cursor: 0,
             stats: ShardStats::default(),
+            tombstones: HashMap::new(),
         }
     }
 
@@ -327,6 +339,28 @@ impl Shard {
             _ => {}
         }
         self.account(after - before);
+    }
+
+    /// Remembers that `key` was deleted at `version`.
+    pub fn record_delete(&mut self, key: &[u8], version: u64, now: u64) {
+        if self.tombstones.len() >= TOMBSTONE_CAP {
+            self.tombstones
+                .retain(|_, (_, at)| now.saturating_sub(*at) < TOMBSTONE_TTL_MS);
+            if self.tombstones.len() >= TOMBSTONE_CAP {
+                // Still full of fresh deletes: forget them all rather than
+                // grow; a cache tolerates an old copy coming back.
+                self.tombstones.clear();
+            }
+        }
+        self.tombstones.insert(key.into(), (version, now));
+    }
+
+    /// True if `key` was deleted at a version newer than `version` within
+    /// the tombstone lifetime.
+    pub fn deleted_after(&self, key: &[u8], version: u64, now: u64) -> bool {
+        self.tombstones.get(key).is_some_and(|&(deleted, at)| {
+            deleted > version && now.saturating_sub(at) < TOMBSTONE_TTL_MS
+        })
     }
 
     /// Sets the version of the entry at `index` (see [`Entry::version`]).

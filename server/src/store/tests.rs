@@ -640,3 +640,37 @@ fn pooled_candidates_are_checked_against_the_current_policy() {
         assert_eq!(store.len(), 19);
     }
 }
+
+#[test]
+fn versioned_copies_keep_the_newer_state_and_deletes_stay_deleted() {
+    use super::Snapshot;
+    let store = store(EvictionPolicy::AllKeysLru, 5);
+    let copy = |value: &[u8], version| Snapshot {
+        key: b"k".to_vec(),
+        value: Some((OwnedValue::Str(value.to_vec()), None)),
+        version,
+    };
+    assert!(store.apply(copy(b"v5", 5)));
+    assert!(!store.apply(copy(b"v4", 4)), "older than the local copy");
+    assert!(store.apply(copy(b"v6", 6)));
+    // A delete here (stamped at 10) keeps an older copy from coming back,
+    // as a transfer page cut before the delete would.
+    set(&store, b"k", b"x", None);
+    let mut lock = store.lock(b"k");
+    lock.remove(b"k");
+    drop(lock);
+    let deleted = store.stamp(b"k", 10);
+    assert_eq!(deleted.value, None);
+    assert!(!store.apply(copy(b"v7", 7)), "cut before the delete");
+    assert!(!exists(&store, b"k"));
+    assert!(store.apply(copy(b"v11", 11)), "written after the delete");
+    assert!(exists(&store, b"k"));
+    // A replicated delete leaves the same mark.
+    assert!(store.apply(Snapshot {
+        key: b"k".to_vec(),
+        value: None,
+        version: 20,
+    }));
+    assert!(!store.apply(copy(b"v15", 15)));
+    assert!(!exists(&store, b"k"));
+}

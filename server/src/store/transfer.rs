@@ -56,6 +56,10 @@ impl Store {
             let expire = lock.shard.at(index).expire_at();
             (owned(lock.shard.value(index)), expire)
         });
+        if value.is_none() {
+            let now = lock.now;
+            lock.shard.record_delete(key, version, now);
+        }
         Snapshot {
             key: key.to_vec(),
             value,
@@ -63,15 +67,25 @@ impl Store {
         }
     }
 
-    /// Applies `snapshot` unless the local copy has a newer version.
-    /// Returns true if it was applied. An expired snapshot only deletes.
+    /// Applies `snapshot` unless the local copy, or a recent delete of the
+    /// key, has a newer version. Returns true if it was applied. An expired
+    /// snapshot only deletes.
     pub fn apply(&self, snapshot: Snapshot) -> bool {
         let mut lock = self.lock(&snapshot.key);
         let local = lock
             .peek(&snapshot.key)
             .map(|index| lock.shard.at(index).version().unwrap_or(0));
-        if local.is_some_and(|v| v > snapshot.version) {
+        if local.is_some_and(|v| v > snapshot.version)
+            || lock
+                .shard
+                .deleted_after(&snapshot.key, snapshot.version, lock.now)
+        {
             return false;
+        }
+        if snapshot.value.is_none() {
+            let now = lock.now;
+            lock.shard
+                .record_delete(&snapshot.key, snapshot.version, now);
         }
         match snapshot.value {
             Some((_, Some(at))) if at <= lock.now => {
