@@ -23,7 +23,7 @@ use common::TestNode;
 use ringcache_client::envelope::{EntryKind, Header};
 use ringcache_client::{
     BreakerConfig, BreakerState, CacheAside, CacheAsideConfig, CacheUpdate, Client, ClientConfig,
-    LoadError, Ttl, WriteThroughConfig,
+    LoadError, Ttl, WriteThrough, WriteThroughConfig,
 };
 use tokio::sync::{oneshot, watch};
 
@@ -131,6 +131,46 @@ fn blocked_loader(
             let _ = release.await;
             Ok(value)
         })
+    }
+}
+
+/// The stage of a fence race: a node, the helpers on it, a system of record
+/// holding v1, and a miss load of "item" that has read v1 and waits for
+/// `release` before it returns.
+struct Race {
+    _node: TestNode,
+    client: Client,
+    cache: CacheAside,
+    writer: WriteThrough,
+    db: Db,
+    load: tokio::task::JoinHandle<Result<Option<String>, LoadError<String>>>,
+    release: oneshot::Sender<()>,
+}
+
+impl Race {
+    async fn start() -> Race {
+        let node = TestNode::start(&[]);
+        let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+        let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+        let writer = cache.write_through(writer_config()).expect("writer");
+        let db = Db::new("v1");
+        let (started_tx, started) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        let load = tokio::spawn({
+            let cache = cache.clone();
+            let loader = blocked_loader(&db, started_tx, release_rx);
+            async move { cache.get_or_load("item", HOUR, loader).await }
+        });
+        started.await.expect("the load read the db");
+        Race {
+            _node: node,
+            client,
+            cache,
+            writer,
+            db,
+            load,
+            release,
+        }
     }
 }
 
@@ -584,20 +624,15 @@ async fn stale_values_are_served_when_the_loader_fails() {
 /// finishes: the cache keeps v2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_load_cannot_overwrite_a_newer_write() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
-    let writer = cache.write_through(writer_config()).expect("writer");
-    let db = Db::new("v1");
-
-    let (started_tx, started) = oneshot::channel();
-    let (release, release_rx) = oneshot::channel();
-    let load = tokio::spawn({
-        let cache = cache.clone();
-        let loader = blocked_loader(&db, started_tx, release_rx);
-        async move { cache.get_or_load("item", HOUR, loader).await }
-    });
-    started.await.expect("the load read the db");
+    let Race {
+        _node,
+        client,
+        cache,
+        writer,
+        db,
+        load,
+        release,
+    } = Race::start().await;
     let outcome = writer
         .write("item", "v2", HOUR, async {
             db.write(Some("v2"));
@@ -621,20 +656,15 @@ async fn a_slow_load_cannot_overwrite_a_newer_write() {
 /// cache: it leaves a tombstone, which the load cannot overwrite either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_cache_write_leaves_a_tombstone_that_fences_the_load() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
-    let writer = cache.write_through(writer_config()).expect("writer");
-    let db = Db::new("v1");
-
-    let (started_tx, started) = oneshot::channel();
-    let (release, release_rx) = oneshot::channel();
-    let load = tokio::spawn({
-        let cache = cache.clone();
-        let loader = blocked_loader(&db, started_tx, release_rx);
-        async move { cache.get_or_load("item", HOUR, loader).await }
-    });
-    started.await.expect("the load read the db");
+    let Race {
+        _node,
+        client,
+        cache,
+        writer,
+        db,
+        load,
+        release,
+    } = Race::start().await;
     // JSON cannot encode a map with non-string keys: the cache write fails
     // after the system of record took the write.
     let unencodable: std::collections::HashMap<Vec<u8>, u8> = [(vec![1], 1)].into();
@@ -735,20 +765,15 @@ async fn an_early_refresh_cannot_overwrite_a_newer_write() {
 /// cache), then the load finishes: it cannot put v1 back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_during_a_load_keeps_the_old_value_out() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
-    let writer = cache.write_through(writer_config()).expect("writer");
-    let db = Db::new("v1");
-
-    let (started_tx, started) = oneshot::channel();
-    let (release, release_rx) = oneshot::channel();
-    let load = tokio::spawn({
-        let cache = cache.clone();
-        let loader = blocked_loader(&db, started_tx, release_rx);
-        async move { cache.get_or_load("item", HOUR, loader).await }
-    });
-    started.await.expect("the load read the db");
+    let Race {
+        _node,
+        client,
+        cache,
+        writer,
+        db,
+        load,
+        release,
+    } = Race::start().await;
     let outcome = writer
         .delete("item", async {
             db.write(None);
