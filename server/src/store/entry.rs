@@ -13,10 +13,15 @@
 //! pays nothing for it); `access` is
 //! the LRU clock or the LFU counter, depending on the eviction policy. The
 //! payload is the string value itself, or for a hash the index of its map in
-//! the shard's slab. A 15-byte key with a 32-byte value fits one 80-byte
-//! allocator class, with or without a TTL.
+//! the shard's slab. The block is a `HeapSlice`, whose only header is its
+//! 8-byte length (thin-vec's length and capacity took 16): a 15-byte key
+//! with a 32-byte value fits one 64-byte allocator class, 80 with a TTL.
 
-use thin_vec::ThinVec;
+use heap_slice::HeapSlice;
+
+/// Entries up to this size are assembled on the stack before being copied
+/// into their block; larger ones go through a temporary vector.
+const STACK_BUILD: usize = 256;
 
 const KIND_MASK: u8 = 0b11;
 const KIND_STRING: u8 = 0;
@@ -46,7 +51,7 @@ impl Kind {
 }
 
 /// A packed entry; see the module docs for the layout.
-pub struct Entry(ThinVec<u8>);
+pub struct Entry(HeapSlice<u8>);
 
 impl Entry {
     /// A string entry.
@@ -74,28 +79,30 @@ impl Entry {
         let key_len = u32::try_from(key.len()).expect("keys are bounded by proto-max-bulk-len");
         let mut len_bytes = [0u8; 5];
         let len_size = write_varint(key_len, &mut len_bytes);
-        let size = KEY_LEN_AT
-            + len_size
-            + if expire_at.is_some() { 8 } else { 0 }
-            + if version.is_some() { 8 } else { 0 }
-            + key.len()
-            + payload.len();
-        let mut blob = ThinVec::with_capacity(size);
-        blob.push(
-            kind | if expire_at.is_some() { HAS_EXPIRE } else { 0 }
-                | if version.is_some() { HAS_VERSION } else { 0 },
-        );
-        blob.extend_from_slice(&access.to_le_bytes());
-        blob.extend_from_slice(&len_bytes[..len_size]);
-        if let Some(at) = expire_at {
-            blob.extend_from_slice(&at.to_le_bytes());
+        let flags = [kind
+            | if expire_at.is_some() { HAS_EXPIRE } else { 0 }
+            | if version.is_some() { HAS_VERSION } else { 0 }];
+        let expire_bytes = expire_at.map(u64::to_le_bytes);
+        let version_bytes = version.map(u64::to_le_bytes);
+        let parts: [&[u8]; 7] = [
+            &flags,
+            &access.to_le_bytes(),
+            &len_bytes[..len_size],
+            expire_bytes.as_ref().map_or(&[], |b| &b[..]),
+            version_bytes.as_ref().map_or(&[], |b| &b[..]),
+            key,
+            payload,
+        ];
+        let size: usize = parts.iter().map(|p| p.len()).sum();
+        if size <= STACK_BUILD {
+            let mut buf = [0u8; STACK_BUILD];
+            concat_into(&mut buf[..size], &parts);
+            Entry(HeapSlice::from(&buf[..size]))
+        } else {
+            let mut buf = vec![0u8; size];
+            concat_into(&mut buf, &parts);
+            Entry(HeapSlice::from(&buf[..]))
         }
-        if let Some(v) = version {
-            blob.extend_from_slice(&v.to_le_bytes());
-        }
-        blob.extend_from_slice(key);
-        blob.extend_from_slice(payload);
-        Entry(blob)
     }
 
     #[inline]
@@ -247,8 +254,18 @@ impl Entry {
     /// Bytes this entry occupies on the heap (without the table slot).
     #[inline]
     pub fn heap_size(&self) -> usize {
-        // thin-vec keeps its length and capacity in front of the data.
-        self.0.capacity() + 16
+        // The block's length header sits in front of the data.
+        self.0.len() + 8
+    }
+}
+
+/// Copies `parts` one after another into `out`, which is exactly their
+/// total length.
+fn concat_into(out: &mut [u8], parts: &[&[u8]]) {
+    let mut at = 0;
+    for part in parts {
+        out[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
     }
 }
 
@@ -339,6 +356,8 @@ mod tests {
 
     #[test]
     fn small_entries_are_compact() {
+        let e = Entry::string(b"memtier-1000000", &[b'x'; 32], None, 0);
+        assert!(e.heap_size() <= 64, "{}", e.heap_size());
         let e = Entry::string(b"memtier-1000000", &[b'x'; 32], Some(u64::MAX), 0);
         assert!(e.heap_size() <= 80, "{}", e.heap_size());
     }
