@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::store::unix_ms;
 
@@ -36,25 +38,34 @@ pub struct ClientHandle {
     /// Bytes waiting in the query buffer.
     pub query_buffer: AtomicU64,
     killed: AtomicBool,
-    kill_notify: Notify,
+    kill_waker: AtomicWaker,
 }
 
 impl ClientHandle {
-    /// Asks the connection to close (CLIENT KILL).
+    /// Asks the connection to close (CLIENT KILL, shutdown).
     pub fn kill(&self) {
-        self.killed.store(true, Ordering::Relaxed);
-        self.kill_notify.notify_one();
+        self.killed.store(true, Ordering::Release);
+        self.kill_waker.wake();
     }
 
     /// True once killed.
     pub fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::Relaxed)
+        self.killed.load(Ordering::Acquire)
     }
 
-    /// Completes when the client is killed.
-    pub async fn killed(&self) {
-        if !self.is_killed() {
-            self.kill_notify.notified().await;
+    /// Ready once the client is killed. The connection polls this at every
+    /// wake-up, so it is an atomic load and, while pending, a waker swap
+    /// (a `Notify` would register and drop a waiter each time).
+    pub fn poll_killed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_killed() {
+            return Poll::Ready(());
+        }
+        self.kill_waker.register(cx.waker());
+        // A kill between the load and the registration woke nobody.
+        if self.is_killed() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 
@@ -114,7 +125,7 @@ impl Clients {
             lib: Mutex::new((Vec::new(), Vec::new())),
             query_buffer: AtomicU64::new(0),
             killed: AtomicBool::new(false),
-            kill_notify: Notify::new(),
+            kill_waker: AtomicWaker::new(),
         });
         self.by_id.lock().insert(id, handle.clone());
         handle
@@ -133,6 +144,13 @@ impl Clients {
     /// True when no client is connected.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Asks every connection to close after the replies in flight.
+    pub fn kill_all(&self) {
+        for handle in self.by_id.lock().values() {
+            handle.kill();
+        }
     }
 
     /// A snapshot of all clients, by id.

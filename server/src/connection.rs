@@ -62,15 +62,15 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
     let mut parser = RequestParser::new(node.limits());
     let mut input = BytesMut::with_capacity(BUFFER_SIZE);
     let mut output = BytesMut::with_capacity(BUFFER_SIZE);
-    let mut shutdown = node.shutdown.listener();
+    // Shutdown kills every client too (after the listener stops accepting).
+    let mut stop = std::future::poll_fn(|cx| handle.poll_killed(cx));
     loop {
         if input.capacity() - input.len() < 4096 {
             input.reserve(BUFFER_SIZE.max(parser.bulk_hint().min(SHRINK_ABOVE)));
         }
         let read = tokio::select! {
             biased;
-            () = shutdown.wait() => Err(()),
-            () = handle.killed() => Err(()),
+            () = &mut stop => Err(()),
             r = read_some(&mut stream, &mut input, timeout) => r,
         };
         let n = match read {

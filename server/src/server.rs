@@ -101,6 +101,8 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     }
     drop(listener);
     info!("shutting down: waiting for connections to finish");
+    // No connection is registered after this: the accept loop has ended.
+    node.clients.kill_all();
     if tokio::time::timeout(DRAIN_TIMEOUT, open.acquire_many(MAX_CONNECTIONS))
         .await
         .is_err()
