@@ -19,6 +19,7 @@ use crate::clients::ClientHandle;
 use crate::cluster::dispatch::{self, PendingReply};
 use crate::commands::{self, After, Ctx, Session};
 use crate::protocol::{Reply, RequestParser};
+use crate::socket;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
@@ -222,7 +223,7 @@ async fn write_out(
     if output.is_empty() {
         return Ok(());
     }
-    stream.write_all(output).await?;
+    socket::send_all(stream, output).await?;
     ServerStats::add(&node.stats.net_output_bytes, output.len() as u64);
     output.clear();
     Ok(())

@@ -19,6 +19,7 @@ pub mod protocol;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;
+pub mod socket;
 pub mod state;
 pub mod stats;
 pub mod store;
