@@ -268,6 +268,11 @@ fn inline_commands_are_split_like_redis() {
         b"+PONG\r\n",
         "empty lines are skipped"
     );
+    assert_eq!(
+        conn.roundtrip(b"*0\r\n*-1\r\n*-5\r\nPING\r\n"),
+        b"+PONG\r\n",
+        "an array count below one is an empty request, as in Redis"
+    );
     assert_eq!(conn.roundtrip(b"ECHO \"a b\"\r\n"), b"$3\r\na b\r\n");
     assert_eq!(conn.roundtrip(b"ECHO 'it\\'s'\r\n"), b"$4\r\nit's\r\n");
     assert_eq!(
@@ -351,7 +356,7 @@ fn malformed_lengths_close_only_that_connection() {
     let node = TestNode::start(&[]);
     let mut other = node.conn();
     let cases: [(&[u8], &str); 9] = [
-        (b"*-5\r\n", "invalid multibulk length"),
+        (b"*-\r\n", "invalid multibulk length"),
         (b"*x\r\n", "invalid multibulk length"),
         (b"*01\r\n$4\r\nPING\r\n", "invalid multibulk length"),
         (b"*1\r\n$99999999999\r\n", "invalid bulk length"),
