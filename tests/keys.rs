@@ -569,16 +569,9 @@ fn scan_returns_every_key() {
 }
 
 /// SCAN's guarantee: a key present for the whole iteration is returned at
-/// least once, even while other keys are added between calls (growing the
-/// shard tables).
-///
-/// Ignored until the store's scan is fixed: `Store::scan` walks each
-/// shard's table in plain bucket order, and a table that grows (rehashes)
-/// between two calls moves keys not yet visited below the cursor, so they
-/// are never returned (about 10 of 2000 keys per iteration here). Run with
-/// `cargo test --test keys -- --ignored`.
+/// least once, even while other keys are added between calls (growing and
+/// rehashing the shard tables under the cursor).
 #[test]
-#[ignore = "Store::scan misses keys when a shard table grows between SCAN calls"]
 fn scan_guarantee_holds_while_the_keyspace_grows() {
     let node = TestNode::start(&[]);
     let mut c = node.conn();
@@ -625,14 +618,9 @@ fn scan_guarantee_holds_while_the_keyspace_grows() {
 }
 
 /// Keys removed between SCAN calls must not make SCAN skip the keys that
-/// stay.
-///
-/// Ignored until the store's scan is fixed: the maintenance thread shrinks
-/// a shard's table once it is under a quarter full (`maybe_shrink`), which
-/// rehashes it and, as with growth, moves unvisited keys below the cursor
-/// (about 10 of 1000 keys missed in half of the iterations here).
+/// stay, when the maintenance thread shrinks (rehashes) a shard's table once
+/// it is under a quarter full.
 #[test]
-#[ignore = "Store::scan misses keys when a shard table shrinks between SCAN calls"]
 fn scan_guarantee_holds_while_keys_are_removed() {
     let node = TestNode::start(&[]);
     let mut c = node.conn();

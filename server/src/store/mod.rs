@@ -615,15 +615,27 @@ impl Store {
 
     /// Visits live entries from `cursor` on, shard by shard and bucket by
     /// bucket, until about `count` buckets were looked at. Returns the next
-    /// cursor (0 when done). The cursor packs (bucket, shard).
+    /// cursor (0 when done).
+    ///
+    /// The cursor packs (layout, bucket, shard): a position inside a shard
+    /// carries the low bits of that shard's layout counter, and when the
+    /// table has been rehashed since, the shard is walked again from its
+    /// first bucket. Keys present for the whole iteration are so always
+    /// returned (some maybe twice, which SCAN allows), while the table grows
+    /// or shrinks between calls.
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Entry)) -> u64 {
         let shard_bits = self.shard_count().trailing_zeros();
         let mut shard_index = (cursor as usize) & self.inner.shard_mask;
-        let mut bucket = (cursor >> shard_bits) as usize;
+        let position_mask = (1u64 << SCAN_LAYOUT_SHIFT) - 1;
+        let mut bucket = ((cursor & position_mask) >> shard_bits) as usize;
+        let layout = (cursor >> SCAN_LAYOUT_SHIFT) as u16;
         let now = self.now();
         let mut looked = 0;
         while shard_index < self.shard_count() {
             let shard = self.inner.shards[shard_index].lock();
+            if bucket > 0 && layout != shard.layout() as u16 {
+                bucket = 0;
+            }
             let buckets = shard.num_buckets();
             while bucket < buckets {
                 if let Some(entry) = shard.bucket(bucket) {
@@ -634,7 +646,9 @@ impl Store {
                 bucket += 1;
                 looked += 1;
                 if looked >= count && bucket < buckets {
-                    return ((bucket as u64) << shard_bits) | shard_index as u64;
+                    return (u64::from(shard.layout() as u16) << SCAN_LAYOUT_SHIFT)
+                        | ((bucket as u64) << shard_bits)
+                        | shard_index as u64;
                 }
             }
             shard_index += 1;
@@ -646,6 +660,10 @@ impl Store {
         0
     }
 }
+
+/// Where a SCAN cursor keeps the shard's layout counter (its top 16 bits);
+/// below it, the bucket and the shard.
+const SCAN_LAYOUT_SHIFT: u32 = 48;
 
 #[cfg(test)]
 mod tests;

@@ -70,6 +70,10 @@ pub struct Shard {
     volatile: usize,
     /// Where the active expiry cycle resumes.
     pub(crate) expire_cursor: usize,
+    /// Changes whenever entries may have moved to other buckets (a rehash
+    /// on insert, a shrink, a flush), so a SCAN cursor into this table can
+    /// tell that its position no longer means anything.
+    layout: u32,
     /// Counters.
     pub stats: ShardStats,
     /// Recent deletes on a cluster node: key -> (version, when, Unix ms), so
@@ -93,6 +97,7 @@ impl Shard {
             gauge,
             volatile: 0,
             expire_cursor: 0,
+            layout: 0,
             stats: ShardStats::default(),
             tombstones: HashMap::new(),
         }
@@ -111,6 +116,11 @@ impl Shard {
     /// Entries with a TTL.
     pub fn volatile(&self) -> usize {
         self.volatile
+    }
+
+    /// See the field: equal values mean no entry changed bucket since.
+    pub fn layout(&self) -> u32 {
+        self.layout
     }
 
     /// Bucket count of the table (for sampling and scanning).
@@ -305,6 +315,11 @@ impl Shard {
         }
         let size = entry.heap_size() as isize;
         let table_before = self.table_bytes();
+        // No room left: this insert rehashes the table (grown, or in place
+        // when it is full of deleted marks), moving entries.
+        if self.table.len() == self.table.capacity() {
+            self.layout = self.layout.wrapping_add(1);
+        }
         let hasher = &self.hasher;
         let occupied = self
             .table
@@ -385,6 +400,7 @@ impl Shard {
         self.account(-freed);
         self.volatile = 0;
         self.expire_cursor = 0;
+        self.layout = self.layout.wrapping_add(1);
         (
             std::mem::take(&mut self.table),
             std::mem::take(&mut self.hashes),
@@ -423,6 +439,7 @@ impl Shard {
         let buckets = self.table.num_buckets();
         if buckets > 64 && self.table.len() * 4 < buckets {
             let before = self.table_bytes();
+            self.layout = self.layout.wrapping_add(1);
             let hasher = &self.hasher;
             self.table
                 .shrink_to(self.table.len(), |e| hasher.hash_one(e.key()));

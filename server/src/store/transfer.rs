@@ -146,19 +146,17 @@ impl Store {
     /// `limit` of their keys (CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT).
     pub fn find_keys(&self, limit: usize, wanted: impl Fn(&[u8]) -> bool) -> (usize, Vec<Vec<u8>>) {
         let (mut count, mut keys) = (0, Vec::new());
-        let mut cursor = 0;
-        loop {
-            cursor = self.scan(cursor, 4096, |entry| {
-                if wanted(entry.key()) {
-                    count += 1;
-                    if keys.len() < limit {
-                        keys.push(entry.key().to_vec());
-                    }
+        // One pass with no cursor to resume: each shard is walked whole
+        // under its lock, so no key is counted twice (a resumed walk starts
+        // a rehashed shard over).
+        self.scan(0, usize::MAX, |entry| {
+            if wanted(entry.key()) {
+                count += 1;
+                if keys.len() < limit {
+                    keys.push(entry.key().to_vec());
                 }
-            });
-            if cursor == 0 {
-                return (count, keys);
             }
-        }
+        });
+        (count, keys)
     }
 }
