@@ -637,6 +637,39 @@ fn timeout_closes_idle_clients() {
     assert_eq!(roundtrip(&mut fresh, &["PING"]), b"+PONG\r\n");
 }
 
+/// CONFIG SET reaches clients already connected, as in Redis: the idle
+/// timeout, and the protocol limits on their next request.
+#[test]
+fn config_set_applies_to_connected_clients() {
+    let node = TestNode::start(&[]);
+    let mut admin = raw(&node);
+    let mut idle = raw(&node);
+    let mut busy = raw(&node);
+    assert_eq!(roundtrip(&mut idle, &["PING"]), b"+PONG\r\n");
+    assert_eq!(roundtrip(&mut busy, &["PING"]), b"+PONG\r\n");
+    assert_eq!(
+        roundtrip(&mut admin, &["CONFIG", "SET", "proto-max-bulk-len", "2kb"]),
+        b"+OK\r\n"
+    );
+    let mut big = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000\r\n".to_vec();
+    big.extend_from_slice(&[b'x'; 5000]);
+    big.extend_from_slice(b"\r\n");
+    busy.write_all(&big).unwrap();
+    assert_eq!(
+        read_until_closed(&mut busy),
+        b"-ERR Protocol error: invalid bulk length\r\n"
+    );
+    assert_eq!(
+        roundtrip(&mut admin, &["CONFIG", "SET", "timeout", "1"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        read_until_closed(&mut idle),
+        b"",
+        "a client connected before the change is closed once idle"
+    );
+}
+
 /// Runs redis-cli with `args` against `node`, bounded in time; None when
 /// redis-cli is not installed.
 fn redis_cli(node: &TestNode, args: &[&str]) -> Option<String> {

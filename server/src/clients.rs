@@ -153,6 +153,17 @@ impl Clients {
         }
     }
 
+    /// Asks every connection that has received nothing for longer than
+    /// `idle_ms` to close (the `timeout` setting).
+    pub fn kill_idle(&self, now_ms: u64, idle_ms: u64) {
+        for handle in self.by_id.lock().values() {
+            let last = handle.last_active_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(last) > idle_ms {
+                handle.kill();
+            }
+        }
+    }
+
     /// A snapshot of all clients, by id.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.by_id.lock().values().cloned().collect()

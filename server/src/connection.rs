@@ -8,7 +8,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,10 +38,10 @@ const SHRINK_ABOVE: usize = 1024 * 1024;
 /// protocol error, or the node shuts down.
 pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
-    let (timeout, query_limit, authenticated) = {
+    let mut config_seen = node.config_version.load(Ordering::Acquire);
+    let (mut query_limit, authenticated) = {
         let config = node.config.read();
         (
-            config.timeout,
             config.client_query_buffer_limit,
             config.requirepass.is_none(),
         )
@@ -72,13 +71,22 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
         let read = tokio::select! {
             biased;
             () = &mut stop => Err(()),
-            r = read_some(&mut stream, &mut input, timeout) => r,
+            r = stream.read_buf(&mut input) => r.map_err(|_| ()),
         };
         let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         ServerStats::add(&node.stats.net_input_bytes, n as u64);
+        // CONFIG SET applies to connected clients too, as in Redis, from
+        // the requests read after it (the idle timeout is enforced by the
+        // maintenance thread).
+        let config_now = node.config_version.load(Ordering::Acquire);
+        if config_now != config_seen {
+            config_seen = config_now;
+            query_limit = node.config.read().client_query_buffer_limit;
+            parser.set_limits(node.limits());
+        }
         let mut close = false;
         loop {
             match parser.parse(&input) {
@@ -174,22 +182,6 @@ fn finish(node: &NodeState, handle: &ClientHandle, session: &mut Session) {
         std::mem::take(&mut session.commands),
     );
     node.clients.unregister(handle.id);
-}
-
-/// Reads what is available; `Ok(0)` at end of stream, `Err` on an error or
-/// an idle timeout.
-async fn read_some(
-    stream: &mut TcpStream,
-    input: &mut BytesMut,
-    timeout_secs: u64,
-) -> Result<usize, ()> {
-    if timeout_secs == 0 {
-        return stream.read_buf(input).await.map_err(|_| ());
-    }
-    match tokio::time::timeout(Duration::from_secs(timeout_secs), stream.read_buf(input)).await {
-        Ok(r) => r.map_err(|_| ()),
-        Err(_) => Err(()),
-    }
 }
 
 /// A reply in the ordered output of a cluster connection.

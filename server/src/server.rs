@@ -134,8 +134,9 @@ async fn refuse(mut stream: TcpStream, message: &'static str) {
 }
 
 /// The maintenance thread: allocator sampling (often, while a memory bound
-/// is set), active expiry and ops/s sampling (every 100 ms). A thread of its
-/// own, so an expiry pass never stalls a connection's worker.
+/// is set), active expiry, ops/s sampling and closing clients idle past
+/// `timeout` (every 100 ms). A thread of its own, so an expiry pass never
+/// stalls a connection's worker.
 fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("ringcache-maintenance".into())
@@ -145,7 +146,15 @@ fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
                 node.store.sample_memory();
                 if Instant::now() >= next_cron {
                     next_cron += CRON_PERIOD;
-                    node.stats.sample_ops(unix_ms());
+                    let now = unix_ms();
+                    node.stats.sample_ops(now);
+                    // Read at each pass, as Redis's clientsCron does, so
+                    // CONFIG SET timeout applies to the clients already
+                    // connected.
+                    let timeout = node.config.read().timeout;
+                    if timeout > 0 {
+                        node.clients.kill_idle(now, timeout.saturating_mul(1000));
+                    }
                     let budget = node.store.expire_budget(CRON_PERIOD);
                     node.store.expire_cycle(budget);
                 }

@@ -1,6 +1,6 @@
 //! State shared by every connection and background task of one node.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -24,6 +24,9 @@ pub struct NodeState {
     pub store: Store,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
+    /// Bumped by every CONFIG SET, so a connection notices a change with
+    /// one atomic load per read instead of a lock.
+    pub config_version: AtomicU64,
     /// Server counters.
     pub stats: ServerStats,
     /// Connected clients.
@@ -73,6 +76,7 @@ impl NodeState {
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),
             config: RwLock::new(config),
+            config_version: AtomicU64::new(0),
             stats: ServerStats::default(),
             clients: Clients::default(),
             shutdown: Shutdown::new(),

@@ -249,6 +249,8 @@ fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), St
     node.slowlog.set_max_len(next.slowlog_max_len);
     node.latency.set_threshold(next.latency_monitor_threshold);
     *config = next;
+    node.config_version
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
     Ok(())
 }
 

@@ -153,6 +153,12 @@ impl RequestParser {
         }
     }
 
+    /// Enforces `limits` from the next length read on (CONFIG SET on a
+    /// connected client).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// The arguments of the request that the last `parse` completed.
     pub fn args<'a>(&'a self, buf: &'a [u8]) -> Args<'a> {
         let base = if self.inline {
