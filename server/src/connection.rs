@@ -62,7 +62,8 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
     let mut parser = RequestParser::new(node.limits());
     let mut input = BytesMut::with_capacity(BUFFER_SIZE);
     let mut output = BytesMut::with_capacity(BUFFER_SIZE);
-    // Shutdown kills every client too (after the listener stops accepting).
+    // CLIENT KILL, the idle timeout and shutdown all end a connection by
+    // killing its handle; polled at every wake-up, so it is one atomic load.
     let mut stop = std::future::poll_fn(|cx| handle.poll_killed(cx));
     loop {
         if input.capacity() - input.len() < 4096 {
