@@ -9,8 +9,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::debug;
 
@@ -60,7 +60,9 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
     // request order with the ready bytes between them.
     let mut segments: Vec<Segment> = Vec::new();
     let mut parser = RequestParser::new(node.limits());
-    let mut input = BytesMut::with_capacity(BUFFER_SIZE);
+    // Requests not yet run start at `start` below; the consumed prefix is
+    // cut once per read, not once per request.
+    let mut input: Vec<u8> = Vec::with_capacity(BUFFER_SIZE);
     let mut output = BytesMut::with_capacity(BUFFER_SIZE);
     // CLIENT KILL, the idle timeout and shutdown all end a connection by
     // killing its handle; polled at every wake-up, so it is one atomic load.
@@ -72,7 +74,7 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
         let read = tokio::select! {
             biased;
             () = &mut stop => Err(()),
-            r = stream.read_buf(&mut input) => r.map_err(|_| ()),
+            r = socket::recv(&stream, &mut input) => r.map_err(|_| ()),
         };
         let n = match read {
             Ok(0) | Err(_) => break,
@@ -89,10 +91,11 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
             parser.set_limits(node.limits());
         }
         let mut close = false;
+        let mut start = 0;
         loop {
-            match parser.parse(&input) {
+            match parser.parse(&input[start..]) {
                 Ok(Some(consumed)) => {
-                    let args = parser.args(&input);
+                    let args = parser.args(&input[start..]);
                     if !args.is_empty() {
                         match &cluster {
                             None => {
@@ -123,7 +126,7 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
                             }
                         }
                     }
-                    input.advance(consumed);
+                    start += consumed;
                     if close {
                         break;
                     }
@@ -136,7 +139,7 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
                     }
                 }
                 Ok(None) => {
-                    if input.len() as u64 > query_limit {
+                    if (input.len() - start) as u64 > query_limit {
                         debug!(client = %handle.peer, "query buffer limit reached");
                         close = true;
                     }
@@ -151,6 +154,7 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
                 }
             }
         }
+        input.drain(..start);
         handle
             .query_buffer
             .store(input.len() as u64, Ordering::Relaxed);
@@ -167,7 +171,7 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
             break;
         }
         if input.is_empty() && input.capacity() > SHRINK_ABOVE {
-            input = BytesMut::with_capacity(BUFFER_SIZE);
+            input = Vec::with_capacity(BUFFER_SIZE);
         }
         if output.capacity() > SHRINK_ABOVE {
             output = BytesMut::with_capacity(BUFFER_SIZE);
