@@ -69,6 +69,11 @@ impl ClientHandle {
         }
     }
 
+    /// Milliseconds since the connection last received anything.
+    pub fn idle_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
     /// The client's name, lossily as text.
     pub fn name_text(&self) -> String {
         String::from_utf8_lossy(&self.name.lock()).into_owned()
@@ -83,7 +88,6 @@ impl ClientHandle {
                 String::from_utf8_lossy(&lib.1).into_owned(),
             )
         };
-        let last = self.last_active_ms.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -91,7 +95,7 @@ impl ClientHandle {
             self.local,
             self.name_text(),
             now_ms.saturating_sub(self.created_ms) / 1000,
-            now_ms.saturating_sub(last) / 1000,
+            self.idle_ms(now_ms) / 1000,
             self.query_buffer.load(Ordering::Relaxed),
             command_name,
             self.resp.load(Ordering::Relaxed),
@@ -146,19 +150,11 @@ impl Clients {
         self.len() == 0
     }
 
-    /// Asks every connection to close after the replies in flight.
-    pub fn kill_all(&self) {
+    /// Asks every connection `doomed` picks to close after the replies in
+    /// flight (shutdown, the idle timeout).
+    pub fn kill_where(&self, doomed: impl Fn(&ClientHandle) -> bool) {
         for handle in self.by_id.lock().values() {
-            handle.kill();
-        }
-    }
-
-    /// Asks every connection that has received nothing for longer than
-    /// `idle_ms` to close (the `timeout` setting).
-    pub fn kill_idle(&self, now_ms: u64, idle_ms: u64) {
-        for handle in self.by_id.lock().values() {
-            let last = handle.last_active_ms.load(Ordering::Relaxed);
-            if now_ms.saturating_sub(last) > idle_ms {
+            if doomed(handle) {
                 handle.kill();
             }
         }

@@ -102,7 +102,7 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     drop(listener);
     info!("shutting down: waiting for connections to finish");
     // No connection is registered after this: the accept loop has ended.
-    node.clients.kill_all();
+    node.clients.kill_where(|_| true);
     if tokio::time::timeout(DRAIN_TIMEOUT, open.acquire_many(MAX_CONNECTIONS))
         .await
         .is_err()
@@ -151,9 +151,9 @@ fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
                     // Read at each pass, as Redis's clientsCron does, so
                     // CONFIG SET timeout applies to the clients already
                     // connected.
-                    let timeout = node.config.read().timeout;
-                    if timeout > 0 {
-                        node.clients.kill_idle(now, timeout.saturating_mul(1000));
+                    let timeout_ms = node.config.read().timeout.saturating_mul(1000);
+                    if timeout_ms > 0 {
+                        node.clients.kill_where(|c| c.idle_ms(now) > timeout_ms);
                     }
                     let budget = node.store.expire_budget(CRON_PERIOD);
                     node.store.expire_cycle(budget);

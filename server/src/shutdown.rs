@@ -39,7 +39,7 @@ impl Shutdown {
         self.listener().wait().await;
     }
 
-    /// A listener to keep across many waits (a connection's read loop),
+    /// A listener to keep across many waits (a background task's loop),
     /// so each wait costs no new subscription.
     pub fn listener(&self) -> ShutdownListener {
         ShutdownListener {
