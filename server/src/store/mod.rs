@@ -618,7 +618,7 @@ impl Store {
     /// cursor (0 when done).
     ///
     /// The cursor packs (layout, bucket, shard): a position inside a shard
-    /// carries the low bits of that shard's layout counter, and when the
+    /// carries that shard's layout counter, and when the
     /// table has been rehashed since, the shard is walked again from its
     /// first bucket. Keys present for the whole iteration are so always
     /// returned (some maybe twice, which SCAN allows), while the table grows
@@ -633,7 +633,7 @@ impl Store {
         let mut looked = 0;
         while shard_index < self.shard_count() {
             let shard = self.inner.shards[shard_index].lock();
-            if bucket > 0 && layout != shard.layout() as u16 {
+            if bucket > 0 && layout != shard.layout() {
                 bucket = 0;
             }
             let buckets = shard.num_buckets();
@@ -646,7 +646,7 @@ impl Store {
                 bucket += 1;
                 looked += 1;
                 if looked >= count && bucket < buckets {
-                    return (u64::from(shard.layout() as u16) << SCAN_LAYOUT_SHIFT)
+                    return (u64::from(shard.layout()) << SCAN_LAYOUT_SHIFT)
                         | ((bucket as u64) << shard_bits)
                         | shard_index as u64;
                 }

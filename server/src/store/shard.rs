@@ -72,8 +72,9 @@ pub struct Shard {
     pub(crate) expire_cursor: usize,
     /// Changes whenever entries may have moved to other buckets (a rehash
     /// on insert, a shrink, a flush), so a SCAN cursor into this table can
-    /// tell that its position no longer means anything.
-    layout: u32,
+    /// tell that its position no longer means anything. Wraps; a cursor
+    /// would have to sleep through 65,536 rehashes to be fooled.
+    layout: u16,
     /// Counters.
     pub stats: ShardStats,
     /// Recent deletes on a cluster node: key -> (version, when, Unix ms), so
@@ -119,7 +120,7 @@ impl Shard {
     }
 
     /// See the field: equal values mean no entry changed bucket since.
-    pub fn layout(&self) -> u32 {
+    pub fn layout(&self) -> u16 {
         self.layout
     }
 
