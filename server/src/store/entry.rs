@@ -99,9 +99,9 @@ impl Entry {
             concat_into(&mut buf[..size], &parts);
             Entry(HeapSlice::from(&buf[..size]))
         } else {
-            let mut buf = vec![0u8; size];
-            concat_into(&mut buf, &parts);
-            Entry(HeapSlice::from(&buf[..]))
+            // heap-slice copies from a slice only, so a large entry is
+            // written twice; `concat` at least skips zeroing the first copy.
+            Entry(HeapSlice::from(&parts.concat()[..]))
         }
     }
 
