@@ -1,12 +1,11 @@
-//! The registry of connected clients, for CLIENT LIST / INFO / KILL and the
-//! `connected_clients` figure. Each connection owns an `Arc<ClientHandle>`
+//! The registry of connected clients, for CLIENT LIST / INFO / KILL, the
+//! idle timeout, shutdown and the `connected_clients` figure. Each connection owns an `Arc<ClientHandle>`
 //! and refreshes its few shared fields once per batch of commands.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
