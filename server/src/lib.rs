@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod latency;
+pub mod log_limit;
 pub mod metrics;
 pub mod protocol;
 pub mod server;
@@ -24,5 +25,5 @@ pub mod state;
 pub mod stats;
 pub mod store;
 
-pub use config::{Cli, Config};
+pub use config::Config;
 pub use state::NodeState;

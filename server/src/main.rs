@@ -3,9 +3,9 @@
 
 use std::io::IsTerminal;
 
-use clap::Parser;
 use ringcache_server::cluster::{Cluster, ClusterSettings};
-use ringcache_server::{metrics, server, Cli, Config, NodeState};
+use ringcache_server::config::{self, StartError};
+use ringcache_server::{metrics, server, Config, NodeState};
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -19,9 +19,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let config = match Config::from_cli(Cli::parse()) {
+    let config = match config::from_args(std::env::args_os()) {
         Ok(c) => c,
-        Err(e) => {
+        Err(StartError::Usage(e)) => e.exit(),
+        Err(StartError::Invalid(e)) => {
             eprintln!("ringcache-server: {e}");
             std::process::exit(2);
         }
@@ -67,12 +68,7 @@ async fn serve(config: Config) -> std::io::Result<()> {
         tokio::spawn(metrics::serve(node.clone(), metrics_listener, handle));
     }
     join_cluster(&node, &listener).await?;
-    let signals = node.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("signal received, shutting down");
-        signals.stop.trigger();
-    });
+    watch_signals(vec![node.clone()])?;
     server::run(node, listener).await
 }
 
@@ -124,17 +120,44 @@ async fn serve_local_cluster(config: Config) -> std::io::Result<()> {
         first_port = config.port,
         "local cluster running"
     );
-    let signals = nodes.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("signal received, shutting down the local cluster");
-        for node in &signals {
-            node.stop.trigger();
-        }
-    });
+    watch_signals(nodes)?;
     for server in servers {
         server.await.map_err(std::io::Error::other)??;
     }
+    Ok(())
+}
+
+/// Longest a graceful stop may take after a signal before the process
+/// exits anyway: a cluster node's handoff (60 s at most), the connection
+/// drain (10 s at most), and a margin.
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(75);
+
+/// Watches SIGINT and SIGTERM on a thread of its own, so a worker busy in
+/// a long command cannot delay the stop: the first signal asks every node
+/// to stop gracefully; a second signal, or a graceful stop that outlasts
+/// [`STOP_DEADLINE`], exits the process at once.
+fn watch_signals(nodes: Vec<std::sync::Arc<NodeState>>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("ringcache-signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                wait_for_signal().await;
+                tracing::info!("signal received, shutting down");
+                for node in &nodes {
+                    node.stop.trigger();
+                }
+                tokio::select! {
+                    () = wait_for_signal() => tracing::warn!("second signal: exiting now"),
+                    () = tokio::time::sleep(STOP_DEADLINE) => {
+                        tracing::warn!("the graceful shutdown is taking too long: exiting now");
+                    }
+                }
+                std::process::exit(1);
+            })
+        })?;
     Ok(())
 }
 

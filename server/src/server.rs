@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, MAX_CONNECTIONS};
 use crate::connection;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
@@ -24,8 +24,6 @@ use crate::store::unix_ms;
 const MEMORY_SAMPLE_PERIOD: Duration = Duration::from_millis(2);
 /// How often the cron work (expiry, ops/s sampling) runs, as Redis's hz 10.
 const CRON_PERIOD: Duration = Duration::from_millis(100);
-/// Hard ceiling on open connections, whatever maxclients says.
-pub const MAX_CONNECTIONS: u32 = 1 << 20;
 /// Longest wait for connections to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,6 +52,8 @@ pub fn protected_mode_refuses(config: &Config, peer: IpAddr) -> bool {
 pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> {
     let local = listener.local_addr()?;
     node.port.store(local.port(), Ordering::Relaxed);
+    // CONFIG GET port answers the port served, also when 0 was asked for.
+    node.config.write().port = local.port();
     info!(addr = %local, "ready to accept connections");
     // Every connection holds a permit, so shutdown can wait for all of them
     // to drop; the maxclients limit itself is read at each accept so that
@@ -103,7 +103,7 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     info!("shutting down: waiting for connections to finish");
     // No connection is registered after this: the accept loop has ended.
     node.clients.kill_where(|_| true);
-    if tokio::time::timeout(DRAIN_TIMEOUT, open.acquire_many(MAX_CONNECTIONS))
+    if tokio::time::timeout(DRAIN_TIMEOUT, open.acquire_many(MAX_CONNECTIONS as u32))
         .await
         .is_err()
     {

@@ -68,8 +68,18 @@ impl SlowLog {
         threshold >= 0 && micros >= threshold
     }
 
-    /// Adds an entry, dropping the oldest beyond the capacity.
-    pub fn record(&self, args: Args<'_>, micros: i64, timestamp: i64, peer: String, name: String) {
+    /// Adds an entry, dropping the oldest beyond the capacity; arguments at
+    /// the positions `redacted` picks are logged as `(redacted)`, as Redis
+    /// logs passwords.
+    pub fn record(
+        &self,
+        args: Args<'_>,
+        redacted: &dyn Fn(usize) -> bool,
+        micros: i64,
+        timestamp: i64,
+        peer: String,
+        name: String,
+    ) {
         let max_len = self.max_len.load(Ordering::Relaxed) as usize;
         let total = args.len();
         let mut logged: Vec<Vec<u8>> = args
@@ -79,8 +89,11 @@ impl SlowLog {
             } else {
                 MAX_ARGS
             })
-            .map(|a| {
-                if a.len() > MAX_ARG_LEN {
+            .enumerate()
+            .map(|(position, a)| {
+                if redacted(position) {
+                    b"(redacted)".to_vec()
+                } else if a.len() > MAX_ARG_LEN {
                     let mut v = a[..MAX_ARG_LEN].to_vec();
                     v.extend_from_slice(
                         format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes(),

@@ -46,20 +46,21 @@ pub async fn recv(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-/// Sends all of `bytes`, waiting while the socket's buffer is full.
-pub async fn send_all(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
+/// Sends what the socket takes of `bytes` now: `Ok(Some(n))` for `n`
+/// bytes sent, `Ok(None)` when its buffer is full (wait for
+/// [`TcpStream::writable`], then try again).
+pub fn try_send(stream: &TcpStream, bytes: &[u8]) -> io::Result<Option<usize>> {
+    loop {
         let sent = stream.try_io(Interest::WRITABLE, || {
             rustix::net::send(stream, bytes, SendFlags::NOSIGNAL).map_err(io::Error::from)
         });
         match sent {
-            Ok(n) => bytes = &bytes[n..],
-            // try_io has dropped the readiness; wait for epoll to report
-            // room again.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Ok(n) => return Ok(Some(n)),
+            // try_io has dropped the readiness; the caller waits for epoll
+            // to report room again.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(())
 }

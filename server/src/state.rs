@@ -8,7 +8,7 @@ use parking_lot::RwLock;
 
 use crate::clients::Clients;
 use crate::cluster::Cluster;
-use crate::config::Config;
+use crate::config::{Config, Effect};
 use crate::latency::LatencyMonitor;
 use crate::metrics::CommandMetrics;
 use crate::protocol::Limits;
@@ -91,6 +91,26 @@ impl NodeState {
     /// The port clients connect to.
     pub fn port(&self) -> u16 {
         self.port.load(Ordering::Relaxed)
+    }
+
+    /// Makes a configuration change (already checked, about to be
+    /// published) reach the parts that keep their own copy of a setting.
+    pub fn apply_config(&self, config: &Config, effects: &[Effect]) {
+        for effect in effects {
+            match effect {
+                Effect::None => {}
+                Effect::Memory => {
+                    self.store.set_maxmemory(config.maxmemory);
+                    self.store.set_policy(config.maxmemory_policy);
+                    self.store.set_samples(config.maxmemory_samples);
+                }
+                Effect::SlowLog => {
+                    self.slowlog.set_slower_than(config.slowlog_log_slower_than);
+                    self.slowlog.set_max_len(config.slowlog_max_len);
+                }
+                Effect::Latency => self.latency.set_threshold(config.latency_monitor_threshold),
+            }
+        }
     }
 
     /// Parser limits from the current configuration.

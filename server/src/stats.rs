@@ -21,6 +21,16 @@ pub struct ServerStats {
     pub net_output_bytes: AtomicU64,
     /// Connections closed for a protocol error.
     pub protocol_errors: AtomicU64,
+    /// Failed AUTH / HELLO AUTH attempts (Redis's `acl_access_denied_auth`).
+    pub auth_failures: AtomicU64,
+    /// Connections closed after too many failed AUTH attempts.
+    pub auth_failure_disconnects: AtomicU64,
+    /// Connections closed for sending HTTP (`POST`, `Host:`) to the node.
+    pub cross_protocol_rejections: AtomicU64,
+    /// Clients closed for passing the output buffer limits.
+    pub output_limit_disconnects: AtomicU64,
+    /// Requests whose handler panicked (answered `-ERR internal error`).
+    pub command_panics: AtomicU64,
     ops_samples: Mutex<OpsSamples>,
 }
 
@@ -73,6 +83,11 @@ impl ServerStats {
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.protocol_errors,
+            &self.auth_failures,
+            &self.auth_failure_disconnects,
+            &self.cross_protocol_rejections,
+            &self.output_limit_disconnects,
+            &self.command_panics,
         ] {
             c.store(0, Ordering::Relaxed);
         }

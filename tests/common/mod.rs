@@ -150,7 +150,10 @@ impl TestNode {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
-        RawConn { stream }
+        RawConn {
+            stream,
+            unread: Vec::new(),
+        }
     }
 
     /// The OS process id.
@@ -230,6 +233,8 @@ fn strip_ansi(text: &str) -> String {
 pub struct RawConn {
     /// The socket.
     pub stream: TcpStream,
+    /// Bytes read past the last reply returned.
+    unread: Vec<u8>,
 }
 
 impl RawConn {
@@ -238,12 +243,15 @@ impl RawConn {
         self.stream.write_all(bytes).expect("write");
     }
 
-    /// Reads one complete RESP reply.
+    /// Reads one complete RESP reply (keeping what follows it for the
+    /// next call).
     pub fn read_reply(&mut self) -> ringcache_client::resp::Value {
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.unread);
         let mut chunk = [0u8; 65536];
         loop {
-            if let Some((value, _)) = ringcache_client::resp::decode(&buf).expect("valid reply") {
+            if let Some((value, used)) = ringcache_client::resp::decode(&buf).expect("valid reply")
+            {
+                self.unread = buf.split_off(used);
                 return value;
             }
             let n = self.stream.read(&mut chunk).expect("read");

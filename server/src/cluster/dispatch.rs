@@ -4,9 +4,7 @@
 //! until replicas confirm) comes back as a future; the connection keeps
 //! such replies in request order.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +30,7 @@ pub enum LastWrite {
 }
 
 /// A reply that arrives later.
-pub type PendingReply = Pin<Box<dyn Future<Output = Bytes> + Send>>;
+pub type PendingReply = commands::Deferred;
 
 /// Redis's error when a write cannot reach enough replicas.
 const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
@@ -137,9 +135,14 @@ impl Here<'_> {
             reply: Reply::new(output, resp3),
             session: self.session,
             after: *self.after,
+            deferred: None,
         };
         let index = commands::execute(&mut ctx, args);
         *self.after = ctx.after;
+        if let Some(deferred) = ctx.deferred.take() {
+            // Only reads defer their reply (KEYS); nothing to replicate.
+            return Some(deferred);
+        }
         let spec = index.and_then(|i| commands::COMMANDS.get(i))?;
         if spec.flags & WRITE == 0 || output.get(start) == Some(&b'-') {
             return None;

@@ -4,9 +4,10 @@
 use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
-use super::{After, CommandSpec, Ctx, COMMANDS};
+use super::{After, CommandSpec, Ctx, COMMANDS, MAX_AUTH_FAILURES};
 use super::{ADMIN, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
 use crate::protocol::Args;
+use crate::stats::ServerStats;
 use crate::store::unix_ms;
 
 /// Version reported to clients that check it (HELLO, INFO): the Redis
@@ -54,7 +55,20 @@ pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.session.authenticated = true;
             ctx.reply.ok();
         }
-        Err(e) => ctx.fail(e),
+        Err(e) => auth_failed(ctx, e),
+    }
+}
+
+/// Answers a failed authentication and counts it; the connection closes
+/// after [`MAX_AUTH_FAILURES`] of them, so guessing costs a reconnect.
+fn auth_failed(ctx: &mut Ctx<'_>, error: &str) {
+    ServerStats::add(&ctx.node.stats.auth_failures, 1);
+    ctx.session.auth_failures += 1;
+    ctx.fail(error);
+    if ctx.session.auth_failures >= MAX_AUTH_FAILURES {
+        ServerStats::add(&ctx.node.stats.auth_failure_disconnects, 1);
+        tracing::warn!(client = %ctx.session.handle.peer, "closing a connection after too many failed AUTH attempts");
+        ctx.after = After::Close;
     }
 }
 
@@ -74,7 +88,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let arg = args.get(i);
         if is(arg, "auth") && i + 2 < args.len() {
             if let Err(e) = check_password(ctx, args.get(i + 1), args.get(i + 2)) {
-                return ctx.fail(e);
+                return auth_failed(ctx, e);
             }
             ctx.session.authenticated = true;
             i += 3;

@@ -16,12 +16,18 @@ mod server;
 mod strings;
 mod table;
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use crate::clients::ClientHandle;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
+use crate::stats::ServerStats;
 use crate::store::{unix_ms, Store};
 
 pub use cluster::node_id;
@@ -41,6 +47,15 @@ pub const FAST: u16 = 1 << 4;
 pub const NO_AUTH: u16 = 1 << 5;
 /// Flag: connection-level command.
 pub const CONNECTION: u16 = 1 << 6;
+
+/// A reply that is not known when its handler returns (a forwarded
+/// request, a KEYS walk that yields between shards): the connection keeps it
+/// in request order and writes it when it resolves.
+pub type Deferred = Pin<Box<dyn Future<Output = Bytes> + Send>>;
+
+/// Failed AUTH attempts after which a connection is closed, so a password
+/// cannot be guessed at the speed of a pipeline.
+pub const MAX_AUTH_FAILURES: u32 = 10;
 
 /// What the connection must do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,18 +83,23 @@ pub struct Session {
     pub readonly: bool,
     /// Replica confirmations of this connection's last write (WAIT).
     pub last_write: Option<crate::cluster::dispatch::LastWrite>,
+    /// Failed AUTH attempts on this connection.
+    pub auth_failures: u32,
 }
 
 /// Everything a handler can reach.
 pub struct Ctx<'a> {
-    /// The node.
-    pub node: &'a NodeState,
+    /// The node (an `Arc`, so a deferred reply can keep it).
+    pub node: &'a Arc<NodeState>,
     /// The connection.
     pub session: &'a mut Session,
     /// Where the reply goes.
     pub reply: Reply<'a>,
     /// Set by QUIT and friends.
     pub after: After,
+    /// Set by a handler whose reply comes later (see [`Deferred`]); what it
+    /// wrote to `reply` before comes first.
+    pub deferred: Option<Deferred>,
 }
 
 impl Ctx<'_> {
@@ -108,6 +128,11 @@ impl Ctx<'_> {
     /// Replies with an error and returns nothing, for `return ctx.fail(..)`.
     pub fn fail(&mut self, message: &str) {
         self.reply.error(message);
+    }
+
+    /// Makes `reply` this command's reply, written when it resolves.
+    pub fn defer(&mut self, reply: impl Future<Output = Bytes> + Send + 'static) {
+        self.deferred = Some(Box::pin(reply));
     }
 }
 
@@ -168,7 +193,7 @@ fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
     }
     ctx.session.commands += 1;
     let started = Instant::now();
-    (spec.handler)(ctx, args);
+    call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
     ctx.node
         .command_metrics
@@ -183,6 +208,49 @@ fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
     }
 }
 
+/// Runs the handler; a panic inside it costs this request only: what the
+/// handler wrote is taken back, the client gets `-ERR internal error`, and
+/// the node keeps serving. Shard locks are parking_lot's, which a panic
+/// does not poison, and every handler leaves the store consistent between
+/// its own calls into it.
+fn call_handler(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
+    let mark = ctx.reply.written();
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.handler)(ctx, args)));
+    if ran.is_err() {
+        ServerStats::add(&ctx.node.stats.command_panics, 1);
+        tracing::error!(
+            command = spec.name,
+            "command handler panicked; request answered with an error"
+        );
+        ctx.reply.truncate(mark);
+        ctx.deferred = None;
+        ctx.fail("ERR internal error");
+    }
+}
+
+/// Which arguments of a request never leave the node in clear (SLOWLOG,
+/// logs): AUTH's, HELLO's AUTH pair, and the value of a sensitive CONFIG SET
+/// parameter, as Redis redacts them.
+pub fn is_redacted(args: Args<'_>, position: usize) -> bool {
+    let name = args.get(0);
+    if name.eq_ignore_ascii_case(b"auth") {
+        return position >= 1;
+    }
+    if name.eq_ignore_ascii_case(b"hello") {
+        return args.iter_from(0).enumerate().any(|(i, arg)| {
+            arg.eq_ignore_ascii_case(b"auth") && i >= 2 && (i + 1..=i + 2).contains(&position)
+        });
+    }
+    if name.eq_ignore_ascii_case(b"config") && position >= 3 && position % 2 == 1 {
+        let is_set = args
+            .try_get(1)
+            .is_some_and(|sub| sub.eq_ignore_ascii_case(b"set"));
+        let parameter = args.get(position - 1);
+        return is_set && crate::config::is_sensitive(parameter);
+    }
+    false
+}
+
 #[inline]
 fn record_slow(ctx: &Ctx<'_>, args: Args<'_>, micros: i64) {
     if !ctx.node.slowlog.is_slow(micros) {
@@ -191,9 +259,59 @@ fn record_slow(ctx: &Ctx<'_>, args: Args<'_>, micros: i64) {
     let handle = &ctx.session.handle;
     ctx.node.slowlog.record(
         args,
+        &|position| is_redacted(args, position),
         micros,
         (unix_ms() / 1000) as i64,
         handle.peer.to_string(),
         handle.name_text(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::protocol::{Limits, RequestParser};
+    use bytes::BytesMut;
+
+    fn panics(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"half a reply");
+        panic!("a handler bug");
+    }
+
+    #[test]
+    fn a_panicking_handler_costs_one_request() {
+        let node = NodeState::new(Config::default());
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let mut session = Session {
+            handle: node.clients.register(addr, addr),
+            authenticated: true,
+            resp3: false,
+            commands: 0,
+            peer: false,
+            readonly: false,
+            last_write: None,
+            auth_failures: 0,
+        };
+        let spec = table::CommandSpec {
+            handler: panics,
+            ..*lookup(b"ping").unwrap()
+        };
+        let request = b"*1\r\n$4\r\nPING\r\n";
+        let mut parser = RequestParser::new(Limits::default());
+        parser.parse(request).unwrap();
+        let mut output = BytesMut::new();
+        output.extend_from_slice(b"+earlier\r\n");
+        let mut ctx = Ctx {
+            node: &node,
+            reply: Reply::new(&mut output, false),
+            session: &mut session,
+            after: After::Continue,
+            deferred: None,
+        };
+        run(&mut ctx, 0, &spec, parser.args(request));
+        assert_eq!(&output[..], b"+earlier\r\n-ERR internal error\r\n");
+        assert_eq!(ServerStats::get(&node.stats.command_panics), 1);
+    }
 }

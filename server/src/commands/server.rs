@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::args::{glob_match, is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
 use super::connection::REDIS_COMPAT_VERSION;
 use super::{After, Ctx};
-use crate::config::Config;
+use crate::config::{Config, Effect, Param, SetError};
 use crate::protocol::Args;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
@@ -155,7 +155,7 @@ fn stats_section(node: &NodeState, out: &mut String) {
     let keyspace = node.store.stats();
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\nacl_access_denied_auth:{}\r\nauth_failure_disconnects:{}\r\ncross_protocol_rejections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ncommand_panics:{}\r\n",
         ServerStats::get(&s.connections_received),
         ServerStats::get(&s.commands_processed),
         s.instantaneous_ops(),
@@ -167,6 +167,11 @@ fn stats_section(node: &NodeState, out: &mut String) {
         keyspace.hits,
         keyspace.misses,
         ServerStats::get(&s.protocol_errors),
+        ServerStats::get(&s.auth_failures),
+        ServerStats::get(&s.auth_failure_disconnects),
+        ServerStats::get(&s.cross_protocol_rejections),
+        ServerStats::get(&s.output_limit_disconnects),
+        ServerStats::get(&s.command_panics),
     );
 }
 
@@ -187,44 +192,32 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.verbatim(text.as_bytes());
 }
 
-/// Every CONFIG parameter with its current value.
-fn config_values(node: &NodeState) -> Vec<(&'static str, String)> {
-    let c = node.config.read();
-    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
-    vec![
-        ("bind", c.bind.to_string()),
-        ("port", node.port().to_string()),
-        ("maxmemory", node.store.maxmemory().to_string()),
-        ("maxmemory-policy", node.store.policy().name().to_string()),
-        ("maxmemory-samples", node.store.samples().to_string()),
-        ("requirepass", c.requirepass.clone().unwrap_or_default()),
-        ("maxclients", c.maxclients.to_string()),
-        ("timeout", c.timeout.to_string()),
-        ("io-threads", c.threads.to_string()),
-        ("protected-mode", yes_no(c.protected_mode)),
-        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
-        (
-            "client-query-buffer-limit",
-            c.client_query_buffer_limit.to_string(),
-        ),
-        (
-            "slowlog-log-slower-than",
-            c.slowlog_log_slower_than.to_string(),
-        ),
-        ("slowlog-max-len", c.slowlog_max_len.to_string()),
-        (
-            "latency-monitor-threshold",
-            c.latency_monitor_threshold.to_string(),
-        ),
-        // The node keeps no data on disk; clients (redis-benchmark among
-        // them) read these to know that.
-        ("save", String::new()),
-        ("appendonly", "no".to_string()),
-        ("databases", "1".to_string()),
-    ]
+/// CONFIG GET: every parameter whose name matches one of `patterns`
+/// (any case, glob); a pattern without glob characters also finds aliases.
+fn config_get(node: &NodeState, patterns: &[Vec<u8>]) -> Vec<(String, String)> {
+    let config = node.config.read();
+    let mut found: Vec<(String, String)> = Vec::new();
+    for pattern in patterns {
+        let exact = !pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+        for (param, value) in config.values() {
+            let name = if exact {
+                let asked = String::from_utf8_lossy(pattern);
+                if !param.is_named(&asked) {
+                    continue;
+                }
+                asked.to_ascii_lowercase()
+            } else if glob_match(pattern, param.name.as_bytes()) {
+                param.name.to_string()
+            } else {
+                continue;
+            };
+            if !found.iter().any(|(n, _)| *n == name) {
+                found.push((name, value));
+            }
+        }
+    }
+    found
 }
-
-const IMMUTABLE: [&str; 4] = ["bind", "port", "io-threads", "threads"];
 
 /// Applies CONFIG SET for every `(name, value)` pair, all or nothing as in
 /// Redis 7: the pairs are checked against a copy of the configuration and
@@ -233,41 +226,30 @@ const IMMUTABLE: [&str; 4] = ["bind", "port", "io-threads", "threads"];
 fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), String> {
     let mut config = node.config.write();
     let mut next = config.clone();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if pairs[..i]
-            .iter()
-            .any(|(earlier, _)| same_option(earlier, name))
-        {
+    let mut changed: Vec<&'static Param> = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        let param = next.set_at_runtime(name, value).map_err(|e| match e {
+            SetError::Unknown => {
+                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+            }
+            SetError::Immutable => set_failed(name, "can't set immutable config"),
+            SetError::Invalid(why) => set_failed(name, &why),
+        })?;
+        if changed.iter().any(|p| std::ptr::eq(*p, param)) {
             return Err(set_failed(name, "duplicate parameter"));
         }
-        config_set_one(&mut next, name, value)?;
+        changed.push(param);
     }
-    node.store.set_maxmemory(next.maxmemory);
-    node.store.set_policy(next.maxmemory_policy);
-    node.store.set_samples(next.maxmemory_samples);
-    node.slowlog.set_slower_than(next.slowlog_log_slower_than);
-    node.slowlog.set_max_len(next.slowlog_max_len);
-    node.latency.set_threshold(next.latency_monitor_threshold);
+    if let Err(why) = next.validate() {
+        let name = pairs.first().map_or("", |(n, _)| n.as_str());
+        return Err(set_failed(name, &why));
+    }
+    let effects: Vec<Effect> = changed.iter().map(|p| p.effect).collect();
+    node.apply_config(&next, &effects);
     *config = next;
     node.config_version
         .fetch_add(1, std::sync::atomic::Ordering::Release);
     Ok(())
-}
-
-/// Sets one parameter on `next` (a copy, not yet live) and checks it.
-fn config_set_one(next: &mut Config, name: &str, value: &str) -> Result<(), String> {
-    if IMMUTABLE.contains(&name) {
-        return Err(set_failed(name, "can't set immutable config"));
-    }
-    next.set(name, value)
-        .and_then(|()| next.validate())
-        .map_err(|e| {
-            if e.starts_with("unknown option") {
-                format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
-            } else {
-                set_failed(name, &e)
-            }
-        })
 }
 
 /// Redis's wording for a CONFIG SET parameter that was refused.
@@ -275,22 +257,12 @@ fn set_failed(name: &str, why: &str) -> String {
     format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
 }
 
-/// True when two CONFIG SET names mean the same option (`Config::set`
-/// accepts `_` for `-`).
-fn same_option(a: &str, b: &str) -> bool {
-    a.replace('_', "-") == b.replace('_', "-")
-}
-
 /// CONFIG GET pattern... | SET name value... | RESETSTAT | HELP
 pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let sub = args.get(1);
     if is(sub, "get") && args.len() >= 3 {
-        let values = config_values(ctx.node);
         let patterns: Vec<Vec<u8>> = args.iter_from(2).map(|p| p.to_ascii_lowercase()).collect();
-        let matched: Vec<_> = values
-            .iter()
-            .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
-            .collect();
+        let matched = config_get(ctx.node, &patterns);
         ctx.reply.map(matched.len());
         for (name, value) in matched {
             ctx.reply.bulk(name.as_bytes());

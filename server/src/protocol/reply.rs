@@ -32,6 +32,12 @@ impl<'a> Reply<'a> {
         self.out.len()
     }
 
+    /// Takes back what was written after `mark` (a [`Reply::written`]
+    /// value): a handler that failed half-way leaves no partial reply.
+    pub fn truncate(&mut self, mark: usize) {
+        self.out.truncate(mark);
+    }
+
     /// Appends an already encoded reply.
     pub fn raw(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);

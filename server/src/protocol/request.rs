@@ -16,6 +16,11 @@ use std::fmt;
 pub const MAX_ARGS: usize = 1024 * 1024;
 /// Redis's cap on an inline request or a header line without its newline.
 pub const MAX_INLINE: usize = 64 * 1024;
+/// Most arguments a client that has not authenticated may send in one
+/// request, as Redis: enough for AUTH and HELLO, too few to hold memory.
+pub const UNAUTHENTICATED_MAX_ARGS: usize = 10;
+/// Largest bulk string a client that has not authenticated may send.
+pub const UNAUTHENTICATED_MAX_BULK: usize = 16 * 1024;
 
 /// Size limits applied while parsing.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +31,10 @@ pub struct Limits {
     pub max_args: usize,
     /// Longest inline request.
     pub max_inline: usize,
+    /// The client has not authenticated: Redis's tighter limits apply
+    /// ([`UNAUTHENTICATED_MAX_ARGS`], [`UNAUTHENTICATED_MAX_BULK`]), so a
+    /// stranger cannot make the node hold large requests.
+    pub unauthenticated: bool,
 }
 
 impl Default for Limits {
@@ -34,6 +43,7 @@ impl Default for Limits {
             max_bulk_len: crate::config::DEFAULT_PROTO_MAX_BULK_LEN,
             max_args: MAX_ARGS,
             max_inline: MAX_INLINE,
+            unauthenticated: false,
         }
     }
 }
@@ -206,6 +216,9 @@ impl RequestParser {
             if n as u64 > self.limits.max_args as u64 {
                 return error("invalid multibulk length");
             }
+            if self.limits.unauthenticated && n as usize > UNAUTHENTICATED_MAX_ARGS {
+                return error("unauthenticated multibulk length");
+            }
             self.expected = n as usize;
             self.ranges.reserve(self.expected.min(1024));
             self.pos = next;
@@ -228,6 +241,9 @@ impl RequestParser {
                     let len = parse_len(line)
                         .filter(|&n| n >= 0 && n as u64 <= self.limits.max_bulk_len)
                         .ok_or_else(|| ProtocolError("invalid bulk length".into()))?;
+                    if self.limits.unauthenticated && len as usize > UNAUTHENTICATED_MAX_BULK {
+                        return error("unauthenticated bulk length");
+                    }
                     self.pos = next;
                     self.pending_bulk = Some(len as usize);
                     len as usize
@@ -440,6 +456,27 @@ mod tests {
             buf.drain(..n);
         }
         Ok(out)
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_redis_limits() {
+        let limits = Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        };
+        let mut parser = RequestParser::new(limits);
+        assert_eq!(
+            parser.parse(b"*11\r\n").unwrap_err().to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
+        let mut parser = RequestParser::new(limits);
+        assert_eq!(
+            parser.parse(b"*2\r\n$16385\r\n").unwrap_err().to_string(),
+            "Protocol error: unauthenticated bulk length"
+        );
+        let mut parser = RequestParser::new(limits);
+        let auth = b"*2\r\n$4\r\nAUTH\r\n$16384\r\n";
+        assert_eq!(parser.parse(auth).unwrap(), None, "16 KB is still allowed");
     }
 
     #[test]

@@ -35,6 +35,18 @@ const ALL: [(EvictionPolicy, &str); 8] = [
 ];
 
 impl EvictionPolicy {
+    /// Every policy's name, in the order Redis lists them in its errors.
+    pub const NAMES: &'static [&'static str] = &[
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "allkeys-random",
+        "noeviction",
+    ];
+
     /// Parses a Redis policy name, any case.
     pub fn from_name(name: &str) -> Option<Self> {
         ALL.iter()

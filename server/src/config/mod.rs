@@ -1,0 +1,372 @@
+//! Node configuration: the typed [`Config`] every part of the node reads,
+//! filled from the parameter table ([`params::PARAMS`]: defaults first, then
+//! an optional Redis-style config file, then command-line flags), and
+//! changed at run time by CONFIG SET through the same table.
+
+mod cli;
+pub mod params;
+pub mod values;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::store::EvictionPolicy;
+pub use cli::{from_args, StartError};
+pub use params::{Effect, Param, Scope, MAX_CONNECTIONS, PARAMS};
+pub use values::{parse_duration_ms, parse_memory, OutputLimit, OutputLimits};
+
+/// Default largest bulk string in a request (Redis `proto-max-bulk-len`).
+pub const DEFAULT_PROTO_MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
+/// First port of `--local-cluster` when no port is given, as Redis's examples.
+pub const LOCAL_CLUSTER_PORT: u16 = 7000;
+
+/// The node's effective configuration; see [`PARAMS`] for what each field
+/// means and its default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// RESP port; 0 for any free port.
+    pub port: u16,
+    /// Memory bound in bytes, 0 for none.
+    pub maxmemory: u64,
+    /// Eviction policy under the memory bound.
+    pub maxmemory_policy: EvictionPolicy,
+    /// Keys sampled per eviction.
+    pub maxmemory_samples: usize,
+    /// Required password, if any.
+    pub requirepass: Option<String>,
+    /// Connection limit.
+    pub maxclients: usize,
+    /// Idle timeout in seconds, 0 for none.
+    pub timeout: u64,
+    /// Worker threads.
+    pub threads: usize,
+    /// Protected mode.
+    pub protected_mode: bool,
+    /// Largest bulk string in a request.
+    pub proto_max_bulk_len: u64,
+    /// Cap on a client's unparsed input.
+    pub client_query_buffer_limit: u64,
+    /// Caps on a client's replies waiting to be written.
+    pub client_output_buffer_limit: OutputLimits,
+    /// Slow log threshold in microseconds (negative disables).
+    pub slowlog_log_slower_than: i64,
+    /// Slow log capacity.
+    pub slowlog_max_len: u64,
+    /// Latency monitor threshold in milliseconds (0 disables).
+    pub latency_monitor_threshold: u64,
+    /// Prometheus endpoint port, if enabled.
+    pub metrics_port: Option<u16>,
+    /// The config file this came from, if any.
+    pub config_file: Option<PathBuf>,
+    /// Cluster mode.
+    pub cluster_enabled: bool,
+    /// Gossip addresses to join through.
+    pub cluster_seeds: Vec<String>,
+    /// UDP gossip port; `None` for the RESP port + 10000.
+    pub cluster_port: Option<u16>,
+    /// Announced IP; `None` for the bind address.
+    pub cluster_announce_ip: Option<IpAddr>,
+    /// Stable node name; `None` for the announced host:port.
+    pub node_name: Option<String>,
+    /// Ring weight.
+    pub weight: u32,
+    /// Virtual nodes per unit of weight.
+    pub vnodes: u32,
+    /// Copies besides the primary.
+    pub replicas: usize,
+    /// Copies that acknowledge a write.
+    pub write_quorum: usize,
+    /// Failure detection timeout in milliseconds.
+    pub failure_timeout_ms: u64,
+    /// MOVED instead of forwarding.
+    pub cluster_redirect: bool,
+    /// Handoff bandwidth bound in bytes per second.
+    pub handoff_rate: u64,
+    /// Nodes of a local cluster to start in this process (0: a single node).
+    pub local_cluster: usize,
+}
+
+impl Default for Config {
+    /// Every parameter at its table default.
+    fn default() -> Self {
+        let mut config = Config {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            maxmemory: 0,
+            maxmemory_policy: EvictionPolicy::NoEviction,
+            maxmemory_samples: 0,
+            requirepass: None,
+            maxclients: 0,
+            timeout: 0,
+            threads: 0,
+            protected_mode: false,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            client_output_buffer_limit: OutputLimits::default(),
+            slowlog_log_slower_than: 0,
+            slowlog_max_len: 0,
+            latency_monitor_threshold: 0,
+            metrics_port: None,
+            config_file: None,
+            cluster_enabled: false,
+            cluster_seeds: Vec::new(),
+            cluster_port: None,
+            cluster_announce_ip: None,
+            node_name: None,
+            weight: 0,
+            vnodes: 0,
+            replicas: 0,
+            write_quorum: 0,
+            failure_timeout_ms: 0,
+            cluster_redirect: false,
+            handoff_rate: 0,
+            local_cluster: 0,
+        };
+        for param in PARAMS {
+            // The defaults are checked by the unit test
+            // `every_default_is_valid`; a bad one would show there.
+            let _ = config.set_param(param, param.default);
+        }
+        config
+    }
+}
+
+/// Why a parameter could not be set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetError {
+    /// No parameter has that name.
+    Unknown,
+    /// It cannot change at run time.
+    Immutable,
+    /// The value is wrong; the text says why, in Redis's words.
+    Invalid(String),
+}
+
+impl Config {
+    /// Sets `param` from its textual `value` (no scope check).
+    ///
+    /// # Errors
+    /// The value does not fit the parameter's kind or setter.
+    pub fn set_param(&mut self, param: &Param, value: &str) -> Result<(), String> {
+        let checked = param.kind.parse(value)?;
+        (param.set)(self, checked)
+    }
+
+    /// Sets a parameter by name, as the config file does (anything but
+    /// command-line-only parameters).
+    ///
+    /// # Errors
+    /// An unknown name or a bad value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SetError> {
+        let param = params::find(name)
+            .filter(|p| p.scope != Scope::CommandLine)
+            .ok_or(SetError::Unknown)?;
+        self.set_param(param, value).map_err(SetError::Invalid)
+    }
+
+    /// Sets a parameter at run time (CONFIG SET): start-up parameters are
+    /// refused as immutable.
+    ///
+    /// # Errors
+    /// An unknown name, an immutable parameter, or a bad value.
+    pub fn set_at_runtime(&mut self, name: &str, value: &str) -> Result<&'static Param, SetError> {
+        let param = params::find(name)
+            .filter(|p| p.scope != Scope::CommandLine)
+            .ok_or(SetError::Unknown)?;
+        if param.scope != Scope::Runtime {
+            return Err(SetError::Immutable);
+        }
+        self.set_param(param, value).map_err(SetError::Invalid)?;
+        Ok(param)
+    }
+
+    /// Every parameter CONFIG GET shows, with its value.
+    pub fn values(&self) -> impl Iterator<Item = (&'static Param, String)> + '_ {
+        PARAMS
+            .iter()
+            .filter(|p| p.scope != Scope::CommandLine)
+            .map(|p| (p, (p.get)(self)))
+    }
+
+    /// Applies a Redis-style config file: one `name value` per line, `#`
+    /// comments, the same names as the flags.
+    ///
+    /// # Errors
+    /// An unknown name or a bad value, naming the line.
+    pub fn apply_file(&mut self, text: &str) -> Result<(), String> {
+        for (number, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let value = value.trim().trim_matches('"');
+            self.set(name, value).map_err(|e| {
+                let why = match e {
+                    SetError::Unknown => format!("unknown option '{name}'"),
+                    SetError::Immutable => format!("'{name}' cannot be set here"),
+                    SetError::Invalid(why) => format!("'{name}': {why}"),
+                };
+                format!("config file line {}: {why}", number + 1)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Checks values that are valid one by one but not together.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.write_quorum > self.replicas + 1 {
+            return Err(format!(
+                "write-quorum must be between 1 and replicas + 1 ({})",
+                self.replicas + 1
+            ));
+        }
+        if self.local_cluster > 0
+            && (self.port == 0 || usize::from(self.port) + self.local_cluster + 10_000 > 65_536)
+        {
+            return Err(
+                "local-cluster needs a fixed --port with room for its nodes and their gossip ports (port + 10000)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// True if the value of the parameter called `name` must never be shown in
+/// SLOWLOG or logs (passwords and secrets).
+pub fn is_sensitive(name: &[u8]) -> bool {
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(params::find)
+        .is_some_and(|p| p.sensitive)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, StartError> {
+        from_args(std::iter::once("ringcache-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn every_default_is_valid() {
+        let mut config = Config::default();
+        for param in PARAMS {
+            assert!(
+                config.set_param(param, param.default).is_ok(),
+                "default of {} does not parse",
+                param.name
+            );
+        }
+        config.validate().unwrap();
+        assert_eq!(config.port, 6379);
+        assert_eq!(config.maxmemory_policy, EvictionPolicy::AllKeysLru);
+        assert!(config.threads >= 1);
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = PARAMS
+            .iter()
+            .flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()))
+            .collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+    }
+
+    #[test]
+    fn local_cluster_needs_room_for_its_ports() {
+        let config = parse(&["--local-cluster", "3"]).unwrap();
+        assert_eq!(
+            (config.port, config.cluster_enabled),
+            (LOCAL_CLUSTER_PORT, true)
+        );
+        assert!(parse(&["--local-cluster", "3", "--port", "0"]).is_err());
+        assert!(parse(&["--local-cluster", "3", "--port", "55535"]).is_err());
+        assert!(parse(&["--replicas", "1", "--write-quorum", "3"]).is_err());
+        assert!(
+            parse(&["--cluster-seeds", "127.0.0.1:17000"])
+                .unwrap()
+                .cluster_enabled
+        );
+    }
+
+    #[test]
+    fn switches_take_an_optional_yes_or_no() {
+        let config = parse(&["--cluster-redirect", "--port", "7000"]).unwrap();
+        assert!(config.cluster_redirect);
+        assert_eq!(config.port, 7000);
+        assert!(!parse(&["--protected-mode", "no"]).unwrap().protected_mode);
+        assert!(parse(&["--protected-mode", "maybe"]).is_err());
+        assert_eq!(parse(&["--threads", "3"]).unwrap().threads, 3);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let path =
+            std::env::temp_dir().join(format!("ringcache-config-{}.conf", std::process::id()));
+        std::fs::write(
+            &path,
+            "# comment\nport 7000\nmaxmemory 10mb\nmaxmemory-policy volatile-ttl\nclient-output-buffer-limit normal 1mb 1mb 5\n",
+        )
+        .unwrap();
+        let config = parse(&["--port", "7001", "--config", path.to_str().unwrap()]).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(config.port, 7001);
+        assert_eq!(config.maxmemory, 10 << 20);
+        assert_eq!(config.maxmemory_policy, EvictionPolicy::VolatileTtl);
+        assert_eq!(config.client_output_buffer_limit.normal.hard, 1 << 20);
+        assert!(Config::default()
+            .apply_file("nosuchkey 1")
+            .unwrap_err()
+            .contains("line 1"));
+        assert!(Config::default().apply_file("local-cluster 3").is_err());
+    }
+
+    #[test]
+    fn runtime_changes_follow_the_table() {
+        let mut config = Config::default();
+        let mut refused = |name: &str, value: &str| config.set_at_runtime(name, value).err();
+        assert_eq!(refused("port", "1"), Some(SetError::Immutable));
+        assert_eq!(refused("weight", "2"), Some(SetError::Immutable));
+        assert_eq!(refused("nosuch", "2"), Some(SetError::Unknown));
+        assert_eq!(
+            refused("client-query-buffer-limit", "0"),
+            Some(SetError::Invalid(
+                "argument must be between 1048576 and 9223372036854775807 inclusive".into()
+            ))
+        );
+        assert!(config.set_at_runtime("MAXMEMORY", "1mb").is_ok());
+        assert_eq!(config.maxmemory, 1 << 20);
+        assert!(is_sensitive(b"requirepass"));
+        assert!(!is_sensitive(b"maxmemory"));
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    /// The README's option tables name every parameter, so the table and
+    /// the documentation cannot drift apart.
+    #[test]
+    fn the_readme_lists_every_parameter() {
+        let readme = include_str!("../../../README.md");
+        for param in PARAMS {
+            assert!(
+                readme.contains(&format!("`--{}`", param.name)),
+                "README.md does not document --{}",
+                param.name
+            );
+        }
+    }
+}
