@@ -10,6 +10,9 @@
 //! requests and times each reply ([`reply`] says what it means); its
 //! [`stats`] are merged at the end and [`report`] prints them as a table
 //! and as JSON.
+//!
+//! [`stall`] (binary `ringcache-stall`) measures how long one client's long
+//! command (KEYS, UNLINK, FLUSHALL ASYNC) stalls another's PINGs.
 
 // In unit tests a panic is the failure report, so unwrap is fine there.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -21,5 +24,6 @@ pub mod keys;
 pub mod reply;
 pub mod report;
 pub mod runner;
+pub mod stall;
 pub mod stats;
 pub mod zipf;
