@@ -4,16 +4,15 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringcache_client::resp::{self, Value};
-use ringcache_client::SLOT_COUNT;
+use ringcache_proto::resp::{self, Value};
+use ringcache_proto::topology::{parse_cluster_slots, TopologyError as ProtoError};
+use ringcache_proto::SLOT_COUNT;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest CLUSTER SLOTS reply read: a 16384-range map with replicas is well
 /// under this.
 const MAX_REPLY: usize = 16 << 20;
-/// Most distinct nodes accepted (one connection each per worker connection).
-const MAX_NODES: usize = 1024;
 
 /// The nodes to connect to and which of them owns each slot.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,88 +106,33 @@ async fn query(seed: &str) -> Result<Value, TopologyError> {
     }
 }
 
-fn int(v: Option<&Value>, what: &str) -> Result<i64, TopologyError> {
-    match v {
-        Some(Value::Int(n)) => Ok(*n),
-        _ => Err(TopologyError::Malformed(format!(
-            "{what} is not an integer"
-        ))),
-    }
-}
-
-/// Builds a [`Topology`] from a CLUSTER SLOTS reply: an array of
-/// `[start, end, [host, port, id...], replicas...]`. Slots nobody claims
+/// Builds a [`Topology`] from a CLUSTER SLOTS reply. Slots nobody claims
 /// go to the seed, whose errors are then counted like any other.
 ///
 /// # Errors
-/// A reply that is not that shape, slots out of range or too many nodes.
+/// An error reply, a reply that is not a slot map, or too many nodes.
 pub fn parse_slots(seed: &str, reply: Value) -> Result<Topology, TopologyError> {
-    let ranges = match reply {
-        Value::Array(ranges) => ranges,
-        Value::Error(text) => {
-            return Err(TopologyError::Refused(
-                String::from_utf8_lossy(&text).into_owned(),
-            ))
-        }
-        other => {
-            return Err(TopologyError::Malformed(format!(
-                "expected an array, got {other:?}"
-            )))
-        }
-    };
+    let ranges = parse_cluster_slots(&reply, seed).map_err(|e| match e {
+        ProtoError::Refused(text) => TopologyError::Refused(text),
+        ProtoError::Malformed(text) => TopologyError::Malformed(text),
+    })?;
     // The seed is node 0, so unclaimed slots (and a fallback) go there.
     let mut topology = Topology::single(seed);
     topology.slots = vec![0; usize::from(SLOT_COUNT)];
-    let seed_host = seed.rsplit_once(':').map_or(seed, |(host, _)| host);
     for range in ranges {
-        let Value::Array(fields) = range else {
-            return Err(TopologyError::Malformed(
-                "slot range is not an array".into(),
-            ));
-        };
-        let start = int(fields.first(), "start slot")?;
-        let end = int(fields.get(1), "end slot")?;
-        if !(0 <= start && start <= end && end < i64::from(SLOT_COUNT)) {
-            return Err(TopologyError::Malformed(format!(
-                "slot range {start}-{end}"
-            )));
-        }
-        let Some(Value::Array(master)) = fields.get(2) else {
-            return Err(TopologyError::Malformed("slot range has no master".into()));
-        };
-        let host = match master.first() {
-            Some(Value::Bulk(h)) => String::from_utf8_lossy(h).into_owned(),
-            _ => {
-                return Err(TopologyError::Malformed(
-                    "master host is not a string".into(),
-                ))
-            }
-        };
-        let port = int(master.get(1), "master port")?;
-        if !(1..=65535).contains(&port) {
-            return Err(TopologyError::Malformed(format!("port {port}")));
-        }
-        // Redis reports an empty host (or "?") when it does not know its own
-        // address; it is then reachable where we reached the seed.
-        let host = if host.is_empty() || host == "?" {
-            seed_host.to_string()
-        } else {
-            host
-        };
-        let addr = format!("{host}:{port}");
-        let index = match topology.node_index(&addr) {
+        let primary = &range.owners[0];
+        let index = match topology.node_index(primary) {
             Some(i) => i,
-            None if topology.nodes.len() < MAX_NODES => {
-                topology.nodes.push(addr);
+            None => {
+                topology.nodes.push(primary.clone());
                 topology.nodes.len() - 1
             }
-            None => return Err(TopologyError::Malformed("too many nodes".into())),
         };
-        // Both bounds were checked against SLOT_COUNT, and index < MAX_NODES,
-        // so the casts are lossless.
-        for slot in start as usize..=end as usize {
-            topology.slots[slot] = index as u16;
-        }
+        // The proto reader caps the nodes at MAX_NODES (1024), so the
+        // index fits a u16.
+        let index =
+            u16::try_from(index).map_err(|_| TopologyError::Malformed("too many nodes".into()))?;
+        topology.slots[usize::from(range.start)..=usize::from(range.end)].fill(index);
     }
     Ok(topology)
 }

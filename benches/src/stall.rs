@@ -89,7 +89,9 @@ fn read_replies(stream: &mut TcpStream, count: usize) -> std::io::Result<()> {
         while left > 0 {
             match resp::decode(&buf[at..]).map_err(std::io::Error::other)? {
                 Some((Value::Error(e), _)) => {
-                    return Err(std::io::Error::other(String::from_utf8_lossy(&e).into_owned()))
+                    return Err(std::io::Error::other(
+                        String::from_utf8_lossy(&e).into_owned(),
+                    ))
                 }
                 Some((_, used)) => {
                     at += used;

@@ -39,6 +39,7 @@ use crate::connection::{Connection, ConnectionOptions, Pool};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::Value;
 use crate::slot::SLOT_COUNT;
+use ringcache_proto::topology::parse_cluster_slots;
 
 /// Shortest pause before retrying after `TRYAGAIN`, `CLUSTERDOWN` or an
 /// unreachable node.
@@ -85,77 +86,34 @@ impl SlotMap {
     /// Reads a `CLUSTER SLOTS` reply from the node at `queried` (whose host
     /// stands in for an empty or unknown node IP, as Redis Cluster means it).
     pub(crate) fn parse(reply: &Value, queried: &str) -> Result<SlotMap> {
-        let bad = |what: &str| Error::protocol(format!("CLUSTER SLOTS from {queried}: {what}"));
-        let Value::Array(ranges) = reply else {
-            return Err(bad("not an array"));
-        };
-        let queried_host = queried
-            .rsplit_once(':')
-            .map_or(queried, |(host, _)| host)
-            .to_string();
+        let ranges = parse_cluster_slots(reply, queried)
+            .map_err(|e| Error::protocol(format!("CLUSTER SLOTS from {queried}: {e}")))?;
         let mut interned: HashMap<String, Arc<str>> = HashMap::new();
         let mut shard_of: HashMap<Vec<Arc<str>>, u16> = HashMap::new();
         let mut shards: Vec<Shard> = Vec::new();
         let mut slots = vec![NO_SHARD; usize::from(SLOT_COUNT)].into_boxed_slice();
         for range in ranges {
-            let Value::Array(parts) = range else {
-                return Err(bad("range not an array"));
-            };
-            let (Some(Value::Int(start)), Some(Value::Int(end))) = (parts.first(), parts.get(1))
-            else {
-                return Err(bad("range bounds"));
-            };
-            let (Ok(start), Ok(end)) = (u16::try_from(*start), u16::try_from(*end)) else {
-                return Err(bad("range out of bounds"));
-            };
-            if start > end || end >= SLOT_COUNT {
-                return Err(bad("range out of bounds"));
-            }
-            let mut owners: Vec<Arc<str>> = Vec::new();
-            for node in &parts[2..] {
-                let Value::Array(fields) = node else {
-                    return Err(bad("node not an array"));
-                };
-                let host = match fields.first() {
-                    Some(Value::Bulk(ip) | Value::Simple(ip)) => {
-                        String::from_utf8_lossy(ip).into_owned()
-                    }
-                    _ => return Err(bad("node address")),
-                };
-                let Some(&Value::Int(port)) = fields.get(1) else {
-                    return Err(bad("node port"));
-                };
-                let Ok(port) = u16::try_from(port) else {
-                    return Err(bad("node port"));
-                };
-                let host = if host.is_empty() || host == "?" {
-                    queried_host.clone()
-                } else {
-                    host
-                };
-                let addr = if host.contains(':') && !host.starts_with('[') {
-                    format!("[{host}]:{port}")
-                } else {
-                    format!("{host}:{port}")
-                };
-                let addr = interned
-                    .entry(addr)
-                    .or_insert_with_key(|a| Arc::from(a.as_str()))
-                    .clone();
-                if !owners.contains(&addr) {
-                    owners.push(addr);
-                }
-            }
-            if owners.is_empty() {
-                continue;
-            }
+            let owners: Vec<Arc<str>> = range
+                .owners
+                .into_iter()
+                .map(|addr| {
+                    interned
+                        .entry(addr)
+                        .or_insert_with_key(|a| Arc::from(a.as_str()))
+                        .clone()
+                })
+                .collect();
             let index = match shard_of.get(&owners) {
                 Some(&index) => index,
                 None => {
                     let index = u16::try_from(shards.len())
                         .ok()
                         .filter(|&i| i != NO_SHARD)
-                        .ok_or_else(|| bad("too many shards"))?;
+                        .ok_or_else(|| {
+                            Error::protocol(format!(
+                                "CLUSTER SLOTS from {queried}: too many shards"
+                            ))
+                        })?;
                     shards.push(Shard {
                         primary: owners[0].clone(),
                         replicas: owners[1..].to_vec(),
@@ -164,7 +122,7 @@ impl SlotMap {
                     index
                 }
             };
-            slots[usize::from(start)..=usize::from(end)].fill(index);
+            slots[usize::from(range.start)..=usize::from(range.end)].fill(index);
         }
         let mut nodes: Vec<Arc<str>> = Vec::new();
         for shard in &shards {

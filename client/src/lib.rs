@@ -28,10 +28,10 @@
 //! fenced so a slow load cannot overwrite a newer write). Both store entries
 //! in one [`envelope`] format.
 //!
-//! Shared with the nodes: the key-to-slot mapping ([`key_slot`], Redis
-//! Cluster compatible, so cluster-aware Redis clients route the same way),
-//! the consistent hash ring that places slots on nodes ([`ring`]), and the
-//! RESP encoding and decoding helpers ([`resp`]).
+//! Shared with the nodes through `ringcache-proto` and re-exported here:
+//! the key-to-slot mapping ([`key_slot`], Redis Cluster compatible, so
+//! cluster-aware Redis clients route the same way), the consistent hash
+//! ring that places slots on nodes ([`ring`]), and RESP ([`resp`]).
 
 pub mod breaker;
 pub mod cache_aside;
@@ -43,10 +43,7 @@ pub mod connection;
 pub mod envelope;
 pub mod error;
 pub mod pipeline;
-pub mod resp;
-pub mod ring;
 mod single_flight;
-pub mod slot;
 pub mod write_through;
 
 pub use breaker::{BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker};
@@ -62,9 +59,8 @@ pub use codec::PostcardCodec;
 pub use codec::{Codec, JsonCodec};
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::Pipeline;
-pub use resp::Value;
-pub use ring::{NodeIndex, Placement, Ring, RingMember, DEFAULT_VNODES};
-pub use slot::{key_slot, SLOT_COUNT};
+pub use ringcache_proto::{key_slot, resp, ring, slot, Value, SLOT_COUNT};
+pub use ringcache_proto::{NodeIndex, Placement, Ring, RingMember, DEFAULT_VNODES};
 pub use write_through::{
     CacheUpdate, WriteError, WriteOutcome, WriteThrough, WriteThroughConfig, WriteThroughStats,
 };

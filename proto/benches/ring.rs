@@ -18,8 +18,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_main, BenchmarkId, Criterion};
-use ringcache_client::ring::slot_point;
-use ringcache_client::{key_slot, Placement, Ring, RingMember, DEFAULT_VNODES, SLOT_COUNT};
+use ringcache_proto::ring::slot_point;
+use ringcache_proto::{key_slot, Placement, Ring, RingMember, DEFAULT_VNODES, SLOT_COUNT};
 
 /// `count` members called `node-0`, `node-1`, ..., each of weight 1.
 fn members(count: usize) -> Vec<RingMember> {
