@@ -1,8 +1,9 @@
 //! Keyspace commands: deletion, existence, renaming, TTLs, iteration.
 
-use super::args::{glob_match, is, parse_i64, NOT_INTEGER, SYNTAX};
+use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
 use super::Ctx;
+use crate::glob::Pattern;
 use crate::protocol::Args;
 use crate::store::{Entry, ValueRef};
 
@@ -290,16 +291,13 @@ pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.int(1);
 }
 
-/// KEYS pattern
+/// KEYS pattern: one shard at a time, so no lock is held across shards.
 pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let pattern = args.get(1);
-    let all = pattern == b"*";
-    let mut found: Vec<Vec<u8>> = Vec::new();
-    ctx.node.store.scan(0, usize::MAX, |entry: &Entry| {
-        if all || glob_match(pattern, entry.key()) {
-            found.push(entry.key().to_vec());
-        }
-    });
+    let pattern = Pattern::new(args.get(1));
+    let store = &ctx.node.store;
+    let found: Vec<Vec<u8>> = (0..store.shard_count())
+        .flat_map(|shard| store.keys_in_shard(shard, &pattern))
+        .collect();
     ctx.reply.array(found.len());
     for key in &found {
         ctx.reply.bulk(key);
@@ -314,14 +312,17 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     else {
         return ctx.fail("ERR invalid cursor");
     };
-    let mut pattern: Option<&[u8]> = None;
+    let mut pattern: Option<Pattern<'_>> = None;
     let mut count = 10usize;
     let mut type_filter: Option<&[u8]> = None;
     let mut i = 2;
     while i < args.len() {
         let (arg, value) = (args.get(i), args.try_get(i + 1));
         match value {
-            Some(v) if is(arg, "match") => pattern = Some(v),
+            // A lone `*` matches everything, the empty key too (Redis).
+            Some(v) if is(arg, "match") => {
+                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
+            }
             Some(v) if is(arg, "count") => match parse_i64(v) {
                 // Zero and negative counts are syntax errors in Redis.
                 Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
@@ -338,7 +339,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let type_ok =
             type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
         let key = entry.key();
-        if type_ok && pattern.is_none_or(|p| glob_match(p, key)) {
+        if type_ok && pattern.is_none_or(|p| p.matches(key)) {
             found.push(key.to_vec());
         }
     });

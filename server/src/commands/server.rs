@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::args::{glob_match, is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
+use super::args::{is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
 use super::connection::REDIS_COMPAT_VERSION;
 use super::{After, Ctx};
 use crate::config::Config;
@@ -289,7 +289,11 @@ pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let patterns: Vec<Vec<u8>> = args.iter_from(2).map(|p| p.to_ascii_lowercase()).collect();
         let matched: Vec<_> = values
             .iter()
-            .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
+            .filter(|(name, _)| {
+                patterns
+                    .iter()
+                    .any(|p| crate::glob::matches_nocase(p, name.as_bytes()))
+            })
             .collect();
         ctx.reply.map(matched.len());
         for (name, value) in matched {

@@ -14,6 +14,7 @@ mod memory;
 mod policy;
 mod shard;
 mod transfer;
+mod walk;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -580,90 +581,7 @@ impl Store {
         let passes_per_second = (1000 / period.as_millis().max(1)) as usize;
         (largest / passes_per_second.max(1)).max(256)
     }
-
-    /// A random live key, if any.
-    pub fn random_key(&self) -> Option<Vec<u8>> {
-        let shards = self.shard_count();
-        let now = self.now();
-        for _ in 0..shards * 4 {
-            let shard = self.inner.shards[fastrand::usize(..shards)].lock();
-            let buckets = shard.num_buckets();
-            if shard.is_empty() || buckets == 0 {
-                continue;
-            }
-            for _ in 0..64 {
-                if let Some(entry) = shard.bucket(fastrand::usize(..buckets)) {
-                    if !entry.is_expired(now) {
-                        return Some(entry.key().to_vec());
-                    }
-                }
-            }
-        }
-        // Sparse or mostly expired: fall back to a scan.
-        for shard in self.inner.shards.iter() {
-            let shard = shard.lock();
-            for i in 0..shard.num_buckets() {
-                if let Some(entry) = shard.bucket(i) {
-                    if !entry.is_expired(now) {
-                        return Some(entry.key().to_vec());
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// Visits live entries from `cursor` on, shard by shard and bucket by
-    /// bucket, until about `count` buckets were looked at. Returns the next
-    /// cursor (0 when done).
-    ///
-    /// The cursor packs (layout, bucket, shard): a position inside a shard
-    /// carries that shard's layout counter, and when the
-    /// table has been rehashed since, the shard is walked again from its
-    /// first bucket. Keys present for the whole iteration are so always
-    /// returned (some maybe twice, which SCAN allows), while the table grows
-    /// or shrinks between calls.
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Entry)) -> u64 {
-        let shard_bits = self.shard_count().trailing_zeros();
-        let mut shard_index = (cursor as usize) & self.inner.shard_mask;
-        let position_mask = (1u64 << SCAN_LAYOUT_SHIFT) - 1;
-        let mut bucket = ((cursor & position_mask) >> shard_bits) as usize;
-        let layout = (cursor >> SCAN_LAYOUT_SHIFT) as u16;
-        let now = self.now();
-        let mut looked = 0;
-        while shard_index < self.shard_count() {
-            let shard = self.inner.shards[shard_index].lock();
-            if bucket > 0 && layout != shard.layout() {
-                bucket = 0;
-            }
-            let buckets = shard.num_buckets();
-            while bucket < buckets {
-                if let Some(entry) = shard.bucket(bucket) {
-                    if !entry.is_expired(now) {
-                        visit(entry);
-                    }
-                }
-                bucket += 1;
-                looked += 1;
-                if looked >= count && bucket < buckets {
-                    return (u64::from(shard.layout()) << SCAN_LAYOUT_SHIFT)
-                        | ((bucket as u64) << shard_bits)
-                        | shard_index as u64;
-                }
-            }
-            shard_index += 1;
-            bucket = 0;
-            if looked >= count && shard_index < self.shard_count() {
-                return shard_index as u64;
-            }
-        }
-        0
-    }
 }
-
-/// Where a SCAN cursor keeps the shard's layout counter (its top 16 bits);
-/// below it, the bucket and the shard.
-const SCAN_LAYOUT_SHIFT: u32 = 48;
 
 #[cfg(test)]
 mod tests;
