@@ -7,11 +7,13 @@ use crate::glob::Pattern;
 use crate::protocol::Args;
 use crate::store::{Entry, ValueRef};
 
-/// DEL key [key ...] (and UNLINK: freeing is cheap enough to do inline).
+/// DEL key [key ...] and UNLINK: the keys go at once; a large value (a
+/// hash of more than 64 fields, a string over 1 MiB) is freed on the
+/// lazyfree thread.
 pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut removed = 0;
     for key in args.iter_from(1) {
-        removed += i64::from(ctx.node.store.lock(key).remove(key));
+        removed += i64::from(ctx.node.store.lock(key).unlink(key));
     }
     ctx.reply.int(removed);
 }

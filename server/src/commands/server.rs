@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::protocol::Args;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
-use crate::store::{lfu_counter, lru_idle_ms, unix_us, Entry, ValueRef};
+use crate::store::{lfu_counter, lru_idle_ms, unix_us, ValueRef};
 
 /// Formats bytes as Redis's `*_human` fields.
 fn human(bytes: u64) -> String {
@@ -148,6 +148,11 @@ fn memory_section(node: &NodeState, out: &mut String) {
         node.store.policy().name(),
         if used > 0 { rss as f64 / used as f64 } else { 0.0 },
     );
+    let _ = write!(
+        out,
+        "lazyfree_pending_objects:{}\r\n",
+        node.store.lazyfree_pending()
+    );
 }
 
 fn stats_section(node: &NodeState, out: &mut String) {
@@ -167,6 +172,14 @@ fn stats_section(node: &NodeState, out: &mut String) {
         keyspace.hits,
         keyspace.misses,
         ServerStats::get(&s.protocol_errors),
+    );
+    // lazyfree_inline_objects is ours: values the full lazyfree queue sent
+    // back to be freed inline.
+    let _ = write!(
+        out,
+        "lazyfreed_objects:{}\r\nlazyfree_inline_objects:{}\r\n",
+        node.store.lazyfreed(),
+        node.store.lazyfree_inline()
     );
 }
 
@@ -343,15 +356,6 @@ pub fn time(ctx: &mut Ctx<'_>, _args: Args<'_>) {
     ctx.reply.bulk_int((us % 1_000_000) as i64);
 }
 
-/// Bytes `entry` and its value take, table slot included.
-fn usage_of(entry: &Entry, value: ValueRef<'_>) -> usize {
-    let slot = std::mem::size_of::<Entry>() + 1;
-    match value {
-        ValueRef::Str(_) => entry.heap_size() + slot,
-        ValueRef::Hash(h) => entry.heap_size() + slot + h.heap_size(),
-    }
-}
-
 /// MEMORY USAGE key [SAMPLES count] | HELP
 pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let sub = args.get(1);
@@ -368,8 +372,7 @@ pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let mut lock = ctx.node.store.lock(key);
         match lock.peek(key) {
             Some(i) => {
-                let n = usage_of(lock.shard.at(i), lock.shard.value(i));
-                ctx.reply.int(n as i64);
+                ctx.reply.int(lock.shard.usage_at(i) as i64);
             }
             None => ctx.reply.null(),
         }

@@ -5,11 +5,14 @@
 //! table operations of one command and never across an `.await`, so a plain
 //! (parking_lot) mutex is the right tool. Commands that must see several keys
 //! at once lock all their shards in index order ([`Store::lock_keys`]).
+//! Large values removed by UNLINK, DEL or `FLUSHALL ASYNC` are freed on a
+//! background thread ([`lazyfree`]).
 
 mod clock;
 mod entry;
 mod eviction;
 mod hash_value;
+pub mod lazyfree;
 mod memory;
 mod policy;
 mod shard;
@@ -29,6 +32,7 @@ pub use clock::{unix_ms, unix_us, Clock};
 pub use entry::{Entry, Kind};
 pub use eviction::{Candidate, EvictionPool};
 pub use hash_value::HashValue;
+pub use lazyfree::LAZYFREE_THRESHOLD;
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
 pub use shard::{OwnedValue, Shard, ShardStats, ValueRef};
@@ -98,6 +102,8 @@ struct Inner {
     samples: AtomicUsize,
     gauge: Arc<MemoryGauge>,
     pool: Mutex<EvictionPool>,
+    /// Frees large removed values off the request path.
+    lazyfree: lazyfree::LazyFree,
     /// Where evicted keys are reported, when someone listens (a cluster
     /// primary tells its replicas).
     eviction_log: std::sync::OnceLock<std::sync::mpsc::SyncSender<Vec<u8>>>,
@@ -114,6 +120,7 @@ pub struct KeyLock<'a> {
     pub now: u64,
     /// Current eviction policy (decides what the access field means).
     pub policy: EvictionPolicy,
+    lazyfree: &'a lazyfree::LazyFree,
 }
 
 impl KeyLock<'_> {
@@ -167,7 +174,19 @@ impl KeyLock<'_> {
 
     /// Removes `key`; true if it existed.
     pub fn remove(&mut self, key: &[u8]) -> bool {
-        self.shard.remove(self.hash, key, self.now)
+        self.shard.remove(self.hash, key, self.now).is_some()
+    }
+
+    /// Removes `key` at once and frees a large value on the lazyfree
+    /// thread (UNLINK, DEL); true if it existed.
+    pub fn unlink(&mut self, key: &[u8]) -> bool {
+        match self.shard.remove(self.hash, key, self.now) {
+            Some(garbage) => {
+                self.lazyfree.free(garbage, false);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -244,6 +263,7 @@ impl Store {
                 samples: AtomicUsize::new(options.samples),
                 gauge,
                 pool: Mutex::new(EvictionPool::default()),
+                lazyfree: lazyfree::LazyFree::default(),
                 eviction_log: std::sync::OnceLock::new(),
             }),
         }
@@ -278,6 +298,7 @@ impl Store {
             hash,
             now: self.now(),
             policy: self.policy(),
+            lazyfree: &self.inner.lazyfree,
         }
     }
 
@@ -339,17 +360,41 @@ impl Store {
         }
     }
 
-    /// Removes every key. With `asynchronously`, the memory is freed on a
-    /// background thread so the caller does not wait for it.
+    /// Removes every key. With `asynchronously`, the memory is freed on
+    /// the lazyfree thread so the caller does not wait for it; otherwise
+    /// here, once every shard is unlocked again.
     pub fn flush(&self, asynchronously: bool) {
-        let mut garbage = Vec::new();
+        let mut taken = Vec::with_capacity(self.shard_count());
         for shard in self.inner.shards.iter() {
-            garbage.push(shard.lock().take_all());
+            taken.push(shard.lock().take_all());
         }
         self.inner.pool.lock().clear();
+        let garbage = lazyfree::Garbage::Shards(taken);
         if asynchronously {
-            std::thread::spawn(move || drop(garbage));
+            self.inner.lazyfree.free(garbage, true);
         }
+    }
+
+    /// Objects waiting for the lazyfree thread (INFO
+    /// `lazyfree_pending_objects`).
+    pub fn lazyfree_pending(&self) -> u64 {
+        self.inner.lazyfree.pending()
+    }
+
+    /// Objects the lazyfree thread has freed (INFO `lazyfreed_objects`).
+    pub fn lazyfreed(&self) -> u64 {
+        self.inner.lazyfree.freed()
+    }
+
+    /// Values freed inline because the lazyfree queue was full or stopped.
+    pub fn lazyfree_inline(&self) -> u64 {
+        self.inner.lazyfree.freed_inline()
+    }
+
+    /// Stops the background thread after it has freed what it holds (at
+    /// shutdown); later frees happen inline.
+    pub fn stop_background(&self) {
+        self.inner.lazyfree.stop();
     }
 
     /// The memory bound in bytes (0 = none).
@@ -523,9 +568,11 @@ impl Store {
         if recheck && score < candidate.score {
             return Victim::Stale(score);
         }
-        shard.remove_at(index);
+        let victim = shard.delete_at(index);
         shard.stats.evicted += 1;
+        // Freed once the shard is unlocked.
         drop(shard);
+        drop(victim);
         if let Some(log) = self.inner.eviction_log.get() {
             // Full: the listener is behind; its copy of the key then lives
             // until its own eviction or expiry, which a cache tolerates.
@@ -585,3 +632,5 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_large;

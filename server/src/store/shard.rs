@@ -15,10 +15,11 @@ use slab::Slab;
 
 use super::entry::{Entry, Kind};
 use super::hash_value::HashValue;
+use super::lazyfree::{Boxed, Garbage, ShardContents};
 use super::memory::MemoryGauge;
 
 /// Size of one table slot plus its control byte.
-const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
+pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
 
 /// Counters kept per shard (summed for INFO).
 #[derive(Debug, Default, Clone, Copy)]
@@ -138,7 +139,8 @@ impl Shard {
         self.gauge.add(delta);
     }
 
-    fn table_bytes(&self) -> usize {
+    /// Heap bytes of the table itself.
+    pub(crate) fn table_bytes(&self) -> usize {
         // An unallocated table still reports one bucket (hashbrown's
         // shared empty singleton); it costs nothing.
         if self.table.capacity() == 0 {
@@ -153,7 +155,7 @@ impl Shard {
     pub fn find(&mut self, hash: u64, key: &[u8], now: u64) -> Option<usize> {
         let index = self.table.find_bucket_index(hash, |e| e.key() == key)?;
         if self.at(index).is_expired(now) {
-            self.remove_at(index);
+            self.delete_at(index);
             self.stats.expired += 1;
             return None;
         }
@@ -187,6 +189,16 @@ impl Shard {
         }
     }
 
+    /// Heap bytes the entry at `index` and its value take, the table slot
+    /// included (MEMORY USAGE).
+    pub fn usage_at(&self, index: usize) -> usize {
+        let entry = self.at(index);
+        let outside = entry
+            .slab_index()
+            .map_or(0, |slab| self.hashes[slab].heap_size());
+        SLOT_BYTES + entry.heap_size() + outside
+    }
+
     /// Runs `f` on the hash at `index` (None if it is not a hash), keeping
     /// memory accounting right. An emptied hash is removed, as Redis does.
     pub fn with_hash_mut<R>(
@@ -201,43 +213,55 @@ impl Shard {
         let (after, empty) = (hash.heap_size(), hash.is_empty());
         self.account(after as isize - before as isize);
         if empty {
-            self.remove_at(index);
+            self.delete_at(index);
         }
         Some(result)
     }
 
     /// Removes the entry at `index` and returns its value and expiry.
     pub fn remove_at(&mut self, index: usize) -> (OwnedValue, Option<u64>) {
+        let Garbage::Value(entry, boxed) = self.delete_at(index) else {
+            unreachable!("delete_at returns one value");
+        };
+        let value = match boxed {
+            Some(Boxed::Hash(hash)) => OwnedValue::Hash(hash),
+            None => OwnedValue::Str(entry.payload().to_vec()),
+        };
+        (value, entry.expire_at())
+    }
+
+    /// Removes the entry at `index` and returns it with what it owned, for
+    /// the caller to free (here, or on the lazyfree thread).
+    pub fn delete_at(&mut self, index: usize) -> Garbage {
         let Ok(occupied) = self.table.get_bucket_entry(index) else {
             unreachable!("bucket index comes from find on an unchanged table");
         };
         let (entry, _) = occupied.remove();
-        let mut freed = entry.heap_size();
-        let expire = entry.expire_at();
-        if expire.is_some() {
+        if entry.expire_at().is_some() {
             self.volatile -= 1;
         }
-        let value = match entry.slab_index() {
-            Some(slab) => {
-                let hash = self.hashes.remove(slab);
-                freed += hash.heap_size();
-                OwnedValue::Hash(hash)
-            }
-            None => OwnedValue::Str(entry.payload().to_vec()),
+        let boxed = self.take_boxed(&entry);
+        let outside = match &boxed {
+            Some(Boxed::Hash(hash)) => hash.heap_size(),
+            None => 0,
         };
-        self.account(-(freed as isize));
-        (value, expire)
+        self.account(-((entry.heap_size() + outside) as isize));
+        Garbage::Value(entry, boxed)
     }
 
-    /// Removes the live entry for `key`; true if there was one.
-    pub fn remove(&mut self, hash: u64, key: &[u8], now: u64) -> bool {
-        match self.find(hash, key, now) {
-            Some(index) => {
-                self.remove_at(index);
-                true
-            }
-            None => false,
-        }
+    /// Takes the value `entry` owns outside its block out of its slab,
+    /// without accounting.
+    fn take_boxed(&mut self, entry: &Entry) -> Option<Boxed> {
+        entry
+            .slab_index()
+            .map(|slab| Boxed::Hash(self.hashes.remove(slab)))
+    }
+
+    /// Removes the live entry for `key`, and returns it for the caller to
+    /// free; None if there was none.
+    pub fn remove(&mut self, hash: u64, key: &[u8], now: u64) -> Option<Garbage> {
+        let index = self.find(hash, key, now)?;
+        Some(self.delete_at(index))
     }
 
     /// Inserts `value` under `key`, replacing any entry (live or expired).
@@ -256,7 +280,7 @@ impl Shard {
                 self.replace_at(index, entry);
                 return index;
             }
-            self.remove_at(index);
+            self.delete_at(index);
         }
         let entry = match value {
             OwnedValue::Str(v) => Entry::string(key, &v, expire_at, access),
@@ -283,7 +307,7 @@ impl Shard {
         match self.table.find_bucket_index(hash, |e| e.key() == key) {
             Some(index) if self.at(index).kind() == Kind::String => self.replace_at(index, entry),
             Some(index) => {
-                self.remove_at(index);
+                self.delete_at(index);
                 self.insert_new(hash, entry);
             }
             None => {
@@ -390,7 +414,7 @@ impl Shard {
 
     /// Removes every entry and returns what was removed, so the caller can
     /// drop it elsewhere (FLUSHALL ASYNC).
-    pub fn take_all(&mut self) -> (HashTable<Entry>, Slab<HashValue>) {
+    pub fn take_all(&mut self) -> ShardContents {
         let mut freed = self.table_bytes() as isize;
         for entry in self.table.iter() {
             freed += entry.heap_size() as isize;
@@ -426,7 +450,7 @@ impl Shard {
                 .get_bucket(index)
                 .is_some_and(|e| e.is_expired(now))
             {
-                self.remove_at(index);
+                self.delete_at(index);
                 removed += 1;
             }
         }
