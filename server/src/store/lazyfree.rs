@@ -23,6 +23,7 @@ use slab::Slab;
 use tracing::warn;
 
 use super::entry::Entry;
+use super::grown::GrownString;
 use super::hash_value::HashValue;
 
 /// Values that take more than this many frees go to the background
@@ -36,7 +37,7 @@ const QUEUE_CAPACITY: usize = 1024;
 const STRING_BYTES_PER_FREE: usize = 16 * 1024;
 
 /// What a shard held: its table and the slabs of its boxed values.
-pub type ShardContents = (HashTable<Entry>, Slab<HashValue>);
+pub type ShardContents = (HashTable<Entry>, Slab<HashValue>, Slab<GrownString>);
 
 /// Something to free.
 pub enum Garbage {
@@ -50,6 +51,8 @@ pub enum Garbage {
 pub enum Boxed {
     /// A hash.
     Hash(HashValue),
+    /// A grown string.
+    Str(GrownString),
 }
 
 impl Garbage {
@@ -58,6 +61,7 @@ impl Garbage {
     fn effort(&self) -> usize {
         match self {
             Garbage::Value(_, Some(Boxed::Hash(h))) => h.len(),
+            Garbage::Value(_, Some(Boxed::Str(s))) => s.heap_size() / STRING_BYTES_PER_FREE,
             Garbage::Value(entry, None) => entry.heap_size() / STRING_BYTES_PER_FREE,
             Garbage::Shards(_) => self.objects() as usize,
         }
@@ -218,12 +222,17 @@ mod tests {
         lazy.free(hash(LAZYFREE_THRESHOLD + 1), false);
         let large = Entry::string(b"k", &vec![0; 2 << 20], None, 0);
         lazy.free(Garbage::Value(large, None), false);
+        let grown = GrownString::exact(vec![0; 2 << 20]);
+        lazy.free(
+            Garbage::Value(Entry::string(b"k", b"", None, 0), Some(Boxed::Str(grown))),
+            false,
+        );
         lazy.free(Garbage::Shards(Vec::new()), true);
         lazy.stop();
-        assert_eq!(lazy.freed(), 2);
+        assert_eq!(lazy.freed(), 3);
         assert_eq!((lazy.pending(), lazy.freed_inline()), (0, 0));
         // Stopped: freed inline, and counted.
         lazy.free(hash(100), false);
-        assert_eq!((lazy.freed(), lazy.freed_inline()), (2, 1));
+        assert_eq!((lazy.freed(), lazy.freed_inline()), (3, 1));
     }
 }

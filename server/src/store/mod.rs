@@ -11,6 +11,7 @@
 mod clock;
 mod entry;
 mod eviction;
+mod grown;
 mod hash_value;
 pub mod lazyfree;
 mod memory;
@@ -35,7 +36,7 @@ pub use hash_value::HashValue;
 pub use lazyfree::LAZYFREE_THRESHOLD;
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
-pub use shard::{OwnedValue, Shard, ShardStats, ValueRef};
+pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
 pub use transfer::Snapshot;
 
 /// Default shard count: a few per core keeps lock contention negligible.

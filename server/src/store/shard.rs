@@ -1,5 +1,6 @@
 //! One shard of the key space: a hash table of packed entries, the maps of
-//! hash values, and the counters the shard's lock already protects.
+//! hash values, the buffers of grown strings, and the counters the shard's
+//! lock already protects.
 //!
 //! Every method runs under the shard's mutex and never blocks, so critical
 //! sections stay short. Entries are addressed by bucket index, which stays
@@ -14,12 +15,17 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use slab::Slab;
 
 use super::entry::{Entry, Kind};
+use super::grown::GrownString;
 use super::hash_value::HashValue;
 use super::lazyfree::{Boxed, Garbage, ShardContents};
 use super::memory::MemoryGauge;
 
 /// Size of one table slot plus its control byte.
 pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
+/// Strings that APPEND or SETRANGE make up to this long stay inline in
+/// their entry, rebuilt on each change (a copy this small costs less than
+/// a second allocation); longer ones move to a grown buffer.
+pub const INLINE_GROWTH_MAX: usize = 256;
 
 /// Counters kept per shard (summed for INFO).
 #[derive(Debug, Default, Clone, Copy)]
@@ -65,6 +71,7 @@ pub enum OwnedValue {
 pub struct Shard {
     table: HashTable<Entry>,
     hashes: Slab<HashValue>,
+    strings: Slab<GrownString>,
     hasher: DefaultHashBuilder,
     gauge: Arc<MemoryGauge>,
     /// Entries with a TTL.
@@ -95,6 +102,7 @@ impl Shard {
         Shard {
             table: HashTable::new(),
             hashes: Slab::new(),
+            strings: Slab::new(),
             hasher,
             gauge,
             volatile: 0,
@@ -183,19 +191,25 @@ impl Shard {
     #[inline]
     pub fn value(&self, index: usize) -> ValueRef<'_> {
         let entry = self.at(index);
-        match entry.slab_index() {
-            Some(slab) => ValueRef::Hash(&self.hashes[slab]),
-            None => ValueRef::Str(entry.payload()),
+        if !entry.is_boxed() {
+            return ValueRef::Str(entry.payload());
+        }
+        match (entry.slab_index(), entry.grown_index()) {
+            (Some(slab), _) => ValueRef::Hash(&self.hashes[slab]),
+            (None, Some(slot)) => ValueRef::Str(self.strings[slot].as_slice()),
+            (None, None) => ValueRef::Str(entry.payload()),
         }
     }
 
-    /// Heap bytes the entry at `index` and its value take, the table slot
-    /// included (MEMORY USAGE).
+    /// Heap bytes the entry at `index` and its value take, spare room of a
+    /// grown string and the table slot included (MEMORY USAGE).
     pub fn usage_at(&self, index: usize) -> usize {
         let entry = self.at(index);
-        let outside = entry
-            .slab_index()
-            .map_or(0, |slab| self.hashes[slab].heap_size());
+        let outside = match (entry.slab_index(), entry.grown_index()) {
+            (Some(slab), _) => self.hashes[slab].heap_size(),
+            (None, Some(slot)) => self.strings[slot].heap_size(),
+            (None, None) => 0,
+        };
         SLOT_BYTES + entry.heap_size() + outside
     }
 
@@ -225,6 +239,7 @@ impl Shard {
         };
         let value = match boxed {
             Some(Boxed::Hash(hash)) => OwnedValue::Hash(hash),
+            Some(Boxed::Str(grown)) => OwnedValue::Str(grown.into_vec()),
             None => OwnedValue::Str(entry.payload().to_vec()),
         };
         (value, entry.expire_at())
@@ -243,6 +258,7 @@ impl Shard {
         let boxed = self.take_boxed(&entry);
         let outside = match &boxed {
             Some(Boxed::Hash(hash)) => hash.heap_size(),
+            Some(Boxed::Str(grown)) => grown.heap_size(),
             None => 0,
         };
         self.account(-((entry.heap_size() + outside) as isize));
@@ -252,9 +268,11 @@ impl Shard {
     /// Takes the value `entry` owns outside its block out of its slab,
     /// without accounting.
     fn take_boxed(&mut self, entry: &Entry) -> Option<Boxed> {
-        entry
-            .slab_index()
-            .map(|slab| Boxed::Hash(self.hashes.remove(slab)))
+        match (entry.slab_index(), entry.grown_index()) {
+            (Some(slab), _) => Some(Boxed::Hash(self.hashes.remove(slab))),
+            (None, Some(slot)) => Some(Boxed::Str(self.strings.remove(slot))),
+            (None, None) => None,
+        }
     }
 
     /// Removes the live entry for `key`, and returns it for the caller to
@@ -316,10 +334,13 @@ impl Shard {
         }
     }
 
-    /// Replaces the string entry at `index` with `entry` (same key).
+    /// Replaces the string entry at `index` with `entry` (same key); the
+    /// buffer of a grown string it replaces is freed, unless `entry` is the
+    /// same string grown into it.
     pub fn replace_at(&mut self, index: usize, entry: Entry) {
         let new_size = entry.heap_size() as isize;
         let new_volatile = entry.expire_at().is_some();
+        let kept = entry.grown_index();
         let old = std::mem::replace(self.at_mut(index), entry);
         debug_assert!(
             old.kind() == Kind::String,
@@ -330,7 +351,89 @@ impl Shard {
             (true, false) => self.volatile -= 1,
             _ => {}
         }
-        self.account(new_size - old.heap_size() as isize);
+        let mut freed = 0;
+        if let Some(slot) = old.grown_index().filter(|&s| Some(s) != kept) {
+            freed = self.strings.remove(slot).heap_size() as isize;
+        }
+        self.account(new_size - old.heap_size() as isize - freed);
+    }
+
+    /// Appends `tail` to the string at `index`; returns the new length.
+    /// A grown string takes it in its spare room (growing as sds does when
+    /// short); a short one is rebuilt inline; a long inline one becomes a
+    /// grown string, so later appends no longer copy it.
+    pub fn append_at(&mut self, index: usize, tail: &[u8]) -> usize {
+        if let Some(slot) = self.at(index).grown_index() {
+            let grown = &mut self.strings[slot];
+            let before = grown.heap_size();
+            let len = grown.append(tail);
+            let after = grown.heap_size();
+            self.account(after as isize - before as isize);
+            return len;
+        }
+        let head = self.at(index).payload();
+        let len = head.len() + tail.len();
+        if len <= INLINE_GROWTH_MAX {
+            let value = [head, tail].concat();
+            let entry = self.at(index);
+            self.replace_at(index, entry.rebuilt(&value, entry.expire_at()));
+        } else {
+            let grown = GrownString::joined(head, tail);
+            self.store_grown(index, grown);
+        }
+        len
+    }
+
+    /// Writes `patch` at `offset` of the string at `index`, zero-filling a
+    /// gap; returns the new length. In place when the string need not grow.
+    pub fn set_range_at(&mut self, index: usize, offset: usize, patch: &[u8]) -> usize {
+        let end = offset + patch.len();
+        if let Some(slot) = self.at(index).grown_index() {
+            let grown = &mut self.strings[slot];
+            let before = grown.heap_size();
+            let len = grown.set_range(offset, patch);
+            let after = grown.heap_size();
+            self.account(after as isize - before as isize);
+            return len;
+        }
+        let len = self.at(index).payload().len();
+        if end <= len {
+            // The block's bytes are the value's: patch them where they are.
+            self.at_mut(index).payload_mut()[offset..end].copy_from_slice(patch);
+            return len;
+        }
+        let mut grown = GrownString::exact(Vec::new());
+        grown.set_range(0, self.at(index).payload());
+        let len = grown.set_range(offset, patch);
+        if len <= INLINE_GROWTH_MAX {
+            let entry = self.at(index);
+            self.replace_at(index, entry.rebuilt(grown.as_slice(), entry.expire_at()));
+        } else {
+            self.store_grown(index, grown);
+        }
+        len
+    }
+
+    /// Creates `key` (known absent) holding `value` as a grown string when
+    /// it is long (SETRANGE on a missing key), inline otherwise.
+    pub fn insert_built(&mut self, hash: u64, key: &[u8], value: Vec<u8>, access: u32) {
+        if value.len() <= INLINE_GROWTH_MAX {
+            self.insert_new(hash, Entry::string(key, &value, None, access));
+            return;
+        }
+        let grown = GrownString::exact(value);
+        self.account(grown.heap_size() as isize);
+        let slot = self.strings.insert(grown);
+        let entry = Entry::string(key, b"", None, access).grown(slot as u32);
+        self.insert_new(hash, entry);
+    }
+
+    /// Moves the string at `index` into `grown`, a buffer of its own.
+    fn store_grown(&mut self, index: usize, grown: GrownString) {
+        self.account(grown.heap_size() as isize);
+        let slot = self.strings.insert(grown);
+        let entry = self.at(index).grown(slot as u32);
+        self.replace_at(index, entry);
     }
 
     /// Inserts an entry whose key is known to be absent.
@@ -422,6 +525,9 @@ impl Shard {
         for (_, hash) in self.hashes.iter() {
             freed += hash.heap_size() as isize;
         }
+        for (_, grown) in self.strings.iter() {
+            freed += grown.heap_size() as isize;
+        }
         self.account(-freed);
         self.volatile = 0;
         self.expire_cursor = 0;
@@ -429,6 +535,7 @@ impl Shard {
         (
             std::mem::take(&mut self.table),
             std::mem::take(&mut self.hashes),
+            std::mem::take(&mut self.strings),
         )
     }
 

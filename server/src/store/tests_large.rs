@@ -1,5 +1,6 @@
-//! Store tests of long walks and large values: KEYS' per-shard walk and
-//! the lazyfree path of UNLINK and `FLUSHALL ASYNC`, with exact memory
+//! Store tests of long walks and large values: grown strings (APPEND and
+//! SETRANGE in place, against a model), KEYS' per-shard walk and the
+//! lazyfree path of UNLINK and `FLUSHALL ASYNC`, with exact memory
 //! accounting.
 //!
 //! As in `tests.rs`, unit tests do not run on jemalloc, so
@@ -32,6 +33,127 @@ fn assert_accounted(store: &Store, baseline: u64) {
         }
     }
     assert_eq!(store.used_memory(), expected);
+}
+
+fn value_of(store: &Store, key: &[u8]) -> Option<Vec<u8>> {
+    let mut lock = store.lock(key);
+    let index = lock.peek(key)?;
+    match lock.shard.value(index) {
+        ValueRef::Str(v) => Some(v.to_vec()),
+        ValueRef::Hash(_) => None,
+    }
+}
+
+fn append(store: &Store, key: &[u8], tail: &[u8]) -> usize {
+    let mut lock = store.lock(key);
+    match lock.find(key) {
+        Some(index) => lock.shard.append_at(index, tail),
+        None => {
+            lock.put_string(key, tail, None);
+            tail.len()
+        }
+    }
+}
+
+fn set_range(store: &Store, key: &[u8], offset: usize, patch: &[u8]) -> usize {
+    let mut lock = store.lock(key);
+    match lock.find(key) {
+        Some(index) => lock.shard.set_range_at(index, offset, patch),
+        None => {
+            let mut value = vec![0; offset + patch.len()];
+            value[offset..].copy_from_slice(patch);
+            let (hash, access) = (lock.hash, lock.new_access());
+            lock.shard.insert_built(hash, key, value, access);
+            offset + patch.len()
+        }
+    }
+}
+
+#[test]
+fn grown_strings_follow_a_model_and_their_memory_is_counted() {
+    let store = store(1);
+    let baseline = store.used_memory();
+    let mut rng = fastrand::Rng::with_seed(8);
+    let keys: [&[u8]; 3] = [b"a", b"bb", b"ccc"];
+    let mut model: [Vec<u8>; 3] = Default::default();
+    for step in 0..3000 {
+        let k = rng.usize(..keys.len());
+        let key = keys[k];
+        let len = match rng.u8(..10) {
+            0..=4 => {
+                let tail: Vec<u8> = (0..rng.usize(0..300)).map(|_| rng.u8(..)).collect();
+                model[k].extend_from_slice(&tail);
+                append(&store, key, &tail)
+            }
+            5..=7 => {
+                let patch: Vec<u8> = (0..rng.usize(1..40)).map(|_| rng.u8(..)).collect();
+                let offset = rng.usize(0..model[k].len() + 500);
+                if model[k].len() < offset + patch.len() {
+                    model[k].resize(offset + patch.len(), 0);
+                }
+                model[k][offset..offset + patch.len()].copy_from_slice(&patch);
+                set_range(&store, key, offset, &patch)
+            }
+            8 => {
+                // SET replaces a grown string with an inline one.
+                model[k] = vec![b'x'; rng.usize(0..20)];
+                store.lock(key).put_string(key, &model[k], None);
+                model[k].len()
+            }
+            _ => {
+                // Expiry and version changes rebuild the entry around the
+                // same buffer.
+                let mut lock = store.lock(key);
+                if let Some(index) = lock.find(key) {
+                    lock.shard.set_expire_at(index, Some(T0 + 1000 + step));
+                    lock.shard.set_version_at(index, step);
+                    lock.shard.set_expire_at(index, None);
+                }
+                model[k].len()
+            }
+        };
+        assert_eq!(len, model[k].len(), "step {step}");
+        if !model[k].is_empty() || value_of(&store, key).is_some() {
+            assert_eq!(
+                value_of(&store, key).as_deref(),
+                Some(&model[k][..]),
+                "step {step}"
+            );
+        }
+        assert_accounted(&store, baseline);
+    }
+    // Removal hands the buffer back without losing a byte.
+    let (value, _) = {
+        let mut lock = store.lock(b"a");
+        let index = lock.find(b"a").expect("live");
+        lock.shard.remove_at(index)
+    };
+    assert!(matches!(value, OwnedValue::Str(v) if v == model[0]));
+    store.flush(false);
+    assert_eq!(store.used_memory(), baseline);
+}
+
+#[test]
+fn spare_room_is_counted_and_values_set_stay_exact() {
+    let store = store(1);
+    store.lock(b"k").put_string(b"k", &[b'v'; 1000], None);
+    let set_usage = {
+        let mut lock = store.lock(b"k");
+        let index = lock.find(b"k").expect("live");
+        lock.shard.usage_at(index)
+    };
+    // A SET value is one exact block: header, key and value.
+    assert!(set_usage < 1000 + 40, "{set_usage}");
+    append(&store, b"k", b"w");
+    let mut lock = store.lock(b"k");
+    let index = lock.find(b"k").expect("live");
+    // Grown: the buffer doubled, and MEMORY USAGE says so.
+    assert!(
+        lock.shard.usage_at(index) >= 2002,
+        "{}",
+        lock.shard.usage_at(index)
+    );
+    assert!(lock.shard.at(index).grown_index().is_some());
 }
 
 #[test]
