@@ -4,6 +4,9 @@
 # redis-server, with the same settings. Needs redis-cli (redis-tools).
 #
 #   benches/memory.sh [keys]
+#
+# BIN=path/to/ringcache-server measures that binary instead of building
+# (to compare two builds in one session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +14,10 @@ KEYS=${1:-1000000}
 RC_PORT=${RC_PORT:-17381}
 RS_PORT=${RS_PORT:-17382}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-BIN="$TARGET_DIR/release/ringcache-server"
-cargo build --release -q -p ringcache-server
+if [ -z "${BIN:-}" ]; then
+  BIN="$TARGET_DIR/release/ringcache-server"
+  cargo build --release -q -p ringcache-server
+fi
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod glob;
 pub mod latency;
 pub mod log_limit;
 pub mod metrics;

@@ -110,6 +110,7 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
         warn!("connections still open after the drain timeout");
     }
     let _ = tokio::task::spawn_blocking(move || maintenance.join()).await;
+    node.store.stop_background();
     info!("shutdown complete");
     Ok(())
 }

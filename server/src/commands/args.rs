@@ -90,89 +90,6 @@ pub fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
 }
 
-/// Glob-style matching as Redis's `stringmatchlen`: `*`, `?`, `[...]` with
-/// ranges and `^` negation, and `\` escapes.
-pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    glob_at(pattern, text, 0)
-}
-
-fn glob_at(mut p: &[u8], mut t: &[u8], depth: usize) -> bool {
-    // Deep recursion only comes from many stars; Redis bounds it too.
-    if depth > 1000 {
-        return false;
-    }
-    while let Some(&c) = p.first() {
-        match c {
-            b'*' => {
-                while p.len() > 1 && p[1] == b'*' {
-                    p = &p[1..];
-                }
-                if p.len() == 1 {
-                    return true;
-                }
-                for i in 0..=t.len() {
-                    if glob_at(&p[1..], &t[i..], depth + 1) {
-                        return true;
-                    }
-                }
-                return false;
-            }
-            b'?' => {
-                if t.is_empty() {
-                    return false;
-                }
-                t = &t[1..];
-            }
-            b'[' => {
-                let Some(&ch) = t.first() else { return false };
-                let mut i = 1;
-                let negate = p.get(1) == Some(&b'^');
-                if negate {
-                    i += 1;
-                }
-                let mut matched = false;
-                while i < p.len() && p[i] != b']' {
-                    if p[i] == b'\\' && i + 1 < p.len() {
-                        i += 1;
-                        matched |= p[i] == ch;
-                    } else if i + 2 < p.len() && p[i + 1] == b'-' && p[i + 2] != b']' {
-                        let (lo, hi) = if p[i] <= p[i + 2] {
-                            (p[i], p[i + 2])
-                        } else {
-                            (p[i + 2], p[i])
-                        };
-                        matched |= (lo..=hi).contains(&ch);
-                        i += 2;
-                    } else {
-                        matched |= p[i] == ch;
-                    }
-                    i += 1;
-                }
-                if matched == negate {
-                    return false;
-                }
-                p = &p[i.min(p.len() - 1)..];
-                t = &t[1..];
-            }
-            b'\\' if p.len() >= 2 => {
-                if t.first() != Some(&p[1]) {
-                    return false;
-                }
-                p = &p[1..];
-                t = &t[1..];
-            }
-            _ => {
-                if t.first() != Some(&c) {
-                    return false;
-                }
-                t = &t[1..];
-            }
-        }
-        p = &p[1..];
-    }
-    t.is_empty()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,18 +123,5 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"abc"), None);
-    }
-
-    #[test]
-    fn glob_patterns() {
-        assert!(glob_match(b"*", b"anything"));
-        assert!(glob_match(b"h?llo", b"hello"));
-        assert!(glob_match(b"h*llo", b"heeeello"));
-        assert!(glob_match(b"h[ae]llo", b"hallo"));
-        assert!(!glob_match(b"h[^e]llo", b"hello"));
-        assert!(glob_match(b"h[a-b]llo", b"hbllo"));
-        assert!(glob_match(b"user:\\*", b"user:*"));
-        assert!(!glob_match(b"user:\\*", b"user:1"));
-        assert!(!glob_match(b"a*b", b"acd"));
     }
 }

@@ -1,9 +1,8 @@
 //! Hash commands (web sessions usually live in hashes).
 
-use super::args::{
-    glob_match, is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
-};
+use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use super::Ctx;
+use crate::glob::Pattern;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
 use crate::store::{HashValue, KeyLock, ValueRef};
@@ -387,8 +386,8 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 /// HSCAN's MATCH pattern and NOVALUES flag.
-fn hscan_options(args: Args<'_>) -> Result<(Option<&[u8]>, bool), &'static str> {
-    let mut pattern: Option<&[u8]> = None;
+fn hscan_options(args: Args<'_>) -> Result<(Option<Pattern<'_>>, bool), &'static str> {
+    let mut pattern: Option<Pattern<'_>> = None;
     let mut novalues = false;
     let mut i = 3;
     while i < args.len() {
@@ -399,7 +398,10 @@ fn hscan_options(args: Args<'_>) -> Result<(Option<&[u8]>, bool), &'static str> 
             continue;
         }
         match value {
-            Some(v) if is(arg, "match") => pattern = Some(v),
+            // A lone `*` matches every field, the empty one too (Redis).
+            Some(v) if is(arg, "match") => {
+                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
+            }
             Some(v) if is(arg, "count") => match parse_i64(v) {
                 // Zero and negative counts are syntax errors in Redis.
                 Some(n) if n >= 1 => {}
@@ -434,7 +436,7 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
         };
         let matched: Vec<(&[u8], &[u8])> = h
             .iter()
-            .filter(|(f, _)| pattern.is_none_or(|p| glob_match(p, f)))
+            .filter(|(f, _)| pattern.is_none_or(|p| p.matches(f)))
             .collect();
         ctx.reply.array(2);
         ctx.reply.bulk(b"0");

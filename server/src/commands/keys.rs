@@ -1,16 +1,21 @@
 //! Keyspace commands: deletion, existence, renaming, TTLs, iteration.
 
-use super::args::{glob_match, is, parse_i64, NOT_INTEGER, SYNTAX};
+use bytes::BytesMut;
+
+use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
 use super::Ctx;
-use crate::protocol::Args;
+use crate::glob::Pattern;
+use crate::protocol::{Args, Reply};
 use crate::store::{Entry, ValueRef};
 
-/// DEL key [key ...] (and UNLINK: freeing is cheap enough to do inline).
+/// DEL key [key ...] and UNLINK: the keys go at once; a large value (a
+/// hash of more than 64 fields, a string over 1 MiB) is freed on the
+/// lazyfree thread.
 pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut removed = 0;
     for key in args.iter_from(1) {
-        removed += i64::from(ctx.node.store.lock(key).remove(key));
+        removed += i64::from(ctx.node.store.lock(key).unlink(key));
     }
     ctx.reply.int(removed);
 }
@@ -290,20 +295,30 @@ pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.int(1);
 }
 
-/// KEYS pattern
+/// KEYS pattern: one shard at a time, the reply deferred until the walk ends.
 pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let pattern = args.get(1);
-    let all = pattern == b"*";
-    let mut found: Vec<Vec<u8>> = Vec::new();
-    ctx.node.store.scan(0, usize::MAX, |entry: &Entry| {
-        if all || glob_match(pattern, entry.key()) {
-            found.push(entry.key().to_vec());
+    let pattern = args.get(1).to_vec();
+    let node = ctx.node.clone();
+    let resp3 = ctx.reply.resp3();
+    // The walk holds one shard's lock at a time and yields between shards,
+    // so the worker serves other clients while a KEYS goes over millions
+    // of keys (Redis stalls every client for the whole walk).
+    ctx.defer(async move {
+        let pattern = Pattern::new(&pattern);
+        let store = &node.store;
+        let mut found: Vec<Vec<u8>> = Vec::new();
+        for shard in 0..store.shard_count() {
+            found.extend(store.keys_in_shard(shard, &pattern));
+            tokio::task::yield_now().await;
         }
+        let mut out = BytesMut::with_capacity(found.iter().map(|k| k.len() + 16).sum());
+        let mut reply = Reply::new(&mut out, resp3);
+        reply.array(found.len());
+        for key in &found {
+            reply.bulk(key);
+        }
+        out.freeze()
     });
-    ctx.reply.array(found.len());
-    for key in &found {
-        ctx.reply.bulk(key);
-    }
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
@@ -314,14 +329,17 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     else {
         return ctx.fail("ERR invalid cursor");
     };
-    let mut pattern: Option<&[u8]> = None;
+    let mut pattern: Option<Pattern<'_>> = None;
     let mut count = 10usize;
     let mut type_filter: Option<&[u8]> = None;
     let mut i = 2;
     while i < args.len() {
         let (arg, value) = (args.get(i), args.try_get(i + 1));
         match value {
-            Some(v) if is(arg, "match") => pattern = Some(v),
+            // A lone `*` matches everything, the empty key too (Redis).
+            Some(v) if is(arg, "match") => {
+                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
+            }
             Some(v) if is(arg, "count") => match parse_i64(v) {
                 // Zero and negative counts are syntax errors in Redis.
                 Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
@@ -338,7 +356,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let type_ok =
             type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
         let key = entry.key();
-        if type_ok && pattern.is_none_or(|p| glob_match(p, key)) {
+        if type_ok && pattern.is_none_or(|p| p.matches(key)) {
             found.push(key.to_vec());
         }
     });

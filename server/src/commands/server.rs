@@ -3,14 +3,14 @@
 
 use std::fmt::Write as _;
 
-use super::args::{glob_match, is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
+use super::args::{is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
 use super::connection::REDIS_COMPAT_VERSION;
 use super::{After, Ctx};
 use crate::config::{Config, Effect, Param, SetError};
 use crate::protocol::Args;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
-use crate::store::{lfu_counter, lru_idle_ms, unix_us, Entry, ValueRef};
+use crate::store::{lfu_counter, lru_idle_ms, unix_us, ValueRef};
 
 /// Formats bytes as Redis's `*_human` fields.
 fn human(bytes: u64) -> String {
@@ -148,6 +148,11 @@ fn memory_section(node: &NodeState, out: &mut String) {
         node.store.policy().name(),
         if used > 0 { rss as f64 / used as f64 } else { 0.0 },
     );
+    let _ = write!(
+        out,
+        "lazyfree_pending_objects:{}\r\n",
+        node.store.lazyfree_pending()
+    );
 }
 
 fn stats_section(node: &NodeState, out: &mut String) {
@@ -172,6 +177,14 @@ fn stats_section(node: &NodeState, out: &mut String) {
         ServerStats::get(&s.cross_protocol_rejections),
         ServerStats::get(&s.output_limit_disconnects),
         ServerStats::get(&s.command_panics),
+    );
+    // lazyfree_inline_objects is ours: values the full lazyfree queue sent
+    // back to be freed inline.
+    let _ = write!(
+        out,
+        "lazyfreed_objects:{}\r\nlazyfree_inline_objects:{}\r\n",
+        node.store.lazyfreed(),
+        node.store.lazyfree_inline()
     );
 }
 
@@ -206,7 +219,7 @@ fn config_get(node: &NodeState, patterns: &[Vec<u8>]) -> Vec<(String, String)> {
                     continue;
                 }
                 asked.to_ascii_lowercase()
-            } else if glob_match(pattern, param.name.as_bytes()) {
+            } else if crate::glob::matches_nocase(pattern, param.name.as_bytes()) {
                 param.name.to_string()
             } else {
                 continue;
@@ -311,15 +324,6 @@ pub fn time(ctx: &mut Ctx<'_>, _args: Args<'_>) {
     ctx.reply.bulk_int((us % 1_000_000) as i64);
 }
 
-/// Bytes `entry` and its value take, table slot included.
-fn usage_of(entry: &Entry, value: ValueRef<'_>) -> usize {
-    let slot = std::mem::size_of::<Entry>() + 1;
-    match value {
-        ValueRef::Str(_) => entry.heap_size() + slot,
-        ValueRef::Hash(h) => entry.heap_size() + slot + h.heap_size(),
-    }
-}
-
 /// MEMORY USAGE key [SAMPLES count] | HELP
 pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let sub = args.get(1);
@@ -336,8 +340,7 @@ pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let mut lock = ctx.node.store.lock(key);
         match lock.peek(key) {
             Some(i) => {
-                let n = usage_of(lock.shard.at(i), lock.shard.value(i));
-                ctx.reply.int(n as i64);
+                ctx.reply.int(lock.shard.usage_at(i) as i64);
             }
             None => ctx.reply.null(),
         }

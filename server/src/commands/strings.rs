@@ -435,7 +435,8 @@ fn max_string(ctx: &Ctx<'_>) -> u64 {
     ctx.node.config.read().proto_max_bulk_len
 }
 
-/// APPEND key value
+/// APPEND key value: the value grows in place with spare room (see
+/// `Shard::append_at`), so the cost follows the bytes appended.
 pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, tail) = (args.get(1), args.get(2));
     let limit = max_string(ctx);
@@ -444,20 +445,15 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
         lock.put_string(key, tail, None);
         return ctx.reply.int(tail.len() as i64);
     };
-    let entry = lock.shard.at(index);
-    if entry.kind() != Kind::String {
-        return ctx.fail(WRONGTYPE);
-    }
-    let old = entry.payload();
-    if (old.len() + tail.len()) as u64 > limit {
+    let len = match lock.shard.value(index) {
+        ValueRef::Str(v) => v.len(),
+        ValueRef::Hash(_) => return ctx.fail(WRONGTYPE),
+    };
+    if (len + tail.len()) as u64 > limit {
         return ctx.fail(TOO_BIG);
     }
-    let mut value = Vec::with_capacity(old.len() + tail.len());
-    value.extend_from_slice(old);
-    value.extend_from_slice(tail);
-    let rebuilt = entry.rebuilt(&value, entry.expire_at());
-    lock.shard.replace_at(index, rebuilt);
-    ctx.reply.int(value.len() as i64);
+    let len = lock.shard.append_at(index, tail);
+    ctx.reply.int(len as i64);
 }
 
 /// STRLEN key
@@ -505,7 +501,8 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
-/// SETRANGE key offset value
+/// SETRANGE key offset value: in place when the value does not grow,
+/// otherwise growing with spare room as APPEND does.
 pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(offset) = parse_i64(args.get(2)) else {
         return ctx.fail(NOT_INTEGER);
@@ -518,32 +515,29 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let limit = max_string(ctx);
     let mut lock = ctx.node.store.lock(key);
     let found = lock.find(key);
-    let old: &[u8] = match found.map(|i| lock.shard.value(i)) {
+    let len = match found.map(|i| lock.shard.value(i)) {
         Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
-        Some(ValueRef::Str(v)) => v,
-        None => b"",
+        Some(ValueRef::Str(v)) => v.len(),
+        None => 0,
     };
     if patch.is_empty() {
-        return ctx.reply.int(old.len() as i64);
+        return ctx.reply.int(len as i64);
     }
     if offset + patch.len() as u64 > limit {
         return ctx.fail(TOO_BIG);
     }
     let offset = offset as usize;
-    let mut value = old.to_vec();
-    if value.len() < offset + patch.len() {
-        value.resize(offset + patch.len(), 0);
-    }
-    value[offset..offset + patch.len()].copy_from_slice(patch);
-    match found {
-        Some(index) => {
-            let entry = lock.shard.at(index);
-            let rebuilt = entry.rebuilt(&value, entry.expire_at());
-            lock.shard.replace_at(index, rebuilt);
+    let len = match found {
+        Some(index) => lock.shard.set_range_at(index, offset, patch),
+        None => {
+            let mut value = vec![0; offset + patch.len()];
+            value[offset..].copy_from_slice(patch);
+            let access = lock.new_access();
+            lock.shard.insert_built(lock.hash, key, value, access);
+            offset + patch.len()
         }
-        None => lock.put_string(key, &value, None),
-    }
-    ctx.reply.int(value.len() as i64);
+    };
+    ctx.reply.int(len as i64);
 }
 
 #[cfg(test)]

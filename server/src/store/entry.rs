@@ -8,12 +8,13 @@
 //! [version u64, if flagged][key][payload]
 //! ```
 //!
-//! `flags` holds the value kind and whether an expiry and a version are
+//! `flags` holds the value kind, whether an expiry and a version are
 //! present (only cluster nodes version their entries, so a standalone node
-//! pays nothing for it); `access` is
+//! pays nothing for it) and whether a string was grown; `access` is
 //! the LRU clock or the LFU counter, depending on the eviction policy. The
 //! payload is the string value itself, or for a hash the index of its map in
-//! the shard's slab. The block is a `HeapSlice`, whose only header is its
+//! the shard's slab, or for a string grown by APPEND or SETRANGE the index
+//! of its buffer (with spare room, see `grown`) in another slab. The block is a `HeapSlice`, whose only header is its
 //! 8-byte length (thin-vec's length and capacity took 16): a 15-byte key
 //! with a 32-byte value fits one 64-byte allocator class, 80 with a TTL.
 
@@ -28,6 +29,11 @@ const KIND_STRING: u8 = 0;
 const KIND_HASH: u8 = 1;
 const HAS_EXPIRE: u8 = 0b100;
 const HAS_VERSION: u8 = 0b1000;
+/// A string whose bytes live in the shard's slab of grown strings.
+const GROWN: u8 = 0b1_0000;
+/// The flags that say where the value is and what it is: kept when an
+/// entry is rebuilt with another expiry or version.
+const LAYOUT_MASK: u8 = KIND_MASK | GROWN;
 const ACCESS_AT: usize = 1;
 const KEY_LEN_AT: usize = 5;
 
@@ -64,12 +70,25 @@ impl Entry {
         Entry::build(KIND_HASH, key, &slab_index.to_le_bytes(), expire_at, access)
     }
 
+    /// This entry (same key, expiry, version and access) for a string grown
+    /// into slot `slot` of the shard's slab of grown strings.
+    pub fn grown(&self, slot: u32) -> Entry {
+        Entry::build_versioned(
+            KIND_STRING | GROWN,
+            self.key(),
+            &slot.to_le_bytes(),
+            self.expire_at(),
+            self.version(),
+            self.access(),
+        )
+    }
+
     fn build(kind: u8, key: &[u8], payload: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
         Entry::build_versioned(kind, key, payload, expire_at, None, access)
     }
 
     fn build_versioned(
-        kind: u8,
+        layout: u8,
         key: &[u8],
         payload: &[u8],
         expire_at: Option<u64>,
@@ -79,7 +98,7 @@ impl Entry {
         let key_len = u32::try_from(key.len()).expect("keys are bounded by proto-max-bulk-len");
         let mut len_bytes = [0u8; 5];
         let len_size = write_varint(key_len, &mut len_bytes);
-        let flags = [kind
+        let flags = [layout
             | if expire_at.is_some() { HAS_EXPIRE } else { 0 }
             | if version.is_some() { HAS_VERSION } else { 0 }];
         let expire_bytes = expire_at.map(u64::to_le_bytes);
@@ -141,7 +160,8 @@ impl Entry {
         &self.0[start..start + len]
     }
 
-    /// The payload: the value of a string entry.
+    /// The payload: the value of a string entry that was not grown (the
+    /// shard's `value` reads any entry).
     #[inline]
     pub fn payload(&self) -> &[u8] {
         let (start, len) = self.key_span();
@@ -155,6 +175,29 @@ impl Entry {
         }
         let bytes: [u8; 4] = self.payload().try_into().ok()?;
         Some(u32::from_le_bytes(bytes) as usize)
+    }
+
+    /// The payload, writable in place (its length cannot change).
+    #[inline]
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let (start, len) = self.key_span();
+        &mut self.0[start + len..]
+    }
+
+    /// The slot of a grown string's buffer in the shard's slab of them.
+    #[inline]
+    pub fn grown_index(&self) -> Option<usize> {
+        if self.flags() & GROWN == 0 {
+            return None;
+        }
+        let bytes: [u8; 4] = self.payload().try_into().ok()?;
+        Some(u32::from_le_bytes(bytes) as usize)
+    }
+
+    /// True if the value lives outside the block: a hash or a grown string.
+    #[inline]
+    pub fn is_boxed(&self) -> bool {
+        self.kind() == Kind::Hash || self.flags() & GROWN != 0
     }
 
     /// Absolute expiry in Unix milliseconds, if the entry has a TTL.
@@ -195,7 +238,7 @@ impl Entry {
             Some(at) => self.0[at..at + 8].copy_from_slice(&version.to_le_bytes()),
             None => {
                 *self = Entry::build_versioned(
-                    self.flags() & KIND_MASK,
+                    self.flags() & LAYOUT_MASK,
                     self.key(),
                     self.payload(),
                     self.expire_at(),
@@ -234,12 +277,22 @@ impl Entry {
                 self.0[start..start + 8].copy_from_slice(&at.to_le_bytes());
             }
             (None, None) => {}
-            _ => *self = self.rebuilt(self.payload(), expire_at),
+            _ => {
+                *self = Entry::build_versioned(
+                    self.flags() & LAYOUT_MASK,
+                    self.key(),
+                    self.payload(),
+                    expire_at,
+                    self.version(),
+                    self.access(),
+                )
+            }
         }
     }
 
     /// A copy of this entry (same kind, key and access) with another payload
-    /// and expiry.
+    /// and expiry, held inline: for a string, a new value that replaces a
+    /// grown one too.
     pub fn rebuilt(&self, payload: &[u8], expire_at: Option<u64>) -> Entry {
         Entry::build_versioned(
             self.flags() & KIND_MASK,
@@ -352,6 +405,36 @@ mod tests {
         assert_eq!(e.kind(), Kind::Hash);
         assert_eq!(e.slab_index(), Some(42));
         assert_eq!(e.expire_at(), Some(5));
+    }
+
+    #[test]
+    fn grown_strings_keep_their_slot_through_rebuilds() {
+        let mut e = Entry::string(b"key", b"value", None, 7).grown(42);
+        assert_eq!(
+            (e.kind(), e.grown_index(), e.slab_index()),
+            (Kind::String, Some(42), None)
+        );
+        assert!(e.is_boxed());
+        e.set_expire(Some(10));
+        e.set_version(3);
+        e.set_expire(None);
+        assert_eq!(
+            (
+                e.key(),
+                e.grown_index(),
+                e.version(),
+                e.expire_at(),
+                e.access()
+            ),
+            (&b"key"[..], Some(42), Some(3), None, 7)
+        );
+        // A new value is inline again.
+        let inline = e.rebuilt(b"new", None);
+        assert_eq!(
+            (inline.grown_index(), inline.payload()),
+            (None, &b"new"[..])
+        );
+        assert!(!inline.is_boxed());
     }
 
     #[test]

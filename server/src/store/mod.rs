@@ -5,15 +5,20 @@
 //! table operations of one command and never across an `.await`, so a plain
 //! (parking_lot) mutex is the right tool. Commands that must see several keys
 //! at once lock all their shards in index order ([`Store::lock_keys`]).
+//! Large values removed by UNLINK, DEL or `FLUSHALL ASYNC` are freed on a
+//! background thread ([`lazyfree`]).
 
 mod clock;
 mod entry;
 mod eviction;
+mod grown;
 mod hash_value;
+pub mod lazyfree;
 mod memory;
 mod policy;
 mod shard;
 mod transfer;
+mod walk;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -28,9 +33,10 @@ pub use clock::{unix_ms, unix_us, Clock};
 pub use entry::{Entry, Kind};
 pub use eviction::{Candidate, EvictionPool};
 pub use hash_value::HashValue;
+pub use lazyfree::LAZYFREE_THRESHOLD;
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
-pub use shard::{OwnedValue, Shard, ShardStats, ValueRef};
+pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
 pub use transfer::Snapshot;
 
 /// Default shard count: a few per core keeps lock contention negligible.
@@ -97,6 +103,8 @@ struct Inner {
     samples: AtomicUsize,
     gauge: Arc<MemoryGauge>,
     pool: Mutex<EvictionPool>,
+    /// Frees large removed values off the request path.
+    lazyfree: lazyfree::LazyFree,
     /// Where evicted keys are reported, when someone listens (a cluster
     /// primary tells its replicas).
     eviction_log: std::sync::OnceLock<std::sync::mpsc::SyncSender<Vec<u8>>>,
@@ -113,6 +121,7 @@ pub struct KeyLock<'a> {
     pub now: u64,
     /// Current eviction policy (decides what the access field means).
     pub policy: EvictionPolicy,
+    lazyfree: &'a lazyfree::LazyFree,
 }
 
 impl KeyLock<'_> {
@@ -166,7 +175,19 @@ impl KeyLock<'_> {
 
     /// Removes `key`; true if it existed.
     pub fn remove(&mut self, key: &[u8]) -> bool {
-        self.shard.remove(self.hash, key, self.now)
+        self.shard.remove(self.hash, key, self.now).is_some()
+    }
+
+    /// Removes `key` at once and frees a large value on the lazyfree
+    /// thread (UNLINK, DEL); true if it existed.
+    pub fn unlink(&mut self, key: &[u8]) -> bool {
+        match self.shard.remove(self.hash, key, self.now) {
+            Some(garbage) => {
+                self.lazyfree.free(garbage, false);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -243,6 +264,7 @@ impl Store {
                 samples: AtomicUsize::new(options.samples),
                 gauge,
                 pool: Mutex::new(EvictionPool::default()),
+                lazyfree: lazyfree::LazyFree::default(),
                 eviction_log: std::sync::OnceLock::new(),
             }),
         }
@@ -277,6 +299,7 @@ impl Store {
             hash,
             now: self.now(),
             policy: self.policy(),
+            lazyfree: &self.inner.lazyfree,
         }
     }
 
@@ -338,17 +361,41 @@ impl Store {
         }
     }
 
-    /// Removes every key. With `asynchronously`, the memory is freed on a
-    /// background thread so the caller does not wait for it.
+    /// Removes every key. With `asynchronously`, the memory is freed on
+    /// the lazyfree thread so the caller does not wait for it; otherwise
+    /// here, once every shard is unlocked again.
     pub fn flush(&self, asynchronously: bool) {
-        let mut garbage = Vec::new();
+        let mut taken = Vec::with_capacity(self.shard_count());
         for shard in self.inner.shards.iter() {
-            garbage.push(shard.lock().take_all());
+            taken.push(shard.lock().take_all());
         }
         self.inner.pool.lock().clear();
+        let garbage = lazyfree::Garbage::Shards(taken);
         if asynchronously {
-            std::thread::spawn(move || drop(garbage));
+            self.inner.lazyfree.free(garbage, true);
         }
+    }
+
+    /// Objects waiting for the lazyfree thread (INFO
+    /// `lazyfree_pending_objects`).
+    pub fn lazyfree_pending(&self) -> u64 {
+        self.inner.lazyfree.pending()
+    }
+
+    /// Objects the lazyfree thread has freed (INFO `lazyfreed_objects`).
+    pub fn lazyfreed(&self) -> u64 {
+        self.inner.lazyfree.freed()
+    }
+
+    /// Values freed inline because the lazyfree queue was full or stopped.
+    pub fn lazyfree_inline(&self) -> u64 {
+        self.inner.lazyfree.freed_inline()
+    }
+
+    /// Stops the background thread after it has freed what it holds (at
+    /// shutdown); later frees happen inline.
+    pub fn stop_background(&self) {
+        self.inner.lazyfree.stop();
     }
 
     /// The memory bound in bytes (0 = none).
@@ -522,9 +569,11 @@ impl Store {
         if recheck && score < candidate.score {
             return Victim::Stale(score);
         }
-        shard.remove_at(index);
+        let victim = shard.delete_at(index);
         shard.stats.evicted += 1;
+        // Freed once the shard is unlocked.
         drop(shard);
+        drop(victim);
         if let Some(log) = self.inner.eviction_log.get() {
             // Full: the listener is behind; its copy of the key then lives
             // until its own eviction or expiry, which a cache tolerates.
@@ -580,90 +629,9 @@ impl Store {
         let passes_per_second = (1000 / period.as_millis().max(1)) as usize;
         (largest / passes_per_second.max(1)).max(256)
     }
-
-    /// A random live key, if any.
-    pub fn random_key(&self) -> Option<Vec<u8>> {
-        let shards = self.shard_count();
-        let now = self.now();
-        for _ in 0..shards * 4 {
-            let shard = self.inner.shards[fastrand::usize(..shards)].lock();
-            let buckets = shard.num_buckets();
-            if shard.is_empty() || buckets == 0 {
-                continue;
-            }
-            for _ in 0..64 {
-                if let Some(entry) = shard.bucket(fastrand::usize(..buckets)) {
-                    if !entry.is_expired(now) {
-                        return Some(entry.key().to_vec());
-                    }
-                }
-            }
-        }
-        // Sparse or mostly expired: fall back to a scan.
-        for shard in self.inner.shards.iter() {
-            let shard = shard.lock();
-            for i in 0..shard.num_buckets() {
-                if let Some(entry) = shard.bucket(i) {
-                    if !entry.is_expired(now) {
-                        return Some(entry.key().to_vec());
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// Visits live entries from `cursor` on, shard by shard and bucket by
-    /// bucket, until about `count` buckets were looked at. Returns the next
-    /// cursor (0 when done).
-    ///
-    /// The cursor packs (layout, bucket, shard): a position inside a shard
-    /// carries that shard's layout counter, and when the
-    /// table has been rehashed since, the shard is walked again from its
-    /// first bucket. Keys present for the whole iteration are so always
-    /// returned (some maybe twice, which SCAN allows), while the table grows
-    /// or shrinks between calls.
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Entry)) -> u64 {
-        let shard_bits = self.shard_count().trailing_zeros();
-        let mut shard_index = (cursor as usize) & self.inner.shard_mask;
-        let position_mask = (1u64 << SCAN_LAYOUT_SHIFT) - 1;
-        let mut bucket = ((cursor & position_mask) >> shard_bits) as usize;
-        let layout = (cursor >> SCAN_LAYOUT_SHIFT) as u16;
-        let now = self.now();
-        let mut looked = 0;
-        while shard_index < self.shard_count() {
-            let shard = self.inner.shards[shard_index].lock();
-            if bucket > 0 && layout != shard.layout() {
-                bucket = 0;
-            }
-            let buckets = shard.num_buckets();
-            while bucket < buckets {
-                if let Some(entry) = shard.bucket(bucket) {
-                    if !entry.is_expired(now) {
-                        visit(entry);
-                    }
-                }
-                bucket += 1;
-                looked += 1;
-                if looked >= count && bucket < buckets {
-                    return (u64::from(shard.layout()) << SCAN_LAYOUT_SHIFT)
-                        | ((bucket as u64) << shard_bits)
-                        | shard_index as u64;
-                }
-            }
-            shard_index += 1;
-            bucket = 0;
-            if looked >= count && shard_index < self.shard_count() {
-                return shard_index as u64;
-            }
-        }
-        0
-    }
 }
-
-/// Where a SCAN cursor keeps the shard's layout counter (its top 16 bits);
-/// below it, the bucket and the shard.
-const SCAN_LAYOUT_SHIFT: u32 = 48;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_large;

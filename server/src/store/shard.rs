@@ -1,5 +1,6 @@
 //! One shard of the key space: a hash table of packed entries, the maps of
-//! hash values, and the counters the shard's lock already protects.
+//! hash values, the buffers of grown strings, and the counters the shard's
+//! lock already protects.
 //!
 //! Every method runs under the shard's mutex and never blocks, so critical
 //! sections stay short. Entries are addressed by bucket index, which stays
@@ -14,11 +15,17 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use slab::Slab;
 
 use super::entry::{Entry, Kind};
+use super::grown::GrownString;
 use super::hash_value::HashValue;
+use super::lazyfree::{Boxed, Garbage, ShardContents};
 use super::memory::MemoryGauge;
 
 /// Size of one table slot plus its control byte.
-const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
+pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
+/// Strings that APPEND or SETRANGE make up to this long stay inline in
+/// their entry, rebuilt on each change (a copy this small costs less than
+/// a second allocation); longer ones move to a grown buffer.
+pub const INLINE_GROWTH_MAX: usize = 256;
 
 /// Counters kept per shard (summed for INFO).
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,10 +71,14 @@ pub enum OwnedValue {
 pub struct Shard {
     table: HashTable<Entry>,
     hashes: Slab<HashValue>,
+    strings: Slab<GrownString>,
     hasher: DefaultHashBuilder,
     gauge: Arc<MemoryGauge>,
     /// Entries with a TTL.
     volatile: usize,
+    /// Heap bytes this shard has counted into the gauge (table, entries,
+    /// boxed values), so a flush gives them back without walking them.
+    bytes: isize,
     /// Where the active expiry cycle resumes.
     pub(crate) expire_cursor: usize,
     /// Changes whenever entries may have moved to other buckets (a rehash
@@ -94,9 +105,11 @@ impl Shard {
         Shard {
             table: HashTable::new(),
             hashes: Slab::new(),
+            strings: Slab::new(),
             hasher,
             gauge,
             volatile: 0,
+            bytes: 0,
             expire_cursor: 0,
             layout: 0,
             stats: ShardStats::default(),
@@ -134,11 +147,13 @@ impl Shard {
         self.table.get_bucket(index)
     }
 
-    fn account(&self, delta: isize) {
+    fn account(&mut self, delta: isize) {
+        self.bytes += delta;
         self.gauge.add(delta);
     }
 
-    fn table_bytes(&self) -> usize {
+    /// Heap bytes of the table itself.
+    pub(crate) fn table_bytes(&self) -> usize {
         // An unallocated table still reports one bucket (hashbrown's
         // shared empty singleton); it costs nothing.
         if self.table.capacity() == 0 {
@@ -153,7 +168,7 @@ impl Shard {
     pub fn find(&mut self, hash: u64, key: &[u8], now: u64) -> Option<usize> {
         let index = self.table.find_bucket_index(hash, |e| e.key() == key)?;
         if self.at(index).is_expired(now) {
-            self.remove_at(index);
+            self.delete_at(index);
             self.stats.expired += 1;
             return None;
         }
@@ -181,10 +196,26 @@ impl Shard {
     #[inline]
     pub fn value(&self, index: usize) -> ValueRef<'_> {
         let entry = self.at(index);
-        match entry.slab_index() {
-            Some(slab) => ValueRef::Hash(&self.hashes[slab]),
-            None => ValueRef::Str(entry.payload()),
+        if !entry.is_boxed() {
+            return ValueRef::Str(entry.payload());
         }
+        match (entry.slab_index(), entry.grown_index()) {
+            (Some(slab), _) => ValueRef::Hash(&self.hashes[slab]),
+            (None, Some(slot)) => ValueRef::Str(self.strings[slot].as_slice()),
+            (None, None) => ValueRef::Str(entry.payload()),
+        }
+    }
+
+    /// Heap bytes the entry at `index` and its value take, spare room of a
+    /// grown string and the table slot included (MEMORY USAGE).
+    pub fn usage_at(&self, index: usize) -> usize {
+        let entry = self.at(index);
+        let outside = match (entry.slab_index(), entry.grown_index()) {
+            (Some(slab), _) => self.hashes[slab].heap_size(),
+            (None, Some(slot)) => self.strings[slot].heap_size(),
+            (None, None) => 0,
+        };
+        SLOT_BYTES + entry.heap_size() + outside
     }
 
     /// Runs `f` on the hash at `index` (None if it is not a hash), keeping
@@ -201,43 +232,59 @@ impl Shard {
         let (after, empty) = (hash.heap_size(), hash.is_empty());
         self.account(after as isize - before as isize);
         if empty {
-            self.remove_at(index);
+            self.delete_at(index);
         }
         Some(result)
     }
 
     /// Removes the entry at `index` and returns its value and expiry.
     pub fn remove_at(&mut self, index: usize) -> (OwnedValue, Option<u64>) {
+        let Garbage::Value(entry, boxed) = self.delete_at(index) else {
+            unreachable!("delete_at returns one value");
+        };
+        let value = match boxed {
+            Some(Boxed::Hash(hash)) => OwnedValue::Hash(hash),
+            Some(Boxed::Str(grown)) => OwnedValue::Str(grown.into_vec()),
+            None => OwnedValue::Str(entry.payload().to_vec()),
+        };
+        (value, entry.expire_at())
+    }
+
+    /// Removes the entry at `index` and returns it with what it owned, for
+    /// the caller to free (here, or on the lazyfree thread).
+    pub fn delete_at(&mut self, index: usize) -> Garbage {
         let Ok(occupied) = self.table.get_bucket_entry(index) else {
             unreachable!("bucket index comes from find on an unchanged table");
         };
         let (entry, _) = occupied.remove();
-        let mut freed = entry.heap_size();
-        let expire = entry.expire_at();
-        if expire.is_some() {
+        if entry.expire_at().is_some() {
             self.volatile -= 1;
         }
-        let value = match entry.slab_index() {
-            Some(slab) => {
-                let hash = self.hashes.remove(slab);
-                freed += hash.heap_size();
-                OwnedValue::Hash(hash)
-            }
-            None => OwnedValue::Str(entry.payload().to_vec()),
+        let boxed = self.take_boxed(&entry);
+        let outside = match &boxed {
+            Some(Boxed::Hash(hash)) => hash.heap_size(),
+            Some(Boxed::Str(grown)) => grown.heap_size(),
+            None => 0,
         };
-        self.account(-(freed as isize));
-        (value, expire)
+        self.account(-((entry.heap_size() + outside) as isize));
+        Garbage::Value(entry, boxed)
     }
 
-    /// Removes the live entry for `key`; true if there was one.
-    pub fn remove(&mut self, hash: u64, key: &[u8], now: u64) -> bool {
-        match self.find(hash, key, now) {
-            Some(index) => {
-                self.remove_at(index);
-                true
-            }
-            None => false,
+    /// Takes the value `entry` owns outside its block out of its slab,
+    /// without accounting.
+    fn take_boxed(&mut self, entry: &Entry) -> Option<Boxed> {
+        match (entry.slab_index(), entry.grown_index()) {
+            (Some(slab), _) => Some(Boxed::Hash(self.hashes.remove(slab))),
+            (None, Some(slot)) => Some(Boxed::Str(self.strings.remove(slot))),
+            (None, None) => None,
         }
+    }
+
+    /// Removes the live entry for `key`, and returns it for the caller to
+    /// free; None if there was none.
+    pub fn remove(&mut self, hash: u64, key: &[u8], now: u64) -> Option<Garbage> {
+        let index = self.find(hash, key, now)?;
+        Some(self.delete_at(index))
     }
 
     /// Inserts `value` under `key`, replacing any entry (live or expired).
@@ -256,7 +303,7 @@ impl Shard {
                 self.replace_at(index, entry);
                 return index;
             }
-            self.remove_at(index);
+            self.delete_at(index);
         }
         let entry = match value {
             OwnedValue::Str(v) => Entry::string(key, &v, expire_at, access),
@@ -283,7 +330,7 @@ impl Shard {
         match self.table.find_bucket_index(hash, |e| e.key() == key) {
             Some(index) if self.at(index).kind() == Kind::String => self.replace_at(index, entry),
             Some(index) => {
-                self.remove_at(index);
+                self.delete_at(index);
                 self.insert_new(hash, entry);
             }
             None => {
@@ -292,10 +339,13 @@ impl Shard {
         }
     }
 
-    /// Replaces the string entry at `index` with `entry` (same key).
+    /// Replaces the string entry at `index` with `entry` (same key); the
+    /// buffer of a grown string it replaces is freed, unless `entry` is the
+    /// same string grown into it.
     pub fn replace_at(&mut self, index: usize, entry: Entry) {
         let new_size = entry.heap_size() as isize;
         let new_volatile = entry.expire_at().is_some();
+        let kept = entry.grown_index();
         let old = std::mem::replace(self.at_mut(index), entry);
         debug_assert!(
             old.kind() == Kind::String,
@@ -306,7 +356,89 @@ impl Shard {
             (true, false) => self.volatile -= 1,
             _ => {}
         }
-        self.account(new_size - old.heap_size() as isize);
+        let mut freed = 0;
+        if let Some(slot) = old.grown_index().filter(|&s| Some(s) != kept) {
+            freed = self.strings.remove(slot).heap_size() as isize;
+        }
+        self.account(new_size - old.heap_size() as isize - freed);
+    }
+
+    /// Appends `tail` to the string at `index`; returns the new length.
+    /// A grown string takes it in its spare room (growing as sds does when
+    /// short); a short one is rebuilt inline; a long inline one becomes a
+    /// grown string, so later appends no longer copy it.
+    pub fn append_at(&mut self, index: usize, tail: &[u8]) -> usize {
+        if let Some(slot) = self.at(index).grown_index() {
+            let grown = &mut self.strings[slot];
+            let before = grown.heap_size();
+            let len = grown.append(tail);
+            let after = grown.heap_size();
+            self.account(after as isize - before as isize);
+            return len;
+        }
+        let head = self.at(index).payload();
+        let len = head.len() + tail.len();
+        if len <= INLINE_GROWTH_MAX {
+            let value = [head, tail].concat();
+            let entry = self.at(index);
+            self.replace_at(index, entry.rebuilt(&value, entry.expire_at()));
+        } else {
+            let grown = GrownString::joined(head, tail);
+            self.store_grown(index, grown);
+        }
+        len
+    }
+
+    /// Writes `patch` at `offset` of the string at `index`, zero-filling a
+    /// gap; returns the new length. In place when the string need not grow.
+    pub fn set_range_at(&mut self, index: usize, offset: usize, patch: &[u8]) -> usize {
+        let end = offset + patch.len();
+        if let Some(slot) = self.at(index).grown_index() {
+            let grown = &mut self.strings[slot];
+            let before = grown.heap_size();
+            let len = grown.set_range(offset, patch);
+            let after = grown.heap_size();
+            self.account(after as isize - before as isize);
+            return len;
+        }
+        let len = self.at(index).payload().len();
+        if end <= len {
+            // The block's bytes are the value's: patch them where they are.
+            self.at_mut(index).payload_mut()[offset..end].copy_from_slice(patch);
+            return len;
+        }
+        let mut grown = GrownString::exact(Vec::new());
+        grown.set_range(0, self.at(index).payload());
+        let len = grown.set_range(offset, patch);
+        if len <= INLINE_GROWTH_MAX {
+            let entry = self.at(index);
+            self.replace_at(index, entry.rebuilt(grown.as_slice(), entry.expire_at()));
+        } else {
+            self.store_grown(index, grown);
+        }
+        len
+    }
+
+    /// Creates `key` (known absent) holding `value` as a grown string when
+    /// it is long (SETRANGE on a missing key), inline otherwise.
+    pub fn insert_built(&mut self, hash: u64, key: &[u8], value: Vec<u8>, access: u32) {
+        if value.len() <= INLINE_GROWTH_MAX {
+            self.insert_new(hash, Entry::string(key, &value, None, access));
+            return;
+        }
+        let grown = GrownString::exact(value);
+        self.account(grown.heap_size() as isize);
+        let slot = self.strings.insert(grown);
+        let entry = Entry::string(key, b"", None, access).grown(slot as u32);
+        self.insert_new(hash, entry);
+    }
+
+    /// Moves the string at `index` into `grown`, a buffer of its own.
+    fn store_grown(&mut self, index: usize, grown: GrownString) {
+        self.account(grown.heap_size() as isize);
+        let slot = self.strings.insert(grown);
+        let entry = self.at(index).grown(slot as u32);
+        self.replace_at(index, entry);
     }
 
     /// Inserts an entry whose key is known to be absent.
@@ -389,22 +521,17 @@ impl Shard {
     }
 
     /// Removes every entry and returns what was removed, so the caller can
-    /// drop it elsewhere (FLUSHALL ASYNC).
-    pub fn take_all(&mut self) -> (HashTable<Entry>, Slab<HashValue>) {
-        let mut freed = self.table_bytes() as isize;
-        for entry in self.table.iter() {
-            freed += entry.heap_size() as isize;
-        }
-        for (_, hash) in self.hashes.iter() {
-            freed += hash.heap_size() as isize;
-        }
-        self.account(-freed);
+    /// drop it elsewhere (FLUSHALL ASYNC). Constant time: the shard's lock
+    /// is held for a few moves, whatever its size.
+    pub fn take_all(&mut self) -> ShardContents {
+        self.account(-self.bytes);
         self.volatile = 0;
         self.expire_cursor = 0;
         self.layout = self.layout.wrapping_add(1);
         (
             std::mem::take(&mut self.table),
             std::mem::take(&mut self.hashes),
+            std::mem::take(&mut self.strings),
         )
     }
 
@@ -426,7 +553,7 @@ impl Shard {
                 .get_bucket(index)
                 .is_some_and(|e| e.is_expired(now))
             {
-                self.remove_at(index);
+                self.delete_at(index);
                 removed += 1;
             }
         }

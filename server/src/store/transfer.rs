@@ -132,7 +132,7 @@ impl Store {
             let mut index = 0;
             while index < guard.num_buckets() {
                 if guard.bucket(index).is_some_and(|e| unwanted(e.key())) {
-                    guard.remove_at(index);
+                    guard.delete_at(index);
                     removed += 1;
                 }
                 index += 1;

@@ -1,0 +1,113 @@
+//! Walking the key space: SCAN's resumable cursor, KEYS one shard at a
+//! time, and RANDOMKEY.
+//!
+//! Each walk holds one shard's lock at a time and never two at once, so a
+//! walk over the whole store delays a command on another shard by at most
+//! one shard's worth of work.
+
+use super::{Entry, Store};
+use crate::glob::Pattern;
+
+impl Store {
+    /// The live keys of shard `index` that `pattern` matches (all of them
+    /// for a lone `*`, as KEYS does), under one hold of that shard's lock.
+    /// KEYS calls it for each shard in turn, so the node can serve other
+    /// clients between shards.
+    pub fn keys_in_shard(&self, index: usize, pattern: &Pattern<'_>) -> Vec<Vec<u8>> {
+        let all = pattern.is_match_all();
+        let now = self.now();
+        let shard = self.lock_shard(index);
+        let mut keys = Vec::new();
+        for bucket in 0..shard.num_buckets() {
+            if let Some(entry) = shard.bucket(bucket) {
+                if !entry.is_expired(now) && (all || pattern.matches(entry.key())) {
+                    keys.push(entry.key().to_vec());
+                }
+            }
+        }
+        keys
+    }
+
+    /// A random live key, if any.
+    pub fn random_key(&self) -> Option<Vec<u8>> {
+        let shards = self.shard_count();
+        let now = self.now();
+        for _ in 0..shards * 4 {
+            let shard = self.inner.shards[fastrand::usize(..shards)].lock();
+            let buckets = shard.num_buckets();
+            if shard.is_empty() || buckets == 0 {
+                continue;
+            }
+            for _ in 0..64 {
+                if let Some(entry) = shard.bucket(fastrand::usize(..buckets)) {
+                    if !entry.is_expired(now) {
+                        return Some(entry.key().to_vec());
+                    }
+                }
+            }
+        }
+        // Sparse or mostly expired: fall back to a scan.
+        for shard in self.inner.shards.iter() {
+            let shard = shard.lock();
+            for i in 0..shard.num_buckets() {
+                if let Some(entry) = shard.bucket(i) {
+                    if !entry.is_expired(now) {
+                        return Some(entry.key().to_vec());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Visits live entries from `cursor` on, shard by shard and bucket by
+    /// bucket, until about `count` buckets were looked at. Returns the next
+    /// cursor (0 when done).
+    ///
+    /// The cursor packs (layout, bucket, shard): a position inside a shard
+    /// carries that shard's layout counter, and when the
+    /// table has been rehashed since, the shard is walked again from its
+    /// first bucket. Keys present for the whole iteration are so always
+    /// returned (some maybe twice, which SCAN allows), while the table grows
+    /// or shrinks between calls.
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Entry)) -> u64 {
+        let shard_bits = self.shard_count().trailing_zeros();
+        let mut shard_index = (cursor as usize) & self.inner.shard_mask;
+        let position_mask = (1u64 << SCAN_LAYOUT_SHIFT) - 1;
+        let mut bucket = ((cursor & position_mask) >> shard_bits) as usize;
+        let layout = (cursor >> SCAN_LAYOUT_SHIFT) as u16;
+        let now = self.now();
+        let mut looked = 0;
+        while shard_index < self.shard_count() {
+            let shard = self.inner.shards[shard_index].lock();
+            if bucket > 0 && layout != shard.layout() {
+                bucket = 0;
+            }
+            let buckets = shard.num_buckets();
+            while bucket < buckets {
+                if let Some(entry) = shard.bucket(bucket) {
+                    if !entry.is_expired(now) {
+                        visit(entry);
+                    }
+                }
+                bucket += 1;
+                looked += 1;
+                if looked >= count && bucket < buckets {
+                    return (u64::from(shard.layout()) << SCAN_LAYOUT_SHIFT)
+                        | ((bucket as u64) << shard_bits)
+                        | shard_index as u64;
+                }
+            }
+            shard_index += 1;
+            bucket = 0;
+            if looked >= count && shard_index < self.shard_count() {
+                return shard_index as u64;
+            }
+        }
+        0
+    }
+}
+
+/// Where a SCAN cursor keeps the shard's layout counter (its top 16 bits);
+/// below it, the bucket and the shard.
+const SCAN_LAYOUT_SHIFT: u32 = 48;
