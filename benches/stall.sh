@@ -42,12 +42,8 @@ echo
 echo "medians over $ROUNDS rounds ($COUNT keys or fields):"
 for scenario in keys unlink flushall-async; do
   for server in ringcache redis; do
-    grep "server=$server " "$out" | grep "\"scenario\":\"$scenario\"" | python3 -c '
-import json, sys, statistics
-rows = [json.loads(l.split(" ", 2)[2]) for l in sys.stdin]
-med = lambda k: statistics.median(r[k] for r in rows)
-print(f"{sys.argv[1]:<15} {sys.argv[2]:<10} command {med(\"command_ms\"):9.1f} ms  ping p50 {med(\"p50_ms\"):7.3f} ms  p99 {med(\"p99_ms\"):8.3f} ms  max {med(\"max_ms\"):8.3f} ms")
-' "$scenario" "$server"
+    grep "server=$server " "$out" | grep "\"scenario\":\"$scenario\"" \
+      | python3 benches/median_stall.py "$scenario" "$server"
   done
 done
 rm -f "$out"

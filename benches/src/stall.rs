@@ -54,7 +54,8 @@ impl Scenario {
 /// What one run measured.
 #[derive(Debug, Clone)]
 pub struct Stall {
-    /// The long command's own time, request to full reply.
+    /// The long command's own time, from the request to the first byte of
+    /// its reply (after that the node only writes the reply).
     pub command: Duration,
     /// PINGs that overlapped it.
     pub pings: usize,
@@ -111,6 +112,28 @@ fn read_replies(stream: &mut TcpStream, count: usize) -> std::io::Result<()> {
         buf.extend_from_slice(&chunk[..n]);
     }
     Ok(())
+}
+
+/// Reads the rest of a reply whose first byte was `first`.
+fn read_rest(stream: &mut TcpStream, first: u8) -> std::io::Result<()> {
+    let mut buf = vec![first];
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        match resp::decode(&buf).map_err(std::io::Error::other)? {
+            Some((Value::Error(e), _)) => {
+                return Err(std::io::Error::other(
+                    String::from_utf8_lossy(&e).into_owned(),
+                ))
+            }
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// Loads what `scenario` needs: `count` string keys, or one hash of
@@ -187,8 +210,10 @@ pub fn measure(addr: SocketAddr, scenario: Scenario) -> std::io::Result<Stall> {
     std::thread::sleep(MARGIN);
     let started = Instant::now();
     stream.write_all(&request)?;
-    let result = read_replies(&mut stream, 1);
+    let mut first = [0u8; 1];
+    stream.read_exact(&mut first)?;
     let command = started.elapsed();
+    let result = read_rest(&mut stream, first[0]);
     std::thread::sleep(MARGIN);
     stop.store(true, Ordering::Relaxed);
     let timings = pinger

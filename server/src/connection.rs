@@ -39,6 +39,9 @@ const FLUSH_AT: usize = 256 * 1024;
 const MAX_WAITING: usize = 2048;
 /// Buffers grown past this are given back once empty.
 const SHRINK_ABOVE: usize = 1024 * 1024;
+/// Deferred replies this large are written as they are, not copied into
+/// one buffer with their neighbours.
+const DIRECT_WRITE: usize = 64 * 1024;
 
 static CROSS_PROTOCOL_LOG: LogLimit = LogLimit::new(10_000);
 static OUTPUT_LIMIT_LOG: LogLimit = LogLimit::new(10_000);
@@ -294,42 +297,30 @@ impl Connection {
     }
 
     /// Step 4: writes the replies in request order (waiting for those not
-    /// yet known) with one write, within the output buffer limits.
+    /// yet known), small ones joined into one write, within the output
+    /// buffer limits.
     async fn flush(&mut self) -> Result<(), Ended> {
-        let replies = &mut self.replies;
-        if !replies.segments.is_empty() {
-            let mut joined = BytesMut::new();
-            for segment in replies.segments.drain(..) {
-                match segment {
-                    Segment::Ready(bytes) => joined.extend_from_slice(&bytes),
-                    Segment::Waiting(reply) => {
-                        let handle = &self.handle;
-                        let bytes = tokio::select! {
-                            biased;
-                            () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
-                            bytes = reply => bytes,
-                        };
-                        joined.extend_from_slice(&bytes);
-                    }
-                }
-            }
-            joined.extend_from_slice(&replies.output);
-            replies.output = joined;
-        }
-        if replies.output.is_empty() {
+        let pieces = self.resolve_segments().await?;
+        let output = &mut self.replies.output;
+        let total = pieces.iter().map(Bytes::len).sum::<usize>() + output.len();
+        if total == 0 {
             return Ok(());
         }
         let limit = self.settings.output_limit;
-        let result = if limit.hard > 0 && replies.output.len() as u64 > limit.hard {
+        let mut result = if limit.hard > 0 && total as u64 > limit.hard {
             Err(Ended::OutputLimit)
         } else {
-            send(&self.stream, &replies.output, &self.handle, limit).await
+            Ok(())
         };
+        for piece in pieces.iter().map(|p| &p[..]).chain([&output[..]]) {
+            if result.is_ok() && !piece.is_empty() {
+                result = send(&self.stream, piece, total, &self.handle, limit).await;
+            }
+        }
         match result {
             Ok(()) => {
-                let written = replies.output.len() as u64;
-                ServerStats::add(&self.node.stats.net_output_bytes, written);
-                replies.output.clear();
+                ServerStats::add(&self.node.stats.net_output_bytes, total as u64);
+                output.clear();
                 Ok(())
             }
             Err(Ended::OutputLimit) => {
@@ -337,7 +328,7 @@ impl Connection {
                 if let Some(more) = OUTPUT_LIMIT_LOG.allow() {
                     warn!(
                         client = %self.handle.peer,
-                        waiting = replies.output.len(),
+                        waiting = total,
                         suppressed = more,
                         "closing a client over its output buffer limits (client-output-buffer-limit)"
                     );
@@ -346,6 +337,48 @@ impl Connection {
             }
             Err(ended) => Err(ended),
         }
+    }
+
+    /// Waits for the deferred replies in request order; returns the replies
+    /// before `output`, small ones joined (one write for a pipeline of
+    /// forwarded requests) and large ones as they are (no copy of a large
+    /// KEYS reply).
+    async fn resolve_segments(&mut self) -> Result<Vec<Bytes>, Ended> {
+        let replies = &mut self.replies;
+        let mut pieces = Vec::new();
+        if replies.segments.is_empty() {
+            return Ok(pieces);
+        }
+        let mut small = BytesMut::new();
+        for segment in replies.segments.drain(..) {
+            let bytes = match segment {
+                Segment::Ready(bytes) => bytes,
+                Segment::Waiting(reply) => {
+                    let handle = &self.handle;
+                    tokio::select! {
+                        biased;
+                        () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
+                        bytes = reply => bytes,
+                    }
+                }
+            };
+            if bytes.len() < DIRECT_WRITE {
+                small.extend_from_slice(&bytes);
+            } else {
+                if !small.is_empty() {
+                    pieces.push(small.split().freeze());
+                }
+                pieces.push(bytes);
+            }
+        }
+        if replies.output.len() < DIRECT_WRITE {
+            small.extend_from_slice(&replies.output);
+            replies.output.clear();
+        }
+        if !small.is_empty() {
+            pieces.push(small.freeze());
+        }
+        Ok(pieces)
     }
 
     fn count_commands(&mut self) {
@@ -433,15 +466,17 @@ fn is_cross_protocol(name: &[u8]) -> bool {
 
 /// Sends `bytes`, waiting while the client does not read, until it is
 /// killed or stays over the soft output limit longer than allowed. The
-/// limit is compared with all of `bytes`: the buffer stays allocated until
-/// the last byte is written, so that is what the client makes the node hold.
+/// limit is compared with `held`, all the replies of the write: they stay
+/// allocated until the last byte is written, so that is what the client
+/// makes the node hold.
 async fn send(
     stream: &TcpStream,
     mut bytes: &[u8],
+    held: usize,
     handle: &ClientHandle,
     limit: OutputLimit,
 ) -> Result<(), Ended> {
-    let held = bytes.len() as u64;
+    let held = held as u64;
     let mut over_soft_since: Option<Instant> = None;
     let mut waited = false;
     loop {

@@ -306,16 +306,27 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.defer(async move {
         let pattern = Pattern::new(&pattern);
         let store = &node.store;
-        let mut found: Vec<Vec<u8>> = Vec::new();
+        let mut count = 0;
+        let mut pieces = Vec::with_capacity(store.shard_count());
         for shard in 0..store.shard_count() {
-            found.extend(store.keys_in_shard(shard, &pattern));
+            let keys = store.keys_in_shard(shard, &pattern);
+            count += keys.len();
+            let mut piece = BytesMut::with_capacity(keys.iter().map(|k| k.len() + 16).sum());
+            let mut reply = Reply::new(&mut piece, resp3);
+            for key in &keys {
+                reply.bulk(key);
+            }
+            pieces.push(piece);
             tokio::task::yield_now().await;
         }
-        let mut out = BytesMut::with_capacity(found.iter().map(|k| k.len() + 16).sum());
-        let mut reply = Reply::new(&mut out, resp3);
-        reply.array(found.len());
-        for key in &found {
-            reply.bulk(key);
+        // One shard's piece at a time, so even the copy of a reply of tens
+        // of megabytes into one buffer never holds the worker for long.
+        let mut out = BytesMut::with_capacity(pieces.iter().map(BytesMut::len).sum::<usize>() + 16);
+        Reply::new(&mut out, resp3).array(count);
+        for piece in pieces {
+            out.extend_from_slice(&piece);
+            drop(piece);
+            tokio::task::yield_now().await;
         }
         out.freeze()
     });
