@@ -116,6 +116,20 @@ pub struct Cli {
     /// --port (default 7000), to try a cluster locally.
     #[arg(long)]
     pub local_cluster: Option<usize>,
+    /// Shared secret of the cluster: authenticates gossip and peer links
+    /// (prefer --cluster-secret-file, which keeps it out of `ps`).
+    #[arg(long)]
+    pub cluster_secret: Option<String>,
+    /// File whose first line is the cluster secret.
+    #[arg(long)]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Name of the cluster; nodes of differently named clusters never join.
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    /// Largest clock difference between nodes (e.g. 60s): versions further
+    /// ahead are refused, and gossip older or newer than this is dropped.
+    #[arg(long, value_parser = parse_duration_ms)]
+    pub cluster_max_clock_skew: Option<u64>,
 }
 
 /// The node's effective configuration.
@@ -181,6 +195,14 @@ pub struct Config {
     pub handoff_rate: u64,
     /// Nodes of a local cluster to start in this process (0: a single node).
     pub local_cluster: usize,
+    /// Shared secret of the cluster (never shown by CONFIG GET).
+    pub cluster_secret: Option<String>,
+    /// File the secret was read from, if any.
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Name of the cluster.
+    pub cluster_name: String,
+    /// Largest clock skew between nodes, in milliseconds.
+    pub cluster_max_clock_skew_ms: u64,
 }
 
 /// Default virtual nodes per unit of weight.
@@ -193,6 +215,10 @@ pub const DEFAULT_FAILURE_TIMEOUT_MS: u64 = 3000;
 pub const DEFAULT_HANDOFF_RATE: u64 = 64 << 20;
 /// First port of `--local-cluster` when no port is given, as Redis's examples.
 pub const LOCAL_CLUSTER_PORT: u16 = 7000;
+/// Default cluster name.
+pub const DEFAULT_CLUSTER_NAME: &str = "ringcache";
+/// Default largest clock skew between nodes.
+pub const DEFAULT_MAX_CLOCK_SKEW_MS: u64 = 60_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -229,6 +255,10 @@ impl Default for Config {
             cluster_redirect: false,
             handoff_rate: DEFAULT_HANDOFF_RATE,
             local_cluster: 0,
+            cluster_secret: None,
+            cluster_secret_file: None,
+            cluster_name: DEFAULT_CLUSTER_NAME.to_string(),
+            cluster_max_clock_skew_ms: DEFAULT_MAX_CLOCK_SKEW_MS,
         }
     }
 }
@@ -328,6 +358,19 @@ impl Config {
         if !config.cluster_seeds.is_empty() || config.local_cluster > 0 {
             config.cluster_enabled = true;
         }
+        if let Some(v) = cli.cluster_secret {
+            config.cluster_secret = Some(v);
+        }
+        if let Some(v) = cli.cluster_secret_file {
+            config.cluster_secret_file = Some(v);
+        }
+        if let Some(v) = cli.cluster_name {
+            config.cluster_name = v;
+        }
+        if let Some(v) = cli.cluster_max_clock_skew {
+            config.cluster_max_clock_skew_ms = v;
+        }
+        config.read_cluster_secret_file()?;
         config.validate()?;
         Ok(config)
     }
@@ -406,8 +449,39 @@ impl Config {
             "failure-timeout" => self.failure_timeout_ms = parse_duration_ms(value)?,
             "cluster-redirect" => self.cluster_redirect = parse_yes_no(value)?,
             "handoff-rate" => self.handoff_rate = parse_memory(value)?,
+            "cluster-secret" => {
+                self.cluster_secret = (!value.is_empty()).then(|| value.to_string())
+            }
+            "cluster-secret-file" => self.cluster_secret_file = Some(PathBuf::from(value)),
+            "cluster-name" => self.cluster_name = value.to_string(),
+            "cluster-max-clock-skew" => self.cluster_max_clock_skew_ms = parse_duration_ms(value)?,
             _ => return Err(format!("unknown option '{key}'")),
         }
+        Ok(())
+    }
+
+    /// Reads the secret from `cluster_secret_file` (its first line,
+    /// trimmed), when one is given.
+    ///
+    /// # Errors
+    /// Both a secret and a file given, or the file unreadable or empty.
+    fn read_cluster_secret_file(&mut self) -> Result<(), String> {
+        let Some(path) = &self.cluster_secret_file else {
+            return Ok(());
+        };
+        if self.cluster_secret.is_some() {
+            return Err("cluster-secret and cluster-secret-file are both set: give one".into());
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read cluster-secret-file {}: {e}", path.display()))?;
+        let secret = text.lines().next().unwrap_or("").trim();
+        if secret.is_empty() {
+            return Err(format!(
+                "cluster-secret-file {} is empty (the secret is its first line)",
+                path.display()
+            ));
+        }
+        self.cluster_secret = Some(secret.to_string());
         Ok(())
     }
 
@@ -448,6 +522,12 @@ impl Config {
         }
         if self.failure_timeout_ms < 200 {
             return Err("failure-timeout must be at least 200ms".into());
+        }
+        if self.cluster_name.is_empty() || self.cluster_name.len() > 128 {
+            return Err("cluster-name must be 1 to 128 bytes".into());
+        }
+        if self.cluster_max_clock_skew_ms < 1000 {
+            return Err("cluster-max-clock-skew must be at least 1s".into());
         }
         if self.local_cluster > 32 {
             return Err("local-cluster takes at most 32 nodes".into());
@@ -574,6 +654,43 @@ mod tests {
                 .unwrap()
                 .cluster_enabled
         );
+    }
+
+    #[test]
+    fn cluster_secret_comes_from_a_flag_or_the_first_line_of_a_file() {
+        let parse = |args: &[&str]| {
+            Config::from_cli(Cli::parse_from(
+                std::iter::once("ringcache-server").chain(args.iter().copied()),
+            ))
+        };
+        let path = std::env::temp_dir().join(format!("ringcache-secret-{}", std::process::id()));
+        let file = path.to_str().unwrap();
+        std::fs::write(&path, "  s3cret \nsecond line\n").unwrap();
+        let config = parse(&["--cluster-secret-file", file]).unwrap();
+        assert_eq!(config.cluster_secret.as_deref(), Some("s3cret"));
+        let both = parse(&["--cluster-secret-file", file, "--cluster-secret", "x"]);
+        assert!(both.unwrap_err().contains("both"));
+        std::fs::write(&path, "\n").unwrap();
+        assert!(parse(&["--cluster-secret-file", file])
+            .unwrap_err()
+            .contains("empty"));
+        std::fs::remove_file(&path).unwrap();
+        assert!(parse(&["--cluster-secret-file", file])
+            .unwrap_err()
+            .contains("cannot read"));
+        let config = parse(&["--cluster-secret", "x", "--cluster-max-clock-skew", "5s"]).unwrap();
+        assert_eq!(config.cluster_secret.as_deref(), Some("x"));
+        assert_eq!(config.cluster_max_clock_skew_ms, 5000);
+        assert_eq!(config.cluster_name, DEFAULT_CLUSTER_NAME);
+        assert!(parse(&["--cluster-max-clock-skew", "10ms"]).is_err());
+        assert!(parse(&["--cluster-name", ""]).is_err());
+        let mut from_file = Config::default();
+        from_file
+            .apply_file("cluster-name blue\ncluster-secret abc\ncluster-max-clock-skew 2s\n")
+            .unwrap();
+        assert_eq!(from_file.cluster_name, "blue");
+        assert_eq!(from_file.cluster_secret.as_deref(), Some("abc"));
+        assert_eq!(from_file.cluster_max_clock_skew_ms, 2000);
     }
 
     #[test]

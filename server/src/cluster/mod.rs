@@ -18,6 +18,7 @@ pub mod membership;
 pub mod peer;
 pub mod replication;
 pub mod router;
+pub mod secret;
 pub mod view;
 pub mod wire;
 
@@ -35,6 +36,7 @@ use handoff::{Handoffs, Imports};
 use hlc::Hlc;
 use membership::{MemberState, Membership, MembershipConfig};
 use peer::PeerPool;
+use secret::ClusterKeys;
 use view::ClusterView;
 
 /// Longest a joining node waits to hear from its seeds before it takes
@@ -73,6 +75,12 @@ pub struct ClusterSettings {
     pub vnodes: u32,
     /// Handoff bandwidth bound in bytes per second.
     pub handoff_rate: u64,
+    /// Keys of gossip seals and peer handshakes (from the cluster secret
+    /// and name).
+    pub keys: ClusterKeys,
+    /// Largest clock skew between nodes: bounds versions from peers and
+    /// the age of gossip datagrams.
+    pub max_clock_skew: Duration,
 }
 
 impl ClusterSettings {
@@ -80,8 +88,11 @@ impl ClusterSettings {
     /// listener is bound to `port`.
     ///
     /// # Errors
-    /// No gossip port can be derived or found.
+    /// No gossip port can be derived or found, or the node would be
+    /// reachable beyond loopback without a secret ([`check_secret`]).
     pub fn from_config(config: &Config, port: u16) -> std::io::Result<ClusterSettings> {
+        check_secret(config)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let ip = config
             .cluster_announce_ip
             .unwrap_or(if config.bind.is_unspecified() {
@@ -118,8 +129,40 @@ impl ClusterSettings {
             redirect: config.cluster_redirect,
             vnodes: config.vnodes,
             handoff_rate: config.handoff_rate,
+            keys: ClusterKeys::derive(config.cluster_secret.as_deref(), &config.cluster_name),
+            max_clock_skew: Duration::from_millis(config.cluster_max_clock_skew_ms),
         })
     }
+}
+
+/// Refuses a cluster node that others could reach beyond loopback (bound
+/// to, or announcing, a non-loopback address) when it has no cluster
+/// secret: its gossip and peer links would then take anyone in.
+///
+/// # Errors
+/// Such a node, with a message saying why and what to set.
+pub fn check_secret(config: &Config) -> Result<(), String> {
+    if !config.cluster_enabled || config.cluster_secret.is_some() {
+        return Ok(());
+    }
+    let mut exposed = Vec::new();
+    if !config.bind.is_loopback() {
+        exposed.push(format!("bound to {}", config.bind));
+    }
+    if let Some(ip) = config.cluster_announce_ip.filter(|ip| !ip.is_loopback()) {
+        exposed.push(format!("announcing {ip}"));
+    }
+    if exposed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to start: this cluster node is {}, which is not a loopback address, \
+         and has no cluster secret; without one any host that reaches its gossip port \
+         could join the cluster, take slots and read every key. Set the same secret on \
+         every node with --cluster-secret-file PATH (or --cluster-secret, or \
+         cluster-secret in the config file), or bind to a loopback address",
+        exposed.join(" and ")
+    ))
 }
 
 /// Cluster counters (INFO cluster, metrics).
@@ -180,7 +223,7 @@ impl Cluster {
     ) -> std::io::Result<Arc<Cluster>> {
         let membership = Membership::start(MembershipConfig {
             node_name: settings.node_name.clone(),
-            cluster_id: "ringcache".into(),
+            cluster_id: settings.keys.cluster_name().to_string(),
             gossip_listen: settings.gossip_listen,
             gossip_advertise: settings.gossip_advertise,
             resp_addr: settings.announce,
@@ -446,4 +489,32 @@ async fn become_active(cluster: Arc<Cluster>, node: Arc<NodeState>) {
     }
     cluster.set_state(MemberState::Active).await;
     info!(node = %cluster.settings.node_name, "active in the ring");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_reachable_beyond_loopback_needs_a_secret() {
+        let mut config = Config {
+            cluster_enabled: true,
+            ..Config::default()
+        };
+        assert!(check_secret(&config).is_ok(), "loopback needs none");
+        config.bind = "0.0.0.0".parse().unwrap();
+        let refused = check_secret(&config).unwrap_err();
+        assert!(refused.contains("bound to 0.0.0.0"), "{refused}");
+        assert!(refused.contains("--cluster-secret-file"), "{refused}");
+        config.bind = "127.0.0.1".parse().unwrap();
+        config.cluster_announce_ip = Some("10.0.0.5".parse().unwrap());
+        assert!(check_secret(&config)
+            .unwrap_err()
+            .contains("announcing 10.0.0.5"));
+        config.cluster_secret = Some("s".into());
+        assert!(check_secret(&config).is_ok());
+        config.cluster_secret = None;
+        config.cluster_enabled = false;
+        assert!(check_secret(&config).is_ok(), "not a cluster node");
+    }
 }

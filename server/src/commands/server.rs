@@ -216,6 +216,12 @@ fn config_values(node: &NodeState) -> Vec<(&'static str, String)> {
             "latency-monitor-threshold",
             c.latency_monitor_threshold.to_string(),
         ),
+        // The cluster secret is never listed (README: Cluster security).
+        ("cluster-name", c.cluster_name.clone()),
+        (
+            "cluster-max-clock-skew",
+            c.cluster_max_clock_skew_ms.to_string(),
+        ),
         // The node keeps no data on disk; clients (redis-benchmark among
         // them) read these to know that.
         ("save", String::new()),
@@ -224,7 +230,16 @@ fn config_values(node: &NodeState) -> Vec<(&'static str, String)> {
     ]
 }
 
-const IMMUTABLE: [&str; 4] = ["bind", "port", "io-threads", "threads"];
+const IMMUTABLE: [&str; 8] = [
+    "bind",
+    "port",
+    "io-threads",
+    "threads",
+    "cluster-secret",
+    "cluster-secret-file",
+    "cluster-name",
+    "cluster-max-clock-skew",
+];
 
 /// Applies CONFIG SET for every `(name, value)` pair, all or nothing as in
 /// Redis 7: the pairs are checked against a copy of the configuration and
@@ -256,7 +271,8 @@ fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), St
 
 /// Sets one parameter on `next` (a copy, not yet live) and checks it.
 fn config_set_one(next: &mut Config, name: &str, value: &str) -> Result<(), String> {
-    if IMMUTABLE.contains(&name) {
+    // Normalized as `Config::set` reads it, so `Cluster_Secret` is caught too.
+    if IMMUTABLE.contains(&name.to_ascii_lowercase().replace('_', "-").as_str()) {
         return Err(set_failed(name, "can't set immutable config"));
     }
     next.set(name, value)
