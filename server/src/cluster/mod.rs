@@ -12,12 +12,15 @@
 //! ones on a miss.
 
 pub mod dispatch;
+pub mod gossip_codec;
 pub mod handoff;
 pub mod hlc;
 pub mod membership;
 pub mod peer;
+pub mod rate_log;
 pub mod replication;
 pub mod router;
+pub mod sealed_transport;
 pub mod secret;
 pub mod view;
 pub mod wire;
@@ -36,6 +39,7 @@ use handoff::{Handoffs, Imports};
 use hlc::Hlc;
 use membership::{MemberState, Membership, MembershipConfig};
 use peer::PeerPool;
+use sealed_transport::{Seal, SealStats};
 use secret::ClusterKeys;
 use view::ClusterView;
 
@@ -197,6 +201,8 @@ pub struct Cluster {
     pub handoffs: Handoffs,
     /// Counters.
     pub stats: ClusterStats,
+    /// Gossip datagrams dropped, by reason.
+    pub gossip_drops: Arc<SealStats>,
     members: tokio::sync::watch::Receiver<Arc<Vec<membership::MemberInfo>>>,
     membership: Membership,
     started: Instant,
@@ -221,6 +227,8 @@ impl Cluster {
         node: Arc<NodeState>,
         settings: ClusterSettings,
     ) -> std::io::Result<Arc<Cluster>> {
+        let seal = Seal::new(settings.keys.clone(), settings.max_clock_skew);
+        let gossip_drops = seal.stats().clone();
         let membership = Membership::start(MembershipConfig {
             node_name: settings.node_name.clone(),
             cluster_id: settings.keys.cluster_name().to_string(),
@@ -231,6 +239,7 @@ impl Cluster {
             weight: settings.weight,
             failure_timeout: settings.failure_timeout,
             gossip_interval: Duration::from_millis(200),
+            seal,
         })
         .await?;
         let password = node.config.read().requirepass.clone();
@@ -248,6 +257,7 @@ impl Cluster {
             imports: Imports::default(),
             handoffs: Handoffs::default(),
             stats: ClusterStats::default(),
+            gossip_drops,
             members: membership.subscribe(),
             membership,
             started: Instant::now(),
@@ -372,7 +382,7 @@ impl Cluster {
         let (primary, replica) = view.me.map_or((0, 0), |me| view.placement.slot_counts(me));
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let handoffs = &self.handoffs;
-        vec![
+        let mut figures = vec![
             ("ring_version", view.version),
             ("nodes", view.placement.nodes().len() as u64),
             ("members", view.members.len() as u64),
@@ -397,7 +407,9 @@ impl Cluster {
             ("handoff_keys_received", load(&handoffs.keys_received)),
             ("handoff_keys_sent", load(&handoffs.keys_sent)),
             ("handoff_keys_dropped", load(&handoffs.keys_dropped)),
-        ]
+        ];
+        figures.extend(self.gossip_drops.all().map(|(r, n)| (r.figure(), n)));
+        figures
     }
 
     /// Advertises this node's state.
