@@ -39,11 +39,14 @@ const SHRINK_ABOVE: usize = 1024 * 1024;
 pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
     let mut config_seen = node.config_version.load(Ordering::Acquire);
-    let (mut query_limit, authenticated) = {
+    let (mut query_limit, authenticated, protected) = {
         let config = node.config.read();
+        // Only a cluster node serves such a client at all (see server.rs).
+        let protected = crate::server::protected_mode_refuses(&config, handle.peer.ip());
         (
             config.client_query_buffer_limit,
-            config.requirepass.is_none(),
+            config.requirepass.is_none() && !protected,
+            protected,
         )
     };
     let mut session = Session {
@@ -52,6 +55,8 @@ pub async fn serve(node: Arc<NodeState>, mut stream: TcpStream, handle: Arc<Clie
         resp3: false,
         commands: 0,
         peer: false,
+        protected,
+        peer_challenge: None,
         readonly: false,
         last_write: None,
     };

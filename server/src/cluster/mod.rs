@@ -17,6 +17,7 @@ pub mod handoff;
 pub mod hlc;
 pub mod membership;
 pub mod peer;
+pub mod peer_auth;
 pub mod rate_log;
 pub mod replication;
 pub mod router;
@@ -184,6 +185,8 @@ pub struct ClusterStats {
     pub read_through: AtomicU64,
     /// MOVED redirections answered.
     pub redirected: AtomicU64,
+    /// Peer handshakes refused: a wrong or malformed proof.
+    pub peer_auth_refused: AtomicU64,
 }
 
 /// See the module docs; one per node, shared by every connection.
@@ -242,7 +245,6 @@ impl Cluster {
             seal,
         })
         .await?;
-        let password = node.config.read().requirepass.clone();
         let empty = ClusterView::build(
             0,
             Arc::new(Vec::new()),
@@ -251,7 +253,7 @@ impl Cluster {
             settings.replicas + 1,
         );
         let cluster = Arc::new(Cluster {
-            peers: PeerPool::new(password, node.shutdown.clone()),
+            peers: PeerPool::new(settings.keys.clone(), node.shutdown.clone()),
             view: ArcSwap::from_pointee(empty),
             hlc: Hlc::default(),
             imports: Imports::default(),
@@ -395,6 +397,8 @@ impl Cluster {
             ("read_through", load(&self.stats.read_through)),
             ("replicated", load(&self.stats.replicated)),
             ("peer_request_failures", self.peers.failures()),
+            ("peer_auth_refused", load(&self.stats.peer_auth_refused)),
+            ("peer_auth_failed", self.peers.auth_failures()),
             ("replication_lag", self.peers.in_flight() as u64),
             ("applied", load(&self.stats.applied)),
             ("stale_refused", load(&self.stats.stale_refused)),

@@ -20,6 +20,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::{debug, warn};
 
+use super::peer_auth::{self, HandshakeError};
+use super::rate_log::RateLimit;
+use super::secret::ClusterKeys;
 use crate::shutdown::Shutdown;
 
 /// Requests queued per link before callers get an error (shed, not buffer).
@@ -72,12 +75,15 @@ pub struct PeerPool {
 struct PoolInner {
     links: Mutex<HashMap<(SocketAddr, bool), Link>>,
     down_until: Mutex<HashMap<SocketAddr, Instant>>,
-    password: Option<String>,
+    keys: ClusterKeys,
     shutdown: Shutdown,
     /// Requests sent on any link and not answered yet.
     in_flight: AtomicUsize,
     /// Requests that failed (peer unreachable, link lost, queue full).
     failures: std::sync::atomic::AtomicU64,
+    /// Dials whose peer failed the handshake (or refused ours).
+    auth_failures: std::sync::atomic::AtomicU64,
+    auth_warnings: RateLimit,
 }
 
 impl std::fmt::Debug for PeerPool {
@@ -89,16 +95,19 @@ impl std::fmt::Debug for PeerPool {
 }
 
 impl PeerPool {
-    /// A pool whose links authenticate with `password` and stop on `shutdown`.
-    pub fn new(password: Option<String>, shutdown: Shutdown) -> PeerPool {
+    /// A pool whose links prove the cluster key `keys` (and check that
+    /// the peer does) and stop on `shutdown`.
+    pub fn new(keys: ClusterKeys, shutdown: Shutdown) -> PeerPool {
         PeerPool {
             inner: Arc::new(PoolInner {
                 links: Mutex::new(HashMap::new()),
                 down_until: Mutex::new(HashMap::new()),
-                password,
+                keys,
                 shutdown,
                 in_flight: AtomicUsize::new(0),
                 failures: std::sync::atomic::AtomicU64::new(0),
+                auth_failures: std::sync::atomic::AtomicU64::new(0),
+                auth_warnings: RateLimit::default(),
             }),
         }
     }
@@ -169,6 +178,11 @@ impl PeerPool {
         self.inner.failures.load(Ordering::Relaxed)
     }
 
+    /// Dials whose peer failed the handshake so far.
+    pub fn auth_failures(&self) -> u64 {
+        self.inner.auth_failures.load(Ordering::Relaxed)
+    }
+
     /// Forgets links to peers not in `live` (called on ring changes).
     pub fn retain(&self, live: &[SocketAddr]) {
         self.inner
@@ -237,9 +251,9 @@ impl PeerPool {
         }
     }
 
-    /// Connects and runs the handshake: HELLO 3 for RESP3 links, AUTH when
-    /// the cluster has a password, and RCPEER so the peer runs what we send
-    /// itself instead of forwarding it again (a request makes one hop).
+    /// Connects and runs the handshake: the peer handshake (which also
+    /// makes the peer run what we send itself instead of forwarding it
+    /// again: a request makes one hop), then HELLO 3 for RESP3 links.
     async fn dial(&self, addr: SocketAddr, resp3: bool) -> std::io::Result<TcpStream> {
         let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
@@ -247,49 +261,42 @@ impl PeerPool {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
             })??;
         stream.set_nodelay(true)?;
-        let mut hello = BytesMut::new();
-        let mut expected = 0;
-        if let Some(password) = &self.inner.password {
-            resp::write_command(&mut hello, &[b"AUTH".as_slice(), password.as_bytes()]);
-            expected += 1;
-        }
-        if resp3 {
-            resp::write_command(&mut hello, &[b"HELLO".as_slice(), b"3"]);
-            expected += 1;
-        }
-        resp::write_command(&mut hello, &[b"RCPEER".as_slice()]);
-        expected += 1;
-        stream.write_all(&hello).await?;
-        let mut input = BytesMut::with_capacity(4096);
         let handshake = async {
-            while expected > 0 {
-                if stream.read_buf(&mut input).await? == 0 {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "peer closed during handshake",
-                    ));
-                }
-                while let Some((value, used)) =
-                    resp::decode(&input).map_err(std::io::Error::other)?
-                {
-                    let _ = input.split_to(used);
-                    if let Value::Error(e) = value {
-                        return Err(std::io::Error::other(format!(
-                            "handshake refused: {}",
-                            String::from_utf8_lossy(&e)
-                        )));
-                    }
-                    expected -= 1;
+            peer_auth::prove(&mut stream, &self.inner.keys).await?;
+            if resp3 {
+                let mut hello = BytesMut::new();
+                resp::write_command(&mut hello, &[b"HELLO".as_slice(), b"3"]);
+                stream.write_all(&hello).await?;
+                let mut input = BytesMut::new();
+                if let Value::Error(e) = peer_auth::read_reply(&mut stream, &mut input).await? {
+                    let why = String::from_utf8_lossy(&e).into_owned();
+                    return Err(HandshakeError::Refused(why));
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        let outcome = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "handshake timed out")
-            })??;
-        Ok(stream)
+            .unwrap_or_else(|_| {
+                Err(HandshakeError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "handshake timed out",
+                )))
+            });
+        match outcome {
+            Ok(()) => Ok(stream),
+            Err(HandshakeError::Io(e)) => Err(e),
+            Err(e) => {
+                self.inner.auth_failures.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = self.inner.auth_warnings.allow() {
+                    warn!(peer = %addr, error = %e, suppressed, "peer link refused");
+                }
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    e.to_string(),
+                ))
+            }
+        }
     }
 }
 

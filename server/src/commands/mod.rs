@@ -41,6 +41,9 @@ pub const FAST: u16 = 1 << 4;
 pub const NO_AUTH: u16 = 1 << 5;
 /// Flag: connection-level command.
 pub const CONNECTION: u16 = 1 << 6;
+/// Flag: the peer handshake (RCPEER): runs on any connection, before AUTH
+/// and in protected mode, and is left out of COMMAND.
+pub const HANDSHAKE: u16 = 1 << 7;
 
 /// What the connection must do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +65,14 @@ pub struct Session {
     pub resp3: bool,
     /// Commands run since the last flush to the shared counter.
     pub commands: u64,
-    /// A link from another cluster node: run requests here, never forward.
+    /// A link from another cluster node (it proved the cluster key): run
+    /// requests here, never forward.
     pub peer: bool,
+    /// A non-loopback client of a cluster node in protected mode: only the
+    /// peer handshake may run.
+    pub protected: bool,
+    /// The peer handshake's state between its two steps.
+    pub peer_challenge: Option<crate::cluster::peer_auth::Challenge>,
     /// READONLY: reads may be served by replicas.
     pub readonly: bool,
     /// Replica confirmations of this connection's last write (WAIT).
@@ -157,6 +166,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
 }
 
 fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
+    if ctx.session.protected && spec.flags & HANDSHAKE == 0 {
+        return cluster::deny_protected(ctx);
+    }
     if !arity_ok(spec.arity, args.len()) {
         return ctx.fail(&wrong_arity(spec.name));
     }

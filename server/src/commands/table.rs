@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{cluster, connection, hashes, keys, latency, server, strings};
-use super::{Ctx, ADMIN, CONNECTION, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
+use super::{Ctx, ADMIN, CONNECTION, DENYOOM, FAST, HANDSHAKE, NO_AUTH, READONLY, WRITE};
 use crate::protocol::Args;
 
 /// A command handler.
@@ -159,7 +159,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("readwrite", cluster::readwrite, 1, C, NONE, "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node."),
     spec("asking", cluster::asking, 1, C, NONE, "cluster", "Signals that a cluster client is following an -ASK redirect."),
     spec("wait", cluster::wait, 3, C, NONE, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
-    spec("rcpeer", cluster::rcpeer, 1, C, NONE, "cluster", "Marks the connection as a link from another ringcache node."),
+    spec("rcpeer", cluster::rcpeer, 2, CONNECTION | NO_AUTH | HANDSHAKE, NONE, "cluster", "Authenticates the connection as a link from another node of the cluster."),
     spec("rcapply", cluster::rcapply, -5, ADMIN, NONE, "cluster", "Applies a key's state at a version, unless the local copy is newer (replication and handoff)."),
     spec("rchandoff", cluster::rchandoff, -1, ADMIN, NONE, "cluster", "Tells a previous owner that a new owner took these slots."),
     spec("rcread", cluster::rcread, -2, ADMIN, NONE, "cluster", "Runs a read-only command on this node without routing it."),
