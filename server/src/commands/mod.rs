@@ -25,7 +25,7 @@ use crate::state::NodeState;
 use crate::store::{unix_ms, Store};
 
 pub use cluster::node_id;
-pub use table::{lookup, lookup_indexed, CommandSpec, COMMANDS};
+pub use table::{listed, lookup, lookup_indexed, lookup_listed, CommandSpec, COMMANDS};
 
 /// Flag: changes data.
 pub const WRITE: u16 = 1;
@@ -44,6 +44,9 @@ pub const CONNECTION: u16 = 1 << 6;
 /// Flag: the peer handshake (RCPEER): runs on any connection, before AUTH
 /// and in protected mode, and is left out of COMMAND.
 pub const HANDSHAKE: u16 = 1 << 7;
+/// Flag: only cluster nodes send it: on any other connection it is refused
+/// as an unknown command, and it is left out of COMMAND.
+pub const PEER: u16 = 1 << 8;
 
 /// What the connection must do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +171,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
 fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
     if ctx.session.protected && spec.flags & HANDSHAKE == 0 {
         return cluster::deny_protected(ctx);
+    }
+    if spec.flags & PEER != 0 && !ctx.session.peer {
+        return ctx.fail(&unknown_command(args));
     }
     if !arity_ok(spec.arity, args.len()) {
         return ctx.fail(&wrong_arity(spec.name));
