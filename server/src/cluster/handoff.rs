@@ -321,12 +321,9 @@ async fn pull(cluster: &Cluster, node: &NodeState, job: &Job) {
             return;
         };
         for snapshot in entries {
-            cluster.hlc.observe(super::hlc::Version(snapshot.version));
-            if node.store.apply(snapshot) {
-                cluster.stats.applied.fetch_add(1, Ordering::Relaxed);
-            } else {
-                cluster.stats.stale_refused.fetch_add(1, Ordering::Relaxed);
-            }
+            // One refused entry (counted and logged there) does not stop
+            // the others.
+            let _ = cluster.apply_from_peer(&node.store, snapshot, job.addr);
             keys += 1;
         }
         shard = next;

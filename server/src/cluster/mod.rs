@@ -36,10 +36,12 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::state::NodeState;
+use crate::store::{unix_ms, Snapshot, Store};
 use handoff::{Handoffs, Imports};
 use hlc::Hlc;
 use membership::{MemberState, Membership, MembershipConfig};
 use peer::PeerPool;
+use rate_log::RateLimit;
 use sealed_transport::{Seal, SealStats};
 use secret::ClusterKeys;
 use view::ClusterView;
@@ -187,7 +189,15 @@ pub struct ClusterStats {
     pub redirected: AtomicU64,
     /// Peer handshakes refused: a wrong or malformed proof.
     pub peer_auth_refused: AtomicU64,
+    /// Key states from peers refused: their version was further ahead of
+    /// the local clock than the skew limit.
+    pub versions_refused: AtomicU64,
 }
+
+/// A key state from a peer whose version is too far ahead of this node's
+/// clock; how far, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AheadOfClock(pub u64);
 
 /// See the module docs; one per node, shared by every connection.
 pub struct Cluster {
@@ -209,6 +219,7 @@ pub struct Cluster {
     members: tokio::sync::watch::Receiver<Arc<Vec<membership::MemberInfo>>>,
     membership: Membership,
     started: Instant,
+    skew_warnings: RateLimit,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -263,6 +274,7 @@ impl Cluster {
             members: membership.subscribe(),
             membership,
             started: Instant::now(),
+            skew_warnings: RateLimit::default(),
             settings,
         });
         info!(
@@ -402,6 +414,7 @@ impl Cluster {
             ("replication_lag", self.peers.in_flight() as u64),
             ("applied", load(&self.stats.applied)),
             ("stale_refused", load(&self.stats.stale_refused)),
+            ("versions_refused", load(&self.stats.versions_refused)),
             ("importing_slots", self.imports.len() as u64),
             (
                 "handoff_slots_pending",
@@ -414,6 +427,43 @@ impl Cluster {
         ];
         figures.extend(self.gossip_drops.all().map(|(r, n)| (r.figure(), n)));
         figures
+    }
+
+    /// Applies a key state a peer sent (replication, transfer) unless the
+    /// local copy is newer; returns whether it was applied.
+    ///
+    /// # Errors
+    /// Its version is further ahead of this node's clock than the skew
+    /// limit: refused (counted, logged at a rate limit) and not observed by
+    /// the clock.
+    pub fn apply_from_peer(
+        &self,
+        store: &Store,
+        snapshot: Snapshot,
+        peer: SocketAddr,
+    ) -> Result<bool, AheadOfClock> {
+        let version = hlc::Version(snapshot.version);
+        if let Some(ahead_ms) = version.too_far_ahead(unix_ms(), self.settings.max_clock_skew) {
+            self.stats.versions_refused.fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = self.skew_warnings.allow() {
+                warn!(
+                    %peer,
+                    ahead_ms,
+                    suppressed,
+                    "refused a version ahead of the local clock by more than cluster-max-clock-skew"
+                );
+            }
+            return Err(AheadOfClock(ahead_ms));
+        }
+        self.hlc.observe(version);
+        let applied = store.apply(snapshot);
+        let counter = if applied {
+            &self.stats.applied
+        } else {
+            &self.stats.stale_refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(applied)
     }
 
     /// Advertises this node's state.

@@ -19,7 +19,7 @@ use super::{After, Ctx};
 use crate::cluster::peer_auth::{self, Answer};
 use crate::cluster::rate_log::{RateLimit, WARN_PERIOD};
 use crate::cluster::view::ClusterView;
-use crate::cluster::{wire, Cluster};
+use crate::cluster::{wire, AheadOfClock, Cluster};
 use crate::protocol::Args;
 use crate::stats::ServerStats;
 
@@ -398,15 +398,13 @@ pub fn rcapply(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(snapshot) = wire::decode_apply(args) else {
         return ctx.fail("ERR malformed RCAPPLY");
     };
-    cluster
-        .hlc
-        .observe(crate::cluster::hlc::Version(snapshot.version));
-    if ctx.store().apply(snapshot) {
-        cluster.stats.applied.fetch_add(1, Ordering::Relaxed);
-    } else {
-        cluster.stats.stale_refused.fetch_add(1, Ordering::Relaxed);
+    let peer = ctx.session.handle.peer;
+    match cluster.apply_from_peer(ctx.store(), snapshot, peer) {
+        Ok(_) => ctx.reply.ok(),
+        Err(AheadOfClock(ms)) => ctx.fail(&format!(
+            "ERR version {ms} ms ahead of this node's clock (over cluster-max-clock-skew)"
+        )),
     }
-    ctx.reply.ok();
 }
 
 /// RCHANDOFF: the previous owner finished streaming these slots.
