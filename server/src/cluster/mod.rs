@@ -19,6 +19,7 @@ pub mod membership;
 pub mod peer;
 pub mod peer_auth;
 pub mod rate_log;
+pub mod rejoin;
 pub mod replication;
 pub mod router;
 pub mod sealed_transport;
@@ -220,6 +221,7 @@ pub struct Cluster {
     membership: Membership,
     started: Instant,
     skew_warnings: RateLimit,
+    ring_history: rejoin::RingHistory,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -275,6 +277,7 @@ impl Cluster {
             membership,
             started: Instant::now(),
             skew_warnings: RateLimit::default(),
+            ring_history: rejoin::RingHistory::default(),
             settings,
         });
         info!(
@@ -328,6 +331,7 @@ impl Cluster {
             return;
         }
         next.version = old.version + 1;
+        let returning = self.ring_history.returning(&old, &next);
         let next = Arc::new(next);
         self.view.store(next.clone());
         let live: Vec<SocketAddr> = next.members.iter().map(|m| m.resp_addr).collect();
@@ -354,9 +358,9 @@ impl Cluster {
                 self.settings.vnodes,
                 self.settings.replicas + 1,
             );
-            handoff::plan(self, &before, &next);
+            handoff::plan(self, &before, &next, &returning);
         } else {
-            handoff::plan(self, &old, &next);
+            handoff::plan(self, &old, &next, &returning);
         }
     }
 
