@@ -20,6 +20,7 @@ pub mod peer;
 pub mod peer_auth;
 pub mod rate_log;
 pub mod rejoin;
+pub mod repair;
 pub mod replication;
 pub mod router;
 pub mod sealed_transport;
@@ -217,6 +218,8 @@ pub struct Cluster {
     pub stats: ClusterStats,
     /// Gossip datagrams dropped, by reason.
     pub gossip_drops: Arc<SealStats>,
+    /// Replica repairs done.
+    pub repairs: repair::RepairStats,
     members: tokio::sync::watch::Receiver<Arc<Vec<membership::MemberInfo>>>,
     membership: Membership,
     started: Instant,
@@ -273,6 +276,7 @@ impl Cluster {
             handoffs: Handoffs::default(),
             stats: ClusterStats::default(),
             gossip_drops,
+            repairs: repair::RepairStats::default(),
             members: membership.subscribe(),
             membership,
             started: Instant::now(),
@@ -287,6 +291,7 @@ impl Cluster {
         );
         tokio::spawn(follow_membership(cluster.clone(), node.clone()));
         tokio::spawn(handoff::run_worker(cluster.clone(), node.clone()));
+        tokio::spawn(repair::run_worker(cluster.clone(), node.clone()));
         tokio::spawn(become_active(cluster.clone(), node.clone()));
         if let Some(evictions) = node.store.log_evictions(EVICTION_LOG_CAPACITY) {
             tokio::spawn(replicate_evictions(
@@ -428,6 +433,8 @@ impl Cluster {
             ("handoff_keys_received", load(&handoffs.keys_received)),
             ("handoff_keys_sent", load(&handoffs.keys_sent)),
             ("handoff_keys_dropped", load(&handoffs.keys_dropped)),
+            ("repairs", load(&self.repairs.runs)),
+            ("repair_keys_pushed", load(&self.repairs.keys)),
         ];
         figures.extend(self.gossip_drops.all().map(|(r, n)| (r.figure(), n)));
         figures

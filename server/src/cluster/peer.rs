@@ -5,10 +5,19 @@
 //!
 //! A link that fails fails every request on it and is replaced on the next
 //! request, after a short back-off so a dead peer is not redialled in a loop.
+//!
+//! A link is closed abortively (RST, its unsent bytes discarded), and a
+//! caller that gave up on a request aborts the link: otherwise TCP would
+//! keep retransmitting the request and deliver it when a partition heals,
+//! seconds after the client was told it failed, where it would overwrite
+//! writes acknowledged meanwhile. What a peer may have missed that way
+//! (or because a request failed at once) is noted per peer, with the time
+//! from which writes may be missing, for the repair worker
+//! ([`super::repair`]) to push again.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,13 +26,14 @@ use parking_lot::Mutex;
 use ringcache_client::resp::{self, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tracing::{debug, warn};
 
 use super::peer_auth::{self, HandshakeError};
 use super::rate_log::RateLimit;
 use super::secret::ClusterKeys;
 use crate::shutdown::Shutdown;
+use crate::store::unix_ms;
 
 /// Requests queued per link before callers get an error (shed, not buffer).
 const QUEUE_DEPTH: usize = 8192;
@@ -33,6 +43,10 @@ const MAX_IN_FLIGHT: usize = 65_536;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// After a failed dial, requests to that peer fail at once for this long.
 const REDIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// Taken off the time from which a peer may have missed writes: covers a
+/// write stamped just before the moment was read, and requests queued
+/// during a dial.
+const MISSED_MARGIN_MS: u64 = 2_000;
 
 /// Why a peer request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +78,7 @@ struct Request {
 #[derive(Clone)]
 struct Link {
     sender: mpsc::Sender<Request>,
+    abort: Arc<Notify>,
 }
 
 /// Every link of this node; cheap to clone.
@@ -84,6 +99,9 @@ struct PoolInner {
     /// Dials whose peer failed the handshake (or refused ours).
     auth_failures: std::sync::atomic::AtomicU64,
     auth_warnings: RateLimit,
+    /// Per peer, the wall-clock ms from which it may have missed requests.
+    missed: Mutex<HashMap<SocketAddr, u64>>,
+    missed_wake: Notify,
 }
 
 impl std::fmt::Debug for PeerPool {
@@ -108,6 +126,8 @@ impl PeerPool {
                 failures: std::sync::atomic::AtomicU64::new(0),
                 auth_failures: std::sync::atomic::AtomicU64::new(0),
                 auth_warnings: RateLimit::default(),
+                missed: Mutex::new(HashMap::new()),
+                missed_wake: Notify::new(),
             }),
         }
     }
@@ -136,6 +156,7 @@ impl PeerPool {
         replies: Vec<oneshot::Sender<PeerReply>>,
     ) {
         let fail = |replies: Vec<oneshot::Sender<PeerReply>>, error: PeerError| {
+            self.note_missed(addr, unix_ms());
             self.inner
                 .failures
                 .fetch_add(replies.len() as u64, Ordering::Relaxed);
@@ -183,6 +204,46 @@ impl PeerPool {
         self.inner.auth_failures.load(Ordering::Relaxed)
     }
 
+    /// Notes that `addr` may have missed what was sent to it from `since`
+    /// (wall-clock ms) on.
+    fn note_missed(&self, addr: SocketAddr, since: u64) {
+        let since = since.saturating_sub(MISSED_MARGIN_MS);
+        let mut missed = self.inner.missed.lock();
+        let entry = missed.entry(addr).or_insert(since);
+        *entry = (*entry).min(since);
+        drop(missed);
+        self.inner.missed_wake.notify_one();
+    }
+
+    /// Takes the peers that may have missed requests, each with the
+    /// wall-clock ms from which (see [`super::repair`]).
+    pub fn take_missed(&self) -> Vec<(SocketAddr, u64)> {
+        self.inner.missed.lock().drain().collect()
+    }
+
+    /// Puts back a peer [`PeerPool::take_missed`] gave (not repaired yet).
+    pub fn restore_missed(&self, addr: SocketAddr, since: u64) {
+        let mut missed = self.inner.missed.lock();
+        let entry = missed.entry(addr).or_insert(since);
+        *entry = (*entry).min(since);
+    }
+
+    /// Waits until a peer may have missed requests.
+    pub async fn missed_noted(&self) {
+        self.inner.missed_wake.notified().await;
+    }
+
+    /// Aborts every link to `addr` (a request on it was given up on): what
+    /// it has not delivered yet never will be, and what it waits for fails.
+    pub fn abort(&self, addr: SocketAddr) {
+        self.inner.links.lock().retain(|(to, _), link| {
+            if *to == addr {
+                link.abort.notify_one();
+            }
+            *to != addr
+        });
+    }
+
     /// Forgets links to peers not in `live` (called on ring changes).
     pub fn retain(&self, live: &[SocketAddr]) {
         self.inner
@@ -199,20 +260,30 @@ impl PeerPool {
             }
         }
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let link = Link { sender };
+        let abort = Arc::new(Notify::new());
+        let link = Link {
+            sender,
+            abort: abort.clone(),
+        };
         links.insert((addr, resp3), link.clone());
         let pool = self.clone();
         tokio::spawn(async move {
             let shutdown = pool.inner.shutdown.clone();
             tokio::select! {
                 () = shutdown.wait() => {}
-                () = pool.run_link(addr, resp3, receiver) => {}
+                () = pool.run_link(addr, resp3, receiver, &abort) => {}
             }
         });
         link
     }
 
-    async fn run_link(&self, addr: SocketAddr, resp3: bool, mut receiver: mpsc::Receiver<Request>) {
+    async fn run_link(
+        &self,
+        addr: SocketAddr,
+        resp3: bool,
+        mut receiver: mpsc::Receiver<Request>,
+        abort: &Notify,
+    ) {
         let stream = match self.dial(addr, resp3).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -222,6 +293,7 @@ impl PeerPool {
                     .lock()
                     .insert(addr, Instant::now() + REDIAL_BACKOFF);
                 receiver.close();
+                self.note_missed(addr, unix_ms());
                 while let Some(request) = receiver.recv().await {
                     for reply in request.replies {
                         let _ = reply.send(Err(PeerError::Unreachable(addr)));
@@ -232,22 +304,32 @@ impl PeerPool {
         };
         self.inner.down_until.lock().remove(&addr);
         let waiting = Mutex::new(VecDeque::new());
-        let result = pump(stream, &mut receiver, &waiting, &self.inner.in_flight).await;
+        // Everything sent before this moment was answered.
+        let settled = AtomicU64::new(unix_ms());
+        let result = tokio::select! {
+            r = pump(stream, &mut receiver, &waiting, &self.inner.in_flight, &settled) => r,
+            () = abort.notified() => Err(std::io::Error::other("aborted: a request on it was given up")),
+        };
         if let Err(e) = result {
             warn!(peer = %addr, error = %e, "peer link lost");
         }
         receiver.close();
         let mut waiting = waiting.lock();
+        let mut unanswered = waiting.len();
         self.inner
             .in_flight
-            .fetch_sub(waiting.len(), Ordering::Relaxed);
+            .fetch_sub(unanswered, Ordering::Relaxed);
         for reply in waiting.drain(..) {
             let _ = reply.send(Err(PeerError::Unreachable(addr)));
         }
         while let Ok(request) = receiver.try_recv() {
+            unanswered += request.replies.len();
             for reply in request.replies {
                 let _ = reply.send(Err(PeerError::Unreachable(addr)));
             }
+        }
+        if unanswered > 0 {
+            self.note_missed(addr, settled.load(Ordering::Relaxed));
         }
     }
 
@@ -261,6 +343,8 @@ impl PeerPool {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
             })??;
         stream.set_nodelay(true)?;
+        // Closing discards unsent bytes (see the module docs).
+        stream.set_zero_linger()?;
         let handshake = async {
             peer_auth::prove(&mut stream, &self.inner.keys).await?;
             if resp3 {
@@ -309,6 +393,7 @@ async fn pump(
     receiver: &mut mpsc::Receiver<Request>,
     waiting: &Mutex<VecDeque<oneshot::Sender<PeerReply>>>,
     in_flight_total: &AtomicUsize,
+    settled: &AtomicU64,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.into_split();
     let in_flight = Semaphore::new(MAX_IN_FLIGHT);
@@ -354,7 +439,15 @@ async fn pump(
             }
             while let Some((_, used)) = resp::decode(&input).map_err(std::io::Error::other)? {
                 let frame = input.split_to(used).freeze();
-                let Some(reply) = waiting.lock().pop_front() else {
+                let reply = {
+                    let mut waiting = waiting.lock();
+                    let reply = waiting.pop_front();
+                    if waiting.is_empty() {
+                        settled.store(unix_ms(), Ordering::Relaxed);
+                    }
+                    reply
+                };
+                let Some(reply) = reply else {
                     return Err(std::io::Error::other("reply without a request"));
                 };
                 in_flight.add_permits(1);
