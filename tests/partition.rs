@@ -538,14 +538,29 @@ fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
     let values = redis_cli(&lab, 1, &gets);
     let expected: Vec<String> = (0..60).map(|k| format!("v{k}")).collect();
     assert_eq!(values.lines().collect::<Vec<_>>(), expected, "{values}");
-    // A client from outside (not loopback, not a peer) is still refused.
-    let outside = std::net::TcpStream::connect(node_addr(&lab, 0)).expect("connect");
-    outside
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let reply = common::RawConn { stream: outside }.send_and_read_to_close(b"PING\r\n");
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(reply.starts_with("-DENIED"), "{reply}");
+    // A client from outside (not loopback, not a peer) is still refused,
+    // whatever it sends but a peer proof.
+    for request in [
+        &b"PING\r\n"[..],
+        b"NOSUCHCOMMAND\r\n",
+        b"RCAPPLY 1 k 0 s v\r\n",
+    ] {
+        let outside = std::net::TcpStream::connect(node_addr(&lab, 0)).expect("connect");
+        outside
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let reply = common::RawConn { stream: outside }.send_and_read_to_close(request);
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(
+            reply.starts_with("-DENIED") && reply.ends_with("\r\n"),
+            "{reply}"
+        );
+        assert_eq!(
+            reply.matches("\r\n").count(),
+            1,
+            "closed after one reply: {reply}"
+        );
+    }
     let info = redis_cli(&lab, 0, "INFO cluster\n");
     println!(
         "public bind: 60/60 writes forwarded; peer_auth_refused={:?} peer_auth_failed={:?}",

@@ -155,7 +155,15 @@ pub fn arity_ok(arity: i32, n: usize) -> bool {
 /// Runs one request: table lookup, checks, the handler, the slow log.
 /// Returns the command's index in [`COMMANDS`], if it is one.
 pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
-    let Some((index, spec)) = lookup_indexed(args.get(0)) else {
+    // Commands only nodes send look absent on any other connection (not
+    // even CLIENT LIST's last command shows them).
+    let found =
+        lookup_indexed(args.get(0)).filter(|(_, spec)| spec.flags & PEER == 0 || ctx.session.peer);
+    let Some((index, spec)) = found else {
+        if ctx.session.protected {
+            cluster::deny_protected(ctx);
+            return None;
+        }
         let text = unknown_command(args);
         ctx.fail(&text);
         return None;
@@ -171,9 +179,6 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
 fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
     if ctx.session.protected && spec.flags & HANDSHAKE == 0 {
         return cluster::deny_protected(ctx);
-    }
-    if spec.flags & PEER != 0 && !ctx.session.peer {
-        return ctx.fail(&unknown_command(args));
     }
     if !arity_ok(spec.arity, args.len()) {
         return ctx.fail(&wrong_arity(spec.name));
