@@ -211,40 +211,6 @@ fn cluster_commands_describe_the_ring() {
     assert!(error.to_string().contains("Invalid slot"));
 }
 
-/// (slot owners as node indexes) for `key`, from CLUSTER SLOTS.
-fn owners_of(cluster: &TestCluster, key: &str) -> Vec<usize> {
-    let mut conn = cluster.node(cluster.live()[0]).conn();
-    let slot: i64 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(key)
-        .query(&mut conn)
-        .unwrap();
-    let slots: Vec<Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut conn).unwrap();
-    for range in slots {
-        let Value::Array(parts) = range else { continue };
-        let (Value::Int(start), Value::Int(end)) = (&parts[0], &parts[1]) else {
-            continue;
-        };
-        if (*start..=*end).contains(&slot) {
-            return parts[2..]
-                .iter()
-                .map(|node| {
-                    let Value::Array(fields) = node else { panic!() };
-                    let Value::Int(port) = fields[1] else {
-                        panic!()
-                    };
-                    cluster
-                        .live()
-                        .into_iter()
-                        .find(|&i| i64::from(cluster.node(i).addr.port()) == port)
-                        .expect("owner is a live node")
-                })
-                .collect();
-        }
-    }
-    panic!("slot {slot} not covered");
-}
-
 #[test]
 fn writes_reach_replicas_and_quorum_waits_for_them() {
     let cluster = TestCluster::start(3, &["--failure-timeout", "3s", "--write-quorum", "2"]);
@@ -259,7 +225,7 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
             .query(&mut conn)
             .unwrap();
         let _: i64 = conn.incr(&key, 5).unwrap();
-        let owners = owners_of(&cluster, &key);
+        let owners = cluster.owners(&key);
         assert_eq!(owners.len(), 2);
         // Acknowledged with W=2, so the replica holds the result already:
         // the effect (the value after INCR, the absolute expiry) was shipped.
@@ -271,7 +237,7 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
         assert!((990..=1000).contains(&ttl), "{ttl}");
     }
     // WAIT reports the replica that confirmed the last write.
-    let mut direct = cluster.node(owners_of(&cluster, "w")[0]).conn();
+    let mut direct = cluster.node(cluster.owners("w")[0]).conn();
     let _: () = direct.set("w", 1).unwrap();
     let confirmed: i64 = redis::cmd("WAIT")
         .arg(1)
@@ -281,7 +247,7 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
     assert_eq!(confirmed, 1);
     // Deletes reach the replica too.
     let _: i64 = conn.del("q:1").unwrap();
-    let owners = owners_of(&cluster, "q:1");
+    let owners = cluster.owners("q:1");
     let mut replica = cluster.node(owners[1]).conn();
     let _: () = redis::cmd("READONLY").query(&mut replica).unwrap();
     let gone: Option<i64> = replica.get("q:1").unwrap();
@@ -515,7 +481,7 @@ fn evictions_on_a_primary_reach_its_replicas() {
     let lingering = |readers: &mut Vec<Connection>| {
         let mut lingering = 0;
         for key in &sample {
-            let owners = owners_of(&cluster, key);
+            let owners = cluster.owners(key);
             let on_primary: bool = readers[owners[0]].exists(key.as_str()).unwrap();
             let on_replica: bool = readers[owners[1]].exists(key.as_str()).unwrap();
             if on_replica && !on_primary {

@@ -121,13 +121,21 @@ struct Settings {
 
 impl Connection {
     fn new(node: Arc<NodeState>, stream: TcpStream, handle: Arc<ClientHandle>) -> Connection {
-        let authenticated = node.config.read().requirepass.is_none();
+        let (authenticated, protected) = {
+            let config = node.config.read();
+            // Only a cluster node serves such a client at all (server.rs),
+            // and only for the peer handshake.
+            let protected = crate::server::protected_mode_refuses(&config, handle.peer.ip());
+            (config.requirepass.is_none() && !protected, protected)
+        };
         let session = Session {
             handle: handle.clone(),
             authenticated,
             resp3: false,
             commands: 0,
             peer: false,
+            protected,
+            peer_challenge: None,
             readonly: false,
             last_write: None,
             auth_failures: 0,

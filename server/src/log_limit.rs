@@ -7,12 +7,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::store::unix_ms;
 
+/// How often each kind of warning may be logged, unless a kind says
+/// otherwise.
+pub const WARN_PERIOD_MS: u64 = 5_000;
+
 /// One kind of rate-limited warning.
 #[derive(Debug)]
 pub struct LogLimit {
     period_ms: u64,
     next_ms: AtomicU64,
     suppressed: AtomicU64,
+}
+
+impl Default for LogLimit {
+    fn default() -> Self {
+        LogLimit::new(WARN_PERIOD_MS)
+    }
 }
 
 impl LogLimit {

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use ringcache_server::cluster::{Cluster, ClusterSettings};
+use ringcache_server::cluster::{self, Cluster, ClusterSettings};
 use ringcache_server::config::{self, StartError};
 use ringcache_server::{metrics, server, Config, NodeState};
 use tracing_subscriber::EnvFilter;
@@ -49,7 +49,15 @@ fn main() {
     }
 }
 
-async fn serve(config: Config) -> std::io::Result<()> {
+async fn serve(mut config: Config) -> std::io::Result<()> {
+    if config.local_cluster > 0 && config.cluster_secret.is_none() {
+        // Its nodes share this process, so a secret nobody else knows
+        // closes the cluster to other local processes.
+        let secret = cluster::secret::random_secret().map_err(std::io::Error::other)?;
+        config.cluster_secret = Some(secret);
+    }
+    // Before anything is bound: a node refused here never listens.
+    cluster::check_secret(&config).map_err(std::io::Error::other)?;
     if config.local_cluster > 0 {
         return serve_local_cluster(config).await;
     }

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, MAX_CONNECTIONS};
 use crate::connection;
+use crate::log_limit::{LogLimit, WARN_PERIOD_MS};
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
@@ -27,7 +28,8 @@ const CRON_PERIOD: Duration = Duration::from_millis(100);
 /// Longest wait for connections to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-const PROTECTED_MODE_ERROR: &str = "-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers, you may adopt one of the following solutions: 1) Disable protected mode by sending the command 'CONFIG SET protected-mode no' from the loopback interface, after making sure the node is not publicly accessible. 2) Start the node with '--protected-mode no'. 3) Set a password with '--requirepass'.\r\n";
+/// Redis's protected-mode refusal, as a raw error line.
+pub const PROTECTED_MODE_ERROR: &str = "-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers, you may adopt one of the following solutions: 1) Disable protected mode by sending the command 'CONFIG SET protected-mode no' from the loopback interface, after making sure the node is not publicly accessible. 2) Start the node with '--protected-mode no'. 3) Set a password with '--requirepass'.\r\n";
 
 /// Binds the configured address (port 0 takes a free port).
 ///
@@ -36,6 +38,9 @@ const PROTECTED_MODE_ERROR: &str = "-DENIED Running in protected mode because pr
 pub async fn bind(config: &Config) -> io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::new(config.bind, config.port)).await
 }
+
+/// Limits the protected-mode refusal warnings (a stranger sets their rate).
+pub static PROTECTED_WARNINGS: LogLimit = LogLimit::new(WARN_PERIOD_MS);
 
 /// True if a client at `peer` must be refused by protected mode.
 pub fn protected_mode_refuses(config: &Config, peer: IpAddr) -> bool {
@@ -77,8 +82,13 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
             }
         };
         ServerStats::add(&node.stats.connections_received, 1);
-        if protected_mode_refuses(&node.config.read(), peer.ip()) {
+        // A cluster node serves such a client, but only for the peer
+        // handshake (its peers may be anywhere); see `Session::protected`.
+        if protected_mode_refuses(&node.config.read(), peer.ip()) && node.cluster.get().is_none() {
             ServerStats::add(&node.stats.rejected_connections, 1);
+            if let Some(suppressed) = PROTECTED_WARNINGS.allow() {
+                warn!(client = %peer, suppressed, "protected mode: refused a non-loopback client");
+            }
             tokio::spawn(refuse(stream, PROTECTED_MODE_ERROR));
             continue;
         }

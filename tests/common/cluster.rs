@@ -1,7 +1,10 @@
 //! Test clusters: several `ringcache-server` processes on 127.0.0.1 joined
 //! through gossip, each with a stable name, started and killed like real
-//! deployments (SIGKILL for crashes, SIGTERM for graceful leaves).
+//! deployments (SIGKILL for crashes, SIGTERM for graceful leaves). Every
+//! cluster has a secret of its own, given to its nodes in a file.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::Value;
@@ -17,13 +20,51 @@ pub struct TestCluster {
     pub nodes: Vec<Option<TestNode>>,
     seed: String,
     flags: Vec<String>,
+    secret: String,
+    secret_file: PathBuf,
+    password: Option<String>,
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.secret_file);
+    }
 }
 
 impl TestCluster {
     /// Starts `count` nodes with `flags` (each node gets a free RESP and
-    /// gossip port, a stable name, and node 0 as its seed).
+    /// gossip port, a stable name, the cluster's secret, and node 0 as its
+    /// seed).
     pub fn start(count: usize, flags: &[&str]) -> TestCluster {
-        let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+        TestCluster::start_with(count, flags, None)
+    }
+
+    /// As [`TestCluster::start`], with `--requirepass password` on every
+    /// node (the harness's own connections authenticate).
+    pub fn start_with_password(count: usize, flags: &[&str], password: &str) -> TestCluster {
+        TestCluster::start_with(count, flags, Some(password))
+    }
+
+    fn start_with(count: usize, flags: &[&str], password: Option<&str>) -> TestCluster {
+        static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
+        let number = CLUSTERS.fetch_add(1, Ordering::Relaxed);
+        let secret = format!(
+            "test-secret-{}-{number}-{}",
+            std::process::id(),
+            super::unix_secs()
+        );
+        let secret_file = std::env::temp_dir().join(format!(
+            "ringcache-test-secret-{}-{number}",
+            std::process::id()
+        ));
+        std::fs::write(&secret_file, format!("{secret}\n")).expect("writing the secret file");
+        let mut flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+        flags.push("--cluster-secret-file".into());
+        flags.push(secret_file.display().to_string());
+        if let Some(password) = password {
+            flags.push("--requirepass".into());
+            flags.push(password.into());
+        }
         let mut first = start_node(0, None, &flags);
         let line = first
             .wait_for_log("cluster membership started", Duration::from_secs(30))
@@ -38,6 +79,9 @@ impl TestCluster {
             nodes: vec![Some(first)],
             seed,
             flags,
+            secret,
+            secret_file,
+            password: password.map(String::from),
         };
         for _ in 1..count {
             cluster.add_node();
@@ -63,6 +107,33 @@ impl TestCluster {
     /// Node `index`.
     pub fn node(&self, index: usize) -> &TestNode {
         self.nodes[index].as_ref().expect("node is running")
+    }
+
+    /// The cluster's secret.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// Node 0's gossip address: the seed of the others.
+    pub fn seed(&self) -> &str {
+        &self.seed
+    }
+
+    /// A client of node `index`, authenticated if the cluster has a
+    /// password.
+    pub fn client(&self, index: usize) -> redis::Client {
+        let addr = self.node(index).addr;
+        let url = match &self.password {
+            Some(password) => format!("redis://:{password}@{addr}/"),
+            None => format!("redis://{addr}/"),
+        };
+        redis::Client::open(url).expect("client")
+    }
+
+    /// A connection to node `index`, authenticated if the cluster has a
+    /// password.
+    pub fn conn(&self, index: usize) -> redis::Connection {
+        self.client(index).get_connection().expect("connection")
     }
 
     /// Indexes of running nodes.
@@ -101,7 +172,7 @@ impl TestCluster {
     fn converged(&self, expected: usize) -> bool {
         let mut slots: Option<Value> = None;
         for index in self.live() {
-            let Ok(mut conn) = self.node(index).client().get_connection() else {
+            let Ok(mut conn) = self.client(index).get_connection() else {
                 return false;
             };
             let Ok(info) = redis::cmd("INFO").arg("cluster").query::<String>(&mut conn) else {
@@ -130,8 +201,7 @@ impl TestCluster {
         let mut text = String::new();
         for index in self.live() {
             let info = self
-                .node(index)
-                .client()
+                .client(index)
                 .get_connection()
                 .ok()
                 .and_then(|mut c| {
@@ -148,7 +218,7 @@ impl TestCluster {
 
     /// A figure of INFO cluster on node `index`.
     pub fn figure(&self, index: usize, name: &str) -> u64 {
-        let mut conn = self.node(index).conn();
+        let mut conn = self.conn(index);
         let info: String = redis::cmd("INFO")
             .arg("cluster")
             .query(&mut conn)
@@ -156,12 +226,50 @@ impl TestCluster {
         field_of(&info, name).unwrap_or_else(|| panic!("no {name} in INFO cluster"))
     }
 
+    /// The running nodes that own `key`'s slot, its primary first.
+    pub fn owners(&self, key: &str) -> Vec<usize> {
+        let mut conn = self.conn(self.live()[0]);
+        let slot: i64 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut conn)
+            .expect("CLUSTER KEYSLOT");
+        let slots: Vec<Value> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query(&mut conn)
+            .expect("CLUSTER SLOTS");
+        for range in slots {
+            let Value::Array(parts) = range else { continue };
+            let (Value::Int(start), Value::Int(end)) = (&parts[0], &parts[1]) else {
+                continue;
+            };
+            if (*start..=*end).contains(&slot) {
+                return parts[2..]
+                    .iter()
+                    .map(|node| {
+                        let Value::Array(fields) = node else {
+                            panic!("node entry {node:?}")
+                        };
+                        let Value::Int(port) = fields[1] else {
+                            panic!("port in {fields:?}")
+                        };
+                        self.live()
+                            .into_iter()
+                            .find(|&i| i64::from(self.node(i).addr.port()) == port)
+                            .expect("owner is a live node")
+                    })
+                    .collect();
+            }
+        }
+        panic!("slot {slot} not covered");
+    }
+
     /// Total keys over all running nodes (copies included).
     pub fn total_keys(&self) -> u64 {
         self.live()
             .into_iter()
             .map(|i| {
-                let mut conn = self.node(i).conn();
+                let mut conn = self.conn(i);
                 redis::cmd("DBSIZE")
                     .query::<u64>(&mut conn)
                     .expect("DBSIZE")
@@ -170,7 +278,8 @@ impl TestCluster {
     }
 }
 
-fn field_of(info: &str, name: &str) -> Option<u64> {
+/// A numeric field of an INFO text.
+pub fn field_of(info: &str, name: &str) -> Option<u64> {
     info.lines()
         .find_map(|line| line.strip_prefix(&format!("{name}:")))
         .and_then(|v| v.trim().parse().ok())

@@ -152,10 +152,7 @@ impl TestNode {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
-        RawConn {
-            stream,
-            unread: Vec::new(),
-        }
+        RawConn::new(stream)
     }
 
     /// The OS process id.
@@ -240,6 +237,14 @@ pub struct RawConn {
 }
 
 impl RawConn {
+    /// Wraps a connected socket.
+    pub fn new(stream: TcpStream) -> RawConn {
+        RawConn {
+            stream,
+            unread: Vec::new(),
+        }
+    }
+
     /// Sends bytes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");

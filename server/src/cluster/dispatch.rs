@@ -117,10 +117,19 @@ pub fn run(
 }
 
 /// Sends an encoded request to its owner; the reply is relayed as it is.
+/// Given up on (no reply in time), the request must not run later: the
+/// link is aborted (see `peer`'s module docs).
 fn forward(cluster: &Cluster, addr: SocketAddr, resp3: bool, command: Bytes) -> PendingReply {
     cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
     let reply = cluster.peers.send(addr, resp3, command);
-    Box::pin(async move { relayed(bounded(reply).await) })
+    let peers = cluster.peers.clone();
+    Box::pin(async move {
+        let reply = bounded(reply).await;
+        if reply.is_none() {
+            peers.abort(addr);
+        }
+        relayed(reply)
+    })
 }
 
 impl Here<'_> {

@@ -11,9 +11,12 @@
 //! Because the importer drives the transfer from its own view, a transfer
 //! never waits on a plan another node made from a different view. The same
 //! path restores the copy count after a failure: a node that becomes an
-//! owner because another died simply pulls from a surviving copy. Keys of
-//! slots a node no longer owns are dropped once the ring has been stable for
-//! a while (long enough for the new owners to pull them).
+//! owner because another died simply pulls from a surviving copy. And it
+//! reconciles after a partition: a node pulls the slots it shares with a
+//! member back under the same generation ([`super::rejoin`]), from that
+//! member, whichever side it was on. Keys of slots a node no longer owns
+//! are dropped once the ring has been stable for a while (long enough for
+//! the new owners to pull them).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -159,8 +162,9 @@ fn surviving_owner<'a>(
 }
 
 /// Works out, for the change from `old` to `next`, which slots this node
-/// pulls and from whom.
-pub fn plan(cluster: &Cluster, old: &ClusterView, next: &ClusterView) {
+/// pulls and from whom; `returning` names the ring members back from a
+/// partition (see [`super::rejoin`]).
+pub fn plan(cluster: &Cluster, old: &ClusterView, next: &ClusterView, returning: &HashSet<String>) {
     *cluster.handoffs.changed_at.lock() = Some(Instant::now());
     let me = cluster.settings.node_name.as_str();
     if let (Some(was), None) = (old.me, next.me) {
@@ -193,16 +197,11 @@ pub fn plan(cluster: &Cluster, old: &ClusterView, next: &ClusterView) {
                 continue;
             };
             imports.insert(slot, (member.resp_addr, deadline));
-            jobs.entry(source.to_string())
-                .or_insert_with(|| Job {
-                    source: source.to_string(),
-                    addr: member.resp_addr,
-                    slots: Vec::new(),
-                    ring_version: next.version,
-                })
-                .slots
-                .push(slot);
+            add_to_job(&mut jobs, source, member.resp_addr, next.version, slot);
         }
+    }
+    if next.me.is_some() && !returning.is_empty() {
+        reconcile(next, me, returning, deadline, &mut jobs, &mut imports);
     }
     // Slots still importing from an earlier change stay importing while this
     // node owns them and their source is alive (their transfer is queued).
@@ -226,6 +225,54 @@ pub fn plan(cluster: &Cluster, old: &ClusterView, next: &ClusterView) {
         cluster.handoffs.push(job);
     }
     cluster.handoffs.wake.notify_one();
+}
+
+fn add_to_job(
+    jobs: &mut HashMap<String, Job>,
+    source: &str,
+    addr: SocketAddr,
+    ring_version: u64,
+    slot: u16,
+) {
+    let job = jobs.entry(source.to_string()).or_insert_with(|| Job {
+        source: source.to_string(),
+        addr,
+        slots: Vec::new(),
+        ring_version,
+    });
+    // Slots are planned in increasing order: a repeat is the last one.
+    if job.slots.last() != Some(&slot) {
+        job.slots.push(slot);
+    }
+}
+
+/// Adds, for every slot this node owns in `next`, a pull from each
+/// co-owner in `returning`: it may hold writes this node missed.
+fn reconcile(
+    next: &ClusterView,
+    me: &str,
+    returning: &HashSet<String>,
+    deadline: Instant,
+    jobs: &mut HashMap<String, Job>,
+    imports: &mut HashMap<u16, (SocketAddr, Instant)>,
+) {
+    for slot in 0..ringcache_client::SLOT_COUNT {
+        if !next.is_owner(slot) {
+            continue;
+        }
+        for &owner in next.placement.owners(slot) {
+            let name = next.name(owner);
+            if name == me || !returning.contains(name) {
+                continue;
+            }
+            let Some(member) = next.member(name) else {
+                continue;
+            };
+            // A miss reads through to it while the pull runs.
+            imports.entry(slot).or_insert((member.resp_addr, deadline));
+            add_to_job(jobs, name, member.resp_addr, next.version, slot);
+        }
+    }
 }
 
 /// Forgets imports whose source is no longer alive (membership changed
@@ -321,12 +368,9 @@ async fn pull(cluster: &Cluster, node: &NodeState, job: &Job) {
             return;
         };
         for snapshot in entries {
-            cluster.hlc.observe(super::hlc::Version(snapshot.version));
-            if node.store.apply(snapshot) {
-                cluster.stats.applied.fetch_add(1, Ordering::Relaxed);
-            } else {
-                cluster.stats.stale_refused.fetch_add(1, Ordering::Relaxed);
-            }
+            // One refused entry (counted and logged there) does not stop
+            // the others.
+            let _ = cluster.apply_from_peer(&node.store, snapshot, job.addr);
             keys += 1;
         }
         shard = next;

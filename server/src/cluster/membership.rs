@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chitchat::transport::UdpTransport;
 use chitchat::{
     spawn_chitchat, Chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig,
     NodeState, ProtocolVersion,
@@ -18,6 +17,8 @@ use chitchat::{
 use tokio::sync::{oneshot, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
+
+use super::sealed_transport::{Seal, SealedTransport};
 
 /// Failure timeout the product uses unless configured otherwise.
 pub const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -122,6 +123,8 @@ pub struct MembershipConfig {
     pub failure_timeout: Duration,
     /// Time between gossip rounds.
     pub gossip_interval: Duration,
+    /// Seals every datagram with the cluster key (and counts those dropped).
+    pub seal: Seal,
 }
 
 /// A running membership: gossip in the background, a watch of live members.
@@ -174,7 +177,8 @@ impl Membership {
             (KEY_RESP_ADDR.to_string(), config.resp_addr.to_string()),
             (KEY_WEIGHT.to_string(), config.weight.to_string()),
         ];
-        let handle = spawn_chitchat(chitchat_config, initial_keys, &UdpTransport)
+        let transport = SealedTransport::new(config.seal.clone());
+        let handle = spawn_chitchat(chitchat_config, initial_keys, &transport)
             .await
             .map_err(|err| {
                 // Keep the kind (AddrInUse, PermissionDenied) for the caller.
@@ -641,7 +645,13 @@ mod tests {
             weight: 100,
             failure_timeout: FAILURE_TIMEOUT,
             gossip_interval: GOSSIP_INTERVAL,
+            seal: test_seal(),
         }
+    }
+
+    fn test_seal() -> Seal {
+        let keys = crate::cluster::secret::ClusterKeys::derive(Some("test"), "ringcache-test");
+        Seal::new(keys, Duration::from_secs(60))
     }
 
     /// Starts, retrying while the port is still held by a node that was just
@@ -1013,7 +1023,7 @@ mod tests {
             protocol_version: ProtocolVersion::V0,
         };
         let keys = vec![(KEY_STATE.to_string(), "active".to_string())];
-        let bare = spawn_chitchat(bare_config, keys, &UdpTransport)
+        let bare = spawn_chitchat(bare_config, keys, &SealedTransport::new(test_seal()))
             .await
             .expect("bare node starts");
 

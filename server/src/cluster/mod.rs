@@ -12,12 +12,18 @@
 //! ones on a miss.
 
 pub mod dispatch;
+pub mod gossip_codec;
 pub mod handoff;
 pub mod hlc;
 pub mod membership;
 pub mod peer;
+pub mod peer_auth;
+pub mod rejoin;
+pub mod repair;
 pub mod replication;
 pub mod router;
+pub mod sealed_transport;
+pub mod secret;
 pub mod view;
 pub mod wire;
 
@@ -30,11 +36,15 @@ use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::log_limit::LogLimit;
 use crate::state::NodeState;
+use crate::store::{unix_ms, Snapshot, Store};
 use handoff::{Handoffs, Imports};
 use hlc::Hlc;
 use membership::{MemberState, Membership, MembershipConfig};
 use peer::PeerPool;
+use sealed_transport::{Seal, SealStats};
+use secret::ClusterKeys;
 use view::ClusterView;
 
 /// Longest a joining node waits to hear from its seeds before it takes
@@ -73,6 +83,12 @@ pub struct ClusterSettings {
     pub vnodes: u32,
     /// Handoff bandwidth bound in bytes per second.
     pub handoff_rate: u64,
+    /// Keys of gossip seals and peer handshakes (from the cluster secret
+    /// and name).
+    pub keys: ClusterKeys,
+    /// Largest clock skew between nodes: bounds versions from peers and
+    /// the age of gossip datagrams.
+    pub max_clock_skew: Duration,
 }
 
 impl ClusterSettings {
@@ -80,8 +96,11 @@ impl ClusterSettings {
     /// listener is bound to `port`.
     ///
     /// # Errors
-    /// No gossip port can be derived or found.
+    /// No gossip port can be derived or found, or the node would be
+    /// reachable beyond loopback without a secret ([`check_secret`]).
     pub fn from_config(config: &Config, port: u16) -> std::io::Result<ClusterSettings> {
+        check_secret(config)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let ip = config
             .cluster_announce_ip
             .unwrap_or(if config.bind.is_unspecified() {
@@ -118,8 +137,40 @@ impl ClusterSettings {
             redirect: config.cluster_redirect,
             vnodes: config.vnodes,
             handoff_rate: config.handoff_rate,
+            keys: ClusterKeys::derive(config.cluster_secret.as_deref(), &config.cluster_name),
+            max_clock_skew: Duration::from_millis(config.cluster_max_clock_skew_ms),
         })
     }
+}
+
+/// Refuses a cluster node that others could reach beyond loopback (bound
+/// to, or announcing, a non-loopback address) when it has no cluster
+/// secret: its gossip and peer links would then take anyone in.
+///
+/// # Errors
+/// Such a node, with a message saying why and what to set.
+pub fn check_secret(config: &Config) -> Result<(), String> {
+    if !config.cluster_enabled || config.cluster_secret.is_some() {
+        return Ok(());
+    }
+    let mut exposed = Vec::new();
+    if !config.bind.is_loopback() {
+        exposed.push(format!("bound to {}", config.bind));
+    }
+    if let Some(ip) = config.cluster_announce_ip.filter(|ip| !ip.is_loopback()) {
+        exposed.push(format!("announcing {ip}"));
+    }
+    if exposed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to start: this cluster node is {}, which is not a loopback address, \
+         and has no cluster secret; without one any host that reaches its gossip port \
+         could join the cluster, take slots and read every key. Set the same secret on \
+         every node with --cluster-secret-file PATH (or --cluster-secret, or \
+         cluster-secret in the config file), or bind to a loopback address",
+        exposed.join(" and ")
+    ))
 }
 
 /// Cluster counters (INFO cluster, metrics).
@@ -137,7 +188,17 @@ pub struct ClusterStats {
     pub read_through: AtomicU64,
     /// MOVED redirections answered.
     pub redirected: AtomicU64,
+    /// Peer handshakes refused: a wrong or malformed proof.
+    pub peer_auth_refused: AtomicU64,
+    /// Key states from peers refused: their version was further ahead of
+    /// the local clock than the skew limit.
+    pub versions_refused: AtomicU64,
 }
+
+/// A key state from a peer whose version is too far ahead of this node's
+/// clock; how far, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AheadOfClock(pub u64);
 
 /// See the module docs; one per node, shared by every connection.
 pub struct Cluster {
@@ -154,9 +215,15 @@ pub struct Cluster {
     pub handoffs: Handoffs,
     /// Counters.
     pub stats: ClusterStats,
+    /// Gossip datagrams dropped, by reason.
+    pub gossip_drops: Arc<SealStats>,
+    /// Replica repairs done.
+    pub repairs: repair::RepairStats,
     members: tokio::sync::watch::Receiver<Arc<Vec<membership::MemberInfo>>>,
     membership: Membership,
     started: Instant,
+    skew_warnings: LogLimit,
+    ring_history: rejoin::RingHistory,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -178,9 +245,11 @@ impl Cluster {
         node: Arc<NodeState>,
         settings: ClusterSettings,
     ) -> std::io::Result<Arc<Cluster>> {
+        let seal = Seal::new(settings.keys.clone(), settings.max_clock_skew);
+        let gossip_drops = seal.stats().clone();
         let membership = Membership::start(MembershipConfig {
             node_name: settings.node_name.clone(),
-            cluster_id: "ringcache".into(),
+            cluster_id: settings.keys.cluster_name().to_string(),
             gossip_listen: settings.gossip_listen,
             gossip_advertise: settings.gossip_advertise,
             resp_addr: settings.announce,
@@ -188,9 +257,9 @@ impl Cluster {
             weight: settings.weight,
             failure_timeout: settings.failure_timeout,
             gossip_interval: Duration::from_millis(200),
+            seal,
         })
         .await?;
-        let password = node.config.read().requirepass.clone();
         let empty = ClusterView::build(
             0,
             Arc::new(Vec::new()),
@@ -199,15 +268,19 @@ impl Cluster {
             settings.replicas + 1,
         );
         let cluster = Arc::new(Cluster {
-            peers: PeerPool::new(password, node.shutdown.clone()),
+            peers: PeerPool::new(settings.keys.clone(), node.shutdown.clone()),
             view: ArcSwap::from_pointee(empty),
             hlc: Hlc::default(),
             imports: Imports::default(),
             handoffs: Handoffs::default(),
             stats: ClusterStats::default(),
+            gossip_drops,
+            repairs: repair::RepairStats::default(),
             members: membership.subscribe(),
             membership,
             started: Instant::now(),
+            skew_warnings: LogLimit::default(),
+            ring_history: rejoin::RingHistory::default(),
             settings,
         });
         info!(
@@ -217,6 +290,7 @@ impl Cluster {
         );
         tokio::spawn(follow_membership(cluster.clone(), node.clone()));
         tokio::spawn(handoff::run_worker(cluster.clone(), node.clone()));
+        tokio::spawn(repair::run_worker(cluster.clone(), node.clone()));
         tokio::spawn(become_active(cluster.clone(), node.clone()));
         if let Some(evictions) = node.store.log_evictions(EVICTION_LOG_CAPACITY) {
             tokio::spawn(replicate_evictions(
@@ -261,6 +335,7 @@ impl Cluster {
             return;
         }
         next.version = old.version + 1;
+        let returning = self.ring_history.returning(&old, &next);
         let next = Arc::new(next);
         self.view.store(next.clone());
         let live: Vec<SocketAddr> = next.members.iter().map(|m| m.resp_addr).collect();
@@ -287,9 +362,9 @@ impl Cluster {
                 self.settings.vnodes,
                 self.settings.replicas + 1,
             );
-            handoff::plan(self, &before, &next);
+            handoff::plan(self, &before, &next, &returning);
         } else {
-            handoff::plan(self, &old, &next);
+            handoff::plan(self, &old, &next, &returning);
         }
     }
 
@@ -329,7 +404,7 @@ impl Cluster {
         let (primary, replica) = view.me.map_or((0, 0), |me| view.placement.slot_counts(me));
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let handoffs = &self.handoffs;
-        vec![
+        let mut figures = vec![
             ("ring_version", view.version),
             ("nodes", view.placement.nodes().len() as u64),
             ("members", view.members.len() as u64),
@@ -342,9 +417,12 @@ impl Cluster {
             ("read_through", load(&self.stats.read_through)),
             ("replicated", load(&self.stats.replicated)),
             ("peer_request_failures", self.peers.failures()),
+            ("peer_auth_refused", load(&self.stats.peer_auth_refused)),
+            ("peer_auth_failed", self.peers.auth_failures()),
             ("replication_lag", self.peers.in_flight() as u64),
             ("applied", load(&self.stats.applied)),
             ("stale_refused", load(&self.stats.stale_refused)),
+            ("versions_refused", load(&self.stats.versions_refused)),
             ("importing_slots", self.imports.len() as u64),
             (
                 "handoff_slots_pending",
@@ -354,7 +432,48 @@ impl Cluster {
             ("handoff_keys_received", load(&handoffs.keys_received)),
             ("handoff_keys_sent", load(&handoffs.keys_sent)),
             ("handoff_keys_dropped", load(&handoffs.keys_dropped)),
-        ]
+            ("repairs", load(&self.repairs.runs)),
+            ("repair_keys_pushed", load(&self.repairs.keys)),
+        ];
+        figures.extend(self.gossip_drops.all().map(|(r, n)| (r.figure(), n)));
+        figures
+    }
+
+    /// Applies a key state a peer sent (replication, transfer) unless the
+    /// local copy is newer; returns whether it was applied.
+    ///
+    /// # Errors
+    /// Its version is further ahead of this node's clock than the skew
+    /// limit: refused (counted, logged at a rate limit) and not observed by
+    /// the clock.
+    pub fn apply_from_peer(
+        &self,
+        store: &Store,
+        snapshot: Snapshot,
+        peer: SocketAddr,
+    ) -> Result<bool, AheadOfClock> {
+        let version = hlc::Version(snapshot.version);
+        if let Some(ahead_ms) = version.too_far_ahead(unix_ms(), self.settings.max_clock_skew) {
+            self.stats.versions_refused.fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = self.skew_warnings.allow() {
+                warn!(
+                    %peer,
+                    ahead_ms,
+                    suppressed,
+                    "refused a version ahead of the local clock by more than cluster-max-clock-skew"
+                );
+            }
+            return Err(AheadOfClock(ahead_ms));
+        }
+        self.hlc.observe(version);
+        let applied = store.apply(snapshot);
+        let counter = if applied {
+            &self.stats.applied
+        } else {
+            &self.stats.stale_refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(applied)
     }
 
     /// Advertises this node's state.
@@ -446,4 +565,32 @@ async fn become_active(cluster: Arc<Cluster>, node: Arc<NodeState>) {
     }
     cluster.set_state(MemberState::Active).await;
     info!(node = %cluster.settings.node_name, "active in the ring");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_reachable_beyond_loopback_needs_a_secret() {
+        let mut config = Config {
+            cluster_enabled: true,
+            ..Config::default()
+        };
+        assert!(check_secret(&config).is_ok(), "loopback needs none");
+        config.bind = "0.0.0.0".parse().unwrap();
+        let refused = check_secret(&config).unwrap_err();
+        assert!(refused.contains("bound to 0.0.0.0"), "{refused}");
+        assert!(refused.contains("--cluster-secret-file"), "{refused}");
+        config.bind = "127.0.0.1".parse().unwrap();
+        config.cluster_announce_ip = Some("10.0.0.5".parse().unwrap());
+        assert!(check_secret(&config)
+            .unwrap_err()
+            .contains("announcing 10.0.0.5"));
+        config.cluster_secret = Some("s".into());
+        assert!(check_secret(&config).is_ok());
+        config.cluster_secret = None;
+        config.cluster_enabled = false;
+        assert!(check_secret(&config).is_ok(), "not a cluster node");
+    }
 }

@@ -5,10 +5,19 @@
 //!
 //! A link that fails fails every request on it and is replaced on the next
 //! request, after a short back-off so a dead peer is not redialled in a loop.
+//!
+//! A link is closed abortively (RST, its unsent bytes discarded), and a
+//! caller that gave up on a request aborts the link: otherwise TCP would
+//! keep retransmitting the request and deliver it when a partition heals,
+//! seconds after the client was told it failed, where it would overwrite
+//! writes acknowledged meanwhile. What a peer may have missed that way
+//! (or because a request failed at once) is noted per peer, with the time
+//! from which writes may be missing, for the repair worker
+//! ([`super::repair`]) to push again.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,10 +26,14 @@ use parking_lot::Mutex;
 use ringcache_client::resp::{self, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tracing::{debug, warn};
 
+use super::peer_auth::{self, HandshakeError};
+use super::secret::ClusterKeys;
+use crate::log_limit::LogLimit;
 use crate::shutdown::Shutdown;
+use crate::store::unix_ms;
 
 /// Requests queued per link before callers get an error (shed, not buffer).
 const QUEUE_DEPTH: usize = 8192;
@@ -30,6 +43,10 @@ const MAX_IN_FLIGHT: usize = 65_536;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// After a failed dial, requests to that peer fail at once for this long.
 const REDIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// Taken off the time from which a peer may have missed writes: covers a
+/// write stamped just before the moment was read, and requests queued
+/// during a dial.
+const MISSED_MARGIN_MS: u64 = 2_000;
 
 /// Why a peer request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +78,7 @@ struct Request {
 #[derive(Clone)]
 struct Link {
     sender: mpsc::Sender<Request>,
+    abort: Arc<Notify>,
 }
 
 /// Every link of this node; cheap to clone.
@@ -72,12 +90,18 @@ pub struct PeerPool {
 struct PoolInner {
     links: Mutex<HashMap<(SocketAddr, bool), Link>>,
     down_until: Mutex<HashMap<SocketAddr, Instant>>,
-    password: Option<String>,
+    keys: ClusterKeys,
     shutdown: Shutdown,
     /// Requests sent on any link and not answered yet.
     in_flight: AtomicUsize,
     /// Requests that failed (peer unreachable, link lost, queue full).
     failures: std::sync::atomic::AtomicU64,
+    /// Dials whose peer failed the handshake (or refused ours).
+    auth_failures: std::sync::atomic::AtomicU64,
+    auth_warnings: LogLimit,
+    /// Per peer, the wall-clock ms from which it may have missed requests.
+    missed: Mutex<HashMap<SocketAddr, u64>>,
+    missed_wake: Notify,
 }
 
 impl std::fmt::Debug for PeerPool {
@@ -89,16 +113,21 @@ impl std::fmt::Debug for PeerPool {
 }
 
 impl PeerPool {
-    /// A pool whose links authenticate with `password` and stop on `shutdown`.
-    pub fn new(password: Option<String>, shutdown: Shutdown) -> PeerPool {
+    /// A pool whose links prove the cluster key `keys` (and check that
+    /// the peer does) and stop on `shutdown`.
+    pub fn new(keys: ClusterKeys, shutdown: Shutdown) -> PeerPool {
         PeerPool {
             inner: Arc::new(PoolInner {
                 links: Mutex::new(HashMap::new()),
                 down_until: Mutex::new(HashMap::new()),
-                password,
+                keys,
                 shutdown,
                 in_flight: AtomicUsize::new(0),
                 failures: std::sync::atomic::AtomicU64::new(0),
+                auth_failures: std::sync::atomic::AtomicU64::new(0),
+                auth_warnings: LogLimit::default(),
+                missed: Mutex::new(HashMap::new()),
+                missed_wake: Notify::new(),
             }),
         }
     }
@@ -127,6 +156,7 @@ impl PeerPool {
         replies: Vec<oneshot::Sender<PeerReply>>,
     ) {
         let fail = |replies: Vec<oneshot::Sender<PeerReply>>, error: PeerError| {
+            self.note_missed(addr, unix_ms());
             self.inner
                 .failures
                 .fetch_add(replies.len() as u64, Ordering::Relaxed);
@@ -169,6 +199,51 @@ impl PeerPool {
         self.inner.failures.load(Ordering::Relaxed)
     }
 
+    /// Dials whose peer failed the handshake so far.
+    pub fn auth_failures(&self) -> u64 {
+        self.inner.auth_failures.load(Ordering::Relaxed)
+    }
+
+    /// Notes that `addr` may have missed what was sent to it from `since`
+    /// (wall-clock ms) on.
+    fn note_missed(&self, addr: SocketAddr, since: u64) {
+        let since = since.saturating_sub(MISSED_MARGIN_MS);
+        let mut missed = self.inner.missed.lock();
+        let entry = missed.entry(addr).or_insert(since);
+        *entry = (*entry).min(since);
+        drop(missed);
+        self.inner.missed_wake.notify_one();
+    }
+
+    /// Takes the peers that may have missed requests, each with the
+    /// wall-clock ms from which (see [`super::repair`]).
+    pub fn take_missed(&self) -> Vec<(SocketAddr, u64)> {
+        self.inner.missed.lock().drain().collect()
+    }
+
+    /// Puts back a peer [`PeerPool::take_missed`] gave (not repaired yet).
+    pub fn restore_missed(&self, addr: SocketAddr, since: u64) {
+        let mut missed = self.inner.missed.lock();
+        let entry = missed.entry(addr).or_insert(since);
+        *entry = (*entry).min(since);
+    }
+
+    /// Waits until a peer may have missed requests.
+    pub async fn missed_noted(&self) {
+        self.inner.missed_wake.notified().await;
+    }
+
+    /// Aborts every link to `addr` (a request on it was given up on): what
+    /// it has not delivered yet never will be, and what it waits for fails.
+    pub fn abort(&self, addr: SocketAddr) {
+        self.inner.links.lock().retain(|(to, _), link| {
+            if *to == addr {
+                link.abort.notify_one();
+            }
+            *to != addr
+        });
+    }
+
     /// Forgets links to peers not in `live` (called on ring changes).
     pub fn retain(&self, live: &[SocketAddr]) {
         self.inner
@@ -185,20 +260,30 @@ impl PeerPool {
             }
         }
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let link = Link { sender };
+        let abort = Arc::new(Notify::new());
+        let link = Link {
+            sender,
+            abort: abort.clone(),
+        };
         links.insert((addr, resp3), link.clone());
         let pool = self.clone();
         tokio::spawn(async move {
             let shutdown = pool.inner.shutdown.clone();
             tokio::select! {
                 () = shutdown.wait() => {}
-                () = pool.run_link(addr, resp3, receiver) => {}
+                () = pool.run_link(addr, resp3, receiver, &abort) => {}
             }
         });
         link
     }
 
-    async fn run_link(&self, addr: SocketAddr, resp3: bool, mut receiver: mpsc::Receiver<Request>) {
+    async fn run_link(
+        &self,
+        addr: SocketAddr,
+        resp3: bool,
+        mut receiver: mpsc::Receiver<Request>,
+        abort: &Notify,
+    ) {
         let stream = match self.dial(addr, resp3).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -208,6 +293,7 @@ impl PeerPool {
                     .lock()
                     .insert(addr, Instant::now() + REDIAL_BACKOFF);
                 receiver.close();
+                self.note_missed(addr, unix_ms());
                 while let Some(request) = receiver.recv().await {
                     for reply in request.replies {
                         let _ = reply.send(Err(PeerError::Unreachable(addr)));
@@ -218,28 +304,38 @@ impl PeerPool {
         };
         self.inner.down_until.lock().remove(&addr);
         let waiting = Mutex::new(VecDeque::new());
-        let result = pump(stream, &mut receiver, &waiting, &self.inner.in_flight).await;
+        // Everything sent before this moment was answered.
+        let settled = AtomicU64::new(unix_ms());
+        let result = tokio::select! {
+            r = pump(stream, &mut receiver, &waiting, &self.inner.in_flight, &settled) => r,
+            () = abort.notified() => Err(std::io::Error::other("aborted: a request on it was given up")),
+        };
         if let Err(e) = result {
             warn!(peer = %addr, error = %e, "peer link lost");
         }
         receiver.close();
         let mut waiting = waiting.lock();
+        let mut unanswered = waiting.len();
         self.inner
             .in_flight
-            .fetch_sub(waiting.len(), Ordering::Relaxed);
+            .fetch_sub(unanswered, Ordering::Relaxed);
         for reply in waiting.drain(..) {
             let _ = reply.send(Err(PeerError::Unreachable(addr)));
         }
         while let Ok(request) = receiver.try_recv() {
+            unanswered += request.replies.len();
             for reply in request.replies {
                 let _ = reply.send(Err(PeerError::Unreachable(addr)));
             }
         }
+        if unanswered > 0 {
+            self.note_missed(addr, settled.load(Ordering::Relaxed));
+        }
     }
 
-    /// Connects and runs the handshake: HELLO 3 for RESP3 links, AUTH when
-    /// the cluster has a password, and RCPEER so the peer runs what we send
-    /// itself instead of forwarding it again (a request makes one hop).
+    /// Connects and runs the handshake: the peer handshake (which also
+    /// makes the peer run what we send itself instead of forwarding it
+    /// again: a request makes one hop), then HELLO 3 for RESP3 links.
     async fn dial(&self, addr: SocketAddr, resp3: bool) -> std::io::Result<TcpStream> {
         let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
@@ -247,49 +343,44 @@ impl PeerPool {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
             })??;
         stream.set_nodelay(true)?;
-        let mut hello = BytesMut::new();
-        let mut expected = 0;
-        if let Some(password) = &self.inner.password {
-            resp::write_command(&mut hello, &[b"AUTH".as_slice(), password.as_bytes()]);
-            expected += 1;
-        }
-        if resp3 {
-            resp::write_command(&mut hello, &[b"HELLO".as_slice(), b"3"]);
-            expected += 1;
-        }
-        resp::write_command(&mut hello, &[b"RCPEER".as_slice()]);
-        expected += 1;
-        stream.write_all(&hello).await?;
-        let mut input = BytesMut::with_capacity(4096);
+        // Closing discards unsent bytes (see the module docs).
+        stream.set_zero_linger()?;
         let handshake = async {
-            while expected > 0 {
-                if stream.read_buf(&mut input).await? == 0 {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "peer closed during handshake",
-                    ));
-                }
-                while let Some((value, used)) =
-                    resp::decode(&input).map_err(std::io::Error::other)?
-                {
-                    let _ = input.split_to(used);
-                    if let Value::Error(e) = value {
-                        return Err(std::io::Error::other(format!(
-                            "handshake refused: {}",
-                            String::from_utf8_lossy(&e)
-                        )));
-                    }
-                    expected -= 1;
+            peer_auth::prove(&mut stream, &self.inner.keys).await?;
+            if resp3 {
+                let mut hello = BytesMut::new();
+                resp::write_command(&mut hello, &[b"HELLO".as_slice(), b"3"]);
+                stream.write_all(&hello).await?;
+                let mut input = BytesMut::new();
+                if let Value::Error(e) = peer_auth::read_reply(&mut stream, &mut input).await? {
+                    let why = String::from_utf8_lossy(&e).into_owned();
+                    return Err(HandshakeError::Refused(why));
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        let outcome = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "handshake timed out")
-            })??;
-        Ok(stream)
+            .unwrap_or_else(|_| {
+                Err(HandshakeError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "handshake timed out",
+                )))
+            });
+        match outcome {
+            Ok(()) => Ok(stream),
+            Err(HandshakeError::Io(e)) => Err(e),
+            Err(e) => {
+                self.inner.auth_failures.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = self.inner.auth_warnings.allow() {
+                    warn!(peer = %addr, error = %e, suppressed, "peer link refused");
+                }
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    e.to_string(),
+                ))
+            }
+        }
     }
 }
 
@@ -302,6 +393,7 @@ async fn pump(
     receiver: &mut mpsc::Receiver<Request>,
     waiting: &Mutex<VecDeque<oneshot::Sender<PeerReply>>>,
     in_flight_total: &AtomicUsize,
+    settled: &AtomicU64,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.into_split();
     let in_flight = Semaphore::new(MAX_IN_FLIGHT);
@@ -347,7 +439,15 @@ async fn pump(
             }
             while let Some((_, used)) = resp::decode(&input).map_err(std::io::Error::other)? {
                 let frame = input.split_to(used).freeze();
-                let Some(reply) = waiting.lock().pop_front() else {
+                let reply = {
+                    let mut waiting = waiting.lock();
+                    let reply = waiting.pop_front();
+                    if waiting.is_empty() {
+                        settled.store(unix_ms(), Ordering::Relaxed);
+                    }
+                    reply
+                };
+                let Some(reply) = reply else {
                     return Err(std::io::Error::other("reply without a request"));
                 };
                 in_flight.add_permits(1);

@@ -12,11 +12,16 @@ use std::sync::Arc;
 use ringcache_client::key_slot;
 use ringcache_client::ring::NodeIndex;
 
+use tracing::warn;
+
 use super::args::{is, parse_i64, NOT_INTEGER};
-use super::Ctx;
+use super::{After, Ctx};
+use crate::cluster::peer_auth::{self, Answer};
 use crate::cluster::view::ClusterView;
-use crate::cluster::{wire, Cluster};
+use crate::cluster::{wire, AheadOfClock, Cluster};
+use crate::log_limit::{LogLimit, WARN_PERIOD_MS};
 use crate::protocol::Args;
+use crate::stats::ServerStats;
 
 /// Redis's error for cluster commands on a node without cluster support.
 const DISABLED: &str = "ERR This instance has cluster support disabled";
@@ -319,13 +324,58 @@ pub fn wait(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.int(0);
 }
 
-/// RCPEER: this connection is a link from another node; its requests run
-/// here and are never forwarded again.
-pub fn rcpeer(ctx: &mut Ctx<'_>, _args: Args<'_>) {
-    if cluster_of(ctx).is_some() {
-        ctx.session.peer = true;
-        ctx.reply.ok();
+/// Limits the warnings of refused peer handshakes (a stranger sets their
+/// rate).
+static PEER_AUTH_WARNINGS: LogLimit = LogLimit::new(WARN_PERIOD_MS);
+
+/// RCPEER nonce | RCPEER proof: the node's side of the peer handshake
+/// (`cluster::peer_auth`). Once the dialer proved the cluster key, this
+/// connection is a link from another node: authenticated (the link stands
+/// in for AUTH), and its requests run here and are never forwarded again.
+/// A wrong or malformed proof is refused, counted, and closes the
+/// connection.
+pub fn rcpeer(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(cluster) = cluster_of(ctx) else {
+        return;
+    };
+    let pending = ctx.session.peer_challenge.take();
+    match peer_auth::answer(&cluster.settings.keys, pending, args.get(1)) {
+        Answer::Challenge(challenge, [nonce, proof]) => {
+            ctx.session.peer_challenge = Some(challenge);
+            ctx.reply.array(2);
+            ctx.reply.bulk(nonce.as_bytes());
+            ctx.reply.bulk(proof.as_bytes());
+        }
+        Answer::Accepted => {
+            ctx.session.peer = true;
+            ctx.session.authenticated = true;
+            ctx.session.protected = false;
+            ctx.reply.ok();
+        }
+        Answer::Refused => {
+            cluster
+                .stats
+                .peer_auth_refused
+                .fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = PEER_AUTH_WARNINGS.allow() {
+                warn!(client = %ctx.session.handle.peer, suppressed, "peer handshake refused: wrong or malformed proof");
+            }
+            ctx.fail(peer_auth::REFUSED);
+            ctx.after = After::Close;
+        }
     }
+}
+
+/// Protected mode on a cluster node: a non-loopback client that has not
+/// proved it is a peer gets Redis's DENIED error and is closed.
+pub fn deny_protected(ctx: &mut Ctx<'_>) {
+    ServerStats::add(&ctx.node.stats.rejected_connections, 1);
+    if let Some(suppressed) = crate::server::PROTECTED_WARNINGS.allow() {
+        warn!(client = %ctx.session.handle.peer, suppressed, "protected mode: refused a non-loopback client that is not a peer");
+    }
+    let line = crate::server::PROTECTED_MODE_ERROR;
+    ctx.fail(line.trim_start_matches('-').trim_end());
+    ctx.after = After::Close;
 }
 
 /// RCREAD command...: runs a read here as it is, with no routing (a new
@@ -348,15 +398,13 @@ pub fn rcapply(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(snapshot) = wire::decode_apply(args) else {
         return ctx.fail("ERR malformed RCAPPLY");
     };
-    cluster
-        .hlc
-        .observe(crate::cluster::hlc::Version(snapshot.version));
-    if ctx.store().apply(snapshot) {
-        cluster.stats.applied.fetch_add(1, Ordering::Relaxed);
-    } else {
-        cluster.stats.stale_refused.fetch_add(1, Ordering::Relaxed);
+    let peer = ctx.session.handle.peer;
+    match cluster.apply_from_peer(ctx.store(), snapshot, peer) {
+        Ok(_) => ctx.reply.ok(),
+        Err(AheadOfClock(ms)) => ctx.fail(&format!(
+            "ERR version {ms} ms ahead of this node's clock (over cluster-max-clock-skew)"
+        )),
     }
-    ctx.reply.ok();
 }
 
 /// RCHANDOFF: the previous owner finished streaming these slots.

@@ -413,27 +413,29 @@ fn write_command_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
 }
 
 /// COMMAND [COUNT | INFO name... | DOCS name... | LIST]
+/// (the commands only cluster nodes send each other are left out).
 pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let all: Vec<&'static CommandSpec> = super::listed().collect();
     let Some(sub) = args.try_get(1) else {
-        ctx.reply.array(COMMANDS.len());
-        for spec in COMMANDS {
+        ctx.reply.array(all.len());
+        for spec in all {
             write_command_info(ctx, spec);
         }
         return;
     };
-    let named: Vec<Option<&'static CommandSpec>> = args.iter_from(2).map(super::lookup).collect();
+    let named: Vec<Option<&'static CommandSpec>> =
+        args.iter_from(2).map(super::lookup_listed).collect();
     if is(sub, "count") && args.len() == 2 {
-        ctx.reply.int(COMMANDS.len() as i64);
+        ctx.reply.int(all.len() as i64);
     } else if is(sub, "list") && args.len() == 2 {
-        ctx.reply.array(COMMANDS.len());
-        for spec in COMMANDS {
+        ctx.reply.array(all.len());
+        for spec in all {
             ctx.reply.bulk(spec.name.as_bytes());
         }
     } else if is(sub, "info") {
         if named.is_empty() {
-            ctx.reply.array(COMMANDS.len());
-            COMMANDS
-                .iter()
+            ctx.reply.array(all.len());
+            all.into_iter()
                 .for_each(|spec| write_command_info(ctx, spec));
             return;
         }
@@ -446,7 +448,7 @@ pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     } else if is(sub, "docs") {
         let specs: Vec<&CommandSpec> = if named.is_empty() {
-            COMMANDS.iter().collect()
+            all
         } else {
             named.into_iter().flatten().collect()
         };

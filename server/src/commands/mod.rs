@@ -31,7 +31,7 @@ use crate::stats::ServerStats;
 use crate::store::{unix_ms, Store};
 
 pub use cluster::node_id;
-pub use table::{lookup, lookup_indexed, CommandSpec, COMMANDS};
+pub use table::{listed, lookup, lookup_indexed, lookup_listed, CommandSpec, COMMANDS};
 
 /// Flag: changes data.
 pub const WRITE: u16 = 1;
@@ -47,6 +47,12 @@ pub const FAST: u16 = 1 << 4;
 pub const NO_AUTH: u16 = 1 << 5;
 /// Flag: connection-level command.
 pub const CONNECTION: u16 = 1 << 6;
+/// Flag: the peer handshake (RCPEER): runs on any connection, before AUTH
+/// and in protected mode, and is left out of COMMAND.
+pub const HANDSHAKE: u16 = 1 << 7;
+/// Flag: only cluster nodes send it: on any other connection it is refused
+/// as an unknown command, and it is left out of COMMAND.
+pub const PEER: u16 = 1 << 8;
 
 /// A reply that is not known when its handler returns (a forwarded
 /// request, a KEYS walk that yields between shards): the connection keeps it
@@ -77,8 +83,14 @@ pub struct Session {
     pub resp3: bool,
     /// Commands run since the last flush to the shared counter.
     pub commands: u64,
-    /// A link from another cluster node: run requests here, never forward.
+    /// A link from another cluster node (it proved the cluster key): run
+    /// requests here, never forward.
     pub peer: bool,
+    /// A non-loopback client of a cluster node in protected mode: only the
+    /// peer handshake may run.
+    pub protected: bool,
+    /// The peer handshake's state between its two steps.
+    pub peer_challenge: Option<crate::cluster::peer_auth::Challenge>,
     /// READONLY: reads may be served by replicas.
     pub readonly: bool,
     /// Replica confirmations of this connection's last write (WAIT).
@@ -168,7 +180,15 @@ pub fn arity_ok(arity: i32, n: usize) -> bool {
 /// Runs one request: table lookup, checks, the handler, the slow log.
 /// Returns the command's index in [`COMMANDS`], if it is one.
 pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
-    let Some((index, spec)) = lookup_indexed(args.get(0)) else {
+    // Commands only nodes send look absent on any other connection (not
+    // even CLIENT LIST's last command shows them).
+    let found =
+        lookup_indexed(args.get(0)).filter(|(_, spec)| spec.flags & PEER == 0 || ctx.session.peer);
+    let Some((index, spec)) = found else {
+        if ctx.session.protected {
+            cluster::deny_protected(ctx);
+            return None;
+        }
         let text = unknown_command(args);
         ctx.fail(&text);
         return None;
@@ -182,6 +202,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
 }
 
 fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
+    if ctx.session.protected && spec.flags & HANDSHAKE == 0 {
+        return cluster::deny_protected(ctx);
+    }
     if !arity_ok(spec.arity, args.len()) {
         return ctx.fail(&wrong_arity(spec.name));
     }
@@ -195,16 +218,99 @@ fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
     let started = Instant::now();
     call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
-    ctx.node
-        .command_metrics
-        .record(index, elapsed.as_secs_f64());
-    record_slow(ctx, args, elapsed.as_micros() as i64);
-    if ctx.node.latency.is_notable(elapsed.as_micros() as u64) {
-        ctx.node.latency.record(
+    match ctx.deferred.take() {
+        None => record_run(ctx.node, index, args, &ctx.session.handle, elapsed),
+        Some(deferred) => {
+            // Recorded when the reply is ready, with the time spent running
+            // it (not the time it waited for its turns on the worker).
+            let node = ctx.node.clone();
+            let handle = ctx.session.handle.clone();
+            let owned = OwnedArgs::copy(args);
+            ctx.deferred = Some(Box::pin(Timed {
+                inner: deferred,
+                spent: elapsed,
+                finish: Some(Box::new(move |spent| {
+                    record_run(&node, index, owned.args(), &handle, spent);
+                })),
+            }));
+        }
+    }
+}
+
+/// Counts one run of command `index` that took `elapsed`: metrics, the
+/// slow log, the latency monitor.
+fn record_run(
+    node: &NodeState,
+    index: usize,
+    args: Args<'_>,
+    handle: &ClientHandle,
+    elapsed: std::time::Duration,
+) {
+    node.command_metrics.record(index, elapsed.as_secs_f64());
+    let micros = elapsed.as_micros() as i64;
+    if node.slowlog.is_slow(micros) {
+        node.slowlog.record(
+            args,
+            &|position| is_redacted(args, position),
+            micros,
+            (unix_ms() / 1000) as i64,
+            handle.peer.to_string(),
+            handle.name_text(),
+        );
+    }
+    if node.latency.is_notable(micros as u64) {
+        node.latency.record(
             "command",
             (unix_ms() / 1000) as i64,
             elapsed.as_millis() as u64,
         );
+    }
+}
+
+/// A request's arguments copied out of the read buffer, for a deferred
+/// reply that outlives it.
+struct OwnedArgs {
+    bytes: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl OwnedArgs {
+    fn copy(args: Args<'_>) -> OwnedArgs {
+        let mut bytes = Vec::new();
+        let mut ranges = Vec::with_capacity(args.len());
+        for arg in args.iter_from(0) {
+            ranges.push((bytes.len(), bytes.len() + arg.len()));
+            bytes.extend_from_slice(arg);
+        }
+        OwnedArgs { bytes, ranges }
+    }
+
+    fn args(&self) -> Args<'_> {
+        Args::new(&self.bytes, &self.ranges)
+    }
+}
+
+/// A deferred reply that adds up the time spent polling it and reports it
+/// once, when the reply is ready.
+struct Timed {
+    inner: Deferred,
+    spent: std::time::Duration,
+    finish: Option<Box<dyn FnOnce(std::time::Duration) + Send>>,
+}
+
+impl Future for Timed {
+    type Output = Bytes;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Bytes> {
+        let started = Instant::now();
+        let polled = self.inner.as_mut().poll(cx);
+        self.spent += started.elapsed();
+        if polled.is_ready() {
+            if let Some(finish) = self.finish.take() {
+                finish(self.spent);
+            }
+        }
+        polled
     }
 }
 
@@ -251,22 +357,6 @@ pub fn is_redacted(args: Args<'_>, position: usize) -> bool {
     false
 }
 
-#[inline]
-fn record_slow(ctx: &Ctx<'_>, args: Args<'_>, micros: i64) {
-    if !ctx.node.slowlog.is_slow(micros) {
-        return;
-    }
-    let handle = &ctx.session.handle;
-    ctx.node.slowlog.record(
-        args,
-        &|position| is_redacted(args, position),
-        micros,
-        (unix_ms() / 1000) as i64,
-        handle.peer.to_string(),
-        handle.name_text(),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +380,8 @@ mod tests {
             resp3: false,
             commands: 0,
             peer: false,
+            protected: false,
+            peer_challenge: None,
             readonly: false,
             last_write: None,
             auth_failures: 0,

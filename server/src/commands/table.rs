@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{cluster, connection, hashes, keys, latency, server, strings};
-use super::{Ctx, ADMIN, CONNECTION, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
+use super::{Ctx, ADMIN, CONNECTION, DENYOOM, FAST, HANDSHAKE, NO_AUTH, PEER, READONLY, WRITE};
 use crate::protocol::Args;
 
 /// A command handler.
@@ -70,6 +70,7 @@ const WM: u16 = WRITE | DENYOOM;
 const WMF: u16 = WRITE | DENYOOM | FAST;
 const C: u16 = CONNECTION | FAST;
 const CA: u16 = CONNECTION | FAST | NO_AUTH;
+const P: u16 = ADMIN | PEER;
 
 /// Every command.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -159,11 +160,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("readwrite", cluster::readwrite, 1, C, NONE, "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node."),
     spec("asking", cluster::asking, 1, C, NONE, "cluster", "Signals that a cluster client is following an -ASK redirect."),
     spec("wait", cluster::wait, 3, C, NONE, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
-    spec("rcpeer", cluster::rcpeer, 1, C, NONE, "cluster", "Marks the connection as a link from another ringcache node."),
-    spec("rcapply", cluster::rcapply, -5, ADMIN, NONE, "cluster", "Applies a key's state at a version, unless the local copy is newer (replication and handoff)."),
-    spec("rchandoff", cluster::rchandoff, -1, ADMIN, NONE, "cluster", "Tells a previous owner that a new owner took these slots."),
-    spec("rcread", cluster::rcread, -2, ADMIN, NONE, "cluster", "Runs a read-only command on this node without routing it."),
-    spec("rcexport", cluster::rcexport, -3, ADMIN, NONE, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them."),
+    spec("rcpeer", cluster::rcpeer, 2, CONNECTION | NO_AUTH | HANDSHAKE, NONE, "cluster", "Authenticates the connection as a link from another node of the cluster."),
+    spec("rcapply", cluster::rcapply, -5, P, NONE, "cluster", "Applies a key's state at a version, unless the local copy is newer (replication and handoff)."),
+    spec("rchandoff", cluster::rchandoff, -1, P, NONE, "cluster", "Tells a previous owner that a new owner took these slots."),
+    spec("rcread", cluster::rcread, -2, P, NONE, "cluster", "Runs a read-only command on this node without routing it."),
+    spec("rcexport", cluster::rcexport, -3, P, NONE, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them."),
     spec("shutdown", server::shutdown, -1, ADMIN, NONE, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     spec("latency", latency::latency, -2, ADMIN, NONE, "server", "A container for latency diagnostics commands."),
     spec("debug", server::debug, -2, ADMIN, NONE, "server", "A container for debugging commands."),
@@ -201,6 +202,22 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     lookup_indexed(name).map(|(_, spec)| spec)
 }
 
+/// True for the commands clients see in COMMAND: all but those only
+/// cluster nodes send each other.
+fn is_listed(spec: &CommandSpec) -> bool {
+    spec.flags & (PEER | HANDSHAKE) == 0
+}
+
+/// The commands COMMAND lists, in table order.
+pub fn listed() -> impl Iterator<Item = &'static CommandSpec> + Clone {
+    COMMANDS.iter().filter(|spec| is_listed(spec))
+}
+
+/// Finds a command COMMAND lists, by name, any case.
+pub fn lookup_listed(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup(name).filter(|spec| is_listed(spec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +227,17 @@ mod tests {
         assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn commands_only_nodes_send_are_not_listed() {
+        for name in ["rcpeer", "rcapply", "rchandoff", "rcread", "rcexport"] {
+            assert!(lookup(name.as_bytes()).is_some(), "{name}");
+            assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");
+            assert!(listed().all(|spec| spec.name != name), "{name}");
+        }
+        assert_eq!(listed().count(), COMMANDS.len() - 5);
+        assert!(lookup_listed(b"GET").is_some());
     }
 
     #[test]

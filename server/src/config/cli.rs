@@ -70,6 +70,9 @@ where
         config.apply_file(&text).map_err(StartError::Invalid)?;
     }
     apply_flags(&mut config, &matches)?;
+    config
+        .read_cluster_secret_file()
+        .map_err(StartError::Invalid)?;
     if config.local_cluster > 0 {
         config.cluster_enabled = true;
         if matches.get_one::<String>("port").is_none() {

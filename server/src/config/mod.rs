@@ -86,6 +86,14 @@ pub struct Config {
     pub handoff_rate: u64,
     /// Nodes of a local cluster to start in this process (0: a single node).
     pub local_cluster: usize,
+    /// Shared secret of the cluster (never shown by CONFIG GET).
+    pub cluster_secret: Option<String>,
+    /// File the secret is read from, if any.
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Name of the cluster.
+    pub cluster_name: String,
+    /// Largest clock skew between nodes, in milliseconds.
+    pub cluster_max_clock_skew_ms: u64,
 }
 
 impl Default for Config {
@@ -123,6 +131,10 @@ impl Default for Config {
             cluster_redirect: false,
             handoff_rate: 0,
             local_cluster: 0,
+            cluster_secret: None,
+            cluster_secret_file: None,
+            cluster_name: String::new(),
+            cluster_max_clock_skew_ms: 0,
         };
         for param in PARAMS {
             // The defaults are checked by the unit test
@@ -182,12 +194,38 @@ impl Config {
         Ok(param)
     }
 
-    /// Every parameter CONFIG GET shows, with its value.
+    /// Every parameter CONFIG GET shows, with its value (secrets are
+    /// never shown).
     pub fn values(&self) -> impl Iterator<Item = (&'static Param, String)> + '_ {
         PARAMS
             .iter()
-            .filter(|p| p.scope != Scope::CommandLine)
+            .filter(|p| p.scope != Scope::CommandLine && !p.hidden)
             .map(|p| (p, (p.get)(self)))
+    }
+
+    /// Reads the secret from `cluster_secret_file` (its first line,
+    /// trimmed), when one is given.
+    ///
+    /// # Errors
+    /// Both a secret and a file given, or the file unreadable or empty.
+    pub fn read_cluster_secret_file(&mut self) -> Result<(), String> {
+        let Some(path) = &self.cluster_secret_file else {
+            return Ok(());
+        };
+        if self.cluster_secret.is_some() {
+            return Err("cluster-secret and cluster-secret-file are both set: give one".into());
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read cluster-secret-file {}: {e}", path.display()))?;
+        let secret = text.lines().next().unwrap_or("").trim();
+        if secret.is_empty() {
+            return Err(format!(
+                "cluster-secret-file {} is empty (the secret is its first line)",
+                path.display()
+            ));
+        }
+        self.cluster_secret = Some(secret.to_string());
+        Ok(())
     }
 
     /// Applies a Redis-style config file: one `name value` per line, `#`
@@ -330,6 +368,44 @@ mod tests {
             .unwrap_err()
             .contains("line 1"));
         assert!(Config::default().apply_file("local-cluster 3").is_err());
+    }
+
+    #[test]
+    fn cluster_secret_comes_from_a_flag_or_the_first_line_of_a_file() {
+        let invalid = |r: Result<Config, StartError>| match r {
+            Err(StartError::Invalid(e)) => e,
+            other => panic!("expected an invalid start, got {other:?}"),
+        };
+        let path = std::env::temp_dir().join(format!("ringcache-secret-{}", std::process::id()));
+        let file = path.to_str().unwrap();
+        std::fs::write(&path, "  s3cret \nsecond line\n").unwrap();
+        let config = parse(&["--cluster-secret-file", file]).unwrap();
+        assert_eq!(config.cluster_secret.as_deref(), Some("s3cret"));
+        let both = parse(&["--cluster-secret-file", file, "--cluster-secret", "x"]);
+        assert!(invalid(both).contains("both"));
+        std::fs::write(&path, "\n").unwrap();
+        assert!(invalid(parse(&["--cluster-secret-file", file])).contains("empty"));
+        std::fs::remove_file(&path).unwrap();
+        assert!(invalid(parse(&["--cluster-secret-file", file])).contains("cannot read"));
+        let config = parse(&["--cluster-secret", "x", "--cluster-max-clock-skew", "5s"]).unwrap();
+        assert_eq!(config.cluster_secret.as_deref(), Some("x"));
+        assert_eq!(config.cluster_max_clock_skew_ms, 5000);
+        assert_eq!(config.cluster_name, "ringcache");
+        assert!(parse(&["--cluster-max-clock-skew", "10ms"]).is_err());
+        assert!(parse(&["--cluster-name", ""]).is_err());
+        let mut from_file = Config::default();
+        from_file
+            .apply_file("cluster-name blue\ncluster-secret abc\ncluster-max-clock-skew 2s\n")
+            .unwrap();
+        assert_eq!(from_file.cluster_name, "blue");
+        assert_eq!(from_file.cluster_secret.as_deref(), Some("abc"));
+        assert_eq!(from_file.cluster_max_clock_skew_ms, 2000);
+        let shown: Vec<String> = from_file
+            .values()
+            .map(|(p, _)| p.name.to_string())
+            .collect();
+        assert!(!shown.iter().any(|n| n == "cluster-secret"));
+        assert!(is_sensitive(b"cluster-secret"));
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Param {
     pub effect: Effect,
     /// Redacted in SLOWLOG and logs when set (passwords, secrets).
     pub sensitive: bool,
+    /// Never shown by CONFIG GET (secrets that must not leave the node).
+    pub hidden: bool,
     /// One line for `--help` and the README.
     pub doc: &'static str,
     /// Writes it.
@@ -80,6 +82,7 @@ const fn param(
         scope,
         effect: Effect::None,
         sensitive: false,
+        hidden: false,
         doc,
         set,
         get,
@@ -99,6 +102,12 @@ impl Param {
 
     const fn sensitive(mut self) -> Param {
         self.sensitive = true;
+        self
+    }
+
+    const fn secret(mut self) -> Param {
+        self.sensitive = true;
+        self.hidden = true;
         self
     }
 
@@ -260,6 +269,25 @@ pub static PARAMS: &[Param] = &[
     param("handoff-rate", BYTES, "64mb", Startup, "bandwidth bound of slot handoffs, bytes per second",
         |c, v| { c.handoff_rate = v.unsigned(); Ok(()) },
         |c| c.handoff_rate.to_string()),
+    param("cluster-secret", Kind::Text, "", Startup, "shared secret of the cluster: authenticates gossip and peer links (prefer --cluster-secret-file, which keeps it out of ps)",
+        |c, v| { c.cluster_secret = optional(v); Ok(()) },
+        |c| c.cluster_secret.clone().unwrap_or_default()).secret(),
+    param("cluster-secret-file", Kind::Text, "", Startup, "file whose first line is the cluster secret",
+        |c, v| { c.cluster_secret_file = optional(v).map(Into::into); Ok(()) },
+        |c| c.cluster_secret_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()).secret(),
+    param("cluster-name", Kind::Text, "ringcache", Startup, "name of the cluster: nodes of differently named clusters never join",
+        |c, v| {
+            let name = v.text().trim();
+            if name.is_empty() || name.len() > 128 {
+                return Err("cluster-name must be 1 to 128 bytes".into());
+            }
+            c.cluster_name = name.to_string();
+            Ok(())
+        },
+        |c| c.cluster_name.clone()),
+    param("cluster-max-clock-skew", Kind::Millis { min: 1000 }, "60s", Startup, "largest clock difference between nodes: versions further ahead are refused, and gossip older or newer than this is dropped",
+        |c, v| { c.cluster_max_clock_skew_ms = v.unsigned(); Ok(()) },
+        |c| c.cluster_max_clock_skew_ms.to_string()),
     // How to start, not what the node is.
     param("config", Kind::Text, "", CommandLine, "Redis-style config file (one 'name value' per line); flags override it",
         |c, v| { c.config_file = optional(v).map(Into::into); Ok(()) },
