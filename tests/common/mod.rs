@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod cluster;
+pub mod random;
+pub mod wire;
 
 use redis::{Connection, Value};
 
