@@ -306,12 +306,34 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
+/// Parses a SCAN or HSCAN cursor as Redis 7 does (`strtoul` over the
+/// whole argument): an optional sign and decimal digits, a negative value
+/// wrapping around (`-1` is the largest cursor), the empty string as 0, no
+/// leading space, nothing past the digits but a NUL (the C string ends
+/// there), and no value beyond 64 bits.
+pub fn parse_cursor(text: &[u8]) -> Option<u64> {
+    let text = text.split(|&b| b == 0).next().unwrap_or_default();
+    if text.is_empty() {
+        return Some(0);
+    }
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if negative { n.wrapping_neg() } else { n })
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = std::str::from_utf8(args.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    let Some(cursor) = parse_cursor(args.get(1)) else {
         return ctx.fail("ERR invalid cursor");
     };
     let mut pattern: Option<&[u8]> = None;
@@ -371,4 +393,40 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     ctx.node.store.flush(asynchronously);
     ctx.reply.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_parse_like_redis_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"17"), Some(17));
+        assert_eq!(parse_cursor(b"007"), Some(7));
+        assert_eq!(parse_cursor(b"+5"), Some(5));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"-18446744073709551615"), Some(1));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"5\0junk"), Some(5));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"-18446744073709551616",
+            b" 1",
+            b"1 ",
+            b"x",
+            b"-",
+            b"+",
+            b"0x10",
+            b"1.5",
+        ] {
+            assert_eq!(
+                parse_cursor(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }
