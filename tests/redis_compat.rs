@@ -60,3 +60,24 @@ fn scan_cursors_parse_like_strtoul() {
         error(b"WRONGTYPE Operation against a key holding the wrong kind of value")
     );
 }
+
+#[test]
+fn incrbyfloat_checks_the_key_before_the_increment() {
+    let node = TestNode::start(&[]);
+    let mut conn = connect(&node);
+    call(&mut conn, &[b"HSET", b"h", b"f", b"v"]);
+    call(&mut conn, &[b"SET", b"s", b"abc"]);
+    assert_eq!(
+        call(&mut conn, &[b"INCRBYFLOAT", b"h", b"notafloat"]),
+        error(b"WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(
+        call(&mut conn, &[b"INCRBYFLOAT", b"s", b"1.5"]),
+        error(b"ERR value is not a valid float")
+    );
+    // HINCRBYFLOAT checks its increment first, as Redis does.
+    assert_eq!(
+        call(&mut conn, &[b"HINCRBYFLOAT", b"s", b"f", b"x"]),
+        error(b"ERR value is not a valid float")
+    );
+}
