@@ -81,3 +81,33 @@ fn incrbyfloat_checks_the_key_before_the_increment() {
         error(b"ERR value is not a valid float")
     );
 }
+
+#[test]
+fn errors_quote_arguments_as_redis_does() {
+    let node = TestNode::start(&[]);
+    let mut conn = connect(&node);
+    // Bytes as they came, cut at a NUL, CR and LF as spaces.
+    assert_eq!(
+        call(&mut conn, &[b"NOSUCH", b"\xff\r\n<", b"a\0b", b"x"]),
+        error(b"ERR unknown command 'NOSUCH', with args beginning with: '\xff  <' 'a' 'x' ")
+    );
+    // Arguments are quoted while the list is under 128 bytes, the last one
+    // cut to what is left.
+    let long = vec![b'q'; 300];
+    let mut expected = b"ERR unknown command 'GETT', with args beginning with: '3.5' '".to_vec();
+    expected.extend(vec![b'q'; 128 - 6]);
+    expected.extend_from_slice(b"' ");
+    assert_eq!(
+        call(&mut conn, &[b"GETT", b"3.5", &long, b"never"]),
+        Frame::Error(expected)
+    );
+    // An unsupported option: line ends trimmed off the end.
+    assert_eq!(
+        call(&mut conn, &[b"EXPIRE", b"k", b"10", b"\xffB+ \r\x00z"]),
+        error(b"ERR Unsupported option \xffB+ ")
+    );
+    assert_eq!(
+        call(&mut conn, &[b"EXPIRE", b"k", b"10", b"\r\n"]),
+        error(b"ERR Unsupported option ")
+    );
+}

@@ -3,6 +3,7 @@
 use super::args::{glob_match, is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
 use super::Ctx;
+use crate::protocol::reply::c_string;
 use crate::protocol::Args;
 use crate::store::{Entry, ValueRef};
 
@@ -155,7 +156,9 @@ impl ExpireIf {
     }
 }
 
-fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, String> {
+/// The options of EXPIRE and friends; the error as bytes (an unknown
+/// option is quoted as it came, up to a NUL).
+fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, Vec<u8>> {
     let mut when = ExpireIf::default();
     for arg in args.iter_from(3) {
         if is(arg, "nx") {
@@ -167,17 +170,23 @@ fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, String> {
         } else if is(arg, "lt") {
             when.lt = true;
         } else {
-            return Err(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(arg)
-            ));
+            // Redis formats this error with `%s` and trims line ends off
+            // its end.
+            let quoted = c_string(arg);
+            let end = quoted
+                .iter()
+                .rposition(|&b| b != b'\r' && b != b'\n')
+                .map_or(0, |i| i + 1);
+            return Err([&b"ERR Unsupported option "[..], &quoted[..end]].concat());
         }
     }
     if when.nx && (when.xx || when.gt || when.lt) {
-        return Err("ERR NX and XX, GT or LT options at the same time are not compatible".into());
+        return Err(
+            b"ERR NX and XX, GT or LT options at the same time are not compatible".to_vec(),
+        );
     }
     if when.gt && when.lt {
-        return Err("ERR GT and LT options at the same time are not compatible".into());
+        return Err(b"ERR GT and LT options at the same time are not compatible".to_vec());
     }
     Ok(when)
 }
@@ -186,7 +195,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
     // Redis checks the options before the amount.
     let condition = match parse_expire_condition(args) {
         Ok(c) => c,
-        Err(e) => return ctx.fail(&e),
+        Err(e) => return ctx.reply.error_bytes(&e),
     };
     let Some(amount) = parse_i64(args.get(2)) else {
         return ctx.fail(NOT_INTEGER);
