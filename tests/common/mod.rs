@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod cluster;
 pub mod random;
+pub mod redis_server;
 pub mod wire;
 
 use redis::{Connection, Value};

@@ -77,13 +77,53 @@ impl Frame {
         }
     }
 
-    /// A short human-readable rendering for failure messages.
+    /// A short human-readable rendering for failure messages (strings
+    /// escaped as in [`escape`]).
     pub fn show(&self) -> String {
-        let text = format!("{self:?}");
+        let text = self.render();
         if text.len() > 400 {
-            format!("{}... ({} chars)", &text[..400], text.len())
+            let cut = (0..=400)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            format!("{}... ({} chars)", &text[..cut], text.len())
         } else {
             text
+        }
+    }
+
+    fn render(&self) -> String {
+        let list = |items: &[Frame]| {
+            items
+                .iter()
+                .map(Frame::render)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Frame::Simple(b) => format!("+\"{}\"", escape(b)),
+            Frame::Error(b) => format!("-\"{}\"", escape(b)),
+            Frame::BlobError(b) => format!("!\"{}\"", escape(b)),
+            Frame::Int(n) => format!(":{n}"),
+            Frame::Bulk(b) => format!("\"{}\"", escape(b)),
+            Frame::NullBulk => "$-1".into(),
+            Frame::NullArray => "*-1".into(),
+            Frame::Null => "_".into(),
+            Frame::Array(items) => format!("[{}]", list(items)),
+            Frame::Set(items) => format!("~[{}]", list(items)),
+            Frame::Push(items) => format!(">[{}]", list(items)),
+            Frame::Map(pairs) => format!(
+                "{{{}}}",
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.render(), v.render()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Frame::Double(d) => format!(",{d}"),
+            Frame::Bool(b) => format!("#{b}"),
+            Frame::BigNumber(b) => format!("({}", escape(b)),
+            Frame::Verbatim(f, b) => format!("={}:\"{}\"", escape(f), escape(b)),
         }
     }
 }
