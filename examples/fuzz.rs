@@ -1,10 +1,12 @@
 //! Long runs of the node's fuzzer (the CI part is tests/fuzz.rs):
 //!
 //! ```sh
-//! cargo run --release --example fuzz -- --cases 10000000 [--seed N] [--family frames|commands]
+//! cargo run --release --example fuzz -- --cases 10000000 [--seed N] [--family frames|commands|cluster]
 //! ```
 //!
 //! `--cases` is per family; without `--seed` a random seed is printed.
+//! `--family cluster` sends the argument family through a two-node cluster
+//! (the server binary is built if needed).
 //! Exits 1 with the seed and a shrunk failing input on the first failure.
 
 #[path = "../tests/common/mod.rs"]
@@ -51,6 +53,9 @@ fn main() {
     if family == "all" || family == "commands" {
         failed |= report(fuzz_support::commands(seed, cases));
     }
+    if family == "cluster" {
+        failed |= report(fuzz_support::commands_on_cluster(2, seed, cases));
+    }
     std::process::exit(i32::from(failed));
 }
 
@@ -65,6 +70,8 @@ fn report(result: Result<String, String>) -> bool {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("{problem}\nusage: fuzz [--cases N] [--seed N] [--family all|frames|commands]");
+    eprintln!(
+        "{problem}\nusage: fuzz [--cases N] [--seed N] [--family all|frames|commands|cluster]"
+    );
     std::process::exit(2);
 }

@@ -40,6 +40,19 @@ fn random_arguments_for_every_command_through_the_dispatcher() {
     }
 }
 
+/// Cases of the cluster run in CI: slower per request (forwarding), and the
+/// in-process run covers the handlers already.
+const CI_CLUSTER_CASES: u64 = 20_000;
+
+#[test]
+fn random_arguments_through_a_two_node_cluster() {
+    let seed = seed_from_env("RINGCACHE_FUZZ_SEED");
+    let cases = count_from_env("RINGCACHE_FUZZ_CASES", CI_CASES).min(CI_CLUSTER_CASES);
+    if let Err(failure) = fuzz_support::commands_on_cluster(2, seed, cases) {
+        panic!("{failure}");
+    }
+}
+
 #[test]
 fn the_strict_decoder_refuses_what_redis_never_sends() {
     let ok = |b: &[u8], resp3| decode(b, resp3).unwrap().unwrap().0;

@@ -156,6 +156,11 @@ impl TestNode {
         RawConn { stream }
     }
 
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The OS process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -13,9 +13,9 @@ use crate::common::random::{mix, Gen};
 use crate::common::wire::{escape_short, Frame};
 
 use super::commands;
-use super::node::{panics, InProcessNode};
 use super::session::{BatchResult, Fault, Session};
 use super::shrink::shrink;
+use super::target::Target;
 
 /// Parameters restored after a batch that changed the configuration.
 const RESTORED: &[&str] = &[
@@ -55,7 +55,7 @@ type Setting = (Vec<u8>, Vec<u8>);
 
 /// The fuzzer's state between batches.
 struct Runner<'a> {
-    node: &'a InProcessNode,
+    node: &'a dyn Target,
     worker: Option<Session>,
     control: Option<Session>,
     baseline: Vec<Setting>,
@@ -65,12 +65,7 @@ struct Runner<'a> {
 ///
 /// # Errors
 /// The first failure, shrunk, with what is needed to replay it.
-pub fn run(
-    node: &InProcessNode,
-    seed: u64,
-    cases: u64,
-    batch: usize,
-) -> Result<ArgsReport, String> {
+pub fn run(node: &dyn Target, seed: u64, cases: u64, batch: usize) -> Result<ArgsReport, String> {
     let started = Instant::now();
     let mut runner = Runner {
         node,
@@ -94,7 +89,7 @@ pub fn run(
                 break;
             }
         }
-        let panics_before = panics::count();
+        let panics_before = node.panics();
         let result = runner.batch(&argvs);
         count(&mut report, &argvs, &result);
         let failure = runner
@@ -128,7 +123,7 @@ fn count(report: &mut ArgsReport, argvs: &[Vec<Vec<u8>>], result: &BatchResult) 
 
 impl Runner<'_> {
     fn session(&self) -> Result<Session, String> {
-        Session::connect(self.node.addr).map_err(|e| format!("cannot connect to the node: {e}"))
+        Session::connect(self.node.addr()).map_err(|e| format!("cannot connect to the node: {e}"))
     }
 
     /// The values of the restored parameters at the start.
@@ -185,8 +180,8 @@ impl Runner<'_> {
             return Some(fault.clone());
         }
         let last = result.replies.len().saturating_sub(1);
-        if panics::count() != panics_before {
-            let text = panics::since(panics_before).join("\n");
+        if self.node.panics() != panics_before {
+            let text = self.node.panic_messages(panics_before).join("\n");
             return Some((last, Fault::Internal(format!("panic in the node: {text}"))));
         }
         if !self.node.alive() {
@@ -296,6 +291,22 @@ impl Runner<'_> {
         for argv in &minimal {
             text.push_str(&format!("    {}\n", show_argv(argv)));
         }
+        let words = self.node.last_words();
+        if !words.is_empty() {
+            let state = if self.node.alive() {
+                "running"
+            } else {
+                "stopped"
+            };
+            text.push_str(&format!("  the node ({state}) last logged:\n"));
+            for line in words {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
+        let panics = self.node.panic_messages(0);
+        if !panics.is_empty() {
+            text.push_str(&format!("  panics: {}\n", panics.join("\n    ")));
+        }
         text.push_str("  the requests after it in the batch:\n");
         for argv in argvs.iter().skip(at + 1).take(8) {
             text.push_str(&format!("    {}\n", show_argv(argv)));
@@ -308,11 +319,11 @@ impl Runner<'_> {
     fn fails_alone(&mut self, batch: &[Vec<Vec<u8>>]) -> Option<&'static str> {
         let mut control = self.session().ok()?;
         control.run(&[vec![b"FLUSHALL".to_vec()]]);
-        let before = panics::count();
+        let before = self.node.panics();
         let mut session = self.session().ok()?;
         let result = session.run(batch);
         let kind = result.fault.map(|(_, f)| f.kind());
-        if panics::count() != before {
+        if self.node.panics() != before {
             return Some("internal error reply");
         }
         let _ = self.restore(

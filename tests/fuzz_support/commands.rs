@@ -661,6 +661,16 @@ fn cluster(g: &mut Gen, argv: &mut Vec<Vec<u8>>) {
 /// lists (a SHUTDOWN that would stop the node gets `ABORT` in `argv`).
 fn make_safe(g: &mut Gen, argv: &mut [Vec<u8>]) {
     let name = argv[0].to_ascii_lowercase();
+    // WAIT blocks up to its timeout in a cluster (0: up to a minute).
+    if name == b"wait" && argv.len() == 3 {
+        let blocks = std::str::from_utf8(&argv[2])
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|t| t == 0 || t > 100);
+        if blocks {
+            argv[2] = b"5".to_vec();
+        }
+    }
     if name == b"config" && argv.len() >= 4 && argv[1].eq_ignore_ascii_case(b"set") {
         for i in (2..argv.len() - 1).step_by(2) {
             let param = String::from_utf8_lossy(&argv[i])

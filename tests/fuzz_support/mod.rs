@@ -12,10 +12,12 @@ pub mod frames_run;
 pub mod node;
 pub mod session;
 pub mod shrink;
+pub mod target;
 
 use std::time::Duration;
 
 use node::InProcessNode;
+use target::{ClusterTarget, Target};
 
 /// Requests per pipelined batch of the argument family.
 pub const BATCH: usize = 200;
@@ -41,9 +43,23 @@ pub fn frames(seed: u64, cases: u64) -> Result<String, String> {
 /// The failure, with its seed and shrunk input.
 pub fn commands(seed: u64, cases: u64) -> Result<String, String> {
     let node = InProcessNode::start(&[]);
-    let report = args_run::run(&node, seed, cases, BATCH)?;
+    commands_on(&node, "argument fuzz", seed, cases)
+}
+
+/// Runs the argument family against a cluster of `nodes` processes
+/// (requests routed, forwarded and split between them).
+///
+/// # Errors
+/// The failure, with its seed and shrunk input.
+pub fn commands_on_cluster(nodes: usize, seed: u64, cases: u64) -> Result<String, String> {
+    let cluster = ClusterTarget::start(nodes, &[]);
+    commands_on(&cluster, "argument fuzz (cluster)", seed, cases)
+}
+
+fn commands_on(target: &dyn Target, what: &str, seed: u64, cases: u64) -> Result<String, String> {
+    let report = args_run::run(target, seed, cases, BATCH)?;
     let line = format!(
-        "argument fuzz: {} requests in {} batches ({} ended by QUIT or CLIENT KILL), in {:.1?} (seed {seed})",
+        "{what}: {} requests in {} batches ({} ended by QUIT or CLIENT KILL), in {:.1?} (seed {seed})",
         report.cases, report.batches, report.closes, report.elapsed
     );
     eprintln!("{line}");
