@@ -162,7 +162,14 @@ impl Runner<'_> {
         // A node may close a connection after ten failed AUTH attempts; a
         // fresh one well before that keeps every close explained.
         let closing = argvs.last().is_some_and(|argv| commands::may_close(argv));
-        if !result.closed && result.fault.is_none() && worker.auth_failures < 5 && !closing {
+        // RCPEER makes a connection a peer link, whose requests are never
+        // routed: a fresh connection keeps the next batch going through
+        // the router.
+        let peer = argvs
+            .iter()
+            .any(|argv| argv[0].eq_ignore_ascii_case(b"rcpeer"));
+        if !result.closed && result.fault.is_none() && worker.auth_failures < 5 && !closing && !peer
+        {
             self.worker = Some(worker);
         }
         result
@@ -273,7 +280,31 @@ impl Runner<'_> {
     ) -> String {
         let kind = fault.kind();
         let prefix: Vec<Vec<Vec<u8>>> = argvs[..(at + 1).min(argvs.len())].to_vec();
-        let minimal = if matches!(fault, Fault::Stuck) || !self.node.alive() {
+        let stuck = matches!(fault, Fault::Stuck);
+        let others = if stuck {
+            // Is the whole node busy, or only this connection waiting?
+            match self.session().map(|mut s| {
+                (
+                    s.ping(),
+                    s.run(&[vec![b"CLIENT".to_vec(), b"LIST".to_vec()]]),
+                )
+            }) {
+                Ok((Ok(reply), list)) => format!(
+                        "another client got {}; CLIENT LIST: {}",
+                        reply.show(),
+                        list.replies
+                            .first()
+                            .map(|f| String::from_utf8_lossy(f.bytes().unwrap_or_default())
+                                .into_owned())
+                            .unwrap_or_default()
+                    ),
+                Ok((Err(e), _)) => format!("another client got no answer either ({e:?})"),
+                Err(e) => e,
+            }
+        } else {
+            String::new()
+        };
+        let minimal = if stuck || !self.node.alive() {
             // A stuck node cannot run more attempts.
             vec![argvs[at.min(argvs.len() - 1)].clone()]
         } else {
@@ -290,6 +321,9 @@ impl Runner<'_> {
         );
         for argv in &minimal {
             text.push_str(&format!("    {}\n", show_argv(argv)));
+        }
+        if stuck {
+            text.push_str(&format!("  while it was stuck, {others}\n"));
         }
         let words = self.node.last_words();
         if !words.is_empty() {

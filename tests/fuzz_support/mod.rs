@@ -13,6 +13,7 @@ pub mod node;
 pub mod session;
 pub mod shrink;
 pub mod target;
+pub mod vocabulary;
 
 use std::time::Duration;
 
