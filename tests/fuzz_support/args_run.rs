@@ -338,8 +338,8 @@ impl Runner<'_> {
             }
         }
         let panics = self.node.panic_messages(0);
-        if !panics.is_empty() {
-            text.push_str(&format!("  panics: {}\n", panics.join("\n    ")));
+        if let Some(first) = panics.first() {
+            text.push_str(&format!("  {} panics, the first: {first}\n", panics.len()));
         }
         text.push_str("  the requests after it in the batch:\n");
         for argv in argvs.iter().skip(at + 1).take(8) {
