@@ -280,30 +280,7 @@ impl Runner<'_> {
     ) -> String {
         let kind = fault.kind();
         let prefix: Vec<Vec<Vec<u8>>> = argvs[..(at + 1).min(argvs.len())].to_vec();
-        let stuck = matches!(fault, Fault::Stuck);
-        let others = if stuck {
-            // Is the whole node busy, or only this connection waiting?
-            match self.session().map(|mut s| {
-                (
-                    s.ping(),
-                    s.run(&[vec![b"CLIENT".to_vec(), b"LIST".to_vec()]]),
-                )
-            }) {
-                Ok((Ok(reply), list)) => format!(
-                        "another client got {}; CLIENT LIST: {}",
-                        reply.show(),
-                        list.replies
-                            .first()
-                            .map(|f| String::from_utf8_lossy(f.bytes().unwrap_or_default())
-                                .into_owned())
-                            .unwrap_or_default()
-                    ),
-                Ok((Err(e), _)) => format!("another client got no answer either ({e:?})"),
-                Err(e) => e,
-            }
-        } else {
-            String::new()
-        };
+        let stuck = matches!(fault, Fault::Stuck(_));
         let minimal = if stuck || !self.node.alive() {
             // A stuck node cannot run more attempts.
             vec![argvs[at.min(argvs.len() - 1)].clone()]
@@ -321,9 +298,6 @@ impl Runner<'_> {
         );
         for argv in &minimal {
             text.push_str(&format!("    {}\n", show_argv(argv)));
-        }
-        if stuck {
-            text.push_str(&format!("  while it was stuck, {others}\n"));
         }
         let words = self.node.last_words();
         if !words.is_empty() {

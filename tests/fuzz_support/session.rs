@@ -23,8 +23,8 @@ pub enum Fault {
     Malformed(String),
     /// The connection closed with no reason the client gave.
     Closed,
-    /// No reply within [`REPLY_TIMEOUT`].
-    Stuck,
+    /// No reply within [`REPLY_TIMEOUT`]; what another client saw then.
+    Stuck(String),
     /// The node answered that a handler failed.
     Internal(String),
     /// A socket error other than a close.
@@ -37,7 +37,7 @@ impl Fault {
         match self {
             Fault::Malformed(_) => "malformed reply",
             Fault::Closed => "connection closed for no reason",
-            Fault::Stuck => "no reply (the node is busy with this request or one after it)",
+            Fault::Stuck(_) => "no reply (the node is busy with this request or one after it)",
             Fault::Internal(_) => "internal error reply",
             Fault::Io(_) => "socket error",
         }
@@ -142,7 +142,10 @@ impl Session {
                     let text = format!("{e}: {}", escape_short(&bytes));
                     return fault(replies, i, Fault::Malformed(text));
                 }
-                Err(ReadError::Timeout) => return fault(replies, i, Fault::Stuck),
+                Err(ReadError::Timeout) => {
+                    let others = self.ask_another_client();
+                    return fault(replies, i, Fault::Stuck(others));
+                }
                 Err(ReadError::Io(e)) => return fault(replies, i, Fault::Io(e)),
             }
         }
@@ -156,6 +159,31 @@ impl Session {
     /// Follows the protocol version a reply switched to.
     fn follow_protocol(&mut self, argv: &[Vec<u8>], frame: &Frame) {
         self.reader.resp3 = protocol_after(argv, frame, self.reader.resp3);
+    }
+
+    /// Whether the node answers a new connection now (is the whole node
+    /// busy, or only this connection waiting?), with its CLIENT LIST.
+    fn ask_another_client(&self) -> String {
+        let Ok(addr) = self.reader.stream.peer_addr() else {
+            return "no peer address".into();
+        };
+        let mut other = match Session::connect(addr) {
+            Ok(s) => s,
+            Err(e) => return format!("another client cannot connect: {e}"),
+        };
+        match other.ping() {
+            Ok(pong) => {
+                let list = other.run(&[vec![b"CLIENT".to_vec(), b"LIST".to_vec()]]);
+                let text = list
+                    .replies
+                    .first()
+                    .and_then(Frame::bytes)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                format!("another client got {}; CLIENT LIST:\n{text}", pong.show())
+            }
+            Err(e) => format!("another client got no answer either ({e:?})"),
+        }
     }
 
     /// PING and its reply.
