@@ -42,10 +42,12 @@ impl LatencyMonitor {
     }
 
     /// True when an event of `micros` must be recorded (cheap: one load).
+    /// The threshold takes any value CONFIG SET accepts, up to
+    /// 9223372036854775807 ms, so its microseconds saturate.
     #[inline]
     pub fn is_notable(&self, micros: u64) -> bool {
         let threshold = self.threshold_ms.load(Ordering::Relaxed);
-        threshold > 0 && micros >= threshold * 1000
+        threshold > 0 && micros >= threshold.saturating_mul(1000)
     }
 
     /// Records `event` taking `ms` at `unix_secs`. Samples in the same
@@ -105,6 +107,15 @@ mod tests {
         assert_eq!(snap[0].1.max_ms, 5);
         assert_eq!(m.reset(&[b"COMMAND"]), 1);
         assert!(m.snapshot().is_empty());
+    }
+
+    #[test]
+    fn a_huge_threshold_records_nothing() {
+        let m = LatencyMonitor::new(0);
+        m.set_threshold(u64::MAX);
+        assert!(!m.is_notable(u64::MAX - 1));
+        m.set_threshold(i64::MAX as u64);
+        assert!(!m.is_notable(1_000_000));
     }
 
     #[test]

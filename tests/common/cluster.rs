@@ -136,6 +136,11 @@ impl TestCluster {
         self.client(index).get_connection().expect("connection")
     }
 
+    /// True while node `index`'s process runs.
+    pub fn running(&mut self, index: usize) -> bool {
+        self.nodes[index].as_mut().is_some_and(TestNode::running)
+    }
+
     /// Indexes of running nodes.
     pub fn live(&self) -> Vec<usize> {
         (0..self.nodes.len())

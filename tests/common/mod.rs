@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod cluster;
+pub mod random;
 pub mod redis_server;
 pub mod rng;
+pub mod wire;
 
 use redis::{Connection, Value};
 
@@ -153,6 +155,11 @@ impl TestNode {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
         RawConn::new(stream)
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The OS process id.

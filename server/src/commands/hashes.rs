@@ -421,11 +421,7 @@ fn hscan_options(args: Args<'_>) -> Result<(Option<Pattern<'_>>, bool), &'static
 /// As in Redis, the cursor is checked first, then the key (a missing key
 /// is an empty scan, a string WRONGTYPE), then the options.
 pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if std::str::from_utf8(args.get(2))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .is_none()
-    {
+    if super::keys::parse_cursor(args.get(2)).is_none() {
         return ctx.fail("ERR invalid cursor");
     }
     let options = hscan_options(args);

@@ -6,6 +6,7 @@ use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
 use super::Ctx;
 use crate::glob::Pattern;
+use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::store::{Entry, ValueRef};
 
@@ -160,7 +161,9 @@ impl ExpireIf {
     }
 }
 
-fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, String> {
+/// The options of EXPIRE and friends; the error as bytes (an unknown
+/// option is quoted as it came, up to a NUL).
+fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, Vec<u8>> {
     let mut when = ExpireIf::default();
     for arg in args.iter_from(3) {
         if is(arg, "nx") {
@@ -172,17 +175,23 @@ fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, String> {
         } else if is(arg, "lt") {
             when.lt = true;
         } else {
-            return Err(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(arg)
-            ));
+            // Redis formats this error with `%s` and trims line ends off
+            // its end.
+            let quoted = c_string(arg);
+            let end = quoted
+                .iter()
+                .rposition(|&b| b != b'\r' && b != b'\n')
+                .map_or(0, |i| i + 1);
+            return Err([&b"ERR Unsupported option "[..], &quoted[..end]].concat());
         }
     }
     if when.nx && (when.xx || when.gt || when.lt) {
-        return Err("ERR NX and XX, GT or LT options at the same time are not compatible".into());
+        return Err(
+            b"ERR NX and XX, GT or LT options at the same time are not compatible".to_vec(),
+        );
     }
     if when.gt && when.lt {
-        return Err("ERR GT and LT options at the same time are not compatible".into());
+        return Err(b"ERR GT and LT options at the same time are not compatible".to_vec());
     }
     Ok(when)
 }
@@ -191,7 +200,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
     // Redis checks the options before the amount.
     let condition = match parse_expire_condition(args) {
         Ok(c) => c,
-        Err(e) => return ctx.fail(&e),
+        Err(e) => return ctx.reply.error_bytes(&e),
     };
     let Some(amount) = parse_i64(args.get(2)) else {
         return ctx.fail(NOT_INTEGER);
@@ -332,12 +341,34 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
     });
 }
 
+/// Parses a SCAN or HSCAN cursor as Redis 7 does (`strtoul` over the
+/// whole argument): an optional sign and decimal digits, a negative value
+/// wrapping around (`-1` is the largest cursor), the empty string as 0, no
+/// leading space, nothing past the digits but a NUL (the C string ends
+/// there), and no value beyond 64 bits.
+pub fn parse_cursor(text: &[u8]) -> Option<u64> {
+    let text = text.split(|&b| b == 0).next().unwrap_or_default();
+    if text.is_empty() {
+        return Some(0);
+    }
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if negative { n.wrapping_neg() } else { n })
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = std::str::from_utf8(args.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    let Some(cursor) = parse_cursor(args.get(1)) else {
         return ctx.fail("ERR invalid cursor");
     };
     let mut pattern: Option<Pattern<'_>> = None;
@@ -400,4 +431,40 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     ctx.node.store.flush(asynchronously);
     ctx.reply.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_parse_like_redis_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"17"), Some(17));
+        assert_eq!(parse_cursor(b"007"), Some(7));
+        assert_eq!(parse_cursor(b"+5"), Some(5));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"-18446744073709551615"), Some(1));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"5\0junk"), Some(5));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"-18446744073709551616",
+            b" 1",
+            b"1 ",
+            b"x",
+            b"-",
+            b"+",
+            b"0x10",
+            b"1.5",
+        ] {
+            assert_eq!(
+                parse_cursor(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

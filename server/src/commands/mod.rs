@@ -25,6 +25,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::clients::ClientHandle;
+use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
 use crate::stats::ServerStats;
@@ -148,18 +149,27 @@ impl Ctx<'_> {
     }
 }
 
-/// The Redis error for an unknown command, quoting its first arguments.
-pub fn unknown_command(args: Args<'_>) -> String {
-    let mut text = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        String::from_utf8_lossy(&args.get(0)[..args.get(0).len().min(128)])
-    );
-    for arg in args.iter_from(1).take(16) {
-        text.push_str(&format!(
-            "'{}' ",
-            String::from_utf8_lossy(&arg[..arg.len().min(128)])
-        ));
+/// The Redis error for an unknown command, quoting its name and first
+/// arguments as Redis 7 does: bytes as they came, each cut at a NUL (C
+/// strings), the name at 128 bytes, and arguments while the quoted list
+/// is shorter than 128 bytes, the last one cut to what is left of them.
+pub fn unknown_command(args: Args<'_>) -> Vec<u8> {
+    let name = c_string(args.get(0));
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(&name[..name.len().min(128)]);
+    text.extend_from_slice(b"', with args beginning with: ");
+    let mut quoted: Vec<u8> = Vec::new();
+    for arg in args.iter_from(1) {
+        if quoted.len() >= 128 {
+            break;
+        }
+        let arg = c_string(arg);
+        let room = 128 - quoted.len();
+        quoted.push(b'\'');
+        quoted.extend_from_slice(&arg[..arg.len().min(room)]);
+        quoted.extend_from_slice(b"' ");
     }
+    text.extend_from_slice(&quoted);
     text
 }
 
@@ -189,8 +199,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
             cluster::deny_protected(ctx);
             return None;
         }
-        let text = unknown_command(args);
-        ctx.fail(&text);
+        ctx.reply.error_bytes(&unknown_command(args));
         return None;
     };
     ctx.session

@@ -399,10 +399,10 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 /// INCRBYFLOAT key increment
+///
+/// As in Redis, the key's type is checked first, then its value, and only
+/// then the increment (HINCRBYFLOAT checks the increment first).
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(delta) = parse_f64(args.get(2)) else {
-        return ctx.fail(NOT_FLOAT);
-    };
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let found = lock.find(key);
@@ -413,6 +413,9 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
             Some(n) => n,
             None => return ctx.fail(NOT_FLOAT),
         },
+    };
+    let Some(delta) = parse_f64(args.get(2)) else {
+        return ctx.fail(NOT_FLOAT);
     };
     let next = current + delta;
     if !next.is_finite() {

@@ -60,6 +60,12 @@ impl<'a> Reply<'a> {
         resp::write_error(self.out, text.as_bytes());
     }
 
+    /// An error line from bytes that may quote client input as it came
+    /// (CR and LF become spaces; everything else is kept, as Redis does).
+    pub fn error_bytes(&mut self, text: &[u8]) {
+        resp::write_error(self.out, text);
+    }
+
     /// An integer.
     #[inline]
     pub fn int(&mut self, n: i64) {
@@ -160,6 +166,12 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// The part of an argument a C string sees: everything before the first
+/// NUL. Redis quotes arguments in its errors with `%s`, which stops there.
+pub fn c_string(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or_default()
+}
+
 /// Formats a double as Redis does for INCRBYFLOAT and friends: the shortest
 /// representation that round-trips, no exponent, `inf`/`-inf`.
 pub fn format_double(value: f64) -> String {
@@ -192,6 +204,16 @@ mod tests {
         reply.map(1);
         reply.double(1.5);
         assert_eq!(&out[..], b"$-1\r\n*2\r\n_\r\n%1\r\n,1.5\r\n");
+    }
+
+    #[test]
+    fn errors_keep_the_bytes_they_quote() {
+        let mut out = BytesMut::new();
+        Reply::new(&mut out, false).error_bytes(b"ERR bad \xff\r\nend");
+        assert_eq!(&out[..], b"-ERR bad \xff  end\r\n");
+        assert_eq!(c_string(b"ab\0cd"), b"ab");
+        assert_eq!(c_string(b"\0"), b"");
+        assert_eq!(c_string(b"abc"), b"abc");
     }
 
     #[test]

@@ -1,0 +1,532 @@
+//! Differential test against redis-server: seeded random command sequences
+//! over strings, hashes, keys and TTLs run on both (a few seeds in RESP2,
+//! one in RESP3), every reply compared: type and value exactly, errors by
+//! their full text, except the differences by design listed in
+//! [`DIFFERENCES`], the one place that says what differs and why (the
+//! README's "Differences from Redis" agrees with it).
+//!
+//! `RINGCACHE_DIFF_SEED` replays a run (printed at the start),
+//! `RINGCACHE_DIFF_COMMANDS` sets the commands per seed. Without
+//! redis-server the test is skipped with a message, unless `CI=true`.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod compare;
+mod gen;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::random::{count_from_env, mix, seed_from_env};
+use common::redis_server::{skip_without_redis, RedisServer};
+use common::wire::{encode_command, escape_short, Frame, FrameReader};
+use common::{unix_secs, TestNode};
+use compare::{compare, rule_for, sorted, Verdict};
+use gen::CommandGen;
+
+/// How a command whose replies differ by design is compared.
+#[derive(Debug)]
+pub enum Rule {
+    /// As a multiset of elements.
+    Unordered,
+    /// As a set of field-value pairs.
+    Pairs,
+    /// By shape: type, length, element types.
+    RandomPick,
+    /// Integers within `tolerance` (negative codes exactly).
+    Clock {
+        /// Largest accepted difference.
+        tolerance: i64,
+    },
+    /// Numbers equal to 14 significant digits; the key is then re-synced
+    /// to redis-server's value.
+    FloatDigits,
+    /// Iterated to cursor 0 on each server; the sets of keys (or fields
+    /// and values) compared.
+    CollectedScan,
+    /// Integers where the node's may be lower by up to the size of the key
+    /// space (keys redis-server has yet to reclaim).
+    LazyExpiry,
+    /// Not generated: the reason says why.
+    NotGenerated,
+}
+
+/// A difference by design.
+#[derive(Debug)]
+pub struct Difference {
+    /// Commands (upper case) it concerns.
+    pub commands: &'static [&'static str],
+    /// How they are compared.
+    pub rule: Rule,
+    /// Why the node differs.
+    pub reason: &'static str,
+}
+
+/// Every difference by design between the node and redis-server, for the
+/// commands this test runs. The README's "Differences from Redis" lists
+/// the same.
+pub const DIFFERENCES: &[Difference] = &[
+    Difference {
+        commands: &["INCRBYFLOAT", "HINCRBYFLOAT"],
+        rule: Rule::FloatDigits,
+        reason: "the node computes in 64-bit doubles, Redis in 80-bit long doubles: \
+                 sums that are not exact in binary differ in the last digits, and \
+                 values beyond 1.8e308 (long doubles reach 1.2e4932) make the node \
+                 answer that the result would be infinite",
+    },
+    Difference {
+        commands: &["DBSIZE"],
+        rule: Rule::LazyExpiry,
+        reason: "SET with EXAT/PXAT in the past: Redis stores the key and counts it in \
+                 DBSIZE until it is reclaimed (the key is already invisible to reads); \
+                 the node removes it at once",
+    },
+    Difference {
+        commands: &["INCRBYFLOAT 0x..", "HINCRBYFLOAT 0x.."],
+        rule: Rule::NotGenerated,
+        reason: "hexadecimal floats (0x10, 0x1p3), which Redis's strtold accepts, are \
+                 refused as not a valid float",
+    },
+    Difference {
+        commands: &["HGETALL"],
+        rule: Rule::Pairs,
+        reason: "field order is each implementation's table order (Redis leaves it unspecified)",
+    },
+    Difference {
+        commands: &["HKEYS", "HVALS", "KEYS"],
+        rule: Rule::Unordered,
+        reason: "order is each implementation's table order (Redis leaves it unspecified)",
+    },
+    Difference {
+        commands: &["HRANDFIELD", "RANDOMKEY"],
+        rule: Rule::RandomPick,
+        reason: "random picks",
+    },
+    Difference {
+        commands: &["TTL", "EXPIRETIME"],
+        rule: Rule::Clock { tolerance: 1 },
+        reason: "the two servers run a command a moment apart: a relative TTL set \
+                 on both can round to the neighbouring second",
+    },
+    Difference {
+        commands: &["PTTL", "PEXPIRETIME"],
+        rule: Rule::Clock { tolerance: 2000 },
+        reason: "the two servers run a command a moment apart (milliseconds on a loaded machine)",
+    },
+    Difference {
+        commands: &["SCAN", "HSCAN"],
+        rule: Rule::CollectedScan,
+        reason: "a cursor encodes each implementation's table layout, and the node's \
+                 HSCAN returns a whole hash in one call; both keep SCAN's guarantee \
+                 (every element present throughout is returned)",
+    },
+    Difference {
+        commands: &[
+            "INFO", "TIME", "MEMORY", "OBJECT", "DEBUG", "CONFIG", "CLIENT", "HELLO",
+        ],
+        rule: Rule::NotGenerated,
+        reason: "they report each implementation's own internals (INFO text, OBJECT ENCODING \
+                 names, MEMORY USAGE bytes, version fields)",
+    },
+    Difference {
+        commands: &["SELECT", "MOVE", "SWAPDB"],
+        rule: Rule::NotGenerated,
+        reason: "the node has one database: SELECT and COPY ... DB with an index other \
+                 than 0 answer 'ERR DB index is out of range'",
+    },
+    Difference {
+        commands: &["SET IFEQ/IFNE", "HSCAN NOVALUES"],
+        rule: Rule::NotGenerated,
+        reason: "options of Redis 8.4 (IFEQ, IFNE) and 7.4 (NOVALUES) the node has and the \
+                 redis-server this runs against (7.0) may not",
+    },
+    Difference {
+        commands: &["HRANDFIELD -count"],
+        rule: Rule::NotGenerated,
+        reason: "a negative count below -1000000 is refused (Redis builds a reply of any size)",
+    },
+];
+
+/// Commands per seed in CI.
+const CI_COMMANDS: u64 = 5000;
+/// Commands between two comparisons of the whole key space.
+const STATE_EVERY: u64 = 50;
+/// Seeds per run: the last one speaks RESP3.
+const SEEDS: u64 = 4;
+
+/// One server under test.
+struct Server {
+    addr: SocketAddr,
+    reader: FrameReader,
+}
+
+impl Server {
+    fn connect(addr: SocketAddr) -> Server {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Server {
+            addr,
+            reader: FrameReader::new(stream),
+        }
+    }
+
+    fn send(&mut self, argv: &[Vec<u8>]) -> Frame {
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, argv);
+        self.reader.stream.write_all(&bytes).expect("write");
+        let resp3 = if argv[0].eq_ignore_ascii_case(b"hello") {
+            argv.get(1).map(Vec::as_slice) == Some(b"3")
+        } else {
+            self.reader.resp3
+        };
+        let reply = self
+            .reader
+            .next_as(resp3)
+            .unwrap_or_else(|e| panic!("{}: no valid reply to {}: {e:?}", self.addr, show(argv)));
+        self.reader.resp3 = resp3;
+        reply
+    }
+}
+
+/// Counts per command for the coverage printout.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    sent: u64,
+    exact: u64,
+    tolerated: u64,
+    errors: u64,
+    mismatched: u64,
+}
+
+/// A difference found.
+struct Mismatch {
+    seed: u64,
+    index: u64,
+    argv: Vec<Vec<u8>>,
+    redis: String,
+    ours: String,
+}
+
+fn show(argv: &[Vec<u8>]) -> String {
+    argv.iter()
+        .map(|a| format!("\"{}\"", escape_short(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Run {
+    redis: Server,
+    ours: Server,
+    coverage: BTreeMap<String, Counts>,
+    mismatches: Vec<Mismatch>,
+}
+
+impl Run {
+    /// Runs `count` commands of sequence `seed`.
+    fn sequence(&mut self, seed: u64, count: u64, resp3: bool) {
+        for server in [&mut self.redis, &mut self.ours] {
+            let protocol = if resp3 { "3" } else { "2" };
+            let hello = server.send(&[b"HELLO".to_vec(), protocol.as_bytes().to_vec()]);
+            assert!(!hello.is_error(), "HELLO {protocol}: {hello:?}");
+            assert_eq!(
+                server.send(&[b"FLUSHALL".to_vec()]),
+                Frame::Simple(b"OK".to_vec())
+            );
+        }
+        let mut gen = CommandGen::new(seed, unix_secs());
+        let mut window: Vec<Vec<Vec<u8>>> = Vec::new();
+        for index in 0..count {
+            let argv = gen.next();
+            self.step(seed, index, &argv);
+            window.push(argv);
+            if index % STATE_EVERY == STATE_EVERY - 1 || index == count - 1 {
+                self.check_state(seed, index, &window);
+                window.clear();
+            }
+        }
+    }
+
+    /// Compares the whole key space (type, value, TTL of every key), so a
+    /// command that answered the same but changed something else is caught
+    /// within `STATE_EVERY` commands.
+    fn check_state(&mut self, seed: u64, index: u64, window: &[Vec<Vec<u8>>]) {
+        let all = [b"KEYS".to_vec(), b"*".to_vec()];
+        let (redis, ours) = (self.redis.send(&all), self.ours.send(&all));
+        if compare(&all, &redis, &ours) == Verdict::Different {
+            self.mismatches.push(Mismatch {
+                seed,
+                index,
+                argv: all.to_vec(),
+                redis: redis.show(),
+                ours: format!(
+                    "{}\n  (state check; the commands since the last check: {})",
+                    ours.show(),
+                    window
+                        .iter()
+                        .map(|a| show(a))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ),
+            });
+        }
+        for key in gen::KEYS {
+            let key = key.as_bytes().to_vec();
+            let probes = [
+                vec![b"TYPE".to_vec(), key.clone()],
+                vec![b"GET".to_vec(), key.clone()],
+                vec![b"HGETALL".to_vec(), key.clone()],
+                vec![b"PTTL".to_vec(), key.clone()],
+            ];
+            for probe in probes {
+                let redis = self.redis.send(&probe);
+                let ours = self.ours.send(&probe);
+                if compare(&probe, &redis, &ours) == Verdict::Different {
+                    let recent: Vec<String> = window
+                        .iter()
+                        .filter(|argv| argv.contains(&key))
+                        .map(|argv| show(argv))
+                        .collect();
+                    self.mismatches.push(Mismatch {
+                        seed,
+                        index,
+                        argv: probe.clone(),
+                        redis: redis.show(),
+                        ours: format!(
+                            "{}\n  (state check; the commands on this key since the last check: {})",
+                            ours.show(),
+                            recent.join(" | ")
+                        ),
+                    });
+                    self.resync(&probe);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, seed: u64, index: u64, argv: &[Vec<u8>]) {
+        let name = String::from_utf8_lossy(&argv[0]).to_ascii_uppercase();
+        // A scan is collected from cursor 0; another cursor points into
+        // each implementation's own layout (compared by shape).
+        let cursor_at = if name == "SCAN" { 1 } else { 2 };
+        let collected = (name == "SCAN" || name == "HSCAN")
+            && argv.get(cursor_at).map(Vec::as_slice) == Some(b"0");
+        let (redis, ours, verdict) = if collected {
+            let redis = collect_scan(&mut self.redis, argv);
+            let ours = collect_scan(&mut self.ours, argv);
+            let verdict = match (&redis, &ours) {
+                (Ok(a), Ok(b)) if a == b => Verdict::Tolerated(rule_for(&name).map_or(0, |r| r.0)),
+                (Err(a), Err(b)) => compare(argv, a, b),
+                _ => Verdict::Different,
+            };
+            let show = |r: &Result<Vec<Vec<Frame>>, Frame>| match r {
+                Ok(items) => {
+                    let all = Frame::Array(items.iter().flatten().cloned().collect());
+                    format!("{} collected: {}", items.len(), all.show())
+                }
+                Err(frame) => frame.show(),
+            };
+            (show(&redis), show(&ours), verdict)
+        } else {
+            let redis = self.redis.send(argv);
+            let ours = self.ours.send(argv);
+            let verdict = compare(argv, &redis, &ours);
+            if let Verdict::Tolerated(_) = verdict {
+                self.resync_float(argv, &redis);
+            }
+            let is_error = redis.is_error();
+            self.coverage.entry(name.clone()).or_default().errors += u64::from(is_error);
+            (redis.show(), ours.show(), verdict)
+        };
+        let counts = self.coverage.entry(name).or_default();
+        counts.sent += 1;
+        match verdict {
+            Verdict::Same => counts.exact += 1,
+            Verdict::Tolerated(_) => counts.tolerated += 1,
+            Verdict::Different => {
+                counts.mismatched += 1;
+                self.mismatches.push(Mismatch {
+                    seed,
+                    index,
+                    argv: argv.to_vec(),
+                    redis,
+                    ours,
+                });
+                self.resync(argv);
+            }
+        }
+    }
+
+    /// After INCRBYFLOAT/HINCRBYFLOAT differed in the last digits, gives
+    /// the node redis-server's value so later commands compare equal.
+    fn resync_float(&mut self, argv: &[Vec<u8>], redis: &Frame) {
+        let Some(value) = redis.bytes() else { return };
+        let fix = if argv[0].eq_ignore_ascii_case(b"incrbyfloat") {
+            vec![
+                b"SET".to_vec(),
+                argv[1].clone(),
+                value.to_vec(),
+                b"KEEPTTL".to_vec(),
+            ]
+        } else if argv[0].eq_ignore_ascii_case(b"hincrbyfloat") {
+            vec![
+                b"HSET".to_vec(),
+                argv[1].clone(),
+                argv[2].clone(),
+                value.to_vec(),
+            ]
+        } else {
+            return;
+        };
+        self.ours.send(&fix);
+    }
+
+    /// After a mismatch: deletes the keys the command names on both, so one
+    /// difference is reported once, not again by every later command.
+    fn resync(&mut self, argv: &[Vec<u8>]) {
+        let mut del = vec![b"DEL".to_vec()];
+        del.extend(argv[1..].iter().take(8).cloned());
+        if del.len() > 1 {
+            self.redis.send(&del);
+            self.ours.send(&del);
+        }
+    }
+}
+
+/// SCAN or HSCAN iterated to cursor 0: the sorted, de-duplicated keys (or
+/// field-value pairs), or the first reply when it is not a scan page.
+fn collect_scan(server: &mut Server, argv: &[Vec<u8>]) -> Result<Vec<Vec<Frame>>, Frame> {
+    let cursor_at = if argv[0].eq_ignore_ascii_case(b"scan") {
+        1
+    } else {
+        2
+    };
+    let hash = cursor_at == 2;
+    let mut argv = argv.to_vec();
+    let mut found: Vec<Vec<Frame>> = Vec::new();
+    for _ in 0..100_000 {
+        let reply = server.send(&argv);
+        let page = match &reply {
+            Frame::Array(page) if page.len() == 2 => page,
+            _ => return Err(reply),
+        };
+        let (Some(cursor), Some(items)) = (page[0].bytes(), page[1].items()) else {
+            return Err(reply);
+        };
+        if hash {
+            found.extend(items.chunks(2).map(<[Frame]>::to_vec));
+        } else {
+            found.extend(items.iter().map(|i| vec![i.clone()]));
+        }
+        if cursor == b"0" {
+            found.sort_by_key(|i| format!("{i:?}"));
+            found.dedup();
+            return Ok(found);
+        }
+        argv[cursor_at] = cursor.to_vec();
+    }
+    panic!("{}: SCAN did not end", server.addr);
+}
+
+fn print_coverage(coverage: &BTreeMap<String, Counts>, elapsed: Duration) {
+    let total: Counts = coverage.values().fold(Counts::default(), |mut t, c| {
+        t.sent += c.sent;
+        t.exact += c.exact;
+        t.tolerated += c.tolerated;
+        t.errors += c.errors;
+        t.mismatched += c.mismatched;
+        t
+    });
+    eprintln!(
+        "differential coverage: {} commands ({} distinct) in {elapsed:.1?}: {} replies identical, \
+         {} equal under a documented rule, {} error replies among them, {} mismatches",
+        total.sent,
+        coverage.len(),
+        total.exact,
+        total.tolerated,
+        total.errors,
+        total.mismatched
+    );
+    eprintln!("  command: sent / identical / by rule / errors / mismatched");
+    for (name, c) in coverage {
+        eprintln!(
+            "  {name}: {} / {} / {} / {} / {}",
+            c.sent, c.exact, c.tolerated, c.errors, c.mismatched
+        );
+    }
+}
+
+#[test]
+fn replies_match_redis_server() {
+    if skip_without_redis("replies_match_redis_server") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let major: u32 = redis
+        .version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 7 {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            !ci,
+            "redis-server {} is older than 7: its replies differ by version",
+            redis.version
+        );
+        eprintln!(
+            "\n*** SKIPPED: redis-server {} is older than 7 ***\n",
+            redis.version
+        );
+        return;
+    }
+    let node = TestNode::start(&[]);
+    let seed = seed_from_env("RINGCACHE_DIFF_SEED");
+    let count = count_from_env("RINGCACHE_DIFF_COMMANDS", CI_COMMANDS);
+    eprintln!("comparing with redis-server {}", redis.version);
+    let started = Instant::now();
+    let mut run = Run {
+        redis: Server::connect(redis.addr),
+        ours: Server::connect(node.addr),
+        coverage: BTreeMap::new(),
+        mismatches: Vec::new(),
+    };
+    for i in 0..SEEDS {
+        run.sequence(mix(seed, i), count, i == SEEDS - 1);
+    }
+    print_coverage(&run.coverage, started.elapsed());
+    let mut report = String::new();
+    for m in run.mismatches.iter().take(40) {
+        report.push_str(&format!(
+            "\n[seed {} #{}] {}\n  redis-server: {}\n  ringcache:    {}",
+            m.seed,
+            m.index,
+            show(&m.argv),
+            m.redis,
+            m.ours
+        ));
+    }
+    assert!(
+        run.mismatches.is_empty(),
+        "{} replies differ from redis-server (RINGCACHE_DIFF_SEED={seed}):{report}",
+        run.mismatches.len()
+    );
+}
+
+#[test]
+fn documented_differences_name_each_command_once() {
+    let mut seen = std::collections::HashSet::new();
+    for d in DIFFERENCES {
+        assert!(!d.reason.is_empty());
+        for c in d.commands {
+            assert!(seen.insert(*c), "{c} is listed twice");
+        }
+    }
+    assert!(sorted(&Frame::Int(1)).is_none());
+}

@@ -1,0 +1,264 @@
+//! One fuzzing connection: sends a batch of requests in one pipeline,
+//! reads exactly one strictly decoded reply per request (RESP2, or RESP3
+//! after HELLO 3 until RESET or HELLO 2), and classifies what went wrong.
+//!
+//! The node may close a connection only for a reason the client gave it:
+//! QUIT, a CLIENT KILL that reached this client, a protocol error (its
+//! reply comes first), failed AUTH attempts (a node may cap them), or a
+//! cross-protocol request (`POST`, `Host:`), which Redis drops silently.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::common::wire::{encode_command, escape_short, Frame, FrameReader, ReadError};
+
+/// How long one reply may take on a loaded machine before the node counts
+/// as stuck.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What went wrong with one request of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The reply is not valid RESP (or is RESP3 on a RESP2 connection).
+    Malformed(String),
+    /// The connection closed with no reason the client gave.
+    Closed,
+    /// No reply within [`REPLY_TIMEOUT`]; what another client saw then.
+    Stuck(String),
+    /// The node answered that a handler failed.
+    Internal(String),
+    /// A socket error other than a close.
+    Io(String),
+}
+
+impl Fault {
+    /// A name for comparing failures while shrinking.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Malformed(_) => "malformed reply",
+            Fault::Closed => "connection closed for no reason",
+            Fault::Stuck(_) => "no reply (the node is busy with this request or one after it)",
+            Fault::Internal(_) => "internal error reply",
+            Fault::Io(_) => "socket error",
+        }
+    }
+}
+
+/// The outcome of one batch.
+pub struct BatchResult {
+    /// One reply per request answered, in order.
+    pub replies: Vec<Frame>,
+    /// The connection closed for a reason the client gave, after `replies`.
+    pub closed: bool,
+    /// What went wrong, at which request.
+    pub fault: Option<(usize, Fault)>,
+}
+
+/// A connection to the node under test.
+pub struct Session {
+    reader: FrameReader,
+    /// AUTH and HELLO requests refused on this connection.
+    pub auth_failures: usize,
+}
+
+fn is(arg: Option<&Vec<u8>>, word: &str) -> bool {
+    arg.is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+impl Session {
+    /// Connects to `addr`.
+    ///
+    /// # Errors
+    /// The connection is refused.
+    pub fn connect(addr: std::net::SocketAddr) -> std::io::Result<Session> {
+        let stream = std::net::TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        Ok(Session {
+            reader: FrameReader::new(stream),
+            auth_failures: 0,
+        })
+    }
+
+    /// Sends `batch` as one pipeline and reads its replies.
+    pub fn run(&mut self, batch: &[Vec<Vec<u8>>]) -> BatchResult {
+        let mut bytes = Vec::new();
+        for argv in batch {
+            encode_command(&mut bytes, argv);
+        }
+        // A separate writer: the node writes replies while it reads, and a
+        // large pipeline must not wait on replies nobody reads yet.
+        let writer = self.reader.stream.try_clone().map(|mut stream| {
+            std::thread::spawn(move || {
+                let _ = stream.write_all(&bytes);
+            })
+        });
+        let result = self.read_replies(batch);
+        if let Ok(writer) = writer {
+            if result.closed || result.fault.is_some() {
+                let _ = self.reader.stream.shutdown(std::net::Shutdown::Both);
+            }
+            let _ = writer.join();
+        }
+        result
+    }
+
+    fn read_replies(&mut self, batch: &[Vec<Vec<u8>>]) -> BatchResult {
+        let mut replies = Vec::with_capacity(batch.len());
+        for (i, argv) in batch.iter().enumerate() {
+            let resp3 = match argv.get(1) {
+                Some(v) if is(argv.first(), "hello") && v.as_slice() == b"3" => true,
+                Some(v) if is(argv.first(), "hello") && v.as_slice() == b"2" => false,
+                _ => self.reader.resp3,
+            };
+            match self.reader.next_as(resp3) {
+                Ok(frame) => {
+                    if let Some(text) = frame.error_text() {
+                        if text.to_ascii_lowercase().contains("internal error") {
+                            return fault(replies, i, Fault::Internal(text));
+                        }
+                    }
+                    if (is(argv.first(), "auth") || is(argv.first(), "hello")) && frame.is_error() {
+                        self.auth_failures += 1;
+                    }
+                    self.follow_protocol(argv, &frame);
+                    replies.push(frame);
+                }
+                Err(ReadError::Closed(pending)) => {
+                    if !pending.is_empty() {
+                        let text = format!("closed inside a reply: {}", escape_short(&pending));
+                        return fault(replies, i, Fault::Malformed(text));
+                    }
+                    if closing_explained(batch, &replies, i) {
+                        return BatchResult {
+                            replies,
+                            closed: true,
+                            fault: None,
+                        };
+                    }
+                    return fault(replies, i, Fault::Closed);
+                }
+                Err(ReadError::Malformed(e, bytes)) => {
+                    let text = format!("{e}: {}", escape_short(&bytes));
+                    return fault(replies, i, Fault::Malformed(text));
+                }
+                Err(ReadError::Timeout) => {
+                    let others = self.ask_another_client();
+                    return fault(replies, i, Fault::Stuck(others));
+                }
+                Err(ReadError::Io(e)) => return fault(replies, i, Fault::Io(e)),
+            }
+        }
+        BatchResult {
+            replies,
+            closed: false,
+            fault: None,
+        }
+    }
+
+    /// Follows the protocol version a reply switched to.
+    fn follow_protocol(&mut self, argv: &[Vec<u8>], frame: &Frame) {
+        self.reader.resp3 = protocol_after(argv, frame, self.reader.resp3);
+    }
+
+    /// Whether the node answers a new connection now (is the whole node
+    /// busy, or only this connection waiting?), with its CLIENT LIST.
+    fn ask_another_client(&self) -> String {
+        let Ok(addr) = self.reader.stream.peer_addr() else {
+            return "no peer address".into();
+        };
+        let mut other = match Session::connect(addr) {
+            Ok(s) => s,
+            Err(e) => return format!("another client cannot connect: {e}"),
+        };
+        match other.ping() {
+            Ok(pong) => {
+                let list = other.run(&[vec![b"CLIENT".to_vec(), b"LIST".to_vec()]]);
+                let text = list
+                    .replies
+                    .first()
+                    .and_then(Frame::bytes)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                format!("another client got {}; CLIENT LIST:\n{text}", pong.show())
+            }
+            Err(e) => format!("another client got no answer either ({e:?})"),
+        }
+    }
+
+    /// PING and its reply.
+    ///
+    /// # Errors
+    /// The reply did not come or was malformed.
+    pub fn ping(&mut self) -> Result<Frame, ReadError> {
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, &["PING"]);
+        self.reader
+            .stream
+            .write_all(&bytes)
+            .map_err(|e| ReadError::Io(e.to_string()))?;
+        self.reader.next()
+    }
+}
+
+/// Whether the connection speaks RESP3 after `argv` got `frame`.
+pub fn protocol_after(argv: &[Vec<u8>], frame: &Frame, resp3: bool) -> bool {
+    if is(argv.first(), "reset") && *frame == Frame::Simple(b"RESET".to_vec()) {
+        return false;
+    }
+    if !is(argv.first(), "hello") {
+        return resp3;
+    }
+    let proto = match frame {
+        Frame::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| k.bytes() == Some(b"proto"))
+            .map(|(_, v)| v.clone()),
+        Frame::Array(items) => items
+            .chunks(2)
+            .find(|pair| pair[0].bytes() == Some(b"proto"))
+            .and_then(|pair| pair.get(1).cloned()),
+        _ => None,
+    };
+    match proto {
+        Some(Frame::Int(3)) => true,
+        Some(Frame::Int(2)) => false,
+        _ => resp3,
+    }
+}
+
+fn fault(replies: Vec<Frame>, at: usize, fault: Fault) -> BatchResult {
+    BatchResult {
+        replies,
+        closed: false,
+        fault: Some((at, fault)),
+    }
+}
+
+/// True when the close before request `at`'s reply has a reason the client
+/// gave (see the module docs).
+fn closing_explained(batch: &[Vec<Vec<u8>>], replies: &[Frame], at: usize) -> bool {
+    let silent = batch
+        .get(at)
+        .and_then(|argv| argv.first())
+        .is_some_and(|name| {
+            name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+        });
+    if silent {
+        return true;
+    }
+    let Some(last) = at.checked_sub(1) else {
+        return false;
+    };
+    let argv = &batch[last];
+    let reply = &replies[last];
+    let quit = is(argv.first(), "quit") && *reply == Frame::Simple(b"OK".to_vec());
+    let killed = is(argv.first(), "client")
+        && is(argv.get(1), "kill")
+        && matches!(reply, Frame::Simple(_) | Frame::Int(1..));
+    let protocol = reply
+        .error_text()
+        .is_some_and(|e| e.starts_with("ERR Protocol error"));
+    let failed_auth = (is(argv.first(), "auth") || is(argv.first(), "hello")) && reply.is_error();
+    quit || killed || protocol || failed_auth
+}
