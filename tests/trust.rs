@@ -149,7 +149,7 @@ fn strangers_cannot_join_take_slots_or_a_members_name() {
 
 /// CLUSTER NODES names a node by a hash of its name.
 fn node_id_of(name: &str) -> String {
-    ringcache_server::commands::node_id(name)
+    ringcache_server::cluster::topology::node_id(name)
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use ringcache_server::cluster::{self, Cluster, ClusterSettings};
 use ringcache_server::config::{self, StartError};
+use ringcache_server::server::Node;
 use ringcache_server::{metrics, server, Config, NodeState};
 use tracing_subscriber::EnvFilter;
 
@@ -71,28 +72,30 @@ async fn serve(mut config: Config) -> std::io::Result<()> {
         }
         None => None,
     };
-    let node = NodeState::new(config);
+    let node = join_cluster(NodeState::new(config), &listener).await?;
     if let Some((handle, metrics_listener)) = metrics {
         tokio::spawn(metrics::serve(node.clone(), metrics_listener, handle));
     }
-    join_cluster(&node, &listener).await?;
-    watch_signals(vec![node.clone()])?;
+    watch_signals(vec![node.state.clone()])?;
     server::run(node, listener).await
 }
 
-/// Starts the cluster layer of a node configured for it.
+/// The node to serve: with its cluster layer started, when configured
+/// for one.
 async fn join_cluster(
-    node: &std::sync::Arc<NodeState>,
+    state: std::sync::Arc<NodeState>,
     listener: &tokio::net::TcpListener,
-) -> std::io::Result<()> {
-    if !node.config.read().cluster_enabled {
-        return Ok(());
+) -> std::io::Result<Node> {
+    if !state.config.read().cluster_enabled {
+        return Ok(Node::standalone(state));
     }
     let port = listener.local_addr()?.port();
-    let settings = ClusterSettings::from_config(&node.config.read(), port)?;
-    let cluster = Cluster::start(node.clone(), settings).await?;
-    let _ = node.cluster.set(cluster);
-    Ok(())
+    let settings = ClusterSettings::from_config(&state.config.read(), port)?;
+    let cluster = Cluster::start(state.clone(), settings).await?;
+    Ok(Node {
+        state,
+        cluster: Some(cluster),
+    })
 }
 
 /// `--local-cluster N`: N nodes in this process on consecutive ports, the
@@ -118,10 +121,9 @@ async fn serve_local_cluster(config: Config) -> std::io::Result<()> {
             node_config.cluster_seeds = vec![format!("{}:{seed_port}", config.bind)];
         }
         let listener = server::bind(&node_config).await?;
-        let node = NodeState::new(node_config);
-        join_cluster(&node, &listener).await?;
-        servers.push(tokio::spawn(server::run(node.clone(), listener)));
-        nodes.push(node);
+        let node = join_cluster(NodeState::new(node_config), &listener).await?;
+        nodes.push(node.state.clone());
+        servers.push(tokio::spawn(server::run(node, listener)));
     }
     tracing::info!(
         nodes = count,

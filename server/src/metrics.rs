@@ -6,16 +6,15 @@
 //!
 //! Served over plain HTTP on `--metrics-port` (`GET /metrics`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram, Counter, Histogram};
+use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use crate::commands::COMMANDS;
+use crate::server::Node;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 
@@ -27,45 +26,6 @@ const LATENCY_BUCKETS: [f64; 13] = [
 const MAX_REQUEST: usize = 8 * 1024;
 /// Time a scraper has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Handles for the per-command metrics, indexed like [`COMMANDS`].
-#[derive(Debug)]
-pub struct CommandMetrics {
-    calls: Vec<Counter>,
-    latency: Vec<Histogram>,
-}
-
-impl Default for CommandMetrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl CommandMetrics {
-    /// Registers one counter and one histogram per command with the global
-    /// recorder (no-ops when no recorder is installed).
-    pub fn new() -> Self {
-        CommandMetrics {
-            calls: COMMANDS
-                .iter()
-                .map(|c| counter!("ringcache_commands_total", "command" => c.name))
-                .collect(),
-            latency: COMMANDS
-                .iter()
-                .map(|c| histogram!("ringcache_command_duration_seconds", "command" => c.name))
-                .collect(),
-        }
-    }
-
-    /// Records one call of command `index` that took `seconds`.
-    #[inline]
-    pub fn record(&self, index: usize, seconds: f64) {
-        if let (Some(calls), Some(latency)) = (self.calls.get(index), self.latency.get(index)) {
-            calls.increment(1);
-            latency.record(seconds);
-        }
-    }
-}
 
 /// Installs the Prometheus recorder as the global one.
 ///
@@ -83,7 +43,8 @@ pub fn install() -> Result<PrometheusHandle, String> {
 }
 
 /// Copies node-wide figures into their gauges and counters.
-pub fn refresh(node: &NodeState) {
+pub fn refresh(served: &Node) {
+    let node: &NodeState = &served.state;
     let keyspace = node.store.stats();
     let stats = &node.stats;
     gauge!("ringcache_used_memory_bytes").set(node.store.sample_memory() as f64);
@@ -105,7 +66,7 @@ pub fn refresh(node: &NodeState) {
     counter!("ringcache_net_input_bytes_total").absolute(ServerStats::get(&stats.net_input_bytes));
     counter!("ringcache_net_output_bytes_total")
         .absolute(ServerStats::get(&stats.net_output_bytes));
-    if let Some(cluster) = node.cluster.get() {
+    if let Some(cluster) = &served.cluster {
         // The same figures as INFO's cluster section, as gauges named
         // ringcache_cluster_<field> (peers, ring version, replication lag,
         // handoff progress).
@@ -116,11 +77,11 @@ pub fn refresh(node: &NodeState) {
 }
 
 /// Serves `GET /metrics` until the node shuts down.
-pub async fn serve(node: Arc<NodeState>, listener: TcpListener, handle: PrometheusHandle) {
+pub async fn serve(node: Node, listener: TcpListener, handle: PrometheusHandle) {
     if let Ok(addr) = listener.local_addr() {
         info!(addr = %addr, "metrics endpoint ready");
     }
-    let mut shutdown = node.shutdown.listener();
+    let mut shutdown = node.state.shutdown.listener();
     loop {
         let accepted = tokio::select! {
             () = shutdown.wait() => break,
@@ -144,7 +105,7 @@ pub async fn serve(node: Arc<NodeState>, listener: TcpListener, handle: Promethe
 }
 
 async fn answer(
-    node: &NodeState,
+    node: &Node,
     mut stream: TcpStream,
     handle: &PrometheusHandle,
 ) -> std::io::Result<()> {

@@ -1,6 +1,7 @@
 //! The listener: accepts connections up to `maxclients`, applies protected
-//! mode, runs the background maintenance thread, and on shutdown stops
-//! accepting and waits for connections to finish their replies.
+//! mode, hands each connection to the request pipeline, runs the background
+//! maintenance thread, and on shutdown stops accepting and waits for
+//! connections to finish their replies.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -14,9 +15,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
+use crate::cluster::Cluster;
+use crate::commands::args::DENIED;
 use crate::config::{Config, MAX_CONNECTIONS};
-use crate::connection;
 use crate::log_limit::{LogLimit, WARN_PERIOD_MS};
+use crate::pipeline;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
@@ -28,8 +31,25 @@ const CRON_PERIOD: Duration = Duration::from_millis(100);
 /// Longest wait for connections to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Redis's protected-mode refusal, as a raw error line.
-pub const PROTECTED_MODE_ERROR: &str = "-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers, you may adopt one of the following solutions: 1) Disable protected mode by sending the command 'CONFIG SET protected-mode no' from the loopback interface, after making sure the node is not publicly accessible. 2) Start the node with '--protected-mode no'. 3) Set a password with '--requirepass'.\r\n";
+/// A node as the listener serves it: its state and, on a cluster node, its
+/// cluster layer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// What every connection and task of the node shares.
+    pub state: Arc<NodeState>,
+    /// The cluster layer, on a cluster node.
+    pub cluster: Option<Arc<Cluster>>,
+}
+
+impl Node {
+    /// A node outside any cluster.
+    pub fn standalone(state: Arc<NodeState>) -> Node {
+        Node {
+            state,
+            cluster: None,
+        }
+    }
+}
 
 /// Binds the configured address (port 0 takes a free port).
 ///
@@ -54,7 +74,8 @@ pub fn protected_mode_refuses(config: &Config, peer: IpAddr) -> bool {
 ///
 /// # Errors
 /// Only errors of the listener itself that make accepting impossible.
-pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> {
+pub async fn run(served: Node, listener: TcpListener) -> io::Result<()> {
+    let node = served.state.clone();
     let local = listener.local_addr()?;
     node.port.store(local.port(), Ordering::Relaxed);
     // CONFIG GET port answers the port served, also when 0 was asked for.
@@ -65,7 +86,7 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
     // CONFIG SET maxclients applies at once.
     let open = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
     let maintenance = spawn_maintenance(node.clone());
-    tokio::spawn(stop_when_asked(node.clone()));
+    tokio::spawn(stop_when_asked(served.clone()));
     loop {
         let accepted = tokio::select! {
             () = node.shutdown.wait() => break,
@@ -84,12 +105,12 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
         ServerStats::add(&node.stats.connections_received, 1);
         // A cluster node serves such a client, but only for the peer
         // handshake (its peers may be anywhere); see `Session::protected`.
-        if protected_mode_refuses(&node.config.read(), peer.ip()) && node.cluster.get().is_none() {
+        if protected_mode_refuses(&node.config.read(), peer.ip()) && served.cluster.is_none() {
             ServerStats::add(&node.stats.rejected_connections, 1);
             if let Some(suppressed) = PROTECTED_WARNINGS.allow() {
                 warn!(client = %peer, suppressed, "protected mode: refused a non-loopback client");
             }
-            tokio::spawn(refuse(stream, PROTECTED_MODE_ERROR));
+            tokio::spawn(refuse(stream, format!("-{DENIED}\r\n")));
             continue;
         }
         let at_limit = node.clients.len() >= node.config.read().maxclients;
@@ -97,15 +118,18 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
             Ok(permit) if !at_limit => permit,
             _ => {
                 ServerStats::add(&node.stats.rejected_connections, 1);
-                tokio::spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
+                tokio::spawn(refuse(
+                    stream,
+                    "-ERR max number of clients reached\r\n".into(),
+                ));
                 continue;
             }
         };
         let local_addr = stream.local_addr().unwrap_or(local);
         let handle = node.clients.register(peer, local_addr);
-        let node = node.clone();
+        let served = served.clone();
         tokio::spawn(async move {
-            connection::serve(node, stream, handle).await;
+            pipeline::serve(served, stream, handle).await;
             drop(permit);
         });
     }
@@ -128,18 +152,19 @@ pub async fn run(node: Arc<NodeState>, listener: TcpListener) -> io::Result<()> 
 /// Turns a stop request (SHUTDOWN, a signal) into the shutdown signal; a
 /// cluster node first leaves its cluster, handing its slots off while it
 /// still serves.
-async fn stop_when_asked(node: Arc<NodeState>) {
+async fn stop_when_asked(served: Node) {
+    let node = &served.state;
     tokio::select! {
         () = node.stop.wait() => {}
         () = node.shutdown.wait() => return,
     }
-    if let Some(cluster) = node.cluster.get() {
+    if let Some(cluster) = &served.cluster {
         cluster.leave().await;
     }
     node.shutdown.trigger();
 }
 
-async fn refuse(mut stream: TcpStream, message: &'static str) {
+async fn refuse(mut stream: TcpStream, message: String) {
     let _ = stream.write_all(message.as_bytes()).await;
     let _ = stream.shutdown().await;
 }

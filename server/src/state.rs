@@ -7,10 +7,9 @@ use std::time::Instant;
 use parking_lot::RwLock;
 
 use crate::clients::Clients;
-use crate::cluster::Cluster;
+use crate::command_stats::CommandMetrics;
 use crate::config::{Config, Effect};
 use crate::latency::LatencyMonitor;
-use crate::metrics::CommandMetrics;
 use crate::protocol::Limits;
 use crate::shutdown::Shutdown;
 use crate::slowlog::SlowLog;
@@ -43,10 +42,9 @@ pub struct NodeState {
     pub run_id: String,
     /// The port actually bound (differs from the config for port 0).
     pub port: AtomicU16,
-    /// Per-command metric handles.
-    pub command_metrics: CommandMetrics,
-    /// The cluster layer, on cluster nodes (set once at start-up).
-    pub cluster: OnceLock<Arc<Cluster>>,
+    /// Per-command metric handles, registered at the first command (after
+    /// the metrics recorder is installed).
+    command_metrics: OnceLock<CommandMetrics>,
     /// A stop was asked for (SHUTDOWN, SIGTERM): the node leaves its
     /// cluster gracefully, then triggers `shutdown`.
     pub stop: Shutdown,
@@ -82,10 +80,20 @@ impl NodeState {
             shutdown: Shutdown::new(),
             started: Instant::now(),
             run_id,
-            command_metrics: CommandMetrics::new(),
-            cluster: OnceLock::new(),
+            command_metrics: OnceLock::new(),
             stop: Shutdown::new(),
         })
+    }
+
+    /// The per-command metric handles, registered with `names` (the
+    /// command table's, in order) the first time.
+    #[inline]
+    pub fn command_metrics<I>(&self, names: impl FnOnce() -> I) -> &CommandMetrics
+    where
+        I: Iterator<Item = &'static str> + Clone,
+    {
+        self.command_metrics
+            .get_or_init(|| CommandMetrics::new(names()))
     }
 
     /// The port clients connect to.

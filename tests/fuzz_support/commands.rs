@@ -1,5 +1,5 @@
 //! Random argument vectors for every command of the node's table
-//! (`ringcache_server::commands::COMMANDS`): the table gives the name,
+//! (`ringcache_server::commands::commands()`): the table gives the name,
 //! arity and key positions; a per-command vocabulary of subcommands and
 //! options reaches the code behind them (SET's options, CLIENT, CONFIG,
 //! OBJECT, MEMORY, SLOWLOG, CLUSTER subcommands, SCAN's options, ...).
@@ -12,7 +12,7 @@
 //! for itself (proto-max-bulk-len above its default, which would let
 //! SETRANGE allocate gigabytes).
 
-use ringcache_server::commands::{CommandSpec, COMMANDS};
+use ringcache_server::commands::{commands, CommandSpec, Flags};
 
 use crate::common::random::Gen;
 
@@ -43,10 +43,10 @@ pub fn argv_sized(g: &mut Gen, max_long: usize) -> Vec<Vec<u8>> {
         }
         return argv;
     }
-    let mut spec = g.pick(COMMANDS);
+    let mut spec = *g.pick(commands());
     // QUIT ends the batch it is in: rarer than the rest.
     if spec.name == "quit" && g.chance(0.8) {
-        spec = g.pick(COMMANDS);
+        spec = *g.pick(commands());
     }
     let mut argv = if g.chance(0.6) {
         shaped(g, spec).unwrap_or_else(|| generic(g, spec, max_long))
@@ -87,16 +87,13 @@ fn pattern(g: &mut Gen) -> Vec<u8> {
 }
 
 fn is_key_position(spec: &CommandSpec, i: usize, n: usize) -> bool {
-    if spec.first_key <= 0 || spec.step <= 0 {
+    let (first, last, step) = spec.keys.triple();
+    if first <= 0 || step <= 0 {
         return false;
     }
-    let (i, first) = (i as i32, spec.first_key);
-    let last = if spec.last_key < 0 {
-        n as i32 + spec.last_key
-    } else {
-        spec.last_key
-    };
-    i >= first && i <= last && (i - first) % spec.step == 0
+    let i = i as i32;
+    let last = if last < 0 { n as i32 + last } else { last };
+    i >= first && i <= last && (i - first) % step == 0
 }
 
 /// Any argument count (mostly one the arity admits) with words from the
@@ -289,7 +286,7 @@ fn shaped(g: &mut Gen, spec: &CommandSpec) -> Option<Vec<Vec<u8>>> {
             let sub = *g.pick(subcommands("command"));
             argv.push(g.random_case(sub));
             for _ in 0..g.below(4) {
-                let other = g.pick(COMMANDS).name;
+                let other = g.pick(commands()).name;
                 argv.push(g.random_case(other));
             }
         }
@@ -323,9 +320,10 @@ fn shaped(g: &mut Gen, spec: &CommandSpec) -> Option<Vec<Vec<u8>>> {
 
 /// A read-only command to wrap in RCREAD.
 fn argv_of_readonly(g: &mut Gen) -> Vec<Vec<u8>> {
-    let reads: Vec<&CommandSpec> = COMMANDS
+    let reads: Vec<&CommandSpec> = commands()
         .iter()
-        .filter(|c| c.flags & ringcache_server::commands::READONLY != 0)
+        .copied()
+        .filter(|c| c.has(Flags::READONLY))
         .collect();
     let spec = *g.pick(&reads);
     generic(g, spec, 4096)
@@ -476,12 +474,13 @@ fn make_safe(g: &mut Gen, argv: &mut [Vec<u8>]) {
 }
 
 /// True for requests after which the node may close the connection on
-/// purpose (QUIT, CLIENT KILL): the harness ends a batch with them, since
+/// purpose (QUIT, CLIENT KILL, a refused RCPEER proof): the harness ends a batch with them, since
 /// requests sent after them would be unread when the node closes, and a
 /// close with unread input resets the connection and loses replies still
 /// in flight.
 pub fn may_close(argv: &[Vec<u8>]) -> bool {
     argv[0].eq_ignore_ascii_case(b"quit")
+        || argv[0].eq_ignore_ascii_case(b"rcpeer")
         || (argv[0].eq_ignore_ascii_case(b"client")
             && argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill")))
 }

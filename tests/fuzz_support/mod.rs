@@ -73,7 +73,7 @@ fn commands_on(target: &dyn Target, what: &str, seed: u64, cases: u64) -> Result
         "  per command (requests/non-error replies): {}",
         table.join(", ")
     );
-    let missing: Vec<&str> = ringcache_server::commands::COMMANDS
+    let missing: Vec<&str> = ringcache_server::commands::commands()
         .iter()
         .map(|c| c.name)
         .filter(|n| !report.per_command.contains_key(*n))

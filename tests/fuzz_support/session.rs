@@ -260,5 +260,8 @@ fn closing_explained(batch: &[Vec<Vec<u8>>], replies: &[Frame], at: usize) -> bo
         .error_text()
         .is_some_and(|e| e.starts_with("ERR Protocol error"));
     let failed_auth = (is(argv.first(), "auth") || is(argv.first(), "hello")) && reply.is_error();
-    quit || killed || protocol || failed_auth
+    // A refused peer handshake closes the connection, as too many failed
+    // AUTH attempts do.
+    let failed_peer = is(argv.first(), "rcpeer") && reply.is_error();
+    quit || killed || protocol || failed_auth || failed_peer
 }

@@ -11,19 +11,21 @@
 //! background ([`handoff`]), while the new owners read through to the old
 //! ones on a miss.
 
-pub mod dispatch;
 pub mod gossip_codec;
 pub mod handoff;
 pub mod hlc;
+mod link;
 pub mod membership;
 pub mod peer;
 pub mod peer_auth;
+mod port;
 pub mod rejoin;
 pub mod repair;
 pub mod replication;
 pub mod router;
 pub mod sealed_transport;
 pub mod secret;
+pub mod topology;
 pub mod view;
 pub mod wire;
 
@@ -41,8 +43,10 @@ use crate::state::NodeState;
 use crate::store::{unix_ms, Snapshot, Store};
 use handoff::{Handoffs, Imports};
 use hlc::Hlc;
+pub use link::{LastWrite, Link};
 use membership::{MemberState, Membership, MembershipConfig};
 use peer::PeerPool;
+pub use router::Route;
 use sealed_transport::{Seal, SealStats};
 use secret::ClusterKeys;
 use view::ClusterView;

@@ -1,9 +1,10 @@
-//! Routing: where a request runs. Key positions come from the command
-//! table, so no command handler knows about the cluster. A request whose
-//! keys all belong to this node runs here; otherwise it is forwarded to the
-//! owner (proxy mode, the default, so plain clients work against any node),
-//! split by owner (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH), or answered with
-//! MOVED (redirect mode, as Redis Cluster).
+//! Routing: where a request runs. Key positions and the routing kind come
+//! from the command table, so no command handler knows about the cluster
+//! and nothing here knows a command by its name. A request whose keys all
+//! belong to this node runs here; otherwise it is forwarded to the owner
+//! (proxy mode, the default, so plain clients work against any node), split
+//! by owner when the table gives a merge rule (MGET, MSET, DEL, ...), or
+//! answered with MOVED (redirect mode, as Redis Cluster).
 
 use std::net::SocketAddr;
 
@@ -11,25 +12,15 @@ use bytes::{Bytes, BytesMut};
 use ringcache_client::resp::{self, Value};
 use ringcache_client::{key_slot, ring::NodeIndex};
 
+use super::view::ClusterView;
 use super::Cluster;
-use crate::commands::{CommandSpec, READONLY};
+use crate::commands::{CommandSpec, Flags, Merge, Routing};
 use crate::protocol::Args;
 
 /// Redis's error for keys of one command in different slots.
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 /// Redis's error when no node serves a slot.
 pub const CLUSTERDOWN: &str = "CLUSTERDOWN Hash slot not served";
-
-/// How the partial replies of a split command combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Merge {
-    /// MGET: one array, elements back in request order.
-    Values,
-    /// DEL, UNLINK, EXISTS, TOUCH: the sum of the integers.
-    Sum,
-    /// MSET: OK if every part said OK.
-    Ok,
-}
 
 /// One owner's share of a split command.
 #[derive(Debug)]
@@ -68,45 +59,27 @@ pub struct RouteFlags {
     pub resp3: bool,
 }
 
-/// Positions of the keys of a request, per the command table.
-pub fn key_positions(spec: &CommandSpec, argc: usize) -> impl Iterator<Item = usize> {
-    let first = spec.first_key.max(0) as usize;
-    let last = if spec.last_key < 0 {
-        argc as i64 + i64::from(spec.last_key)
-    } else {
-        i64::from(spec.last_key)
-    };
-    let last = last.clamp(0, argc as i64 - 1) as usize;
-    let step = spec.step.max(1) as usize;
-    let range = if first == 0 || first > last {
-        1..1
-    } else {
-        first..last + 1
-    };
-    range.step_by(step)
-}
-
-fn merge_of(name: &str) -> Option<Merge> {
-    match name {
-        "mget" => Some(Merge::Values),
-        "del" | "unlink" | "exists" | "touch" => Some(Merge::Sum),
-        "mset" => Some(Merge::Ok),
-        _ => None,
-    }
-}
-
 /// Decides where `args` (a command described by `spec`) runs.
 pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: RouteFlags) -> Route {
-    if spec.first_key == 0 || args.len() <= spec.first_key as usize {
-        return Route::Local;
-    }
+    let merge = match spec.routing {
+        Routing::Slot => None,
+        Routing::Split(merge) => Some(merge),
+        Routing::AnyNode | Routing::ThisNode | Routing::Cluster => return Route::Local,
+    };
     let view = cluster.view();
-    let mut positions = key_positions(spec, args.len());
-    let Some(first) = positions.next() else {
+    // The common case, one key: no allocation.
+    if let Some(position) = spec.keys.single() {
+        let Some(key) = args.try_get(position) else {
+            return Route::Local;
+        };
+        return route_one(cluster, &view, spec, key_slot(key), flags);
+    }
+    let all = spec.keys.positions(args);
+    let Some(&first) = all.first() else {
         return Route::Local;
     };
     let slot = key_slot(args.get(first));
-    let read_any_copy = flags.readonly && spec.flags & READONLY != 0;
+    let read_any_copy = flags.readonly && spec.has(Flags::READONLY);
     let serves = |slot: u16| {
         if read_any_copy {
             view.is_owner(slot)
@@ -114,27 +87,6 @@ pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: Route
             view.is_primary(slot)
         }
     };
-    // The common case, one key: no allocation.
-    let single = spec.first_key == spec.last_key;
-    if single {
-        if serves(slot) {
-            if spec.flags & READONLY != 0 {
-                if let Some(from) = cluster.imports.source(slot) {
-                    return Route::ReadThrough(from);
-                }
-            }
-            return Route::Local;
-        }
-        let Some((_, addr)) = view.primary(slot) else {
-            return Route::Fail(CLUSTERDOWN);
-        };
-        return if cluster.settings.redirect {
-            Route::Moved(slot, addr)
-        } else {
-            Route::Forward(addr)
-        };
-    }
-    let all: Vec<usize> = std::iter::once(first).chain(positions).collect();
     if cluster.settings.redirect {
         if all.iter().any(|&p| key_slot(args.get(p)) != slot) {
             return Route::Fail(CROSSSLOT);
@@ -171,12 +123,15 @@ pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: Route
             Some(node) => Route::Forward(view.addr(node)),
         };
     }
-    let Some(merge) = merge_of(spec.name) else {
+    let Some(merge) = merge else {
         return Route::Fail(CROSSSLOT);
     };
-    // MSET with a key and no value: the handler answers Redis's arity
-    // error (splitting would read the value past the last argument).
-    if merge == Merge::Ok && args.len().is_multiple_of(2) {
+    // Each key takes the arguments up to the next key along (MSET's value).
+    let (_, _, step) = spec.keys.triple();
+    let per_key = step.max(1) as usize;
+    // A key without all of them (MSET with no last value): the handler
+    // answers Redis's arity error.
+    if all.iter().any(|&p| p + per_key > args.len()) {
         return Route::Local;
     }
     let parts = groups
@@ -184,10 +139,7 @@ pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: Route
         .map(|(owner, keys)| {
             let mut parts: Vec<&[u8]> = vec![args.get(0)];
             for &index in &keys {
-                parts.push(args.get(all[index]));
-                if merge == Merge::Ok {
-                    parts.push(args.get(all[index] + 1));
-                }
+                parts.extend(args.iter_from(all[index]).take(per_key));
             }
             let mut command = BytesMut::new();
             resp::write_command(&mut command, &parts);
@@ -201,17 +153,49 @@ pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: Route
     Route::Split(merge, parts)
 }
 
-/// The previous owner to read a single-key read through from, when its
-/// slot is being imported (whoever sent the request).
+/// Where a one-key request runs.
+fn route_one(
+    cluster: &Cluster,
+    view: &ClusterView,
+    spec: &CommandSpec,
+    slot: u16,
+    flags: RouteFlags,
+) -> Route {
+    let read_any_copy = flags.readonly && spec.has(Flags::READONLY);
+    let serves = if read_any_copy {
+        view.is_owner(slot)
+    } else {
+        view.is_primary(slot)
+    };
+    if serves {
+        if spec.has(Flags::READONLY) {
+            if let Some(from) = cluster.imports.source(slot) {
+                return Route::ReadThrough(from);
+            }
+        }
+        return Route::Local;
+    }
+    let Some((_, addr)) = view.primary(slot) else {
+        return Route::Fail(CLUSTERDOWN);
+    };
+    if cluster.settings.redirect {
+        Route::Moved(slot, addr)
+    } else {
+        Route::Forward(addr)
+    }
+}
+
+/// The previous owner to read a one-key read through from, when its slot
+/// is being imported (whoever sent the request).
 pub fn read_through_source(
     cluster: &Cluster,
     spec: &CommandSpec,
     args: Args<'_>,
 ) -> Option<SocketAddr> {
-    if spec.flags & READONLY == 0 || spec.first_key == 0 || spec.first_key != spec.last_key {
+    if !spec.has(Flags::READONLY) {
         return None;
     }
-    let key = args.try_get(spec.first_key as usize)?;
+    let key = args.try_get(spec.keys.single()?)?;
     cluster.imports.source(key_slot(key))
 }
 
@@ -255,7 +239,7 @@ pub fn merge(merge: Merge, total: usize, parts: Vec<(Vec<usize>, Bytes)>) -> Byt
             }
             resp::write_int(&mut out, sum);
         }
-        Merge::Ok => resp::write_simple(&mut out, b"OK"),
+        Merge::AllOk => resp::write_simple(&mut out, b"OK"),
         Merge::Values => {
             let mut slots: Vec<Option<Bytes>> = vec![None; total];
             for (keys, reply) in &parts {
@@ -330,7 +314,7 @@ mod tests {
         );
         assert_eq!(&sum[..], b":3\r\n");
         let failed = merge(
-            Merge::Ok,
+            Merge::AllOk,
             2,
             vec![
                 (vec![0], Bytes::from_static(b"+OK\r\n")),

@@ -13,6 +13,8 @@ pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 /// A write refused under `noeviction` or with nothing left to evict.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// Protected mode's refusal of a client from another machine.
+pub const DENIED: &str = "DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers, you may adopt one of the following solutions: 1) Disable protected mode by sending the command 'CONFIG SET protected-mode no' from the loopback interface, after making sure the node is not publicly accessible. 2) Start the node with '--protected-mode no'. 3) Set a password with '--requirepass'.";
 /// Integer overflow in INCR and friends.
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 /// Negative or zero TTL in SET EX and friends (Redis names the command).

@@ -1,11 +1,39 @@
 //! Hash commands (web sessions usually live in hashes).
 
 use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
-use super::Ctx;
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
+use super::{Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
 use crate::store::{HashValue, KeyLock, ValueRef};
+
+const R: F = F::READONLY;
+const RF: F = F::READONLY.with(F::FAST);
+const WF: F = F::WRITE.with(F::FAST);
+const WMF: F = F::WRITE.with(F::DENYOOM).with(F::FAST);
+const H: C = C::HASH;
+
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("hset", hset, -4, WMF, "hash", "Creates or modifies the value of a field in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hmset", hmset, -4, WMF, "hash", "Sets the values of multiple fields.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hsetnx", hsetnx, 4, WMF, "hash", "Sets the value of a field in a hash only when the field doesn't exist.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hget", hget, 3, RF, "hash", "Returns the value of a field in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hmget", hmget, -3, RF, "hash", "Returns the values of all fields in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hgetall", hgetall, 2, R, "hash", "Returns all fields and values in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hdel", hdel, -3, WF, "hash", "Deletes one or more fields and their values from a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hexists", hexists, 3, RF, "hash", "Determines whether a field exists in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hlen", hlen, 2, RF, "hash", "Returns the number of fields in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hkeys", hkeys, 2, R, "hash", "Returns all fields in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hvals", hvals, 2, R, "hash", "Returns all values in a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hstrlen", hstrlen, 3, RF, "hash", "Returns the length of the value of a field.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hincrby", hincrby, 4, WMF, "hash", "Increments the integer value of a field in a hash by a number.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hincrbyfloat", hincrbyfloat, 4, WMF, "hash", "Increments the floating point value of a field by a number.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hrandfield", hrandfield, -2, R, "hash", "Returns one or more random fields from a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hscan", hscan, -3, R, "hash", "Iterates over fields and values of a hash.").keys(KeySpec::ONE).acl(H),
+];
 
 /// Index of the hash at `key`, creating an empty one when absent; Err when
 /// the key holds another type.
@@ -38,41 +66,50 @@ fn read_hash<R>(
     }
 }
 
-fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Option<i64> {
+/// Sets the field/value pairs of HSET and HMSET; the number of new fields,
+/// or the failure already answered.
+fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, Outcome> {
     if !args.len().is_multiple_of(2) {
-        ctx.fail(&super::wrong_arity(name));
-        return None;
+        return Err(ctx.fail(&super::wrong_arity(name)));
     }
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let Ok(index) = hash_for_write(&mut lock, key) else {
-        ctx.fail(WRONGTYPE);
-        return None;
+        return Err(ctx.fail(WRONGTYPE));
     };
-    lock.shard.with_hash_mut(index, |h| {
+    let added = lock.shard.with_hash_mut(index, |h| {
         (2..args.len())
             .step_by(2)
             .map(|i| i64::from(h.insert(args.get(i), args.get(i + 1))))
             .sum()
-    })
+    });
+    added.ok_or_else(|| ctx.fail(WRONGTYPE))
 }
 
 /// HSET key field value [field value ...]
-pub fn hset(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if let Some(added) = set_fields(ctx, args, "hset") {
-        ctx.reply.int(added);
+pub fn hset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    match set_fields(ctx, args, "hset") {
+        Ok(added) => {
+            ctx.reply.int(added);
+            Outcome::Wrote
+        }
+        Err(failed) => failed,
     }
 }
 
 /// HMSET key field value [field value ...]
-pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if set_fields(ctx, args, "hmset").is_some() {
-        ctx.reply.ok();
+pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    match set_fields(ctx, args, "hmset") {
+        Ok(_) => {
+            ctx.reply.ok();
+            Outcome::Wrote
+        }
+        Err(failed) => failed,
     }
 }
 
 /// HSETNX key field value
-pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let Ok(index) = hash_for_write(&mut lock, key) else {
@@ -85,22 +122,29 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
             h.insert(args.get(2), args.get(3))
         }
     });
-    ctx.reply.int(i64::from(added.unwrap_or(false)));
+    let added = added.unwrap_or(false);
+    ctx.reply.int(i64::from(added));
+    if added {
+        Outcome::Wrote
+    } else {
+        Outcome::Unchanged
+    }
 }
 
 /// HGET key field
-pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match read_hash(ctx, args.get(1), |h, ctx| {
         ctx.reply.opt_bulk(h.get(args.get(2)))
     }) {
         Ok(Some(())) => {}
         Ok(None) => ctx.reply.null(),
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// HMGET key field [field ...]
-pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let result = read_hash(ctx, args.get(1), |h, ctx| {
         ctx.reply.array(args.len() - 2);
         for field in args.iter_from(2) {
@@ -115,8 +159,9 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 ctx.reply.null();
             }
         }
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// What HGETALL, HKEYS and HVALS list.
@@ -127,7 +172,7 @@ enum Listing {
     Values,
 }
 
-fn list(ctx: &mut Ctx<'_>, args: Args<'_>, what: Listing) {
+fn list(ctx: &mut Ctx<'_>, args: Args<'_>, what: Listing) -> Outcome {
     let result = read_hash(ctx, args.get(1), |h, ctx| {
         match what {
             Listing::Both => ctx.reply.map(h.len()),
@@ -150,65 +195,77 @@ fn list(ctx: &mut Ctx<'_>, args: Args<'_>, what: Listing) {
             Listing::Both => ctx.reply.map(0),
             _ => ctx.reply.array(0),
         },
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// HGETALL key
-pub fn hgetall(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    list(ctx, args, Listing::Both);
+pub fn hgetall(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    list(ctx, args, Listing::Both)
 }
 
 /// HKEYS key
-pub fn hkeys(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    list(ctx, args, Listing::Fields);
+pub fn hkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    list(ctx, args, Listing::Fields)
 }
 
 /// HVALS key
-pub fn hvals(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    list(ctx, args, Listing::Values);
+pub fn hvals(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    list(ctx, args, Listing::Values)
 }
 
 /// HDEL key field [field ...]
-pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let Some(index) = lock.find(key) else {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     };
     let removed = lock.shard.with_hash_mut(index, |h| {
         args.iter_from(2).map(|f| i64::from(h.remove(f))).sum()
     });
     match removed {
-        Some(n) => ctx.reply.int(n),
+        Some(0) => {
+            ctx.reply.int(0);
+            Outcome::Unchanged
+        }
+        Some(n) => {
+            ctx.reply.int(n);
+            Outcome::Wrote
+        }
         None => ctx.fail(WRONGTYPE),
     }
 }
 
 /// HEXISTS key field
-pub fn hexists(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hexists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match read_hash(ctx, args.get(1), |h, _| h.get(args.get(2)).is_some()) {
         Ok(found) => ctx.reply.int(i64::from(found.unwrap_or(false))),
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// HLEN key
-pub fn hlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match read_hash(ctx, args.get(1), |h, _| h.len()) {
         Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// HSTRLEN key field
-pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match read_hash(ctx, args.get(1), |h, _| {
         h.get(args.get(2)).map_or(0, <[u8]>::len)
     }) {
         Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// Applies `step` to a field's current value (None when absent) and stores
@@ -217,13 +274,12 @@ fn update_field(
     ctx: &mut Ctx<'_>,
     args: Args<'_>,
     step: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, &'static str>,
-) -> Option<Vec<u8>> {
+) -> Result<Vec<u8>, Outcome> {
     let key = args.get(1);
     let field = args.get(2);
     let mut lock = ctx.node.store.lock(key);
     let Ok(index) = hash_for_write(&mut lock, key) else {
-        ctx.fail(WRONGTYPE);
-        return None;
+        return Err(ctx.fail(WRONGTYPE));
     };
     let result = lock.shard.with_hash_mut(index, |h| {
         let next = step(h.get(field))?;
@@ -231,20 +287,14 @@ fn update_field(
         Ok(next)
     });
     match result {
-        Some(Ok(text)) => Some(text),
-        Some(Err(e)) => {
-            ctx.fail(e);
-            None
-        }
-        None => {
-            ctx.fail(WRONGTYPE);
-            None
-        }
+        Some(Ok(text)) => Ok(text),
+        Some(Err(e)) => Err(ctx.fail(e)),
+        None => Err(ctx.fail(WRONGTYPE)),
     }
 }
 
 /// HINCRBY key field increment
-pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(delta) = parse_i64(args.get(3)) else {
         return ctx.fail(NOT_INTEGER);
     };
@@ -256,13 +306,17 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let next = n.checked_add(delta).ok_or(OVERFLOW)?;
         Ok(next.to_string().into_bytes())
     });
-    if let Some(text) = result {
-        ctx.reply.int(parse_i64(&text).unwrap_or(0));
+    match result {
+        Ok(text) => {
+            ctx.reply.int(parse_i64(&text).unwrap_or(0));
+            Outcome::Wrote
+        }
+        Err(failed) => failed,
     }
 }
 
 /// HINCRBYFLOAT key field increment
-pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(delta) = parse_f64(args.get(3)) else {
         return ctx.fail(NOT_FLOAT);
     };
@@ -282,8 +336,12 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
         Ok(format_double(next).into_bytes())
     });
-    if let Some(text) = result {
-        ctx.reply.bulk(&text);
+    match result {
+        Ok(text) => {
+            ctx.reply.bulk(&text);
+            Outcome::Wrote
+        }
+        Err(failed) => failed,
     }
 }
 
@@ -319,7 +377,7 @@ fn hrandfield_count(args: Args<'_>) -> Result<Option<i64>, &'static str> {
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]
-pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let count = match hrandfield_count(args) {
         Ok(c) => c,
         Err(e) => return ctx.fail(e),
@@ -381,8 +439,9 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Ok(Some(())) => {}
         Ok(None) if count.is_some() => ctx.reply.array(0),
         Ok(None) => ctx.reply.null(),
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// HSCAN's MATCH pattern and NOVALUES flag.
@@ -420,7 +479,7 @@ fn hscan_options(args: Args<'_>) -> Result<(Option<Pattern<'_>>, bool), &'static
 ///
 /// As in Redis, the cursor is checked first, then the key (a missing key
 /// is an empty scan, a string WRONGTYPE), then the options.
-pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if super::keys::parse_cursor(args.get(2)).is_none() {
         return ctx.fail("ERR invalid cursor");
     }
@@ -444,14 +503,16 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 ctx.reply.bulk(v);
             }
         }
+        Outcome::Unchanged
     });
     match result {
-        Ok(Some(())) => {}
+        Ok(Some(outcome)) => return outcome,
         Ok(None) => {
             ctx.reply.array(2);
             ctx.reply.bulk(b"0");
             ctx.reply.array(0);
         }
-        Err(()) => ctx.fail(WRONGTYPE),
+        Err(()) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }

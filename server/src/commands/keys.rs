@@ -4,54 +4,98 @@ use bytes::BytesMut;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
-use super::Ctx;
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
+use super::{Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::store::{Entry, ValueRef};
 
+const R: F = F::READONLY;
+const RF: F = F::READONLY.with(F::FAST);
+const W: F = F::WRITE;
+const WF: F = F::WRITE.with(F::FAST);
+const K: C = C::KEYSPACE;
+const KD: C = C::KEYSPACE.with(C::DANGEROUS);
+
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("del", del, -2, W, "generic", "Deletes one or more keys.").keys(KeySpec::ALL).acl(K).routing(Routing::Split(Merge::Sum)),
+    Cmd::new("unlink", del, -2, WF, "generic", "Asynchronously deletes one or more keys.").keys(KeySpec::ALL).acl(K).routing(Routing::Split(Merge::Sum)),
+    Cmd::new("exists", exists, -2, RF, "generic", "Determines whether one or more keys exist.").keys(KeySpec::ALL).acl(K).routing(Routing::Split(Merge::Sum)),
+    Cmd::new("touch", touch, -2, RF, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.").keys(KeySpec::ALL).acl(K).routing(Routing::Split(Merge::Sum)),
+    Cmd::new("type", key_type, 2, RF, "generic", "Determines the type of value stored at a key.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("rename", rename, 3, W, "generic", "Renames a key and overwrites the destination.").keys(KeySpec::TWO).acl(K),
+    Cmd::new("renamenx", renamenx, 3, WF, "generic", "Renames a key only when the target key name doesn't exist.").keys(KeySpec::TWO).acl(K),
+    Cmd::new("copy", copy, -3, W.with(F::DENYOOM), "generic", "Copies the value of a key to a new key.").keys(KeySpec::TWO).acl(K),
+    Cmd::new("expire", expire, -3, WF, "generic", "Sets the expiration time of a key in seconds.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("pexpire", pexpire, -3, WF, "generic", "Sets the expiration time of a key in milliseconds.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("expireat", expireat, -3, WF, "generic", "Sets the expiration time of a key to a Unix timestamp.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("pexpireat", pexpireat, -3, WF, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("ttl", ttl, 2, RF, "generic", "Returns the expiration time in seconds of a key.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("pttl", pttl, 2, RF, "generic", "Returns the expiration time in milliseconds of a key.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("expiretime", expiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix timestamp.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("pexpiretime", pexpiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("persist", persist, 2, WF, "generic", "Removes the expiration time of a key.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("keys", keys, 2, R, "generic", "Returns all key names that match a pattern.").acl(KD).routing(Routing::ThisNode),
+    Cmd::new("scan", scan, -2, R, "generic", "Iterates over the key names in the database.").acl(K).routing(Routing::ThisNode),
+    Cmd::new("randomkey", randomkey, 1, R, "generic", "Returns a random key name from the database.").acl(K).routing(Routing::ThisNode),
+    Cmd::new("dbsize", dbsize, 1, RF, "server", "Returns the number of keys in the database.").acl(K).routing(Routing::ThisNode),
+    Cmd::new("flushdb", flushall, -1, W, "server", "Remove all keys from the current database.").acl(KD).routing(Routing::ThisNode),
+    Cmd::new("flushall", flushall, -1, W, "server", "Removes all keys from all databases.").acl(KD).routing(Routing::ThisNode),
+];
+
 /// DEL key [key ...] and UNLINK: the keys go at once; a large value (a
 /// hash of more than 64 fields, a string over 1 MiB) is freed on the
 /// lazyfree thread.
-pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut removed = 0;
     for key in args.iter_from(1) {
         removed += i64::from(ctx.node.store.lock(key).unlink(key));
     }
     ctx.reply.int(removed);
+    if removed > 0 {
+        Outcome::Wrote
+    } else {
+        Outcome::Unchanged
+    }
 }
 
 /// EXISTS key [key ...]: counts repeats, as Redis.
-pub fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut found = 0;
     for key in args.iter_from(1) {
         found += i64::from(ctx.node.store.lock(key).peek(key).is_some());
     }
     ctx.reply.int(found);
+    Outcome::Unchanged
 }
 
 /// TOUCH key [key ...]
-pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut found = 0;
     for key in args.iter_from(1) {
         found += i64::from(ctx.node.store.lock(key).find(key).is_some());
     }
     ctx.reply.int(found);
+    Outcome::Unchanged
 }
 
 /// TYPE key
-pub fn key_type(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn key_type(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let name = lock
         .peek(key)
         .map_or("none", |i| lock.shard.at(i).kind().name());
     ctx.reply.simple(name);
+    Outcome::Unchanged
 }
 
 /// Moves `src` to `dst`; `only_if_absent` for RENAMENX. Both shards are
 /// locked together so no reader sees the key in neither place.
-fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) {
+fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) -> Outcome {
     let (src, dst) = (args.get(1), args.get(2));
     let mut locks = ctx.node.store.lock_keys([src, dst]);
     let now = locks.now;
@@ -60,16 +104,18 @@ fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) {
         return ctx.fail("ERR no such key");
     }
     if src == dst {
-        return if only_if_absent {
-            ctx.reply.int(0)
+        if only_if_absent {
+            ctx.reply.int(0);
         } else {
-            ctx.reply.ok()
-        };
+            ctx.reply.ok();
+        }
+        return Outcome::Unchanged;
     }
     if only_if_absent {
         let (shard, hash) = locks.shard(dst);
         if shard.find(hash, dst, now).is_some() {
-            return ctx.reply.int(0);
+            ctx.reply.int(0);
+            return Outcome::Unchanged;
         }
     }
     let (shard, hash) = locks.shard(src);
@@ -83,20 +129,21 @@ fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) {
     } else {
         ctx.reply.ok();
     }
+    Outcome::Wrote
 }
 
 /// RENAME key newkey
-pub fn rename(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    rename_key(ctx, args, false);
+pub fn rename(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    rename_key(ctx, args, false)
 }
 
 /// RENAMENX key newkey
-pub fn renamenx(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    rename_key(ctx, args, true);
+pub fn renamenx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    rename_key(ctx, args, true)
 }
 
 /// COPY source destination [DB 0] [REPLACE]
-pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut replace = false;
     let mut i = 3;
     while i < args.len() {
@@ -123,7 +170,8 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let now = locks.now;
     let (found, shard, _) = locks.find(src);
     let Some(index) = found else {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     };
     let expire = shard.at(index).expire_at();
     let value = match shard.value(index) {
@@ -132,10 +180,12 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let (dst_shard, dst_hash) = locks.shard(dst);
     if !replace && dst_shard.find(dst_hash, dst, now).is_some() {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     }
     locks.put(dst, value, expire);
     ctx.reply.int(1);
+    Outcome::WroteKey(2)
 }
 
 /// EXPIRE's NX / XX / GT / LT options. Redis checks each one given, so
@@ -196,11 +246,14 @@ fn parse_expire_condition(args: Args<'_>) -> Result<ExpireIf, Vec<u8>> {
     Ok(when)
 }
 
-fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) {
+fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) -> Outcome {
     // Redis checks the options before the amount.
     let condition = match parse_expire_condition(args) {
         Ok(c) => c,
-        Err(e) => return ctx.reply.error_bytes(&e),
+        Err(e) => {
+            ctx.reply.error_bytes(&e);
+            return Outcome::Failed;
+        }
     };
     let Some(amount) = parse_i64(args.get(2)) else {
         return ctx.fail(NOT_INTEGER);
@@ -211,10 +264,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
         return ctx.fail(&super::args::invalid_expire(command));
     };
     let Some(index) = lock.peek(key) else {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     };
     if !condition.allows(at, lock.shard.at(index).expire_at()) {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     }
     if at <= lock.now as i64 {
         lock.shard.remove_at(index);
@@ -222,26 +277,27 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
         lock.shard.set_expire_at(index, Some(stored(at)));
     }
     ctx.reply.int(1);
+    Outcome::Wrote
 }
 
 /// EXPIRE key seconds [NX | XX | GT | LT]
-pub fn expire(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    expire_generic(ctx, args, ExpireUnit::Seconds, "expire");
+pub fn expire(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    expire_generic(ctx, args, ExpireUnit::Seconds, "expire")
 }
 
 /// PEXPIRE key milliseconds [NX | XX | GT | LT]
-pub fn pexpire(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    expire_generic(ctx, args, ExpireUnit::Millis, "pexpire");
+pub fn pexpire(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    expire_generic(ctx, args, ExpireUnit::Millis, "pexpire")
 }
 
 /// EXPIREAT key unix-seconds [NX | XX | GT | LT]
-pub fn expireat(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    expire_generic(ctx, args, ExpireUnit::UnixSeconds, "expireat");
+pub fn expireat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    expire_generic(ctx, args, ExpireUnit::UnixSeconds, "expireat")
 }
 
 /// PEXPIREAT key unix-ms [NX | XX | GT | LT]
-pub fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    expire_generic(ctx, args, ExpireUnit::UnixMillis, "pexpireat");
+pub fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    expire_generic(ctx, args, ExpireUnit::UnixMillis, "pexpireat")
 }
 
 /// The expiry of `key`: Err(-2) when missing, Err(-1) without TTL.
@@ -253,25 +309,27 @@ fn expiry_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(u64, u64), i64> {
 }
 
 /// TTL key
-pub fn ttl(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn ttl(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let n = match expiry_of(ctx, args.get(1)) {
         Ok((at, now)) => ((at.saturating_sub(now) + 500) / 1000) as i64,
         Err(code) => code,
     };
     ctx.reply.int(n);
+    Outcome::Unchanged
 }
 
 /// PTTL key
-pub fn pttl(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn pttl(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let n = match expiry_of(ctx, args.get(1)) {
         Ok((at, now)) => at.saturating_sub(now) as i64,
         Err(code) => code,
     };
     ctx.reply.int(n);
+    Outcome::Unchanged
 }
 
 /// EXPIRETIME key
-pub fn expiretime(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn expiretime(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let n = match expiry_of(ctx, args.get(1)) {
         // Rounded to the nearest second, as Redis (and TTL) do; `at` is at
         // most i64::MAX, so adding 500 cannot overflow a u64.
@@ -279,33 +337,38 @@ pub fn expiretime(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Err(code) => code,
     };
     ctx.reply.int(n);
+    Outcome::Unchanged
 }
 
 /// PEXPIRETIME key
-pub fn pexpiretime(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn pexpiretime(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let n = match expiry_of(ctx, args.get(1)) {
         Ok((at, _)) => at as i64,
         Err(code) => code,
     };
     ctx.reply.int(n);
+    Outcome::Unchanged
 }
 
 /// PERSIST key
-pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let Some(index) = lock.peek(key) else {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     };
     if lock.shard.at(index).expire_at().is_none() {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     }
     lock.shard.set_expire_at(index, None);
     ctx.reply.int(1);
+    Outcome::Wrote
 }
 
 /// KEYS pattern: one shard at a time, the reply deferred until the walk ends.
-pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let pattern = args.get(1).to_vec();
     let node = ctx.node.clone();
     let resp3 = ctx.reply.resp3();
@@ -339,6 +402,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
         out.freeze()
     });
+    Outcome::Unchanged
 }
 
 /// Parses a SCAN or HSCAN cursor as Redis 7 does (`strtoul` over the
@@ -367,7 +431,7 @@ pub fn parse_cursor(text: &[u8]) -> Option<u64> {
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(cursor) = parse_cursor(args.get(1)) else {
         return ctx.fail("ERR invalid cursor");
     };
@@ -408,21 +472,24 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     for key in &found {
         ctx.reply.bulk(key);
     }
+    Outcome::Unchanged
 }
 
 /// RANDOMKEY
-pub fn randomkey(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+pub fn randomkey(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     let key = ctx.node.store.random_key();
     ctx.reply.opt_bulk(key.as_deref());
+    Outcome::Unchanged
 }
 
 /// DBSIZE
-pub fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+pub fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.reply.int(ctx.node.store.len() as i64);
+    Outcome::Unchanged
 }
 
 /// FLUSHALL / FLUSHDB [ASYNC | SYNC]
-pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let asynchronously = match args.try_get(1) {
         None => false,
         Some(a) if args.len() == 2 && is(a, "async") => true,
@@ -431,6 +498,7 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     ctx.node.store.flush(asynchronously);
     ctx.reply.ok();
+    Outcome::Flushed
 }
 
 #[cfg(test)]

@@ -1,11 +1,18 @@
 //! LATENCY LATEST | HISTORY event | RESET [event ...] | HELP.
 
 use super::args::is;
-use super::Ctx;
+use super::spec::{CommandSpec as Cmd, Flags as F, Routing};
+use super::{Ctx, Outcome};
 use crate::protocol::Args;
 
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("latency", latency, -2, F::ADMIN.with(F::NOSCRIPT).with(F::LOADING).with(F::STALE), "server", "A container for latency diagnostics commands.").routing(Routing::ThisNode),
+];
+
 /// LATENCY subcommands.
-pub fn latency(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn latency(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     let monitor = &ctx.node.latency;
     if is(sub, "latest") && args.len() == 2 {
@@ -48,8 +55,9 @@ pub fn latency(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.help(&lines);
+        return ctx.help(&lines);
     } else {
-        ctx.unknown_subcommand(sub, "LATENCY");
+        return ctx.unknown_subcommand(sub, "LATENCY");
     }
+    Outcome::Unchanged
 }

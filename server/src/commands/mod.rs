@@ -1,18 +1,27 @@
-//! Command execution: one table that knows every command's name, arity,
-//! flags and key positions, and the dispatcher that checks a request against
-//! it (arity, authentication, memory) before calling the family's handler.
+//! Commands: the table that describes every command ([`spec`], [`table`]),
+//! the families' handlers (one file each, its section of the table at the
+//! top), and the steps that run one request: find it, admit it (arity,
+//! authentication, protected mode), run it (memory bound, the handler, its
+//! statistics).
 //!
-//! Handlers write their reply through [`Ctx::reply`]; a bad argument gets an
-//! error reply and the connection stays open.
+//! A handler writes its reply through [`Ctx::reply`] and returns an
+//! [`Outcome`]: what it changed, so replication, statistics and (later)
+//! keyspace events never read reply bytes. A bad argument gets an error
+//! reply ([`Ctx::fail`]) and the connection stays open. The cluster's own
+//! commands reach the cluster layer through [`ClusterPort`], which that
+//! layer implements: this module does not depend on it.
 
 pub mod args;
-mod cluster;
-mod connection;
+mod clustering;
+mod command;
 mod expiry_args;
 mod hashes;
+mod info;
 mod keys;
 mod latency;
-mod server;
+mod server_admin;
+mod session;
+pub mod spec;
 mod strings;
 mod table;
 
@@ -20,7 +29,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -31,29 +40,10 @@ use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::{unix_ms, Store};
 
-pub use cluster::node_id;
-pub use table::{listed, lookup, lookup_indexed, lookup_listed, CommandSpec, COMMANDS};
-
-/// Flag: changes data.
-pub const WRITE: u16 = 1;
-/// Flag: only reads data.
-pub const READONLY: u16 = 1 << 1;
-/// Flag: may grow memory, so it is refused or evicts first under maxmemory.
-pub const DENYOOM: u16 = 1 << 2;
-/// Flag: administrative.
-pub const ADMIN: u16 = 1 << 3;
-/// Flag: O(1) or O(log n).
-pub const FAST: u16 = 1 << 4;
-/// Flag: allowed before AUTH.
-pub const NO_AUTH: u16 = 1 << 5;
-/// Flag: connection-level command.
-pub const CONNECTION: u16 = 1 << 6;
-/// Flag: the peer handshake (RCPEER): runs on any connection, before AUTH
-/// and in protected mode, and is left out of COMMAND.
-pub const HANDSHAKE: u16 = 1 << 7;
-/// Flag: only cluster nodes send it: on any other connection it is refused
-/// as an unknown command, and it is left out of COMMAND.
-pub const PEER: u16 = 1 << 8;
+pub use clustering::{ClusterOp, DISABLED};
+pub use session::REDIS_COMPAT_VERSION;
+pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
+pub use table::{commands, listed, lookup, lookup_indexed, lookup_listed};
 
 /// A reply that is not known when its handler returns (a forwarded
 /// request, a KEYS walk that yields between shards): the connection keeps it
@@ -63,6 +53,23 @@ pub type Deferred = Pin<Box<dyn Future<Output = Bytes> + Send>>;
 /// Failed AUTH attempts after which a connection is closed, so a password
 /// cannot be guessed at the speed of a pipeline.
 pub const MAX_AUTH_FAILURES: u32 = 10;
+
+/// What a command changed in the key space.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing: a read, or a write whose condition did not hold.
+    Unchanged,
+    /// Refused with an error reply; nothing changed.
+    Failed,
+    /// The keys at the command's key positions changed (written, expired or
+    /// deleted).
+    Wrote,
+    /// The key at this argument position changed, and no other.
+    WroteKey(usize),
+    /// The whole key space changed (FLUSHALL, FLUSHDB).
+    Flushed,
+}
 
 /// What the connection must do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,14 +97,35 @@ pub struct Session {
     /// A non-loopback client of a cluster node in protected mode: only the
     /// peer handshake may run.
     pub protected: bool,
-    /// The peer handshake's state between its two steps.
-    pub peer_challenge: Option<crate::cluster::peer_auth::Challenge>,
-    /// READONLY: reads may be served by replicas.
-    pub readonly: bool,
-    /// Replica confirmations of this connection's last write (WAIT).
-    pub last_write: Option<crate::cluster::dispatch::LastWrite>,
     /// Failed AUTH attempts on this connection.
     pub auth_failures: u32,
+}
+
+impl Session {
+    /// The state of a new connection.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, protected: bool) -> Session {
+        Session {
+            handle,
+            authenticated,
+            resp3: false,
+            commands: 0,
+            peer: false,
+            protected,
+            auth_failures: 0,
+        }
+    }
+}
+
+/// What the command handlers need from the cluster layer: the cluster
+/// implements it once per connection (with that connection's cluster
+/// state), so this module does not depend on the cluster's.
+pub trait ClusterPort {
+    /// Runs a command of the cluster's own family.
+    fn run(&mut self, ctx: &mut Ctx<'_>, op: ClusterOp, args: Args<'_>) -> Outcome;
+    /// INFO's cluster section: its fields without the `cluster_` prefix.
+    fn info(&self) -> Vec<(&'static str, String)>;
+    /// RESET: the connection's cluster state back to a new connection's.
+    fn reset(&mut self);
 }
 
 /// Everything a handler can reach.
@@ -113,9 +141,28 @@ pub struct Ctx<'a> {
     /// Set by a handler whose reply comes later (see [`Deferred`]); what it
     /// wrote to `reply` before comes first.
     pub deferred: Option<Deferred>,
+    /// The cluster layer, on a cluster node.
+    pub cluster: Option<&'a mut dyn ClusterPort>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A context for one request on a connection.
+    pub fn new(
+        node: &'a Arc<NodeState>,
+        session: &'a mut Session,
+        reply: Reply<'a>,
+        cluster: Option<&'a mut dyn ClusterPort>,
+    ) -> Ctx<'a> {
+        Ctx {
+            node,
+            session,
+            reply,
+            after: After::Continue,
+            deferred: None,
+            cluster,
+        }
+    }
+
     /// The key space.
     #[inline]
     pub fn store(&self) -> &Store {
@@ -123,29 +170,42 @@ impl Ctx<'_> {
     }
 
     /// Replies with a HELP text, one simple string per line.
-    pub fn help(&mut self, lines: &[&str]) {
+    pub fn help(&mut self, lines: &[&str]) -> Outcome {
         self.reply.array(lines.len());
         for line in lines {
             self.reply.simple(line);
         }
+        Outcome::Unchanged
     }
 
     /// Redis's error for an unknown subcommand of `command` (upper case).
-    pub fn unknown_subcommand(&mut self, sub: &[u8], command: &str) {
+    pub fn unknown_subcommand(&mut self, sub: &[u8], command: &str) -> Outcome {
         self.fail(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try {command} HELP.",
             String::from_utf8_lossy(sub)
-        ));
+        ))
     }
 
-    /// Replies with an error and returns nothing, for `return ctx.fail(..)`.
-    pub fn fail(&mut self, message: &str) {
+    /// Replies with an error: `return ctx.fail(..)`.
+    pub fn fail(&mut self, message: &str) -> Outcome {
         self.reply.error(message);
+        Outcome::Failed
     }
 
     /// Makes `reply` this command's reply, written when it resolves.
     pub fn defer(&mut self, reply: impl Future<Output = Bytes> + Send + 'static) {
         self.deferred = Some(Box::pin(reply));
+    }
+
+    /// Runs `f` with the cluster layer, if this node has one.
+    pub fn with_cluster<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn ClusterPort, &mut Ctx<'a>) -> R,
+    ) -> Option<R> {
+        let port = self.cluster.take()?;
+        let result = f(&mut *port, self);
+        self.cluster = Some(port);
+        Some(result)
     }
 }
 
@@ -178,72 +238,109 @@ pub fn wrong_arity(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
 }
 
-/// True if `arity` (Redis convention: n exact, -n at least n) admits `n`.
-pub fn arity_ok(arity: i32, n: usize) -> bool {
-    if arity >= 0 {
-        n == arity as usize
-    } else {
-        n >= arity.unsigned_abs() as usize
-    }
+/// Why a request is not admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The error to reply; the connection stays.
+    Error(String),
+    /// A protected-mode connection ran something other than the peer
+    /// handshake: Redis's DENIED, then the connection closes.
+    Protected,
 }
 
-/// Runs one request: table lookup, checks, the handler, the slow log.
-/// Returns the command's index in [`COMMANDS`], if it is one.
-pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<usize> {
-    // Commands only nodes send look absent on any other connection (not
-    // even CLIENT LIST's last command shows them).
-    let found =
-        lookup_indexed(args.get(0)).filter(|(_, spec)| spec.flags & PEER == 0 || ctx.session.peer);
-    let Some((index, spec)) = found else {
-        if ctx.session.protected {
-            cluster::deny_protected(ctx);
-            return None;
-        }
-        ctx.reply.error_bytes(&unknown_command(args));
-        return None;
-    };
+/// Finds the command a request names, as this session may see it:
+/// commands only nodes send look absent on any other connection.
+#[inline]
+pub fn find(session: &Session, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    lookup_indexed(name).filter(|(_, spec)| !spec.has(Flags::PEER) || session.peer)
+}
+
+/// The checks a request passes before it runs anywhere: protected mode,
+/// arity, authentication.
+///
+/// # Errors
+/// The refusal to answer.
+#[inline]
+pub fn admit(session: &Session, spec: &CommandSpec, args: Args<'_>) -> Result<(), Refusal> {
+    if session.protected && !spec.has(Flags::HANDSHAKE) {
+        return Err(Refusal::Protected);
+    }
+    if !spec.arity_ok(args.len()) {
+        return Err(Refusal::Error(wrong_arity(spec.name)));
+    }
+    if !session.authenticated && !spec.has(Flags::NO_AUTH) {
+        return Err(Refusal::Error(args::NOAUTH.into()));
+    }
+    Ok(())
+}
+
+/// Runs an admitted request here: the memory bound, the handler, its
+/// statistics (metrics, slow log, latency monitor).
+pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) -> Outcome {
     ctx.session
         .handle
         .last_command
         .store(index as u64, std::sync::atomic::Ordering::Relaxed);
-    run(ctx, index, spec, args);
-    Some(index)
-}
-
-fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
-    if ctx.session.protected && spec.flags & HANDSHAKE == 0 {
-        return cluster::deny_protected(ctx);
-    }
-    if !arity_ok(spec.arity, args.len()) {
-        return ctx.fail(&wrong_arity(spec.name));
-    }
-    if !ctx.session.authenticated && spec.flags & NO_AUTH == 0 {
-        return ctx.fail(args::NOAUTH);
-    }
-    if spec.flags & DENYOOM != 0 && ctx.store().make_room().is_err() {
+    if spec.has(Flags::DENYOOM) && ctx.store().make_room().is_err() {
         return ctx.fail(args::OOM);
     }
     ctx.session.commands += 1;
     let started = Instant::now();
-    call_handler(ctx, spec, args);
+    let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
     match ctx.deferred.take() {
-        None => record_run(ctx.node, index, args, &ctx.session.handle, elapsed),
+        None => record_run(ctx.node, index, spec, args, &ctx.session.handle, elapsed),
         Some(deferred) => {
             // Recorded when the reply is ready, with the time spent running
             // it (not the time it waited for its turns on the worker).
             let node = ctx.node.clone();
             let handle = ctx.session.handle.clone();
             let owned = OwnedArgs::copy(args);
+            let spec = *spec;
             ctx.deferred = Some(Box::pin(Timed {
                 inner: deferred,
                 spent: elapsed,
                 finish: Some(Box::new(move |spent| {
-                    record_run(&node, index, owned.args(), &handle, spent);
+                    record_run(&node, index, &spec, owned.args(), &handle, spent);
                 })),
             }));
         }
     }
+    outcome
+}
+
+/// Finds, admits and runs a request here, for callers that run commands
+/// on behalf of another (RCREAD): a refusal is answered as an error.
+pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let Some((index, spec)) = find(ctx.session, args.get(0)) else {
+        ctx.reply.error_bytes(&unknown_command(args));
+        return Outcome::Failed;
+    };
+    match admit(ctx.session, spec, args) {
+        Ok(()) => run(ctx, index, spec, args),
+        Err(Refusal::Error(text)) => ctx.fail(&text),
+        Err(Refusal::Protected) => ctx.fail(args::DENIED),
+    }
+}
+
+/// Runs the handler; a panic inside it costs this request only: what the
+/// handler wrote is taken back, the client gets `-ERR internal error`, and
+/// the node keeps serving. Shard locks are parking_lot's, which a panic
+/// does not poison, and every handler leaves the store consistent between
+/// its own calls into it.
+fn call_handler(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> Outcome {
+    let mark = ctx.reply.written();
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.handler)(ctx, args)));
+    ran.unwrap_or_else(|_| {
+        ServerStats::add(&ctx.node.stats.command_panics, 1);
+        tracing::error!(
+            command = spec.name,
+            "command handler panicked; request answered with an error"
+        );
+        ctx.reply.truncate(mark);
+        ctx.deferred = None;
+        ctx.fail("ERR internal error")
+    })
 }
 
 /// Counts one run of command `index` that took `elapsed`: metrics, the
@@ -251,16 +348,18 @@ fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) {
 fn record_run(
     node: &NodeState,
     index: usize,
+    spec: &CommandSpec,
     args: Args<'_>,
     handle: &ClientHandle,
-    elapsed: std::time::Duration,
+    elapsed: Duration,
 ) {
-    node.command_metrics.record(index, elapsed.as_secs_f64());
+    node.command_metrics(|| commands().iter().map(|c| c.name))
+        .record(index, elapsed.as_secs_f64());
     let micros = elapsed.as_micros() as i64;
     if node.slowlog.is_slow(micros) {
         node.slowlog.record(
             args,
-            &|position| is_redacted(args, position),
+            &|position| spec.redacts(args, position),
             micros,
             (unix_ms() / 1000) as i64,
             handle.peer.to_string(),
@@ -303,8 +402,8 @@ impl OwnedArgs {
 /// once, when the reply is ready.
 struct Timed {
     inner: Deferred,
-    spent: std::time::Duration,
-    finish: Option<Box<dyn FnOnce(std::time::Duration) + Send>>,
+    spent: Duration,
+    finish: Option<Box<dyn FnOnce(Duration) + Send>>,
 }
 
 impl Future for Timed {
@@ -323,49 +422,6 @@ impl Future for Timed {
     }
 }
 
-/// Runs the handler; a panic inside it costs this request only: what the
-/// handler wrote is taken back, the client gets `-ERR internal error`, and
-/// the node keeps serving. Shard locks are parking_lot's, which a panic
-/// does not poison, and every handler leaves the store consistent between
-/// its own calls into it.
-fn call_handler(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
-    let mark = ctx.reply.written();
-    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.handler)(ctx, args)));
-    if ran.is_err() {
-        ServerStats::add(&ctx.node.stats.command_panics, 1);
-        tracing::error!(
-            command = spec.name,
-            "command handler panicked; request answered with an error"
-        );
-        ctx.reply.truncate(mark);
-        ctx.deferred = None;
-        ctx.fail("ERR internal error");
-    }
-}
-
-/// Which arguments of a request never leave the node in clear (SLOWLOG,
-/// logs): AUTH's, HELLO's AUTH pair, and the value of a sensitive CONFIG SET
-/// parameter, as Redis redacts them.
-pub fn is_redacted(args: Args<'_>, position: usize) -> bool {
-    let name = args.get(0);
-    if name.eq_ignore_ascii_case(b"auth") {
-        return position >= 1;
-    }
-    if name.eq_ignore_ascii_case(b"hello") {
-        return args.iter_from(0).enumerate().any(|(i, arg)| {
-            arg.eq_ignore_ascii_case(b"auth") && i >= 2 && (i + 1..=i + 2).contains(&position)
-        });
-    }
-    if name.eq_ignore_ascii_case(b"config") && position >= 3 && position % 2 == 1 {
-        let is_set = args
-            .try_get(1)
-            .is_some_and(|sub| sub.eq_ignore_ascii_case(b"set"));
-        let parameter = args.get(position - 1);
-        return is_set && crate::config::is_sensitive(parameter);
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,7 +429,7 @@ mod tests {
     use crate::protocol::{Limits, RequestParser};
     use bytes::BytesMut;
 
-    fn panics(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    fn panics(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
         ctx.reply.array(2);
         ctx.reply.bulk(b"half a reply");
         panic!("a handler bug");
@@ -383,19 +439,8 @@ mod tests {
     fn a_panicking_handler_costs_one_request() {
         let node = NodeState::new(Config::default());
         let addr = "127.0.0.1:1".parse().unwrap();
-        let mut session = Session {
-            handle: node.clients.register(addr, addr),
-            authenticated: true,
-            resp3: false,
-            commands: 0,
-            peer: false,
-            protected: false,
-            peer_challenge: None,
-            readonly: false,
-            last_write: None,
-            auth_failures: 0,
-        };
-        let spec = table::CommandSpec {
+        let mut session = Session::new(node.clients.register(addr, addr), true, false);
+        let spec = CommandSpec {
             handler: panics,
             ..*lookup(b"ping").unwrap()
         };
@@ -404,14 +449,9 @@ mod tests {
         parser.parse(request).unwrap();
         let mut output = BytesMut::new();
         output.extend_from_slice(b"+earlier\r\n");
-        let mut ctx = Ctx {
-            node: &node,
-            reply: Reply::new(&mut output, false),
-            session: &mut session,
-            after: After::Continue,
-            deferred: None,
-        };
-        run(&mut ctx, 0, &spec, parser.args(request));
+        let mut ctx = Ctx::new(&node, &mut session, Reply::new(&mut output, false), None);
+        let outcome = run(&mut ctx, 0, &spec, parser.args(request));
+        assert_eq!(outcome, Outcome::Failed);
         assert_eq!(&output[..], b"+earlier\r\n-ERR internal error\r\n");
         assert_eq!(ServerStats::get(&node.stats.command_panics), 1);
     }

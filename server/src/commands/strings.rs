@@ -2,22 +2,57 @@
 
 use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use super::expiry_args::{positive_expiry, stored, ExpireUnit};
-use super::Ctx;
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
+use super::{Ctx, Outcome};
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
 use crate::store::{Kind, OwnedValue, ValueRef};
 
+const R: F = F::READONLY;
+const RF: F = F::READONLY.with(F::FAST);
+const WM: F = F::WRITE.with(F::DENYOOM);
+const WF: F = F::WRITE.with(F::FAST);
+const WMF: F = WM.with(F::FAST);
+const S: C = C::STRING;
+
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("get", get, 2, RF, "string", "Returns the string value of a key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("set", set, -3, WM, "string", "Sets the string value of a key, ignoring its type.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("setnx", setnx, 3, WMF, "string", "Set the string value of a key only when the key doesn't exist.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("setex", setex, 4, WM, "string", "Sets the string value and expiration time of a key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("psetex", psetex, 4, WM, "string", "Sets the string value and expiration time in milliseconds of a key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("getset", getset, 3, WMF, "string", "Returns the previous string value of a key after setting it to a new value.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("getdel", getdel, 2, WF, "string", "Returns the string value of a key after deleting the key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("getex", getex, -2, WF, "string", "Returns the string value of a key after setting its expiration time.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("mget", mget, -2, RF, "string", "Atomically returns the string values of one or more keys.").keys(KeySpec::ALL).acl(S).routing(Routing::Split(Merge::Values)),
+    Cmd::new("mset", mset, -3, WM, "string", "Atomically creates or modifies the string values of one or more keys.").keys(KeySpec::PAIRS).acl(S).routing(Routing::Split(Merge::AllOk)),
+    Cmd::new("msetnx", msetnx, -3, WM, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.").keys(KeySpec::PAIRS).acl(S),
+    Cmd::new("incr", incr, 2, WMF, "string", "Increments the integer value of a key by one.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("decr", decr, 2, WMF, "string", "Decrements the integer value of a key by one.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("incrby", incrby, 3, WMF, "string", "Increments the integer value of a key by a number.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("decrby", decrby, 3, WMF, "string", "Decrements a number from the integer value of a key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("incrbyfloat", incrbyfloat, 3, WMF, "string", "Increment the floating point value of a key by a number.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("append", append, 3, WMF, "string", "Appends a string to the value of a key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("strlen", strlen, 2, RF, "string", "Returns the length of a string value.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("getrange", getrange, 4, R, "string", "Returns a substring of the string stored at a key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("substr", getrange, 4, R, "string", "Returns a substring from a string value.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("setrange", setrange, 4, WM, "string", "Overwrites a part of a string value with another by an offset.").keys(KeySpec::ONE).acl(S),
+];
+
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
 /// GET key
-pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.null(),
         Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
-        Some(ValueRef::Hash(_)) => ctx.reply.error(WRONGTYPE),
+        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// How SET treats an existing key.
@@ -122,12 +157,13 @@ fn parse_options(args: Args<'_>, of: OptionsOf) -> Result<StringOptions<'_>, &'s
 }
 
 /// SET key value [NX | XX | IFEQ v | IFNE v] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
-pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let (key, value) = (args.get(1), args.get(2));
     if args.len() == 3 {
         // The hot path: no options, no lookup beyond the insert's own.
         ctx.node.store.lock(key).put_string(key, value, None);
-        return ctx.reply.ok();
+        ctx.reply.ok();
+        return Outcome::Wrote;
     }
     let options = match parse_options(args, OptionsOf::Set) {
         Ok(o) => o,
@@ -188,20 +224,27 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.reply.null();
         }
     }
+    if allowed {
+        Outcome::Wrote
+    } else {
+        Outcome::Unchanged
+    }
 }
 
 /// SETNX key value
-pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     if lock.peek(key).is_some() {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     }
     lock.put_string(key, args.get(2), None);
     ctx.reply.int(1);
+    Outcome::Wrote
 }
 
-fn set_with_ttl(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) {
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let at = match positive_expiry(unit, args.get(2), lock.now, command) {
@@ -210,20 +253,21 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &s
     };
     lock.put_string(key, args.get(3), Some(stored(at)));
     ctx.reply.ok();
+    Outcome::Wrote
 }
 
 /// SETEX key seconds value
-pub fn setex(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    set_with_ttl(ctx, args, ExpireUnit::Seconds, "setex");
+pub fn setex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    set_with_ttl(ctx, args, ExpireUnit::Seconds, "setex")
 }
 
 /// PSETEX key milliseconds value
-pub fn psetex(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    set_with_ttl(ctx, args, ExpireUnit::Millis, "psetex");
+pub fn psetex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    set_with_ttl(ctx, args, ExpireUnit::Millis, "psetex")
 }
 
 /// GETSET key value
-pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     match lock.find(key).map(|i| lock.shard.value(i)) {
@@ -232,20 +276,23 @@ pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) {
         None => ctx.reply.null(),
     }
     lock.put_string(key, args.get(2), None);
+    Outcome::Wrote
 }
 
 /// GETDEL key
-pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let Some(index) = lock.read(key) else {
-        return ctx.reply.null();
+        ctx.reply.null();
+        return Outcome::Unchanged;
     };
     match lock.shard.value(index) {
         ValueRef::Hash(_) => ctx.fail(WRONGTYPE),
         ValueRef::Str(v) => {
             ctx.reply.bulk(v);
             lock.shard.remove_at(index);
+            Outcome::Wrote
         }
     }
 }
@@ -254,7 +301,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
 ///
 /// As in Redis, options are checked for syntax first, then the key (a
 /// missing key answers nil, a hash WRONGTYPE), and only then the amount.
-pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let options = match parse_options(args, OptionsOf::GetEx) {
         Ok(o) => o,
         Err(e) => return ctx.fail(e),
@@ -262,7 +309,8 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let Some(index) = lock.read(key) else {
-        return ctx.reply.null();
+        ctx.reply.null();
+        return Outcome::Unchanged;
     };
     if lock.shard.at(index).kind() != Kind::String {
         return ctx.fail(WRONGTYPE);
@@ -280,16 +328,17 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
         ctx.reply.bulk(v);
     }
     match change {
-        None => {}
+        None => return Outcome::Unchanged,
         Some(Some(at)) if stored(at) <= lock.now => {
             lock.shard.remove_at(index);
         }
         Some(at) => lock.shard.set_expire_at(index, at.map(stored)),
     }
+    Outcome::Wrote
 }
 
 /// MGET key [key ...]
-pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     ctx.reply.array(args.len() - 1);
     for key in args.iter_from(1) {
         let mut lock = ctx.node.store.lock(key);
@@ -298,6 +347,7 @@ pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
             _ => ctx.reply.null(),
         }
     }
+    Outcome::Unchanged
 }
 
 fn mset_pairs(args: Args<'_>) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
@@ -312,7 +362,7 @@ fn mset_pairs(args: Args<'_>) -> Option<impl Iterator<Item = (&[u8], &[u8])>> {
 }
 
 /// MSET key value [key value ...]: atomic, all shards locked together.
-pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(pairs) = mset_pairs(args) else {
         return ctx.fail(&super::wrong_arity("mset"));
     };
@@ -321,10 +371,11 @@ pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) {
         locks.put(key, OwnedValue::Str(value.to_vec()), None);
     }
     ctx.reply.ok();
+    Outcome::Wrote
 }
 
 /// MSETNX key value [key value ...]: sets all or none.
-pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(pairs) = mset_pairs(args) else {
         return ctx.fail(&super::wrong_arity("msetnx"));
     };
@@ -335,16 +386,18 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
         shard.find(hash, key, now).is_some()
     });
     if any_exists {
-        return ctx.reply.int(0);
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
     }
     for (key, value) in pairs {
         locks.put(key, OwnedValue::Str(value.to_vec()), None);
     }
     ctx.reply.int(1);
+    Outcome::Wrote
 }
 
 /// Applies an integer increment, keeping the TTL.
-fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
+fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Outcome {
     let mut lock = ctx.node.store.lock(key);
     let found = lock.find(key);
     let current = match found.map(|i| lock.shard.value(i)) {
@@ -369,20 +422,21 @@ fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         None => lock.put_string(key, text, None),
     }
     ctx.reply.int(next);
+    Outcome::Wrote
 }
 
 /// INCR key
-pub fn incr(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    increment(ctx, args.get(1), 1);
+pub fn incr(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    increment(ctx, args.get(1), 1)
 }
 
 /// DECR key
-pub fn decr(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    increment(ctx, args.get(1), -1);
+pub fn decr(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    increment(ctx, args.get(1), -1)
 }
 
 /// INCRBY key increment
-pub fn incrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn incrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match parse_i64(args.get(2)) {
         Some(delta) => increment(ctx, args.get(1), delta),
         None => ctx.fail(NOT_INTEGER),
@@ -390,7 +444,7 @@ pub fn incrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 /// DECRBY key decrement
-pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match parse_i64(args.get(2)) {
         Some(i64::MIN) => ctx.fail("ERR decrement would overflow"),
         Some(delta) => increment(ctx, args.get(1), -delta),
@@ -402,7 +456,7 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
 ///
 /// As in Redis, the key's type is checked first, then its value, and only
 /// then the increment (HINCRBYFLOAT checks the increment first).
-pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let found = lock.find(key);
@@ -431,6 +485,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
         None => lock.put_string(key, text.as_bytes(), None),
     }
     ctx.reply.bulk(text.as_bytes());
+    Outcome::Wrote
 }
 
 /// Largest string a command may build (the configured bulk limit).
@@ -440,13 +495,14 @@ fn max_string(ctx: &Ctx<'_>) -> u64 {
 
 /// APPEND key value: the value grows in place with spare room (see
 /// `Shard::append_at`), so the cost follows the bytes appended.
-pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let (key, tail) = (args.get(1), args.get(2));
     let limit = max_string(ctx);
     let mut lock = ctx.node.store.lock(key);
     let Some(index) = lock.find(key) else {
         lock.put_string(key, tail, None);
-        return ctx.reply.int(tail.len() as i64);
+        ctx.reply.int(tail.len() as i64);
+        return Outcome::Wrote;
     };
     let len = match lock.shard.value(index) {
         ValueRef::Str(v) => v.len(),
@@ -457,17 +513,19 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let len = lock.shard.append_at(index, tail);
     ctx.reply.int(len as i64);
+    Outcome::Wrote
 }
 
 /// STRLEN key
-pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.int(0),
         Some(ValueRef::Str(v)) => ctx.reply.int(v.len() as i64),
-        Some(ValueRef::Hash(_)) => ctx.fail(WRONGTYPE),
+        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
     }
+    Outcome::Unchanged
 }
 
 /// The byte range Redis's GETRANGE selects for `start..=end` (negative
@@ -488,7 +546,7 @@ pub fn range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 /// GETRANGE key start end
-pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let (Some(start), Some(end)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
         return ctx.fail(NOT_INTEGER);
     };
@@ -496,17 +554,18 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut lock = ctx.node.store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.bulk(b""),
-        Some(ValueRef::Hash(_)) => ctx.fail(WRONGTYPE),
+        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
         Some(ValueRef::Str(v)) => match range(start, end, v.len()) {
             Some((from, to)) => ctx.reply.bulk(&v[from..to]),
             None => ctx.reply.bulk(b""),
         },
     }
+    Outcome::Unchanged
 }
 
 /// SETRANGE key offset value: in place when the value does not grow,
 /// otherwise growing with spare room as APPEND does.
-pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(offset) = parse_i64(args.get(2)) else {
         return ctx.fail(NOT_INTEGER);
     };
@@ -524,7 +583,8 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
         None => 0,
     };
     if patch.is_empty() {
-        return ctx.reply.int(len as i64);
+        ctx.reply.int(len as i64);
+        return Outcome::Unchanged;
     }
     if offset + patch.len() as u64 > limit {
         return ctx.fail(TOO_BIG);
@@ -541,6 +601,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     };
     ctx.reply.int(len as i64);
+    Outcome::Wrote
 }
 
 #[cfg(test)]

@@ -167,6 +167,7 @@ fn yes_no(flag: bool) -> String {
 use Scope::{CommandLine, Runtime, Startup};
 
 /// Every parameter.
+#[rustfmt::skip]
 pub static PARAMS: &[Param] = &[
     param("bind", Kind::Text, "127.0.0.1", Startup, "address to listen on",
         |c, v| { c.bind = parsed(v, "bind address")?.ok_or("bind needs an address")?; Ok(()) },

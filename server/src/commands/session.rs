@@ -1,11 +1,11 @@
-//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET,
-//! CLIENT and COMMAND.
+//! Commands on the client's own session: PING, ECHO, HELLO, AUTH, SELECT,
+//! QUIT, RESET and CLIENT.
 
 use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
-use super::{After, CommandSpec, Ctx, COMMANDS, MAX_AUTH_FAILURES};
-use super::{ADMIN, DENYOOM, FAST, NO_AUTH, READONLY, WRITE};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
+use super::{After, Ctx, Outcome, MAX_AUTH_FAILURES};
 use crate::protocol::Args;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
@@ -15,18 +15,54 @@ use crate::store::unix_ms;
 pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
+/// What may run in any state of a connection: before AUTH, while loading.
+const ANYTIME: F = F::NOSCRIPT
+    .with(F::LOADING)
+    .with(F::STALE)
+    .with(F::FAST)
+    .with(F::NO_AUTH)
+    .with(F::ALLOW_BUSY);
+const CN: C = C::CONNECTION;
+
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("ping", ping, -1, F::FAST, "connection", "Returns the server's liveliness response.").acl(CN),
+    Cmd::new("echo", echo, 2, F::FAST, "connection", "Returns the given string.").acl(CN),
+    Cmd::new("hello", hello, -1, ANYTIME, "connection", "Handshakes with the server.").acl(CN).redact(hello_redacts),
+    Cmd::new("auth", auth, -2, ANYTIME, "connection", "Authenticates the connection.").acl(CN).redact(auth_redacts),
+    Cmd::new("select", select, 2, F::LOADING.with(F::STALE).with(F::FAST), "connection", "Changes the selected database.").acl(CN),
+    Cmd::new("quit", quit, -1, ANYTIME, "connection", "Closes the connection.").acl(CN),
+    Cmd::new("reset", reset, 1, ANYTIME, "connection", "Resets the connection.").acl(CN),
+    Cmd::new("client", client, -2, F::NOSCRIPT.with(F::LOADING).with(F::STALE), "connection", "A container for client connection commands.").acl(CN),
+];
+
+/// AUTH's arguments are all secret.
+fn auth_redacts(_args: Args<'_>, position: usize) -> bool {
+    position >= 1
+}
+
+/// HELLO's AUTH username and password are secret.
+fn hello_redacts(args: Args<'_>, position: usize) -> bool {
+    args.iter_from(0).enumerate().any(|(i, arg)| {
+        i >= 2 && arg.eq_ignore_ascii_case(b"auth") && (i + 1..=i + 2).contains(&position)
+    })
+}
+
 /// PING [message]
-pub fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match args.len() {
         1 => ctx.reply.simple("PONG"),
         2 => ctx.reply.bulk(args.get(1)),
-        _ => ctx.fail(&super::wrong_arity("ping")),
+        _ => return ctx.fail(&super::wrong_arity("ping")),
     }
+    Outcome::Unchanged
 }
 
 /// ECHO message
-pub fn echo(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn echo(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     ctx.reply.bulk(args.get(1));
+    Outcome::Unchanged
 }
 
 /// Checks a password against `requirepass`; Err is the error to reply.
@@ -41,7 +77,7 @@ fn check_password(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), &'s
 }
 
 /// AUTH [username] password
-pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let (user, password) = match args.len() {
         2 => (&b"default"[..], args.get(1)),
         3 => (args.get(1), args.get(2)),
@@ -54,6 +90,7 @@ pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Ok(()) => {
             ctx.session.authenticated = true;
             ctx.reply.ok();
+            Outcome::Unchanged
         }
         Err(e) => auth_failed(ctx, e),
     }
@@ -61,19 +98,19 @@ pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// Answers a failed authentication and counts it; the connection closes
 /// after [`MAX_AUTH_FAILURES`] of them, so guessing costs a reconnect.
-fn auth_failed(ctx: &mut Ctx<'_>, error: &str) {
+fn auth_failed(ctx: &mut Ctx<'_>, error: &str) -> Outcome {
     ServerStats::add(&ctx.node.stats.auth_failures, 1);
     ctx.session.auth_failures += 1;
-    ctx.fail(error);
     if ctx.session.auth_failures >= MAX_AUTH_FAILURES {
         ServerStats::add(&ctx.node.stats.auth_failure_disconnects, 1);
         tracing::warn!(client = %ctx.session.handle.peer, "closing a connection after too many failed AUTH attempts");
         ctx.after = After::Close;
     }
+    ctx.fail(error)
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut version = None;
     if args.len() >= 2 {
         match parse_i64(args.get(1)) {
@@ -132,33 +169,38 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.bulk(b"master");
     ctx.reply.bulk(b"modules");
     ctx.reply.array(0);
+    Outcome::Unchanged
 }
 
 /// SELECT index: the node has database 0 only.
-pub fn select(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn select(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match parse_i64(args.get(1)) {
-        Some(0) => ctx.reply.ok(),
+        Some(0) => {
+            ctx.reply.ok();
+            Outcome::Unchanged
+        }
         Some(_) => ctx.fail("ERR DB index is out of range"),
         None => ctx.fail(NOT_INTEGER),
     }
 }
 
 /// QUIT
-pub fn quit(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+pub fn quit(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.reply.ok();
     ctx.after = After::Close;
+    Outcome::Unchanged
 }
 
 /// RESET: back to a fresh connection's state.
-pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.session.resp3 = false;
     ctx.reply.set_resp3(false);
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
     ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();
-    ctx.session.readonly = false;
-    ctx.session.last_write = None;
+    ctx.with_cluster(|port, _| port.reset());
     ctx.reply.simple("RESET");
+    Outcome::Unchanged
 }
 
 fn valid_name(name: &[u8]) -> Result<(), &'static str> {
@@ -169,7 +211,9 @@ fn valid_name(name: &[u8]) -> Result<(), &'static str> {
 }
 
 fn command_name_of(index: u64) -> &'static str {
-    COMMANDS.get(index as usize).map_or("NULL", |c| c.name)
+    super::commands()
+        .get(index as usize)
+        .map_or("NULL", |c| c.name)
 }
 
 const CLIENT_HELP: &[&str] = &[
@@ -195,7 +239,7 @@ const CLIENT_HELP: &[&str] = &[
 ];
 
 /// CLIENT ID | SETNAME | GETNAME | LIST | INFO | SETINFO | KILL | HELP
-pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     let now = unix_ms();
     if is(sub, "id") && args.len() == 2 {
@@ -209,7 +253,7 @@ pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 *ctx.session.handle.name.lock() = args.get(2).to_vec();
                 ctx.reply.ok();
             }
-            Err(e) => ctx.fail(e),
+            Err(e) => return ctx.fail(e),
         }
     } else if is(sub, "info") && args.len() == 2 {
         let handle = &ctx.session.handle;
@@ -219,7 +263,7 @@ pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
         );
         ctx.reply.verbatim(format!("{line}\n").as_bytes());
     } else if is(sub, "list") {
-        client_list(ctx, args, now);
+        return client_list(ctx, args, now);
     } else if is(sub, "setinfo") && args.len() == 4 {
         let (attr, value) = (args.get(2), args.get(3));
         if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
@@ -243,15 +287,16 @@ pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
         drop(lib);
         ctx.reply.ok();
     } else if is(sub, "kill") && args.len() >= 3 {
-        client_kill(ctx, args);
+        return client_kill(ctx, args);
     } else if is(sub, "help") && args.len() == 2 {
-        ctx.help(CLIENT_HELP);
+        return ctx.help(CLIENT_HELP);
     } else {
-        ctx.unknown_subcommand(sub, "CLIENT");
+        return ctx.unknown_subcommand(sub, "CLIENT");
     }
+    Outcome::Unchanged
 }
 
-fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) {
+fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) -> Outcome {
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < args.len() {
@@ -297,9 +342,10 @@ fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) {
         text.push('\n');
     }
     ctx.reply.verbatim(text.as_bytes());
+    Outcome::Unchanged
 }
 
-fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) {
+fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let own_id = ctx.session.handle.id;
     // Old form: CLIENT KILL addr:port, replies OK or an error.
     if args.len() == 3 {
@@ -317,6 +363,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) {
                     ctx.after = After::Close;
                 }
                 ctx.reply.ok();
+                Outcome::Unchanged
             }
             None => ctx.fail("ERR No such client"),
         };
@@ -365,98 +412,5 @@ fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) {
         killed += 1;
     }
     ctx.reply.int(killed);
-}
-
-fn flag_names(flags: u16) -> Vec<&'static str> {
-    [
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (ADMIN, "admin"),
-        (FAST, "fast"),
-        (NO_AUTH, "no_auth"),
-    ]
-    .into_iter()
-    .filter(|(bit, _)| flags & bit != 0)
-    .map(|(_, name)| name)
-    .collect()
-}
-
-fn write_command_info(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
-    ctx.reply.array(10);
-    ctx.reply.bulk(spec.name.as_bytes());
-    ctx.reply.int(i64::from(spec.arity));
-    let flags = flag_names(spec.flags);
-    ctx.reply.set(flags.len());
-    for f in flags {
-        ctx.reply.simple(f);
-    }
-    ctx.reply.int(i64::from(spec.first_key));
-    ctx.reply.int(i64::from(spec.last_key));
-    ctx.reply.int(i64::from(spec.step));
-    ctx.reply.set(1);
-    ctx.reply.simple(&format!("@{}", spec.group));
-    ctx.reply.array(0);
-    ctx.reply.array(0);
-    ctx.reply.array(0);
-}
-
-fn write_command_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
-    ctx.reply.bulk(spec.name.as_bytes());
-    ctx.reply.map(3);
-    ctx.reply.bulk(b"summary");
-    ctx.reply.bulk(spec.summary.as_bytes());
-    ctx.reply.bulk(b"since");
-    ctx.reply.bulk(b"1.0.0");
-    ctx.reply.bulk(b"group");
-    ctx.reply.bulk(spec.group.as_bytes());
-}
-
-/// COMMAND [COUNT | INFO name... | DOCS name... | LIST]
-/// (the commands only cluster nodes send each other are left out).
-pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let all: Vec<&'static CommandSpec> = super::listed().collect();
-    let Some(sub) = args.try_get(1) else {
-        ctx.reply.array(all.len());
-        for spec in all {
-            write_command_info(ctx, spec);
-        }
-        return;
-    };
-    let named: Vec<Option<&'static CommandSpec>> =
-        args.iter_from(2).map(super::lookup_listed).collect();
-    if is(sub, "count") && args.len() == 2 {
-        ctx.reply.int(all.len() as i64);
-    } else if is(sub, "list") && args.len() == 2 {
-        ctx.reply.array(all.len());
-        for spec in all {
-            ctx.reply.bulk(spec.name.as_bytes());
-        }
-    } else if is(sub, "info") {
-        if named.is_empty() {
-            ctx.reply.array(all.len());
-            all.into_iter()
-                .for_each(|spec| write_command_info(ctx, spec));
-            return;
-        }
-        ctx.reply.array(named.len());
-        for spec in named {
-            match spec {
-                Some(spec) => write_command_info(ctx, spec),
-                None => ctx.reply.null_array(),
-            }
-        }
-    } else if is(sub, "docs") {
-        let specs: Vec<&CommandSpec> = if named.is_empty() {
-            all
-        } else {
-            named.into_iter().flatten().collect()
-        };
-        ctx.reply.map(specs.len());
-        for spec in specs {
-            write_command_docs(ctx, spec);
-        }
-    } else {
-        ctx.unknown_subcommand(sub, "COMMAND");
-    }
+    Outcome::Unchanged
 }

@@ -1,38 +1,18 @@
-//! Cluster commands: CLUSTER (SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT,
-//! COUNTKEYSINSLOT, GETKEYSINSLOT) in Redis Cluster's reply formats so
-//! cluster-aware clients route straight to owners; READONLY, READWRITE,
-//! ASKING and WAIT; and the internal commands nodes send each other
-//! (RCPEER, RCAPPLY, RCHANDOFF).
+//! CLUSTER's subcommands (SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT,
+//! COUNTKEYSINSLOT, GETKEYSINSLOT) in Redis Cluster's reply formats, so
+//! cluster-aware clients route straight to owners.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use ringcache_client::key_slot;
 use ringcache_client::ring::NodeIndex;
 
-use tracing::warn;
-
-use super::args::{is, parse_i64, NOT_INTEGER};
-use super::{After, Ctx};
-use crate::cluster::peer_auth::{self, Answer};
-use crate::cluster::view::ClusterView;
-use crate::cluster::{wire, AheadOfClock, Cluster};
-use crate::log_limit::{LogLimit, WARN_PERIOD_MS};
+use super::view::ClusterView;
+use super::Cluster;
+use crate::commands::args::{is, parse_i64, NOT_INTEGER};
+use crate::commands::{Ctx, Outcome};
 use crate::protocol::Args;
-use crate::stats::ServerStats;
-
-/// Redis's error for cluster commands on a node without cluster support.
-const DISABLED: &str = "ERR This instance has cluster support disabled";
-
-fn cluster_of<'a>(ctx: &mut Ctx<'a>) -> Option<&'a Arc<Cluster>> {
-    let cluster = ctx.node.cluster.get();
-    if cluster.is_none() {
-        ctx.fail(DISABLED);
-    }
-    cluster
-}
 
 /// A node's 40-character id, derived from its stable name so it survives
 /// restarts as the name does.
@@ -47,14 +27,11 @@ pub fn node_id(name: &str) -> String {
 }
 
 /// CLUSTER <subcommand>.
-pub fn cluster(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn cluster(ctx: &mut Ctx<'_>, cluster: &Cluster, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     if is(sub, "help") {
         return ctx.help(CLUSTER_HELP);
     }
-    let Some(cluster) = cluster_of(ctx) else {
-        return;
-    };
     let view = cluster.view_full();
     let n = args.len();
     match () {
@@ -97,11 +74,13 @@ pub fn cluster(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 ctx.reply.bulk(&key);
             }
         }
-        () => ctx.unknown_subcommand(sub, "CLUSTER"),
+        () => return ctx.unknown_subcommand(sub, "CLUSTER"),
     }
+    Outcome::Unchanged
 }
 
-fn parse_slot(text: &[u8]) -> Option<u16> {
+/// A slot number, if `text` is one.
+pub fn parse_slot(text: &[u8]) -> Option<u16> {
     parse_i64(text)
         .filter(|s| (0..i64::from(ringcache_client::SLOT_COUNT)).contains(s))
         .map(|s| s as u16)
@@ -287,170 +266,3 @@ const CLUSTER_HELP: &[&str] = &[
     "HELP",
     "    Print this help.",
 ];
-
-/// READONLY: reads may be served by a replica of the key's slot.
-pub fn readonly(ctx: &mut Ctx<'_>, _args: Args<'_>) {
-    if cluster_of(ctx).is_some() {
-        ctx.session.readonly = true;
-        ctx.reply.ok();
-    }
-}
-
-/// READWRITE: back to reading from primaries.
-pub fn readwrite(ctx: &mut Ctx<'_>, _args: Args<'_>) {
-    if cluster_of(ctx).is_some() {
-        ctx.session.readonly = false;
-        ctx.reply.ok();
-    }
-}
-
-/// ASKING: accepted for cluster clients; slots here are served by their
-/// new owner at once (reading through to the old one), so no request needs it.
-pub fn asking(ctx: &mut Ctx<'_>, _args: Args<'_>) {
-    if cluster_of(ctx).is_some() {
-        ctx.reply.ok();
-    }
-}
-
-/// WAIT on a node without replicas: no replica can confirm anything.
-/// (Cluster nodes answer WAIT in the request path, where it can block.)
-pub fn wait(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let (Some(_), Some(timeout)) = (parse_i64(args.get(1)), parse_i64(args.get(2))) else {
-        return ctx.fail(NOT_INTEGER);
-    };
-    if timeout < 0 {
-        return ctx.fail("ERR timeout is negative");
-    }
-    ctx.reply.int(0);
-}
-
-/// Limits the warnings of refused peer handshakes (a stranger sets their
-/// rate).
-static PEER_AUTH_WARNINGS: LogLimit = LogLimit::new(WARN_PERIOD_MS);
-
-/// RCPEER nonce | RCPEER proof: the node's side of the peer handshake
-/// (`cluster::peer_auth`). Once the dialer proved the cluster key, this
-/// connection is a link from another node: authenticated (the link stands
-/// in for AUTH), and its requests run here and are never forwarded again.
-/// A wrong or malformed proof is refused, counted, and closes the
-/// connection.
-pub fn rcpeer(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cluster) = cluster_of(ctx) else {
-        return;
-    };
-    let pending = ctx.session.peer_challenge.take();
-    match peer_auth::answer(&cluster.settings.keys, pending, args.get(1)) {
-        Answer::Challenge(challenge, [nonce, proof]) => {
-            ctx.session.peer_challenge = Some(challenge);
-            ctx.reply.array(2);
-            ctx.reply.bulk(nonce.as_bytes());
-            ctx.reply.bulk(proof.as_bytes());
-        }
-        Answer::Accepted => {
-            ctx.session.peer = true;
-            ctx.session.authenticated = true;
-            ctx.session.protected = false;
-            ctx.reply.ok();
-        }
-        Answer::Refused => {
-            cluster
-                .stats
-                .peer_auth_refused
-                .fetch_add(1, Ordering::Relaxed);
-            if let Some(suppressed) = PEER_AUTH_WARNINGS.allow() {
-                warn!(client = %ctx.session.handle.peer, suppressed, "peer handshake refused: wrong or malformed proof");
-            }
-            ctx.fail(peer_auth::REFUSED);
-            ctx.after = After::Close;
-        }
-    }
-}
-
-/// Protected mode on a cluster node: a non-loopback client that has not
-/// proved it is a peer gets Redis's DENIED error and is closed.
-pub fn deny_protected(ctx: &mut Ctx<'_>) {
-    ServerStats::add(&ctx.node.stats.rejected_connections, 1);
-    if let Some(suppressed) = crate::server::PROTECTED_WARNINGS.allow() {
-        warn!(client = %ctx.session.handle.peer, suppressed, "protected mode: refused a non-loopback client that is not a peer");
-    }
-    let line = crate::server::PROTECTED_MODE_ERROR;
-    ctx.fail(line.trim_start_matches('-').trim_end());
-    ctx.after = After::Close;
-}
-
-/// RCREAD command...: runs a read here as it is, with no routing (a new
-/// owner reading a miss through to the previous owner).
-pub fn rcread(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let inner = args.slice_from(1);
-    match super::lookup(inner.get(0)) {
-        Some(spec) if spec.flags & super::READONLY != 0 => {
-            super::execute(ctx, inner);
-        }
-        _ => ctx.fail("ERR RCREAD runs read-only commands only"),
-    }
-}
-
-/// RCAPPLY: applies one key's state unless the local copy is newer.
-pub fn rcapply(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cluster) = cluster_of(ctx) else {
-        return;
-    };
-    let Some(snapshot) = wire::decode_apply(args) else {
-        return ctx.fail("ERR malformed RCAPPLY");
-    };
-    let peer = ctx.session.handle.peer;
-    match cluster.apply_from_peer(ctx.store(), snapshot, peer) {
-        Ok(_) => ctx.reply.ok(),
-        Err(AheadOfClock(ms)) => ctx.fail(&format!(
-            "ERR version {ms} ms ahead of this node's clock (over cluster-max-clock-skew)"
-        )),
-    }
-}
-
-/// RCHANDOFF: the previous owner finished streaming these slots.
-pub fn rchandoff(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cluster) = cluster_of(ctx) else {
-        return;
-    };
-    let slots: Option<Vec<u16>> = args.iter_from(1).map(parse_slot).collect();
-    let Some(slots) = slots else {
-        return ctx.fail("ERR Invalid slot");
-    };
-    cluster.handoffs.taken(&slots);
-    ctx.reply.ok();
-}
-
-/// RCEXPORT shard slot...: one page of the entries of `slots` (the keys of
-/// one shard), for a new owner pulling them.
-pub fn rcexport(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cluster) = cluster_of(ctx) else {
-        return;
-    };
-    let shard =
-        parse_i64(args.get(1)).filter(|&s| s >= 0 && (s as usize) < ctx.store().shard_count());
-    let Some(shard) = shard else {
-        return ctx.fail("ERR Invalid shard");
-    };
-    let mut wanted = vec![false; usize::from(ringcache_client::SLOT_COUNT)];
-    for arg in args.iter_from(2) {
-        let Some(slot) = parse_slot(arg) else {
-            return ctx.fail("ERR Invalid slot");
-        };
-        wanted[usize::from(slot)] = true;
-    }
-    let entries = ctx
-        .store()
-        .export_shard(shard as usize, |key| wanted[usize::from(key_slot(key))]);
-    let next = if (shard as usize) + 1 < ctx.store().shard_count() {
-        shard + 1
-    } else {
-        -1
-    };
-    cluster
-        .handoffs
-        .keys_sent
-        .fetch_add(entries.len() as u64, Ordering::Relaxed);
-    let mut page = bytes::BytesMut::new();
-    crate::cluster::handoff::encode_page(&mut page, next, &entries);
-    ctx.reply.raw(&page);
-}

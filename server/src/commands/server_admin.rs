@@ -1,208 +1,40 @@
-//! Server commands: INFO, CONFIG, TIME, MEMORY, OBJECT, SLOWLOG, SHUTDOWN,
+//! Server administration: CONFIG, TIME, MEMORY, OBJECT, SLOWLOG, SHUTDOWN,
 //! DEBUG.
 
-use std::fmt::Write as _;
-
 use super::args::{is, parse_i64, parse_usize, NOT_INTEGER, SYNTAX};
-use super::connection::REDIS_COMPAT_VERSION;
-use super::{After, Ctx};
-use crate::config::{Config, Effect, Param, SetError};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, Routing};
+use super::{After, Ctx, Outcome};
+use crate::config::{Effect, Param, SetError};
 use crate::protocol::Args;
 use crate::state::NodeState;
-use crate::stats::ServerStats;
 use crate::store::{lfu_counter, lru_idle_ms, unix_us, ValueRef};
 
-/// Formats bytes as Redis's `*_human` fields.
-fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b < 1024.0 {
-        format!("{bytes}B")
-    } else if b < 1024.0 * 1024.0 {
-        format!("{:.2}K", b / 1024.0)
-    } else if b < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2}M", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
-    }
-}
+const HERE: Routing = Routing::ThisNode;
+const LS: F = F::LOADING.with(F::STALE);
+const ADMIN: F = F::ADMIN.with(F::NOSCRIPT).with(LS);
 
-/// Resident set size from /proc (Linux), in bytes.
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
-}
-
-const SECTIONS: [&str; 8] = [
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cluster",
-    "keyspace",
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("config", config, -2, LS, "server", "A container for server configuration commands.").routing(HERE).redact(config_redacts),
+    Cmd::new("time", time, 1, LS.with(F::FAST), "server", "Returns the server time."),
+    Cmd::new("memory", memory, -2, F::READONLY, "server", "A container for memory diagnostics commands.").routing(HERE),
+    Cmd::new("object", object, -2, F::READONLY, "generic", "A container for object introspection commands.").acl(C::KEYSPACE).routing(HERE),
+    Cmd::new("slowlog", slowlog, -2, ADMIN, "server", "A container for slow log commands.").routing(HERE),
+    Cmd::new("shutdown", shutdown, -1, ADMIN.with(F::NO_MULTI).with(F::ALLOW_BUSY), "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.").routing(HERE),
+    Cmd::new("debug", debug, -2, ADMIN, "server", "A container for debugging commands.").routing(HERE),
 ];
 
-/// The text of INFO for `sections` (empty = the default set).
-pub fn info_text(node: &NodeState, sections: &[String]) -> String {
-    let everything = sections.is_empty()
-        || sections
-            .iter()
-            .any(|s| s == "all" || s == "everything" || s == "default");
-    let wanted = |name: &str| everything || sections.iter().any(|s| s == name);
-    let mut out = String::new();
-    let config = node.config.read().clone();
-    for section in SECTIONS.iter().filter(|s| wanted(s)) {
-        if !out.is_empty() {
-            out.push_str("\r\n");
-        }
-        match *section {
-            "server" => server_section(node, &config, &mut out),
-            "clients" => {
-                let _ = write!(
-                    out,
-                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
-                    node.clients.len(),
-                    config.maxclients
-                );
-            }
-            "memory" => memory_section(node, &mut out),
-            "persistence" => out.push_str("# Persistence\r\nloading:0\r\naof_enabled:0\r\n"),
-            "stats" => stats_section(node, &mut out),
-            "replication" => out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
-            "cluster" => {
-                out.push_str("# Cluster\r\n");
-                match node.cluster.get() {
-                    None => out.push_str("cluster_enabled:0\r\n"),
-                    Some(cluster) => {
-                        let _ = write!(
-                            out,
-                            "cluster_enabled:1\r\ncluster_node_name:{}\r\ncluster_mode:{}\r\n",
-                            cluster.settings.node_name,
-                            if cluster.settings.redirect {
-                                "redirect"
-                            } else {
-                                "proxy"
-                            }
-                        );
-                        for (name, value) in cluster.figures() {
-                            let _ = write!(out, "cluster_{name}:{value}\r\n");
-                        }
-                    }
-                }
-            }
-            "keyspace" => {
-                out.push_str("# Keyspace\r\n");
-                let keys = node.store.len();
-                if keys > 0 {
-                    let _ = write!(
-                        out,
-                        "db0:keys={keys},expires={},avg_ttl=0\r\n",
-                        node.store.volatile_len()
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn server_section(node: &NodeState, config: &Config, out: &mut String) {
-    let uptime = node.started.elapsed().as_secs();
-    let _ = write!(
-        out,
-        "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nringcache_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:{}\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nio_threads_active:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-        usize::BITS,
-        std::process::id(),
-        node.run_id,
-        node.port(),
-        uptime / 86_400,
-        config.threads,
-        std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-        config.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-    );
-}
-
-fn memory_section(node: &NodeState, out: &mut String) {
-    let used = node.store.sample_memory();
-    let rss = rss_bytes();
-    let max = node.store.maxmemory();
-    let _ = write!(
-        out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\n",
-        human(used),
-        human(rss),
-        node.store.peak_memory(),
-        human(node.store.peak_memory()),
-        human(max),
-        node.store.policy().name(),
-        if used > 0 { rss as f64 / used as f64 } else { 0.0 },
-    );
-    let _ = write!(
-        out,
-        "lazyfree_pending_objects:{}\r\n",
-        node.store.lazyfree_pending()
-    );
-}
-
-fn stats_section(node: &NodeState, out: &mut String) {
-    let s = &node.stats;
-    let keyspace = node.store.stats();
-    let _ = write!(
-        out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\nacl_access_denied_auth:{}\r\nauth_failure_disconnects:{}\r\ncross_protocol_rejections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ncommand_panics:{}\r\n",
-        ServerStats::get(&s.connections_received),
-        ServerStats::get(&s.commands_processed),
-        s.instantaneous_ops(),
-        ServerStats::get(&s.net_input_bytes),
-        ServerStats::get(&s.net_output_bytes),
-        ServerStats::get(&s.rejected_connections),
-        keyspace.expired,
-        keyspace.evicted,
-        keyspace.hits,
-        keyspace.misses,
-        ServerStats::get(&s.protocol_errors),
-        ServerStats::get(&s.auth_failures),
-        ServerStats::get(&s.auth_failure_disconnects),
-        ServerStats::get(&s.cross_protocol_rejections),
-        ServerStats::get(&s.output_limit_disconnects),
-        ServerStats::get(&s.command_panics),
-    );
-    // lazyfree_inline_objects is ours: values the full lazyfree queue sent
-    // back to be freed inline.
-    let _ = write!(
-        out,
-        "lazyfreed_objects:{}\r\nlazyfree_inline_objects:{}\r\n",
-        node.store.lazyfreed(),
-        node.store.lazyfree_inline()
-    );
-}
-
-/// INFO [section ...]
-pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    // The batch's earlier commands are not yet in the shared counter; add
-    // them so INFO agrees with what this client has sent. This INFO stays
-    // pending: Redis counts a command after it ran, so INFO never includes
-    // itself.
-    let earlier = ctx.session.commands.saturating_sub(1);
-    ServerStats::add(&ctx.node.stats.commands_processed, earlier);
-    ctx.session.commands -= earlier;
-    let sections: Vec<String> = args
-        .iter_from(1)
-        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
-        .collect();
-    let text = info_text(ctx.node, &sections);
-    ctx.reply.verbatim(text.as_bytes());
+/// CONFIG SET's value of a sensitive parameter (a password, the cluster
+/// secret) is secret.
+fn config_redacts(args: Args<'_>, position: usize) -> bool {
+    let is_set = args
+        .try_get(1)
+        .is_some_and(|sub| sub.eq_ignore_ascii_case(b"set"));
+    is_set
+        && position >= 3
+        && position % 2 == 1
+        && crate::config::is_sensitive(args.get(position - 1))
 }
 
 /// CONFIG GET: every parameter whose name matches one of `patterns`
@@ -271,7 +103,7 @@ fn set_failed(name: &str, why: &str) -> String {
 }
 
 /// CONFIG GET pattern... | SET name value... | RESETSTAT | HELP
-pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     if is(sub, "get") && args.len() >= 3 {
         let patterns: Vec<Vec<u8>> = args.iter_from(2).map(|p| p.to_ascii_lowercase()).collect();
@@ -291,7 +123,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
             .collect();
         match config_set_all(ctx.node, &pairs) {
             Ok(()) => ctx.reply.ok(),
-            Err(e) => ctx.fail(&e),
+            Err(e) => return ctx.fail(&e),
         }
     } else if is(sub, "resetstat") && args.len() == 2 {
         ctx.node.stats.reset();
@@ -310,22 +142,24 @@ pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.help(&lines);
+        return ctx.help(&lines);
     } else {
-        ctx.unknown_subcommand(sub, "CONFIG");
+        return ctx.unknown_subcommand(sub, "CONFIG");
     }
+    Outcome::Unchanged
 }
 
 /// TIME
-pub fn time(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+pub fn time(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     let us = unix_us();
     ctx.reply.array(2);
     ctx.reply.bulk_int((us / 1_000_000) as i64);
     ctx.reply.bulk_int((us % 1_000_000) as i64);
+    Outcome::Unchanged
 }
 
 /// MEMORY USAGE key [SAMPLES count] | HELP
-pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     if is(sub, "usage") && (args.len() == 3 || args.len() == 5) {
         if args.len() == 5 {
@@ -352,10 +186,11 @@ pub fn memory(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.help(&lines);
+        return ctx.help(&lines);
     } else {
-        ctx.unknown_subcommand(sub, "MEMORY");
+        return ctx.unknown_subcommand(sub, "MEMORY");
     }
+    Outcome::Unchanged
 }
 
 /// The encoding Redis would report for a value.
@@ -374,7 +209,7 @@ fn encoding(value: ValueRef<'_>) -> &'static str {
 }
 
 /// OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key, OBJECT HELP
-pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     if is(sub, "help") && args.len() == 2 {
         let lines = [
@@ -390,8 +225,7 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.help(&lines);
-        return;
+        return ctx.help(&lines);
     }
     if args.len() != 3
         || !["encoding", "freq", "idletime", "refcount"]
@@ -403,7 +237,8 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(2);
     let mut lock = ctx.node.store.lock(key);
     let Some(index) = lock.peek(key) else {
-        return ctx.reply.null();
+        ctx.reply.null();
+        return Outcome::Unchanged;
     };
     let (now, policy) = (lock.now, lock.policy);
     let entry = lock.shard.at(index);
@@ -424,10 +259,11 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
         ctx.reply
             .int((lru_idle_ms(entry.access(), now) / 1000) as i64);
     }
+    Outcome::Unchanged
 }
 
 /// SLOWLOG GET [count] | LEN | RESET | HELP
-pub fn slowlog(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn slowlog(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     if is(sub, "get") && args.len() <= 3 {
         let count = match args.try_get(2) {
@@ -469,16 +305,17 @@ pub fn slowlog(ctx: &mut Ctx<'_>, args: Args<'_>) {
             "HELP",
             "    Print this help.",
         ];
-        ctx.help(&lines);
+        return ctx.help(&lines);
     } else {
-        ctx.unknown_subcommand(sub, "SLOWLOG");
+        return ctx.unknown_subcommand(sub, "SLOWLOG");
     }
+    Outcome::Unchanged
 }
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: stops accepting, lets
 /// connections finish their replies, exits. Nothing is saved: the node
 /// keeps no data on disk.
-pub fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) {
+pub fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     for arg in args.iter_from(1) {
         if is(arg, "abort") {
             return ctx.fail("ERR No shutdown in progress.");
@@ -493,9 +330,10 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) {
     tracing::info!(client = %ctx.session.handle.peer, "SHUTDOWN received");
     ctx.node.stop.trigger();
     ctx.after = After::Close;
+    Outcome::Unchanged
 }
 
 /// DEBUG: refused, as Redis does by default.
-pub fn debug(ctx: &mut Ctx<'_>, _args: Args<'_>) {
-    ctx.fail("ERR DEBUG command not allowed.");
+pub fn debug(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
+    ctx.fail("ERR DEBUG command not allowed.")
 }

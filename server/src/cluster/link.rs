@@ -1,0 +1,288 @@
+//! One client connection's side of the cluster: where its requests run
+//! (here, at their owner, split, or redirected), the effects of its writes
+//! (shipped to the replicas, the reply held for the write quorum), and the
+//! cluster's state of the connection (READONLY, the last write for WAIT,
+//! the peer handshake between its steps). The request pipeline asks it
+//! what to do; the cluster's own commands reach it as a
+//! [`ClusterPort`](crate::commands::ClusterPort).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::future::join_all;
+
+use super::peer::PeerReply;
+use super::peer_auth::Challenge;
+use super::replication::Shipped;
+use super::router::{self, Part, Route, RouteFlags};
+use super::Cluster;
+use crate::commands::{self, CommandSpec, Ctx, Deferred, Merge, Outcome, Session};
+use crate::protocol::{Args, Limits, Reply, RequestParser};
+use crate::state::NodeState;
+
+/// Redis's error when a write cannot reach enough replicas.
+const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+/// Longest a forwarded request waits for its owner: a peer that accepts
+/// but never answers (a partition without resets) must not hold the
+/// client's connection forever.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What WAIT knows of a connection's last write.
+#[derive(Debug)]
+pub enum LastWrite {
+    /// Shipped without waiting: WAIT waits for the confirmations.
+    Shipped(Shipped),
+    /// Held for its quorum: the confirmations counted then.
+    Confirmed(Arc<AtomicUsize>),
+}
+
+/// See the module docs; one per client connection of a cluster node.
+pub struct Link {
+    pub(super) node: Arc<NodeState>,
+    pub(super) cluster: Arc<Cluster>,
+    /// READONLY: reads may be served by a replica of their slot.
+    pub(super) readonly: bool,
+    /// Replica confirmations of the connection's last write (WAIT).
+    pub(super) last_write: Option<LastWrite>,
+    /// The peer handshake's state between its two steps.
+    pub(super) peer_challenge: Option<Challenge>,
+}
+
+impl Link {
+    /// The cluster side of a new connection.
+    pub fn new(node: Arc<NodeState>, cluster: Arc<Cluster>) -> Link {
+        Link {
+            node,
+            cluster,
+            readonly: false,
+            last_write: None,
+            peer_challenge: None,
+        }
+    }
+
+    /// Where a request runs. A request from another node runs here (one
+    /// hop), except a read of a slot being imported, which reads through to
+    /// the slot's previous owner on a miss.
+    pub fn route(&self, session: &Session, spec: &CommandSpec, args: Args<'_>) -> Route {
+        if session.peer {
+            return match router::read_through_source(&self.cluster, spec, args) {
+                Some(from) => Route::ReadThrough(from),
+                None => Route::Local,
+            };
+        }
+        let flags = RouteFlags {
+            readonly: self.readonly,
+            resp3: session.resp3,
+        };
+        router::route(&self.cluster, spec, args, flags)
+    }
+
+    /// Carries out a route other than [`Route::Local`]: the reply (or an
+    /// error reply) is written to `output` now, or comes later.
+    pub fn dispatch(
+        &mut self,
+        route: Route,
+        session: &mut Session,
+        spec: &CommandSpec,
+        output: &mut BytesMut,
+        args: Args<'_>,
+    ) -> Option<Deferred> {
+        let resp3 = session.resp3;
+        match route {
+            Route::Local => self.run_here(session, output, args),
+            Route::Forward(addr) => Some(self.forward(addr, resp3, router::encode(args))),
+            Route::ReadThrough(from) => {
+                let key_at = spec.keys.single()?;
+                self.read_through(session, output, args, key_at, from)
+            }
+            Route::Moved(slot, addr) => {
+                self.cluster
+                    .stats
+                    .redirected
+                    .fetch_add(1, Ordering::Relaxed);
+                Reply::new(output, resp3).error(&format!("MOVED {slot} {addr}"));
+                None
+            }
+            Route::Fail(message) => {
+                Reply::new(output, resp3).error(message);
+                None
+            }
+            Route::Split(merge, parts) => Some(self.split(session, merge, parts)),
+        }
+    }
+
+    /// The effects of a request run here: a write to slots this node is
+    /// primary of is shipped to their replicas, and its reply (from
+    /// `start` in `output`) held until W-1 of them confirm it.
+    pub fn after_write(
+        &mut self,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        outcome: Outcome,
+        output: &mut BytesMut,
+        start: usize,
+    ) -> Option<Deferred> {
+        let positions = match outcome {
+            Outcome::Unchanged | Outcome::Failed | Outcome::Flushed => return None,
+            Outcome::Wrote => spec.keys.positions(args),
+            Outcome::WroteKey(position) => vec![position],
+        };
+        let keys = positions.into_iter().filter_map(|p| args.try_get(p));
+        let shipped = super::replication::ship(&self.cluster, &self.node.store, keys);
+        let quorum = self.cluster.settings.write_quorum;
+        if quorum <= 1 || shipped.is_empty() {
+            self.last_write = Some(LastWrite::Shipped(shipped));
+            return None;
+        }
+        let reply = output.split_off(start).freeze();
+        let timeout = self
+            .cluster
+            .settings
+            .failure_timeout
+            .min(Duration::from_secs(2));
+        let confirmed = Arc::new(AtomicUsize::new(0));
+        self.last_write = Some(LastWrite::Confirmed(confirmed.clone()));
+        Some(Box::pin(async move {
+            let count = shipped.quorum(quorum - 1, timeout).await;
+            confirmed.store(count, Ordering::Relaxed);
+            if count >= quorum - 1 {
+                reply
+            } else {
+                router::error_reply(NOREPLICAS)
+            }
+        }))
+    }
+
+    /// Runs a request here as the pipeline does, execution then effects:
+    /// the local part of a split request, a read-through's local read.
+    fn run_here(
+        &mut self,
+        session: &mut Session,
+        output: &mut BytesMut,
+        args: Args<'_>,
+    ) -> Option<Deferred> {
+        let start = output.len();
+        let node = self.node.clone();
+        let resp3 = session.resp3;
+        let found = commands::find(session, args.get(0));
+        let mut ctx = Ctx::new(&node, session, Reply::new(output, resp3), None);
+        let outcome = commands::execute(&mut ctx, args);
+        let deferred = ctx.deferred.take();
+        drop(ctx);
+        if deferred.is_some() {
+            return deferred;
+        }
+        let (_, spec) = found?;
+        self.after_write(spec, args, outcome, output, start)
+    }
+
+    /// Sends an encoded request to its owner; the reply is relayed as it
+    /// is. Given up on (no reply in time), the request must not run later:
+    /// the link to that peer is aborted (see `peer`'s module docs).
+    fn forward(&self, addr: SocketAddr, resp3: bool, command: Bytes) -> Deferred {
+        self.cluster.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+        let reply = self.cluster.peers.send(addr, resp3, command);
+        let peers = self.cluster.peers.clone();
+        Box::pin(async move {
+            let reply = bounded(reply).await;
+            if reply.is_none() {
+                peers.abort(addr);
+            }
+            relayed(reply)
+        })
+    }
+
+    /// Runs each owner's share of a split request (this node's here) and
+    /// merges the replies by the table's rule.
+    fn split(&mut self, session: &mut Session, merge: Merge, parts: Vec<Part>) -> Deferred {
+        let resp3 = session.resp3;
+        let total = parts.iter().map(|p| p.keys.len()).sum();
+        let mut waits: Vec<(Vec<usize>, Deferred)> = Vec::with_capacity(parts.len());
+        for part in parts {
+            let reply = match part.target {
+                Some(addr) => self.forward(addr, resp3, part.command),
+                None => self.run_encoded(session, &part.command),
+            };
+            waits.push((part.keys, reply));
+        }
+        Box::pin(async move {
+            let (keys, replies): (Vec<_>, Vec<_>) = waits.into_iter().unzip();
+            let replies = join_all(replies).await;
+            router::merge(merge, total, keys.into_iter().zip(replies).collect())
+        })
+    }
+
+    /// Runs an encoded request (a split request's local part) here.
+    fn run_encoded(&mut self, session: &mut Session, command: &Bytes) -> Deferred {
+        let mut parser = RequestParser::new(Limits::default());
+        let mut output = BytesMut::new();
+        let held = match parser.parse(command) {
+            Ok(Some(_)) => self.run_here(session, &mut output, parser.args(command)),
+            _ => {
+                Reply::new(&mut output, session.resp3).error("ERR internal: bad sub-command");
+                None
+            }
+        };
+        held.unwrap_or_else(|| {
+            let reply = output.freeze();
+            Box::pin(async move { reply })
+        })
+    }
+
+    /// A read of a slot being imported: served here if the key is here,
+    /// otherwise by the previous owner (wrapped in RCREAD so it runs there
+    /// and goes no further); if that owner cannot answer, the local
+    /// (missing) answer stands.
+    fn read_through(
+        &mut self,
+        session: &mut Session,
+        output: &mut BytesMut,
+        args: Args<'_>,
+        key_at: usize,
+        from: SocketAddr,
+    ) -> Option<Deferred> {
+        let key = args.get(key_at);
+        if self.node.store.lock(key).peek(key).is_some() {
+            return self.run_here(session, output, args);
+        }
+        let mut local = BytesMut::new();
+        let held = self.run_here(session, &mut local, args);
+        debug_assert!(held.is_none(), "reads are not held for replicas");
+        self.cluster
+            .stats
+            .read_through
+            .fetch_add(1, Ordering::Relaxed);
+        let reply =
+            self.cluster
+                .peers
+                .send(from, session.resp3, router::encode_wrapped(b"RCREAD", args));
+        let local = local.freeze();
+        Some(Box::pin(async move {
+            match bounded(reply).await {
+                Some(Ok(frame)) if !frame.starts_with(b"-") => frame,
+                _ => local,
+            }
+        }))
+    }
+}
+
+/// Waits for a peer's reply, at most [`FORWARD_TIMEOUT`].
+async fn bounded(reply: tokio::sync::oneshot::Receiver<PeerReply>) -> Option<PeerReply> {
+    tokio::time::timeout(FORWARD_TIMEOUT, reply)
+        .await
+        .ok()?
+        .ok()
+}
+
+/// A forwarded request's reply, or the error the client sees when the
+/// owner cannot be reached in time (TRYAGAIN: cluster clients retry it).
+fn relayed(reply: Option<PeerReply>) -> Bytes {
+    match reply {
+        Some(Ok(frame)) => frame,
+        Some(Err(e)) => router::error_reply(&format!("TRYAGAIN {e}")),
+        None => router::error_reply("TRYAGAIN no reply from the slot's owner in time"),
+    }
+}

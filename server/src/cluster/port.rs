@@ -1,0 +1,219 @@
+//! The cluster's own commands, run for one connection's [`Link`]:
+//! CLUSTER (in `topology`), READONLY, READWRITE, ASKING, WAIT, and the
+//! commands nodes send each other (RCPEER, RCREAD, RCAPPLY, RCHANDOFF,
+//! RCEXPORT); and INFO's cluster section.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ringcache_client::{key_slot, resp};
+use tracing::warn;
+
+use super::link::{LastWrite, Link};
+use super::peer_auth::{self, Answer};
+use super::topology::{self, parse_slot};
+use super::{wire, AheadOfClock};
+use crate::commands::args::{parse_i64, NOT_INTEGER};
+use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, Outcome};
+use crate::log_limit::LogLimit;
+use crate::protocol::Args;
+
+/// Longest WAIT blocks when asked to wait forever.
+const WAIT_CAP: Duration = Duration::from_secs(60);
+
+/// Limits the warnings of refused peer handshakes (a stranger sets their
+/// rate).
+static PEER_AUTH_WARNINGS: LogLimit = LogLimit::new(crate::log_limit::WARN_PERIOD_MS);
+
+impl ClusterPort for Link {
+    fn run(&mut self, ctx: &mut Ctx<'_>, op: ClusterOp, args: Args<'_>) -> Outcome {
+        match op {
+            ClusterOp::Cluster => topology::cluster(ctx, &self.cluster, args),
+            ClusterOp::ReadOnly | ClusterOp::ReadWrite => {
+                self.readonly = op == ClusterOp::ReadOnly;
+                ctx.reply.ok();
+                Outcome::Unchanged
+            }
+            // Slots here are served by their new owner at once (reading
+            // through to the old one), so no request needs ASKING.
+            ClusterOp::Asking => {
+                ctx.reply.ok();
+                Outcome::Unchanged
+            }
+            ClusterOp::Wait => self.wait(ctx, args),
+            ClusterOp::Peer => self.peer_handshake(ctx, args),
+            ClusterOp::Read => read(ctx, args),
+            ClusterOp::Apply => self.apply(ctx, args),
+            ClusterOp::Handoff => self.handoff(ctx, args),
+            ClusterOp::Export => self.export(ctx, args),
+        }
+    }
+
+    fn info(&self) -> Vec<(&'static str, String)> {
+        let settings = &self.cluster.settings;
+        let mode = if settings.redirect {
+            "redirect"
+        } else {
+            "proxy"
+        };
+        let mut fields = vec![
+            ("node_name", settings.node_name.clone()),
+            ("mode", mode.to_string()),
+        ];
+        fields.extend(
+            self.cluster
+                .figures()
+                .into_iter()
+                .map(|(name, value)| (name, value.to_string())),
+        );
+        fields
+    }
+
+    fn reset(&mut self) {
+        self.readonly = false;
+        self.last_write = None;
+    }
+}
+
+impl Link {
+    /// WAIT numreplicas timeout: how many replicas confirmed this
+    /// connection's last write (0 when there was none since the last WAIT).
+    fn wait(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+        let (Some(_), Some(timeout)) = (parse_i64(args.get(1)), parse_i64(args.get(2))) else {
+            return ctx.fail(NOT_INTEGER);
+        };
+        if timeout < 0 {
+            return ctx.fail("ERR timeout is negative");
+        }
+        let Some(last) = self.last_write.take() else {
+            ctx.reply.int(0);
+            return Outcome::Unchanged;
+        };
+        let limit = if timeout == 0 {
+            WAIT_CAP
+        } else {
+            Duration::from_millis(timeout as u64).min(WAIT_CAP)
+        };
+        ctx.defer(async move {
+            // Replies go out in request order, so a write held for its
+            // quorum has finished by the time this runs.
+            let confirmed = match last {
+                LastWrite::Shipped(shipped) => shipped.confirmed(limit).await,
+                LastWrite::Confirmed(count) => count.load(Ordering::Relaxed),
+            };
+            let mut out = BytesMut::new();
+            resp::write_int(&mut out, confirmed as i64);
+            out.freeze()
+        });
+        Outcome::Unchanged
+    }
+
+    /// RCPEER nonce | RCPEER proof: the node's side of the peer handshake
+    /// (`peer_auth`). Once the dialer proved the cluster key, this
+    /// connection is a link from another node: authenticated (the link
+    /// stands in for AUTH), and its requests run here and are never
+    /// forwarded again. A wrong or malformed proof is refused, counted, and
+    /// closes the connection.
+    fn peer_handshake(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+        let pending = self.peer_challenge.take();
+        match peer_auth::answer(&self.cluster.settings.keys, pending, args.get(1)) {
+            Answer::Challenge(challenge, [nonce, proof]) => {
+                self.peer_challenge = Some(challenge);
+                ctx.reply.array(2);
+                ctx.reply.bulk(nonce.as_bytes());
+                ctx.reply.bulk(proof.as_bytes());
+                Outcome::Unchanged
+            }
+            Answer::Accepted => {
+                ctx.session.peer = true;
+                ctx.session.authenticated = true;
+                ctx.session.protected = false;
+                ctx.reply.ok();
+                Outcome::Unchanged
+            }
+            Answer::Refused => {
+                self.cluster
+                    .stats
+                    .peer_auth_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = PEER_AUTH_WARNINGS.allow() {
+                    warn!(client = %ctx.session.handle.peer, suppressed, "peer handshake refused: wrong or malformed proof");
+                }
+                ctx.after = After::Close;
+                ctx.fail(peer_auth::REFUSED)
+            }
+        }
+    }
+
+    /// RCAPPLY: applies one key's state unless the local copy is newer.
+    fn apply(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+        let Some(snapshot) = wire::decode_apply(args) else {
+            return ctx.fail("ERR malformed RCAPPLY");
+        };
+        let peer = ctx.session.handle.peer;
+        match self.cluster.apply_from_peer(ctx.store(), snapshot, peer) {
+            Ok(_) => {
+                ctx.reply.ok();
+                Outcome::Unchanged
+            }
+            Err(AheadOfClock(ms)) => ctx.fail(&format!(
+                "ERR version {ms} ms ahead of this node's clock (over cluster-max-clock-skew)"
+            )),
+        }
+    }
+
+    /// RCHANDOFF: the previous owner finished streaming these slots.
+    fn handoff(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+        let slots: Option<Vec<u16>> = args.iter_from(1).map(parse_slot).collect();
+        let Some(slots) = slots else {
+            return ctx.fail("ERR Invalid slot");
+        };
+        self.cluster.handoffs.taken(&slots);
+        ctx.reply.ok();
+        Outcome::Unchanged
+    }
+
+    /// RCEXPORT shard slot...: one page of the entries of `slots` (the keys
+    /// of one shard), for a new owner pulling them.
+    fn export(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+        let shard_count = ctx.store().shard_count();
+        let shard = parse_i64(args.get(1)).filter(|&s| s >= 0 && (s as usize) < shard_count);
+        let Some(shard) = shard else {
+            return ctx.fail("ERR Invalid shard");
+        };
+        let mut wanted = vec![false; usize::from(ringcache_client::SLOT_COUNT)];
+        for arg in args.iter_from(2) {
+            let Some(slot) = parse_slot(arg) else {
+                return ctx.fail("ERR Invalid slot");
+            };
+            wanted[usize::from(slot)] = true;
+        }
+        let entries = ctx
+            .store()
+            .export_shard(shard as usize, |key| wanted[usize::from(key_slot(key))]);
+        let next = if (shard as usize) + 1 < shard_count {
+            shard + 1
+        } else {
+            -1
+        };
+        self.cluster
+            .handoffs
+            .keys_sent
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        let mut page = BytesMut::new();
+        super::handoff::encode_page(&mut page, next, &entries);
+        ctx.reply.raw(&page);
+        Outcome::Unchanged
+    }
+}
+
+/// RCREAD command...: runs a read here as it is, with no routing (a new
+/// owner reading a miss through to the previous owner).
+fn read(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let inner = args.slice_from(1);
+    match commands::lookup(inner.get(0)) {
+        Some(spec) if spec.has(Flags::READONLY) => commands::execute(ctx, inner),
+        _ => ctx.fail("ERR RCREAD runs read-only commands only"),
+    }
+}

@@ -1,0 +1,400 @@
+//! The way of a request, for one client connection, top to bottom:
+//!
+//! 1. **read** what the client sent ([`Connection::read`]);
+//! 2. **parse** every complete request in the buffer
+//!    ([`Connection::run_batch`]);
+//! 3. **session checks**: the cross-protocol guard, the command's name as
+//!    this session may see it, protected mode, arity, authentication
+//!    ([`run_request`]);
+//! 4. **route**: here, or at the key's owner, split across owners, or
+//!    redirected ([`cluster::Link::route`](crate::cluster::Link::route));
+//! 5. **execute** here: the memory bound, the handler, its statistics
+//!    ([`commands::run`]);
+//! 6. **effects**: a write shipped to its replicas, its reply held for the
+//!    write quorum ([`cluster::Link::after_write`](crate::cluster::Link::after_write));
+//! 7. **reply**: the batch's replies in request order with one write
+//!    (pipelining costs one read and one write per batch, not per command),
+//!    within the client's output buffer limits ([`replies`]).
+//!
+//! A reply error keeps the connection; a protocol error gets
+//! `-ERR Protocol error: ...` and closes this connection only. What ends a
+//! connection: the client closing, a protocol error, QUIT, CLIENT KILL, the
+//! idle timeout, shutdown, the query or output buffer limits, too many
+//! failed AUTH attempts, and an HTTP request (`POST`, `Host:`).
+
+mod replies;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tracing::{debug, warn};
+
+use crate::clients::ClientHandle;
+use crate::cluster::{Link, Route};
+use crate::commands::{self, args::DENIED, After, ClusterPort, Ctx, Refusal, Session};
+use crate::config::OutputLimit;
+use crate::log_limit::LogLimit;
+use crate::protocol::{Args, Limits, Reply, RequestParser};
+use crate::server::{self, Node};
+use crate::socket;
+use crate::state::NodeState;
+use crate::stats::ServerStats;
+use crate::store::unix_ms;
+use replies::{Outlet, Replies};
+
+/// Initial size of the read and write buffers.
+const BUFFER_SIZE: usize = 16 * 1024;
+/// Replies beyond this are written out before more requests run, so one
+/// pipeline cannot grow the output buffer without bound.
+const FLUSH_AT: usize = 256 * 1024;
+/// Replies waiting on peers before the connection stops reading more
+/// requests and writes what it has (bounds memory per connection).
+const MAX_WAITING: usize = 2048;
+/// Buffers grown past this are given back once empty.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
+static CROSS_PROTOCOL_LOG: LogLimit = LogLimit::new(10_000);
+
+/// Why a connection ends before the client leaves on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The client closed, or the socket failed.
+    Gone,
+    /// The node closes it after writing the replies so far: QUIT, a
+    /// protocol error, the query buffer limit, too many failed AUTH
+    /// attempts, an HTTP request, protected mode.
+    Closing,
+    /// CLIENT KILL, the idle timeout or shutdown.
+    Killed,
+    /// Replies piled up past the output buffer limits.
+    OutputLimit,
+}
+
+/// Serves `stream` until the client leaves or the connection is ended (see
+/// the module docs).
+pub async fn serve(node: Node, stream: TcpStream, handle: Arc<ClientHandle>) {
+    let _ = stream.set_nodelay(true);
+    let mut connection = Connection::new(node, stream, handle);
+    let ended = connection.run().await;
+    debug!(client = %connection.handle.peer, ?ended, "connection closed");
+    // Ends our side at once (no wait, even for a client that never reads).
+    let _ = tokio::io::AsyncWriteExt::shutdown(&mut connection.stream).await;
+}
+
+/// A connection's state across batches.
+struct Connection {
+    node: Arc<NodeState>,
+    /// The cluster's side of this connection, on a cluster node.
+    link: Option<Link>,
+    stream: TcpStream,
+    handle: Arc<ClientHandle>,
+    session: Session,
+    requests: Requests,
+    replies: Replies,
+    settings: Settings,
+}
+
+/// The read buffer and the parser working through it.
+struct Requests {
+    parser: RequestParser,
+    /// Bytes read and not yet consumed; requests not yet run start at the
+    /// batch's `start`, the consumed prefix is cut once per read.
+    input: Vec<u8>,
+    /// Whether `parser` has the limits of an authenticated client.
+    authenticated: bool,
+}
+
+/// Settings read from the configuration, refreshed when CONFIG SET changes
+/// it (one atomic load per read to notice).
+struct Settings {
+    config_version: u64,
+    query_limit: u64,
+    output_limit: OutputLimit,
+}
+
+impl Connection {
+    fn new(served: Node, stream: TcpStream, handle: Arc<ClientHandle>) -> Connection {
+        let node = served.state;
+        let (authenticated, protected) = {
+            let config = node.config.read();
+            // Only a cluster node serves such a client at all (server.rs),
+            // and only for the peer handshake.
+            let protected = server::protected_mode_refuses(&config, handle.peer.ip());
+            (config.requirepass.is_none() && !protected, protected)
+        };
+        let mut connection = Connection {
+            link: served
+                .cluster
+                .map(|cluster| Link::new(node.clone(), cluster)),
+            session: Session::new(handle.clone(), authenticated, protected),
+            requests: Requests {
+                parser: RequestParser::new(Limits::default()),
+                input: Vec::with_capacity(BUFFER_SIZE),
+                authenticated,
+            },
+            replies: Replies::with_capacity(BUFFER_SIZE),
+            settings: Settings {
+                config_version: u64::MAX,
+                query_limit: 0,
+                output_limit: OutputLimit::default(),
+            },
+            node,
+            stream,
+            handle,
+        };
+        connection.refresh_settings();
+        connection
+    }
+
+    /// Reads and answers batches of requests until the connection ends.
+    async fn run(&mut self) -> Ended {
+        let ended = loop {
+            if let Err(ended) = self.read().await {
+                break ended;
+            }
+            self.refresh_settings();
+            let batch = self.run_batch().await;
+            self.handle
+                .query_buffer
+                .store(self.requests.input.len() as u64, Ordering::Relaxed);
+            self.handle
+                .last_active_ms
+                .store(unix_ms(), Ordering::Relaxed);
+            self.count_commands();
+            match batch {
+                Ok(()) => {}
+                Err(Ended::Closing) => {
+                    let _ = self.flush().await;
+                    break Ended::Closing;
+                }
+                Err(ended) => break ended,
+            }
+            if let Err(ended) = self.flush().await {
+                break ended;
+            }
+            self.shrink_buffers();
+        };
+        self.count_commands();
+        self.node.clients.unregister(self.handle.id);
+        ended
+    }
+
+    /// Step 1: reads what the client sent into the input buffer.
+    async fn read(&mut self) -> Result<(), Ended> {
+        let input = &mut self.requests.input;
+        if input.capacity() - input.len() < 4096 {
+            let hint = self.requests.parser.bulk_hint().min(SHRINK_ABOVE);
+            input.reserve(BUFFER_SIZE.max(hint));
+        }
+        let handle = &self.handle;
+        let read = tokio::select! {
+            biased;
+            () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
+            r = socket::recv(&self.stream, input) => r,
+        };
+        match read {
+            Ok(0) | Err(_) => Err(Ended::Gone),
+            Ok(n) => {
+                ServerStats::add(&self.node.stats.net_input_bytes, n as u64);
+                Ok(())
+            }
+        }
+    }
+
+    /// Step 2: parses every complete request in the input and runs each
+    /// (steps 3 to 6), writing out early when replies pile up.
+    async fn run_batch(&mut self) -> Result<(), Ended> {
+        let mut start = 0;
+        let result = loop {
+            let requests = &mut self.requests;
+            match requests.parser.parse(&requests.input[start..]) {
+                Ok(Some(consumed)) => {
+                    let args = requests.parser.args(&requests.input[start..]);
+                    let after = run_request(
+                        &self.node,
+                        self.link.as_mut(),
+                        &mut self.session,
+                        &mut self.replies,
+                        args,
+                    );
+                    start += consumed;
+                    if after == After::Close {
+                        break Err(Ended::Closing);
+                    }
+                    self.match_auth_limits();
+                    if self.replies.output.len() >= FLUSH_AT
+                        || self.replies.waiting() >= MAX_WAITING
+                    {
+                        if let Err(ended) = self.flush().await {
+                            break Err(ended);
+                        }
+                    }
+                }
+                Ok(None) => {
+                    let pending = requests.input.len() - start;
+                    if pending as u64 > self.settings.query_limit {
+                        debug!(client = %self.handle.peer, "query buffer limit reached");
+                        break Err(Ended::Closing);
+                    }
+                    break Ok(());
+                }
+                Err(e) => {
+                    debug!(client = %self.handle.peer, error = %e, "protocol error");
+                    ServerStats::add(&self.node.stats.protocol_errors, 1);
+                    Reply::new(&mut self.replies.output, self.session.resp3)
+                        .error(&format!("ERR {e}"));
+                    break Err(Ended::Closing);
+                }
+            }
+        };
+        self.requests.input.drain(..start);
+        result
+    }
+
+    /// Step 7: writes the batch's replies.
+    async fn flush(&mut self) -> Result<(), Ended> {
+        let outlet = Outlet {
+            stream: &self.stream,
+            handle: &self.handle,
+            limit: self.settings.output_limit,
+            stats: &self.node.stats,
+        };
+        self.replies.flush(&outlet).await
+    }
+
+    /// CONFIG SET applies to connected clients too, as in Redis, from the
+    /// requests read after it (the idle timeout is enforced by the
+    /// maintenance thread).
+    fn refresh_settings(&mut self) {
+        let version = self.node.config_version.load(Ordering::Acquire);
+        if version == self.settings.config_version {
+            return;
+        }
+        self.settings.config_version = version;
+        let config = self.node.config.read();
+        self.settings.query_limit = config.client_query_buffer_limit;
+        self.settings.output_limit = config.client_output_buffer_limit.normal;
+        drop(config);
+        self.set_parser_limits();
+    }
+
+    /// Gives the parser the limits of the session's authentication state
+    /// when it changed (AUTH, RESET).
+    fn match_auth_limits(&mut self) {
+        if self.requests.authenticated != self.session.authenticated {
+            self.set_parser_limits();
+        }
+    }
+
+    /// The configured limits, or Redis's tighter ones before AUTH.
+    fn set_parser_limits(&mut self) {
+        self.requests.authenticated = self.session.authenticated;
+        let limits = Limits {
+            unauthenticated: !self.session.authenticated,
+            ..self.node.limits()
+        };
+        self.requests.parser.set_limits(limits);
+    }
+
+    fn count_commands(&mut self) {
+        let ran = std::mem::take(&mut self.session.commands);
+        ServerStats::add(&self.node.stats.commands_processed, ran);
+    }
+
+    fn shrink_buffers(&mut self) {
+        let input = &mut self.requests.input;
+        if input.is_empty() && input.capacity() > SHRINK_ABOVE {
+            *input = Vec::with_capacity(BUFFER_SIZE);
+        }
+        if self.replies.output.capacity() > SHRINK_ABOVE {
+            self.replies.output = bytes::BytesMut::with_capacity(BUFFER_SIZE);
+        }
+    }
+}
+
+/// Steps 3 to 6 for one request. Its reply goes to `replies`, now or
+/// later (in request order).
+fn run_request(
+    node: &Arc<NodeState>,
+    mut link: Option<&mut Link>,
+    session: &mut Session,
+    replies: &mut Replies,
+    args: Args<'_>,
+) -> After {
+    // 3. Session checks.
+    if args.is_empty() {
+        return After::Continue;
+    }
+    if is_cross_protocol(args.get(0)) {
+        return refuse_cross_protocol(node, session);
+    }
+    let Some((index, spec)) = commands::find(session, args.get(0)) else {
+        if session.protected {
+            return deny_protected(node, session, replies);
+        }
+        Reply::new(&mut replies.output, session.resp3)
+            .error_bytes(&commands::unknown_command(args));
+        return After::Continue;
+    };
+    match commands::admit(session, spec, args) {
+        Ok(()) => {}
+        Err(Refusal::Protected) => return deny_protected(node, session, replies),
+        Err(Refusal::Error(text)) => {
+            Reply::new(&mut replies.output, session.resp3).error(&text);
+            return After::Continue;
+        }
+    }
+    // 4. Route.
+    if let Some(link) = link.as_deref_mut() {
+        let route = link.route(session, spec, args);
+        if !matches!(route, Route::Local) {
+            let deferred = link.dispatch(route, session, spec, &mut replies.output, args);
+            replies.defer(deferred);
+            return After::Continue;
+        }
+    }
+    // 5. Execute here.
+    let start = replies.output.len();
+    let port = link.as_deref_mut().map(|l| l as &mut dyn ClusterPort);
+    let resp3 = session.resp3;
+    let mut ctx = Ctx::new(node, session, Reply::new(&mut replies.output, resp3), port);
+    let outcome = commands::run(&mut ctx, index, spec, args);
+    let (after, mut deferred) = (ctx.after, ctx.deferred.take());
+    // 6. Effects.
+    if let (Some(link), None) = (link, &deferred) {
+        deferred = link.after_write(spec, args, outcome, &mut replies.output, start);
+    }
+    replies.defer(deferred);
+    after
+}
+
+/// An HTTP request line or header sent to the node: Redis treats `POST`
+/// and `Host:` as an attack (a web page making a browser talk to the cache)
+/// and closes the connection without running anything more.
+fn is_cross_protocol(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+}
+
+fn refuse_cross_protocol(node: &NodeState, session: &Session) -> After {
+    ServerStats::add(&node.stats.cross_protocol_rejections, 1);
+    if let Some(more) = CROSS_PROTOCOL_LOG.allow() {
+        warn!(
+            client = %session.handle.peer,
+            suppressed = more,
+            "possible security attack: a client sent POST or Host: (cross-protocol scripting); connection closed"
+        );
+    }
+    After::Close
+}
+
+/// Protected mode on a cluster node: a non-loopback client that has not
+/// proved it is a peer gets Redis's DENIED error and is closed.
+fn deny_protected(node: &NodeState, session: &Session, replies: &mut Replies) -> After {
+    ServerStats::add(&node.stats.rejected_connections, 1);
+    if let Some(suppressed) = server::PROTECTED_WARNINGS.allow() {
+        warn!(client = %session.handle.peer, suppressed, "protected mode: refused a non-loopback client that is not a peer");
+    }
+    Reply::new(&mut replies.output, session.resp3).error(DENIED);
+    After::Close
+}
