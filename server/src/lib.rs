@@ -22,6 +22,7 @@ pub mod glob;
 pub mod latency;
 pub mod log_limit;
 pub mod metrics;
+pub mod node;
 pub mod pipeline;
 pub mod protocol;
 pub mod server;

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 
 use ringcache_server::cluster::{self, Cluster, ClusterSettings};
 use ringcache_server::config::{self, StartError};
-use ringcache_server::server::Node;
+use ringcache_server::node::Node;
 use ringcache_server::{metrics, server, Config, NodeState};
 use tracing_subscriber::EnvFilter;
 

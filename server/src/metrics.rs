@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use crate::server::Node;
+use crate::node::Node;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 

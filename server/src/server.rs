@@ -4,7 +4,7 @@
 //! connections to finish their replies.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,10 +15,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
-use crate::cluster::Cluster;
 use crate::commands::args::DENIED;
 use crate::config::{Config, MAX_CONNECTIONS};
 use crate::log_limit::{LogLimit, WARN_PERIOD_MS};
+use crate::node::Node;
 use crate::pipeline;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
@@ -31,26 +31,6 @@ const CRON_PERIOD: Duration = Duration::from_millis(100);
 /// Longest wait for connections to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A node as the listener serves it: its state and, on a cluster node, its
-/// cluster layer. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Node {
-    /// What every connection and task of the node shares.
-    pub state: Arc<NodeState>,
-    /// The cluster layer, on a cluster node.
-    pub cluster: Option<Arc<Cluster>>,
-}
-
-impl Node {
-    /// A node outside any cluster.
-    pub fn standalone(state: Arc<NodeState>) -> Node {
-        Node {
-            state,
-            cluster: None,
-        }
-    }
-}
-
 /// Binds the configured address (port 0 takes a free port).
 ///
 /// # Errors
@@ -60,15 +40,7 @@ pub async fn bind(config: &Config) -> io::Result<TcpListener> {
 }
 
 /// Limits the protected-mode refusal warnings (a stranger sets their rate).
-pub static PROTECTED_WARNINGS: LogLimit = LogLimit::new(WARN_PERIOD_MS);
-
-/// True if a client at `peer` must be refused by protected mode.
-pub fn protected_mode_refuses(config: &Config, peer: IpAddr) -> bool {
-    config.protected_mode
-        && config.requirepass.is_none()
-        && !config.bind.is_loopback()
-        && !peer.is_loopback()
-}
+static PROTECTED_WARNINGS: LogLimit = LogLimit::new(WARN_PERIOD_MS);
 
 /// Serves `listener` until the node's shutdown signal fires, then drains.
 ///
@@ -105,7 +77,7 @@ pub async fn run(served: Node, listener: TcpListener) -> io::Result<()> {
         ServerStats::add(&node.stats.connections_received, 1);
         // A cluster node serves such a client, but only for the peer
         // handshake (its peers may be anywhere); see `Session::protected`.
-        if protected_mode_refuses(&node.config.read(), peer.ip()) && served.cluster.is_none() {
+        if node.config.read().protected_mode_refuses(peer.ip()) && served.cluster.is_none() {
             ServerStats::add(&node.stats.rejected_connections, 1);
             if let Some(suppressed) = PROTECTED_WARNINGS.allow() {
                 warn!(client = %peer, suppressed, "protected mode: refused a non-loopback client");
@@ -203,25 +175,4 @@ fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
             }
         })
         .expect("spawning the maintenance thread")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn protected_mode_only_refuses_remote_clients_of_an_open_public_node() {
-        let mut config = Config::default();
-        let remote: IpAddr = "192.0.2.1".parse().unwrap();
-        let local: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(!protected_mode_refuses(&config, remote), "loopback bind");
-        config.bind = "0.0.0.0".parse().unwrap();
-        assert!(protected_mode_refuses(&config, remote));
-        assert!(!protected_mode_refuses(&config, local));
-        config.requirepass = Some("secret".into());
-        assert!(!protected_mode_refuses(&config, remote));
-        config.requirepass = None;
-        config.protected_mode = false;
-        assert!(!protected_mode_refuses(&config, remote));
-    }
 }

@@ -53,7 +53,9 @@ impl InProcessNode {
                     let addr = listener.local_addr().expect("local address");
                     let node = NodeState::new(config);
                     tx.send((addr, node.clone())).expect("report the address");
-                    if let Err(e) = server::run(server::Node::standalone(node), listener).await {
+                    if let Err(e) =
+                        server::run(ringcache_server::node::Node::standalone(node), listener).await
+                    {
                         eprintln!("in-process node stopped: {e}");
                     }
                 });

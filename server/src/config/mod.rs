@@ -253,6 +253,15 @@ impl Config {
         Ok(())
     }
 
+    /// True if a client at `peer` must be refused by protected mode: a node
+    /// bound to a public address with no password serves only loopback.
+    pub fn protected_mode_refuses(&self, peer: IpAddr) -> bool {
+        self.protected_mode
+            && self.requirepass.is_none()
+            && !self.bind.is_loopback()
+            && !peer.is_loopback()
+    }
+
     /// Checks values that are valid one by one but not together.
     ///
     /// # Errors
@@ -406,6 +415,22 @@ mod tests {
             .collect();
         assert!(!shown.iter().any(|n| n == "cluster-secret"));
         assert!(is_sensitive(b"cluster-secret"));
+    }
+
+    #[test]
+    fn protected_mode_only_refuses_remote_clients_of_an_open_public_node() {
+        let mut config = Config::default();
+        let remote: IpAddr = "192.0.2.1".parse().unwrap();
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(!config.protected_mode_refuses(remote), "loopback bind");
+        config.bind = "0.0.0.0".parse().unwrap();
+        assert!(config.protected_mode_refuses(remote));
+        assert!(!config.protected_mode_refuses(local));
+        config.requirepass = Some("secret".into());
+        assert!(!config.protected_mode_refuses(remote));
+        config.requirepass = None;
+        config.protected_mode = false;
+        assert!(!config.protected_mode_refuses(remote));
     }
 
     #[test]

@@ -35,8 +35,8 @@ use crate::cluster::{Link, Route};
 use crate::commands::{self, args::DENIED, After, ClusterPort, Ctx, Refusal, Session};
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
+use crate::node::Node;
 use crate::protocol::{Args, Limits, Reply, RequestParser};
-use crate::server::{self, Node};
 use crate::socket;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
@@ -55,6 +55,7 @@ const MAX_WAITING: usize = 2048;
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
 static CROSS_PROTOCOL_LOG: LogLimit = LogLimit::new(10_000);
+static PROTECTED_LOG: LogLimit = LogLimit::new(crate::log_limit::WARN_PERIOD_MS);
 
 /// Why a connection ends before the client leaves on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +121,7 @@ impl Connection {
             let config = node.config.read();
             // Only a cluster node serves such a client at all (server.rs),
             // and only for the peer handshake.
-            let protected = server::protected_mode_refuses(&config, handle.peer.ip());
+            let protected = config.protected_mode_refuses(handle.peer.ip());
             (config.requirepass.is_none() && !protected, protected)
         };
         let mut connection = Connection {
@@ -392,7 +393,7 @@ fn refuse_cross_protocol(node: &NodeState, session: &Session) -> After {
 /// proved it is a peer gets Redis's DENIED error and is closed.
 fn deny_protected(node: &NodeState, session: &Session, replies: &mut Replies) -> After {
     ServerStats::add(&node.stats.rejected_connections, 1);
-    if let Some(suppressed) = server::PROTECTED_WARNINGS.allow() {
+    if let Some(suppressed) = PROTECTED_LOG.allow() {
         warn!(client = %session.handle.peer, suppressed, "protected mode: refused a non-loopback client that is not a peer");
     }
     Reply::new(&mut replies.output, session.resp3).error(DENIED);
