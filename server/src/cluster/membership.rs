@@ -20,10 +20,9 @@ use tracing::{debug, error, info, warn};
 
 use super::sealed_transport::{Seal, SealedTransport};
 
-/// Failure timeout the product uses unless configured otherwise.
-pub const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Gossip interval the product uses unless configured otherwise.
-pub const DEFAULT_GOSSIP_INTERVAL: Duration = Duration::from_millis(200);
+/// Time between gossip rounds (the failure timeout, configurable, is
+/// `failure-timeout` in the parameter table).
+pub const GOSSIP_INTERVAL: Duration = Duration::from_millis(200);
 
 // Keys this module owns. User keys get their own prefix so `set_key("state", ..)`
 // cannot overwrite the advertised state.
@@ -618,8 +617,8 @@ mod tests {
 
     use super::*;
 
-    const FAILURE_TIMEOUT: Duration = DEFAULT_FAILURE_TIMEOUT;
-    const GOSSIP_INTERVAL: Duration = DEFAULT_GOSSIP_INTERVAL;
+    /// The default of the `failure-timeout` parameter.
+    const FAILURE_TIMEOUT: Duration = Duration::from_secs(3);
     /// Bound for anything that needs only a few gossip rounds.
     const CONVERGE: Duration = Duration::from_secs(10);
     /// Allowed beyond the failure timeout for the watch and a loaded test machine.

@@ -260,7 +260,7 @@ impl Cluster {
             seeds: settings.seeds.clone(),
             weight: settings.weight,
             failure_timeout: settings.failure_timeout,
-            gossip_interval: Duration::from_millis(200),
+            gossip_interval: membership::GOSSIP_INTERVAL,
             seal,
         })
         .await?;

@@ -99,34 +99,42 @@ pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: Route
             None => Route::Fail(CLUSTERDOWN),
         };
     }
-    // Proxy mode: group the keys by the node that serves them.
-    let owner_of = |slot: u16| -> Option<Option<NodeIndex>> {
-        if serves(slot) {
-            Some(None)
-        } else {
-            view.placement.primary(slot).map(Some)
-        }
-    };
+    // Proxy mode: group the keys by the node that serves them (None: here).
     let mut groups: Vec<(Option<NodeIndex>, Vec<usize>)> = Vec::new();
     for (index, &position) in all.iter().enumerate() {
-        let Some(owner) = owner_of(key_slot(args.get(position))) else {
-            return Route::Fail(CLUSTERDOWN);
+        let slot = key_slot(args.get(position));
+        let owner = if serves(slot) {
+            None
+        } else {
+            match view.placement.primary(slot) {
+                Some(node) => Some(node),
+                None => return Route::Fail(CLUSTERDOWN),
+            }
         };
         match groups.iter_mut().find(|(o, _)| *o == owner) {
             Some((_, keys)) => keys.push(index),
             None => groups.push((owner, vec![index])),
         }
     }
-    if groups.len() == 1 {
-        return match groups[0].0 {
-            None => Route::Local,
-            Some(node) => Route::Forward(view.addr(node)),
-        };
+    match (groups.as_slice(), merge) {
+        ([(None, _)], _) => Route::Local,
+        ([(Some(node), _)], _) => Route::Forward(view.addr(*node)),
+        (_, None) => Route::Fail(CROSSSLOT),
+        (_, Some(merge)) => split(&view, spec, args, &all, groups, merge),
     }
-    let Some(merge) = merge else {
-        return Route::Fail(CROSSSLOT);
-    };
-    // Each key takes the arguments up to the next key along (MSET's value).
+}
+
+/// A request whose keys live on several nodes, cut into one request per
+/// owner; each key takes the arguments up to the next key along (MSET's
+/// value).
+fn split(
+    view: &ClusterView,
+    spec: &CommandSpec,
+    args: Args<'_>,
+    all: &[usize],
+    groups: Vec<(Option<NodeIndex>, Vec<usize>)>,
+    merge: Merge,
+) -> Route {
     let (_, _, step) = spec.keys.triple();
     let per_key = step.max(1) as usize;
     // A key without all of them (MSET with no last value): the handler

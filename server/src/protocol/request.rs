@@ -368,73 +368,96 @@ fn split_inline(
             return Ok(());
         }
         let start = out.len();
-        let (mut in_double, mut in_single) = (false, false);
-        loop {
-            let c = line.get(i).copied();
-            if in_double {
-                match c {
-                    None => return error("unbalanced quotes in request"),
-                    Some(b'\\')
-                        if i + 3 < line.len()
-                            && line[i + 1] == b'x'
-                            && line[i + 2].is_ascii_hexdigit()
-                            && line[i + 3].is_ascii_hexdigit() =>
-                    {
-                        let hex = std::str::from_utf8(&line[i + 2..i + 4]).unwrap_or("0");
-                        out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                        i += 4;
-                        continue;
-                    }
-                    Some(b'\\') if i + 1 < line.len() => {
-                        out.push(match line[i + 1] {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 8,
-                            b'a' => 7,
-                            other => other,
-                        });
-                        i += 2;
-                        continue;
-                    }
-                    Some(b'"') => {
-                        if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
-                            return error("unbalanced quotes in request");
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => out.push(other),
-                }
-            } else if in_single {
-                match c {
-                    None => return error("unbalanced quotes in request"),
-                    Some(b'\\') if line.get(i + 1) == Some(&b'\'') => {
-                        out.push(b'\'');
-                        i += 2;
-                        continue;
-                    }
-                    Some(b'\'') => {
-                        if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
-                            return error("unbalanced quotes in request");
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => out.push(other),
-                }
-            } else {
-                match c {
-                    None => break,
-                    Some(b) if b.is_ascii_whitespace() => break,
-                    Some(b'"') => in_double = true,
-                    Some(b'\'') => in_single = true,
-                    Some(other) => out.push(other),
-                }
-            }
-            i += 1;
-        }
+        i = inline_word(line, i, out)?;
         ranges.push((start, out.len()));
+    }
+}
+
+/// Reads the word starting at `i` into `out`; returns where it ends.
+fn inline_word(line: &[u8], mut i: usize, out: &mut Vec<u8>) -> Result<usize, ProtocolError> {
+    loop {
+        match line.get(i).copied() {
+            None => return Ok(i),
+            Some(b) if b.is_ascii_whitespace() => return Ok(i),
+            Some(b'"') => i = quoted(line, i + 1, out, double_quoted_char)?,
+            Some(b'\'') => i = quoted(line, i + 1, out, single_quoted_char)?,
+            Some(other) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Reads a quoted part from `i` (after the opening quote) through its
+/// closing quote, unescaping with `escape` (which returns the byte and the
+/// bytes it used, or None at the closing quote).
+fn quoted(
+    line: &[u8],
+    mut i: usize,
+    out: &mut Vec<u8>,
+    escape: fn(&[u8]) -> Option<(u8, usize)>,
+) -> Result<usize, ProtocolError> {
+    loop {
+        if i >= line.len() {
+            return error("unbalanced quotes in request");
+        }
+        match escape(&line[i..]) {
+            Some((byte, used)) => {
+                out.push(byte);
+                i += used;
+            }
+            None => {
+                if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                    return error("unbalanced quotes in request");
+                }
+                return Ok(i + 1);
+            }
+        }
+    }
+}
+
+/// One character inside double quotes: `\xHH`, `\n`-style escapes, or a
+/// byte; None at the closing quote.
+fn double_quoted_char(rest: &[u8]) -> Option<(u8, usize)> {
+    match rest {
+        [b'"', ..] => None,
+        [b'\\', b'x', hi, lo, ..] if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+            Some((hex_value(*hi) << 4 | hex_value(*lo), 4))
+        }
+        [b'\\', escaped, ..] => {
+            let byte = match escaped {
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b't' => b'\t',
+                b'b' => 8,
+                b'a' => 7,
+                other => *other,
+            };
+            Some((byte, 2))
+        }
+        [byte, ..] => Some((*byte, 1)),
+        [] => None,
+    }
+}
+
+/// One character inside single quotes: only `\'` is an escape; None at the
+/// closing quote.
+fn single_quoted_char(rest: &[u8]) -> Option<(u8, usize)> {
+    match rest {
+        [b'\'', ..] => None,
+        [b'\\', b'\'', ..] => Some((b'\'', 2)),
+        [byte, ..] => Some((*byte, 1)),
+        [] => None,
+    }
+}
+
+/// The value of an ASCII hex digit (the caller checked it is one).
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
     }
 }
 
