@@ -8,6 +8,7 @@
 //! tests never call `sample_memory`, which keeps memory figures exact.
 
 use super::*;
+use std::time::Duration;
 
 /// A fixed start time (Unix ms), far from zero so TTL arithmetic is real.
 const T0: u64 = 1_700_000_000_000;
