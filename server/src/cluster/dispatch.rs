@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
-use ringcache_client::resp;
+use ringcache_proto::resp;
 
 use super::peer::PeerReply;
 use super::router::{self, Route, RouteFlags};

@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
-use ringcache_client::resp::{self, Value};
-use ringcache_client::{key_slot, ring::NodeIndex};
+use ringcache_proto::resp::{self, Value};
+use ringcache_proto::{key_slot, ring::NodeIndex};
 
 use super::Cluster;
 use crate::commands::{CommandSpec, READONLY};

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ringcache_client::key_slot;
-use ringcache_client::ring::NodeIndex;
+use ringcache_proto::key_slot;
+use ringcache_proto::ring::NodeIndex;
 
 use tracing::warn;
 
@@ -103,7 +103,7 @@ pub fn cluster(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 fn parse_slot(text: &[u8]) -> Option<u16> {
     parse_i64(text)
-        .filter(|s| (0..i64::from(ringcache_client::SLOT_COUNT)).contains(s))
+        .filter(|s| (0..i64::from(ringcache_proto::SLOT_COUNT)).contains(s))
         .map(|s| s as u16)
 }
 
@@ -226,10 +226,10 @@ fn nodes(view: &ClusterView, me: &str) -> String {
 }
 
 fn info(cluster: &Cluster, view: &ClusterView) -> String {
-    let served = (0..ringcache_client::SLOT_COUNT)
+    let served = (0..ringcache_proto::SLOT_COUNT)
         .filter(|&s| view.placement.primary(s).is_some())
         .count();
-    let state = if served == usize::from(ringcache_client::SLOT_COUNT) {
+    let state = if served == usize::from(ringcache_proto::SLOT_COUNT) {
         "ok"
     } else {
         "fail"
@@ -431,7 +431,7 @@ pub fn rcexport(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(shard) = shard else {
         return ctx.fail("ERR Invalid shard");
     };
-    let mut wanted = vec![false; usize::from(ringcache_client::SLOT_COUNT)];
+    let mut wanted = vec![false; usize::from(ringcache_proto::SLOT_COUNT)];
     for arg in args.iter_from(2) {
         let Some(slot) = parse_slot(arg) else {
             return ctx.fail("ERR Invalid slot");
