@@ -21,6 +21,9 @@
 //! others as not sent (safe to retry). [`run`] reports what it failed in a
 //! [`LinkEnd`].
 //!
+//! [`Batch`] is a ready waiter for callers that want all of a request's
+//! replies at once.
+//!
 //! Dialing, handshakes (AUTH, HELLO, the cluster's peer proof) and redial
 //! policy belong to the owner: it runs them on the stream before handing the
 //! halves to [`run`]. The client's connections and the node's peer links
@@ -38,6 +41,10 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::resp;
+
+mod batch;
+
+pub use batch::{Batch, BatchReply, Frames};
 
 /// A write batch stops growing at this many bytes.
 pub const MAX_BATCH_BYTES: usize = 64 * 1024;
@@ -280,11 +287,6 @@ impl<W: Waiter> Link<W> {
     /// True once the link has stopped (new requests fail at once).
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
-    }
-
-    /// True when both handles are on the same link.
-    pub fn same_link(&self, other: &Link<W>) -> bool {
-        self.tx.same_channel(&other.tx)
     }
 
     /// Stops the link at once (even before [`run`] starts): what it has not

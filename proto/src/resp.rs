@@ -138,8 +138,21 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
 
 fn line(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let rest = buf.get(pos..)?;
-    let end = memchr::memmem::find(rest, b"\r\n")?;
+    let end = find_crlf(rest)?;
     Some((&rest[..end], pos + end + 2))
+}
+
+/// Where the first CRLF in `bytes` starts. A byte search for CR: lines are
+/// short, and a substring searcher's set-up would cost more than the scan.
+pub(crate) fn find_crlf(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let cr = from + memchr::memchr(b'\r', bytes.get(from..)?)?;
+        if *bytes.get(cr + 1)? == b'\n' {
+            return Some(cr);
+        }
+        from = cr + 1;
+    }
 }
 
 /// A frame's type byte, the text of its first line, and where that line
@@ -235,6 +248,12 @@ fn skip_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<()>, Deco
 }
 
 fn parse_i64(text: &[u8]) -> Result<i64, DecodeError> {
+    // Lengths and counts are short runs of digits: read those directly.
+    // Anything else (a sign, 19 digits or more) takes `str::parse`, so the
+    // verdict is always `i64::from_str`'s.
+    if !text.is_empty() && text.len() < 19 && text.iter().all(u8::is_ascii_digit) {
+        return Ok(text.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')));
+    }
     std::str::from_utf8(text)
         .ok()
         .and_then(|s| s.parse().ok())

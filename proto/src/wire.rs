@@ -312,7 +312,7 @@ impl<'a> Cursor<'a> {
         if rest.first() != Some(&kind) {
             return Err(WireError("unexpected frame type"));
         }
-        let end = memchr::memmem::find(rest, b"\r\n").ok_or(WireError("incomplete"))?;
+        let end = resp::find_crlf(rest).ok_or(WireError("incomplete"))?;
         self.pos += end + 2;
         Ok(&rest[1..end])
     }

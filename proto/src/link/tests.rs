@@ -4,51 +4,17 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::oneshot;
 
 use super::*;
 use crate::resp::{self, Value};
 
-/// A waiter that sends all its replies (or the failure) to a oneshot.
-struct Collect {
-    count: usize,
-    frames: Vec<Bytes>,
-    deadline: Option<Instant>,
-    tx: oneshot::Sender<Result<Vec<Bytes>, LinkError>>,
+fn collect(count: usize) -> (Batch, BatchReply) {
+    Batch::new(count, None)
 }
 
-impl Waiter for Collect {
-    fn count(&self) -> usize {
-        self.count
-    }
-    fn is_abandoned(&self) -> bool {
-        self.tx.is_closed()
-    }
-    fn deadline(&self) -> Option<Instant> {
-        self.deadline
-    }
-    fn reply(&mut self, frame: Bytes) {
-        self.frames.push(frame);
-    }
-    fn finish(self) {
-        let _ = self.tx.send(Ok(self.frames));
-    }
-    fn fail(self, error: LinkError) {
-        let _ = self.tx.send(Err(error));
-    }
-}
-
-type Reply = oneshot::Receiver<Result<Vec<Bytes>, LinkError>>;
-
-fn collect(count: usize) -> (Collect, Reply) {
-    let (tx, rx) = oneshot::channel();
-    let waiter = Collect {
-        count,
-        frames: Vec::new(),
-        deadline: None,
-        tx,
-    };
-    (waiter, rx)
+/// The frames of a reply, as a vector.
+fn frames_of(frames: Frames) -> Vec<Bytes> {
+    frames.iter().cloned().collect()
 }
 
 fn command(args: &[&str]) -> Bytes {
@@ -59,13 +25,7 @@ fn command(args: &[&str]) -> Bytes {
 
 /// Starts a link on one end of an in-memory stream; the other end is
 /// returned for the test to play the peer.
-fn start(
-    config: LinkConfig,
-) -> (
-    Link<Collect>,
-    DuplexStream,
-    tokio::task::JoinHandle<LinkEnd>,
-) {
+fn start(config: LinkConfig) -> (Link<Batch>, DuplexStream, tokio::task::JoinHandle<LinkEnd>) {
     let (near, far) = tokio::io::duplex(64 * 1024);
     let (link, queue) = channel(config);
     let (reader, writer) = tokio::io::split(near);
@@ -139,7 +99,7 @@ async fn concurrent_requests_get_their_own_replies() {
         let frames = reply.await.expect("answered").expect("replies");
         let mut expected = BytesMut::new();
         resp::write_bulk(&mut expected, text.as_bytes());
-        assert_eq!(frames, vec![expected.freeze()]);
+        assert_eq!(frames_of(frames), vec![expected.freeze()]);
     }
     assert_eq!(gauge.load(Ordering::Relaxed), 0);
     drop(link);
@@ -200,7 +160,7 @@ async fn the_in_flight_budget_holds_requests_back_until_replies_return() {
     far.write_all(b"+b\r\n+c\r\n").await.expect("write");
     for (reply, text) in replies.into_iter().zip(["+a\r\n", "+b\r\n", "+c\r\n"]) {
         let frames = reply.await.expect("answered").expect("replies");
-        assert_eq!(frames, vec![Bytes::from(text)]);
+        assert_eq!(frames_of(frames), vec![Bytes::from(text)]);
     }
 }
 
@@ -263,7 +223,7 @@ async fn a_lost_link_fails_written_and_queued_requests_differently() {
 
 #[tokio::test]
 async fn abort_stops_the_link_even_before_it_runs() {
-    let (link, queue) = channel::<Collect>(LinkConfig::default());
+    let (link, queue) = channel::<Batch>(LinkConfig::default());
     let (waiter, reply) = collect(1);
     link.send(command(&["PING"]), waiter).expect("queued");
     link.abort();
@@ -277,7 +237,7 @@ async fn abort_stops_the_link_even_before_it_runs() {
 
 #[tokio::test]
 async fn a_queue_without_a_stream_fails_its_requests_as_unsent() {
-    let (link, queue) = channel::<Collect>(LinkConfig::default());
+    let (link, queue) = channel::<Batch>(LinkConfig::default());
     let (waiter, reply) = collect(3);
     link.send(command(&["PING"]), waiter).expect("queued");
     assert_eq!(queue.fail("connection refused"), 3);
@@ -316,8 +276,7 @@ async fn a_peer_that_stops_answering_is_let_go() {
         stale_after: Some(Duration::from_millis(50)),
         ..LinkConfig::default()
     });
-    let (mut waiter, reply) = collect(1);
-    waiter.deadline = Some(Instant::now() + Duration::from_millis(50));
+    let (waiter, reply) = Batch::new(1, Some(Instant::now() + Duration::from_millis(50)));
     link.send(command(&["PING"]), waiter).expect("queued");
     read_commands(&mut far, 1).await;
     let end = tokio::time::timeout(Duration::from_secs(30), task)
@@ -350,7 +309,10 @@ async fn abandoned_requests_are_not_written() {
     );
     far.write_all(b"$4\r\nlive\r\n").await.expect("write");
     let frames = reply.await.expect("answered").expect("replies");
-    assert_eq!(frames, vec![Bytes::from_static(b"$4\r\nlive\r\n")]);
+    assert_eq!(
+        frames_of(frames),
+        vec![Bytes::from_static(b"$4\r\nlive\r\n")]
+    );
 }
 
 #[tokio::test]
@@ -369,7 +331,7 @@ async fn replies_split_across_reads_are_joined() {
     }
     let frames = reply.await.expect("answered").expect("replies");
     assert_eq!(
-        frames,
+        frames_of(frames),
         vec![
             Bytes::from_static(b"$5\r\nhello\r\n"),
             Bytes::from_static(b"*2\r\n:1\r\n$-1\r\n")
