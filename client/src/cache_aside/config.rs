@@ -94,17 +94,12 @@ impl CacheAsideConfig {
     /// # Errors
     /// [`ErrorKind::Config`] naming the first bad field.
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..1.0).contains(&self.jitter) {
-            return Err(config_error("jitter must be in [0, 1)"));
-        }
+        check_shared(self.jitter, self.stale_window, self.cache_timeout)?;
         if !(0.0..=1.0).contains(&self.refresh_ahead) {
             return Err(config_error("refresh_ahead must be in [0, 1]"));
         }
         if self.negative_ttl.is_some_and(|t| t.is_zero()) {
             return Err(config_error("negative_ttl must be above zero (or None)"));
-        }
-        if self.stale_window.is_some_and(|t| t.is_zero()) {
-            return Err(config_error("stale_window must be above zero (or None)"));
         }
         if self.load_timeout.is_zero() {
             return Err(config_error("load_timeout must be above zero"));
@@ -112,15 +107,35 @@ impl CacheAsideConfig {
         if self.load_timeout >= self.fence_ttl {
             return Err(config_error("load_timeout must be below fence_ttl"));
         }
-        if self.cache_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(config_error("cache_timeout must be above zero (or None)"));
-        }
         Ok(())
     }
 }
 
 pub(crate) fn config_error(message: &str) -> Error {
     Error::new(ErrorKind::Config, message)
+}
+
+/// Checks what [`CacheAsideConfig`] and the write-through's configuration
+/// share: the jitter's range, and optional durations above zero.
+pub(crate) fn check_shared(
+    jitter: f64,
+    stale_window: Option<Duration>,
+    cache_timeout: Option<Duration>,
+) -> Result<()> {
+    if !(0.0..1.0).contains(&jitter) {
+        return Err(config_error("jitter must be in [0, 1)"));
+    }
+    for (value, name) in [
+        (stale_window, "stale_window"),
+        (cache_timeout, "cache_timeout"),
+    ] {
+        if value.is_some_and(|t| t.is_zero()) {
+            return Err(config_error(&format!(
+                "{name} must be above zero (or None)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Why [`CacheAside::get_or_load`](super::CacheAside::get_or_load) returned no value. Cache failures are

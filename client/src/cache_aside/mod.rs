@@ -80,7 +80,7 @@ use crate::write_through::{CacheUpdate, WriteThrough, WriteThroughConfig};
 mod config;
 mod load;
 
-pub(crate) use config::config_error;
+pub(crate) use config::{check_shared, config_error};
 pub use config::{
     CacheAsideConfig, CacheAsideStats, LoadError, DEFAULT_FENCE_TTL, DEFAULT_JITTER,
     DEFAULT_LOAD_TIMEOUT, DEFAULT_NEGATIVE_TTL, DEFAULT_REFRESH_AHEAD,
@@ -132,16 +132,9 @@ fn bump(counter: &AtomicU64) {
 ///     .expect("loaded");
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct CacheAside<C: Codec = JsonCodec> {
     inner: Arc<Inner<C>>,
-}
-
-impl<C: Codec> Clone for CacheAside<C> {
-    fn clone(&self) -> CacheAside<C> {
-        CacheAside {
-            inner: Arc::clone(&self.inner),
-        }
-    }
 }
 
 impl<C: Codec> fmt::Debug for CacheAside<C> {

@@ -228,11 +228,7 @@ impl PeerPool {
     /// Notes that `addr` may have missed what was sent to it from `since`
     /// (wall-clock ms) on.
     fn note_missed(&self, addr: SocketAddr, since: u64) {
-        let since = since.saturating_sub(MISSED_MARGIN_MS);
-        let mut missed = self.inner.missed.lock();
-        let entry = missed.entry(addr).or_insert(since);
-        *entry = (*entry).min(since);
-        drop(missed);
+        self.restore_missed(addr, since.saturating_sub(MISSED_MARGIN_MS));
         self.inner.missed_wake.notify_one();
     }
 
