@@ -195,19 +195,19 @@ fn malformed_pages_are_refused_without_panics() {
             let _ = decode_page(&mutated);
         }
     }
-    for hostile in [
-        &b"*0\r\n"[..],
-        b"*4294967295\r\n:1\r\n",
-        b"*2\r\n:1\r\n*4294967295\r\n",
-        b"*2\r\n:1\r\n*4\r\n$99999999999\r\n",
-        b"*1\r\n:-2\r\n",
-        b"*1\r\n:1x\r\n",
-        b"*1\r\n+1\r\n",
-        b"*2\r\n:1\r\n*4\r\n:1\r\n:2\r\n:3\r\n:4\r\n",
-        b"*2\r\n:1\r\n*4\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nq\r\n",
-        b"*-1\r\n",
-        b"",
-    ] {
-        assert!(decode_page(hostile).is_err(), "{hostile:?}");
+    // Empty, counts beyond the bytes, bad next shards, entries of the wrong
+    // shape or type, nil, nothing.
+    let hostile = [
+        "*0\r\n",
+        "*4294967295\r\n:1\r\n",
+        "*2\r\n:1\r\n*4294967295\r\n",
+        "*2\r\n:1\r\n*4\r\n$99999999999\r\n",
+        "*1\r\n:-2\r\n|*1\r\n:1x\r\n|*1\r\n+1\r\n",
+        "*2\r\n:1\r\n*4\r\n:1\r\n:2\r\n:3\r\n:4\r\n",
+        "*2\r\n:1\r\n*4\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nq\r\n",
+        "*-1\r\n|",
+    ];
+    for input in hostile.iter().flat_map(|group| group.split('|')) {
+        assert!(decode_page(input.as_bytes()).is_err(), "{input:?}");
     }
 }
