@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
 use crate::resp;
@@ -219,7 +219,10 @@ pub struct LinkEnd {
 
 /// State shared by the handles and the task.
 struct Shared {
-    abort: Notify,
+    /// Taken by the first [`Link::abort`]. A oneshot rather than a
+    /// `Notify`: the task polls its receiver on every wake-up, and that
+    /// poll takes no lock.
+    abort: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 /// A handle on one link; clones share it.
@@ -249,6 +252,8 @@ impl<W> fmt::Debug for Link<W> {
 /// or to [`Queue::fail`] when the stream could not be opened.
 pub struct Queue<W> {
     rx: mpsc::Receiver<Request<W>>,
+    aborted: oneshot::Receiver<()>,
+    /// Keeps the abort sender alive while the task runs.
     shared: Arc<Shared>,
     config: LinkConfig,
 }
@@ -257,14 +262,21 @@ pub struct Queue<W> {
 /// wait in the queue (up to [`LinkConfig::queue_capacity`]).
 pub fn channel<W: Waiter>(config: LinkConfig) -> (Link<W>, Queue<W>) {
     let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+    let (abort, aborted) = oneshot::channel();
     let shared = Arc::new(Shared {
-        abort: Notify::new(),
+        abort: Mutex::new(Some(abort)),
     });
     let link = Link {
         tx,
         shared: Arc::clone(&shared),
     };
-    (link, Queue { rx, shared, config })
+    let queue = Queue {
+        rx,
+        aborted,
+        shared,
+        config,
+    };
+    (link, queue)
 }
 
 impl<W: Waiter> Link<W> {
@@ -292,7 +304,9 @@ impl<W: Waiter> Link<W> {
     /// Stops the link at once (even before [`run`] starts): what it has not
     /// delivered never will be, and every waiter fails.
     pub fn abort(&self) {
-        self.shared.abort.notify_one();
+        if let Some(abort) = lock(&self.shared.abort).take() {
+            let _ = abort.send(());
+        }
     }
 }
 
@@ -371,7 +385,8 @@ where
 {
     let Queue {
         mut rx,
-        shared,
+        mut aborted,
+        shared: _keep_abort,
         config,
     } = queue;
     // Permits are taken in `u32`s.
@@ -390,7 +405,7 @@ where
         r = read_loop(reader, &book) => r,
         r = write_loop(writer, &mut rx, &mut held, &book) => r,
         r = watch_stale(&book, config.stale_after) => r,
-        () = shared.abort.notified() => EndReason::Aborted,
+        Ok(()) = &mut aborted => EndReason::Aborted,
     };
     rx.close();
     let reason_text: Arc<str> = Arc::from(reason.to_string());
