@@ -15,8 +15,7 @@
 # Environment: DURATION (10), WARMUP (1), KEYSPACE (100000), CONNECTIONS (25),
 # BASE_PORT (17600: ringcache 17600-17602, redis 17610-17612),
 # SKIP_BUILD=1. Needs redis-server and redis-cli (Debian package redis-server).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
 DURATION=${DURATION:-10}
@@ -24,33 +23,13 @@ WARMUP=${WARMUP:-1}
 KEYSPACE=${KEYSPACE:-100000}
 CONNECTIONS=${CONNECTIONS:-25}
 BASE_PORT=${BASE_PORT:-17600}
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
-RC_BIN="$TARGET_DIR/release/ringcache-server"
-LOADGEN="$TARGET_DIR/release/ringcache-loadgen"
+require redis-server redis-cli python3
+build_release ringcache-server ringcache-bench
 
-command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
-  || { echo "redis-server and redis-cli are required (apt-get install redis-server)" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  timeout 1800 cargo build --release -q -p ringcache-server -p ringcache-bench
-fi
-
-WORK=$(mktemp -d /tmp/cluster-bench.XXXXXX)
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
-stop_all() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-wait_for() { # PORT EXPECTED-LINE: waits until INFO/CLUSTER INFO shows it
+wait_for() { # PORT EXPECTED-LINE: waits until CLUSTER INFO shows it
   for _ in $(seq 1 300); do
     redis-cli -p "$1" cluster info 2>/dev/null | tr -d '\r' | grep -qx "$2" && return 0
     sleep 0.1
@@ -58,29 +37,23 @@ wait_for() { # PORT EXPECTED-LINE: waits until INFO/CLUSTER INFO shows it
   echo "cluster on port $1 did not reach '$2'" >&2; exit 1
 }
 
-start_ringcache() { # extra flags...
+start_ringcache_cluster() { # extra flags...
   local p0=$BASE_PORT
   for i in 0 1 2; do
     local port=$((BASE_PORT + i)) seeds=()
     [ "$i" -gt 0 ] && seeds=(--cluster-seeds "127.0.0.1:$((p0 + 10000))")
-    "$RC_BIN" --bind 127.0.0.1 --port "$port" --cluster-enabled yes "${seeds[@]}" "$@" \
-      >"$WORK/rc-$i.log" 2>&1 &
-    PIDS+=($!)
+    start_ringcache "rc-$i" "$port" --cluster-enabled yes "${seeds[@]}" "$@"
   done
   for i in 0 1 2; do wait_for $((BASE_PORT + i)) "cluster_known_nodes:3"; done
   for i in 0 1 2; do wait_for $((BASE_PORT + i)) "cluster_size:3"; done
 }
 
-start_redis() {
+start_redis_cluster() {
   rm -f "$WORK"/nodes-*.conf
   for i in 0 1 2; do
     local port=$((BASE_PORT + 10 + i))
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-      --cluster-enabled yes --cluster-config-file "nodes-$port.conf" >"$WORK/rs-$i.log" 2>&1 &
-    PIDS+=($!)
-  done
-  for i in 0 1 2; do
-    for _ in $(seq 1 100); do redis-cli -p $((BASE_PORT + 10 + i)) ping >/dev/null 2>&1 && break; sleep 0.1; done
+    start_redis "rs-$i" "$port" --dir "$WORK" --cluster-enabled yes \
+      --cluster-config-file "nodes-$port.conf"
   done
   redis-cli --cluster create "127.0.0.1:$((BASE_PORT + 10))" "127.0.0.1:$((BASE_PORT + 11))" \
     "127.0.0.1:$((BASE_PORT + 12))" --cluster-replicas 0 --cluster-yes >"$WORK/create.log" 2>&1 \
@@ -88,9 +61,6 @@ start_redis() {
   for i in 0 1 2; do wait_for $((BASE_PORT + 10 + i)) "cluster_state:ok"; done
 }
 
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): d=d[k]
-print(d)' "$1" "$2"; }
 
 run() { # NAME SEED-PORT START-COMMAND...
   local name=$1 port=$2; shift 2
@@ -105,8 +75,8 @@ run() { # NAME SEED-PORT START-COMMAND...
       --json "$WORK/run.json" >"$WORK/run.out" 2>&1 \
       || { echo "loadgen failed against $name:" >&2; cat "$WORK/run.out" >&2; exit 1; }
     local ops p99 errors
-    ops=$(jget "$WORK/run.json" totals.ops_per_sec)
-    p99=$(jget "$WORK/run.json" totals.latency_ms.p99)
+    ops=$(json_get "$WORK/run.json" totals.ops_per_sec)
+    p99=$(json_get "$WORK/run.json" totals.latency_ms.p99)
     printf '%-6s %-20s %-3s %12.0f %9.3f\n' "$round" "$name" "$pipeline" "$ops" "$p99"
     printf '%s\t%s\t%s\t%s\n' "ops/s P$pipeline" "$name" "$round" "$ops" >>"$RESULTS"
     printf '%s\t%s\t%s\t%s\n' "p99 ms P$pipeline" "$name" "$round" "$p99" >>"$RESULTS"
@@ -118,13 +88,13 @@ echo "== 3-node clusters: SET:GET 1:10, 32-byte values, $KEYSPACE keys, $CONNECT
 printf '%-6s %-20s %-3s %12s %9s\n' round cluster P ops/s p99_ms
 for round in $(seq 1 "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then
-    run ringcache-replicas0 "$BASE_PORT" start_ringcache --replicas 0
-    run redis-cluster $((BASE_PORT + 10)) start_redis
-    run ringcache-replicas1 "$BASE_PORT" start_ringcache --replicas 1
+    run ringcache-replicas0 "$BASE_PORT" start_ringcache_cluster --replicas 0
+    run redis-cluster $((BASE_PORT + 10)) start_redis_cluster
+    run ringcache-replicas1 "$BASE_PORT" start_ringcache_cluster --replicas 1
   else
-    run ringcache-replicas1 "$BASE_PORT" start_ringcache --replicas 1
-    run redis-cluster $((BASE_PORT + 10)) start_redis
-    run ringcache-replicas0 "$BASE_PORT" start_ringcache --replicas 0
+    run ringcache-replicas1 "$BASE_PORT" start_ringcache_cluster --replicas 1
+    run redis-cluster $((BASE_PORT + 10)) start_redis_cluster
+    run ringcache-replicas0 "$BASE_PORT" start_ringcache_cluster --replicas 0
   fi
 done
 

@@ -21,8 +21,7 @@
 # KEYSPACE (100000), CONNECTIONS (25), RC_PORT (17471), RS_PORT (17472),
 # RC_ARGS (extra ringcache-server flags), SKIP_BUILD=1, NO_REDIS=1.
 # Works without redis-server (prints only the ringcache figures).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
 JSON_OUT=""
 ROUNDS=3
@@ -42,89 +41,32 @@ MEM_KEYS=${MEM_KEYS:-1000000}
 LRU_KEYS=${LRU_KEYS:-2000000}
 CONNECTIONS=${CONNECTIONS:-25}
 SIZE=32
-RC_PORT=${RC_PORT:-17471}
-RS_PORT=${RS_PORT:-17472}
+bench_ports 17471
 RC_ARGS=${RC_ARGS:-}
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
-RC_BIN="$TARGET_DIR/release/ringcache-server"
-LOADGEN="$TARGET_DIR/release/ringcache-loadgen"
-
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  timeout 1800 cargo build --release -q -p ringcache-server -p ringcache-bench
-fi
-command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+require python3
+build_release ringcache-server ringcache-bench
 
 HAVE_REDIS=0
-if [ "${NO_REDIS:-0}" != 1 ] && command -v redis-server >/dev/null; then HAVE_REDIS=1; fi
+if [ "${NO_REDIS:-0}" != 1 ] && have redis-server; then HAVE_REDIS=1; fi
 SERVERS=(ringcache)
 [ $HAVE_REDIS = 1 ] && SERVERS+=(redis)
 
-WORK=$(mktemp -d /tmp/compare-all.XXXXXX)
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 TICKS=$(getconf CLK_TCK)
 
-declare -A PID=()
-cleanup() {
-  for s in "${!PID[@]}"; do
-    local p=${PID[$s]}
-    [ -n "$p" ] && kill "$p" 2>/dev/null || true
-  done
-  for s in "${!PID[@]}"; do
-    local p=${PID[$s]}
-    [ -n "$p" ] && wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port_of() { if [ "$1" = ringcache ]; then echo "$RC_PORT"; else echo "$RS_PORT"; fi; }
-
-# resp PORT ARG... -> prints the reply (bulk string or integer), no redis-cli needed
-resp() {
-  timeout 10 python3 - "$@" <<'EOF'
-import socket, sys
-port, args = int(sys.argv[1]), sys.argv[2:]
-s = socket.create_connection(("127.0.0.1", port), timeout=5)
-s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)).encode())
-f = s.makefile("rb")
-line = f.readline().rstrip(b"\r\n")
-t, body = line[:1], line[1:]
-if t == b"$":
-    n = int(body)
-    print(f.read(n).decode() if n >= 0 else "")
-elif t in (b":", b"+"):
-    print(body.decode())
-else:
-    sys.exit("error reply: %r" % line)
-EOF
-}
-info_field() { resp "$1" INFO | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# start NAME [extra server args...]: fresh server, waits until it answers PING
+# start NAME [extra server args...]: a fresh server, answering PING
 start() {
   local name=$1; shift
-  local port; port=$(port_of "$name")
   stop "$name"
   if [ "$name" = ringcache ]; then
-    # shellcheck disable=SC2086
-    "$RC_BIN" --bind 127.0.0.1 --port "$port" $RC_ARGS "$@" >"$WORK/$name.log" 2>&1 &
+    # shellcheck disable=SC2086 # RC_ARGS is a list of flags
+    start_ringcache ringcache "$RC_PORT" $RC_ARGS "$@"
   else
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" >"$WORK/$name.log" 2>&1 &
+    start_redis redis "$RS_PORT" "$@"
   fi
-  PID[$name]=$!
-  for _ in $(seq 1 100); do
-    [ "$(resp "$port" PING 2>/dev/null)" = PONG ] && return 0
-    kill -0 "${PID[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "$name did not start on port $port:" >&2; cat "$WORK/$name.log" >&2; exit 1
-}
-stop() {
-  local p=${PID[$1]:-}
-  if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; PID[$1]=""; fi
 }
 
 # loadgen NAME JSONFILE TIME_LIMIT ARGS... (bounded in time)
@@ -134,9 +76,6 @@ loadgen() {
     --data-size "$SIZE" --json "$json" "$@" >"$WORK/loadgen.out" 2>&1 \
     || { echo "loadgen failed against $name:" >&2; cat "$WORK/loadgen.out" >&2; exit 1; }
 }
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): d=d[k]
-print(d)' "$1" "$2"; }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 
 # servers in alternating order: round 1 ringcache first, round 2 redis first, ...
@@ -157,15 +96,15 @@ limit=$(python3 -c "print(int($DURATION + $WARMUP + 60))")
 for round in $(seq 1 "$ROUNDS"); do
   for pipeline in 1 16; do
     for s in $(order "$round"); do
-      port=$(port_of "$s"); pid=${PID[$s]}
+      port=$(port_of "$s"); pid=$(server_pid "$s")
       cmd0=$(info_field "$port" total_commands_processed); cpu0=$(cpu_ticks "$pid")
       loadgen "$s" "$WORK/run.json" "$limit" --key-min 1 --key-max "$KEYSPACE" --ratio 1:10 \
         --pipeline "$pipeline" --connections "$CONNECTIONS" --threads 1 \
         --test-time "$DURATION" --warmup "$WARMUP"
       cpu1=$(cpu_ticks "$pid"); cmd1=$(info_field "$port" total_commands_processed)
-      ops=$(jget "$WORK/run.json" totals.ops_per_sec)
-      p50=$(jget "$WORK/run.json" totals.latency_ms.p50)
-      p99=$(jget "$WORK/run.json" totals.latency_ms.p99)
+      ops=$(json_get "$WORK/run.json" totals.ops_per_sec)
+      p50=$(json_get "$WORK/run.json" totals.latency_ms.p50)
+      p99=$(json_get "$WORK/run.json" totals.latency_ms.p99)
       cpu=$(python3 -c "print($cmd1 - $cmd0 > 0 and ($cpu1 - $cpu0) * 1e6 / $TICKS / ($cmd1 - $cmd0) or 0)")
       record "ops/s P$pipeline" "$s" "$round" "$ops"
       record "p99 ms P$pipeline" "$s" "$round" "$p99"
@@ -182,7 +121,7 @@ echo "== 3: used_memory per key, $MEM_KEYS keys memtier-1..memtier-$MEM_KEYS, ${
 printf '%-6s %-10s %10s %16s %12s\n' round server dbsize used_mem/key rss/key
 for round in $(seq 1 "$ROUNDS"); do
   for s in $(order "$round"); do
-    start "$s"; port=$(port_of "$s"); pid=${PID[$s]}
+    start "$s"; port=$(port_of "$s"); pid=$(server_pid "$s")
     before=$(info_field "$port" used_memory); rss0=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
     loadgen "$s" "$WORK/mem.json" 600 --load --key-min 1 --key-max "$MEM_KEYS" --pipeline 16 --connections "$CONNECTIONS"
     after=$(info_field "$port" used_memory); rss1=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
@@ -210,8 +149,8 @@ for round in $(seq 1 "$ROUNDS"); do
         --key-pattern zipf --zipf-exponent 0.8 --pipeline 16 --connections "$CONNECTIONS" \
         --requests "$per_conn"
     done
-    hits=$(jget "$WORK/lru-measured.json" get_hits.hits)
-    misses=$(jget "$WORK/lru-measured.json" get_hits.misses)
+    hits=$(json_get "$WORK/lru-measured.json" get_hits.hits)
+    misses=$(json_get "$WORK/lru-measured.json" get_hits.misses)
     keys=$(resp "$port" DBSIZE)
     ratio=$(python3 -c "print($hits / ($hits + $misses) if $hits + $misses else 0)")
     record "lru hit ratio" "$s" "$round" "$ratio"

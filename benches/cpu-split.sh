@@ -2,37 +2,30 @@
 # Where a request's server CPU goes at a given pipeline depth: user and
 # system microseconds per operation (/proc/PID/stat) and system calls per
 # operation (perf's syscall tracepoints), ringcache and redis-server in the
-# same run, alternating, R rounds. Needs perf, redis-server and redis-cli.
+# same run, alternating, R rounds. Needs perf and redis-server.
 #
 #   benches/cpu-split.sh [rounds]          (default 2)
 #
 # Environment: PIPELINE (1), SECONDS_MEASURED (3), RC_PORT (17481),
 # RS_PORT (17482), RC_ENV (environment for the node, e.g.
 # _RJEM_MALLOC_CONF=thp:never to compare allocator settings).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-2}
 PIPELINE=${PIPELINE:-1}
 WINDOW=${SECONDS_MEASURED:-3}
-RC_PORT=${RC_PORT:-17481}
-RS_PORT=${RS_PORT:-17482}
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p ringcache-server -p ringcache-bench
-BIN="$TARGET_DIR/release"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-env ${RC_ENV:-} "$BIN/ringcache-server" --bind 127.0.0.1 --port "$RC_PORT" >/dev/null 2>&1 & RC=$!; pids+=($RC)
-redis-server --port "$RS_PORT" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & RS=$!; pids+=($RS)
+bench_ports 17481
+require perf python3
+build_release ringcache-server ringcache-bench
+start_pair --need-redis
+RC=$(server_pid ringcache)
+RS=$(server_pid redis)
 for port in "$RC_PORT" "$RS_PORT"; do
-  for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  "$BIN/ringcache-loadgen" --server "127.0.0.1:$port" --load --key-min 1 --key-max 100000 \
+  "$LOADGEN" --server "127.0.0.1:$port" --load --key-min 1 --key-max 100000 \
     --pipeline 16 --data-size 32 >/dev/null
 done
 
-commands() { redis-cli -p "$1" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }'; }
+commands() { info_field "$1" total_commands_processed; }
 ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
@@ -42,10 +35,11 @@ for round in $(seq 1 "$ROUNDS"); do
   [ $((round % 2)) = 0 ] && order=("${order[1]}" "${order[0]}")
   for entry in "${order[@]}"; do
     read -r name port pid <<<"$entry"
-    timeout --kill-after=5 $((WINDOW + 20)) "$BIN/ringcache-loadgen" --server "127.0.0.1:$port" \
+    timeout --kill-after=5 $((WINDOW + 20)) "$LOADGEN" --server "127.0.0.1:$port" \
       --key-min 1 --key-max 100000 --ratio 1:10 --pipeline "$PIPELINE" --connections 25 \
       --data-size 32 --test-time $((WINDOW + 2)) >/dev/null 2>&1 &
     load=$!
+    track_pid "$load"
     sleep 1 # the load generator's warm-up; the window below is what counts
     c0=$(commands "$port"); read -r u0 s0 < <(ticks "$pid")
     calls=$(perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -- sleep "$WINDOW" 2>&1 >/dev/null | awk -F, '{ print $1 }')

@@ -2,43 +2,26 @@
 # Freeing large values (issue 9): how long UNLINK and DEL of a 1M-field
 # hash and FLUSHALL ASYNC over 1M keys take, and a second client's PING
 # latency meanwhile, on a ringcache node and redis-server (same run, one
-# after the other). Needs python3 (the client) and redis-cli.
+# after the other). Needs python3 (the client).
 #
-#   benches/lazyfree.sh
+#   benches/lazyfree.sh [count]        (default 1,000,000 fields or keys)
 #
 # BIN=path/to/ringcache-server measures that binary instead of building.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
-RC_PORT=${RC_PORT:-17385}
-RS_PORT=${RS_PORT:-17386}
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
-if [ -z "${BIN:-}" ]; then
-  BIN="$TARGET_DIR/release/ringcache-server"
-  cargo build --release -q -p ringcache-server
-fi
+COUNT=${1:-1000000}
+bench_ports 17385
+require python3
+build_release ringcache-server
+start_pair
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-"$BIN" --port "$RC_PORT" >/dev/null 2>&1 & pids+=($!)
-ports=("$RC_PORT")
-if command -v redis-server >/dev/null; then
-  redis-server --port "$RS_PORT" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & pids+=($!)
-  ports+=("$RS_PORT")
-fi
-for port in "${ports[@]}"; do
-  for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
-
-for port in "${ports[@]}"; do
-  name=ringcache; [ "$port" = "$RS_PORT" ] && name=redis
+for name in "${SERVERS[@]}"; do
+  port=$(port_of "$name")
   echo "== $name"
-  python3 - "$port" <<'PY'
+  python3 - "$port" "$COUNT" <<'PY'
 import socket, sys, threading, time
 
-port = int(sys.argv[1])
+port, count = int(sys.argv[1]), int(sys.argv[2])
 
 def connect():
     s = socket.create_connection(("127.0.0.1", port))
@@ -58,11 +41,11 @@ def read(f):
 
 sock, reader = connect()
 
-def fill(command, key_of, n=1_000_000):
+def fill(command, key_of, n=count):
     # Pipelined, 1,000 fields or keys per command.
     for start in range(0, n, 1000):
         args = [command] + ([b"big"] if command == b"HSET" else [])
-        for i in range(start, start + 1000):
+        for i in range(start, min(start + 1000, n)):
             args += [key_of(i), b"v" * 32]
         sock.sendall(encode(*args))
     for _ in range(0, n, 1000):
@@ -95,10 +78,10 @@ def during(label, *args):
 sock.sendall(encode(b"FLUSHALL"))
 read(reader)
 fill(b"HSET", lambda i: b"field:%08d" % i)
-during("UNLINK of a 1M-field hash", b"UNLINK", b"big")
+during(f"UNLINK of a {count}-field hash", b"UNLINK", b"big")
 fill(b"HSET", lambda i: b"field:%08d" % i)
-during("DEL of a 1M-field hash", b"DEL", b"big")
+during(f"DEL of a {count}-field hash", b"DEL", b"big")
 fill(b"MSET", lambda i: b"key:%08d" % i)
-during("FLUSHALL ASYNC over 1M keys", b"FLUSHALL", b"ASYNC")
+during(f"FLUSHALL ASYNC over {count} keys", b"FLUSHALL", b"ASYNC")
 PY
 done

@@ -56,23 +56,25 @@ impl Topology {
 pub enum TopologyError {
     /// Connecting, writing or reading failed or timed out.
     Io(std::io::Error),
-    /// The server answered with an error (e.g. cluster support disabled).
-    Refused(String),
-    /// The reply did not have the CLUSTER SLOTS shape.
-    Malformed(String),
+    /// The server refused, or the reply was not a slot map (as the proto
+    /// reader says).
+    Slots(ProtoError),
 }
 
 impl std::fmt::Display for TopologyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TopologyError::Io(e) => write!(f, "CLUSTER SLOTS failed: {e}"),
-            TopologyError::Refused(e) => write!(f, "CLUSTER SLOTS refused: {e}"),
-            TopologyError::Malformed(e) => write!(f, "CLUSTER SLOTS reply malformed: {e}"),
+            TopologyError::Slots(e) => e.fmt(f),
         }
     }
 }
 
 impl std::error::Error for TopologyError {}
+
+fn malformed(what: impl Into<String>) -> TopologyError {
+    TopologyError::Slots(ProtoError::Malformed(what.into()))
+}
 
 /// Asks `seed` for `CLUSTER SLOTS` and builds the routing table.
 ///
@@ -95,10 +97,10 @@ async fn query(seed: &str) -> Result<Value, TopologyError> {
         match resp::decode(&buf) {
             Ok(Some((value, _))) => return Ok(value),
             Ok(None) => {}
-            Err(e) => return Err(TopologyError::Malformed(e.to_string())),
+            Err(e) => return Err(malformed(e.to_string())),
         }
         if buf.len() > MAX_REPLY {
-            return Err(TopologyError::Malformed("reply too large".into()));
+            return Err(malformed("reply too large"));
         }
         if stream.read_buf(&mut buf).await.map_err(TopologyError::Io)? == 0 {
             return Err(TopologyError::Io(std::io::ErrorKind::UnexpectedEof.into()));
@@ -112,10 +114,7 @@ async fn query(seed: &str) -> Result<Value, TopologyError> {
 /// # Errors
 /// An error reply, a reply that is not a slot map, or too many nodes.
 pub fn parse_slots(seed: &str, reply: Value) -> Result<Topology, TopologyError> {
-    let ranges = parse_cluster_slots(&reply, seed).map_err(|e| match e {
-        ProtoError::Refused(text) => TopologyError::Refused(text),
-        ProtoError::Malformed(text) => TopologyError::Malformed(text),
-    })?;
+    let ranges = parse_cluster_slots(&reply, seed).map_err(TopologyError::Slots)?;
     // The seed is node 0, so unclaimed slots (and a fallback) go there.
     let mut topology = Topology::single(seed);
     topology.slots = vec![0; usize::from(SLOT_COUNT)];
@@ -130,8 +129,7 @@ pub fn parse_slots(seed: &str, reply: Value) -> Result<Topology, TopologyError> 
         };
         // The proto reader caps the nodes at MAX_NODES (1024), so the
         // index fits a u16.
-        let index =
-            u16::try_from(index).map_err(|_| TopologyError::Malformed("too many nodes".into()))?;
+        let index = u16::try_from(index).map_err(|_| malformed("too many nodes"))?;
         topology.slots[usize::from(range.start)..=usize::from(range.end)].fill(index);
     }
     Ok(topology)
@@ -175,7 +173,7 @@ mod tests {
         let refused = Value::Error(b"ERR This instance has cluster support disabled".to_vec());
         assert!(matches!(
             parse_slots("a:1", refused),
-            Err(TopologyError::Refused(_))
+            Err(TopologyError::Slots(ProtoError::Refused(_)))
         ));
         for bad in [
             Value::Int(3),
@@ -186,7 +184,7 @@ mod tests {
         ] {
             assert!(matches!(
                 parse_slots("a:1", bad),
-                Err(TopologyError::Malformed(_))
+                Err(TopologyError::Slots(ProtoError::Malformed(_)))
             ));
         }
     }

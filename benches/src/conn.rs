@@ -12,7 +12,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use ringcache_client::resp;
+use ringcache_proto::resp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::ReadHalf;
 use tokio::net::TcpStream;
@@ -240,7 +240,7 @@ impl Connection {
                 sequence += 1;
                 format_key(&mut key, &self.prefix, self.plan.keys.next_key());
                 let target = if self.routes.is_cluster() {
-                    self.routes.owner(ringcache_client::key_slot(&key))
+                    self.routes.owner(ringcache_proto::key_slot(&key))
                 } else {
                     0
                 };

@@ -12,7 +12,11 @@
 //! and as JSON.
 //!
 //! [`stall`] (binary `ringcache-stall`) measures how long one client's long
-//! command (KEYS, UNLINK, FLUSHALL ASYNC) stalls another's PINGs.
+//! command (KEYS, UNLINK, FLUSHALL ASYNC) stalls another's PINGs. The binary
+//! `ringcache-clientload` puts load through the client library itself
+//! (`ringcache-client`) and reports its CPU per operation. The bench scripts
+//! (`benches/*.sh`) share their start, ready, stop and median steps through
+//! `benches/lib.sh`.
 
 // In unit tests a panic is the failure report, so unwrap is fine there.
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -2,7 +2,7 @@
 //! redirect or an error. Replies are classified once, here, so the workers
 //! never look at error text themselves.
 
-use ringcache_client::resp::Value;
+use ringcache_proto::resp::Value;
 
 /// The request a reply answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ fn redirect(text: &[u8]) -> Option<Outcome> {
     if kind.eq_ignore_ascii_case("ASK") {
         return Some(Outcome::Ask);
     }
-    if !kind.eq_ignore_ascii_case("MOVED") || slot >= ringcache_client::SLOT_COUNT {
+    if !kind.eq_ignore_ascii_case("MOVED") || slot >= ringcache_proto::SLOT_COUNT {
         return None;
     }
     Some(Outcome::Moved {

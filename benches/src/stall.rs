@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringcache_client::resp::{self, Value};
+use ringcache_proto::resp::{self, Value};
 
 /// Keys and hash fields are loaded in pipelined batches of this many.
 const BATCH: usize = 10_000;

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ringcache_client::resp::{self, Value};
+use ringcache_proto::resp::{self, Value};
 
 /// Longest a single generator run may take before the test fails.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);

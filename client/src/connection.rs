@@ -1,13 +1,14 @@
 //! One multiplexed RESP2 connection to one node.
 //!
-//! A [`Connection`] is a cheap `Clone` handle. Requests (one or more encoded
-//! commands and a oneshot for the replies) go over a bounded channel to a
-//! task that owns the socket. The task's write half takes everything queued
-//! and writes it with one syscall; its read half, running concurrently,
-//! decodes replies and hands them to the requests in the order they were
-//! written (RESP replies come back in request order). The commands in flight
-//! are bounded (a semaphore); a full request queue sheds the request with
-//! [`ErrorKind::Overloaded`].
+//! A [`Connection`] is a cheap `Clone` handle. The socket runs as a
+//! [`ringcache_proto::link`]: requests (one or more encoded commands and a
+//! oneshot for the replies) go over a bounded queue to a task that writes
+//! everything queued with one syscall and hands the replies, as raw frames,
+//! to the requests in the order they were written; the caller decodes its
+//! own frames into [`Value`]s. The commands in flight are bounded; a full
+//! request queue sheds the request with [`ErrorKind::Overloaded`]. This
+//! module adds what is the client's: dialing, the `AUTH`/`READONLY`
+//! handshake, reconnecting with back-off, and the client's errors.
 //!
 //! When the socket fails, every request in flight fails with
 //! [`ErrorKind::ConnectionDropped`] and every queued one that was not written
@@ -19,17 +20,16 @@
 //! dropped, so a node that stopped answering (but did not close the socket)
 //! is eventually reconnected.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use ringcache_proto::link::{
+    self, Batch, BatchReply, EndReason, Link, LinkConfig, Request, SendError,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout_at, Instant};
 use tracing::{debug, warn};
 
@@ -40,10 +40,6 @@ use crate::resp::{self, Value};
 pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(25);
 /// Longest pause between connect attempts.
 pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// A write batch stops growing at this many bytes.
-const MAX_BATCH_BYTES: usize = 64 * 1024;
-/// How often a connection checks for a reply overdue past `stale_after`.
-const STALE_CHECK: Duration = Duration::from_millis(250);
 
 /// How to open and run a connection.
 #[derive(Debug, Clone)]
@@ -110,9 +106,9 @@ impl std::fmt::Debug for Connection {
 struct Shared {
     addr: String,
     options: ConnectionOptions,
-    /// The live socket task's request channel. A std mutex: held only to
-    /// clone or replace the sender, never across an `.await`.
-    link: Mutex<Option<mpsc::Sender<Request>>>,
+    /// The live socket's link. A std mutex: held only to clone or replace
+    /// the handle, never across an `.await`.
+    link: Mutex<Option<Link<Batch>>>,
     /// Serializes connect attempts and remembers the back-off.
     reconnect: tokio::sync::Mutex<Backoff>,
 }
@@ -122,24 +118,6 @@ struct Backoff {
     failures: u32,
     retry_at: Option<Instant>,
     last_error: String,
-}
-
-/// Encoded commands waiting for `count` replies.
-struct Request {
-    frames: Bytes,
-    count: usize,
-    deadline: Instant,
-    reply: oneshot::Sender<Result<Vec<Value>>>,
-}
-
-/// A written request waiting for its replies.
-struct Pending {
-    reply: oneshot::Sender<Result<Vec<Value>>>,
-    count: usize,
-    replies: Vec<Value>,
-    deadline: Instant,
-    /// Returns the in-flight budget when the replies are in.
-    _permit: OwnedSemaphorePermit,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -205,39 +183,25 @@ impl Connection {
         if count == 0 {
             return Ok(Vec::new());
         }
-        let (reply, replies) = oneshot::channel();
-        let mut request = Request {
-            frames,
-            count,
-            deadline,
-            reply,
-        };
+        let (waiter, replies) = Batch::new(count, Some(deadline));
+        let mut request = Request { frames, waiter };
         // A link that died between the check and the send is replaced once.
         for _ in 0..2 {
-            let link = self.link(deadline).await?;
-            match link.try_send(request) {
-                Ok(()) => {
-                    return match timeout_at(deadline, replies).await {
-                        Ok(Ok(result)) => result,
-                        Ok(Err(_)) => Err(Error::dropped(format!(
-                            "connection to {} lost with the request in flight",
-                            self.shared.addr
-                        ))),
-                        Err(_) => Err(Error::timeout(format!(
-                            "no reply from {} in time",
-                            self.shared.addr
-                        ))),
-                    };
-                }
-                Err(TrySendError::Full(_)) => {
+            let sent = match self.send_on_current(request) {
+                Ok(sent) => sent,
+                Err(back) => self.link(deadline).await?.send(back.frames, back.waiter),
+            };
+            match sent {
+                Ok(()) => return self.wait(replies, deadline).await,
+                Err(SendError::Full(_)) => {
                     return Err(Error::new(
                         ErrorKind::Overloaded,
                         format!("request queue to {} is full", self.shared.addr),
                     ))
                 }
-                Err(TrySendError::Closed(back)) => {
+                Err(SendError::Closed(back)) => {
                     request = back;
-                    self.forget(&link);
+                    self.forget_closed();
                 }
             }
         }
@@ -247,23 +211,58 @@ impl Connection {
         )))
     }
 
-    /// The live link's sender, if any.
-    fn current(&self) -> Option<mpsc::Sender<Request>> {
+    /// Queues `request` on the live link, under the lock (queueing never
+    /// waits), so the common path clones no handle; gives the request back
+    /// when there is no live link.
+    fn send_on_current(
+        &self,
+        request: Request<Batch>,
+    ) -> std::result::Result<std::result::Result<(), SendError<Batch>>, Request<Batch>> {
         let link = lock(&self.shared.link);
-        link.as_ref().filter(|tx| !tx.is_closed()).cloned()
+        match link.as_ref() {
+            Some(link) if !link.is_closed() => Ok(link.send(request.frames, request.waiter)),
+            _ => Err(request),
+        }
     }
 
-    /// Drops `dead` as the current link (unless it was replaced already).
-    fn forget(&self, dead: &mpsc::Sender<Request>) {
+    /// Waits for a sent request's replies and decodes them.
+    async fn wait(&self, replies: BatchReply, deadline: Instant) -> Result<Vec<Value>> {
+        let addr = &self.shared.addr;
+        match timeout_at(deadline, replies).await {
+            Ok(Ok(Ok(frames))) => frames.iter().map(|frame| decode_frame(frame)).collect(),
+            Ok(Ok(Err(e))) if e.was_written() => Err(Error::dropped(format!(
+                "connection to {addr} lost with the request in flight: {}",
+                e.reason()
+            ))),
+            Ok(Ok(Err(e))) => Err(Error::io(format!(
+                "connection to {addr} lost before the request was sent: {}",
+                e.reason()
+            ))),
+            Ok(Err(_)) => Err(Error::dropped(format!(
+                "connection to {addr} lost with the request in flight"
+            ))),
+            Err(_) => Err(Error::timeout(format!("no reply from {addr} in time"))),
+        }
+    }
+
+    /// The live link, if any.
+    fn current(&self) -> Option<Link<Batch>> {
+        let link = lock(&self.shared.link);
+        link.as_ref().filter(|link| !link.is_closed()).cloned()
+    }
+
+    /// Drops the current link if it has stopped (a new one replacing it
+    /// meanwhile is kept).
+    fn forget_closed(&self) {
         let mut link = lock(&self.shared.link);
-        if link.as_ref().is_some_and(|tx| tx.same_channel(dead)) {
+        if link.as_ref().is_some_and(Link::is_closed) {
             *link = None;
         }
     }
 
     /// The live link, connecting first if there is none and the back-off
     /// allows it.
-    async fn link(&self, deadline: Instant) -> Result<mpsc::Sender<Request>> {
+    async fn link(&self, deadline: Instant) -> Result<Link<Batch>> {
         if let Some(tx) = self.current() {
             return Ok(tx);
         }
@@ -288,13 +287,13 @@ impl Connection {
         }
         let connect_deadline = deadline.min(now + shared.options.connect_timeout);
         match open(&shared.addr, &shared.options, connect_deadline).await {
-            Ok(tx) => {
+            Ok(link) => {
                 if backoff.failures > 0 {
                     debug!(node = %shared.addr, failures = backoff.failures, "reconnected");
                 }
                 *backoff = Backoff::default();
-                *lock(&shared.link) = Some(tx.clone());
-                Ok(tx)
+                *lock(&shared.link) = Some(link.clone());
+                Ok(link)
             }
             Err(e) => {
                 backoff.failures = backoff.failures.saturating_add(1);
@@ -319,12 +318,16 @@ fn backoff_delay(failures: u32) -> Duration {
     full.mul_f64(0.5 + fastrand::f64() / 2.0)
 }
 
+/// One reply frame, decoded.
+fn decode_frame(frame: &[u8]) -> Result<Value> {
+    match resp::decode(frame)? {
+        Some((value, _)) => Ok(value),
+        None => Err(Error::protocol("incomplete reply frame")),
+    }
+}
+
 /// Connects, runs the handshake and starts the socket task.
-async fn open(
-    addr: &str,
-    options: &ConnectionOptions,
-    deadline: Instant,
-) -> Result<mpsc::Sender<Request>> {
+async fn open(addr: &str, options: &ConnectionOptions, deadline: Instant) -> Result<Link<Batch>> {
     let mut stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return Err(Error::io(format!("connect to {addr}: {e}"))),
@@ -339,15 +342,14 @@ async fn open(
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err(Error::io(format!("handshake with {addr} timed out"))),
     }
-    let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
-    tokio::spawn(run_link(
-        stream,
-        rx,
-        addr.to_string(),
-        options.max_in_flight.max(1),
-        options.stale_after,
-    ));
-    Ok(tx)
+    let (link, queue) = link::channel(LinkConfig {
+        queue_capacity: options.queue_capacity,
+        max_in_flight: options.max_in_flight,
+        stale_after: Some(options.stale_after),
+        in_flight_gauge: None,
+    });
+    tokio::spawn(run_socket(stream, queue, addr.to_string()));
+    Ok(link)
 }
 
 /// AUTH and READONLY, as configured, before the socket is shared.
@@ -390,187 +392,18 @@ async fn handshake(stream: &mut TcpStream, options: &ConnectionOptions) -> Resul
     Ok(())
 }
 
-/// The socket task: the write and read halves run concurrently until one
-/// fails (or every handle is gone); then every waiting request is failed.
-async fn run_link(
-    stream: TcpStream,
-    mut rx: mpsc::Receiver<Request>,
-    addr: String,
-    max_in_flight: usize,
-    stale_after: Duration,
-) {
+/// The socket task: runs the link until it stops, and says why.
+async fn run_socket(stream: TcpStream, queue: link::Queue<Batch>, addr: String) {
     let (reader, writer) = stream.into_split();
-    // Shared by the halves: a std mutex, held for one push or pop at a time.
-    let pending: Mutex<VecDeque<Pending>> = Mutex::new(VecDeque::new());
-    let permits = Arc::new(Semaphore::new(max_in_flight));
-    // The request the writer holds while it waits for in-flight room.
-    let mut held: Option<Request> = None;
-    let result = tokio::select! {
-        r = read_loop(reader, &pending) => r,
-        r = write_loop(writer, &mut rx, &mut held, &pending, &permits, max_in_flight) => r,
-        r = watch_stale(&pending, stale_after) => r,
-    };
-    let reason = match result {
-        Ok(()) => return, // every handle is gone: nobody is waiting
-        Err(e) => e,
-    };
-    let in_flight: Vec<Pending> = lock(&pending).drain(..).collect();
-    if in_flight.is_empty() {
-        debug!(node = %addr, reason = %reason, "connection closed");
-    } else {
-        warn!(node = %addr, reason = %reason, in_flight = in_flight.len(), "connection lost");
-    }
-    for request in in_flight {
-        let _ = request.reply.send(Err(Error::dropped(format!(
-            "connection to {addr} lost with the request in flight: {}",
-            reason.message()
-        ))));
-    }
-    rx.close();
-    let unsent = held
-        .into_iter()
-        .chain(std::iter::from_fn(|| rx.try_recv().ok()));
-    for request in unsent {
-        let _ = request.reply.send(Err(Error::io(format!(
-            "connection to {addr} lost before the request was sent: {}",
-            reason.message()
-        ))));
-    }
-}
-
-async fn write_loop(
-    mut writer: OwnedWriteHalf,
-    rx: &mut mpsc::Receiver<Request>,
-    held: &mut Option<Request>,
-    pending: &Mutex<VecDeque<Pending>>,
-    permits: &Arc<Semaphore>,
-    max_in_flight: usize,
-) -> Result<()> {
-    let permits_for = |count: usize| u32::try_from(count.min(max_in_flight)).unwrap_or(u32::MAX);
-    let mut batch: Vec<Bytes> = Vec::new();
-    let mut buf = BytesMut::new();
-    loop {
-        if held.is_none() {
-            match rx.recv().await {
-                Some(request) => *held = Some(request),
-                None => return Ok(()),
-            }
+    let end = link::run(reader, writer, queue).await;
+    match end.reason {
+        // Every handle is gone: nobody is waiting.
+        EndReason::Released => {}
+        reason if end.unanswered == 0 => {
+            debug!(node = %addr, reason = %reason, "connection closed");
         }
-        let Some(count) = held.as_ref().map(|r| r.count) else {
-            continue;
-        };
-        // Everything written so far is on the wire, so waiting here cannot
-        // hold up the replies that return permits.
-        let permit = Arc::clone(permits)
-            .acquire_many_owned(permits_for(count))
-            .await
-            .map_err(|_| Error::protocol("in-flight semaphore closed"))?;
-        if let Some(request) = held.take() {
-            enqueue(request, permit, pending, &mut batch);
-        }
-        let mut bytes: usize = batch.iter().map(Bytes::len).sum();
-        while bytes < MAX_BATCH_BYTES {
-            let Ok(request) = rx.try_recv() else { break };
-            match Arc::clone(permits).try_acquire_many_owned(permits_for(request.count)) {
-                Ok(permit) => {
-                    bytes += request.frames.len();
-                    enqueue(request, permit, pending, &mut batch);
-                }
-                Err(_) => {
-                    *held = Some(request);
-                    break;
-                }
-            }
-        }
-        let result = match batch.len() {
-            0 => Ok(()),
-            1 => writer.write_all(&batch[0]).await,
-            _ => {
-                buf.clear();
-                for frames in &batch {
-                    buf.extend_from_slice(frames);
-                }
-                writer.write_all(&buf).await
-            }
-        };
-        batch.clear();
-        result.map_err(|e| Error::dropped(format!("write: {e}")))?;
-    }
-}
-
-/// Registers `request` as in flight and adds its bytes to the batch, unless
-/// its caller gave up before it was written.
-fn enqueue(
-    request: Request,
-    permit: OwnedSemaphorePermit,
-    pending: &Mutex<VecDeque<Pending>>,
-    batch: &mut Vec<Bytes>,
-) {
-    if request.reply.is_closed() {
-        return;
-    }
-    batch.push(request.frames);
-    lock(pending).push_back(Pending {
-        reply: request.reply,
-        count: request.count,
-        replies: Vec::with_capacity(request.count.min(1024)),
-        deadline: request.deadline,
-        _permit: permit,
-    });
-}
-
-async fn read_loop(mut reader: OwnedReadHalf, pending: &Mutex<VecDeque<Pending>>) -> Result<()> {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
-        let n = reader
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| Error::dropped(format!("read: {e}")))?;
-        if n == 0 {
-            return Err(Error::dropped("closed by the node"));
-        }
-        let mut used = 0;
-        while let Some((value, len)) = resp::decode(&buf[used..])? {
-            used += len;
-            deliver(pending, value)?;
-        }
-        buf.advance(used);
-    }
-}
-
-/// Gives one reply to the oldest request in flight.
-fn deliver(pending: &Mutex<VecDeque<Pending>>, value: Value) -> Result<()> {
-    let mut queue = lock(pending);
-    let Some(front) = queue.front_mut() else {
-        return Err(Error::protocol("a reply with no request in flight"));
-    };
-    front.replies.push(value);
-    if front.replies.len() < front.count {
-        return Ok(());
-    }
-    let done = queue.pop_front();
-    drop(queue);
-    if let Some(done) = done {
-        // The caller may have timed out and gone: nothing to do then.
-        let _ = done.reply.send(Ok(done.replies));
-    }
-    Ok(())
-}
-
-/// Fails the connection when its oldest request is overdue by `stale_after`.
-async fn watch_stale(pending: &Mutex<VecDeque<Pending>>, stale_after: Duration) -> Result<()> {
-    loop {
-        tokio::time::sleep(STALE_CHECK).await;
-        let oldest = lock(pending).front().map(|p| p.deadline);
-        if let Some(deadline) = oldest {
-            if Instant::now() > deadline + stale_after {
-                return Err(Error::timeout(format!(
-                    "no reply for {stale_after:?} past a request's deadline"
-                )));
-            }
+        reason => {
+            warn!(node = %addr, reason = %reason, in_flight = end.unanswered, "connection lost");
         }
     }
 }

@@ -1,13 +1,13 @@
-//! ringcache-client: an async client for ringcache (and Redis), plus the
-//! pieces a ringcache node and its clients share.
+//! ringcache-client: an async client for ringcache (and Redis), with
+//! cache-aside and write-through helpers.
 //!
 //! The client ([`Client`]) talks RESP2 over one multiplexed connection per
-//! node ([`connection`]), learns a cluster's slot map from `CLUSTER SLOTS`
-//! and routes each key to its slot's node, following `MOVED`/`ASK` and
-//! retrying transient failures within one deadline per call ([`cluster`]).
-//! It works the same against a ringcache cluster (proxy or redirect mode),
-//! a standalone ringcache node, and redis-server. Values are encoded by a
-//! [`Codec`] (JSON by default).
+//! node ([`connection`], running on `ringcache-proto`'s pipelined link),
+//! learns a cluster's slot map from `CLUSTER SLOTS` and routes each key to
+//! its slot's node, following `MOVED`/`ASK` and retrying transient failures
+//! within one deadline per call ([`cluster`]). It works the same against a
+//! ringcache cluster (proxy or redirect mode), a standalone ringcache node,
+//! and redis-server. Values are encoded by a [`Codec`] (JSON by default).
 //!
 //! ```no_run
 //! # async fn demo() -> ringcache_client::Result<()> {
@@ -27,6 +27,19 @@
 //! loader) and [`WriteThrough`] (system of record first, then the cache,
 //! fenced so a slow load cannot overwrite a newer write). Both store entries
 //! in one [`envelope`] format.
+//!
+//! Where things are:
+//! - [`client`]: the [`Client`] handle and its commands by family (strings
+//!   and keys, multi-key commands split by slot, hashes), its
+//!   [`ClientConfig`] and the options of single commands ([`SetOptions`]);
+//!   [`pipeline`]: many commands in one write per node;
+//! - [`cluster`]: the router (topology discovery, the slot map, its refresh
+//!   task, redirects and retries);
+//! - [`connection`]: one node's connection (dialing, handshake, reconnect
+//!   back-off) over the shared link;
+//! - [`cache_aside`] (its configuration, and the load path with early
+//!   refresh), [`write_through`], [`breaker`], [`envelope`], [`codec`],
+//!   [`error`].
 //!
 //! Shared with the nodes through `ringcache-proto` and re-exported here:
 //! the key-to-slot mapping ([`key_slot`], Redis Cluster compatible, so
@@ -64,3 +77,19 @@ pub use ringcache_proto::{NodeIndex, Placement, Ring, RingMember, DEFAULT_VNODES
 pub use write_through::{
     CacheUpdate, WriteError, WriteOutcome, WriteThrough, WriteThroughConfig, WriteThroughStats,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_sync_and_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Client>();
+        check::<ClientConfig>();
+        check::<CacheAside>();
+        check::<WriteThrough>();
+        check::<CircuitBreaker>();
+        check::<LoadError<String>>();
+    }
+}

@@ -36,7 +36,7 @@ use serde::Serialize;
 use tracing::{debug, warn};
 
 use crate::breaker::{BreakerConfig, CircuitBreaker};
-use crate::cache_aside::{config_error, DEFAULT_FENCE_TTL, DEFAULT_JITTER};
+use crate::cache_aside::{check_shared, config_error, DEFAULT_FENCE_TTL, DEFAULT_JITTER};
 use crate::client::Client;
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{self, EntryKind, EntryStore, Outcome};
@@ -91,17 +91,9 @@ impl WriteThroughConfig {
     /// [`ErrorKind::Config`](crate::ErrorKind::Config) naming the first bad
     /// field.
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..1.0).contains(&self.jitter) {
-            return Err(config_error("jitter must be in [0, 1)"));
-        }
-        if self.stale_window.is_some_and(|t| t.is_zero()) {
-            return Err(config_error("stale_window must be above zero (or None)"));
-        }
+        check_shared(self.jitter, self.stale_window, self.cache_timeout)?;
         if self.fence_ttl.is_zero() {
             return Err(config_error("fence_ttl must be above zero"));
-        }
-        if self.cache_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(config_error("cache_timeout must be above zero (or None)"));
         }
         Ok(())
     }
@@ -227,16 +219,9 @@ struct Counters {
 /// }
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct WriteThrough<C: Codec = JsonCodec> {
     inner: Arc<Inner<C>>,
-}
-
-impl<C: Codec> Clone for WriteThrough<C> {
-    fn clone(&self) -> WriteThrough<C> {
-        WriteThrough {
-            inner: Arc::clone(&self.inner),
-        }
-    }
 }
 
 impl<C: Codec> fmt::Debug for WriteThrough<C> {

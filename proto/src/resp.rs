@@ -4,6 +4,10 @@
 //! intermediate allocation. [`decode`] reads one reply frame from a buffer,
 //! returning `Ok(None)` while the frame is incomplete; it bounds nesting
 //! depth and lengths so a hostile peer cannot exhaust memory or the stack.
+//! [`frame_len`] finds where a frame ends without building a [`Value`], with
+//! the same limits and the same verdict as [`decode`] on every input: the
+//! pipelined link ([`crate::link`]) cuts replies out of its read buffer with
+//! it and hands them on as raw frames.
 
 use bytes::{BufMut, BytesMut};
 
@@ -119,13 +123,137 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, DecodeError> {
     }
 }
 
+/// The length of the frame at the front of `buf`: `Ok(Some(len))`, or
+/// `Ok(None)` if more bytes are needed. Agrees with [`decode`] on every
+/// input (the same `len`, the same incompleteness, an error where it errs)
+/// but allocates nothing.
+///
+/// # Errors
+/// As [`decode`]: malformed framing, a length over the limits, or nesting
+/// deeper than [`MAX_DEPTH`].
+pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    let mut pos = 0;
+    Ok(skip_at(buf, &mut pos, 0)?.map(|()| pos))
+}
+
 fn line(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let rest = buf.get(pos..)?;
-    let end = rest.windows(2).position(|w| w == b"\r\n")?;
+    let end = find_crlf(rest)?;
     Some((&rest[..end], pos + end + 2))
 }
 
+/// Where the first CRLF in `bytes` starts. A byte search for CR: lines are
+/// short, and a substring searcher's set-up would cost more than the scan.
+pub(crate) fn find_crlf(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let cr = from + memchr::memchr(b'\r', bytes.get(from..)?)?;
+        if *bytes.get(cr + 1)? == b'\n' {
+            return Some(cr);
+        }
+        from = cr + 1;
+    }
+}
+
+/// A frame's type byte, the text of its first line, and where that line
+/// ends.
+type Head<'a> = (u8, &'a [u8], usize);
+
+/// The type byte, the text of the first line and the position after it of
+/// the frame at `pos`, `depth` aggregates deep; `Ok(None)` while the line
+/// is incomplete.
+fn head(buf: &[u8], pos: usize, depth: usize) -> Result<Option<Head<'_>>, DecodeError> {
+    if depth > MAX_DEPTH {
+        return Err(DecodeError("nesting too deep".into()));
+    }
+    let Some(&kind) = buf.get(pos) else {
+        return Ok(None);
+    };
+    Ok(line(buf, pos + 1).map(|(text, next)| (kind, text, next)))
+}
+
+/// The `n` bytes of a bulk string starting at `at` (its header read),
+/// checked for length and the CRLF after them; `Ok(None)` while incomplete.
+fn bulk_body(buf: &[u8], at: usize, n: i64) -> Result<Option<&[u8]>, DecodeError> {
+    let n = checked_len(n, MAX_BULK)?;
+    if buf.len() < at + n + 2 {
+        return Ok(None);
+    }
+    if &buf[at + n..at + n + 2] != b"\r\n" {
+        return Err(DecodeError("bulk string not terminated by CRLF".into()));
+    }
+    Ok(Some(&buf[at..at + n]))
+}
+
+/// Checks a double's text as [`decode`] reads it.
+fn parse_double(text: &[u8]) -> Result<f64, DecodeError> {
+    let s = String::from_utf8_lossy(text);
+    match s.as_ref() {
+        "inf" => Ok(f64::INFINITY),
+        "-inf" => Ok(f64::NEG_INFINITY),
+        other => other
+            .parse()
+            .map_err(|_| DecodeError(format!("bad double {other:?}"))),
+    }
+}
+
+/// Moves `pos` past one frame, checking it as [`decode_at`] does;
+/// `Ok(None)` when the frame is incomplete.
+fn skip_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<()>, DecodeError> {
+    let Some((kind, text, next)) = head(buf, *pos, depth)? else {
+        return Ok(None);
+    };
+    match kind {
+        b'+' | b'-' | b'_' | b'#' | b'(' => {}
+        b':' => {
+            parse_i64(text)?;
+        }
+        b',' => {
+            parse_double(text)?;
+        }
+        b'$' | b'=' | b'!' => {
+            let n = parse_i64(text)?;
+            if n >= 0 {
+                let Some(data) = bulk_body(buf, next, n)? else {
+                    return Ok(None);
+                };
+                *pos = next + data.len() + 2;
+                return Ok(Some(()));
+            }
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = parse_i64(text)?;
+            *pos = next;
+            if n < 0 {
+                return Ok(Some(()));
+            }
+            let n = checked_len(n, MAX_ELEMENTS)?;
+            let per_item = if kind == b'%' || kind == b'|' { 2 } else { 1 };
+            for _ in 0..n * per_item {
+                if skip_at(buf, pos, depth + 1)?.is_none() {
+                    return Ok(None);
+                }
+            }
+            if kind == b'|' {
+                // An attribute precedes the real reply, which is part of
+                // this frame.
+                return skip_at(buf, pos, depth + 1);
+            }
+            return Ok(Some(()));
+        }
+        other => return Err(DecodeError(format!("unexpected type byte {other:#04x}"))),
+    }
+    *pos = next;
+    Ok(Some(()))
+}
+
 fn parse_i64(text: &[u8]) -> Result<i64, DecodeError> {
+    // Lengths and counts are short runs of digits: read those directly.
+    // Anything else (a sign, 19 digits or more) takes `str::parse`, so the
+    // verdict is always `i64::from_str`'s.
+    if !text.is_empty() && text.len() < 19 && text.iter().all(u8::is_ascii_digit) {
+        return Ok(text.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')));
+    }
     std::str::from_utf8(text)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -140,13 +268,7 @@ fn checked_len(n: i64, max: usize) -> Result<usize, DecodeError> {
 }
 
 fn decode_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, DecodeError> {
-    if depth > MAX_DEPTH {
-        return Err(DecodeError("nesting too deep".into()));
-    }
-    let Some(&kind) = buf.get(*pos) else {
-        return Ok(None);
-    };
-    let Some((text, next)) = line(buf, *pos + 1) else {
+    let Some((kind, text, next)) = head(buf, *pos, depth)? else {
         return Ok(None);
     };
     let value = match kind {
@@ -155,17 +277,7 @@ fn decode_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>,
         b':' => Value::Int(parse_i64(text)?),
         b'_' => Value::Nil,
         b'#' => Value::Bool(text == b"t"),
-        b',' => {
-            let s = String::from_utf8_lossy(text);
-            let d = match s.as_ref() {
-                "inf" => f64::INFINITY,
-                "-inf" => f64::NEG_INFINITY,
-                other => other
-                    .parse()
-                    .map_err(|_| DecodeError(format!("bad double {other:?}")))?,
-            };
-            Value::Double(d)
-        }
+        b',' => Value::Double(parse_double(text)?),
         b'(' => Value::BigNumber(text.to_vec()),
         b'$' | b'=' | b'!' => {
             let n = parse_i64(text)?;
@@ -173,15 +285,10 @@ fn decode_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>,
                 *pos = next;
                 return Ok(Some(Value::Nil));
             }
-            let n = checked_len(n, MAX_BULK)?;
-            if buf.len() < next + n + 2 {
+            let Some(mut data) = bulk_body(buf, next, n)? else {
                 return Ok(None);
-            }
-            let mut data = &buf[next..next + n];
-            if &buf[next + n..next + n + 2] != b"\r\n" {
-                return Err(DecodeError("bulk string not terminated by CRLF".into()));
-            }
-            *pos = next + n + 2;
+            };
+            *pos = next + data.len() + 2;
             if kind == b'=' && data.len() >= 4 {
                 data = &data[4..];
             }
@@ -277,5 +384,113 @@ mod tests {
     fn deep_nesting_is_refused() {
         let deep = b"*1\r\n".repeat(MAX_DEPTH + 2);
         assert!(decode(&deep).is_err());
+    }
+
+    /// Frames of every kind the decoder reads, nested and not.
+    fn sample_frames() -> Vec<Vec<u8>> {
+        let mut frames: Vec<Vec<u8>> = [
+            &b"+OK\r\n"[..],
+            b"-ERR wrong\r\n",
+            b":-42\r\n",
+            b"$5\r\nhello\r\n",
+            b"$0\r\n\r\n",
+            b"$-1\r\n",
+            b"*-1\r\n",
+            b"_\r\n",
+            b"#t\r\n",
+            b",3.25\r\n",
+            b",-inf\r\n",
+            b"(12345678901234567890\r\n",
+            b"=8\r\ntxt:abcd\r\n",
+            b"!9\r\nERR stuff\r\n",
+            b"*0\r\n",
+            b"*3\r\n$3\r\nfoo\r\n:1\r\n*2\r\n+a\r\n$-1\r\n",
+            b"%2\r\n+k\r\n:1\r\n$2\r\nk2\r\n*1\r\n#f\r\n",
+            b"~2\r\n+a\r\n+b\r\n",
+            b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n",
+            b"|1\r\n+ttl\r\n:3\r\n$3\r\nval\r\n",
+            b"$4\r\na\r\nb\r\n",
+        ]
+        .iter()
+        .map(|f| f.to_vec())
+        .collect();
+        frames.push(
+            b"*1\r\n"
+                .repeat(MAX_DEPTH)
+                .into_iter()
+                .chain(*b":1\r\n")
+                .collect(),
+        );
+        let mut command = BytesMut::new();
+        write_command(&mut command, &["SET", "key", "value with \r\n inside"]);
+        frames.push(command.to_vec());
+        frames
+    }
+
+    /// `frame_len` and `decode` give the same verdict on `buf`.
+    fn assert_agree(buf: &[u8]) {
+        let by_decode = decode(buf).map(|found| found.map(|(_, len)| len));
+        match (by_decode, frame_len(buf)) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{:?}", String::from_utf8_lossy(buf)),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("{a:?} vs {b:?} on {:?}", String::from_utf8_lossy(buf)),
+        }
+    }
+
+    #[test]
+    fn frame_len_agrees_with_decode_on_every_prefix() {
+        for frame in sample_frames() {
+            let len = frame_len(&frame).expect("valid").expect("complete");
+            assert_eq!(len, frame.len(), "{:?}", String::from_utf8_lossy(&frame));
+            for cut in 0..=frame.len() {
+                assert_agree(&frame[..cut]);
+            }
+            // Followed by more bytes, only the first frame is measured.
+            let mut two = frame.clone();
+            two.extend_from_slice(b"+next\r\n");
+            assert_eq!(frame_len(&two).expect("valid"), Some(frame.len()));
+        }
+    }
+
+    #[test]
+    fn frame_len_agrees_with_decode_on_garbage() {
+        // xorshift: deterministic, no dependency.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"+-:$*%~>|_#,(=!\r\n0123456789-abc";
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let buf: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            assert_agree(&buf);
+        }
+        for frame in sample_frames() {
+            for _ in 0..200 {
+                let mut mutated = frame.clone();
+                let at = (next() % mutated.len() as u64) as usize;
+                mutated[at] = alphabet[(next() % alphabet.len() as u64) as usize];
+                assert_agree(&mutated);
+                let raw = (next() & 0xff) as u8;
+                mutated[at] = raw;
+                assert_agree(&mutated);
+            }
+        }
+        // Lengths over the limits, odd numbers, unknown types, a bad end.
+        let hostile =
+            "$99999999999\r\n|*99999999999\r\n|$-99\r\n|:12a\r\n|,nan?\r\n|?\r\n|$3\r\nabcXY";
+        for input in hostile.split('|') {
+            assert_agree(input.as_bytes());
+        }
+        let deep = b"*1\r\n".repeat(MAX_DEPTH + 2);
+        assert!(frame_len(&deep).is_err());
+        assert_agree(&deep);
+        let deep_map = b"%1\r\n".repeat(MAX_DEPTH + 2);
+        assert_agree(&deep_map);
     }
 }

@@ -24,18 +24,18 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use parking_lot::{Mutex, RwLock};
-use ringcache_client::key_slot;
-use ringcache_client::resp::{self, Value};
-use ringcache_client::ring::NodeIndex;
+use ringcache_proto::key_slot;
+use ringcache_proto::ring::NodeIndex;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
+
+pub use super::wire::encode_page;
 
 use super::view::ClusterView;
 use super::{wire, Cluster};
 use crate::state::NodeState;
-use crate::store::{HashValue, OwnedValue, Snapshot};
 
 /// Longest a slot stays importing if its transfer never finishes.
 const IMPORT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -173,7 +173,7 @@ pub fn plan(cluster: &Cluster, old: &ClusterView, next: &ClusterView, returning:
         untaken.clear();
         // Only slots gaining an owner that held no copy need a transfer; the
         // others' remaining owners already hold them.
-        untaken.extend((0..ringcache_client::SLOT_COUNT).filter(|&s| {
+        untaken.extend((0..ringcache_proto::SLOT_COUNT).filter(|&s| {
             old.placement.primary(s) == Some(was)
                 && next.placement.owners(s).iter().any(|&n| {
                     let name = next.name(n);
@@ -185,7 +185,7 @@ pub fn plan(cluster: &Cluster, old: &ClusterView, next: &ClusterView, returning:
     let mut imports = HashMap::new();
     let deadline = Instant::now() + IMPORT_TIMEOUT;
     if !old.placement.nodes().is_empty() && next.me.is_some() {
-        for slot in 0..ringcache_client::SLOT_COUNT {
+        for slot in 0..ringcache_proto::SLOT_COUNT {
             let old_owners = old.placement.owners(slot);
             if !next.is_owner(slot) || old_owners.iter().any(|&n| old.name(n) == me) {
                 continue;
@@ -256,7 +256,7 @@ fn reconcile(
     jobs: &mut HashMap<String, Job>,
     imports: &mut HashMap<u16, (SocketAddr, Instant)>,
 ) {
-    for slot in 0..ringcache_client::SLOT_COUNT {
+    for slot in 0..ringcache_proto::SLOT_COUNT {
         if !next.is_owner(slot) {
             continue;
         }
@@ -363,7 +363,7 @@ async fn pull(cluster: &Cluster, node: &NodeState, job: &Job) {
             }
         };
         bytes += page.len() as u64;
-        let Some((next, entries)) = decode_page(&page) else {
+        let Some((next, entries)) = wire::decode_page(&page) else {
             warn!(source = %job.source, "malformed import page; import abandoned");
             return;
         };
@@ -403,68 +403,6 @@ async fn pull(cluster: &Cluster, node: &NodeState, job: &Job) {
     );
 }
 
-/// Encodes one export page: `[next shard or -1, entry, ...]`, each entry
-/// `[version, key, expire-at, type, payload...]` as in `RCAPPLY`.
-pub fn encode_page(out: &mut BytesMut, next: i64, entries: &[Snapshot]) {
-    resp::write_len(out, b'*', 1 + entries.len() as i64);
-    resp::write_int(out, next);
-    for entry in entries {
-        wire::encode_entry(out, entry);
-    }
-}
-
-fn decode_page(page: &Bytes) -> Option<(i64, Vec<Snapshot>)> {
-    let (Value::Array(items), _) = resp::decode(page).ok()?? else {
-        return None;
-    };
-    let mut items = items.into_iter();
-    let Some(Value::Int(next)) = items.next() else {
-        return None;
-    };
-    let mut entries = Vec::with_capacity(items.len());
-    for item in items {
-        let Value::Array(fields) = item else {
-            return None;
-        };
-        let bytes: Vec<Vec<u8>> = fields
-            .into_iter()
-            .map(|f| match f {
-                Value::Bulk(b) => Some(b),
-                _ => None,
-            })
-            .collect::<Option<_>>()?;
-        entries.push(snapshot_of(&bytes)?);
-    }
-    Some((next, entries))
-}
-
-fn snapshot_of(fields: &[Vec<u8>]) -> Option<Snapshot> {
-    let number = |b: &[u8]| -> Option<u64> { std::str::from_utf8(b).ok()?.parse().ok() };
-    let version = number(fields.first()?)?;
-    let key = fields.get(1)?.clone();
-    let expire = number(fields.get(2)?)?;
-    let expire = (expire != 0).then_some(expire);
-    let value = match fields.get(3)?.as_slice() {
-        b"d" => None,
-        b"s" => Some((OwnedValue::Str(fields.get(4)?.clone()), expire)),
-        b"h" => {
-            let mut hash = HashValue::default();
-            for pair in fields[4..].chunks(2) {
-                if let [field, value] = pair {
-                    hash.insert(field, value);
-                }
-            }
-            Some((OwnedValue::Hash(hash), expire))
-        }
-        _ => return None,
-    };
-    Some(Snapshot {
-        key,
-        value,
-        version,
-    })
-}
-
 /// Drops keys of slots this node no longer owns.
 fn drop_unowned(cluster: &Cluster, node: &NodeState, view: &ClusterView) {
     let dropped = node.store.remove_where(|key| !view.is_owner(key_slot(key)));
@@ -478,33 +416,5 @@ fn drop_unowned(cluster: &Cluster, node: &NodeState, view: &ClusterView) {
             ring_version = view.version,
             "dropped keys of slots moved away"
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_round_trip() {
-        let mut hash = HashValue::default();
-        hash.insert(b"f", b"v");
-        let entries = vec![
-            Snapshot {
-                key: b"a".to_vec(),
-                value: Some((OwnedValue::Str(b"1".to_vec()), Some(99))),
-                version: 5,
-            },
-            Snapshot {
-                key: b"h".to_vec(),
-                value: Some((OwnedValue::Hash(hash), None)),
-                version: 6,
-            },
-        ];
-        let mut out = BytesMut::new();
-        encode_page(&mut out, 3, &entries);
-        let (next, decoded) = decode_page(&out.freeze()).unwrap();
-        assert_eq!(next, 3);
-        assert_eq!(decoded, entries);
     }
 }

@@ -1,7 +1,9 @@
 //! Links to other nodes: one pipelined RESP connection per peer (and
-//! protocol version), shared by every client connection of this node.
-//! Requests queue on a bounded channel; a task writes whatever is queued in
-//! one syscall and matches replies to requests in order.
+//! protocol version), shared by every client connection of this node. The
+//! link itself (bounded queue, batched writes, replies matched to requests
+//! in order) is [`ringcache_proto::link`]; this pool dials peers, runs the
+//! peer handshake on the stream before handing it over, relays each reply
+//! as its raw frame, and keeps the counters.
 //!
 //! A link that fails fails every request on it and is replaced on the next
 //! request, after a short back-off so a dead peer is not redialled in a loop.
@@ -15,7 +17,7 @@
 //! from which writes may be missing, for the repair worker
 //! ([`super::repair`]) to push again.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,10 +25,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use ringcache_client::resp::{self, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ringcache_proto::link::{self, EndReason, Link, LinkConfig, LinkError, SendError, Waiter};
+use ringcache_proto::resp::{self, Value};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{oneshot, Notify};
 use tracing::{debug, warn};
 
 use super::peer_auth::{self, HandshakeError};
@@ -69,16 +72,32 @@ impl std::fmt::Display for PeerError {
 /// A reply from a peer: its raw RESP bytes.
 pub type PeerReply = Result<Bytes, PeerError>;
 
-/// One request: the encoded command(s) and one reply slot per command.
-struct Request {
-    bytes: Bytes,
-    replies: Vec<oneshot::Sender<PeerReply>>,
+/// The reply slots of one request, one per command, filled in order.
+struct Replies {
+    addr: SocketAddr,
+    count: usize,
+    slots: std::vec::IntoIter<oneshot::Sender<PeerReply>>,
 }
 
-#[derive(Clone)]
-struct Link {
-    sender: mpsc::Sender<Request>,
-    abort: Arc<Notify>,
+impl Waiter for Replies {
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn reply(&mut self, frame: Bytes) {
+        if let Some(slot) = self.slots.next() {
+            // The caller may have given up: nothing to do then.
+            let _ = slot.send(Ok(frame));
+        }
+    }
+
+    fn finish(self) {}
+
+    fn fail(self, _: LinkError) {
+        for slot in self.slots {
+            let _ = slot.send(Err(PeerError::Unreachable(self.addr)));
+        }
+    }
 }
 
 /// Every link of this node; cheap to clone.
@@ -88,16 +107,16 @@ pub struct PeerPool {
 }
 
 struct PoolInner {
-    links: Mutex<HashMap<(SocketAddr, bool), Link>>,
+    links: Mutex<HashMap<(SocketAddr, bool), Link<Replies>>>,
     down_until: Mutex<HashMap<SocketAddr, Instant>>,
     keys: ClusterKeys,
     shutdown: Shutdown,
     /// Requests sent on any link and not answered yet.
-    in_flight: AtomicUsize,
-    /// Requests that failed (peer unreachable, link lost, queue full).
-    failures: std::sync::atomic::AtomicU64,
+    in_flight: Arc<AtomicUsize>,
+    /// Requests that failed at once (peer down, queue full, link gone).
+    failures: AtomicU64,
     /// Dials whose peer failed the handshake (or refused ours).
-    auth_failures: std::sync::atomic::AtomicU64,
+    auth_failures: AtomicU64,
     auth_warnings: LogLimit,
     /// Per peer, the wall-clock ms from which it may have missed requests.
     missed: Mutex<HashMap<SocketAddr, u64>>,
@@ -122,9 +141,9 @@ impl PeerPool {
                 down_until: Mutex::new(HashMap::new()),
                 keys,
                 shutdown,
-                in_flight: AtomicUsize::new(0),
-                failures: std::sync::atomic::AtomicU64::new(0),
-                auth_failures: std::sync::atomic::AtomicU64::new(0),
+                in_flight: Arc::new(AtomicUsize::new(0)),
+                failures: AtomicU64::new(0),
+                auth_failures: AtomicU64::new(0),
                 auth_warnings: LogLimit::default(),
                 missed: Mutex::new(HashMap::new()),
                 missed_wake: Notify::new(),
@@ -155,14 +174,19 @@ impl PeerPool {
         bytes: Bytes,
         replies: Vec<oneshot::Sender<PeerReply>>,
     ) {
-        let fail = |replies: Vec<oneshot::Sender<PeerReply>>, error: PeerError| {
+        let fail = |replies: Replies, error: PeerError| {
             self.note_missed(addr, unix_ms());
             self.inner
                 .failures
-                .fetch_add(replies.len() as u64, Ordering::Relaxed);
-            for reply in replies {
+                .fetch_add(replies.count as u64, Ordering::Relaxed);
+            for reply in replies.slots {
                 let _ = reply.send(Err(error.clone()));
             }
+        };
+        let replies = Replies {
+            addr,
+            count: replies.len(),
+            slots: replies.into_iter(),
         };
         if self
             .inner
@@ -173,17 +197,14 @@ impl PeerPool {
         {
             return fail(replies, PeerError::Unreachable(addr));
         }
-        let link = self.link(addr, resp3);
-        match link.sender.try_send(Request { bytes, replies }) {
+        match self.link(addr, resp3).send(bytes, replies) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(request)) => {
-                fail(request.replies, PeerError::Overloaded(addr))
-            }
-            Err(mpsc::error::TrySendError::Closed(request)) => {
+            Err(SendError::Full(request)) => fail(request.waiter, PeerError::Overloaded(addr)),
+            Err(SendError::Closed(request)) => {
                 // The link died since we looked it up; the next call makes
                 // a new one.
                 self.inner.links.lock().remove(&(addr, resp3));
-                fail(request.replies, PeerError::Unreachable(addr))
+                fail(request.waiter, PeerError::Unreachable(addr))
             }
         }
     }
@@ -207,11 +228,7 @@ impl PeerPool {
     /// Notes that `addr` may have missed what was sent to it from `since`
     /// (wall-clock ms) on.
     fn note_missed(&self, addr: SocketAddr, since: u64) {
-        let since = since.saturating_sub(MISSED_MARGIN_MS);
-        let mut missed = self.inner.missed.lock();
-        let entry = missed.entry(addr).or_insert(since);
-        *entry = (*entry).min(since);
-        drop(missed);
+        self.restore_missed(addr, since.saturating_sub(MISSED_MARGIN_MS));
         self.inner.missed_wake.notify_one();
     }
 
@@ -238,7 +255,7 @@ impl PeerPool {
     pub fn abort(&self, addr: SocketAddr) {
         self.inner.links.lock().retain(|(to, _), link| {
             if *to == addr {
-                link.abort.notify_one();
+                link.abort();
             }
             *to != addr
         });
@@ -252,38 +269,34 @@ impl PeerPool {
             .retain(|(addr, _), _| live.contains(addr));
     }
 
-    fn link(&self, addr: SocketAddr, resp3: bool) -> Link {
+    fn link(&self, addr: SocketAddr, resp3: bool) -> Link<Replies> {
         let mut links = self.inner.links.lock();
         if let Some(link) = links.get(&(addr, resp3)) {
-            if !link.sender.is_closed() {
+            if !link.is_closed() {
                 return link.clone();
             }
         }
-        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let abort = Arc::new(Notify::new());
-        let link = Link {
-            sender,
-            abort: abort.clone(),
-        };
+        let (link, queue) = link::channel(LinkConfig {
+            queue_capacity: QUEUE_DEPTH,
+            max_in_flight: MAX_IN_FLIGHT,
+            stale_after: None,
+            in_flight_gauge: Some(Arc::clone(&self.inner.in_flight)),
+        });
         links.insert((addr, resp3), link.clone());
         let pool = self.clone();
         tokio::spawn(async move {
             let shutdown = pool.inner.shutdown.clone();
             tokio::select! {
                 () = shutdown.wait() => {}
-                () = pool.run_link(addr, resp3, receiver, &abort) => {}
+                () = pool.run_link(addr, resp3, queue) => {}
             }
         });
         link
     }
 
-    async fn run_link(
-        &self,
-        addr: SocketAddr,
-        resp3: bool,
-        mut receiver: mpsc::Receiver<Request>,
-        abort: &Notify,
-    ) {
+    /// Dials, then runs the link until it stops; notes what the peer may
+    /// have missed.
+    async fn run_link(&self, addr: SocketAddr, resp3: bool, queue: link::Queue<Replies>) {
         let stream = match self.dial(addr, resp3).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -292,44 +305,19 @@ impl PeerPool {
                     .down_until
                     .lock()
                     .insert(addr, Instant::now() + REDIAL_BACKOFF);
-                receiver.close();
                 self.note_missed(addr, unix_ms());
-                while let Some(request) = receiver.recv().await {
-                    for reply in request.replies {
-                        let _ = reply.send(Err(PeerError::Unreachable(addr)));
-                    }
-                }
+                queue.fail(&e.to_string());
                 return;
             }
         };
         self.inner.down_until.lock().remove(&addr);
-        let waiting = Mutex::new(VecDeque::new());
-        // Everything sent before this moment was answered.
-        let settled = AtomicU64::new(unix_ms());
-        let result = tokio::select! {
-            r = pump(stream, &mut receiver, &waiting, &self.inner.in_flight, &settled) => r,
-            () = abort.notified() => Err(std::io::Error::other("aborted: a request on it was given up")),
-        };
-        if let Err(e) = result {
-            warn!(peer = %addr, error = %e, "peer link lost");
+        let (reader, writer) = stream.into_split();
+        let end = link::run(reader, writer, queue).await;
+        if end.reason != EndReason::Released {
+            warn!(peer = %addr, error = %end.reason, "peer link lost");
         }
-        receiver.close();
-        let mut waiting = waiting.lock();
-        let mut unanswered = waiting.len();
-        self.inner
-            .in_flight
-            .fetch_sub(unanswered, Ordering::Relaxed);
-        for reply in waiting.drain(..) {
-            let _ = reply.send(Err(PeerError::Unreachable(addr)));
-        }
-        while let Ok(request) = receiver.try_recv() {
-            unanswered += request.replies.len();
-            for reply in request.replies {
-                let _ = reply.send(Err(PeerError::Unreachable(addr)));
-            }
-        }
-        if unanswered > 0 {
-            self.note_missed(addr, settled.load(Ordering::Relaxed));
+        if end.unanswered + end.unsent > 0 {
+            self.note_missed(addr, end.settled_at_ms);
         }
     }
 
@@ -381,86 +369,5 @@ impl PeerPool {
                 ))
             }
         }
-    }
-}
-
-/// Moves requests out and replies back until the stream fails or every
-/// sender is gone. Writing and reading run side by side (a peer blocked on
-/// writing replies to us must not block our writes to it, or both wait
-/// forever); the number of unanswered requests is bounded by a semaphore.
-async fn pump(
-    stream: TcpStream,
-    receiver: &mut mpsc::Receiver<Request>,
-    waiting: &Mutex<VecDeque<oneshot::Sender<PeerReply>>>,
-    in_flight_total: &AtomicUsize,
-    settled: &AtomicU64,
-) -> std::io::Result<()> {
-    let (mut reader, mut writer) = stream.into_split();
-    let in_flight = Semaphore::new(MAX_IN_FLIGHT);
-    let write_side = async {
-        let mut output = BytesMut::with_capacity(16 * 1024);
-        while let Some(request) = receiver.recv().await {
-            let mut batch = vec![request];
-            while batch.len() < 1024 {
-                match receiver.try_recv() {
-                    Ok(more) => batch.push(more),
-                    Err(_) => break,
-                }
-            }
-            for request in batch {
-                let permits = u32::try_from(request.replies.len().min(MAX_IN_FLIGHT)).unwrap_or(1);
-                in_flight
-                    .acquire_many(permits)
-                    .await
-                    .map_err(std::io::Error::other)?
-                    .forget();
-                output.extend_from_slice(&request.bytes);
-                // Registered before the bytes leave, so the reply always
-                // finds its sender.
-                in_flight_total.fetch_add(request.replies.len(), Ordering::Relaxed);
-                waiting.lock().extend(request.replies);
-            }
-            writer.write_all(&output).await?;
-            output.clear();
-            if output.capacity() > (1 << 20) {
-                output = BytesMut::with_capacity(16 * 1024);
-            }
-        }
-        Ok(())
-    };
-    let read_side = async {
-        let mut input = BytesMut::with_capacity(16 * 1024);
-        loop {
-            if reader.read_buf(&mut input).await? == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "peer closed",
-                ));
-            }
-            while let Some((_, used)) = resp::decode(&input).map_err(std::io::Error::other)? {
-                let frame = input.split_to(used).freeze();
-                let reply = {
-                    let mut waiting = waiting.lock();
-                    let reply = waiting.pop_front();
-                    if waiting.is_empty() {
-                        settled.store(unix_ms(), Ordering::Relaxed);
-                    }
-                    reply
-                };
-                let Some(reply) = reply else {
-                    return Err(std::io::Error::other("reply without a request"));
-                };
-                in_flight.add_permits(1);
-                in_flight_total.fetch_sub(1, Ordering::Relaxed);
-                let _ = reply.send(Ok(frame));
-            }
-            if input.is_empty() && input.capacity() > (1 << 20) {
-                input = BytesMut::with_capacity(16 * 1024);
-            }
-        }
-    };
-    tokio::select! {
-        r = write_side => r,
-        r = read_side => r,
     }
 }

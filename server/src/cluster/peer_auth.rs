@@ -19,7 +19,7 @@ use std::io;
 
 use bytes::BytesMut;
 use hmac::Mac;
-use ringcache_client::resp::{self, Value};
+use ringcache_proto::resp::{self, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ringcache_client::{key_slot, resp};
+use ringcache_proto::{key_slot, resp};
 use tracing::warn;
 
 use super::link::{LastWrite, Link};
@@ -182,7 +182,7 @@ impl Link {
         let Some(shard) = shard else {
             return ctx.fail("ERR Invalid shard");
         };
-        let mut wanted = vec![false; usize::from(ringcache_client::SLOT_COUNT)];
+        let mut wanted = vec![false; usize::from(ringcache_proto::SLOT_COUNT)];
         for arg in args.iter_from(2) {
             let Some(slot) = parse_slot(arg) else {
                 return ctx.fail("ERR Invalid slot");

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_util::future::join_all;
-use ringcache_client::key_slot;
-use ringcache_client::resp;
+use ringcache_proto::key_slot;
+use ringcache_proto::resp;
 use tokio::sync::oneshot;
 use tracing::{debug, info};
 

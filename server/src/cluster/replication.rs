@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::future::join_all;
-use ringcache_client::key_slot;
+use ringcache_proto::key_slot;
 use tokio::sync::oneshot;
 
 use super::peer::PeerReply;

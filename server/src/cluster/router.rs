@@ -9,8 +9,8 @@
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
-use ringcache_client::resp::{self, Value};
-use ringcache_client::{key_slot, ring::NodeIndex};
+use ringcache_proto::resp::{self, Value};
+use ringcache_proto::{key_slot, ring::NodeIndex};
 
 use super::view::ClusterView;
 use super::Cluster;

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use ringcache_client::key_slot;
-use ringcache_client::ring::NodeIndex;
+use ringcache_proto::key_slot;
+use ringcache_proto::ring::NodeIndex;
 
 use super::view::ClusterView;
 use super::Cluster;
@@ -82,7 +82,7 @@ pub fn cluster(ctx: &mut Ctx<'_>, cluster: &Cluster, args: Args<'_>) -> Outcome 
 /// A slot number, if `text` is one.
 pub fn parse_slot(text: &[u8]) -> Option<u16> {
     parse_i64(text)
-        .filter(|s| (0..i64::from(ringcache_client::SLOT_COUNT)).contains(s))
+        .filter(|s| (0..i64::from(ringcache_proto::SLOT_COUNT)).contains(s))
         .map(|s| s as u16)
 }
 
@@ -205,10 +205,10 @@ fn nodes(view: &ClusterView, me: &str) -> String {
 }
 
 fn info(cluster: &Cluster, view: &ClusterView) -> String {
-    let served = (0..ringcache_client::SLOT_COUNT)
+    let served = (0..ringcache_proto::SLOT_COUNT)
         .filter(|&s| view.placement.primary(s).is_some())
         .count();
-    let state = if served == usize::from(ringcache_client::SLOT_COUNT) {
+    let state = if served == usize::from(ringcache_proto::SLOT_COUNT) {
         "ok"
     } else {
         "fail"

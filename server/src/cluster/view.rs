@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ringcache_client::ring::{NodeIndex, Placement, RingMember};
+use ringcache_proto::ring::{NodeIndex, Placement, RingMember};
 
 use super::membership::{MemberInfo, MemberState};
 

@@ -315,7 +315,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.port, 6379);
         // The ring's own default, for users of the ring outside a node.
-        assert_eq!(config.vnodes, ringcache_client::DEFAULT_VNODES);
+        assert_eq!(config.vnodes, ringcache_proto::DEFAULT_VNODES);
         assert_eq!(config.maxmemory_policy, EvictionPolicy::AllKeysLru);
         assert!(config.threads >= 1);
     }

@@ -3,7 +3,7 @@
 //! said `HELLO 3` and their RESP2 equivalents otherwise.
 
 use bytes::{BufMut, BytesMut};
-use ringcache_client::resp;
+use ringcache_proto::resp;
 
 /// Writes replies for one connection.
 pub struct Reply<'a> {

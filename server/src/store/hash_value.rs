@@ -67,7 +67,7 @@ impl HashValue {
     }
 
     /// All fields and values, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
         self.map.iter().map(|(k, v)| (&k[..], &v[..]))
     }
 

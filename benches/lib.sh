@@ -1,0 +1,189 @@
+# benches/lib.sh: the steps every bench script shares. A script's first
+# command sources it:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# which sets `-euo pipefail`, moves to the repository root, and gives a
+# scratch directory ($WORK, removed on exit), the release binaries' paths
+# ($RC_BIN, $LOADGEN, $STALL), and:
+#   bench_ports PORT            RC_PORT (default PORT) and RS_PORT (PORT + 1)
+#   start_pair [--need-redis]   ringcache on RC_PORT, and redis-server on
+#                               RS_PORT when installed (or required); names
+#                               them in $SERVERS
+#   build_release PKG...        cargo build --release of those packages
+#                               (skipped with SKIP_BUILD=1; with BIN set,
+#                               ringcache-server is not built: BIN is measured)
+#   start_ringcache NAME PORT [flag...]   a node on 127.0.0.1:PORT (with
+#                               RC_ENV's NAME=VALUE words in its environment)
+#   start_redis NAME PORT [flag...]       redis-server on 127.0.0.1:PORT
+#                               (both wait until PING answers, log to
+#                               $WORK/NAME.log, and fail if it never does)
+#   server_pid NAME             the server's pid
+#   track_pid PID               another process to kill on exit
+#   stop NAME / stop_all        SIGTERM, then SIGKILL after 5 s
+#   resp PORT ARG...            one command, its reply printed (no redis-cli)
+#   info_field PORT FIELD       one INFO field
+#   json_get FILE a.b.c         one value of a JSON file (loadgen's --json)
+#   median                      the median of the numbers on stdin
+#   have CMD / require CMD...   whether a command exists / fail without it
+# On exit (normal, error, SIGINT, SIGTERM) every server and tracked process
+# still running gets SIGTERM, then SIGKILL, by pid.
+
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+RC_BIN=${BIN:-$TARGET_DIR/release/ringcache-server}
+LOADGEN="$TARGET_DIR/release/ringcache-loadgen"
+STALL="$TARGET_DIR/release/ringcache-stall"
+WORK=$(mktemp -d /tmp/ringcache-bench.XXXXXX)
+
+declare -A SERVER_PIDS=()
+TRACKED_PIDS=()
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+require() {
+  local cmd
+  for cmd in "$@"; do
+    have "$cmd" || { echo "$cmd is required (redis tools: apt-get install redis-server redis-tools)" >&2; exit 1; }
+  done
+}
+
+build_release() {
+  [ "${SKIP_BUILD:-0}" = 1 ] && return 0
+  local args=() pkg
+  for pkg in "$@"; do
+    [ -n "${BIN:-}" ] && [ "$pkg" = ringcache-server ] && continue
+    args+=(-p "$pkg")
+  done
+  [ ${#args[@]} -gt 0 ] || return 0
+  timeout 1800 cargo build --release -q "${args[@]}"
+}
+
+# kill_pid PID: SIGTERM, then SIGKILL if it is still there after 5 s.
+kill_pid() {
+  local pid=$1 _
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+bench_cleanup() {
+  local name pid
+  for name in "${!SERVER_PIDS[@]}"; do kill_pid "${SERVER_PIDS[$name]}"; done
+  for pid in "${TRACKED_PIDS[@]}"; do kill_pid "$pid"; done
+  rm -rf "$WORK"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+track_pid() { TRACKED_PIDS+=("$1"); }
+
+server_pid() { echo "${SERVER_PIDS[$1]}"; }
+
+# answers_ping PORT: true when a server answers PING there (bash's /dev/tcp).
+answers_ping() {
+  local reply=""
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf '*1\r\n$4\r\nPING\r\n' >&3 \
+    && IFS= read -r -t 2 line <&3 && printf '%s' "$line") 2>/dev/null) || return 1
+  [[ $reply == +PONG* ]]
+}
+
+# wait_ready NAME PORT: polls PING for up to 10 s; fails with the log when the
+# server exits or never answers.
+wait_ready() {
+  local name=$1 port=$2 pid=${SERVER_PIDS[$1]} _
+  for _ in $(seq 1 100); do
+    answers_ping "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$name did not start on port $port:" >&2
+  cat "$WORK/$name.log" >&2
+  exit 1
+}
+
+start_ringcache() {
+  local name=$1 port=$2
+  shift 2
+  # shellcheck disable=SC2086 # RC_ENV is a list of NAME=VALUE words
+  env ${RC_ENV:-} "$RC_BIN" --bind 127.0.0.1 --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
+  SERVER_PIDS[$name]=$!
+  wait_ready "$name" "$port"
+}
+
+start_redis() {
+  local name=$1 port=$2
+  shift 2
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no "$@" \
+    >"$WORK/$name.log" 2>&1 &
+  SERVER_PIDS[$name]=$!
+  wait_ready "$name" "$port"
+}
+
+bench_ports() {
+  RC_PORT=${RC_PORT:-$1}
+  RS_PORT=${RS_PORT:-$(($1 + 1))}
+}
+
+start_pair() {
+  [ "${1:-}" = --need-redis ] && require redis-server
+  start_ringcache ringcache "$RC_PORT"
+  SERVERS=(ringcache)
+  if have redis-server; then
+    start_redis redis "$RS_PORT"
+    SERVERS+=(redis)
+  fi
+}
+
+# port_of NAME: the port of `ringcache` or `redis` from start_pair.
+port_of() { if [ "$1" = ringcache ]; then echo "$RC_PORT"; else echo "$RS_PORT"; fi; }
+
+stop() {
+  local pid=${SERVER_PIDS[$1]:-}
+  [ -n "$pid" ] && kill_pid "$pid"
+  unset "SERVER_PIDS[$1]"
+}
+
+stop_all() {
+  local name
+  for name in "${!SERVER_PIDS[@]}"; do stop "$name"; done
+}
+
+# resp PORT ARG...: sends one command, prints the reply (a bulk string,
+# integer or status); fails on an error reply.
+resp() {
+  timeout 10 python3 - "$@" <<'EOF'
+import socket, sys
+port, args = int(sys.argv[1]), sys.argv[2:]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)).encode())
+f = s.makefile("rb")
+line = f.readline().rstrip(b"\r\n")
+t, body = line[:1], line[1:]
+if t == b"$":
+    n = int(body)
+    print(f.read(n).decode() if n >= 0 else "")
+elif t in (b":", b"+"):
+    print(body.decode())
+else:
+    sys.exit("error reply: %r" % line)
+EOF
+}
+
+info_field() { resp "$1" INFO | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'; }
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+json_get() {
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    d = d[k]
+print(d)' "$1" "$2"
+}
