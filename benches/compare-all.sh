@@ -19,8 +19,10 @@
 #
 # Environment: DURATION (10), WARMUP (1), LRU_KEYS (2000000), MEM_KEYS (1000000),
 # KEYSPACE (100000), CONNECTIONS (25), RC_PORT (17471), RS_PORT (17472),
-# RC_ARGS (extra ringcache-server flags), SKIP_BUILD=1, NO_REDIS=1.
-# Works without redis-server (prints only the ringcache figures).
+# RC_ARGS (extra ringcache-server flags), SKIP_BUILD=1, NO_REDIS=1,
+# BASE_BIN (another ringcache-server build, measured as "base" in the same
+# alternation: the summary adds the ratio ringcache/base, for A/B runs of a
+# change). Works without redis-server (prints only the ringcache figures).
 . "$(dirname "$0")/lib.sh"
 
 JSON_OUT=""
@@ -50,6 +52,7 @@ HAVE_REDIS=0
 if [ "${NO_REDIS:-0}" != 1 ] && have redis-server; then HAVE_REDIS=1; fi
 SERVERS=(ringcache)
 [ $HAVE_REDIS = 1 ] && SERVERS+=(redis)
+[ -n "${BASE_BIN:-}" ] && SERVERS+=(base)
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
@@ -61,9 +64,9 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 start() {
   local name=$1; shift
   stop "$name"
-  if [ "$name" = ringcache ]; then
+  if [ "$name" = ringcache ] || [ "$name" = base ]; then
     # shellcheck disable=SC2086 # RC_ARGS is a list of flags
-    start_ringcache ringcache "$RC_PORT" $RC_ARGS "$@"
+    start_ringcache "$name" "$(port_of "$name")" $RC_ARGS "$@"
   else
     start_redis redis "$RS_PORT" "$@"
   fi
@@ -175,16 +178,29 @@ def fmt(v):
     return "%.0f" % v if abs(v) >= 1000 else "%.4g" % v
 summary = OrderedDict()
 print("== summary: median over %d round(s); ratio = median of per-round ringcache/redis ==" % rounds)
-print("%-22s %14s %14s %8s" % ("metric", "ringcache", "redis", "ratio"))
+has_base = any("base" in by for by in data.values())
+def per_round_ratio(a, b):
+    ratios = [a[r] / b[r] for r in a if r in b and b[r]]
+    return statistics.median(ratios) if ratios else None
+head = "%-22s %14s %14s %8s" % ("metric", "ringcache", "redis", "ratio")
+if has_base:
+    head += " %14s %8s" % ("base", "vs base")
+print(head)
 for metric, by in data.items():
-    rc, rs = by.get("ringcache", {}), by.get("redis", {})
+    rc, rs, rb = by.get("ringcache", {}), by.get("redis", {}), by.get("base", {})
     mrc = statistics.median(rc.values()) if rc else None
     mrs = statistics.median(rs.values()) if rs else None
-    ratios = [rc[r] / rs[r] for r in rc if r in rs and rs[r]]
-    ratio = statistics.median(ratios) if ratios else None
+    ratio = per_round_ratio(rc, rs)
     summary[metric] = {"ringcache": mrc, "redis": mrs, "ratio": ratio,
                        "runs": {"ringcache": [rc[r] for r in sorted(rc)], "redis": [rs[r] for r in sorted(rs)]}}
-    print("%-22s %14s %14s %8s" % (metric, fmt(mrc), fmt(mrs), "%.3f" % ratio if ratio is not None else "n/a"))
+    line = "%-22s %14s %14s %8s" % (metric, fmt(mrc), fmt(mrs), "%.3f" % ratio if ratio is not None else "n/a")
+    if has_base:
+        mrb = statistics.median(rb.values()) if rb else None
+        vs = per_round_ratio(rc, rb)
+        summary[metric].update({"base": mrb, "vs_base": vs})
+        summary[metric]["runs"]["base"] = [rb[r] for r in sorted(rb)]
+        line += " %14s %8s" % (fmt(mrb), "%.3f" % vs if vs is not None else "n/a")
+    print(line)
 if json_out:
     with open(json_out, "w") as f:
         json.dump({"rounds": rounds, "metrics": summary}, f, indent=2)

@@ -111,8 +111,11 @@ wait_ready() {
 start_ringcache() {
   local name=$1 port=$2
   shift 2
+  local bin=$RC_BIN
+  # The "base" server of an A/B run is another build of the node.
+  [ "$name" = base ] && bin=$BASE_BIN
   # shellcheck disable=SC2086 # RC_ENV is a list of NAME=VALUE words
-  env ${RC_ENV:-} "$RC_BIN" --bind 127.0.0.1 --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
+  env ${RC_ENV:-} "$bin" --bind 127.0.0.1 --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
   SERVER_PIDS[$name]=$!
   wait_ready "$name" "$port"
 }
@@ -141,8 +144,15 @@ start_pair() {
   fi
 }
 
-# port_of NAME: the port of `ringcache` or `redis` from start_pair.
-port_of() { if [ "$1" = ringcache ]; then echo "$RC_PORT"; else echo "$RS_PORT"; fi; }
+# port_of NAME: the port of `ringcache`, `redis`, or `base` (RS_PORT + 1:
+# another build of the node, for A/B runs).
+port_of() {
+  case "$1" in
+    ringcache) echo "$RC_PORT" ;;
+    base) echo $((RS_PORT + 1)) ;;
+    *) echo "$RS_PORT" ;;
+  esac
+}
 
 stop() {
   local pid=${SERVER_PIDS[$1]:-}

@@ -121,6 +121,13 @@ fn count(report: &mut ArgsReport, argvs: &[Vec<Vec<u8>>], result: &BatchResult) 
     }
 }
 
+/// True for a CLIENT KILL request.
+fn is_client_kill(argv: &[Vec<u8>]) -> bool {
+    argv.first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"client"))
+        && argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill"))
+}
+
 impl Runner<'_> {
     fn session(&self) -> Result<Session, String> {
         Session::connect(self.node.addr()).map_err(|e| format!("cannot connect to the node: {e}"))
@@ -168,7 +175,18 @@ impl Runner<'_> {
         let peer = argvs
             .iter()
             .any(|argv| argv[0].eq_ignore_ascii_case(b"rcpeer"));
-        if !result.closed && result.fault.is_none() && worker.auth_failures < 5 && !closing && !peer
+        // CLIENT KILL may end the harness's other connections too (SKIPME
+        // NO, LADDR): every connection is then made anew.
+        let kills = argvs.iter().any(|argv| is_client_kill(argv));
+        if kills {
+            self.control = None;
+        }
+        if !result.closed
+            && result.fault.is_none()
+            && worker.auth_failures < 5
+            && !closing
+            && !peer
+            && !kills
         {
             self.worker = Some(worker);
         }

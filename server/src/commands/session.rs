@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::{After, Ctx, Outcome, MAX_AUTH_FAILURES};
+use crate::clients::ClientHandle;
 use crate::protocol::Args;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
@@ -345,6 +346,17 @@ fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) -> Outcome {
     Outcome::Unchanged
 }
 
+/// Ends client `c`: another client at once; this one after its replies so
+/// far are written (killing its handle would drop them, as for a client
+/// killed from elsewhere), as Redis closes a client that killed itself.
+fn end_client(ctx: &mut Ctx<'_>, c: &ClientHandle) {
+    if c.id == ctx.session.handle.id {
+        ctx.after = After::Close;
+    } else {
+        c.kill();
+    }
+}
+
 fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let own_id = ctx.session.handle.id;
     // Old form: CLIENT KILL addr:port, replies OK or an error.
@@ -358,10 +370,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             .find(|c| c.peer.to_string().as_bytes() == addr);
         return match target {
             Some(c) => {
-                c.kill();
-                if c.id == own_id {
-                    ctx.after = After::Close;
-                }
+                end_client(ctx, &c);
                 ctx.reply.ok();
                 Outcome::Unchanged
             }
@@ -405,10 +414,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         if !matches || (skipme && c.id == own_id) {
             continue;
         }
-        c.kill();
-        if c.id == own_id {
-            ctx.after = After::Close;
-        }
+        end_client(ctx, &c);
         killed += 1;
     }
     ctx.reply.int(killed);

@@ -81,6 +81,31 @@ pub async fn serve(node: Node, stream: TcpStream, handle: Arc<ClientHandle>) {
     debug!(client = %connection.handle.peer, ?ended, "connection closed");
     // Ends our side at once (no wait, even for a client that never reads).
     let _ = tokio::io::AsyncWriteExt::shutdown(&mut connection.stream).await;
+    if ended == Ended::Closing {
+        linger(&connection.stream).await;
+    }
+}
+
+/// After the node closes a connection on purpose (QUIT, a protocol error),
+/// reads and drops what the client still sends, for a short while: closing
+/// a socket with unread input makes the kernel reset the connection, and a
+/// reset can make the client lose the replies written just before it (the
+/// reply to QUIT, the protocol error). Bounded in bytes and time.
+async fn linger(stream: &TcpStream) {
+    const LINGER_BYTES: usize = 1 << 20;
+    const LINGER_TIME: std::time::Duration = std::time::Duration::from_millis(500);
+    let mut sink = Vec::with_capacity(16 * 1024);
+    let mut dropped = 0;
+    let drain = async {
+        while dropped < LINGER_BYTES {
+            sink.clear();
+            match socket::recv(stream, &mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => dropped += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 /// A connection's state across batches.
