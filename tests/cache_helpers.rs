@@ -13,24 +13,20 @@
 mod common;
 
 use std::future::Future;
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::TestNode;
+use common::redis_server::RedisServer;
+use common::{eventually_async, TestServer, DEADLINE};
 use ringcache_client::envelope::{EntryKind, Header};
 use ringcache_client::{
     BreakerConfig, BreakerState, CacheAside, CacheAsideConfig, CacheUpdate, Client, ClientConfig,
-    LoadError, Ttl, WriteThrough, WriteThroughConfig,
+    LoadError, Ttl, Value, WriteThrough, WriteThroughConfig,
 };
 use tokio::sync::{oneshot, watch};
 
-/// Generous bound for anything that should happen soon on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(30);
 const HOUR: Duration = Duration::from_secs(3600);
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 type Loaded = Result<Option<String>, LoadError<String>>;
 
@@ -63,22 +59,19 @@ fn some(text: &str) -> Loaded {
     Ok(Some(text.to_string()))
 }
 
-/// Polls `check` every 10 ms until it is true or `deadline` passes.
-async fn eventually_async<F, Fut>(deadline: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let until = Instant::now() + deadline;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+/// When `key` expires (PEXPIRETIME: Unix time in ms).
+async fn expiry_ms(client: &Client, key: &str) -> i64 {
+    match client.cmd(&[b"PEXPIRETIME", key.as_bytes()]).await {
+        Ok(Value::Int(at)) if at > 0 => at,
+        other => panic!("PEXPIRETIME {key}: {other:?}"),
     }
+}
+
+/// Now as Unix time in ms, by the clock the node reads.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A loader that must not run.
@@ -138,7 +131,7 @@ fn blocked_loader(
 /// holding v1, and a miss load of "item" that has read v1 and waits for
 /// `release` before it returns.
 struct Race {
-    _node: TestNode,
+    _node: TestServer,
     client: Client,
     cache: CacheAside,
     writer: WriteThrough,
@@ -149,7 +142,7 @@ struct Race {
 
 impl Race {
     async fn start() -> Race {
-        let node = TestNode::start(&[]);
+        let node = TestServer::start();
         let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
         let cache = CacheAside::new(client.clone(), plain()).expect("cache");
         let writer = cache.write_through(writer_config()).expect("writer");
@@ -183,7 +176,7 @@ fn median(samples: &mut [Duration]) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stampede_on_a_cold_key_runs_the_loader_once() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     let cache = CacheAside::new(client.clone(), plain()).expect("cache");
     const CALLERS: usize = 1000;
@@ -295,7 +288,7 @@ async fn a_stampede_on_a_cold_key_runs_the_loader_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_or_slow_loader_fails_its_callers_and_leaks_nothing() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     let cache = CacheAside::new(
         client,
@@ -355,7 +348,7 @@ async fn a_panicking_or_slow_loader_fails_its_callers_and_leaks_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_found_is_cached_for_the_negative_ttl() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     let negative_ttl = Duration::from_millis(800);
     let cache = CacheAside::new(
@@ -414,7 +407,7 @@ async fn not_found_is_cached_for_the_negative_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttls_are_jittered_within_bounds() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     let cache = CacheAside::new(
         client.clone(),
@@ -460,7 +453,7 @@ async fn ttls_are_jittered_within_bounds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     let cache = CacheAside::new(
         client.clone(),
@@ -530,6 +523,11 @@ async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
         .await
     );
     assert_eq!(cache.stats().early_refreshes, 1);
+    // The key's expiry before the refresh lands, and the earliest expiry a
+    // refresh written from now on can set: both by the clock, so the check
+    // below holds however slowly a loaded machine runs.
+    let expiry_before = expiry_ms(&client, "hot").await;
+    let renewed_from = unix_ms();
     release.send_replace(true);
     let refreshed = eventually_async(DEADLINE, || {
         let read = read(&cache);
@@ -547,12 +545,11 @@ async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
     assert_eq!(stats.refresh_conflicts, 0);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(cache.compare_and_set_supported(), Some(true));
-    let Ttl::ExpiresIn(left) = client.ttl("hot").await.expect("PTTL") else {
-        panic!("expires")
-    };
+    let expiry_after = expiry_ms(&client, "hot").await;
     assert!(
-        left > Duration::from_secs(4),
-        "the TTL was renewed: {left:?}"
+        expiry_after > expiry_before && expiry_after >= renewed_from + ttl.as_millis() as i64,
+        "the refresh renewed the TTL: expiry {expiry_before} -> {expiry_after} ms \
+         (refresh released at {renewed_from} ms, TTL {ttl:?})"
     );
     println!(
         "early refresh: started {refresh_started:?} into an 8 s TTL (window 4 s); {reads} reads, \
@@ -564,7 +561,7 @@ async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_values_are_served_when_the_loader_fails() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     let cache = CacheAside::new(
         client.clone(),
@@ -576,6 +573,7 @@ async fn stale_values_are_served_when_the_loader_fails() {
     .expect("cache");
     let strict = CacheAside::new(client.clone(), plain()).expect("cache");
     let fresh = Duration::from_millis(300);
+    let written_from = unix_ms();
     assert_eq!(
         cache
             .get_or_load("price", fresh, || async {
@@ -584,12 +582,11 @@ async fn stale_values_are_served_when_the_loader_fails() {
             .await,
         some("v1")
     );
-    let Ttl::ExpiresIn(left) = client.ttl("price").await.expect("PTTL") else {
-        panic!("expires")
-    };
+    // By the clock, not by PTTL, so a slow machine cannot fail it.
+    let expiry = expiry_ms(&client, "price").await;
     assert!(
-        left > Duration::from_secs(59),
-        "fresh TTL + stale window: {left:?}"
+        expiry >= written_from + 60_300,
+        "fresh TTL + stale window: expires at {expiry} ms, written from {written_from} ms"
     );
     let failing = || async { Err::<Option<String>, _>("db down".to_string()) };
     // Fresh reads do not load; once stale, the failed reload serves v1.
@@ -707,7 +704,7 @@ async fn a_failed_cache_write_leaves_a_tombstone_that_fences_the_load() {
 /// refresh finishes: its compare-and-set fails and v2 stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_early_refresh_cannot_overwrite_a_newer_write() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     // The whole TTL is the refresh window: every hit starts a refresh.
     let cache = CacheAside::new(
@@ -817,7 +814,7 @@ async fn a_delete_during_a_load_keeps_the_old_value_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hit_path_overhead_against_a_raw_get() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
     let cache = CacheAside::new(client.clone(), plain()).expect("cache");
     let value = "x".repeat(32);
@@ -874,68 +871,16 @@ async fn hit_path_overhead_against_a_raw_get() {
 
 // ---------------------------------------------------------------- redis-server
 
-fn redis_installed() -> bool {
-    let found = std::path::Path::new(REDIS_SERVER).exists();
-    if !found {
-        eprintln!("{REDIS_SERVER} is missing: skipping");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// redis-server on a fixed port, without persistence; killed on drop.
-struct RedisServer {
-    child: Child,
-}
-
-impl RedisServer {
-    fn start(port: u16) -> RedisServer {
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let server = RedisServer { child };
-        let ready = common::eventually(DEADLINE, || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-                use std::io::{Read, Write};
-                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-                let mut reply = [0u8; 7];
-                s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-            })
-        });
-        assert!(ready, "redis-server on {port} did not start");
-        server
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// redis-server 7 has no `SET IFEQ`: early refresh switches itself off
 /// after one try, everything else works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_compare_and_set_early_refresh_turns_itself_off() {
-    if !redis_installed() {
+    let Some(redis) =
+        RedisServer::start_or_skip("without_compare_and_set_early_refresh_turns_itself_off")
+    else {
         return;
-    }
-    let port = free_port();
-    let _redis = RedisServer::start(port);
-    let client = connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5)).await;
+    };
+    let client = connect(&redis.addr.to_string(), Duration::from_secs(5)).await;
     let cache = CacheAside::new(
         client.clone(),
         CacheAsideConfig {
@@ -981,7 +926,7 @@ async fn without_compare_and_set_early_refresh_turns_itself_off() {
 /// cache is used again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_cache_degrades_to_the_loader_through_the_breaker() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let port = node.addr.port();
     let request_timeout = Duration::from_millis(300);
     let client = connect(&node.addr.to_string(), request_timeout).await;
@@ -1049,13 +994,9 @@ async fn a_dead_cache_degrades_to_the_loader_through_the_breaker() {
     assert!(outcome.cache_may_be_stale());
     assert_eq!(db.read().as_deref(), Some("v2"));
 
-    if !redis_installed() {
-        return;
-    }
-    // ringcache-server refuses a second --port flag (TestNode always passes
-    // --port 0), so the cache comes back as redis-server on the same port.
+    // The cache comes back: a new node on the same port.
     let restarted_at = Instant::now();
-    let _redis = RedisServer::start(port);
+    let _node = TestServer::builder().set("port", &port.to_string()).start();
     let ready = restarted_at.elapsed();
     let mut probes = 0;
     let closed = eventually_async(DEADLINE, || {

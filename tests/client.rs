@@ -11,14 +11,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
-use common::{eventually, TestNode};
+use common::redis_server::{free_port, skip_without, RedisServer};
+use common::{eventually, TestServer, DEADLINE};
 use ringcache_client::{
     key_slot, Client, ClientConfig, ErrorKind, Expiry, Mode, SetOptions, Ttl, Value,
 };
@@ -26,8 +27,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
-/// Generous bound for anything that should happen soon on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(30);
 /// Quick failure detection for cluster tests.
 const FAST: &[&str] = &["--failure-timeout", "3s"];
 const REDIRECT: &[&str] = &["--failure-timeout", "3s", "--cluster-redirect"];
@@ -78,29 +77,38 @@ async fn exercise(client: &Client, prefix: &str) {
     let missing = format!("{prefix}:missing");
 
     // Typed round trip; NX, XX and GET.
-    let written = client.set(&key, &user(1), SetOptions::new()).await.unwrap();
+    let written = client
+        .set(&key, &user(1), SetOptions::new())
+        .await
+        .expect("set succeeds");
     assert!(written.written && written.previous.is_none());
-    assert_eq!(client.get::<User>(&key).await.unwrap(), Some(user(1)));
-    assert_eq!(client.get::<User>(&missing).await.unwrap(), None);
+    assert_eq!(
+        client.get::<User>(&key).await.expect("get succeeds"),
+        Some(user(1))
+    );
+    assert_eq!(
+        client.get::<User>(&missing).await.expect("get succeeds"),
+        None
+    );
     let nx = client
         .set(&key, &user(2), SetOptions::new().if_absent())
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(!nx.written);
     let xx = client
         .set(&missing, &1, SetOptions::new().if_present())
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(!xx.written);
-    assert!(!client.exists(&missing).await.unwrap());
+    assert!(!client.exists(&missing).await.expect("exists succeeds"));
     let swapped = client
         .set(&key, &user(2), SetOptions::new().get_previous())
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(swapped.written);
     let previous: User = client
         .decode_bytes(&swapped.previous.expect("had a value"))
-        .unwrap();
+        .expect("a decodable value");
     assert_eq!(previous, user(1));
     let first = client
         .set(
@@ -109,12 +117,18 @@ async fn exercise(client: &Client, prefix: &str) {
             SetOptions::new().if_absent().get_previous(),
         )
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(first.written && first.previous.is_none());
 
     // TTLs: missing, persistent, expiring; EX, PXAT, KEEPTTL, PEXPIRE.
-    assert_eq!(client.ttl(&missing).await.unwrap(), Ttl::Missing);
-    assert_eq!(client.ttl(&key).await.unwrap(), Ttl::Persistent);
+    assert_eq!(
+        client.ttl(&missing).await.expect("ttl succeeds"),
+        Ttl::Missing
+    );
+    assert_eq!(
+        client.ttl(&key).await.expect("ttl succeeds"),
+        Ttl::Persistent
+    );
     let ttl_key = format!("{prefix}:ttl");
     client
         .set(
@@ -123,8 +137,8 @@ async fn exercise(client: &Client, prefix: &str) {
             SetOptions::new().ttl(Duration::from_secs(100)),
         )
         .await
-        .unwrap();
-    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.unwrap() else {
+        .expect("set succeeds");
+    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.expect("ttl succeeds") else {
         panic!("expected a TTL")
     };
     assert!(
@@ -134,9 +148,9 @@ async fn exercise(client: &Client, prefix: &str) {
     client
         .set(&ttl_key, &"w", SetOptions::new().keep_ttl())
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(matches!(
-        client.ttl(&ttl_key).await.unwrap(),
+        client.ttl(&ttl_key).await.expect("ttl succeeds"),
         Ttl::ExpiresIn(_)
     ));
     client
@@ -146,14 +160,14 @@ async fn exercise(client: &Client, prefix: &str) {
             SetOptions::new().expiry(Expiry::Seconds(1000)),
         )
         .await
-        .unwrap();
-    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.unwrap() else {
+        .expect("set succeeds");
+    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.expect("ttl succeeds") else {
         panic!("expected a TTL")
     };
     assert!(left > Duration::from_secs(990), "{left:?}");
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("the clock")
         .as_millis() as u64;
     client
         .set(
@@ -162,25 +176,31 @@ async fn exercise(client: &Client, prefix: &str) {
             SetOptions::new().expiry(Expiry::AtUnixMillis(unix_ms + 500_000)),
         )
         .await
-        .unwrap();
-    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.unwrap() else {
+        .expect("set succeeds");
+    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.expect("ttl succeeds") else {
         panic!("expected a TTL")
     };
     assert!(left > Duration::from_secs(400), "{left:?}");
-    assert!(client.expire(&key, Duration::from_secs(50)).await.unwrap());
+    assert!(client
+        .expire(&key, Duration::from_secs(50))
+        .await
+        .expect("expire succeeds"));
     assert!(!client
         .expire(&missing, Duration::from_secs(50))
         .await
-        .unwrap());
-    assert!(matches!(client.ttl(&key).await.unwrap(), Ttl::ExpiresIn(_)));
+        .expect("expire succeeds"));
+    assert!(matches!(
+        client.ttl(&key).await.expect("ttl succeeds"),
+        Ttl::ExpiresIn(_)
+    ));
     // A short TTL really expires (polled, not slept).
     let short = format!("{prefix}:short");
     client
         .set(&short, &1, SetOptions::new().ttl(Duration::from_millis(50)))
         .await
-        .unwrap();
+        .expect("set succeeds");
     let until = Instant::now() + DEADLINE;
-    while client.exists(&short).await.unwrap() {
+    while client.exists(&short).await.expect("exists succeeds") {
         assert!(Instant::now() < until, "{short} never expired");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -191,42 +211,87 @@ async fn exercise(client: &Client, prefix: &str) {
     client
         .set_bytes(&raw_key, &raw, SetOptions::new())
         .await
-        .unwrap();
-    assert_eq!(client.get_bytes(&raw_key).await.unwrap(), Some(raw.clone()));
+        .expect("set_bytes succeeds");
+    assert_eq!(
+        client
+            .get_bytes(&raw_key)
+            .await
+            .expect("get_bytes succeeds"),
+        Some(raw.clone())
+    );
 
     // Counters: JSON numbers are the integers INCR works on.
     let counter = format!("{prefix}:counter");
-    assert_eq!(client.incr(&counter, 5).await.unwrap(), 5);
-    assert_eq!(client.incr(&counter, -2).await.unwrap(), 3);
-    assert_eq!(client.get::<i64>(&counter).await.unwrap(), Some(3));
-    client.set(&counter, &40, SetOptions::new()).await.unwrap();
-    assert_eq!(client.incr(&counter, 2).await.unwrap(), 42);
+    assert_eq!(client.incr(&counter, 5).await.expect("incr succeeds"), 5);
+    assert_eq!(client.incr(&counter, -2).await.expect("incr succeeds"), 3);
+    assert_eq!(
+        client.get::<i64>(&counter).await.expect("get succeeds"),
+        Some(3)
+    );
+    client
+        .set(&counter, &40, SetOptions::new())
+        .await
+        .expect("set succeeds");
+    assert_eq!(client.incr(&counter, 2).await.expect("incr succeeds"), 42);
 
     // Error kinds, not strings.
-    let err = client.incr(&key, 1).await.unwrap_err();
+    let err = client.incr(&key, 1).await.expect_err("incr fails");
     assert_eq!(err.kind(), &ErrorKind::Server("ERR".into()), "{err}");
-    let err = client.get::<User>(&counter).await.unwrap_err();
+    let err = client.get::<User>(&counter).await.expect_err("get fails");
     assert_eq!(err.kind(), &ErrorKind::Codec, "{err}");
 
     // Hashes.
     let hash = format!("{prefix}:hash");
     let fields = [("a", user(1)), ("b", user(2)), ("c", user(3))];
-    assert_eq!(client.hset(&hash, &fields).await.unwrap(), 3);
-    assert_eq!(client.hset(&hash, &[("a", user(4))]).await.unwrap(), 0);
+    assert_eq!(client.hset(&hash, &fields).await.expect("hset succeeds"), 3);
     assert_eq!(
-        client.hget::<User>(&hash, "a").await.unwrap(),
+        client
+            .hset(&hash, &[("a", user(4))])
+            .await
+            .expect("hset succeeds"),
+        0
+    );
+    assert_eq!(
+        client
+            .hget::<User>(&hash, "a")
+            .await
+            .expect("hget succeeds"),
         Some(user(4))
     );
-    assert_eq!(client.hget::<User>(&hash, "zz").await.unwrap(), None);
-    let all: HashMap<String, User> = client.hgetall(&hash).await.unwrap();
+    assert_eq!(
+        client
+            .hget::<User>(&hash, "zz")
+            .await
+            .expect("hget succeeds"),
+        None
+    );
+    let all: HashMap<String, User> = client.hgetall(&hash).await.expect("hgetall succeeds");
     assert_eq!(all.len(), 3);
     assert_eq!(all["b"], user(2));
-    assert_eq!(client.hdel(&hash, &["a", "zz"]).await.unwrap(), 1);
-    assert_eq!(client.hincrby(&hash, "n", 7).await.unwrap(), 7);
-    assert_eq!(client.hincrby(&hash, "n", 1).await.unwrap(), 8);
-    let empty: HashMap<String, User> = client.hgetall(&missing).await.unwrap();
+    assert_eq!(
+        client
+            .hdel(&hash, &["a", "zz"])
+            .await
+            .expect("hdel succeeds"),
+        1
+    );
+    assert_eq!(
+        client
+            .hincrby(&hash, "n", 7)
+            .await
+            .expect("hincrby succeeds"),
+        7
+    );
+    assert_eq!(
+        client
+            .hincrby(&hash, "n", 1)
+            .await
+            .expect("hincrby succeeds"),
+        8
+    );
+    let empty: HashMap<String, User> = client.hgetall(&missing).await.expect("hgetall succeeds");
     assert!(empty.is_empty());
-    let err = client.get_bytes(&hash).await.unwrap_err();
+    let err = client.get_bytes(&hash).await.expect_err("get_bytes fails");
     assert_eq!(err.kind(), &ErrorKind::Server("WRONGTYPE".into()), "{err}");
 
     // Multi-key commands, in order, with a missing key in the middle.
@@ -236,10 +301,11 @@ async fn exercise(client: &Client, prefix: &str) {
         .enumerate()
         .map(|(i, k)| (k.clone(), HashMap::from([("i".to_string(), i)])))
         .collect();
-    client.mset(&pairs).await.unwrap();
+    client.mset(&pairs).await.expect("mset succeeds");
     let mut asked = keys.clone();
     asked.insert(30, missing.clone());
-    let values: Vec<Option<HashMap<String, usize>>> = client.mget(&asked).await.unwrap();
+    let values: Vec<Option<HashMap<String, usize>>> =
+        client.mget(&asked).await.expect("mget succeeds");
     assert_eq!(values.len(), asked.len());
     for (i, value) in values.iter().enumerate() {
         let expected = match i {
@@ -249,22 +315,32 @@ async fn exercise(client: &Client, prefix: &str) {
         };
         assert_eq!(value, &expected, "{}", asked[i]);
     }
-    assert_eq!(client.del(&asked).await.unwrap(), 60);
-    assert_eq!(client.del(&asked).await.unwrap(), 0);
-    assert!(client.mget::<i32, &str>(&[]).await.unwrap().is_empty());
+    assert_eq!(client.del(&asked).await.expect("del succeeds"), 60);
+    assert_eq!(client.del(&asked).await.expect("del succeeds"), 0);
+    assert!(client
+        .mget::<i32, &str>(&[])
+        .await
+        .expect("mget succeeds")
+        .is_empty());
 
     // The escape hatch.
     assert_eq!(
-        client.cmd(&[b"STRLEN", raw_key.as_bytes()]).await.unwrap(),
+        client
+            .cmd(&[b"STRLEN", raw_key.as_bytes()])
+            .await
+            .expect("cmd succeeds"),
         Value::Int(raw.len() as i64)
     );
     assert_eq!(
-        client.cmd(&[b"PING"]).await.unwrap(),
+        client.cmd(&[b"PING"]).await.expect("cmd succeeds"),
         Value::Simple(b"PONG".to_vec())
     );
-    let err = client.cmd(&[b"NOSUCHCOMMAND", b"x"]).await.unwrap_err();
+    let err = client
+        .cmd(&[b"NOSUCHCOMMAND", b"x"])
+        .await
+        .expect_err("cmd fails");
     assert!(matches!(err.kind(), ErrorKind::Server(_)), "{err}");
-    client.ping().await.unwrap();
+    client.ping().await.expect("ping succeeds");
 
     // A pipeline: replies in queue order, per-command errors.
     let mut pipeline = client.pipeline();
@@ -281,14 +357,18 @@ async fn exercise(client: &Client, prefix: &str) {
     let replies = pipeline.execute().await;
     assert_eq!(replies.len(), 83);
     for i in 0..40 {
-        let value: Option<i32> = client.decode(replies[40 + i].clone().unwrap()).unwrap();
+        let value: Option<i32> = client
+            .decode(replies[40 + i].clone().expect("a reply"))
+            .expect("a decodable value");
         assert_eq!(value, Some(i as i32));
     }
     assert_eq!(
-        replies[80].as_ref().unwrap_err().kind(),
+        replies[80].as_ref().expect_err("an error reply").kind(),
         &ErrorKind::Server("WRONGTYPE".into())
     );
-    let h: Option<i32> = client.decode(replies[82].clone().unwrap()).unwrap();
+    let h: Option<i32> = client
+        .decode(replies[82].clone().expect("a reply"))
+        .expect("a decodable value");
     assert_eq!(h, Some(1));
     assert!(
         pipeline.query().await.is_err(),
@@ -298,7 +378,7 @@ async fn exercise(client: &Client, prefix: &str) {
 
 #[test]
 fn standalone_node_round_trips() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let rt = runtime();
     rt.block_on(async {
         let client = Client::connect(config(vec![node.addr.to_string()]))
@@ -328,7 +408,7 @@ fn standalone_node_round_trips() {
 
 #[test]
 fn password_is_sent_on_every_connection() {
-    let node = TestNode::start(&["--requirepass", "s3cret"]);
+    let node = TestServer::with(&[("requirepass", "s3cret")]);
     let rt = runtime();
     rt.block_on(async {
         let err = Client::connect(config(vec![node.addr.to_string()]))
@@ -359,126 +439,55 @@ fn password_is_sent_on_every_connection() {
 
 // ---------------------------------------------------------------- redis-server
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A redis-server process on a fixed port, without persistence.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    /// None when redis-server is not installed.
-    fn start(port: u16) -> Option<RedisServer> {
-        RedisServer::start_with(port, &[])
-    }
-
-    /// With extra flags (cluster mode).
-    fn start_with(port: u16, extra: &[&str]) -> Option<RedisServer> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = RedisServer { child, port };
-        let ready = eventually(DEADLINE, || {
-            StdStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-                use std::io::{Read, Write};
-                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-                let mut reply = [0u8; 7];
-                s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-            })
-        });
-        assert!(ready, "redis-server on {port} did not start");
-        Some(server)
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_installed() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("redis-server is not installed: skipping");
-    }
-    found
-}
-
 #[test]
 fn redis_server_round_trips() {
-    if !redis_installed() {
+    let Some(redis) = RedisServer::start_or_skip("redis_server_round_trips") else {
         return;
-    }
-    let redis = RedisServer::start(free_port()).expect("redis-server starts");
+    };
     let rt = runtime();
     rt.block_on(async {
-        let client = Client::connect(config(vec![redis.addr()])).await.unwrap();
+        let client = Client::connect(config(vec![redis.addr.to_string()]))
+            .await
+            .unwrap();
         assert_eq!(client.mode(), Mode::Standalone);
         exercise(&client, "redis").await;
     });
 }
 
-/// A port whose cluster bus port (+10000) is free too.
-fn free_cluster_port() -> u16 {
-    loop {
+/// redis-server in cluster mode, its files in `dir`, on a port whose
+/// cluster bus port (+10000) is free too.
+fn cluster_member(dir: &str) -> RedisServer {
+    for _ in 0..100 {
         let port = free_port();
-        if port < 55_000 && StdListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
+        if port >= 55_000 || StdListener::bind(("127.0.0.1", port + 10_000)).is_err() {
+            continue;
         }
-    }
-}
-
-#[test]
-fn redis_cluster_round_trips() {
-    if !redis_installed() {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("ringcache-rediscluster-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir_text = dir.to_str().unwrap().to_string();
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        let port = free_cluster_port();
         let conf = format!("nodes-{port}.conf");
-        let extra = [
+        let flags = [
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
             &conf,
             "--dir",
-            &dir_text,
+            dir,
         ];
-        nodes.push(RedisServer::start_with(port, &extra).expect("redis-server starts"));
+        if let Ok(server) = RedisServer::start_on(port, &flags) {
+            return server;
+        }
     }
-    let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
+    panic!("no port for a redis-server cluster member");
+}
+
+#[test]
+fn redis_cluster_round_trips() {
+    if skip_without("redis_cluster_round_trips", &["redis-server", "redis-cli"]) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ringcache-rediscluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_text = dir.to_str().unwrap().to_string();
+    let nodes: Vec<RedisServer> = (0..3).map(|_| cluster_member(&dir_text)).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
     let created = Command::new("redis-cli")
         .args(["--cluster", "create"])
         .args(&addrs)
@@ -486,10 +495,10 @@ fn redis_cluster_round_trips() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
-    if !created.is_ok_and(|s| s.success()) {
-        eprintln!("redis-cli --cluster create failed (is redis-tools installed?): skipping");
-        return;
-    }
+    assert!(
+        created.is_ok_and(|s| s.success()),
+        "redis-cli --cluster create failed"
+    );
     let rt = runtime();
     rt.block_on(async {
         // Every node must agree the cluster is up before routing works.
@@ -526,14 +535,13 @@ fn redis_cluster_round_trips() {
 
 #[test]
 fn redis_server_restart_reconnects() {
-    if !redis_installed() {
+    let Some(redis) = RedisServer::start_or_skip("redis_server_restart_reconnects") else {
         return;
-    }
-    let port = free_port();
-    let redis = RedisServer::start(port).expect("redis-server starts");
+    };
+    let port = redis.port();
     let rt = runtime();
     let client = rt.block_on(async {
-        let client = Client::connect(ClientConfig::new([redis.addr()]))
+        let client = Client::connect(ClientConfig::new([redis.addr.to_string()]))
             .await
             .unwrap();
         client.set("restart", &1, SetOptions::new()).await.unwrap();
@@ -544,7 +552,7 @@ fn redis_server_restart_reconnects() {
         let err = client.get::<i32>("restart").await.unwrap_err();
         assert!(err.is_connection_dropped(), "{err}");
     });
-    let restarted = RedisServer::start(port).expect("redis-server restarts");
+    let restarted = RedisServer::start_on(port, &[]).expect("redis-server restarts");
     let started = Instant::now();
     let recovered = rt.block_on(async {
         let until = Instant::now() + DEADLINE;
@@ -699,7 +707,7 @@ fn failover(flags: &[&str], label: &str) -> Duration {
     let rt = runtime();
     let client = rt
         .block_on(Client::connect(ClientConfig::new(seeds(&cluster))))
-        .unwrap();
+        .expect("the task");
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicUsize::new(0));
     let errors: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
@@ -734,7 +742,10 @@ fn failover(flags: &[&str], label: &str) -> Duration {
                         ok.fetch_add(1, Ordering::Relaxed);
                         last_ok = Some(Instant::now());
                     }
-                    Err(e) => errors.lock().unwrap().push((Instant::now(), e.to_string())),
+                    Err(e) => errors
+                        .lock()
+                        .expect("the lock")
+                        .push((Instant::now(), e.to_string())),
                 }
                 i += 1;
             }
@@ -752,8 +763,11 @@ fn failover(flags: &[&str], label: &str) -> Duration {
         "the client did not recover"
     );
     stop.store(true, Ordering::Relaxed);
-    let last_ok = rt.block_on(load).unwrap().expect("some requests succeeded");
-    let errors = errors.lock().unwrap();
+    let last_ok = rt
+        .block_on(load)
+        .expect("the task")
+        .expect("some requests succeeded");
+    let errors = errors.lock().expect("the lock");
     let window = match (errors.first(), errors.last()) {
         (Some(first), Some(last)) => last.0.duration_since(first.0),
         _ => Duration::ZERO,
@@ -811,8 +825,8 @@ struct Mock {
 type Handler = Arc<dyn Fn(&[Vec<u8>], &[Vec<Vec<u8>>]) -> Action + Send + Sync>;
 
 async fn mock(handler: Handler) -> Mock {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a listener");
+    let addr = listener.local_addr().expect("its address");
     let accepted = Arc::new(AtomicUsize::new(0));
     let open = Arc::new(AtomicUsize::new(0));
     let (counter, gauge) = (accepted.clone(), open.clone());
@@ -909,7 +923,7 @@ fn key_in(range: std::ops::RangeInclusive<u16>, prefix: &str) -> String {
 
 #[test]
 fn request_timeout_hits_only_the_silent_node() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let rt = runtime();
     rt.block_on(async {
         let silent = mock(Arc::new(|_: &[Vec<u8>], _: &[Vec<Vec<u8>>]| Action::Silent)).await;
@@ -1137,8 +1151,8 @@ struct Relay {
 
 impl Relay {
     async fn start(upstream: SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a listener");
+        let addr = listener.local_addr().expect("its address");
         let accepted = Arc::new(AtomicUsize::new(0));
         let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
         let (counter, tasks) = (accepted.clone(), links.clone());
@@ -1153,7 +1167,7 @@ impl Relay {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
-                tasks.lock().unwrap().push(task);
+                tasks.lock().expect("the lock").push(task);
             }
         });
         Relay {
@@ -1165,7 +1179,7 @@ impl Relay {
 
     /// Closes every relayed connection (both sides).
     fn cut(&self) {
-        for task in self.links.lock().unwrap().drain(..) {
+        for task in self.links.lock().expect("the lock").drain(..) {
             task.abort();
         }
     }
@@ -1173,7 +1187,7 @@ impl Relay {
 
 #[test]
 fn dropped_connection_reconnects_on_the_next_request() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let rt = runtime();
     rt.block_on(async {
         let relay = Relay::start(node.addr).await;

@@ -135,11 +135,7 @@ fn redirect_mode_works_with_cluster_clients() {
         error.to_string().to_uppercase().contains("CROSSSLOT"),
         "{error}"
     );
-    let slot: i64 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg("{user1000}.following")
-        .query(&mut plain)
-        .unwrap();
+    let slot: i64 = q(&mut plain, &["CLUSTER", "KEYSLOT", "{user1000}.following"]);
     assert_eq!(slot, 3443, "Redis's documented example");
 }
 
@@ -147,17 +143,17 @@ fn redirect_mode_works_with_cluster_clients() {
 fn cluster_commands_describe_the_ring() {
     let cluster = TestCluster::start(3, FAST);
     let mut conn = cluster.node(0).conn();
-    let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut conn).unwrap();
+    let info: String = q(&mut conn, &["CLUSTER", "INFO"]);
     assert!(info.contains("cluster_state:ok"), "{info}");
     assert!(info.contains("cluster_known_nodes:3"), "{info}");
-    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut conn).unwrap();
+    let nodes: String = q(&mut conn, &["CLUSTER", "NODES"]);
     assert_eq!(nodes.lines().count(), 3);
     assert_eq!(nodes.lines().filter(|l| l.contains("myself")).count(), 1);
-    let id: String = redis::cmd("CLUSTER").arg("MYID").query(&mut conn).unwrap();
+    let id: String = q(&mut conn, &["CLUSTER", "MYID"]);
     assert_eq!(id.len(), 40);
     assert!(nodes.contains(&id));
     // SLOTS covers every slot once, each range with a primary and a replica.
-    let slots: Vec<Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut conn).unwrap();
+    let slots: Vec<Value> = q(&mut conn, &["CLUSTER", "SLOTS"]);
     let mut covered = 0;
     for range in &slots {
         let Value::Array(parts) = range else {
@@ -171,19 +167,12 @@ fn cluster_commands_describe_the_ring() {
         assert_ne!(parts[2], parts[3], "distinct owners");
     }
     assert_eq!(covered, 16384);
-    let shards: Vec<Value> = redis::cmd("CLUSTER")
-        .arg("SHARDS")
-        .query(&mut conn)
-        .unwrap();
+    let shards: Vec<Value> = q(&mut conn, &["CLUSTER", "SHARDS"]);
     assert!(!shards.is_empty());
     for i in 0..20 {
         let _: () = conn.set(format!("{{slotkey}}{i}"), i).unwrap();
     }
-    let slot: u16 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg("{slotkey}")
-        .query(&mut conn)
-        .unwrap();
+    let slot: u16 = q(&mut conn, &["CLUSTER", "KEYSLOT", "{slotkey}"]);
     let mut found = 0;
     for index in cluster.live() {
         let mut c = cluster.node(index).conn();
@@ -230,7 +219,7 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
         // Acknowledged with W=2, so the replica holds the result already:
         // the effect (the value after INCR, the absolute expiry) was shipped.
         let mut replica = cluster.node(owners[1]).conn();
-        let _: () = redis::cmd("READONLY").query(&mut replica).unwrap();
+        let _: () = q(&mut replica, &["READONLY"]);
         let value: i64 = replica.get(&key).unwrap();
         assert_eq!(value, i + 5, "{key} on its replica");
         let ttl: i64 = replica.ttl(&key).unwrap();
@@ -239,17 +228,13 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
     // WAIT reports the replica that confirmed the last write.
     let mut direct = cluster.node(cluster.owners("w")[0]).conn();
     let _: () = direct.set("w", 1).unwrap();
-    let confirmed: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(1000)
-        .query(&mut direct)
-        .unwrap();
+    let confirmed: i64 = q(&mut direct, &["WAIT", "1", "1000"]);
     assert_eq!(confirmed, 1);
     // Deletes reach the replica too.
     let _: i64 = conn.del("q:1").unwrap();
     let owners = cluster.owners("q:1");
     let mut replica = cluster.node(owners[1]).conn();
-    let _: () = redis::cmd("READONLY").query(&mut replica).unwrap();
+    let _: () = q(&mut replica, &["READONLY"]);
     let gone: Option<i64> = replica.get("q:1").unwrap();
     assert_eq!(gone, None);
 }
@@ -346,7 +331,7 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
 fn hit_ratio(conn: &mut Connection, keys: &[String]) -> f64 {
     let mut hits = 0;
     for key in keys {
-        let value: Option<String> = conn.get(key).unwrap();
+        let value: Option<String> = conn.get(key).expect("get succeeds");
         if value.as_deref() == Some(key.as_str()) {
             hits += 1;
         }
@@ -384,7 +369,7 @@ fn joins_and_graceful_leaves_keep_the_cache_warm() {
         "about a quarter of the slots: {moved}"
     );
     let mut newcomer = cluster.node(3).conn();
-    let held: u64 = redis::cmd("DBSIZE").query(&mut newcomer).unwrap();
+    let held: u64 = q(&mut newcomer, &["DBSIZE"]);
     assert!(held > 0, "the new node holds data of its slots");
 
     // Node 1 leaves gracefully: it hands its slots off before exiting.
@@ -473,7 +458,7 @@ fn evictions_on_a_primary_reach_its_replicas() {
         .into_iter()
         .map(|i| {
             let mut c = cluster.node(i).conn();
-            let _: () = redis::cmd("READONLY").query(&mut c).unwrap();
+            let _: () = q(&mut c, &["READONLY"]);
             c
         })
         .collect();
@@ -518,7 +503,7 @@ fn a_restarted_node_gets_its_slots_back_warm() {
     );
     assert_eq!(hit_ratio(&mut conn, &keys), 1.0);
     let mut restarted = cluster.node(2).conn();
-    let held: u64 = redis::cmd("DBSIZE").query(&mut restarted).unwrap();
+    let held: u64 = q(&mut restarted, &["DBSIZE"]);
     assert!(held > 0, "it pulled its slots back");
     assert!(eventually(Duration::from_secs(30), || cluster.total_keys()
         == 2 * keys.len() as u64));
@@ -543,7 +528,7 @@ fn the_local_cluster_command_starts_a_working_cluster() {
             break port;
         }
     };
-    let mut child = Command::new(common::server_binary())
+    let mut child = Command::new(common::process::server_binary())
         .args(["--local-cluster", "3", "--port", &base.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

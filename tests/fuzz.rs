@@ -15,10 +15,6 @@ mod fuzz_support;
 use common::random::{count_from_env, seed_from_env};
 use common::wire::{decode, Frame};
 
-// The node's allocator: maxmemory reads its statistics.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 /// Cases per family in CI.
 const CI_CASES: u64 = 100_000;
 

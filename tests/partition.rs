@@ -10,8 +10,6 @@
 //! skipped (loudly) elsewhere.
 
 mod common;
-#[path = "common/netns.rs"]
-mod netns;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,9 +19,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::cluster::field_of;
-use common::{eventually, server_binary};
-use netns::{lab_or_skip, Lab};
+use common::cluster::{ring_agreed, ring_settled};
+use common::eventually;
+use common::info::field_u64;
+use common::netns::{lab_or_skip, Lab};
+use common::process::server_binary;
 use redis::{Connection, Value};
 
 const PASSWORD: &str = "partition-test-password";
@@ -86,39 +86,10 @@ fn connect(addr: SocketAddr) -> redis::RedisResult<Connection> {
     Ok(conn)
 }
 
-fn info_cluster(addr: SocketAddr) -> Option<String> {
-    let mut conn = connect(addr).ok()?;
-    redis::cmd("INFO").arg("cluster").query(&mut conn).ok()
-}
-
 /// Every node sees three ring nodes, no transfer is left, and all agree on
 /// the owners of every slot.
 fn converged(lab: &Lab) -> bool {
-    let mut slots: Option<Value> = None;
-    for i in 0..3 {
-        let addr = node_addr(lab, i);
-        let Some(info) = info_cluster(addr) else {
-            return false;
-        };
-        if field_of(&info, "cluster_nodes") != Some(3)
-            || field_of(&info, "cluster_importing_slots") != Some(0)
-            || field_of(&info, "cluster_handoff_slots_pending") != Some(0)
-        {
-            return false;
-        }
-        let Ok(mut conn) = connect(addr) else {
-            return false;
-        };
-        let Ok(these) = redis::cmd("CLUSTER").arg("SLOTS").query::<Value>(&mut conn) else {
-            return false;
-        };
-        match &slots {
-            None => slots = Some(these),
-            Some(first) if *first != these => return false,
-            Some(_) => {}
-        }
-    }
-    true
+    ring_agreed((0..3).map(|i| connect(node_addr(lab, i)).ok()), 3)
 }
 
 /// One write as a client saw it, times from the test's start.
@@ -517,12 +488,7 @@ fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
         start_node(&mut lab, i, &args);
     }
     let formed = eventually(CONVERGE, || {
-        (0..3).all(|i| {
-            let info = redis_cli(&lab, i, "INFO cluster\n");
-            field_of(&info, "cluster_nodes") == Some(3)
-                && field_of(&info, "cluster_importing_slots") == Some(0)
-                && field_of(&info, "cluster_handoff_slots_pending") == Some(0)
-        })
+        (0..3).all(|i| ring_settled(&redis_cli(&lab, i, "INFO cluster\n"), 3))
     });
     assert!(formed, "the cluster never formed over its public addresses");
     // Keys of every owner, written through node 0 and read through node 1:
@@ -564,8 +530,8 @@ fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
     let info = redis_cli(&lab, 0, "INFO cluster\n");
     println!(
         "public bind: 60/60 writes forwarded; peer_auth_refused={:?} peer_auth_failed={:?}",
-        field_of(&info, "cluster_peer_auth_refused"),
-        field_of(&info, "cluster_peer_auth_failed")
+        field_u64(&info, "cluster_peer_auth_refused"),
+        field_u64(&info, "cluster_peer_auth_failed")
     );
-    assert_eq!(field_of(&info, "cluster_peer_auth_failed"), Some(0));
+    assert_eq!(field_u64(&info, "cluster_peer_auth_failed"), Some(0));
 }
