@@ -73,6 +73,50 @@ fn node_with_room(flags: &[&str], room: u64) -> (TestNode, redis::Connection, u6
     (node, conn, max)
 }
 
+/// A node under `policy` with 2 MB of room, filled with [`VALUE_LEN`]-byte
+/// values until a write was refused with OOM, nothing evicted.
+struct Full {
+    /// The node process.
+    node: TestNode,
+    /// A redis-rs connection to it.
+    conn: redis::Connection,
+    /// A raw connection for pipelines.
+    pipe: RawConn,
+    /// The indexes of the `key:<n>` keys stored.
+    stored: Vec<usize>,
+    /// Its `maxmemory`.
+    max: u64,
+}
+
+/// Size of the values of a [`Full`] node.
+const VALUE_LEN: usize = 4000;
+
+fn filled_until_oom(policy: &str) -> Full {
+    let (node, mut conn, max) = node_with_room(&["--maxmemory-policy", policy], 2 * 1024 * 1024);
+    let mut pipe = node.raw();
+    let (stored, error) = fill_until_refused(&mut pipe, &[b'v'; VALUE_LEN], 10_000);
+    assert_eq!(
+        error,
+        OOM.as_bytes(),
+        "got {:?}",
+        String::from_utf8_lossy(&error)
+    );
+    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
+    assert_eq!(
+        info_u64(&mut conn, "evicted_keys"),
+        0,
+        "{policy}: nothing evicted"
+    );
+    assert_eq!(dbsize(&mut conn), stored.len() as u64);
+    Full {
+        node,
+        conn,
+        pipe,
+        stored,
+        max,
+    }
+}
+
 #[test]
 fn allkeys_lru_stays_under_maxmemory_by_evicting() {
     const MAX: u64 = 8 * 1024 * 1024;
@@ -128,24 +172,14 @@ fn allkeys_lru_stays_under_maxmemory_by_evicting() {
 
 #[test]
 fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
-    let (node, mut conn, max) =
-        node_with_room(&["--maxmemory-policy", "noeviction"], 2 * 1024 * 1024);
-    let mut pipe = node.raw();
-    let value = vec![b'v'; 4000];
-    let (stored, error) = fill_until_refused(&mut pipe, &value, 10_000);
-    assert_eq!(
-        error,
-        OOM.as_bytes(),
-        "got {:?}",
-        String::from_utf8_lossy(&error)
-    );
-    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
-    assert_eq!(
-        dbsize(&mut conn),
-        stored.len() as u64,
-        "nothing was evicted"
-    );
-    assert_eq!(info_u64(&mut conn, "evicted_keys"), 0);
+    let Full {
+        node: _node,
+        mut conn,
+        mut pipe,
+        stored,
+        max,
+    } = filled_until_oom("noeviction");
+    let value = vec![b'v'; VALUE_LEN];
 
     // Hold the node firmly over its bound (the node's own buffers make the
     // edge fuzzy): every write is refused, reads and deletes are served.
@@ -190,24 +224,14 @@ fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
 
 #[test]
 fn volatile_lru_without_ttl_keys_refuses_writes() {
-    let (node, mut conn, _) =
-        node_with_room(&["--maxmemory-policy", "volatile-lru"], 2 * 1024 * 1024);
-    let mut pipe = node.raw();
-    let value = vec![b'v'; 4000];
-    let (stored, error) = fill_until_refused(&mut pipe, &value, 10_000);
-    assert_eq!(
-        error,
-        OOM.as_bytes(),
-        "got {:?}",
-        String::from_utf8_lossy(&error)
-    );
-    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
-    assert_eq!(
-        info_u64(&mut conn, "evicted_keys"),
-        0,
-        "keys without a TTL are never evicted"
-    );
-    assert_eq!(dbsize(&mut conn), stored.len() as u64);
+    // Keys without a TTL are never evicted.
+    let Full {
+        node: _node,
+        mut pipe,
+        stored,
+        ..
+    } = filled_until_oom("volatile-lru");
+    let value = vec![b'v'; VALUE_LEN];
     let first = format!("key:{}", stored[0]).into_bytes();
     let replies = pipe.pipeline(&[
         vec![b"GET".to_vec(), first.clone()],

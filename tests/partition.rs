@@ -74,6 +74,23 @@ fn start_node(lab: &mut Lab, i: usize, args: &[String]) {
     lab.spawn(command);
 }
 
+/// Starts the lab's three nodes with the lab's secret, a 1.5 s failure
+/// timeout and the flags `extra(lab, i)` gives node `i` (words separated by
+/// spaces).
+fn start_cluster(lab: &mut Lab, extra: impl Fn(&Lab, usize) -> String) {
+    let secret = secret_file(lab);
+    for i in 0..3 {
+        let mut args = vec![
+            "--cluster-secret-file".to_string(),
+            secret.clone(),
+            "--failure-timeout".to_string(),
+            "1500ms".to_string(),
+        ];
+        args.extend(extra(lab, i).split(' ').map(String::from));
+        start_node(lab, i, &args);
+    }
+}
+
 fn node_addr(lab: &Lab, i: usize) -> SocketAddr {
     SocketAddr::new(lab.addr(i).into(), PORT)
 }
@@ -365,27 +382,12 @@ fn partitions_lose_no_acknowledged_write_and_copies_converge() {
     ) else {
         return;
     };
-    let secret = secret_file(&mut lab);
-    for i in 0..3 {
-        let args: Vec<String> = [
-            "--bind",
-            &lab.addr(i).to_string(),
-            "--cluster-secret-file",
-            &secret,
-            "--requirepass",
-            PASSWORD,
-            "--replicas",
-            "1",
-            "--write-quorum",
-            "2",
-            "--failure-timeout",
-            "1500ms",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        start_node(&mut lab, i, &args);
-    }
+    start_cluster(&mut lab, |lab, i| {
+        format!(
+            "--bind {} --requirepass {PASSWORD} --replicas 1 --write-quorum 2",
+            lab.addr(i)
+        )
+    });
     assert!(
         eventually(CONVERGE, || converged(&lab)),
         "the cluster never formed"
@@ -470,23 +472,9 @@ fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
     assert!(!refused.status.success(), "{stderr}");
     assert!(stderr.contains("refusing to start"), "{stderr}");
 
-    let secret = secret_file(&mut lab);
-    for i in 0..3 {
-        let args: Vec<String> = [
-            "--bind",
-            "0.0.0.0",
-            "--cluster-announce-ip",
-            &lab.addr(i).to_string(),
-            "--cluster-secret-file",
-            &secret,
-            "--failure-timeout",
-            "1500ms",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        start_node(&mut lab, i, &args);
-    }
+    start_cluster(&mut lab, |lab, i| {
+        format!("--bind 0.0.0.0 --cluster-announce-ip {}", lab.addr(i))
+    });
     let formed = eventually(CONVERGE, || {
         (0..3).all(|i| ring_settled(&redis_cli(&lab, i, "INFO cluster\n"), 3))
     });

@@ -9,6 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::errors::{line, wrong_arity};
 use common::info::field;
 use common::random::Gen;
 use common::wire::{command, frame_of, Frame};
@@ -49,27 +50,35 @@ fn send_expect_close(node: &TestServer, bytes: Vec<u8>) -> Closed {
     Closed { output }
 }
 
-/// Sends `bytes`, expects exactly `-ERR Protocol error: <message>` and a
-/// close, then checks that `other` (opened before) still works and the
-/// node counted the error.
-fn assert_protocol_error(
-    node: &TestServer,
-    other: &mut redis::Connection,
-    bytes: Vec<u8>,
-    message: &str,
-) {
-    let before = info_u64(other, "protocol_errors");
-    let closed = send_expect_close(node, bytes);
-    assert_eq!(
-        String::from_utf8_lossy(&closed.output),
-        format!("-ERR Protocol error: {message}\r\n")
-    );
-    assert_eq!(
-        q::<String>(other, &["PING"]),
-        "PONG",
-        "the other connection keeps working"
-    );
-    assert_eq!(info_u64(other, "protocol_errors"), before + 1);
+/// A node and a connection to it opened before any malformed input.
+struct Victim {
+    node: TestServer,
+    other: redis::Connection,
+}
+
+impl Victim {
+    fn new(node: TestServer) -> Victim {
+        let other = node.conn();
+        Victim { node, other }
+    }
+
+    /// Sends `bytes` on a new connection, expects exactly `-ERR Protocol
+    /// error: <message>` and a close, then checks that the other connection
+    /// still works and the node counted the error.
+    fn refuses(&mut self, bytes: Vec<u8>, message: &str) {
+        let before = info_u64(&mut self.other, "protocol_errors");
+        let closed = send_expect_close(&self.node, bytes);
+        assert_eq!(
+            String::from_utf8_lossy(&closed.output),
+            format!("-ERR Protocol error: {message}\r\n")
+        );
+        assert_eq!(
+            q::<String>(&mut self.other, &["PING"]),
+            "PONG",
+            "the other connection keeps working"
+        );
+        assert_eq!(info_u64(&mut self.other, "protocol_errors"), before + 1);
+    }
 }
 
 #[test]
@@ -183,43 +192,24 @@ async fn two_hundred_concurrent_connections_set_and_get() {
 fn inline_commands_are_split_like_redis() {
     let node = TestServer::start();
     let mut conn = node.raw();
-    assert_eq!(conn.roundtrip_bytes(b"PING\r\n"), b"+PONG\r\n");
-    assert_eq!(
-        conn.roundtrip_bytes(b"PING\n"),
-        b"+PONG\r\n",
-        "a bare LF ends a line too"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"  ping   hello  \r\n"),
-        b"$5\r\nhello\r\n"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"\r\n\r\nPING\r\n"),
-        b"+PONG\r\n",
-        "empty lines are skipped"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"*0\r\n*-1\r\n*-5\r\nPING\r\n"),
-        b"+PONG\r\n",
-        "an array count below one is an empty request, as in Redis"
-    );
-    assert_eq!(conn.roundtrip_bytes(b"ECHO \"a b\"\r\n"), b"$3\r\na b\r\n");
-    assert_eq!(
-        conn.roundtrip_bytes(b"ECHO 'it\\'s'\r\n"),
-        b"$4\r\nit's\r\n"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"ECHO \"\\x41\\n\\t\"\r\n"),
-        b"$3\r\nA\n\t\r\n"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"SET \"my key\" 'my value'\r\n"),
-        b"+OK\r\n"
-    );
+    conn.assert_raw_replies(&[
+        ("PING\r\n", "+PONG\r\n"),
+        // A bare LF ends a line too.
+        ("PING\n", "+PONG\r\n"),
+        ("  ping   hello  \r\n", "$5\r\nhello\r\n"),
+        // Empty lines are skipped.
+        ("\r\n\r\nPING\r\n", "+PONG\r\n"),
+        // An array count below one is an empty request, as in Redis.
+        ("*0\r\n*-1\r\n*-5\r\nPING\r\n", "+PONG\r\n"),
+        ("ECHO \"a b\"\r\n", "$3\r\na b\r\n"),
+        ("ECHO 'it\\'s'\r\n", "$4\r\nit's\r\n"),
+        ("ECHO \"\\x41\\n\\t\"\r\n", "$3\r\nA\n\t\r\n"),
+        ("SET \"my key\" 'my value'\r\n", "+OK\r\n"),
+    ]);
     assert_eq!(conn.roundtrip(&["GET", "my key"]), b"$8\r\nmy value\r\n");
     assert_eq!(
         conn.roundtrip_bytes(b"ECHO\r\n"),
-        b"-ERR wrong number of arguments for 'echo' command\r\n"
+        line(&wrong_arity("echo"))
     );
     // Inline and array requests mix in one pipeline.
     let mut mixed = b"PING\r\n".to_vec();
@@ -262,29 +252,27 @@ fn garbage_without_a_star_is_an_unknown_inline_command() {
             String::from_utf8_lossy(other)
         ),
     }
-    assert_eq!(
-        conn.roundtrip_bytes(b"+OK\r\n"),
-        b"-ERR unknown command '+OK', with args beginning with: \r\n"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"-ERR x\r\n"),
-        b"-ERR unknown command '-ERR', with args beginning with: 'x' \r\n"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"hello world\r\n"),
-        b"-ERR Protocol version is not an integer or out of range\r\n"
-    );
-    assert_eq!(
-        conn.roundtrip_bytes(b"PING\r\n"),
-        b"+PONG\r\n",
-        "the connection stays open"
-    );
+    conn.assert_raw_replies(&[
+        (
+            "+OK\r\n",
+            "-ERR unknown command '+OK', with args beginning with: \r\n",
+        ),
+        (
+            "-ERR x\r\n",
+            "-ERR unknown command '-ERR', with args beginning with: 'x' \r\n",
+        ),
+        (
+            "hello world\r\n",
+            "-ERR Protocol version is not an integer or out of range\r\n",
+        ),
+        // The connection stays open.
+        ("PING\r\n", "+PONG\r\n"),
+    ]);
 }
 
 #[test]
 fn malformed_lengths_close_only_that_connection() {
-    let node = TestServer::start();
-    let mut other = node.conn();
+    let mut victim = Victim::new(TestServer::start());
     let cases: [(&[u8], &str); 9] = [
         (b"*-\r\n", "invalid multibulk length"),
         (b"*x\r\n", "invalid multibulk length"),
@@ -297,52 +285,34 @@ fn malformed_lengths_close_only_that_connection() {
         (b"ECHO \"unbalanced\r\n", "unbalanced quotes in request"),
     ];
     for (input, message) in cases {
-        assert_protocol_error(&node, &mut other, input.to_vec(), message);
+        victim.refuses(input.to_vec(), message);
     }
 }
 
 #[test]
 fn a_six_hundred_megabyte_bulk_header_is_refused_before_allocating() {
-    let node = TestServer::start();
-    let mut other = node.conn();
-    assert_protocol_error(
-        &node,
-        &mut other,
-        b"*1\r\n$629145600\r\n".to_vec(),
-        "invalid bulk length",
-    );
-    let used = info_u64(&mut other, "used_memory");
+    let mut victim = Victim::new(TestServer::start());
+    victim.refuses(b"*1\r\n$629145600\r\n".to_vec(), "invalid bulk length");
+    let used = info_u64(&mut victim.other, "used_memory");
     assert!(used < 100 << 20, "used_memory {used} after a 600 MB header");
 }
 
 #[test]
 fn lines_longer_than_64k_without_a_newline_are_refused() {
-    let node = TestServer::start();
-    let mut other = node.conn();
-    assert_protocol_error(
-        &node,
-        &mut other,
-        vec![b'a'; 70 * 1024],
-        "too big inline request",
-    );
+    let mut victim = Victim::new(TestServer::start());
+    victim.refuses(vec![b'a'; 70 * 1024], "too big inline request");
     let mut count = b"*".to_vec();
     count.extend(std::iter::repeat_n(b'1', 70 * 1024));
-    assert_protocol_error(&node, &mut other, count, "too big mbulk count string");
+    victim.refuses(count, "too big mbulk count string");
     let mut bulk = b"*1\r\n$".to_vec();
     bulk.extend(std::iter::repeat_n(b'1', 70 * 1024));
-    assert_protocol_error(&node, &mut other, bulk, "too big bulk count string");
+    victim.refuses(bulk, "too big bulk count string");
 }
 
 #[test]
 fn a_hundred_thousand_nested_arrays_fail_at_the_first_level() {
-    let node = TestServer::start();
-    let mut other = node.conn();
-    assert_protocol_error(
-        &node,
-        &mut other,
-        b"*1\r\n".repeat(100_000),
-        "expected '$', got '*'",
-    );
+    let mut victim = Victim::new(TestServer::start());
+    victim.refuses(b"*1\r\n".repeat(100_000), "expected '$', got '*'");
 }
 
 #[test]
@@ -424,28 +394,24 @@ fn resp3_types_after_hello_3() {
 /// server_commands.rs's config file test).
 #[test]
 fn proto_max_bulk_len_limits_bulk_strings() {
-    let node = TestServer::with(&[("proto-max-bulk-len", "2kb")]);
-    let mut other = node.conn();
-    let limit: Vec<String> = q(&mut other, &["CONFIG", "GET", "proto-max-bulk-len"]);
+    let mut victim = Victim::new(TestServer::with(&[("proto-max-bulk-len", "2kb")]));
+    let limit: Vec<String> = q(&mut victim.other, &["CONFIG", "GET", "proto-max-bulk-len"]);
     assert_eq!(limit, ["proto-max-bulk-len", "2048"]);
-    let mut conn = node.raw();
+    let mut conn = victim.node.raw();
     let fits = vec![b'x'; 2048];
     assert_eq!(conn.roundtrip(&[&b"SET"[..], b"k", &fits]), b"+OK\r\n");
     let too_big = vec![b'x'; 2049];
-    assert_protocol_error(
-        &node,
-        &mut other,
+    victim.refuses(
         command(&[&b"SET"[..], b"k", &too_big]),
         "invalid bulk length",
     );
-    let len: usize = q(&mut other, &["STRLEN", "k"]);
+    let len: usize = q(&mut victim.other, &["STRLEN", "k"]);
     assert_eq!(len, 2048, "the refused SET did not run");
 }
 
 #[test]
 fn query_buffer_limit_closes_a_client_that_sends_too_much() {
-    let node = TestServer::start();
-    let mut other = node.conn();
+    let Victim { node, mut other } = Victim::new(TestServer::start());
     let () = q(
         &mut other,
         &["CONFIG", "SET", "client-query-buffer-limit", "1mb"],

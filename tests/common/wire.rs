@@ -524,6 +524,20 @@ impl RawConn {
         (frame, bytes)
     }
 
+    /// Switches the connection to RESP `version` with HELLO and returns the
+    /// reply, asserted to be a map in RESP3 and a flat array in RESP2.
+    pub fn hello(&mut self, version: u8) -> Frame {
+        let bytes = self.roundtrip(&["HELLO", &version.to_string()]);
+        let kind = if version == 3 { b'%' } else { b'*' };
+        assert_eq!(
+            bytes.first(),
+            Some(&kind),
+            "HELLO {version} answered {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        frame_of(&bytes, version == 3)
+    }
+
     /// Sends each request of `cases` in turn and asserts the exact text of
     /// its reply.
     pub fn assert_replies(&mut self, cases: &[(&[&str], &str)]) {
@@ -533,6 +547,19 @@ impl RawConn {
                 String::from_utf8_lossy(&reply),
                 *expected,
                 "reply to {request:?}"
+            );
+        }
+    }
+
+    /// Sends each raw input of `cases` in turn (inline requests, several
+    /// frames) and asserts the exact text of the one reply it gets.
+    pub fn assert_raw_replies(&mut self, cases: &[(&str, &str)]) {
+        for (input, expected) in cases {
+            let reply = self.roundtrip_bytes(input.as_bytes());
+            assert_eq!(
+                String::from_utf8_lossy(&reply),
+                *expected,
+                "reply to {input:?}"
             );
         }
     }
