@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +22,16 @@ const FAST: &[&str] = &["--failure-timeout", "3s"];
 
 fn keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("key:{i}")).collect()
+}
+
+/// `n` keys, each SET to its own name through node 0, and that connection.
+fn keys_written(cluster: &TestCluster, n: usize) -> (Vec<String>, Connection) {
+    let keys = keys(n);
+    let mut conn = cluster.node(0).conn();
+    for key in &keys {
+        let _: () = conn.set(key, key).expect("SET");
+    }
+    (keys, conn)
 }
 
 #[test]
@@ -239,6 +250,32 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
     assert_eq!(gone, None);
 }
 
+/// A thread that SETs `prefix:<i mod keys>` to `i` (i = 0, 1, ...) through
+/// the node at `entry` until `stop` is set or `limit` passes, telling
+/// `record` each key, value and whether the write was acknowledged.
+fn background_writer(
+    entry: SocketAddr,
+    prefix: &'static str,
+    keys: i64,
+    limit: Duration,
+    stop: &Arc<AtomicBool>,
+    mut record: impl FnMut(String, i64, bool) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        let client = redis::Client::open(format!("redis://{entry}/")).expect("client");
+        let mut conn = client.get_connection().expect("connection");
+        let started = Instant::now();
+        let mut i = 0i64;
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
+            let key = format!("{prefix}:{}", i % keys);
+            let ok = conn.set::<_, _, ()>(&key, i).is_ok();
+            record(key, i, ok);
+            i += 1;
+        }
+    })
+}
+
 #[test]
 fn sigkill_under_write_load_loses_no_acknowledged_write() {
     let mut cluster = TestCluster::start(3, &["--failure-timeout", "3s", "--write-quorum", "2"]);
@@ -247,19 +284,13 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
     let errors: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (acknowledged, errors, stop) = (acknowledged.clone(), errors.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let client = redis::Client::open(format!("redis://{entry}/")).unwrap();
-            let mut conn = client.get_connection().unwrap();
-            let started = Instant::now();
-            let mut i = 0i64;
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
-                let key = format!("acked:{}", i % 2000);
-                match conn.set::<_, _, ()>(&key, i) {
-                    Ok(()) => acknowledged.lock().unwrap().push((key, i)),
-                    Err(_) => errors.lock().unwrap().push(Instant::now()),
-                }
-                i += 1;
+        let (acknowledged, errors) = (acknowledged.clone(), errors.clone());
+        let limit = Duration::from_secs(120);
+        background_writer(entry, "acked", 2000, limit, &stop, move |key, i, ok| {
+            if ok {
+                acknowledged.lock().unwrap().push((key, i));
+            } else {
+                errors.lock().unwrap().push(Instant::now());
             }
         })
     };
@@ -342,11 +373,7 @@ fn hit_ratio(conn: &mut Connection, keys: &[String]) -> f64 {
 #[test]
 fn joins_and_graceful_leaves_keep_the_cache_warm() {
     let mut cluster = TestCluster::start(3, FAST);
-    let keys = keys(3000);
-    let mut conn = cluster.node(0).conn();
-    for key in &keys {
-        let _: () = conn.set(key, key).unwrap();
-    }
+    let (keys, mut conn) = keys_written(&cluster, 3000);
     let before = hit_ratio(&mut conn, &keys);
     assert_eq!(before, 1.0);
 
@@ -390,18 +417,11 @@ fn churn_ends_consistent() {
     let stop = Arc::new(AtomicBool::new(false));
     let last: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
     let writer = {
-        let (stop, last) = (stop.clone(), last.clone());
-        std::thread::spawn(move || {
-            let client = redis::Client::open(format!("redis://{entry}/")).unwrap();
-            let mut conn = client.get_connection().unwrap();
-            let started = Instant::now();
-            let mut i = 0i64;
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(240) {
-                let key = format!("churn:{}", i % 500);
-                if conn.set::<_, _, ()>(&key, i).is_ok() {
-                    last.lock().unwrap().insert(key, i);
-                }
-                i += 1;
+        let last = last.clone();
+        let limit = Duration::from_secs(240);
+        background_writer(entry, "churn", 500, limit, &stop, move |key, i, ok| {
+            if ok {
+                last.lock().unwrap().insert(key, i);
             }
         })
     };
@@ -485,11 +505,7 @@ fn evictions_on_a_primary_reach_its_replicas() {
 #[test]
 fn a_restarted_node_gets_its_slots_back_warm() {
     let mut cluster = TestCluster::start(3, FAST);
-    let keys = keys(2000);
-    let mut conn = cluster.node(0).conn();
-    for key in &keys {
-        let _: () = conn.set(key, key).unwrap();
-    }
+    let (keys, mut conn) = keys_written(&cluster, 2000);
     let slots_before = cluster.figure(2, "cluster_slots_primary");
     cluster.kill(2);
     cluster.wait_converged(2);

@@ -557,7 +557,30 @@ fn scan_with(c: &mut Connection, mut between: impl FnMut(usize)) -> HashSet<Stri
     seen
 }
 
-fn assert_none_missed(missed: &[String]) {
+/// SCAN's guarantee over `attempts` iterations: before each, the keyspace
+/// is flushed, `stable` keys are written and `prepare` writes its own
+/// (keeping what it returns as `state`); between SCAN calls `between(state,
+/// round, writer)` changes the keyspace from another connection. Every
+/// stable key must be returned.
+fn assert_scan_guarantee<S>(
+    attempts: usize,
+    stable: usize,
+    mut prepare: impl FnMut(&mut Connection) -> S,
+    mut between: impl FnMut(&mut S, usize, &mut Connection),
+) {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    let mut writer = node.conn();
+    let mut missed = Vec::new();
+    // Several iterations, as whether a rehash moves an unvisited key
+    // below the cursor depends on the (per-process random) hash seed.
+    for attempt in 0..attempts {
+        let _: () = q(&mut c, &["FLUSHALL"]);
+        let keys = fill(&mut c, &format!("stable:{attempt}:"), stable);
+        let mut state = prepare(&mut c);
+        let seen = scan_with(&mut c, |round| between(&mut state, round, &mut writer));
+        missed.extend(keys.into_iter().filter(|k| !seen.contains(k)));
+    }
     assert!(
         missed.is_empty(),
         "SCAN missed {} stable keys, e.g. {:?}",
@@ -571,26 +594,19 @@ fn assert_none_missed(missed: &[String]) {
 /// rehashing the shard tables under the cursor).
 #[test]
 fn scan_guarantee_holds_while_the_keyspace_grows() {
-    let node = TestServer::start();
-    let mut c = node.conn();
-    let mut writer = node.conn();
-    let mut missed = Vec::new();
-    // Several iterations, as whether a rehash moves an unvisited key
-    // below the cursor depends on the (per-process random) hash seed.
-    for attempt in 0..10 {
-        let _: () = q(&mut c, &["FLUSHALL"]);
-        let stable = fill(&mut c, &format!("stable:{attempt}:"), 2000);
-        let seen = scan_with(&mut c, |round| {
+    assert_scan_guarantee(
+        10,
+        2000,
+        |_| (),
+        |_, round, writer| {
             // New keys between the first calls: 16000 on top of 2000 makes
             // every shard's table rehash about three times. Growth stops so
             // the iteration can finish.
             if round < 40 {
-                fill(&mut writer, &format!("churn:{round}:"), 400);
+                fill(writer, &format!("churn:{round}:"), 400);
             }
-        });
-        missed.extend(stable.into_iter().filter(|k| !seen.contains(k)));
-    }
-    assert_none_missed(&missed);
+        },
+    );
 }
 
 /// Keys removed between SCAN calls must not make SCAN skip the keys that
@@ -598,23 +614,17 @@ fn scan_guarantee_holds_while_the_keyspace_grows() {
 /// it is under a quarter full.
 #[test]
 fn scan_guarantee_holds_while_keys_are_removed() {
-    let node = TestServer::start();
-    let mut c = node.conn();
-    let mut writer = node.conn();
-    let mut missed = Vec::new();
-    for attempt in 0..5 {
-        let _: () = q(&mut c, &["FLUSHALL"]);
-        let stable = fill(&mut c, &format!("stable:{attempt}:"), 1000);
-        let doomed: Vec<String> = fill(&mut c, "doomed:", 3000).into_iter().collect();
-        let mut batches = doomed.chunks(30);
-        let seen = scan_with(&mut c, |_| {
-            if let Some(gone) = batches.next() {
-                let _: i64 = redis::cmd("DEL").arg(gone).query(&mut writer).expect("DEL");
+    assert_scan_guarantee(
+        5,
+        1000,
+        |c| fill(c, "doomed:", 3000).into_iter().collect::<Vec<_>>(),
+        |doomed, _, writer| {
+            if !doomed.is_empty() {
+                let gone: Vec<String> = doomed.drain(..doomed.len().min(30)).collect();
+                let _: i64 = redis::cmd("DEL").arg(gone).query(writer).expect("DEL");
             }
-        });
-        missed.extend(stable.into_iter().filter(|k| !seen.contains(k)));
-    }
-    assert_none_missed(&missed);
+        },
+    );
 }
 
 #[test]
