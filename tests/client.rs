@@ -184,11 +184,11 @@ async fn exercise(client: &Client, prefix: &str) {
         .set(&short, &1, SetOptions::new().ttl(Duration::from_millis(50)))
         .await
         .expect("set succeeds");
-    let until = Instant::now() + DEADLINE;
-    while client.exists(&short).await.expect("exists succeeds") {
-        assert!(Instant::now() < until, "{short} never expired");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let expired = eventually_async(DEADLINE, || async {
+        !client.exists(&short).await.expect("exists succeeds")
+    })
+    .await;
+    assert!(expired, "{short} never expired");
 
     // Raw bytes, not UTF-8.
     let raw_key = format!("{prefix}:raw");
@@ -478,25 +478,21 @@ fn redis_cluster_round_trips() {
     let rt = runtime();
     rt.block_on(async {
         // Every node must agree the cluster is up before routing works.
-        let mut ready = false;
-        for _ in 0..300 {
-            let mut up = 0;
-            for addr in &addrs {
+        let addrs = &addrs;
+        let ready = eventually_async(DEADLINE, || async move {
+            for addr in addrs {
                 let Ok(client) = Client::connect(config(vec![addr.clone()])).await else {
-                    continue;
+                    return false;
                 };
-                if let Ok(Value::Bulk(info)) = client.cmd(&[b"CLUSTER", b"INFO"]).await {
-                    if String::from_utf8_lossy(&info).contains("cluster_state:ok") {
-                        up += 1;
-                    }
+                match client.cmd(&[b"CLUSTER", b"INFO"]).await {
+                    Ok(Value::Bulk(info))
+                        if String::from_utf8_lossy(&info).contains("cluster_state:ok") => {}
+                    _ => return false,
                 }
             }
-            if up == addrs.len() {
-                ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            true
+        })
+        .await;
         assert!(ready, "Redis Cluster did not come up");
         let client = Client::connect(config(vec![addrs[0].clone()]))
             .await
@@ -531,15 +527,14 @@ fn redis_server_restart_reconnects() {
     let restarted = RedisServer::start_on(port, &[]).expect("redis-server restarts");
     let started = Instant::now();
     let recovered = rt.block_on(async {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            match client.get::<i32>("restart").await {
-                // Nothing was persisted: the key is gone, the client works.
-                Ok(value) => return value,
-                Err(e) => assert!(Instant::now() < until, "never reconnected: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let client = &client;
+        let reconnected = eventually_async(DEADLINE, || async move {
+            client.get::<i32>("restart").await.is_ok()
+        })
+        .await;
+        assert!(reconnected, "never reconnected");
+        // Nothing was persisted: the key is gone, the client works.
+        client.get::<i32>("restart").await.expect("get succeeds")
     });
     eprintln!(
         "redis-server restart: client working again {:?} after the restart",
@@ -587,16 +582,13 @@ fn proxy_mode_cluster_round_trips() {
                 .await
                 .unwrap();
         }
-        let until = Instant::now() + DEADLINE;
         for i in 0..50 {
-            loop {
-                let value: Option<i32> = replicas.get(format!("rep:{i}")).await.unwrap();
-                if value == Some(i) {
-                    break;
-                }
-                assert!(Instant::now() < until, "rep:{i} never reached its replica");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            let replicas = &replicas;
+            let replicated = eventually_async(DEADLINE, || async move {
+                replicas.get::<i32>(format!("rep:{i}")).await.unwrap() == Some(i)
+            })
+            .await;
+            assert!(replicated, "rep:{i} never reached its replica");
         }
         // Writes through a READONLY client still reach primaries.
         replicas.set("rep:w", &1, SetOptions::new()).await.unwrap();
@@ -660,11 +652,11 @@ fn redirect_mode_cluster_follows_moved_and_splits_multi_key_commands() {
         eprintln!("redirect mode after a join: {stats:?}");
         assert!(stats.moved > 0, "{stats:?}");
         // The MOVED replies asked for a refresh: the map now has 4 nodes.
-        let until = Instant::now() + DEADLINE;
-        while client.stats().known_nodes != 4 {
-            assert!(Instant::now() < until, "{:?}", client.stats());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let refreshed = eventually_async(DEADLINE, || {
+            std::future::ready(client.stats().known_nodes == 4)
+        })
+        .await;
+        assert!(refreshed, "{:?}", client.stats());
         assert!(client.stats().slot_map_refreshes >= 2);
         // Later requests go straight to the owners.
         let moved = client.stats().moved;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
-use common::{eventually, q};
+use common::{eventually, q, DEADLINE};
 use redis::{Commands, Connection, Value};
 
 /// Flags for a quick failure detector in tests.
@@ -294,20 +294,13 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
             }
         })
     };
-    assert!(eventually(Duration::from_secs(30), || acknowledged
-        .lock()
-        .unwrap()
-        .len()
-        > 3000));
+    assert!(eventually(DEADLINE, || acknowledged.lock().unwrap().len() > 3000));
     let killed_at = Instant::now();
     cluster.kill(2);
     cluster.wait_converged(2);
     // Keep writing a little after the new ring is in place.
     let after = acknowledged.lock().unwrap().len();
-    assert!(eventually(Duration::from_secs(30), || acknowledged
-        .lock()
-        .unwrap()
-        .len()
+    assert!(eventually(DEADLINE, || acknowledged.lock().unwrap().len()
         > after + 1000));
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
@@ -405,8 +398,7 @@ fn joins_and_graceful_leaves_keep_the_cache_warm() {
     let after_leave = hit_ratio(&mut conn, &keys);
     eprintln!("leave: hit ratio after {after_leave}");
     assert_eq!(after_leave, 1.0);
-    assert!(eventually(Duration::from_secs(30), || cluster.total_keys()
-        == 2 * keys.len() as u64));
+    assert!(eventually(DEADLINE, || cluster.total_keys() == 2 * keys.len() as u64));
 }
 
 #[test]
@@ -521,8 +513,7 @@ fn a_restarted_node_gets_its_slots_back_warm() {
     let mut restarted = cluster.node(2).conn();
     let held: u64 = q(&mut restarted, &["DBSIZE"]);
     assert!(held > 0, "it pulled its slots back");
-    assert!(eventually(Duration::from_secs(30), || cluster.total_keys()
-        == 2 * keys.len() as u64));
+    assert!(eventually(DEADLINE, || cluster.total_keys() == 2 * keys.len() as u64));
 }
 
 #[test]
@@ -583,9 +574,7 @@ fn the_local_cluster_command_starts_a_working_cluster() {
         .status()
         .unwrap();
     assert!(status.success());
-    let stopped = eventually(Duration::from_secs(30), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
+    let stopped = eventually(DEADLINE, || matches!(child.try_wait(), Ok(Some(_))));
     if !stopped {
         let _ = child.kill();
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::errors::config_set_failed;
 use common::wire::{command, Frame};
-use common::{err, eventually, info_field, q, RawConn, TestNode, TestServer};
+use common::{err, eventually, info_field, q, RawConn, TestNode, TestServer, DEADLINE};
 
 #[test]
 fn http_requests_close_the_connection_and_run_nothing() {
@@ -271,7 +271,7 @@ fn sigterm_stops_a_node_whose_clients_never_read() {
     }));
     let started = Instant::now();
     node.signal("TERM");
-    let code = node.wait_exit(Duration::from_secs(30));
+    let code = node.wait_exit(DEADLINE);
     let took = started.elapsed();
     eprintln!("SIGTERM with 4 clients that never read: exited in {took:?}");
     assert_eq!(code, Some(0));

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::errors::{wrong_arity, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use common::errors::{wrong_arity, INVALID_CURSOR, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use common::query::assert_arity_errors;
 use common::wire::Frame;
 use common::{bulk, err, q, v, TestServer};
@@ -497,11 +497,8 @@ fn hscan_returns_every_field() {
         Value::Array(vec![bulk("0"), Value::Array(vec![])])
     );
     // Errors.
-    assert_eq!(err(&mut c, &["HSCAN", "h", "abc"]), "ERR invalid cursor");
-    assert_eq!(
-        err(&mut c, &["HSCAN", "nokey", "abc"]),
-        "ERR invalid cursor"
-    );
+    assert_eq!(err(&mut c, &["HSCAN", "h", "abc"]), INVALID_CURSOR);
+    assert_eq!(err(&mut c, &["HSCAN", "nokey", "abc"]), INVALID_CURSOR);
     assert_eq!(err(&mut c, &["HSCAN", "h", "0", "COUNT", "0"]), SYNTAX);
     assert_eq!(err(&mut c, &["HSCAN", "h", "0", "COUNT", "-1"]), SYNTAX);
     assert_eq!(

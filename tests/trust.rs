@@ -16,7 +16,7 @@ use common::cluster::TestCluster;
 use common::info::field_u64;
 use common::process::run_to_exit;
 use common::wire::Frame;
-use common::{err, eventually, q, TestNode};
+use common::{err, eventually, q, TestNode, DEADLINE};
 use redis::{Connection, Value};
 use ringcache_proto::resp;
 use ringcache_server::cluster::peer_auth::{self, HandshakeError};
@@ -107,8 +107,7 @@ fn strangers_cannot_join_take_slots_or_a_members_name() {
     };
     let before = dropped(&mut real);
     // Several more rounds of every rogue's gossip reach the seed.
-    assert!(eventually(Duration::from_secs(30), || dropped(&mut real)
-        >= before + 40));
+    assert!(eventually(DEADLINE, || dropped(&mut real) >= before + 40));
     for (i, conn) in real.iter_mut().enumerate() {
         let info = info_cluster(conn);
         assert_eq!(
@@ -332,7 +331,7 @@ fn peer_handshakes_carry_no_password(cluster: &mut TestCluster, password: &str) 
         let key = format!("after-restart:{i}");
         let _ = common::cmd(&["SET", &key, "v"]).query::<Value>(&mut watchers[0]);
     }
-    let handshakes_logged = eventually(Duration::from_secs(30), || {
+    let handshakes_logged = eventually(DEADLINE, || {
         watchers
             .iter_mut()
             .all(|c| slowlog_text(c).contains("RCPEER"))

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
+use common::DEADLINE;
 
 /// The example binary, built on first use (as the server binary is).
 fn webapp_binary() -> PathBuf {
@@ -57,7 +58,7 @@ impl App {
     fn request(&self, method: &str, path: &str, session: Option<&str>) -> (u16, serde_json::Value) {
         let mut stream = TcpStream::connect(self.addr).expect("connect succeeds");
         stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(DEADLINE))
             .expect("a read timeout");
         let cookie = session
             .map(|s| format!("Cookie: session={s}\r\n"))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use redis::Value;
 
 use super::info::field_u64;
-use super::{eventually, TestNode};
+use super::{eventually, TestNode, DEADLINE};
 
 /// How long a cluster may take to agree on its ring on a loaded machine.
 pub const CONVERGE_DEADLINE: Duration = Duration::from_secs(60);
@@ -68,7 +68,7 @@ impl TestCluster {
         }
         let mut first = start_node(0, None, &flags);
         let line = first
-            .wait_for_log("cluster membership started", Duration::from_secs(30))
+            .wait_for_log("cluster membership started", DEADLINE)
             .expect("node 0 starts gossip");
         let seed = line
             .split("gossip=")
@@ -153,7 +153,7 @@ impl TestCluster {
     pub fn kill(&mut self, index: usize) {
         if let Some(mut node) = self.nodes[index].take() {
             node.signal("KILL");
-            node.wait_exit(Duration::from_secs(30));
+            node.wait_exit(DEADLINE);
         }
     }
 

@@ -39,6 +39,12 @@ pub fn wrong_arity(command: &str) -> String {
     )
 }
 
+/// A container command's unknown subcommand `sub` (the start of Redis's
+/// text; some commands add a hint after it).
+pub fn unknown_subcommand(sub: &str) -> String {
+    format!("ERR unknown subcommand or wrong number of arguments for '{sub}'")
+}
+
 /// A CONFIG SET refusal of `name`, with Redis's `reason`.
 pub fn config_set_failed(name: &str, reason: &str) -> String {
     format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")

@@ -180,14 +180,15 @@ impl TestNode {
 
     /// Waits for the process to exit, up to `deadline`; returns its exit code.
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
-        let until = Instant::now() + deadline;
-        while Instant::now() < until {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
+        let mut code = None;
+        eventually(deadline, || match self.child.try_wait() {
+            Ok(Some(status)) => {
+                code = status.code();
+                true
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+            _ => false,
+        });
+        code
     }
 
     /// Log lines received so far.
@@ -247,18 +248,15 @@ pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawning ringcache-server");
-    let until = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break Some(status);
-        }
-        if Instant::now() >= until {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    eventually(DEADLINE, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
         let _ = pipe.read_to_string(&mut stderr);
