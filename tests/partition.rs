@@ -24,6 +24,7 @@ use common::eventually;
 use common::info::field_u64;
 use common::netns::{lab_or_skip, Lab};
 use common::process::server_binary;
+use common::redis_server::skip_without;
 use redis::{Connection, Value};
 
 const PASSWORD: &str = "partition-test-password";
@@ -450,8 +451,11 @@ fn redis_cli(lab: &Lab, i: usize, commands: &str) -> String {
 
 #[test]
 fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
-    let Some(mut lab) = lab_or_skip(3, "a_public_bind_keeps_its_peer_links_under_protected_mode")
-    else {
+    let test = "a_public_bind_keeps_its_peer_links_under_protected_mode";
+    if skip_without(test, &["redis-cli"]) {
+        return;
+    }
+    let Some(mut lab) = lab_or_skip(3, test) else {
         return;
     };
     // Without a secret, such a node refuses to start and says why.
