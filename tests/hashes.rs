@@ -7,7 +7,10 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::errors::{wrong_arity, INVALID_CURSOR, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use common::errors::{
+    wrong_arity, FLOAT_RESULT_NAN_OR_INFINITY, INVALID_CURSOR, NAN_OR_INFINITY, NOT_FLOAT,
+    NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
+};
 use common::query::assert_arity_errors;
 use common::wire::Frame;
 use common::{bulk, err, q, v, TestServer};
@@ -180,7 +183,7 @@ fn failed_writes_to_a_missing_key_leave_no_empty_hash() {
     assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "abc"]), NOT_FLOAT);
     assert_eq!(
         err(&mut c, &["HINCRBYFLOAT", "h", "f", "inf"]),
-        "ERR value is NaN or Infinity"
+        NAN_OR_INFINITY
     );
     assert_eq!(v(&mut c, &["HDEL", "h", "f"]), Value::Int(0));
     assert_eq!(v(&mut c, &["EXISTS", "h"]), Value::Int(0));
@@ -210,7 +213,7 @@ fn hincrby_counts_and_errors() {
         );
         assert_eq!(v(&mut c, &["HGET", "h", "bad"]), bulk(bad));
     }
-    let overflow = "ERR increment or decrement would overflow";
+    let overflow = OVERFLOW;
     let _: i64 = q(
         &mut c,
         &[
@@ -271,22 +274,20 @@ fn hincrbyfloat_results_and_errors() {
         bulk("10000000000")
     );
     // Errors.
-    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "abc"]), NOT_FLOAT);
-    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "nan"]), NOT_FLOAT);
-    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "1 "]), NOT_FLOAT);
     // An infinite increment is refused by itself, with its own message.
-    assert_eq!(
-        err(&mut c, &["HINCRBYFLOAT", "h", "f", "inf"]),
-        "ERR value is NaN or Infinity"
-    );
-    assert_eq!(
-        err(&mut c, &["HINCRBYFLOAT", "h", "f", "-inf"]),
-        "ERR value is NaN or Infinity"
-    );
+    for (increment, error) in [
+        ("abc", NOT_FLOAT),
+        ("nan", NOT_FLOAT),
+        ("1 ", NOT_FLOAT),
+        ("inf", NAN_OR_INFINITY),
+        ("-inf", NAN_OR_INFINITY),
+    ] {
+        assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", increment]), error);
+    }
     let _: i64 = q(&mut c, &["HSET", "h", "huge", "1.5e308"]);
     assert_eq!(
         err(&mut c, &["HINCRBYFLOAT", "h", "huge", "1.5e308"]),
-        "ERR increment would produce NaN or Infinity"
+        FLOAT_RESULT_NAN_OR_INFINITY
     );
     for bad in ["abc", " 1", "1.5.5"] {
         let _: i64 = q(&mut c, &["HSET", "h", "bad", bad]);

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::errors::{line, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use common::errors::{
+    line, FLOAT_RESULT_NAN_OR_INFINITY, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
+};
 use common::query::assert_arity_errors;
 use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, TestServer, DEADLINE};
 use redis::Value;
@@ -444,7 +446,7 @@ fn integer_counters() {
         NOT_INTEGER
     );
     // Overflow in both directions.
-    let overflow = "ERR increment or decrement would overflow";
+    let overflow = OVERFLOW;
     assert_eq!(
         v(&mut c, &["SET", "max", "9223372036854775807"]),
         Value::Okay
@@ -531,7 +533,7 @@ fn incrbyfloat_results_and_errors() {
             "value {bad:?}"
         );
     }
-    let nan_or_inf = "ERR increment would produce NaN or Infinity";
+    let nan_or_inf = FLOAT_RESULT_NAN_OR_INFINITY;
     assert_eq!(err(&mut c, &["INCRBYFLOAT", "i", "inf"]), nan_or_inf);
     assert_eq!(err(&mut c, &["INCRBYFLOAT", "i", "-inf"]), nan_or_inf);
     assert_eq!(v(&mut c, &["SET", "huge", "1.5e308"]), Value::Okay);

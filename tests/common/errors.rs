@@ -9,6 +9,10 @@ pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 /// A float result or argument that is NaN or infinite.
 pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+/// INCR/DECR past the i64 range.
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+/// INCRBYFLOAT/HINCRBYFLOAT to an infinite or NaN result.
+pub const FLOAT_RESULT_NAN_OR_INFINITY: &str = "ERR increment would produce NaN or Infinity";
 /// Options that do not parse.
 pub const SYNTAX: &str = "ERR syntax error";
 /// A SCAN cursor that is not a number.
