@@ -3,9 +3,10 @@
 //! array), requests encoded by the protocol crate, and [`RawConn`], the one
 //! reader of replies from a socket that every raw-byte test uses.
 //!
-//! The client crate's decoder is lenient on purpose (it reads `#x` as false,
-//! any negative length as nil, `+5` as an integer); this one refuses every
-//! frame Redis would never send, so a malformed reply fails the test.
+//! The protocol crate's decoder (`ringcache_proto::resp`) is lenient on
+//! purpose (it reads `#x` as false, any negative length as nil, `+5` as an
+//! integer); this one refuses every frame Redis would never send, so a
+//! malformed reply fails the test.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
