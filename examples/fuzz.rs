@@ -14,10 +14,6 @@ mod common;
 #[path = "../tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
-// The node's allocator: maxmemory reads its statistics.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() {
     let mut cases = 1_000_000u64;
     let mut seed = None;

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::rng::Rng;
-use common::{q, TestNode};
+use common::random::Gen;
+use common::{q, TestServer};
 use redis::Connection;
 
 fn append(c: &mut Connection, key: &str, tail: &[u8]) -> usize {
@@ -37,7 +37,7 @@ fn getrange(c: &mut Connection, key: &str, start: i64, end: i64) -> Vec<u8> {
 }
 
 /// Checks the whole value and a few ranges against the model.
-fn check(c: &mut Connection, key: &str, model: &[u8], rng: &mut Rng) {
+fn check(c: &mut Connection, key: &str, model: &[u8], rng: &mut Gen) {
     let strlen: usize = q(c, &["STRLEN", key]);
     assert_eq!(strlen, model.len());
     let got: Vec<u8> = redis::cmd("GET").arg(key).query(c).expect("GET");
@@ -70,9 +70,9 @@ fn check(c: &mut Connection, key: &str, model: &[u8], rng: &mut Rng) {
 
 #[test]
 fn appends_and_setranges_are_byte_exact() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
-    let mut rng = Rng::seeded("appends_and_setranges_are_byte_exact");
+    let mut rng = Gen::seeded("appends_and_setranges_are_byte_exact");
     let keys = ["small", "medium", "large"];
     let sizes = [16, 300, 70_000];
     let mut models: Vec<Vec<u8>> = vec![Vec::new(); keys.len()];
@@ -104,7 +104,7 @@ fn appends_and_setranges_are_byte_exact() {
     // SET replaces a grown value with an exact one; APPEND grows it again.
     let _: () = q(&mut c, &["SET", "large", "fresh"]);
     assert_eq!(append(&mut c, "large", b"!"), 6);
-    let v: Vec<u8> = redis::cmd("GET").arg("large").query(&mut c).expect("GET");
+    let v: Vec<u8> = q(&mut c, &["GET", "large"]);
     assert_eq!(v, b"fresh!");
 }
 
@@ -112,7 +112,7 @@ fn appends_and_setranges_are_byte_exact() {
 /// one-byte appends, which used to copy the whole value each time.
 #[test]
 fn appends_to_a_setrange_made_value_complete() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(setrange(&mut c, "big", 268_435_455, b"x"), 268_435_456);
     for i in 1..=300 {
@@ -135,7 +135,7 @@ fn appends_to_a_setrange_made_value_complete() {
 /// room a grown value carries while a SET value stays exact.
 #[test]
 fn megabyte_appends_build_the_value_and_memory_usage_counts_spare_room() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let chunk: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
     for i in 1..=64 {

@@ -13,24 +13,21 @@
 mod common;
 
 use std::future::Future;
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::TestNode;
+use common::redis_server::RedisServer;
+use common::{eventually_async, TestServer, DEADLINE};
 use ringcache_client::envelope::{EntryKind, Header};
 use ringcache_client::{
     BreakerConfig, BreakerState, CacheAside, CacheAsideConfig, CacheUpdate, Client, ClientConfig,
-    LoadError, Ttl, WriteThrough, WriteThroughConfig,
+    LoadError, Ttl, Value, WriteThrough, WriteThroughConfig,
 };
 use tokio::sync::{oneshot, watch};
 
-/// Generous bound for anything that should happen soon on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(30);
 const HOUR: Duration = Duration::from_secs(3600);
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 type Loaded = Result<Option<String>, LoadError<String>>;
 
@@ -41,6 +38,26 @@ async fn connect(addr: &str, request_timeout: Duration) -> Client {
         ..ClientConfig::new([addr])
     };
     Client::connect(config).await.expect("connect")
+}
+
+/// A client of the node at `addr` (5 s request timeout) and a cache-aside
+/// helper on it, [`plain`] but for what `tweak` changes.
+async fn cache_at(
+    addr: SocketAddr,
+    tweak: impl FnOnce(&mut CacheAsideConfig),
+) -> (Client, CacheAside) {
+    let client = connect(&addr.to_string(), Duration::from_secs(5)).await;
+    let mut config = plain();
+    tweak(&mut config);
+    let cache = CacheAside::new(client.clone(), config).expect("cache");
+    (client, cache)
+}
+
+/// A loader that finds `text`.
+fn loads(
+    text: &'static str,
+) -> impl Fn() -> std::future::Ready<Result<Option<String>, String>> + Copy {
+    move || std::future::ready(Ok(Some(text.to_string())))
 }
 
 /// Deterministic entries: no jitter, no early refresh unless asked.
@@ -63,22 +80,57 @@ fn some(text: &str) -> Loaded {
     Ok(Some(text.to_string()))
 }
 
-/// Polls `check` every 10 ms until it is true or `deadline` passes.
-async fn eventually_async<F, Fut>(deadline: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let until = Instant::now() + deadline;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+/// When `key` expires (PEXPIRETIME: Unix time in ms).
+async fn expiry_ms(client: &Client, key: &str) -> i64 {
+    match client.cmd(&[b"PEXPIRETIME", key.as_bytes()]).await {
+        Ok(Value::Int(at)) if at > 0 => at,
+        other => panic!("PEXPIRETIME {key}: {other:?}"),
     }
+}
+
+/// Now as Unix time in ms, by the clock the node reads.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `n` concurrent callers of `key`. The one loader that runs counts
+/// itself in `calls`, waits for `gate` to open, then returns
+/// `outcome(opened)` (`opened` is false if the gate was dropped instead).
+fn gated_callers(
+    cache: &CacheAside,
+    n: usize,
+    key: &'static str,
+    calls: &Arc<AtomicUsize>,
+    gate: &watch::Receiver<bool>,
+    outcome: fn(bool) -> Result<Option<String>, String>,
+) -> Vec<tokio::task::JoinHandle<Loaded>> {
+    (0..n)
+        .map(|_| {
+            let cache = cache.clone();
+            let calls = Arc::clone(calls);
+            let mut gate = gate.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_load(key, HOUR, move || async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        let opened = gate.wait_for(|open| *open).await.is_ok();
+                        outcome(opened)
+                    })
+                    .await
+            })
+        })
+        .collect()
+}
+
+/// Waits until `coalesced` callers in all have joined a flight.
+async fn joined(cache: &CacheAside, coalesced: u64) -> bool {
+    eventually_async(DEADLINE, || {
+        let now = cache.stats().coalesced;
+        async move { now == coalesced }
+    })
+    .await
 }
 
 /// A loader that must not run.
@@ -111,6 +163,18 @@ impl Db {
     fn write(&self, value: Option<&str>) {
         *self.0.lock().expect("db") = value.map(String::from);
     }
+
+    /// The system-of-record step of a write-through: writes `value`.
+    async fn store(&self, value: Option<&str>) -> Result<(), String> {
+        self.write(value);
+        Ok(())
+    }
+
+    /// A loader that reads the system of record.
+    fn loader(&self) -> impl FnOnce() -> std::future::Ready<Result<Option<String>, String>> {
+        let db = self.clone();
+        move || std::future::ready(Ok(db.read()))
+    }
 }
 
 /// What a loader returns, boxed.
@@ -138,20 +202,19 @@ fn blocked_loader(
 /// holding v1, and a miss load of "item" that has read v1 and waits for
 /// `release` before it returns.
 struct Race {
-    _node: TestNode,
+    _node: TestServer,
     client: Client,
     cache: CacheAside,
     writer: WriteThrough,
     db: Db,
-    load: tokio::task::JoinHandle<Result<Option<String>, LoadError<String>>>,
-    release: oneshot::Sender<()>,
+    load: tokio::task::JoinHandle<Loaded>,
+    release: Option<oneshot::Sender<()>>,
 }
 
 impl Race {
     async fn start() -> Race {
-        let node = TestNode::start(&[]);
-        let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-        let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+        let node = TestServer::start();
+        let (client, cache) = cache_at(node.addr, |_| {}).await;
         let writer = cache.write_through(writer_config()).expect("writer");
         let db = Db::new("v1");
         let (started_tx, started) = oneshot::channel();
@@ -169,8 +232,21 @@ impl Race {
             writer,
             db,
             load,
-            release,
+            release: Some(release),
         }
+    }
+
+    /// Lets the blocked load finish; returns what its caller got.
+    async fn finish_load(&mut self) -> Loaded {
+        if let Some(release) = self.release.take() {
+            release.send(()).expect("release");
+        }
+        (&mut self.load).await.expect("task")
+    }
+
+    /// What the cache holds under "item".
+    async fn item(&self) -> Option<(EntryKind, Option<String>)> {
+        stored(&self.client, "item").await
     }
 }
 
@@ -183,35 +259,21 @@ fn median(samples: &mut [Duration]) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stampede_on_a_cold_key_runs_the_loader_once() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+    let node = TestServer::start();
+    let (client, cache) = cache_at(node.addr, |_| {}).await;
     const CALLERS: usize = 1000;
 
     // 1,000 callers of a cold key; the loader waits until all have joined.
     let calls = Arc::new(AtomicUsize::new(0));
     let (release, gate) = watch::channel(false);
-    let mut tasks = Vec::with_capacity(CALLERS);
-    for _ in 0..CALLERS {
-        let cache = cache.clone();
-        let calls = Arc::clone(&calls);
-        let mut gate = gate.clone();
-        tasks.push(tokio::spawn(async move {
-            cache
-                .get_or_load("hot", HOUR, move || async move {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    let _ = gate.wait_for(|open| *open).await;
-                    Ok::<_, String>(Some("value".to_string()))
-                })
-                .await
-        }));
-    }
-    let joined = eventually_async(DEADLINE, || {
-        let coalesced = cache.stats().coalesced;
-        async move { coalesced == CALLERS as u64 - 1 }
-    })
-    .await;
-    assert!(joined, "callers did not all join: {:?}", cache.stats());
+    let tasks = gated_callers(&cache, CALLERS, "hot", &calls, &gate, |_| {
+        Ok(Some("value".to_string()))
+    });
+    assert!(
+        joined(&cache, CALLERS as u64 - 1).await,
+        "callers did not all join: {:?}",
+        cache.stats()
+    );
     release.send_replace(true);
     for task in tasks {
         assert_eq!(task.await.expect("task"), some("value"));
@@ -260,27 +322,10 @@ async fn a_stampede_on_a_cold_key_runs_the_loader_once() {
     let calls = Arc::new(AtomicUsize::new(0));
     let (release, gate) = watch::channel(false);
     let before = cache.stats().coalesced;
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let cache = cache.clone();
-        let calls = Arc::clone(&calls);
-        let mut gate = gate.clone();
-        tasks.push(tokio::spawn(async move {
-            cache
-                .get_or_load("failing", HOUR, move || async move {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    let _ = gate.wait_for(|open| *open).await;
-                    Err::<Option<String>, _>("db down".to_string())
-                })
-                .await
-        }));
-    }
-    let joined = eventually_async(DEADLINE, || {
-        let coalesced = cache.stats().coalesced;
-        async move { coalesced == before + 99 }
-    })
-    .await;
-    assert!(joined);
+    let tasks = gated_callers(&cache, 100, "failing", &calls, &gate, |_| {
+        Err("db down".to_string())
+    });
+    assert!(joined(&cache, before + 99).await);
     release.send_replace(true);
     for task in tasks {
         assert_eq!(
@@ -295,39 +340,18 @@ async fn a_stampede_on_a_cold_key_runs_the_loader_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_or_slow_loader_fails_its_callers_and_leaks_nothing() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(
-        client,
-        CacheAsideConfig {
-            load_timeout: Duration::from_millis(200),
-            ..plain()
-        },
-    )
-    .expect("cache");
+    let node = TestServer::start();
+    let (_client, cache) =
+        cache_at(node.addr, |c| c.load_timeout = Duration::from_millis(200)).await;
     let (release, gate) = watch::channel(false);
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let cache = cache.clone();
-        let mut gate = gate.clone();
-        tasks.push(tokio::spawn(async move {
-            cache
-                .get_or_load("panics", HOUR, move || async move {
-                    let released = gate.wait_for(|open| *open).await.is_ok();
-                    if released {
-                        panic!("loader panicked (expected by the test)");
-                    }
-                    Ok::<Option<String>, String>(None)
-                })
-                .await
-        }));
-    }
-    let joined = eventually_async(DEADLINE, || {
-        let coalesced = cache.stats().coalesced;
-        async move { coalesced == 9 }
-    })
-    .await;
-    assert!(joined);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tasks = gated_callers(&cache, 10, "panics", &calls, &gate, |released| {
+        if released {
+            panic!("loader panicked (expected by the test)");
+        }
+        Ok(None)
+    });
+    assert!(joined(&cache, 9).await);
     release.send_replace(true);
     for task in tasks {
         assert_eq!(task.await.expect("task"), Err(LoadError::Abandoned));
@@ -342,11 +366,7 @@ async fn a_panicking_or_slow_loader_fails_its_callers_and_leaks_nothing() {
         .await;
     assert_eq!(slow, Err(LoadError::Timeout(Duration::from_millis(200))));
     assert_eq!(
-        cache
-            .get_or_load("slow", HOUR, || async {
-                Ok::<_, String>(Some("ok".to_string()))
-            })
-            .await,
+        cache.get_or_load("slow", HOUR, loads("ok")).await,
         some("ok")
     );
 }
@@ -355,17 +375,9 @@ async fn a_panicking_or_slow_loader_fails_its_callers_and_leaks_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_found_is_cached_for_the_negative_ttl() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let node = TestServer::start();
     let negative_ttl = Duration::from_millis(800);
-    let cache = CacheAside::new(
-        client.clone(),
-        CacheAsideConfig {
-            negative_ttl: Some(negative_ttl),
-            ..plain()
-        },
-    )
-    .expect("cache");
+    let (client, cache) = cache_at(node.addr, |c| c.negative_ttl = Some(negative_ttl)).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let loader = |calls: &Arc<AtomicUsize>, value: Option<&'static str>| {
         let calls = Arc::clone(calls);
@@ -414,16 +426,8 @@ async fn not_found_is_cached_for_the_negative_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttls_are_jittered_within_bounds() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(
-        client.clone(),
-        CacheAsideConfig {
-            jitter: 0.1,
-            ..plain()
-        },
-    )
-    .expect("cache");
+    let node = TestServer::start();
+    let (client, cache) = cache_at(node.addr, |c| c.jitter = 0.1).await;
     let ttl = Duration::from_secs(100);
     for i in 0..200 {
         let value = format!("v{i}");
@@ -460,28 +464,13 @@ async fn ttls_are_jittered_within_bounds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(
-        client.clone(),
-        CacheAsideConfig {
-            refresh_ahead: 0.5,
-            ..plain()
-        },
-    )
-    .expect("cache");
+    let node = TestServer::start();
+    let (client, cache) = cache_at(node.addr, |c| c.refresh_ahead = 0.5).await;
     // Long enough that the refresh window (the second half) leaves seconds
     // of margin before the hard expiry on a loaded machine.
     let ttl = Duration::from_secs(8);
     let seeded = Instant::now();
-    assert_eq!(
-        cache
-            .get_or_load("hot", ttl, || async {
-                Ok::<_, String>(Some("v1".to_string()))
-            })
-            .await,
-        some("v1")
-    );
+    assert_eq!(cache.get_or_load("hot", ttl, loads("v1")).await, some("v1"));
     // Readers poll the key; their loader (used only by a refresh) counts
     // its calls and waits for the gate.
     let calls = Arc::new(AtomicUsize::new(0));
@@ -530,10 +519,18 @@ async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
         .await
     );
     assert_eq!(cache.stats().early_refreshes, 1);
+    // The key's expiry before the refresh lands, and the earliest expiry a
+    // refresh written from now on can set: both by the clock, so the check
+    // below holds however slowly a loaded machine runs.
+    let expiry_before = expiry_ms(&client, "hot").await;
+    let renewed_from = unix_ms();
     release.send_replace(true);
+    // Landed: readers get v2, and the refresh task has finished (it records
+    // the compare-and-set's support after its write).
     let refreshed = eventually_async(DEADLINE, || {
         let read = read(&cache);
-        async move { read.await.0 == some("v2") }
+        let finished = cache.stats().in_flight == 0 && cache.compare_and_set_supported().is_some();
+        async move { read.await.0 == some("v2") && finished }
     })
     .await;
     assert!(refreshed, "the refresh did not land: {:?}", cache.stats());
@@ -547,12 +544,11 @@ async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
     assert_eq!(stats.refresh_conflicts, 0);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(cache.compare_and_set_supported(), Some(true));
-    let Ttl::ExpiresIn(left) = client.ttl("hot").await.expect("PTTL") else {
-        panic!("expires")
-    };
+    let expiry_after = expiry_ms(&client, "hot").await;
     assert!(
-        left > Duration::from_secs(4),
-        "the TTL was renewed: {left:?}"
+        expiry_after > expiry_before && expiry_after >= renewed_from + ttl.as_millis() as i64,
+        "the refresh renewed the TTL: expiry {expiry_before} -> {expiry_after} ms \
+         (refresh released at {renewed_from} ms, TTL {ttl:?})"
     );
     println!(
         "early refresh: started {refresh_started:?} into an 8 s TTL (window 4 s); {reads} reads, \
@@ -564,32 +560,23 @@ async fn a_hot_key_is_refreshed_in_the_background_before_it_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_values_are_served_when_the_loader_fails() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(
-        client.clone(),
-        CacheAsideConfig {
-            stale_window: Some(Duration::from_secs(60)),
-            ..plain()
-        },
-    )
-    .expect("cache");
+    let node = TestServer::start();
+    let (client, cache) = cache_at(node.addr, |c| {
+        c.stale_window = Some(Duration::from_secs(60))
+    })
+    .await;
     let strict = CacheAside::new(client.clone(), plain()).expect("cache");
     let fresh = Duration::from_millis(300);
+    let written_from = unix_ms();
     assert_eq!(
-        cache
-            .get_or_load("price", fresh, || async {
-                Ok::<_, String>(Some("v1".to_string()))
-            })
-            .await,
+        cache.get_or_load("price", fresh, loads("v1")).await,
         some("v1")
     );
-    let Ttl::ExpiresIn(left) = client.ttl("price").await.expect("PTTL") else {
-        panic!("expires")
-    };
+    // By the clock, not by PTTL, so a slow machine cannot fail it.
+    let expiry = expiry_ms(&client, "price").await;
     assert!(
-        left > Duration::from_secs(59),
-        "fresh TTL + stale window: {left:?}"
+        expiry >= written_from + 60_300,
+        "fresh TTL + stale window: expires at {expiry} ms, written from {written_from} ms"
     );
     let failing = || async { Err::<Option<String>, _>("db down".to_string()) };
     // Fresh reads do not load; once stale, the failed reload serves v1.
@@ -609,11 +596,7 @@ async fn stale_values_are_served_when_the_loader_fails() {
     );
     // A working loader replaces the stale entry (compare-and-set).
     assert_eq!(
-        cache
-            .get_or_load("price", HOUR, || async {
-                Ok::<_, String>(Some("v2".to_string()))
-            })
-            .await,
+        cache.get_or_load("price", HOUR, loads("v2")).await,
         some("v2")
     );
     assert_eq!(cache.get_or_load("price", HOUR, never).await, some("v2"));
@@ -626,78 +609,49 @@ async fn stale_values_are_served_when_the_loader_fails() {
 /// finishes: the cache keeps v2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_load_cannot_overwrite_a_newer_write() {
-    let Race {
-        _node,
-        client,
-        cache,
-        writer,
-        db,
-        load,
-        release,
-    } = Race::start().await;
-    let outcome = writer
-        .write("item", "v2", HOUR, async {
-            db.write(Some("v2"));
-            Ok::<(), String>(())
-        })
+    let mut race = Race::start().await;
+    let outcome = race
+        .writer
+        .write("item", "v2", HOUR, race.db.store(Some("v2")))
         .await
         .expect("written");
     assert_eq!(outcome.cache, CacheUpdate::Written);
-    release.send(()).expect("release");
     // The slow caller gets what it read; the cache keeps the newer value.
-    assert_eq!(load.await.expect("task"), some("v1"));
+    assert_eq!(race.finish_load().await, some("v1"));
     assert_eq!(
-        stored(&client, "item").await,
+        race.item().await,
         Some((EntryKind::Value, Some("v2".into())))
     );
-    assert_eq!(cache.get_or_load("item", HOUR, never).await, some("v2"));
-    assert_eq!(cache.stats().populate_refused, 1);
+    assert_eq!(
+        race.cache.get_or_load("item", HOUR, never).await,
+        some("v2")
+    );
+    assert_eq!(race.cache.stats().populate_refused, 1);
 }
 
 /// (a') The same race when the write-through cannot write its value to the
 /// cache: it leaves a tombstone, which the load cannot overwrite either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_cache_write_leaves_a_tombstone_that_fences_the_load() {
-    let Race {
-        _node,
-        client,
-        cache,
-        writer,
-        db,
-        load,
-        release,
-    } = Race::start().await;
+    let mut race = Race::start().await;
     // JSON cannot encode a map with non-string keys: the cache write fails
     // after the system of record took the write.
     let unencodable: std::collections::HashMap<Vec<u8>, u8> = [(vec![1], 1)].into();
-    let outcome = writer
-        .write("item", &unencodable, HOUR, async {
-            db.write(Some("v2"));
-            Ok::<(), String>(())
-        })
+    let outcome = race
+        .writer
+        .write("item", &unencodable, HOUR, race.db.store(Some("v2")))
         .await
         .expect("the system of record took it");
     assert_eq!(outcome.cache, CacheUpdate::Invalidated);
     assert!(!outcome.cache_may_be_stale());
-    release.send(()).expect("release");
-    assert_eq!(load.await.expect("task"), some("v1"));
-    assert_eq!(
-        stored(&client, "item").await,
-        Some((EntryKind::Tombstone, None))
-    );
+    assert_eq!(race.finish_load().await, some("v1"));
+    assert_eq!(race.item().await, Some((EntryKind::Tombstone, None)));
     // Readers go to the system of record while the tombstone lives.
-    let db2 = db.clone();
     assert_eq!(
-        cache
-            .get_or_load(
-                "item",
-                HOUR,
-                move || async move { Ok::<_, String>(db2.read()) }
-            )
-            .await,
+        race.cache.get_or_load("item", HOUR, race.db.loader()).await,
         some("v2")
     );
-    let Ttl::ExpiresIn(left) = client.ttl("item").await.expect("PTTL") else {
+    let Ttl::ExpiresIn(left) = race.client.ttl("item").await.expect("PTTL") else {
         panic!("the tombstone expires")
     };
     assert!(left <= writer_config().fence_ttl, "{left:?}");
@@ -707,28 +661,13 @@ async fn a_failed_cache_write_leaves_a_tombstone_that_fences_the_load() {
 /// refresh finishes: its compare-and-set fails and v2 stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_early_refresh_cannot_overwrite_a_newer_write() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
+    let node = TestServer::start();
     // The whole TTL is the refresh window: every hit starts a refresh.
-    let cache = CacheAside::new(
-        client.clone(),
-        CacheAsideConfig {
-            refresh_ahead: 1.0,
-            ..plain()
-        },
-    )
-    .expect("cache");
+    let (client, cache) = cache_at(node.addr, |c| c.refresh_ahead = 1.0).await;
     let writer = cache.write_through(writer_config()).expect("writer");
     let db = Db::new("v1");
-    let db2 = db.clone();
     assert_eq!(
-        cache
-            .get_or_load(
-                "item",
-                HOUR,
-                move || async move { Ok::<_, String>(db2.read()) }
-            )
-            .await,
+        cache.get_or_load("item", HOUR, db.loader()).await,
         some("v1")
     );
     let (started_tx, started) = oneshot::channel();
@@ -743,10 +682,7 @@ async fn an_early_refresh_cannot_overwrite_a_newer_write() {
     started.await.expect("the refresh read the db");
     assert_eq!(cache.stats().early_refreshes, 1);
     let outcome = writer
-        .write("item", "v2", HOUR, async {
-            db.write(Some("v2"));
-            Ok::<(), String>(())
-        })
+        .write("item", "v2", HOUR, db.store(Some("v2")))
         .await
         .expect("written");
     assert_eq!(outcome.cache, CacheUpdate::Written);
@@ -767,59 +703,35 @@ async fn an_early_refresh_cannot_overwrite_a_newer_write() {
 /// cache), then the load finishes: it cannot put v1 back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_during_a_load_keeps_the_old_value_out() {
-    let Race {
-        _node,
-        client,
-        cache,
-        writer,
-        db,
-        load,
-        release,
-    } = Race::start().await;
-    let outcome = writer
-        .delete("item", async {
-            db.write(None);
-            Ok::<(), String>(())
-        })
+    let mut race = Race::start().await;
+    let outcome = race
+        .writer
+        .delete("item", race.db.store(None))
         .await
         .expect("deleted");
     assert_eq!(outcome.cache, CacheUpdate::Invalidated);
-    release.send(()).expect("release");
-    assert_eq!(load.await.expect("task"), some("v1"));
+    assert_eq!(race.finish_load().await, some("v1"));
+    assert_eq!(race.item().await, Some((EntryKind::Tombstone, None)));
     assert_eq!(
-        stored(&client, "item").await,
-        Some((EntryKind::Tombstone, None))
-    );
-    let db2 = db.clone();
-    assert_eq!(
-        cache
-            .get_or_load(
-                "item",
-                HOUR,
-                move || async move { Ok::<_, String>(db2.read()) }
-            )
-            .await,
+        race.cache.get_or_load("item", HOUR, race.db.loader()).await,
         Ok(None)
     );
-    assert_eq!(
-        stored(&client, "item").await,
-        Some((EntryKind::Tombstone, None))
-    );
+    assert_eq!(race.item().await, Some((EntryKind::Tombstone, None)));
     // A store failure leaves the cache alone.
-    let failed = writer
+    let failed = race
+        .writer
         .delete("item", async { Err::<(), _>("constraint".to_string()) })
         .await;
     assert!(failed.is_err());
-    assert_eq!(writer.stats().store_errors, 1);
+    assert_eq!(race.writer.stats().store_errors, 1);
 }
 
 // ---------------------------------------------------------------- overhead
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hit_path_overhead_against_a_raw_get() {
-    let node = TestNode::start(&[]);
-    let client = connect(&node.addr.to_string(), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(client.clone(), plain()).expect("cache");
+    let node = TestServer::start();
+    let (client, cache) = cache_at(node.addr, |_| {}).await;
     let value = "x".repeat(32);
     let v = value.clone();
     cache
@@ -874,78 +786,18 @@ async fn hit_path_overhead_against_a_raw_get() {
 
 // ---------------------------------------------------------------- redis-server
 
-fn redis_installed() -> bool {
-    let found = std::path::Path::new(REDIS_SERVER).exists();
-    if !found {
-        eprintln!("{REDIS_SERVER} is missing: skipping");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// redis-server on a fixed port, without persistence; killed on drop.
-struct RedisServer {
-    child: Child,
-}
-
-impl RedisServer {
-    fn start(port: u16) -> RedisServer {
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let server = RedisServer { child };
-        let ready = common::eventually(DEADLINE, || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-                use std::io::{Read, Write};
-                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-                let mut reply = [0u8; 7];
-                s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-            })
-        });
-        assert!(ready, "redis-server on {port} did not start");
-        server
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// redis-server 7 has no `SET IFEQ`: early refresh switches itself off
 /// after one try, everything else works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_compare_and_set_early_refresh_turns_itself_off() {
-    if !redis_installed() {
+    let Some(redis) =
+        RedisServer::start_or_skip("without_compare_and_set_early_refresh_turns_itself_off")
+    else {
         return;
-    }
-    let port = free_port();
-    let _redis = RedisServer::start(port);
-    let client = connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5)).await;
-    let cache = CacheAside::new(
-        client.clone(),
-        CacheAsideConfig {
-            refresh_ahead: 1.0,
-            ..plain()
-        },
-    )
-    .expect("cache");
-    let v1 = || async { Ok::<_, String>(Some("v1".to_string())) };
-    let v2 = || async { Ok::<_, String>(Some("v2".to_string())) };
+    };
+    let (client, cache) = cache_at(redis.addr, |c| c.refresh_ahead = 1.0).await;
+    let v1 = loads("v1");
+    let v2 = loads("v2");
     assert_eq!(cache.get_or_load("k", HOUR, v1).await, some("v1"));
     // A hit in the window tries a refresh: IFEQ is refused.
     assert_eq!(cache.get_or_load("k", HOUR, v2).await, some("v1"));
@@ -981,7 +833,7 @@ async fn without_compare_and_set_early_refresh_turns_itself_off() {
 /// cache is used again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_cache_degrades_to_the_loader_through_the_breaker() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let port = node.addr.port();
     let request_timeout = Duration::from_millis(300);
     let client = connect(&node.addr.to_string(), request_timeout).await;
@@ -1039,23 +891,16 @@ async fn a_dead_cache_degrades_to_the_loader_through_the_breaker() {
     // the cache is skipped and reported as possibly stale.
     let db = Db::new("v1");
     let outcome = writer
-        .write("warm", "v2", HOUR, async {
-            db.write(Some("v2"));
-            Ok::<(), String>(())
-        })
+        .write("warm", "v2", HOUR, db.store(Some("v2")))
         .await
         .expect("the system of record took it");
     assert_eq!(outcome.cache, CacheUpdate::Skipped);
     assert!(outcome.cache_may_be_stale());
     assert_eq!(db.read().as_deref(), Some("v2"));
 
-    if !redis_installed() {
-        return;
-    }
-    // ringcache-server refuses a second --port flag (TestNode always passes
-    // --port 0), so the cache comes back as redis-server on the same port.
+    // The cache comes back: a new node on the same port.
     let restarted_at = Instant::now();
-    let _redis = RedisServer::start(port);
+    let _node = TestServer::builder().set("port", &port.to_string()).start();
     let ready = restarted_at.elapsed();
     let mut probes = 0;
     let closed = eventually_async(DEADLINE, || {

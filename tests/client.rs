@@ -11,23 +11,24 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use common::cluster::TestCluster;
-use common::{eventually, TestNode};
+use common::redis_server::{free_port, skip_without, RedisServer};
+use common::{eventually, eventually_async, TestServer, DEADLINE};
 use ringcache_client::{
     key_slot, Client, ClientConfig, ErrorKind, Expiry, Mode, SetOptions, Ttl, Value,
 };
+use ringcache_proto::resp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
-/// Generous bound for anything that should happen soon on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(30);
 /// Quick failure detection for cluster tests.
 const FAST: &[&str] = &["--failure-timeout", "3s"];
 const REDIRECT: &[&str] = &["--failure-timeout", "3s", "--cluster-redirect"];
@@ -63,6 +64,15 @@ fn seeds(cluster: &TestCluster) -> Vec<String> {
         .collect()
 }
 
+/// SETs `key` with `options` and returns the TTL it then has.
+async fn set_and_ttl(client: &Client, key: &str, options: SetOptions) -> Duration {
+    client.set(key, &"v", options).await.expect("set succeeds");
+    match client.ttl(key).await.expect("ttl succeeds") {
+        Ttl::ExpiresIn(left) => left,
+        other => panic!("expected a TTL, got {other:?}"),
+    }
+}
+
 /// A structured value: (id, name, tags). Std types, since this package
 /// has no serde dependency of its own; they go through serde all the same.
 type User = (u64, String, Vec<String>);
@@ -78,29 +88,38 @@ async fn exercise(client: &Client, prefix: &str) {
     let missing = format!("{prefix}:missing");
 
     // Typed round trip; NX, XX and GET.
-    let written = client.set(&key, &user(1), SetOptions::new()).await.unwrap();
+    let written = client
+        .set(&key, &user(1), SetOptions::new())
+        .await
+        .expect("set succeeds");
     assert!(written.written && written.previous.is_none());
-    assert_eq!(client.get::<User>(&key).await.unwrap(), Some(user(1)));
-    assert_eq!(client.get::<User>(&missing).await.unwrap(), None);
+    assert_eq!(
+        client.get::<User>(&key).await.expect("get succeeds"),
+        Some(user(1))
+    );
+    assert_eq!(
+        client.get::<User>(&missing).await.expect("get succeeds"),
+        None
+    );
     let nx = client
         .set(&key, &user(2), SetOptions::new().if_absent())
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(!nx.written);
     let xx = client
         .set(&missing, &1, SetOptions::new().if_present())
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(!xx.written);
-    assert!(!client.exists(&missing).await.unwrap());
+    assert!(!client.exists(&missing).await.expect("exists succeeds"));
     let swapped = client
         .set(&key, &user(2), SetOptions::new().get_previous())
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(swapped.written);
     let previous: User = client
         .decode_bytes(&swapped.previous.expect("had a value"))
-        .unwrap();
+        .expect("a decodable value");
     assert_eq!(previous, user(1));
     let first = client
         .set(
@@ -109,81 +128,67 @@ async fn exercise(client: &Client, prefix: &str) {
             SetOptions::new().if_absent().get_previous(),
         )
         .await
-        .unwrap();
+        .expect("set succeeds");
     assert!(first.written && first.previous.is_none());
 
     // TTLs: missing, persistent, expiring; EX, PXAT, KEEPTTL, PEXPIRE.
-    assert_eq!(client.ttl(&missing).await.unwrap(), Ttl::Missing);
-    assert_eq!(client.ttl(&key).await.unwrap(), Ttl::Persistent);
+    assert_eq!(
+        client.ttl(&missing).await.expect("ttl succeeds"),
+        Ttl::Missing
+    );
+    assert_eq!(
+        client.ttl(&key).await.expect("ttl succeeds"),
+        Ttl::Persistent
+    );
     let ttl_key = format!("{prefix}:ttl");
-    client
-        .set(
-            &ttl_key,
-            &"v",
-            SetOptions::new().ttl(Duration::from_secs(100)),
-        )
-        .await
-        .unwrap();
-    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.unwrap() else {
-        panic!("expected a TTL")
-    };
+    let left = set_and_ttl(
+        client,
+        &ttl_key,
+        SetOptions::new().ttl(Duration::from_secs(100)),
+    )
+    .await;
     assert!(
         left > Duration::from_secs(90) && left <= Duration::from_secs(100),
         "{left:?}"
     );
-    client
-        .set(&ttl_key, &"w", SetOptions::new().keep_ttl())
-        .await
-        .unwrap();
-    assert!(matches!(
-        client.ttl(&ttl_key).await.unwrap(),
-        Ttl::ExpiresIn(_)
-    ));
-    client
-        .set(
-            &ttl_key,
-            &"v",
-            SetOptions::new().expiry(Expiry::Seconds(1000)),
-        )
-        .await
-        .unwrap();
-    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.unwrap() else {
-        panic!("expected a TTL")
-    };
+    set_and_ttl(client, &ttl_key, SetOptions::new().keep_ttl()).await;
+    let left = set_and_ttl(
+        client,
+        &ttl_key,
+        SetOptions::new().expiry(Expiry::Seconds(1000)),
+    )
+    .await;
     assert!(left > Duration::from_secs(990), "{left:?}");
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("the clock")
         .as_millis() as u64;
-    client
-        .set(
-            &ttl_key,
-            &"v",
-            SetOptions::new().expiry(Expiry::AtUnixMillis(unix_ms + 500_000)),
-        )
-        .await
-        .unwrap();
-    let Ttl::ExpiresIn(left) = client.ttl(&ttl_key).await.unwrap() else {
-        panic!("expected a TTL")
-    };
+    let at = Expiry::AtUnixMillis(unix_ms + 500_000);
+    let left = set_and_ttl(client, &ttl_key, SetOptions::new().expiry(at)).await;
     assert!(left > Duration::from_secs(400), "{left:?}");
-    assert!(client.expire(&key, Duration::from_secs(50)).await.unwrap());
+    assert!(client
+        .expire(&key, Duration::from_secs(50))
+        .await
+        .expect("expire succeeds"));
     assert!(!client
         .expire(&missing, Duration::from_secs(50))
         .await
-        .unwrap());
-    assert!(matches!(client.ttl(&key).await.unwrap(), Ttl::ExpiresIn(_)));
+        .expect("expire succeeds"));
+    assert!(matches!(
+        client.ttl(&key).await.expect("ttl succeeds"),
+        Ttl::ExpiresIn(_)
+    ));
     // A short TTL really expires (polled, not slept).
     let short = format!("{prefix}:short");
     client
         .set(&short, &1, SetOptions::new().ttl(Duration::from_millis(50)))
         .await
-        .unwrap();
-    let until = Instant::now() + DEADLINE;
-    while client.exists(&short).await.unwrap() {
-        assert!(Instant::now() < until, "{short} never expired");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .expect("set succeeds");
+    let expired = eventually_async(DEADLINE, || async {
+        !client.exists(&short).await.expect("exists succeeds")
+    })
+    .await;
+    assert!(expired, "{short} never expired");
 
     // Raw bytes, not UTF-8.
     let raw_key = format!("{prefix}:raw");
@@ -191,42 +196,87 @@ async fn exercise(client: &Client, prefix: &str) {
     client
         .set_bytes(&raw_key, &raw, SetOptions::new())
         .await
-        .unwrap();
-    assert_eq!(client.get_bytes(&raw_key).await.unwrap(), Some(raw.clone()));
+        .expect("set_bytes succeeds");
+    assert_eq!(
+        client
+            .get_bytes(&raw_key)
+            .await
+            .expect("get_bytes succeeds"),
+        Some(raw.clone())
+    );
 
     // Counters: JSON numbers are the integers INCR works on.
     let counter = format!("{prefix}:counter");
-    assert_eq!(client.incr(&counter, 5).await.unwrap(), 5);
-    assert_eq!(client.incr(&counter, -2).await.unwrap(), 3);
-    assert_eq!(client.get::<i64>(&counter).await.unwrap(), Some(3));
-    client.set(&counter, &40, SetOptions::new()).await.unwrap();
-    assert_eq!(client.incr(&counter, 2).await.unwrap(), 42);
+    assert_eq!(client.incr(&counter, 5).await.expect("incr succeeds"), 5);
+    assert_eq!(client.incr(&counter, -2).await.expect("incr succeeds"), 3);
+    assert_eq!(
+        client.get::<i64>(&counter).await.expect("get succeeds"),
+        Some(3)
+    );
+    client
+        .set(&counter, &40, SetOptions::new())
+        .await
+        .expect("set succeeds");
+    assert_eq!(client.incr(&counter, 2).await.expect("incr succeeds"), 42);
 
     // Error kinds, not strings.
-    let err = client.incr(&key, 1).await.unwrap_err();
+    let err = client.incr(&key, 1).await.expect_err("incr fails");
     assert_eq!(err.kind(), &ErrorKind::Server("ERR".into()), "{err}");
-    let err = client.get::<User>(&counter).await.unwrap_err();
+    let err = client.get::<User>(&counter).await.expect_err("get fails");
     assert_eq!(err.kind(), &ErrorKind::Codec, "{err}");
 
     // Hashes.
     let hash = format!("{prefix}:hash");
     let fields = [("a", user(1)), ("b", user(2)), ("c", user(3))];
-    assert_eq!(client.hset(&hash, &fields).await.unwrap(), 3);
-    assert_eq!(client.hset(&hash, &[("a", user(4))]).await.unwrap(), 0);
+    assert_eq!(client.hset(&hash, &fields).await.expect("hset succeeds"), 3);
     assert_eq!(
-        client.hget::<User>(&hash, "a").await.unwrap(),
+        client
+            .hset(&hash, &[("a", user(4))])
+            .await
+            .expect("hset succeeds"),
+        0
+    );
+    assert_eq!(
+        client
+            .hget::<User>(&hash, "a")
+            .await
+            .expect("hget succeeds"),
         Some(user(4))
     );
-    assert_eq!(client.hget::<User>(&hash, "zz").await.unwrap(), None);
-    let all: HashMap<String, User> = client.hgetall(&hash).await.unwrap();
+    assert_eq!(
+        client
+            .hget::<User>(&hash, "zz")
+            .await
+            .expect("hget succeeds"),
+        None
+    );
+    let all: HashMap<String, User> = client.hgetall(&hash).await.expect("hgetall succeeds");
     assert_eq!(all.len(), 3);
     assert_eq!(all["b"], user(2));
-    assert_eq!(client.hdel(&hash, &["a", "zz"]).await.unwrap(), 1);
-    assert_eq!(client.hincrby(&hash, "n", 7).await.unwrap(), 7);
-    assert_eq!(client.hincrby(&hash, "n", 1).await.unwrap(), 8);
-    let empty: HashMap<String, User> = client.hgetall(&missing).await.unwrap();
+    assert_eq!(
+        client
+            .hdel(&hash, &["a", "zz"])
+            .await
+            .expect("hdel succeeds"),
+        1
+    );
+    assert_eq!(
+        client
+            .hincrby(&hash, "n", 7)
+            .await
+            .expect("hincrby succeeds"),
+        7
+    );
+    assert_eq!(
+        client
+            .hincrby(&hash, "n", 1)
+            .await
+            .expect("hincrby succeeds"),
+        8
+    );
+    let empty: HashMap<String, User> = client.hgetall(&missing).await.expect("hgetall succeeds");
     assert!(empty.is_empty());
-    let err = client.get_bytes(&hash).await.unwrap_err();
+    let err = client.get_bytes(&hash).await.expect_err("get_bytes fails");
     assert_eq!(err.kind(), &ErrorKind::Server("WRONGTYPE".into()), "{err}");
 
     // Multi-key commands, in order, with a missing key in the middle.
@@ -236,10 +286,11 @@ async fn exercise(client: &Client, prefix: &str) {
         .enumerate()
         .map(|(i, k)| (k.clone(), HashMap::from([("i".to_string(), i)])))
         .collect();
-    client.mset(&pairs).await.unwrap();
+    client.mset(&pairs).await.expect("mset succeeds");
     let mut asked = keys.clone();
     asked.insert(30, missing.clone());
-    let values: Vec<Option<HashMap<String, usize>>> = client.mget(&asked).await.unwrap();
+    let values: Vec<Option<HashMap<String, usize>>> =
+        client.mget(&asked).await.expect("mget succeeds");
     assert_eq!(values.len(), asked.len());
     for (i, value) in values.iter().enumerate() {
         let expected = match i {
@@ -249,22 +300,32 @@ async fn exercise(client: &Client, prefix: &str) {
         };
         assert_eq!(value, &expected, "{}", asked[i]);
     }
-    assert_eq!(client.del(&asked).await.unwrap(), 60);
-    assert_eq!(client.del(&asked).await.unwrap(), 0);
-    assert!(client.mget::<i32, &str>(&[]).await.unwrap().is_empty());
+    assert_eq!(client.del(&asked).await.expect("del succeeds"), 60);
+    assert_eq!(client.del(&asked).await.expect("del succeeds"), 0);
+    assert!(client
+        .mget::<i32, &str>(&[])
+        .await
+        .expect("mget succeeds")
+        .is_empty());
 
     // The escape hatch.
     assert_eq!(
-        client.cmd(&[b"STRLEN", raw_key.as_bytes()]).await.unwrap(),
+        client
+            .cmd(&[b"STRLEN", raw_key.as_bytes()])
+            .await
+            .expect("cmd succeeds"),
         Value::Int(raw.len() as i64)
     );
     assert_eq!(
-        client.cmd(&[b"PING"]).await.unwrap(),
+        client.cmd(&[b"PING"]).await.expect("cmd succeeds"),
         Value::Simple(b"PONG".to_vec())
     );
-    let err = client.cmd(&[b"NOSUCHCOMMAND", b"x"]).await.unwrap_err();
+    let err = client
+        .cmd(&[b"NOSUCHCOMMAND", b"x"])
+        .await
+        .expect_err("cmd fails");
     assert!(matches!(err.kind(), ErrorKind::Server(_)), "{err}");
-    client.ping().await.unwrap();
+    client.ping().await.expect("ping succeeds");
 
     // A pipeline: replies in queue order, per-command errors.
     let mut pipeline = client.pipeline();
@@ -281,14 +342,18 @@ async fn exercise(client: &Client, prefix: &str) {
     let replies = pipeline.execute().await;
     assert_eq!(replies.len(), 83);
     for i in 0..40 {
-        let value: Option<i32> = client.decode(replies[40 + i].clone().unwrap()).unwrap();
+        let value: Option<i32> = client
+            .decode(replies[40 + i].clone().expect("a reply"))
+            .expect("a decodable value");
         assert_eq!(value, Some(i as i32));
     }
     assert_eq!(
-        replies[80].as_ref().unwrap_err().kind(),
+        replies[80].as_ref().expect_err("an error reply").kind(),
         &ErrorKind::Server("WRONGTYPE".into())
     );
-    let h: Option<i32> = client.decode(replies[82].clone().unwrap()).unwrap();
+    let h: Option<i32> = client
+        .decode(replies[82].clone().expect("a reply"))
+        .expect("a decodable value");
     assert_eq!(h, Some(1));
     assert!(
         pipeline.query().await.is_err(),
@@ -296,189 +361,109 @@ async fn exercise(client: &Client, prefix: &str) {
     );
 }
 
-#[test]
-fn standalone_node_round_trips() {
-    let node = TestNode::start(&[]);
-    let rt = runtime();
-    rt.block_on(async {
-        let client = Client::connect(config(vec![node.addr.to_string()]))
-            .await
-            .unwrap();
-        assert_eq!(client.mode(), Mode::Standalone);
-        assert_eq!(client.nodes(), vec![node.addr.to_string()]);
-        exercise(&client, "standalone").await;
-        // Clones share the connection and work from other tasks.
-        let clone = client.clone();
-        let task = tokio::spawn(async move { clone.get::<User>("standalone:user:1").await });
-        assert!(task.await.unwrap().unwrap().is_some());
-        // A bad seed before a good one is skipped.
-        let dead = free_port();
-        let client = Client::connect(config(vec![
-            format!("127.0.0.1:{dead}"),
-            node.addr.to_string(),
-        ]))
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_node_round_trips() {
+    let node = TestServer::start();
+    let client = Client::connect(config(vec![node.addr.to_string()]))
         .await
         .unwrap();
-        assert_eq!(client.mode(), Mode::Standalone);
-        client.ping().await.unwrap();
-        let err = Client::connect(config(vec![])).await.unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::Config);
-    });
+    assert_eq!(client.mode(), Mode::Standalone);
+    assert_eq!(client.nodes(), vec![node.addr.to_string()]);
+    exercise(&client, "standalone").await;
+    // Clones share the connection and work from other tasks.
+    let clone = client.clone();
+    let task = tokio::spawn(async move { clone.get::<User>("standalone:user:1").await });
+    assert!(task.await.unwrap().unwrap().is_some());
+    // A bad seed before a good one is skipped.
+    let dead = free_port();
+    let client = Client::connect(config(vec![
+        format!("127.0.0.1:{dead}"),
+        node.addr.to_string(),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(client.mode(), Mode::Standalone);
+    client.ping().await.unwrap();
+    let err = Client::connect(config(vec![])).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Config);
 }
 
-#[test]
-fn password_is_sent_on_every_connection() {
-    let node = TestNode::start(&["--requirepass", "s3cret"]);
-    let rt = runtime();
-    rt.block_on(async {
-        let err = Client::connect(config(vec![node.addr.to_string()]))
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_is_sent_on_every_connection() {
+    let node = TestServer::with(&[("requirepass", "s3cret")]);
+    let err = Client::connect(config(vec![node.addr.to_string()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Server("NOAUTH".into()), "{err}");
+    let wrong = ClientConfig {
+        password: Some("nope".into()),
+        ..config(vec![node.addr.to_string()])
+    };
+    let err = Client::connect(wrong).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Server(_)), "{err}");
+    let right = ClientConfig {
+        password: Some("s3cret".into()),
+        pool_size: 3,
+        ..config(vec![node.addr.to_string()])
+    };
+    let client = Client::connect(right).await.unwrap();
+    for i in 0..6 {
+        client
+            .set(format!("auth:{i}"), &i, SetOptions::new())
             .await
-            .unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::Server("NOAUTH".into()), "{err}");
-        let wrong = ClientConfig {
-            password: Some("nope".into()),
-            ..config(vec![node.addr.to_string()])
-        };
-        let err = Client::connect(wrong).await.unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Server(_)), "{err}");
-        let right = ClientConfig {
-            password: Some("s3cret".into()),
-            pool_size: 3,
-            ..config(vec![node.addr.to_string()])
-        };
-        let client = Client::connect(right).await.unwrap();
-        for i in 0..6 {
-            client
-                .set(format!("auth:{i}"), &i, SetOptions::new())
-                .await
-                .unwrap();
-        }
-        assert_eq!(client.get::<i32>("auth:5").await.unwrap(), Some(5));
-    });
+            .unwrap();
+    }
+    assert_eq!(client.get::<i32>("auth:5").await.unwrap(), Some(5));
 }
 
 // ---------------------------------------------------------------- redis-server
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A redis-server process on a fixed port, without persistence.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    /// None when redis-server is not installed.
-    fn start(port: u16) -> Option<RedisServer> {
-        RedisServer::start_with(port, &[])
-    }
-
-    /// With extra flags (cluster mode).
-    fn start_with(port: u16, extra: &[&str]) -> Option<RedisServer> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = RedisServer { child, port };
-        let ready = eventually(DEADLINE, || {
-            StdStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-                use std::io::{Read, Write};
-                let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-                let mut reply = [0u8; 7];
-                s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-            })
-        });
-        assert!(ready, "redis-server on {port} did not start");
-        Some(server)
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_installed() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("redis-server is not installed: skipping");
-    }
-    found
-}
-
-#[test]
-fn redis_server_round_trips() {
-    if !redis_installed() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_server_round_trips() {
+    let Some(redis) = RedisServer::start_or_skip("redis_server_round_trips") else {
         return;
-    }
-    let redis = RedisServer::start(free_port()).expect("redis-server starts");
-    let rt = runtime();
-    rt.block_on(async {
-        let client = Client::connect(config(vec![redis.addr()])).await.unwrap();
-        assert_eq!(client.mode(), Mode::Standalone);
-        exercise(&client, "redis").await;
-    });
+    };
+    let client = Client::connect(config(vec![redis.addr.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(client.mode(), Mode::Standalone);
+    exercise(&client, "redis").await;
 }
 
-/// A port whose cluster bus port (+10000) is free too.
-fn free_cluster_port() -> u16 {
-    loop {
+/// redis-server in cluster mode, its files in `dir`, on a port whose
+/// cluster bus port (+10000) is free too.
+fn cluster_member(dir: &str) -> RedisServer {
+    for _ in 0..100 {
         let port = free_port();
-        if port < 55_000 && StdListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
+        if port >= 55_000 || StdListener::bind(("127.0.0.1", port + 10_000)).is_err() {
+            continue;
         }
-    }
-}
-
-#[test]
-fn redis_cluster_round_trips() {
-    if !redis_installed() {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("ringcache-rediscluster-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir_text = dir.to_str().unwrap().to_string();
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        let port = free_cluster_port();
         let conf = format!("nodes-{port}.conf");
-        let extra = [
+        let flags = [
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
             &conf,
             "--dir",
-            &dir_text,
+            dir,
         ];
-        nodes.push(RedisServer::start_with(port, &extra).expect("redis-server starts"));
+        if let Ok(server) = RedisServer::start_on(port, &flags) {
+            return server;
+        }
     }
-    let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
+    panic!("no port for a redis-server cluster member");
+}
+
+#[test]
+fn redis_cluster_round_trips() {
+    if skip_without("redis_cluster_round_trips", &["redis-server", "redis-cli"]) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ringcache-rediscluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_text = dir.to_str().unwrap().to_string();
+    let nodes: Vec<RedisServer> = (0..3).map(|_| cluster_member(&dir_text)).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
     let created = Command::new("redis-cli")
         .args(["--cluster", "create"])
         .args(&addrs)
@@ -486,32 +471,28 @@ fn redis_cluster_round_trips() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
-    if !created.is_ok_and(|s| s.success()) {
-        eprintln!("redis-cli --cluster create failed (is redis-tools installed?): skipping");
-        return;
-    }
+    assert!(
+        created.is_ok_and(|s| s.success()),
+        "redis-cli --cluster create failed"
+    );
     let rt = runtime();
     rt.block_on(async {
         // Every node must agree the cluster is up before routing works.
-        let mut ready = false;
-        for _ in 0..300 {
-            let mut up = 0;
-            for addr in &addrs {
+        let addrs = &addrs;
+        let ready = eventually_async(DEADLINE, || async move {
+            for addr in addrs {
                 let Ok(client) = Client::connect(config(vec![addr.clone()])).await else {
-                    continue;
+                    return false;
                 };
-                if let Ok(Value::Bulk(info)) = client.cmd(&[b"CLUSTER", b"INFO"]).await {
-                    if String::from_utf8_lossy(&info).contains("cluster_state:ok") {
-                        up += 1;
-                    }
+                match client.cmd(&[b"CLUSTER", b"INFO"]).await {
+                    Ok(Value::Bulk(info))
+                        if String::from_utf8_lossy(&info).contains("cluster_state:ok") => {}
+                    _ => return false,
                 }
             }
-            if up == addrs.len() {
-                ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            true
+        })
+        .await;
         assert!(ready, "Redis Cluster did not come up");
         let client = Client::connect(config(vec![addrs[0].clone()]))
             .await
@@ -526,14 +507,13 @@ fn redis_cluster_round_trips() {
 
 #[test]
 fn redis_server_restart_reconnects() {
-    if !redis_installed() {
+    let Some(redis) = RedisServer::start_or_skip("redis_server_restart_reconnects") else {
         return;
-    }
-    let port = free_port();
-    let redis = RedisServer::start(port).expect("redis-server starts");
+    };
+    let port = redis.port();
     let rt = runtime();
     let client = rt.block_on(async {
-        let client = Client::connect(ClientConfig::new([redis.addr()]))
+        let client = Client::connect(ClientConfig::new([redis.addr.to_string()]))
             .await
             .unwrap();
         client.set("restart", &1, SetOptions::new()).await.unwrap();
@@ -544,18 +524,17 @@ fn redis_server_restart_reconnects() {
         let err = client.get::<i32>("restart").await.unwrap_err();
         assert!(err.is_connection_dropped(), "{err}");
     });
-    let restarted = RedisServer::start(port).expect("redis-server restarts");
+    let restarted = RedisServer::start_on(port, &[]).expect("redis-server restarts");
     let started = Instant::now();
     let recovered = rt.block_on(async {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            match client.get::<i32>("restart").await {
-                // Nothing was persisted: the key is gone, the client works.
-                Ok(value) => return value,
-                Err(e) => assert!(Instant::now() < until, "never reconnected: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let client = &client;
+        let reconnected = eventually_async(DEADLINE, || async move {
+            client.get::<i32>("restart").await.is_ok()
+        })
+        .await;
+        assert!(reconnected, "never reconnected");
+        // Nothing was persisted: the key is gone, the client works.
+        client.get::<i32>("restart").await.expect("get succeeds")
     });
     eprintln!(
         "redis-server restart: client working again {:?} after the restart",
@@ -603,16 +582,13 @@ fn proxy_mode_cluster_round_trips() {
                 .await
                 .unwrap();
         }
-        let until = Instant::now() + DEADLINE;
         for i in 0..50 {
-            loop {
-                let value: Option<i32> = replicas.get(format!("rep:{i}")).await.unwrap();
-                if value == Some(i) {
-                    break;
-                }
-                assert!(Instant::now() < until, "rep:{i} never reached its replica");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            let replicas = &replicas;
+            let replicated = eventually_async(DEADLINE, || async move {
+                replicas.get::<i32>(format!("rep:{i}")).await.unwrap() == Some(i)
+            })
+            .await;
+            assert!(replicated, "rep:{i} never reached its replica");
         }
         // Writes through a READONLY client still reach primaries.
         replicas.set("rep:w", &1, SetOptions::new()).await.unwrap();
@@ -676,11 +652,11 @@ fn redirect_mode_cluster_follows_moved_and_splits_multi_key_commands() {
         eprintln!("redirect mode after a join: {stats:?}");
         assert!(stats.moved > 0, "{stats:?}");
         // The MOVED replies asked for a refresh: the map now has 4 nodes.
-        let until = Instant::now() + DEADLINE;
-        while client.stats().known_nodes != 4 {
-            assert!(Instant::now() < until, "{:?}", client.stats());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let refreshed = eventually_async(DEADLINE, || {
+            std::future::ready(client.stats().known_nodes == 4)
+        })
+        .await;
+        assert!(refreshed, "{:?}", client.stats());
         assert!(client.stats().slot_map_refreshes >= 2);
         // Later requests go straight to the owners.
         let moved = client.stats().moved;
@@ -699,7 +675,7 @@ fn failover(flags: &[&str], label: &str) -> Duration {
     let rt = runtime();
     let client = rt
         .block_on(Client::connect(ClientConfig::new(seeds(&cluster))))
-        .unwrap();
+        .expect("the task");
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicUsize::new(0));
     let errors: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
@@ -734,7 +710,10 @@ fn failover(flags: &[&str], label: &str) -> Duration {
                         ok.fetch_add(1, Ordering::Relaxed);
                         last_ok = Some(Instant::now());
                     }
-                    Err(e) => errors.lock().unwrap().push((Instant::now(), e.to_string())),
+                    Err(e) => errors
+                        .lock()
+                        .expect("the lock")
+                        .push((Instant::now(), e.to_string())),
                 }
                 i += 1;
             }
@@ -752,8 +731,11 @@ fn failover(flags: &[&str], label: &str) -> Duration {
         "the client did not recover"
     );
     stop.store(true, Ordering::Relaxed);
-    let last_ok = rt.block_on(load).unwrap().expect("some requests succeeded");
-    let errors = errors.lock().unwrap();
+    let last_ok = rt
+        .block_on(load)
+        .expect("the task")
+        .expect("some requests succeeded");
+    let errors = errors.lock().expect("the lock");
     let window = match (errors.first(), errors.last()) {
         (Some(first), Some(last)) => last.0.duration_since(first.0),
         _ => Duration::ZERO,
@@ -810,31 +792,70 @@ struct Mock {
 
 type Handler = Arc<dyn Fn(&[Vec<u8>], &[Vec<Vec<u8>>]) -> Action + Send + Sync>;
 
-async fn mock(handler: Handler) -> Mock {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+/// Connection tasks of a fake server, to cut them all at once.
+type Links = Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>;
+
+/// Accepts up to 1000 connections on a new 127.0.0.1:0 listener, counting
+/// them, and serves each with `serve` on a task of its own; returns the
+/// address, the count and the connection tasks.
+async fn accept_loop<F, Fut>(serve: F) -> (SocketAddr, Arc<AtomicUsize>, Links)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a listener");
+    let addr = listener.local_addr().expect("its address");
     let accepted = Arc::new(AtomicUsize::new(0));
-    let open = Arc::new(AtomicUsize::new(0));
-    let (counter, gauge) = (accepted.clone(), open.clone());
+    let links: Links = Arc::default();
+    let (counter, tasks) = (accepted.clone(), links.clone());
     tokio::spawn(async move {
         for _ in 0..1000 {
             let Ok((socket, _)) = listener.accept().await else {
                 return;
             };
             counter.fetch_add(1, Ordering::SeqCst);
-            gauge.fetch_add(1, Ordering::SeqCst);
-            let (handler, gauge) = (handler.clone(), gauge.clone());
-            tokio::spawn(async move {
-                serve_mock(socket, handler).await;
-                gauge.fetch_sub(1, Ordering::SeqCst);
-            });
+            let task = tokio::spawn(serve(socket));
+            tasks.lock().expect("the lock").push(task);
         }
     });
+    (addr, accepted, links)
+}
+
+async fn mock(
+    handler: impl Fn(&[Vec<u8>], &[Vec<Vec<u8>>]) -> Action + Send + Sync + 'static,
+) -> Mock {
+    let handler: Handler = Arc::new(handler);
+    let open = Arc::new(AtomicUsize::new(0));
+    let gauge = open.clone();
+    let (addr, accepted, _) = accept_loop(move |socket| {
+        gauge.fetch_add(1, Ordering::SeqCst);
+        let (handler, gauge) = (handler.clone(), gauge.clone());
+        async move {
+            serve_mock(socket, handler).await;
+            gauge.fetch_sub(1, Ordering::SeqCst);
+        }
+    })
+    .await;
     Mock {
         addr,
         accepted,
         open,
     }
+}
+
+/// A fake node whose handler also gets the node's own address.
+async fn mock_knowing_itself(
+    handler: impl Fn(&[Vec<u8>], SocketAddr) -> Action + Send + Sync + 'static,
+) -> Mock {
+    let own: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+    let me = own.clone();
+    let node = mock(move |args, _| {
+        let addr = me.lock().expect("the lock").expect("address known");
+        handler(args, addr)
+    })
+    .await;
+    *own.lock().expect("the lock") = Some(node.addr);
+    node
 }
 
 async fn serve_mock(mut socket: TcpStream, handler: Handler) {
@@ -849,7 +870,7 @@ async fn serve_mock(mut socket: TcpStream, handler: Handler) {
             return;
         }
         buf.extend_from_slice(&chunk[..n]);
-        while let Ok(Some((value, used))) = ringcache_client::resp::decode(&buf) {
+        while let Ok(Some((value, used))) = resp::decode(&buf) {
             buf.drain(..used);
             let Value::Array(items) = value else { return };
             let args: Vec<Vec<u8>> = items
@@ -879,22 +900,33 @@ fn is(args: &[Vec<u8>], name: &str) -> bool {
 }
 
 fn bulk(data: &[u8]) -> Vec<u8> {
-    let mut out = format!("${}\r\n", data.len()).into_bytes();
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-    out
+    let mut out = BytesMut::new();
+    resp::write_bulk(&mut out, data);
+    out.to_vec()
+}
+
+/// A client of the (fake) node at `addr`, the default configuration but
+/// for what `tweak` changes.
+async fn connect_to(addr: SocketAddr, tweak: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut config = ClientConfig::new([addr.to_string()]);
+    tweak(&mut config);
+    Client::connect(config).await.expect("connect")
 }
 
 /// A CLUSTER SLOTS reply: (first, last, node address) per range.
 fn cluster_slots(ranges: &[(u16, u16, SocketAddr)]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", ranges.len()).into_bytes();
+    let mut out = BytesMut::new();
+    resp::write_len(&mut out, b'*', ranges.len() as i64);
     for (first, last, addr) in ranges {
-        out.extend_from_slice(format!("*3\r\n:{first}\r\n:{last}\r\n*3\r\n").as_bytes());
-        out.extend_from_slice(&bulk(addr.ip().to_string().as_bytes()));
-        out.extend_from_slice(format!(":{}\r\n", addr.port()).as_bytes());
-        out.extend_from_slice(&bulk(b"0123456789012345678901234567890123456789"));
+        resp::write_len(&mut out, b'*', 3);
+        resp::write_int(&mut out, i64::from(*first));
+        resp::write_int(&mut out, i64::from(*last));
+        resp::write_len(&mut out, b'*', 3);
+        resp::write_bulk(&mut out, addr.ip().to_string().as_bytes());
+        resp::write_int(&mut out, i64::from(addr.port()));
+        resp::write_bulk(&mut out, b"0123456789012345678901234567890123456789");
     }
-    out
+    out.to_vec()
 }
 
 const CLUSTER_DISABLED: &[u8] = b"-ERR This instance has cluster support disabled\r\n";
@@ -907,223 +939,189 @@ fn key_in(range: std::ops::RangeInclusive<u16>, prefix: &str) -> String {
         .expect("some key lands in the range")
 }
 
-#[test]
-fn request_timeout_hits_only_the_silent_node() {
-    let node = TestNode::start(&[]);
-    let rt = runtime();
-    rt.block_on(async {
-        let silent = mock(Arc::new(|_: &[Vec<u8>], _: &[Vec<Vec<u8>>]| Action::Silent)).await;
-        let real = node.addr;
-        let silent_addr = silent.addr;
-        // A seed that says: slots 0-8191 on the real node, the rest on the
-        // silent one.
-        let seed = mock(Arc::new(move |args: &[Vec<u8>], _: &[Vec<Vec<u8>>]| {
-            if is(args, "CLUSTER") {
-                Action::Reply(cluster_slots(&[
-                    (0, 8191, real),
-                    (8192, 16383, silent_addr),
-                ]))
-            } else {
-                Action::Reply(b"-ERR not here\r\n".to_vec())
-            }
-        }))
-        .await;
-        let timeout = Duration::from_millis(300);
-        let client = Client::connect(ClientConfig {
-            request_timeout: timeout,
-            ..ClientConfig::new([seed.addr.to_string()])
-        })
-        .await
-        .unwrap();
-        assert_eq!(client.mode(), Mode::Cluster);
-        let on_real = key_in(0..=8191, "r");
-        let on_silent = key_in(8192..=16383, "s");
-        for round in 0..3 {
-            let started = Instant::now();
-            let err = client.get::<i32>(&on_silent).await.unwrap_err();
-            let took = started.elapsed();
-            assert!(err.is_timeout(), "round {round}: {err}");
-            assert!(err.is_retryable());
-            assert!(
-                took >= timeout && took < timeout * 5,
-                "round {round}: took {took:?}"
-            );
-            // The other node is unaffected, even with requests stuck.
-            client
-                .set(&on_real, &round, SetOptions::new())
-                .await
-                .unwrap();
-            assert_eq!(client.get::<i32>(&on_real).await.unwrap(), Some(round));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_timeout_hits_only_the_silent_node() {
+    let node = TestServer::start();
+    let silent = mock(|_, _| Action::Silent).await;
+    let real = node.addr;
+    let silent_addr = silent.addr;
+    // A seed that says: slots 0-8191 on the real node, the rest on the
+    // silent one.
+    let seed = mock(move |args, _| {
+        if is(args, "CLUSTER") {
+            Action::Reply(cluster_slots(&[
+                (0, 8191, real),
+                (8192, 16383, silent_addr),
+            ]))
+        } else {
+            Action::Reply(b"-ERR not here\r\n".to_vec())
         }
-        // The stuck connection is dropped once its oldest request is overdue
-        // (deadline + stale_after), and the next request opens a new one.
-        let until = Instant::now() + DEADLINE;
-        while silent.accepted.load(Ordering::SeqCst) < 2 {
-            assert!(
-                Instant::now() < until,
-                "the stuck connection was never replaced"
-            );
-            let err = client.get::<i32>(&on_silent).await.unwrap_err();
-            assert!(err.is_timeout() || err.is_connection_dropped(), "{err}");
-        }
-    });
-}
-
-#[test]
-fn ask_moved_and_tryagain_from_fake_nodes() {
-    let rt = runtime();
-    rt.block_on(async {
-        // B serves a GET only right after ASKING on the same connection.
-        let b = mock(Arc::new(|args: &[Vec<u8>], history: &[Vec<Vec<u8>>]| {
-            if is(args, "ASKING") {
-                Action::Reply(b"+OK\r\n".to_vec())
-            } else if is(args, "GET") && history.last().is_some_and(|h| is(h, "ASKING")) {
-                Action::Reply(bulk(b"\"from b\""))
-            } else if is(args, "GET") {
-                Action::Reply(bulk(b"\"from b, moved\""))
-            } else {
-                Action::Reply(b"-ERR unexpected\r\n".to_vec())
-            }
-        }))
-        .await;
-        let b_addr = b.addr;
-        let tries = Arc::new(AtomicUsize::new(0));
-        let a_tries = tries.clone();
-        let a_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-        let a_self = a_addr.clone();
-        let a = mock(Arc::new(move |args: &[Vec<u8>], _: &[Vec<Vec<u8>>]| {
-            let key = args.get(1).cloned().unwrap_or_default();
-            let slot = key_slot(&key);
-            let me = a_self.lock().unwrap().expect("address known");
-            if is(args, "CLUSTER") {
-                Action::Reply(cluster_slots(&[(0, 16383, me)]))
-            } else if key.starts_with(b"ask") {
-                Action::Reply(format!("-ASK {slot} {b_addr}\r\n").into_bytes())
-            } else if key.starts_with(b"moved") {
-                Action::Reply(format!("-MOVED {slot} {b_addr}\r\n").into_bytes())
-            } else if key.starts_with(b"loop") {
-                Action::Reply(format!("-MOVED {slot} {me}\r\n").into_bytes())
-            } else if key.starts_with(b"busy") && a_tries.fetch_add(1, Ordering::SeqCst) < 3 {
-                Action::Reply(
-                    b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n".to_vec(),
-                )
-            } else if key.starts_with(b"down") {
-                Action::Reply(b"-CLUSTERDOWN The cluster is down\r\n".to_vec())
-            } else {
-                Action::Reply(bulk(b"\"from a\""))
-            }
-        }))
-        .await;
-        *a_addr.lock().unwrap() = Some(a.addr);
-        let client = Client::connect(ClientConfig {
-            request_timeout: Duration::from_secs(2),
-            ..ClientConfig::new([a.addr.to_string()])
-        })
-        .await
-        .unwrap();
-        let value: Option<String> = client.get("ask-me").await.unwrap();
-        assert_eq!(value.as_deref(), Some("from b"));
-        assert_eq!(client.stats().asked, 1);
-        // ASK does not change the map: the next request asks A first again.
-        let value: Option<String> = client.get("ask-me").await.unwrap();
-        assert_eq!(value.as_deref(), Some("from b"));
-        assert_eq!(client.stats().asked, 2);
-        let value: Option<String> = client.get("moved-me").await.unwrap();
-        assert_eq!(value.as_deref(), Some("from b, moved"));
-        assert_eq!(client.stats().moved, 1);
-        // A redirect loop ends after max_redirects.
-        let err = client.get::<String>("loop").await.unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Moved { .. }), "{err}");
-        // TRYAGAIN is retried after a pause, within the deadline.
-        let value: Option<String> = client.get("busy").await.unwrap();
-        assert_eq!(value.as_deref(), Some("from a"));
-        assert_eq!(tries.load(Ordering::SeqCst), 4);
-        assert!(client.stats().retries >= 3);
-        // CLUSTERDOWN that never ends is returned at the deadline.
+    })
+    .await;
+    let timeout = Duration::from_millis(300);
+    let client = connect_to(seed.addr, |c| c.request_timeout = timeout).await;
+    assert_eq!(client.mode(), Mode::Cluster);
+    let on_real = key_in(0..=8191, "r");
+    let on_silent = key_in(8192..=16383, "s");
+    for round in 0..3 {
         let started = Instant::now();
-        let err = client.get::<String>("down").await.unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::ClusterDown);
-        assert!(started.elapsed() < Duration::from_secs(4));
-        // Pipelines follow redirects per command, replies in order.
-        let mut pipeline = client.pipeline();
-        pipeline
-            .get("plain")
-            .get("ask-1")
-            .get("moved-1")
-            .get("plain");
-        let replies = pipeline.query().await.unwrap();
-        let texts: Vec<Option<String>> = replies
-            .into_iter()
-            .map(|r| client.decode(r).unwrap())
-            .collect();
-        assert_eq!(
-            texts,
-            [
-                Some("from a"),
-                Some("from b"),
-                Some("from b, moved"),
-                Some("from a")
-            ]
-            .map(|s| s.map(String::from))
+        let err = client.get::<i32>(&on_silent).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(err.is_timeout(), "round {round}: {err}");
+        assert!(err.is_retryable());
+        assert!(
+            took >= timeout && took < timeout * 5,
+            "round {round}: took {took:?}"
         );
-    });
-}
-
-/// Polls `check` every 20 ms until it holds; panics after [`DEADLINE`].
-async fn wait_until(what: &str, check: impl Fn() -> bool) {
+        // The other node is unaffected, even with requests stuck.
+        client
+            .set(&on_real, &round, SetOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(client.get::<i32>(&on_real).await.unwrap(), Some(round));
+    }
+    // The stuck connection is dropped once its oldest request is overdue
+    // (deadline + stale_after), and the next request opens a new one.
     let until = Instant::now() + DEADLINE;
-    while !check() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    while silent.accepted.load(Ordering::SeqCst) < 2 {
+        assert!(
+            Instant::now() < until,
+            "the stuck connection was never replaced"
+        );
+        let err = client.get::<i32>(&on_silent).await.unwrap_err();
+        assert!(err.is_timeout() || err.is_connection_dropped(), "{err}");
     }
 }
 
-#[test]
-fn dropping_the_last_client_stops_its_background_work() {
-    let rt = runtime();
-    rt.block_on(async {
-        let asked = Arc::new(AtomicUsize::new(0));
-        let counter = asked.clone();
-        let own: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-        let me = own.clone();
-        let seed = mock(Arc::new(move |args: &[Vec<u8>], _: &[Vec<Vec<u8>>]| {
-            if is(args, "CLUSTER") {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let me = me.lock().unwrap().expect("address known");
-                Action::Reply(cluster_slots(&[(0, 16383, me)]))
-            } else {
-                Action::Reply(bulk(b"1"))
-            }
-        }))
-        .await;
-        *own.lock().unwrap() = Some(seed.addr);
-        let client = Client::connect(ClientConfig {
-            refresh_interval: Duration::from_millis(50),
-            ..ClientConfig::new([seed.addr.to_string()])
-        })
-        .await
-        .unwrap();
-        assert_eq!(client.get::<i32>("k").await.unwrap(), Some(1));
-        // The refresh task asks for the map on its own.
-        wait_until("periodic refreshes", || asked.load(Ordering::SeqCst) >= 4).await;
-        // A clone keeps everything alive...
-        let clone = client.clone();
-        drop(client);
-        let so_far = asked.load(Ordering::SeqCst);
-        wait_until("refreshes with a clone alive", || {
-            asked.load(Ordering::SeqCst) >= so_far + 2
-        })
-        .await;
-        assert_eq!(clone.get::<i32>("k").await.unwrap(), Some(1));
-        // ...and dropping the last one releases the router: its pools and
-        // their sockets close, which they could not if the refresh task
-        // still held it.
-        drop(clone);
-        wait_until("every connection closed", || {
-            seed.open.load(Ordering::SeqCst) == 0
-        })
-        .await;
-    });
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_moved_and_tryagain_from_fake_nodes() {
+    // B serves a GET only right after ASKING on the same connection.
+    let b = mock(|args, history| {
+        if is(args, "ASKING") {
+            Action::Reply(b"+OK\r\n".to_vec())
+        } else if is(args, "GET") && history.last().is_some_and(|h| is(h, "ASKING")) {
+            Action::Reply(bulk(b"\"from b\""))
+        } else if is(args, "GET") {
+            Action::Reply(bulk(b"\"from b, moved\""))
+        } else {
+            Action::Reply(b"-ERR unexpected\r\n".to_vec())
+        }
+    })
+    .await;
+    let b_addr = b.addr;
+    let tries = Arc::new(AtomicUsize::new(0));
+    let a_tries = tries.clone();
+    let a = mock_knowing_itself(move |args, me| {
+        let key = args.get(1).cloned().unwrap_or_default();
+        let slot = key_slot(&key);
+        if is(args, "CLUSTER") {
+            Action::Reply(cluster_slots(&[(0, 16383, me)]))
+        } else if key.starts_with(b"ask") {
+            Action::Reply(format!("-ASK {slot} {b_addr}\r\n").into_bytes())
+        } else if key.starts_with(b"moved") {
+            Action::Reply(format!("-MOVED {slot} {b_addr}\r\n").into_bytes())
+        } else if key.starts_with(b"loop") {
+            Action::Reply(format!("-MOVED {slot} {me}\r\n").into_bytes())
+        } else if key.starts_with(b"busy") && a_tries.fetch_add(1, Ordering::SeqCst) < 3 {
+            Action::Reply(b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n".to_vec())
+        } else if key.starts_with(b"down") {
+            Action::Reply(b"-CLUSTERDOWN The cluster is down\r\n".to_vec())
+        } else {
+            Action::Reply(bulk(b"\"from a\""))
+        }
+    })
+    .await;
+    let client = connect_to(a.addr, |c| c.request_timeout = Duration::from_secs(2)).await;
+    let value: Option<String> = client.get("ask-me").await.unwrap();
+    assert_eq!(value.as_deref(), Some("from b"));
+    assert_eq!(client.stats().asked, 1);
+    // ASK does not change the map: the next request asks A first again.
+    let value: Option<String> = client.get("ask-me").await.unwrap();
+    assert_eq!(value.as_deref(), Some("from b"));
+    assert_eq!(client.stats().asked, 2);
+    let value: Option<String> = client.get("moved-me").await.unwrap();
+    assert_eq!(value.as_deref(), Some("from b, moved"));
+    assert_eq!(client.stats().moved, 1);
+    // A redirect loop ends after max_redirects.
+    let err = client.get::<String>("loop").await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Moved { .. }), "{err}");
+    // TRYAGAIN is retried after a pause, within the deadline.
+    let value: Option<String> = client.get("busy").await.unwrap();
+    assert_eq!(value.as_deref(), Some("from a"));
+    assert_eq!(tries.load(Ordering::SeqCst), 4);
+    assert!(client.stats().retries >= 3);
+    // CLUSTERDOWN that never ends is returned at the deadline.
+    let started = Instant::now();
+    let err = client.get::<String>("down").await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::ClusterDown);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // Pipelines follow redirects per command, replies in order.
+    let mut pipeline = client.pipeline();
+    pipeline
+        .get("plain")
+        .get("ask-1")
+        .get("moved-1")
+        .get("plain");
+    let replies = pipeline.query().await.unwrap();
+    let texts: Vec<Option<String>> = replies
+        .into_iter()
+        .map(|r| client.decode(r).unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            Some("from a"),
+            Some("from b"),
+            Some("from b, moved"),
+            Some("from a")
+        ]
+        .map(|s| s.map(String::from))
+    );
+}
+
+/// Polls `check` until it holds; panics after [`DEADLINE`].
+async fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let held = eventually_async(DEADLINE, || std::future::ready(check())).await;
+    assert!(held, "timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_client_stops_its_background_work() {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let seed = mock_knowing_itself(move |args, me| {
+        if is(args, "CLUSTER") {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Action::Reply(cluster_slots(&[(0, 16383, me)]))
+        } else {
+            Action::Reply(bulk(b"1"))
+        }
+    })
+    .await;
+    let client = connect_to(seed.addr, |c| {
+        c.refresh_interval = Duration::from_millis(50)
+    })
+    .await;
+    assert_eq!(client.get::<i32>("k").await.unwrap(), Some(1));
+    // The refresh task asks for the map on its own.
+    wait_until("periodic refreshes", || asked.load(Ordering::SeqCst) >= 4).await;
+    // A clone keeps everything alive...
+    let clone = client.clone();
+    drop(client);
+    let so_far = asked.load(Ordering::SeqCst);
+    wait_until("refreshes with a clone alive", || {
+        asked.load(Ordering::SeqCst) >= so_far + 2
+    })
+    .await;
+    assert_eq!(clone.get::<i32>("k").await.unwrap(), Some(1));
+    // ...and dropping the last one releases the router: its pools and
+    // their sockets close, which they could not if the refresh task
+    // still held it.
+    drop(clone);
+    wait_until("every connection closed", || {
+        seed.open.load(Ordering::SeqCst) == 0
+    })
+    .await;
 }
 
 // ------------------------------------------------------ dropped connections
@@ -1132,30 +1130,17 @@ fn dropping_the_last_client_stops_its_background_work() {
 struct Relay {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
-    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    links: Links,
 }
 
 impl Relay {
     async fn start(upstream: SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (counter, tasks) = (accepted.clone(), links.clone());
-        tokio::spawn(async move {
-            for _ in 0..1000 {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                counter.fetch_add(1, Ordering::SeqCst);
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                tasks.lock().unwrap().push(task);
+        let (addr, accepted, links) = accept_loop(move |mut inbound| async move {
+            if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
             }
-        });
+        })
+        .await;
         Relay {
             addr,
             accepted,
@@ -1165,89 +1150,78 @@ impl Relay {
 
     /// Closes every relayed connection (both sides).
     fn cut(&self) {
-        for task in self.links.lock().unwrap().drain(..) {
+        for task in self.links.lock().expect("the lock").drain(..) {
             task.abort();
         }
     }
 }
 
-#[test]
-fn dropped_connection_reconnects_on_the_next_request() {
-    let node = TestNode::start(&[]);
-    let rt = runtime();
-    rt.block_on(async {
-        let relay = Relay::start(node.addr).await;
-        let client = Client::connect(config(vec![relay.addr.to_string()]))
-            .await
-            .unwrap();
-        client
-            .set("drop", &"before", SetOptions::new())
-            .await
-            .unwrap();
-        let before = relay.accepted.load(Ordering::SeqCst);
-        relay.cut();
-        // The client notices the close and reconnects on the next request;
-        // GET is idempotent, so even a request caught in flight is resent.
-        let started = Instant::now();
-        let value: Option<String> = client.get("drop").await.unwrap();
-        assert_eq!(value.as_deref(), Some("before"));
-        eprintln!(
-            "reconnect after a cut: first request took {:?}",
-            started.elapsed()
-        );
-        assert_eq!(relay.accepted.load(Ordering::SeqCst), before + 1);
-        // Again, many times, with concurrent requests.
-        for round in 0..5 {
-            relay.cut();
-            let tasks: Vec<_> = (0..20)
-                .map(|i| {
-                    let client = client.clone();
-                    tokio::spawn(async move {
-                        client
-                            .set(format!("drop:{i}"), &round, SetOptions::new())
-                            .await?;
-                        client.get::<i32>(format!("drop:{i}")).await
-                    })
-                })
-                .collect();
-            for task in tasks {
-                assert_eq!(task.await.unwrap().unwrap(), Some(round));
-            }
-        }
-    });
-}
-
-#[test]
-fn in_flight_requests_fail_as_connection_dropped() {
-    let rt = runtime();
-    rt.block_on(async {
-        // Standalone, then closes the connection on any other command.
-        let closer = mock(Arc::new(|args: &[Vec<u8>], _: &[Vec<Vec<u8>>]| {
-            if is(args, "CLUSTER") {
-                Action::Reply(CLUSTER_DISABLED.to_vec())
-            } else {
-                Action::Close
-            }
-        }))
-        .await;
-        let client = Client::connect(ClientConfig {
-            request_timeout: Duration::from_secs(2),
-            ..ClientConfig::new([closer.addr.to_string()])
-        })
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connection_reconnects_on_the_next_request() {
+    let node = TestServer::start();
+    let relay = Relay::start(node.addr).await;
+    let client = Client::connect(config(vec![relay.addr.to_string()]))
         .await
         .unwrap();
-        assert_eq!(client.mode(), Mode::Standalone);
-        // INCR is not idempotent: one attempt, then ConnectionDropped.
-        let before = closer.accepted.load(Ordering::SeqCst);
-        let err = client.incr("n", 1).await.unwrap_err();
-        assert_eq!(err.kind(), &ErrorKind::ConnectionDropped, "{err}");
-        assert!(err.is_connection_dropped() && !err.is_timeout());
-        assert_eq!(closer.accepted.load(Ordering::SeqCst), before + 1);
-        // GET is idempotent: resent on new connections until the deadline,
-        // which ends it either on a dropped connection or, on a loaded
-        // machine, while a resend is still waiting.
-        let err = client.get::<i32>("n").await.unwrap_err();
-        assert!(err.is_connection_dropped() || err.is_timeout(), "{err}");
-        assert!(closer.accepted.load(Ordering::SeqCst) > before + 2);
-    });
+    client
+        .set("drop", &"before", SetOptions::new())
+        .await
+        .unwrap();
+    let before = relay.accepted.load(Ordering::SeqCst);
+    relay.cut();
+    // The client notices the close and reconnects on the next request;
+    // GET is idempotent, so even a request caught in flight is resent.
+    let started = Instant::now();
+    let value: Option<String> = client.get("drop").await.unwrap();
+    assert_eq!(value.as_deref(), Some("before"));
+    eprintln!(
+        "reconnect after a cut: first request took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(relay.accepted.load(Ordering::SeqCst), before + 1);
+    // Again, many times, with concurrent requests.
+    for round in 0..5 {
+        relay.cut();
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    client
+                        .set(format!("drop:{i}"), &round, SetOptions::new())
+                        .await?;
+                    client.get::<i32>(format!("drop:{i}")).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), Some(round));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_requests_fail_as_connection_dropped() {
+    // Standalone, then closes the connection on any other command.
+    let closer = mock(|args, _| {
+        if is(args, "CLUSTER") {
+            Action::Reply(CLUSTER_DISABLED.to_vec())
+        } else {
+            Action::Close
+        }
+    })
+    .await;
+    let client = connect_to(closer.addr, |c| c.request_timeout = Duration::from_secs(2)).await;
+    assert_eq!(client.mode(), Mode::Standalone);
+    // INCR is not idempotent: one attempt, then ConnectionDropped.
+    let before = closer.accepted.load(Ordering::SeqCst);
+    let err = client.incr("n", 1).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::ConnectionDropped, "{err}");
+    assert!(err.is_connection_dropped() && !err.is_timeout());
+    assert_eq!(closer.accepted.load(Ordering::SeqCst), before + 1);
+    // GET is idempotent: resent on new connections until the deadline,
+    // which ends it either on a dropped connection or, on a loaded
+    // machine, while a resend is still waiting.
+    let err = client.get::<i32>("n").await.unwrap_err();
+    assert!(err.is_connection_dropped() || err.is_timeout(), "{err}");
+    assert!(closer.accepted.load(Ordering::SeqCst) > before + 2);
 }

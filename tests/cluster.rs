@@ -8,12 +8,13 @@
 mod common;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
-use common::{eventually, q};
+use common::{eventually, q, DEADLINE};
 use redis::{Commands, Connection, Value};
 
 /// Flags for a quick failure detector in tests.
@@ -21,6 +22,16 @@ const FAST: &[&str] = &["--failure-timeout", "3s"];
 
 fn keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("key:{i}")).collect()
+}
+
+/// `n` keys, each SET to its own name through node 0, and that connection.
+fn keys_written(cluster: &TestCluster, n: usize) -> (Vec<String>, Connection) {
+    let keys = keys(n);
+    let mut conn = cluster.node(0).conn();
+    for key in &keys {
+        let _: () = conn.set(key, key).expect("SET");
+    }
+    (keys, conn)
 }
 
 #[test]
@@ -135,11 +146,7 @@ fn redirect_mode_works_with_cluster_clients() {
         error.to_string().to_uppercase().contains("CROSSSLOT"),
         "{error}"
     );
-    let slot: i64 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg("{user1000}.following")
-        .query(&mut plain)
-        .unwrap();
+    let slot: i64 = q(&mut plain, &["CLUSTER", "KEYSLOT", "{user1000}.following"]);
     assert_eq!(slot, 3443, "Redis's documented example");
 }
 
@@ -147,17 +154,17 @@ fn redirect_mode_works_with_cluster_clients() {
 fn cluster_commands_describe_the_ring() {
     let cluster = TestCluster::start(3, FAST);
     let mut conn = cluster.node(0).conn();
-    let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut conn).unwrap();
+    let info: String = q(&mut conn, &["CLUSTER", "INFO"]);
     assert!(info.contains("cluster_state:ok"), "{info}");
     assert!(info.contains("cluster_known_nodes:3"), "{info}");
-    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut conn).unwrap();
+    let nodes: String = q(&mut conn, &["CLUSTER", "NODES"]);
     assert_eq!(nodes.lines().count(), 3);
     assert_eq!(nodes.lines().filter(|l| l.contains("myself")).count(), 1);
-    let id: String = redis::cmd("CLUSTER").arg("MYID").query(&mut conn).unwrap();
+    let id: String = q(&mut conn, &["CLUSTER", "MYID"]);
     assert_eq!(id.len(), 40);
     assert!(nodes.contains(&id));
     // SLOTS covers every slot once, each range with a primary and a replica.
-    let slots: Vec<Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut conn).unwrap();
+    let slots: Vec<Value> = q(&mut conn, &["CLUSTER", "SLOTS"]);
     let mut covered = 0;
     for range in &slots {
         let Value::Array(parts) = range else {
@@ -171,19 +178,12 @@ fn cluster_commands_describe_the_ring() {
         assert_ne!(parts[2], parts[3], "distinct owners");
     }
     assert_eq!(covered, 16384);
-    let shards: Vec<Value> = redis::cmd("CLUSTER")
-        .arg("SHARDS")
-        .query(&mut conn)
-        .unwrap();
+    let shards: Vec<Value> = q(&mut conn, &["CLUSTER", "SHARDS"]);
     assert!(!shards.is_empty());
     for i in 0..20 {
         let _: () = conn.set(format!("{{slotkey}}{i}"), i).unwrap();
     }
-    let slot: u16 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg("{slotkey}")
-        .query(&mut conn)
-        .unwrap();
+    let slot: u16 = q(&mut conn, &["CLUSTER", "KEYSLOT", "{slotkey}"]);
     let mut found = 0;
     for index in cluster.live() {
         let mut c = cluster.node(index).conn();
@@ -230,7 +230,7 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
         // Acknowledged with W=2, so the replica holds the result already:
         // the effect (the value after INCR, the absolute expiry) was shipped.
         let mut replica = cluster.node(owners[1]).conn();
-        let _: () = redis::cmd("READONLY").query(&mut replica).unwrap();
+        let _: () = q(&mut replica, &["READONLY"]);
         let value: i64 = replica.get(&key).unwrap();
         assert_eq!(value, i + 5, "{key} on its replica");
         let ttl: i64 = replica.ttl(&key).unwrap();
@@ -239,19 +239,41 @@ fn writes_reach_replicas_and_quorum_waits_for_them() {
     // WAIT reports the replica that confirmed the last write.
     let mut direct = cluster.node(cluster.owners("w")[0]).conn();
     let _: () = direct.set("w", 1).unwrap();
-    let confirmed: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(1000)
-        .query(&mut direct)
-        .unwrap();
+    let confirmed: i64 = q(&mut direct, &["WAIT", "1", "1000"]);
     assert_eq!(confirmed, 1);
     // Deletes reach the replica too.
     let _: i64 = conn.del("q:1").unwrap();
     let owners = cluster.owners("q:1");
     let mut replica = cluster.node(owners[1]).conn();
-    let _: () = redis::cmd("READONLY").query(&mut replica).unwrap();
+    let _: () = q(&mut replica, &["READONLY"]);
     let gone: Option<i64> = replica.get("q:1").unwrap();
     assert_eq!(gone, None);
+}
+
+/// A thread that SETs `prefix:<i mod keys>` to `i` (i = 0, 1, ...) through
+/// the node at `entry` until `stop` is set or `limit` passes, telling
+/// `record` each key, value and whether the write was acknowledged.
+fn background_writer(
+    entry: SocketAddr,
+    prefix: &'static str,
+    keys: i64,
+    limit: Duration,
+    stop: &Arc<AtomicBool>,
+    mut record: impl FnMut(String, i64, bool) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        let client = redis::Client::open(format!("redis://{entry}/")).expect("client");
+        let mut conn = client.get_connection().expect("connection");
+        let started = Instant::now();
+        let mut i = 0i64;
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
+            let key = format!("{prefix}:{}", i % keys);
+            let ok = conn.set::<_, _, ()>(&key, i).is_ok();
+            record(key, i, ok);
+            i += 1;
+        }
+    })
 }
 
 #[test]
@@ -262,36 +284,23 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
     let errors: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (acknowledged, errors, stop) = (acknowledged.clone(), errors.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let client = redis::Client::open(format!("redis://{entry}/")).unwrap();
-            let mut conn = client.get_connection().unwrap();
-            let started = Instant::now();
-            let mut i = 0i64;
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
-                let key = format!("acked:{}", i % 2000);
-                match conn.set::<_, _, ()>(&key, i) {
-                    Ok(()) => acknowledged.lock().unwrap().push((key, i)),
-                    Err(_) => errors.lock().unwrap().push(Instant::now()),
-                }
-                i += 1;
+        let (acknowledged, errors) = (acknowledged.clone(), errors.clone());
+        let limit = Duration::from_secs(120);
+        background_writer(entry, "acked", 2000, limit, &stop, move |key, i, ok| {
+            if ok {
+                acknowledged.lock().unwrap().push((key, i));
+            } else {
+                errors.lock().unwrap().push(Instant::now());
             }
         })
     };
-    assert!(eventually(Duration::from_secs(30), || acknowledged
-        .lock()
-        .unwrap()
-        .len()
-        > 3000));
+    assert!(eventually(DEADLINE, || acknowledged.lock().unwrap().len() > 3000));
     let killed_at = Instant::now();
     cluster.kill(2);
     cluster.wait_converged(2);
     // Keep writing a little after the new ring is in place.
     let after = acknowledged.lock().unwrap().len();
-    assert!(eventually(Duration::from_secs(30), || acknowledged
-        .lock()
-        .unwrap()
-        .len()
+    assert!(eventually(DEADLINE, || acknowledged.lock().unwrap().len()
         > after + 1000));
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
@@ -346,7 +355,7 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
 fn hit_ratio(conn: &mut Connection, keys: &[String]) -> f64 {
     let mut hits = 0;
     for key in keys {
-        let value: Option<String> = conn.get(key).unwrap();
+        let value: Option<String> = conn.get(key).expect("get succeeds");
         if value.as_deref() == Some(key.as_str()) {
             hits += 1;
         }
@@ -357,11 +366,7 @@ fn hit_ratio(conn: &mut Connection, keys: &[String]) -> f64 {
 #[test]
 fn joins_and_graceful_leaves_keep_the_cache_warm() {
     let mut cluster = TestCluster::start(3, FAST);
-    let keys = keys(3000);
-    let mut conn = cluster.node(0).conn();
-    for key in &keys {
-        let _: () = conn.set(key, key).unwrap();
-    }
+    let (keys, mut conn) = keys_written(&cluster, 3000);
     let before = hit_ratio(&mut conn, &keys);
     assert_eq!(before, 1.0);
 
@@ -384,7 +389,7 @@ fn joins_and_graceful_leaves_keep_the_cache_warm() {
         "about a quarter of the slots: {moved}"
     );
     let mut newcomer = cluster.node(3).conn();
-    let held: u64 = redis::cmd("DBSIZE").query(&mut newcomer).unwrap();
+    let held: u64 = q(&mut newcomer, &["DBSIZE"]);
     assert!(held > 0, "the new node holds data of its slots");
 
     // Node 1 leaves gracefully: it hands its slots off before exiting.
@@ -393,8 +398,7 @@ fn joins_and_graceful_leaves_keep_the_cache_warm() {
     let after_leave = hit_ratio(&mut conn, &keys);
     eprintln!("leave: hit ratio after {after_leave}");
     assert_eq!(after_leave, 1.0);
-    assert!(eventually(Duration::from_secs(30), || cluster.total_keys()
-        == 2 * keys.len() as u64));
+    assert!(eventually(DEADLINE, || cluster.total_keys() == 2 * keys.len() as u64));
 }
 
 #[test]
@@ -405,18 +409,11 @@ fn churn_ends_consistent() {
     let stop = Arc::new(AtomicBool::new(false));
     let last: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
     let writer = {
-        let (stop, last) = (stop.clone(), last.clone());
-        std::thread::spawn(move || {
-            let client = redis::Client::open(format!("redis://{entry}/")).unwrap();
-            let mut conn = client.get_connection().unwrap();
-            let started = Instant::now();
-            let mut i = 0i64;
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(240) {
-                let key = format!("churn:{}", i % 500);
-                if conn.set::<_, _, ()>(&key, i).is_ok() {
-                    last.lock().unwrap().insert(key, i);
-                }
-                i += 1;
+        let last = last.clone();
+        let limit = Duration::from_secs(240);
+        background_writer(entry, "churn", 500, limit, &stop, move |key, i, ok| {
+            if ok {
+                last.lock().unwrap().insert(key, i);
             }
         })
     };
@@ -473,7 +470,7 @@ fn evictions_on_a_primary_reach_its_replicas() {
         .into_iter()
         .map(|i| {
             let mut c = cluster.node(i).conn();
-            let _: () = redis::cmd("READONLY").query(&mut c).unwrap();
+            let _: () = q(&mut c, &["READONLY"]);
             c
         })
         .collect();
@@ -500,11 +497,7 @@ fn evictions_on_a_primary_reach_its_replicas() {
 #[test]
 fn a_restarted_node_gets_its_slots_back_warm() {
     let mut cluster = TestCluster::start(3, FAST);
-    let keys = keys(2000);
-    let mut conn = cluster.node(0).conn();
-    for key in &keys {
-        let _: () = conn.set(key, key).unwrap();
-    }
+    let (keys, mut conn) = keys_written(&cluster, 2000);
     let slots_before = cluster.figure(2, "cluster_slots_primary");
     cluster.kill(2);
     cluster.wait_converged(2);
@@ -518,10 +511,9 @@ fn a_restarted_node_gets_its_slots_back_warm() {
     );
     assert_eq!(hit_ratio(&mut conn, &keys), 1.0);
     let mut restarted = cluster.node(2).conn();
-    let held: u64 = redis::cmd("DBSIZE").query(&mut restarted).unwrap();
+    let held: u64 = q(&mut restarted, &["DBSIZE"]);
     assert!(held > 0, "it pulled its slots back");
-    assert!(eventually(Duration::from_secs(30), || cluster.total_keys()
-        == 2 * keys.len() as u64));
+    assert!(eventually(DEADLINE, || cluster.total_keys() == 2 * keys.len() as u64));
 }
 
 #[test]
@@ -543,7 +535,7 @@ fn the_local_cluster_command_starts_a_working_cluster() {
             break port;
         }
     };
-    let mut child = Command::new(common::server_binary())
+    let mut child = Command::new(common::process::server_binary())
         .args(["--local-cluster", "3", "--port", &base.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -582,9 +574,7 @@ fn the_local_cluster_command_starts_a_working_cluster() {
         .status()
         .unwrap();
     assert!(status.success());
-    let stopped = eventually(Duration::from_secs(30), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
+    let stopped = eventually(DEADLINE, || matches!(child.try_wait(), Ok(Some(_))));
     if !stopped {
         let _ = child.kill();
     }

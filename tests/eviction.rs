@@ -1,81 +1,23 @@
 //! `maxmemory` end to end: a real node under far more data than fits stays
 //! near its bound by evicting (allkeys-lru), and answers Redis's exact OOM
 //! error when it may not evict (noeviction, volatile-lru without TTL keys)
-//! while reads and deletes keep working.
+//! while reads and deletes keep working. Node processes: `maxmemory`
+//! bounds the allocator's count of the whole process, so a node sharing
+//! the test's process could not be held to it.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{eventually, info_field, TestNode};
-use ringcache_client::resp::{self, Value};
+use common::errors::OOM;
+use common::query::{config_set, dbsize};
+use common::wire::Frame;
+use common::{eventually, info_u64, q, RawConn, TestNode};
 
-/// Redis's reply to a write refused under memory pressure.
-const OOM: &[u8] = b"OOM command not allowed when used memory > 'maxmemory'.";
 /// How long any one test's load may take on a loaded machine.
 const LOAD_DEADLINE: Duration = Duration::from_secs(120);
 /// Commands sent per pipelined batch.
 const BATCH: usize = 200;
-
-fn info_u64(conn: &mut redis::Connection, field: &str) -> u64 {
-    let text = info_field(conn, field);
-    text.parse()
-        .unwrap_or_else(|_| panic!("INFO {field} is not a number: {text}"))
-}
-
-fn dbsize(conn: &mut redis::Connection) -> u64 {
-    redis::cmd("DBSIZE").query(conn).expect("DBSIZE")
-}
-
-/// A raw connection that pipelines commands and reads every reply in
-/// order, keeping bytes of later replies that arrive with earlier ones.
-struct Pipeline {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Pipeline {
-    fn connect(node: &TestNode) -> Pipeline {
-        let stream = TcpStream::connect(node.addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        Pipeline {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Sends all `commands` in one write and returns their replies.
-    fn run(&mut self, commands: &[Vec<Vec<u8>>]) -> Vec<Value> {
-        let mut out = Vec::new();
-        for args in commands {
-            out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-            for arg in args {
-                out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-                out.extend_from_slice(arg);
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-        self.stream.write_all(&out).expect("write");
-        (0..commands.len()).map(|_| self.reply()).collect()
-    }
-
-    fn reply(&mut self) -> Value {
-        let mut chunk = [0u8; 65536];
-        loop {
-            if let Some((value, used)) = resp::decode(&self.buf).expect("valid reply") {
-                self.buf.drain(..used);
-                return value;
-            }
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
 
 fn set_command(key: &str, value: &[u8]) -> Vec<Vec<u8>> {
     vec![b"SET".to_vec(), key.as_bytes().to_vec(), value.to_vec()]
@@ -86,7 +28,7 @@ fn set_command(key: &str, value: &[u8]) -> Vec<Vec<u8>> {
 /// keys fit. Near the bound, memory the node uses outside the store (its
 /// buffers) comes and goes, so a later SET of the refused batch may still
 /// succeed: every reply is read and counted.
-fn fill_until_refused(pipe: &mut Pipeline, value: &[u8], limit: usize) -> (Vec<usize>, Vec<u8>) {
+fn fill_until_refused(pipe: &mut RawConn, value: &[u8], limit: usize) -> (Vec<usize>, Vec<u8>) {
     let started = Instant::now();
     let mut stored = Vec::new();
     let mut refusal = None;
@@ -101,10 +43,10 @@ fn fill_until_refused(pipe: &mut Pipeline, value: &[u8], limit: usize) -> (Vec<u
         let commands: Vec<_> = (next..next + BATCH)
             .map(|i| set_command(&format!("key:{i}"), value))
             .collect();
-        for (i, reply) in (next..).zip(pipe.run(&commands)) {
+        for (i, reply) in (next..).zip(pipe.pipeline(&commands)) {
             match reply {
-                Value::Simple(ok) if ok == b"OK" => stored.push(i),
-                Value::Error(error) => {
+                Frame::Simple(ok) if ok == b"OK" => stored.push(i),
+                Frame::Error(error) => {
                     refusal.get_or_insert(error);
                 }
                 other => panic!("unexpected reply to SET: {other:?}"),
@@ -117,12 +59,7 @@ fn fill_until_refused(pipe: &mut Pipeline, value: &[u8], limit: usize) -> (Vec<u
 
 /// Sets `maxmemory` on the node.
 fn set_maxmemory(conn: &mut redis::Connection, bytes: u64) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg(bytes)
-        .query(conn)
-        .expect("CONFIG SET maxmemory");
+    config_set(conn, "maxmemory", &bytes.to_string());
 }
 
 /// Starts a node with `flags`, then bounds its memory at what it uses now
@@ -134,6 +71,50 @@ fn node_with_room(flags: &[&str], room: u64) -> (TestNode, redis::Connection, u6
     let max = baseline + room;
     set_maxmemory(&mut conn, max);
     (node, conn, max)
+}
+
+/// A node under `policy` with 2 MB of room, filled with [`VALUE_LEN`]-byte
+/// values until a write was refused with OOM, nothing evicted.
+struct Full {
+    /// The node process.
+    node: TestNode,
+    /// A redis-rs connection to it.
+    conn: redis::Connection,
+    /// A raw connection for pipelines.
+    pipe: RawConn,
+    /// The indexes of the `key:<n>` keys stored.
+    stored: Vec<usize>,
+    /// Its `maxmemory`.
+    max: u64,
+}
+
+/// Size of the values of a [`Full`] node.
+const VALUE_LEN: usize = 4000;
+
+fn filled_until_oom(policy: &str) -> Full {
+    let (node, mut conn, max) = node_with_room(&["--maxmemory-policy", policy], 2 * 1024 * 1024);
+    let mut pipe = node.raw();
+    let (stored, error) = fill_until_refused(&mut pipe, &[b'v'; VALUE_LEN], 10_000);
+    assert_eq!(
+        error,
+        OOM.as_bytes(),
+        "got {:?}",
+        String::from_utf8_lossy(&error)
+    );
+    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
+    assert_eq!(
+        info_u64(&mut conn, "evicted_keys"),
+        0,
+        "{policy}: nothing evicted"
+    );
+    assert_eq!(dbsize(&mut conn), stored.len() as u64);
+    Full {
+        node,
+        conn,
+        pipe,
+        stored,
+        max,
+    }
 }
 
 #[test]
@@ -185,32 +166,27 @@ fn allkeys_lru_stays_under_maxmemory_by_evicting() {
         .query(&mut conn)
         .expect("GET");
     assert_eq!(last, Some(value));
-    let pong: String = redis::cmd("PING").query(&mut conn).expect("PING");
+    let pong: String = q(&mut conn, &["PING"]);
     assert_eq!(pong, "PONG");
 }
 
 #[test]
 fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
-    let (node, mut conn, max) =
-        node_with_room(&["--maxmemory-policy", "noeviction"], 2 * 1024 * 1024);
-    let mut pipe = Pipeline::connect(&node);
-    let value = vec![b'v'; 4000];
-    let (stored, error) = fill_until_refused(&mut pipe, &value, 10_000);
-    assert_eq!(error, OOM, "got {:?}", String::from_utf8_lossy(&error));
-    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
-    assert_eq!(
-        dbsize(&mut conn),
-        stored.len() as u64,
-        "nothing was evicted"
-    );
-    assert_eq!(info_u64(&mut conn, "evicted_keys"), 0);
+    let Full {
+        node: _node,
+        mut conn,
+        mut pipe,
+        stored,
+        max,
+    } = filled_until_oom("noeviction");
+    let value = vec![b'v'; VALUE_LEN];
 
     // Hold the node firmly over its bound (the node's own buffers make the
     // edge fuzzy): every write is refused, reads and deletes are served.
     let used = info_u64(&mut conn, "used_memory");
     set_maxmemory(&mut conn, used - 1024 * 1024);
     let (first, second) = (format!("key:{}", stored[0]), format!("key:{}", stored[1]));
-    let replies = pipe.run(&[
+    let replies = pipe.pipeline(&[
         set_command("one-more", b"v"),
         vec![b"GET".to_vec(), first.into_bytes()],
         vec![b"DEL".to_vec(), second.into_bytes()],
@@ -219,10 +195,10 @@ fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
     assert_eq!(
         replies,
         vec![
-            Value::Error(OOM.to_vec()),
-            Value::Bulk(value.clone()),
-            Value::Int(1),
-            Value::Error(OOM.to_vec()),
+            Frame::Error(OOM.into()),
+            Frame::Bulk(value.clone()),
+            Frame::Int(1),
+            Frame::Error(OOM.into()),
         ]
     );
 
@@ -232,11 +208,13 @@ fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
         .iter()
         .map(|i| vec![b"DEL".to_vec(), format!("key:{i}").into_bytes()])
         .collect();
-    assert!(pipe.run(&deletes).iter().all(|r| *r == Value::Int(1)));
-    let mut reply = Value::Nil;
+    assert!(pipe.pipeline(&deletes).iter().all(|r| *r == Frame::Int(1)));
+    let mut reply = Frame::NullBulk;
     let accepted = eventually(Duration::from_secs(10), || {
-        reply = pipe.run(&[set_command("after-delete", b"v")]).remove(0);
-        reply == Value::Simple(b"OK".to_vec())
+        reply = pipe
+            .pipeline(&[set_command("after-delete", b"v")])
+            .remove(0);
+        reply == Frame::Simple(b"OK".to_vec())
     });
     assert!(
         accepted,
@@ -246,41 +224,36 @@ fn noeviction_refuses_writes_with_oom_but_serves_reads_and_deletes() {
 
 #[test]
 fn volatile_lru_without_ttl_keys_refuses_writes() {
-    let (node, mut conn, _) =
-        node_with_room(&["--maxmemory-policy", "volatile-lru"], 2 * 1024 * 1024);
-    let mut pipe = Pipeline::connect(&node);
-    let value = vec![b'v'; 4000];
-    let (stored, error) = fill_until_refused(&mut pipe, &value, 10_000);
-    assert_eq!(error, OOM, "got {:?}", String::from_utf8_lossy(&error));
-    assert!(stored.len() > 100, "only {} keys fit in 2 MB", stored.len());
-    assert_eq!(
-        info_u64(&mut conn, "evicted_keys"),
-        0,
-        "keys without a TTL are never evicted"
-    );
-    assert_eq!(dbsize(&mut conn), stored.len() as u64);
+    // Keys without a TTL are never evicted.
+    let Full {
+        node: _node,
+        mut pipe,
+        stored,
+        ..
+    } = filled_until_oom("volatile-lru");
+    let value = vec![b'v'; VALUE_LEN];
     let first = format!("key:{}", stored[0]).into_bytes();
-    let replies = pipe.run(&[
+    let replies = pipe.pipeline(&[
         vec![b"GET".to_vec(), first.clone()],
         vec![b"DEL".to_vec(), first],
     ]);
-    assert_eq!(replies, vec![Value::Bulk(value), Value::Int(1)]);
+    assert_eq!(replies, vec![Frame::Bulk(value), Frame::Int(1)]);
 }
 
 #[test]
 fn volatile_lru_evicts_ttl_keys_and_keeps_the_others() {
     let (node, mut conn, _) =
         node_with_room(&["--maxmemory-policy", "volatile-lru"], 2 * 1024 * 1024);
-    let mut pipe = Pipeline::connect(&node);
+    let mut pipe = node.raw();
     let value = vec![b'v'; 4000];
     // A few persistent keys, then far more TTL keys than fit.
     let persistent: Vec<_> = (0..50)
         .map(|i| set_command(&format!("keep:{i}"), &value))
         .collect();
     assert!(pipe
-        .run(&persistent)
+        .pipeline(&persistent)
         .iter()
-        .all(|r| *r == Value::Simple(b"OK".to_vec())));
+        .all(|r| *r == Frame::Simple(b"OK".to_vec())));
     let started = Instant::now();
     for batch in 0..10 {
         assert!(started.elapsed() < LOAD_DEADLINE, "writing took too long");
@@ -291,10 +264,10 @@ fn volatile_lru_evicts_ttl_keys_and_keeps_the_others() {
                 set
             })
             .collect();
-        for reply in pipe.run(&commands) {
+        for reply in pipe.pipeline(&commands) {
             assert_eq!(
                 reply,
-                Value::Simple(b"OK".to_vec()),
+                Frame::Simple(b"OK".to_vec()),
                 "TTL keys are evictable"
             );
         }

@@ -1,12 +1,15 @@
 //! Expiry end to end: keys nobody reads are reclaimed by the active expiry
 //! cycle (DBSIZE drops to zero, memory goes back, INFO counts them), and
-//! keys read after their TTL are gone on access.
+//! keys read after their TTL are gone on access. In-process nodes: the
+//! memory test holds the binary's memory lock.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, info_field, TestNode};
+use common::query::dbsize;
+use common::server::memory_lock;
+use common::{eventually, info_field, info_u64, q, TestServer, DEADLINE};
 
 /// Keys loaded by the reclamation test.
 const KEYS: usize = 100_000;
@@ -14,23 +17,11 @@ const KEYS: usize = 100_000;
 const TTL_MS: u64 = 1000;
 /// Commands per pipelined batch.
 const BATCH: usize = 1000;
-/// How long reclamation may take on a loaded machine (a pass visits every
-/// bucket about once a second, so it normally takes one or two seconds).
-const RECLAIM_DEADLINE: Duration = Duration::from_secs(30);
-
-fn info_u64(conn: &mut redis::Connection, field: &str) -> u64 {
-    let text = info_field(conn, field);
-    text.parse()
-        .unwrap_or_else(|_| panic!("INFO {field} is not a number: {text}"))
-}
-
-fn dbsize(conn: &mut redis::Connection) -> u64 {
-    redis::cmd("DBSIZE").query(conn).expect("DBSIZE")
-}
 
 #[test]
 fn active_expiry_reclaims_keys_nobody_reads() {
-    let node = TestNode::start(&[]);
+    let _memory = memory_lock();
+    let node = TestServer::start();
     let mut conn = node.conn();
     let baseline = info_u64(&mut conn, "used_memory");
 
@@ -61,8 +52,10 @@ fn active_expiry_reclaims_keys_nobody_reads() {
         "the load was slower than the TTL: nothing to reclaim"
     );
 
-    // Nobody reads the keys: only the active cycle can remove them.
-    let reclaimed = eventually(RECLAIM_DEADLINE, || dbsize(&mut conn) == 0);
+    // Nobody reads the keys: only the active cycle can remove them (a pass
+    // visits every bucket about once a second, so it normally takes one or
+    // two seconds).
+    let reclaimed = eventually(DEADLINE, || dbsize(&mut conn) == 0);
     let at_zero = Instant::now();
     let after_expiry = at_zero.saturating_duration_since(all_expired_by);
     println!(
@@ -71,7 +64,7 @@ fn active_expiry_reclaims_keys_nobody_reads() {
     );
     assert!(
         reclaimed,
-        "DBSIZE still {} after {RECLAIM_DEADLINE:?}",
+        "DBSIZE still {} after {DEADLINE:?}",
         dbsize(&mut conn)
     );
     assert_eq!(info_u64(&mut conn, "expired_keys"), KEYS as u64);
@@ -99,46 +92,21 @@ fn active_expiry_reclaims_keys_nobody_reads() {
 
 #[test]
 fn expired_keys_are_gone_on_access_and_counted() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut conn = node.conn();
-    let _: () = redis::cmd("SET")
-        .arg("short")
-        .arg("v")
-        .arg("PX")
-        .arg(50)
-        .query(&mut conn)
-        .expect("SET");
-    let _: () = redis::cmd("SET")
-        .arg("long")
-        .arg("v")
-        .arg("EX")
-        .arg(3600)
-        .query(&mut conn)
-        .expect("SET");
-    let _: () = redis::cmd("SET")
-        .arg("forever")
-        .arg("v")
-        .query(&mut conn)
-        .expect("SET");
+    let _: () = q(&mut conn, &["SET", "short", "v", "PX", "50"]);
+    let _: () = q(&mut conn, &["SET", "long", "v", "EX", "3600"]);
+    let _: () = q(&mut conn, &["SET", "forever", "v"]);
     let gone = eventually(Duration::from_secs(10), || {
-        let v: Option<String> = redis::cmd("GET")
-            .arg("short")
-            .query(&mut conn)
-            .expect("GET");
+        let v: Option<String> = q(&mut conn, &["GET", "short"]);
         v.is_none()
     });
     assert!(gone, "a 50 ms key still readable after 10 s");
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg("short")
-        .query(&mut conn)
-        .expect("PTTL");
+    let ttl: i64 = q(&mut conn, &["PTTL", "short"]);
     assert_eq!(ttl, -2);
-    let ttl: i64 = redis::cmd("TTL").arg("long").query(&mut conn).expect("TTL");
+    let ttl: i64 = q(&mut conn, &["TTL", "long"]);
     assert!((3590..=3600).contains(&ttl), "TTL {ttl}");
-    let ttl: i64 = redis::cmd("TTL")
-        .arg("forever")
-        .query(&mut conn)
-        .expect("TTL");
+    let ttl: i64 = q(&mut conn, &["TTL", "forever"]);
     assert_eq!(ttl, -1);
     assert_eq!(dbsize(&mut conn), 2);
     assert_eq!(info_u64(&mut conn, "expired_keys"), 1);

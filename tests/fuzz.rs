@@ -15,29 +15,27 @@ mod fuzz_support;
 use common::random::{count_from_env, seed_from_env};
 use common::wire::{decode, Frame};
 
-// The node's allocator: maxmemory reads its statistics.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 /// Cases per family in CI.
 const CI_CASES: u64 = 100_000;
 
-#[test]
-fn random_and_mutated_frames_through_the_parser() {
+/// Runs one family with the seed and case count of the environment (at
+/// most `max_cases` cases); a failure is the test's panic.
+fn run_family(max_cases: u64, family: fn(u64, u64) -> Result<String, String>) {
     let seed = seed_from_env("RINGCACHE_FUZZ_SEED");
-    let cases = count_from_env("RINGCACHE_FUZZ_CASES", CI_CASES);
-    if let Err(failure) = fuzz_support::frames(seed, cases) {
+    let cases = count_from_env("RINGCACHE_FUZZ_CASES", CI_CASES).min(max_cases);
+    if let Err(failure) = family(seed, cases) {
         panic!("{failure}");
     }
 }
 
 #[test]
+fn random_and_mutated_frames_through_the_parser() {
+    run_family(u64::MAX, fuzz_support::frames);
+}
+
+#[test]
 fn random_arguments_for_every_command_through_the_dispatcher() {
-    let seed = seed_from_env("RINGCACHE_FUZZ_SEED");
-    let cases = count_from_env("RINGCACHE_FUZZ_CASES", CI_CASES);
-    if let Err(failure) = fuzz_support::commands(seed, cases) {
-        panic!("{failure}");
-    }
+    run_family(u64::MAX, fuzz_support::commands);
 }
 
 /// Cases of the cluster run in CI: slower per request (forwarding), and the
@@ -46,11 +44,9 @@ const CI_CLUSTER_CASES: u64 = 20_000;
 
 #[test]
 fn random_arguments_through_a_two_node_cluster() {
-    let seed = seed_from_env("RINGCACHE_FUZZ_SEED");
-    let cases = count_from_env("RINGCACHE_FUZZ_CASES", CI_CASES).min(CI_CLUSTER_CASES);
-    if let Err(failure) = fuzz_support::commands_on_cluster(2, seed, cases) {
-        panic!("{failure}");
-    }
+    run_family(CI_CLUSTER_CASES, |seed, cases| {
+        fuzz_support::commands_on_cluster(2, seed, cases)
+    });
 }
 
 #[test]
@@ -69,28 +65,26 @@ fn the_strict_decoder_refuses_what_redis_never_sends() {
             Frame::Double("1.5".into())
         )])
     );
-    for bad in [
-        &b":+5\r\n"[..],
-        b":05\r\n",
-        b"$-2\r\n",
-        b"*-2\r\n",
-        b"+a\nb\r\n",
-        b"$1\r\nab\r\n",
-        b"_\r\n",
-        b"%0\r\n",
-        b"-\r\n",
-        b"?\r\n",
-    ] {
-        assert!(decode(bad, false).is_err(), "{}", common::wire::escape(bad));
-    }
-    for bad in [
-        &b"#x\r\n"[..],
-        b",1.5x\r\n",
-        b"=3\r\nabc\r\n",
-        b"_x\r\n",
-        b"~-1\r\n",
-    ] {
-        assert!(decode(bad, true).is_err(), "{}", common::wire::escape(bad));
+    // Malformed in RESP2 (RESP3 types included), then in RESP3.
+    let refused: [(&[u8], bool); 15] = [
+        (b":+5\r\n", false),
+        (b":05\r\n", false),
+        (b"$-2\r\n", false),
+        (b"*-2\r\n", false),
+        (b"+a\nb\r\n", false),
+        (b"$1\r\nab\r\n", false),
+        (b"_\r\n", false),
+        (b"%0\r\n", false),
+        (b"-\r\n", false),
+        (b"?\r\n", false),
+        (b"#x\r\n", true),
+        (b",1.5x\r\n", true),
+        (b"=3\r\nabc\r\n", true),
+        (b"_x\r\n", true),
+        (b"~-1\r\n", true),
+    ];
+    for (bad, resp3) in refused {
+        assert!(decode(bad, resp3).is_err(), "{}", common::wire::escape(bad));
     }
     assert_eq!(decode(b"*2\r\n:1\r\n", false), Ok(None));
 }

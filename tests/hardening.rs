@@ -7,24 +7,16 @@
 mod common;
 
 use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{err, eventually, info_field, q, TestNode};
-
-/// A request as RESP.
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
+use common::errors::config_set_failed;
+use common::wire::{command, Frame};
+use common::{err, eventually, info_field, q, RawConn, TestNode, TestServer, DEADLINE};
 
 #[test]
 fn http_requests_close_the_connection_and_run_nothing() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut conn = node.conn();
     let _: () = q(&mut conn, &["SET", "victim", "safe"]);
     let mut raw = node.raw();
@@ -44,7 +36,7 @@ fn http_requests_close_the_connection_and_run_nothing() {
 
 #[test]
 fn unauthenticated_clients_cannot_send_large_requests() {
-    let node = TestNode::start(&["--requirepass", "secret"]);
+    let node = TestServer::with(&[("requirepass", "secret")]);
     let mut raw = node.raw();
     let answer = raw.send_and_read_to_close(b"*4\r\n$3\r\nSET\r\n$536870912\r\n");
     assert_eq!(
@@ -59,31 +51,22 @@ fn unauthenticated_clients_cannot_send_large_requests() {
     // Once authenticated, the configured limits apply again.
     let mut raw = node.raw();
     let big = vec![b'v'; 100_000];
-    let mut request = resp(&[b"AUTH", b"secret"]);
-    request.extend(resp(&[b"SET", b"big", &big]));
-    request.extend(resp(&[b"STRLEN", b"big"]));
-    raw.send(&request);
-    assert_eq!(
-        raw.read_reply(),
-        ringcache_client::resp::Value::Simple(b"OK".to_vec())
-    );
-    assert_eq!(
-        raw.read_reply(),
-        ringcache_client::resp::Value::Simple(b"OK".to_vec())
-    );
-    assert_eq!(
-        raw.read_reply(),
-        ringcache_client::resp::Value::Int(100_000)
-    );
+    let replies = raw.pipeline(&[
+        vec![&b"AUTH"[..], b"secret"],
+        vec![b"SET", b"big", &big],
+        vec![b"STRLEN", b"big"],
+    ]);
+    let ok = Frame::Simple(b"OK".to_vec());
+    assert_eq!(replies, [ok.clone(), ok, Frame::Int(100_000)]);
 }
 
 #[test]
 fn ten_failed_auth_attempts_close_the_connection() {
-    let node = TestNode::start(&["--requirepass", "secret"]);
+    let node = TestServer::with(&[("requirepass", "secret")]);
     let mut raw = node.raw();
     let mut guesses = Vec::new();
     for i in 0..50 {
-        guesses.extend(resp(&[b"AUTH", format!("guess{i}").as_bytes()]));
+        guesses.extend(command(&["AUTH", &format!("guess{i}")]));
     }
     let answer = raw.send_and_read_to_close(&guesses);
     let text = String::from_utf8_lossy(&answer);
@@ -96,7 +79,7 @@ fn ten_failed_auth_attempts_close_the_connection() {
 
 #[test]
 fn passwords_never_reach_the_slow_log() {
-    let node = TestNode::start(&["--requirepass", "hunter2"]);
+    let node = TestServer::with(&[("requirepass", "hunter2")]);
     let mut conn = node.conn();
     let _: () = q(&mut conn, &["AUTH", "hunter2"]);
     let _: () = q(
@@ -121,11 +104,17 @@ fn passwords_never_reach_the_slow_log() {
 
 #[test]
 fn config_set_checks_values_and_refuses_start_up_options() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut conn = node.conn();
     assert_eq!(
-        err(&mut conn, &["CONFIG", "SET", "client-query-buffer-limit", "0"]),
-        "ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and 9223372036854775807 inclusive"
+        err(
+            &mut conn,
+            &["CONFIG", "SET", "client-query-buffer-limit", "0"]
+        ),
+        config_set_failed(
+            "client-query-buffer-limit",
+            "argument must be between 1048576 and 9223372036854775807 inclusive"
+        )
     );
     for (name, value) in [
         ("cluster-enabled", "yes"),
@@ -135,12 +124,15 @@ fn config_set_checks_values_and_refuses_start_up_options() {
     ] {
         assert_eq!(
             err(&mut conn, &["CONFIG", "SET", name, value]),
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+            config_set_failed(name, "can't set immutable config")
         );
     }
     assert_eq!(
         err(&mut conn, &["CONFIG", "SET", "maxmemory-policy", "lru"]),
-        "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+        config_set_failed(
+            "maxmemory-policy",
+            "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+        )
     );
     // All or nothing: a bad pair leaves the good one unapplied.
     let _ = err(
@@ -166,9 +158,9 @@ fn config_set_checks_values_and_refuses_start_up_options() {
 }
 
 /// A connection that asks for a large reply many times and never reads.
-fn flood_without_reading(node: &TestNode, requests: usize) -> std::net::TcpStream {
-    let mut stream = node.raw().stream;
-    let request = resp(&[b"GET", b"big"]).repeat(requests);
+fn flood_without_reading(addr: SocketAddr, requests: usize) -> TcpStream {
+    let mut stream = RawConn::connect(addr).stream;
+    let request = command(&["GET", "big"]).repeat(requests);
     stream
         .set_write_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
@@ -185,10 +177,10 @@ fn load_big_value(conn: &mut redis::Connection) {
 
 #[test]
 fn a_client_that_never_reads_can_be_killed_and_times_out() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut conn = node.conn();
     load_big_value(&mut conn);
-    let _stuck = flood_without_reading(&node, 64);
+    let _stuck = flood_without_reading(node.addr, 64);
     let id_of_stuck = || -> Option<String> {
         let mut conn = node.conn();
         let list: String = q(&mut conn, &["CLIENT", "LIST"]);
@@ -207,7 +199,7 @@ fn a_client_that_never_reads_can_be_killed_and_times_out() {
     );
     // The idle timeout closes a stuck client too.
     let _: () = q(&mut conn, &["CONFIG", "SET", "timeout", "1"]);
-    let _stuck = flood_without_reading(&node, 64);
+    let _stuck = flood_without_reading(node.addr, 64);
     assert!(eventually(Duration::from_secs(10), || id_of_stuck().is_some()));
     assert!(
         eventually(Duration::from_secs(20), || id_of_stuck().is_none()),
@@ -217,7 +209,7 @@ fn a_client_that_never_reads_can_be_killed_and_times_out() {
 
 #[test]
 fn the_output_buffer_limit_closes_a_client_that_does_not_read() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut conn = node.conn();
     load_big_value(&mut conn);
     let _: () = q(
@@ -231,7 +223,7 @@ fn the_output_buffer_limit_closes_a_client_that_does_not_read() {
     );
     // The node stops reading from a client whose replies back up, so what
     // it holds for it is about one reply (1 MB here), over the soft limit.
-    let mut stuck = flood_without_reading(&node, 64);
+    let mut stuck = flood_without_reading(node.addr, 64);
     assert!(
         eventually(Duration::from_secs(20), || info_field(
             &mut conn,
@@ -256,7 +248,7 @@ fn the_output_buffer_limit_closes_a_client_that_does_not_read() {
         ],
     );
     let mut raw = node.raw();
-    let answer = raw.send_and_read_to_close(&resp(&[b"GET", b"big"]));
+    let answer = raw.send_and_read_to_close(&command(&["GET", "big"]));
     assert!(answer.is_empty(), "got {} bytes", answer.len());
     assert_eq!(
         info_field(&mut conn, "client_output_buffer_limit_disconnections"),
@@ -269,7 +261,9 @@ fn sigterm_stops_a_node_whose_clients_never_read() {
     let mut node = TestNode::start(&[]);
     let mut conn = node.conn();
     load_big_value(&mut conn);
-    let _stuck: Vec<_> = (0..4).map(|_| flood_without_reading(&node, 64)).collect();
+    let _stuck: Vec<_> = (0..4)
+        .map(|_| flood_without_reading(node.addr, 64))
+        .collect();
     let mut probe = node.conn();
     assert!(eventually(Duration::from_secs(10), || {
         let list: String = q(&mut probe, &["CLIENT", "LIST"]);
@@ -277,7 +271,7 @@ fn sigterm_stops_a_node_whose_clients_never_read() {
     }));
     let started = Instant::now();
     node.signal("TERM");
-    let code = node.wait_exit(Duration::from_secs(30));
+    let code = node.wait_exit(DEADLINE);
     let took = started.elapsed();
     eprintln!("SIGTERM with 4 clients that never read: exited in {took:?}");
     assert_eq!(code, Some(0));

@@ -6,58 +6,19 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 
-use common::{bulk, err, q, v, RawConn, TestNode};
+use common::errors::{
+    wrong_arity, FLOAT_RESULT_NAN_OR_INFINITY, INVALID_CURSOR, NAN_OR_INFINITY, NOT_FLOAT,
+    NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
+};
+use common::query::assert_arity_errors;
+use common::wire::Frame;
+use common::{bulk, err, q, v, TestServer};
 use redis::Value;
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const NOT_FLOAT: &str = "ERR value is not a valid float";
-const SYNTAX: &str = "ERR syntax error";
-
-/// Sends one command on a raw connection and returns the exact bytes of
-/// its reply.
-fn wire(raw: &mut RawConn, args: &[&str]) -> Vec<u8> {
-    let mut request = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        request.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    raw.send(&request);
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some((_, n)) = ringcache_client::resp::decode(&buf).expect("valid reply") {
-            assert_eq!(
-                n,
-                buf.len(),
-                "one reply expected, got {:?}",
-                String::from_utf8_lossy(&buf)
-            );
-            return buf;
-        }
-        let n = raw.stream.read(&mut chunk).expect("read");
-        assert!(
-            n > 0,
-            "connection closed; got {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// Sends one command on a raw connection and decodes its reply.
-fn decoded(raw: &mut RawConn, args: &[&str]) -> ringcache_client::resp::Value {
-    let bytes = wire(raw, args);
-    ringcache_client::resp::decode(&bytes)
-        .expect("valid")
-        .expect("complete")
-        .0
-}
 
 #[test]
 fn hset_hget_hmget_hmset_hsetnx() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     // HSET answers the number of new fields; a repeated field counts once.
     assert_eq!(
@@ -111,27 +72,11 @@ fn hset_hget_hmget_hmset_hsetnx() {
         &["HSET", "h", "f"],
         &["HSET", "h", "f", "v", "g"],
     ] {
-        assert_eq!(
-            err(&mut c, args),
-            "ERR wrong number of arguments for 'hset' command",
-            "{args:?}"
-        );
+        assert_eq!(err(&mut c, args), wrong_arity("hset"), "{args:?}");
     }
-    assert_eq!(
-        err(&mut c, &["HMSET", "h", "f", "v", "g"]),
-        "ERR wrong number of arguments for 'hmset' command"
-    );
-    assert_eq!(
-        err(&mut c, &["HSETNX", "h", "f"]),
-        "ERR wrong number of arguments for 'hsetnx' command"
-    );
-    assert_eq!(
-        err(&mut c, &["HGET", "h"]),
-        "ERR wrong number of arguments for 'hget' command"
-    );
-    assert_eq!(
-        err(&mut c, &["HMGET", "h"]),
-        "ERR wrong number of arguments for 'hmget' command"
+    assert_arity_errors(
+        &mut c,
+        &["HMSET h f v g", "HSETNX h f", "HGET h", "HMGET h"],
     );
     // Nothing was created by the failed HSETs.
     assert_eq!(v(&mut c, &["HGET", "h", "g"]), Value::Nil);
@@ -139,7 +84,7 @@ fn hset_hget_hmget_hmset_hsetnx() {
 
 #[test]
 fn whole_hash_listings() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let _: i64 = q(&mut c, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
     let all: HashMap<String, String> = q(&mut c, &["HGETALL", "h"]);
@@ -194,7 +139,7 @@ fn whole_hash_listings() {
 
 #[test]
 fn hdel_hexists_hstrlen_and_emptied_hash_disappears() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let _: i64 = q(&mut c, &["HSET", "h", "a", "hello", "b", "", "c", "3"]);
     assert_eq!(v(&mut c, &["HEXISTS", "h", "a"]), Value::Int(1));
@@ -227,21 +172,18 @@ fn hdel_hexists_hstrlen_and_emptied_hash_disappears() {
     assert_eq!(v(&mut c, &["DEL", "h"]), Value::Int(1));
     assert_eq!(v(&mut c, &["HSET", "h", "x", "1"]), Value::Int(1));
     assert_eq!(v(&mut c, &["TTL", "h"]), Value::Int(-1));
-    assert_eq!(
-        err(&mut c, &["HDEL", "h"]),
-        "ERR wrong number of arguments for 'hdel' command"
-    );
+    assert_arity_errors(&mut c, &["HDEL h"]);
 }
 
 #[test]
 fn failed_writes_to_a_missing_key_leave_no_empty_hash() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(err(&mut c, &["HINCRBY", "h", "f", "abc"]), NOT_INTEGER);
     assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "abc"]), NOT_FLOAT);
     assert_eq!(
         err(&mut c, &["HINCRBYFLOAT", "h", "f", "inf"]),
-        "ERR value is NaN or Infinity"
+        NAN_OR_INFINITY
     );
     assert_eq!(v(&mut c, &["HDEL", "h", "f"]), Value::Int(0));
     assert_eq!(v(&mut c, &["EXISTS", "h"]), Value::Int(0));
@@ -250,7 +192,7 @@ fn failed_writes_to_a_missing_key_leave_no_empty_hash() {
 
 #[test]
 fn hincrby_counts_and_errors() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["HINCRBY", "h", "n", "5"]), Value::Int(5));
     assert_eq!(v(&mut c, &["HINCRBY", "h", "n", "-7"]), Value::Int(-2));
@@ -271,7 +213,7 @@ fn hincrby_counts_and_errors() {
         );
         assert_eq!(v(&mut c, &["HGET", "h", "bad"]), bulk(bad));
     }
-    let overflow = "ERR increment or decrement would overflow";
+    let overflow = OVERFLOW;
     let _: i64 = q(
         &mut c,
         &[
@@ -298,15 +240,12 @@ fn hincrby_counts_and_errors() {
     assert_eq!(v(&mut c, &["HINCRBY", "h", "n", "1"]), Value::Int(-1));
     let ttl: i64 = q(&mut c, &["TTL", "h"]);
     assert!((990..=1000).contains(&ttl), "{ttl}");
-    assert_eq!(
-        err(&mut c, &["HINCRBY", "h", "n"]),
-        "ERR wrong number of arguments for 'hincrby' command"
-    );
+    assert_arity_errors(&mut c, &["HINCRBY h n"]);
 }
 
 #[test]
 fn hincrbyfloat_results_and_errors() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     // The examples of the Redis documentation.
     let _: i64 = q(&mut c, &["HSET", "h", "f", "10.50"]);
@@ -335,22 +274,20 @@ fn hincrbyfloat_results_and_errors() {
         bulk("10000000000")
     );
     // Errors.
-    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "abc"]), NOT_FLOAT);
-    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "nan"]), NOT_FLOAT);
-    assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", "1 "]), NOT_FLOAT);
     // An infinite increment is refused by itself, with its own message.
-    assert_eq!(
-        err(&mut c, &["HINCRBYFLOAT", "h", "f", "inf"]),
-        "ERR value is NaN or Infinity"
-    );
-    assert_eq!(
-        err(&mut c, &["HINCRBYFLOAT", "h", "f", "-inf"]),
-        "ERR value is NaN or Infinity"
-    );
+    for (increment, error) in [
+        ("abc", NOT_FLOAT),
+        ("nan", NOT_FLOAT),
+        ("1 ", NOT_FLOAT),
+        ("inf", NAN_OR_INFINITY),
+        ("-inf", NAN_OR_INFINITY),
+    ] {
+        assert_eq!(err(&mut c, &["HINCRBYFLOAT", "h", "f", increment]), error);
+    }
     let _: i64 = q(&mut c, &["HSET", "h", "huge", "1.5e308"]);
     assert_eq!(
         err(&mut c, &["HINCRBYFLOAT", "h", "huge", "1.5e308"]),
-        "ERR increment would produce NaN or Infinity"
+        FLOAT_RESULT_NAN_OR_INFINITY
     );
     for bad in ["abc", " 1", "1.5.5"] {
         let _: i64 = q(&mut c, &["HSET", "h", "bad", bad]);
@@ -365,7 +302,7 @@ fn hincrbyfloat_results_and_errors() {
 
 #[test]
 fn wrong_type_for_every_hash_command() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let _: () = q(&mut c, &["SET", "s", "string"]);
     for args in [
@@ -399,7 +336,7 @@ fn wrong_type_for_every_hash_command() {
 
 #[test]
 fn hrandfield_counts() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let fields: HashMap<String, String> = (0..10)
         .map(|i| (format!("f{i}"), format!("v{i}")))
@@ -504,7 +441,7 @@ fn hrandfield_counts() {
 
 #[test]
 fn hscan_returns_every_field() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let mut pipe = redis::pipe();
     for i in 0..500 {
@@ -561,11 +498,8 @@ fn hscan_returns_every_field() {
         Value::Array(vec![bulk("0"), Value::Array(vec![])])
     );
     // Errors.
-    assert_eq!(err(&mut c, &["HSCAN", "h", "abc"]), "ERR invalid cursor");
-    assert_eq!(
-        err(&mut c, &["HSCAN", "nokey", "abc"]),
-        "ERR invalid cursor"
-    );
+    assert_eq!(err(&mut c, &["HSCAN", "h", "abc"]), INVALID_CURSOR);
+    assert_eq!(err(&mut c, &["HSCAN", "nokey", "abc"]), INVALID_CURSOR);
     assert_eq!(err(&mut c, &["HSCAN", "h", "0", "COUNT", "0"]), SYNTAX);
     assert_eq!(err(&mut c, &["HSCAN", "h", "0", "COUNT", "-1"]), SYNTAX);
     assert_eq!(
@@ -574,75 +508,53 @@ fn hscan_returns_every_field() {
     );
     assert_eq!(err(&mut c, &["HSCAN", "h", "0", "MATCH"]), SYNTAX);
     assert_eq!(err(&mut c, &["HSCAN", "h", "0", "BOGUS", "x"]), SYNTAX);
-    assert_eq!(
-        err(&mut c, &["HSCAN", "h"]),
-        "ERR wrong number of arguments for 'hscan' command"
-    );
+    assert_arity_errors(&mut c, &["HSCAN h"]);
 }
 
 #[test]
 fn resp3_maps_nulls_and_pairs() {
-    use ringcache_client::resp::Value as R;
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut raw = node.raw();
-    assert_eq!(
-        wire(&mut raw, &["HSET", "h", "a", "1", "b", "2"]),
-        b":2\r\n"
-    );
+    let pair = |f: &str, v: &str| vec![Frame::Bulk(f.into()), Frame::Bulk(v.into())];
     // RESP2 first: flat arrays and `$-1` nulls.
-    assert_eq!(wire(&mut raw, &["HGET", "h", "zz"]), b"$-1\r\n");
-    assert_eq!(wire(&mut raw, &["HGETALL", "nokey"]), b"*0\r\n");
-    assert_eq!(wire(&mut raw, &["HRANDFIELD", "nokey"]), b"$-1\r\n");
-    let hello = wire(&mut raw, &["HELLO", "3"]);
-    assert_eq!(
-        hello[0],
-        b'%',
-        "HELLO 3 answers a map: {:?}",
-        String::from_utf8_lossy(&hello)
-    );
-    // GET miss is the RESP3 null.
-    assert_eq!(wire(&mut raw, &["GET", "missing"]), b"_\r\n");
-    assert_eq!(wire(&mut raw, &["HGET", "h", "zz"]), b"_\r\n");
-    assert_eq!(wire(&mut raw, &["HRANDFIELD", "nokey"]), b"_\r\n");
-    assert_eq!(
-        wire(&mut raw, &["HMGET", "h", "a", "zz"]),
-        b"*2\r\n$1\r\n1\r\n_\r\n"
-    );
-    // HGETALL is a map (empty for a missing key).
-    assert_eq!(wire(&mut raw, &["HGETALL", "nokey"]), b"%0\r\n");
-    match decoded(&mut raw, &["HGETALL", "h"]) {
-        R::Map(pairs) => {
-            let mut pairs: Vec<(R, R)> = pairs;
-            pairs.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
-            assert_eq!(
-                pairs,
-                vec![
-                    (R::Bulk(b"a".to_vec()), R::Bulk(b"1".to_vec())),
-                    (R::Bulk(b"b".to_vec()), R::Bulk(b"2".to_vec())),
-                ]
-            );
+    raw.assert_replies(&[
+        (&["HSET", "h", "a", "1", "b", "2"], ":2\r\n"),
+        (&["HGET", "h", "zz"], "$-1\r\n"),
+        (&["HGETALL", "nokey"], "*0\r\n"),
+        (&["HRANDFIELD", "nokey"], "$-1\r\n"),
+    ]);
+    raw.hello(3);
+    // GET miss is the RESP3 null; HGETALL is a map (empty for a missing
+    // key).
+    raw.assert_replies(&[
+        (&["GET", "missing"], "_\r\n"),
+        (&["HGET", "h", "zz"], "_\r\n"),
+        (&["HRANDFIELD", "nokey"], "_\r\n"),
+        (&["HMGET", "h", "a", "zz"], "*2\r\n$1\r\n1\r\n_\r\n"),
+        (&["HGETALL", "nokey"], "%0\r\n"),
+    ]);
+    match raw.call(&["HGETALL", "h"]) {
+        Frame::Map(mut pairs) => {
+            pairs.sort_by_key(|x| x.0.show());
+            let pairs: Vec<Vec<Frame>> = pairs.into_iter().map(|(f, v)| vec![f, v]).collect();
+            assert_eq!(pairs, vec![pair("a", "1"), pair("b", "2")]);
         }
         other => panic!("HGETALL in RESP3 answered {other:?}"),
     }
-    let single = wire(&mut raw, &["HGETALL", "h"]);
+    let single = raw.roundtrip(&["HGETALL", "h"]);
     assert!(
         single.starts_with(b"%2\r\n"),
         "{:?}",
         String::from_utf8_lossy(&single)
     );
     // HRANDFIELD WITHVALUES: an array of [field, value] pairs.
-    match decoded(&mut raw, &["HRANDFIELD", "h", "-3", "WITHVALUES"]) {
-        R::Array(items) => {
+    match raw.call(&["HRANDFIELD", "h", "-3", "WITHVALUES"]) {
+        Frame::Array(items) => {
             assert_eq!(items.len(), 3);
             for item in items {
                 match item {
-                    R::Array(pair) => {
-                        assert_eq!(pair.len(), 2);
-                        assert!(
-                            pair == [R::Bulk(b"a".to_vec()), R::Bulk(b"1".to_vec())]
-                                || pair == [R::Bulk(b"b".to_vec()), R::Bulk(b"2".to_vec())],
-                            "{pair:?}"
-                        );
+                    Frame::Array(p) => {
+                        assert!(p == pair("a", "1") || p == pair("b", "2"), "{p:?}");
                     }
                     other => panic!("not a pair: {other:?}"),
                 }
@@ -651,17 +563,16 @@ fn resp3_maps_nulls_and_pairs() {
         other => panic!("{other:?}"),
     }
     // Without WITHVALUES it stays a flat array of fields.
-    match decoded(&mut raw, &["HRANDFIELD", "h", "2"]) {
-        R::Array(items) => {
-            assert!(items.iter().all(|i| matches!(i, R::Bulk(_))) && items.len() == 2)
+    match raw.call(&["HRANDFIELD", "h", "2"]) {
+        Frame::Array(items) => {
+            assert!(items.iter().all(|i| matches!(i, Frame::Bulk(_))) && items.len() == 2)
         }
         other => panic!("{other:?}"),
     }
     // HKEYS stays an array, HLEN an integer.
-    assert!(wire(&mut raw, &["HKEYS", "h"]).starts_with(b"*2\r\n"));
-    assert_eq!(wire(&mut raw, &["HLEN", "h"]), b":2\r\n");
-    assert_eq!(
-        wire(&mut raw, &["HINCRBYFLOAT", "h", "a", "0.5"]),
-        b"$3\r\n1.5\r\n"
-    );
+    assert!(raw.roundtrip(&["HKEYS", "h"]).starts_with(b"*2\r\n"));
+    raw.assert_replies(&[
+        (&["HLEN", "h"], ":2\r\n"),
+        (&["HINCRBYFLOAT", "h", "a", "0.5"], "$3\r\n1.5\r\n"),
+    ]);
 }

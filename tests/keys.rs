@@ -6,15 +6,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, TestNode};
+use common::errors::{INVALID_CURSOR, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
+use common::query::{assert_arity_errors, set_keys};
+use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, TestServer, DEADLINE};
 use redis::{Connection, Value};
-
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
-/// How long keys with a 1 ms TTL may take to disappear on a loaded machine.
-const EXPIRY_DEADLINE: Duration = Duration::from_secs(30);
 /// Upper bound on SCAN calls in one iteration (the key counts here are far
 /// below it with any sane COUNT).
 const MAX_SCAN_CALLS: usize = 100_000;
@@ -39,17 +35,13 @@ fn scan_all(conn: &mut Connection, options: &[&str]) -> (Vec<String>, usize) {
 
 fn fill(conn: &mut Connection, prefix: &str, n: usize) -> HashSet<String> {
     let keys: HashSet<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
-    let mut pipe = redis::pipe();
-    for k in &keys {
-        pipe.cmd("SET").arg(k).arg("v").ignore();
-    }
-    let _: () = pipe.query(conn).expect("fill");
+    set_keys(conn, &keys, b"v");
     keys
 }
 
 #[test]
 fn del_unlink_exists_touch_type() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let _: () = q(&mut c, &["MSET", "a", "1", "b", "2", "c", "3"]);
     let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
@@ -80,24 +72,15 @@ fn del_unlink_exists_touch_type() {
     assert_eq!(v(&mut c, &["EXISTS", "a", "b", "h"]), Value::Int(0));
     assert_eq!(v(&mut c, &["DEL", "c"]), Value::Int(1));
     assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
-    for command in ["DEL", "UNLINK", "EXISTS", "TOUCH", "TYPE"] {
-        let expected = format!(
-            "ERR wrong number of arguments for '{}' command",
-            command.to_lowercase()
-        );
-        assert_eq!(err(&mut c, &[command]), expected);
-    }
+    assert_arity_errors(&mut c, &["DEL", "UNLINK", "EXISTS", "TOUCH", "TYPE"]);
 }
 
 #[test]
 fn rename_and_renamenx() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
-    assert_eq!(err(&mut c, &["RENAME", "missing", "x"]), "ERR no such key");
-    assert_eq!(
-        err(&mut c, &["RENAMENX", "missing", "x"]),
-        "ERR no such key"
-    );
+    assert_eq!(err(&mut c, &["RENAME", "missing", "x"]), NO_SUCH_KEY);
+    assert_eq!(err(&mut c, &["RENAMENX", "missing", "x"]), NO_SUCH_KEY);
     let _: () = q(&mut c, &["SET", "a", "1", "EX", "1000"]);
     // Onto itself: OK (RENAME) or 0 (RENAMENX), nothing changes.
     assert_eq!(v(&mut c, &["RENAME", "a", "a"]), Value::Okay);
@@ -131,15 +114,12 @@ fn rename_and_renamenx() {
     assert_eq!(v(&mut c, &["GET", "fresh"]), bulk("1"));
     assert_ttl(&mut c, "fresh", 990..=1000);
     assert_eq!(v(&mut c, &["EXISTS", "b"]), Value::Int(0));
-    assert_eq!(
-        err(&mut c, &["RENAME", "fresh"]),
-        "ERR wrong number of arguments for 'rename' command"
-    );
+    assert_arity_errors(&mut c, &["RENAME fresh"]);
 }
 
 #[test]
 fn copy_keeps_ttl_and_is_deep() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["COPY", "missing", "x"]), Value::Int(0));
     let _: () = q(&mut c, &["SET", "s", "v", "EX", "1000"]);
@@ -178,15 +158,12 @@ fn copy_keeps_ttl_and_is_deep() {
         err(&mut c, &["COPY", "s", "d", "DB", "1"]),
         "ERR DB index is out of range"
     );
-    assert_eq!(
-        err(&mut c, &["COPY", "s"]),
-        "ERR wrong number of arguments for 'copy' command"
-    );
+    assert_arity_errors(&mut c, &["COPY s"]);
 }
 
 #[test]
 fn ttl_family_replies() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     for command in ["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"] {
         assert_eq!(
@@ -265,7 +242,7 @@ fn ttl_family_replies() {
 
 #[test]
 fn expire_conditions_nx_xx_gt_lt() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let _: () = q(&mut c, &["SET", "k", "v"]);
     // Without a TTL: XX and GT refuse, NX and LT (no TTL = infinite) set.
@@ -340,14 +317,13 @@ fn expire_conditions_nx_xx_gt_lt() {
         err(&mut c, &["EXPIREAT", "k", "100", "xx", "lt", "gt"]),
         gt_lt
     );
-    assert_eq!(
-        err(&mut c, &["EXPIRE", "k", "100", "FOO"]),
-        "ERR Unsupported option FOO"
-    );
-    assert_eq!(
-        err(&mut c, &["EXPIRE", "k", "abc", "FOO"]),
-        "ERR Unsupported option FOO"
-    );
+    // The option is checked before the time.
+    for time in ["100", "abc"] {
+        assert_eq!(
+            err(&mut c, &["EXPIRE", "k", time, "FOO"]),
+            "ERR Unsupported option FOO"
+        );
+    }
     assert_eq!(
         err(&mut c, &["EXPIRE", "missing", "100", "bar"]),
         "ERR Unsupported option bar"
@@ -361,7 +337,7 @@ fn expire_conditions_nx_xx_gt_lt() {
 
 #[test]
 fn expire_in_the_past_deletes_and_overflow_is_refused() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     for (i, args) in [
         &["EXPIRE", "", "-1"][..],
@@ -425,20 +401,17 @@ fn expire_in_the_past_deletes_and_overflow_is_refused() {
         v(&mut c, &["EXPIRETIME", "k"]),
         Value::Int(9_223_372_036_854_775)
     );
-    assert_eq!(
-        err(&mut c, &["EXPIRE", "k"]),
-        "ERR wrong number of arguments for 'expire' command"
-    );
+    assert_arity_errors(&mut c, &["EXPIRE k"]);
 }
 
 #[test]
 fn expired_keys_disappear() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     // Read lazily: PEXPIRE 1 and poll until gone.
     let _: () = q(&mut c, &["SET", "lazy", "v"]);
     assert_eq!(v(&mut c, &["PEXPIRE", "lazy", "1"]), Value::Int(1));
-    assert!(eventually(EXPIRY_DEADLINE, || q::<i64>(
+    assert!(eventually(DEADLINE, || q::<i64>(
         &mut c,
         &["EXISTS", "lazy"]
     ) == 0));
@@ -459,7 +432,7 @@ fn expired_keys_disappear() {
     let _: i64 = q(&mut c, &["HSET", "hash", "f", "v"]);
     assert_eq!(v(&mut c, &["PEXPIRE", "hash", "1"]), Value::Int(1));
     assert!(
-        eventually(EXPIRY_DEADLINE, || q::<i64>(&mut c, &["DBSIZE"]) == 1),
+        eventually(DEADLINE, || q::<i64>(&mut c, &["DBSIZE"]) == 1),
         "active expiry left {} keys",
         q::<i64>(&mut c, &["DBSIZE"])
     );
@@ -471,7 +444,7 @@ fn expired_keys_disappear() {
 
 #[test]
 fn keys_patterns() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let _: () = q(
         &mut c,
@@ -497,7 +470,7 @@ fn keys_patterns() {
     check("nomatch*", &[]);
     // Expired keys are not listed.
     let _: () = q(&mut c, &["SET", "hexp", "v", "PX", "1"]);
-    assert!(eventually(EXPIRY_DEADLINE, || !q::<Vec<String>>(
+    assert!(eventually(DEADLINE, || !q::<Vec<String>>(
         &mut c,
         &["KEYS", "hexp"]
     )
@@ -506,7 +479,7 @@ fn keys_patterns() {
 
 #[test]
 fn scan_returns_every_key() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(scan_all(&mut c, &[]).0, Vec::<String>::new());
     let strings = fill(&mut c, "s:", 1500);
@@ -552,19 +525,66 @@ fn scan_returns_every_key() {
         other => panic!("SCAN answered {other:?}"),
     }
     // Errors.
-    assert_eq!(err(&mut c, &["SCAN", "abc"]), "ERR invalid cursor");
+    assert_eq!(err(&mut c, &["SCAN", "abc"]), INVALID_CURSOR);
     assert_eq!(
         err(&mut c, &["SCAN", "18446744073709551616"]),
-        "ERR invalid cursor"
+        INVALID_CURSOR
     );
     assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "0"]), SYNTAX);
     assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "-1"]), SYNTAX);
     assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "abc"]), NOT_INTEGER);
     assert_eq!(err(&mut c, &["SCAN", "0", "MATCH"]), SYNTAX);
     assert_eq!(err(&mut c, &["SCAN", "0", "BOGUS", "x"]), SYNTAX);
-    assert_eq!(
-        err(&mut c, &["SCAN"]),
-        "ERR wrong number of arguments for 'scan' command"
+    assert_arity_errors(&mut c, &["SCAN"]);
+}
+
+/// One SCAN iteration (COUNT 20) from cursor 0 back to 0, calling
+/// `between(round)` after every call but the last; returns the keys seen.
+fn scan_with(c: &mut Connection, mut between: impl FnMut(usize)) -> HashSet<String> {
+    let mut cursor = "0".to_string();
+    let mut seen = HashSet::new();
+    for round in 0.. {
+        assert!(round < MAX_SCAN_CALLS, "SCAN did not finish");
+        let (next, batch): (String, Vec<String>) = q(c, &["SCAN", &cursor, "COUNT", "20"]);
+        seen.extend(batch);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+        between(round);
+    }
+    seen
+}
+
+/// SCAN's guarantee over `attempts` iterations: before each, the keyspace
+/// is flushed, `stable` keys are written and `prepare` writes its own
+/// (keeping what it returns as `state`); between SCAN calls `between(state,
+/// round, writer)` changes the keyspace from another connection. Every
+/// stable key must be returned.
+fn assert_scan_guarantee<S>(
+    attempts: usize,
+    stable: usize,
+    mut prepare: impl FnMut(&mut Connection) -> S,
+    mut between: impl FnMut(&mut S, usize, &mut Connection),
+) {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    let mut writer = node.conn();
+    let mut missed = Vec::new();
+    // Several iterations, as whether a rehash moves an unvisited key
+    // below the cursor depends on the (per-process random) hash seed.
+    for attempt in 0..attempts {
+        let _: () = q(&mut c, &["FLUSHALL"]);
+        let keys = fill(&mut c, &format!("stable:{attempt}:"), stable);
+        let mut state = prepare(&mut c);
+        let seen = scan_with(&mut c, |round| between(&mut state, round, &mut writer));
+        missed.extend(keys.into_iter().filter(|k| !seen.contains(k)));
+    }
+    assert!(
+        missed.is_empty(),
+        "SCAN missed {} stable keys, e.g. {:?}",
+        missed.len(),
+        &missed[..missed.len().min(5)]
     );
 }
 
@@ -573,47 +593,18 @@ fn scan_returns_every_key() {
 /// rehashing the shard tables under the cursor).
 #[test]
 fn scan_guarantee_holds_while_the_keyspace_grows() {
-    let node = TestNode::start(&[]);
-    let mut c = node.conn();
-    let mut writer = node.conn();
-    let mut missed = Vec::new();
-    // Several iterations, as whether a rehash moves an unvisited key
-    // below the cursor depends on the (per-process random) hash seed.
-    for attempt in 0..10 {
-        let _: () = q(&mut c, &["FLUSHALL"]);
-        let stable = fill(&mut c, &format!("stable:{attempt}:"), 2000);
-        let mut cursor = "0".to_string();
-        let mut seen = HashSet::new();
-        for round in 0.. {
-            assert!(round < MAX_SCAN_CALLS, "SCAN did not finish");
-            let (next, batch): (String, Vec<String>) = q(&mut c, &["SCAN", &cursor, "COUNT", "20"]);
-            seen.extend(batch);
-            if next == "0" {
-                break;
-            }
-            cursor = next;
+    assert_scan_guarantee(
+        10,
+        2000,
+        |_| (),
+        |_, round, writer| {
             // New keys between the first calls: 16000 on top of 2000 makes
             // every shard's table rehash about three times. Growth stops so
             // the iteration can finish.
-            if round >= 40 {
-                continue;
+            if round < 40 {
+                fill(writer, &format!("churn:{round}:"), 400);
             }
-            let mut pipe = redis::pipe();
-            for i in 0..400 {
-                pipe.cmd("SET")
-                    .arg(format!("churn:{round}:{i}"))
-                    .arg("v")
-                    .ignore();
-            }
-            let _: () = pipe.query(&mut writer).expect("churn");
-        }
-        missed.extend(stable.into_iter().filter(|k| !seen.contains(k)));
-    }
-    assert!(
-        missed.is_empty(),
-        "SCAN missed {} stable keys, e.g. {:?}",
-        missed.len(),
-        &missed[..missed.len().min(5)]
+        },
     );
 }
 
@@ -622,42 +613,22 @@ fn scan_guarantee_holds_while_the_keyspace_grows() {
 /// it is under a quarter full.
 #[test]
 fn scan_guarantee_holds_while_keys_are_removed() {
-    let node = TestNode::start(&[]);
-    let mut c = node.conn();
-    let mut writer = node.conn();
-    let mut missed = Vec::new();
-    for attempt in 0..5 {
-        let _: () = q(&mut c, &["FLUSHALL"]);
-        let stable = fill(&mut c, &format!("stable:{attempt}:"), 1000);
-        let doomed: Vec<String> = fill(&mut c, "doomed:", 3000).into_iter().collect();
-        let mut batches = doomed.chunks(30);
-        let mut cursor = "0".to_string();
-        let mut seen = HashSet::new();
-        for round in 0.. {
-            assert!(round < MAX_SCAN_CALLS, "SCAN did not finish");
-            let (next, batch): (String, Vec<String>) = q(&mut c, &["SCAN", &cursor, "COUNT", "20"]);
-            seen.extend(batch);
-            if next == "0" {
-                break;
+    assert_scan_guarantee(
+        5,
+        1000,
+        |c| fill(c, "doomed:", 3000).into_iter().collect::<Vec<_>>(),
+        |doomed, _, writer| {
+            if !doomed.is_empty() {
+                let gone: Vec<String> = doomed.drain(..doomed.len().min(30)).collect();
+                let _: i64 = redis::cmd("DEL").arg(gone).query(writer).expect("DEL");
             }
-            cursor = next;
-            if let Some(gone) = batches.next() {
-                let _: i64 = redis::cmd("DEL").arg(gone).query(&mut writer).expect("DEL");
-            }
-        }
-        missed.extend(stable.into_iter().filter(|k| !seen.contains(k)));
-    }
-    assert!(
-        missed.is_empty(),
-        "SCAN missed {} stable keys, e.g. {:?}",
-        missed.len(),
-        &missed[..missed.len().min(5)]
+        },
     );
 }
 
 #[test]
 fn randomkey_dbsize_flush() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["RANDOMKEY"]), Value::Nil);
     assert_eq!(v(&mut c, &["DBSIZE"]), Value::Int(0));
@@ -673,7 +644,7 @@ fn randomkey_dbsize_flush() {
     let _: () = q(&mut c, &["FLUSHDB"]);
     let _: () = q(&mut c, &["SET", "exp", "v", "PX", "1"]);
     let _: () = q(&mut c, &["SET", "live", "v"]);
-    assert!(eventually(EXPIRY_DEADLINE, || q::<i64>(
+    assert!(eventually(DEADLINE, || q::<i64>(
         &mut c,
         &["EXISTS", "exp"]
     ) == 0));
@@ -692,12 +663,5 @@ fn randomkey_dbsize_flush() {
     assert_eq!(v(&mut c, &["GET", "k1"]), Value::Nil);
     assert_eq!(err(&mut c, &["FLUSHDB", "BOGUS"]), SYNTAX);
     assert_eq!(err(&mut c, &["FLUSHALL", "ASYNC", "SYNC"]), SYNTAX);
-    assert_eq!(
-        err(&mut c, &["DBSIZE", "x"]),
-        "ERR wrong number of arguments for 'dbsize' command"
-    );
-    assert_eq!(
-        err(&mut c, &["RANDOMKEY", "x"]),
-        "ERR wrong number of arguments for 'randomkey' command"
-    );
+    assert_arity_errors(&mut c, &["DBSIZE x", "RANDOMKEY x"]);
 }

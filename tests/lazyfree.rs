@@ -2,25 +2,27 @@
 //! `FLUSHALL ASYNC` / `FLUSHDB ASYNC` remove the keys at once and the
 //! memory comes back soon after (polled with a deadline), counted in INFO
 //! as Redis counts it (`lazyfree_pending_objects`, `lazyfreed_objects`).
+//! In-process nodes: each test holds the binary's memory lock, as they
+//! measure the process's memory.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{eventually, info_field, q, TestNode};
+use common::query::set_keys;
+use common::server::memory_lock;
+use common::{eventually, info_field, info_u64, q, TestServer};
 use redis::Connection;
 
 /// How long freeing may take on a loaded machine.
 const FREE_DEADLINE: Duration = Duration::from_secs(60);
 
 fn used_memory(c: &mut Connection) -> u64 {
-    info_field(c, "used_memory").parse().expect("used_memory")
+    info_u64(c, "used_memory")
 }
 
 fn lazyfreed(c: &mut Connection) -> u64 {
-    info_field(c, "lazyfreed_objects")
-        .parse()
-        .expect("lazyfreed_objects")
+    info_u64(c, "lazyfreed_objects")
 }
 
 /// Fills `key` with `fields` fields; returns the bytes it took.
@@ -45,7 +47,8 @@ fn memory_falls_below(c: &mut Connection, bound: u64) -> bool {
 
 #[test]
 fn unlink_and_del_free_a_large_hash_in_the_background() {
-    let node = TestNode::start(&[]);
+    let _memory = memory_lock();
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(info_field(&mut c, "lazyfree_pending_objects"), "0");
     let freed_before = lazyfreed(&mut c);
@@ -64,11 +67,7 @@ fn unlink_and_del_free_a_large_hash_in_the_background() {
         );
     }
     // A string over 1 MiB goes to the thread too.
-    let _: () = redis::cmd("SET")
-        .arg("big:string")
-        .arg(vec![b'x'; 2 << 20])
-        .query(&mut c)
-        .expect("SET");
+    set_keys(&mut c, ["big:string"], &[b'x'; 2 << 20]);
     let _: i64 = q(&mut c, &["DEL", "big:string"]);
     assert!(eventually(FREE_DEADLINE, || lazyfreed(&mut c) >= freed_before + 3));
     // A small hash or string is freed inline, as Redis does below 65
@@ -82,19 +81,17 @@ fn unlink_and_del_free_a_large_hash_in_the_background() {
 
 #[test]
 fn flush_async_empties_at_once_and_frees_in_the_background() {
-    let node = TestNode::start(&[]);
+    let _memory = memory_lock();
+    let node = TestServer::start();
     let mut c = node.conn();
     for flush in ["FLUSHALL", "FLUSHDB"] {
         let base = used_memory(&mut c);
         let freed_before = lazyfreed(&mut c);
-        let mut pipe = redis::pipe();
-        for i in 0..50_000 {
-            pipe.cmd("SET")
-                .arg(format!("key:{i}"))
-                .arg("v".repeat(100))
-                .ignore();
-        }
-        let _: () = pipe.query(&mut c).expect("fill");
+        set_keys(
+            &mut c,
+            (0..50_000).map(|i| format!("key:{i}")),
+            &[b'v'; 100],
+        );
         fill_hash(&mut c, "hash", 100_000);
         let size = used_memory(&mut c) - base;
         let _: () = q(&mut c, &[flush, "ASYNC"]);

@@ -1,24 +1,39 @@
-//! Observability: the Prometheus endpoint agrees with INFO, and the
-//! latency monitor records slow commands.
+//! Observability: the Prometheus endpoint agrees with INFO (node
+//! processes: the metrics recorder is one per process), and the latency
+//! monitor records slow commands (an in-process node).
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
-use common::{info_field, TestNode};
+use common::query::set_keys;
+use common::{eventually, info_field, q, TestNode, TestServer, DEADLINE};
+
+/// Where a node started with `--metrics-port 0` serves its metrics (it
+/// logs the port it landed on).
+fn metrics_addr(node: &mut TestNode) -> SocketAddr {
+    let line = node
+        .wait_for_log("metrics endpoint ready addr=", DEADLINE)
+        .expect("metrics endpoint logged");
+    line.split("addr=")
+        .nth(1)
+        .expect("the field")
+        .trim()
+        .parse()
+        .expect("a number")
+}
 
 fn scrape(addr: SocketAddr) -> String {
     let mut stream = TcpStream::connect(addr).expect("metrics connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+        .set_read_timeout(Some(DEADLINE))
+        .expect("a read timeout");
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+        .expect("write");
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    stream.read_to_string(&mut response).expect("read");
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     response
 }
@@ -29,30 +44,20 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {name}"))
         .trim()
         .parse()
-        .unwrap()
+        .expect("a number")
 }
 
 #[test]
 fn prometheus_endpoint_counts_commands_and_agrees_with_info() {
     // Port 0 for the metrics listener too: the node logs where it landed.
     let mut node = TestNode::start(&["--metrics-port", "0"]);
-    let line = node
-        .wait_for_log("metrics endpoint ready addr=", Duration::from_secs(30))
-        .expect("metrics endpoint logged");
-    let metrics_addr: SocketAddr = line.split("addr=").nth(1).unwrap().trim().parse().unwrap();
+    let metrics_addr = metrics_addr(&mut node);
     let mut conn = node.conn();
     for i in 0..10 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("k{i}"))
-            .arg("v")
-            .query(&mut conn)
-            .unwrap();
+        let () = q(&mut conn, &["SET", &format!("k{i}"), "v"]);
     }
     for i in 0..15 {
-        let _: Option<String> = redis::cmd("GET")
-            .arg(format!("k{i}"))
-            .query(&mut conn)
-            .unwrap();
+        let _: Option<String> = q(&mut conn, &["GET", &format!("k{i}")]);
     }
     let text = scrape(metrics_addr);
     assert_eq!(
@@ -87,45 +92,27 @@ fn prometheus_endpoint_counts_commands_and_agrees_with_info() {
 
 #[test]
 fn latency_monitor_records_slow_commands() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut conn = node.conn();
-    let latest: Vec<redis::Value> = redis::cmd("LATENCY")
-        .arg("LATEST")
-        .query(&mut conn)
-        .unwrap();
+    let latest: Vec<redis::Value> = q(&mut conn, &["LATENCY", "LATEST"]);
     assert!(latest.is_empty());
     // Enough keys that KEYS takes well over a millisecond.
-    for batch in 0..20 {
-        let mut mset = redis::cmd("MSET");
-        for i in 0..5_000 {
-            mset.arg(format!("key:{batch}:{i}")).arg("v");
-        }
-        let _: () = mset.query(&mut conn).unwrap();
-    }
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("latency-monitor-threshold")
-        .arg("1")
-        .query(&mut conn)
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    set_keys(&mut conn, (0..100_000).map(|i| format!("key:{i}")), b"v");
+    let _: () = q(
+        &mut conn,
+        &["CONFIG", "SET", "latency-monitor-threshold", "1"],
+    );
+    let keys: Vec<String> = q(&mut conn, &["KEYS", "*"]);
     assert_eq!(keys.len(), 100_000);
-    let latest: Vec<(String, i64, i64, i64)> = redis::cmd("LATENCY")
-        .arg("LATEST")
-        .query(&mut conn)
-        .unwrap();
+    let latest: Vec<(String, i64, i64, i64)> = q(&mut conn, &["LATENCY", "LATEST"]);
     assert_eq!(latest.len(), 1, "{latest:?}");
     let (event, at, last_ms, max_ms) = &latest[0];
     assert_eq!(event, "command");
     assert!(*at > 1_600_000_000);
     assert!(*last_ms >= 1 && max_ms >= last_ms);
-    let history: Vec<(i64, i64)> = redis::cmd("LATENCY")
-        .arg("HISTORY")
-        .arg("command")
-        .query(&mut conn)
-        .unwrap();
+    let history: Vec<(i64, i64)> = q(&mut conn, &["LATENCY", "HISTORY", "command"]);
     assert!(!history.is_empty());
-    let reset: i64 = redis::cmd("LATENCY").arg("RESET").query(&mut conn).unwrap();
+    let reset: i64 = q(&mut conn, &["LATENCY", "RESET"]);
     assert_eq!(reset, 1);
     let err = redis::cmd("LATENCY")
         .arg("BOGUS")
@@ -146,19 +133,12 @@ fn cluster_figures_reach_info_and_the_metrics_endpoint() {
         "--node-name",
         "solo",
     ]);
-    let line = node
-        .wait_for_log("metrics endpoint ready addr=", Duration::from_secs(30))
-        .expect("metrics endpoint logged");
-    let metrics_addr: SocketAddr = line.split("addr=").nth(1).unwrap().trim().parse().unwrap();
+    let metrics_addr = metrics_addr(&mut node);
     let mut conn = node.conn();
-    assert!(common::eventually(Duration::from_secs(30), || {
+    assert!(eventually(DEADLINE, || {
         info_field(&mut conn, "cluster_nodes") == "1"
     }));
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .query(&mut conn)
-        .unwrap();
+    let _: () = q(&mut conn, &["SET", "k", "v"]);
     assert_eq!(info_field(&mut conn, "cluster_enabled"), "1");
     let version: f64 = info_field(&mut conn, "cluster_ring_version")
         .parse()

@@ -10,8 +10,6 @@
 //! skipped (loudly) elsewhere.
 
 mod common;
-#[path = "common/netns.rs"]
-mod netns;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,9 +19,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::cluster::field_of;
-use common::{eventually, server_binary};
-use netns::{lab_or_skip, Lab};
+use common::cluster::{ring_agreed, ring_settled};
+use common::eventually;
+use common::info::field_u64;
+use common::netns::{lab_or_skip, Lab};
+use common::process::server_binary;
+use common::redis_server::skip_without;
 use redis::{Connection, Value};
 
 const PASSWORD: &str = "partition-test-password";
@@ -74,6 +75,23 @@ fn start_node(lab: &mut Lab, i: usize, args: &[String]) {
     lab.spawn(command);
 }
 
+/// Starts the lab's three nodes with the lab's secret, a 1.5 s failure
+/// timeout and the flags `extra(lab, i)` gives node `i` (words separated by
+/// spaces).
+fn start_cluster(lab: &mut Lab, extra: impl Fn(&Lab, usize) -> String) {
+    let secret = secret_file(lab);
+    for i in 0..3 {
+        let mut args = vec![
+            "--cluster-secret-file".to_string(),
+            secret.clone(),
+            "--failure-timeout".to_string(),
+            "1500ms".to_string(),
+        ];
+        args.extend(extra(lab, i).split(' ').map(String::from));
+        start_node(lab, i, &args);
+    }
+}
+
 fn node_addr(lab: &Lab, i: usize) -> SocketAddr {
     SocketAddr::new(lab.addr(i).into(), PORT)
 }
@@ -86,39 +104,10 @@ fn connect(addr: SocketAddr) -> redis::RedisResult<Connection> {
     Ok(conn)
 }
 
-fn info_cluster(addr: SocketAddr) -> Option<String> {
-    let mut conn = connect(addr).ok()?;
-    redis::cmd("INFO").arg("cluster").query(&mut conn).ok()
-}
-
 /// Every node sees three ring nodes, no transfer is left, and all agree on
 /// the owners of every slot.
 fn converged(lab: &Lab) -> bool {
-    let mut slots: Option<Value> = None;
-    for i in 0..3 {
-        let addr = node_addr(lab, i);
-        let Some(info) = info_cluster(addr) else {
-            return false;
-        };
-        if field_of(&info, "cluster_nodes") != Some(3)
-            || field_of(&info, "cluster_importing_slots") != Some(0)
-            || field_of(&info, "cluster_handoff_slots_pending") != Some(0)
-        {
-            return false;
-        }
-        let Ok(mut conn) = connect(addr) else {
-            return false;
-        };
-        let Ok(these) = redis::cmd("CLUSTER").arg("SLOTS").query::<Value>(&mut conn) else {
-            return false;
-        };
-        match &slots {
-            None => slots = Some(these),
-            Some(first) if *first != these => return false,
-            Some(_) => {}
-        }
-    }
-    true
+    ring_agreed((0..3).map(|i| connect(node_addr(lab, i)).ok()), 3)
 }
 
 /// One write as a client saw it, times from the test's start.
@@ -394,27 +383,12 @@ fn partitions_lose_no_acknowledged_write_and_copies_converge() {
     ) else {
         return;
     };
-    let secret = secret_file(&mut lab);
-    for i in 0..3 {
-        let args: Vec<String> = [
-            "--bind",
-            &lab.addr(i).to_string(),
-            "--cluster-secret-file",
-            &secret,
-            "--requirepass",
-            PASSWORD,
-            "--replicas",
-            "1",
-            "--write-quorum",
-            "2",
-            "--failure-timeout",
-            "1500ms",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        start_node(&mut lab, i, &args);
-    }
+    start_cluster(&mut lab, |lab, i| {
+        format!(
+            "--bind {} --requirepass {PASSWORD} --replicas 1 --write-quorum 2",
+            lab.addr(i)
+        )
+    });
     assert!(
         eventually(CONVERGE, || converged(&lab)),
         "the cluster never formed"
@@ -477,8 +451,11 @@ fn redis_cli(lab: &Lab, i: usize, commands: &str) -> String {
 
 #[test]
 fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
-    let Some(mut lab) = lab_or_skip(3, "a_public_bind_keeps_its_peer_links_under_protected_mode")
-    else {
+    let test = "a_public_bind_keeps_its_peer_links_under_protected_mode";
+    if skip_without(test, &["redis-cli"]) {
+        return;
+    }
+    let Some(mut lab) = lab_or_skip(3, test) else {
         return;
     };
     // Without a secret, such a node refuses to start and says why.
@@ -499,30 +476,11 @@ fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
     assert!(!refused.status.success(), "{stderr}");
     assert!(stderr.contains("refusing to start"), "{stderr}");
 
-    let secret = secret_file(&mut lab);
-    for i in 0..3 {
-        let args: Vec<String> = [
-            "--bind",
-            "0.0.0.0",
-            "--cluster-announce-ip",
-            &lab.addr(i).to_string(),
-            "--cluster-secret-file",
-            &secret,
-            "--failure-timeout",
-            "1500ms",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        start_node(&mut lab, i, &args);
-    }
+    start_cluster(&mut lab, |lab, i| {
+        format!("--bind 0.0.0.0 --cluster-announce-ip {}", lab.addr(i))
+    });
     let formed = eventually(CONVERGE, || {
-        (0..3).all(|i| {
-            let info = redis_cli(&lab, i, "INFO cluster\n");
-            field_of(&info, "cluster_nodes") == Some(3)
-                && field_of(&info, "cluster_importing_slots") == Some(0)
-                && field_of(&info, "cluster_handoff_slots_pending") == Some(0)
-        })
+        (0..3).all(|i| ring_settled(&redis_cli(&lab, i, "INFO cluster\n"), 3))
     });
     assert!(formed, "the cluster never formed over its public addresses");
     // Keys of every owner, written through node 0 and read through node 1:
@@ -564,8 +522,8 @@ fn a_public_bind_keeps_its_peer_links_under_protected_mode() {
     let info = redis_cli(&lab, 0, "INFO cluster\n");
     println!(
         "public bind: 60/60 writes forwarded; peer_auth_refused={:?} peer_auth_failed={:?}",
-        field_of(&info, "cluster_peer_auth_refused"),
-        field_of(&info, "cluster_peer_auth_failed")
+        field_u64(&info, "cluster_peer_auth_refused"),
+        field_u64(&info, "cluster_peer_auth_failed")
     );
-    assert_eq!(field_of(&info, "cluster_peer_auth_failed"), Some(0));
+    assert_eq!(field_u64(&info, "cluster_peer_auth_failed"), Some(0));
 }

@@ -7,13 +7,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
+use common::query::set_keys;
+use common::random::Gen;
 use common::redis_server::RedisServer;
-use common::rng::Rng;
-use common::{q, TestNode};
+use common::{q, RawConn, TestServer};
 use redis::Connection;
 
 /// `a*a*...*a*b` with `stars` stars: exponential for plain backtracking.
@@ -26,54 +24,46 @@ fn config_pattern() -> String {
     format!("{}!", "*?".repeat(16)).repeat(6)
 }
 
-fn scan_all(conn: &mut Connection, pattern: &[u8]) -> BTreeSet<Vec<u8>> {
+/// Iterates `command` (`SCAN`, or `HSCAN` and its key) with MATCH
+/// `pattern` from cursor 0 back to 0; returns every element it returned.
+fn scan_matches(conn: &mut Connection, command: &[&[u8]], pattern: &[u8]) -> Vec<Vec<u8>> {
     let mut cursor = b"0".to_vec();
-    let mut found = BTreeSet::new();
+    let mut found = Vec::new();
     // Bounded: the key counts here are tiny against COUNT 1000.
     for _ in 0..10_000 {
-        let (next, batch): (Vec<u8>, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(&cursor[..])
+        let mut scan = common::cmd(command);
+        scan.arg(&cursor[..])
             .arg("MATCH")
             .arg(pattern)
             .arg("COUNT")
-            .arg(1000)
-            .query(conn)
-            .expect("scan");
+            .arg(1000);
+        let (next, batch): (Vec<u8>, Vec<Vec<u8>>) = scan.query(conn).expect("scan");
         found.extend(batch);
         if next == b"0" {
             return found;
         }
         cursor = next;
     }
-    panic!("SCAN did not finish");
+    panic!("{} did not finish", String::from_utf8_lossy(command[0]));
+}
+
+fn scan_all(conn: &mut Connection, pattern: &[u8]) -> BTreeSet<Vec<u8>> {
+    scan_matches(conn, &[b"SCAN"], pattern)
+        .into_iter()
+        .collect()
 }
 
 /// HSCAN returns fields and values; keep the fields.
 fn hscan_fields(conn: &mut Connection, key: &[u8], pattern: &[u8]) -> BTreeSet<Vec<u8>> {
-    let mut fields = BTreeSet::new();
-    let mut cursor = b"0".to_vec();
-    for _ in 0..10_000 {
-        let (next, batch): (Vec<u8>, Vec<Vec<u8>>) = redis::cmd("HSCAN")
-            .arg(key)
-            .arg(&cursor[..])
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query(conn)
-            .expect("hscan");
-        fields.extend(batch.into_iter().step_by(2));
-        if next == b"0" {
-            return fields;
-        }
-        cursor = next;
-    }
-    panic!("HSCAN did not finish");
+    scan_matches(conn, &[b"HSCAN", key], pattern)
+        .into_iter()
+        .step_by(2)
+        .collect()
 }
 
 #[test]
 fn pathological_patterns_finish_with_the_right_result() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let long = "a".repeat(40);
     let _: () = q(&mut c, &["SET", &long, "v"]);
@@ -105,16 +95,13 @@ fn pathological_patterns_finish_with_the_right_result() {
 /// client's PING and a GET of a key in the walked shards are answered.
 #[test]
 fn other_clients_are_served_during_a_pathological_keys() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
-    let mut pipe = redis::pipe();
-    for i in 0..2000 {
-        pipe.cmd("SET")
-            .arg(format!("{}{i}", "a".repeat(40)))
-            .arg("v")
-            .ignore();
-    }
-    let _: () = pipe.query(&mut c).expect("fill");
+    set_keys(
+        &mut c,
+        (0..2000).map(|i| format!("{}{i}", "a".repeat(40))),
+        b"v",
+    );
     let addr = node.addr;
     let walker = std::thread::spawn(move || {
         let mut c = redis::Client::open(format!("redis://{addr}/"))
@@ -125,23 +112,19 @@ fn other_clients_are_served_during_a_pathological_keys() {
             assert!(keys.is_empty());
         }
     });
-    let mut raw = TcpStream::connect(addr).expect("connect");
-    raw.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+    let mut raw = RawConn::connect(addr);
     let key = format!("{}7", "a".repeat(40));
-    let get = format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len());
     for _ in 0..50 {
-        raw.write_all(b"PING\r\n").expect("write");
-        raw.write_all(get.as_bytes()).expect("write");
-        let mut reply = [0u8; 7 + 7];
-        raw.read_exact(&mut reply).expect("PING and GET answered");
-        assert_eq!(&reply, b"+PONG\r\n$1\r\nv\r\n");
+        raw.send(b"PING\r\n");
+        raw.send_command(&["GET", &key]);
+        assert_eq!(raw.reply_bytes().1, b"+PONG\r\n");
+        assert_eq!(raw.reply_bytes().1, b"$1\r\nv\r\n");
     }
     walker.join().expect("KEYS client");
 }
 
 /// Keys that exercise every special byte, and the empty key.
-fn key_set(rng: &mut Rng) -> Vec<Vec<u8>> {
+fn key_set(rng: &mut Gen) -> Vec<Vec<u8>> {
     let mut keys: Vec<Vec<u8>> = [
         "", "-", "]", "[", "^", "\\", "*", "?", "a", "b", "A", "ab", "ba", "aB", "a-b", "a]",
         "[a]", "a\\b", "]]", "^a", "?a", "*a", "aaaa", "abab",
@@ -161,7 +144,7 @@ fn key_set(rng: &mut Rng) -> Vec<Vec<u8>> {
 
 /// Patterns: the quirks called out in the issue, then random ones over
 /// the special bytes.
-fn pattern_set(rng: &mut Rng) -> Vec<Vec<u8>> {
+fn pattern_set(rng: &mut Gen) -> Vec<Vec<u8>> {
     let mut patterns: Vec<Vec<u8>> = [
         "*", "**", "?", "*?", "?*", "[?-]", "[a-]", "[-a]", "[]", "[]]", "[^]", "[^a]", "[!a]",
         "[a-b]", "[b-a]", "[\\]]", "[\\-]", "\\*", "\\", "a\\", "[", "[^", "[a", "a[", "*[*", "]",
@@ -206,9 +189,9 @@ fn keys_scan_and_hscan_match_what_redis_matches() {
     else {
         return;
     };
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let (mut ours, mut theirs) = (node.conn(), redis.conn());
-    let mut rng = Rng::seeded("keys_scan_and_hscan_match_what_redis_matches");
+    let mut rng = Gen::seeded("keys_scan_and_hscan_match_what_redis_matches");
     let keys = key_set(&mut rng);
     let patterns = pattern_set(&mut rng);
     load(&mut ours, &keys);

@@ -6,78 +6,14 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{info_field, TestNode};
-use ringcache_client::resp::{decode, Value};
-
-/// How long one read may wait for the node on a loaded machine.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Reads replies one after another from a raw connection, keeping the bytes
-/// of the next replies that arrived in the same read (the harness's
-/// `read_reply` is for one reply at a time).
-struct Replies {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Replies {
-    fn new(node: &TestNode) -> Replies {
-        let stream = node.raw().stream;
-        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Replies {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
-    }
-
-    /// The next reply and its exact bytes.
-    fn next_raw(&mut self) -> (Value, Vec<u8>) {
-        let mut chunk = [0u8; 65536];
-        loop {
-            if let Some((value, used)) = decode(&self.buf).expect("valid reply") {
-                let raw: Vec<u8> = self.buf.drain(..used).collect();
-                return (value, raw);
-            }
-            let n = self.stream.read(&mut chunk).expect("read a reply");
-            assert!(
-                n > 0,
-                "closed before a full reply; have {:?}",
-                String::from_utf8_lossy(&self.buf)
-            );
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn next(&mut self) -> Value {
-        self.next_raw().0
-    }
-
-    /// Sends `bytes` and returns the exact bytes of the one reply.
-    fn roundtrip(&mut self, bytes: &[u8]) -> Vec<u8> {
-        self.send(bytes);
-        self.next_raw().1
-    }
-}
-
-/// A request as RESP bytes.
-fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
+use common::errors::{line, wrong_arity};
+use common::info::field;
+use common::random::Gen;
+use common::wire::{command, frame_of, Frame};
+use common::{info_u64, q, TestServer};
 
 /// What a connection received before the node closed it.
 struct Closed {
@@ -88,10 +24,9 @@ struct Closed {
 /// so a node that answers early and closes (possibly resetting the
 /// connection under our unsent bytes) is still heard. Panics if the node
 /// keeps the connection open past the read timeout.
-fn send_expect_close(node: &TestNode, bytes: Vec<u8>) -> Closed {
+fn send_expect_close(node: &TestServer, bytes: Vec<u8>) -> Closed {
     let mut stream = node.raw().stream;
-    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-    let mut writer = stream.try_clone().unwrap();
+    let mut writer = stream.try_clone().expect("a second handle on the socket");
     let sender = std::thread::spawn(move || {
         // The node may close before taking everything: a write error here
         // is expected.
@@ -111,42 +46,52 @@ fn send_expect_close(node: &TestNode, bytes: Vec<u8>) -> Closed {
         }
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
-    sender.join().unwrap();
+    sender.join().expect("the thread");
     Closed { output }
 }
 
-/// Sends `bytes`, expects exactly `-ERR Protocol error: <message>` and a
-/// close, then checks that `other` (opened before) still works and the
-/// node counted the error.
-fn assert_protocol_error(
-    node: &TestNode,
-    other: &mut redis::Connection,
-    bytes: Vec<u8>,
-    message: &str,
-) {
-    let before: u64 = info_field(other, "protocol_errors").parse().unwrap();
-    let closed = send_expect_close(node, bytes);
-    assert_eq!(
-        String::from_utf8_lossy(&closed.output),
-        format!("-ERR Protocol error: {message}\r\n")
-    );
-    let pong: String = redis::cmd("PING").query(other).unwrap();
-    assert_eq!(pong, "PONG", "the other connection keeps working");
-    let after: u64 = info_field(other, "protocol_errors").parse().unwrap();
-    assert_eq!(after, before + 1);
+/// A node and a connection to it opened before any malformed input.
+struct Victim {
+    node: TestServer,
+    other: redis::Connection,
+}
+
+impl Victim {
+    fn new(node: TestServer) -> Victim {
+        let other = node.conn();
+        Victim { node, other }
+    }
+
+    /// Sends `bytes` on a new connection, expects exactly `-ERR Protocol
+    /// error: <message>` and a close, then checks that the other connection
+    /// still works and the node counted the error.
+    fn refuses(&mut self, bytes: Vec<u8>, message: &str) {
+        let before = info_u64(&mut self.other, "protocol_errors");
+        let closed = send_expect_close(&self.node, bytes);
+        assert_eq!(
+            String::from_utf8_lossy(&closed.output),
+            format!("-ERR Protocol error: {message}\r\n")
+        );
+        assert_eq!(
+            q::<String>(&mut self.other, &["PING"]),
+            "PONG",
+            "the other connection keeps working"
+        );
+        assert_eq!(info_u64(&mut self.other, "protocol_errors"), before + 1);
+    }
 }
 
 #[test]
 fn pipeline_of_ten_thousand_commands_is_answered_in_order() {
     const COUNT: usize = 10_000;
-    let node = TestNode::start(&[]);
-    let mut conn = Replies::new(&node);
+    let node = TestServer::start();
+    let mut conn = node.raw();
     let mut requests = Vec::new();
     for i in 0..COUNT {
         if i % 2 == 0 {
-            requests.extend(command(&[b"INCR", b"counter"]));
+            requests.extend(command(&["INCR", "counter"]));
         } else {
-            requests.extend(command(&[b"ECHO", i.to_string().as_bytes()]));
+            requests.extend(command(&["ECHO", &i.to_string()]));
         }
     }
     // Write from another thread: the replies (~100 KB) fill the socket
@@ -154,19 +99,16 @@ fn pipeline_of_ten_thousand_commands_is_answered_in_order() {
     let mut writer = conn.stream.try_clone().unwrap();
     let sender = std::thread::spawn(move || writer.write_all(&requests));
     for i in 0..COUNT {
-        let reply = conn.next();
+        let reply = conn.reply();
         if i % 2 == 0 {
-            assert_eq!(reply, Value::Int((i / 2 + 1) as i64), "reply {i}");
+            assert_eq!(reply, Frame::Int((i / 2 + 1) as i64), "reply {i}");
         } else {
-            assert_eq!(reply, Value::Bulk(i.to_string().into_bytes()), "reply {i}");
+            assert_eq!(reply, Frame::Bulk(i.to_string().into_bytes()), "reply {i}");
         }
     }
     sender.join().unwrap().unwrap();
-    assert!(conn.buf.is_empty(), "no reply beyond the requests");
-    let mut check = node.conn();
-    let total: u64 = info_field(&mut check, "total_commands_processed")
-        .parse()
-        .unwrap();
+    assert!(conn.drained(), "no reply beyond the requests");
+    let total = info_u64(&mut node.conn(), "total_commands_processed");
     assert!(total >= COUNT as u64, "total_commands_processed {total}");
 }
 
@@ -174,7 +116,7 @@ fn pipeline_of_ten_thousand_commands_is_answered_in_order() {
 async fn two_hundred_concurrent_connections_set_and_get() {
     const CLIENTS: usize = 200;
     const OPS: usize = 10;
-    let node = tokio::task::spawn_blocking(|| TestNode::start(&[]))
+    let node = tokio::task::spawn_blocking(TestServer::start)
         .await
         .unwrap();
     let client = node.client();
@@ -196,7 +138,7 @@ async fn two_hundred_concurrent_connections_set_and_get() {
                 .get_multiplexed_async_connection_with_config(&config)
                 .await;
             all_connected.wait().await;
-            let mut conn = connected.expect("connect");
+            let mut conn = connected.unwrap();
             for i in 0..OPS {
                 let key = format!("client:{c}:key:{i}");
                 let value = format!("value-{c}-{i}");
@@ -237,13 +179,7 @@ async fn two_hundred_concurrent_connections_set_and_get() {
     let (info, finished, keys) = tokio::time::timeout(Duration::from_secs(300), run)
         .await
         .expect("clients finished in time");
-    let connected: usize = info
-        .lines()
-        .find_map(|l| l.strip_prefix("connected_clients:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let connected: usize = field(&info, "connected_clients").unwrap().parse().unwrap();
     assert!(
         connected > CLIENTS,
         "connected_clients {connected} while all were connected"
@@ -254,64 +190,48 @@ async fn two_hundred_concurrent_connections_set_and_get() {
 
 #[test]
 fn inline_commands_are_split_like_redis() {
-    let node = TestNode::start(&[]);
-    let mut conn = Replies::new(&node);
-    assert_eq!(conn.roundtrip(b"PING\r\n"), b"+PONG\r\n");
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    conn.assert_raw_replies(&[
+        ("PING\r\n", "+PONG\r\n"),
+        // A bare LF ends a line too.
+        ("PING\n", "+PONG\r\n"),
+        ("  ping   hello  \r\n", "$5\r\nhello\r\n"),
+        // Empty lines are skipped.
+        ("\r\n\r\nPING\r\n", "+PONG\r\n"),
+        // An array count below one is an empty request, as in Redis.
+        ("*0\r\n*-1\r\n*-5\r\nPING\r\n", "+PONG\r\n"),
+        ("ECHO \"a b\"\r\n", "$3\r\na b\r\n"),
+        ("ECHO 'it\\'s'\r\n", "$4\r\nit's\r\n"),
+        ("ECHO \"\\x41\\n\\t\"\r\n", "$3\r\nA\n\t\r\n"),
+        ("SET \"my key\" 'my value'\r\n", "+OK\r\n"),
+    ]);
+    assert_eq!(conn.roundtrip(&["GET", "my key"]), b"$8\r\nmy value\r\n");
     assert_eq!(
-        conn.roundtrip(b"PING\n"),
-        b"+PONG\r\n",
-        "a bare LF ends a line too"
-    );
-    assert_eq!(conn.roundtrip(b"  ping   hello  \r\n"), b"$5\r\nhello\r\n");
-    assert_eq!(
-        conn.roundtrip(b"\r\n\r\nPING\r\n"),
-        b"+PONG\r\n",
-        "empty lines are skipped"
-    );
-    assert_eq!(
-        conn.roundtrip(b"*0\r\n*-1\r\n*-5\r\nPING\r\n"),
-        b"+PONG\r\n",
-        "an array count below one is an empty request, as in Redis"
-    );
-    assert_eq!(conn.roundtrip(b"ECHO \"a b\"\r\n"), b"$3\r\na b\r\n");
-    assert_eq!(conn.roundtrip(b"ECHO 'it\\'s'\r\n"), b"$4\r\nit's\r\n");
-    assert_eq!(
-        conn.roundtrip(b"ECHO \"\\x41\\n\\t\"\r\n"),
-        b"$3\r\nA\n\t\r\n"
-    );
-    assert_eq!(conn.roundtrip(b"SET \"my key\" 'my value'\r\n"), b"+OK\r\n");
-    assert_eq!(
-        conn.roundtrip(&command(&[b"GET", b"my key"])),
-        b"$8\r\nmy value\r\n"
-    );
-    assert_eq!(
-        conn.roundtrip(b"ECHO\r\n"),
-        b"-ERR wrong number of arguments for 'echo' command\r\n"
+        conn.roundtrip_bytes(b"ECHO\r\n"),
+        line(&wrong_arity("echo"))
     );
     // Inline and array requests mix in one pipeline.
     let mut mixed = b"PING\r\n".to_vec();
-    mixed.extend(command(&[b"ECHO", b"x"]));
+    mixed.extend(command(&["ECHO", "x"]));
     mixed.extend_from_slice(b"ECHO y\r\n");
     conn.send(&mixed);
-    assert_eq!(conn.next(), Value::Simple(b"PONG".to_vec()));
-    assert_eq!(conn.next(), Value::Bulk(b"x".to_vec()));
-    assert_eq!(conn.next(), Value::Bulk(b"y".to_vec()));
+    assert_eq!(conn.reply(), Frame::Simple(b"PONG".to_vec()));
+    assert_eq!(conn.reply(), Frame::Bulk(b"x".to_vec()));
+    assert_eq!(conn.reply(), Frame::Bulk(b"y".to_vec()));
 }
 
 #[test]
 fn garbage_without_a_star_is_an_unknown_inline_command() {
-    let node = TestNode::start(&[]);
-    let mut conn = Replies::new(&node);
+    let node = TestServer::start();
+    let mut conn = node.raw();
     // Random bytes that are not `*`, CR, LF, whitespace or quotes: Redis
     // reads them as one inline word, an unknown command, and keeps the
     // connection.
-    let mut seed: u32 = 0x2545_f491;
+    let mut rng = Gen::new(0x2545_f491);
     let mut garbage = Vec::new();
     while garbage.len() < 40 {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let b = (seed >> 24) as u8;
+        let b = rng.rng().u8(..);
         if !(b.is_ascii_whitespace()
             || b == b'"'
             || b == b'\''
@@ -321,7 +241,7 @@ fn garbage_without_a_star_is_an_unknown_inline_command() {
         }
     }
     garbage.extend_from_slice(b"\r\n");
-    match conn.roundtrip(&garbage).as_slice() {
+    match conn.roundtrip_bytes(&garbage).as_slice() {
         [b'-', rest @ ..] => assert!(
             rest.starts_with(b"ERR unknown command '"),
             "{:?}",
@@ -332,29 +252,27 @@ fn garbage_without_a_star_is_an_unknown_inline_command() {
             String::from_utf8_lossy(other)
         ),
     }
-    assert_eq!(
-        conn.roundtrip(b"+OK\r\n"),
-        b"-ERR unknown command '+OK', with args beginning with: \r\n"
-    );
-    assert_eq!(
-        conn.roundtrip(b"-ERR x\r\n"),
-        b"-ERR unknown command '-ERR', with args beginning with: 'x' \r\n"
-    );
-    assert_eq!(
-        conn.roundtrip(b"hello world\r\n"),
-        b"-ERR Protocol version is not an integer or out of range\r\n"
-    );
-    assert_eq!(
-        conn.roundtrip(b"PING\r\n"),
-        b"+PONG\r\n",
-        "the connection stays open"
-    );
+    conn.assert_raw_replies(&[
+        (
+            "+OK\r\n",
+            "-ERR unknown command '+OK', with args beginning with: \r\n",
+        ),
+        (
+            "-ERR x\r\n",
+            "-ERR unknown command '-ERR', with args beginning with: 'x' \r\n",
+        ),
+        (
+            "hello world\r\n",
+            "-ERR Protocol version is not an integer or out of range\r\n",
+        ),
+        // The connection stays open.
+        ("PING\r\n", "+PONG\r\n"),
+    ]);
 }
 
 #[test]
 fn malformed_lengths_close_only_that_connection() {
-    let node = TestNode::start(&[]);
-    let mut other = node.conn();
+    let mut victim = Victim::new(TestServer::start());
     let cases: [(&[u8], &str); 9] = [
         (b"*-\r\n", "invalid multibulk length"),
         (b"*x\r\n", "invalid multibulk length"),
@@ -367,60 +285,42 @@ fn malformed_lengths_close_only_that_connection() {
         (b"ECHO \"unbalanced\r\n", "unbalanced quotes in request"),
     ];
     for (input, message) in cases {
-        assert_protocol_error(&node, &mut other, input.to_vec(), message);
+        victim.refuses(input.to_vec(), message);
     }
 }
 
 #[test]
 fn a_six_hundred_megabyte_bulk_header_is_refused_before_allocating() {
-    let node = TestNode::start(&[]);
-    let mut other = node.conn();
-    assert_protocol_error(
-        &node,
-        &mut other,
-        b"*1\r\n$629145600\r\n".to_vec(),
-        "invalid bulk length",
-    );
-    let used: u64 = info_field(&mut other, "used_memory").parse().unwrap();
+    let mut victim = Victim::new(TestServer::start());
+    victim.refuses(b"*1\r\n$629145600\r\n".to_vec(), "invalid bulk length");
+    let used = info_u64(&mut victim.other, "used_memory");
     assert!(used < 100 << 20, "used_memory {used} after a 600 MB header");
 }
 
 #[test]
 fn lines_longer_than_64k_without_a_newline_are_refused() {
-    let node = TestNode::start(&[]);
-    let mut other = node.conn();
-    assert_protocol_error(
-        &node,
-        &mut other,
-        vec![b'a'; 70 * 1024],
-        "too big inline request",
-    );
+    let mut victim = Victim::new(TestServer::start());
+    victim.refuses(vec![b'a'; 70 * 1024], "too big inline request");
     let mut count = b"*".to_vec();
     count.extend(std::iter::repeat_n(b'1', 70 * 1024));
-    assert_protocol_error(&node, &mut other, count, "too big mbulk count string");
+    victim.refuses(count, "too big mbulk count string");
     let mut bulk = b"*1\r\n$".to_vec();
     bulk.extend(std::iter::repeat_n(b'1', 70 * 1024));
-    assert_protocol_error(&node, &mut other, bulk, "too big bulk count string");
+    victim.refuses(bulk, "too big bulk count string");
 }
 
 #[test]
 fn a_hundred_thousand_nested_arrays_fail_at_the_first_level() {
-    let node = TestNode::start(&[]);
-    let mut other = node.conn();
-    assert_protocol_error(
-        &node,
-        &mut other,
-        b"*1\r\n".repeat(100_000),
-        "expected '$', got '*'",
-    );
+    let mut victim = Victim::new(TestServer::start());
+    victim.refuses(b"*1\r\n".repeat(100_000), "expected '$', got '*'");
 }
 
 #[test]
 fn frames_sent_one_byte_at_a_time() {
-    let node = TestNode::start(&[]);
-    let mut conn = Replies::new(&node);
-    let set = command(&[b"SET", b"key", b"value"]);
-    let get = command(&[b"GET", b"key"]);
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    let set = command(&["SET", "key", "value"]);
+    let get = command(&["GET", "key"]);
     for &b in &set {
         conn.send(&[b]);
     }
@@ -429,107 +329,93 @@ fn frames_sent_one_byte_at_a_time() {
     for &b in &get[..5] {
         conn.send(&[b]);
     }
-    assert_eq!(conn.next_raw().1, b"+OK\r\n");
+    assert_eq!(conn.reply_bytes().1, b"+OK\r\n");
     for &b in &get[5..] {
         conn.send(&[b]);
     }
     for &b in b"PING\r\n" {
         conn.send(&[b]);
     }
-    assert_eq!(conn.next_raw().1, b"$5\r\nvalue\r\n");
-    assert_eq!(conn.next_raw().1, b"+PONG\r\n");
+    assert_eq!(conn.reply_bytes().1, b"$5\r\nvalue\r\n");
+    assert_eq!(conn.reply_bytes().1, b"+PONG\r\n");
 }
 
 #[test]
 fn resp3_types_after_hello_3() {
-    let node = TestNode::start(&[]);
-    let mut conn = Replies::new(&node);
-    let mut resp2 = Replies::new(&node);
-    conn.send(&command(&[b"HELLO", b"3"]));
-    let (hello, raw) = conn.next_raw();
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    let mut resp2 = node.raw();
+    let raw = conn.roundtrip(&["HELLO", "3"]);
     assert!(
         raw.starts_with(b"%7\r\n"),
         "{:?}",
         String::from_utf8_lossy(&raw)
     );
-    let Value::Map(fields) = hello else {
+    let Frame::Map(fields) = frame_of(&raw, true) else {
         panic!("HELLO 3 gives a map")
     };
-    assert!(fields.contains(&(Value::Bulk(b"proto".to_vec()), Value::Int(3))));
+    assert!(fields.contains(&(Frame::Bulk(b"proto".to_vec()), Frame::Int(3))));
 
+    assert_eq!(conn.roundtrip(&["GET", "missing"]), b"_\r\n", "RESP3 null");
     assert_eq!(
-        conn.roundtrip(&command(&[b"GET", b"missing"])),
-        b"_\r\n",
-        "RESP3 null"
-    );
-    assert_eq!(
-        resp2.roundtrip(&command(&[b"GET", b"missing"])),
+        resp2.roundtrip(&["GET", "missing"]),
         b"$-1\r\n",
         "other connections stay RESP2"
     );
     assert_eq!(
-        conn.roundtrip(&command(&[b"CONFIG", b"GET", b"maxmemory"])),
+        conn.roundtrip(&["CONFIG", "GET", "maxmemory"]),
         b"%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n",
         "RESP3 map"
     );
     assert_eq!(
-        resp2.roundtrip(&command(&[b"CONFIG", b"GET", b"maxmemory"])),
+        resp2.roundtrip(&["CONFIG", "GET", "maxmemory"]),
         b"*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
     );
-    conn.roundtrip(&command(&[b"HSET", b"h", b"f", b"v"]));
+    conn.call(&["HSET", "h", "f", "v"]);
     assert_eq!(
-        conn.roundtrip(&command(&[b"HGETALL", b"h"])),
+        conn.roundtrip(&["HGETALL", "h"]),
         b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
     );
     // No command the node has replies with a double: Redis answers
     // INCRBYFLOAT with a bulk string in RESP3 too.
     assert_eq!(
-        conn.roundtrip(&command(&[b"INCRBYFLOAT", b"f", b"1.5"])),
+        conn.roundtrip(&["INCRBYFLOAT", "f", "1.5"]),
         b"$3\r\n1.5\r\n"
     );
-    let info = conn.roundtrip(&command(&[b"INFO", b"server"]));
+    let info = conn.roundtrip(&["INFO", "server"]);
     assert!(info.starts_with(b"="), "INFO is verbatim text in RESP3");
     assert!(String::from_utf8_lossy(&info).contains("txt:# Server"));
     // HELLO 2 goes back.
-    conn.send(&command(&[b"HELLO", b"2"]));
-    assert!(conn.next_raw().1.starts_with(b"*14\r\n"));
-    assert_eq!(conn.roundtrip(&command(&[b"GET", b"missing"])), b"$-1\r\n");
+    assert!(conn.roundtrip(&["HELLO", "2"]).starts_with(b"*14\r\n"));
+    assert_eq!(conn.roundtrip(&["GET", "missing"]), b"$-1\r\n");
 }
 
+/// The limit on bulk strings (its flag is read by
+/// server_commands.rs's config file test).
 #[test]
-fn proto_max_bulk_len_flag_limits_bulk_strings() {
-    let node = TestNode::start(&["--proto-max-bulk-len", "2kb"]);
-    let mut other = node.conn();
-    let limit: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("proto-max-bulk-len")
-        .query(&mut other)
-        .unwrap();
+fn proto_max_bulk_len_limits_bulk_strings() {
+    let mut victim = Victim::new(TestServer::with(&[("proto-max-bulk-len", "2kb")]));
+    let limit: Vec<String> = q(&mut victim.other, &["CONFIG", "GET", "proto-max-bulk-len"]);
     assert_eq!(limit, ["proto-max-bulk-len", "2048"]);
-    let mut conn = Replies::new(&node);
+    let mut conn = victim.node.raw();
     let fits = vec![b'x'; 2048];
-    assert_eq!(conn.roundtrip(&command(&[b"SET", b"k", &fits])), b"+OK\r\n");
+    assert_eq!(conn.roundtrip(&[&b"SET"[..], b"k", &fits]), b"+OK\r\n");
     let too_big = vec![b'x'; 2049];
-    assert_protocol_error(
-        &node,
-        &mut other,
-        command(&[b"SET", b"k", &too_big]),
+    victim.refuses(
+        command(&[&b"SET"[..], b"k", &too_big]),
         "invalid bulk length",
     );
-    let len: usize = redis::cmd("STRLEN").arg("k").query(&mut other).unwrap();
+    let len: usize = q(&mut victim.other, &["STRLEN", "k"]);
     assert_eq!(len, 2048, "the refused SET did not run");
 }
 
 #[test]
 fn query_buffer_limit_closes_a_client_that_sends_too_much() {
-    let node = TestNode::start(&[]);
-    let mut other = node.conn();
-    let () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("client-query-buffer-limit")
-        .arg("1mb")
-        .query(&mut other)
-        .unwrap();
+    let Victim { node, mut other } = Victim::new(TestServer::start());
+    let () = q(
+        &mut other,
+        &["CONFIG", "SET", "client-query-buffer-limit", "1mb"],
+    );
     // A 4 MB argument is under proto-max-bulk-len but its bytes pile up
     // in the query buffer past 1 MB.
     let mut request = b"*2\r\n$4\r\nECHO\r\n$4194304\r\n".to_vec();
@@ -540,6 +426,5 @@ fn query_buffer_limit_closes_a_client_that_sends_too_much() {
         "closed without a reply, got {:?}",
         String::from_utf8_lossy(&closed.output)
     );
-    let pong: String = redis::cmd("PING").query(&mut other).unwrap();
-    assert_eq!(pong, "PONG");
+    assert_eq!(q::<String>(&mut other, &["PING"]), "PONG");
 }

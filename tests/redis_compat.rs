@@ -3,30 +3,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::time::Duration;
+use common::errors::{INVALID_CURSOR, NOT_FLOAT, WRONGTYPE};
+use common::wire::Frame;
+use common::TestServer;
 
-use common::wire::{encode_command, Frame, FrameReader};
-use common::TestNode;
-
-/// A raw connection that sends commands and reads strictly decoded replies.
-fn connect(node: &TestNode) -> FrameReader {
-    let stream = node.raw().stream;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    FrameReader::new(stream)
-}
-
-fn call(conn: &mut FrameReader, args: &[&[u8]]) -> Frame {
-    let mut bytes = Vec::new();
-    encode_command(&mut bytes, args);
-    conn.stream.write_all(&bytes).expect("write");
-    conn.next().expect("a valid reply")
-}
-
-fn error(text: &[u8]) -> Frame {
-    Frame::Error(text.to_vec())
+fn error(text: impl AsRef<[u8]>) -> Frame {
+    Frame::Error(text.as_ref().to_vec())
 }
 
 fn is_scan_page(frame: &Frame) -> bool {
@@ -36,59 +18,50 @@ fn is_scan_page(frame: &Frame) -> bool {
 
 #[test]
 fn scan_cursors_parse_like_strtoul() {
-    let node = TestNode::start(&[]);
-    let mut conn = connect(&node);
-    call(&mut conn, &[b"SET", b"s", b"v"]);
-    call(&mut conn, &[b"HSET", b"h", b"f", b"v"]);
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    conn.call(&["SET", "s", "v"]);
+    conn.call(&["HSET", "h", "f", "v"]);
     // A negative cursor wraps around, the empty one is 0, a sign and
     // leading zeros are fine: all scans, not errors.
     for cursor in [&b"-1"[..], b"", b"+0", b"007", b"18446744073709551615"] {
-        let page = call(&mut conn, &[b"SCAN", cursor]);
+        let page = conn.call(&[&b"SCAN"[..], cursor]);
         assert!(is_scan_page(&page), "SCAN {cursor:?}: {page:?}");
-        let page = call(&mut conn, &[b"HSCAN", b"h", cursor]);
+        let page = conn.call(&[&b"HSCAN"[..], b"h", cursor]);
         assert!(is_scan_page(&page), "HSCAN {cursor:?}: {page:?}");
     }
     for cursor in [&b" 1"[..], b"1 ", b"x", b"-", b"18446744073709551616"] {
-        assert_eq!(
-            call(&mut conn, &[b"SCAN", cursor]),
-            error(b"ERR invalid cursor")
-        );
+        assert_eq!(conn.call(&[&b"SCAN"[..], cursor]), error(INVALID_CURSOR));
     }
     // The cursor is checked before the key's type.
-    assert_eq!(
-        call(&mut conn, &[b"HSCAN", b"s", b"-1"]),
-        error(b"WRONGTYPE Operation against a key holding the wrong kind of value")
-    );
+    assert_eq!(conn.call(&["HSCAN", "s", "-1"]), error(WRONGTYPE));
 }
 
 #[test]
 fn incrbyfloat_checks_the_key_before_the_increment() {
-    let node = TestNode::start(&[]);
-    let mut conn = connect(&node);
-    call(&mut conn, &[b"HSET", b"h", b"f", b"v"]);
-    call(&mut conn, &[b"SET", b"s", b"abc"]);
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    conn.call(&["HSET", "h", "f", "v"]);
+    conn.call(&["SET", "s", "abc"]);
     assert_eq!(
-        call(&mut conn, &[b"INCRBYFLOAT", b"h", b"notafloat"]),
-        error(b"WRONGTYPE Operation against a key holding the wrong kind of value")
+        conn.call(&["INCRBYFLOAT", "h", "notafloat"]),
+        error(WRONGTYPE)
     );
-    assert_eq!(
-        call(&mut conn, &[b"INCRBYFLOAT", b"s", b"1.5"]),
-        error(b"ERR value is not a valid float")
-    );
+    assert_eq!(conn.call(&["INCRBYFLOAT", "s", "1.5"]), error(NOT_FLOAT));
     // HINCRBYFLOAT checks its increment first, as Redis does.
     assert_eq!(
-        call(&mut conn, &[b"HINCRBYFLOAT", b"s", b"f", b"x"]),
-        error(b"ERR value is not a valid float")
+        conn.call(&["HINCRBYFLOAT", "s", "f", "x"]),
+        error(NOT_FLOAT)
     );
 }
 
 #[test]
 fn errors_quote_arguments_as_redis_does() {
-    let node = TestNode::start(&[]);
-    let mut conn = connect(&node);
+    let node = TestServer::start();
+    let mut conn = node.raw();
     // Bytes as they came, cut at a NUL, CR and LF as spaces.
     assert_eq!(
-        call(&mut conn, &[b"NOSUCH", b"\xff\r\n<", b"a\0b", b"x"]),
+        conn.call(&[&b"NOSUCH"[..], b"\xff\r\n<", b"a\0b", b"x"]),
         error(b"ERR unknown command 'NOSUCH', with args beginning with: '\xff  <' 'a' 'x' ")
     );
     // Arguments are quoted while the list is under 128 bytes, the last one
@@ -98,16 +71,16 @@ fn errors_quote_arguments_as_redis_does() {
     expected.extend(vec![b'q'; 128 - 6]);
     expected.extend_from_slice(b"' ");
     assert_eq!(
-        call(&mut conn, &[b"GETT", b"3.5", &long, b"never"]),
+        conn.call(&[&b"GETT"[..], b"3.5", &long, b"never"]),
         Frame::Error(expected)
     );
     // An unsupported option: line ends trimmed off the end.
     assert_eq!(
-        call(&mut conn, &[b"EXPIRE", b"k", b"10", b"\xffB+ \r\x00z"]),
+        conn.call(&[&b"EXPIRE"[..], b"k", b"10", b"\xffB+ \r\x00z"]),
         error(b"ERR Unsupported option \xffB+ ")
     );
     assert_eq!(
-        call(&mut conn, &[b"EXPIRE", b"k", b"10", b"\r\n"]),
+        conn.call(&[&b"EXPIRE"[..], b"k", b"10", b"\r\n"]),
         error(b"ERR Unsupported option ")
     );
 }

@@ -5,54 +5,16 @@
 
 mod common;
 
-use std::io::Read;
-use std::time::Duration;
-
-use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, RawConn, TestNode};
+use common::errors::{
+    line, FLOAT_RESULT_NAN_OR_INFINITY, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
+};
+use common::query::assert_arity_errors;
+use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, TestServer, DEADLINE};
 use redis::Value;
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const NOT_FLOAT: &str = "ERR value is not a valid float";
-const SYNTAX: &str = "ERR syntax error";
-/// How long a key with a 1 ms TTL may take to disappear on a loaded machine.
-const EXPIRY_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Sends one command on a raw connection and returns the exact bytes of
-/// its reply.
-fn wire(raw: &mut RawConn, args: &[&[u8]]) -> Vec<u8> {
-    let mut request = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        request.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        request.extend_from_slice(a);
-        request.extend_from_slice(b"\r\n");
-    }
-    raw.send(&request);
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some((_, n)) = ringcache_client::resp::decode(&buf).expect("valid reply") {
-            assert_eq!(
-                n,
-                buf.len(),
-                "one reply expected, got {:?}",
-                String::from_utf8_lossy(&buf)
-            );
-            return buf;
-        }
-        let n = raw.stream.read(&mut chunk).expect("read");
-        assert!(
-            n > 0,
-            "connection closed; got {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
 
 #[test]
 fn get_and_set_reply_types_and_binary_values() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["GET", "missing"]), Value::Nil);
     assert_eq!(v(&mut c, &["SET", "k", "v"]), Value::Okay);
@@ -78,25 +40,14 @@ fn get_and_set_reply_types_and_binary_values() {
     assert_eq!(q::<String>(&mut c, &["TYPE", "h"]), "string");
     assert_eq!(v(&mut c, &["GET", "h"]), bulk("s"));
     // Arity.
-    assert_eq!(
-        err(&mut c, &["GET"]),
-        "ERR wrong number of arguments for 'get' command"
-    );
-    assert_eq!(
-        err(&mut c, &["GET", "a", "b"]),
-        "ERR wrong number of arguments for 'get' command"
-    );
-    assert_eq!(
-        err(&mut c, &["SET", "k"]),
-        "ERR wrong number of arguments for 'set' command"
-    );
+    assert_arity_errors(&mut c, &["GET", "GET a b", "SET k"]);
     // The connection stays usable after errors.
     assert_eq!(v(&mut c, &["GET", "k"]), bulk(""));
 }
 
 #[test]
 fn set_nx_xx_and_get_options() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     // NX: only when absent; a refused SET answers nil.
     assert_eq!(v(&mut c, &["SET", "k", "1", "NX"]), Value::Okay);
@@ -139,7 +90,7 @@ fn set_nx_xx_and_get_options() {
 
 #[test]
 fn set_expiry_options() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["SET", "ex", "v", "EX", "1000"]), Value::Okay);
     assert_ttl(&mut c, "ex", 990..=1000);
@@ -196,7 +147,7 @@ fn set_expiry_options() {
 
 #[test]
 fn set_expiry_errors() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     let invalid = "ERR invalid expire time in 'set' command";
     for args in [
@@ -248,7 +199,7 @@ fn set_expiry_errors() {
 
 #[test]
 fn set_exat_pxat_in_the_past_deletes() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["SET", "k", "v", "EXAT", "1"]), Value::Okay);
     assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0));
@@ -266,13 +217,13 @@ fn set_exat_pxat_in_the_past_deletes() {
 
 #[test]
 fn short_ttls_expire() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["SET", "px", "v", "PX", "1"]), Value::Okay);
     assert_eq!(v(&mut c, &["PSETEX", "psetex", "1", "v"]), Value::Okay);
     assert_eq!(v(&mut c, &["SET", "getex", "v"]), Value::Okay);
     assert_eq!(v(&mut c, &["GETEX", "getex", "PX", "1"]), bulk("v"));
-    assert!(eventually(EXPIRY_DEADLINE, || {
+    assert!(eventually(DEADLINE, || {
         let found: Vec<Option<String>> = q(&mut c, &["MGET", "px", "psetex", "getex"]);
         found.iter().all(Option::is_none)
     }));
@@ -285,7 +236,7 @@ fn short_ttls_expire() {
 
 #[test]
 fn setnx_setex_psetex() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["SETNX", "k", "1"]), Value::Int(1));
     assert_eq!(v(&mut c, &["SETNX", "k", "2"]), Value::Int(0));
@@ -318,19 +269,12 @@ fn setnx_setex_psetex() {
     assert_eq!(err(&mut c, &["SETEX", "e", "abc", "v"]), NOT_INTEGER);
     assert_eq!(err(&mut c, &["PSETEX", "e", "1.5", "v"]), NOT_INTEGER);
     assert_eq!(v(&mut c, &["EXISTS", "e"]), Value::Int(0));
-    assert_eq!(
-        err(&mut c, &["SETEX", "e", "10"]),
-        "ERR wrong number of arguments for 'setex' command"
-    );
-    assert_eq!(
-        err(&mut c, &["SETNX", "e"]),
-        "ERR wrong number of arguments for 'setnx' command"
-    );
+    assert_arity_errors(&mut c, &["SETEX e 10", "SETNX e"]);
 }
 
 #[test]
 fn getset_and_getdel() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["GETSET", "k", "1"]), Value::Nil);
     assert_eq!(v(&mut c, &["GETSET", "k", "2"]), bulk("1"));
@@ -351,7 +295,7 @@ fn getset_and_getdel() {
 
 #[test]
 fn getex_options() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["GETEX", "missing"]), Value::Nil);
     assert_eq!(v(&mut c, &["SET", "k", "v", "EX", "1000"]), Value::Okay);
@@ -426,7 +370,7 @@ fn getex_options() {
 
 #[test]
 fn mget_mset_msetnx() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["MSET", "a", "1", "b", "2"]), Value::Okay);
     let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
@@ -463,27 +407,12 @@ fn mget_mset_msetnx() {
     let _: i64 = q(&mut c, &["HSET", "h2", "f", "v"]);
     assert_eq!(v(&mut c, &["MSETNX", "h2", "x", "f", "y"]), Value::Int(0));
     // Arity: odd pairs name the command.
-    assert_eq!(
-        err(&mut c, &["MSET", "a", "1", "b"]),
-        "ERR wrong number of arguments for 'mset' command"
-    );
-    assert_eq!(
-        err(&mut c, &["MSET", "a"]),
-        "ERR wrong number of arguments for 'mset' command"
-    );
-    assert_eq!(
-        err(&mut c, &["MSETNX", "a", "1", "b"]),
-        "ERR wrong number of arguments for 'msetnx' command"
-    );
-    assert_eq!(
-        err(&mut c, &["MGET"]),
-        "ERR wrong number of arguments for 'mget' command"
-    );
+    assert_arity_errors(&mut c, &["MSET a 1 b", "MSET a", "MSETNX a 1 b", "MGET"]);
 }
 
 #[test]
 fn integer_counters() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["INCR", "n"]), Value::Int(1));
     assert_eq!(v(&mut c, &["INCRBY", "n", "41"]), Value::Int(42));
@@ -517,7 +446,7 @@ fn integer_counters() {
         NOT_INTEGER
     );
     // Overflow in both directions.
-    let overflow = "ERR increment or decrement would overflow";
+    let overflow = OVERFLOW;
     assert_eq!(
         v(&mut c, &["SET", "max", "9223372036854775807"]),
         Value::Okay
@@ -563,7 +492,7 @@ fn integer_counters() {
 
 #[test]
 fn incrbyfloat_results_and_errors() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     // The examples of the Redis documentation.
     assert_eq!(v(&mut c, &["SET", "f", "10.50"]), Value::Okay);
@@ -604,7 +533,7 @@ fn incrbyfloat_results_and_errors() {
             "value {bad:?}"
         );
     }
-    let nan_or_inf = "ERR increment would produce NaN or Infinity";
+    let nan_or_inf = FLOAT_RESULT_NAN_OR_INFINITY;
     assert_eq!(err(&mut c, &["INCRBYFLOAT", "i", "inf"]), nan_or_inf);
     assert_eq!(err(&mut c, &["INCRBYFLOAT", "i", "-inf"]), nan_or_inf);
     assert_eq!(v(&mut c, &["SET", "huge", "1.5e308"]), Value::Okay);
@@ -623,7 +552,7 @@ fn incrbyfloat_results_and_errors() {
 
 #[test]
 fn append_and_strlen() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["STRLEN", "k"]), Value::Int(0));
     assert_eq!(v(&mut c, &["APPEND", "k", "Hello"]), Value::Int(5));
@@ -646,7 +575,7 @@ fn append_and_strlen() {
 
 #[test]
 fn getrange_indexes_like_redis() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["SET", "s", "This is a string"]), Value::Okay);
     for (start, end, expected) in [
@@ -676,17 +605,14 @@ fn getrange_indexes_like_redis() {
     assert_eq!(v(&mut c, &["GETRANGE", "empty", "0", "0"]), bulk(""));
     assert_eq!(err(&mut c, &["GETRANGE", "s", "a", "1"]), NOT_INTEGER);
     assert_eq!(err(&mut c, &["GETRANGE", "s", "0", "1.5"]), NOT_INTEGER);
-    assert_eq!(
-        err(&mut c, &["GETRANGE", "s", "0"]),
-        "ERR wrong number of arguments for 'getrange' command"
-    );
+    assert_arity_errors(&mut c, &["GETRANGE s 0"]);
     let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
     assert_eq!(err(&mut c, &["GETRANGE", "h", "0", "1"]), WRONGTYPE);
 }
 
 #[test]
 fn setrange_pads_and_limits() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["SET", "s", "Hello World"]), Value::Okay);
     assert_eq!(v(&mut c, &["SETRANGE", "s", "6", "Redis"]), Value::Int(11));
@@ -744,63 +670,42 @@ fn setrange_pads_and_limits() {
 
 #[test]
 fn wire_format_resp2_and_resp3() {
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut raw = node.raw();
-    assert_eq!(wire(&mut raw, &[b"GET", b"missing"]), b"$-1\r\n");
-    assert_eq!(wire(&mut raw, &[b"SET", b"k", b"v"]), b"+OK\r\n");
-    assert_eq!(wire(&mut raw, &[b"SET", b"k", b"v", b"NX"]), b"$-1\r\n");
-    assert_eq!(wire(&mut raw, &[b"GET", b"k"]), b"$1\r\nv\r\n");
-    assert_eq!(wire(&mut raw, &[b"INCR", b"n"]), b":1\r\n");
-    assert_eq!(
-        wire(&mut raw, &[b"INCRBYFLOAT", b"f", b"1.5"]),
-        b"$3\r\n1.5\r\n"
-    );
-    assert_eq!(
-        wire(&mut raw, &[b"MGET", b"k", b"missing"]),
-        b"*2\r\n$1\r\nv\r\n$-1\r\n"
-    );
-    assert_eq!(
-        wire(&mut raw, &[b"INCR", b"k"]),
-        b"-ERR value is not an integer or out of range\r\n"
-    );
-    assert_eq!(wire(&mut raw, &[b"HSET", b"h", b"f", b"v"]), b":1\r\n");
-    assert_eq!(
-        wire(&mut raw, &[b"GET", b"h"]),
-        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
-    );
+    raw.assert_replies(&[
+        (&["GET", "missing"], "$-1\r\n"),
+        (&["SET", "k", "v"], "+OK\r\n"),
+        (&["SET", "k", "v", "NX"], "$-1\r\n"),
+        (&["GET", "k"], "$1\r\nv\r\n"),
+        (&["INCR", "n"], ":1\r\n"),
+        (&["INCRBYFLOAT", "f", "1.5"], "$3\r\n1.5\r\n"),
+        (&["MGET", "k", "missing"], "*2\r\n$1\r\nv\r\n$-1\r\n"),
+        (&["HSET", "h", "f", "v"], ":1\r\n"),
+    ]);
+    assert_eq!(raw.roundtrip(&["INCR", "k"]), line(NOT_INTEGER));
+    assert_eq!(raw.roundtrip(&["GET", "h"]), line(WRONGTYPE));
     // RESP3: nulls are `_`, everything else keeps its type.
-    let hello = wire(&mut raw, &[b"HELLO", b"3"]);
-    assert_eq!(
-        hello[0],
-        b'%',
-        "HELLO 3 answers a map: {:?}",
-        String::from_utf8_lossy(&hello)
-    );
-    assert_eq!(wire(&mut raw, &[b"GET", b"missing"]), b"_\r\n");
-    assert_eq!(wire(&mut raw, &[b"SET", b"k", b"v", b"NX"]), b"_\r\n");
-    assert_eq!(wire(&mut raw, &[b"SET", b"new", b"v", b"GET"]), b"_\r\n");
-    assert_eq!(wire(&mut raw, &[b"GETDEL", b"missing"]), b"_\r\n");
-    assert_eq!(wire(&mut raw, &[b"GETEX", b"missing"]), b"_\r\n");
-    assert_eq!(
-        wire(&mut raw, &[b"MGET", b"k", b"missing"]),
-        b"*2\r\n$1\r\nv\r\n_\r\n"
-    );
-    assert_eq!(wire(&mut raw, &[b"GET", b"k"]), b"$1\r\nv\r\n");
-    assert_eq!(wire(&mut raw, &[b"INCR", b"n"]), b":2\r\n");
-    assert_eq!(
-        wire(&mut raw, &[b"INCRBYFLOAT", b"f", b"1"]),
-        b"$3\r\n2.5\r\n"
-    );
+    raw.hello(3);
+    raw.assert_replies(&[
+        (&["GET", "missing"], "_\r\n"),
+        (&["SET", "k", "v", "NX"], "_\r\n"),
+        (&["SET", "new", "v", "GET"], "_\r\n"),
+        (&["GETDEL", "missing"], "_\r\n"),
+        (&["GETEX", "missing"], "_\r\n"),
+        (&["MGET", "k", "missing"], "*2\r\n$1\r\nv\r\n_\r\n"),
+        (&["GET", "k"], "$1\r\nv\r\n"),
+        (&["INCR", "n"], ":2\r\n"),
+        (&["INCRBYFLOAT", "f", "1"], "$3\r\n2.5\r\n"),
+    ]);
     // Back to RESP2.
-    let hello = wire(&mut raw, &[b"HELLO", b"2"]);
-    assert_eq!(hello[0], b'*');
-    assert_eq!(wire(&mut raw, &[b"GET", b"missing"]), b"$-1\r\n");
+    raw.hello(2);
+    assert_eq!(raw.roundtrip(&["GET", "missing"]), b"$-1\r\n");
 }
 
 #[test]
 fn set_ifeq_and_ifne_compare_and_set() {
     // Redis 8.4's conditional SET: the building block of a version fence.
-    let node = TestNode::start(&[]);
+    let node = TestServer::start();
     let mut c = node.conn();
     // IFEQ on a missing key never matches; IFNE does.
     assert_eq!(v(&mut c, &["SET", "k", "1", "IFEQ", "0"]), Value::Nil);

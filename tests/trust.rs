@@ -9,14 +9,16 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
-use common::cluster::{field_of, TestCluster};
-use common::{err, eventually, q, server_binary, TestNode};
+use common::cluster::TestCluster;
+use common::info::field_u64;
+use common::process::run_to_exit;
+use common::wire::Frame;
+use common::{err, eventually, q, TestNode, DEADLINE};
 use redis::{Connection, Value};
-use ringcache_client::resp;
+use ringcache_proto::resp;
 use ringcache_server::cluster::peer_auth::{self, HandshakeError};
 use ringcache_server::cluster::secret::ClusterKeys;
 
@@ -39,7 +41,7 @@ fn info_cluster(conn: &mut Connection) -> String {
 
 fn figure(conn: &mut Connection, name: &str) -> u64 {
     let info = info_cluster(conn);
-    field_of(&info, name).unwrap_or_else(|| panic!("no {name} in {info}"))
+    field_u64(&info, name).unwrap_or_else(|| panic!("no {name} in {info}"))
 }
 
 fn cluster_slots(conn: &mut Connection) -> Value {
@@ -94,7 +96,7 @@ fn strangers_cannot_join_take_slots_or_a_members_name() {
     for (what, node) in &rogues {
         let mut conn = node.conn();
         let alone = eventually(Duration::from_secs(60), || {
-            field_of(&info_cluster(&mut conn), "cluster_slots_primary") == Some(16384)
+            field_u64(&info_cluster(&mut conn), "cluster_slots_primary") == Some(16384)
         });
         assert!(alone, "rogue ({what}) never went active");
     }
@@ -105,22 +107,21 @@ fn strangers_cannot_join_take_slots_or_a_members_name() {
     };
     let before = dropped(&mut real);
     // Several more rounds of every rogue's gossip reach the seed.
-    assert!(eventually(Duration::from_secs(30), || dropped(&mut real)
-        >= before + 40));
+    assert!(eventually(DEADLINE, || dropped(&mut real) >= before + 40));
     for (i, conn) in real.iter_mut().enumerate() {
         let info = info_cluster(conn);
         assert_eq!(
-            field_of(&info, "cluster_members"),
+            field_u64(&info, "cluster_members"),
             Some(3),
             "node {i}: {info}"
         );
         assert_eq!(
-            field_of(&info, "cluster_nodes"),
+            field_u64(&info, "cluster_nodes"),
             Some(3),
             "node {i}: {info}"
         );
         assert_eq!(
-            field_of(&info, "cluster_ring_version"),
+            field_u64(&info, "cluster_ring_version"),
             Some(rings_before[i]),
             "node {i}: the ring changed"
         );
@@ -130,10 +131,10 @@ fn strangers_cannot_join_take_slots_or_a_members_name() {
         assert_eq!(nodes.lines().count(), 3, "node {i}: {nodes}");
         println!(
             "node-{i}: gossip dropped bad_mac={} stale={} replayed={} malformed={}",
-            field_of(&info, "cluster_gossip_dropped_bad_mac").unwrap_or(0),
-            field_of(&info, "cluster_gossip_dropped_stale").unwrap_or(0),
-            field_of(&info, "cluster_gossip_dropped_replayed").unwrap_or(0),
-            field_of(&info, "cluster_gossip_dropped_malformed").unwrap_or(0),
+            field_u64(&info, "cluster_gossip_dropped_bad_mac").unwrap_or(0),
+            field_u64(&info, "cluster_gossip_dropped_stale").unwrap_or(0),
+            field_u64(&info, "cluster_gossip_dropped_replayed").unwrap_or(0),
+            field_u64(&info, "cluster_gossip_dropped_malformed").unwrap_or(0),
         );
     }
     // The impostor did not replace node-1: its address is the real one.
@@ -189,10 +190,9 @@ fn peer_commands_look_absent_to_clients(cluster: &TestCluster) {
     }
     // Not authenticated at all: the same answer.
     let mut raw = cluster.node(0).raw();
-    raw.send(b"*2\r\n$9\r\nRCHANDOFF\r\n$1\r\n1\r\n");
-    let reply = raw.read_reply();
+    let reply = raw.call(&["RCHANDOFF", "1"]);
     assert!(
-        matches!(&reply, resp::Value::Error(e) if e.starts_with(b"ERR unknown command 'RCHANDOFF'")),
+        matches!(&reply, Frame::Error(e) if e.starts_with(b"ERR unknown command 'RCHANDOFF'")),
         "{reply:?}"
     );
     let names: Vec<String> = q(&mut conn, &["COMMAND", "LIST"]);
@@ -322,7 +322,7 @@ fn peer_handshakes_carry_no_password(cluster: &mut TestCluster, password: &str) 
     let all_three = eventually(Duration::from_secs(60), || {
         watchers
             .iter_mut()
-            .all(|c| field_of(&info_cluster(c), "cluster_nodes") == Some(3))
+            .all(|c| field_u64(&info_cluster(c), "cluster_nodes") == Some(3))
     });
     assert!(all_three, "node 2 never came back");
     // Traffic through every link; a write refused while slots settle
@@ -331,7 +331,7 @@ fn peer_handshakes_carry_no_password(cluster: &mut TestCluster, password: &str) 
         let key = format!("after-restart:{i}");
         let _ = common::cmd(&["SET", &key, "v"]).query::<Value>(&mut watchers[0]);
     }
-    let handshakes_logged = eventually(Duration::from_secs(30), || {
+    let handshakes_logged = eventually(DEADLINE, || {
         watchers
             .iter_mut()
             .all(|c| slowlog_text(c).contains("RCPEER"))
@@ -352,35 +352,6 @@ fn peer_handshakes_carry_no_password(cluster: &mut TestCluster, password: &str) 
 fn slowlog_text(conn: &mut Connection) -> String {
     let entries: Value = q(conn, &["SLOWLOG", "GET", "-1"]);
     format!("{entries:?}")
-}
-
-/// Runs the node binary directly (not through TestNode, which always binds
-/// 127.0.0.1) and returns its exit code and stderr.
-fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(server_binary())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning ringcache-server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use std::io::Read;
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    (status.and_then(|s| s.code()), stderr)
 }
 
 #[test]

@@ -12,13 +12,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cluster::TestCluster;
+use common::DEADLINE;
 
 /// The example binary, built on first use (as the server binary is).
 fn webapp_binary() -> PathBuf {
-    let server = common::server_binary();
-    let profile_dir = server.parent().expect("profile dir").to_path_buf();
+    let profile_dir = common::process::profile_dir();
     let release = profile_dir.file_name().and_then(|n| n.to_str()) == Some("release");
-    common::cargo_build(&["-p", "ringcache-client", "--example", "webapp"], release);
+    common::process::cargo_build(&["-p", "ringcache-client", "--example", "webapp"], release);
     profile_dir.join("examples").join("webapp")
 }
 
@@ -56,10 +56,10 @@ impl App {
 
     /// One HTTP/1.1 request; (status, body).
     fn request(&self, method: &str, path: &str, session: Option<&str>) -> (u16, serde_json::Value) {
-        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        let mut stream = TcpStream::connect(self.addr).expect("connect succeeds");
         stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
+            .set_read_timeout(Some(DEADLINE))
+            .expect("a read timeout");
         let cookie = session
             .map(|s| format!("Cookie: session={s}\r\n"))
             .unwrap_or_default();
@@ -67,9 +67,9 @@ impl App {
             stream,
             "{method} {path} HTTP/1.1\r\nHost: app\r\n{cookie}Content-Length: 0\r\nConnection: close\r\n\r\n"
         )
-        .unwrap();
+        .expect("write");
         let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
+        stream.read_to_string(&mut response).expect("read");
         let status: u16 = response[9..12].parse().expect("status");
         let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
         (

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use super::{eventually, TestNode};
+use super::info::field_u64;
+use super::{eventually, TestNode, DEADLINE};
 
 /// How long a cluster may take to agree on its ring on a loaded machine.
 pub const CONVERGE_DEADLINE: Duration = Duration::from_secs(60);
@@ -67,7 +68,7 @@ impl TestCluster {
         }
         let mut first = start_node(0, None, &flags);
         let line = first
-            .wait_for_log("cluster membership started", Duration::from_secs(30))
+            .wait_for_log("cluster membership started", DEADLINE)
             .expect("node 0 starts gossip");
         let seed = line
             .split("gossip=")
@@ -152,7 +153,7 @@ impl TestCluster {
     pub fn kill(&mut self, index: usize) {
         if let Some(mut node) = self.nodes[index].take() {
             node.signal("KILL");
-            node.wait_exit(Duration::from_secs(30));
+            node.wait_exit(DEADLINE);
         }
     }
 
@@ -175,31 +176,11 @@ impl TestCluster {
     }
 
     fn converged(&self, expected: usize) -> bool {
-        let mut slots: Option<Value> = None;
-        for index in self.live() {
-            let Ok(mut conn) = self.client(index).get_connection() else {
-                return false;
-            };
-            let Ok(info) = redis::cmd("INFO").arg("cluster").query::<String>(&mut conn) else {
-                return false;
-            };
-            let field = |name: &str| field_of(&info, name);
-            if field("cluster_nodes") != Some(expected as u64)
-                || field("cluster_importing_slots") != Some(0)
-                || field("cluster_handoff_slots_pending") != Some(0)
-            {
-                return false;
-            }
-            let Ok(these) = redis::cmd("CLUSTER").arg("SLOTS").query::<Value>(&mut conn) else {
-                return false;
-            };
-            match &slots {
-                None => slots = Some(these),
-                Some(first) if *first != these => return false,
-                Some(_) => {}
-            }
-        }
-        true
+        let conns = self
+            .live()
+            .into_iter()
+            .map(|index| self.client(index).get_connection().ok());
+        ring_agreed(conns, expected)
     }
 
     fn describe(&self) -> String {
@@ -228,7 +209,7 @@ impl TestCluster {
             .arg("cluster")
             .query(&mut conn)
             .expect("INFO");
-        field_of(&info, name).unwrap_or_else(|| panic!("no {name} in INFO cluster"))
+        field_u64(&info, name).unwrap_or_else(|| panic!("no {name} in INFO cluster"))
     }
 
     /// The running nodes that own `key`'s slot, its primary first.
@@ -283,11 +264,42 @@ impl TestCluster {
     }
 }
 
-/// A numeric field of an INFO text.
-pub fn field_of(info: &str, name: &str) -> Option<u64> {
-    info.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name}:")))
-        .and_then(|v| v.trim().parse().ok())
+/// Whether INFO cluster text shows a ring of `expected` nodes with no
+/// import or handoff left.
+pub fn ring_settled(info: &str, expected: usize) -> bool {
+    field_u64(info, "cluster_nodes") == Some(expected as u64)
+        && field_u64(info, "cluster_importing_slots") == Some(0)
+        && field_u64(info, "cluster_handoff_slots_pending") == Some(0)
+}
+
+/// Whether every node behind `conns` (None: one that cannot be reached)
+/// sees a ring of `expected` nodes with no import or handoff left, and all
+/// agree on the owners of every slot.
+pub fn ring_agreed(
+    conns: impl IntoIterator<Item = Option<redis::Connection>>,
+    expected: usize,
+) -> bool {
+    let mut slots: Option<Value> = None;
+    for conn in conns {
+        let Some(mut conn) = conn else {
+            return false;
+        };
+        let Ok(info) = redis::cmd("INFO").arg("cluster").query::<String>(&mut conn) else {
+            return false;
+        };
+        if !ring_settled(&info, expected) {
+            return false;
+        }
+        let Ok(these) = redis::cmd("CLUSTER").arg("SLOTS").query::<Value>(&mut conn) else {
+            return false;
+        };
+        match &slots {
+            None => slots = Some(these),
+            Some(first) if *first != these => return false,
+            Some(_) => {}
+        }
+    }
+    true
 }
 
 fn start_node(index: usize, seed: Option<&str>, flags: &[String]) -> TestNode {

@@ -1,8 +1,8 @@
-//! Seeded random inputs shared by the fuzz and differential tests: the
-//! seed (printed, and overridable from the environment so a failure can be
-//! replayed) and generators of argument values with the edge cases that
-//! break parsers: integer limits and overflows, float spellings, empty,
-//! binary and long values.
+//! The one seeded random generator of the tests (fuzz, differential and
+//! randomized conformance tests): the seed (printed, and overridable from
+//! the environment so a failure can be replayed) and generators of
+//! argument values with the edge cases that break parsers: integer limits
+//! and overflows, float spellings, empty, binary and long values.
 
 /// A seeded generator; the same seed gives the same inputs.
 pub struct Gen {
@@ -141,6 +141,24 @@ impl Gen {
         Gen {
             rng: fastrand::Rng::with_seed(seed),
         }
+    }
+
+    /// A generator for a randomized test: seeded from `TEST_SEED` (decimal
+    /// or 0x-hex) or afresh, the seed printed with `test`'s name so a
+    /// failure can be replayed with `TEST_SEED=<seed>`.
+    pub fn seeded(test: &str) -> Gen {
+        eprint!("{test}: ");
+        Gen::new(seed_from_env("TEST_SEED"))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.rng.u64(..)
+    }
+
+    /// `len` bytes drawn from `alphabet`.
+    pub fn string(&mut self, alphabet: &[u8], len: usize) -> Vec<u8> {
+        (0..len).map(|_| *self.pick(alphabet)).collect()
     }
 
     /// The underlying generator.

@@ -1,15 +1,15 @@
-//! A redis-server process to compare the node with: started on a free
-//! 127.0.0.1 port with no persistence, ready once it answers PING, killed
-//! (SIGKILL) and reaped on drop. Without redis-server installed a
-//! comparison test skips loudly, and fails when `CI=true` (CI installs it,
+//! The one launcher of redis-server, the reference the node is compared
+//! with: started on a free 127.0.0.1 port (or a given one, to restart it)
+//! with no persistence, ready once it answers INFO, killed (SIGKILL) and
+//! reaped on drop. Without redis-server (or redis-cli) installed a test
+//! that needs it skips loudly, and fails when `CI=true` (CI installs them,
 //! so a missing binary there is a broken setup).
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::wire::FrameReader;
+use super::wire::{command, RawConn};
 use super::START_DEADLINE;
 
 /// A running redis-server.
@@ -21,9 +21,9 @@ pub struct RedisServer {
     pub version: String,
 }
 
-/// True when `redis-server` can be run.
-pub fn installed() -> bool {
-    Command::new("redis-server")
+/// True when `program --version` runs.
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -31,32 +31,42 @@ pub fn installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Whether a missing redis-server fails the test (`CI=true`) or skips it
-/// with a loud message; true when the caller should skip.
-pub fn skip_without_redis(test: &str) -> bool {
-    if installed() {
+/// Whether a missing program among `programs` fails the test (`CI=true`)
+/// or skips it with a loud message; true when the caller should skip.
+pub fn skip_without(test: &str, programs: &[&str]) -> bool {
+    let Some(missing) = programs.iter().find(|p| !installed(p)) else {
         return false;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci,
-        "{test}: redis-server is not installed, and CI=true requires it (.ci/run installs it)"
-    );
-    eprintln!("\n*** SKIPPED {test}: redis-server is not installed (install redis-server to run it) ***\n");
+    };
+    super::skip_loudly(test, &format!("{missing} is not installed"));
     true
 }
 
+/// [`skip_without`] for redis-server alone.
+pub fn skip_without_redis(test: &str) -> bool {
+    skip_without(test, &["redis-server"])
+}
+
+/// A free port on 127.0.0.1 (probed, then released: another process may
+/// take it first, so a start on it may need another try).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 impl RedisServer {
-    /// Starts redis-server on a free port (a few attempts: the port is
-    /// probed free, then released, so another process may take it first).
+    /// Starts redis-server on a free port.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts redis-server on a free port with `extra` flags (a few
+    /// attempts: the port is probed free, then released).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         let mut last_error = String::new();
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            match Self::start_on(port) {
+            match RedisServer::start_on(free_port(), extra) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -70,26 +80,18 @@ impl RedisServer {
         if skip_without_redis(test) {
             return None;
         }
-        Some(Self::start())
+        Some(RedisServer::start())
     }
 
-    /// The port it serves on.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// A synchronous redis-rs connection.
-    pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://{}/", self.addr))
-            .expect("client")
-            .get_connection()
-            .expect("connection to redis-server")
-    }
-
-    fn start_on(port: u16) -> Result<RedisServer, String> {
+    /// Starts redis-server on `port` with `extra` flags.
+    ///
+    /// # Errors
+    /// It could not be spawned, exited at start, or did not answer in time.
+    pub fn start_on(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -110,25 +112,40 @@ impl RedisServer {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err("no answer to PING in time".into());
+                return Err("no answer to INFO in time".into());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The port it serves on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// A synchronous redis-rs connection.
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://{}/", self.addr))
+            .expect("client")
+            .get_connection()
+            .expect("connection to redis-server")
+    }
+
+    /// Kills it now (SIGKILL) and reaps it.
+    pub fn kill(self) {
+        drop(self);
     }
 }
 
 /// The version from INFO server, once the server answers.
 fn ping_and_version(addr: SocketAddr) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
+    let stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
-        .ok()?;
-    let reply = FrameReader::new(stream).next().ok()?;
+    let mut conn = RawConn::new(stream);
+    std::io::Write::write_all(&mut conn.stream, &command(&["INFO", "server"])).ok()?;
+    let reply = conn.next().ok()?;
     let text = String::from_utf8_lossy(reply.bytes()?).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))
-        .map(|v| v.trim().to_string())
+    super::info::field(&text, "redis_version")
 }
 
 impl Drop for RedisServer {

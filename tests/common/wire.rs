@@ -1,14 +1,20 @@
-//! Exact wire checks shared by the fuzz and differential tests: a strict
-//! RESP2/RESP3 reply decoder that keeps every reply type apart (a null bulk
-//! is not a null array, a set is not an array), a request encoder, and a
-//! buffered reader of replies from a socket.
+//! Exact wire checks: a strict RESP2/RESP3 reply decoder that keeps every
+//! reply type apart (a null bulk is not a null array, a set is not an
+//! array), requests encoded by the protocol crate, and [`RawConn`], the one
+//! reader of replies from a socket that every raw-byte test uses.
 //!
-//! The client crate's decoder is lenient on purpose (it reads `#x` as false,
-//! any negative length as nil, `+5` as an integer); this one refuses every
-//! frame Redis would never send, so a malformed reply fails the test.
+//! The protocol crate's decoder (`ringcache_proto::resp`) is lenient on
+//! purpose (it reads `#x` as false, any negative length as nil, `+5` as an
+//! integer); this one refuses every frame Redis would never send, so a
+//! malformed reply fails the test.
 
-use std::io::{ErrorKind, Read};
-use std::net::TcpStream;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use bytes::BytesMut;
+use ringcache_proto::resp;
+
+use super::DEADLINE;
 
 /// One reply, with its exact RESP type.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +79,22 @@ impl Frame {
     pub fn bytes(&self) -> Option<&[u8]> {
         match self {
             Frame::Bulk(b) | Frame::Simple(b) | Frame::Verbatim(_, b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in a map, or in an array of key-value pairs
+    /// (a RESP2 map, as HELLO 2 sends).
+    pub fn field(&self, key: &[u8]) -> Option<Frame> {
+        match self {
+            Frame::Map(pairs) => pairs
+                .iter()
+                .find(|(k, _)| k.bytes() == Some(key))
+                .map(|(_, v)| v.clone()),
+            Frame::Array(items) => items
+                .chunks(2)
+                .find(|pair| pair[0].bytes() == Some(key))
+                .and_then(|pair| pair.get(1).cloned()),
             _ => None,
         }
     }
@@ -306,15 +328,34 @@ fn decode_at(
     Ok(Some(frame))
 }
 
-/// A request as a RESP array of bulk strings.
-pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for arg in args {
-        let arg = arg.as_ref();
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
+/// The one whole reply `bytes` hold; panics on anything else.
+pub fn frame_of(bytes: &[u8], resp3: bool) -> Frame {
+    match decode(bytes, resp3) {
+        Ok(Some((frame, used))) if used == bytes.len() => frame,
+        other => panic!("not one whole reply ({other:?}): {}", escape_short(bytes)),
     }
+}
+
+/// A request as a RESP array of bulk strings, appended to `out` (the
+/// protocol crate's encoder, as clients send it).
+pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    out.extend_from_slice(&command(args));
+}
+
+/// A request as a RESP array of bulk strings.
+pub fn command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    resp::write_command(&mut out, args);
+    out.to_vec()
+}
+
+/// Several requests, one after another, as one pipeline.
+pub fn commands<A: AsRef<[u8]>>(requests: &[Vec<A>]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    for args in requests {
+        resp::write_command(&mut out, args);
+    }
+    out.to_vec()
 }
 
 /// Why reading a reply failed.
@@ -330,26 +371,38 @@ pub enum ReadError {
     Io(String),
 }
 
-/// Reads replies one after another from a socket with a read timeout,
-/// keeping bytes of later replies that arrived early.
-pub struct FrameReader {
+/// A raw connection that reads replies one after another, strictly
+/// decoded, keeping bytes of later replies that arrived early. The
+/// `Result` methods are for the fuzzer, which classifies failures; the
+/// others panic with what arrived, for tests that expect a reply.
+pub struct RawConn {
     /// The socket.
     pub stream: TcpStream,
     buf: Vec<u8>,
     start: usize,
-    /// Decode RESP3 types (after HELLO 3).
+    /// Decode RESP3 types (after HELLO 3; the panicking methods follow
+    /// HELLO and RESET by themselves).
     pub resp3: bool,
 }
 
-impl FrameReader {
+impl RawConn {
     /// Wraps a connected socket (RESP2 until told otherwise).
-    pub fn new(stream: TcpStream) -> FrameReader {
-        FrameReader {
+    pub fn new(stream: TcpStream) -> RawConn {
+        RawConn {
             stream,
             buf: Vec::with_capacity(64 * 1024),
             start: 0,
             resp3: false,
         }
+    }
+
+    /// Connects to `addr` with a read timeout of [`DEADLINE`] and no Nagle
+    /// delay.
+    pub fn connect(addr: SocketAddr) -> RawConn {
+        let stream = TcpStream::connect(addr).expect("raw connect");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        RawConn::new(stream)
     }
 
     /// The next reply.
@@ -366,16 +419,22 @@ impl FrameReader {
     /// # Errors
     /// The connection closed, timed out, or sent a malformed reply.
     pub fn next_as(&mut self, resp3: bool) -> Result<Frame, ReadError> {
+        self.next_with_bytes(resp3).map(|(frame, _)| frame)
+    }
+
+    /// The next reply and its exact bytes.
+    fn next_with_bytes(&mut self, resp3: bool) -> Result<(Frame, Vec<u8>), ReadError> {
         let mut chunk = vec![0u8; 256 * 1024];
         loop {
             match decode(&self.buf[self.start..], resp3) {
                 Ok(Some((frame, used))) => {
+                    let bytes = self.buf[self.start..self.start + used].to_vec();
                     self.start += used;
                     if self.start == self.buf.len() {
                         self.buf.clear();
                         self.start = 0;
                     }
-                    return Ok(frame);
+                    return Ok((frame, bytes));
                 }
                 Ok(None) => {}
                 Err(e) => return Err(ReadError::Malformed(e, self.pending())),
@@ -404,6 +463,193 @@ impl FrameReader {
         let rest = &self.buf[self.start..];
         rest[..rest.len().min(200)].to_vec()
     }
+
+    /// True when no byte beyond the replies read so far has arrived.
+    pub fn drained(&self) -> bool {
+        self.start == self.buf.len()
+    }
+
+    /// Sends bytes as they are.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends one request.
+    pub fn send_command<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.send(&command(args));
+    }
+
+    /// The next reply and its exact bytes; panics on anything but a whole,
+    /// valid reply.
+    pub fn reply_bytes(&mut self) -> (Frame, Vec<u8>) {
+        self.next_with_bytes(self.resp3)
+            .unwrap_or_else(|e| panic!("no valid reply: {e:?}"))
+    }
+
+    /// The next reply; panics on anything but a whole, valid reply.
+    pub fn reply(&mut self) -> Frame {
+        self.reply_bytes().0
+    }
+
+    /// Sends one request and returns its reply, following the protocol
+    /// version HELLO and RESET switch to.
+    pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Frame {
+        self.call_bytes(args).0
+    }
+
+    /// Sends one request and returns the exact bytes of its reply, which
+    /// must be all that arrived.
+    pub fn roundtrip<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        let (_, bytes) = self.call_bytes(args);
+        assert!(
+            self.drained(),
+            "one reply expected, then got {:?}",
+            String::from_utf8_lossy(&self.pending())
+        );
+        bytes
+    }
+
+    fn call_bytes<A: AsRef<[u8]>>(&mut self, args: &[A]) -> (Frame, Vec<u8>) {
+        self.send_command(args);
+        let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_ref().to_vec()).collect();
+        let resp3 = protocol_asked(&argv).unwrap_or(self.resp3);
+        let (frame, bytes) = self.next_with_bytes(resp3).unwrap_or_else(|e| {
+            let peer = self.stream.peer_addr().map(|a| a.to_string());
+            panic!(
+                "{}: no valid reply to {}: {e:?}",
+                peer.unwrap_or_default(),
+                show_argv(&argv)
+            )
+        });
+        self.resp3 = protocol_after(&argv, &frame, self.resp3);
+        (frame, bytes)
+    }
+
+    /// Switches the connection to RESP `version` with HELLO and returns the
+    /// reply, asserted to be a map in RESP3 and a flat array in RESP2.
+    pub fn hello(&mut self, version: u8) -> Frame {
+        let bytes = self.roundtrip(&["HELLO", &version.to_string()]);
+        let kind = if version == 3 { b'%' } else { b'*' };
+        assert_eq!(
+            bytes.first(),
+            Some(&kind),
+            "HELLO {version} answered {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        frame_of(&bytes, version == 3)
+    }
+
+    /// Sends each request of `cases` in turn and asserts the exact text of
+    /// its reply.
+    pub fn assert_replies(&mut self, cases: &[(&[&str], &str)]) {
+        for (request, expected) in cases {
+            let reply = self.roundtrip(request);
+            assert_eq!(
+                String::from_utf8_lossy(&reply),
+                *expected,
+                "reply to {request:?}"
+            );
+        }
+    }
+
+    /// Sends each raw input of `cases` in turn (inline requests, several
+    /// frames) and asserts the exact text of the one reply it gets.
+    pub fn assert_raw_replies(&mut self, cases: &[(&str, &str)]) {
+        for (input, expected) in cases {
+            let reply = self.roundtrip_bytes(input.as_bytes());
+            assert_eq!(
+                String::from_utf8_lossy(&reply),
+                *expected,
+                "reply to {input:?}"
+            );
+        }
+    }
+
+    /// Sends `bytes` (raw, inline or several requests) and returns the exact
+    /// bytes of the one reply they get.
+    pub fn roundtrip_bytes(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.send(bytes);
+        self.reply_bytes().1
+    }
+
+    /// Sends all `requests` in one write and returns their replies in order.
+    pub fn pipeline<A: AsRef<[u8]>>(&mut self, requests: &[Vec<A>]) -> Vec<Frame> {
+        self.send(&commands(requests));
+        (0..requests.len()).map(|_| self.reply()).collect()
+    }
+
+    /// Reads until the node closes the connection; panics if it stays open
+    /// past the read timeout. Returns what arrived before the close.
+    pub fn read_until_closed(&mut self) -> Vec<u8> {
+        let mut out = self.buf.split_off(self.start);
+        self.buf.clear();
+        self.start = 0;
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return out,
+                Err(e) => panic!(
+                    "connection still open ({e}); got {:?}",
+                    String::from_utf8_lossy(&out)
+                ),
+            }
+        }
+    }
+
+    /// Sends `bytes` and returns everything the node writes until it
+    /// closes the connection or the read timeout passes (a node that
+    /// resets the connection under unsent bytes is fine here).
+    pub fn send_and_read_to_close(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let _ = self.stream.write_all(bytes);
+        let mut out = self.buf.split_off(self.start);
+        self.buf.clear();
+        self.start = 0;
+        let _ = self.stream.read_to_end(&mut out);
+        out
+    }
+}
+
+/// The protocol version `argv` asks for (HELLO 2 or 3), which its reply
+/// already speaks.
+pub fn protocol_asked(argv: &[Vec<u8>]) -> Option<bool> {
+    if !is(argv.first(), "hello") {
+        return None;
+    }
+    match argv.get(1).map(Vec::as_slice) {
+        Some(b"3") => Some(true),
+        Some(b"2") => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether the connection speaks RESP3 after `argv` got `frame`.
+pub fn protocol_after(argv: &[Vec<u8>], frame: &Frame, resp3: bool) -> bool {
+    if is(argv.first(), "reset") && *frame == Frame::Simple(b"RESET".to_vec()) {
+        return false;
+    }
+    if !is(argv.first(), "hello") {
+        return resp3;
+    }
+    match frame.field(b"proto") {
+        Some(Frame::Int(3)) => true,
+        Some(Frame::Int(2)) => false,
+        _ => resp3,
+    }
+}
+
+/// True when `arg` is `word`, in any case.
+pub fn is(arg: Option<&Vec<u8>>, word: &str) -> bool {
+    arg.is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// A request for a failure message.
+pub fn show_argv(argv: &[Vec<u8>]) -> String {
+    argv.iter()
+        .map(|a| format!("\"{}\"", escape_short(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Escapes bytes for a failure message: printable ASCII as is, the rest

@@ -208,34 +208,20 @@ impl CommandGen {
         }
     }
 
+    /// One of `names` (words separated by spaces; a name given twice is
+    /// picked twice as often).
+    fn pick_name(&mut self, names: &'static str) -> &'static str {
+        let names: Vec<&'static str> = names.split_whitespace().collect();
+        names[self.g.below(names.len())]
+    }
+
     fn string_command(&mut self) -> Vec<Vec<u8>> {
         let k = self.key();
-        let name = *self.g.pick(&[
-            "SET",
-            "SET",
-            "SET",
-            "GET",
-            "GET",
-            "GETEX",
-            "GETDEL",
-            "GETSET",
-            "MSET",
-            "MGET",
-            "MSETNX",
-            "INCR",
-            "DECR",
-            "INCRBY",
-            "DECRBY",
-            "INCRBYFLOAT",
-            "APPEND",
-            "STRLEN",
-            "GETRANGE",
-            "SUBSTR",
-            "SETRANGE",
-            "SETNX",
-            "SETEX",
-            "PSETEX",
-        ]);
+        let name = self.pick_name(
+            "SET SET SET GET GET GETEX GETDEL GETSET MSET MGET MSETNX INCR DECR \
+             INCRBY DECRBY INCRBYFLOAT APPEND STRLEN GETRANGE SUBSTR SETRANGE \
+             SETNX SETEX PSETEX",
+        );
         let mut argv = args(&[name]);
         argv.push(k);
         match name {
@@ -325,27 +311,10 @@ impl CommandGen {
 
     fn hash_command(&mut self) -> Vec<Vec<u8>> {
         let k = self.hash_key();
-        let name = *self.g.pick(&[
-            "HSET",
-            "HSET",
-            "HSET",
-            "HMSET",
-            "HGET",
-            "HGET",
-            "HMGET",
-            "HDEL",
-            "HEXISTS",
-            "HLEN",
-            "HKEYS",
-            "HVALS",
-            "HGETALL",
-            "HINCRBY",
-            "HINCRBYFLOAT",
-            "HSETNX",
-            "HSTRLEN",
-            "HRANDFIELD",
-            "HSCAN",
-        ]);
+        let name = self.pick_name(
+            "HSET HSET HSET HMSET HGET HGET HMGET HDEL HEXISTS HLEN HKEYS HVALS \
+             HGETALL HINCRBY HINCRBYFLOAT HSETNX HSTRLEN HRANDFIELD HSCAN",
+        );
         let mut argv = args(&[name]);
         argv.push(k);
         let field = self.g.pick_bytes(FIELDS);
@@ -402,31 +371,11 @@ impl CommandGen {
 
     fn key_command(&mut self) -> Vec<Vec<u8>> {
         let k = self.key();
-        let name = *self.g.pick(&[
-            "DEL",
-            "UNLINK",
-            "EXISTS",
-            "TOUCH",
-            "TYPE",
-            "TYPE",
-            "RENAME",
-            "RENAMENX",
-            "COPY",
-            "EXPIRE",
-            "PEXPIRE",
-            "EXPIREAT",
-            "PEXPIREAT",
-            "TTL",
-            "TTL",
-            "PTTL",
-            "EXPIRETIME",
-            "PEXPIRETIME",
-            "PERSIST",
-            "DBSIZE",
-            "KEYS",
-            "SCAN",
-            "RANDOMKEY",
-        ]);
+        let name = self.pick_name(
+            "DEL UNLINK EXISTS TOUCH TYPE TYPE RENAME RENAMENX COPY EXPIRE \
+             PEXPIRE EXPIREAT PEXPIREAT TTL TTL PTTL EXPIRETIME PEXPIRETIME \
+             PERSIST DBSIZE KEYS SCAN RANDOMKEY",
+        );
         let mut argv = args(&[name]);
         match name {
             "DBSIZE" | "RANDOMKEY" => {}

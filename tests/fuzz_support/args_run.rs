@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use ringcache_server::config::{Scope, PARAMS};
+
 use crate::common::random::{mix, Gen};
 use crate::common::wire::{escape_short, Frame};
 
@@ -17,22 +19,14 @@ use super::session::{BatchResult, Fault, Session};
 use super::shrink::shrink;
 use super::target::Target;
 
-/// Parameters restored after a batch that changed the configuration.
-const RESTORED: &[&str] = &[
-    "maxmemory",
-    "maxmemory-policy",
-    "maxmemory-samples",
-    "requirepass",
-    "maxclients",
-    "timeout",
-    "protected-mode",
-    "proto-max-bulk-len",
-    "client-query-buffer-limit",
-    "client-output-buffer-limit",
-    "slowlog-log-slower-than",
-    "slowlog-max-len",
-    "latency-monitor-threshold",
-];
+/// Whether a parameter CONFIG GET shows is restored after a batch that
+/// changed the configuration: every one CONFIG SET may change.
+fn restored(name: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(name);
+    PARAMS
+        .iter()
+        .any(|p| p.scope == Scope::Runtime && p.is_named(&name))
+}
 
 /// What a run did.
 #[derive(Debug, Default)]
@@ -147,7 +141,7 @@ impl Runner<'_> {
         self.control = Some(control);
         Ok(pairs
             .into_iter()
-            .filter(|(name, _)| RESTORED.iter().any(|r| r.as_bytes() == name.as_slice()))
+            .filter(|(name, _)| restored(name))
             .collect())
     }
 

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::random::{mix, Gen};
-use crate::common::wire::{escape_short, Frame, FrameReader, ReadError};
+use crate::common::server::{panics, TestServer};
+use crate::common::wire::{escape_short, protocol_after, Frame, RawConn, ReadError};
 
 use super::frames::{self, FrameCase};
-use super::node::{panics, InProcessNode};
-use super::session::{protocol_after, Session, REPLY_TIMEOUT};
+use super::session::{Session, REPLY_TIMEOUT};
 use super::shrink::shrink;
 
 /// What a run did.
@@ -48,7 +48,7 @@ const THREADS: u64 = 3;
 ///
 /// # Errors
 /// The first failure, shrunk, with what is needed to replay it.
-pub fn run(node: &InProcessNode, seed: u64, cases: u64) -> Result<FramesReport, String> {
+pub fn run(node: &TestServer, seed: u64, cases: u64) -> Result<FramesReport, String> {
     let started = Instant::now();
     let stop = AtomicBool::new(false);
     let results: Vec<Result<FramesReport, (u64, String)>> = std::thread::scope(|scope| {
@@ -95,7 +95,7 @@ pub fn run(node: &InProcessNode, seed: u64, cases: u64) -> Result<FramesReport, 
 
 /// Runs the cases `indexes` until one fails or `stop` is set.
 fn run_some(
-    node: &InProcessNode,
+    node: &TestServer,
     seed: u64,
     indexes: impl Iterator<Item = u64>,
     stop: &AtomicBool,
@@ -124,7 +124,7 @@ fn run_some(
 }
 
 /// The node is alive, did not panic, and answers PING.
-fn after_case(node: &InProcessNode, probe: &mut Session, before: usize) -> Result<(), String> {
+fn after_case(node: &TestServer, probe: &mut Session, before: usize) -> Result<(), String> {
     if panics::count() != before {
         return Err(format!(
             "panic in the node: {}",
@@ -141,7 +141,7 @@ fn after_case(node: &InProcessNode, probe: &mut Session, before: usize) -> Resul
 }
 
 /// Sends one case and checks what comes back.
-fn check_case(node: &InProcessNode, case: &FrameCase, g: &mut Gen) -> Result<Outcome, String> {
+fn check_case(node: &TestServer, case: &FrameCase, g: &mut Gen) -> Result<Outcome, String> {
     let stream = node
         .connect(REPLY_TIMEOUT)
         .map_err(|e| format!("connect: {e}"))?;
@@ -167,7 +167,7 @@ fn check_case(node: &InProcessNode, case: &FrameCase, g: &mut Gen) -> Result<Out
         send();
         None
     };
-    let outcome = read_all(FrameReader::new(stream));
+    let outcome = read_all(RawConn::new(stream));
     if let Some(sender) = sender {
         let _ = sender.join();
     }
@@ -198,7 +198,7 @@ fn split(g: &mut Gen, len: usize) -> Vec<usize> {
 }
 
 /// Reads replies until the node closes the connection.
-fn read_all(mut reader: FrameReader) -> Result<Outcome, String> {
+fn read_all(mut reader: RawConn) -> Result<Outcome, String> {
     let mut replies: Vec<Frame> = Vec::new();
     let mut protocol_error = false;
     loop {
@@ -267,7 +267,7 @@ fn read_all(mut reader: FrameReader) -> Result<Outcome, String> {
 /// The failure, with the case shrunk to fewer bytes that still fail the
 /// same way.
 fn explain(
-    node: &InProcessNode,
+    node: &TestServer,
     seed: u64,
     index: u64,
     case_seed: u64,

@@ -9,7 +9,6 @@ pub mod args_run;
 pub mod commands;
 pub mod frames;
 pub mod frames_run;
-pub mod node;
 pub mod session;
 pub mod shrink;
 pub mod target;
@@ -17,7 +16,7 @@ pub mod vocabulary;
 
 use std::time::Duration;
 
-use node::InProcessNode;
+use crate::common::TestServer;
 use target::{ClusterTarget, Target};
 
 /// Requests per pipelined batch of the argument family.
@@ -28,7 +27,7 @@ pub const BATCH: usize = 200;
 /// # Errors
 /// The failure, with its seed and shrunk input.
 pub fn frames(seed: u64, cases: u64) -> Result<String, String> {
-    let node = InProcessNode::start(&[]);
+    let node = TestServer::start();
     let report = frames_run::run(&node, seed, cases)?;
     let line = format!(
         "frame fuzz: {} cases, {} bytes, {} replies, {} protocol errors, in {:.1?} (seed {seed})",
@@ -43,7 +42,7 @@ pub fn frames(seed: u64, cases: u64) -> Result<String, String> {
 /// # Errors
 /// The failure, with its seed and shrunk input.
 pub fn commands(seed: u64, cases: u64) -> Result<String, String> {
-    let node = InProcessNode::start(&[]);
+    let node = TestServer::start();
     commands_on(&node, "argument fuzz", seed, cases)
 }
 

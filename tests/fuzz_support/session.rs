@@ -10,7 +10,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::common::wire::{encode_command, escape_short, Frame, FrameReader, ReadError};
+use crate::common::wire::{
+    encode_command, escape_short, is, protocol_after, protocol_asked, Frame, RawConn, ReadError,
+};
 
 /// How long one reply may take on a loaded machine before the node counts
 /// as stuck.
@@ -56,13 +58,9 @@ pub struct BatchResult {
 
 /// A connection to the node under test.
 pub struct Session {
-    reader: FrameReader,
+    reader: RawConn,
     /// AUTH and HELLO requests refused on this connection.
     pub auth_failures: usize,
-}
-
-fn is(arg: Option<&Vec<u8>>, word: &str) -> bool {
-    arg.is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 impl Session {
@@ -75,7 +73,7 @@ impl Session {
         stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
         stream.set_nodelay(true)?;
         Ok(Session {
-            reader: FrameReader::new(stream),
+            reader: RawConn::new(stream),
             auth_failures: 0,
         })
     }
@@ -106,11 +104,7 @@ impl Session {
     fn read_replies(&mut self, batch: &[Vec<Vec<u8>>]) -> BatchResult {
         let mut replies = Vec::with_capacity(batch.len());
         for (i, argv) in batch.iter().enumerate() {
-            let resp3 = match argv.get(1) {
-                Some(v) if is(argv.first(), "hello") && v.as_slice() == b"3" => true,
-                Some(v) if is(argv.first(), "hello") && v.as_slice() == b"2" => false,
-                _ => self.reader.resp3,
-            };
+            let resp3 = protocol_asked(argv).unwrap_or(self.reader.resp3);
             match self.reader.next_as(resp3) {
                 Ok(frame) => {
                     if let Some(text) = frame.error_text() {
@@ -198,32 +192,6 @@ impl Session {
             .write_all(&bytes)
             .map_err(|e| ReadError::Io(e.to_string()))?;
         self.reader.next()
-    }
-}
-
-/// Whether the connection speaks RESP3 after `argv` got `frame`.
-pub fn protocol_after(argv: &[Vec<u8>], frame: &Frame, resp3: bool) -> bool {
-    if is(argv.first(), "reset") && *frame == Frame::Simple(b"RESET".to_vec()) {
-        return false;
-    }
-    if !is(argv.first(), "hello") {
-        return resp3;
-    }
-    let proto = match frame {
-        Frame::Map(pairs) => pairs
-            .iter()
-            .find(|(k, _)| k.bytes() == Some(b"proto"))
-            .map(|(_, v)| v.clone()),
-        Frame::Array(items) => items
-            .chunks(2)
-            .find(|pair| pair[0].bytes() == Some(b"proto"))
-            .and_then(|pair| pair.get(1).cloned()),
-        _ => None,
-    };
-    match proto {
-        Some(Frame::Int(3)) => true,
-        Some(Frame::Int(2)) => false,
-        _ => resp3,
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::common::cluster::TestCluster;
 
-use super::node::{panics, InProcessNode};
+use crate::common::server::{panics, TestServer};
 
 /// A node or cluster under test.
 pub trait Target: Sync {
@@ -26,13 +26,13 @@ pub trait Target: Sync {
     }
 }
 
-impl Target for InProcessNode {
+impl Target for TestServer {
     fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     fn alive(&self) -> bool {
-        InProcessNode::alive(self)
+        TestServer::alive(self)
     }
 
     fn panics(&self) -> usize {
