@@ -279,3 +279,35 @@ fn sigterm_stops_a_node_whose_clients_never_read() {
     // would take that long.
     assert!(took < Duration::from_secs(8), "took {took:?}");
 }
+
+/// A client that closes itself in the middle of a pipeline (QUIT, CLIENT
+/// KILL of itself) gets every reply before that, deferred ones (KEYS)
+/// included, and nothing after; the requests it sent after are not run.
+#[test]
+fn closing_mid_pipeline_keeps_the_replies_before() {
+    let node = TestServer::start();
+    let mut conn = node.conn();
+    let _: () = q(&mut conn, &["SET", "k", "v"]);
+    for closer in [&b"QUIT\r\n"[..], b"CLIENT KILL SKIPME no\r\n"] {
+        let mut raw = node.raw();
+        let mut pipeline = b"PING\r\nKEYS *\r\nGET k\r\n".to_vec();
+        pipeline.extend_from_slice(closer);
+        // Unread input past the close: the node must not lose its replies
+        // to a reset.
+        pipeline.extend_from_slice(&b"SET after 1\r\n".repeat(10_000));
+        let answer = raw.send_and_read_to_close(&pipeline);
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with("+PONG\r\n*1\r\n$1\r\nk\r\n$1\r\nv\r\n"),
+            "{closer:?}: {text:?}"
+        );
+        // QUIT's OK, or how many clients CLIENT KILL ended (itself and
+        // the connection above).
+        assert!(
+            text.ends_with("+OK\r\n") || text.ends_with(":2\r\n"),
+            "{text:?}"
+        );
+    }
+    let after: Option<String> = q(&mut node.conn(), &["GET", "after"]);
+    assert_eq!(after, None);
+}

@@ -150,17 +150,23 @@ fn watch_signals(nodes: Vec<std::sync::Arc<NodeState>>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The handlers are installed here, before the node reports it is
+    // ready: a signal sent as soon as it is must not kill the process.
+    let mut signals = {
+        let _context = runtime.enter();
+        Signals::install()?
+    };
     std::thread::Builder::new()
         .name("ringcache-signals".into())
         .spawn(move || {
             runtime.block_on(async {
-                wait_for_signal().await;
+                signals.next().await;
                 tracing::info!("signal received, shutting down");
                 for node in &nodes {
                     node.stop.trigger();
                 }
                 tokio::select! {
-                    () = wait_for_signal() => tracing::warn!("second signal: exiting now"),
+                    () = signals.next() => tracing::warn!("second signal: exiting now"),
                     () = tokio::time::sleep(STOP_DEADLINE) => {
                         tracing::warn!("the graceful shutdown is taking too long: exiting now");
                     }
@@ -171,23 +177,43 @@ fn watch_signals(nodes: Vec<std::sync::Arc<NodeState>>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// SIGTERM and SIGINT, once their handlers are installed.
 #[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot install signal handlers");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
 
+/// Ctrl-C where there are no Unix signals.
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

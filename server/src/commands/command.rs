@@ -102,7 +102,8 @@ pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         for spec in specs {
             match spec {
                 Some(spec) => write_info(ctx, spec),
-                None => ctx.reply.null_array(),
+                // Redis answers an unknown name with a null bulk.
+                None => ctx.reply.null(),
             }
         }
     } else if is(sub, "docs") {
