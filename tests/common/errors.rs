@@ -43,10 +43,14 @@ pub fn wrong_arity(command: &str) -> String {
     )
 }
 
-/// A container command's unknown subcommand `sub` (the start of Redis's
-/// text; some commands add a hint after it).
-pub fn unknown_subcommand(sub: &str) -> String {
-    format!("ERR unknown subcommand or wrong number of arguments for '{sub}'")
+/// Redis 7's error for an unknown subcommand `sub` of `container`.
+pub fn unknown_subcommand(sub: &str, container: &str) -> String {
+    format!("ERR unknown subcommand '{sub}'. Try {container} HELP.")
+}
+
+/// Redis 7's error for a subcommand given the wrong number of arguments.
+pub fn wrong_subcommand_arity(container: &str, sub: &str) -> String {
+    format!("ERR wrong number of arguments for '{container}|{sub}' command")
 }
 
 /// A CONFIG SET refusal of `name`, with Redis's `reason`.

@@ -26,37 +26,33 @@ pub fn node_id(name: &str) -> String {
     id
 }
 
-/// CLUSTER <subcommand>.
+/// CLUSTER <subcommand> (the command table checked its name and arity).
 pub fn cluster(ctx: &mut Ctx<'_>, cluster: &Cluster, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
-    if is(sub, "help") {
-        return ctx.help(CLUSTER_HELP);
-    }
     let view = cluster.view_full();
-    let n = args.len();
     match () {
-        () if is(sub, "slots") && n == 2 => slots(ctx, &view),
-        () if is(sub, "shards") && n == 2 => shards(ctx, &view),
-        () if is(sub, "nodes") && n == 2 => {
+        () if is(sub, "slots") => slots(ctx, &view),
+        () if is(sub, "shards") => shards(ctx, &view),
+        () if is(sub, "nodes") => {
             let text = nodes(&view, &cluster.settings.node_name);
             ctx.reply.verbatim(text.as_bytes());
         }
-        () if is(sub, "info") && n == 2 => {
+        () if is(sub, "info") => {
             let text = info(cluster, &view);
             ctx.reply.verbatim(text.as_bytes());
         }
-        () if is(sub, "myid") && n == 2 => ctx
+        () if is(sub, "myid") => ctx
             .reply
             .bulk(node_id(&cluster.settings.node_name).as_bytes()),
-        () if is(sub, "keyslot") && n == 3 => ctx.reply.int(i64::from(key_slot(args.get(2)))),
-        () if is(sub, "countkeysinslot") && n == 3 => {
+        () if is(sub, "keyslot") => ctx.reply.int(i64::from(key_slot(args.get(2)))),
+        () if is(sub, "countkeysinslot") => {
             let Some(slot) = parse_slot(args.get(2)) else {
                 return ctx.fail("ERR Invalid slot");
             };
             let (count, _) = ctx.store().find_keys(0, |key| key_slot(key) == slot);
             ctx.reply.int(count as i64);
         }
-        () if is(sub, "getkeysinslot") && n == 4 => {
+        () if is(sub, "getkeysinslot") => {
             let Some(slot) = parse_slot(args.get(2)) else {
                 return ctx.fail("ERR Invalid slot");
             };
@@ -244,25 +240,3 @@ fn info(cluster: &Cluster, view: &ClusterView) -> String {
     );
     text
 }
-
-const CLUSTER_HELP: &[&str] = &[
-    "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "COUNTKEYSINSLOT <slot>",
-    "    Return the number of keys in <slot> held by this node.",
-    "GETKEYSINSLOT <slot> <count>",
-    "    Return key names stored by this node in a slot.",
-    "INFO",
-    "    Return information about the cluster.",
-    "KEYSLOT <key>",
-    "    Return the hash slot for <key>.",
-    "MYID",
-    "    Return the node id.",
-    "NODES",
-    "    Return cluster configuration seen by node.",
-    "SHARDS",
-    "    Return information about slot range mappings and the nodes.",
-    "SLOTS",
-    "    Return information about slots range mappings.",
-    "HELP",
-    "    Print this help.",
-];

@@ -6,6 +6,7 @@
 
 use super::args::{parse_i64, NOT_INTEGER};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, Routing};
+use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
 
@@ -16,46 +17,72 @@ pub const DISABLED: &str = "ERR This instance has cluster support disabled";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClusterOp {
     /// CLUSTER <subcommand>.
-    Cluster,
+    Cluster = 0,
     /// READONLY.
-    ReadOnly,
+    ReadOnly = 1,
     /// READWRITE.
-    ReadWrite,
+    ReadWrite = 2,
     /// ASKING.
-    Asking,
+    Asking = 3,
     /// WAIT numreplicas timeout.
-    Wait,
+    Wait = 4,
     /// RCPEER: the peer handshake.
-    Peer,
+    Peer = 5,
     /// RCAPPLY: a key's state from its primary or previous owner.
-    Apply,
+    Apply = 6,
     /// RCHANDOFF: a previous owner finished streaming slots.
-    Handoff,
+    Handoff = 7,
     /// RCREAD: a read run here without routing.
-    Read,
+    Read = 8,
     /// RCEXPORT: a page of a shard's entries for a new owner.
-    Export,
+    Export = 9,
 }
+
+/// Every [`ClusterOp`], at the index of its value.
+const OPS: [ClusterOp; 10] = [
+    ClusterOp::Cluster,
+    ClusterOp::ReadOnly,
+    ClusterOp::ReadWrite,
+    ClusterOp::Asking,
+    ClusterOp::Wait,
+    ClusterOp::Peer,
+    ClusterOp::Apply,
+    ClusterOp::Handoff,
+    ClusterOp::Read,
+    ClusterOp::Export,
+];
 
 const LSF: F = F::LOADING.with(F::STALE).with(F::FAST);
 const CN: C = C::CONNECTION;
 const THEIRS: Routing = Routing::Cluster;
 /// Only nodes send it, over an authenticated link.
 const PEER: F = F::PEER.with(F::NOSCRIPT).with(F::LOADING).with(F::STALE);
+/// A CLUSTER subcommand's flags.
+const SUB: F = F::NOSCRIPT.with(F::LOADING).with(F::STALE);
+const CLUSTER: usize = ClusterOp::Cluster as usize;
 
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("cluster", cluster, -2, F::NOSCRIPT.with(F::LOADING).with(F::STALE), "cluster", "A container for Redis Cluster commands.").routing(THEIRS),
-    Cmd::new("readonly", readonly, 1, LSF, "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.").acl(CN).routing(THEIRS),
-    Cmd::new("readwrite", readwrite, 1, LSF, "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node.").acl(CN).routing(THEIRS),
-    Cmd::new("asking", asking, 1, F::FAST, "cluster", "Signals that a cluster client is following an -ASK redirect.").acl(CN).routing(THEIRS),
+    Cmd::new("cluster", super::container, -2, F::NONE, "cluster", "A container for Redis Cluster commands.").routing(THEIRS).subcommands(&[
+        Sub::new("countkeysinslot", via::<CLUSTER>, 3, SUB, &["COUNTKEYSINSLOT <slot>", "    Return the number of keys in <slot> held by this node."]),
+        Sub::new("getkeysinslot", via::<CLUSTER>, 4, SUB, &["GETKEYSINSLOT <slot> <count>", "    Return key names stored by this node in a slot."]),
+        Sub::new("info", via::<CLUSTER>, 2, SUB, &["INFO", "    Return information about the cluster."]),
+        Sub::new("keyslot", via::<CLUSTER>, 3, SUB, &["KEYSLOT <key>", "    Return the hash slot for <key>."]),
+        Sub::new("myid", via::<CLUSTER>, 2, SUB, &["MYID", "    Return the node id."]),
+        Sub::new("nodes", via::<CLUSTER>, 2, SUB, &["NODES", "    Return cluster configuration seen by node."]),
+        Sub::new("shards", via::<CLUSTER>, 2, SUB, &["SHARDS", "    Return information about slot range mappings and the nodes."]),
+        Sub::new("slots", via::<CLUSTER>, 2, SUB, &["SLOTS", "    Return information about slots range mappings."]),
+    ]),
+    Cmd::new("readonly", via::<{ ClusterOp::ReadOnly as usize }>, 1, LSF, "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.").acl(CN).routing(THEIRS),
+    Cmd::new("readwrite", via::<{ ClusterOp::ReadWrite as usize }>, 1, LSF, "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node.").acl(CN).routing(THEIRS),
+    Cmd::new("asking", via::<{ ClusterOp::Asking as usize }>, 1, F::FAST, "cluster", "Signals that a cluster client is following an -ASK redirect.").acl(CN).routing(THEIRS),
     Cmd::new("wait", wait, 3, F::NOSCRIPT, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.").acl(CN).routing(THEIRS),
-    Cmd::new("rcpeer", rcpeer, 2, F::HANDSHAKE.with(F::NO_AUTH).with(F::NOSCRIPT), "cluster", "The peer handshake of two ringcache nodes.").routing(THEIRS),
-    Cmd::new("rcapply", rcapply, -5, PEER, "cluster", "Applies a key's state at a version, unless the local copy is newer (replication and handoff).").routing(THEIRS),
-    Cmd::new("rchandoff", rchandoff, -1, PEER, "cluster", "Tells a previous owner that a new owner took these slots.").routing(THEIRS),
-    Cmd::new("rcread", rcread, -2, PEER, "cluster", "Runs a read-only command on this node without routing it.").routing(THEIRS),
-    Cmd::new("rcexport", rcexport, -3, PEER, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them.").routing(THEIRS),
+    Cmd::new("rcpeer", via::<{ ClusterOp::Peer as usize }>, 2, F::HANDSHAKE.with(F::NO_AUTH).with(F::NOSCRIPT), "cluster", "The peer handshake of two ringcache nodes.").routing(THEIRS),
+    Cmd::new("rcapply", via::<{ ClusterOp::Apply as usize }>, -5, PEER, "cluster", "Applies a key's state at a version, unless the local copy is newer (replication and handoff).").routing(THEIRS),
+    Cmd::new("rchandoff", via::<{ ClusterOp::Handoff as usize }>, -1, PEER, "cluster", "Tells a previous owner that a new owner took these slots.").routing(THEIRS),
+    Cmd::new("rcread", via::<{ ClusterOp::Read as usize }>, -2, PEER, "cluster", "Runs a read-only command on this node without routing it.").routing(THEIRS),
+    Cmd::new("rcexport", via::<{ ClusterOp::Export as usize }>, -3, PEER, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them.").routing(THEIRS),
 ];
 
 /// Hands `args` to the cluster layer as `op`; `standalone` answers on a
@@ -76,24 +103,10 @@ fn disabled(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.fail(DISABLED)
 }
 
-/// CLUSTER <subcommand>.
-pub fn cluster(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::Cluster, args, disabled)
-}
-
-/// READONLY: reads may be served by a replica of the key's slot.
-pub fn readonly(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::ReadOnly, args, disabled)
-}
-
-/// READWRITE: back to reading from primaries.
-pub fn readwrite(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::ReadWrite, args, disabled)
-}
-
-/// ASKING: accepted for cluster clients.
-pub fn asking(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::Asking, args, disabled)
+/// Hands a request to the cluster layer as `OPS[OP]` (a standalone node
+/// answers that cluster support is disabled).
+fn via<const OP: usize>(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    to_cluster(ctx, OPS[OP], args, disabled)
 }
 
 /// WAIT numreplicas timeout: on a node without replicas no replica can
@@ -109,29 +122,4 @@ pub fn wait(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         ctx.reply.int(0);
         Outcome::Unchanged
     })
-}
-
-/// RCPEER: the node's side of the peer handshake.
-pub fn rcpeer(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::Peer, args, disabled)
-}
-
-/// RCAPPLY: applies one key's state unless the local copy is newer.
-pub fn rcapply(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::Apply, args, disabled)
-}
-
-/// RCHANDOFF: the previous owner finished streaming these slots.
-pub fn rchandoff(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::Handoff, args, disabled)
-}
-
-/// RCREAD command...: a read run here as it is.
-pub fn rcread(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::Read, args, disabled)
-}
-
-/// RCEXPORT shard slot...: one page of a shard's entries.
-pub fn rcexport(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    to_cluster(ctx, ClusterOp::Export, args, disabled)
 }

@@ -2,22 +2,34 @@
 //! GETKEYS), in Redis 7's reply formats. Cluster clients (redis-py's
 //! `RedisCluster` among them) learn key positions here.
 
-use super::args::is;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
+use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
+
+const LS: F = F::LOADING.with(F::STALE);
 
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("command", command, -1, F::LOADING.with(F::STALE), "server", "Returns detailed information about all commands.").acl(C::CONNECTION),
+    Cmd::new("command", command, -1, LS, "server", "Returns detailed information about all commands.").acl(C::CONNECTION).subcommands(&[
+        Sub::new("count", count, 2, LS, &["COUNT", "    Return the total number of commands in this Redis server."]).acl(C::CONNECTION),
+        Sub::new("list", list, -2, LS, &["LIST", "    Return a list of all commands in this Redis server."]).acl(C::CONNECTION),
+        Sub::new("info", info, -2, LS, &["INFO [<command-name> ...]", "    Return details about multiple Redis commands.", "    If no command names are given, documentation details for all", "    commands are returned."]).acl(C::CONNECTION),
+        Sub::new("docs", docs, -2, LS, &["DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.", "    If no command names are given, documentation details for all", "    commands are returned."]).acl(C::CONNECTION),
+        Sub::new("getkeys", getkeys, -3, LS, &["GETKEYS <full-command>", "    Return the keys from a full Redis command."]).acl(C::CONNECTION),
+    ]),
 ];
 
 /// COMMAND INFO's ten fields for one command: name, arity, flags, first
 /// key, last key, step, ACL categories, tips, key specs, subcommands.
 fn write_info(ctx: &mut Ctx<'_>, spec: &Cmd) {
+    write_info_named(ctx, spec, spec.name);
+}
+
+fn write_info_named(ctx: &mut Ctx<'_>, spec: &Cmd, name: &str) {
     ctx.reply.array(10);
-    ctx.reply.bulk(spec.name.as_bytes());
+    ctx.reply.bulk(name.as_bytes());
     ctx.reply.int(i64::from(spec.arity));
     let mut flags: Vec<&str> = spec.flags.names().collect();
     if spec.keys.is_movable() {
@@ -38,7 +50,11 @@ fn write_info(ctx: &mut Ctx<'_>, spec: &Cmd) {
     }
     ctx.reply.array(0);
     ctx.reply.array(0);
-    ctx.reply.array(0);
+    ctx.reply.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        let name = format!("{}|{}", spec.name, sub.name);
+        write_info_named(ctx, &sub.as_command(spec), &name);
+    }
 }
 
 fn write_docs(ctx: &mut Ctx<'_>, spec: &Cmd) {
@@ -56,9 +72,17 @@ fn write_docs(ctx: &mut Ctx<'_>, spec: &Cmd) {
 /// table's key spec finds them.
 fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let request = args.slice_from(2);
-    let Some(spec) = super::lookup_listed(request.get(0)) else {
+    let Some(container) = super::lookup_listed(request.get(0)) else {
         return ctx.fail("ERR Invalid command specified");
     };
+    // A container's keys are its subcommand's.
+    let sub = request.try_get(1).and_then(|name| {
+        container
+            .subcommands
+            .iter()
+            .find(|sub| name.eq_ignore_ascii_case(sub.name.as_bytes()))
+    });
+    let spec = sub.map_or(*container, |sub| sub.as_command(container));
     if !spec.arity_ok(request.len()) {
         return ctx.fail("ERR Invalid number of arguments specified for command");
     }
@@ -73,53 +97,64 @@ fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-/// COMMAND [COUNT | LIST | INFO name... | DOCS name... | GETKEYS cmd ...]
-/// (the commands only cluster nodes send each other are left out).
-pub fn command(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+/// COMMAND: every command's INFO (the commands only cluster nodes send
+/// each other are left out of every COMMAND reply).
+pub fn command(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     let all: Vec<&'static Cmd> = super::listed().collect();
-    let Some(sub) = args.try_get(1) else {
-        ctx.reply.array(all.len());
-        for spec in all {
-            write_info(ctx, spec);
-        }
-        return Outcome::Unchanged;
-    };
-    let named = || args.iter_from(2).map(super::lookup_listed);
-    if is(sub, "count") && args.len() == 2 {
-        ctx.reply.int(all.len() as i64);
-    } else if is(sub, "list") && args.len() == 2 {
-        ctx.reply.array(all.len());
-        for spec in all {
-            ctx.reply.bulk(spec.name.as_bytes());
-        }
-    } else if is(sub, "info") {
-        let specs: Vec<Option<&Cmd>> = if args.len() == 2 {
-            all.into_iter().map(Some).collect()
-        } else {
-            named().collect()
-        };
-        ctx.reply.array(specs.len());
-        for spec in specs {
-            match spec {
-                Some(spec) => write_info(ctx, spec),
-                // Redis answers an unknown name with a null bulk.
-                None => ctx.reply.null(),
-            }
-        }
-    } else if is(sub, "docs") {
-        let specs: Vec<&Cmd> = if args.len() == 2 {
-            all
-        } else {
-            named().flatten().collect()
-        };
-        ctx.reply.map(specs.len());
-        for spec in specs {
-            write_docs(ctx, spec);
-        }
-    } else if is(sub, "getkeys") && args.len() >= 3 {
-        return getkeys(ctx, args);
+    ctx.reply.array(all.len());
+    for spec in all {
+        write_info(ctx, spec);
+    }
+    Outcome::Unchanged
+}
+
+/// COMMAND COUNT
+fn count(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
+    ctx.reply.int(super::listed().count() as i64);
+    Outcome::Unchanged
+}
+
+/// COMMAND LIST (its filters are not supported: the whole list)
+fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    if args.len() > 2 {
+        return ctx.fail(super::args::SYNTAX);
+    }
+    let all: Vec<&'static Cmd> = super::listed().collect();
+    ctx.reply.array(all.len());
+    for spec in all {
+        ctx.reply.bulk(spec.name.as_bytes());
+    }
+    Outcome::Unchanged
+}
+
+/// COMMAND INFO [name ...]
+fn info(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let specs: Vec<Option<&Cmd>> = if args.len() == 2 {
+        super::listed().map(Some).collect()
     } else {
-        return ctx.unknown_subcommand(sub, "COMMAND");
+        args.iter_from(2).map(super::lookup_listed).collect()
+    };
+    ctx.reply.array(specs.len());
+    for spec in specs {
+        match spec {
+            Some(spec) => write_info(ctx, spec),
+            // Redis answers an unknown name with a null bulk.
+            None => ctx.reply.null(),
+        }
+    }
+    Outcome::Unchanged
+}
+
+/// COMMAND DOCS [name ...]
+fn docs(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let specs: Vec<&Cmd> = if args.len() == 2 {
+        super::listed().collect()
+    } else {
+        args.iter_from(2).filter_map(super::lookup_listed).collect()
+    };
+    ctx.reply.map(specs.len());
+    for spec in specs {
+        write_docs(ctx, spec);
     }
     Outcome::Unchanged
 }

@@ -12,17 +12,21 @@
 //! layer implements: this module does not depend on it.
 
 pub mod args;
+mod client_admin;
 mod clustering;
 mod command;
+mod configuration;
 mod expiry_args;
 mod hashes;
 mod info;
+mod introspection;
 mod keys;
 mod latency;
 mod server_admin;
 mod session;
 pub mod spec;
 mod strings;
+pub mod subcommands;
 mod table;
 
 use std::future::Future;
@@ -43,6 +47,7 @@ use crate::store::{unix_ms, Store};
 pub use clustering::{ClusterOp, DISABLED};
 pub use session::REDIS_COMPAT_VERSION;
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
+pub use subcommands::SubSpec;
 pub use table::{commands, listed, lookup, lookup_indexed, lookup_listed};
 
 /// A reply that is not known when its handler returns (a forwarded
@@ -238,6 +243,13 @@ pub fn wrong_arity(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
 }
 
+/// The handler of a container command (CLIENT, CONFIG, ...), which runs
+/// only when no subcommand is named: the dispatcher runs the subcommands.
+pub fn container(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let name = String::from_utf8_lossy(args.get(0)).to_ascii_lowercase();
+    ctx.fail(&wrong_arity(&name))
+}
+
 /// Why a request is not admitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -330,7 +342,13 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// its own calls into it.
 fn call_handler(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> Outcome {
     let mark = ctx.reply.written();
-    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.handler)(ctx, args)));
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if spec.subcommands.is_empty() || args.len() < 2 {
+            (spec.handler)(ctx, args)
+        } else {
+            subcommands::dispatch(ctx, spec, args)
+        }
+    }));
     ran.unwrap_or_else(|_| {
         ServerStats::add(&ctx.node.stats.command_panics, 1);
         tracing::error!(

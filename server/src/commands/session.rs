@@ -6,10 +6,8 @@ use std::sync::atomic::Ordering;
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::{After, Ctx, Outcome, MAX_AUTH_FAILURES};
-use crate::clients::ClientHandle;
 use crate::protocol::Args;
 use crate::stats::ServerStats;
-use crate::store::unix_ms;
 
 /// Version reported to clients that check it (HELLO, INFO): the Redis
 /// release whose commands and replies the node follows.
@@ -35,7 +33,6 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("select", select, 2, F::LOADING.with(F::STALE).with(F::FAST), "connection", "Changes the selected database.").acl(CN),
     Cmd::new("quit", quit, -1, ANYTIME, "connection", "Closes the connection.").acl(CN),
     Cmd::new("reset", reset, 1, ANYTIME, "connection", "Resets the connection.").acl(CN),
-    Cmd::new("client", client, -2, F::NOSCRIPT.with(F::LOADING).with(F::STALE), "connection", "A container for client connection commands.").acl(CN),
 ];
 
 /// AUTH's arguments are all secret.
@@ -204,219 +201,10 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-fn valid_name(name: &[u8]) -> Result<(), &'static str> {
+/// True for a client name CLIENT SETNAME and HELLO SETNAME accept.
+pub(super) fn valid_name(name: &[u8]) -> Result<(), &'static str> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
         return Err("ERR Client names cannot contain spaces, newlines or special characters.");
     }
     Ok(())
-}
-
-fn command_name_of(index: u64) -> &'static str {
-    super::commands()
-        .get(index as usize)
-        .map_or("NULL", |c| c.name)
-}
-
-const CLIENT_HELP: &[&str] = &[
-    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "GETNAME",
-    "    Return the name of the current connection.",
-    "ID",
-    "    Return the ID of the current connection.",
-    "INFO",
-    "    Return information about the current client connection.",
-    "KILL <ip:port>",
-    "    Kill connection made from <ip:port>.",
-    "KILL <option> <value> [<option> <value> [...]]",
-    "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
-    "LIST [TYPE normal] [ID <id> [<id> ...]]",
-    "    Return information about client connections.",
-    "SETINFO <option> <value>",
-    "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-    "SETNAME <name>",
-    "    Assign the name <name> to the current connection.",
-    "HELP",
-    "    Print this help.",
-];
-
-/// CLIENT ID | SETNAME | GETNAME | LIST | INFO | SETINFO | KILL | HELP
-pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let sub = args.get(1);
-    let now = unix_ms();
-    if is(sub, "id") && args.len() == 2 {
-        ctx.reply.int(ctx.session.handle.id as i64);
-    } else if is(sub, "getname") && args.len() == 2 {
-        let name = ctx.session.handle.name.lock().clone();
-        ctx.reply.opt_bulk((!name.is_empty()).then_some(&name[..]));
-    } else if is(sub, "setname") && args.len() == 3 {
-        match valid_name(args.get(2)) {
-            Ok(()) => {
-                *ctx.session.handle.name.lock() = args.get(2).to_vec();
-                ctx.reply.ok();
-            }
-            Err(e) => return ctx.fail(e),
-        }
-    } else if is(sub, "info") && args.len() == 2 {
-        let handle = &ctx.session.handle;
-        let line = handle.describe(
-            now,
-            command_name_of(handle.last_command.load(Ordering::Relaxed)),
-        );
-        ctx.reply.verbatim(format!("{line}\n").as_bytes());
-    } else if is(sub, "list") {
-        return client_list(ctx, args, now);
-    } else if is(sub, "setinfo") && args.len() == 4 {
-        let (attr, value) = (args.get(2), args.get(3));
-        if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-            return ctx.fail(&format!(
-                "ERR {} cannot contain spaces, newlines or special characters.",
-                String::from_utf8_lossy(attr)
-            ));
-        }
-        let mut lib = ctx.session.handle.lib.lock();
-        if is(attr, "lib-name") {
-            lib.0 = value.to_vec();
-        } else if is(attr, "lib-ver") {
-            lib.1 = value.to_vec();
-        } else {
-            drop(lib);
-            return ctx.fail(&format!(
-                "ERR Unrecognized option '{}'",
-                String::from_utf8_lossy(attr)
-            ));
-        }
-        drop(lib);
-        ctx.reply.ok();
-    } else if is(sub, "kill") && args.len() >= 3 {
-        return client_kill(ctx, args);
-    } else if is(sub, "help") && args.len() == 2 {
-        return ctx.help(CLIENT_HELP);
-    } else {
-        return ctx.unknown_subcommand(sub, "CLIENT");
-    }
-    Outcome::Unchanged
-}
-
-fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>, now: u64) -> Outcome {
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let arg = args.get(i);
-        if is(arg, "type") && i + 1 < args.len() {
-            let t = args.get(i + 1);
-            if !["normal", "master", "replica", "pubsub"]
-                .iter()
-                .any(|n| is(t, n))
-            {
-                return ctx.fail(&format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                ));
-            }
-            if !is(t, "normal") {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if is(arg, "id") && i + 1 < args.len() {
-            let mut list = Vec::new();
-            for id in args.iter_from(i + 1) {
-                match parse_i64(id) {
-                    Some(n) if n > 0 => list.push(n as u64),
-                    _ => return ctx.fail("ERR Invalid client ID"),
-                }
-            }
-            ids = Some(list);
-            i = args.len();
-        } else {
-            return ctx.fail(SYNTAX);
-        }
-    }
-    let mut text = String::new();
-    for handle in ctx.node.clients.all() {
-        if ids.as_ref().is_some_and(|ids| !ids.contains(&handle.id)) {
-            continue;
-        }
-        text.push_str(&handle.describe(
-            now,
-            command_name_of(handle.last_command.load(Ordering::Relaxed)),
-        ));
-        text.push('\n');
-    }
-    ctx.reply.verbatim(text.as_bytes());
-    Outcome::Unchanged
-}
-
-/// Ends client `c`: another client at once; this one after its replies so
-/// far are written (killing its handle would drop them, as for a client
-/// killed from elsewhere), as Redis closes a client that killed itself.
-fn end_client(ctx: &mut Ctx<'_>, c: &ClientHandle) {
-    if c.id == ctx.session.handle.id {
-        ctx.after = After::Close;
-    } else {
-        c.kill();
-    }
-}
-
-fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let own_id = ctx.session.handle.id;
-    // Old form: CLIENT KILL addr:port, replies OK or an error.
-    if args.len() == 3 {
-        let addr = args.get(2);
-        let target = ctx
-            .node
-            .clients
-            .all()
-            .into_iter()
-            .find(|c| c.peer.to_string().as_bytes() == addr);
-        return match target {
-            Some(c) => {
-                end_client(ctx, &c);
-                ctx.reply.ok();
-                Outcome::Unchanged
-            }
-            None => ctx.fail("ERR No such client"),
-        };
-    }
-    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
-    let mut i = 2;
-    while i + 1 < args.len() {
-        let (option, value) = (args.get(i), args.get(i + 1));
-        if is(option, "id") {
-            match parse_i64(value) {
-                Some(n) if n > 0 => id = Some(n as u64),
-                _ => return ctx.fail("ERR client-id should be greater than 0"),
-            }
-        } else if is(option, "addr") {
-            addr = Some(value);
-        } else if is(option, "laddr") {
-            laddr = Some(value);
-        } else if is(option, "skipme") {
-            skipme = match value {
-                v if is(v, "yes") => true,
-                v if is(v, "no") => false,
-                _ => return ctx.fail(SYNTAX),
-            };
-        } else if is(option, "type") || is(option, "user") || is(option, "maxage") {
-            // Only normal clients of the default user exist.
-        } else {
-            return ctx.fail(SYNTAX);
-        }
-        i += 2;
-    }
-    if i != args.len() {
-        return ctx.fail(SYNTAX);
-    }
-    let mut killed = 0;
-    for c in ctx.node.clients.all() {
-        let matches = id.is_none_or(|id| c.id == id)
-            && addr.is_none_or(|a| c.peer.to_string().as_bytes() == a)
-            && laddr.is_none_or(|a| c.local.to_string().as_bytes() == a);
-        if !matches || (skipme && c.id == own_id) {
-            continue;
-        }
-        end_client(ctx, &c);
-        killed += 1;
-    }
-    ctx.reply.int(killed);
-    Outcome::Unchanged
 }

@@ -3,6 +3,7 @@
 //! [`CommandSpec`] per command, kept in its family's section of the table;
 //! COMMAND, the dispatcher, the router and the fuzzers read nothing else.
 
+use super::subcommands::SubSpec;
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
 
@@ -15,6 +16,8 @@ pub type Handler = fn(&mut Ctx<'_>, Args<'_>) -> Outcome;
 pub struct Flags(pub u32);
 
 impl Flags {
+    /// No flag.
+    pub const NONE: Flags = Flags(0);
     /// May change data.
     pub const WRITE: Flags = Flags(1);
     /// Only reads data.
@@ -372,6 +375,9 @@ pub struct CommandSpec {
     pub summary: &'static str,
     /// Picks the arguments never shown in clear (SLOWLOG, logs): passwords.
     pub redact: Option<fn(Args<'_>, usize) -> bool>,
+    /// A container's subcommands (CLIENT KILL, CONFIG GET, ...); a request
+    /// with a second argument runs one of them instead of `handler`.
+    pub subcommands: &'static [SubSpec],
 }
 
 impl CommandSpec {
@@ -396,7 +402,14 @@ impl CommandSpec {
             group,
             summary,
             redact: None,
+            subcommands: &[],
         }
+    }
+
+    /// Its subcommands.
+    pub const fn subcommands(mut self, subcommands: &'static [SubSpec]) -> CommandSpec {
+        self.subcommands = subcommands;
+        self
     }
 
     /// How to pick the arguments never shown in clear.

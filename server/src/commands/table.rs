@@ -6,16 +6,20 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
-use super::{clustering, command, hashes, info, keys, latency, server_admin, session, strings};
+use super::{client_admin, clustering, command, configuration, hashes, info, introspection, keys};
+use super::{latency, server_admin, session, strings};
 
 /// The families' sections, in the order COMMAND lists them.
-const SECTIONS: [&[CommandSpec]; 9] = [
+const SECTIONS: [&[CommandSpec]; 12] = [
     session::COMMANDS,
+    client_admin::COMMANDS,
     command::COMMANDS,
     strings::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
     info::COMMANDS,
+    configuration::COMMANDS,
+    introspection::COMMANDS,
     server_admin::COMMANDS,
     latency::COMMANDS,
     clustering::COMMANDS,
