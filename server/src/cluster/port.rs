@@ -191,7 +191,7 @@ impl Link {
         }
         let entries = ctx
             .store()
-            .export_shard(shard as usize, |key| wanted[usize::from(key_slot(key))]);
+            .export_shard(shard as usize, |key, _| wanted[usize::from(key_slot(key))]);
         let next = if (shard as usize) + 1 < shard_count {
             shard + 1
         } else {

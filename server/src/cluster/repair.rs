@@ -28,7 +28,7 @@ use tracing::{debug, info};
 use super::hlc::Version;
 use super::{wire, Cluster};
 use crate::state::NodeState;
-use crate::store::{HashValue, OwnedValue, Snapshot, Store, ValueRef};
+use crate::store::Store;
 
 /// How often peers waiting for a repair are tried again.
 const RETRY_PERIOD: Duration = Duration::from_secs(1);
@@ -103,8 +103,8 @@ async fn push(cluster: &Cluster, store: &Store, peer: SocketAddr, since: u64) ->
         let view = cluster.view_full();
         // Out of the ring since: nothing of its own to push.
         let owner = view.addrs.iter().position(|a| *a == peer)?;
-        let entries = recent_entries(store, shard, floor, |key| {
-            view.placement.is_owner(key_slot(key), owner as _)
+        let entries = store.export_shard(shard, |key, version| {
+            version >= floor && view.placement.is_owner(key_slot(key), owner as _)
         });
         if entries.is_empty() {
             continue;
@@ -147,42 +147,4 @@ async fn answers(cluster: &Cluster, peer: SocketAddr) -> bool {
         tokio::time::timeout(REPLY_TIMEOUT, reply).await,
         Ok(Ok(Ok(frame))) if frame.starts_with(b"+PONG")
     )
-}
-
-/// The live entries of `shard` whose key `wanted` accepts and whose version
-/// is at least `floor`.
-fn recent_entries(
-    store: &Store,
-    shard: usize,
-    floor: u64,
-    wanted: impl Fn(&[u8]) -> bool,
-) -> Vec<Snapshot> {
-    let now = store.now();
-    let guard = store.lock_shard(shard);
-    let mut out = Vec::new();
-    for index in 0..guard.num_buckets() {
-        let Some(entry) = guard.bucket(index) else {
-            continue;
-        };
-        let version = entry.version().unwrap_or(0);
-        if version < floor || entry.is_expired(now) || !wanted(entry.key()) {
-            continue;
-        }
-        let value = match guard.value(index) {
-            ValueRef::Str(s) => OwnedValue::Str(s.to_vec()),
-            ValueRef::Hash(h) => {
-                let mut copy = HashValue::default();
-                for (field, value) in h.iter() {
-                    copy.insert(field, value);
-                }
-                OwnedValue::Hash(copy)
-            }
-        };
-        out.push(Snapshot {
-            key: entry.key().to_vec(),
-            value: Some((value, entry.expire_at())),
-            version,
-        });
-    }
-    out
 }

@@ -25,35 +25,34 @@ pub fn invalid_expire(command: &str) -> String {
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll`: optional
 /// `-`, no `+`, no spaces, no leading zeros.
 pub fn parse_i64(text: &[u8]) -> Option<i64> {
-    match text {
-        [] => None,
-        [b'0'] => Some(0),
-        _ if text.len() > 20 => None,
-        [b'-', rest @ ..] => {
-            if rest.first().is_none_or(|&b| !(b'1'..=b'9').contains(&b)) {
-                return None;
-            }
-            let mut n: i64 = 0;
-            for &b in rest {
-                if !b.is_ascii_digit() {
-                    return None;
-                }
-                n = n.checked_mul(10)?.checked_sub(i64::from(b - b'0'))?;
-            }
-            Some(n)
-        }
-        [first, ..] if (b'1'..=b'9').contains(first) => {
-            let mut n: i64 = 0;
-            for &b in text {
-                if !b.is_ascii_digit() {
-                    return None;
-                }
-                n = n.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
-            }
-            Some(n)
-        }
-        _ => None,
+    if text == b"0" {
+        return Some(0);
     }
+    if text.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    if digits.first().is_none_or(|&b| !(b'1'..=b'9').contains(&b)) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        let digit = i64::from(b - b'0');
+        // Negative numbers build downwards so that i64::MIN fits.
+        n = n.checked_mul(10)?;
+        n = if negative {
+            n.checked_sub(digit)?
+        } else {
+            n.checked_add(digit)?
+        };
+    }
+    Some(n)
 }
 
 /// Parses a non-negative integer that fits `usize`.
@@ -102,18 +101,19 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            &b"9223372036854775808"[..],
-            b"+1",
-            b" 1",
-            b"01",
-            b"-0",
-            b"1.0",
-            b"",
-            b"-",
-            b"1a",
-        ] {
-            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        let bad = [
+            "9223372036854775808",
+            "+1",
+            " 1",
+            "01",
+            "-0",
+            "1.0",
+            "",
+            "-",
+            "1a",
+        ];
+        for text in bad {
+            assert_eq!(parse_i64(text.as_bytes()), None, "{text:?}");
         }
     }
 

@@ -2,12 +2,11 @@
 //! GETKEYS), in Redis 7's reply formats. Cluster clients (redis-py's
 //! `RedisCluster` among them) learn key positions here.
 
-use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
+use super::spec::flag_sets::LS;
+use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
-
-const LS: F = F::LOADING.with(F::STALE);
 
 /// This family's section of the command table.
 #[rustfmt::skip]
@@ -52,7 +51,7 @@ fn write_info_named(ctx: &mut Ctx<'_>, spec: &Cmd, name: &str) {
     ctx.reply.array(0);
     ctx.reply.array(spec.subcommands.len());
     for sub in spec.subcommands {
-        let name = format!("{}|{}", spec.name, sub.name);
+        let name = format!("{}|{}", spec.name, sub.name());
         write_info_named(ctx, &sub.as_command(spec), &name);
     }
 }
@@ -80,7 +79,7 @@ fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         container
             .subcommands
             .iter()
-            .find(|sub| name.eq_ignore_ascii_case(sub.name.as_bytes()))
+            .find(|sub| name.eq_ignore_ascii_case(sub.name().as_bytes()))
     });
     let spec = sub.map_or(*container, |sub| sub.as_command(container));
     if !spec.arity_ok(request.len()) {

@@ -1,15 +1,13 @@
 //! CONFIG GET, SET and RESETSTAT, over the parameter table
 //! (`crate::config::params`).
 
-use super::spec::{CommandSpec as Cmd, Flags as F, Routing};
+use super::spec::flag_sets::{ADMIN, LS};
+use super::spec::{CommandSpec as Cmd, Routing};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
 use crate::config::{Effect, Param, SetError};
 use crate::protocol::Args;
 use crate::state::NodeState;
-
-const LS: F = F::LOADING.with(F::STALE);
-const ADMIN: F = F::ADMIN.with(F::NOSCRIPT).with(LS);
 
 /// This family's section of the command table.
 #[rustfmt::skip]

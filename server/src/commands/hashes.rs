@@ -1,17 +1,14 @@
 //! Hash commands (web sessions usually live in hashes).
 
 use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
-use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
+use super::spec::flag_sets::{R, RF, WF, WMF};
+use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::{Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
 use crate::store::{HashValue, KeyLock, ValueRef};
 
-const R: F = F::READONLY;
-const RF: F = F::READONLY.with(F::FAST);
-const WF: F = F::WRITE.with(F::FAST);
-const WMF: F = F::WRITE.with(F::DENYOOM).with(F::FAST);
 const H: C = C::HASH;
 
 /// This family's section of the command table.

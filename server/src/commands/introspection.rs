@@ -2,13 +2,13 @@
 //! IDLETIME, REFCOUNT).
 
 use super::args::{parse_i64, NOT_INTEGER, SYNTAX};
+use super::spec::flag_sets::R;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
 use crate::store::{lfu_counter, lru_idle_ms, ValueRef};
 
-const R: F = F::READONLY;
 /// The key after the subcommand's name.
 const KEY: KeySpec = KeySpec::Range {
     first: 2,

@@ -4,6 +4,7 @@ use bytes::BytesMut;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
+use super::spec::flag_sets::{R, RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
 use super::{Ctx, Outcome};
 use crate::glob::Pattern;
@@ -11,10 +12,6 @@ use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::store::{Entry, ValueRef};
 
-const R: F = F::READONLY;
-const RF: F = F::READONLY.with(F::FAST);
-const W: F = F::WRITE;
-const WF: F = F::WRITE.with(F::FAST);
 const K: C = C::KEYSPACE;
 const KD: C = C::KEYSPACE.with(C::DANGEROUS);
 
@@ -64,19 +61,26 @@ pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// EXISTS key [key ...]: counts repeats, as Redis.
 pub fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let mut found = 0;
-    for key in args.iter_from(1) {
-        found += i64::from(ctx.node.store.lock(key).peek(key).is_some());
-    }
-    ctx.reply.int(found);
-    Outcome::Unchanged
+    count_live(ctx, args, false)
 }
 
 /// TOUCH key [key ...]
 pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    count_live(ctx, args, true)
+}
+
+/// Replies how many of the request's keys are live; `touch` counts each
+/// as an access (for LRU/LFU), EXISTS does not.
+fn count_live(ctx: &mut Ctx<'_>, args: Args<'_>, touch: bool) -> Outcome {
     let mut found = 0;
     for key in args.iter_from(1) {
-        found += i64::from(ctx.node.store.lock(key).find(key).is_some());
+        let mut lock = ctx.node.store.lock(key);
+        let live = if touch {
+            lock.find(key)
+        } else {
+            lock.peek(key)
+        };
+        found += i64::from(live.is_some());
     }
     ctx.reply.int(found);
     Outcome::Unchanged
@@ -516,23 +520,10 @@ mod tests {
         assert_eq!(parse_cursor(b""), Some(0));
         assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
         assert_eq!(parse_cursor(b"5\0junk"), Some(5));
-        for bad in [
-            &b"18446744073709551616"[..],
-            b"-18446744073709551616",
-            b" 1",
-            b"1 ",
-            b"x",
-            b"-",
-            b"+",
-            b"0x10",
-            b"1.5",
-        ] {
-            assert_eq!(
-                parse_cursor(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+        let overflow = ["18446744073709551616", "-18446744073709551616"];
+        let junk = [" 1", "1 ", "x", "-", "+", "0x10", "1.5"];
+        for text in overflow.iter().chain(&junk) {
+            assert_eq!(parse_cursor(text.as_bytes()), None, "{text:?}");
         }
     }
 }

@@ -1,11 +1,10 @@
 //! LATENCY LATEST | HISTORY event | RESET [event ...].
 
+use super::spec::flag_sets::ADMIN;
 use super::spec::{CommandSpec as Cmd, Flags as F, Routing};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
-
-const ADMIN: F = F::ADMIN.with(F::NOSCRIPT).with(F::LOADING).with(F::STALE);
 
 /// This family's section of the command table.
 #[rustfmt::skip]

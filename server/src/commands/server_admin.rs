@@ -1,6 +1,7 @@
 //! Server administration: TIME, SLOWLOG, SHUTDOWN, DEBUG.
 
 use super::args::{is, parse_usize, SYNTAX};
+use super::spec::flag_sets::{ADMIN, LS};
 use super::spec::{CommandSpec as Cmd, Flags as F, Routing};
 use super::subcommands::SubSpec as Sub;
 use super::{After, Ctx, Outcome};
@@ -8,8 +9,6 @@ use crate::protocol::Args;
 use crate::store::unix_us;
 
 const HERE: Routing = Routing::ThisNode;
-const LS: F = F::LOADING.with(F::STALE);
-const ADMIN: F = F::ADMIN.with(F::NOSCRIPT).with(LS);
 
 /// This family's section of the command table.
 #[rustfmt::skip]

@@ -352,6 +352,29 @@ pub enum Routing {
     Cluster,
 }
 
+/// The flag sets most rows use, named short so that a table row stays on
+/// one line.
+pub mod flag_sets {
+    use super::Flags as F;
+
+    /// Reads.
+    pub const R: F = F::READONLY;
+    /// Reads, in constant or logarithmic time.
+    pub const RF: F = R.with(F::FAST);
+    /// Writes.
+    pub const W: F = F::WRITE;
+    /// Writes, in constant or logarithmic time.
+    pub const WF: F = W.with(F::FAST);
+    /// Writes that may grow memory (refused when over `maxmemory`).
+    pub const WM: F = W.with(F::DENYOOM);
+    /// Writes that may grow memory, in constant or logarithmic time.
+    pub const WMF: F = WM.with(F::FAST);
+    /// Runs while loading and when stale.
+    pub const LS: F = F::LOADING.with(F::STALE);
+    /// Administration: not from scripts, runs while loading and when stale.
+    pub const ADMIN: F = F::ADMIN.with(F::NOSCRIPT).with(LS);
+}
+
 /// Everything the node knows about one command.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {

@@ -2,17 +2,13 @@
 
 use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use super::expiry_args::{positive_expiry, stored, ExpireUnit};
-use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
+use super::spec::flag_sets::{R, RF, WF, WM, WMF};
+use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Merge, Routing};
 use super::{Ctx, Outcome};
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
-use crate::store::{Kind, OwnedValue, ValueRef};
+use crate::store::{KeyLock, Kind, OwnedValue, ValueRef};
 
-const R: F = F::READONLY;
-const RF: F = F::READONLY.with(F::FAST);
-const WM: F = F::WRITE.with(F::DENYOOM);
-const WF: F = F::WRITE.with(F::FAST);
-const WMF: F = WM.with(F::FAST);
 const S: C = C::STRING;
 
 /// This family's section of the command table.
@@ -396,31 +392,33 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Wrote
 }
 
+/// The number held at `found` (zero when absent), or the error to reply.
+fn number_at<T: Default>(
+    lock: &KeyLock<'_>,
+    found: Option<usize>,
+    parse: fn(&[u8]) -> Option<T>,
+    not_number: &'static str,
+) -> Result<T, &'static str> {
+    match found.map(|i| lock.shard.value(i)) {
+        None => Ok(T::default()),
+        Some(ValueRef::Hash(_)) => Err(WRONGTYPE),
+        Some(ValueRef::Str(v)) => parse(v).ok_or(not_number),
+    }
+}
+
 /// Applies an integer increment, keeping the TTL.
 fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Outcome {
     let mut lock = ctx.node.store.lock(key);
     let found = lock.find(key);
-    let current = match found.map(|i| lock.shard.value(i)) {
-        None => 0,
-        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
-        Some(ValueRef::Str(v)) => match parse_i64(v) {
-            Some(n) => n,
-            None => return ctx.fail(NOT_INTEGER),
-        },
+    let current = match number_at(&lock, found, parse_i64, NOT_INTEGER) {
+        Ok(n) => n,
+        Err(e) => return ctx.fail(e),
     };
     let Some(next) = current.checked_add(delta) else {
         return ctx.fail(OVERFLOW);
     };
     let mut digits = itoa::Buffer::new();
-    let text = digits.format(next).as_bytes();
-    match found {
-        Some(index) => {
-            let entry = lock.shard.at(index);
-            let rebuilt = entry.rebuilt(text, entry.expire_at());
-            lock.shard.replace_at(index, rebuilt);
-        }
-        None => lock.put_string(key, text, None),
-    }
+    lock.rewrite_string(found, key, digits.format(next).as_bytes());
     ctx.reply.int(next);
     Outcome::Wrote
 }
@@ -460,13 +458,9 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     let found = lock.find(key);
-    let current = match found.map(|i| lock.shard.value(i)) {
-        None => 0.0,
-        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
-        Some(ValueRef::Str(v)) => match parse_f64(v) {
-            Some(n) => n,
-            None => return ctx.fail(NOT_FLOAT),
-        },
+    let current = match number_at(&lock, found, parse_f64, NOT_FLOAT) {
+        Ok(n) => n,
+        Err(e) => return ctx.fail(e),
     };
     let Some(delta) = parse_f64(args.get(2)) else {
         return ctx.fail(NOT_FLOAT);
@@ -476,14 +470,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail("ERR increment would produce NaN or Infinity");
     }
     let text = format_double(next);
-    match found {
-        Some(index) => {
-            let entry = lock.shard.at(index);
-            let rebuilt = entry.rebuilt(text.as_bytes(), entry.expire_at());
-            lock.shard.replace_at(index, rebuilt);
-        }
-        None => lock.put_string(key, text.as_bytes(), None),
-    }
+    lock.rewrite_string(found, key, text.as_bytes());
     ctx.reply.bulk(text.as_bytes());
     Outcome::Wrote
 }

@@ -7,22 +7,13 @@ use super::spec::{Categories, CommandSpec, Flags, Handler, KeySpec};
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
 
-/// One subcommand of a container command.
+/// One subcommand of a container command: its own row (arity, flags,
+/// keys, ACL categories and handler, all of the whole request, container
+/// name included) and its HELP lines.
 #[derive(Debug, Clone, Copy)]
 pub struct SubSpec {
-    /// Lower-case name.
-    pub name: &'static str,
-    /// The code that runs it (it sees the whole request, container name
-    /// included).
-    pub handler: Handler,
-    /// Redis arity of the whole request: n exactly, or -n for at least n.
-    pub arity: i32,
-    /// Flags.
-    pub flags: Flags,
-    /// Where its keys are (in the whole request).
-    pub keys: KeySpec,
-    /// ACL categories besides those its flags imply.
-    pub acl: Categories,
+    /// The row; its name is the subcommand's, lower case.
+    pub command: CommandSpec,
     /// HELP lines: its syntax, then what it does (indented).
     pub help: &'static [&'static str],
 }
@@ -37,39 +28,38 @@ impl SubSpec {
         help: &'static [&'static str],
     ) -> SubSpec {
         SubSpec {
-            name,
-            handler,
-            arity,
-            flags,
-            keys: KeySpec::None,
-            acl: Categories::NONE,
+            command: CommandSpec::new(name, handler, arity, flags, "", ""),
             help,
         }
     }
 
+    /// Lower-case name.
+    pub const fn name(&self) -> &'static str {
+        self.command.name
+    }
+
     /// Its keys.
     pub const fn keys(mut self, keys: KeySpec) -> SubSpec {
-        self.keys = keys;
+        self.command = self.command.keys(keys);
         self
     }
 
     /// Its ACL categories besides those its flags imply.
     pub const fn acl(mut self, acl: Categories) -> SubSpec {
-        self.acl = acl;
+        self.command = self.command.acl(acl);
         self
     }
 
-    /// This subcommand as a command of its own, named `container|name`
-    /// the way COMMAND lists it.
+    /// This subcommand as a command of its own, routed, documented and
+    /// redacted as its container (COMMAND lists it as `container|name`).
     pub fn as_command(&self, container: &CommandSpec) -> CommandSpec {
         CommandSpec {
-            handler: self.handler,
-            arity: self.arity,
-            flags: self.flags,
-            keys: self.keys,
-            acl: self.acl,
-            subcommands: &[],
-            ..*container
+            name: container.name,
+            routing: container.routing,
+            group: container.group,
+            summary: container.summary,
+            redact: container.redact,
+            ..self.command
         }
     }
 }
@@ -81,15 +71,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, container: &CommandSpec, args: Args<'_>) -> O
     let found = container
         .subcommands
         .iter()
-        .find(|sub| name.eq_ignore_ascii_case(sub.name.as_bytes()));
+        .find(|sub| name.eq_ignore_ascii_case(sub.name().as_bytes()));
     if let Some(sub) = found {
-        if !container_arity_ok(sub.arity, args.len()) {
+        if !sub.command.arity_ok(args.len()) {
             return ctx.fail(&format!(
                 "ERR wrong number of arguments for '{}|{}' command",
-                container.name, sub.name
+                container.name,
+                sub.name()
             ));
         }
-        return (sub.handler)(ctx, args);
+        return (sub.command.handler)(ctx, args);
     }
     if name.eq_ignore_ascii_case(b"help") {
         if args.len() != 2 {
@@ -105,14 +96,6 @@ pub fn dispatch(ctx: &mut Ctx<'_>, container: &CommandSpec, args: Args<'_>) -> O
         String::from_utf8_lossy(&name[..name.len().min(128)]),
         container.name.to_ascii_uppercase()
     ))
-}
-
-fn container_arity_ok(arity: i32, argc: usize) -> bool {
-    if arity >= 0 {
-        argc == arity as usize
-    } else {
-        argc >= arity.unsigned_abs() as usize
-    }
 }
 
 /// `X HELP`: the subcommands' lines, as Redis prints them.

@@ -159,11 +159,12 @@ pub fn parse_memory(value: &str) -> Result<u64, String> {
         "gb" => 1 << 30,
         _ => return Err(format!("invalid memory size '{value}'")),
     };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(multiplier))
-        .ok_or_else(|| format!("invalid memory size '{value}'"))
+    scaled(digits, multiplier).ok_or_else(|| format!("invalid memory size '{value}'"))
+}
+
+/// `digits` (a plain decimal) times `unit`, unless either overflows.
+fn scaled(digits: &str, unit: u64) -> Option<u64> {
+    digits.parse::<u64>().ok()?.checked_mul(unit)
 }
 
 /// Parses a duration into milliseconds: `3s`, `1500ms`, or a plain number
@@ -180,11 +181,7 @@ pub fn parse_duration_ms(value: &str) -> Result<u64, String> {
     } else {
         (lower.as_str(), 1)
     };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("invalid duration '{value}'"))
+    scaled(digits, scale).ok_or_else(|| format!("invalid duration '{value}'"))
 }
 
 /// `yes` or `no`, any case.

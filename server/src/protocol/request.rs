@@ -560,64 +560,39 @@ mod tests {
         assert_eq!(got, vec![vec![], vec![], vec![], vec![], vec!["PING"]]);
     }
 
+    /// Asserts that each input is refused with its error.
+    fn assert_refused(cases: &[(&[u8], &str)]) {
+        for (input, error) in cases {
+            assert_eq!(parse_all(input).unwrap_err().0, *error, "{input:?}");
+        }
+    }
+
     #[test]
     fn limits_are_checked_before_allocating() {
-        assert_eq!(
-            parse_all(b"*99999999999\r\n").unwrap_err().0,
-            "invalid multibulk length"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$99999999999\r\n").unwrap_err().0,
-            "invalid bulk length"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$629145600\r\n").unwrap_err().0,
-            "invalid bulk length"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$-3\r\n").unwrap_err().0,
-            "invalid bulk length"
-        );
-        assert_eq!(
-            parse_all(b"*x\r\n").unwrap_err().0,
-            "invalid multibulk length"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n*1\r\n").unwrap_err().0,
-            "expected '$', got '*'"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$3\r\nabcde\r\n").unwrap_err().0,
-            "expected CRLF after bulk string"
-        );
+        assert_refused(&[
+            (&b"*99999999999\r\n"[..], "invalid multibulk length"),
+            (&b"*1\r\n$99999999999\r\n"[..], "invalid bulk length"),
+            (&b"*1\r\n$629145600\r\n"[..], "invalid bulk length"),
+            (&b"*1\r\n$-3\r\n"[..], "invalid bulk length"),
+            (&b"*x\r\n"[..], "invalid multibulk length"),
+            (&b"*1\r\n*1\r\n"[..], "expected '$', got '*'"),
+            (
+                &b"*1\r\n$3\r\nabcde\r\n"[..],
+                "expected CRLF after bulk string",
+            ),
+        ]);
     }
 
     #[test]
     fn lengths_are_as_strict_as_redis() {
-        assert_eq!(
-            parse_all(b"*01\r\n$4\r\nPING\r\n").unwrap_err().0,
-            "invalid multibulk length"
-        );
-        assert_eq!(
-            parse_all(b"*+1\r\n$4\r\nPING\r\n").unwrap_err().0,
-            "invalid multibulk length"
-        );
-        assert_eq!(
-            parse_all(b"*-0\r\n").unwrap_err().0,
-            "invalid multibulk length"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$+4\r\nPING\r\n").unwrap_err().0,
-            "invalid bulk length"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$00\r\n\r\n").unwrap_err().0,
-            "invalid bulk length"
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$ 4\r\nPING\r\n").unwrap_err().0,
-            "invalid bulk length"
-        );
+        assert_refused(&[
+            (&b"*01\r\n$4\r\nPING\r\n"[..], "invalid multibulk length"),
+            (&b"*+1\r\n$4\r\nPING\r\n"[..], "invalid multibulk length"),
+            (&b"*-0\r\n"[..], "invalid multibulk length"),
+            (&b"*1\r\n$+4\r\nPING\r\n"[..], "invalid bulk length"),
+            (&b"*1\r\n$00\r\n\r\n"[..], "invalid bulk length"),
+            (&b"*1\r\n$ 4\r\nPING\r\n"[..], "invalid bulk length"),
+        ]);
         assert_eq!(
             parse_all(b"*1\r\n$0\r\n\r\n*-1\r\n").unwrap(),
             vec![vec![String::new()], vec![]]

@@ -154,6 +154,20 @@ impl KeyLock<'_> {
             .put_string(self.hash, key, value, expire_at, access);
     }
 
+    /// Stores the string `value` at `key`: over the live entry at `found`
+    /// (from `find`), keeping its TTL, or as a new key without one. What
+    /// the counters (INCR, INCRBYFLOAT) write back.
+    pub fn rewrite_string(&mut self, found: Option<usize>, key: &[u8], value: &[u8]) {
+        match found {
+            Some(index) => {
+                let entry = self.shard.at(index);
+                let rebuilt = entry.rebuilt(value, entry.expire_at());
+                self.shard.replace_at(index, rebuilt);
+            }
+            None => self.put_string(key, value, None),
+        }
+    }
+
     /// Stores any value, replacing whatever was there.
     pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) -> usize {
         let access = self.new_access();

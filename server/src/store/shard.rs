@@ -58,6 +58,23 @@ pub enum ValueRef<'a> {
     Hash(&'a HashValue),
 }
 
+impl ValueRef<'_> {
+    /// A copy of the value to keep or ship; a hash is rebuilt field by
+    /// field so the copy holds no spare capacity of the original.
+    pub fn to_owned_value(self) -> OwnedValue {
+        match self {
+            ValueRef::Str(s) => OwnedValue::Str(s.to_vec()),
+            ValueRef::Hash(h) => {
+                let mut copy = HashValue::default();
+                for (field, value) in h.iter() {
+                    copy.insert(field, value);
+                }
+                OwnedValue::Hash(copy)
+            }
+        }
+    }
+}
+
 /// A value taken out of (or about to be put into) the store.
 #[derive(Debug, Clone)]
 pub enum OwnedValue {

@@ -3,7 +3,7 @@
 //! when it is newer than the local copy, and exporting or dropping whole
 //! groups of keys (what a slot handoff streams and then forgets).
 
-use super::{HashValue, OwnedValue, Store, ValueRef};
+use super::{OwnedValue, Store};
 
 /// The state of one key at one version: its value and expiry, or its
 /// absence (a delete).
@@ -30,19 +30,6 @@ impl PartialEq for OwnedValue {
 }
 impl Eq for OwnedValue {}
 
-fn owned(value: ValueRef<'_>) -> OwnedValue {
-    match value {
-        ValueRef::Str(s) => OwnedValue::Str(s.to_vec()),
-        ValueRef::Hash(h) => {
-            let mut copy = HashValue::default();
-            for (field, value) in h.iter() {
-                copy.insert(field, value);
-            }
-            OwnedValue::Hash(copy)
-        }
-    }
-}
-
 impl Store {
     /// Gives `key`'s live entry the version `version` and returns its state
     /// (or its absence), both under one lock hold: a later stamp of the same
@@ -54,7 +41,7 @@ impl Store {
         let value = lock.peek(key).map(|index| {
             lock.shard.set_version_at(index, version);
             let expire = lock.shard.at(index).expire_at();
-            (owned(lock.shard.value(index)), expire)
+            (lock.shard.value(index).to_owned_value(), expire)
         });
         if value.is_none() {
             let now = lock.now;
@@ -102,9 +89,9 @@ impl Store {
         true
     }
 
-    /// Copies every live entry of shard `shard` whose key `wanted` accepts,
-    /// with its version (0 if it never had one), under one lock hold.
-    pub fn export_shard(&self, shard: usize, wanted: impl Fn(&[u8]) -> bool) -> Vec<Snapshot> {
+    /// Copies every live entry of shard `shard` that `wanted` accepts by
+    /// its key and version (0 if it never had one), under one lock hold.
+    pub fn export_shard(&self, shard: usize, wanted: impl Fn(&[u8], u64) -> bool) -> Vec<Snapshot> {
         let now = self.now();
         let guard = self.lock_shard(shard);
         let mut out = Vec::new();
@@ -112,13 +99,14 @@ impl Store {
             let Some(entry) = guard.bucket(index) else {
                 continue;
             };
-            if entry.is_expired(now) || !wanted(entry.key()) {
+            let version = entry.version().unwrap_or(0);
+            if entry.is_expired(now) || !wanted(entry.key(), version) {
                 continue;
             }
             out.push(Snapshot {
                 key: entry.key().to_vec(),
-                value: Some((owned(guard.value(index)), entry.expire_at())),
-                version: entry.version().unwrap_or(0),
+                value: Some((guard.value(index).to_owned_value(), entry.expire_at())),
+                version,
             });
         }
         out
