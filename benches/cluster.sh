@@ -18,11 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-1}
-KEYSPACE=${KEYSPACE:-100000}
-CONNECTIONS=${CONNECTIONS:-25}
-BASE_PORT=${BASE_PORT:-17600}
+env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 BASE_PORT=17600
 require redis-server redis-cli python3
 build_release ringcache-server ringcache-bench
 

@@ -12,10 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-REQUESTS=${REQUESTS:-1000000}
-CLIENTS=${CLIENTS:-50}
-KEYSPACE=${KEYSPACE:-100000}
-SIZE=${SIZE:-32}
+env_defaults REQUESTS=1000000 CLIENTS=50 KEYSPACE=100000 SIZE=32
 bench_ports 17379
 require redis-benchmark
 build_release ringcache-server

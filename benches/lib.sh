@@ -6,6 +6,8 @@
 # which sets `-euo pipefail`, moves to the repository root, and gives a
 # scratch directory ($WORK, removed on exit), the release binaries' paths
 # ($RC_BIN, $LOADGEN, $STALL), and:
+#   env_defaults NAME=VALUE...  each NAME keeps a non-empty value from the
+#                               environment, or gets VALUE
 #   bench_ports PORT            RC_PORT (default PORT) and RS_PORT (PORT + 1)
 #   start_pair [--need-redis]   ringcache on RC_PORT, and redis-server on
 #                               RS_PORT when installed (or required); names
@@ -129,9 +131,16 @@ start_redis() {
   wait_ready "$name" "$port"
 }
 
+env_defaults() {
+  local pair name
+  for pair in "$@"; do
+    name=${pair%%=*}
+    [ -n "${!name:-}" ] || printf -v "$name" '%s' "${pair#*=}"
+  done
+}
+
 bench_ports() {
-  RC_PORT=${RC_PORT:-$1}
-  RS_PORT=${RS_PORT:-$(($1 + 1))}
+  env_defaults RC_PORT="$1" RS_PORT=$(($1 + 1))
 }
 
 start_pair() {

@@ -54,17 +54,11 @@ fn check(c: &mut Connection, key: &str, model: &[u8], rng: &mut Gen) {
         } else {
             model[start as usize..=end as usize].to_vec()
         };
-        assert_eq!(
-            getrange(c, key, start, end),
-            expected,
-            "{key} {start}..={end}"
-        );
-        // Negative indexes count from the end.
-        assert_eq!(
-            getrange(c, key, start - len, end - len),
-            expected,
-            "{key} {start}..={end} from the end"
-        );
+        // The same range with negative indexes, counted from the end.
+        for (from, to) in [(start, end), (start - len, end - len)] {
+            let got = getrange(c, key, from, to);
+            assert_eq!(got, expected, "{key} {from}..={to} ({start}..={end})");
+        }
     }
 }
 

@@ -63,9 +63,7 @@ fn ping_and_echo() {
 fn hello_2_and_3_report_the_connection() {
     let node = TestServer::start();
     let mut raw = node.raw();
-    let Frame::Int(id) = raw.call(&["CLIENT", "ID"]) else {
-        panic!("CLIENT ID")
-    };
+    let id = raw.client_id();
     let raw3 = raw.roundtrip(&["HELLO", "3"]);
     assert!(
         raw3.starts_with(b"%7\r\n"),
@@ -250,9 +248,7 @@ fn client_id_names_list_info_and_setinfo() {
     let node = TestServer::start();
     let mut raw = node.raw();
     let mut other = node.conn();
-    let Frame::Int(id) = raw.call(&["CLIENT", "ID"]) else {
-        panic!("CLIENT ID")
-    };
+    let id = raw.client_id();
     let other_id: i64 = q(&mut other, &["CLIENT", "ID"]);
     assert_ne!(id, other_id);
     assert!(id > 0 && other_id > 0);
@@ -321,13 +317,8 @@ fn client_kill_closes_the_other_connection() {
     let node = TestServer::start();
     let mut admin = node.conn();
     let mut victim = node.raw();
-    let Frame::Int(victim_id) = victim.call(&["CLIENT", "ID"]) else {
-        panic!("CLIENT ID")
-    };
-    let killed: i64 = q(
-        &mut admin,
-        &["CLIENT", "KILL", "ID", &victim_id.to_string()],
-    );
+    let victim_id = victim.client_id().to_string();
+    let killed: i64 = q(&mut admin, &["CLIENT", "KILL", "ID", &victim_id]);
     assert_eq!(killed, 1);
     assert_eq!(
         victim.read_until_closed(),

@@ -11,7 +11,7 @@ use common::errors::{
     wrong_arity, FLOAT_RESULT_NAN_OR_INFINITY, INVALID_CURSOR, NAN_OR_INFINITY, NOT_FLOAT,
     NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
 };
-use common::query::assert_arity_errors;
+use common::query::{assert_arity_errors, AssertReplies};
 use common::wire::Frame;
 use common::{bulk, err, q, v, TestServer};
 use redis::Value;
@@ -247,32 +247,22 @@ fn hincrby_counts_and_errors() {
 fn hincrbyfloat_results_and_errors() {
     let node = TestServer::start();
     let mut c = node.conn();
-    // The examples of the Redis documentation.
-    let _: i64 = q(&mut c, &["HSET", "h", "f", "10.50"]);
-    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "f", "0.1"]), bulk("10.6"));
-    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "f", "-5"]), bulk("5.6"));
-    let _: i64 = q(&mut c, &["HSET", "h", "f", "5.0e3"]);
-    assert_eq!(
-        v(&mut c, &["HINCRBYFLOAT", "h", "f", "2.0e2"]),
-        bulk("5200")
-    );
-    assert_eq!(v(&mut c, &["HGET", "h", "f"]), bulk("5200"));
-    let _: i64 = q(&mut c, &["HSET", "h", "g", "5000"]);
-    assert_eq!(
-        v(&mut c, &["HINCRBYFLOAT", "h", "g", "10.6"]),
-        bulk("5010.6")
-    );
-    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "new", "1.5"]), bulk("1.5"));
-    assert_eq!(v(&mut c, &["HINCRBYFLOAT", "h", "new", "-1.5"]), bulk("0"));
-    let _: i64 = q(&mut c, &["HSET", "h", "big", "17179869184"]);
-    assert_eq!(
-        v(&mut c, &["HINCRBYFLOAT", "h", "big", "1.5"]),
-        bulk("17179869185.5")
-    );
-    assert_eq!(
-        v(&mut c, &["HINCRBYFLOAT", "h", "e", "1e10"]),
-        bulk("10000000000")
-    );
+    c.assert_replies(&[
+        // The examples of the Redis documentation.
+        (&["HSET", "h", "f", "10.50"], Value::Int(1)),
+        (&["HINCRBYFLOAT", "h", "f", "0.1"], bulk("10.6")),
+        (&["HINCRBYFLOAT", "h", "f", "-5"], bulk("5.6")),
+        (&["HSET", "h", "f", "5.0e3"], Value::Int(0)),
+        (&["HINCRBYFLOAT", "h", "f", "2.0e2"], bulk("5200")),
+        (&["HGET", "h", "f"], bulk("5200")),
+        (&["HSET", "h", "g", "5000"], Value::Int(1)),
+        (&["HINCRBYFLOAT", "h", "g", "10.6"], bulk("5010.6")),
+        (&["HINCRBYFLOAT", "h", "new", "1.5"], bulk("1.5")),
+        (&["HINCRBYFLOAT", "h", "new", "-1.5"], bulk("0")),
+        (&["HSET", "h", "big", "17179869184"], Value::Int(1)),
+        (&["HINCRBYFLOAT", "h", "big", "1.5"], bulk("17179869185.5")),
+        (&["HINCRBYFLOAT", "h", "e", "1e10"], bulk("10000000000")),
+    ]);
     // Errors.
     // An infinite increment is refused by itself, with its own message.
     for (increment, error) in [
@@ -305,27 +295,28 @@ fn wrong_type_for_every_hash_command() {
     let node = TestServer::start();
     let mut c = node.conn();
     let _: () = q(&mut c, &["SET", "s", "string"]);
-    for args in [
-        &["HSET", "s", "f", "v"][..],
-        &["HMSET", "s", "f", "v"],
-        &["HSETNX", "s", "f", "v"],
-        &["HGET", "s", "f"],
-        &["HMGET", "s", "f"],
-        &["HGETALL", "s"],
-        &["HDEL", "s", "f"],
-        &["HEXISTS", "s", "f"],
-        &["HLEN", "s"],
-        &["HKEYS", "s"],
-        &["HVALS", "s"],
-        &["HSTRLEN", "s", "f"],
-        &["HINCRBY", "s", "f", "1"],
-        &["HINCRBYFLOAT", "s", "f", "1"],
-        &["HRANDFIELD", "s"],
-        &["HRANDFIELD", "s", "2"],
-        &["HRANDFIELD", "s", "-2", "WITHVALUES"],
-        &["HSCAN", "s", "0"],
+    for request in [
+        "HSET s f v",
+        "HMSET s f v",
+        "HSETNX s f v",
+        "HGET s f",
+        "HMGET s f",
+        "HGETALL s",
+        "HDEL s f",
+        "HEXISTS s f",
+        "HLEN s",
+        "HKEYS s",
+        "HVALS s",
+        "HSTRLEN s f",
+        "HINCRBY s f 1",
+        "HINCRBYFLOAT s f 1",
+        "HRANDFIELD s",
+        "HRANDFIELD s 2",
+        "HRANDFIELD s -2 WITHVALUES",
+        "HSCAN s 0",
     ] {
-        assert_eq!(err(&mut c, args), WRONGTYPE, "{args:?}");
+        let words: Vec<&str> = request.split(' ').collect();
+        assert_eq!(err(&mut c, &words), WRONGTYPE, "{request}");
     }
     assert_eq!(
         v(&mut c, &["GET", "s"]),

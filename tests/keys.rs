@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::errors::{INVALID_CURSOR, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
-use common::query::{assert_arity_errors, set_keys};
+use common::query::{assert_arity_errors, set_keys, AssertReplies};
 use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, TestServer, DEADLINE};
 use redis::{Connection, Value};
 /// Upper bound on SCAN calls in one iteration (the key counts here are far
@@ -188,42 +188,26 @@ fn ttl_family_replies() {
     );
     assert_eq!(v(&mut c, &["PEXPIRE", "k", "2000000"]), Value::Int(1));
     assert_ttl(&mut c, "k", 1990..=2000);
-    // Absolute times are reported exactly; EXPIRETIME rounds to the
-    // nearest second, as Redis does.
-    assert_eq!(v(&mut c, &["EXPIREAT", "k", "4000000000"]), Value::Int(1));
-    assert_eq!(v(&mut c, &["EXPIRETIME", "k"]), Value::Int(4_000_000_000));
-    assert_eq!(
-        v(&mut c, &["PEXPIRETIME", "k"]),
-        Value::Int(4_000_000_000_000)
-    );
-    assert_eq!(
-        v(&mut c, &["PEXPIREAT", "k", "3999999999499"]),
-        Value::Int(1)
-    );
-    assert_eq!(v(&mut c, &["EXPIRETIME", "k"]), Value::Int(3_999_999_999));
-    assert_eq!(
-        v(&mut c, &["PEXPIREAT", "k", "3999999999500"]),
-        Value::Int(1)
-    );
-    assert_eq!(v(&mut c, &["EXPIRETIME", "k"]), Value::Int(4_000_000_000));
-    assert_eq!(
-        v(&mut c, &["PEXPIRETIME", "k"]),
-        Value::Int(3_999_999_999_500)
-    );
-    assert_eq!(
-        v(&mut c, &["PEXPIREAT", "k", "9223372036854775807"]),
-        Value::Int(1)
-    );
-    assert_eq!(v(&mut c, &["PEXPIRETIME", "k"]), Value::Int(i64::MAX));
-    assert_eq!(
-        v(&mut c, &["EXPIRETIME", "k"]),
-        Value::Int(9_223_372_036_854_776)
-    );
-    // PERSIST.
-    assert_eq!(v(&mut c, &["PERSIST", "k"]), Value::Int(1));
-    assert_eq!(v(&mut c, &["PERSIST", "k"]), Value::Int(0));
-    assert_eq!(v(&mut c, &["PERSIST", "missing"]), Value::Int(0));
-    assert_eq!(v(&mut c, &["TTL", "k"]), Value::Int(-1));
+    c.assert_replies(&[
+        // Absolute times are reported exactly; EXPIRETIME rounds to the
+        // nearest second, as Redis does.
+        (&["EXPIREAT", "k", "4000000000"], Value::Int(1)),
+        (&["EXPIRETIME", "k"], Value::Int(4_000_000_000)),
+        (&["PEXPIRETIME", "k"], Value::Int(4_000_000_000_000)),
+        (&["PEXPIREAT", "k", "3999999999499"], Value::Int(1)),
+        (&["EXPIRETIME", "k"], Value::Int(3_999_999_999)),
+        (&["PEXPIREAT", "k", "3999999999500"], Value::Int(1)),
+        (&["EXPIRETIME", "k"], Value::Int(4_000_000_000)),
+        (&["PEXPIRETIME", "k"], Value::Int(3_999_999_999_500)),
+        (&["PEXPIREAT", "k", "9223372036854775807"], Value::Int(1)),
+        (&["PEXPIRETIME", "k"], Value::Int(i64::MAX)),
+        (&["EXPIRETIME", "k"], Value::Int(9_223_372_036_854_776)),
+        // PERSIST.
+        (&["PERSIST", "k"], Value::Int(1)),
+        (&["PERSIST", "k"], Value::Int(0)),
+        (&["PERSIST", "missing"], Value::Int(0)),
+        (&["TTL", "k"], Value::Int(-1)),
+    ]);
     // Missing keys cannot get a TTL.
     for command in ["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"] {
         assert_eq!(

@@ -8,7 +8,7 @@ mod common;
 use common::errors::{
     line, FLOAT_RESULT_NAN_OR_INFINITY, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE,
 };
-use common::query::assert_arity_errors;
+use common::query::{assert_arity_errors, AssertReplies};
 use common::{assert_ttl, bulk, err, eventually, q, unix_secs, v, TestServer, DEADLINE};
 use redis::Value;
 
@@ -201,18 +201,25 @@ fn set_expiry_errors() {
 fn set_exat_pxat_in_the_past_deletes() {
     let node = TestServer::start();
     let mut c = node.conn();
-    assert_eq!(v(&mut c, &["SET", "k", "v", "EXAT", "1"]), Value::Okay);
-    assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0));
-    assert_eq!(v(&mut c, &["GET", "k"]), Value::Nil);
-    assert_eq!(v(&mut c, &["SET", "k", "old"]), Value::Okay);
-    assert_eq!(
-        v(&mut c, &["SET", "k", "new", "PXAT", "1", "GET"]),
-        bulk("old")
-    );
-    assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0));
-    let past = (unix_secs() - 10).to_string();
-    assert_eq!(v(&mut c, &["SET", "k", "v", "EXAT", &past]), Value::Okay);
-    assert_eq!(q::<i64>(&mut c, &["TTL", "k"]), -2);
+    let past = unix_secs() - 10;
+    let (past_secs, past_ms) = (past.to_string(), (past * 1000).to_string());
+    // Each option with the earliest time and with a recent one, with and
+    // without GET.
+    for (option, at) in [
+        ("EXAT", "1"),
+        ("PXAT", "1"),
+        ("EXAT", past_secs.as_str()),
+        ("PXAT", past_ms.as_str()),
+    ] {
+        let set = ["SET", "k", "v", option, at];
+        assert_eq!(v(&mut c, &set), Value::Okay, "{set:?}");
+        assert_eq!(v(&mut c, &["GET", "k"]), Value::Nil, "{set:?}");
+        assert_eq!(q::<i64>(&mut c, &["TTL", "k"]), -2, "{set:?}");
+        assert_eq!(v(&mut c, &["SET", "k", "old"]), Value::Okay);
+        let get_set = ["SET", "k", "new", option, at, "GET"];
+        assert_eq!(v(&mut c, &get_set), bulk("old"), "{get_set:?}");
+        assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0), "{get_set:?}");
+    }
 }
 
 #[test]
@@ -276,16 +283,17 @@ fn setnx_setex_psetex() {
 fn getset_and_getdel() {
     let node = TestServer::start();
     let mut c = node.conn();
-    assert_eq!(v(&mut c, &["GETSET", "k", "1"]), Value::Nil);
-    assert_eq!(v(&mut c, &["GETSET", "k", "2"]), bulk("1"));
-    // GETSET clears the TTL, as SET does.
-    assert_eq!(v(&mut c, &["SETEX", "k", "1000", "3"]), Value::Okay);
-    assert_eq!(v(&mut c, &["GETSET", "k", "4"]), bulk("3"));
-    assert_eq!(q::<i64>(&mut c, &["TTL", "k"]), -1);
-
-    assert_eq!(v(&mut c, &["GETDEL", "k"]), bulk("4"));
-    assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0));
-    assert_eq!(v(&mut c, &["GETDEL", "k"]), Value::Nil);
+    c.assert_replies(&[
+        (&["GETSET", "k", "1"], Value::Nil),
+        (&["GETSET", "k", "2"], bulk("1")),
+        // GETSET clears the TTL, as SET does.
+        (&["SETEX", "k", "1000", "3"], Value::Okay),
+        (&["GETSET", "k", "4"], bulk("3")),
+        (&["TTL", "k"], Value::Int(-1)),
+        (&["GETDEL", "k"], bulk("4")),
+        (&["EXISTS", "k"], Value::Int(0)),
+        (&["GETDEL", "k"], Value::Nil),
+    ]);
 
     let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
     assert_eq!(err(&mut c, &["GETSET", "h", "x"]), WRONGTYPE);
@@ -414,14 +422,19 @@ fn mget_mset_msetnx() {
 fn integer_counters() {
     let node = TestServer::start();
     let mut c = node.conn();
-    assert_eq!(v(&mut c, &["INCR", "n"]), Value::Int(1));
-    assert_eq!(v(&mut c, &["INCRBY", "n", "41"]), Value::Int(42));
-    assert_eq!(v(&mut c, &["DECR", "n"]), Value::Int(41));
-    assert_eq!(v(&mut c, &["DECRBY", "n", "50"]), Value::Int(-9));
-    assert_eq!(v(&mut c, &["INCRBY", "n", "-1"]), Value::Int(-10));
-    assert_eq!(v(&mut c, &["GET", "n"]), bulk("-10"));
-    assert_eq!(v(&mut c, &["DECR", "fresh"]), Value::Int(-1));
-    assert_eq!(v(&mut c, &["DECRBY", "fresh2", "5"]), Value::Int(-5));
+    // Each counter command and the value it leaves (and answers).
+    for (request, value) in [
+        (&["INCR", "n"][..], 1),
+        (&["INCRBY", "n", "41"], 42),
+        (&["DECR", "n"], 41),
+        (&["DECRBY", "n", "50"], -9),
+        (&["INCRBY", "n", "-1"], -10),
+        (&["DECR", "fresh"], -1),
+        (&["DECRBY", "fresh2", "5"], -5),
+    ] {
+        assert_eq!(q::<i64>(&mut c, request), value, "{request:?}");
+        assert_eq!(v(&mut c, &["GET", request[1]]), bulk(&value.to_string()));
+    }
     // Values that are not canonical 64-bit integers.
     for bad in [
         " 1",
@@ -554,19 +567,21 @@ fn incrbyfloat_results_and_errors() {
 fn append_and_strlen() {
     let node = TestServer::start();
     let mut c = node.conn();
-    assert_eq!(v(&mut c, &["STRLEN", "k"]), Value::Int(0));
-    assert_eq!(v(&mut c, &["APPEND", "k", "Hello"]), Value::Int(5));
-    assert_eq!(v(&mut c, &["APPEND", "k", " World"]), Value::Int(11));
-    assert_eq!(v(&mut c, &["APPEND", "k", ""]), Value::Int(11));
-    assert_eq!(v(&mut c, &["GET", "k"]), bulk("Hello World"));
-    assert_eq!(v(&mut c, &["STRLEN", "k"]), Value::Int(11));
-    // APPEND to a number keeps it a number for INCR.
-    assert_eq!(v(&mut c, &["SET", "n", "1"]), Value::Okay);
-    assert_eq!(v(&mut c, &["APPEND", "n", "2"]), Value::Int(2));
-    assert_eq!(v(&mut c, &["INCR", "n"]), Value::Int(13));
-    // APPEND keeps the TTL.
-    assert_eq!(v(&mut c, &["SETEX", "t", "1000", "a"]), Value::Okay);
-    assert_eq!(v(&mut c, &["APPEND", "t", "b"]), Value::Int(2));
+    c.assert_replies(&[
+        (&["STRLEN", "k"], Value::Int(0)),
+        (&["APPEND", "k", "Hello"], Value::Int(5)),
+        (&["APPEND", "k", " World"], Value::Int(11)),
+        (&["APPEND", "k", ""], Value::Int(11)),
+        (&["GET", "k"], bulk("Hello World")),
+        (&["STRLEN", "k"], Value::Int(11)),
+        // APPEND to a number keeps it a number for INCR.
+        (&["SET", "n", "1"], Value::Okay),
+        (&["APPEND", "n", "2"], Value::Int(2)),
+        (&["INCR", "n"], Value::Int(13)),
+        // APPEND keeps the TTL.
+        (&["SETEX", "t", "1000", "a"], Value::Okay),
+        (&["APPEND", "t", "b"], Value::Int(2)),
+    ]);
     assert_ttl(&mut c, "t", 990..=1000);
     let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
     assert_eq!(err(&mut c, &["APPEND", "h", "x"]), WRONGTYPE);
@@ -579,21 +594,22 @@ fn getrange_indexes_like_redis() {
     let mut c = node.conn();
     assert_eq!(v(&mut c, &["SET", "s", "This is a string"]), Value::Okay);
     for (start, end, expected) in [
-        ("0", "3", "This"),
-        ("-3", "-1", "ing"),
-        ("0", "-1", "This is a string"),
-        ("10", "100", "string"),
-        ("0", "-100", "T"),
-        ("-100", "-50", "T"),
-        ("-100", "2", "Thi"),
-        ("-1", "-5", ""),
-        ("5", "3", ""),
-        ("16", "20", ""),
-        ("15", "15", "g"),
-        ("9223372036854775807", "-9223372036854775808", ""),
+        (0, 3, "This"),
+        (-3, -1, "ing"),
+        (0, -1, "This is a string"),
+        (10, 100, "string"),
+        (0, -100, "T"),
+        (-100, -50, "T"),
+        (-100, 2, "Thi"),
+        (-1, -5, ""),
+        (5, 3, ""),
+        (16, 20, ""),
+        (15, 15, "g"),
+        (i64::MAX, i64::MIN, ""),
     ] {
+        let (from, to) = (start.to_string(), end.to_string());
         assert_eq!(
-            v(&mut c, &["GETRANGE", "s", start, end]),
+            v(&mut c, &["GETRANGE", "s", &from, &to]),
             bulk(expected),
             "GETRANGE {start} {end}"
         );
@@ -707,23 +723,24 @@ fn set_ifeq_and_ifne_compare_and_set() {
     // Redis 8.4's conditional SET: the building block of a version fence.
     let node = TestServer::start();
     let mut c = node.conn();
-    // IFEQ on a missing key never matches; IFNE does.
-    assert_eq!(v(&mut c, &["SET", "k", "1", "IFEQ", "0"]), Value::Nil);
-    assert_eq!(v(&mut c, &["EXISTS", "k"]), Value::Int(0));
-    assert_eq!(v(&mut c, &["SET", "k", "1", "IFNE", "1"]), Value::Okay);
-    // IFEQ writes only over the exact value.
-    assert_eq!(v(&mut c, &["SET", "k", "2", "IFEQ", "9"]), Value::Nil);
-    assert_eq!(
-        v(&mut c, &["SET", "k", "2", "IFEQ", "1", "PX", "60000"]),
-        Value::Okay
-    );
-    assert_eq!(v(&mut c, &["GET", "k"]), bulk("2"));
+    c.assert_replies(&[
+        // IFEQ on a missing key never matches; IFNE does.
+        (&["SET", "k", "1", "IFEQ", "0"], Value::Nil),
+        (&["EXISTS", "k"], Value::Int(0)),
+        (&["SET", "k", "1", "IFNE", "1"], Value::Okay),
+        // IFEQ writes only over the exact value.
+        (&["SET", "k", "2", "IFEQ", "9"], Value::Nil),
+        (&["SET", "k", "2", "IFEQ", "1", "PX", "60000"], Value::Okay),
+        (&["GET", "k"], bulk("2")),
+    ]);
     assert!(q::<i64>(&mut c, &["PTTL", "k"]) > 0);
-    // IFNE refuses the same value; GET returns the old value either way.
-    assert_eq!(v(&mut c, &["SET", "k", "3", "IFNE", "2", "GET"]), bulk("2"));
-    assert_eq!(v(&mut c, &["GET", "k"]), bulk("2"));
-    assert_eq!(v(&mut c, &["SET", "k", "3", "IFNE", "x", "GET"]), bulk("2"));
-    assert_eq!(v(&mut c, &["GET", "k"]), bulk("3"));
+    c.assert_replies(&[
+        // IFNE refuses the same value; GET returns the old value either way.
+        (&["SET", "k", "3", "IFNE", "2", "GET"], bulk("2")),
+        (&["GET", "k"], bulk("2")),
+        (&["SET", "k", "3", "IFNE", "x", "GET"], bulk("2")),
+        (&["GET", "k"], bulk("3")),
+    ]);
     // Exclusive with NX, XX and each other; the value is required.
     for args in [
         &["SET", "k", "v", "NX", "IFEQ", "3"][..],

@@ -52,25 +52,16 @@ impl Topology {
 }
 
 /// Why no slot map could be obtained.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
     /// Connecting, writing or reading failed or timed out.
-    Io(std::io::Error),
+    #[error("CLUSTER SLOTS failed: {0}")]
+    Io(#[from] std::io::Error),
     /// The server refused, or the reply was not a slot map (as the proto
     /// reader says).
-    Slots(ProtoError),
+    #[error(transparent)]
+    Slots(#[from] ProtoError),
 }
-
-impl std::fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TopologyError::Io(e) => write!(f, "CLUSTER SLOTS failed: {e}"),
-            TopologyError::Slots(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for TopologyError {}
 
 fn malformed(what: impl Into<String>) -> TopologyError {
     TopologyError::Slots(ProtoError::Malformed(what.into()))
@@ -88,10 +79,10 @@ pub async fn fetch(seed: &str, timeout: Duration) -> Result<Topology, TopologyEr
 }
 
 async fn query(seed: &str) -> Result<Value, TopologyError> {
-    let mut stream = TcpStream::connect(seed).await.map_err(TopologyError::Io)?;
+    let mut stream = TcpStream::connect(seed).await?;
     let mut out = BytesMut::new();
     resp::write_command(&mut out, &["CLUSTER", "SLOTS"]);
-    stream.write_all(&out).await.map_err(TopologyError::Io)?;
+    stream.write_all(&out).await?;
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         match resp::decode(&buf) {
@@ -102,7 +93,7 @@ async fn query(seed: &str) -> Result<Value, TopologyError> {
         if buf.len() > MAX_REPLY {
             return Err(malformed("reply too large"));
         }
-        if stream.read_buf(&mut buf).await.map_err(TopologyError::Io)? == 0 {
+        if stream.read_buf(&mut buf).await? == 0 {
             return Err(TopologyError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
     }
@@ -114,7 +105,7 @@ async fn query(seed: &str) -> Result<Value, TopologyError> {
 /// # Errors
 /// An error reply, a reply that is not a slot map, or too many nodes.
 pub fn parse_slots(seed: &str, reply: Value) -> Result<Topology, TopologyError> {
-    let ranges = parse_cluster_slots(&reply, seed).map_err(TopologyError::Slots)?;
+    let ranges = parse_cluster_slots(&reply, seed)?;
     // The seed is node 0, so unclaimed slots (and a fallback) go there.
     let mut topology = Topology::single(seed);
     topology.slots = vec![0; usize::from(SLOT_COUNT)];

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Stop};
 use crate::runner::Outcome;
+use crate::stats::OpStats;
 
 /// Latency percentiles of one request type, in milliseconds.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -146,10 +147,10 @@ impl Summary {
     pub fn new(config: &Config, outcome: &Outcome) -> Summary {
         let s = &outcome.stats;
         let secs = s.elapsed().as_secs_f64();
-        let op = |ops: u64, h: &Histogram<u64>| OpSummary {
-            ops,
-            ops_per_sec: rate(ops, secs),
-            latency_ms: Latency::from_histogram(h),
+        let op = |stats: &OpStats| OpSummary {
+            ops: stats.count,
+            ops_per_sec: rate(stats.count, secs),
+            latency_ms: Latency::from_histogram(&stats.latency),
         };
         let answered = s.hits + s.misses;
         Summary {
@@ -173,9 +174,9 @@ impl Summary {
                 .into(),
             },
             duration_secs: secs,
-            totals: op(s.ops(), &s.all),
-            sets: op(s.sets, &s.set_latency),
-            gets: op(s.gets, &s.get_latency),
+            totals: op(&s.all),
+            sets: op(&s.sets),
+            gets: op(&s.gets),
             get_hits: HitSummary {
                 hits: s.hits,
                 misses: s.misses,

@@ -21,13 +21,47 @@ fn histogram() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
-/// What one connection (or, merged, the whole run) measured.
+/// Requests of one kind (or of every kind) and their latencies.
 #[derive(Debug, Clone)]
+pub struct OpStats {
+    /// Replies counted (any outcome).
+    pub count: u64,
+    /// Latency of each, µs.
+    pub latency: Histogram<u64>,
+}
+
+impl Default for OpStats {
+    fn default() -> OpStats {
+        OpStats {
+            count: 0,
+            latency: histogram(),
+        }
+    }
+}
+
+impl OpStats {
+    fn record(&mut self, us: u64) {
+        self.count += 1;
+        self.latency.saturating_record(us);
+    }
+
+    fn merge(&mut self, other: &OpStats) {
+        self.count += other.count;
+        // Same bounds on both sides, so adding cannot fail; saturate anyway
+        // by ignoring the (impossible) error rather than panicking.
+        let _ = self.latency.add(&other.latency);
+    }
+}
+
+/// What one connection (or, merged, the whole run) measured.
+#[derive(Debug, Clone, Default)]
 pub struct Stats {
-    /// SET replies counted (any outcome).
-    pub sets: u64,
-    /// GET replies counted (any outcome).
-    pub gets: u64,
+    /// Every counted request.
+    pub all: OpStats,
+    /// SETs.
+    pub sets: OpStats,
+    /// GETs.
+    pub gets: OpStats,
     /// GETs answered with a value.
     pub hits: u64,
     /// GETs answered nil.
@@ -38,12 +72,6 @@ pub struct Stats {
     pub redirects: u64,
     /// Connections lost, refused or timed out.
     pub connection_errors: u64,
-    /// Latency of every counted request, µs.
-    pub all: Histogram<u64>,
-    /// Latency of SETs, µs.
-    pub set_latency: Histogram<u64>,
-    /// Latency of GETs, µs.
-    pub get_latency: Histogram<u64>,
     /// When measuring started (the end of the warmup).
     pub started: Option<Instant>,
     /// When the last counted reply arrived.
@@ -52,42 +80,16 @@ pub struct Stats {
     pub first_error: Option<String>,
 }
 
-impl Default for Stats {
-    fn default() -> Stats {
-        Stats {
-            sets: 0,
-            gets: 0,
-            hits: 0,
-            misses: 0,
-            errors: 0,
-            redirects: 0,
-            connection_errors: 0,
-            all: histogram(),
-            set_latency: histogram(),
-            get_latency: histogram(),
-            started: None,
-            finished: None,
-            first_error: None,
-        }
-    }
-}
-
 impl Stats {
     /// Counts one reply that took `latency` and arrived at `now`.
     pub fn record(&mut self, op: Op, outcome: &Outcome, latency: Duration, now: Instant) {
         let us = u64::try_from(latency.as_micros())
             .unwrap_or(u64::MAX)
             .max(1);
-        self.all.saturating_record(us);
+        self.all.record(us);
         match op {
-            Op::Set => {
-                self.sets += 1;
-                self.set_latency.saturating_record(us);
-            }
-            Op::Get => {
-                self.gets += 1;
-                self.get_latency.saturating_record(us);
-            }
+            Op::Set => self.sets.record(us),
+            Op::Get => self.gets.record(us),
         }
         match outcome {
             Outcome::Stored => {}
@@ -111,23 +113,19 @@ impl Stats {
 
     /// Requests counted.
     pub fn ops(&self) -> u64 {
-        self.sets + self.gets
+        self.all.count
     }
 
     /// Adds `other` into `self`; the measured window becomes the union.
     pub fn merge(&mut self, other: &Stats) {
-        self.sets += other.sets;
-        self.gets += other.gets;
+        self.all.merge(&other.all);
+        self.sets.merge(&other.sets);
+        self.gets.merge(&other.gets);
         self.hits += other.hits;
         self.misses += other.misses;
         self.errors += other.errors;
         self.redirects += other.redirects;
         self.connection_errors += other.connection_errors;
-        // Same bounds on both sides, so adding cannot fail; saturate anyway
-        // by ignoring the (impossible) error rather than panicking.
-        let _ = self.all.add(&other.all);
-        let _ = self.set_latency.add(&other.set_latency);
-        let _ = self.get_latency.add(&other.get_latency);
         self.started = earliest(self.started, other.started);
         self.finished = latest(self.finished, other.finished);
         if self.first_error.is_none() {
@@ -165,6 +163,7 @@ mod tests {
     #[test]
     fn merge_adds_counts_and_widens_the_window() {
         let t0 = Instant::now();
+        let ms = Duration::from_millis;
         let mut a = Stats {
             started: Some(t0),
             ..Stats::default()
@@ -173,34 +172,30 @@ mod tests {
             Op::Get,
             &Outcome::Hit,
             Duration::from_micros(100),
-            t0 + Duration::from_millis(5),
+            t0 + ms(5),
         );
         let mut b = Stats {
-            started: Some(t0 + Duration::from_millis(1)),
+            started: Some(t0 + ms(1)),
             ..Stats::default()
         };
-        b.record(
-            Op::Get,
-            &Outcome::Miss,
-            Duration::from_micros(300),
-            t0 + Duration::from_millis(9),
-        );
-        b.record(
-            Op::Set,
-            &Outcome::Error,
-            Duration::from_micros(200),
-            t0 + Duration::from_millis(8),
-        );
+        // (op, outcome, latency in µs, arrival in ms after t0)
+        for (op, outcome, us, at) in [
+            (Op::Get, Outcome::Miss, 300, 9),
+            (Op::Set, Outcome::Error, 200, 8),
+        ] {
+            b.record(op, &outcome, Duration::from_micros(us), t0 + ms(at));
+        }
         b.connection_error("reset");
         a.merge(&b);
         assert_eq!(
-            (a.gets, a.sets, a.hits, a.misses, a.errors),
+            (a.gets.count, a.sets.count, a.hits, a.misses, a.errors),
             (2, 1, 1, 1, 1)
         );
         assert_eq!(a.connection_errors, 1);
         assert_eq!(a.first_error.as_deref(), Some("reset"));
-        assert_eq!(a.all.len(), 3);
-        assert_eq!(a.get_latency.max(), a.get_latency.highest_equivalent(300));
-        assert_eq!(a.elapsed(), Duration::from_millis(9));
+        assert_eq!((a.ops(), a.all.latency.len()), (3, 3));
+        let gets = &a.gets.latency;
+        assert_eq!(gets.max(), gets.highest_equivalent(300));
+        assert_eq!(a.elapsed(), ms(9));
     }
 }

@@ -301,6 +301,15 @@ mod tests {
         report_at(b.try_acquire_at(now).expect("allowed"), false, now);
     }
 
+    /// A breaker opened by one failure, and when that failure was.
+    fn opened() -> (CircuitBreaker, Instant) {
+        let b = breaker(1);
+        let t0 = Instant::now();
+        fail_at(&b, t0);
+        assert_eq!(b.state(), BreakerState::Open);
+        (b, t0)
+    }
+
     #[test]
     fn opens_after_threshold_failures_in_a_row() {
         let b = breaker(3);
@@ -320,9 +329,7 @@ mod tests {
 
     #[test]
     fn one_probe_after_the_cool_down_closes_or_reopens() {
-        let b = breaker(1);
-        let t0 = Instant::now();
-        fail_at(&b, t0);
+        let (b, t0) = opened();
         let after = t0 + Duration::from_secs(2);
         let probe = b.try_acquire_at(after).expect("probe");
         assert!(probe.is_probe());
@@ -353,9 +360,7 @@ mod tests {
 
     #[test]
     fn a_dropped_probe_lets_the_next_call_probe() {
-        let b = breaker(1);
-        let t0 = Instant::now();
-        fail_at(&b, t0);
+        let (b, t0) = opened();
         let after = t0 + Duration::from_secs(3);
         drop(b.try_acquire_at(after).expect("probe"));
         assert_eq!(b.state(), BreakerState::Open);

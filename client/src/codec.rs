@@ -73,12 +73,16 @@ mod tests {
         name: String,
     }
 
-    #[test]
-    fn json_round_trip_and_errors() {
-        let user = User {
+    fn ann() -> User {
+        User {
             id: 7,
             name: "ann".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn json_round_trip_and_errors() {
+        let user = ann();
         let bytes = JsonCodec.encode(&user).expect("encodes");
         assert_eq!(bytes, br#"{"id":7,"name":"ann"}"#);
         assert_eq!(JsonCodec.decode::<User>(&bytes).expect("decodes"), user);
@@ -90,10 +94,7 @@ mod tests {
     #[cfg(feature = "postcard")]
     #[test]
     fn postcard_round_trip() {
-        let user = User {
-            id: 7,
-            name: "ann".into(),
-        };
+        let user = ann();
         let bytes = PostcardCodec.encode(&user).expect("encodes");
         assert!(bytes.len() < JsonCodec.encode(&user).expect("encodes").len());
         assert_eq!(PostcardCodec.decode::<User>(&bytes).expect("decodes"), user);

@@ -33,6 +33,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tracing::{debug, warn};
 
+use crate::client::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{self, Value};
 
@@ -64,16 +65,9 @@ pub struct ConnectionOptions {
 }
 
 impl Default for ConnectionOptions {
+    /// The connections of a [`ClientConfig`] with its defaults.
     fn default() -> ConnectionOptions {
-        ConnectionOptions {
-            username: None,
-            password: None,
-            readonly: false,
-            connect_timeout: Duration::from_secs(1),
-            queue_capacity: 1024,
-            max_in_flight: 4096,
-            stale_after: Duration::from_secs(1),
-        }
+        ConnectionOptions::from(&ClientConfig::default())
     }
 }
 

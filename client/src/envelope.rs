@@ -31,14 +31,18 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use ringcache_proto::clock::{unix_micros, Stamps};
 use tracing::warn;
 
 use crate::breaker::CircuitBreaker;
 use crate::client::{Client, SetOptions};
 use crate::codec::Codec;
 use crate::error::{Error, ErrorKind, Result};
+
+// Part of this module's API; the clock itself is the protocol crate's.
+pub use ringcache_proto::clock::unix_millis;
 
 /// First byte of every entry.
 pub const MAGIC: u8 = 0xC7;
@@ -47,19 +51,17 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 19;
 
-const FLAG_NEGATIVE: u8 = 1;
-const FLAG_TOMBSTONE: u8 = 2;
-
-/// What an entry holds.
+/// What an entry holds; `kind as u8` is the entry's flags byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum EntryKind {
     /// A value (the payload).
-    Value,
+    Value = 0,
     /// "Not found" from the loader (negative caching); no payload.
-    Negative,
+    Negative = 0b01,
     /// Invalidated: readers treat it as a miss, and loads cannot populate
     /// the key (`SET NX` fails) until it expires; no payload.
-    Tombstone,
+    Tombstone = 0b10,
 }
 
 /// An entry's header.
@@ -89,13 +91,8 @@ impl Header {
     /// The entry's bytes: this header, then `payload` (empty for negative
     /// entries and tombstones).
     pub fn encode(&self, payload: &[u8]) -> Vec<u8> {
-        let flags = match self.kind {
-            EntryKind::Value => 0,
-            EntryKind::Negative => FLAG_NEGATIVE,
-            EntryKind::Tombstone => FLAG_TOMBSTONE,
-        };
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-        bytes.extend_from_slice(&[MAGIC, FORMAT_VERSION, flags]);
+        bytes.extend_from_slice(&[MAGIC, FORMAT_VERSION, self.kind as u8]);
         bytes.extend_from_slice(&self.fresh_until_ms.to_be_bytes());
         bytes.extend_from_slice(&self.version.to_be_bytes());
         bytes.extend_from_slice(payload);
@@ -110,12 +107,12 @@ impl Header {
             return None;
         }
         let payload = &bytes[HEADER_LEN..];
-        let kind = match bytes[2] {
-            0 => EntryKind::Value,
-            FLAG_NEGATIVE if payload.is_empty() => EntryKind::Negative,
-            FLAG_TOMBSTONE if payload.is_empty() => EntryKind::Tombstone,
-            _ => return None,
-        };
+        let kind = [EntryKind::Value, EntryKind::Negative, EntryKind::Tombstone]
+            .into_iter()
+            .find(|kind| *kind as u8 == bytes[2])?;
+        if kind != EntryKind::Value && !payload.is_empty() {
+            return None;
+        }
         let word = |at: usize| -> Option<u64> {
             Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
         };
@@ -135,28 +132,11 @@ impl Header {
     }
 }
 
-/// The current Unix time in ms (0 if the clock is before 1970).
-pub fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// A version for a new entry: Unix µs, bumped to stay strictly increasing
 /// within the process.
 pub(crate) fn next_version() -> u64 {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-    let mut last = LAST.load(Ordering::Relaxed);
-    loop {
-        let next = now.max(last.saturating_add(1));
-        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return next,
-            Err(seen) => last = seen,
-        }
-    }
+    static VERSIONS: Stamps = Stamps::new();
+    VERSIONS.next(unix_micros())
 }
 
 /// `ttl` scaled by a uniform factor in `[1 - jitter, 1 + jitter]`, at
@@ -409,7 +389,7 @@ mod tests {
         assert!(Header::parse(&unknown_flags).is_none());
         // A negative entry or tombstone with a payload is not ours.
         let mut negative_with_payload = value;
-        negative_with_payload[2] = FLAG_NEGATIVE;
+        negative_with_payload[2] = EntryKind::Negative as u8;
         assert!(Header::parse(&negative_with_payload).is_none());
         assert!(Header::parse(b"").is_none());
         assert!(Header::parse(br#"{"json":"value","that":"is","long":1}"#).is_none());

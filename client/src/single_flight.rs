@@ -167,15 +167,18 @@ impl Drop for Claim {
 mod tests {
     use super::*;
 
+    /// A flight of key `k` with its leader and one waiter.
+    fn leader_and_waiter(flights: &SingleFlight) -> (Leader<u32>, Waiter<u32>) {
+        match (flights.join::<u32>("k"), flights.join::<u32>("k")) {
+            (Join::Lead(leader), Join::Wait(waiter)) => (leader, waiter),
+            _ => panic!("the first caller leads, the second waits"),
+        }
+    }
+
     #[tokio::test]
     async fn waiters_get_the_leaders_result_and_the_entry_goes() {
         let flights = SingleFlight::default();
-        let Join::Lead(leader) = flights.join::<u32>("k") else {
-            panic!("first caller leads")
-        };
-        let Join::Wait(waiter) = flights.join::<u32>("k") else {
-            panic!("second caller waits")
-        };
+        let (leader, waiter) = leader_and_waiter(&flights);
         assert!(matches!(flights.join::<String>("k"), Join::Mismatch));
         assert_eq!(flights.len(), 1);
         leader.finish(7);
@@ -187,12 +190,7 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_leader_releases_its_waiters() {
         let flights = SingleFlight::default();
-        let Join::Lead(leader) = flights.join::<u32>("k") else {
-            panic!("leads")
-        };
-        let Join::Wait(waiter) = flights.join::<u32>("k") else {
-            panic!("waits")
-        };
+        let (leader, waiter) = leader_and_waiter(&flights);
         drop(leader);
         assert_eq!(waiter.wait().await, None);
         assert_eq!(flights.len(), 0);

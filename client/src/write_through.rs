@@ -36,15 +36,15 @@ use serde::Serialize;
 use tracing::{debug, warn};
 
 use crate::breaker::{BreakerConfig, CircuitBreaker};
-use crate::cache_aside::{check_shared, config_error, DEFAULT_FENCE_TTL, DEFAULT_JITTER};
+use crate::cache_aside::{check_shared, config_error, CacheAsideConfig};
 use crate::client::Client;
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{self, EntryKind, EntryStore, Outcome};
 use crate::error::Result;
 
 /// How a [`WriteThrough`] writes the cache. Keep `jitter` and
-/// `stale_window` the same as the [`CacheAsideConfig`](crate::CacheAsideConfig)
-/// of the readers, so written entries live as loaded ones do.
+/// `stale_window` the same as the [`CacheAsideConfig`] of the readers, so
+/// written entries live as loaded ones do ([`WriteThroughConfig::matching`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -72,19 +72,30 @@ pub struct WriteThroughConfig {
     pub breaker: BreakerConfig,
 }
 
-impl Default for WriteThroughConfig {
-    fn default() -> WriteThroughConfig {
+impl WriteThroughConfig {
+    /// Writes as `readers` (the [`CacheAsideConfig`] of the helpers that
+    /// read the keys) load: their jitter, stale window, fence, cache call
+    /// bound and breaker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringcache_client::{CacheAsideConfig, WriteThroughConfig};
+    ///
+    /// let readers = CacheAsideConfig { stale_window: Some(Duration::from_secs(60)), ..CacheAsideConfig::default() };
+    /// let writers = WriteThroughConfig::matching(&readers);
+    /// assert_eq!(writers.stale_window, readers.stale_window);
+    /// assert!(writers.fence_ttl >= readers.fence_ttl);
+    /// ```
+    pub fn matching(readers: &CacheAsideConfig) -> WriteThroughConfig {
         WriteThroughConfig {
-            jitter: DEFAULT_JITTER,
-            stale_window: None,
-            fence_ttl: DEFAULT_FENCE_TTL,
-            cache_timeout: None,
-            breaker: BreakerConfig::default(),
+            jitter: readers.jitter,
+            stale_window: readers.stale_window,
+            fence_ttl: readers.fence_ttl,
+            cache_timeout: readers.cache_timeout,
+            breaker: readers.breaker,
         }
     }
-}
 
-impl WriteThroughConfig {
     /// Checks the ranges.
     ///
     /// # Errors
@@ -96,6 +107,13 @@ impl WriteThroughConfig {
             return Err(config_error("fence_ttl must be above zero"));
         }
         Ok(())
+    }
+}
+
+impl Default for WriteThroughConfig {
+    /// The defaults of [`CacheAsideConfig`], as readers with defaults load.
+    fn default() -> WriteThroughConfig {
+        WriteThroughConfig::matching(&CacheAsideConfig::default())
     }
 }
 
@@ -438,6 +456,15 @@ impl<C: Codec> WriteThrough<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache_aside::{DEFAULT_FENCE_TTL, DEFAULT_JITTER};
+
+    #[test]
+    fn defaults_are_the_readers_defaults() {
+        let c = WriteThroughConfig::default();
+        assert_eq!((c.jitter, c.fence_ttl), (DEFAULT_JITTER, DEFAULT_FENCE_TTL));
+        assert_eq!((c.stale_window, c.cache_timeout), (None, None));
+        assert_eq!(c.breaker, BreakerConfig::default());
+    }
 
     #[test]
     fn configs_are_checked_and_outcomes_explain_staleness() {

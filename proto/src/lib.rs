@@ -1,6 +1,8 @@
 //! ringcache-proto: what a ringcache node and its clients must agree on,
 //! in one crate both depend on (the node does not depend on the client).
 //!
+//! - [`clock`]: Unix time as integers, and stamps that never repeat
+//!   (the client's entry versions, a node's start generation);
 //! - [`resp`]: RESP2/RESP3 encoding, a bounded decoder for replies, and
 //!   [`resp::frame_len`], which finds a frame's end without decoding it;
 //! - [`slot`]: key to slot, as Redis Cluster computes it (CRC16, hash tags);
@@ -13,6 +15,7 @@
 //! - [`wire`]: the commands nodes send each other (`RCAPPLY`, `RCEXPORT`
 //!   pages, `RCHANDOFF`), with one strict decoder of a key's state.
 
+pub mod clock;
 pub mod link;
 pub mod resp;
 pub mod ring;

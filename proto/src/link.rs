@@ -33,13 +33,14 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
+use crate::clock::unix_millis;
 use crate::resp;
 
 mod batch;
@@ -348,12 +349,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl<W: Waiter> Book<W> {
     /// Permits a request of `count` commands takes: one per command, at
     /// most the whole budget (so a huge batch still passes, alone).
@@ -397,7 +392,7 @@ where
         permits: Semaphore::new(max_in_flight),
         max_in_flight,
         gauge: config.in_flight_gauge.clone(),
-        settled_at_ms: AtomicU64::new(unix_ms()),
+        settled_at_ms: AtomicU64::new(unix_millis()),
     };
     // The request the writer holds while it waits for in-flight room.
     let mut held: Option<Request<W>> = None;
@@ -615,7 +610,7 @@ fn deliver<W: Waiter>(
                 done.push(finished.waiter);
             }
             if pending.is_empty() {
-                book.settled_at_ms.store(unix_ms(), Ordering::Relaxed);
+                book.settled_at_ms.store(unix_millis(), Ordering::Relaxed);
             }
         }
     };

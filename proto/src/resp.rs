@@ -91,16 +91,9 @@ pub enum Value {
 }
 
 /// Why a reply could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid RESP reply: {0}")]
 pub struct DecodeError(pub String);
-
-impl std::fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid RESP reply: {}", self.0)
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 /// Deepest nesting accepted in a reply.
 pub const MAX_DEPTH: usize = 64;

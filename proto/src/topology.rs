@@ -22,24 +22,15 @@ pub struct SlotRange {
 }
 
 /// Why a reply is not a slot map.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
     /// The node answered with an error (e.g. cluster support disabled).
+    #[error("CLUSTER SLOTS refused: {0}")]
     Refused(String),
     /// The reply did not have the `CLUSTER SLOTS` shape; says what was wrong.
+    #[error("CLUSTER SLOTS reply malformed: {0}")]
     Malformed(String),
 }
-
-impl std::fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TopologyError::Refused(e) => write!(f, "CLUSTER SLOTS refused: {e}"),
-            TopologyError::Malformed(e) => write!(f, "CLUSTER SLOTS reply malformed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for TopologyError {}
 
 fn malformed<T>(what: &str) -> Result<T, TopologyError> {
     Err(TopologyError::Malformed(what.to_string()))

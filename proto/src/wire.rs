@@ -19,8 +19,6 @@
 //! state; a page's entries take one small vector each, bounded by the
 //! page's bytes. Every malformed input is a [`WireError`], never a panic.
 
-use std::fmt;
-
 use bytes::BytesMut;
 
 use crate::resp;
@@ -63,16 +61,9 @@ pub enum Payload<'a, H> {
 }
 
 /// Why a node-to-node message was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed node message: {0}")]
 pub struct WireError(&'static str);
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "malformed node message: {}", self.0)
-    }
-}
-
-impl std::error::Error for WireError {}
 
 /// Appends the `RCAPPLY` command for `snapshot` to `out`.
 pub fn encode_apply<'a, H>(out: &mut BytesMut, snapshot: SnapshotRef<'a, H>)

@@ -101,6 +101,21 @@ pub fn dbsize(conn: &mut Connection) -> u64 {
     q(conn, &["DBSIZE"])
 }
 
+/// A conversation as a table: `c.assert_replies(&[(request, reply), ...])`.
+pub trait AssertReplies {
+    /// Sends each request in turn and asserts its reply.
+    fn assert_replies(&mut self, steps: &[(&[&str], Value)]);
+}
+
+impl AssertReplies for Connection {
+    #[track_caller]
+    fn assert_replies(&mut self, steps: &[(&[&str], Value)]) {
+        for (request, expected) in steps {
+            assert_eq!(v(self, request), *expected, "{request:?}");
+        }
+    }
+}
+
 /// Asserts that each request fails with exactly its error line.
 pub fn assert_errors(conn: &mut Connection, cases: &[(&[&str], &str)]) {
     for (request, expected) in cases {

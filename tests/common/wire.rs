@@ -497,6 +497,14 @@ impl RawConn {
         self.call_bytes(args).0
     }
 
+    /// This connection's `CLIENT ID`.
+    pub fn client_id(&mut self) -> i64 {
+        match self.call(&["CLIENT", "ID"]) {
+            Frame::Int(id) => id,
+            other => panic!("CLIENT ID answered {}", other.show()),
+        }
+    }
+
     /// Sends one request and returns the exact bytes of its reply, which
     /// must be all that arrived.
     pub fn roundtrip<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::connection::ConnectionOptions;
+
 /// Default [`ClientConfig::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default [`ClientConfig::connect_timeout`].
@@ -86,6 +88,24 @@ impl Default for ClientConfig {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+}
+
+impl From<&ClientConfig> for ConnectionOptions {
+    /// The settings of the client's connections (not `READONLY`; the
+    /// router turns it on for replica reads).
+    fn from(config: &ClientConfig) -> ConnectionOptions {
+        ConnectionOptions {
+            username: config.username.clone(),
+            password: config.password.clone(),
+            readonly: false,
+            connect_timeout: config.connect_timeout,
+            queue_capacity: config.queue_capacity,
+            max_in_flight: config.max_in_flight,
+            // Grace past a request's deadline before the link counts as
+            // dead: one more request timeout, at least half a second.
+            stale_after: config.request_timeout.max(Duration::from_millis(500)),
         }
     }
 }

@@ -24,7 +24,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::{oneshot, Notify};
@@ -134,7 +133,7 @@ impl Router {
         }
         let discovery = ConnectionOptions {
             readonly: false,
-            ..connection_options(&config)
+            ..ConnectionOptions::from(&config)
         };
         let mut last_error = None;
         let mut found = None;
@@ -165,7 +164,7 @@ impl Router {
         let cluster = matches!(topology, Topology::Cluster(_));
         let options = ConnectionOptions {
             readonly: cluster && config.read_from_replicas,
-            ..connection_options(&config)
+            ..ConnectionOptions::from(&config)
         };
         let (stop, stopped) = oneshot::channel();
         let router = Arc::new(Router {
@@ -300,19 +299,6 @@ impl Router {
                 Ok(Arc::clone(&nodes[fastrand::usize(..nodes.len())]))
             }
         }
-    }
-}
-
-/// Connection settings from the client's.
-fn connection_options(config: &ClientConfig) -> ConnectionOptions {
-    ConnectionOptions {
-        username: config.username.clone(),
-        password: config.password.clone(),
-        readonly: false,
-        connect_timeout: config.connect_timeout,
-        queue_capacity: config.queue_capacity,
-        max_in_flight: config.max_in_flight,
-        stale_after: config.request_timeout.max(Duration::from_millis(500)),
     }
 }
 

@@ -1,5 +1,7 @@
 //! The ring's placement properties, checked slot by slot.
 
+use std::ops::RangeInclusive;
+
 use super::*;
 
 const SLOTS: usize = SLOT_COUNT as usize;
@@ -22,6 +24,15 @@ fn owner_names(placement: &Placement, slot: u16) -> Vec<&str> {
         .iter()
         .map(|&node| placement.nodes()[usize::from(node)].name.as_str())
         .collect()
+}
+
+/// Fails with `what` (and the value) unless `value` lies in `range`.
+#[track_caller]
+fn assert_within(value: f64, range: RangeInclusive<f64>, what: &str) {
+    assert!(
+        range.contains(&value),
+        "{what}: {value:.3}, not in {range:?}"
+    );
 }
 
 /// Each node's share of primaries, relative to a fair share by weight
@@ -77,15 +88,20 @@ fn placement_is_pinned() {
 // 1.14. So ±25% holds for any names seen, not just these.
 const BALANCE_TOLERANCE: f64 = 0.25;
 
+/// Fails with `what` unless `share` of a fair share (1.0) is within the
+/// balance tolerance.
+#[track_caller]
+fn assert_balanced(share: f64, what: &str) {
+    let fair = 1.0 - BALANCE_TOLERANCE..=1.0 + BALANCE_TOLERANCE;
+    assert_within(share, fair, what);
+}
+
 #[test]
 fn primaries_are_balanced_with_256_vnodes() {
     for count in [3, 10] {
         let placement = Placement::new(&named(count), DEFAULT_VNODES, 1);
         for (node, share) in primary_shares(&placement).into_iter().enumerate() {
-            assert!(
-                (share - 1.0).abs() <= BALANCE_TOLERANCE,
-                "{count} nodes: node {node} has {share:.3} of its fair share"
-            );
+            assert_balanced(share, &format!("{count} nodes: node {node}'s primaries"));
         }
     }
 }
@@ -99,10 +115,7 @@ fn copies_are_balanced_with_256_vnodes() {
     for node in 0..10 {
         let (primary, replica) = placement.slot_counts(node);
         let share = (primary + replica) as f64 / fair;
-        assert!(
-            (share - 1.0).abs() <= BALANCE_TOLERANCE,
-            "node {node} holds {share:.3} of its fair share of copies"
-        );
+        assert_balanced(share, &format!("node {node}'s copies"));
     }
 }
 
@@ -117,17 +130,26 @@ fn slot_counts_add_up() {
     assert_eq!(placement.slot_counts(5), (0, 0));
 }
 
+/// The node that joins in [`before_and_after_a_join`].
+const NEWCOMER: &str = "node-3";
+
+/// Placements of three nodes, and of the same three joined by
+/// [`NEWCOMER`], with `copies` copies of each slot.
+fn before_and_after_a_join(copies: usize) -> (Placement, Placement) {
+    let all = named(4);
+    assert_eq!(all[3].name, NEWCOMER);
+    let before = Placement::new(&all[..3], DEFAULT_VNODES, copies);
+    (before, Placement::new(&all, DEFAULT_VNODES, copies))
+}
+
 #[test]
 fn a_joining_node_takes_only_its_share() {
-    let all = named(4);
-    let newcomer = all[3].name.as_str();
-    let before = Placement::new(&all[..3], DEFAULT_VNODES, 1);
-    let after = Placement::new(&all, DEFAULT_VNODES, 1);
+    let (before, after) = before_and_after_a_join(1);
 
     let mut taken = 0;
     for slot in 0..SLOT_COUNT {
         let (old, new) = (owner_names(&before, slot), owner_names(&after, slot));
-        if new[0] == newcomer {
+        if new[0] == NEWCOMER {
             taken += 1;
         } else {
             assert_eq!(old, new, "slot {slot} moved between two old nodes");
@@ -135,10 +157,10 @@ fn a_joining_node_takes_only_its_share() {
     }
     // A fair share is 1/4; over 200 name sets the newcomer took between
     // 21% and 29%.
-    let share = taken as f64 / SLOTS as f64;
-    assert!(
-        (0.15..=0.35).contains(&share),
-        "the 4th node took {share:.3}"
+    assert_within(
+        taken as f64 / SLOTS as f64,
+        0.15..=0.35,
+        "the 4th node's take",
     );
 }
 
@@ -147,15 +169,12 @@ fn a_joining_node_keeps_the_order_of_old_owners() {
     // With replicas: among the old nodes, a slot's owners after the join
     // are the first owners it had before, in the same order. So no old
     // replica is promoted over another, and at most one copy moves.
-    let all = named(4);
-    let newcomer = all[3].name.as_str();
-    let before = Placement::new(&all[..3], DEFAULT_VNODES, 3);
-    let after = Placement::new(&all, DEFAULT_VNODES, 3);
+    let (before, after) = before_and_after_a_join(3);
     for slot in 0..SLOT_COUNT {
         let old = owner_names(&before, slot);
         let kept: Vec<&str> = owner_names(&after, slot)
             .into_iter()
-            .filter(|&name| name != newcomer)
+            .filter(|&name| name != NEWCOMER)
             .collect();
         assert!(kept.len() >= 2, "slot {slot}: {kept:?}");
         assert_eq!(kept, old[..kept.len()], "slot {slot}");
@@ -303,17 +322,11 @@ fn weight_gives_proportional_slots() {
     // Fair share for weight 2 of 4 is half the slots. Over 200 name sets
     // the weight-2 node got between 0.89 and 1.08 of that.
     let share = primary_shares(&placement)[0];
-    assert!(
-        (share - 1.0).abs() <= 0.15,
-        "weight 2 got {share:.3} of its fair share"
-    );
+    assert_within(share, 0.85..=1.15, "weight 2's share of its fair share");
     let (heavy_slots, _) = placement.slot_counts(0);
     let (light_slots, _) = placement.slot_counts(1);
     let ratio = heavy_slots as f64 / light_slots as f64;
-    assert!(
-        (1.5..=2.5).contains(&ratio),
-        "weight 2 / weight 1 = {ratio:.2}"
-    );
+    assert_within(ratio, 1.5..=2.5, "weight 2 / weight 1");
 }
 
 #[test]
