@@ -1,7 +1,18 @@
 //! The fuzzer's words: the key pool, glob patterns, configuration
 //! parameters and values, and each command's subcommands and options.
 
+use std::sync::LazyLock;
+
+use ringcache_server::commands::INFO_SECTIONS;
+
 use crate::common::random::Gen;
+
+/// INFO's words: its sections, the groups of them, and sections it does
+/// not have.
+static INFO_WORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let others = "all everything default commandstats cpu errorstats";
+    INFO_SECTIONS.into_iter().chain(others.split(' ')).collect()
+});
 
 /// Keys: a small pool so commands collide (types, overwrites, misses), a
 /// hash-tagged pair, the empty key, and now and then a fresh binary one.
@@ -163,22 +174,7 @@ pub fn options(name: &str) -> &'static [&'static str] {
         "flushall" | "flushdb" => &["async", "sync"],
         "hello" => &["2", "3", "auth", "setname", "default"],
         "auth" => &["default"],
-        "info" => &[
-            "server",
-            "clients",
-            "memory",
-            "persistence",
-            "stats",
-            "replication",
-            "cluster",
-            "keyspace",
-            "all",
-            "everything",
-            "default",
-            "commandstats",
-            "cpu",
-            "errorstats",
-        ],
+        "info" => &INFO_WORDS,
         "shutdown" => &["nosave", "save", "now", "force", "abort"],
         _ => &[],
     }

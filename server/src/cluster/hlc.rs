@@ -8,8 +8,9 @@
 //! every later write. The arithmetic saturates: at `u64::MAX` the clock
 //! stays there rather than wrap to zero.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use ringcache_proto::clock::Stamps;
 
 use crate::store::unix_ms;
 
@@ -43,7 +44,7 @@ impl Version {
 /// See the module docs.
 #[derive(Debug, Default)]
 pub struct Hlc {
-    last: AtomicU64,
+    stamps: Stamps,
 }
 
 impl Hlc {
@@ -54,24 +55,13 @@ impl Hlc {
     }
 
     fn next_at(&self, now_ms: u64) -> Version {
-        let wall = Version::at_millis(now_ms).0;
-        let mut last = self.last.load(Ordering::Relaxed);
-        loop {
-            let next = wall.max(last.saturating_add(1));
-            match self
-                .last
-                .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return Version(next),
-                Err(seen) => last = seen,
-            }
-        }
+        Version(self.stamps.next(Version::at_millis(now_ms).0))
     }
 
     /// Takes note of a version made elsewhere, so later local versions
     /// are greater. The caller bounds it first ([`Version::too_far_ahead`]).
     pub fn observe(&self, version: Version) {
-        self.last.fetch_max(version.0, Ordering::Relaxed);
+        self.stamps.observe(version.0);
     }
 }
 

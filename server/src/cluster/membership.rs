@@ -6,14 +6,14 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chitchat::{
     spawn_chitchat, Chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig,
     NodeState, ProtocolVersion,
 };
+use ringcache_proto::clock::{unix_nanos, Stamps};
 use tokio::sync::{oneshot, watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
@@ -504,18 +504,8 @@ fn validate(config: &MembershipConfig) -> io::Result<()> {
 /// the clock does not go back; unique within the process even when two starts
 /// share a clock tick.
 fn next_generation() -> u64 {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    let mut last = LAST.load(Ordering::Relaxed);
-    loop {
-        let next = now.max(last.saturating_add(1));
-        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return next,
-            Err(seen) => last = seen,
-        }
-    }
+    static GENERATIONS: Stamps = Stamps::new();
+    GENERATIONS.next(unix_nanos())
 }
 
 /// Splits seeds into resolved addresses and the hostname seeds to resolve again later.

@@ -43,7 +43,9 @@ fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-const SECTIONS: [&str; 8] = [
+/// The sections INFO prints, in order; a request names some of them, or
+/// `all`, `everything` or `default` for every one.
+pub const SECTIONS: [&str; 8] = [
     "server",
     "clients",
     "memory",

@@ -45,6 +45,7 @@ use crate::stats::ServerStats;
 use crate::store::{unix_ms, Store};
 
 pub use clustering::{ClusterOp, DISABLED};
+pub use info::SECTIONS as INFO_SECTIONS;
 pub use session::REDIS_COMPAT_VERSION;
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
 pub use subcommands::SubSpec;

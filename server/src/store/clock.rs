@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of the current time.
 #[derive(Debug, Clone, Default)]
@@ -38,16 +37,7 @@ impl Clock {
     }
 }
 
-/// The system time in Unix milliseconds.
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The system time in Unix microseconds.
-pub fn unix_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
+pub use ringcache_proto::clock::unix_micros as unix_us;
+/// The system time in Unix milliseconds.
+pub use ringcache_proto::clock::unix_millis as unix_ms;
