@@ -6,6 +6,9 @@
 //! ```text
 //! RCAPPLY <version> <key> <expire-at-ms, 0 for none> s <value>
 //! RCAPPLY <version> <key> <expire-at-ms, 0 for none> h <field> <value> ...
+//! RCAPPLY <version> <key> <expire-at-ms, 0 for none> l <element> ...
+//! RCAPPLY <version> <key> <expire-at-ms, 0 for none> t <member> ...
+//! RCAPPLY <version> <key> <expire-at-ms, 0 for none> z <member> <score> ...
 //! RCAPPLY <version> <key> 0 d                       (deleted)
 //! RCEXPORT <shard> <slot> [<slot> ...]  -> [next shard or -1, [fields]...]
 //! RCHANDOFF <slot> [<slot> ...]
@@ -31,7 +34,7 @@ pub const EXPORT: &[u8] = b"RCEXPORT";
 pub const HANDOFF: &[u8] = b"RCHANDOFF";
 
 /// One key's state at a version, borrowed: what `RCAPPLY` carries. `H`
-/// yields a hash's `(field, value)` pairs.
+/// yields a collection's fields, flat (see [`Payload::Collection`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRef<'a, H> {
     /// The version of the write; the newer version wins.
@@ -56,8 +59,51 @@ pub struct LiveRef<'a, H> {
 pub enum Payload<'a, H> {
     /// A string.
     Str(&'a [u8]),
-    /// A hash: its `(field, value)` pairs.
-    Hash(H),
+    /// A collection and its fields, flat: a hash's field, value, field,
+    /// value...; a list's elements head to tail; a set's members; a sorted
+    /// set's member, score, member, score... (scores as shortest decimal
+    /// text that reads back to the same double, `inf`, `-inf`).
+    Collection(CollectionKind, H),
+}
+
+/// The type of a collection on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionKind {
+    /// Field and value pairs.
+    Hash,
+    /// Elements in order.
+    List,
+    /// Members.
+    Set,
+    /// Member and score pairs.
+    ZSet,
+}
+
+impl CollectionKind {
+    /// Its type field.
+    fn tag(self) -> &'static [u8] {
+        match self {
+            CollectionKind::Hash => b"h",
+            CollectionKind::List => b"l",
+            CollectionKind::Set => b"t",
+            CollectionKind::ZSet => b"z",
+        }
+    }
+
+    fn from_tag(tag: &[u8]) -> Option<Self> {
+        Some(match tag {
+            b"h" => CollectionKind::Hash,
+            b"l" => CollectionKind::List,
+            b"t" => CollectionKind::Set,
+            b"z" => CollectionKind::ZSet,
+            _ => return None,
+        })
+    }
+
+    /// True when its fields come in pairs.
+    fn paired(self) -> bool {
+        matches!(self, CollectionKind::Hash | CollectionKind::ZSet)
+    }
 }
 
 /// Why a node-to-node message was refused.
@@ -66,25 +112,28 @@ pub enum Payload<'a, H> {
 pub struct WireError(&'static str);
 
 /// Appends the `RCAPPLY` command for `snapshot` to `out`.
-pub fn encode_apply<'a, H>(out: &mut BytesMut, snapshot: SnapshotRef<'a, H>)
+pub fn encode_apply<'a, H, F>(out: &mut BytesMut, snapshot: SnapshotRef<'a, H>)
 where
-    H: ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+    H: ExactSizeIterator<Item = F>,
+    F: AsRef<[u8]>,
 {
     encode_state(out, snapshot, Some(APPLY));
 }
 
 /// Appends `snapshot` as an array of its fields (an `RCAPPLY` without the
 /// command name: an entry of an export page).
-pub fn encode_entry<'a, H>(out: &mut BytesMut, snapshot: SnapshotRef<'a, H>)
+pub fn encode_entry<'a, H, F>(out: &mut BytesMut, snapshot: SnapshotRef<'a, H>)
 where
-    H: ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+    H: ExactSizeIterator<Item = F>,
+    F: AsRef<[u8]>,
 {
     encode_state(out, snapshot, None);
 }
 
-fn encode_state<'a, H>(out: &mut BytesMut, snapshot: SnapshotRef<'a, H>, name: Option<&[u8]>)
+fn encode_state<'a, H, F>(out: &mut BytesMut, snapshot: SnapshotRef<'a, H>, name: Option<&[u8]>)
 where
-    H: ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+    H: ExactSizeIterator<Item = F>,
+    F: AsRef<[u8]>,
 {
     let mut number = itoa::Buffer::new();
     let fields = match &snapshot.value {
@@ -94,9 +143,9 @@ where
             ..
         }) => 5,
         Some(LiveRef {
-            payload: Payload::Hash(h),
+            payload: Payload::Collection(_, fields),
             ..
-        }) => 4 + 2 * h.len(),
+        }) => 4 + fields.len(),
     };
     resp::write_len(out, b'*', (usize::from(name.is_some()) + fields) as i64);
     if let Some(name) = name {
@@ -115,11 +164,10 @@ where
             resp::write_bulk(out, b"s");
             resp::write_bulk(out, value);
         }
-        Payload::Hash(pairs) => {
-            resp::write_bulk(out, b"h");
-            for (field, value) in pairs {
-                resp::write_bulk(out, field);
-                resp::write_bulk(out, value);
+        Payload::Collection(kind, fields) => {
+            resp::write_bulk(out, kind.tag());
+            for field in fields {
+                resp::write_bulk(out, field.as_ref());
             }
         }
     }
@@ -149,10 +197,11 @@ pub fn encode_handoff_done(out: &mut BytesMut, slots: &[u16]) {
 
 /// Appends one export page: `next` (the shard to ask for next; `None`
 /// after the last) and `entries`.
-pub fn encode_page<'a, E, H>(out: &mut BytesMut, next: Option<u64>, entries: E)
+pub fn encode_page<'a, E, H, F>(out: &mut BytesMut, next: Option<u64>, entries: E)
 where
     E: ExactSizeIterator<Item = SnapshotRef<'a, H>>,
-    H: ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+    H: ExactSizeIterator<Item = F>,
+    F: AsRef<[u8]>,
 {
     resp::write_len(out, b'*', 1 + entries.len() as i64);
     resp::write_int(
@@ -164,33 +213,13 @@ where
     }
 }
 
-/// The `(field, value)` pairs of a decoded hash, read from the rest of its
-/// fields (an even number of them, checked by the decoder).
-#[derive(Debug, Clone)]
-pub struct HashFields<I>(I);
-
-impl<'a, I: Iterator<Item = &'a [u8]>> Iterator for HashFields<I> {
-    type Item = (&'a [u8], &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        Some((self.0.next()?, self.0.next()?))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let (low, high) = self.0.size_hint();
-        (low / 2, high.map(|h| h / 2))
-    }
-}
-
-impl<'a, I: ExactSizeIterator<Item = &'a [u8]>> ExactSizeIterator for HashFields<I> {}
-
 /// Decodes a key's state from its fields, as `RCAPPLY` carries them after
 /// the command name: version, key, expiry (0 for none), type, payload.
 ///
 /// # Errors
 /// A field count that does not fit the type, a number that is not plain
 /// decimal digits within `u64`, a delete with an expiry, an unknown type.
-pub fn decode_snapshot<'a, I>(mut fields: I) -> Result<SnapshotRef<'a, HashFields<I>>, WireError>
+pub fn decode_snapshot<'a, I>(mut fields: I) -> Result<SnapshotRef<'a, I>, WireError>
 where
     I: ExactSizeIterator<Item = &'a [u8]>,
 {
@@ -210,9 +239,14 @@ where
             })
         }
         b"s" if count == 5 => Payload::Str(next()?),
-        b"h" if count.is_multiple_of(2) => Payload::Hash(HashFields(fields)),
-        b"d" | b"s" | b"h" => return Err(WireError("wrong field count")),
-        _ => return Err(WireError("unknown type")),
+        b"d" | b"s" => return Err(WireError("wrong field count")),
+        tag => {
+            let kind = CollectionKind::from_tag(tag).ok_or(WireError("unknown type"))?;
+            if kind.paired() && !count.is_multiple_of(2) {
+                return Err(WireError("wrong field count"));
+            }
+            Payload::Collection(kind, fields)
+        }
     };
     Ok(SnapshotRef {
         version,
@@ -222,7 +256,7 @@ where
 }
 
 /// A decoded entry of an export page.
-pub type PageEntry<'a> = SnapshotRef<'a, HashFields<std::vec::IntoIter<&'a [u8]>>>;
+pub type PageEntry<'a> = SnapshotRef<'a, std::vec::IntoIter<&'a [u8]>>;
 
 /// A decoded export page.
 #[derive(Debug)]

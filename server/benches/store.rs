@@ -65,7 +65,7 @@ fn get(store: &Store, key: &[u8]) -> usize {
     let mut lock = store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         Some(ValueRef::Str(v)) => black_box(v).len(),
-        Some(ValueRef::Hash(_)) => 1,
+        Some(_) => 1,
         None => 0,
     }
 }

@@ -64,6 +64,7 @@ impl NodeState {
             policy: config.maxmemory_policy,
             samples: config.maxmemory_samples,
             clock,
+            encodings: config.encodings,
         });
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
@@ -117,6 +118,7 @@ impl NodeState {
                     self.slowlog.set_max_len(config.slowlog_max_len);
                 }
                 Effect::Latency => self.latency.set_threshold(config.latency_monitor_threshold),
+                Effect::Encoding => self.store.set_encoding_limits(config.encodings),
             }
         }
     }

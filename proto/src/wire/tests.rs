@@ -9,28 +9,21 @@ use super::*;
 enum Owned {
     Deleted,
     Str(Vec<u8>, Option<u64>),
-    Hash(Vec<(Vec<u8>, Vec<u8>)>, Option<u64>),
+    Collection(CollectionKind, Vec<Vec<u8>>, Option<u64>),
 }
 
-type PairIter<'a> = std::iter::Map<
-    std::slice::Iter<'a, (Vec<u8>, Vec<u8>)>,
-    fn(&'a (Vec<u8>, Vec<u8>)) -> (&'a [u8], &'a [u8]),
->;
+type FieldIter<'a> = std::slice::Iter<'a, Vec<u8>>;
 
-fn pair(p: &(Vec<u8>, Vec<u8>)) -> (&[u8], &[u8]) {
-    (&p.0, &p.1)
-}
-
-fn view<'a>(version: u64, key: &'a [u8], owned: &'a Owned) -> SnapshotRef<'a, PairIter<'a>> {
+fn view<'a>(version: u64, key: &'a [u8], owned: &'a Owned) -> SnapshotRef<'a, FieldIter<'a>> {
     let value = match owned {
         Owned::Deleted => None,
         Owned::Str(v, expire_at) => Some(LiveRef {
             expire_at: *expire_at,
             payload: Payload::Str(v),
         }),
-        Owned::Hash(pairs, expire_at) => Some(LiveRef {
+        Owned::Collection(kind, fields, expire_at) => Some(LiveRef {
             expire_at: *expire_at,
-            payload: Payload::Hash(pairs.iter().map(pair as fn(_) -> _)),
+            payload: Payload::Collection(*kind, fields.iter()),
         }),
     };
     SnapshotRef {
@@ -40,9 +33,7 @@ fn view<'a>(version: u64, key: &'a [u8], owned: &'a Owned) -> SnapshotRef<'a, Pa
     }
 }
 
-fn own<'a, H: Iterator<Item = (&'a [u8], &'a [u8])>>(
-    s: SnapshotRef<'a, H>,
-) -> (u64, Vec<u8>, Owned) {
+fn own<'a, H: Iterator<Item = &'a [u8]>>(s: SnapshotRef<'a, H>) -> (u64, Vec<u8>, Owned) {
     let owned = match s.value {
         None => Owned::Deleted,
         Some(LiveRef {
@@ -51,13 +42,14 @@ fn own<'a, H: Iterator<Item = (&'a [u8], &'a [u8])>>(
         }) => Owned::Str(v.to_vec(), expire_at),
         Some(LiveRef {
             expire_at,
-            payload: Payload::Hash(h),
-        }) => Owned::Hash(
-            h.map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
-            expire_at,
-        ),
+            payload: Payload::Collection(kind, fields),
+        }) => Owned::Collection(kind, fields.map(<[u8]>::to_vec).collect(), expire_at),
     };
     (s.version, s.key.to_vec(), owned)
+}
+
+fn fields(items: &[&[u8]]) -> Vec<Vec<u8>> {
+    items.iter().map(|i| i.to_vec()).collect()
 }
 
 fn samples() -> Vec<(u64, Vec<u8>, Owned)> {
@@ -67,15 +59,36 @@ fn samples() -> Vec<(u64, Vec<u8>, Owned)> {
         (
             7,
             b"h".to_vec(),
-            Owned::Hash(
-                vec![
-                    (b"f1".to_vec(), b"a".to_vec()),
-                    (b"f2".to_vec(), b"".to_vec()),
-                ],
+            Owned::Collection(
+                CollectionKind::Hash,
+                fields(&[b"f1", b"a", b"f2", b""]),
                 None,
             ),
         ),
-        (u64::MAX, b"e".to_vec(), Owned::Hash(Vec::new(), Some(5))),
+        (
+            u64::MAX,
+            b"e".to_vec(),
+            Owned::Collection(CollectionKind::Hash, Vec::new(), Some(5)),
+        ),
+        (
+            4,
+            b"l".to_vec(),
+            Owned::Collection(CollectionKind::List, fields(&[b"a", b"", b"a"]), None),
+        ),
+        (
+            5,
+            b"t".to_vec(),
+            Owned::Collection(CollectionKind::Set, fields(&[b"1", b"x"]), Some(9)),
+        ),
+        (
+            6,
+            b"z".to_vec(),
+            Owned::Collection(
+                CollectionKind::ZSet,
+                fields(&[b"m", b"1.5", b"n", b"-inf"]),
+                None,
+            ),
+        ),
         (8, b"gone".to_vec(), Owned::Deleted),
         (
             3,
@@ -129,7 +142,7 @@ fn pages_round_trip() {
     encode_page(
         &mut empty,
         None,
-        std::iter::empty::<SnapshotRef<'_, PairIter<'_>>>(),
+        std::iter::empty::<SnapshotRef<'_, FieldIter<'_>>>(),
     );
     assert!(decode_page(&empty).expect("valid").entries.is_empty());
 }
@@ -154,6 +167,7 @@ fn malformed_states_are_refused() {
         &[b"1", b"k", b"0", b"d", b"extra"],
         &[b"1", b"k", b"5", b"d"],
         &[b"1", b"k", b"0", b"h", b"field"],
+        &[b"1", b"k", b"0", b"z", b"member"],
         &[b"1", b"k", b"0", b"x", b"v"],
         &[b"+1", b"k", b"0", b"s", b"v"],
         &[b"-1", b"k", b"0", b"s", b"v"],

@@ -5,13 +5,15 @@
 //! repair all use it), `RCEXPORT` pages carry many, `RCHANDOFF` tells a
 //! previous owner that a handoff of some slots is complete.
 
+use std::borrow::Cow;
+
 use bytes::BytesMut;
-use ringcache_proto::wire::{self, LiveRef, Payload, SnapshotRef};
+use ringcache_proto::wire::{self, CollectionKind, LiveRef, Payload, SnapshotRef};
 
 pub use ringcache_proto::wire::{encode_export, encode_handoff_done};
 
 use crate::protocol::Args;
-use crate::store::{HashValue, OwnedValue, Snapshot};
+use crate::store::{Collection, HashValue, ListValue, OwnedValue, SetValue, Snapshot, SortedSet};
 
 /// Appends the `RCAPPLY` command for `snapshot` to `out`.
 pub fn encode_apply(out: &mut BytesMut, snapshot: &Snapshot) {
@@ -28,7 +30,7 @@ pub fn encode_page(out: &mut BytesMut, next: i64, entries: &[Snapshot]) {
 /// they are malformed.
 pub fn decode_apply(args: Args<'_>) -> Option<Snapshot> {
     let fields = Fields { args, next: 1 };
-    wire::decode_snapshot(fields).ok().map(owned)
+    wire::decode_snapshot(fields).ok().and_then(owned)
 }
 
 /// Decodes one export page: the next shard to ask for (-1 after the last)
@@ -39,18 +41,23 @@ pub fn decode_page(page: &[u8]) -> Option<(i64, Vec<Snapshot>)> {
         Some(shard) => i64::try_from(shard).ok()?,
         None => -1,
     };
-    Some((next, page.entries.into_iter().map(owned).collect()))
+    let entries = page.entries.into_iter().map(owned).collect::<Option<_>>()?;
+    Some((next, entries))
 }
 
+/// The fields of a collection, flat, as the wire format carries them.
+type FlatFields<'a> = std::vec::IntoIter<Cow<'a, [u8]>>;
+
 /// `snapshot` as the wire format borrows it.
-fn view(
-    snapshot: &Snapshot,
-) -> SnapshotRef<'_, impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_> {
+fn view(snapshot: &Snapshot) -> SnapshotRef<'_, FlatFields<'_>> {
     let value = snapshot.value.as_ref().map(|(value, expire_at)| LiveRef {
         expire_at: *expire_at,
         payload: match value {
             OwnedValue::Str(s) => Payload::Str(s),
-            OwnedValue::Hash(h) => Payload::Hash(h.iter()),
+            OwnedValue::Collection(c) => {
+                let (kind, fields) = flatten(c);
+                Payload::Collection(kind, fields.into_iter())
+            }
         },
     });
     SnapshotRef {
@@ -60,26 +67,86 @@ fn view(
     }
 }
 
-/// A decoded key state, copied into a store snapshot.
-fn owned<'a, H: Iterator<Item = (&'a [u8], &'a [u8])>>(state: SnapshotRef<'a, H>) -> Snapshot {
-    let value = state.value.map(|live| {
-        let value = match live.payload {
-            Payload::Str(s) => OwnedValue::Str(s.to_vec()),
-            Payload::Hash(pairs) => {
-                let mut hash = HashValue::default();
-                for (field, value) in pairs {
-                    hash.insert(field, value);
-                }
-                OwnedValue::Hash(hash)
-            }
-        };
-        (value, live.expire_at)
-    });
-    Snapshot {
+fn flatten(collection: &Collection) -> (CollectionKind, Vec<Cow<'_, [u8]>>) {
+    fn borrowed(item: &[u8]) -> Cow<'_, [u8]> {
+        Cow::Borrowed(item)
+    }
+    match collection {
+        Collection::Hash(h) => (
+            CollectionKind::Hash,
+            h.iter()
+                .flat_map(|(f, v)| [borrowed(f), borrowed(v)])
+                .collect(),
+        ),
+        Collection::List(l) => (CollectionKind::List, l.iter().map(borrowed).collect()),
+        Collection::Set(s) => (CollectionKind::Set, s.iter().map(borrowed).collect()),
+        Collection::ZSet(z) => (
+            CollectionKind::ZSet,
+            z.iter()
+                // `{:e}` is the shortest text that reads back to the same
+                // double, without the hundreds of digits `{}` prints for 1e300.
+                .flat_map(|(m, score)| [borrowed(m), Cow::Owned(format!("{score:e}").into_bytes())])
+                .collect(),
+        ),
+    }
+}
+
+/// A decoded key state, copied into a store snapshot; `None` when a sorted
+/// set's score is not a number.
+fn owned<'a, H: Iterator<Item = &'a [u8]>>(state: SnapshotRef<'a, H>) -> Option<Snapshot> {
+    let value = match state.value {
+        None => None,
+        Some(live) => {
+            let value = match live.payload {
+                Payload::Str(s) => OwnedValue::Str(s.to_vec()),
+                Payload::Collection(kind, fields) => OwnedValue::Collection(rebuild(kind, fields)?),
+            };
+            Some((value, live.expire_at))
+        }
+    };
+    Some(Snapshot {
         key: state.key.to_vec(),
         value,
         version: state.version,
-    }
+    })
+}
+
+fn rebuild<'a>(
+    kind: CollectionKind,
+    mut fields: impl Iterator<Item = &'a [u8]>,
+) -> Option<Collection> {
+    Some(match kind {
+        CollectionKind::Hash => {
+            let mut hash = HashValue::default();
+            while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
+                hash.insert(field, value);
+            }
+            Collection::Hash(hash)
+        }
+        CollectionKind::List => {
+            let mut list = ListValue::default();
+            fields.for_each(|item| list.push_back(item));
+            Collection::List(list)
+        }
+        CollectionKind::Set => {
+            let mut set = SetValue::default();
+            fields.for_each(|member| {
+                set.insert(member);
+            });
+            Collection::Set(set)
+        }
+        CollectionKind::ZSet => {
+            let mut zset = SortedSet::default();
+            while let (Some(member), Some(score)) = (fields.next(), fields.next()) {
+                let score: f64 = std::str::from_utf8(score).ok()?.parse().ok()?;
+                if score.is_nan() {
+                    return None;
+                }
+                zset.insert(member, score);
+            }
+            Collection::ZSet(zset)
+        }
+    })
 }
 
 /// A request's arguments from `next` on, as the decoder reads fields.
@@ -114,23 +181,46 @@ mod tests {
         let mut hash = HashValue::default();
         hash.insert(b"f1", b"a");
         hash.insert(b"f2", b"");
-        vec![
-            Snapshot {
-                key: b"k".to_vec(),
-                value: Some((OwnedValue::Str(b"v".to_vec()), Some(1234))),
-                version: 99,
-            },
-            Snapshot {
-                key: b"h".to_vec(),
-                value: Some((OwnedValue::Hash(hash), None)),
-                version: 7,
-            },
-            Snapshot {
-                key: b"gone".to_vec(),
-                value: None,
-                version: 8,
-            },
-        ]
+        let mut list = ListValue::default();
+        for item in [&b"x"[..], b"", b"x"] {
+            list.push_back(item);
+        }
+        let mut set = SetValue::default();
+        set.insert(b"m");
+        set.insert(b"123");
+        let mut zset = SortedSet::default();
+        for (member, score) in [
+            (&b"a"[..], 1.5),
+            (b"b", f64::NEG_INFINITY),
+            (b"c", 1e300),
+            (b"d", 0.1),
+        ] {
+            zset.insert(member, score);
+        }
+        let collections = [
+            Collection::Hash(hash),
+            Collection::List(list),
+            Collection::Set(set),
+            Collection::ZSet(zset),
+        ];
+        let mut samples = vec![Snapshot {
+            key: b"k".to_vec(),
+            value: Some((OwnedValue::Str(b"v".to_vec()), Some(1234))),
+            version: 99,
+        }];
+        for (i, collection) in collections.into_iter().enumerate() {
+            samples.push(Snapshot {
+                key: format!("c{i}").into_bytes(),
+                value: Some((OwnedValue::Collection(collection), None)),
+                version: 7 + i as u64,
+            });
+        }
+        samples.push(Snapshot {
+            key: b"gone".to_vec(),
+            value: None,
+            version: 8,
+        });
+        samples
     }
 
     #[test]

@@ -3,11 +3,11 @@
 use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use super::spec::flag_sets::{R, RF, WF, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
-use super::{Ctx, Outcome};
+use super::{read_value, Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
-use crate::store::{HashValue, KeyLock, ValueRef};
+use crate::store::{HashValue, WrongType};
 
 const H: C = C::HASH;
 
@@ -32,37 +32,6 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("hscan", hscan, -3, R, "hash", "Iterates over fields and values of a hash.").keys(KeySpec::ONE).acl(H),
 ];
 
-/// Index of the hash at `key`, creating an empty one when absent; Err when
-/// the key holds another type.
-fn hash_for_write(lock: &mut KeyLock<'_>, key: &[u8]) -> Result<usize, ()> {
-    match lock.find(key) {
-        Some(index) => match lock.shard.value(index) {
-            ValueRef::Hash(_) => Ok(index),
-            ValueRef::Str(_) => Err(()),
-        },
-        None => {
-            let access = lock.new_access();
-            Ok(lock.shard.insert_hash(lock.hash, key, access))
-        }
-    }
-}
-
-/// Runs `f` on the hash at `key` for reading: `Ok(None)` when absent.
-fn read_hash<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(&HashValue, &mut Ctx<'_>) -> R,
-) -> Result<Option<R>, ()> {
-    // Copy the node reference so the lock borrows it, not `ctx`.
-    let node = ctx.node;
-    let mut lock = node.store.lock(key);
-    match lock.read(key).map(|i| lock.shard.value(i)) {
-        None => Ok(None),
-        Some(ValueRef::Str(_)) => Err(()),
-        Some(ValueRef::Hash(h)) => Ok(Some(f(h, ctx))),
-    }
-}
-
 /// Sets the field/value pairs of HSET and HMSET; the number of new fields,
 /// or the failure already answered.
 fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, Outcome> {
@@ -71,7 +40,7 @@ fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, Outc
     }
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
-    let Ok(index) = hash_for_write(&mut lock, key) else {
+    let Ok(index) = lock.for_write::<HashValue>(key) else {
         return Err(ctx.fail(WRONGTYPE));
     };
     let added = lock.shard.with_hash_mut(index, |h| {
@@ -109,7 +78,7 @@ pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
-    let Ok(index) = hash_for_write(&mut lock, key) else {
+    let Ok(index) = lock.for_write::<HashValue>(key) else {
         return ctx.fail(WRONGTYPE);
     };
     let added = lock.shard.with_hash_mut(index, |h| {
@@ -130,19 +99,19 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// HGET key field
 pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_hash(ctx, args.get(1), |h, ctx| {
+    match read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
         ctx.reply.opt_bulk(h.get(args.get(2)))
     }) {
         Ok(Some(())) => {}
         Ok(None) => ctx.reply.null(),
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
 
 /// HMGET key field [field ...]
 pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let result = read_hash(ctx, args.get(1), |h, ctx| {
+    let result = read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
         ctx.reply.array(args.len() - 2);
         for field in args.iter_from(2) {
             ctx.reply.opt_bulk(h.get(field));
@@ -156,7 +125,7 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
                 ctx.reply.null();
             }
         }
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
@@ -170,7 +139,7 @@ enum Listing {
 }
 
 fn list(ctx: &mut Ctx<'_>, args: Args<'_>, what: Listing) -> Outcome {
-    let result = read_hash(ctx, args.get(1), |h, ctx| {
+    let result = read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
         match what {
             Listing::Both => ctx.reply.map(h.len()),
             _ => ctx.reply.array(h.len()),
@@ -192,7 +161,7 @@ fn list(ctx: &mut Ctx<'_>, args: Args<'_>, what: Listing) -> Outcome {
             Listing::Both => ctx.reply.map(0),
             _ => ctx.reply.array(0),
         },
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
@@ -238,29 +207,29 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// HEXISTS key field
 pub fn hexists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_hash(ctx, args.get(1), |h, _| h.get(args.get(2)).is_some()) {
+    match read_value::<HashValue, _>(ctx, args.get(1), |h, _| h.get(args.get(2)).is_some()) {
         Ok(found) => ctx.reply.int(i64::from(found.unwrap_or(false))),
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
 
 /// HLEN key
 pub fn hlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_hash(ctx, args.get(1), |h, _| h.len()) {
+    match read_value::<HashValue, _>(ctx, args.get(1), |h, _| h.len()) {
         Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
 
 /// HSTRLEN key field
 pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_hash(ctx, args.get(1), |h, _| {
+    match read_value::<HashValue, _>(ctx, args.get(1), |h, _| {
         h.get(args.get(2)).map_or(0, <[u8]>::len)
     }) {
         Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
@@ -275,7 +244,7 @@ fn update_field(
     let key = args.get(1);
     let field = args.get(2);
     let mut lock = ctx.node.store.lock(key);
-    let Ok(index) = hash_for_write(&mut lock, key) else {
+    let Ok(index) = lock.for_write::<HashValue>(key) else {
         return Err(ctx.fail(WRONGTYPE));
     };
     let result = lock.shard.with_hash_mut(index, |h| {
@@ -380,7 +349,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Err(e) => return ctx.fail(e),
     };
     let with_values = args.len() == 4;
-    let result = read_hash(ctx, args.get(1), |h, ctx| {
+    let result = read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
         let len = h.len();
         let Some(count) = count else {
             let i = fastrand::usize(..len.max(1));
@@ -436,7 +405,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Ok(Some(())) => {}
         Ok(None) if count.is_some() => ctx.reply.array(0),
         Ok(None) => ctx.reply.null(),
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
@@ -481,7 +450,7 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail("ERR invalid cursor");
     }
     let options = hscan_options(args);
-    let result = read_hash(ctx, args.get(1), |h, ctx| {
+    let result = read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
         let (pattern, novalues) = match options {
             Ok(o) => o,
             Err(e) => return ctx.fail(e),
@@ -509,7 +478,7 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             ctx.reply.bulk(b"0");
             ctx.reply.array(0);
         }
-        Err(()) => return ctx.fail(WRONGTYPE),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }

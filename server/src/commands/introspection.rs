@@ -55,12 +55,10 @@ fn encoding(value: ValueRef<'_>) -> &'static str {
         ValueRef::Str(v) if v.len() <= 20 && parse_i64(v).is_some() => "int",
         ValueRef::Str(v) if v.len() <= 44 => "embstr",
         ValueRef::Str(_) => "raw",
-        ValueRef::Hash(h)
-            if h.len() <= 128 && h.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64) =>
-        {
-            "listpack"
-        }
-        ValueRef::Hash(_) => "hashtable",
+        ValueRef::Hash(v) => v.encoding(),
+        ValueRef::List(v) => v.encoding(),
+        ValueRef::Set(v) => v.encoding(),
+        ValueRef::ZSet(v) => v.encoding(),
     }
 }
 

@@ -10,7 +10,7 @@ use super::{Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
-use crate::store::{Entry, ValueRef};
+use crate::store::Entry;
 
 const K: C = C::KEYSPACE;
 const KD: C = C::KEYSPACE.with(C::DANGEROUS);
@@ -178,10 +178,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return Outcome::Unchanged;
     };
     let expire = shard.at(index).expire_at();
-    let value = match shard.value(index) {
-        ValueRef::Str(v) => crate::store::OwnedValue::Str(v.to_vec()),
-        ValueRef::Hash(h) => crate::store::OwnedValue::Hash(h.clone()),
-    };
+    let value = shard.value(index).to_owned_value();
     let (dst_shard, dst_hash) = locks.shard(dst);
     if !replace && dst_shard.find(dst_hash, dst, now).is_some() {
         ctx.reply.int(0);

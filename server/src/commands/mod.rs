@@ -42,7 +42,7 @@ use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
 use crate::stats::ServerStats;
-use crate::store::{unix_ms, Store};
+use crate::store::{unix_ms, CollectionType, Store, WrongType};
 
 pub use clustering::{ClusterOp, DISABLED};
 pub use info::SECTIONS as INFO_SECTIONS;
@@ -237,6 +237,20 @@ pub fn unknown_command(args: Args<'_>) -> Vec<u8> {
     }
     text.extend_from_slice(&quoted);
     text
+}
+
+/// Runs `f` on the value of type `T` at `key` for reading (a keyspace hit
+/// or miss): `Ok(None)` when the key is absent, `Err(WrongType)` when it
+/// holds another type.
+pub fn read_value<T: CollectionType, R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(&T, &mut Ctx<'_>) -> R,
+) -> Result<Option<R>, WrongType> {
+    // Copy the node reference so the lock borrows it, not `ctx`.
+    let node = ctx.node;
+    let mut lock = node.store.lock(key);
+    Ok(lock.read_as::<T>(key)?.map(|value| f(value, ctx)))
 }
 
 /// The Redis error for a wrong argument count.

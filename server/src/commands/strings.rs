@@ -46,7 +46,7 @@ pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.null(),
         Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
-        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
+        Some(_) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
@@ -180,7 +180,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         options.condition,
         Condition::IfEqual(_) | Condition::IfNotEqual(_)
     );
-    if compares && matches!(current, Some(ValueRef::Hash(_))) {
+    if compares && current.is_some_and(|v| v.as_str().is_none()) {
         return ctx.fail(WRONGTYPE);
     }
     let current = match current {
@@ -196,9 +196,9 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     };
     if options.get {
         match existing.map(|i| lock.shard.value(i)) {
-            Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
             Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
             None => ctx.reply.null(),
+            Some(_) => return ctx.fail(WRONGTYPE),
         }
     }
     if allowed {
@@ -267,9 +267,9 @@ pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.node.store.lock(key);
     match lock.find(key).map(|i| lock.shard.value(i)) {
-        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
         Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
         None => ctx.reply.null(),
+        Some(_) => return ctx.fail(WRONGTYPE),
     }
     lock.put_string(key, args.get(2), None);
     Outcome::Wrote
@@ -284,12 +284,12 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return Outcome::Unchanged;
     };
     match lock.shard.value(index) {
-        ValueRef::Hash(_) => ctx.fail(WRONGTYPE),
         ValueRef::Str(v) => {
             ctx.reply.bulk(v);
             lock.shard.remove_at(index);
             Outcome::Wrote
         }
+        _ => ctx.fail(WRONGTYPE),
     }
 }
 
@@ -401,8 +401,8 @@ fn number_at<T: Default>(
 ) -> Result<T, &'static str> {
     match found.map(|i| lock.shard.value(i)) {
         None => Ok(T::default()),
-        Some(ValueRef::Hash(_)) => Err(WRONGTYPE),
         Some(ValueRef::Str(v)) => parse(v).ok_or(not_number),
+        Some(_) => Err(WRONGTYPE),
     }
 }
 
@@ -493,7 +493,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     };
     let len = match lock.shard.value(index) {
         ValueRef::Str(v) => v.len(),
-        ValueRef::Hash(_) => return ctx.fail(WRONGTYPE),
+        _ => return ctx.fail(WRONGTYPE),
     };
     if (len + tail.len()) as u64 > limit {
         return ctx.fail(TOO_BIG);
@@ -510,7 +510,7 @@ pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.int(0),
         Some(ValueRef::Str(v)) => ctx.reply.int(v.len() as i64),
-        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
+        Some(_) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
@@ -541,11 +541,11 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut lock = ctx.node.store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.bulk(b""),
-        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
         Some(ValueRef::Str(v)) => match range(start, end, v.len()) {
             Some((from, to)) => ctx.reply.bulk(&v[from..to]),
             None => ctx.reply.bulk(b""),
         },
+        Some(_) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
 }
@@ -565,9 +565,9 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut lock = ctx.node.store.lock(key);
     let found = lock.find(key);
     let len = match found.map(|i| lock.shard.value(i)) {
-        Some(ValueRef::Hash(_)) => return ctx.fail(WRONGTYPE),
         Some(ValueRef::Str(v)) => v.len(),
         None => 0,
+        Some(_) => return ctx.fail(WRONGTYPE),
     };
     if patch.is_empty() {
         ctx.reply.int(len as i64);

@@ -10,7 +10,7 @@ pub mod values;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::store::EvictionPolicy;
+use crate::store::{EncodingLimits, EvictionPolicy};
 pub use cli::{from_args, StartError};
 pub use params::{Effect, Param, Scope, MAX_CONNECTIONS, PARAMS};
 pub use values::{parse_duration_ms, parse_memory, OutputLimit, OutputLimits};
@@ -34,6 +34,8 @@ pub struct Config {
     pub maxmemory_policy: EvictionPolicy,
     /// Keys sampled per eviction.
     pub maxmemory_samples: usize,
+    /// When collections leave their compact encodings.
+    pub encodings: EncodingLimits,
     /// Required password, if any.
     pub requirepass: Option<String>,
     /// Connection limit.
@@ -105,6 +107,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: EvictionPolicy::NoEviction,
             maxmemory_samples: 0,
+            encodings: EncodingLimits::default(),
             requirepass: None,
             maxclients: 0,
             timeout: 0,

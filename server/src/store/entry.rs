@@ -12,10 +12,11 @@
 //! present (only cluster nodes version their entries, so a standalone node
 //! pays nothing for it) and whether a string was grown; `access` is
 //! the LRU clock or the LFU counter, depending on the eviction policy. The
-//! payload is the string value itself, or for a hash the index of its map in
-//! the shard's slab, or for a string grown by APPEND or SETRANGE the index
-//! of its buffer (with spare room, see `grown`) in another slab. The block is a `HeapSlice`, whose only header is its
-//! 8-byte length (thin-vec's length and capacity took 16): a 15-byte key
+//! payload is the string value itself, or for a collection (hash, list,
+//! set, sorted set) the index of its value in the shard's slab of them, or
+//! for a string grown by APPEND or SETRANGE the index of its buffer (with
+//! spare room, see `grown`) in another slab. The block is a `HeapSlice`,
+//! whose only header is its 8-byte length (thin-vec's length and capacity took 16): a 15-byte key
 //! with a 32-byte value fits one 64-byte allocator class, 80 with a TTL.
 
 use heap_slice::HeapSlice;
@@ -24,35 +25,54 @@ use heap_slice::HeapSlice;
 /// into their block; larger ones go through a temporary vector.
 const STACK_BUILD: usize = 256;
 
-const KIND_MASK: u8 = 0b11;
+const KIND_MASK: u8 = 0b111;
 const KIND_STRING: u8 = 0;
-const KIND_HASH: u8 = 1;
-const HAS_EXPIRE: u8 = 0b100;
-const HAS_VERSION: u8 = 0b1000;
+const HAS_EXPIRE: u8 = 0b1000;
+const HAS_VERSION: u8 = 0b1_0000;
 /// A string whose bytes live in the shard's slab of grown strings.
-const GROWN: u8 = 0b1_0000;
+const GROWN: u8 = 0b10_0000;
 /// The flags that say where the value is and what it is: kept when an
 /// entry is rebuilt with another expiry or version.
 const LAYOUT_MASK: u8 = KIND_MASK | GROWN;
 const ACCESS_AT: usize = 1;
 const KEY_LEN_AT: usize = 5;
 
-/// The type of value an entry holds.
+/// The type of value an entry holds (its number is the entry's kind bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Kind {
     /// A byte string.
-    String,
+    String = 0,
     /// A map of fields to values.
-    Hash,
+    Hash = 1,
+    /// A sequence of elements.
+    List = 2,
+    /// A set of members.
+    Set = 3,
+    /// A set of members ordered by score.
+    ZSet = 4,
 }
 
 impl Kind {
-    /// The name TYPE reports.
+    /// Every kind, in the order of their numbers.
+    pub const ALL: [Kind; 5] = [Kind::String, Kind::Hash, Kind::List, Kind::Set, Kind::ZSet];
+
+    /// The name TYPE reports (and SCAN's TYPE option takes).
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
+    }
+
+    fn from_bits(bits: u8) -> Kind {
+        Kind::ALL
+            .get(usize::from(bits & KIND_MASK))
+            .copied()
+            .unwrap_or(Kind::String)
     }
 }
 
@@ -65,9 +85,23 @@ impl Entry {
         Entry::build(KIND_STRING, key, value, expire_at, access)
     }
 
-    /// A hash entry whose map is `slab_index` in the shard's slab.
-    pub fn hash(key: &[u8], slab_index: u32, expire_at: Option<u64>, access: u32) -> Entry {
-        Entry::build(KIND_HASH, key, &slab_index.to_le_bytes(), expire_at, access)
+    /// An entry of collection kind `kind` (not a string) whose value is
+    /// `slab_index` in the shard's slab of collections.
+    pub fn collection(
+        kind: Kind,
+        key: &[u8],
+        slab_index: u32,
+        expire_at: Option<u64>,
+        access: u32,
+    ) -> Entry {
+        debug_assert!(kind != Kind::String, "strings live in their entry");
+        Entry::build(
+            kind as u8,
+            key,
+            &slab_index.to_le_bytes(),
+            expire_at,
+            access,
+        )
     }
 
     /// This entry (same key, expiry, version and access) for a string grown
@@ -146,11 +180,7 @@ impl Entry {
     /// The value kind.
     #[inline]
     pub fn kind(&self) -> Kind {
-        if self.flags() & KIND_MASK == KIND_HASH {
-            Kind::Hash
-        } else {
-            Kind::String
-        }
+        Kind::from_bits(self.flags())
     }
 
     /// The key.
@@ -168,9 +198,9 @@ impl Entry {
         &self.0[start + len..]
     }
 
-    /// The slab index of a hash entry's map.
+    /// The slab index of a collection entry's value.
     pub fn slab_index(&self) -> Option<usize> {
-        if self.kind() != Kind::Hash {
+        if self.kind() == Kind::String {
             return None;
         }
         let bytes: [u8; 4] = self.payload().try_into().ok()?;
@@ -194,10 +224,11 @@ impl Entry {
         Some(u32::from_le_bytes(bytes) as usize)
     }
 
-    /// True if the value lives outside the block: a hash or a grown string.
+    /// True if the value lives outside the block: a collection or a grown
+    /// string.
     #[inline]
     pub fn is_boxed(&self) -> bool {
-        self.kind() == Kind::Hash || self.flags() & GROWN != 0
+        self.kind() != Kind::String || self.flags() & GROWN != 0
     }
 
     /// Absolute expiry in Unix milliseconds, if the entry has a TTL.
@@ -400,7 +431,7 @@ mod tests {
     #[test]
     fn long_keys_and_hashes() {
         let key = vec![b'k'; 100_000];
-        let e = Entry::hash(&key, 42, Some(5), 0);
+        let e = Entry::collection(Kind::Hash, &key, 42, Some(5), 0);
         assert_eq!(e.key(), &key[..]);
         assert_eq!(e.kind(), Kind::Hash);
         assert_eq!(e.slab_index(), Some(42));

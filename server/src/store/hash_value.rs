@@ -3,6 +3,8 @@
 
 use hashbrown::HashMap;
 
+use super::encoding::EncodingLimits;
+
 /// Per-field bookkeeping beyond the field and value bytes (two boxed slices
 /// and the table slot).
 const FIELD_OVERHEAD: usize = 48;
@@ -12,7 +14,16 @@ const FIELD_OVERHEAD: usize = 48;
 pub struct HashValue {
     map: HashMap<Box<[u8]>, Box<[u8]>>,
     bytes: usize,
+    /// Past `hash-max-listpack-*` once: Redis never converts back.
+    large: bool,
 }
+
+impl PartialEq for HashValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(f, v)| other.get(f) == Some(v))
+    }
+}
+impl Eq for HashValue {}
 
 fn field_bytes(field: &[u8], value: &[u8]) -> usize {
     field.len() + value.len() + FIELD_OVERHEAD
@@ -32,6 +43,29 @@ impl HashValue {
     /// Approximate heap bytes.
     pub fn heap_size(&self) -> usize {
         self.bytes + 64
+    }
+
+    /// The encoding Redis would report.
+    pub fn encoding(&self) -> &'static str {
+        if self.large {
+            "hashtable"
+        } else {
+            "listpack"
+        }
+    }
+
+    /// Notes that the hash passed `hash-max-listpack-entries` or
+    /// `hash-max-listpack-value`.
+    pub fn settle(&mut self, limits: &EncodingLimits) {
+        if self.large {
+            return;
+        }
+        let longest = limits.hash_max_listpack_value.max(0) as usize;
+        self.large = self.map.len() as i64 > limits.hash_max_listpack_entries
+            || self
+                .map
+                .iter()
+                .any(|(f, v)| f.len() > longest || v.len() > longest);
     }
 
     /// A field's value.

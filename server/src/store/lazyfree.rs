@@ -22,9 +22,9 @@ use parking_lot::Mutex;
 use slab::Slab;
 use tracing::warn;
 
+use super::collection::Collection;
 use super::entry::Entry;
 use super::grown::GrownString;
-use super::hash_value::HashValue;
 
 /// Values that take more than this many frees go to the background
 /// thread (Redis's `LAZYFREE_THRESHOLD`).
@@ -37,7 +37,7 @@ const QUEUE_CAPACITY: usize = 1024;
 const STRING_BYTES_PER_FREE: usize = 16 * 1024;
 
 /// What a shard held: its table and the slabs of its boxed values.
-pub type ShardContents = (HashTable<Entry>, Slab<HashValue>, Slab<GrownString>);
+pub type ShardContents = (HashTable<Entry>, Slab<Collection>, Slab<GrownString>);
 
 /// Something to free.
 pub enum Garbage {
@@ -49,18 +49,18 @@ pub enum Garbage {
 
 /// A value held outside its entry's block.
 pub enum Boxed {
-    /// A hash.
-    Hash(HashValue),
+    /// A hash, list, set or sorted set.
+    Collection(Collection),
     /// A grown string.
     Str(GrownString),
 }
 
 impl Garbage {
-    /// How many frees it takes: fields of a hash, keys of a flushed
+    /// How many frees it takes: elements of a collection, keys of a flushed
     /// table (Redis's free effort), a string's size in 16 KiB units.
     fn effort(&self) -> usize {
         match self {
-            Garbage::Value(_, Some(Boxed::Hash(h))) => h.len(),
+            Garbage::Value(_, Some(Boxed::Collection(c))) => c.len(),
             Garbage::Value(_, Some(Boxed::Str(s))) => s.heap_size() / STRING_BYTES_PER_FREE,
             Garbage::Value(entry, None) => entry.heap_size() / STRING_BYTES_PER_FREE,
             Garbage::Shards(_) => self.objects() as usize,
@@ -203,13 +203,17 @@ fn run(receiver: Receiver<(Garbage, u64)>, counters: &Counters) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::HashValue;
 
     fn hash(fields: usize) -> Garbage {
         let mut h = HashValue::default();
         for i in 0..fields {
             h.insert(format!("f{i}").as_bytes(), b"v");
         }
-        Garbage::Value(Entry::string(b"k", b"", None, 0), Some(Boxed::Hash(h)))
+        Garbage::Value(
+            Entry::string(b"k", b"", None, 0),
+            Some(Boxed::Collection(Collection::Hash(h))),
+        )
     }
 
     #[test]

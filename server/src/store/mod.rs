@@ -9,6 +9,8 @@
 //! background thread ([`lazyfree`]).
 
 mod clock;
+mod collection;
+mod encoding;
 mod entry;
 mod evict;
 mod eviction;
@@ -16,9 +18,13 @@ mod expire;
 mod grown;
 mod hash_value;
 pub mod lazyfree;
+mod list_value;
 mod memory;
+pub mod packed;
 mod policy;
+mod set_value;
 mod shard;
+mod sorted_set;
 mod transfer;
 mod walk;
 
@@ -31,13 +37,18 @@ use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, MutexGuard};
 
 pub use clock::{unix_ms, unix_us, Clock};
+pub use collection::{Collection, CollectionType};
+pub use encoding::EncodingLimits;
 pub use entry::{Entry, Kind};
 pub use eviction::{Candidate, EvictionPool};
 pub use hash_value::HashValue;
 pub use lazyfree::LAZYFREE_THRESHOLD;
+pub use list_value::ListValue;
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
+pub use set_value::SetValue;
 pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
+pub use sorted_set::SortedSet;
 pub use transfer::Snapshot;
 
 /// Default shard count: a few per core keeps lock contention negligible.
@@ -56,6 +67,8 @@ pub struct StoreOptions {
     pub samples: usize,
     /// Where time comes from.
     pub clock: Clock,
+    /// When collections leave their compact encodings.
+    pub encodings: EncodingLimits,
 }
 
 impl Default for StoreOptions {
@@ -66,9 +79,14 @@ impl Default for StoreOptions {
             policy: EvictionPolicy::AllKeysLru,
             samples: 5,
             clock: Clock::System,
+            encodings: EncodingLimits::default(),
         }
     }
 }
+
+/// Returned when a key holds a value of another type than the command's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
 
 /// Returned when a write may not run because memory is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +107,7 @@ struct Inner {
     policy: AtomicU8,
     samples: AtomicUsize,
     gauge: Arc<MemoryGauge>,
+    limits: Arc<encoding::SharedLimits>,
     pool: Mutex<EvictionPool>,
     /// Frees large removed values off the request path.
     lazyfree: lazyfree::LazyFree,
@@ -174,6 +193,31 @@ impl KeyLock<'_> {
         self.shard.put(self.hash, key, value, expire_at, access)
     }
 
+    /// Index of the value of type `T` at `key`, creating an empty one when
+    /// the key is absent (the write that follows fills it; `with_mut`
+    /// removes it if it stays empty); `Err(WrongType)` when the key holds
+    /// another type.
+    pub fn for_write<T: CollectionType>(&mut self, key: &[u8]) -> Result<usize, WrongType> {
+        match self.find(key) {
+            Some(index) if self.shard.at(index).kind() == T::KIND => Ok(index),
+            Some(_) => Err(WrongType),
+            None => {
+                let access = self.new_access();
+                Ok(self.shard.insert_empty::<T>(self.hash, key, access))
+            }
+        }
+    }
+
+    /// The value of type `T` at `key` for reading (a keyspace hit or miss):
+    /// `Ok(None)` when absent, `Err(WrongType)` when of another type.
+    pub fn read_as<T: CollectionType>(&mut self, key: &[u8]) -> Result<Option<&T>, WrongType> {
+        let Some(index) = self.read(key) else {
+            return Ok(None);
+        };
+        let collection = self.shard.collection(index).ok_or(WrongType)?;
+        T::of(collection).map(Some).ok_or(WrongType)
+    }
+
     /// Removes `key`; true if it existed.
     pub fn remove(&mut self, key: &[u8]) -> bool {
         self.shard.remove(self.hash, key, self.now).is_some()
@@ -250,8 +294,12 @@ impl Store {
         let count = options.shards.max(1).next_power_of_two();
         let hasher = DefaultHashBuilder::default();
         let gauge = Arc::new(MemoryGauge::default());
+        let limits = Arc::new(encoding::SharedLimits::new(options.encodings));
         let shards = (0..count)
-            .map(|_| CachePadded::new(Mutex::new(Shard::new(hasher.clone(), gauge.clone()))))
+            .map(|_| {
+                let shard = Shard::new(hasher.clone(), gauge.clone(), limits.clone());
+                CachePadded::new(Mutex::new(shard))
+            })
             .collect();
         gauge.sample();
         Store {
@@ -264,6 +312,7 @@ impl Store {
                 policy: AtomicU8::new(options.policy.index()),
                 samples: AtomicUsize::new(options.samples),
                 gauge,
+                limits,
                 pool: Mutex::new(EvictionPool::default()),
                 lazyfree: lazyfree::LazyFree::default(),
                 eviction_log: std::sync::OnceLock::new(),
@@ -429,6 +478,12 @@ impl Store {
     /// Changes the entries sampled per eviction.
     pub fn set_samples(&self, samples: usize) {
         self.inner.samples.store(samples.max(1), Ordering::Relaxed);
+    }
+
+    /// Changes when collections leave their compact encodings (values
+    /// re-encode on their next write).
+    pub fn set_encoding_limits(&self, limits: EncodingLimits) {
+        self.inner.limits.set(limits);
     }
 
     /// Estimated allocated bytes (see [`MemoryGauge`]).

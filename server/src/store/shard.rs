@@ -1,6 +1,6 @@
-//! One shard of the key space: a hash table of packed entries, the maps of
-//! hash values, the buffers of grown strings, and the counters the shard's
-//! lock already protects.
+//! One shard of the key space: a hash table of packed entries, the
+//! collection values (hashes, lists, sets, sorted sets), the buffers of
+//! grown strings, and the counters the shard's lock already protects.
 //!
 //! Every method runs under the shard's mutex and never blocks, so critical
 //! sections stay short. Entries are addressed by bucket index, which stays
@@ -14,11 +14,16 @@ use std::sync::Arc;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use slab::Slab;
 
+use super::collection::{Collection, CollectionType};
+use super::encoding::{EncodingLimits, SharedLimits};
 use super::entry::{Entry, Kind};
 use super::grown::GrownString;
 use super::hash_value::HashValue;
 use super::lazyfree::{Boxed, Garbage, ShardContents};
+use super::list_value::ListValue;
 use super::memory::MemoryGauge;
+use super::set_value::SetValue;
+use super::sorted_set::SortedSet;
 
 /// Size of one table slot plus its control byte.
 pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
@@ -56,41 +61,72 @@ pub enum ValueRef<'a> {
     Str(&'a [u8]),
     /// A hash.
     Hash(&'a HashValue),
+    /// A list.
+    List(&'a ListValue),
+    /// A set.
+    Set(&'a SetValue),
+    /// A sorted set.
+    ZSet(&'a SortedSet),
 }
 
-impl ValueRef<'_> {
-    /// A copy of the value to keep or ship; a hash is rebuilt field by
-    /// field so the copy holds no spare capacity of the original.
+impl<'a> ValueRef<'a> {
+    fn of(collection: &'a Collection) -> Self {
+        match collection {
+            Collection::Hash(v) => ValueRef::Hash(v),
+            Collection::List(v) => ValueRef::List(v),
+            Collection::Set(v) => ValueRef::Set(v),
+            Collection::ZSet(v) => ValueRef::ZSet(v),
+        }
+    }
+
+    /// The bytes of a string; `None` for any other type (WRONGTYPE).
+    pub fn as_str(self) -> Option<&'a [u8]> {
+        match self {
+            ValueRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Its type.
+    pub fn kind(self) -> Kind {
+        match self {
+            ValueRef::Str(_) => Kind::String,
+            ValueRef::Hash(_) => Kind::Hash,
+            ValueRef::List(_) => Kind::List,
+            ValueRef::Set(_) => Kind::Set,
+            ValueRef::ZSet(_) => Kind::ZSet,
+        }
+    }
+
+    /// A copy of the value to keep or ship (COPY, replication).
     pub fn to_owned_value(self) -> OwnedValue {
         match self {
             ValueRef::Str(s) => OwnedValue::Str(s.to_vec()),
-            ValueRef::Hash(h) => {
-                let mut copy = HashValue::default();
-                for (field, value) in h.iter() {
-                    copy.insert(field, value);
-                }
-                OwnedValue::Hash(copy)
-            }
+            ValueRef::Hash(v) => OwnedValue::Collection(Collection::Hash(v.clone())),
+            ValueRef::List(v) => OwnedValue::Collection(Collection::List(v.clone())),
+            ValueRef::Set(v) => OwnedValue::Collection(Collection::Set(v.clone())),
+            ValueRef::ZSet(v) => OwnedValue::Collection(Collection::ZSet(v.clone())),
         }
     }
 }
 
 /// A value taken out of (or about to be put into) the store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnedValue {
     /// A string.
     Str(Vec<u8>),
-    /// A hash.
-    Hash(HashValue),
+    /// A hash, list, set or sorted set.
+    Collection(Collection),
 }
 
 /// See the module docs.
 pub struct Shard {
     table: HashTable<Entry>,
-    hashes: Slab<HashValue>,
+    collections: Slab<Collection>,
     strings: Slab<GrownString>,
     hasher: DefaultHashBuilder,
     gauge: Arc<MemoryGauge>,
+    limits: Arc<SharedLimits>,
     /// Entries with a TTL.
     volatile: usize,
     /// Heap bytes this shard has counted into the gauge (table, entries,
@@ -118,13 +154,18 @@ pub const TOMBSTONE_TTL_MS: u64 = 60_000;
 const TOMBSTONE_CAP: usize = 4096;
 
 impl Shard {
-    pub(crate) fn new(hasher: DefaultHashBuilder, gauge: Arc<MemoryGauge>) -> Self {
+    pub(crate) fn new(
+        hasher: DefaultHashBuilder,
+        gauge: Arc<MemoryGauge>,
+        limits: Arc<SharedLimits>,
+    ) -> Self {
         Shard {
             table: HashTable::new(),
-            hashes: Slab::new(),
+            collections: Slab::new(),
             strings: Slab::new(),
             hasher,
             gauge,
+            limits,
             volatile: 0,
             bytes: 0,
             expire_cursor: 0,
@@ -217,7 +258,7 @@ impl Shard {
             return ValueRef::Str(entry.payload());
         }
         match (entry.slab_index(), entry.grown_index()) {
-            (Some(slab), _) => ValueRef::Hash(&self.hashes[slab]),
+            (Some(slab), _) => ValueRef::of(&self.collections[slab]),
             (None, Some(slot)) => ValueRef::Str(self.strings[slot].as_slice()),
             (None, None) => ValueRef::Str(entry.payload()),
         }
@@ -228,30 +269,55 @@ impl Shard {
     pub fn usage_at(&self, index: usize) -> usize {
         let entry = self.at(index);
         let outside = match (entry.slab_index(), entry.grown_index()) {
-            (Some(slab), _) => self.hashes[slab].heap_size(),
+            (Some(slab), _) => self.collections[slab].heap_size(),
             (None, Some(slot)) => self.strings[slot].heap_size(),
             (None, None) => 0,
         };
         SLOT_BYTES + entry.heap_size() + outside
     }
 
-    /// Runs `f` on the hash at `index` (None if it is not a hash), keeping
-    /// memory accounting right. An emptied hash is removed, as Redis does.
-    pub fn with_hash_mut<R>(
+    /// The encoding thresholds in force.
+    pub fn encoding_limits(&self) -> EncodingLimits {
+        self.limits.get()
+    }
+
+    /// The collection at `index`; `None` for a string.
+    pub fn collection(&self, index: usize) -> Option<&Collection> {
+        Some(&self.collections[self.at(index).slab_index()?])
+    }
+
+    /// Runs `f` on the value of type `T` at `index` (None if it holds
+    /// another type), then lets the value re-encode past its thresholds and
+    /// keeps memory accounting right. An emptied collection is removed with
+    /// its key, as Redis does.
+    pub fn with_mut<T: CollectionType, R>(
         &mut self,
         index: usize,
-        f: impl FnOnce(&mut HashValue) -> R,
+        f: impl FnOnce(&mut T) -> R,
     ) -> Option<R> {
         let slab = self.at(index).slab_index()?;
-        let hash = &mut self.hashes[slab];
-        let before = hash.heap_size();
-        let result = f(hash);
-        let (after, empty) = (hash.heap_size(), hash.is_empty());
+        let limits = self.limits.get();
+        let collection = &mut self.collections[slab];
+        let before = collection.heap_size();
+        let value = T::of_mut(collection)?;
+        let result = f(value);
+        value.settle(&limits);
+        let (after, empty) = (collection.heap_size(), collection.is_empty());
         self.account(after as isize - before as isize);
         if empty {
             self.delete_at(index);
         }
         Some(result)
+    }
+
+    /// Runs `f` on the hash at `index` (None if it is not a hash); see
+    /// [`Shard::with_mut`].
+    pub fn with_hash_mut<R>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut HashValue) -> R,
+    ) -> Option<R> {
+        self.with_mut(index, f)
     }
 
     /// Removes the entry at `index` and returns its value and expiry.
@@ -260,7 +326,7 @@ impl Shard {
             unreachable!("delete_at returns one value");
         };
         let value = match boxed {
-            Some(Boxed::Hash(hash)) => OwnedValue::Hash(hash),
+            Some(Boxed::Collection(collection)) => OwnedValue::Collection(collection),
             Some(Boxed::Str(grown)) => OwnedValue::Str(grown.into_vec()),
             None => OwnedValue::Str(entry.payload().to_vec()),
         };
@@ -279,7 +345,7 @@ impl Shard {
         }
         let boxed = self.take_boxed(&entry);
         let outside = match &boxed {
-            Some(Boxed::Hash(hash)) => hash.heap_size(),
+            Some(Boxed::Collection(collection)) => collection.heap_size(),
             Some(Boxed::Str(grown)) => grown.heap_size(),
             None => 0,
         };
@@ -291,7 +357,7 @@ impl Shard {
     /// without accounting.
     fn take_boxed(&mut self, entry: &Entry) -> Option<Boxed> {
         match (entry.slab_index(), entry.grown_index()) {
-            (Some(slab), _) => Some(Boxed::Hash(self.hashes.remove(slab))),
+            (Some(slab), _) => Some(Boxed::Collection(self.collections.remove(slab))),
             (None, Some(slot)) => Some(Boxed::Str(self.strings.remove(slot))),
             (None, None) => None,
         }
@@ -324,10 +390,11 @@ impl Shard {
         }
         let entry = match value {
             OwnedValue::Str(v) => Entry::string(key, &v, expire_at, access),
-            OwnedValue::Hash(h) => {
-                self.account(h.heap_size() as isize);
-                let slab = self.hashes.insert(h);
-                Entry::hash(key, slab as u32, expire_at, access)
+            OwnedValue::Collection(collection) => {
+                self.account(collection.heap_size() as isize);
+                let kind = collection.kind();
+                let slab = self.collections.insert(collection);
+                Entry::collection(kind, key, slab as u32, expire_at, access)
             }
         };
         self.insert_new(hash, entry)
@@ -480,15 +547,12 @@ impl Shard {
         index
     }
 
-    /// Creates an empty hash under `key` (known absent) and returns its index.
-    pub fn insert_hash(&mut self, hash: u64, key: &[u8], access: u32) -> usize {
-        self.put(
-            hash,
-            key,
-            OwnedValue::Hash(HashValue::default()),
-            None,
-            access,
-        )
+    /// Creates an empty collection of type `T` under `key` (known absent)
+    /// and returns its index. The caller fills it through `with_mut`, which
+    /// removes it again if it stays empty.
+    pub fn insert_empty<T: CollectionType>(&mut self, hash: u64, key: &[u8], access: u32) -> usize {
+        let value = OwnedValue::Collection(T::default().into_collection());
+        self.put(hash, key, value, None, access)
     }
 
     /// Sets or clears the expiry of the entry at `index`.
@@ -547,7 +611,7 @@ impl Shard {
         self.layout = self.layout.wrapping_add(1);
         (
             std::mem::take(&mut self.table),
-            std::mem::take(&mut self.hashes),
+            std::mem::take(&mut self.collections),
             std::mem::take(&mut self.strings),
         )
     }

@@ -27,6 +27,7 @@ fn store(policy: EvictionPolicy, samples: usize) -> Store {
         policy,
         samples,
         clock: Clock::manual(T0),
+        ..StoreOptions::default()
     })
 }
 
@@ -465,9 +466,11 @@ fn flush_removes_everything_and_its_memory() {
         }
         let mut hash = HashValue::default();
         hash.insert(b"field", b"value");
-        store
-            .lock(b"hash")
-            .put(b"hash", OwnedValue::Hash(hash), Some(T0 + SECOND));
+        store.lock(b"hash").put(
+            b"hash",
+            OwnedValue::Collection(Collection::Hash(hash)),
+            Some(T0 + SECOND),
+        );
         assert!(store.used_memory() > baseline);
         store.flush(asynchronously);
         assert!(store.is_empty());
@@ -580,10 +583,12 @@ fn volatile_count_and_memory_follow_every_change() {
     let mut hash = HashValue::default();
     hash.insert(b"f", b"x");
     let hash_bytes = hash.heap_size() as u64;
-    let hash_entry = Entry::hash(b"k", 0, None, 0).heap_size() as u64;
-    store
-        .lock(b"k")
-        .put(b"k", OwnedValue::Hash(hash.clone()), None);
+    let hash_entry = Entry::collection(Kind::Hash, b"k", 0, None, 0).heap_size() as u64;
+    store.lock(b"k").put(
+        b"k",
+        OwnedValue::Collection(Collection::Hash(hash.clone())),
+        None,
+    );
     check(0, hash_entry + hash_bytes);
     store
         .lock(b"k")
@@ -605,7 +610,9 @@ fn volatile_count_and_memory_follow_every_change() {
     check(1, entry_bytes(b"k", b"v", later));
 
     // Emptying a hash removes its key.
-    store.lock(b"h").put(b"h", OwnedValue::Hash(hash), later);
+    store
+        .lock(b"h")
+        .put(b"h", OwnedValue::Collection(Collection::Hash(hash)), later);
     {
         let mut lock = store.lock(b"h");
         let index = lock.find(b"h").expect("live");
@@ -674,4 +681,74 @@ fn versioned_copies_keep_the_newer_state_and_deletes_stay_deleted() {
     }));
     assert!(!store.apply(copy(b"v15", 15)));
     assert!(!exists(&store, b"k"));
+}
+
+#[test]
+fn collections_are_created_typed_and_removed_when_emptied() {
+    let store = store(EvictionPolicy::NoEviction, 5);
+    // The table's own buckets stay once allocated: allocate them first.
+    set(&store, b"l", b"v", None);
+    store.lock(b"l").remove(b"l");
+    let before = store.used_memory();
+    let mut lock = store.lock(b"l");
+    let index = lock.for_write::<ListValue>(b"l").expect("absent key");
+    lock.shard.with_mut(index, |list: &mut ListValue| {
+        list.push_back(b"a");
+        list.push_front(b"b");
+    });
+    assert_eq!(lock.shard.at(index).kind(), Kind::List);
+    assert_eq!(lock.for_write::<SetValue>(b"l"), Err(WrongType));
+    assert!(matches!(lock.read_as::<HashValue>(b"l"), Err(WrongType)));
+    let list = lock
+        .read_as::<ListValue>(b"l")
+        .expect("a list")
+        .expect("present");
+    assert_eq!(list.iter().collect::<Vec<_>>(), [&b"b"[..], b"a"]);
+    let index = lock.find(b"l").expect("present");
+    let emptied = lock.shard.with_mut(index, |list: &mut ListValue| {
+        list.pop_back();
+        list.pop_back();
+    });
+    assert_eq!(emptied, Some(()));
+    assert!(
+        lock.find(b"l").is_none(),
+        "an emptied list takes its key along"
+    );
+    drop(lock);
+    assert_eq!(store.used_memory(), before);
+}
+
+#[test]
+fn an_empty_collection_made_for_a_write_that_adds_nothing_goes_away() {
+    let store = store(EvictionPolicy::NoEviction, 5);
+    let mut lock = store.lock(b"s");
+    let index = lock.for_write::<SetValue>(b"s").expect("absent key");
+    lock.shard
+        .with_mut(index, |set: &mut SetValue| set.remove(b"m"));
+    assert!(lock.find(b"s").is_none());
+}
+
+#[test]
+fn encoding_limits_reach_the_values_on_their_next_write() {
+    let store = store(EvictionPolicy::NoEviction, 5);
+    store.set_encoding_limits(EncodingLimits {
+        hash_max_listpack_entries: 2,
+        ..EncodingLimits::default()
+    });
+    let mut lock = store.lock(b"h");
+    let index = lock.for_write::<HashValue>(b"h").expect("absent key");
+    lock.shard
+        .with_mut(index, |h: &mut HashValue| h.insert(b"a", b"1"));
+    assert_eq!(
+        lock.shard.collection(index).map(Collection::encoding),
+        Some("listpack")
+    );
+    lock.shard.with_mut(index, |h: &mut HashValue| {
+        h.insert(b"b", b"1");
+        h.insert(b"c", b"1")
+    });
+    assert_eq!(
+        lock.shard.collection(index).map(Collection::encoding),
+        Some("hashtable")
+    );
 }

@@ -38,10 +38,7 @@ fn assert_accounted(store: &Store, baseline: u64) {
 fn value_of(store: &Store, key: &[u8]) -> Option<Vec<u8>> {
     let mut lock = store.lock(key);
     let index = lock.peek(key)?;
-    match lock.shard.value(index) {
-        ValueRef::Str(v) => Some(v.to_vec()),
-        ValueRef::Hash(_) => None,
-    }
+    lock.shard.value(index).as_str().map(<[u8]>::to_vec)
 }
 
 fn append(store: &Store, key: &[u8], tail: &[u8]) -> usize {
@@ -194,7 +191,7 @@ fn hash_of(fields: usize) -> OwnedValue {
     for i in 0..fields {
         h.insert(format!("field:{i}").as_bytes(), b"value");
     }
-    OwnedValue::Hash(h)
+    OwnedValue::Collection(Collection::Hash(h))
 }
 
 #[test]

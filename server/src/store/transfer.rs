@@ -17,19 +17,6 @@ pub struct Snapshot {
     pub version: u64,
 }
 
-impl PartialEq for OwnedValue {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (OwnedValue::Str(a), OwnedValue::Str(b)) => a == b,
-            (OwnedValue::Hash(a), OwnedValue::Hash(b)) => {
-                a.len() == b.len() && a.iter().all(|(f, v)| b.get(f) == Some(v))
-            }
-            _ => false,
-        }
-    }
-}
-impl Eq for OwnedValue {}
-
 impl Store {
     /// Gives `key`'s live entry the version `version` and returns its state
     /// (or its absence), both under one lock hold: a later stamp of the same

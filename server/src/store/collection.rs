@@ -1,0 +1,130 @@
+//! The values that live outside their entry (hashes, lists, sets, sorted
+//! sets): one enum that the shard's slab holds, and the trait through
+//! which a command reaches its own type of value and nothing else.
+
+use super::encoding::EncodingLimits;
+use super::entry::Kind;
+use super::hash_value::HashValue;
+use super::list_value::ListValue;
+use super::set_value::SetValue;
+use super::sorted_set::SortedSet;
+
+/// A collection value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Collection {
+    /// A hash.
+    Hash(HashValue),
+    /// A list.
+    List(ListValue),
+    /// A set.
+    Set(SetValue),
+    /// A sorted set.
+    ZSet(SortedSet),
+}
+
+impl Collection {
+    /// Its type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Collection::Hash(_) => Kind::Hash,
+            Collection::List(_) => Kind::List,
+            Collection::Set(_) => Kind::Set,
+            Collection::ZSet(_) => Kind::ZSet,
+        }
+    }
+
+    /// Number of fields, elements or members.
+    pub fn len(&self) -> usize {
+        match self {
+            Collection::Hash(v) => v.len(),
+            Collection::List(v) => v.len(),
+            Collection::Set(v) => v.len(),
+            Collection::ZSet(v) => v.len(),
+        }
+    }
+
+    /// True when it holds nothing (the shard then removes its key).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes it takes, close to what the allocator handed out.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Collection::Hash(v) => v.heap_size(),
+            Collection::List(v) => v.heap_size(),
+            Collection::Set(v) => v.heap_size(),
+            Collection::ZSet(v) => v.heap_size(),
+        }
+    }
+
+    /// The encoding OBJECT ENCODING reports, in Redis's words.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Collection::Hash(v) => v.encoding(),
+            Collection::List(v) => v.encoding(),
+            Collection::Set(v) => v.encoding(),
+            Collection::ZSet(v) => v.encoding(),
+        }
+    }
+
+    /// Re-encodes the value after a write that took it past a threshold.
+    pub fn settle(&mut self, limits: &EncodingLimits) {
+        match self {
+            Collection::Hash(v) => v.settle(limits),
+            Collection::List(v) => v.settle(limits),
+            Collection::Set(v) => v.settle(limits),
+            Collection::ZSet(v) => v.settle(limits),
+        }
+    }
+}
+
+/// One type of collection, as a command that works on it sees it.
+pub trait CollectionType: Default + Sized {
+    /// The kind of entry that holds it.
+    const KIND: Kind;
+    /// The value, if `collection` is of this type.
+    fn of(collection: &Collection) -> Option<&Self>;
+    /// The value, mutably, if `collection` is of this type.
+    fn of_mut(collection: &mut Collection) -> Option<&mut Self>;
+    /// Wrapped for the slab.
+    fn into_collection(self) -> Collection;
+    /// Re-encodes after a write that took the value past a threshold (the
+    /// shard calls it after every write through `Shard::with_mut`).
+    fn settle(&mut self, limits: &EncodingLimits);
+}
+
+macro_rules! collection_type {
+    ($type:ty, $variant:ident) => {
+        impl CollectionType for $type {
+            const KIND: Kind = Kind::$variant;
+
+            fn of(collection: &Collection) -> Option<&Self> {
+                match collection {
+                    Collection::$variant(value) => Some(value),
+                    _ => None,
+                }
+            }
+
+            fn of_mut(collection: &mut Collection) -> Option<&mut Self> {
+                match collection {
+                    Collection::$variant(value) => Some(value),
+                    _ => None,
+                }
+            }
+
+            fn into_collection(self) -> Collection {
+                Collection::$variant(self)
+            }
+
+            fn settle(&mut self, limits: &EncodingLimits) {
+                <$type>::settle(self, limits)
+            }
+        }
+    };
+}
+
+collection_type!(HashValue, Hash);
+collection_type!(ListValue, List);
+collection_type!(SetValue, Set);
+collection_type!(SortedSet, ZSet);
