@@ -14,7 +14,7 @@ mod common;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -130,6 +130,7 @@ fn writer(
     scenario: &'static str,
     t0: Instant,
     stop: Arc<AtomicBool>,
+    last_ack_ms: Arc<[AtomicU64; 3]>,
 ) -> JoinHandle<Vec<Attempt>> {
     std::thread::spawn(move || {
         let mut attempts = Vec::new();
@@ -147,7 +148,11 @@ fn writer(
             let start = t0.elapsed();
             let outcome = set(&mut conn, addr, &key, &value);
             let error = match outcome {
-                Ok(Value::Okay) => None,
+                Ok(Value::Okay) => {
+                    let now = t0.elapsed().as_millis() as u64;
+                    last_ack_ms[node].store(now, Ordering::Relaxed);
+                    None
+                }
                 Ok(other) => Some(format!("unexpected {other:?}")),
                 Err(e) => {
                     if e.code().is_none() {
@@ -334,7 +339,9 @@ fn verify(lab: &Lab, history: &[Attempt]) -> (usize, usize) {
 }
 
 /// One scenario: writers through every node, `cut` applied one second in,
-/// undone after [`CUT_FOR`], writers stopped once the cluster converged.
+/// undone after [`CUT_FOR`] once every node of `recovering` acknowledged a
+/// write after the cut (failure detection is slower on a loaded machine;
+/// at most [`CONVERGE`] more), writers stopped once the cluster converged.
 /// Times are from `t0`, the test's start, so histories of several
 /// scenarios compare.
 fn scenario(
@@ -343,15 +350,32 @@ fn scenario(
     name: &'static str,
     cut: impl Fn(&Lab),
     heal: impl Fn(&Lab),
+    recovering: &[usize],
 ) -> (Vec<Attempt>, Duration, Duration) {
     let stop = Arc::new(AtomicBool::new(false));
+    let last_ack_ms: Arc<[AtomicU64; 3]> = Arc::new(Default::default());
     let writers: Vec<_> = (0..3)
-        .map(|i| writer(node_addr(lab, i), i, name, t0, stop.clone()))
+        .map(|i| {
+            writer(
+                node_addr(lab, i),
+                i,
+                name,
+                t0,
+                stop.clone(),
+                last_ack_ms.clone(),
+            )
+        })
         .collect();
     std::thread::sleep(Duration::from_secs(1));
     cut(lab);
     let cut_at = t0.elapsed();
     std::thread::sleep(CUT_FOR);
+    let after_cut = cut_at.as_millis() as u64;
+    eventually(CONVERGE, || {
+        recovering
+            .iter()
+            .all(|&i| last_ack_ms[i].load(Ordering::Relaxed) > after_cut)
+    });
     heal(lab);
     let heal_at = t0.elapsed();
     let healed = eventually(CONVERGE, || converged(lab));
@@ -397,7 +421,14 @@ fn partitions_lose_no_acknowledged_write_and_copies_converge() {
     let t0 = Instant::now();
 
     // 1. node-2 cut off from both others.
-    let (attempts, cut, heal) = scenario(&lab, t0, "isolated", |l| l.isolate(2), |l| l.rejoin(2));
+    let (attempts, cut, heal) = scenario(
+        &lab,
+        t0,
+        "isolated",
+        |l| l.isolate(2),
+        |l| l.rejoin(2),
+        &[0, 1],
+    );
     let mut oks = [0; 3];
     for (node, ok) in oks.iter_mut().enumerate() {
         *ok = report(&attempts, node, cut, heal).0;
@@ -417,7 +448,14 @@ fn partitions_lose_no_acknowledged_write_and_copies_converge() {
 
     // 2. Asymmetric: node-0 reaches both; node-1's packets to node-2 are
     // lost (node-2's still reach node-1).
-    let (attempts, cut, heal) = scenario(&lab, t0, "asymmetric", |l| l.cut(1, 2), |l| l.heal(1, 2));
+    let (attempts, cut, heal) = scenario(
+        &lab,
+        t0,
+        "asymmetric",
+        |l| l.cut(1, 2),
+        |l| l.heal(1, 2),
+        &[0],
+    );
     for node in 0..3 {
         report(&attempts, node, cut, heal);
     }
