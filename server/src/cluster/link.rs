@@ -19,9 +19,11 @@ use super::peer_auth::Challenge;
 use super::replication::Shipped;
 use super::router::{self, Part, Route, RouteFlags};
 use super::Cluster;
+use crate::clients::ClientHandle;
 use crate::commands::{self, CommandSpec, Ctx, Deferred, Merge, Outcome, Session};
 use crate::protocol::{Args, Limits, Reply, RequestParser};
 use crate::state::NodeState;
+use crate::store::{Snapshot, Store, StoreOptions};
 
 /// Redis's error when a write cannot reach enough replicas.
 const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
@@ -111,6 +113,7 @@ impl Link {
                 None
             }
             Route::Split(merge, parts) => Some(self.split(session, merge, parts)),
+            Route::Gather(parts) => Some(self.gather(session, args, parts)),
         }
     }
 
@@ -215,6 +218,41 @@ impl Link {
         })
     }
 
+    /// Fetches copies of the request's keys from their owners (this node's
+    /// are copied at once), then runs the request here against a scratch
+    /// store holding them. An owner that cannot answer fails the request
+    /// with its error.
+    fn gather(&mut self, session: &Session, args: Args<'_>, parts: Vec<Part>) -> Deferred {
+        let resp3 = session.resp3;
+        let mut copies = Vec::new();
+        let mut fetches = Vec::new();
+        for part in parts {
+            match part.target {
+                Some(addr) => fetches.push(self.forward(addr, resp3, part.command)),
+                None => {
+                    let mut parser = RequestParser::new(Limits::default());
+                    if let Ok(Some(_)) = parser.parse(&part.command) {
+                        let dump = parser.args(&part.command);
+                        copies.extend(dump.iter_from(1).map(|key| self.node.store.copy_of(key)));
+                    }
+                }
+            }
+        }
+        let node = self.node.clone();
+        let handle = session.handle.clone();
+        let command = router::encode(args);
+        Box::pin(async move {
+            for reply in join_all(fetches).await {
+                match super::wire::decode_page(&reply) {
+                    Some((_, entries)) => copies.extend(entries),
+                    // An error reply (the owner refused or did not answer).
+                    None => return reply,
+                }
+            }
+            run_on_copies(&node, handle, resp3, &command, copies)
+        })
+    }
+
     /// Runs an encoded request (a split request's local part) here.
     fn run_encoded(&mut self, session: &mut Session, command: &Bytes) -> Deferred {
         let mut parser = RequestParser::new(Limits::default());
@@ -267,6 +305,41 @@ impl Link {
             }
         }))
     }
+}
+
+/// Runs the encoded read `command` against a scratch store holding
+/// `copies`, as a fresh authenticated session of the same client.
+fn run_on_copies(
+    node: &Arc<NodeState>,
+    handle: Arc<ClientHandle>,
+    resp3: bool,
+    command: &Bytes,
+    copies: Vec<Snapshot>,
+) -> Bytes {
+    let scratch = Store::new(StoreOptions {
+        shards: 1,
+        ..StoreOptions::default()
+    });
+    for copy in copies {
+        if let Some((value, expire_at)) = copy.value {
+            scratch.lock(&copy.key).put(&copy.key, value, expire_at);
+        }
+    }
+    let mut output = BytesMut::new();
+    let mut parser = RequestParser::new(Limits::default());
+    let Ok(Some(_)) = parser.parse(command) else {
+        Reply::new(&mut output, resp3).error("ERR internal: bad gathered command");
+        return output.freeze();
+    };
+    let mut session = Session::new(handle, true, false);
+    session.resp3 = resp3;
+    let mut ctx = Ctx::new(node, &mut session, Reply::new(&mut output, resp3), None);
+    ctx.store = &scratch;
+    // Gathered commands are reads that answer at once: the outcome says
+    // nothing to ship, and no reply is deferred.
+    let _read = commands::execute(&mut ctx, parser.args(command));
+    drop(ctx);
+    output.freeze()
 }
 
 /// Waits for a peer's reply, at most [`FORWARD_TIMEOUT`].

@@ -47,6 +47,7 @@ impl ClusterPort for Link {
             ClusterOp::Apply => self.apply(ctx, args),
             ClusterOp::Handoff => self.handoff(ctx, args),
             ClusterOp::Export => self.export(ctx, args),
+            ClusterOp::Dump => dump(ctx, args),
         }
     }
 
@@ -152,7 +153,7 @@ impl Link {
             return ctx.fail("ERR malformed RCAPPLY");
         };
         let peer = ctx.session.handle.peer;
-        match self.cluster.apply_from_peer(ctx.store(), snapshot, peer) {
+        match self.cluster.apply_from_peer(ctx.store, snapshot, peer) {
             Ok(_) => {
                 ctx.reply.ok();
                 Outcome::Unchanged
@@ -177,7 +178,7 @@ impl Link {
     /// RCEXPORT shard slot...: one page of the entries of `slots` (the keys
     /// of one shard), for a new owner pulling them.
     fn export(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-        let shard_count = ctx.store().shard_count();
+        let shard_count = ctx.store.shard_count();
         let shard = parse_i64(args.get(1)).filter(|&s| s >= 0 && (s as usize) < shard_count);
         let Some(shard) = shard else {
             return ctx.fail("ERR Invalid shard");
@@ -190,7 +191,7 @@ impl Link {
             wanted[usize::from(slot)] = true;
         }
         let entries = ctx
-            .store()
+            .store
             .export_shard(shard as usize, |key, _| wanted[usize::from(key_slot(key))]);
         let next = if (shard as usize) + 1 < shard_count {
             shard + 1
@@ -206,6 +207,19 @@ impl Link {
         ctx.reply.raw(&page);
         Outcome::Unchanged
     }
+}
+
+/// RCDUMP key...: the keys' states here (a deleted state for a missing
+/// key), as an export page, for a node gathering the keys of a read.
+fn dump(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let entries: Vec<_> = args
+        .iter_from(1)
+        .map(|key| ctx.store.copy_of(key))
+        .collect();
+    let mut page = BytesMut::new();
+    super::handoff::encode_page(&mut page, -1, &entries);
+    ctx.reply.raw(&page);
+    Outcome::Unchanged
 }
 
 /// RCREAD command...: runs a read here as it is, with no routing (a new

@@ -46,6 +46,9 @@ pub enum Route {
     Moved(u16, SocketAddr),
     /// Split by owner and merged.
     Split(Merge, Vec<Part>),
+    /// Copies of the keys gathered here (each part an `RCDUMP` of one
+    /// owner's keys; `None`: this node's), the reply computed here.
+    Gather(Vec<Part>),
     /// An error reply.
     Fail(&'static str),
 }
@@ -61,9 +64,10 @@ pub struct RouteFlags {
 
 /// Decides where `args` (a command described by `spec`) runs.
 pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: RouteFlags) -> Route {
-    let merge = match spec.routing {
-        Routing::Slot => None,
-        Routing::Split(merge) => Some(merge),
+    let spread = match spec.routing {
+        Routing::Slot => Spread::Refused,
+        Routing::Split(merge) => Spread::Split(merge),
+        Routing::Gather => Spread::Gathered,
         Routing::AnyNode | Routing::ThisNode | Routing::Cluster => return Route::Local,
     };
     let view = cluster.view();
@@ -116,12 +120,48 @@ pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: Route
             None => groups.push((owner, vec![index])),
         }
     }
-    match (groups.as_slice(), merge) {
+    match (groups.as_slice(), spread) {
         ([(None, _)], _) => Route::Local,
         ([(Some(node), _)], _) => Route::Forward(view.addr(*node)),
-        (_, None) => Route::Fail(CROSSSLOT),
-        (_, Some(merge)) => split(&view, spec, args, &all, groups, merge),
+        (_, Spread::Refused) => Route::Fail(CROSSSLOT),
+        (_, Spread::Split(merge)) => split(&view, spec, args, &all, groups, merge),
+        (_, Spread::Gathered) => gather(&view, args, &all, groups),
     }
+}
+
+/// What becomes of a request whose keys live on several nodes.
+#[derive(Debug, Clone, Copy)]
+enum Spread {
+    /// CROSSSLOT, as Redis Cluster.
+    Refused,
+    /// One request per owner, the replies merged.
+    Split(Merge),
+    /// The keys copied here, the reply computed here.
+    Gathered,
+}
+
+/// One `RCDUMP` of its keys per owner.
+fn gather(
+    view: &ClusterView,
+    args: Args<'_>,
+    all: &[usize],
+    groups: Vec<(Option<NodeIndex>, Vec<usize>)>,
+) -> Route {
+    let parts = groups
+        .into_iter()
+        .map(|(owner, keys)| {
+            let mut parts: Vec<&[u8]> = vec![b"RCDUMP"];
+            parts.extend(keys.iter().map(|&index| args.get(all[index])));
+            let mut command = BytesMut::new();
+            resp::write_command(&mut command, &parts);
+            Part {
+                target: owner.map(|node| view.addr(node)),
+                command: command.freeze(),
+                keys,
+            }
+        })
+        .collect();
+    Route::Gather(parts)
 }
 
 /// A request whose keys live on several nodes, cut into one request per

@@ -49,7 +49,7 @@ pub fn cluster(ctx: &mut Ctx<'_>, cluster: &Cluster, args: Args<'_>) -> Outcome 
             let Some(slot) = parse_slot(args.get(2)) else {
                 return ctx.fail("ERR Invalid slot");
             };
-            let (count, _) = ctx.store().find_keys(0, |key| key_slot(key) == slot);
+            let (count, _) = ctx.store.find_keys(0, |key| key_slot(key) == slot);
             ctx.reply.int(count as i64);
         }
         () if is(sub, "getkeysinslot") => {
@@ -63,7 +63,7 @@ pub fn cluster(ctx: &mut Ctx<'_>, cluster: &Cluster, args: Args<'_>) -> Outcome 
                 return ctx.fail("ERR Invalid number of keys");
             }
             let (_, keys) = ctx
-                .store()
+                .store
                 .find_keys(limit as usize, |key| key_slot(key) == slot);
             ctx.reply.array(keys.len());
             for key in keys {

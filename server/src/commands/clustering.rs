@@ -1,6 +1,6 @@
 //! The cluster's commands as the table lists them: CLUSTER, READONLY,
 //! READWRITE, ASKING, WAIT, and the commands nodes send each other
-//! (RCPEER, RCAPPLY, RCHANDOFF, RCREAD, RCEXPORT). Their handlers hand the
+//! (RCPEER, RCAPPLY, RCHANDOFF, RCREAD, RCEXPORT, RCDUMP). Their handlers hand the
 //! request to the cluster layer ([`super::ClusterPort`]); on a node without
 //! one they answer as a standalone Redis does.
 
@@ -36,10 +36,13 @@ pub enum ClusterOp {
     Read = 8,
     /// RCEXPORT: a page of a shard's entries for a new owner.
     Export = 9,
+    /// RCDUMP: copies of some keys, for a node computing a read over keys
+    /// that live on several nodes.
+    Dump = 10,
 }
 
 /// Every [`ClusterOp`], at the index of its value.
-const OPS: [ClusterOp; 10] = [
+const OPS: [ClusterOp; 11] = [
     ClusterOp::Cluster,
     ClusterOp::ReadOnly,
     ClusterOp::ReadWrite,
@@ -50,6 +53,7 @@ const OPS: [ClusterOp; 10] = [
     ClusterOp::Handoff,
     ClusterOp::Read,
     ClusterOp::Export,
+    ClusterOp::Dump,
 ];
 
 const LSF: F = F::LOADING.with(F::STALE).with(F::FAST);
@@ -83,6 +87,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("rchandoff", via::<{ ClusterOp::Handoff as usize }>, -1, PEER, "cluster", "Tells a previous owner that a new owner took these slots.").routing(THEIRS),
     Cmd::new("rcread", via::<{ ClusterOp::Read as usize }>, -2, PEER, "cluster", "Runs a read-only command on this node without routing it.").routing(THEIRS),
     Cmd::new("rcexport", via::<{ ClusterOp::Export as usize }>, -3, PEER, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them.").routing(THEIRS),
+    Cmd::new("rcdump", via::<{ ClusterOp::Dump as usize }>, -2, PEER, "cluster", "Returns copies of some keys, for a node computing a read over keys of several nodes.").routing(THEIRS),
 ];
 
 /// Hands `args` to the cluster layer as `op`; `standalone` answers on a

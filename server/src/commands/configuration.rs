@@ -132,7 +132,7 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// CONFIG RESETSTAT
 fn resetstat(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.node.stats.reset();
-    ctx.node.store.reset_stats();
+    ctx.store.reset_stats();
     ctx.node.slowlog.reset();
     ctx.reply.ok();
     Outcome::Unchanged

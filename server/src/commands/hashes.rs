@@ -39,7 +39,7 @@ fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, Outc
         return Err(ctx.fail(&super::wrong_arity(name)));
     }
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Ok(index) = lock.for_write::<HashValue>(key) else {
         return Err(ctx.fail(WRONGTYPE));
     };
@@ -77,7 +77,7 @@ pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// HSETNX key field value
 pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Ok(index) = lock.for_write::<HashValue>(key) else {
         return ctx.fail(WRONGTYPE);
     };
@@ -184,7 +184,7 @@ pub fn hvals(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// HDEL key field [field ...]
 pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Some(index) = lock.find(key) else {
         ctx.reply.int(0);
         return Outcome::Unchanged;
@@ -243,7 +243,7 @@ fn update_field(
 ) -> Result<Vec<u8>, Outcome> {
     let key = args.get(1);
     let field = args.get(2);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Ok(index) = lock.for_write::<HashValue>(key) else {
         return Err(ctx.fail(WRONGTYPE));
     };

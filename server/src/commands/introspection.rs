@@ -41,7 +41,7 @@ fn usage(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         _ => return ctx.fail(SYNTAX),
     }
     let key = args.get(2);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     match lock.peek(key) {
         Some(i) => ctx.reply.int(lock.shard.usage_at(i) as i64),
         None => ctx.reply.null(),
@@ -66,7 +66,7 @@ fn encoding(value: ValueRef<'_>) -> &'static str {
 fn object(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let sub = args.get(1);
     let key = args.get(2);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Some(index) = lock.peek(key) else {
         ctx.reply.null();
         return Outcome::Unchanged;

@@ -49,7 +49,7 @@ pub const COMMANDS: &[Cmd] = &[
 pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut removed = 0;
     for key in args.iter_from(1) {
-        removed += i64::from(ctx.node.store.lock(key).unlink(key));
+        removed += i64::from(ctx.store.lock(key).unlink(key));
     }
     ctx.reply.int(removed);
     if removed > 0 {
@@ -74,7 +74,7 @@ pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 fn count_live(ctx: &mut Ctx<'_>, args: Args<'_>, touch: bool) -> Outcome {
     let mut found = 0;
     for key in args.iter_from(1) {
-        let mut lock = ctx.node.store.lock(key);
+        let mut lock = ctx.store.lock(key);
         let live = if touch {
             lock.find(key)
         } else {
@@ -89,7 +89,7 @@ fn count_live(ctx: &mut Ctx<'_>, args: Args<'_>, touch: bool) -> Outcome {
 /// TYPE key
 pub fn key_type(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let name = lock
         .peek(key)
         .map_or("none", |i| lock.shard.at(i).kind().name());
@@ -101,7 +101,7 @@ pub fn key_type(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// locked together so no reader sees the key in neither place.
 fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) -> Outcome {
     let (src, dst) = (args.get(1), args.get(2));
-    let mut locks = ctx.node.store.lock_keys([src, dst]);
+    let mut locks = ctx.store.lock_keys([src, dst]);
     let now = locks.now;
     let (found, _, _) = locks.find(src);
     if found.is_none() {
@@ -170,7 +170,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if src == dst {
         return ctx.fail("ERR source and destination objects are the same");
     }
-    let mut locks = ctx.node.store.lock_keys([src, dst]);
+    let mut locks = ctx.store.lock_keys([src, dst]);
     let now = locks.now;
     let (found, shard, _) = locks.find(src);
     let Some(index) = found else {
@@ -260,7 +260,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
         return ctx.fail(NOT_INTEGER);
     };
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Some(at) = absolute_ms(unit, amount, lock.now) else {
         return ctx.fail(&super::args::invalid_expire(command));
     };
@@ -303,7 +303,7 @@ pub fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// The expiry of `key`: Err(-2) when missing, Err(-1) without TTL.
 fn expiry_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(u64, u64), i64> {
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let index = lock.peek(key).ok_or(-2)?;
     let at = lock.shard.at(index).expire_at().ok_or(-1)?;
     Ok((at, lock.now))
@@ -354,7 +354,7 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// PERSIST key
 pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Some(index) = lock.peek(key) else {
         ctx.reply.int(0);
         return Outcome::Unchanged;
@@ -371,14 +371,13 @@ pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// KEYS pattern: one shard at a time, the reply deferred until the walk ends.
 pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let pattern = args.get(1).to_vec();
-    let node = ctx.node.clone();
+    let store = ctx.store.clone();
     let resp3 = ctx.reply.resp3();
     // The walk holds one shard's lock at a time and yields between shards,
     // so the worker serves other clients while a KEYS goes over millions
     // of keys (Redis stalls every client for the whole walk).
     ctx.defer(async move {
         let pattern = Pattern::new(&pattern);
-        let store = &node.store;
         let mut count = 0;
         let mut pieces = Vec::with_capacity(store.shard_count());
         for shard in 0..store.shard_count() {
@@ -459,7 +458,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         i += 2;
     }
     let mut found: Vec<Vec<u8>> = Vec::new();
-    let next = ctx.node.store.scan(cursor, count, |entry: &Entry| {
+    let next = ctx.store.scan(cursor, count, |entry: &Entry| {
         let type_ok =
             type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
         let key = entry.key();
@@ -478,14 +477,14 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// RANDOMKEY
 pub fn randomkey(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    let key = ctx.node.store.random_key();
+    let key = ctx.store.random_key();
     ctx.reply.opt_bulk(key.as_deref());
     Outcome::Unchanged
 }
 
 /// DBSIZE
 pub fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    ctx.reply.int(ctx.node.store.len() as i64);
+    ctx.reply.int(ctx.store.len() as i64);
     Outcome::Unchanged
 }
 
@@ -497,7 +496,7 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Some(a) if args.len() == 2 && is(a, "sync") => false,
         Some(_) => return ctx.fail(SYNTAX),
     };
-    ctx.node.store.flush(asynchronously);
+    ctx.store.flush(asynchronously);
     ctx.reply.ok();
     Outcome::Flushed
 }

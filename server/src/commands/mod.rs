@@ -138,6 +138,9 @@ pub trait ClusterPort {
 pub struct Ctx<'a> {
     /// The node (an `Arc`, so a deferred reply can keep it).
     pub node: &'a Arc<NodeState>,
+    /// The key space the command runs against: the node's, or a scratch
+    /// store holding copies of keys gathered from other nodes.
+    pub store: &'a Store,
     /// The connection.
     pub session: &'a mut Session,
     /// Where the reply goes.
@@ -161,18 +164,13 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         Ctx {
             node,
+            store: &node.store,
             session,
             reply,
             after: After::Continue,
             deferred: None,
             cluster,
         }
-    }
-
-    /// The key space.
-    #[inline]
-    pub fn store(&self) -> &Store {
-        &self.node.store
     }
 
     /// Replies with a HELP text, one simple string per line.
@@ -247,9 +245,9 @@ pub fn read_value<T: CollectionType, R>(
     key: &[u8],
     f: impl FnOnce(&T, &mut Ctx<'_>) -> R,
 ) -> Result<Option<R>, WrongType> {
-    // Copy the node reference so the lock borrows it, not `ctx`.
-    let node = ctx.node;
-    let mut lock = node.store.lock(key);
+    // Copy the store reference so the lock borrows the store, not `ctx`.
+    let store = ctx.store;
+    let mut lock = store.lock(key);
     Ok(lock.read_as::<T>(key)?.map(|value| f(value, ctx)))
 }
 
@@ -308,7 +306,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         .handle
         .last_command
         .store(index as u64, std::sync::atomic::Ordering::Relaxed);
-    if spec.has(Flags::DENYOOM) && ctx.store().make_room().is_err() {
+    if spec.has(Flags::DENYOOM) && ctx.store.make_room().is_err() {
         return ctx.fail(args::OOM);
     }
     ctx.session.commands += 1;

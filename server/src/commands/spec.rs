@@ -343,6 +343,10 @@ pub enum Routing {
     Slot,
     /// By its keys, split per owning node, the parts' replies merged.
     Split(Merge),
+    /// By its keys; when they live on several nodes (proxy mode), the
+    /// receiving node gathers copies of them and computes the reply itself
+    /// (reads over several keys: SUNION, SINTER, ZUNION, PFCOUNT...).
+    Gather,
     /// Keyless, the same answer on any node: run where it arrives.
     AnyNode,
     /// About or for this node only (CLIENT, CONFIG, INFO, KEYS): run where

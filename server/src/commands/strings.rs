@@ -42,7 +42,7 @@ const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-l
 /// GET key
 pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.null(),
         Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
@@ -157,7 +157,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let (key, value) = (args.get(1), args.get(2));
     if args.len() == 3 {
         // The hot path: no options, no lookup beyond the insert's own.
-        ctx.node.store.lock(key).put_string(key, value, None);
+        ctx.store.lock(key).put_string(key, value, None);
         ctx.reply.ok();
         return Outcome::Wrote;
     }
@@ -165,7 +165,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Ok(o) => o,
         Err(e) => return ctx.fail(e),
     };
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let new_expiry = match options.expiry {
         Expiry::At(unit, amount) => match positive_expiry(unit, amount, lock.now, "set") {
             Ok(at) => Some(at),
@@ -230,7 +230,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// SETNX key value
 pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     if lock.peek(key).is_some() {
         ctx.reply.int(0);
         return Outcome::Unchanged;
@@ -242,7 +242,7 @@ pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 fn set_with_ttl(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &str) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let at = match positive_expiry(unit, args.get(2), lock.now, command) {
         Ok(at) => at,
         Err(e) => return ctx.fail(&e),
@@ -265,7 +265,7 @@ pub fn psetex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// GETSET key value
 pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     match lock.find(key).map(|i| lock.shard.value(i)) {
         Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
         None => ctx.reply.null(),
@@ -278,7 +278,7 @@ pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// GETDEL key
 pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Some(index) = lock.read(key) else {
         ctx.reply.null();
         return Outcome::Unchanged;
@@ -303,7 +303,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Err(e) => return ctx.fail(e),
     };
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Some(index) = lock.read(key) else {
         ctx.reply.null();
         return Outcome::Unchanged;
@@ -337,7 +337,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     ctx.reply.array(args.len() - 1);
     for key in args.iter_from(1) {
-        let mut lock = ctx.node.store.lock(key);
+        let mut lock = ctx.store.lock(key);
         match lock.read(key).map(|i| lock.shard.value(i)) {
             Some(ValueRef::Str(v)) => ctx.reply.bulk(v),
             _ => ctx.reply.null(),
@@ -362,7 +362,7 @@ pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(pairs) = mset_pairs(args) else {
         return ctx.fail(&super::wrong_arity("mset"));
     };
-    let mut locks = ctx.node.store.lock_keys(args.iter_from(1).step_by(2));
+    let mut locks = ctx.store.lock_keys(args.iter_from(1).step_by(2));
     for (key, value) in pairs {
         locks.put(key, OwnedValue::Str(value.to_vec()), None);
     }
@@ -375,7 +375,7 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(pairs) = mset_pairs(args) else {
         return ctx.fail(&super::wrong_arity("msetnx"));
     };
-    let mut locks = ctx.node.store.lock_keys(args.iter_from(1).step_by(2));
+    let mut locks = ctx.store.lock_keys(args.iter_from(1).step_by(2));
     let now = locks.now;
     let any_exists = args.iter_from(1).step_by(2).any(|key| {
         let (shard, hash) = locks.shard(key);
@@ -408,7 +408,7 @@ fn number_at<T: Default>(
 
 /// Applies an integer increment, keeping the TTL.
 fn increment(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Outcome {
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let found = lock.find(key);
     let current = match number_at(&lock, found, parse_i64, NOT_INTEGER) {
         Ok(n) => n,
@@ -456,7 +456,7 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// then the increment (HINCRBYFLOAT checks the increment first).
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let found = lock.find(key);
     let current = match number_at(&lock, found, parse_f64, NOT_FLOAT) {
         Ok(n) => n,
@@ -485,7 +485,7 @@ fn max_string(ctx: &Ctx<'_>) -> u64 {
 pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let (key, tail) = (args.get(1), args.get(2));
     let limit = max_string(ctx);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let Some(index) = lock.find(key) else {
         lock.put_string(key, tail, None);
         ctx.reply.int(tail.len() as i64);
@@ -506,7 +506,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// STRLEN key
 pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.int(0),
         Some(ValueRef::Str(v)) => ctx.reply.int(v.len() as i64),
@@ -538,7 +538,7 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail(NOT_INTEGER);
     };
     let key = args.get(1);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     match lock.read(key).map(|i| lock.shard.value(i)) {
         None => ctx.reply.bulk(b""),
         Some(ValueRef::Str(v)) => match range(start, end, v.len()) {
@@ -562,7 +562,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let (key, patch) = (args.get(1), args.get(3));
     let offset = offset as u64;
     let limit = max_string(ctx);
-    let mut lock = ctx.node.store.lock(key);
+    let mut lock = ctx.store.lock(key);
     let found = lock.find(key);
     let len = match found.map(|i| lock.shard.value(i)) {
         Some(ValueRef::Str(v)) => v.len(),

@@ -95,12 +95,19 @@ mod tests {
 
     #[test]
     fn commands_only_nodes_send_are_not_listed() {
-        for name in ["rcpeer", "rcapply", "rchandoff", "rcread", "rcexport"] {
+        for name in [
+            "rcpeer",
+            "rcapply",
+            "rchandoff",
+            "rcread",
+            "rcexport",
+            "rcdump",
+        ] {
             assert!(lookup(name.as_bytes()).is_some(), "{name}");
             assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");
             assert!(listed().all(|spec| spec.name != name), "{name}");
         }
-        assert_eq!(listed().count(), commands().len() - 5);
+        assert_eq!(listed().count(), commands().len() - 6);
         assert!(lookup_listed(b"GET").is_some());
     }
 

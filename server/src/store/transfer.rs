@@ -18,6 +18,23 @@ pub struct Snapshot {
 }
 
 impl Store {
+    /// A copy of `key`'s live state (value, expiry and version, 0 when
+    /// unversioned), or its absence at version 0; nothing changes.
+    pub fn copy_of(&self, key: &[u8]) -> Snapshot {
+        let mut lock = self.lock(key);
+        let found = lock.peek(key);
+        let version = found.and_then(|i| lock.shard.at(i).version()).unwrap_or(0);
+        let value = found.map(|index| {
+            let expire = lock.shard.at(index).expire_at();
+            (lock.shard.value(index).to_owned_value(), expire)
+        });
+        Snapshot {
+            key: key.to_vec(),
+            value,
+            version,
+        }
+    }
+
     /// Gives `key`'s live entry the version `version` and returns its state
     /// (or its absence), both under one lock hold: a later stamp of the same
     /// key always carries a later state, so replicas that keep the highest
