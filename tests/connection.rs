@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::errors::{
-    line, unknown_subcommand, wrong_arity, BAD_CLIENT_NAME, BAD_PROTOCOL_VERSION, DB_OUT_OF_RANGE,
-    MAX_CLIENTS, NOAUTH, NOT_INTEGER, SYNTAX, WRONGPASS,
+    line, unknown_subcommand, wrong_arity, BAD_CLIENT_NAME, BAD_PROTOCOL_VERSION, MAX_CLIENTS,
+    NOAUTH, SYNTAX, WRONGPASS,
 };
 use common::redis_server::skip_without;
 use common::wire::{frame_of, Frame};
@@ -193,22 +193,6 @@ fn auth_without_a_password_configured() {
         "default user has nopass"
     );
     assert_eq!(raw.roundtrip(&["PING"]), b"+PONG\r\n");
-}
-
-#[test]
-fn select_has_database_zero_only() {
-    let node = TestServer::start();
-    let mut raw = node.raw();
-    assert_eq!(raw.roundtrip(&["SELECT", "0"]), b"+OK\r\n");
-    assert_eq!(raw.roundtrip(&["SELECT", "1"]), line(DB_OUT_OF_RANGE));
-    assert_eq!(raw.roundtrip(&["SELECT", "x"]), line(NOT_INTEGER));
-    assert_eq!(raw.roundtrip(&["PING"]), b"+PONG\r\n");
-    // redis-rs selects the URL's database.
-    let mut db0 = redis::Client::open(format!("redis://{}/0", node.addr))
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    assert_eq!(q::<String>(&mut db0, &["PING"]), "PONG");
 }
 
 #[test]

@@ -19,8 +19,10 @@ use crate::store::{Clock, Store, StoreOptions, DEFAULT_SHARDS};
 /// See the module docs.
 #[derive(Debug)]
 pub struct NodeState {
-    /// The key space.
+    /// The key space: database 0 (the only one a cluster node serves).
     pub store: Store,
+    /// A handle to each numbered database (SELECT), `store` first.
+    pub databases: Vec<Store>,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so a connection notices a change with
@@ -60,6 +62,7 @@ impl NodeState {
     pub fn with_clock(config: Config, clock: Clock) -> Arc<NodeState> {
         let store = Store::new(StoreOptions {
             shards: DEFAULT_SHARDS,
+            databases: config.databases,
             maxmemory: config.maxmemory,
             policy: config.maxmemory_policy,
             samples: config.maxmemory_samples,
@@ -69,8 +72,12 @@ impl NodeState {
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
             .collect();
+        let databases = (0..store.databases())
+            .map(|db| store.database(db))
+            .collect();
         Arc::new(NodeState {
             store,
+            databases,
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),

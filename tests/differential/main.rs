@@ -129,12 +129,6 @@ pub const DIFFERENCES: &[Difference] = &[
                  names, MEMORY USAGE bytes, version fields)",
     },
     Difference {
-        commands: &["SELECT", "MOVE", "SWAPDB"],
-        rule: Rule::NotGenerated,
-        reason: "the node has one database: SELECT and COPY ... DB with an index other \
-                 than 0 answer 'ERR DB index is out of range'",
-    },
-    Difference {
         commands: &["SET IFEQ/IFNE", "HSCAN NOVALUES"],
         rule: Rule::NotGenerated,
         reason: "options of Redis 8.4 (IFEQ, IFNE) and 7.4 (NOVALUES) the node has and the \

@@ -102,13 +102,15 @@ pub fn info_text(
             }
             "keyspace" => {
                 out.push_str("# Keyspace\r\n");
-                let keys = node.store.len();
-                if keys > 0 {
-                    let _ = write!(
-                        out,
-                        "db0:keys={keys},expires={},avg_ttl=0\r\n",
-                        node.store.volatile_len()
-                    );
+                for (db, store) in node.databases.iter().enumerate() {
+                    let keys = store.len();
+                    if keys > 0 {
+                        let _ = write!(
+                            out,
+                            "db{db}:keys={keys},expires={},avg_ttl=0\r\n",
+                            store.volatile_len()
+                        );
+                    }
                 }
             }
             _ => {}

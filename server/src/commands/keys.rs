@@ -3,6 +3,7 @@
 use bytes::BytesMut;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
+use super::databases::{database_index, SAME_OBJECT};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
 use super::spec::flag_sets::{R, RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
@@ -38,9 +39,6 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("keys", keys, 2, R, "generic", "Returns all key names that match a pattern.").acl(KD).routing(Routing::ThisNode),
     Cmd::new("scan", scan, -2, R, "generic", "Iterates over the key names in the database.").acl(K).routing(Routing::ThisNode),
     Cmd::new("randomkey", randomkey, 1, R, "generic", "Returns a random key name from the database.").acl(K).routing(Routing::ThisNode),
-    Cmd::new("dbsize", dbsize, 1, RF, "server", "Returns the number of keys in the database.").acl(K).routing(Routing::ThisNode),
-    Cmd::new("flushdb", flushall, -1, W, "server", "Remove all keys from the current database.").acl(KD).routing(Routing::ThisNode),
-    Cmd::new("flushall", flushall, -1, W, "server", "Removes all keys from all databases.").acl(KD).routing(Routing::ThisNode),
 ];
 
 /// DEL key [key ...] and UNLINK: the keys go at once; a large value (a
@@ -149,17 +147,17 @@ pub fn renamenx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// COPY source destination [DB 0] [REPLACE]
 pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut replace = false;
+    let mut db = ctx.store.db();
     let mut i = 3;
     while i < args.len() {
         let arg = args.get(i);
         if is(arg, "replace") {
             replace = true;
         } else if is(arg, "db") && i + 1 < args.len() {
-            match parse_i64(args.get(i + 1)) {
-                Some(0) => {}
-                Some(_) => return ctx.fail("ERR DB index is out of range"),
-                None => return ctx.fail(NOT_INTEGER),
-            }
+            db = match database_index(ctx, args.get(i + 1), NOT_INTEGER) {
+                Ok(db) => db,
+                Err(error) => return ctx.fail(error),
+            };
             i += 1;
         } else {
             return ctx.fail(SYNTAX);
@@ -167,8 +165,14 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         i += 1;
     }
     let (src, dst) = (args.get(1), args.get(2));
+    if db != ctx.store.db() {
+        if ctx.cluster.is_some() {
+            return ctx.fail("ERR Copying to another database is not allowed in cluster mode");
+        }
+        return copy_across(ctx, src, dst, db, replace);
+    }
     if src == dst {
-        return ctx.fail("ERR source and destination objects are the same");
+        return ctx.fail(SAME_OBJECT);
     }
     let mut locks = ctx.store.lock_keys([src, dst]);
     let now = locks.now;
@@ -187,6 +191,27 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     locks.put(dst, value, expire);
     ctx.reply.int(1);
     Outcome::WroteKey(2)
+}
+
+/// COPY source destination DB db, to another database.
+fn copy_across(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], db: usize, replace: bool) -> Outcome {
+    let (mut here, mut there) = ctx.store.lock_across(src, db, dst);
+    let Some(index) = here.find(src) else {
+        drop((here, there));
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
+    };
+    if !replace && there.peek(dst).is_some() {
+        drop((here, there));
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
+    }
+    let expire_at = here.shard.at(index).expire_at();
+    let value = here.shard.value(index).to_owned_value();
+    there.put(dst, value, expire_at);
+    drop((here, there));
+    ctx.reply.int(1);
+    Outcome::Wrote
 }
 
 /// EXPIRE's NX / XX / GT / LT options. Redis checks each one given, so
@@ -480,25 +505,6 @@ pub fn randomkey(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     let key = ctx.store.random_key();
     ctx.reply.opt_bulk(key.as_deref());
     Outcome::Unchanged
-}
-
-/// DBSIZE
-pub fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    ctx.reply.int(ctx.store.len() as i64);
-    Outcome::Unchanged
-}
-
-/// FLUSHALL / FLUSHDB [ASYNC | SYNC]
-pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let asynchronously = match args.try_get(1) {
-        None => false,
-        Some(a) if args.len() == 2 && is(a, "async") => true,
-        Some(a) if args.len() == 2 && is(a, "sync") => false,
-        Some(_) => return ctx.fail(SYNTAX),
-    };
-    ctx.store.flush(asynchronously);
-    ctx.reply.ok();
-    Outcome::Flushed
 }
 
 #[cfg(test)]

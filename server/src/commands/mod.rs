@@ -16,6 +16,7 @@ mod client_admin;
 mod clustering;
 mod command;
 mod configuration;
+mod databases;
 mod expiry_args;
 mod hashes;
 mod info;
@@ -105,6 +106,8 @@ pub struct Session {
     pub protected: bool,
     /// Failed AUTH attempts on this connection.
     pub auth_failures: u32,
+    /// The selected database (SELECT), below the node's `databases`.
+    pub db: usize,
 }
 
 impl Session {
@@ -116,6 +119,7 @@ impl Session {
             resp3: false,
             commands: 0,
             peer: false,
+            db: 0,
             protected,
             auth_failures: 0,
         }
@@ -164,7 +168,7 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         Ctx {
             node,
-            store: &node.store,
+            store: &node.databases[session.db],
             session,
             reply,
             after: After::Continue,

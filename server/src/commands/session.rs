@@ -1,9 +1,9 @@
-//! Commands on the client's own session: PING, ECHO, HELLO, AUTH, SELECT,
-//! QUIT, RESET and CLIENT.
+//! Commands on the client's own session: PING, ECHO, HELLO, AUTH, QUIT,
+//! RESET and CLIENT.
 
 use std::sync::atomic::Ordering;
 
-use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
+use super::args::{is, parse_i64, SYNTAX};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::{After, Ctx, Outcome, MAX_AUTH_FAILURES};
 use crate::protocol::Args;
@@ -30,7 +30,6 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("echo", echo, 2, F::FAST, "connection", "Returns the given string.").acl(CN),
     Cmd::new("hello", hello, -1, ANYTIME, "connection", "Handshakes with the server.").acl(CN).redact(hello_redacts),
     Cmd::new("auth", auth, -2, ANYTIME, "connection", "Authenticates the connection.").acl(CN).redact(auth_redacts),
-    Cmd::new("select", select, 2, F::LOADING.with(F::STALE).with(F::FAST), "connection", "Changes the selected database.").acl(CN),
     Cmd::new("quit", quit, -1, ANYTIME, "connection", "Closes the connection.").acl(CN),
     Cmd::new("reset", reset, 1, ANYTIME, "connection", "Resets the connection.").acl(CN),
 ];
@@ -170,18 +169,6 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-/// SELECT index: the node has database 0 only.
-pub fn select(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match parse_i64(args.get(1)) {
-        Some(0) => {
-            ctx.reply.ok();
-            Outcome::Unchanged
-        }
-        Some(_) => ctx.fail("ERR DB index is out of range"),
-        None => ctx.fail(NOT_INTEGER),
-    }
-}
-
 /// QUIT
 pub fn quit(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.reply.ok();
@@ -193,6 +180,7 @@ pub fn quit(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
 pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.session.resp3 = false;
     ctx.reply.set_resp3(false);
+    super::databases::switch_to(ctx, 0);
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
     ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
-use super::{client_admin, clustering, command, configuration, hashes, info, introspection, keys};
+use super::{client_admin, clustering, command, configuration, databases, hashes, info};
+use super::{introspection, keys};
 use super::{latency, server_admin, session, strings};
 
 /// The families' sections, in the order COMMAND lists them.
-const SECTIONS: [&[CommandSpec]; 12] = [
+const SECTIONS: [&[CommandSpec]; 13] = [
     session::COMMANDS,
+    databases::COMMANDS,
     client_admin::COMMANDS,
     command::COMMANDS,
     strings::COMMANDS,

@@ -36,6 +36,8 @@ pub struct Config {
     pub maxmemory_samples: usize,
     /// When collections leave their compact encodings.
     pub encodings: EncodingLimits,
+    /// Number of numbered databases.
+    pub databases: usize,
     /// Required password, if any.
     pub requirepass: Option<String>,
     /// Connection limit.
@@ -108,6 +110,7 @@ impl Default for Config {
             maxmemory_policy: EvictionPolicy::NoEviction,
             maxmemory_samples: 0,
             encodings: EncodingLimits::default(),
+            databases: 0,
             requirepass: None,
             maxclients: 0,
             timeout: 0,

@@ -126,6 +126,10 @@ impl Param {
     }
 }
 
+/// Most databases a node may have: each costs its shards' bookkeeping
+/// (about 16 KiB) even when empty.
+pub const MAX_DATABASES: i64 = 4096;
+
 /// Hard ceiling on open connections, whatever maxclients says.
 pub const MAX_CONNECTIONS: i64 = 1 << 20;
 
@@ -253,8 +257,9 @@ pub static PARAMS: &[Param] = &[
         |_, _| Ok(()), |_| String::new()),
     param("appendonly", Kind::OneOf(&["no"]), "no", Runtime, "append-only file: no (the node keeps nothing on disk)",
         |_, _| Ok(()), |_| "no".to_string()),
-    param("databases", Kind::Int { min: 1, max: 1 }, "1", Startup, "number of databases",
-        |_, _| Ok(()), |_| "1".to_string()),
+    param("databases", Kind::Int { min: 1, max: MAX_DATABASES }, "16", Startup, "number of databases (SELECT 0 .. n-1; a cluster node serves database 0 only)",
+        |c, v| { c.databases = v.int() as usize; Ok(()) },
+        |c| c.databases.to_string()),
     // The cluster.
     param("cluster-enabled", Kind::Bool, "no", Startup, "run as a cluster node even without seeds (the first node of a cluster)",
         |c, v| { c.cluster_enabled = v.flag(); Ok(()) },

@@ -53,7 +53,8 @@ impl Store {
 
     /// Evicts one entry; false if no entry may be evicted.
     pub fn evict_one(&self, policy: EvictionPolicy) -> bool {
-        let shards = self.shard_count();
+        // Every database's shards: eviction serves the whole memory bound.
+        let shards = self.inner.shards.len();
         let samples = self.samples();
         let now = self.now();
         let random = matches!(

@@ -1,6 +1,11 @@
 //! The in-memory key space: shards of packed entries behind short-lived
 //! mutexes, with lazy and active expiry and eviction under `maxmemory`.
 //!
+//! The numbered databases (SELECT) are ranges of one flat array of
+//! shards: a [`Store`] handle addresses one database for key-level work,
+//! while memory, eviction, expiry and the lazyfree thread are shared by
+//! all of them, as in Redis.
+//!
 //! A key's hash picks its shard; the shard's mutex is held only for the few
 //! table operations of one command and never across an `.await`, so a plain
 //! (parking_lot) mutex is the right tool. Commands that must see several keys
@@ -57,8 +62,10 @@ pub const DEFAULT_SHARDS: usize = 64;
 /// Settings of a new store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Shard count (rounded up to a power of two).
+    /// Shard count per database (rounded up to a power of two).
     pub shards: usize,
+    /// Number of databases (SELECT 0 .. databases - 1).
+    pub databases: usize,
     /// Memory bound in bytes (0 = none).
     pub maxmemory: u64,
     /// What to evict over the bound.
@@ -75,6 +82,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             shards: DEFAULT_SHARDS,
+            databases: 1,
             maxmemory: 0,
             policy: EvictionPolicy::AllKeysLru,
             samples: 5,
@@ -92,14 +100,19 @@ pub struct WrongType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfMemory;
 
-/// A cheap, cloneable handle to the key space.
+/// A cheap, cloneable handle to the key space, addressing one database.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// The database this handle addresses.
+    db: usize,
 }
 
 struct Inner {
+    /// Every database's shards, database after database.
     shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// Shards per database (a power of two).
+    per_db: usize,
     shard_mask: usize,
     hasher: DefaultHashBuilder,
     clock: Clock,
@@ -292,10 +305,11 @@ impl Store {
     /// A new, empty store.
     pub fn new(options: StoreOptions) -> Store {
         let count = options.shards.max(1).next_power_of_two();
+        let databases = options.databases.max(1);
         let hasher = DefaultHashBuilder::default();
         let gauge = Arc::new(MemoryGauge::default());
         let limits = Arc::new(encoding::SharedLimits::new(options.encodings));
-        let shards = (0..count)
+        let shards = (0..count * databases)
             .map(|_| {
                 let shard = Shard::new(hasher.clone(), gauge.clone(), limits.clone());
                 CachePadded::new(Mutex::new(shard))
@@ -303,8 +317,10 @@ impl Store {
             .collect();
         gauge.sample();
         Store {
+            db: 0,
             inner: Arc::new(Inner {
                 shards,
+                per_db: count,
                 shard_mask: count - 1,
                 hasher,
                 clock: options.clock,
@@ -318,6 +334,52 @@ impl Store {
                 eviction_log: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.inner.shards.len() / self.inner.per_db
+    }
+
+    /// A handle to database `db` (which must be below [`Store::databases`]).
+    pub fn database(&self, db: usize) -> Store {
+        debug_assert!(
+            db < self.databases(),
+            "database index checked by the caller"
+        );
+        Store {
+            inner: self.inner.clone(),
+            db,
+        }
+    }
+
+    /// The database this handle addresses.
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    /// This database's shards.
+    #[inline]
+    fn db_shards(&self) -> &[CachePadded<Mutex<Shard>>] {
+        let start = self.db * self.inner.per_db;
+        &self.inner.shards[start..start + self.inner.per_db]
+    }
+
+    /// Exchanges the contents of databases `a` and `b` (SWAPDB): every
+    /// shard of both is locked, in index order, for the swap.
+    pub fn swap_databases(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (low, high) = (a.min(b), a.max(b));
+        let per_db = self.inner.per_db;
+        let (first, rest) = self.inner.shards.split_at(high * per_db);
+        let low_shards = &first[low * per_db..(low + 1) * per_db];
+        let mut low_guards: Vec<_> = low_shards.iter().map(|s| s.lock()).collect();
+        for (guard, shard) in low_guards.iter_mut().zip(&rest[..per_db]) {
+            std::mem::swap(&mut **guard, &mut *shard.lock());
+        }
+        self.inner.pool.lock().clear();
     }
 
     /// The clock the store runs on.
@@ -345,11 +407,40 @@ impl Store {
     pub fn lock(&self, key: &[u8]) -> KeyLock<'_> {
         let (index, hash) = self.locate(key);
         KeyLock {
-            shard: self.inner.shards[index].lock(),
+            shard: self.db_shards()[index].lock(),
             hash,
             now: self.now(),
             policy: self.policy(),
             lazyfree: &self.inner.lazyfree,
+        }
+    }
+
+    /// Locks `key`'s shard in this database and `other_key`'s in database
+    /// `other_db` (another one), in index order, for MOVE and COPY ... DB.
+    pub fn lock_across(
+        &self,
+        key: &[u8],
+        other_db: usize,
+        other_key: &[u8],
+    ) -> (KeyLock<'_>, KeyLock<'_>) {
+        debug_assert!(other_db != self.db, "one database: lock_keys");
+        let (index, hash) = self.locate(key);
+        let (other_index, other_hash) = self.locate(other_key);
+        let here = self.db * self.inner.per_db + index;
+        let there = other_db * self.inner.per_db + other_index;
+        let lock = |flat: usize, hash: u64| KeyLock {
+            shard: self.inner.shards[flat].lock(),
+            hash,
+            now: self.now(),
+            policy: self.policy(),
+            lazyfree: &self.inner.lazyfree,
+        };
+        if here < there {
+            let first = lock(here, hash);
+            (first, lock(there, other_hash))
+        } else {
+            let second = lock(there, other_hash);
+            (lock(here, hash), second)
         }
     }
 
@@ -360,7 +451,7 @@ impl Store {
         indexes.dedup();
         let guards = indexes
             .into_iter()
-            .map(|i| (i, self.inner.shards[i].lock()))
+            .map(|i| (i, self.db_shards()[i].lock()))
             .collect();
         MultiLock {
             store: self,
@@ -370,19 +461,20 @@ impl Store {
         }
     }
 
-    /// Number of shards.
+    /// Number of shards of a database.
     pub fn shard_count(&self) -> usize {
-        self.inner.shards.len()
+        self.inner.per_db
     }
 
-    /// Locks shard `index`.
+    /// Locks shard `index` of this database.
     pub fn lock_shard(&self, index: usize) -> MutexGuard<'_, Shard> {
-        self.inner.shards[index].lock()
+        self.db_shards()[index].lock()
     }
 
-    /// Number of keys (including expired ones not yet reclaimed, as Redis).
+    /// Number of keys in this database (including expired ones not yet
+    /// reclaimed, as Redis).
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+        self.db_shards().iter().map(|s| s.lock().len()).sum()
     }
 
     /// True when there are no keys.
@@ -390,9 +482,9 @@ impl Store {
         self.len() == 0
     }
 
-    /// Number of keys with a TTL.
+    /// Number of keys with a TTL in this database.
     pub fn volatile_len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().volatile()).sum()
+        self.db_shards().iter().map(|s| s.lock().volatile()).sum()
     }
 
     /// Counters summed over the shards.
@@ -411,12 +503,22 @@ impl Store {
         }
     }
 
-    /// Removes every key. With `asynchronously`, the memory is freed on
-    /// the lazyfree thread so the caller does not wait for it; otherwise
-    /// here, once every shard is unlocked again.
+    /// Removes every key of this database (FLUSHDB). With
+    /// `asynchronously`, the memory is freed on the lazyfree thread so the
+    /// caller does not wait for it; otherwise here, once every shard is
+    /// unlocked again.
     pub fn flush(&self, asynchronously: bool) {
-        let mut taken = Vec::with_capacity(self.shard_count());
-        for shard in self.inner.shards.iter() {
+        self.flush_shards(self.db_shards(), asynchronously);
+    }
+
+    /// Removes every key of every database (FLUSHALL), as `flush` does.
+    pub fn flush_all(&self, asynchronously: bool) {
+        self.flush_shards(&self.inner.shards, asynchronously);
+    }
+
+    fn flush_shards(&self, shards: &[CachePadded<Mutex<Shard>>], asynchronously: bool) {
+        let mut taken = Vec::with_capacity(shards.len());
+        for shard in shards {
             taken.push(shard.lock().take_all());
         }
         self.inner.pool.lock().clear();

@@ -33,7 +33,7 @@ impl Store {
         let shards = self.shard_count();
         let now = self.now();
         for _ in 0..shards * 4 {
-            let shard = self.inner.shards[fastrand::usize(..shards)].lock();
+            let shard = self.lock_shard(fastrand::usize(..shards));
             let buckets = shard.num_buckets();
             if shard.is_empty() || buckets == 0 {
                 continue;
@@ -47,8 +47,8 @@ impl Store {
             }
         }
         // Sparse or mostly expired: fall back to a scan.
-        for shard in self.inner.shards.iter() {
-            let shard = shard.lock();
+        for index in 0..self.shard_count() {
+            let shard = self.lock_shard(index);
             for i in 0..shard.num_buckets() {
                 if let Some(entry) = shard.bucket(i) {
                     if !entry.is_expired(now) {
@@ -79,7 +79,7 @@ impl Store {
         let now = self.now();
         let mut looked = 0;
         while shard_index < self.shard_count() {
-            let shard = self.inner.shards[shard_index].lock();
+            let shard = self.lock_shard(shard_index);
             if bucket > 0 && layout != shard.layout() {
                 bucket = 0;
             }
