@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod command_stats;
 pub mod commands;
 pub mod config;
+pub mod gate;
 pub mod glob;
 pub mod latency;
 pub mod log_limit;
@@ -32,6 +33,7 @@ pub mod socket;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod watches;
 
 pub use config::Config;
 pub use state::NodeState;

@@ -9,12 +9,14 @@ use parking_lot::RwLock;
 use crate::clients::Clients;
 use crate::command_stats::CommandMetrics;
 use crate::config::{Config, Effect};
+use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
 use crate::protocol::Limits;
 use crate::shutdown::Shutdown;
 use crate::slowlog::SlowLog;
 use crate::stats::ServerStats;
 use crate::store::{Clock, Store, StoreOptions, DEFAULT_SHARDS};
+use crate::watches::Watches;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -23,6 +25,10 @@ pub struct NodeState {
     pub store: Store,
     /// A handle to each numbered database (SELECT), `store` first.
     pub databases: Vec<Store>,
+    /// Passed by every command, held alone by EXEC.
+    pub gate: Gate,
+    /// The keys connections WATCH.
+    pub watches: Arc<Watches>,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so a connection notices a change with
@@ -78,6 +84,8 @@ impl NodeState {
         Arc::new(NodeState {
             store,
             databases,
+            gate: Gate::default(),
+            watches: Arc::default(),
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),

@@ -185,12 +185,16 @@ impl Session {
     /// # Errors
     /// The reply did not come or was malformed.
     pub fn ping(&mut self) -> Result<Frame, ReadError> {
+        // A batch may leave a MULTI open, which would queue the PING: the
+        // DISCARD ends it (or answers an error nobody reads).
         let mut bytes = Vec::new();
+        encode_command(&mut bytes, &["DISCARD"]);
         encode_command(&mut bytes, &["PING"]);
         self.reader
             .stream
             .write_all(&bytes)
             .map_err(|e| ReadError::Io(e.to_string()))?;
+        self.reader.next()?;
         self.reader.next()
     }
 }

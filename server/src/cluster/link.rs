@@ -20,7 +20,7 @@ use super::replication::Shipped;
 use super::router::{self, Part, Route, RouteFlags};
 use super::Cluster;
 use crate::clients::ClientHandle;
-use crate::commands::{self, CommandSpec, Ctx, Deferred, Merge, Outcome, Session};
+use crate::commands::{self, CommandSpec, Ctx, Deferred, Flags, Merge, Session};
 use crate::protocol::{Args, Limits, Reply, RequestParser};
 use crate::state::NodeState;
 use crate::store::{Snapshot, Store, StoreOptions};
@@ -75,11 +75,61 @@ impl Link {
                 None => Route::Local,
             };
         }
+        if spec.has(Flags::EXCLUSIVE) {
+            if let Some(owner) = session.multi.as_ref().and_then(|t| t.owner) {
+                return Route::Transaction(owner);
+            }
+        }
         let flags = RouteFlags {
             readonly: self.readonly,
             resp3: session.resp3,
         };
         router::route(&self.cluster, spec, args, flags)
+    }
+
+    /// Whether a command may join the open transaction: its keys must
+    /// hash to the transaction's one slot, served here or (proxy mode) by
+    /// one other node that will run the whole transaction. `Err` is the
+    /// reply (the transaction then fails at EXEC, as in Redis Cluster).
+    pub fn check_queued(
+        &self,
+        session: &mut Session,
+        spec: &CommandSpec,
+        args: Args<'_>,
+    ) -> Result<(), String> {
+        let positions = spec.keys.positions(args);
+        let Some(&first) = positions.first() else {
+            return Ok(());
+        };
+        let slot = ringcache_proto::key_slot(args.get(first));
+        let Some(transaction) = session.multi.as_mut() else {
+            return Ok(());
+        };
+        let same = positions
+            .iter()
+            .all(|&p| ringcache_proto::key_slot(args.get(p)) == slot);
+        if !same || transaction.slot.is_some_and(|s| s != slot) {
+            return Err(router::CROSSSLOT.to_string());
+        }
+        transaction.slot = Some(slot);
+        let flags = RouteFlags {
+            readonly: false,
+            resp3: session.resp3,
+        };
+        match router::route(&self.cluster, spec, args, flags) {
+            Route::Local | Route::ReadThrough(_) => Ok(()),
+            Route::Forward(addr) => {
+                if let Some(transaction) = session.multi.as_mut() {
+                    transaction.owner = Some(addr);
+                }
+                Ok(())
+            }
+            Route::Moved(slot, addr) => Err(format!("MOVED {slot} {addr}")),
+            Route::Fail(message) => Err(message.to_string()),
+            Route::Split(..) | Route::Gather(_) | Route::Transaction(_) => {
+                Err(router::CROSSSLOT.to_string())
+            }
+        }
     }
 
     /// Carries out a route other than [`Route::Local`]: the reply (or an
@@ -114,6 +164,7 @@ impl Link {
             }
             Route::Split(merge, parts) => Some(self.split(session, merge, parts)),
             Route::Gather(parts) => Some(self.gather(session, args, parts)),
+            Route::Transaction(owner) => self.forward_transaction(session, output, owner),
         }
     }
 
@@ -122,19 +173,12 @@ impl Link {
     /// `start` in `output`) held until W-1 of them confirm it.
     pub fn after_write(
         &mut self,
-        spec: &CommandSpec,
-        args: Args<'_>,
-        outcome: Outcome,
+        keys: Option<Vec<&[u8]>>,
         output: &mut BytesMut,
         start: usize,
     ) -> Option<Deferred> {
-        let positions = match outcome {
-            Outcome::Unchanged | Outcome::Failed | Outcome::Flushed => return None,
-            Outcome::Wrote => spec.keys.positions(args),
-            Outcome::WroteKey(position) => vec![position],
-        };
-        let keys = positions.into_iter().filter_map(|p| args.try_get(p));
-        let shipped = super::replication::ship(&self.cluster, &self.node.store, keys);
+        let keys = keys?;
+        let shipped = super::replication::ship(&self.cluster, &self.node.store, keys.into_iter());
         let quorum = self.cluster.settings.write_quorum;
         if quorum <= 1 || shipped.is_empty() {
             self.last_write = Some(LastWrite::Shipped(shipped));
@@ -174,12 +218,14 @@ impl Link {
         let mut ctx = Ctx::new(&node, session, Reply::new(output, resp3), None);
         let outcome = commands::execute(&mut ctx, args);
         let deferred = ctx.deferred.take();
+        let written = std::mem::take(&mut ctx.written);
         drop(ctx);
         if deferred.is_some() {
             return deferred;
         }
         let (_, spec) = found?;
-        self.after_write(spec, args, outcome, output, start)
+        let keys = commands::written_keys(spec, args, outcome, &written);
+        self.after_write(keys, output, start)
     }
 
     /// Sends an encoded request to its owner; the reply is relayed as it
@@ -251,6 +297,26 @@ impl Link {
             }
             run_on_copies(&node, handle, resp3, &command, copies)
         })
+    }
+
+    /// EXEC of a transaction the slot's owner runs: the queue goes there
+    /// as one RCEXEC and its reply comes back as EXEC's.
+    fn forward_transaction(
+        &mut self,
+        session: &mut Session,
+        output: &mut BytesMut,
+        owner: SocketAddr,
+    ) -> Option<Deferred> {
+        let transaction = session.multi.take()?;
+        session.watching = None;
+        if transaction.failed() {
+            Reply::new(output, session.resp3)
+                .error("EXECABORT Transaction discarded because of previous errors.");
+            return None;
+        }
+        let mut command = BytesMut::new();
+        transaction.encode_for_owner(&mut command);
+        Some(self.forward(owner, session.resp3, command.freeze()))
     }
 
     /// Runs an encoded request (a split request's local part) here.

@@ -26,6 +26,10 @@ const WAIT_CAP: Duration = Duration::from_secs(60);
 /// rate).
 static PEER_AUTH_WARNINGS: LogLimit = LogLimit::new(crate::log_limit::WARN_PERIOD_MS);
 
+/// WATCH of a key another node owns, in proxy mode.
+const WATCH_ELSEWHERE: &str = "ERR WATCH of a key owned by another node: connect to its owner \
+     (CLUSTER SLOTS, or --cluster-redirect) to watch it";
+
 impl ClusterPort for Link {
     fn run(&mut self, ctx: &mut Ctx<'_>, op: ClusterOp, args: Args<'_>) -> Outcome {
         match op {
@@ -69,6 +73,19 @@ impl ClusterPort for Link {
                 .map(|(name, value)| (name, value.to_string())),
         );
         fields
+    }
+
+    fn watchable(&self, key: &[u8]) -> Result<(), String> {
+        let slot = key_slot(key);
+        let view = self.cluster.view();
+        if view.is_primary(slot) {
+            return Ok(());
+        }
+        match (self.cluster.settings.redirect, view.primary(slot)) {
+            (true, Some((_, addr))) => Err(format!("MOVED {slot} {addr}")),
+            (false, Some(_)) => Err(WATCH_ELSEWHERE.to_string()),
+            (_, None) => Err(super::router::CLUSTERDOWN.to_string()),
+        }
     }
 
     fn reset(&mut self) {

@@ -51,6 +51,9 @@ pub enum Route {
     Gather(Vec<Part>),
     /// An error reply.
     Fail(&'static str),
+    /// EXEC of a transaction whose slot another node owns: the queue runs
+    /// there as one unit (RCEXEC), its reply relayed.
+    Transaction(SocketAddr),
 }
 
 /// Per-connection flags routing depends on.

@@ -395,6 +395,10 @@ pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// KEYS pattern: one shard at a time, the reply deferred until the walk ends.
 pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    if ctx.atomic {
+        // Inside a transaction the node serves nobody else anyway.
+        return keys_at_once(ctx, args);
+    }
     let pattern = args.get(1).to_vec();
     let store = ctx.store.clone();
     let resp3 = ctx.reply.resp3();
@@ -427,6 +431,19 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         }
         out.freeze()
     });
+    Outcome::Unchanged
+}
+
+/// KEYS pattern in one go (inside EXEC).
+fn keys_at_once(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let pattern = Pattern::new(args.get(1));
+    let keys: Vec<Vec<u8>> = (0..ctx.store.shard_count())
+        .flat_map(|shard| ctx.store.keys_in_shard(shard, &pattern))
+        .collect();
+    ctx.reply.array(keys.len());
+    for key in &keys {
+        ctx.reply.bulk(key);
+    }
     Outcome::Unchanged
 }
 

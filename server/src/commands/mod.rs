@@ -29,6 +29,7 @@ pub mod spec;
 mod strings;
 pub mod subcommands;
 mod table;
+pub mod transactions;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -76,6 +77,8 @@ pub enum Outcome {
     WroteKey(usize),
     /// The whole key space changed (FLUSHALL, FLUSHDB).
     Flushed,
+    /// A transaction ran: the keys its commands wrote are in `Ctx::written`.
+    Transaction,
 }
 
 /// What the connection must do after a command.
@@ -108,6 +111,10 @@ pub struct Session {
     pub auth_failures: u32,
     /// The selected database (SELECT), below the node's `databases`.
     pub db: usize,
+    /// The open MULTI, if any.
+    pub multi: Option<transactions::Transaction>,
+    /// The keys WATCHed for the next EXEC.
+    pub watching: Option<crate::watches::WatchSet>,
 }
 
 impl Session {
@@ -120,6 +127,8 @@ impl Session {
             commands: 0,
             peer: false,
             db: 0,
+            multi: None,
+            watching: None,
             protected,
             auth_failures: 0,
         }
@@ -136,6 +145,9 @@ pub trait ClusterPort {
     fn info(&self) -> Vec<(&'static str, String)>;
     /// RESET: the connection's cluster state back to a new connection's.
     fn reset(&mut self);
+    /// Whether WATCH may watch `key` here: `Err` is the reply when another
+    /// node owns it (a watch here would never see its writes).
+    fn watchable(&self, key: &[u8]) -> Result<(), String>;
 }
 
 /// Everything a handler can reach.
@@ -156,6 +168,11 @@ pub struct Ctx<'a> {
     pub deferred: Option<Deferred>,
     /// The cluster layer, on a cluster node.
     pub cluster: Option<&'a mut dyn ClusterPort>,
+    /// Inside EXEC: commands answer at once (no deferred reply) and do not
+    /// pass the gate again.
+    pub atomic: bool,
+    /// The keys a transaction wrote ([`Outcome::Transaction`]).
+    pub written: Vec<Vec<u8>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -174,6 +191,8 @@ impl<'a> Ctx<'a> {
             after: After::Continue,
             deferred: None,
             cluster,
+            atomic: false,
+            written: Vec::new(),
         }
     }
 
@@ -314,9 +333,20 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         return ctx.fail(args::OOM);
     }
     ctx.session.commands += 1;
+    let node = ctx.node;
+    // The gate: shared by ordinary commands, alone for EXEC, not again
+    // for a command EXEC runs.
+    let (_shared, _alone) = match (ctx.atomic, spec.has(Flags::EXCLUSIVE)) {
+        (true, _) => (None, Vec::new()),
+        (false, true) => (None, node.gate.exclusive()),
+        (false, false) => (Some(node.gate.shared()), Vec::new()),
+    };
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
+    if node.watches.any() {
+        touch_watched(ctx, spec, args, outcome);
+    }
     match ctx.deferred.take() {
         None => record_run(ctx.node, index, spec, args, &ctx.session.handle, elapsed),
         Some(deferred) => {
@@ -412,13 +442,14 @@ fn record_run(
 
 /// A request's arguments copied out of the read buffer, for a deferred
 /// reply that outlives it.
-struct OwnedArgs {
+#[derive(Debug)]
+pub(crate) struct OwnedArgs {
     bytes: Vec<u8>,
     ranges: Vec<(usize, usize)>,
 }
 
 impl OwnedArgs {
-    fn copy(args: Args<'_>) -> OwnedArgs {
+    pub(crate) fn copy(args: Args<'_>) -> OwnedArgs {
         let mut bytes = Vec::new();
         let mut ranges = Vec::with_capacity(args.len());
         for arg in args.iter_from(0) {
@@ -428,8 +459,48 @@ impl OwnedArgs {
         OwnedArgs { bytes, ranges }
     }
 
-    fn args(&self) -> Args<'_> {
+    pub(crate) fn args(&self) -> Args<'_> {
         Args::new(&self.bytes, &self.ranges)
+    }
+}
+
+/// The keys a command's `outcome` says it wrote (`written`: a
+/// transaction's); `None` when it wrote nothing to ship (a read, a
+/// failure, a flush).
+pub fn written_keys<'k>(
+    spec: &CommandSpec,
+    args: Args<'k>,
+    outcome: Outcome,
+    written: &'k [Vec<u8>],
+) -> Option<Vec<&'k [u8]>> {
+    let keys = match outcome {
+        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed => return None,
+        Outcome::Wrote => spec
+            .keys
+            .positions(args)
+            .into_iter()
+            .filter_map(|p| args.try_get(p))
+            .collect(),
+        Outcome::WroteKey(position) => args.try_get(position).into_iter().collect(),
+        Outcome::Transaction => written.iter().map(Vec::as_slice).collect(),
+    };
+    Some(keys)
+}
+
+/// Marks the watchers of the keys a command wrote (WATCH).
+fn touch_watched(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
+    let watches = &ctx.node.watches;
+    let db = ctx.store.db();
+    match outcome {
+        Outcome::Wrote => {
+            for position in spec.keys.positions(args) {
+                watches.touch(db, args.get(position));
+            }
+        }
+        Outcome::WroteKey(position) => watches.touch(db, args.get(position)),
+        Outcome::Flushed => watches.touch_all(),
+        // A transaction's commands touched their keys as they ran.
+        Outcome::Unchanged | Outcome::Failed | Outcome::Transaction => {}
     }
 }
 

@@ -30,8 +30,8 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("echo", echo, 2, F::FAST, "connection", "Returns the given string.").acl(CN),
     Cmd::new("hello", hello, -1, ANYTIME, "connection", "Handshakes with the server.").acl(CN).redact(hello_redacts),
     Cmd::new("auth", auth, -2, ANYTIME, "connection", "Authenticates the connection.").acl(CN).redact(auth_redacts),
-    Cmd::new("quit", quit, -1, ANYTIME, "connection", "Closes the connection.").acl(CN),
-    Cmd::new("reset", reset, 1, ANYTIME, "connection", "Resets the connection.").acl(CN),
+    Cmd::new("quit", quit, -1, ANYTIME.with(F::NOT_QUEUED), "connection", "Closes the connection.").acl(CN),
+    Cmd::new("reset", reset, 1, ANYTIME.with(F::NOT_QUEUED), "connection", "Resets the connection.").acl(CN),
 ];
 
 /// AUTH's arguments are all secret.
@@ -181,6 +181,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.session.resp3 = false;
     ctx.reply.set_resp3(false);
     super::databases::switch_to(ctx, 0);
+    ctx.session.multi = None;
+    ctx.session.watching = None;
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
     ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();

@@ -54,6 +54,12 @@ impl Flags {
     /// Part of the peer handshake: the one thing a protected-mode
     /// connection from outside may run.
     pub const HANDSHAKE: Flags = Flags(1 << 16);
+    /// Runs at once inside MULTI rather than being queued (MULTI, EXEC,
+    /// DISCARD, WATCH, QUIT, RESET).
+    pub const NOT_QUEUED: Flags = Flags(1 << 17);
+    /// Runs other commands as one atomic batch (EXEC): holds the node's
+    /// gate alone instead of passing it shared.
+    pub const EXCLUSIVE: Flags = Flags(1 << 18);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {

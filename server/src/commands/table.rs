@@ -8,12 +8,13 @@ use std::sync::LazyLock;
 use super::spec::{CommandSpec, Flags};
 use super::{client_admin, clustering, command, configuration, databases, hashes, info};
 use super::{introspection, keys};
-use super::{latency, server_admin, session, strings};
+use super::{latency, server_admin, session, strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them.
-const SECTIONS: [&[CommandSpec]; 13] = [
+const SECTIONS: [&[CommandSpec]; 14] = [
     session::COMMANDS,
     databases::COMMANDS,
+    transactions::COMMANDS,
     client_admin::COMMANDS,
     command::COMMANDS,
     strings::COMMANDS,
@@ -109,7 +110,7 @@ mod tests {
             assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");
             assert!(listed().all(|spec| spec.name != name), "{name}");
         }
-        assert_eq!(listed().count(), commands().len() - 6);
+        assert_eq!(listed().count(), commands().len() - 7);
         assert!(lookup_listed(b"GET").is_some());
     }
 
@@ -131,9 +132,14 @@ mod tests {
             let read = spec.has(Flags::READONLY);
             assert!(!(write && read), "{}: write and readonly", spec.name);
             let keyed = !matches!(spec.keys, KeySpec::None);
-            let routed_by_keys = matches!(spec.routing, Routing::Slot | Routing::Split(_));
-            assert_eq!(
-                keyed, routed_by_keys,
+            let routed_by_keys = matches!(
+                spec.routing,
+                Routing::Slot | Routing::Split(_) | Routing::Gather
+            );
+            // A keyed command may also stay here and check the owner of its
+            // keys itself (WATCH); a keyless one cannot be routed by keys.
+            assert!(
+                routed_by_keys == keyed || (keyed && spec.routing == Routing::ThisNode),
                 "{}: keys and routing disagree",
                 spec.name
             );

@@ -32,7 +32,9 @@ use tracing::{debug, warn};
 
 use crate::clients::ClientHandle;
 use crate::cluster::{Link, Route};
-use crate::commands::{self, args::DENIED, After, ClusterPort, Ctx, Refusal, Session};
+use crate::commands::{
+    self, args::DENIED, transactions, After, ClusterPort, Ctx, Refusal, Session,
+};
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
 use crate::node::Node;
@@ -359,6 +361,7 @@ fn run_request(
         if session.protected {
             return deny_protected(node, session, replies);
         }
+        transactions::fail_queueing(session);
         Reply::new(&mut replies.output, session.resp3)
             .error_bytes(&commands::unknown_command(args));
         return After::Continue;
@@ -367,9 +370,20 @@ fn run_request(
         Ok(()) => {}
         Err(Refusal::Protected) => return deny_protected(node, session, replies),
         Err(Refusal::Error(text)) => {
+            transactions::fail_queueing(session);
             Reply::new(&mut replies.output, session.resp3).error(&text);
             return After::Continue;
         }
+    }
+    // Inside MULTI: queued, not run.
+    if transactions::queueing(session, spec) {
+        if let Some(Err(error)) = link.as_deref().map(|l| l.check_queued(session, spec, args)) {
+            transactions::fail_queueing(session);
+            Reply::new(&mut replies.output, session.resp3).error(&error);
+            return After::Continue;
+        }
+        transactions::queue(node, session, spec, args, &mut replies.output);
+        return After::Continue;
     }
     // 4. Route.
     if let Some(link) = link.as_deref_mut() {
@@ -387,9 +401,11 @@ fn run_request(
     let mut ctx = Ctx::new(node, session, Reply::new(&mut replies.output, resp3), port);
     let outcome = commands::run(&mut ctx, index, spec, args);
     let (after, mut deferred) = (ctx.after, ctx.deferred.take());
+    let written = std::mem::take(&mut ctx.written);
     // 6. Effects.
     if let (Some(link), None) = (link, &deferred) {
-        deferred = link.after_write(spec, args, outcome, &mut replies.output, start);
+        let keys = commands::written_keys(spec, args, outcome, &written);
+        deferred = link.after_write(keys, &mut replies.output, start);
     }
     replies.defer(deferred);
     after

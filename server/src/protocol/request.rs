@@ -112,6 +112,15 @@ impl<'a> Args<'a> {
             .map(move |&(s, e)| &base[s..e])
     }
 
+    /// Arguments `start..end` (clamped to the length), as a new view.
+    pub fn slice(&self, start: usize, end: usize) -> Args<'a> {
+        let end = end.min(self.ranges.len());
+        Args {
+            base: self.base,
+            ranges: &self.ranges[start.min(end)..end],
+        }
+    }
+
     /// The arguments from `start` on, as a new view.
     pub fn slice_from(&self, start: usize) -> Args<'a> {
         Args {
