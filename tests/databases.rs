@@ -8,8 +8,8 @@ mod common;
 
 use common::cluster::TestCluster;
 use common::errors::DB_OUT_OF_RANGE;
-use common::redis_server::RedisServer;
-use common::{err, info_field, q, RawConn, TestServer};
+use common::redis_server::{assert_same_replies, RedisServer};
+use common::{err, info_field, q, TestServer};
 
 #[test]
 fn each_database_has_its_own_keys() {
@@ -136,17 +136,7 @@ fn database_commands_answer_as_redis_does() {
         return;
     };
     let node = TestServer::start();
-    let mut ours = node.raw();
-    let mut theirs = RawConn::connect(([127, 0, 0, 1], redis.port()).into());
-    for command in SESSION {
-        let expected = theirs.roundtrip(command);
-        let got = ours.roundtrip(command);
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&expected),
-            "{command:?}"
-        );
-    }
+    assert_same_replies(&mut node.raw(), &mut redis.raw(), SESSION);
 }
 
 #[test]

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use common::redis_server::RedisServer;
-use common::{q, RawConn, TestServer};
+use common::redis_server::{assert_same_replies, RedisServer};
+use common::{q, TestServer};
 use redis::Commands;
 
 #[test]
@@ -248,19 +248,10 @@ fn transactions_answer_as_redis_does() {
     };
     let node = TestServer::start();
     for session in SESSIONS {
-        let mut ours = node.raw();
-        let mut theirs = RawConn::connect(([127, 0, 0, 1], redis.port()).into());
+        let (mut ours, mut theirs) = (node.raw(), redis.raw());
         let _ = ours.roundtrip(&["FLUSHALL"]);
         let _ = theirs.roundtrip(&["FLUSHALL"]);
-        for command in *session {
-            let expected = theirs.roundtrip(command);
-            let got = ours.roundtrip(command);
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&expected),
-                "{command:?}"
-            );
-        }
+        assert_same_replies(&mut ours, &mut theirs, session);
     }
 }
 

@@ -154,3 +154,24 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// Sends `session` to `ours` and to `theirs` (a redis-server), command by
+/// command, and asserts the replies are byte for byte the same.
+pub fn assert_same_replies(ours: &mut RawConn, theirs: &mut RawConn, session: &[&[&str]]) {
+    for command in session {
+        let expected = theirs.roundtrip(command);
+        let got = ours.roundtrip(command);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "{command:?}"
+        );
+    }
+}
+
+impl RedisServer {
+    /// A raw connection to it.
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(([127, 0, 0, 1], self.port()).into())
+    }
+}
