@@ -13,12 +13,14 @@
 //! One [`shutdown::Shutdown`] signal stops everything. ARCHITECTURE.md at
 //! the repository root maps the modules.
 
+pub mod bits;
 pub mod clients;
 pub mod cluster;
 pub mod command_stats;
 pub mod commands;
 pub mod config;
 pub mod glob;
+pub mod hyperloglog;
 pub mod latency;
 pub mod log_limit;
 pub mod metrics;

@@ -12,16 +12,20 @@
 //! layer implements: this module does not depend on it.
 
 pub mod args;
+mod bitfield;
+mod bitmaps;
 mod client_admin;
 mod clustering;
 mod command;
 mod configuration;
 mod expiry_args;
 mod hashes;
+mod hyperloglog;
 mod info;
 mod introspection;
 mod keys;
 mod latency;
+mod lcs;
 mod server_admin;
 mod session;
 pub mod spec;

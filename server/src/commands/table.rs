@@ -6,17 +6,20 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
-use super::{client_admin, clustering, command, configuration, hashes, info, introspection, keys};
-use super::{latency, server_admin, session, strings};
+use super::{bitmaps, client_admin, clustering, command, configuration, hashes, hyperloglog, info};
+use super::{introspection, keys, latency, lcs, server_admin, session, strings};
 
 /// The families' sections, in the order COMMAND lists them.
-const SECTIONS: [&[CommandSpec]; 12] = [
+const SECTIONS: [&[CommandSpec]; 15] = [
     session::COMMANDS,
     client_admin::COMMANDS,
     command::COMMANDS,
     strings::COMMANDS,
+    lcs::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
+    bitmaps::COMMANDS,
+    hyperloglog::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,
