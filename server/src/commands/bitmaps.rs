@@ -314,7 +314,8 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         locks.put(dest, OwnedValue::Str(result), None);
     }
     ctx.reply.int(len as i64);
-    Outcome::Wrote
+    // Only the destination changed (position 2).
+    Outcome::WroteKey(2)
 }
 
 /// BITFIELD key [GET type offset | SET type offset value | INCRBY type
