@@ -283,22 +283,7 @@ fn shaped(g: &mut Gen, spec: &CommandSpec) -> Option<Vec<Vec<u8>>> {
         "setbit" | "getbit" | "bitcount" | "bitpos" | "bitop" | "bitfield" | "bitfield_ro" => {
             bits(g, &mut argv)
         }
-        "pfadd" => {
-            argv.push(key(g));
-            for _ in 0..g.below(20) {
-                argv.push(g.value(64));
-            }
-        }
-        "lcs" => {
-            argv.extend([key(g), key(g)]);
-            for _ in 0..g.below(4) {
-                let o = *g.pick(options("lcs"));
-                argv.push(g.random_case(o));
-                if o == "minmatchlen" && g.chance(0.8) {
-                    argv.push(g.int_text());
-                }
-            }
-        }
+        "pfadd" | "lcs" => pfadd_or_lcs(g, &mut argv),
         "hello" => hello(g, &mut argv),
         "client" => client(g, &mut argv),
         "config" => config(g, &mut argv),
@@ -356,6 +341,25 @@ fn bit_offset(g: &mut Gen) -> Vec<u8> {
         0..=6 => g.small_int(0, 40_000),
         7 => format!("#{}", g.below(100)).into_bytes(),
         _ => g.int_text(),
+    }
+}
+
+/// PFADD's elements, or LCS's keys and options.
+fn pfadd_or_lcs(g: &mut Gen, argv: &mut Vec<Vec<u8>>) {
+    argv.push(key(g));
+    if argv[0] == b"pfadd" {
+        for _ in 0..g.below(20) {
+            argv.push(g.value(64));
+        }
+        return;
+    }
+    argv.push(key(g));
+    for _ in 0..g.below(4) {
+        let o = *g.pick(options("lcs"));
+        argv.push(g.random_case(o));
+        if o == "minmatchlen" && g.chance(0.8) {
+            argv.push(g.int_text());
+        }
     }
 }
 

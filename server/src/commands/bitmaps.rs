@@ -130,7 +130,8 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Ok(mut target) = Target::open(&mut lock, key, byte) else {
         return ctx.fail(WRONGTYPE);
     };
-    let old = target.bytes(&lock)[byte];
+    // `open` made the string reach the byte.
+    let old = target.bytes(&lock).get(byte).copied().unwrap_or(0);
     let new = if on { old | mask } else { old & !mask };
     if new != old {
         target.write(&mut lock, byte, &[new]);

@@ -98,19 +98,22 @@ impl CommandGen {
                     argv.push(self.hll_key());
                 }
             }
-            _ => {
-                argv.extend([self.key(), self.key()]);
-                for _ in 0..self.g.below(3) {
-                    match self.g.below(5) {
-                        0 => argv.push(b"LEN".to_vec()),
-                        1 | 2 => argv.push(self.g.pick_bytes(&["IDX", "idx"])),
-                        3 => argv.push(b"WITHMATCHLEN".to_vec()),
-                        _ => argv.extend([b"MINMATCHLEN".to_vec(), self.g.small_int(-1, 4)]),
-                    }
-                }
-            }
+            _ => self.lcs(&mut argv),
         }
         argv
+    }
+
+    /// LCS's keys and options.
+    fn lcs(&mut self, argv: &mut Vec<Vec<u8>>) {
+        argv.extend([self.key(), self.key()]);
+        for _ in 0..self.g.below(3) {
+            match self.g.below(5) {
+                0 => argv.push(b"LEN".to_vec()),
+                1 | 2 => argv.push(self.g.pick_bytes(&["IDX", "idx"])),
+                3 => argv.push(b"WITHMATCHLEN".to_vec()),
+                _ => argv.extend([b"MINMATCHLEN".to_vec(), self.g.small_int(-1, 4)]),
+            }
+        }
     }
 
     /// Mostly the keys the other families rarely write, so that most
