@@ -160,10 +160,16 @@ pub fn set(hll: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Resu
                     }
                 }
             }
-            if seq.len() > op.len() && hll.len() + seq.len() - op.len() > max_bytes {
+            let new_len = hll.len() + seq.len() - op.len();
+            if seq.len() > op.len() && new_len > max_bytes {
                 return Ok(Set::Promote);
             }
-            hll.splice(at..at + op.len(), seq);
+            // An XZERO cut by the end has one byte in the string: Redis
+            // writes the new opcodes over it and counts the length as if it
+            // had two, so the last new byte falls off the end.
+            let end = (at + op.len()).min(hll.len());
+            hll.splice(at..end, seq);
+            hll.truncate(new_len);
         }
     }
     merge_neighbours(hll, prev.unwrap_or(HEADER));

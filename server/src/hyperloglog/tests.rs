@@ -126,6 +126,18 @@ fn corrupt_sparse_registers_are_reported() {
 }
 
 #[test]
+fn an_xzero_cut_by_the_end_is_split_as_redis_does() {
+    // 0x7f alone: an XZERO whose second byte is missing (read as zero:
+    // 16129 registers). Redis writes XZERO:100 VAL XZERO over it and keeps
+    // one byte less than it wrote.
+    let mut hll = new_sparse();
+    hll.pop();
+    assert_eq!(set_register(&mut hll, 100, 1, MAX), Ok(true));
+    assert_eq!(&hll[HEADER..], [0x40, 0x63, 0x80, 0x7e]);
+    assert_eq!(count(&hll), Err(Corrupt));
+}
+
+#[test]
 fn patterns_stay_in_range() {
     for i in 0..10_000 {
         let (index, count) = pattern(format!("x{i}").as_bytes());
