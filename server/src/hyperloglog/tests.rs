@@ -145,3 +145,35 @@ fn patterns_stay_in_range() {
         assert!((1..=51).contains(&count));
     }
 }
+
+#[test]
+fn mutated_values_never_panic() {
+    let mut rng = fastrand::Rng::with_seed(19);
+    let base = built((0..300).map(|i| format!("m{i}")), MAX);
+    for round in 0..3000 {
+        let mut value = base.clone();
+        for _ in 0..rng.usize(1..5) {
+            let at = rng.usize(HEADER..=value.len());
+            match rng.u8(..4) {
+                0 if at < value.len() => {
+                    value.remove(at);
+                }
+                1 => value.insert(at, rng.u8(..)),
+                2 if at < value.len() => value[at] = rng.u8(..),
+                _ => value.truncate(at),
+            }
+        }
+        if encoding(&value).is_none() {
+            continue;
+        }
+        let _ = count(&value);
+        let mut max = [0u8; REGISTERS];
+        let _ = merge_into(&value, &mut max);
+        let sparse_max = if round % 2 == 0 { MAX } else { 40 };
+        for i in 0..20 {
+            let _ = add(&mut value, format!("n{round}-{i}").as_bytes(), sparse_max);
+        }
+        let _ = count(&value);
+        let _ = promote(&mut value);
+    }
+}
