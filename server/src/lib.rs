@@ -13,6 +13,7 @@
 //! One [`shutdown::Shutdown`] signal stops everything. ARCHITECTURE.md at
 //! the repository root maps the modules.
 
+pub mod bits;
 pub mod clients;
 pub mod cluster;
 pub mod command_stats;
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod gate;
 pub mod glob;
+pub mod hyperloglog;
 pub mod latency;
 pub mod log_limit;
 pub mod metrics;

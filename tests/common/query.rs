@@ -54,6 +54,23 @@ fn server_error(e: &redis::RedisError) -> Option<String> {
     }
 }
 
+/// SET of a binary value, which must succeed.
+pub fn set_bytes(conn: &mut Connection, key: &str, value: &[u8]) {
+    let () = redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("SET {key}: {e}"));
+}
+
+/// GET of a string as bytes (empty when the key is missing).
+pub fn get_bytes(conn: &mut Connection, key: &str) -> Vec<u8> {
+    redis::cmd("GET")
+        .arg(key)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("GET {key}: {e}"))
+}
+
 /// A bulk string reply.
 pub fn bulk(text: &str) -> Value {
     Value::BulkString(text.as_bytes().to_vec())

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::wire::{command, RawConn};
+use super::wire::{command, show_argv, RawConn};
 use super::START_DEADLINE;
 
 /// A running redis-server.
@@ -135,6 +135,38 @@ impl RedisServer {
     pub fn kill(self) {
         drop(self);
     }
+}
+
+/// Sends each request to redis-server and to the node over raw
+/// connections (RESP3 after `HELLO 3` in `requests`, as each connection
+/// follows it) and returns a description of every reply that differs in
+/// type or bytes; empty when all agree.
+pub fn differing_replies(
+    redis: &mut RawConn,
+    node: &mut RawConn,
+    requests: &[Vec<Vec<u8>>],
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    for argv in requests {
+        let (theirs, ours) = (redis.call(argv), node.call(argv));
+        if theirs != ours {
+            differences.push(format!(
+                "{}\n  redis-server: {}\n  node:         {}",
+                show_argv(argv),
+                theirs.show(),
+                ours.show()
+            ));
+        }
+    }
+    differences
+}
+
+/// Request words as argument vectors (for tables of requests).
+pub fn argvs(requests: &[&[&str]]) -> Vec<Vec<Vec<u8>>> {
+    requests
+        .iter()
+        .map(|words| words.iter().map(|w| w.as_bytes().to_vec()).collect())
+        .collect()
 }
 
 /// The version from INFO server, once the server answers.

@@ -1,6 +1,7 @@
-//! Seeded random command sequences over strings, hashes, keys and TTLs on
-//! a small key space, so commands collide (WRONGTYPE, missing keys,
-//! overwrites), with wrong arities, bad integers and bad options mixed in.
+//! Seeded random command sequences over strings, hashes, bitmaps,
+//! HyperLogLogs, keys and TTLs on a small key space, so commands collide
+//! (WRONGTYPE, missing keys, overwrites, a HyperLogLog appended to), with
+//! wrong arities, bad integers and bad options mixed in.
 //!
 //! TTL amounts stay far from "now" (at least 1000 s ahead, or in the
 //! past): both servers get each command a moment apart, and a key must not
@@ -8,9 +9,11 @@
 
 use crate::common::random::Gen;
 
+mod bits;
+
 /// The key space.
 pub const KEYS: &[&str] = &[
-    "k1", "k2", "k3", "k4", "h1", "h2", "h3", "{a}1", "{a}2", "n1",
+    "k1", "k2", "k3", "k4", "h1", "h2", "h3", "{a}1", "{a}2", "n1", "p1", "p2",
 ];
 const HASH_KEYS: &[&str] = &["h1", "h2", "h3", "k1"];
 const FIELDS: &[&str] = &["f1", "f2", "f3", "f4", "", "n"];
@@ -107,7 +110,13 @@ impl CommandGen {
     }
 
     fn key(&mut self) -> Vec<u8> {
-        self.g.pick_bytes(KEYS)
+        // The last two keys are the HyperLogLog commands' own: others seldom
+        // touch them, so they live long enough to grow dense.
+        if self.g.chance(0.97) {
+            self.g.pick_bytes(&KEYS[..KEYS.len() - 2])
+        } else {
+            self.g.pick_bytes(KEYS)
+        }
     }
 
     fn hash_key(&mut self) -> Vec<u8> {
@@ -188,9 +197,10 @@ impl CommandGen {
 
     fn command(&mut self) -> Vec<Vec<u8>> {
         match self.g.below(100) {
-            0..=34 => self.string_command(),
-            35..=64 => self.hash_command(),
-            65..=97 => self.key_command(),
+            0..=29 => self.string_command(),
+            30..=54 => self.hash_command(),
+            55..=71 => self.bits_command(),
+            72..=97 => self.key_command(),
             _ => {
                 let name = *self.g.pick(&["PING", "ECHO", "NOSUCH", "GETT"]);
                 let mut argv = args(&[name]);

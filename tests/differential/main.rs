@@ -1,5 +1,6 @@
 //! Differential test against redis-server: seeded random command sequences
-//! over strings, hashes, keys and TTLs run on both (a few seeds in RESP2,
+//! over strings, hashes, bitmaps, HyperLogLogs (their bytes included), LCS,
+//! keys and TTLs run on both (a few seeds in RESP2,
 //! one in RESP3), every reply compared: type and value exactly, errors by
 //! their full text, except the differences by design listed in
 //! [`DIFFERENCES`], the one place that says what differs and why (the

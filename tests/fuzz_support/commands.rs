@@ -10,7 +10,9 @@
 //! where it is done: the node stopping (SHUTDOWN), a client the harness
 //! cannot reconnect (a tiny maxclients), and allocations the harness asks
 //! for itself (proto-max-bulk-len above its default, which would let
-//! SETRANGE allocate gigabytes).
+//! SETRANGE allocate gigabytes; bit offsets past 1 MiB, which would let
+//! SETBIT and BITFIELD build bitmaps of up to 512 MB for GET and BITCOUNT
+//! to carry around).
 
 use ringcache_server::commands::{commands, CommandSpec, Flags};
 
@@ -278,6 +280,10 @@ fn shaped(g: &mut Gen, spec: &CommandSpec) -> Option<Vec<Vec<u8>>> {
         "incrbyfloat" => argv.extend([key(g), g.float_text()]),
         "getrange" | "substr" => argv.extend([key(g), g.int_text(), g.int_text()]),
         "setrange" => argv.extend([key(g), g.int_text(), g.value(4096)]),
+        "setbit" | "getbit" | "bitcount" | "bitpos" | "bitop" | "bitfield" | "bitfield_ro" => {
+            bits(g, &mut argv)
+        }
+        "pfadd" | "lcs" => pfadd_or_lcs(g, &mut argv),
         "hello" => hello(g, &mut argv),
         "client" => client(g, &mut argv),
         "config" => config(g, &mut argv),
@@ -327,6 +333,82 @@ fn argv_of_readonly(g: &mut Gen) -> Vec<Vec<u8>> {
         .collect();
     let spec = *g.pick(&reads);
     generic(g, spec, 4096)
+}
+
+/// A bit offset: mostly within a few kilobytes, sometimes an edge case.
+fn bit_offset(g: &mut Gen) -> Vec<u8> {
+    match g.below(10) {
+        0..=6 => g.small_int(0, 40_000),
+        7 => format!("#{}", g.below(100)).into_bytes(),
+        _ => g.int_text(),
+    }
+}
+
+/// PFADD's elements, or LCS's keys and options.
+fn pfadd_or_lcs(g: &mut Gen, argv: &mut Vec<Vec<u8>>) {
+    argv.push(key(g));
+    if argv[0] == b"pfadd" {
+        for _ in 0..g.below(20) {
+            argv.push(g.value(64));
+        }
+        return;
+    }
+    argv.push(key(g));
+    for _ in 0..g.below(4) {
+        let o = *g.pick(options("lcs"));
+        argv.push(g.random_case(o));
+        if o == "minmatchlen" && g.chance(0.8) {
+            argv.push(g.int_text());
+        }
+    }
+}
+
+/// The bitmap commands, their arguments in place.
+fn bits(g: &mut Gen, argv: &mut Vec<Vec<u8>>) {
+    let name = String::from_utf8_lossy(&argv[0]).into_owned();
+    if name == "bitop" {
+        let op = *g.pick(options("bitop"));
+        argv.push(g.random_case(op));
+        for _ in 0..2 + g.below(3) {
+            argv.push(key(g));
+        }
+        return;
+    }
+    argv.push(key(g));
+    match name.as_str() {
+        "setbit" => argv.extend([bit_offset(g), g.pick_bytes(&["0", "1", "1", "2", "x"])]),
+        "getbit" => argv.push(bit_offset(g)),
+        "bitcount" | "bitpos" => {
+            if name == "bitpos" {
+                argv.push(g.pick_bytes(&["0", "1", "1", "0", "2"]));
+            }
+            for _ in 0..g.below(4) {
+                argv.push(g.int_text());
+            }
+            if g.chance(0.5) {
+                let unit = *g.pick(&["bit", "byte"]);
+                argv.push(g.random_case(unit));
+            }
+        }
+        _ => {
+            for _ in 0..g.below(6) {
+                let op = *g.pick(&["get", "get", "set", "incrby", "overflow"]);
+                argv.push(g.random_case(op));
+                if op == "overflow" {
+                    let rule = *g.pick(&["wrap", "sat", "fail", "x"]);
+                    argv.push(g.random_case(rule));
+                    continue;
+                }
+                let signed = g.chance(0.5);
+                let bits = g.below(66);
+                argv.push(format!("{}{bits}", if signed { 'i' } else { 'u' }).into_bytes());
+                argv.push(bit_offset(g));
+                if op != "get" {
+                    argv.push(g.int_text());
+                }
+            }
+        }
+    }
 }
 
 fn hello(g: &mut Gen, argv: &mut Vec<Vec<u8>>) {
@@ -453,6 +535,11 @@ fn make_safe(g: &mut Gen, argv: &mut [Vec<u8>]) {
             argv[2] = b"5".to_vec();
         }
     }
+    for at in bit_offset_positions(&name, argv) {
+        if is_far_bit_offset(&argv[at]) {
+            argv[at] = g.small_int(0, 1 << 20);
+        }
+    }
     if name == b"config" && argv.len() >= 4 && argv[1].eq_ignore_ascii_case(b"set") {
         for i in (2..argv.len() - 1).step_by(2) {
             let param = String::from_utf8_lossy(&argv[i])
@@ -471,6 +558,37 @@ fn make_safe(g: &mut Gen, argv: &mut [Vec<u8>]) {
             }
         }
     }
+}
+
+/// Where the bit offsets of a SETBIT or BITFIELD request are.
+fn bit_offset_positions(name: &[u8], argv: &[Vec<u8>]) -> Vec<usize> {
+    match name {
+        b"setbit" if argv.len() > 2 => vec![2],
+        b"bitfield" | b"bitfield_ro" => (2..argv.len())
+            .filter(|&i| {
+                let word = &argv[i];
+                [&b"get"[..], b"set", b"incrby"]
+                    .iter()
+                    .any(|op| word.eq_ignore_ascii_case(op))
+            })
+            .map(|i| i + 2)
+            .filter(|&i| i < argv.len())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// True for an offset past the first MiB of a bitmap (`#n` counted in
+/// fields of up to 64 bits).
+fn is_far_bit_offset(arg: &[u8]) -> bool {
+    let (digits, scale) = match arg.split_first() {
+        Some((b'#', rest)) => (rest, 64),
+        _ => (arg, 1),
+    };
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+        .is_some_and(|n| n.saturating_mul(scale) > 8 << 20)
 }
 
 /// True for requests after which the node may close the connection on

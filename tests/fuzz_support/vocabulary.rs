@@ -61,6 +61,7 @@ pub const CONFIG_NAMES: &[&str] = &[
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "latency-monitor-threshold",
+    "hll-sparse-max-bytes",
     "bind",
     "port",
     "save",
@@ -170,6 +171,14 @@ pub fn options(name: &str) -> &'static [&'static str] {
         "scan" => &["match", "count", "type", "string", "hash", "0"],
         "hscan" => &["match", "count", "novalues", "0"],
         "hrandfield" => &["withvalues"],
+        "bitcount" => &["byte", "bit", "0", "-1"],
+        "bitpos" => &["0", "1", "byte", "bit", "-1"],
+        "bitop" => &["and", "or", "xor", "not"],
+        "bitfield" | "bitfield_ro" => &[
+            "get", "set", "incrby", "overflow", "wrap", "sat", "fail", "i8", "u8", "i64", "u63",
+            "u1", "#1",
+        ],
+        "lcs" => &["len", "idx", "minmatchlen", "withmatchlen"],
         "copy" => &["db", "replace", "0"],
         "flushall" | "flushdb" => &["async", "sync"],
         "hello" => &["2", "3", "auth", "setname", "default"],
@@ -202,6 +211,7 @@ pub fn config_value(g: &mut Gen, name: &str) -> Vec<u8> {
         // At least Redis's minimum: smaller ones cut off the harness's
         // own large requests (finding 10 of issue 9 has its own test).
         "client-query-buffer-limit" => g.pick_bytes(&["1mb", "1gb", "abc", "-1", "2mb"]),
+        "hll-sparse-max-bytes" => g.pick_bytes(&["3000", "0", "100", "20000", "-1", "abc"]),
         "protected-mode" | "appendonly" | "cluster-enabled" => {
             g.pick_bytes(&["yes", "no", "maybe"])
         }

@@ -12,6 +12,8 @@
 //! layer implements: this module does not depend on it.
 
 pub mod args;
+mod bitfield;
+mod bitmaps;
 mod client_admin;
 mod clustering;
 mod command;
@@ -19,10 +21,12 @@ mod configuration;
 mod databases;
 mod expiry_args;
 mod hashes;
+mod hyperloglog;
 mod info;
 mod introspection;
 mod keys;
 mod latency;
+mod lcs;
 mod server_admin;
 mod session;
 pub mod spec;

@@ -6,20 +6,24 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
-use super::{client_admin, clustering, command, configuration, databases, hashes, info};
-use super::{introspection, keys};
-use super::{latency, server_admin, session, strings, transactions};
+use super::{bitmaps, client_admin, clustering, command, configuration, databases};
+use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs};
+use super::{server_admin, session, strings, transactions};
 
-/// The families' sections, in the order COMMAND lists them.
-const SECTIONS: [&[CommandSpec]; 14] = [
+/// The families' sections, in the order COMMAND lists them (one line per
+/// family: a new family adds its line).
+const SECTIONS: &[&[CommandSpec]] = &[
     session::COMMANDS,
     databases::COMMANDS,
     transactions::COMMANDS,
     client_admin::COMMANDS,
     command::COMMANDS,
     strings::COMMANDS,
+    lcs::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
+    bitmaps::COMMANDS,
+    hyperloglog::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,

@@ -98,6 +98,8 @@ pub struct Config {
     pub cluster_name: String,
     /// Largest clock skew between nodes, in milliseconds.
     pub cluster_max_clock_skew_ms: u64,
+    /// Largest sparse HyperLogLog, in bytes, before it turns dense.
+    pub hll_sparse_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -141,6 +143,7 @@ impl Default for Config {
             cluster_secret_file: None,
             cluster_name: String::new(),
             cluster_max_clock_skew_ms: 0,
+            hll_sparse_max_bytes: 0,
         };
         for param in PARAMS {
             // The defaults are checked by the unit test
