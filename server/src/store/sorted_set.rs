@@ -79,6 +79,11 @@ impl PartialEq for SortedSet {
 impl Eq for SortedSet {}
 
 impl SortedSet {
+    /// The order of members: by score (-0 equals 0), then by bytes.
+    pub fn order(score: f64, member: &[u8], other_score: f64, other: &[u8]) -> Ordering {
+        order(score, member, other_score, other)
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match &self.encoding {
@@ -125,7 +130,7 @@ impl SortedSet {
         if packed.len() as i64 > limits.zset_max_listpack_entries
             || longest > limits.zset_max_listpack_value
         {
-            self.to_skiplist();
+            self.convert_to_skiplist();
         }
     }
 
@@ -145,12 +150,12 @@ impl SortedSet {
             Encoding::Skip(s) if fits => {
                 self.encoding = Encoding::Packed(Listpack::from_sorted(s.iter()));
             }
-            Encoding::Packed(_) if !fits => self.to_skiplist(),
+            Encoding::Packed(_) if !fits => self.convert_to_skiplist(),
             _ => {}
         }
     }
 
-    fn to_skiplist(&mut self) {
+    fn convert_to_skiplist(&mut self) {
         if let Encoding::Packed(packed) = &self.encoding {
             let mut list = SkipList::default();
             for (member, score) in packed.iter() {

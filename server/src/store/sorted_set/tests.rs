@@ -61,7 +61,7 @@ fn run_model(seed: u64, skiplist: bool, steps: usize, space: u32) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut set = SortedSet::default();
     if skiplist {
-        set.to_skiplist();
+        set.convert_to_skiplist();
     }
     let mut model = Model::default();
     for step in 0..steps {
@@ -141,7 +141,7 @@ fn listpack_follows_a_sorted_vector() {
 #[test]
 fn large_skiplist_ranks_and_walks() {
     let mut set = SortedSet::default();
-    set.to_skiplist();
+    set.convert_to_skiplist();
     let n = 20_000u32;
     for i in (0..n).rev() {
         set.insert(format!("{i:06}").as_bytes(), f64::from(i / 3));
