@@ -792,6 +792,7 @@ fn union_inter_diff_with_weights_and_aggregates() {
     let _: i64 = q(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
     let _: i64 = q(&mut c, &["ZADD", "z2", "10", "a", "20", "d"]);
     put_set(&node, "s", &["x", "y", "a"]);
+    let _: i64 = q(&mut c, &["ZADD", "inf", "inf", "a", "1", "b"]);
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["ZUNION", "2", "z", "z2", "WITHSCORES"],
@@ -855,6 +856,23 @@ fn union_inter_diff_with_weights_and_aggregates() {
                 "WITHSCORES",
             ],
             &["a", "0"],
+        ),
+        // Only the first input's inf * 0 becomes 0: MAX keeps -inf over a
+        // later NaN.
+        (
+            &[
+                "ZINTER",
+                "2",
+                "inf",
+                "inf",
+                "WEIGHTS",
+                "-1",
+                "0",
+                "AGGREGATE",
+                "MAX",
+                "WITHSCORES",
+            ],
+            &["a", "-inf", "b", "0"],
         ),
         (&["ZUNION", "1", "nokey"], &[]),
         (&["ZINTER", "2", "z", "nokey"], &[]),

@@ -8,9 +8,12 @@
 
 use crate::common::random::Gen;
 
+#[path = "gen_zsets.rs"]
+mod zsets;
+
 /// The key space.
 pub const KEYS: &[&str] = &[
-    "k1", "k2", "k3", "k4", "h1", "h2", "h3", "{a}1", "{a}2", "n1",
+    "k1", "k2", "k3", "k4", "h1", "h2", "h3", "{a}1", "{a}2", "n1", "z1", "z2", "z3", "zl",
 ];
 const HASH_KEYS: &[&str] = &["h1", "h2", "h3", "k1"];
 const FIELDS: &[&str] = &["f1", "f2", "f3", "f4", "", "n"];
@@ -107,7 +110,15 @@ impl CommandGen {
     }
 
     fn key(&mut self) -> Vec<u8> {
-        self.g.pick_bytes(KEYS)
+        // Mostly the string and hash keys, so the sorted-set keys are not
+        // overwritten by strings too often; never the lex key, which only
+        // the lex commands write (the sorted-set keys end KEYS).
+        let sorted = zsets::ZSET_KEYS.len() + 1;
+        if self.g.chance(0.85) {
+            self.g.pick_bytes(&KEYS[..KEYS.len() - sorted])
+        } else {
+            self.g.pick_bytes(&KEYS[..KEYS.len() - 1])
+        }
     }
 
     fn hash_key(&mut self) -> Vec<u8> {
@@ -180,7 +191,7 @@ impl CommandGen {
         // Now and then a wrong argument count.
         if self.g.chance(0.03) && argv.len() > 1 {
             argv.pop();
-        } else if self.g.chance(0.02) {
+        } else if self.g.chance(0.02) && !zsets::takes_newer_option(&argv) {
             argv.push(b"extra".to_vec());
         }
         argv
@@ -188,9 +199,10 @@ impl CommandGen {
 
     fn command(&mut self) -> Vec<Vec<u8>> {
         match self.g.below(100) {
-            0..=34 => self.string_command(),
-            35..=64 => self.hash_command(),
-            65..=97 => self.key_command(),
+            0..=27 => self.string_command(),
+            28..=51 => self.hash_command(),
+            52..=75 => self.zset_command(),
+            76..=97 => self.key_command(),
             _ => {
                 let name = *self.g.pick(&["PING", "ECHO", "NOSUCH", "GETT"]);
                 let mut argv = args(&[name]);

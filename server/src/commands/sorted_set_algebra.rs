@@ -262,7 +262,10 @@ fn combine<'a>(
                 let mut total = weighted(score, *weight);
                 for (input, weight) in rest {
                     match input.score(&member) {
-                        Some(s) => total = aggregate.apply(total, weighted(s, *weight)),
+                        // Unlike the first input's, these products are not
+                        // made 0 when NaN (inf * 0): MIN and MAX then keep
+                        // the score so far, SUM makes it 0 (Redis).
+                        Some(s) => total = aggregate.apply(total, s * *weight),
                         None => continue 'members,
                     }
                 }
