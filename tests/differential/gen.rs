@@ -10,10 +10,19 @@
 use crate::common::random::Gen;
 
 mod bits;
+#[path = "gen_zsets.rs"]
+mod zsets;
 
-/// The key space.
+/// Keys every generic command picks from (strings, hashes, TTLs, ...);
+/// the families' own keys follow in [`KEYS`].
+const GENERAL: usize = 10;
+
+/// The key space: the general keys, the sorted-set keys, the
+/// HyperLogLog keys, and last the sorted-set lex key (which only the lex
+/// commands write).
 pub const KEYS: &[&str] = &[
-    "k1", "k2", "k3", "k4", "h1", "h2", "h3", "{a}1", "{a}2", "n1", "p1", "p2",
+    "k1", "k2", "k3", "k4", "h1", "h2", "h3", "{a}1", "{a}2", "n1", "z1", "z2", "z3", "p1", "p2",
+    "zl",
 ];
 const HASH_KEYS: &[&str] = &["h1", "h2", "h3", "k1"];
 const FIELDS: &[&str] = &["f1", "f2", "f3", "f4", "", "n"];
@@ -110,12 +119,13 @@ impl CommandGen {
     }
 
     fn key(&mut self) -> Vec<u8> {
-        // The last two keys are the HyperLogLog commands' own: others seldom
-        // touch them, so they live long enough to grow dense.
-        if self.g.chance(0.97) {
-            self.g.pick_bytes(&KEYS[..KEYS.len() - 2])
+        // Mostly the general keys, so the families' own keys keep their
+        // types (HyperLogLogs live long enough to grow dense); never the
+        // lex key.
+        if self.g.chance(0.85) {
+            self.g.pick_bytes(&KEYS[..GENERAL])
         } else {
-            self.g.pick_bytes(KEYS)
+            self.g.pick_bytes(&KEYS[..KEYS.len() - 1])
         }
     }
 
@@ -189,7 +199,7 @@ impl CommandGen {
         // Now and then a wrong argument count.
         if self.g.chance(0.03) && argv.len() > 1 {
             argv.pop();
-        } else if self.g.chance(0.02) {
+        } else if self.g.chance(0.02) && !zsets::takes_newer_option(&argv) {
             argv.push(b"extra".to_vec());
         }
         argv
@@ -197,10 +207,11 @@ impl CommandGen {
 
     fn command(&mut self) -> Vec<Vec<u8>> {
         match self.g.below(100) {
-            0..=29 => self.string_command(),
-            30..=54 => self.hash_command(),
-            55..=71 => self.bits_command(),
-            72..=97 => self.key_command(),
+            0..=21 => self.string_command(),
+            22..=41 => self.hash_command(),
+            42..=55 => self.bits_command(),
+            56..=77 => self.zset_command(),
+            78..=97 => self.key_command(),
             _ => {
                 let name = *self.g.pick(&["PING", "ECHO", "NOSUCH", "GETT"]);
                 let mut argv = args(&[name]);

@@ -136,15 +136,17 @@ fn rebuild<'a>(
             Collection::Set(set)
         }
         CollectionKind::ZSet => {
-            let mut zset = SortedSet::default();
+            let mut pairs = Vec::with_capacity(fields.size_hint().0 / 2);
             while let (Some(member), Some(score)) = (fields.next(), fields.next()) {
                 let score: f64 = std::str::from_utf8(score).ok()?.parse().ok()?;
                 if score.is_nan() {
                     return None;
                 }
-                zset.insert(member, score);
+                pairs.push((member, score));
             }
-            Collection::ZSet(zset)
+            // Built in one go: inserting one by one into the compact
+            // encoding would copy it for every member.
+            Collection::ZSet(SortedSet::from_pairs(pairs))
         }
     })
 }

@@ -285,6 +285,29 @@ impl MultiLock<'_> {
         (found, shard, hash)
     }
 
+    /// The values at `keys` (locked keys, each touched as by `find`), all
+    /// borrowed at once, for commands that combine several keys
+    /// (ZUNIONSTORE, SINTER); `None` for an absent key.
+    pub fn values(&mut self, keys: &[&[u8]]) -> Vec<Option<ValueRef<'_>>> {
+        let found: Vec<(usize, Option<usize>)> = keys
+            .iter()
+            .map(|key| {
+                let (index, _) = self.store.locate(key);
+                let at = self
+                    .guards
+                    .binary_search_by_key(&index, |(i, _)| *i)
+                    .expect("MultiLock::values is only called with keys passed to lock_keys");
+                // Removing an expired entry leaves other buckets in place,
+                // so earlier indexes stay valid.
+                (at, self.find(key).0)
+            })
+            .collect();
+        found
+            .into_iter()
+            .map(|(at, index)| index.map(|i| self.guards[at].1.value(i)))
+            .collect()
+    }
+
     /// Stores any value under `key`.
     pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) {
         let access = initial_access(self.policy, self.now);

@@ -76,6 +76,31 @@ impl Packed {
         self.len += 1;
     }
 
+    /// Inserts `items`, in order, before item `index` (`len` appends), in
+    /// one rebuild of the block.
+    ///
+    /// # Panics
+    /// If `index > len` (a caller bug, never input).
+    pub fn insert_all(&mut self, index: usize, items: &[&[u8]]) {
+        assert!(index <= self.len(), "insert past the end");
+        let at = self.offset(index);
+        let headers: Vec<([u8; 10], usize)> = items
+            .iter()
+            .map(|item| {
+                let mut header = [0u8; 10];
+                let size = write_varint(item.len(), &mut header);
+                (header, size)
+            })
+            .collect();
+        let parts: Vec<&[u8]> = headers
+            .iter()
+            .zip(items)
+            .flat_map(|((header, size), item)| [&header[..*size], *item])
+            .collect();
+        self.splice(at, at, &parts);
+        self.len += items.len() as u32;
+    }
+
     /// Appends `item`.
     pub fn push_back(&mut self, item: &[u8]) {
         self.insert(self.len(), item);
@@ -240,6 +265,18 @@ mod tests {
         let rebuilt: Packed = model.iter().map(Vec::as_slice).collect();
         assert_eq!(rebuilt, packed);
         assert_eq!(packed.get(3).map(<[u8]>::to_vec), model.get(3).cloned());
+    }
+
+    #[test]
+    fn insert_all_is_inserts_in_one_rebuild() {
+        let mut one: Packed = [&b"a"[..], b"d"].into_iter().collect();
+        let mut many = one.clone();
+        one.insert(1, b"b");
+        one.insert(2, &[b'c'; 200]);
+        many.insert_all(1, &[b"b", &[b'c'; 200]]);
+        assert_eq!(one, many);
+        many.insert_all(4, &[]);
+        assert_eq!(items(&many).len(), 4);
     }
 
     #[test]

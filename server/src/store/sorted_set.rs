@@ -1,110 +1,318 @@
 //! The value of a sorted-set key: members with scores, ordered by score
-//! then member bytes, that know their own heap size.
+//! then member bytes, in one of Redis's two encodings: "listpack" (pairs
+//! in one compact block, [`listpack`]) while the set is small, "skiplist"
+//! (a skip list with spans and a member index, [`skiplist`]) past
+//! `zset-max-listpack-entries` members or a member longer than
+//! `zset-max-listpack-value` bytes.
+//!
+//! Everything a command needs is expressed with ranks: the number of
+//! leading members that satisfy a bound ([`SortedSet::count_while`]), a
+//! walk from a rank, and the removal of a range of ranks. Both encodings
+//! answer those, the skip list in O(log n).
 
-use std::collections::BTreeSet;
+mod listpack;
+mod skiplist;
+#[cfg(test)]
+mod tests;
 
-use hashbrown::HashMap;
+use std::cmp::Ordering;
 
+use super::collection::Collection;
 use super::encoding::EncodingLimits;
+use listpack::{Listpack, Pairs};
+use skiplist::{SkipList, Walk};
 
-/// Per-member bookkeeping beyond its bytes (two boxed copies, the map slot
-/// and the tree node's share).
-const MEMBER_OVERHEAD: usize = 64;
-
-/// A score with the total order sorted sets use (scores are never NaN).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Score(f64);
-
-impl Eq for Score {}
-
-impl PartialOrd for Score {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+/// The order of a sorted set: by score (scores are never NaN, and -0
+/// equals 0 as in Redis), then by member bytes.
+pub fn order(score: f64, member: &[u8], other_score: f64, other: &[u8]) -> Ordering {
+    if score < other_score {
+        Ordering::Less
+    } else if score > other_score {
+        Ordering::Greater
+    } else {
+        member.cmp(other)
     }
 }
 
-impl Ord for Score {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
+/// The bytes the allocator (jemalloc) hands out for a request of `n`:
+/// its size classes are 8, 16, 32, 48, 64, then four per doubling.
+pub(crate) fn alloc_size(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=16 => 16,
+        17..=32 => 32,
+        33..=64 => n.div_ceil(16) * 16,
+        _ => {
+            let top = usize::BITS - 1 - (n - 1).leading_zeros();
+            let step = 1usize << (top - 2);
+            n.div_ceil(step) * step
+        }
     }
+}
+
+#[derive(Debug, Clone)]
+enum Encoding {
+    Packed(Listpack),
+    Skip(Box<SkipList>),
 }
 
 /// A sorted-set value.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct SortedSet {
-    scores: HashMap<Box<[u8]>, f64>,
-    order: BTreeSet<(Score, Box<[u8]>)>,
-    bytes: usize,
+    encoding: Encoding,
+}
+
+impl Default for SortedSet {
+    fn default() -> Self {
+        SortedSet {
+            encoding: Encoding::Packed(Listpack::default()),
+        }
+    }
 }
 
 impl PartialEq for SortedSet {
     fn eq(&self, other: &Self) -> bool {
-        self.scores == other.scores
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 impl Eq for SortedSet {}
 
 impl SortedSet {
+    /// The order of members: by score (-0 equals 0), then by bytes.
+    pub fn order(score: f64, member: &[u8], other_score: f64, other: &[u8]) -> Ordering {
+        order(score, member, other_score, other)
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.scores.len()
+        match &self.encoding {
+            Encoding::Packed(p) => p.len(),
+            Encoding::Skip(s) => s.len(),
+        }
     }
 
     /// True without members.
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.len() == 0
     }
 
-    /// Approximate heap bytes.
+    /// Heap bytes, close to what the allocator hands out (the value's slot
+    /// in the shard's collection slab included).
     pub fn heap_size(&self) -> usize {
-        self.bytes + 64
+        let slot = std::mem::size_of::<Collection>();
+        slot + match &self.encoding {
+            Encoding::Packed(p) => alloc_size(p.block_len()),
+            Encoding::Skip(s) => s.heap_size(),
+        }
     }
 
     /// The encoding Redis would report.
     pub fn encoding(&self) -> &'static str {
-        "skiplist"
+        match self.encoding {
+            Encoding::Packed(_) => "listpack",
+            Encoding::Skip(_) => "skiplist",
+        }
     }
 
-    /// Re-encodes past the thresholds (one encoding so far).
-    pub fn settle(&mut self, _limits: &EncodingLimits) {}
+    /// Converts a compact set to a skip list once a write took it past
+    /// `zset-max-listpack-entries`, or added a member longer than
+    /// `zset-max-listpack-value`. Redis never converts back on writes.
+    pub fn settle(&mut self, limits: &EncodingLimits) {
+        let Encoding::Packed(packed) = &mut self.encoding else {
+            return;
+        };
+        if packed.added == 0 {
+            return;
+        }
+        let longest = i64::from(packed.added - 1);
+        packed.added = 0;
+        if packed.len() as i64 > limits.zset_max_listpack_entries
+            || longest > limits.zset_max_listpack_value
+        {
+            self.convert_to_skiplist();
+        }
+    }
+
+    /// True if the set may be stored compactly under `limits`.
+    pub fn fits_listpack(&self, limits: &EncodingLimits) -> bool {
+        let longest = limits.zset_max_listpack_value.max(0) as usize;
+        self.len() as i64 <= limits.zset_max_listpack_entries
+            && self.iter().all(|(m, _)| m.len() <= longest)
+    }
+
+    /// Picks the encoding by size, as Redis does for the sets that
+    /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and ZRANGESTORE build: the
+    /// compact one whenever the set fits it.
+    pub fn fit_encoding(&mut self, limits: &EncodingLimits) {
+        let fits = self.fits_listpack(limits);
+        match &self.encoding {
+            Encoding::Skip(s) if fits => {
+                self.encoding = Encoding::Packed(Listpack::from_sorted(s.iter()));
+            }
+            Encoding::Packed(_) if !fits => self.convert_to_skiplist(),
+            _ => {}
+        }
+    }
+
+    fn convert_to_skiplist(&mut self) {
+        if let Encoding::Packed(packed) = &self.encoding {
+            let mut list = SkipList::default();
+            for (member, score) in packed.iter() {
+                list.insert(member, score);
+            }
+            self.encoding = Encoding::Skip(Box::new(list));
+        }
+    }
+
+    /// A set of `pairs` (a repeated member keeps its last score) in the
+    /// encoding Redis's defaults give its size: what a replica or a slot
+    /// import builds; the next write re-checks it against the node's
+    /// thresholds.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], f64)>) -> SortedSet {
+        let mut list = SkipList::default();
+        let mut longest = 0;
+        for (member, score) in pairs {
+            longest = longest.max(member.len());
+            list.insert(member, score);
+        }
+        let mut set = SortedSet {
+            encoding: Encoding::Skip(Box::new(list)),
+        };
+        set.fit_encoding(&EncodingLimits::default());
+        if let Encoding::Packed(packed) = &mut set.encoding {
+            packed.added = u32::try_from(longest).unwrap_or(u32::MAX - 1) + 1;
+        }
+        set
+    }
 
     /// Sets `member`'s score (never NaN); true if the member is new.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
         debug_assert!(!score.is_nan(), "sorted-set scores are never NaN");
-        if let Some(old) = self.scores.get_mut(member) {
-            let before = Score(*old);
-            *old = score;
-            let key = self.order.take(&(before, member.into()));
-            if let Some((_, member)) = key {
-                self.order.insert((Score(score), member));
-            }
-            return false;
+        match &mut self.encoding {
+            Encoding::Packed(p) => p.insert(member, score),
+            Encoding::Skip(s) => s.insert(member, score),
         }
-        self.bytes += 2 * member.len() + MEMBER_OVERHEAD;
-        self.scores.insert(member.into(), score);
-        self.order.insert((Score(score), member.into()));
-        true
     }
 
     /// Removes `member`; true if it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        let Some(score) = self.scores.remove(member) else {
-            return false;
-        };
-        self.order.remove(&(Score(score), member.into()));
-        self.bytes -= 2 * member.len() + MEMBER_OVERHEAD;
-        true
+        match &mut self.encoding {
+            Encoding::Packed(p) => p.remove(member).is_some(),
+            Encoding::Skip(s) => s.remove(member).is_some(),
+        }
     }
 
     /// `member`'s score.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        match &self.encoding {
+            Encoding::Packed(p) => p.score(member),
+            Encoding::Skip(s) => s.score(member),
+        }
+    }
+
+    /// The 0-based rank of `member` (lowest score first) and its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match &self.encoding {
+            Encoding::Packed(p) => p.rank(member),
+            Encoding::Skip(s) => s.rank(member),
+        }
+    }
+
+    /// The number of leading members (lowest first) for which
+    /// `below(score, member)` holds. `below` must hold for a prefix of the
+    /// order and then never again (e.g. "score < min"), so this is the
+    /// rank where a range starts or ends.
+    pub fn count_while(&self, below: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match &self.encoding {
+            Encoding::Packed(p) => p.count_while(below),
+            Encoding::Skip(s) => s.count_while(below),
+        }
+    }
+
+    /// Members and scores from 0-based `rank` on: towards higher scores
+    /// when `forward`, towards lower ones otherwise.
+    pub fn walk(&self, rank: usize, forward: bool) -> Iter<'_> {
+        let len = self.len();
+        if rank >= len {
+            return Iter {
+                inner: Inner::Done,
+                left: 0,
+            };
+        }
+        let left = if forward { len - rank } else { rank + 1 };
+        let inner = match (&self.encoding, forward) {
+            (Encoding::Packed(p), true) => {
+                let mut pairs = p.iter();
+                if rank > 0 {
+                    pairs.nth(rank - 1);
+                }
+                Inner::Packed(pairs)
+            }
+            (Encoding::Packed(p), false) => {
+                let mut head: Vec<(&[u8], f64)> = p.iter().take(rank + 1).collect();
+                head.reverse();
+                Inner::Reversed(head.into_iter())
+            }
+            (Encoding::Skip(s), forward) => Inner::Skip(s.walk(rank, forward)),
+        };
+        Iter { inner, left }
+    }
+
+    /// The member and score at 0-based `rank`.
+    pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
+        self.walk(rank, true).next()
+    }
+
+    /// Removes the members of 0-based ranks `from..to` (clamped to the
+    /// length), handing each to `sink`, lowest first.
+    pub fn remove_ranks(&mut self, from: usize, to: usize, sink: impl FnMut(Box<[u8]>, f64)) {
+        match &mut self.encoding {
+            Encoding::Packed(p) => p.remove_ranks(from, to, sink),
+            Encoding::Skip(s) => s.remove_ranks(from, to, sink),
+        }
     }
 
     /// Members and scores, lowest score first (ties by member bytes).
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], f64)> + DoubleEndedIterator {
-        self.order
-            .iter()
-            .map(|(score, member)| (&member[..], score.0))
+    pub fn iter(&self) -> Iter<'_> {
+        self.walk(0, true)
     }
 }
+
+/// Members and scores of a [`SortedSet`] in order (or reverse order).
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    inner: Inner<'a>,
+    left: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Inner<'a> {
+    Done,
+    Packed(Pairs<'a>),
+    Reversed(std::vec::IntoIter<(&'a [u8], f64)>),
+    Skip(Walk<'a>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match &mut self.inner {
+            Inner::Done => None,
+            Inner::Packed(p) => p.next(),
+            Inner::Reversed(r) => r.next(),
+            Inner::Skip(s) => s.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}

@@ -1,0 +1,481 @@
+//! The large sorted-set encoding ("skiplist" in Redis's words): a skip
+//! list with spans, as Redis's, so ranks are found in O(log n), plus a hash
+//! index from member to node, so a member's score is found in O(1).
+//!
+//! Nodes live in a slab and link to each other by index (no `unsafe`);
+//! the hash index stores node indexes only and hashes the member bytes the
+//! node holds, so each member is kept once.
+
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use slab::Slab;
+
+use super::{alloc_size, order};
+
+/// No node (the end of a level).
+const NIL: u32 = u32::MAX;
+/// The header, which is not a node of the slab.
+const HEAD: u32 = u32::MAX - 1;
+/// Highest level a node can have (Redis's ZSKIPLIST_MAXLEVEL).
+const MAX_LEVEL: usize = 32;
+
+/// One forward link of one level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Link {
+    next: u32,
+    /// Nodes crossed by following the link (1 to the next node).
+    span: u32,
+}
+
+const END: Link = Link { next: NIL, span: 0 };
+
+/// A member, its score and its links.
+#[derive(Debug, Clone)]
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    /// The previous node on level 0 (`NIL` for the first).
+    back: u32,
+    /// Level 0, which every node has.
+    low: Link,
+    /// Levels 1 and up: three nodes in four have none, so they live in a
+    /// separate block that most nodes never allocate.
+    high: Option<Box<[Link]>>,
+}
+
+impl Node {
+    fn levels(&self) -> usize {
+        1 + self.high.as_ref().map_or(0, |h| h.len())
+    }
+}
+
+/// See the module docs.
+#[derive(Debug, Clone)]
+pub(super) struct SkipList {
+    nodes: Slab<Node>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    head: [Link; MAX_LEVEL],
+    tail: u32,
+    /// Levels in use (at least 1).
+    level: usize,
+    /// Allocator bytes of the members and the high-level blocks.
+    outside: usize,
+}
+
+impl Default for SkipList {
+    fn default() -> Self {
+        SkipList {
+            nodes: Slab::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            head: [END; MAX_LEVEL],
+            tail: NIL,
+            level: 1,
+            outside: 0,
+        }
+    }
+}
+
+/// Redis's level distribution: each level up with probability 1/4.
+fn random_level() -> usize {
+    let mut level = 1;
+    while level < MAX_LEVEL && fastrand::u32(..4) == 0 {
+        level += 1;
+    }
+    level
+}
+
+fn node_outside(member_len: usize, levels: usize) -> usize {
+    let high = if levels > 1 {
+        alloc_size((levels - 1) * std::mem::size_of::<Link>())
+    } else {
+        0
+    };
+    alloc_size(member_len) + high
+}
+
+impl SkipList {
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Heap bytes, close to what the allocator hands out.
+    pub fn heap_size(&self) -> usize {
+        let slots = self.nodes.capacity() * std::mem::size_of::<Node>();
+        let capacity = self.index.capacity();
+        let buckets = match capacity {
+            0 => 0,
+            1..=3 => 4,
+            4..=7 => 8,
+            _ => capacity / 7 * 8,
+        };
+        let index = if buckets == 0 {
+            0
+        } else {
+            alloc_size(buckets * (std::mem::size_of::<u32>() + 1) + 16)
+        };
+        alloc_size(std::mem::size_of::<Self>()) + alloc_size(slots) + index + self.outside
+    }
+
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    fn node(&self, id: u32) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    fn link(&self, at: u32, level: usize) -> Link {
+        if at == HEAD {
+            return self.head[level];
+        }
+        let node = self.node(at);
+        match level {
+            0 => node.low,
+            _ => node.high.as_ref().map_or(END, |h| h[level - 1]),
+        }
+    }
+
+    fn link_mut(&mut self, at: u32, level: usize) -> &mut Link {
+        if at == HEAD {
+            return &mut self.head[level];
+        }
+        let node = &mut self.nodes[at as usize];
+        match (level, node.high.as_mut()) {
+            (0, _) => &mut node.low,
+            (_, Some(high)) => &mut high[level - 1],
+            // Callers only walk levels a node has.
+            (_, None) => unreachable!("a link above the node's height"),
+        }
+    }
+
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.index
+            .find(self.hash(member), |&id| {
+                *nodes[id as usize].member == *member
+            })
+            .copied()
+    }
+
+    /// `member`'s score.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).map(|id| self.node(id).score)
+    }
+
+    /// For each level, the last node before (`score`, `member`) and the
+    /// rank (1-based, the header being 0) of that node.
+    fn path(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
+            loop {
+                let link = self.link(x, i);
+                if link.next == NIL {
+                    break;
+                }
+                let next = self.node(link.next);
+                if order(next.score, &next.member, score, member) != Ordering::Less {
+                    break;
+                }
+                rank[i] += link.span;
+                x = link.next;
+            }
+            update[i] = x;
+        }
+        (update, rank)
+    }
+
+    /// Links node `id` (in the slab, not linked yet) in at its order, with
+    /// `levels` levels (its links' count).
+    fn link_in(&mut self, id: u32, levels: usize) {
+        let (mut update, mut rank) = {
+            let node = self.node(id);
+            self.path(node.score, &node.member)
+        };
+        let len = self.len() as u32;
+        if levels > self.level {
+            for i in self.level..levels {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.head[i].span = len - 1;
+            }
+            self.level = levels;
+        }
+        for i in 0..levels {
+            let before = self.link(update[i], i);
+            let crossed = rank[0] - rank[i];
+            *self.link_mut(id, i) = Link {
+                next: before.next,
+                span: before.span - crossed,
+            };
+            *self.link_mut(update[i], i) = Link {
+                next: id,
+                span: crossed + 1,
+            };
+        }
+        for (i, &at) in update.iter().enumerate().take(self.level).skip(levels) {
+            self.link_mut(at, i).span += 1;
+        }
+        let back = if update[0] == HEAD { NIL } else { update[0] };
+        self.nodes[id as usize].back = back;
+        match self.node(id).low.next {
+            NIL => self.tail = id,
+            next => self.nodes[next as usize].back = id,
+        }
+    }
+
+    /// Unlinks node `id` (still in the slab), given the last node before it
+    /// on each level.
+    fn unlink(&mut self, id: u32, update: &[u32; MAX_LEVEL]) {
+        for (i, &at) in update.iter().enumerate().take(self.level) {
+            let before = self.link(at, i);
+            if before.next == id {
+                let own = self.link(id, i);
+                *self.link_mut(at, i) = Link {
+                    next: own.next,
+                    span: before.span + own.span - 1,
+                };
+            } else {
+                self.link_mut(at, i).span -= 1;
+            }
+        }
+        let (back, next) = (self.node(id).back, self.node(id).low.next);
+        match next {
+            NIL => self.tail = back,
+            next => self.nodes[next as usize].back = back,
+        }
+        while self.level > 1 && self.head[self.level - 1].next == NIL {
+            self.level -= 1;
+        }
+    }
+
+    /// Sets `member`'s score; true if the member is new.
+    pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        if let Some(id) = self.find(member) {
+            let node = self.node(id);
+            if node.score == score {
+                return false;
+            }
+            let levels = node.levels();
+            let (update, _) = self.path(node.score, &node.member);
+            self.unlink(id, &update);
+            self.nodes[id as usize].score = score;
+            // Linked again with its old height, so its high block stays.
+            self.link_in(id, levels);
+            return false;
+        }
+        let levels = random_level();
+        let node = Node {
+            member: member.into(),
+            score,
+            back: NIL,
+            low: END,
+            high: (levels > 1).then(|| vec![END; levels - 1].into_boxed_slice()),
+        };
+        self.outside += node_outside(member.len(), levels);
+        // Node indexes fit 32 bits: four billion members would take
+        // hundreds of GiB before the slab got there.
+        let id = self.nodes.insert(node) as u32;
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(member), id, |&i| {
+            hasher.hash_one(&nodes[i as usize].member[..])
+        });
+        self.link_in(id, levels);
+        true
+    }
+
+    /// Removes `member`; its score if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let id = self.find(member)?;
+        let node = self.node(id);
+        let (update, _) = self.path(node.score, &node.member);
+        self.unlink(id, &update);
+        Some(self.take(id).1)
+    }
+
+    /// Removes node `id` (already unlinked) from the slab and the index.
+    fn take(&mut self, id: u32) -> (Box<[u8]>, f64) {
+        let hash = self.hash(&self.node(id).member);
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
+        let node = self.nodes.remove(id as usize);
+        self.outside -= node_outside(node.member.len(), node.levels());
+        (node.member, node.score)
+    }
+
+    /// The number of leading members for which `below(score, member)`
+    /// holds; `below` must hold for a prefix of the order and then never
+    /// again.
+    pub fn count_while(&self, below: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let mut x = HEAD;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let link = self.link(x, i);
+                if link.next == NIL {
+                    break;
+                }
+                let next = self.node(link.next);
+                if !below(next.score, &next.member) {
+                    break;
+                }
+                rank += link.span as usize;
+                x = link.next;
+            }
+        }
+        rank
+    }
+
+    /// The 0-based rank of `member` and its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let score = self.score(member)?;
+        let rank = self.count_while(|s, m| order(s, m, score, member) == Ordering::Less);
+        Some((rank, score))
+    }
+
+    /// The node at 0-based `rank`.
+    fn at_rank(&self, rank: usize) -> u32 {
+        if rank >= self.len() {
+            return NIL;
+        }
+        let target = rank + 1;
+        let mut x = HEAD;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let link = self.link(x, i);
+                if link.next == NIL || traversed + link.span as usize > target {
+                    break;
+                }
+                traversed += link.span as usize;
+                x = link.next;
+            }
+            if traversed == target {
+                return x;
+            }
+        }
+        NIL
+    }
+
+    /// Members from 0-based `rank` on, towards higher scores (`forward`)
+    /// or lower ones.
+    pub fn walk(&self, rank: usize, forward: bool) -> Walk<'_> {
+        Walk {
+            list: self,
+            at: self.at_rank(rank),
+            forward,
+        }
+    }
+
+    /// Removes the members of ranks `from..to` (0-based), handing each to
+    /// `sink` in order.
+    pub fn remove_ranks(&mut self, from: usize, to: usize, mut sink: impl FnMut(Box<[u8]>, f64)) {
+        let to = to.min(self.len());
+        if from >= to {
+            return;
+        }
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut x = HEAD;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let link = self.link(x, i);
+                if link.next == NIL || traversed + link.span as usize > from {
+                    break;
+                }
+                traversed += link.span as usize;
+                x = link.next;
+            }
+            update[i] = x;
+        }
+        let mut at = self.link(x, 0).next;
+        for _ in from..to {
+            let next = self.node(at).low.next;
+            self.unlink(at, &update);
+            let (member, score) = self.take(at);
+            sink(member, score);
+            at = next;
+        }
+    }
+
+    /// Every member, lowest first.
+    pub fn iter(&self) -> Walk<'_> {
+        Walk {
+            list: self,
+            at: self.head[0].next,
+            forward: true,
+        }
+    }
+
+    /// Checks the structure's invariants (tests).
+    #[cfg(test)]
+    pub fn check(&self) {
+        let mut count = 0;
+        let mut prev = NIL;
+        let mut at = self.head[0].next;
+        while at != NIL {
+            let node = self.node(at);
+            assert_eq!(node.back, prev);
+            if prev != NIL {
+                let p = self.node(prev);
+                assert_eq!(
+                    order(p.score, &p.member, node.score, &node.member),
+                    Ordering::Less
+                );
+            }
+            assert_eq!(self.find(&node.member), Some(at));
+            count += 1;
+            prev = at;
+            at = node.low.next;
+        }
+        assert_eq!(self.tail, prev);
+        assert_eq!(count, self.len());
+        assert_eq!(self.index.len(), self.len());
+        for i in 0..self.level {
+            let (mut x, mut rank) = (HEAD, 0usize);
+            loop {
+                let link = self.link(x, i);
+                if link.next == NIL {
+                    break;
+                }
+                rank += link.span as usize;
+                x = link.next;
+                assert_eq!(self.at_rank(rank - 1), x, "level {i}");
+            }
+        }
+    }
+}
+
+/// A walk along level 0 of a [`SkipList`].
+#[derive(Debug, Clone)]
+pub(super) struct Walk<'a> {
+    list: &'a SkipList,
+    at: u32,
+    forward: bool,
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at == NIL {
+            return None;
+        }
+        let node = self.list.node(self.at);
+        self.at = if self.forward {
+            node.low.next
+        } else {
+            node.back
+        };
+        Some((&node.member, node.score))
+    }
+}
