@@ -24,6 +24,7 @@ mod keys;
 mod latency;
 mod server_admin;
 mod session;
+mod sets;
 pub mod spec;
 mod strings;
 pub mod subcommands;
