@@ -187,6 +187,9 @@ impl CommandGen {
     }
 
     fn command(&mut self) -> Vec<Vec<u8>> {
+        if self.g.chance(0.25) {
+            return crate::gen_sets::command(&mut self.g);
+        }
         match self.g.below(100) {
             0..=34 => self.string_command(),
             35..=64 => self.hash_command(),

@@ -21,7 +21,6 @@ use std::borrow::Cow;
 use super::encoding::EncodingLimits;
 use super::memory::allocation_size;
 use super::packed::{Items, Packed};
-use crate::commands::args::parse_i64;
 use intset::IntSet;
 use table::Table;
 
@@ -92,7 +91,7 @@ impl<'a> Member<'a> {
 
 /// The integer Redis stores `member` as in an intset, if any.
 fn as_int(member: &[u8]) -> Option<i64> {
-    parse_i64(member)
+    intset::parse_canonical(member)
 }
 
 fn listpack_max(limits: &EncodingLimits) -> usize {

@@ -13,6 +13,38 @@ pub struct IntSet {
     block: Box<[u8]>,
 }
 
+/// The integer Redis reads `text` as (its `string2ll`): the canonical
+/// decimal text of an i64 only, so no `+`, no leading zero, no `-0`. The
+/// same rules as the commands' integer parser, which the store does not
+/// import.
+pub fn parse_canonical(text: &[u8]) -> Option<i64> {
+    if text == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    if digits.len() > 19 || digits.first().is_none_or(|&b| !(b'1'..=b'9').contains(&b)) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        let digit = i64::from(b - b'0');
+        // Negative numbers build downwards so that i64::MIN fits.
+        n = n.checked_mul(10)?;
+        n = if negative {
+            n.checked_sub(digit)?
+        } else {
+            n.checked_add(digit)?
+        };
+    }
+    Some(n)
+}
+
 /// The narrowest width that holds `value`.
 fn width_of(value: i64) -> usize {
     if i16::try_from(value).is_ok() {
@@ -183,6 +215,39 @@ mod tests {
         assert_eq!(set.iter().collect::<Vec<_>>(), model);
         assert!(model.iter().all(|&v| set.contains(v)));
         assert_eq!(IntSet::from_sorted(&model), set);
+    }
+
+    #[test]
+    fn only_canonical_text_is_an_integer() {
+        let good = [
+            ("0", 0),
+            ("-1", -1),
+            ("9223372036854775807", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+        ];
+        for (text, n) in good {
+            assert_eq!(parse_canonical(text.as_bytes()), Some(n), "{text}");
+        }
+        let bad = [
+            "",
+            "-",
+            "+1",
+            "01",
+            "-0",
+            "-01",
+            " 1",
+            "1 ",
+            "1.0",
+            "1e3",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "00",
+            "abc",
+            "12345678901234567890",
+        ];
+        for text in bad {
+            assert_eq!(parse_canonical(text.as_bytes()), None, "{text:?}");
+        }
     }
 
     #[test]
