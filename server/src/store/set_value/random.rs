@@ -82,6 +82,9 @@ impl SetValue {
 
     /// Removes and returns a member picked uniformly; None when empty.
     pub fn pop(&mut self, rng: &mut fastrand::Rng) -> Option<Vec<u8>> {
+        if let Repr::Table(table) = &mut self.0 {
+            return table.pop_random(rng).map(Vec::from);
+        }
         let member = self.random(rng)?.to_vec();
         self.remove(&member);
         Some(member)

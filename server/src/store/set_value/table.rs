@@ -126,6 +126,23 @@ impl Table {
         }
     }
 
+    /// Removes and returns a member picked uniformly at random (as
+    /// [`Table::random`], taken out of its bucket without hashing it again).
+    pub fn pop_random(&mut self, rng: &mut fastrand::Rng) -> Option<Box<[u8]>> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let buckets = self.members.num_buckets();
+        let member = loop {
+            if let Ok(entry) = self.members.get_bucket_entry(rng.usize(..buckets)) {
+                break entry.remove().0;
+            }
+        };
+        self.member_bytes -= allocation_size(member.len());
+        self.maybe_shrink();
+        Some(member)
+    }
+
     /// Visits members from `cursor` on, bucket by bucket, until `count`
     /// were visited or ten times as many buckets looked at (as Redis's
     /// SSCAN). Returns the next cursor, 0 when the walk is done.
@@ -199,6 +216,15 @@ mod tests {
         }
         // 2000 expected each; a fair pick stays well inside these bounds.
         assert!(seen.iter().all(|&n| (1600..2400).contains(&n)), "{seen:?}");
+        // Popping takes each member once, and accounts it.
+        let empty = Table::default().heap_size();
+        let mut popped: Vec<u8> = std::iter::from_fn(|| table.pop_random(&mut rng))
+            .map(|m| m[0])
+            .collect();
+        popped.sort_unstable();
+        assert_eq!(popped, (0..10).collect::<Vec<u8>>());
+        assert_eq!((table.len(), table.member_bytes), (0, 0));
+        assert!(table.heap_size() >= empty);
     }
 
     #[test]
