@@ -62,6 +62,9 @@ pub fn compare(argv: &[Vec<u8>], redis: &Frame, ours: &Frame) -> Verdict {
             }
             _ => false,
         },
+        Rule::SetListpack => {
+            redis.bytes() == Some(b"hashtable") && ours.bytes() == Some(b"listpack")
+        }
         Rule::NotGenerated => false,
     };
     if equal {
@@ -101,7 +104,7 @@ pub fn sorted_pairs(frame: &Frame) -> Option<Vec<Vec<Frame>>> {
 /// Same type and, for aggregates, the same length and element types.
 fn same_shape(a: &Frame, b: &Frame) -> bool {
     match (a, b) {
-        (Frame::Array(x), Frame::Array(y)) => {
+        (Frame::Array(x), Frame::Array(y)) | (Frame::Set(x), Frame::Set(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(p, q))
         }
         (Frame::Bulk(_), Frame::Bulk(_)) => true,

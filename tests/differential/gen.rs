@@ -206,6 +206,9 @@ impl CommandGen {
     }
 
     fn command(&mut self) -> Vec<Vec<u8>> {
+        if self.g.chance(0.25) {
+            return crate::gen_sets::command(&mut self.g);
+        }
         match self.g.below(100) {
             0..=21 => self.string_command(),
             22..=41 => self.hash_command(),

@@ -79,7 +79,10 @@ fn flatten(collection: &Collection) -> (CollectionKind, Vec<Cow<'_, [u8]>>) {
                 .collect(),
         ),
         Collection::List(l) => (CollectionKind::List, l.iter().map(borrowed).collect()),
-        Collection::Set(s) => (CollectionKind::Set, s.iter().map(borrowed).collect()),
+        Collection::Set(s) => (
+            CollectionKind::Set,
+            s.iter().map(|m| m.into_cow()).collect(),
+        ),
         Collection::ZSet(z) => (
             CollectionKind::ZSet,
             z.iter()
@@ -117,11 +120,8 @@ fn rebuild<'a>(
 ) -> Option<Collection> {
     Some(match kind {
         CollectionKind::Hash => {
-            let mut hash = HashValue::default();
-            while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
-                hash.insert(field, value);
-            }
-            Collection::Hash(hash)
+            let pairs = std::iter::from_fn(|| Some((fields.next()?, fields.next()?)));
+            Collection::Hash(HashValue::build(pairs))
         }
         CollectionKind::List => {
             let mut list = ListValue::default();

@@ -43,10 +43,12 @@ fn set_fields(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, Outc
     let Ok(index) = lock.for_write::<HashValue>(key) else {
         return Err(ctx.fail(WRONGTYPE));
     };
+    let limits = lock.shard.encoding_limits();
     let added = lock.shard.with_hash_mut(index, |h| {
+        h.prepare_write(args.iter_from(2), &limits);
         (2..args.len())
             .step_by(2)
-            .map(|i| i64::from(h.insert(args.get(i), args.get(i + 1))))
+            .map(|i| i64::from(h.insert_with(args.get(i), args.get(i + 1), &limits)))
             .sum()
     });
     added.ok_or_else(|| ctx.fail(WRONGTYPE))
@@ -81,11 +83,12 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Ok(index) = lock.for_write::<HashValue>(key) else {
         return ctx.fail(WRONGTYPE);
     };
+    let limits = lock.shard.encoding_limits();
     let added = lock.shard.with_hash_mut(index, |h| {
         if h.get(args.get(2)).is_some() {
             false
         } else {
-            h.insert(args.get(2), args.get(3))
+            h.insert_with(args.get(2), args.get(3), &limits)
         }
     });
     let added = added.unwrap_or(false);
@@ -247,9 +250,10 @@ fn update_field(
     let Ok(index) = lock.for_write::<HashValue>(key) else {
         return Err(ctx.fail(WRONGTYPE));
     };
+    let limits = lock.shard.encoding_limits();
     let result = lock.shard.with_hash_mut(index, |h| {
         let next = step(h.get(field))?;
-        h.insert(field, &next);
+        h.insert_with(field, &next, &limits);
         Ok(next)
     });
     match result {

@@ -29,6 +29,7 @@ mod latency;
 mod lcs;
 mod server_admin;
 mod session;
+mod sets;
 mod sorted_set_algebra;
 mod sorted_set_args;
 mod sorted_set_pops;

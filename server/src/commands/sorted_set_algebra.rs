@@ -205,7 +205,7 @@ impl<'a> Input<'a> {
         match *self {
             Input::Missing => Box::new(std::iter::empty()),
             Input::Sorted(z) => Box::new(z.iter().map(|(m, s)| (Cow::Borrowed(m), s))),
-            Input::Plain(s) => Box::new(s.iter().map(|m| (Cow::Borrowed(m), 1.0))),
+            Input::Plain(s) => Box::new(s.iter().map(|m| (m.into_cow(), 1.0))),
         }
     }
 

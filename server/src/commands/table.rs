@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use super::spec::{CommandSpec, Flags};
 use super::{bitmaps, client_admin, clustering, command, configuration, databases};
 use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs};
-use super::{server_admin, session, sorted_sets, strings, transactions};
+use super::{server_admin, session, sets, sorted_sets, strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them (one line per
 /// family: a new family adds its line).
@@ -25,6 +25,7 @@ const SECTIONS: &[&[CommandSpec]] = &[
     bitmaps::COMMANDS,
     hyperloglog::COMMANDS,
     sorted_sets::COMMANDS,
+    sets::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,

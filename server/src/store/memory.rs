@@ -61,6 +61,21 @@ impl MemoryGauge {
     }
 }
 
+/// The bytes jemalloc hands out for a request of `requested` bytes (its
+/// size class), so a value's `heap_size` counts what it really takes: 8,
+/// then multiples of 16 up to 128, then four classes per doubling.
+pub fn allocation_size(requested: usize) -> usize {
+    match requested {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => requested.next_multiple_of(16),
+        _ => {
+            let group = 1usize << (usize::BITS - 1 - (requested - 1).leading_zeros());
+            requested.next_multiple_of(group / 4)
+        }
+    }
+}
+
 /// Bytes allocated by the process, from jemalloc.
 pub fn allocated_bytes() -> Option<u64> {
     tikv_jemalloc_ctl::epoch::advance().ok()?;
@@ -75,4 +90,30 @@ pub fn resident_bytes() -> Option<u64> {
     tikv_jemalloc_ctl::stats::resident::read()
         .ok()
         .map(|n| n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocation_size;
+
+    #[test]
+    fn sizes_round_up_to_jemalloc_classes() {
+        let cases = [
+            (0, 0),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (21, 32),
+            (128, 128),
+            (129, 160),
+            (160, 160),
+            (161, 192),
+            (257, 320),
+            (4097, 5120),
+            (1 << 20, 1 << 20),
+        ];
+        for (requested, class) in cases {
+            assert_eq!(allocation_size(requested), class, "{requested}");
+        }
+    }
 }

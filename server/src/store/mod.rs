@@ -51,7 +51,7 @@ pub use lazyfree::LAZYFREE_THRESHOLD;
 pub use list_value::ListValue;
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
-pub use set_value::SetValue;
+pub use set_value::{Member as SetMember, SetValue};
 pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
 pub use sorted_set::SortedSet;
 pub use transfer::Snapshot;

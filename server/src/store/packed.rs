@@ -132,10 +132,32 @@ impl Packed {
         self.remove_range(index, index + 1);
     }
 
-    /// Replaces item `index` with `item`.
+    /// Replaces item `index` with `item`, in one rebuild of the block.
+    ///
+    /// # Panics
+    /// If `index >= len` (a caller bug, never input).
     pub fn replace(&mut self, index: usize, item: &[u8]) {
-        self.remove(index);
-        self.insert(index, item);
+        assert!(index < self.len(), "replace past the end");
+        let start = self.offset(index);
+        let (len, size) = read_varint(&self.block[start..]);
+        let mut header = [0u8; 10];
+        let header_len = write_varint(item.len(), &mut header);
+        self.splice(start, start + size + len, &[&header[..header_len], item]);
+    }
+
+    /// Appends `items` in order, in one rebuild of the block (a hash's
+    /// field and value).
+    pub fn push_back_all(&mut self, items: &[&[u8]]) {
+        let mut tail = Vec::new();
+        let mut header = [0u8; 10];
+        for item in items {
+            let size = write_varint(item.len(), &mut header);
+            tail.extend_from_slice(&header[..size]);
+            tail.extend_from_slice(item);
+        }
+        let end = self.block.len();
+        self.splice(end, end, &[&tail]);
+        self.len += items.len() as u32;
     }
 
     /// Replaces bytes `start..end` of the block with `parts`, in a new
@@ -253,6 +275,11 @@ mod tests {
                     let to = from + rng.usize(..3);
                     packed.remove_range(from, to);
                     model.drain(from..to.min(model.len()));
+                }
+                4 if rng.bool() => {
+                    let second = vec![rng.u8(..); rng.usize(..200)];
+                    packed.push_back_all(&[&item, &second]);
+                    model.extend([item, second]);
                 }
                 _ => {
                     packed.push_front(&item);

@@ -1,0 +1,388 @@
+//! Set commands (cache tags live in sets): adding and removing members,
+//! membership, random picks and pops, moving a member, SSCAN, and the
+//! algebra of several sets ([`algebra`]: SINTER, SUNION, SDIFF, their
+//! STORE forms, SINTERCARD).
+
+mod algebra;
+
+use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::spec::flag_sets::{R, RF, WF, WM, WMF};
+use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
+use super::{read_value, Ctx, Outcome};
+use crate::glob::Pattern;
+use crate::protocol::{Args, Reply};
+use crate::store::{initial_access, CollectionType, SetMember, SetValue, WrongType};
+
+use algebra::{
+    sdiff, sdiffstore, sinter, sintercard, sinterstore, sunion, sunionstore, SINTERCARD_KEYS,
+};
+
+const S: C = C::SET;
+
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("sadd", sadd, -3, WMF, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("srem", srem, -3, WF, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("smembers", smembers, 2, R, "set", "Returns all members of a set.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("sismember", sismember, 3, RF, "set", "Determines whether a member belongs to a set.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("smismember", smismember, -3, RF, "set", "Determines whether multiple members belong to a set.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("scard", scard, 2, RF, "set", "Returns the number of members in a set.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("spop", spop, -2, WF, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("srandmember", srandmember, -2, R, "set", "Get one or multiple random members from a set").keys(KeySpec::ONE).acl(S),
+    Cmd::new("smove", smove, 4, WF, "set", "Moves a member from one set to another.").keys(KeySpec::TWO).acl(S),
+    Cmd::new("sinter", sinter, -2, R, "set", "Returns the intersect of multiple sets.").keys(KeySpec::ALL).acl(S).routing(Routing::Gather),
+    Cmd::new("sintercard", sintercard, -3, R, "set", "Returns the number of members of the intersect of multiple sets.").keys(SINTERCARD_KEYS).acl(S).routing(Routing::Gather),
+    Cmd::new("sinterstore", sinterstore, -3, WM, "set", "Stores the intersect of multiple sets in a key.").keys(KeySpec::ALL).acl(S),
+    Cmd::new("sunion", sunion, -2, R, "set", "Returns the union of multiple sets.").keys(KeySpec::ALL).acl(S).routing(Routing::Gather),
+    Cmd::new("sunionstore", sunionstore, -3, WM, "set", "Stores the union of multiple sets in a key.").keys(KeySpec::ALL).acl(S),
+    Cmd::new("sdiff", sdiff, -2, R, "set", "Returns the difference of multiple sets.").keys(KeySpec::ALL).acl(S).routing(Routing::Gather),
+    Cmd::new("sdiffstore", sdiffstore, -3, WM, "set", "Stores the difference of multiple sets in a key.").keys(KeySpec::ALL).acl(S),
+    Cmd::new("sscan", sscan, -3, R, "set", "Iterates over members of a set.").keys(KeySpec::ONE).acl(S),
+];
+
+/// SPOP's error for a count that is negative or not an integer.
+const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+/// Writes one member as a bulk string.
+fn member(reply: &mut Reply<'_>, m: SetMember<'_>) {
+    match m {
+        SetMember::Bytes(bytes) => reply.bulk(bytes),
+        SetMember::Int(n) => reply.bulk_int(n),
+    }
+}
+
+/// Writes `members` as a set (an array in RESP2).
+fn member_set<'m>(reply: &mut Reply<'_>, members: impl ExactSizeIterator<Item = SetMember<'m>>) {
+    reply.set(members.len());
+    members.for_each(|m| member(reply, m));
+}
+
+/// SADD key member [member ...]
+pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let key = args.get(1);
+    let mut lock = ctx.store.lock(key);
+    let Ok(index) = lock.for_write::<SetValue>(key) else {
+        return ctx.fail(WRONGTYPE);
+    };
+    let limits = lock.shard.encoding_limits();
+    let hint = args.len() - 2;
+    let added = lock.shard.with_mut(index, |set: &mut SetValue| {
+        // Redis sizes a new set, or converts an existing one, for the
+        // number of members named before adding any.
+        if set.is_empty() {
+            *set = SetValue::fresh(args.get(2), hint, &limits);
+        } else {
+            set.reserve(hint, &limits);
+        }
+        args.iter_from(2).filter(|m| set.add(m, &limits)).count()
+    });
+    match added {
+        Some(n) => {
+            ctx.reply.int(n as i64);
+            if n > 0 {
+                Outcome::Wrote
+            } else {
+                Outcome::Unchanged
+            }
+        }
+        None => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// SREM key member [member ...]
+pub fn srem(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let key = args.get(1);
+    let mut lock = ctx.store.lock(key);
+    let Some(index) = lock.find(key) else {
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
+    };
+    let removed = lock.shard.with_mut(index, |set: &mut SetValue| {
+        args.iter_from(2).filter(|m| set.remove(m)).count()
+    });
+    match removed {
+        Some(n) => {
+            ctx.reply.int(n as i64);
+            if n > 0 {
+                Outcome::Wrote
+            } else {
+                Outcome::Unchanged
+            }
+        }
+        None => ctx.fail(WRONGTYPE),
+    }
+}
+
+/// SMEMBERS key
+pub fn smembers(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    match read_value::<SetValue, _>(ctx, args.get(1), |set, ctx| {
+        member_set(&mut ctx.reply, set.iter());
+    }) {
+        Ok(Some(())) => {}
+        Ok(None) => ctx.reply.set(0),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
+    }
+    Outcome::Unchanged
+}
+
+/// SISMEMBER key member
+pub fn sismember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    match read_value::<SetValue, _>(ctx, args.get(1), |set, _| set.contains(args.get(2))) {
+        Ok(found) => ctx.reply.int(i64::from(found.unwrap_or(false))),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
+    }
+    Outcome::Unchanged
+}
+
+/// SMISMEMBER key member [member ...]
+pub fn smismember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let result = read_value::<SetValue, _>(ctx, args.get(1), |set, ctx| {
+        ctx.reply.array(args.len() - 2);
+        for m in args.iter_from(2) {
+            ctx.reply.int(i64::from(set.contains(m)));
+        }
+    });
+    match result {
+        Ok(Some(())) => {}
+        Ok(None) => {
+            ctx.reply.array(args.len() - 2);
+            (2..args.len()).for_each(|_| ctx.reply.int(0));
+        }
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
+    }
+    Outcome::Unchanged
+}
+
+/// SCARD key
+pub fn scard(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    match read_value::<SetValue, _>(ctx, args.get(1), |set, _| set.len()) {
+        Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
+    }
+    Outcome::Unchanged
+}
+
+/// SPOP key [count]: the count is checked first, then the key (a missing
+/// key answers nil, or an empty set with a count), as in Redis.
+pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    if args.len() > 3 {
+        return ctx.fail(SYNTAX);
+    }
+    let count = match args.try_get(2).map(parse_i64) {
+        None => None,
+        Some(Some(n)) if n >= 0 => Some(n as usize),
+        Some(_) => return ctx.fail(NOT_POSITIVE),
+    };
+    let key = args.get(1);
+    let store = ctx.store;
+    let mut lock = store.lock(key);
+    let Some(index) = lock.find(key) else {
+        match count {
+            Some(_) => ctx.reply.set(0),
+            None => ctx.reply.null(),
+        }
+        return Outcome::Unchanged;
+    };
+    let Some(size) = lock
+        .shard
+        .collection(index)
+        .and_then(SetValue::of)
+        .map(SetValue::len)
+    else {
+        return ctx.fail(WRONGTYPE);
+    };
+    let mut rng = fastrand::Rng::new();
+    let limits = lock.shard.encoding_limits();
+    match count {
+        Some(0) => {
+            ctx.reply.set(0);
+            return Outcome::Unchanged;
+        }
+        Some(n) if n >= size => {
+            // The whole set: reply with it and delete the key.
+            if let Some(set) = lock.shard.collection(index).and_then(SetValue::of) {
+                member_set(&mut ctx.reply, set.iter());
+            }
+            lock.unlink(key);
+        }
+        Some(n) => {
+            let popped = lock
+                .shard
+                .with_mut(index, |set: &mut SetValue| {
+                    set.pop_many(n, &limits, &mut rng)
+                })
+                .unwrap_or_default();
+            ctx.reply.set(popped.len());
+            popped.iter().for_each(|m| ctx.reply.bulk(m));
+        }
+        None => {
+            let popped = lock
+                .shard
+                .with_mut(index, |set: &mut SetValue| set.pop(&mut rng))
+                .flatten();
+            ctx.reply.opt_bulk(popped.as_deref());
+        }
+    }
+    Outcome::Wrote
+}
+
+/// Most members a negative SRANDMEMBER count may pick (as HRANDFIELD).
+const MAX_REPEATED_PICKS: i64 = 1_000_000;
+
+/// SRANDMEMBER's count: an integer within ±i64::MAX, and (a difference
+/// from Redis, which builds a reply of any length) at least -1000000.
+fn srandmember_count(text: &[u8]) -> Result<i64, &'static str> {
+    match parse_i64(text) {
+        Some(i64::MIN) => Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
+        Some(n) if n < -MAX_REPEATED_PICKS => {
+            Err("ERR value is out of range, a negative count must be at least -1000000")
+        }
+        Some(n) => Ok(n),
+        None => Err(NOT_INTEGER),
+    }
+}
+
+/// SRANDMEMBER key [count]: a positive count picks distinct members (all
+/// of them at most), a negative one picks with repeats.
+pub fn srandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    if args.len() > 3 {
+        return ctx.fail(SYNTAX);
+    }
+    let count = match args.try_get(2).map(srandmember_count) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => return ctx.fail(e),
+    };
+    let result = read_value::<SetValue, _>(ctx, args.get(1), |set, ctx| {
+        let mut rng = fastrand::Rng::new();
+        let picks = match count {
+            None => return member_opt(&mut ctx.reply, set.random(&mut rng)),
+            Some(n) if n >= 0 => set.sample_distinct(n as usize, &mut rng),
+            Some(n) => set.sample_repeated(n.unsigned_abs() as usize, &mut rng),
+        };
+        ctx.reply.array(picks.len());
+        picks.into_iter().for_each(|m| member(&mut ctx.reply, m));
+    });
+    match result {
+        Ok(Some(())) => {}
+        Ok(None) if count.is_some() => ctx.reply.array(0),
+        Ok(None) => ctx.reply.null(),
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
+    }
+    Outcome::Unchanged
+}
+
+fn member_opt(reply: &mut Reply<'_>, m: Option<SetMember<'_>>) {
+    match m {
+        Some(m) => member(reply, m),
+        None => reply.null(),
+    }
+}
+
+/// SMOVE source destination member: as Redis, a missing source answers 0
+/// before the destination's type is looked at.
+pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let (src, dst, m) = (args.get(1), args.get(2), args.get(3));
+    let mut locks = ctx.store.lock_keys([src, dst]);
+    let (found, shard, _) = locks.find(src);
+    let Some(src_index) = found else {
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
+    };
+    let Some(is_member) = shard
+        .collection(src_index)
+        .and_then(SetValue::of)
+        .map(|s| s.contains(m))
+    else {
+        return ctx.fail(WRONGTYPE);
+    };
+    let (dst_found, shard, _) = locks.find(dst);
+    if let Some(index) = dst_found {
+        if shard.collection(index).and_then(SetValue::of).is_none() {
+            return ctx.fail(WRONGTYPE);
+        }
+    }
+    if src == dst || !is_member {
+        ctx.reply.int(i64::from(src == dst && is_member));
+        return Outcome::Unchanged;
+    }
+    let (shard, _) = locks.shard(src);
+    shard.with_mut(src_index, |set: &mut SetValue| set.remove(m));
+    let (now, policy) = (locks.now, locks.policy);
+    let (found, shard, hash) = locks.find(dst);
+    let index = found
+        .unwrap_or_else(|| shard.insert_empty::<SetValue>(hash, dst, initial_access(policy, now)));
+    let limits = shard.encoding_limits();
+    shard.with_mut(index, |set: &mut SetValue| {
+        if set.is_empty() {
+            *set = SetValue::fresh(m, 1, &limits);
+        }
+        set.add(m, &limits)
+    });
+    ctx.reply.int(1);
+    Outcome::Wrote
+}
+
+/// SSCAN's MATCH pattern and COUNT.
+fn sscan_options(args: Args<'_>) -> Result<(Option<Pattern<'_>>, usize), &'static str> {
+    let mut pattern: Option<Pattern<'_>> = None;
+    let mut count = 10;
+    let mut i = 3;
+    while i < args.len() {
+        match (args.get(i), args.try_get(i + 1)) {
+            // A lone `*` matches every member, the empty one too (Redis).
+            (arg, Some(v)) if is(arg, "match") => {
+                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
+            }
+            (arg, Some(v)) if is(arg, "count") => match parse_i64(v) {
+                // Zero and negative counts are syntax errors in Redis.
+                Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
+                Some(_) => return Err(SYNTAX),
+                None => return Err(NOT_INTEGER),
+            },
+            _ => return Err(SYNTAX),
+        }
+        i += 2;
+    }
+    Ok((pattern, count))
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]: a compact set comes
+/// whole in one call (cursor 0), a table about COUNT members a call.
+///
+/// As in Redis, the cursor is checked first, then the key (a missing key
+/// is an empty scan, another type WRONGTYPE), then the options.
+pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let Some(cursor) = super::keys::parse_cursor(args.get(2)) else {
+        return ctx.fail("ERR invalid cursor");
+    };
+    let options = sscan_options(args);
+    let result = read_value::<SetValue, _>(ctx, args.get(1), |set, ctx| {
+        let (pattern, count) = match options {
+            Ok(o) => o,
+            Err(e) => return ctx.fail(e),
+        };
+        let mut found: Vec<SetMember<'_>> = Vec::new();
+        let next = set.scan(cursor, count, |m| {
+            if pattern.is_none_or(|p| m.with_bytes(|bytes| p.matches(bytes))) {
+                found.push(m);
+            }
+        });
+        ctx.reply.array(2);
+        ctx.reply.bulk(itoa::Buffer::new().format(next).as_bytes());
+        ctx.reply.array(found.len());
+        found.into_iter().for_each(|m| member(&mut ctx.reply, m));
+        Outcome::Unchanged
+    });
+    match result {
+        Ok(Some(outcome)) => return outcome,
+        Ok(None) => {
+            ctx.reply.array(2);
+            ctx.reply.bulk(b"0");
+            ctx.reply.array(0);
+        }
+        Err(WrongType) => return ctx.fail(WRONGTYPE),
+    }
+    Outcome::Unchanged
+}

@@ -1,0 +1,256 @@
+//! The full encoding of a large set (Redis's "hashtable"): members in a
+//! hash table with bucket access, so a random member is a few probes away
+//! (SPOP, SRANDMEMBER) and SSCAN resumes from a bucket position.
+
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::store::memory::allocation_size;
+
+/// Bits of an SSCAN cursor that hold the bucket position; the bits above
+/// hold the table's layout counter.
+const CURSOR_LAYOUT_SHIFT: u32 = 48;
+
+/// See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    members: HashTable<Box<[u8]>>,
+    hasher: DefaultHashBuilder,
+    /// Heap bytes of the members' own allocations.
+    member_bytes: usize,
+    /// Changes whenever members may have moved to other buckets (a rehash
+    /// on insert, a shrink), so an SSCAN cursor from before can tell.
+    layout: u16,
+}
+
+impl Table {
+    /// An empty table with room for `capacity` members.
+    pub fn with_capacity(capacity: usize) -> Table {
+        Table {
+            members: HashTable::with_capacity(capacity),
+            ..Table::default()
+        }
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Heap bytes: the table's buckets and control bytes, and each member.
+    pub fn heap_size(&self) -> usize {
+        let buckets = if self.members.capacity() == 0 {
+            0
+        } else {
+            let n = self.members.num_buckets();
+            // A slot per bucket, a control byte per bucket plus a group.
+            allocation_size(n * std::mem::size_of::<Box<[u8]>>() + n + 16)
+        };
+        buckets + self.member_bytes + allocation_size(std::mem::size_of::<Table>())
+    }
+
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    /// True if `member` is in the set.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.members
+            .find(self.hash(member), |m| &m[..] == member)
+            .is_some()
+    }
+
+    /// Adds `member`; true if it is new.
+    pub fn insert(&mut self, member: &[u8]) -> bool {
+        let hash = self.hash(member);
+        if self.members.find(hash, |m| &m[..] == member).is_some() {
+            return false;
+        }
+        if self.members.len() == self.members.capacity() {
+            // This insert rehashes the table.
+            self.layout = self.layout.wrapping_add(1);
+        }
+        self.member_bytes += allocation_size(member.len());
+        let hasher = &self.hasher;
+        self.members
+            .insert_unique(hash, member.into(), |m| hasher.hash_one(&m[..]));
+        true
+    }
+
+    /// Removes `member`; true if it was there. A table left mostly empty
+    /// shrinks, so random picks stay a few probes away.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let hash = self.hash(member);
+        let Ok(entry) = self.members.find_entry(hash, |m| &m[..] == member) else {
+            return false;
+        };
+        entry.remove();
+        self.member_bytes -= allocation_size(member.len());
+        self.maybe_shrink();
+        true
+    }
+
+    fn maybe_shrink(&mut self) {
+        let buckets = self.members.num_buckets();
+        if buckets > 64 && self.members.len() * 8 < buckets {
+            self.layout = self.layout.wrapping_add(1);
+            let hasher = &self.hasher;
+            self.members
+                .shrink_to(self.members.len(), |m| hasher.hash_one(&m[..]));
+        }
+    }
+
+    /// The members, in table order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + Clone {
+        self.members.iter().map(|m| &m[..])
+    }
+
+    /// The members' boxes, in table order.
+    pub fn raw_iter(&self) -> hashbrown::hash_table::Iter<'_, Box<[u8]>> {
+        self.members.iter()
+    }
+
+    /// A member picked uniformly at random (None when empty): random
+    /// buckets until one is occupied, a few tries at most while the table
+    /// is at least an eighth full, which `remove` keeps it.
+    pub fn random(&self, rng: &mut fastrand::Rng) -> Option<&[u8]> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let buckets = self.members.num_buckets();
+        loop {
+            if let Some(member) = self.members.get_bucket(rng.usize(..buckets)) {
+                return Some(member);
+            }
+        }
+    }
+
+    /// Removes and returns a member picked uniformly at random (as
+    /// [`Table::random`], taken out of its bucket without hashing it again).
+    pub fn pop_random(&mut self, rng: &mut fastrand::Rng) -> Option<Box<[u8]>> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let buckets = self.members.num_buckets();
+        let member = loop {
+            if let Ok(entry) = self.members.get_bucket_entry(rng.usize(..buckets)) {
+                break entry.remove().0;
+            }
+        };
+        self.member_bytes -= allocation_size(member.len());
+        self.maybe_shrink();
+        Some(member)
+    }
+
+    /// Visits members from `cursor` on, bucket by bucket, until `count`
+    /// were visited or ten times as many buckets looked at (as Redis's
+    /// SSCAN). Returns the next cursor, 0 when the walk is done.
+    ///
+    /// The cursor carries the table's layout counter: after a rehash the
+    /// walk starts again from the first bucket, so every member present
+    /// throughout is visited (some maybe twice, which SSCAN allows).
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(&'a [u8])) -> u64 {
+        let position_mask = (1u64 << CURSOR_LAYOUT_SHIFT) - 1;
+        let layout = (cursor >> CURSOR_LAYOUT_SHIFT) as u16;
+        let mut bucket = if cursor != 0 && layout == self.layout {
+            usize::try_from(cursor & position_mask).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        let buckets = self.members.num_buckets();
+        let (mut visited, mut looked) = (0, 0);
+        while bucket < buckets && visited < count && looked < count.saturating_mul(10) {
+            if let Some(member) = self.members.get_bucket(bucket) {
+                visit(member);
+                visited += 1;
+            }
+            bucket += 1;
+            looked += 1;
+        }
+        if bucket >= buckets {
+            return 0;
+        }
+        (u64::from(self.layout) << CURSOR_LAYOUT_SHIFT) | bucket as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inserts_removes_and_accounts_members() {
+        let mut table = Table::default();
+        let empty = table.heap_size();
+        for i in 0..1000u32 {
+            assert!(table.insert(format!("member:{i}").as_bytes()));
+        }
+        assert!(!table.insert(b"member:7"));
+        assert_eq!(table.len(), 1000);
+        assert!(table.contains(b"member:999"));
+        // Each short member takes a 16-byte allocation beside its slot.
+        assert!(table.heap_size() > empty + 1000 * (16 + 16));
+        for i in 0..1000u32 {
+            assert!(table.remove(format!("member:{i}").as_bytes()));
+        }
+        assert!(!table.remove(b"member:1"));
+        assert_eq!(table.len(), 0);
+        assert!(
+            table.heap_size() < empty + 64 * 17 + 64,
+            "shrunk when emptied"
+        );
+    }
+
+    #[test]
+    fn random_picks_cover_every_member_evenly() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut table = Table::default();
+        for i in 0..10u8 {
+            table.insert(&[i]);
+        }
+        let mut seen = [0u32; 10];
+        for _ in 0..20_000 {
+            let m = table.random(&mut rng).expect("not empty");
+            seen[usize::from(m[0])] += 1;
+        }
+        // 2000 expected each; a fair pick stays well inside these bounds.
+        assert!(seen.iter().all(|&n| (1600..2400).contains(&n)), "{seen:?}");
+        // Popping takes each member once, and accounts it.
+        let empty = Table::default().heap_size();
+        let mut popped: Vec<u8> = std::iter::from_fn(|| table.pop_random(&mut rng))
+            .map(|m| m[0])
+            .collect();
+        popped.sort_unstable();
+        assert_eq!(popped, (0..10).collect::<Vec<u8>>());
+        assert_eq!((table.len(), table.member_bytes), (0, 0));
+        assert!(table.heap_size() >= empty);
+    }
+
+    #[test]
+    fn a_scan_survives_rehashes() {
+        let mut table = Table::default();
+        for i in 0..200u32 {
+            table.insert(&i.to_le_bytes());
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut next = 200u32;
+        for call in 0.. {
+            cursor = table.scan(cursor, 7, |m| {
+                seen.insert(m.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+            // Grow the table between the first calls: positions change.
+            if call < 20 {
+                for _ in 0..50 {
+                    table.insert(&next.to_le_bytes());
+                    next += 1;
+                }
+            }
+        }
+        assert!((0..200u32).all(|i| seen.contains(i.to_le_bytes().as_slice())));
+    }
+}
