@@ -13,6 +13,7 @@
 //! One [`shutdown::Shutdown`] signal stops everything. ARCHITECTURE.md at
 //! the repository root maps the modules.
 
+pub mod blocking;
 pub mod clients;
 pub mod cluster;
 pub mod command_stats;

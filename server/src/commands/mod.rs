@@ -22,6 +22,8 @@ mod info;
 mod introspection;
 mod keys;
 mod latency;
+mod lists;
+mod lists_blocking;
 mod server_admin;
 mod session;
 pub mod spec;
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
@@ -105,6 +108,10 @@ pub struct Session {
     pub protected: bool,
     /// Failed AUTH attempts on this connection.
     pub auth_failures: u32,
+    /// The request runs again after its blocked client was woken: a
+    /// blocking command keeps its place and deadline, and waits on where
+    /// a first run would fail (a key of another type).
+    pub woken: bool,
 }
 
 impl Session {
@@ -118,7 +125,15 @@ impl Session {
             peer: false,
             protected,
             auth_failures: 0,
+            woken: false,
         }
+    }
+
+    /// True when a blocking command may park this client; elsewhere (a
+    /// request from another node, which must not stall the link it
+    /// shares) it answers as if its time were up.
+    pub fn may_block(&self) -> bool {
+        !self.peer
     }
 }
 
@@ -149,6 +164,9 @@ pub struct Ctx<'a> {
     pub deferred: Option<Deferred>,
     /// The cluster layer, on a cluster node.
     pub cluster: Option<&'a mut dyn ClusterPort>,
+    /// Set by a blocking command that found nothing to serve: the
+    /// connection parks the client (nothing is written to `reply`).
+    pub block: Option<Block>,
 }
 
 impl<'a> Ctx<'a> {
@@ -166,6 +184,7 @@ impl<'a> Ctx<'a> {
             after: After::Continue,
             deferred: None,
             cluster,
+            block: None,
         }
     }
 
@@ -311,11 +330,15 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     if spec.has(Flags::DENYOOM) && ctx.store().make_room().is_err() {
         return ctx.fail(args::OOM);
     }
-    ctx.session.commands += 1;
+    // A woken blocking command was counted when it first ran.
+    let counted = !ctx.session.woken;
+    ctx.session.commands += u64::from(counted);
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
+    wake_written(ctx.node, spec, args, outcome);
     match ctx.deferred.take() {
+        None if !counted => {}
         None => record_run(ctx.node, index, spec, args, &ctx.session.handle, elapsed),
         Some(deferred) => {
             // Recorded when the reply is ready, with the time spent running
@@ -334,6 +357,23 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         }
     }
     outcome
+}
+
+/// Tells the clients blocked on the keys a command wrote that they may be
+/// ready (a push, a move into a list, a key replaced by RENAME or COPY).
+/// Nothing to do, and one atomic load, while no client is blocked.
+pub fn wake_written(node: &NodeState, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
+    if !node.blocking.any() {
+        return;
+    }
+    let positions = match outcome {
+        Outcome::Wrote => spec.keys.positions(args),
+        Outcome::WroteKey(position) => vec![position],
+        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed => return,
+    };
+    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
+        node.blocking.key_ready(key);
+    }
 }
 
 /// Finds, admits and runs a request here, for callers that run commands

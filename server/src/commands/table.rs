@@ -7,16 +7,18 @@ use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
 use super::{client_admin, clustering, command, configuration, hashes, info, introspection, keys};
-use super::{latency, server_admin, session, strings};
+use super::{latency, lists, lists_blocking, server_admin, session, strings};
 
 /// The families' sections, in the order COMMAND lists them.
-const SECTIONS: [&[CommandSpec]; 12] = [
+const SECTIONS: [&[CommandSpec]; 14] = [
     session::COMMANDS,
     client_admin::COMMANDS,
     command::COMMANDS,
     strings::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
+    lists::COMMANDS,
+    lists_blocking::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,
