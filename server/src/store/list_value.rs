@@ -22,6 +22,9 @@ pub use iter::Iter;
 use node::Node;
 use quicklist::Quicklist;
 
+/// The slot a collection takes in its shard's slab.
+const SLOT: usize = std::mem::size_of::<super::collection::Collection>();
+
 /// Which end of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
@@ -155,9 +158,10 @@ impl ListValue {
         self.len() == 0
     }
 
-    /// Heap bytes, as the allocator hands them out.
+    /// Heap bytes, as the allocator hands them out: the blocks, and the
+    /// value's slot in its shard's slab of collections.
     pub fn heap_size(&self) -> usize {
-        match &self.repr {
+        SLOT + match &self.repr {
             Repr::Packed(node) => node.heap_size(),
             Repr::Quick(list) => list.heap_size(),
         }

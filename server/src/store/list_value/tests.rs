@@ -60,7 +60,7 @@ fn check(list: &ListValue, model: &VecDeque<Vec<u8>>, fill: Fill) {
     match &list.repr {
         Repr::Packed(node) => {
             check_node(node);
-            assert_eq!(list.heap_size(), node.heap_size());
+            assert_eq!(list.heap_size(), SLOT + node.heap_size());
         }
         Repr::Quick(quick) => {
             let nodes = quick.nodes();
@@ -78,7 +78,8 @@ fn check(list: &ListValue, model: &VecDeque<Vec<u8>>, fill: Fill) {
                     node.lp_bytes()
                 );
             }
-            let heap = size_class(std::mem::size_of::<Quicklist>())
+            let heap = SLOT
+                + size_class(std::mem::size_of::<Quicklist>())
                 + size_class(nodes.capacity() * std::mem::size_of::<Node>())
                 + nodes.iter().map(Node::heap_size).sum::<usize>();
             assert_eq!(list.heap_size(), heap);
