@@ -436,8 +436,13 @@ fn nil_replies_take_each_protocols_shape() {
             (&["LMOVE", "nokey", "d", "LEFT", "LEFT"], null_bulk),
             (&["LMPOP", "1", "nokey", "LEFT"], null_array),
             (&["BLPOP", "nokey", "0.01"], null_array),
-            (&["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.01"], null_bulk),
-            (&["BRPOPLPUSH", "nokey", "d", "0.01"], null_bulk),
+            // Redis 7.0 times every blocked list command out with a null
+            // array, BLMOVE's too.
+            (
+                &["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.01"],
+                null_array,
+            ),
+            (&["BRPOPLPUSH", "nokey", "d", "0.01"], null_array),
             (&["BLMPOP", "0.01", "1", "nokey", "LEFT"], null_array),
             (&["RPUSH", "k", "a"], ":1\r\n"),
             (&["LINDEX", "k", "9"], null_bulk),

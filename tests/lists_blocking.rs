@@ -98,6 +98,15 @@ fn served_at_once_when_a_key_has_elements() {
                 &["BLMPOP", "0", "0", "l", "LEFT"],
                 "ERR numkeys should be greater than 0",
             ),
+            // BLMPOP reads its timeout last.
+            (
+                &["BLMPOP", "x", "0", "l", "LEFT"],
+                "ERR numkeys should be greater than 0",
+            ),
+            (
+                &["BLMPOP", "-1", "1", "l", "LEFT", "COUNT", "0"],
+                "ERR count should be greater than 0",
+            ),
             (&["BLMPOP", "0", "1", "l", "UP"], SYNTAX),
         ],
     );
@@ -202,7 +211,7 @@ fn timeouts_end_the_wait_with_a_nil() {
         (&["BRPOP", "k", "k2", "0.1"], Frame::NullArray),
         (
             &["BLMOVE", "k", "d", "LEFT", "LEFT", "0.1"],
-            Frame::NullBulk,
+            Frame::NullArray,
         ),
         (&["BLMPOP", "0.1", "1", "k", "LEFT"], Frame::NullArray),
     ];
@@ -249,7 +258,7 @@ fn client_unblock_ends_a_block() {
         v(&mut c, &["CLIENT", "UNBLOCK", &id.to_string()]),
         Value::Int(1)
     );
-    assert_eq!(plain.reply(), Frame::NullBulk);
+    assert_eq!(plain.reply(), Frame::NullArray);
     assert_eq!(
         v(&mut c, &["CLIENT", "UNBLOCK", &id.to_string()]),
         Value::Int(0)

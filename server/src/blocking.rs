@@ -42,13 +42,14 @@ const UNBLOCK_ERROR: u8 = 2;
 /// The error a client unblocked with `CLIENT UNBLOCK id ERROR` gets.
 pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
-/// What a blocking command answers when its time is up: the null reply of
-/// its shape.
+/// What a blocking command answers when its time is up (or when it may
+/// not block): a null reply of one shape or the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutReply {
-    /// A null array (BLPOP, BRPOP, BLMPOP).
+    /// A null array (every blocked list command in Redis 7.0, BLMOVE
+    /// included).
     NullArray,
-    /// A null bulk string (BLMOVE, BRPOPLPUSH).
+    /// A null bulk string (BLMOVE and BRPOPLPUSH that may not block).
     NullBulk,
 }
 

@@ -1,4 +1,5 @@
-//! Seeded random command sequences over strings, hashes, keys and TTLs on
+//! Seeded random command sequences over strings, hashes, lists
+//! (`gen_lists.rs`), keys and TTLs on
 //! a small key space, so commands collide (WRONGTYPE, missing keys,
 //! overwrites), with wrong arities, bad integers and bad options mixed in.
 //!
@@ -187,6 +188,9 @@ impl CommandGen {
     }
 
     fn command(&mut self) -> Vec<Vec<u8>> {
+        if self.g.chance(0.2) {
+            return crate::gen_lists::command(&mut self.g);
+        }
         match self.g.below(100) {
             0..=34 => self.string_command(),
             35..=64 => self.hash_command(),

@@ -1,5 +1,5 @@
 //! Differential test against redis-server: seeded random command sequences
-//! over strings, hashes, keys and TTLs run on both (a few seeds in RESP2,
+//! over strings, hashes, lists, keys and TTLs run on both (a few seeds in RESP2,
 //! one in RESP3), every reply compared: type and value exactly, errors by
 //! their full text, except the differences by design listed in
 //! [`DIFFERENCES`], the one place that says what differs and why (the
@@ -13,6 +13,7 @@
 mod common;
 mod compare;
 mod gen;
+mod gen_lists;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -228,12 +229,18 @@ impl Run {
                 ),
             });
         }
-        for key in gen::KEYS {
+        for key in gen::KEYS.iter().chain(gen_lists::LIST_KEYS) {
             let key = key.as_bytes().to_vec();
             let probes = [
                 vec![b"TYPE".to_vec(), key.clone()],
                 vec![b"GET".to_vec(), key.clone()],
                 vec![b"HGETALL".to_vec(), key.clone()],
+                vec![
+                    b"LRANGE".to_vec(),
+                    key.clone(),
+                    b"0".to_vec(),
+                    b"-1".to_vec(),
+                ],
                 vec![b"PTTL".to_vec(), key.clone()],
             ];
             for probe in probes {

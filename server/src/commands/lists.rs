@@ -1,13 +1,15 @@
-//! List commands (queues, "recent items", job lists); the blocking ones
-//! are in [`super::lists_blocking`]. Argument errors come in Redis 7.0's
-//! order and words.
+//! List commands (queues, "recent items", job lists): this family's table
+//! section, the one-key commands here, those over two or more keys in
+//! [`super::lists_multi`], the blocking ones in [`super::lists_blocking`].
+//! Argument errors come in Redis 7.0's order and words.
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::lists_multi as multi;
 use super::spec::flag_sets::{R, RF, W, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::{read_value, Ctx, Outcome};
 use crate::protocol::Args;
-use crate::store::{initial_access, End, Kind, ListValue, MultiLock, WrongType};
+use crate::store::{End, Kind, ListValue, WrongType};
 
 const L: C = C::LIST;
 
@@ -35,14 +37,14 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("lrem", lrem, 4, W, "list", "Removes elements from a list. Deletes the list if the last element was removed.").keys(KeySpec::ONE).acl(L),
     Cmd::new("ltrim", ltrim, 4, W, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.").keys(KeySpec::ONE).acl(L),
     Cmd::new("lpos", lpos, -3, R, "list", "Returns the index of matching elements in a list.").keys(KeySpec::ONE).acl(L),
-    Cmd::new("lmove", lmove, 5, WM, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
-    Cmd::new("rpoplpush", rpoplpush, 3, WM, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),
-    Cmd::new("lmpop", lmpop, -4, W, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.").keys(MPOP_KEYS).acl(L),
+    Cmd::new("lmove", multi::lmove, 5, WM, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
+    Cmd::new("rpoplpush", multi::rpoplpush, 3, WM, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),
+    Cmd::new("lmpop", multi::lmpop, -4, W, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.").keys(MPOP_KEYS).acl(L),
 ];
 
 /// LMPOP's keys: `numkeys` at argument 1, the keys after it.
 const MPOP_KEYS: KeySpec = KeySpec::Find {
-    find: lmpop_keys,
+    find: multi::lmpop_keys,
     first: 0,
     last: 0,
     step: 0,
@@ -60,7 +62,7 @@ pub(super) fn parse_end(arg: &[u8]) -> Option<End> {
 }
 
 /// Writes `items` as an array.
-fn reply_items<'a>(ctx: &mut Ctx<'_>, items: impl ExactSizeIterator<Item = &'a [u8]>) {
+pub(super) fn reply_items<'a>(ctx: &mut Ctx<'_>, items: impl ExactSizeIterator<Item = &'a [u8]>) {
     ctx.reply.array(items.len());
     for item in items {
         ctx.reply.bulk(item);
@@ -124,7 +126,7 @@ const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 /// Pops up to `count` elements from `end` of `list`, replying with them
 /// in popping order.
-fn pop_range(ctx: &mut Ctx<'_>, list: &mut ListValue, end: End, count: usize) {
+pub(super) fn pop_range(ctx: &mut Ctx<'_>, list: &mut ListValue, end: End, count: usize) {
     let n = count.min(list.len());
     match end {
         End::Front => {
@@ -477,239 +479,4 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged
-}
-
-/// The index of the list at `key` among the locked keys, created empty
-/// when absent; `Err` when the key holds another type.
-fn list_for_write(lock: &mut MultiLock<'_>, key: &[u8]) -> Result<usize, WrongType> {
-    let access = initial_access(lock.policy, lock.now);
-    let (found, shard, hash) = lock.find(key);
-    match found {
-        Some(index) if shard.at(index).kind() == Kind::List => Ok(index),
-        Some(_) => Err(WrongType),
-        None => Ok(shard.insert_empty::<ListValue>(hash, key, access)),
-    }
-}
-
-/// What a move finds at its source.
-pub(super) enum Moved {
-    /// Moved this element.
-    Element(Vec<u8>),
-    /// The source is missing (or, for a woken BLMOVE, not a list).
-    Nothing,
-    /// A key of another type.
-    WrongType,
-}
-
-/// Pops from `end` of `source` and pushes to `to` of `destination`, both
-/// locked in `lock` (LMOVE, RPOPLPUSH, BLMOVE). A source of another type
-/// counts as empty when `lenient` (a woken BLMOVE waits on).
-pub(super) fn move_element(
-    lock: &mut MultiLock<'_>,
-    keys: (&[u8], &[u8]),
-    ends: (End, End),
-    lenient: bool,
-) -> Moved {
-    let (source, destination) = keys;
-    match lock.find(source) {
-        (None, ..) => return Moved::Nothing,
-        (Some(index), shard, _) if shard.at(index).kind() != Kind::List => {
-            return if lenient {
-                Moved::Nothing
-            } else {
-                Moved::WrongType
-            };
-        }
-        _ => {}
-    }
-    if let (Some(index), shard, _) = lock.find(destination) {
-        if shard.at(index).kind() != Kind::List {
-            return Moved::WrongType;
-        }
-    }
-    // Looked up again: finding the destination may have changed the table.
-    let (Some(index), shard, _) = lock.find(source) else {
-        return Moved::Nothing;
-    };
-    let Some(Some(element)) = shard.with_mut(index, |list: &mut ListValue| list.pop(ends.0)) else {
-        return Moved::Nothing;
-    };
-    let Ok(index) = list_for_write(lock, destination) else {
-        return Moved::WrongType;
-    };
-    let (shard, _) = lock.shard(destination);
-    let limits = shard.encoding_limits();
-    shard.with_mut(index, |list: &mut ListValue| {
-        list.push(ends.1, &[&element], &limits)
-    });
-    Moved::Element(element)
-}
-
-/// Replies to a move and says what it changed.
-pub(super) fn reply_moved(ctx: &mut Ctx<'_>, moved: Moved) -> Outcome {
-    match moved {
-        Moved::Element(element) => {
-            ctx.reply.bulk(&element);
-            Outcome::Wrote
-        }
-        Moved::Nothing => {
-            ctx.reply.null();
-            Outcome::Unchanged
-        }
-        Moved::WrongType => ctx.fail(WRONGTYPE),
-    }
-}
-
-fn lmove_between(ctx: &mut Ctx<'_>, args: Args<'_>, ends: (End, End)) -> Outcome {
-    let keys = (args.get(1), args.get(2));
-    let node = ctx.node;
-    let mut lock = node.store.lock_keys([keys.0, keys.1]);
-    let moved = move_element(&mut lock, keys, ends, false);
-    drop(lock);
-    reply_moved(ctx, moved)
-}
-
-/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
-pub fn lmove(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match (parse_end(args.get(3)), parse_end(args.get(4))) {
-        (Some(from), Some(to)) => lmove_between(ctx, args, (from, to)),
-        _ => ctx.fail(SYNTAX),
-    }
-}
-
-/// RPOPLPUSH source destination
-pub fn rpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    lmove_between(ctx, args, (End::Back, End::Front))
-}
-
-/// LMPOP and BLMPOP arguments: where the keys are, which end, how many.
-pub(super) struct Mpop {
-    /// Positions of the keys.
-    pub keys: std::ops::Range<usize>,
-    /// The end to pop from.
-    pub end: End,
-    /// Elements to pop at most.
-    pub count: usize,
-}
-
-/// Reads `numkeys key [key ...] LEFT|RIGHT [COUNT count]` from argument
-/// `at` on, as Redis 7.0 does.
-pub(super) fn parse_mpop(args: Args<'_>, at: usize) -> Result<Mpop, &'static str> {
-    let numkeys = parse_i64(args.get(at))
-        .filter(|&n| n > 0)
-        .ok_or("ERR numkeys should be greater than 0")? as u64;
-    let first = at + 1;
-    if numkeys >= (args.len() - first) as u64 {
-        return Err(SYNTAX);
-    }
-    let where_at = first + numkeys as usize;
-    let end = parse_end(args.get(where_at)).ok_or(SYNTAX)?;
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < args.len() {
-        match args.try_get(i + 1) {
-            Some(v) if count.is_none() && is(args.get(i), "count") => {
-                let n = parse_i64(v).filter(|&n| n > 0);
-                count = Some(n.ok_or("ERR count should be greater than 0")? as usize);
-            }
-            _ => return Err(SYNTAX),
-        }
-        i += 2;
-    }
-    Ok(Mpop {
-        keys: first..where_at,
-        end,
-        count: count.unwrap_or(1),
-    })
-}
-
-/// The key positions of `numkeys key [key ...]` at argument `at`.
-pub(super) fn numkeys_positions(args: Args<'_>, at: usize) -> Vec<usize> {
-    match args.try_get(at).and_then(parse_i64) {
-        // Room for the keys and the LEFT|RIGHT after them.
-        Some(n) if n > 0 && (n as u64) < (args.len() - at - 1) as u64 => {
-            (at + 1..at + 1 + n as usize).collect()
-        }
-        _ => Vec::new(),
-    }
-}
-
-fn lmpop_keys(args: Args<'_>) -> Vec<usize> {
-    numkeys_positions(args, 1)
-}
-
-/// What an LMPOP-style pop over several keys found.
-pub(super) enum Popped {
-    /// Popped from the key at this argument position.
-    From(usize),
-    /// Every key was missing or empty (or, when lenient, of another type).
-    Nothing,
-    /// A key of another type.
-    WrongType,
-}
-
-/// Pops up to `count` elements from `end` of the first non-empty list among
-/// the keys at `positions`, all locked in `lock`, and replies with the key
-/// and its elements (LMPOP, BLMPOP). With `count` `None`, one element as
-/// BLPOP replies. A key of another type counts as empty when `lenient`.
-pub(super) fn pop_first(
-    ctx: &mut Ctx<'_>,
-    lock: &mut MultiLock<'_>,
-    args: Args<'_>,
-    positions: &[usize],
-    end: End,
-    count: Option<usize>,
-    lenient: bool,
-) -> Popped {
-    for &at in positions {
-        let key = args.get(at);
-        let (found, shard, _) = lock.find(key);
-        let Some(index) = found else { continue };
-        if shard.at(index).kind() != Kind::List {
-            if lenient {
-                continue;
-            }
-            return Popped::WrongType;
-        }
-        shard.with_mut(index, |list: &mut ListValue| {
-            ctx.reply.array(2);
-            ctx.reply.bulk(key);
-            match count {
-                Some(n) => pop_range(ctx, list, end, n),
-                None => ctx.reply.opt_bulk(list.pop(end).as_deref()),
-            }
-        });
-        return Popped::From(at);
-    }
-    Popped::Nothing
-}
-
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
-pub fn lmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let mpop = match parse_mpop(args, 1) {
-        Ok(mpop) => mpop,
-        Err(e) => return ctx.fail(e),
-    };
-    let positions: Vec<usize> = mpop.keys.collect();
-    let node = ctx.node;
-    let mut lock = node.store.lock_keys(positions.iter().map(|&p| args.get(p)));
-    match pop_first(
-        ctx,
-        &mut lock,
-        args,
-        &positions,
-        mpop.end,
-        Some(mpop.count),
-        false,
-    ) {
-        Popped::From(at) => Outcome::WroteKey(at),
-        Popped::Nothing => {
-            ctx.reply.null_array();
-            Outcome::Unchanged
-        }
-        Popped::WrongType => {
-            drop(lock);
-            ctx.fail(WRONGTYPE)
-        }
-    }
 }

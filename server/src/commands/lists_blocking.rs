@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use super::args::{parse_f64, SYNTAX, WRONGTYPE};
-use super::lists::{
-    move_element, numkeys_positions, parse_end, parse_mpop, pop_first, reply_moved, Moved, Popped,
-    ALL_BUT_LAST,
+use super::lists::{parse_end, ALL_BUT_LAST};
+use super::lists_multi::{
+    move_element, numkeys_positions, parse_mpop, pop_first, reply_moved, Moved, Popped,
 };
 use super::spec::flag_sets::{W, WM};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
@@ -85,17 +85,19 @@ fn deadline(timeout: Option<Duration>) -> Option<Instant> {
 
 /// Nothing to serve: parks the client on `keys` until `deadline`, queued
 /// while `lock` still holds the keys so that no push slips in between; or,
-/// where blocking is not allowed, answers as a timeout at once.
+/// where blocking is not allowed, answers `denied` at once (Redis 7.0: a
+/// null of the command's shape; a timeout later is a null array for every
+/// list command, BLMOVE's too).
 fn block<'k>(
     ctx: &mut Ctx<'_>,
     lock: MultiLock<'_>,
     keys: impl IntoIterator<Item = &'k [u8]>,
     timeout: Option<Duration>,
-    on_timeout: TimeoutReply,
+    denied: TimeoutReply,
 ) -> Outcome {
     if !ctx.session.may_block() {
         drop(lock);
-        match on_timeout {
+        match denied {
             TimeoutReply::NullArray => ctx.reply.null_array(),
             TimeoutReply::NullBulk => ctx.reply.null(),
         }
@@ -107,7 +109,7 @@ fn block<'k>(
     ctx.block = Some(Block {
         registration,
         deadline: deadline(timeout),
-        on_timeout,
+        on_timeout: TimeoutReply::NullArray,
     });
     Outcome::Unchanged
 }
@@ -180,12 +182,13 @@ pub fn brpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let timeout = match parse_timeout(args.get(1)) {
-        Ok(timeout) => timeout,
-        Err(e) => return ctx.fail(e),
-    };
+    // As Redis 7.0: the keys, direction and count first, then the timeout.
     let mpop = match parse_mpop(args, 2) {
         Ok(mpop) => mpop,
+        Err(e) => return ctx.fail(e),
+    };
+    let timeout = match parse_timeout(args.get(1)) {
+        Ok(timeout) => timeout,
         Err(e) => return ctx.fail(e),
     };
     let positions: Vec<usize> = mpop.keys.collect();

@@ -24,6 +24,7 @@ mod keys;
 mod latency;
 mod lists;
 mod lists_blocking;
+mod lists_multi;
 mod server_admin;
 mod session;
 pub mod spec;
