@@ -24,13 +24,18 @@ fn popped(key: &str, element: &str) -> Frame {
 }
 
 /// Waits until `n` clients are blocked.
+#[track_caller]
 fn wait_blocked(c: &mut redis::Connection, n: u64) {
     let mut seen = 0;
     let reached = eventually(DEADLINE, || {
         seen = info_u64(c, "blocked_clients");
         seen == n
     });
-    assert!(reached, "blocked_clients stayed {seen}, expected {n}");
+    assert!(
+        reached,
+        "blocked_clients stayed {seen}, expected {n} (at {})",
+        std::panic::Location::caller()
+    );
 }
 
 /// A raw connection that sent `args` and is now blocked (the `n`-th).
@@ -296,6 +301,18 @@ fn client_id_of(c: &mut redis::Connection, command: &str) -> i64 {
         .expect("an id")
 }
 
+/// The id of the one blocked client (flag `b` in CLIENT LIST).
+fn blocked_client_id(c: &mut redis::Connection) -> i64 {
+    let list: String = q(c, &["CLIENT", "LIST"]);
+    let blocked: Vec<&str> = list.lines().filter(|l| l.contains(" flags=b ")).collect();
+    assert_eq!(blocked.len(), 1, "one blocked client: {list}");
+    blocked[0]
+        .strip_prefix("id=")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|id| id.parse().ok())
+        .expect("an id")
+}
+
 #[test]
 fn a_killed_or_departed_client_leaves_the_queue() {
     let node = TestServer::start();
@@ -473,4 +490,70 @@ fn shutdown_with_blocked_clients_exits_promptly() {
     for raw in &mut waiting {
         let _ = raw.read_until_closed();
     }
+}
+
+/// In a cluster: a client of the key's owner is woken by a push that
+/// another node forwards, and its pop reaches the replicas; a client of
+/// another node (its BLPOP forwarded) is woken by a push on the owner
+/// too, times out and is unblocked there.
+#[test]
+fn blocking_pops_in_a_cluster() {
+    let cluster = common::cluster::TestCluster::start(3, &["--failure-timeout", "3s"]);
+    let owners = cluster.owners("queue");
+    let owner = owners[0];
+    let other = cluster
+        .live()
+        .into_iter()
+        .find(|i| *i != owner)
+        .expect("another node");
+    let mut on_owner = RawConn::connect(cluster.node(owner).addr);
+    on_owner.send_command(&["BLPOP", "queue", "0"]);
+    let mut owner_conn = cluster.conn(owner);
+    wait_blocked(&mut owner_conn, 1);
+    let mut other_conn = cluster.conn(other);
+    let _: i64 = q(&mut other_conn, &["RPUSH", "queue", "first"]);
+    assert_eq!(on_owner.reply(), popped("queue", "first"));
+    // The pop emptied the list on the primary and on its replica.
+    assert!(
+        eventually(DEADLINE, || cluster.total_keys() == 0),
+        "no copy of the emptied list is left"
+    );
+    // Forwarded: the client waits on its own node, woken by a push on the
+    // owner.
+    let mut on_other = RawConn::connect(cluster.node(other).addr);
+    on_other.send_command(&["BLPOP", "queue", "0"]);
+    wait_blocked(&mut other_conn, 1);
+    assert_eq!(
+        info_u64(&mut owner_conn, "blocked_clients"),
+        0,
+        "the owner parks nobody"
+    );
+    let _: i64 = q(&mut owner_conn, &["LPUSH", "queue", "second"]);
+    assert_eq!(on_other.reply(), popped("queue", "second"));
+    wait_blocked(&mut other_conn, 0);
+    // A timeout, and CLIENT UNBLOCK on the client's node.
+    let started = Instant::now();
+    assert_eq!(on_other.call(&["BRPOP", "queue", "0.3"]), Frame::NullArray);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    on_other.send_command(&["BLMOVE", "queue", "{queue}.done", "LEFT", "LEFT", "0"]);
+    wait_blocked(&mut other_conn, 1);
+    let id = blocked_client_id(&mut other_conn);
+    assert_eq!(
+        v(
+            &mut other_conn,
+            &["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]
+        ),
+        Value::Int(1)
+    );
+    assert_eq!(
+        on_other.reply().error_text().as_deref(),
+        Some("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    );
+    // Served at once when the list has elements, and errors come back.
+    let _: i64 = q(&mut owner_conn, &["RPUSH", "queue", "third"]);
+    assert_eq!(
+        on_other.call(&["BLPOP", "queue", "0"]),
+        popped("queue", "third")
+    );
+    assert!(on_other.call(&["BLPOP", "queue", "-1"]).is_error());
 }

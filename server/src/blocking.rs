@@ -21,7 +21,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -51,6 +51,31 @@ pub enum TimeoutReply {
     NullArray,
     /// A null bulk string (BLMOVE and BRPOPLPUSH that may not block).
     NullBulk,
+}
+
+/// The word of a node's answer to a blocking command another node
+/// forwarded when it has nothing to serve (see [`would_block`]).
+const WOULD_BLOCK: &str = "RCBLOCKED";
+
+/// Peer protocol: a node does not park a link from another node (the link
+/// carries other clients' requests); a blocking command that finds nothing
+/// answers `-RCBLOCKED <timeout in ms, 0 for ever>` instead, and the
+/// forwarding node parks its own client and asks again
+/// ([`parse_would_block`]).
+pub fn would_block(timeout: Option<Duration>) -> String {
+    let ms = timeout.map_or(0, |t| t.as_millis().max(1));
+    format!("{WOULD_BLOCK} {ms}")
+}
+
+/// The timeout in a [`would_block`] reply (`Some(None)`: for ever), or
+/// `None` for any other reply.
+pub fn parse_would_block(frame: &[u8]) -> Option<Option<Duration>> {
+    let text = frame.strip_prefix(b"-")?.strip_suffix(b"\r\n")?;
+    let ms = text
+        .strip_prefix(WOULD_BLOCK.as_bytes())?
+        .strip_prefix(b" ")?;
+    let ms: u64 = std::str::from_utf8(ms).ok()?.parse().ok()?;
+    Some((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
 /// A blocking command that found nothing to serve: its connection parks
@@ -272,6 +297,17 @@ mod tests {
         drop(b);
         assert_eq!(blocking.blocked_clients(), 0);
         assert!(blocking.shared.registry.lock().by_key.is_empty());
+    }
+
+    #[test]
+    fn a_would_block_reply_carries_its_timeout() {
+        for timeout in [None, Some(Duration::from_millis(1500))] {
+            let frame = format!("-{}\r\n", would_block(timeout));
+            assert_eq!(parse_would_block(frame.as_bytes()), Some(timeout));
+        }
+        assert_eq!(parse_would_block(b"-ERR RCBLOCKED 5\r\n"), None);
+        assert_eq!(parse_would_block(b"*-1\r\n"), None);
+        assert_eq!(parse_would_block(b"-RCBLOCKED x\r\n"), None);
     }
 
     #[test]

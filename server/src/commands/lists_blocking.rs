@@ -15,7 +15,7 @@ use super::lists_multi::{
 use super::spec::flag_sets::{W, WM};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
 use super::{Ctx, Outcome};
-use crate::blocking::{Block, TimeoutReply};
+use crate::blocking::{would_block, Block, TimeoutReply};
 use crate::protocol::Args;
 use crate::store::{End, MultiLock};
 
@@ -87,7 +87,8 @@ fn deadline(timeout: Option<Duration>) -> Option<Instant> {
 /// while `lock` still holds the keys so that no push slips in between; or,
 /// where blocking is not allowed, answers `denied` at once (Redis 7.0: a
 /// null of the command's shape; a timeout later is a null array for every
-/// list command, BLMOVE's too).
+/// list command, BLMOVE's too). A request another node forwarded gets
+/// [`would_block`]: that node parks its client.
 fn block<'k>(
     ctx: &mut Ctx<'_>,
     lock: MultiLock<'_>,
@@ -95,6 +96,11 @@ fn block<'k>(
     timeout: Option<Duration>,
     denied: TimeoutReply,
 ) -> Outcome {
+    if ctx.session.peer {
+        drop(lock);
+        ctx.reply.error(&would_block(timeout));
+        return Outcome::Unchanged;
+    }
     if !ctx.session.may_block() {
         drop(lock);
         match denied {

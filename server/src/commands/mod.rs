@@ -130,9 +130,8 @@ impl Session {
         }
     }
 
-    /// True when a blocking command may park this client; elsewhere (a
-    /// request from another node, which must not stall the link it
-    /// shares) it answers as if its time were up.
+    /// True when a blocking command may park this client (not a link from
+    /// another node, which carries other clients' requests too).
     pub fn may_block(&self) -> bool {
         !self.peer
     }

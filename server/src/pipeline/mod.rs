@@ -39,7 +39,8 @@ use tracing::{debug, warn};
 use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::cluster::{Link, Route};
-use crate::commands::{self, args::DENIED, After, ClusterPort, Ctx, Refusal, Session};
+use crate::commands::Session;
+use crate::commands::{self, args::DENIED, After, ClusterPort, Ctx, Deferred, Flags, Refusal};
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
 use crate::node::Node;
@@ -129,6 +130,8 @@ struct Connection {
     settings: Settings,
     /// The blocking command this client waits on, if any.
     parked: Option<Parked>,
+    /// The first request in the input is the parked one, to run again.
+    rerun: bool,
 }
 
 /// What the connection does after one request.
@@ -139,6 +142,9 @@ enum Step {
     Close,
     /// Park the client on the request's keys.
     Block(Block),
+    /// A blocking request went to its keys' owner: hold the client until
+    /// its answer (it may say "would block").
+    Forwarded(Deferred),
 }
 
 /// The read buffer and the parser working through it.
@@ -198,6 +204,7 @@ impl Connection {
                 output_limit: OutputLimit::default(),
             },
             parked: None,
+            rerun: false,
             node,
             stream,
             handle,
@@ -278,7 +285,7 @@ impl Connection {
             match requests.parser.parse(&requests.input[start..]) {
                 Ok(Some(consumed)) => {
                     let args = requests.parser.args(&requests.input[start..]);
-                    let woken = self.session.woken;
+                    let rerun = std::mem::take(&mut self.rerun);
                     let step = run_request(
                         &self.node,
                         self.link.as_mut(),
@@ -287,14 +294,19 @@ impl Connection {
                         args,
                     );
                     self.session.woken = false;
-                    if let Step::Block(block) = step {
-                        // The request stays at the front of the input, to
-                        // run again when the client is woken.
-                        self.park(block, consumed);
-                        break Ok(());
-                    }
-                    if woken {
-                        self.unpark();
+                    // A parking request stays at the front of the input,
+                    // to run again when the client is woken.
+                    match step {
+                        Step::Block(block) => {
+                            self.park(block, consumed);
+                            break Ok(());
+                        }
+                        Step::Forwarded(answer) => {
+                            self.park_forwarded(answer, consumed);
+                            break Ok(());
+                        }
+                        _ if rerun => self.unpark(),
+                        _ => {}
                     }
                     start += consumed;
                     if matches!(step, Step::Close) {
@@ -427,9 +439,15 @@ fn run_request(
     if let Some(link) = link.as_deref_mut() {
         let route = link.route(session, spec, args);
         if !matches!(route, Route::Local) {
+            let blocking = spec.has(Flags::BLOCKING) && matches!(route, Route::Forward(_));
             let deferred = link.dispatch(route, session, spec, &mut replies.output, args);
-            replies.defer(deferred);
-            return Step::Next;
+            return match (blocking, deferred) {
+                (true, Some(answer)) => Step::Forwarded(answer),
+                (_, deferred) => {
+                    replies.defer(deferred);
+                    Step::Next
+                }
+            };
         }
     }
     // 5. Execute here.
