@@ -38,6 +38,9 @@ pub struct ClientHandle {
     pub query_buffer: AtomicU64,
     /// The selected database (SELECT).
     pub db: AtomicU64,
+    /// Parked by a blocking command (CLIENT LIST's `b` flag; exempt from
+    /// the idle timeout, as in Redis).
+    blocked: AtomicBool,
     killed: AtomicBool,
     kill_waker: AtomicWaker,
 }
@@ -47,6 +50,16 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_waker.wake();
+    }
+
+    /// Marks the client parked by a blocking command, or no longer.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
+    /// True while parked by a blocking command.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed)
     }
 
     /// True once killed.
@@ -90,13 +103,14 @@ impl ClientHandle {
             )
         };
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
             self.name_text(),
             now_ms.saturating_sub(self.created_ms) / 1000,
             self.idle_ms(now_ms) / 1000,
+            if self.is_blocked() { "b" } else { "N" },
             self.db.load(Ordering::Relaxed),
             self.query_buffer.load(Ordering::Relaxed),
             command_name,
@@ -131,6 +145,7 @@ impl Clients {
             lib: Mutex::new((Vec::new(), Vec::new())),
             query_buffer: AtomicU64::new(0),
             db: AtomicU64::new(0),
+            blocked: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_waker: AtomicWaker::new(),
         });

@@ -14,6 +14,7 @@
 //! the repository root maps the modules.
 
 pub mod bits;
+pub mod blocking;
 pub mod clients;
 pub mod cluster;
 pub mod command_stats;

@@ -161,7 +161,9 @@ fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
                     // connected.
                     let timeout_ms = node.config.read().timeout.saturating_mul(1000);
                     if timeout_ms > 0 {
-                        node.clients.kill_where(|c| c.idle_ms(now) > timeout_ms);
+                        // Blocked clients wait on purpose (Redis exempts them too).
+                        node.clients
+                            .kill_where(|c| !c.is_blocked() && c.idle_ms(now) > timeout_ms);
                     }
                     let budget = node.store.expire_budget(CRON_PERIOD);
                     node.store.expire_cycle(budget);

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use parking_lot::RwLock;
 
+use crate::blocking::Blocking;
 use crate::clients::Clients;
 use crate::command_stats::CommandMetrics;
 use crate::config::{Config, Effect};
@@ -38,6 +39,8 @@ pub struct NodeState {
     pub stats: ServerStats,
     /// Connected clients.
     pub clients: Clients,
+    /// Clients blocked on keys, and the wake-up of writes to them.
+    pub blocking: Blocking,
     /// Slow commands.
     pub slowlog: SlowLog,
     /// Events over the latency threshold.
@@ -93,6 +96,7 @@ impl NodeState {
             config_version: AtomicU64::new(0),
             stats: ServerStats::default(),
             clients: Clients::default(),
+            blocking: Blocking::default(),
             shutdown: Shutdown::new(),
             started: Instant::now(),
             run_id,

@@ -1,7 +1,8 @@
 //! Seeded random command sequences over strings, hashes, bitmaps,
-//! HyperLogLogs, keys and TTLs on a small key space, so commands collide
-//! (WRONGTYPE, missing keys, overwrites, a HyperLogLog appended to), with
-//! wrong arities, bad integers and bad options mixed in.
+//! HyperLogLogs, sorted sets, sets (`gen_sets.rs`), lists (`gen_lists.rs`),
+//! keys and TTLs on a small key space, so commands collide (WRONGTYPE,
+//! missing keys, overwrites, a HyperLogLog appended to), with wrong
+//! arities, bad integers and bad options mixed in.
 //!
 //! TTL amounts stay far from "now" (at least 1000 s ahead, or in the
 //! past): both servers get each command a moment apart, and a key must not
@@ -206,8 +207,11 @@ impl CommandGen {
     }
 
     fn command(&mut self) -> Vec<Vec<u8>> {
-        if self.g.chance(0.25) {
+        if self.g.chance(0.2) {
             return crate::gen_sets::command(&mut self.g);
+        }
+        if self.g.chance(0.2) {
+            return crate::gen_lists::command(&mut self.g);
         }
         match self.g.below(100) {
             0..=21 => self.string_command(),

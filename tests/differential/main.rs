@@ -1,6 +1,6 @@
 //! Differential test against redis-server: seeded random command sequences
 //! over strings, hashes, bitmaps, HyperLogLogs (their bytes included), LCS,
-//! keys and TTLs run on both (a few seeds in RESP2,
+//! sorted sets, sets, lists, keys and TTLs run on both (a few seeds in RESP2,
 //! one in RESP3), every reply compared: type and value exactly, errors by
 //! their full text, except the differences by design listed in
 //! [`DIFFERENCES`], the one place that says what differs and why (the
@@ -14,6 +14,7 @@
 mod common;
 mod compare;
 mod gen;
+mod gen_lists;
 mod gen_sets;
 
 use std::collections::BTreeMap;
@@ -282,13 +283,23 @@ impl Run {
                 ),
             });
         }
-        for key in gen::KEYS.iter().chain(gen_sets::SET_KEYS) {
+        for key in gen::KEYS
+            .iter()
+            .chain(gen_sets::SET_KEYS)
+            .chain(gen_lists::LIST_KEYS)
+        {
             let key = key.as_bytes().to_vec();
             let probes = [
                 vec![b"TYPE".to_vec(), key.clone()],
                 vec![b"GET".to_vec(), key.clone()],
                 vec![b"HGETALL".to_vec(), key.clone()],
                 vec![b"SMEMBERS".to_vec(), key.clone()],
+                vec![
+                    b"LRANGE".to_vec(),
+                    key.clone(),
+                    b"0".to_vec(),
+                    b"-1".to_vec(),
+                ],
                 vec![b"PTTL".to_vec(), key.clone()],
                 [&b"ZRANGE"[..], &key, b"0", b"-1", b"WITHSCORES"]
                     .map(<[u8]>::to_vec)

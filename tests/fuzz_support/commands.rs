@@ -8,13 +8,13 @@
 //!
 //! A few inputs are steered away from on purpose, each for a reason given
 //! where it is done: the node stopping (SHUTDOWN), a client the harness
-//! cannot reconnect (a tiny maxclients), and allocations the harness asks
+//! cannot reconnect (a tiny maxclients), allocations the harness asks
 //! for itself (proto-max-bulk-len above its default, which would let
 //! SETRANGE allocate gigabytes; bit offsets past 1 MiB, which would let
 //! SETBIT and BITFIELD build bitmaps of up to 512 MB for GET and BITCOUNT
-//! to carry around).
+//! to carry around), and long blocking timeouts.
 
-use ringcache_server::commands::{commands, CommandSpec, Flags};
+use ringcache_server::commands::{commands, lookup, CommandSpec, Flags};
 
 use crate::common::random::Gen;
 
@@ -538,6 +538,21 @@ fn make_safe(g: &mut Gen, argv: &mut [Vec<u8>]) {
     for at in bit_offset_positions(&name, argv) {
         if is_far_bit_offset(&argv[at]) {
             argv[at] = g.small_int(0, 1 << 20);
+        }
+    }
+    // A blocking command waits up to its timeout (0, and anything within a
+    // millisecond of it: for ever), first or last among its arguments:
+    // keep any such number short.
+    if lookup(&name).is_some_and(|spec| spec.has(Flags::BLOCKING)) {
+        let last = argv.len() - 1;
+        for at in [1, last].into_iter().filter(|&at| at > 0 && at <= last) {
+            let long = std::str::from_utf8(&argv[at])
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(|t| t.abs() < 0.001 || t > 0.05);
+            if long {
+                argv[at] = b"0.01".to_vec();
+            }
         }
     }
     if name == b"config" && argv.len() >= 4 && argv[1].eq_ignore_ascii_case(b"set") {

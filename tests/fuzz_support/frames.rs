@@ -5,6 +5,8 @@
 //! RESP3 and nested types where a request must be an array of bulks, and
 //! plain garbage.
 
+use ringcache_server::commands::{lookup, Flags};
+
 use crate::common::random::Gen;
 use crate::common::wire::encode_command;
 
@@ -139,7 +141,9 @@ pub struct FrameCase {
 
 /// A valid frame: from the seeds or from the argument generator (without
 /// the commands that change the node for the cases after it: CONFIG,
-/// CLIENT KILL, QUIT, AUTH, HELLO with AUTH, SHUTDOWN).
+/// CLIENT KILL, QUIT, AUTH, HELLO with AUTH, SHUTDOWN; nor the blocking
+/// ones: the case's half-close ends a blocked client, as in Redis, before
+/// its replies).
 fn valid_frame(g: &mut Gen) -> Vec<u8> {
     let mut out = Vec::new();
     if g.chance(0.5) {
@@ -149,7 +153,8 @@ fn valid_frame(g: &mut Gen) -> Vec<u8> {
     }
     loop {
         let argv = commands::argv_sized(g, 8192);
-        if !changes_the_node(&argv) {
+        let blocks = lookup(&argv[0]).is_some_and(|spec| spec.has(Flags::BLOCKING));
+        if !changes_the_node(&argv) && !blocks {
             encode_command(&mut out, &argv);
             return out;
         }

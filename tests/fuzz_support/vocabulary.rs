@@ -188,6 +188,10 @@ pub fn options(name: &str) -> &'static [&'static str] {
         "auth" => &["default"],
         "info" => &INFO_WORDS,
         "shutdown" => &["nosave", "save", "now", "force", "abort"],
+        "lpos" => &["rank", "count", "maxlen", "-1", "0"],
+        "linsert" => &["before", "after"],
+        "lmove" | "blmove" => &["left", "right"],
+        "lmpop" | "blmpop" => &["left", "right", "count", "1"],
         _ => &[],
     }
 }

@@ -123,11 +123,7 @@ fn rebuild<'a>(
             let pairs = std::iter::from_fn(|| Some((fields.next()?, fields.next()?)));
             Collection::Hash(HashValue::build(pairs))
         }
-        CollectionKind::List => {
-            let mut list = ListValue::default();
-            fields.for_each(|item| list.push_back(item));
-            Collection::List(list)
-        }
+        CollectionKind::List => Collection::List(fields.collect::<ListValue>()),
         CollectionKind::Set => {
             let mut set = SetValue::default();
             fields.for_each(|member| {

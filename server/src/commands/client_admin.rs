@@ -1,13 +1,14 @@
 //! CLIENT: the connected clients as a client sees and manages them (ID,
-//! GETNAME, SETNAME, INFO, LIST, SETINFO, KILL).
+//! GETNAME, SETNAME, INFO, LIST, SETINFO, KILL, UNBLOCK).
 
 use std::sync::atomic::Ordering;
 
-use super::args::{is, parse_i64, SYNTAX};
+use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::session::valid_name;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::subcommands::SubSpec as Sub;
 use super::{After, Ctx, Outcome};
+use crate::blocking::Unblock;
 use crate::clients::ClientHandle;
 use crate::protocol::Args;
 use crate::store::unix_ms;
@@ -26,6 +27,7 @@ pub const COMMANDS: &[Cmd] = &[
         Sub::new("list", list, -2, LS.with(F::ADMIN), &["LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections."]).acl(CN),
         Sub::new("setinfo", setinfo, 4, LS, &["SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER."]).acl(CN),
         Sub::new("setname", setname, 3, LS, &["SETNAME <name>", "    Assign the name <name> to the current connection."]).acl(CN),
+        Sub::new("unblock", unblock, -3, LS.with(F::ADMIN), &["UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client."]).acl(CN),
     ]),
 ];
 
@@ -219,5 +221,25 @@ fn kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         killed += 1;
     }
     ctx.reply.int(killed);
+    Outcome::Unchanged
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if the client was blocked
+/// (it then gets its timeout reply, or Redis's `-UNBLOCKED` error).
+fn unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    if args.len() > 4 {
+        return ctx.unknown_subcommand(args.get(1), "CLIENT");
+    }
+    let how = match args.try_get(3) {
+        None => Unblock::Timeout,
+        Some(w) if is(w, "timeout") => Unblock::Timeout,
+        Some(w) if is(w, "error") => Unblock::Error,
+        Some(_) => return ctx.fail("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let Some(id) = parse_i64(args.get(2)) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    let unblocked = u64::try_from(id).is_ok_and(|id| ctx.node.blocking.unblock(id, how));
+    ctx.reply.int(i64::from(unblocked));
     Outcome::Unchanged
 }

@@ -79,9 +79,10 @@ pub fn info_text(
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
                     node.clients.len(),
-                    config.maxclients
+                    config.maxclients,
+                    node.blocking.blocked_clients()
                 );
             }
             "memory" => memory_section(node, &mut out),

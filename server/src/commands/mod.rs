@@ -27,6 +27,9 @@ mod introspection;
 mod keys;
 mod latency;
 mod lcs;
+mod lists;
+mod lists_blocking;
+mod lists_multi;
 mod server_admin;
 mod session;
 mod sets;
@@ -49,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
@@ -125,6 +129,10 @@ pub struct Session {
     pub multi: Option<transactions::Transaction>,
     /// The keys WATCHed for the next EXEC.
     pub watching: Option<crate::watches::WatchSet>,
+    /// The request runs again after its blocked client was woken: a
+    /// blocking command keeps its place and deadline, and waits on where
+    /// a first run would fail (a key of another type).
+    pub woken: bool,
 }
 
 impl Session {
@@ -141,7 +149,14 @@ impl Session {
             watching: None,
             protected,
             auth_failures: 0,
+            woken: false,
         }
+    }
+
+    /// True when a blocking command may park this client (not a link from
+    /// another node, which carries other clients' requests too).
+    pub fn may_block(&self) -> bool {
+        !self.peer
     }
 }
 
@@ -183,6 +198,9 @@ pub struct Ctx<'a> {
     pub atomic: bool,
     /// The keys a transaction wrote ([`Outcome::Transaction`]).
     pub written: Vec<Vec<u8>>,
+    /// Set by a blocking command that found nothing to serve: the
+    /// connection parks the client (nothing is written to `reply`).
+    pub block: Option<Block>,
 }
 
 impl<'a> Ctx<'a> {
@@ -203,6 +221,7 @@ impl<'a> Ctx<'a> {
             cluster,
             atomic: false,
             written: Vec::new(),
+            block: None,
         }
     }
 
@@ -342,7 +361,9 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     if spec.has(Flags::DENYOOM) && ctx.store.make_room().is_err() {
         return ctx.fail(args::OOM);
     }
-    ctx.session.commands += 1;
+    // A woken blocking command was counted when it first ran.
+    let counted = !ctx.session.woken;
+    ctx.session.commands += u64::from(counted);
     let node = ctx.node;
     // The gate: shared by ordinary commands, alone for EXEC, not again
     // for a command EXEC runs.
@@ -354,10 +375,12 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
+    wake_written(ctx.node, spec, args, outcome);
     if node.watches.any() {
         touch_watched(ctx, spec, args, outcome);
     }
     match ctx.deferred.take() {
+        None if !counted => {}
         None => record_run(ctx.node, index, spec, args, &ctx.session.handle, elapsed),
         Some(deferred) => {
             // Recorded when the reply is ready, with the time spent running
@@ -376,6 +399,24 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         }
     }
     outcome
+}
+
+/// Tells the clients blocked on the keys a command wrote that they may be
+/// ready (a push, a move into a list, a key replaced by RENAME or COPY).
+/// Nothing to do, and one atomic load, while no client is blocked.
+pub fn wake_written(node: &NodeState, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
+    if !node.blocking.any() {
+        return;
+    }
+    let positions = match outcome {
+        Outcome::Wrote => spec.keys.positions(args),
+        Outcome::WroteKey(position) => vec![position],
+        // A transaction's commands woke their keys as they ran.
+        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
+    };
+    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
+        node.blocking.key_ready(key);
+    }
 }
 
 /// Finds, admits and runs a request here, for callers that run commands

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
 use super::{bitmaps, client_admin, clustering, command, configuration, databases};
-use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs};
+use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs, lists, lists_blocking};
 use super::{server_admin, session, sets, sorted_sets, strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them (one line per
@@ -26,6 +26,8 @@ const SECTIONS: &[&[CommandSpec]] = &[
     hyperloglog::COMMANDS,
     sorted_sets::COMMANDS,
     sets::COMMANDS,
+    lists::COMMANDS,
+    lists_blocking::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,

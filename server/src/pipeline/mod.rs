@@ -16,12 +16,18 @@
 //!    (pipelining costs one read and one write per batch, not per command),
 //!    within the client's output buffer limits ([`replies`]).
 //!
+//! A blocking command that finds nothing to serve parks the client
+//! ([`parked`]): the replies before it are written, nothing after it runs
+//! until it is woken (then it runs again, from step 3), times out, or is
+//! unblocked.
+//!
 //! A reply error keeps the connection; a protocol error gets
 //! `-ERR Protocol error: ...` and closes this connection only. What ends a
 //! connection: the client closing, a protocol error, QUIT, CLIENT KILL, the
 //! idle timeout, shutdown, the query or output buffer limits, too many
 //! failed AUTH attempts, and an HTTP request (`POST`, `Host:`).
 
+mod parked;
 mod replies;
 
 use std::sync::atomic::Ordering;
@@ -30,10 +36,11 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
+use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::cluster::{Link, Route};
 use crate::commands::{
-    self, args::DENIED, transactions, After, ClusterPort, Ctx, Refusal, Session,
+    self, args::DENIED, transactions, After, ClusterPort, Ctx, Deferred, Flags, Refusal, Session,
 };
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
@@ -43,6 +50,7 @@ use crate::socket;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
+use parked::Parked;
 use replies::{Outlet, Replies};
 
 /// Initial size of the read and write buffers.
@@ -121,6 +129,23 @@ struct Connection {
     requests: Requests,
     replies: Replies,
     settings: Settings,
+    /// The blocking command this client waits on, if any.
+    parked: Option<Parked>,
+    /// The first request in the input is the parked one, to run again.
+    rerun: bool,
+}
+
+/// What the connection does after one request.
+enum Step {
+    /// The next request.
+    Next,
+    /// Write the replies so far, then close.
+    Close,
+    /// Park the client on the request's keys.
+    Block(Block),
+    /// A blocking request went to its keys' owner: hold the client until
+    /// its answer (it may say "would block").
+    Forwarded(Deferred),
 }
 
 /// The read buffer and the parser working through it.
@@ -139,6 +164,18 @@ struct Settings {
     config_version: u64,
     query_limit: u64,
     output_limit: OutputLimit,
+}
+
+impl Requests {
+    /// Room for the next read: a buffer nearly full grows (once for the
+    /// whole of a large bulk string whose length is known).
+    fn make_room(&mut self) {
+        let input = &mut self.input;
+        if input.capacity() - input.len() < 4096 {
+            let hint = self.parser.bulk_hint().min(SHRINK_ABOVE);
+            input.reserve(BUFFER_SIZE.max(hint));
+        }
+    }
 }
 
 impl Connection {
@@ -167,6 +204,8 @@ impl Connection {
                 query_limit: 0,
                 output_limit: OutputLimit::default(),
             },
+            parked: None,
+            rerun: false,
             node,
             stream,
             handle,
@@ -178,7 +217,12 @@ impl Connection {
     /// Reads and answers batches of requests until the connection ends.
     async fn run(&mut self) -> Ended {
         let ended = loop {
-            if let Err(ended) = self.read().await {
+            let waited = if self.parked.is_some() {
+                self.wait_parked().await
+            } else {
+                self.read().await
+            };
+            if let Err(ended) = waited {
                 break ended;
             }
             self.refresh_settings();
@@ -204,23 +248,26 @@ impl Connection {
             self.shrink_buffers();
         };
         self.count_commands();
+        self.unpark();
         self.node.clients.unregister(self.handle.id);
         ended
     }
 
     /// Step 1: reads what the client sent into the input buffer.
     async fn read(&mut self) -> Result<(), Ended> {
-        let input = &mut self.requests.input;
-        if input.capacity() - input.len() < 4096 {
-            let hint = self.requests.parser.bulk_hint().min(SHRINK_ABOVE);
-            input.reserve(BUFFER_SIZE.max(hint));
-        }
+        self.requests.make_room();
         let handle = &self.handle;
         let read = tokio::select! {
             biased;
             () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
-            r = socket::recv(&self.stream, input) => r,
+            r = socket::recv(&self.stream, &mut self.requests.input) => r,
         };
+        self.count_read(read)
+    }
+
+    /// Counts what a read brought; a closed or failed socket ends the
+    /// connection.
+    fn count_read(&self, read: std::io::Result<usize>) -> Result<(), Ended> {
         match read {
             Ok(0) | Err(_) => Err(Ended::Gone),
             Ok(n) => {
@@ -239,15 +286,31 @@ impl Connection {
             match requests.parser.parse(&requests.input[start..]) {
                 Ok(Some(consumed)) => {
                     let args = requests.parser.args(&requests.input[start..]);
-                    let after = run_request(
+                    let rerun = std::mem::take(&mut self.rerun);
+                    let step = run_request(
                         &self.node,
                         self.link.as_mut(),
                         &mut self.session,
                         &mut self.replies,
                         args,
                     );
+                    self.session.woken = false;
+                    // A parking request stays at the front of the input,
+                    // to run again when the client is woken.
+                    match step {
+                        Step::Block(block) => {
+                            self.park(block, consumed);
+                            break Ok(());
+                        }
+                        Step::Forwarded(answer) => {
+                            self.park_forwarded(answer, consumed);
+                            break Ok(());
+                        }
+                        _ if rerun => self.unpark(),
+                        _ => {}
+                    }
                     start += consumed;
-                    if after == After::Close {
+                    if matches!(step, Step::Close) {
                         break Err(Ended::Closing);
                     }
                     self.match_auth_limits();
@@ -349,30 +412,30 @@ fn run_request(
     session: &mut Session,
     replies: &mut Replies,
     args: Args<'_>,
-) -> After {
+) -> Step {
     // 3. Session checks.
     if args.is_empty() {
-        return After::Continue;
+        return Step::Next;
     }
     if is_cross_protocol(args.get(0)) {
-        return refuse_cross_protocol(node, session);
+        return step(refuse_cross_protocol(node, session));
     }
     let Some((index, spec)) = commands::find(session, args.get(0)) else {
         if session.protected {
-            return deny_protected(node, session, replies);
+            return step(deny_protected(node, session, replies));
         }
         transactions::fail_queueing(session);
         Reply::new(&mut replies.output, session.resp3)
             .error_bytes(&commands::unknown_command(args));
-        return After::Continue;
+        return Step::Next;
     };
     match commands::admit(session, spec, args) {
         Ok(()) => {}
-        Err(Refusal::Protected) => return deny_protected(node, session, replies),
+        Err(Refusal::Protected) => return step(deny_protected(node, session, replies)),
         Err(Refusal::Error(text)) => {
             transactions::fail_queueing(session);
             Reply::new(&mut replies.output, session.resp3).error(&text);
-            return After::Continue;
+            return Step::Next;
         }
     }
     // Inside MULTI: queued, not run.
@@ -380,18 +443,24 @@ fn run_request(
         if let Some(Err(error)) = link.as_deref().map(|l| l.check_queued(session, spec, args)) {
             transactions::fail_queueing(session);
             Reply::new(&mut replies.output, session.resp3).error(&error);
-            return After::Continue;
+            return Step::Next;
         }
         transactions::queue(node, session, spec, args, &mut replies.output);
-        return After::Continue;
+        return Step::Next;
     }
     // 4. Route.
     if let Some(link) = link.as_deref_mut() {
         let route = link.route(session, spec, args);
         if !matches!(route, Route::Local) {
+            let blocking = spec.has(Flags::BLOCKING) && matches!(route, Route::Forward(_));
             let deferred = link.dispatch(route, session, spec, &mut replies.output, args);
-            replies.defer(deferred);
-            return After::Continue;
+            return match (blocking, deferred) {
+                (true, Some(answer)) => Step::Forwarded(answer),
+                (_, deferred) => {
+                    replies.defer(deferred);
+                    Step::Next
+                }
+            };
         }
     }
     // 5. Execute here.
@@ -401,6 +470,9 @@ fn run_request(
     let mut ctx = Ctx::new(node, session, Reply::new(&mut replies.output, resp3), port);
     let outcome = commands::run(&mut ctx, index, spec, args);
     let (after, mut deferred) = (ctx.after, ctx.deferred.take());
+    if let Some(block) = ctx.block.take() {
+        return Step::Block(block);
+    }
     let written = std::mem::take(&mut ctx.written);
     // 6. Effects.
     if let (Some(link), None) = (link, &deferred) {
@@ -408,7 +480,14 @@ fn run_request(
         deferred = link.after_write(keys, &mut replies.output, start);
     }
     replies.defer(deferred);
-    after
+    step(after)
+}
+
+fn step(after: After) -> Step {
+    match after {
+        After::Continue => Step::Next,
+        After::Close => Step::Close,
+    }
 }
 
 /// An HTTP request line or header sent to the node: Redis treats `POST`

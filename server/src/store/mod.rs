@@ -48,7 +48,7 @@ pub use entry::{Entry, Kind};
 pub use eviction::{Candidate, EvictionPool};
 pub use hash_value::HashValue;
 pub use lazyfree::LAZYFREE_THRESHOLD;
-pub use list_value::ListValue;
+pub use list_value::{End, Fill, ListValue};
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
 pub use set_value::{Member as SetMember, SetValue};

@@ -103,7 +103,12 @@ impl Packed {
 
     /// Appends `item`.
     pub fn push_back(&mut self, item: &[u8]) {
-        self.insert(self.len(), item);
+        // The block's end is where the last item stops: no walk to find it.
+        let end = self.block.len();
+        let mut header = [0u8; 10];
+        let size = write_varint(item.len(), &mut header);
+        self.splice(end, end, &[&header[..size], item]);
+        self.len += 1;
     }
 
     /// Prepends `item`.
