@@ -248,3 +248,10 @@ fn size_classes() {
         assert_eq!(alloc_size(n), size, "{n}");
     }
 }
+
+#[test]
+fn the_value_stays_small_in_the_slab() {
+    // Every key's slot in the shard's collection slab is as large as the
+    // largest collection value: a sorted set must not be the one.
+    assert!(std::mem::size_of::<SortedSet>() <= 32);
+}
