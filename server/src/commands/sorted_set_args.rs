@@ -303,6 +303,11 @@ pub fn format_score(value: f64) -> String {
     if value == 0.0 {
         return if value.is_sign_negative() { "-0" } else { "0" }.into();
     }
+    // The common case: `%.17g` prints an integral score below 1e17 as its
+    // digits.
+    if value.fract() == 0.0 && value.abs() < 1e17 {
+        return itoa::Buffer::new().format(value as i64).to_owned();
+    }
     let scientific = format!("{value:.16e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);

@@ -20,7 +20,7 @@ use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{read_value, Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::{Args, Reply};
-use crate::store::{SortedSet, WrongType};
+use crate::store::{EncodingLimits, SortedSet, WrongType};
 
 const Z: C = C::SORTEDSET;
 const STORE_KEYS: KeySpec = KeySpec::Find {
@@ -100,12 +100,17 @@ enum Added {
 
 /// Redis's `zsetAdd`: applies one score (or increment) under the flags;
 /// `Err` when an increment makes the score NaN.
-fn add_one(z: &mut SortedSet, member: &[u8], score: f64, f: AddFlags) -> Result<Added, ()> {
+fn add_one(
+    z: &mut SortedSet,
+    (member, score): (&[u8], f64),
+    f: AddFlags,
+    limits: &EncodingLimits,
+) -> Result<Added, ()> {
     let Some(current) = z.score(member) else {
         if f.xx {
             return Ok(Added::Skipped);
         }
-        z.insert(member, score);
+        z.add(member, score, limits);
         return Ok(Added::New(score));
     };
     if f.nx {
@@ -160,16 +165,18 @@ fn zadd_flags(args: Args<'_>) -> Result<(AddFlags, usize), &'static str> {
 }
 
 /// Runs `f` on the sorted set at `key` for writing (created if absent,
-/// removed if left empty); `Err` when the key holds another type.
+/// removed if left empty), with the encoding thresholds in force; `Err`
+/// when the key holds another type.
 fn write_zset<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
-    f: impl FnOnce(&mut SortedSet) -> R,
+    f: impl FnOnce(&mut SortedSet, &EncodingLimits) -> R,
 ) -> Result<R, WrongType> {
     let mut lock = ctx.store.lock(key);
     let index = lock.for_write::<SortedSet>(key)?;
+    let limits = lock.shard.encoding_limits();
     lock.shard
-        .with_mut::<SortedSet, _>(index, f)
+        .with_mut::<SortedSet, _>(index, |z| f(z, &limits))
         .ok_or(WrongType)
 }
 
@@ -203,10 +210,10 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             None => return ctx.fail(NOT_FLOAT),
         }
     }
-    let result = write_zset(ctx, args.get(1), |z| {
+    let result = write_zset(ctx, args.get(1), |z, limits| {
         let (mut added, mut updated, mut last) = (0i64, 0i64, None);
         for &(score, member) in &scores {
-            match add_one(z, member, score, flags)? {
+            match add_one(z, (member, score), flags, limits)? {
                 Added::New(s) => (added, last) = (added + 1, Some(s)),
                 Added::Updated(s) => (updated, last) = (updated + 1, Some(s)),
                 Added::Same(s) => last = Some(s),
@@ -245,7 +252,9 @@ pub fn zincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         incr: true,
         ..AddFlags::default()
     };
-    match write_zset(ctx, args.get(1), |z| add_one(z, args.get(3), delta, flags)) {
+    match write_zset(ctx, args.get(1), |z, limits| {
+        add_one(z, (args.get(3), delta), flags, limits)
+    }) {
         Err(WrongType) => ctx.fail(WRONGTYPE),
         Ok(Err(())) => ctx.fail(NAN_RESULT),
         Ok(Ok(Added::New(s) | Added::Updated(s) | Added::Same(s))) => {

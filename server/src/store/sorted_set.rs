@@ -115,23 +115,27 @@ impl SortedSet {
         }
     }
 
-    /// Converts a compact set to a skip list once a write took it past
-    /// `zset-max-listpack-entries`, or added a member longer than
-    /// `zset-max-listpack-value`. Redis never converts back on writes.
-    pub fn settle(&mut self, limits: &EncodingLimits) {
-        let Encoding::Packed(packed) = &mut self.encoding else {
-            return;
-        };
-        if packed.added == 0 {
-            return;
+    /// Nothing to do after a write: a compact set converts in [`add`]
+    /// (before the member that would take it past a threshold goes in), as
+    /// Redis's `zsetAdd` does, and never converts back on writes.
+    ///
+    /// [`add`]: SortedSet::add
+    pub fn settle(&mut self, _limits: &EncodingLimits) {}
+
+    /// Sets `member`'s score (never NaN) as ZADD does; true if the member
+    /// is new. A new member that would take a compact set past
+    /// `zset-max-listpack-entries`, or that is longer than
+    /// `zset-max-listpack-value`, converts it to a skip list first; a score
+    /// update never converts.
+    pub fn add(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> bool {
+        if let Encoding::Packed(packed) = &self.encoding {
+            let grows = packed.len() as i64 + 1 > limits.zset_max_listpack_entries
+                || member.len() as i64 > limits.zset_max_listpack_value;
+            if grows && packed.score(member).is_none() {
+                self.convert_to_skiplist();
+            }
         }
-        let longest = i64::from(packed.added - 1);
-        packed.added = 0;
-        if packed.len() as i64 > limits.zset_max_listpack_entries
-            || longest > limits.zset_max_listpack_value
-        {
-            self.convert_to_skiplist();
-        }
+        self.insert(member, score)
     }
 
     /// True if the set may be stored compactly under `limits`.
@@ -166,27 +170,23 @@ impl SortedSet {
     }
 
     /// A set of `pairs` (a repeated member keeps its last score) in the
-    /// encoding Redis's defaults give its size: what a replica or a slot
-    /// import builds; the next write re-checks it against the node's
-    /// thresholds.
+    /// encoding Redis's default thresholds give its size: what a replica or
+    /// a slot import builds.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], f64)>) -> SortedSet {
         let mut list = SkipList::default();
-        let mut longest = 0;
         for (member, score) in pairs {
-            longest = longest.max(member.len());
             list.insert(member, score);
         }
         let mut set = SortedSet {
             encoding: Encoding::Skip(Box::new(list)),
         };
         set.fit_encoding(&EncodingLimits::default());
-        if let Encoding::Packed(packed) = &mut set.encoding {
-            packed.added = u32::try_from(longest).unwrap_or(u32::MAX - 1) + 1;
-        }
         set
     }
 
-    /// Sets `member`'s score (never NaN); true if the member is new.
+    /// Sets `member`'s score (never NaN) in the encoding the set has (the
+    /// builders' form; commands use [`SortedSet::add`]); true if the
+    /// member is new.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
         debug_assert!(!score.is_nan(), "sorted-set scores are never NaN");
         match &mut self.encoding {

@@ -46,9 +46,6 @@ fn decode_score(bytes: &[u8]) -> f64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Listpack {
     items: Packed,
-    /// 1 + the longest member added since the encoding was last checked
-    /// (0: none), so the check looks at new members only, as Redis's does.
-    pub added: u32,
 }
 
 impl Listpack {
@@ -90,9 +87,6 @@ impl Listpack {
                 return false;
             }
             self.items.remove_range(2 * at, 2 * at + 2);
-        } else {
-            let seen = u32::try_from(member.len()).unwrap_or(u32::MAX - 1) + 1;
-            self.added = self.added.max(seen);
         }
         let at = self.count_while(|s, m| order(s, m, score, member) == Ordering::Less);
         let mut buf = [0u8; 8];
@@ -145,7 +139,7 @@ impl Listpack {
             .zip(&scores)
             .flat_map(|(member, (buf, len))| [*member, &buf[..*len]])
             .collect();
-        Listpack { items, added: 0 }
+        Listpack { items }
     }
 }
 

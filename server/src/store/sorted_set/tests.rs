@@ -168,7 +168,7 @@ fn large_skiplist_ranks_and_walks() {
 }
 
 #[test]
-fn settles_past_the_thresholds_and_only_for_new_members() {
+fn converts_past_the_thresholds_on_new_members_only() {
     let limits = EncodingLimits {
         zset_max_listpack_entries: 3,
         zset_max_listpack_value: 5,
@@ -176,12 +176,10 @@ fn settles_past_the_thresholds_and_only_for_new_members() {
     };
     let mut set = SortedSet::default();
     for (i, m) in ["a", "b", "c"].into_iter().enumerate() {
-        set.insert(m.as_bytes(), i as f64);
-        set.settle(&limits);
+        set.add(m.as_bytes(), i as f64, &limits);
     }
     assert_eq!(set.encoding(), "listpack");
-    set.insert(b"d", 9.0);
-    set.settle(&limits);
+    set.add(b"d", 9.0, &limits);
     assert_eq!(set.encoding(), "skiplist");
     // Emptied below the threshold, it stays a skip list.
     set.remove(b"a");
@@ -190,23 +188,22 @@ fn settles_past_the_thresholds_and_only_for_new_members() {
     assert_eq!(set.encoding(), "skiplist");
     // A long member converts at once.
     let mut small = SortedSet::default();
-    small.insert(b"toolong", 1.0);
-    small.settle(&limits);
+    small.add(b"toolong", 1.0, &limits);
     assert_eq!(small.encoding(), "skiplist");
     // A score update of a compact set never converts it, even under
     // lower thresholds (as Redis).
     let mut kept = SortedSet::default();
     for m in ["a", "b", "c"] {
-        kept.insert(m.as_bytes(), 1.0);
+        kept.add(m.as_bytes(), 1.0, &limits);
     }
-    kept.settle(&limits);
     let lower = EncodingLimits {
         zset_max_listpack_entries: 1,
         ..limits
     };
-    kept.insert(b"a", 5.0);
-    kept.settle(&lower);
+    kept.add(b"a", 5.0, &lower);
     assert_eq!(kept.encoding(), "listpack");
+    kept.add(b"e", 5.0, &lower);
+    assert_eq!(kept.encoding(), "skiplist");
     // Store results take the compact encoding when they fit.
     set.fit_encoding(&limits);
     assert_eq!(set.encoding(), "listpack");
@@ -247,4 +244,11 @@ fn size_classes() {
     for (n, size) in cases {
         assert_eq!(alloc_size(n), size, "{n}");
     }
+}
+
+#[test]
+fn the_value_stays_small_in_the_slab() {
+    // Every key's slot in the shard's collection slab is as large as the
+    // largest collection value: a sorted set must not be the one.
+    assert!(std::mem::size_of::<SortedSet>() <= 24);
 }
