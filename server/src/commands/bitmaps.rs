@@ -12,7 +12,7 @@ use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::{Ctx, Outcome};
 use crate::bits::{self, field, Unit};
 use crate::protocol::Args;
-use crate::store::{KeyLock, OwnedValue, ValueRef};
+use crate::store::{initial_access, KeyLock, ValueRef};
 
 const B: C = C::BITMAP;
 
@@ -307,12 +307,12 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }
     let result = result.finish();
     let len = result.len();
-    if len == 0 {
-        let now = locks.now;
-        let (shard, hash) = locks.shard(dest);
-        shard.remove(hash, dest, now);
-    } else {
-        locks.put(dest, OwnedValue::Str(result), None);
+    let (now, access) = (locks.now, initial_access(locks.policy, locks.now));
+    let (shard, hash) = locks.shard(dest);
+    shard.remove(hash, dest, now);
+    if len > 0 {
+        // The result moves into the store, not copied again.
+        shard.insert_built(hash, dest, result, access);
     }
     ctx.reply.int(len as i64);
     // Only the destination changed (position 2).

@@ -163,32 +163,39 @@ struct Match {
 
 /// The table of the walk back: for each cell (i, j) of two different
 /// bytes, whether the walk goes up (drops a byte of `a`) rather than left,
-/// which is Redis's choice: up when LCS(i-1, j) > LCS(i, j-1).
+/// which is Redis's choice: up when LCS(i-1, j) > LCS(i, j-1). One bit per
+/// cell, each row padded to whole 64-bit words.
 struct Walk<'a> {
     a: &'a [u8],
     b: &'a [u8],
     up: Vec<u64>,
+    /// Words per row.
+    stride: usize,
     len: u32,
 }
 
 impl<'a> Walk<'a> {
     fn new(a: &'a [u8], b: &'a [u8]) -> Walk<'a> {
-        let cells = a.len() * b.len();
-        let mut up = vec![0u64; cells.div_ceil(64)];
+        let stride = b.len().div_ceil(64);
+        let mut up = vec![0u64; a.len() * stride];
         let mut prev = vec![0u32; b.len() + 1];
         let mut cur = vec![0u32; b.len() + 1];
-        for (i, &x) in a.iter().enumerate() {
-            let row = i * b.len();
-            for (j, &y) in b.iter().enumerate() {
-                cur[j + 1] = if x == y {
-                    prev[j] + 1
-                } else if prev[j + 1] > cur[j] {
-                    let cell = row + j;
-                    up[cell / 64] |= 1 << (cell % 64);
-                    prev[j + 1]
-                } else {
-                    cur[j]
-                };
+        for (row, &x) in up.chunks_exact_mut(stride.max(1)).zip(a) {
+            for (w, word) in row.iter_mut().enumerate() {
+                // The bits of 64 cells gather in a register: one store each.
+                let mut bits = 0u64;
+                let from = w * 64;
+                for (k, &y) in b[from..b.len().min(from + 64)].iter().enumerate() {
+                    let j = from + k;
+                    let (diagonal, above, left) = (prev[j], prev[j + 1], cur[j]);
+                    bits |= u64::from(above > left) << k;
+                    cur[j + 1] = if x == y {
+                        diagonal + 1
+                    } else {
+                        above.max(left)
+                    };
+                }
+                *word = bits;
             }
             std::mem::swap(&mut prev, &mut cur);
         }
@@ -196,13 +203,14 @@ impl<'a> Walk<'a> {
             a,
             b,
             up,
+            stride,
             len: prev[b.len()],
         }
     }
 
     fn goes_up(&self, i: usize, j: usize) -> bool {
-        let cell = (i - 1) * self.b.len() + (j - 1);
-        self.up[cell / 64] & (1 << (cell % 64)) != 0
+        let word = self.up[(i - 1) * self.stride + (j - 1) / 64];
+        word & (1 << ((j - 1) % 64)) != 0
     }
 
     /// Walks back from the end as Redis does: the common subsequence, and
