@@ -170,3 +170,30 @@ fn a_cluster_node_serves_database_zero_only() {
         "ERR Copying to another database is not allowed in cluster mode"
     );
 }
+
+#[test]
+fn every_type_lives_in_the_selected_database() {
+    let node = TestServer::start();
+    let mut conn = node.conn();
+    let _: () = q(&mut conn, &["SELECT", "3"]);
+    let writes: &[&[&str]] = &[
+        &["HSET", "h", "f", "v"],
+        &["RPUSH", "l", "a", "b"],
+        &["SADD", "s", "1", "x"],
+        &["ZADD", "z", "1", "m"],
+        &["SETBIT", "b", "7", "1"],
+        &["PFADD", "p", "a"],
+        &["SINTERSTORE", "s2", "s"],
+        &["ZUNIONSTORE", "z2", "1", "z"],
+        &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+        &["BITOP", "OR", "b2", "b"],
+    ];
+    for write in writes {
+        let _: redis::Value = q(&mut conn, write);
+    }
+    assert_eq!(q::<i64>(&mut conn, &["DBSIZE"]), 10);
+    assert_eq!(q::<Vec<String>>(&mut conn, &["SINTER", "s", "s2"]).len(), 2);
+    let _: () = q(&mut conn, &["SELECT", "0"]);
+    assert_eq!(q::<i64>(&mut conn, &["DBSIZE"]), 0);
+    assert!(q::<Vec<String>>(&mut conn, &["LRANGE", "l", "0", "-1"]).is_empty());
+}

@@ -200,7 +200,7 @@ fn keys_from(args: Args<'_>, from: usize) -> Vec<&[u8]> {
 /// SINTER key [key ...]
 pub fn sinter(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let keys = keys_from(args, 1);
-    let mut locks = ctx.node.store.lock_keys(keys.iter().copied());
+    let mut locks = ctx.store.lock_keys(keys.iter().copied());
     match intersection(&mut locks, &keys) {
         Ok(members) => {
             ctx.reply.set(members.len());
@@ -233,7 +233,7 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         i += 2;
     }
     let keys: Vec<&[u8]> = args.iter_from(2).take(numkeys).collect();
-    let mut locks = ctx.node.store.lock_keys(keys.iter().copied());
+    let mut locks = ctx.store.lock_keys(keys.iter().copied());
     match intersection(&mut locks, &keys) {
         Ok(members) => {
             let n = if limit > 0 {
@@ -252,7 +252,7 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 pub fn sinterstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let keys = keys_from(args, 2);
     let dst = args.get(1);
-    let mut locks = ctx.node.store.lock_keys(args.iter_from(1));
+    let mut locks = ctx.store.lock_keys(args.iter_from(1));
     let limits = limits_of(&mut locks, dst);
     match intersection(&mut locks, &keys) {
         Ok(members) => {
@@ -277,7 +277,7 @@ fn reply_set(ctx: &mut Ctx<'_>, result: Result<SetValue, WrongType>) -> Outcome 
 /// SUNION key [key ...]
 pub fn sunion(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let keys = keys_from(args, 1);
-    let mut locks = ctx.node.store.lock_keys(keys.iter().copied());
+    let mut locks = ctx.store.lock_keys(keys.iter().copied());
     let limits = limits_of(&mut locks, keys[0]);
     let result = union(&mut locks, &keys, &limits);
     reply_set(ctx, result)
@@ -286,7 +286,7 @@ pub fn sunion(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// SDIFF key [key ...]
 pub fn sdiff(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let keys = keys_from(args, 1);
-    let mut locks = ctx.node.store.lock_keys(keys.iter().copied());
+    let mut locks = ctx.store.lock_keys(keys.iter().copied());
     let limits = limits_of(&mut locks, keys[0]);
     let result = difference(&mut locks, &keys, &limits);
     reply_set(ctx, result)
@@ -300,7 +300,7 @@ type Compute = fn(&mut MultiLock<'_>, &[&[u8]], &EncodingLimits) -> Result<SetVa
 fn store_of(ctx: &mut Ctx<'_>, args: Args<'_>, compute: Compute) -> Outcome {
     let keys = keys_from(args, 2);
     let dst = args.get(1);
-    let mut locks = ctx.node.store.lock_keys(args.iter_from(1));
+    let mut locks = ctx.store.lock_keys(args.iter_from(1));
     let limits = limits_of(&mut locks, dst);
     match compute(&mut locks, &keys, &limits) {
         Ok(result) => store(ctx, &mut locks, dst, result),
