@@ -1,0 +1,173 @@
+//! Collections in a cluster, end to end with real node processes: hashes,
+//! lists, sets and sorted sets keep their contents through replication, a
+//! failover after SIGKILL and a join (their whole state ships as an
+//! effect and streams with their slots); reads over keys of several nodes
+//! are gathered by the receiving node in proxy mode and refused with
+//! CROSSSLOT in redirect mode, as Redis Cluster does.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::cluster::TestCluster;
+use common::{err, eventually, q, DEADLINE};
+use redis::{Connection, Value};
+
+/// Flags for a quick failure detector in tests.
+const FAST: &[&str] = &["--failure-timeout", "3s"];
+
+/// The four collection types, by key: `c:<i>` holds type `i % 4`.
+fn key(i: usize) -> String {
+    format!("c:{i}")
+}
+
+/// Writes round `round` of collection `i` (adds elements, so later rounds
+/// change every collection).
+fn write(conn: &mut Connection, i: usize, round: usize) {
+    let k = key(i);
+    let a = format!("m{round}a");
+    let b = format!("m{round}b");
+    let score = (i * 10 + round).to_string();
+    let _: Value = match i % 4 {
+        0 => q(conn, &["HSET", &k, &a, &score, &b, "x"]),
+        1 => q(conn, &["RPUSH", &k, &a, &b, &score]),
+        2 => q(conn, &["SADD", &k, &a, &b, &score]),
+        _ => q(conn, &["ZADD", &k, &score, &a, "1.5", &b]),
+    };
+}
+
+/// Collection `i` as text that compares equal when the contents do
+/// (sets sorted, sorted sets with their scores).
+fn read(conn: &mut Connection, i: usize) -> String {
+    let k = key(i);
+    match i % 4 {
+        0 => {
+            let map: BTreeMap<String, String> = q(conn, &["HGETALL", &k]);
+            format!("{map:?}")
+        }
+        1 => format!("{:?}", q::<Vec<String>>(conn, &["LRANGE", &k, "0", "-1"])),
+        2 => {
+            let mut members: Vec<String> = q(conn, &["SMEMBERS", &k]);
+            members.sort();
+            format!("{members:?}")
+        }
+        _ => format!(
+            "{:?}",
+            q::<Vec<String>>(conn, &["ZRANGE", &k, "0", "-1", "WITHSCORES"])
+        ),
+    }
+}
+
+fn snapshot(conn: &mut Connection, count: usize) -> Vec<String> {
+    (0..count).map(|i| read(conn, i)).collect()
+}
+
+#[test]
+fn collections_survive_a_failover_and_a_join() {
+    const COUNT: usize = 400;
+    let mut cluster = TestCluster::start(3, FAST);
+    let mut conn = cluster.node(0).conn();
+    for round in 0..3 {
+        for i in 0..COUNT {
+            write(&mut conn, i, round);
+        }
+    }
+    let expected = snapshot(&mut conn, COUNT);
+    let types: Vec<String> = (0..4).map(|i| q(&mut conn, &["TYPE", &key(i)])).collect();
+    assert_eq!(types, ["hash", "list", "set", "zset"]);
+    for node in 1..3 {
+        let mut other = cluster.node(node).conn();
+        assert_eq!(snapshot(&mut other, COUNT), expected, "read through node {node}");
+    }
+
+    // The replicas take over: nothing is lost, and the collections take
+    // writes on their new primaries.
+    cluster.kill(2);
+    cluster.wait_converged(2);
+    let mut conn = cluster.node(0).conn();
+    assert_eq!(snapshot(&mut conn, COUNT), expected, "after the failover");
+    for i in 0..COUNT {
+        write(&mut conn, i, 3);
+    }
+    let expected = snapshot(&mut conn, COUNT);
+
+    // A new node joins and pulls its slots: the collections move with them.
+    let joined = cluster.add_node();
+    cluster.wait_converged(3);
+    let mut newcomer = cluster.node(joined).conn();
+    assert!(
+        eventually(DEADLINE, || snapshot(&mut newcomer, COUNT) == expected),
+        "reads through the new node"
+    );
+    let held: u64 = q(&mut newcomer, &["DBSIZE"]);
+    assert!(held > 0, "the new node holds collections of its slots");
+    assert_eq!(snapshot(&mut conn, COUNT), expected);
+}
+
+/// Two keys (of the given prefix) that live on different nodes.
+fn keys_on_two_nodes(cluster: &TestCluster, prefix: &str) -> (String, String) {
+    let first = format!("{prefix}0");
+    let owner = cluster.owners(&first)[0];
+    let second = (1..1000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| cluster.owners(k)[0] != owner)
+        .expect("a key on another node");
+    (first, second)
+}
+
+#[test]
+fn reads_over_keys_of_several_nodes_are_gathered_in_proxy_mode() {
+    let cluster = TestCluster::start(3, &["--replicas", "0"]);
+    let (a, b) = keys_on_two_nodes(&cluster, "s");
+    let mut conn = cluster.node(0).conn();
+    let _: i64 = q(&mut conn, &["SADD", &a, "1", "2", "3"]);
+    let _: i64 = q(&mut conn, &["SADD", &b, "2", "3", "4"]);
+    let mut union: Vec<String> = q(&mut conn, &["SUNION", &a, &b]);
+    union.sort();
+    assert_eq!(union, ["1", "2", "3", "4"]);
+    let mut inter: Vec<String> = q(&mut conn, &["SINTER", &a, &b]);
+    inter.sort();
+    assert_eq!(inter, ["2", "3"]);
+    assert_eq!(q::<Vec<String>>(&mut conn, &["SDIFF", &a, &b]), ["1"]);
+    assert_eq!(q::<i64>(&mut conn, &["SINTERCARD", "2", &a, &b]), 2);
+
+    let (za, zb) = keys_on_two_nodes(&cluster, "z");
+    let _: i64 = q(&mut conn, &["ZADD", &za, "1", "x", "2", "y"]);
+    let _: i64 = q(&mut conn, &["ZADD", &zb, "10", "y", "3", "z"]);
+    let union: Vec<String> = q(&mut conn, &["ZUNION", "2", &za, &zb, "WITHSCORES"]);
+    assert_eq!(union, ["x", "1", "z", "3", "y", "12"]);
+    let inter: Vec<String> = q(&mut conn, &["ZINTER", "2", &za, &zb, "WITHSCORES"]);
+    assert_eq!(inter, ["y", "12"]);
+
+    let (ha, hb) = keys_on_two_nodes(&cluster, "hll");
+    let _: i64 = q(&mut conn, &["PFADD", &ha, "a", "b", "c"]);
+    let _: i64 = q(&mut conn, &["PFADD", &hb, "c", "d"]);
+    assert_eq!(q::<i64>(&mut conn, &["PFCOUNT", &ha, &hb]), 4);
+
+    // A missing key on another node counts as empty; a wrong type there
+    // answers WRONGTYPE as a local one would.
+    let (x, y) = keys_on_two_nodes(&cluster, "w");
+    let _: () = q(&mut conn, &["SET", &y, "string"]);
+    let mut alone: Vec<String> = q(&mut conn, &["SUNION", &a, &x]);
+    alone.sort();
+    assert_eq!(alone, ["1", "2", "3"]);
+    let error = err(&mut conn, &["SUNION", &a, &y]);
+    assert!(error.starts_with("WRONGTYPE"), "{error}");
+
+    // Writes over several nodes stay refused: a STORE has one destination.
+    let error = err(&mut conn, &["SUNIONSTORE", &a, &a, &b]);
+    assert!(error.starts_with("CROSSSLOT"), "{error}");
+}
+
+#[test]
+fn reads_over_several_slots_are_refused_in_redirect_mode() {
+    let cluster = TestCluster::start(2, &["--replicas", "0", "--cluster-redirect"]);
+    let mut conn = cluster.node(0).conn();
+    let error = err(&mut conn, &["SUNION", "{a}1", "{b}1"]);
+    assert!(error.starts_with("CROSSSLOT"), "{error}");
+    let owner = cluster.owners("{a}1")[0];
+    let mut at_owner = cluster.node(owner).conn();
+    let _: i64 = q(&mut at_owner, &["SADD", "{a}1", "x"]);
+    let union: Vec<String> = q(&mut at_owner, &["SUNION", "{a}1", "{a}2"]);
+    assert_eq!(union, ["x"]);
+}
