@@ -177,13 +177,14 @@ fn clients_cannot_run_peer_commands_and_the_password_stays_home() {
 
 fn peer_commands_look_absent_to_clients(cluster: &TestCluster) {
     let mut conn = cluster.conn(0);
-    let peer_only: [&[&str]; 6] = [
+    let peer_only: [&[&str]; 7] = [
         PLANTED,
         &["RCREAD", "GET", "victim"],
         &["RCEXPORT", "0", "1"],
         &["RCHANDOFF", "1"],
         &["RCDUMP", "victim"],
         &["RCEXEC", "1", "PING"],
+        &["RCPUBLISH", "channel", "message"],
     ];
     for args in peer_only {
         let error = err(&mut conn, args);

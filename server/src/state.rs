@@ -13,6 +13,7 @@ use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
 use crate::protocol::Limits;
+use crate::pubsub::PubSub;
 use crate::shutdown::Shutdown;
 use crate::slowlog::SlowLog;
 use crate::stats::ServerStats;
@@ -30,6 +31,8 @@ pub struct NodeState {
     pub gate: Gate,
     /// The keys connections WATCH.
     pub watches: Arc<Watches>,
+    /// Pub/Sub subscriptions.
+    pub pubsub: Arc<PubSub>,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so a connection notices a change with
@@ -89,6 +92,7 @@ impl NodeState {
             databases,
             gate: Gate::default(),
             watches: Arc::default(),
+            pubsub: Arc::default(),
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),

@@ -185,10 +185,11 @@ impl Session {
     /// # Errors
     /// The reply did not come or was malformed.
     pub fn ping(&mut self) -> Result<Frame, ReadError> {
-        // A batch may leave a MULTI open, which would queue the PING: the
-        // DISCARD ends it (or answers an error nobody reads).
+        // A batch may leave a MULTI open (which would queue the PING) or
+        // the connection subscribed (where PING answers differently):
+        // RESET ends both (the harness never sets a password).
         let mut bytes = Vec::new();
-        encode_command(&mut bytes, &["DISCARD"]);
+        encode_command(&mut bytes, &["RESET"]);
         encode_command(&mut bytes, &["PING"]);
         self.reader
             .stream

@@ -26,10 +26,6 @@ const WAIT_CAP: Duration = Duration::from_secs(60);
 /// rate).
 static PEER_AUTH_WARNINGS: LogLimit = LogLimit::new(crate::log_limit::WARN_PERIOD_MS);
 
-/// WATCH of a key another node owns, in proxy mode.
-const WATCH_ELSEWHERE: &str = "ERR WATCH of a key owned by another node: connect to its owner \
-     (CLUSTER SLOTS, or --cluster-redirect) to watch it";
-
 impl ClusterPort for Link {
     fn run(&mut self, ctx: &mut Ctx<'_>, op: ClusterOp, args: Args<'_>) -> Outcome {
         match op {
@@ -75,7 +71,7 @@ impl ClusterPort for Link {
         fields
     }
 
-    fn watchable(&self, key: &[u8]) -> Result<(), String> {
+    fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String> {
         let slot = key_slot(key);
         let view = self.cluster.view();
         if view.is_primary(slot) {
@@ -83,8 +79,23 @@ impl ClusterPort for Link {
         }
         match (self.cluster.settings.redirect, view.primary(slot)) {
             (true, Some((_, addr))) => Err(format!("MOVED {slot} {addr}")),
-            (false, Some(_)) => Err(WATCH_ELSEWHERE.to_string()),
+            (false, Some(_)) => Err(format!(
+                "ERR {what} of a key owned by another node: connect to its owner \
+                 (CLUSTER SLOTS, or --cluster-redirect)"
+            )),
             (_, None) => Err(super::router::CLUSTERDOWN.to_string()),
+        }
+    }
+
+    fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]) {
+        let mut command = BytesMut::new();
+        ringcache_proto::resp::write_command(&mut command, &[&b"RCPUBLISH"[..], channel, message]);
+        let command = command.freeze();
+        let view = self.cluster.view();
+        for addr in view.peer_addrs() {
+            // Fire and forget: a node that misses a message misses it, as a
+            // subscriber that reconnects does in Redis.
+            drop(self.cluster.peers.send(addr, false, command.clone()));
         }
     }
 

@@ -30,6 +30,7 @@ mod lcs;
 mod lists;
 mod lists_blocking;
 mod lists_multi;
+pub mod pubsub;
 mod server_admin;
 mod session;
 mod sets;
@@ -129,6 +130,8 @@ pub struct Session {
     pub multi: Option<transactions::Transaction>,
     /// The keys WATCHed for the next EXEC.
     pub watching: Option<crate::watches::WatchSet>,
+    /// Pub/Sub subscriptions and the inbox their messages arrive in.
+    pub subscriptions: Option<crate::pubsub::Subscriptions>,
     /// The request runs again after its blocked client was woken: a
     /// blocking command keeps its place and deadline, and waits on where
     /// a first run would fail (a key of another type).
@@ -147,6 +150,7 @@ impl Session {
             db: 0,
             multi: None,
             watching: None,
+            subscriptions: None,
             protected,
             auth_failures: 0,
             woken: false,
@@ -170,9 +174,14 @@ pub trait ClusterPort {
     fn info(&self) -> Vec<(&'static str, String)>;
     /// RESET: the connection's cluster state back to a new connection's.
     fn reset(&mut self);
-    /// Whether WATCH may watch `key` here: `Err` is the reply when another
-    /// node owns it (a watch here would never see its writes).
-    fn watchable(&self, key: &[u8]) -> Result<(), String>;
+    /// Whether `what` (WATCH, SSUBSCRIBE) may act on `key` here: `Err` is
+    /// the reply when another node owns it (a watch or a subscription here
+    /// would never see its writes or messages).
+    fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String>;
+    /// Sends a PUBLISH to every other node of the cluster (their
+    /// subscribers get it; the reply counts this node's only, as Redis
+    /// Cluster's).
+    fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]);
 }
 
 /// Everything a handler can reach.

@@ -26,12 +26,12 @@ const CN: C = C::CONNECTION;
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("ping", ping, -1, F::FAST, "connection", "Returns the server's liveliness response.").acl(CN),
+    Cmd::new("ping", ping, -1, F::FAST.with(F::WHILE_SUBSCRIBED), "connection", "Returns the server's liveliness response.").acl(CN),
     Cmd::new("echo", echo, 2, F::FAST, "connection", "Returns the given string.").acl(CN),
     Cmd::new("hello", hello, -1, ANYTIME, "connection", "Handshakes with the server.").acl(CN).redact(hello_redacts),
     Cmd::new("auth", auth, -2, ANYTIME, "connection", "Authenticates the connection.").acl(CN).redact(auth_redacts),
-    Cmd::new("quit", quit, -1, ANYTIME.with(F::NOT_QUEUED), "connection", "Closes the connection.").acl(CN),
-    Cmd::new("reset", reset, 1, ANYTIME.with(F::NOT_QUEUED), "connection", "Resets the connection.").acl(CN),
+    Cmd::new("quit", quit, -1, ANYTIME.with(F::NOT_QUEUED).with(F::WHILE_SUBSCRIBED), "connection", "Closes the connection.").acl(CN),
+    Cmd::new("reset", reset, 1, ANYTIME.with(F::NOT_QUEUED).with(F::WHILE_SUBSCRIBED), "connection", "Resets the connection.").acl(CN),
 ];
 
 /// AUTH's arguments are all secret.
@@ -48,6 +48,14 @@ fn hello_redacts(args: Args<'_>, position: usize) -> bool {
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let subscribed = ctx.session.subscriptions.as_ref().is_some_and(|s| s.any());
+    if subscribed && !ctx.session.resp3 && args.len() <= 2 {
+        // RESP2's subscribed mode answers as a message would look.
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"pong");
+        ctx.reply.bulk(args.try_get(1).unwrap_or_default());
+        return Outcome::Unchanged;
+    }
     match args.len() {
         1 => ctx.reply.simple("PONG"),
         2 => ctx.reply.bulk(args.get(1)),
@@ -183,6 +191,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     super::databases::switch_to(ctx, 0);
     ctx.session.multi = None;
     ctx.session.watching = None;
+    ctx.session.subscriptions = None;
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
     ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();

@@ -60,6 +60,9 @@ impl Flags {
     /// Runs other commands as one atomic batch (EXEC): holds the node's
     /// gate alone instead of passing it shared.
     pub const EXCLUSIVE: Flags = Flags(1 << 18);
+    /// Allowed in RESP2's subscribed mode besides the (un)subscribe
+    /// commands (PING, QUIT, RESET).
+    pub const WHILE_SUBSCRIBED: Flags = Flags(1 << 19);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {

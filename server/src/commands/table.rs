@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use super::spec::{CommandSpec, Flags};
 use super::{bitmaps, client_admin, clustering, command, configuration, databases};
 use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs, lists, lists_blocking};
-use super::{server_admin, session, sets, sorted_sets, strings, transactions};
+use super::{pubsub, server_admin, session, sets, sorted_sets, strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them (one line per
 /// family: a new family adds its line).
@@ -28,6 +28,7 @@ const SECTIONS: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     lists::COMMANDS,
     lists_blocking::COMMANDS,
+    pubsub::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,
@@ -118,7 +119,7 @@ mod tests {
             assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");
             assert!(listed().all(|spec| spec.name != name), "{name}");
         }
-        assert_eq!(listed().count(), commands().len() - 7);
+        assert_eq!(listed().count(), commands().len() - 8);
         assert!(lookup_listed(b"GET").is_some());
     }
 

@@ -126,7 +126,7 @@ fn watch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if let Some(cluster) = ctx.cluster.as_deref() {
         if let Some(Err(error)) = args
             .iter_from(1)
-            .map(|k| cluster.watchable(k))
+            .map(|k| cluster.owned_here(k, "WATCH"))
             .find(Result::is_err)
         {
             return ctx.fail(&error);

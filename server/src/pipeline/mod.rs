@@ -40,7 +40,8 @@ use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::cluster::{Link, Route};
 use crate::commands::{
-    self, args::DENIED, transactions, After, ClusterPort, Ctx, Deferred, Flags, Refusal, Session,
+    self, args::DENIED, pubsub, transactions, After, ClusterPort, Ctx, Deferred, Flags, Refusal,
+    Session,
 };
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
@@ -242,6 +243,7 @@ impl Connection {
                 }
                 Err(ended) => break ended,
             }
+            self.take_pushes();
             if let Err(ended) = self.flush().await {
                 break ended;
             }
@@ -257,12 +259,29 @@ impl Connection {
     async fn read(&mut self) -> Result<(), Ended> {
         self.requests.make_room();
         let handle = &self.handle;
+        let inbox = self.session.subscriptions.as_ref().map(|s| s.inbox.clone());
+        let messages = async {
+            match &inbox {
+                Some(inbox) => inbox.ready.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         let read = tokio::select! {
             biased;
             () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
+            // Pub/Sub messages: written out by the batch step's end.
+            () = messages => return Ok(()),
             r = socket::recv(&self.stream, &mut self.requests.input) => r,
         };
         self.count_read(read)
+    }
+
+    /// Adds the Pub/Sub messages waiting for this client to its replies.
+    fn take_pushes(&mut self) {
+        if let Some(subscriptions) = &self.session.subscriptions {
+            let mut reply = Reply::new(&mut self.replies.output, self.session.resp3);
+            pubsub::write_pushes(&subscriptions.inbox, &mut reply);
+        }
     }
 
     /// Counts what a read brought; a closed or failed socket ends the
@@ -437,6 +456,15 @@ fn run_request(
             Reply::new(&mut replies.output, session.resp3).error(&text);
             return Step::Next;
         }
+    }
+    // RESP2's subscribed mode: only the Pub/Sub commands, PING, QUIT, RESET.
+    if !session.resp3
+        && session.subscriptions.as_ref().is_some_and(|s| s.any())
+        && !pubsub::allowed_while_subscribed(spec)
+    {
+        Reply::new(&mut replies.output, false)
+            .error(&pubsub::refused_while_subscribed(args.get(0)));
+        return Step::Next;
     }
     // Inside MULTI: queued, not run.
     if transactions::queueing(session, spec) {

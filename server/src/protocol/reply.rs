@@ -112,6 +112,12 @@ impl<'a> Reply<'a> {
         resp::write_len(self.out, b'*', n as i64);
     }
 
+    /// The header of a push of `n` elements (RESP3's out-of-band `>`; an
+    /// array in RESP2): Pub/Sub messages and confirmations.
+    pub fn push(&mut self, n: usize) {
+        resp::write_len(self.out, if self.resp3 { b'>' } else { b'*' }, n as i64);
+    }
+
     /// The header of a map of `n` pairs (a flat array of 2n in RESP2).
     pub fn map(&mut self, n: usize) {
         if self.resp3 {
