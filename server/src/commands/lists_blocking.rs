@@ -57,7 +57,7 @@ const NEGATIVE: &str = "ERR timeout is negative";
 /// milliseconds and truncated (so anything under 1 ms is 0, "for ever");
 /// infinities and values beyond the range of milliseconds in an i64 come
 /// out negative, as C's conversion makes them. `None` waits for ever.
-fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, &'static str> {
+pub(super) fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, &'static str> {
     let seconds = parse_f64(arg).ok_or(NOT_FLOAT)?;
     let ms = seconds * 1000.0;
     // 2^63: beyond it no i64 holds the milliseconds.
@@ -89,7 +89,7 @@ fn deadline(timeout: Option<Duration>) -> Option<Instant> {
 /// null of the command's shape; a timeout later is a null array for every
 /// list command, BLMOVE's too). A request another node forwarded gets
 /// [`would_block`]: that node parks its client.
-fn block<'k>(
+pub(super) fn block<'k>(
     ctx: &mut Ctx<'_>,
     lock: MultiLock<'_>,
     keys: impl IntoIterator<Item = &'k [u8]>,

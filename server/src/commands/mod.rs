@@ -36,6 +36,7 @@ mod session;
 mod sets;
 mod sorted_set_algebra;
 mod sorted_set_args;
+mod sorted_set_blocking;
 mod sorted_set_pops;
 mod sorted_set_ranges;
 mod sorted_sets;

@@ -29,18 +29,24 @@ pub fn pop_members(
     let Some(index) = lock.find(key) else {
         return Ok(Vec::new());
     };
-    let popped = lock.shard.with_mut::<SortedSet, _>(index, |z| {
-        let len = z.len();
-        let count = count.min(len);
-        let mut out = Vec::with_capacity(count);
-        let (from, to) = if max { (len - count, len) } else { (0, count) };
-        z.remove_ranks(from, to, |m, s| out.push((m, s)));
-        if max {
-            out.reverse();
-        }
-        out
-    });
+    let popped = lock
+        .shard
+        .with_mut::<SortedSet, _>(index, |z| take(z, max, count));
     popped.ok_or(WrongType)
+}
+
+/// Removes up to `count` of `z`'s lowest-scored members (highest with
+/// `max`), in reply order.
+pub fn take(z: &mut SortedSet, max: bool, count: usize) -> Popped {
+    let len = z.len();
+    let count = count.min(len);
+    let mut out = Vec::with_capacity(count);
+    let (from, to) = if max { (len - count, len) } else { (0, count) };
+    z.remove_ranks(from, to, |m, s| out.push((m, s)));
+    if max {
+        out.reverse();
+    }
+    out
 }
 
 /// The first of `keys` that holds a non-empty sorted set (its index in

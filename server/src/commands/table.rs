@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 use super::spec::{CommandSpec, Flags};
 use super::{bitmaps, client_admin, clustering, command, configuration, databases};
 use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs, lists, lists_blocking};
-use super::{pubsub, server_admin, session, sets, sorted_sets, strings, transactions};
+use super::{pubsub, server_admin, session, sets, sorted_set_blocking, sorted_sets};
+use super::{strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them (one line per
 /// family: a new family adds its line).
@@ -25,6 +26,7 @@ const SECTIONS: &[&[CommandSpec]] = &[
     bitmaps::COMMANDS,
     hyperloglog::COMMANDS,
     sorted_sets::COMMANDS,
+    sorted_set_blocking::COMMANDS,
     sets::COMMANDS,
     lists::COMMANDS,
     lists_blocking::COMMANDS,
