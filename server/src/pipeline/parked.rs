@@ -103,8 +103,11 @@ impl Connection {
 
     /// Holds the client while a blocking request of `len` bytes is
     /// forwarded to its keys' owner, whose answer is `answer` (nothing
-    /// after it runs meanwhile).
+    /// after it runs meanwhile). A client parked here whose keys have
+    /// moved away leaves their queues here and keeps its deadline.
     pub(super) fn park_forwarded(&mut self, answer: Deferred, len: usize) {
+        let moved_away = self.parked.as_ref().is_some_and(|p| p.remote.is_none());
+        let keyless = moved_away.then(|| self.node.blocking.register(self.handle.id, []));
         let parked = self.parked.get_or_insert_with(|| Parked {
             registration: None,
             deadline: None,
@@ -112,11 +115,14 @@ impl Connection {
             len,
             remote: None,
         });
+        if keyless.is_some() {
+            parked.registration = keyless;
+        }
         let remote = parked.remote.get_or_insert(Remote {
             asking: None,
             next_ask: Instant::now(),
             pause: FIRST_PAUSE,
-            timed: false,
+            timed: moved_away,
         });
         remote.asking = Some(answer);
     }
