@@ -40,8 +40,8 @@ use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::cluster::{Link, Route};
 use crate::commands::{
-    self, args::DENIED, pubsub, transactions, After, ClusterPort, Ctx, Deferred, Flags, Refusal,
-    Session,
+    self, args::DENIED, pubsub, transactions, After, ClusterPort, CommandSpec, Ctx, Deferred,
+    Flags, Refusal, Session,
 };
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
@@ -457,23 +457,7 @@ fn run_request(
             return Step::Next;
         }
     }
-    // RESP2's subscribed mode: only the Pub/Sub commands, PING, QUIT, RESET.
-    if !session.resp3
-        && session.subscriptions.as_ref().is_some_and(|s| s.any())
-        && !pubsub::allowed_while_subscribed(spec)
-    {
-        Reply::new(&mut replies.output, false)
-            .error(&pubsub::refused_while_subscribed(args.get(0)));
-        return Step::Next;
-    }
-    // Inside MULTI: queued, not run.
-    if transactions::queueing(session, spec) {
-        if let Some(Err(error)) = link.as_deref().map(|l| l.check_queued(session, spec, args)) {
-            transactions::fail_queueing(session);
-            Reply::new(&mut replies.output, session.resp3).error(&error);
-            return Step::Next;
-        }
-        transactions::queue(node, session, spec, args, &mut replies.output);
+    if held_back(node, link.as_deref(), session, spec, args, replies) {
         return Step::Next;
     }
     // 4. Route.
@@ -509,6 +493,38 @@ fn run_request(
     }
     replies.defer(deferred);
     step(after)
+}
+
+/// The last session checks: RESP2's subscribed mode (only the Pub/Sub
+/// commands, PING, QUIT, RESET) and MULTI (the command is queued, not run;
+/// on a cluster node its keys must fit the transaction's slot). True when
+/// the request was answered here.
+fn held_back(
+    node: &NodeState,
+    link: Option<&Link>,
+    session: &mut Session,
+    spec: &CommandSpec,
+    args: Args<'_>,
+    replies: &mut Replies,
+) -> bool {
+    if !session.resp3
+        && session.subscriptions.as_ref().is_some_and(|s| s.any())
+        && !pubsub::allowed_while_subscribed(spec)
+    {
+        Reply::new(&mut replies.output, false)
+            .error(&pubsub::refused_while_subscribed(args.get(0)));
+        return true;
+    }
+    if !transactions::queueing(session, spec) {
+        return false;
+    }
+    if let Some(Err(error)) = link.map(|l| l.check_queued(session, spec, args)) {
+        transactions::fail_queueing(session);
+        Reply::new(&mut replies.output, session.resp3).error(&error);
+        return true;
+    }
+    transactions::queue(node, session, spec, args, &mut replies.output);
+    true
 }
 
 fn step(after: After) -> Step {
