@@ -4,6 +4,7 @@
 
 use std::hash::BuildHasher;
 
+use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::store::memory::allocation_size;
@@ -64,17 +65,20 @@ impl Table {
     /// Adds `member`; true if it is new.
     pub fn insert(&mut self, member: &[u8]) -> bool {
         let hash = self.hash(member);
-        if self.members.find(hash, |m| &m[..] == member).is_some() {
+        // A full table rehashes on this insert, if it is one.
+        let full = self.members.len() == self.members.capacity();
+        let hasher = &self.hasher;
+        let entry = self
+            .members
+            .entry(hash, |m| &m[..] == member, |m| hasher.hash_one(&m[..]));
+        let Entry::Vacant(vacant) = entry else {
             return false;
-        }
-        if self.members.len() == self.members.capacity() {
-            // This insert rehashes the table.
+        };
+        vacant.insert(member.into());
+        if full {
             self.layout = self.layout.wrapping_add(1);
         }
         self.member_bytes += allocation_size(member.len());
-        let hasher = &self.hasher;
-        self.members
-            .insert_unique(hash, member.into(), |m| hasher.hash_one(&m[..]));
         true
     }
 
