@@ -77,7 +77,11 @@ fn collections_survive_a_failover_and_a_join() {
     assert_eq!(types, ["hash", "list", "set", "zset"]);
     for node in 1..3 {
         let mut other = cluster.node(node).conn();
-        assert_eq!(snapshot(&mut other, COUNT), expected, "read through node {node}");
+        assert_eq!(
+            snapshot(&mut other, COUNT),
+            expected,
+            "read through node {node}"
+        );
     }
 
     // The replicas take over: nothing is lost, and the collections take

@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod node;
 pub mod pipeline;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;

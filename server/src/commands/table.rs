@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
-use super::{bitmaps, client_admin, clustering, command, configuration, databases};
+use super::{bitmaps, client_admin, clustering, command, configuration, databases, functions};
 use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs, lists, lists_blocking};
-use super::{server_admin, session, sets, sorted_sets, strings, transactions};
+use super::{scripting, server_admin, session, sets, sorted_sets, strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them (one line per
 /// family: a new family adds its line).
@@ -28,6 +28,8 @@ const SECTIONS: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     lists::COMMANDS,
     lists_blocking::COMMANDS,
+    scripting::COMMANDS,
+    functions::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,
