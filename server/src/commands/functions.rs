@@ -6,7 +6,9 @@
 //! between ringcache nodes, not to or from Redis.
 
 use super::script_host::{submit, Run};
-use super::scripting::{broadcast, check_slots, engine_result, owned, split_keys, NUMKEYS};
+use super::scripting::{
+    broadcast, check_slots, engine_on_lua_thread, engine_result, owned, split_keys, NUMKEYS,
+};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::subcommands::SubSpec;
 use super::{container, Ctx, Outcome};
@@ -58,7 +60,7 @@ fn run_function(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Outcome {
         Ok(false) => return ctx.fail("ERR Function not found"),
         Err(error) => return ctx.fail(&error),
     }
-    let mut invocation = match split_keys(args) {
+    let mut invocation = match split_keys(args, "ERR Bad number of keys provided") {
         Ok(invocation) => invocation,
         Err(error) => return ctx.fail(error),
     };
@@ -206,18 +208,17 @@ fn function_list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// FUNCTION LOAD [REPLACE] function-code
 fn function_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let (replace, code) = match args.len() {
-        3 => (false, args.get(2)),
-        4 if args.get(2).eq_ignore_ascii_case(b"replace") => (true, args.get(3)),
-        _ => {
-            return ctx.fail(&format!(
-                "ERR Unknown option given: {}",
-                String::from_utf8_lossy(args.get(2))
-            ))
+    let mut replace = false;
+    for option in args.iter_from(2).take(args.len() - 3) {
+        if !option.eq_ignore_ascii_case(b"replace") {
+            let option = String::from_utf8_lossy(option);
+            return ctx.fail(&format!("ERR Unknown option given: {option}"));
         }
-    };
+        replace = true;
+    }
+    let code = args.get(args.len() - 1);
     let code = code.to_vec();
-    match engine_result(ctx, move |engine| engine.functions.load(&code, replace)) {
+    match engine_on_lua_thread(ctx, move |engine| engine.functions.load(&code, replace)) {
         Ok(name) => {
             refresh_counts(ctx);
             broadcast(ctx, args);
@@ -246,7 +247,7 @@ fn function_restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         );
     }
     let payload = args.get(2).to_vec();
-    match engine_result(ctx, move |engine| {
+    match engine_on_lua_thread(ctx, move |engine| {
         engine.functions.restore(&payload, policy)
     }) {
         Ok(()) => {

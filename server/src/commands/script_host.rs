@@ -218,8 +218,10 @@ impl Host for ScriptHost<'_> {
         if flags.no_cluster && self.local.is_some() {
             return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
         }
-        if !flags.allow_oom && self.oom {
-            return Err("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into());
+        // A script that declares it may write is refused as a whole, as
+        // any command that may grow memory.
+        if !flags.allow_oom && !flags.no_writes && self.oom {
+            return Err(OOM.into());
         }
         Ok(())
     }
@@ -270,28 +272,34 @@ pub struct Run {
 pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
     let caller = Caller::of(ctx);
     let node = ctx.node.clone();
-    if ctx.atomic {
-        // The gate is held by the transaction running this.
-        let (reply, written) = execute(&node, &caller, script);
-        ctx.reply.raw(&reply);
-        ctx.written.extend(written);
-        return Outcome::Transaction;
-    }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        // Outside a runtime (a unit test's direct call) nothing else runs.
-        let (reply, written) = execute(&node, &caller, script);
-        ctx.reply.raw(&reply);
-        ctx.written.extend(written);
-        return Outcome::Transaction;
+    let runtime = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if !ctx.atomic => runtime,
+        _ => {
+            // Inside a transaction the gate is held by it; outside a
+            // runtime (a unit test's direct call) nothing else runs.
+            let (reply, written) = on_lua_thread(node, caller, script);
+            ctx.reply.raw(&reply);
+            ctx.written.extend(written);
+            return Outcome::Transaction;
+        }
     };
     let task = runtime.spawn_blocking(move || {
         let _alone = node.gate.exclusive();
-        execute(&node, &caller, script)
+        on_lua_thread(node.clone(), caller, script)
     });
     ctx.awaiting = Some(Box::pin(task.map(|done| {
         done.unwrap_or_else(|_| (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new()))
     })));
     Outcome::Unchanged
+}
+
+/// Runs `script` on the Lua thread (the gate held by the caller of this).
+fn on_lua_thread(node: Arc<NodeState>, caller: Caller, script: Run) -> (Bytes, Vec<Vec<u8>>) {
+    let scripts = node.clone();
+    scripts
+        .scripts
+        .on_lua_thread(move || execute(&node, &caller, script))
+        .unwrap_or_else(|| (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new()))
 }
 
 /// Runs `script` now (the gate held by the caller of this): its reply and

@@ -62,12 +62,13 @@ pub fn numkeys_positions(args: Args<'_>) -> Vec<usize> {
     }
 }
 
-/// Reads `numkeys` and splits the keys from the other arguments.
+/// Reads `numkeys` and splits the keys from the other arguments
+/// (`not_integer`: the error for a count that is not a number).
 ///
 /// # Errors
 /// Redis's error for a bad count.
-pub fn split_keys(args: Args<'_>) -> Result<Invocation, &'static str> {
-    let n = parse_i64(args.get(2)).ok_or(NOT_INTEGER)?;
+pub fn split_keys(args: Args<'_>, not_integer: &'static str) -> Result<Invocation, &'static str> {
+    let n = parse_i64(args.get(2)).ok_or(not_integer)?;
     if n < 0 {
         return Err("ERR Number of keys can't be negative");
     }
@@ -123,7 +124,7 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 }
 
 fn run_eval(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) -> Outcome {
-    let mut invocation = match split_keys(args) {
+    let mut invocation = match split_keys(args, NOT_INTEGER) {
         Ok(invocation) => invocation,
         Err(error) => return ctx.fail(error),
     };
@@ -172,6 +173,22 @@ fn engine_call(
         .engine(super::REDIS_COMPAT_VERSION)
         .and_then(|mut engine| f(&mut engine))
         .unwrap_or(false)
+}
+
+/// Runs `f` with the engine on the Lua thread (it runs a library's code,
+/// which may nest deeply); its error, or the engine's, is the reply.
+pub fn engine_on_lua_thread<T: Send + 'static>(
+    ctx: &Ctx<'_>,
+    f: impl FnOnce(&mut crate::scripting::Engine) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let node = ctx.node.clone();
+    ctx.node
+        .scripts
+        .on_lua_thread(move || {
+            let mut engine = node.scripts.engine(super::REDIS_COMPAT_VERSION)?;
+            f(&mut engine)
+        })
+        .unwrap_or_else(|| Err("ERR internal error".into()))
 }
 
 /// Runs `f` with the engine; its error, or the engine's, is the reply.

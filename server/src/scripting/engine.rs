@@ -112,6 +112,7 @@ pub(super) struct Env {
     pub(super) redis: Table,
     handler: Function,
     runner: Function,
+    running: Arc<Running>,
 }
 
 impl Env {
@@ -163,8 +164,23 @@ impl Env {
         sandbox
             .backing
             .raw_set("__redis__err__handler", handler.clone())?;
-        let watched = running.clone();
-        lua.set_global_hook(
+        let env = Env {
+            sandbox,
+            bridge,
+            redis,
+            handler,
+            runner,
+            running: running.clone(),
+        };
+        env.watch_running()?;
+        Ok(env)
+    }
+
+    /// Stops the running script when SCRIPT KILL or FUNCTION KILL asks, or
+    /// the node shuts down (looked at every [`HOOK_EVERY`] instructions).
+    pub(super) fn watch_running(&self) -> mlua::Result<()> {
+        let watched = self.running.clone();
+        self.lua().set_global_hook(
             HookTriggers {
                 every_nth_instruction: Some(HOOK_EVERY),
                 ..HookTriggers::new()
@@ -176,14 +192,29 @@ impl Env {
                     Ok(VmState::Continue)
                 }
             },
-        )?;
-        Ok(Env {
-            sandbox,
-            bridge,
-            redis,
-            handler,
-            runner,
-        })
+        )
+    }
+
+    /// Stops code running past `deadline` (a library loading) with
+    /// `message`.
+    pub(super) fn watch_deadline(
+        &self,
+        deadline: std::time::Instant,
+        message: &'static str,
+    ) -> mlua::Result<()> {
+        self.lua().set_global_hook(
+            HookTriggers {
+                every_nth_instruction: Some(HOOK_EVERY),
+                ..HookTriggers::new()
+            },
+            move |_, _| {
+                if std::time::Instant::now() > deadline {
+                    Err(raise::table(message))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        )
     }
 
     pub(super) fn lua(&self) -> &Lua {

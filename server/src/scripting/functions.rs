@@ -1,8 +1,9 @@
 //! FUNCTION's libraries: `#!lua name=...` code that registers functions
 //! with `redis.register_function` while it loads, in a Lua state of its
 //! own (as Redis keeps one apart from EVAL's). While a library loads, the
-//! globals show a `redis` table with only `register_function`, `log` and
-//! the constants; its functions later run with the whole API.
+//! globals show only a `redis` table with `register_function`, `log` and
+//! the constants; its functions later run with every global and the whole
+//! API.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use parking_lot::Mutex;
 
 use super::busy::Running;
 use super::engine::{self, check_flags, compile_error, error_table, Env, Host, Invocation, Ran};
-use super::sandbox::INTERNAL_CHUNK;
+use super::raise;
 use super::shebang::ScriptFlags;
 use crate::protocol::Reply;
 
@@ -81,6 +82,9 @@ pub struct Functions {
     index: HashMap<String, String>,
 }
 
+/// Longest a library's code may run while it loads, as Redis.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Magic and version at the head of a FUNCTION DUMP payload.
 const DUMP_MAGIC: &[u8; 6] = b"RCFN\x00\x01";
 
@@ -102,21 +106,33 @@ impl Functions {
             "LOG_WARNING",
             "REDIS_VERSION",
             "REDIS_VERSION_NUM",
-            "setresp",
         ] {
             load_redis.raw_set(name, env.redis.raw_get::<Value>(name)?)?;
         }
         let register_bridge = lua.create_table()?;
-        let register: Function = lua
-            .load("local bridge = ...\nreturn function(...)\n local ok, e = bridge.register(...)\n if not ok then error(e) end\nend")
-            .set_name(INTERNAL_CHUNK)
-            .call(register_bridge.clone())?;
+        let bridge = register_bridge.clone();
+        let register = lua.create_function(move |lua, args: MultiValue| {
+            let Value::Function(target) = bridge.raw_get::<Value>("register")? else {
+                return Err(raise::message(
+                    lua,
+                    "redis.register_function can only be called while a library loads",
+                ));
+            };
+            let (ok, error): (bool, Value) = target.call(args)?;
+            if ok {
+                return Ok(());
+            }
+            let text = match &error {
+                Value::Table(t) => t.raw_get::<Option<String>>("err")?.unwrap_or_default(),
+                _ => String::new(),
+            };
+            Err(raise::table(text))
+        })?;
         load_redis.raw_set("register_function", register)?;
         let strict = sandbox.protect_strict(&load_redis)?;
-        let load_view: Table = lua
-            .load("local redis, backing = ...\nreturn setmetatable({ redis = redis }, { __index = backing })")
-            .set_name(INTERNAL_CHUNK)
-            .call((strict, sandbox.backing.clone()))?;
+        // While a library loads its code sees `redis` and nothing else.
+        let load_view = lua.create_table()?;
+        load_view.raw_set("redis", strict)?;
         Ok(Functions {
             env,
             load_view,
@@ -173,6 +189,10 @@ impl Functions {
             .into_function()
             .map_err(|e| format!("Error compiling function: {}", compile_error(&e)))?;
         let registered: Mutex<BTreeMap<String, Registered>> = Mutex::new(BTreeMap::new());
+        let deadline = std::time::Instant::now() + LOAD_TIMEOUT;
+        self.env
+            .watch_deadline(deadline, "ERR FUNCTION LOAD timeout")
+            .map_err(|e| e.to_string())?;
         let failure: Mutex<Option<String>> = Mutex::new(None);
         let ran = lua.scope(|scope| {
             let register =
@@ -199,10 +219,8 @@ impl Functions {
             )?;
             self.env.sandbox.show(&self.load_view)?;
             let handler: Function = self.env.sandbox.backing.raw_get("__redis__err__handler")?;
-            let result: MultiValue = lua
-                .load("local f, h = ...\nreturn xpcall(f, h)")
-                .set_name(INTERNAL_CHUNK)
-                .call((chunk, handler))?;
+            let xpcall: Function = self.env.sandbox.backing.raw_get("xpcall")?;
+            let result: MultiValue = xpcall.call((chunk, handler))?;
             bridge.raw_set("register", Value::Nil)?;
             self.env.bridge.raw_set("log", Value::Nil)?;
             let mut values = result.into_iter();
@@ -218,6 +236,7 @@ impl Functions {
             Ok(())
         });
         let _ = self.env.sandbox.show(&self.env.sandbox.backing);
+        let _ = self.env.watch_running();
         ran.map_err(|e| format!("Error registering functions: {e}"))?;
         if let Some(message) = failure.into_inner() {
             return Err(message);
@@ -451,13 +470,14 @@ fn read_registration(args: MultiValue) -> Result<(String, Registered), String> {
             return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).".into())
         }
         [name, callback] => {
-            let Value::String(name) = name else {
+            let Some(name) = super::convert::to_argument(name) else {
                 return Err("first argument to redis.register_function must be a string".into());
             };
             let Value::Function(callback) = callback else {
                 return Err("second argument to redis.register_function must be a function".into());
             };
-            (name.to_string_lossy(), callback.clone(), ScriptFlags::default(), None)
+            let name = String::from_utf8_lossy(&name).into_owned();
+            (name, callback.clone(), ScriptFlags::default(), None)
         }
         _ => return Err("wrong number of arguments to redis.register_function".into()),
     };

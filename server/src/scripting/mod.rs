@@ -22,7 +22,7 @@ mod sandbox;
 mod shebang;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 
@@ -50,18 +50,29 @@ pub struct Scripts {
     counts: Mutex<(usize, usize)>,
     /// The Lua heaps' limit in bytes (`maxmemory`; 0: none).
     memory_limit: AtomicU64,
+    /// Where Lua code runs (started at the first script).
+    lua_thread: Mutex<Option<mpsc::SyncSender<Job>>>,
 }
+
+/// Work for the Lua thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The Lua thread's stack: deep enough for Lua's own C recursion limits,
+/// cjson's and the conversions' 1000 levels, in a debug build (only what
+/// is touched is committed).
+const LUA_STACK: usize = 256 << 20;
 
 impl Scripts {
     /// Scripting for a node; `stopping` tells a running script to give up
-    /// when the node shuts down; `memory_limit` caps each Lua heap
-    /// (`maxmemory`, 0: none).
-    pub fn new(stopping: Arc<dyn Fn() -> bool + Send + Sync>, memory_limit: u64) -> Scripts {
+    /// when the node shuts down; `maxmemory` bounds the Lua heaps (see
+    /// [`Scripts::set_memory_limit`]).
+    pub fn new(stopping: Arc<dyn Fn() -> bool + Send + Sync>, maxmemory: u64) -> Scripts {
         Scripts {
             running: Arc::new(Running::new(stopping)),
             engine: Mutex::new(None),
             counts: Mutex::new((0, 0)),
-            memory_limit: AtomicU64::new(memory_limit),
+            memory_limit: AtomicU64::new(heap_limit(maxmemory)),
+            lua_thread: Mutex::new(None),
         }
     }
 
@@ -81,6 +92,42 @@ impl Scripts {
         MutexGuard::try_map(guard, Option::as_mut).map_err(|_| "ERR no Lua engine".to_string())
     }
 
+    /// Runs `f` on the Lua thread and waits for it: scripts nest deeply
+    /// (Lua's C calls, cjson, reply conversions), more than a runtime
+    /// thread's stack allows. One thread is enough: only a holder of the
+    /// node's gate (alone) runs scripts. It ends when the node is dropped.
+    /// `None` if `f` panicked.
+    pub fn on_lua_thread<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        let (done, result) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = done.send(ran.ok());
+        });
+        let sent = {
+            let mut thread = self.lua_thread.lock();
+            if thread.is_none() {
+                *thread = spawn_lua_thread();
+            }
+            let sent = match thread.as_ref() {
+                Some(sender) => sender.send(job).map_err(|e| e.0),
+                None => Err(job),
+            };
+            if sent.is_err() {
+                // A thread that is gone is started again next time.
+                *thread = None;
+            }
+            sent
+        };
+        if let Err(job) = sent {
+            // No thread could be started: run here.
+            job();
+        }
+        result.recv().ok().flatten()
+    }
+
     /// Libraries and functions loaded.
     pub fn counts(&self) -> (usize, usize) {
         *self.counts.lock()
@@ -91,14 +138,45 @@ impl Scripts {
         *self.counts.lock() = counts;
     }
 
-    /// Sets the Lua heap's limit (`maxmemory`; 0: none), if the engine
-    /// exists.
-    pub fn set_memory_limit(&self, limit: u64) {
+    /// Sets the Lua heaps' limit from `maxmemory` (0: none), also for an
+    /// engine that exists. A script's memory is the allocator's, so it
+    /// counts in `used_memory` against `maxmemory` like everything else
+    /// (writes are then refused, as Redis refuses them); the cap only keeps
+    /// a runaway script from growing the process far past the bound.
+    pub fn set_memory_limit(&self, maxmemory: u64) {
+        let limit = heap_limit(maxmemory);
         self.memory_limit.store(limit, Ordering::Relaxed);
         if let Some(engine) = self.engine.lock().as_mut() {
             engine.set_memory_limit(limit);
         }
     }
+}
+
+/// Room a Lua heap may take beyond `maxmemory`.
+const HEAP_HEADROOM: u64 = 64 << 20;
+
+/// Each Lua heap's cap for `maxmemory` (0: none).
+fn heap_limit(maxmemory: u64) -> u64 {
+    if maxmemory == 0 {
+        0
+    } else {
+        maxmemory.saturating_add(HEAP_HEADROOM)
+    }
+}
+
+/// Starts the Lua thread; `None` if the system refuses a thread.
+fn spawn_lua_thread() -> Option<mpsc::SyncSender<Job>> {
+    let (sender, jobs) = mpsc::sync_channel::<Job>(1);
+    std::thread::Builder::new()
+        .name("lua".into())
+        .stack_size(LUA_STACK)
+        .spawn(move || {
+            while let Ok(job) = jobs.recv() {
+                job();
+            }
+        })
+        .ok()?;
+    Some(sender)
 }
 
 /// SHA1 of `body` in lower-case hex, as SCRIPT LOAD answers it.

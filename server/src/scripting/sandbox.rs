@@ -110,7 +110,7 @@ impl Sandbox {
         let strict: Function = self
             .lua
             .load(
-                "local table = ...\n\
+                "local table, error, tostring = ...\n\
                  return function(_, name)\n\
                    local value = table[name]\n\
                    if value == nil then\n\
@@ -120,7 +120,11 @@ impl Sandbox {
                  end",
             )
             .set_name(INTERNAL_CHUNK)
-            .call(table.clone())?;
+            .call((
+                table.clone(),
+                self.backing.raw_get::<Function>("error")?,
+                self.backing.raw_get::<Function>("tostring")?,
+            ))?;
         self.protect.call((table.clone(), strict))
     }
 

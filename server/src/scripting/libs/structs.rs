@@ -116,7 +116,10 @@ fn control(
 }
 
 fn pack(lua: &Lua, args: MultiValue) -> Returned {
-    let args: Vec<Value> = args.into_iter().collect();
+    let mut args: Vec<Value> = args.into_iter().collect();
+    // struct.c pushes a nil above the arguments before reading them: the
+    // first missing one reads as nil.
+    args.push(Value::Nil);
     let fmt = check_bytes(&args, 1, "pack")?;
     let mut header = Header::default();
     let mut out: Vec<u8> = Vec::new();
