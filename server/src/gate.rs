@@ -9,6 +9,7 @@
 //! store's locks.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -43,6 +44,22 @@ impl Gate {
     #[inline]
     pub fn shared(&self) -> RwLockReadGuard<'_, ()> {
         self.slots[SLOT.with(|slot| *slot)].read()
+    }
+
+    /// Passage for one ordinary command, waiting at most `wait` (a script
+    /// may hold the gate for long: the caller then answers BUSY).
+    #[inline]
+    pub fn try_shared_for(&self, wait: Duration) -> Option<RwLockReadGuard<'_, ()>> {
+        self.slots[SLOT.with(|slot| *slot)].try_read_for(wait)
+    }
+
+    /// The gate alone, waiting at most `wait` for each of its locks; `None`
+    /// (nothing held) if one could not be had in time.
+    pub fn try_exclusive_for(&self, wait: Duration) -> Option<Vec<RwLockWriteGuard<'_, ()>>> {
+        self.slots
+            .iter()
+            .map(|slot| slot.try_write_for(wait))
+            .collect()
     }
 
     /// The gate alone, for a batch: waits for the commands in flight.

@@ -30,6 +30,7 @@ pub mod node;
 pub mod pipeline;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;

@@ -14,6 +14,7 @@ use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
 use crate::protocol::Limits;
 use crate::pubsub::PubSub;
+use crate::scripting::Scripts;
 use crate::shutdown::Shutdown;
 use crate::slowlog::SlowLog;
 use crate::stats::ServerStats;
@@ -27,8 +28,10 @@ pub struct NodeState {
     pub store: Store,
     /// A handle to each numbered database (SELECT), `store` first.
     pub databases: Vec<Store>,
-    /// Passed by every command, held alone by EXEC.
+    /// Passed by every command, held alone by EXEC and scripts.
     pub gate: Gate,
+    /// Lua scripts and functions, and the script running now.
+    pub scripts: Scripts,
     /// The keys connections WATCH.
     pub watches: Arc<Watches>,
     /// Pub/Sub subscriptions.
@@ -87,10 +90,14 @@ impl NodeState {
         let databases = (0..store.databases())
             .map(|db| store.database(db))
             .collect();
+        let shutdown = Shutdown::new();
+        let stopping = shutdown.clone();
+        let scripts = Scripts::new(Arc::new(move || stopping.is_triggered()), config.maxmemory);
         Arc::new(NodeState {
             store,
             databases,
             gate: Gate::default(),
+            scripts,
             watches: Arc::default(),
             pubsub: Arc::default(),
             port: AtomicU16::new(config.port),
@@ -101,7 +108,7 @@ impl NodeState {
             stats: ServerStats::default(),
             clients: Clients::default(),
             blocking: Blocking::default(),
-            shutdown: Shutdown::new(),
+            shutdown,
             started: Instant::now(),
             run_id,
             command_metrics: OnceLock::new(),
@@ -133,6 +140,7 @@ impl NodeState {
                 Effect::None => {}
                 Effect::Memory => {
                     self.store.set_maxmemory(config.maxmemory);
+                    self.scripts.set_memory_limit(config.maxmemory);
                     self.store.set_policy(config.maxmemory_policy);
                     self.store.set_samples(config.maxmemory_samples);
                 }

@@ -4,6 +4,7 @@
 //! RCEXPORT); and INFO's cluster section.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -15,7 +16,7 @@ use super::peer_auth::{self, Answer};
 use super::topology::{self, parse_slot};
 use super::{wire, AheadOfClock};
 use crate::commands::args::{parse_i64, NOT_INTEGER};
-use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, Outcome};
+use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome};
 use crate::log_limit::LogLimit;
 use crate::protocol::Args;
 
@@ -69,6 +70,27 @@ impl ClusterPort for Link {
                 .map(|(name, value)| (name, value.to_string())),
         );
         fields
+    }
+
+    fn local_keys(&self) -> LocalKeys {
+        let cluster = self.cluster.clone();
+        Arc::new(move |key| cluster.view().is_primary(key_slot(key)))
+    }
+
+    fn broadcast(&mut self, args: Args<'_>) {
+        let view = self.cluster.view();
+        let command = super::router::encode(args);
+        for member in view.members.iter() {
+            if member.name != self.cluster.settings.node_name {
+                // Fire and forget: a node that misses it answers NOSCRIPT,
+                // and clients fall back to EVAL, as with Redis Cluster.
+                drop(
+                    self.cluster
+                        .peers
+                        .send(member.resp_addr, false, command.clone()),
+                );
+            }
+        }
     }
 
     fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String> {

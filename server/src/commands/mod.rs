@@ -20,6 +20,7 @@ mod command;
 mod configuration;
 mod databases;
 mod expiry_args;
+mod functions;
 mod hashes;
 mod hyperloglog;
 mod info;
@@ -31,6 +32,8 @@ mod lists;
 mod lists_blocking;
 mod lists_multi;
 pub mod pubsub;
+mod script_host;
+pub mod scripting;
 mod server_admin;
 mod session;
 mod sets;
@@ -64,6 +67,7 @@ use crate::store::{unix_ms, CollectionType, Store, WrongType};
 
 pub use clustering::{ClusterOp, DISABLED};
 pub use info::SECTIONS as INFO_SECTIONS;
+pub use script_host::LocalKeys;
 pub use session::REDIS_COMPAT_VERSION;
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
 pub use subcommands::SubSpec;
@@ -73,6 +77,14 @@ pub use table::{commands, listed, lookup, lookup_indexed, lookup_listed};
 /// request, a KEYS walk that yields between shards): the connection keeps it
 /// in request order and writes it when it resolves.
 pub type Deferred = Pin<Box<dyn Future<Output = Bytes> + Send>>;
+
+/// A script's run: its reply and the keys it wrote, when it ends. The
+/// connection waits for it before its next request.
+pub type Awaiting = Pin<Box<dyn Future<Output = (Bytes, Vec<Vec<u8>>)> + Send>>;
+
+/// How often a command waiting at the gate looks whether a script has run
+/// past `busy-reply-threshold`.
+const GATE_POLL: Duration = Duration::from_millis(10);
 
 /// Failed AUTH attempts after which a connection is closed, so a password
 /// cannot be guessed at the speed of a pipeline.
@@ -183,6 +195,11 @@ pub trait ClusterPort {
     /// subscribers get it; the reply counts this node's only, as Redis
     /// Cluster's).
     fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]);
+    /// Which keys this node serves (a script may touch no others).
+    fn local_keys(&self) -> LocalKeys;
+    /// Sends the request to every other node of the cluster, without
+    /// waiting (SCRIPT LOAD, FUNCTION LOAD: each node keeps its own).
+    fn broadcast(&mut self, args: Args<'_>);
 }
 
 /// Everything a handler can reach.
@@ -211,6 +228,11 @@ pub struct Ctx<'a> {
     /// Set by a blocking command that found nothing to serve: the
     /// connection parks the client (nothing is written to `reply`).
     pub block: Option<Block>,
+    /// Set by EVAL and FCALL: the script's run, which the connection waits
+    /// for (nothing is written to `reply`).
+    pub awaiting: Option<Awaiting>,
+    /// A command a script runs: the script checked memory when it started.
+    pub script: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -232,6 +254,8 @@ impl<'a> Ctx<'a> {
             atomic: false,
             written: Vec::new(),
             block: None,
+            awaiting: None,
+            script: false,
         }
     }
 
@@ -368,7 +392,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         .handle
         .last_command
         .store(index as u64, std::sync::atomic::Ordering::Relaxed);
-    if spec.has(Flags::DENYOOM) && ctx.store.make_room().is_err() {
+    if spec.has(Flags::DENYOOM) && !ctx.script && ctx.store.make_room().is_err() {
         return ctx.fail(args::OOM);
     }
     // A woken blocking command was counted when it first ran.
@@ -376,11 +400,10 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     ctx.session.commands += u64::from(counted);
     let node = ctx.node;
     // The gate: shared by ordinary commands, alone for EXEC, not again
-    // for a command EXEC runs.
-    let (_shared, _alone) = match (ctx.atomic, spec.has(Flags::EXCLUSIVE)) {
-        (true, _) => (None, Vec::new()),
-        (false, true) => (None, node.gate.exclusive()),
-        (false, false) => (Some(node.gate.shared()), Vec::new()),
+    // for a command EXEC or a script runs.
+    let (_shared, _alone) = match pass_gate(node, spec, args, ctx.atomic) {
+        Ok(held) => held,
+        Err(busy) => return ctx.fail(busy),
     };
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
@@ -409,6 +432,43 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         }
     }
     outcome
+}
+
+/// What a command holds of the gate while it runs.
+type Held<'n> = (
+    Option<parking_lot::RwLockReadGuard<'n, ()>>,
+    Vec<parking_lot::RwLockWriteGuard<'n, ()>>,
+);
+
+/// Passes the gate: shared, or alone for EXEC, or not at all inside an
+/// atomic batch. While a script holds it past `busy-reply-threshold`, the
+/// command is refused with BUSY, or runs without the gate if it is allowed
+/// then (SCRIPT KILL, MULTI, ...), as Redis answers while a script runs.
+fn pass_gate<'n>(
+    node: &'n NodeState,
+    spec: &CommandSpec,
+    args: Args<'_>,
+    atomic: bool,
+) -> Result<Held<'n>, &'static str> {
+    if atomic {
+        return Ok((None, Vec::new()));
+    }
+    let exclusive = spec.has(Flags::EXCLUSIVE);
+    loop {
+        if exclusive {
+            if let Some(alone) = node.gate.try_exclusive_for(GATE_POLL) {
+                return Ok((None, alone));
+            }
+        } else if let Some(shared) = node.gate.try_shared_for(GATE_POLL) {
+            return Ok((Some(shared), Vec::new()));
+        }
+        if let Some(busy) = node.scripts.running.busy() {
+            if script_host::effective_flags(spec, args).has(Flags::ALLOW_BUSY) {
+                return Ok((None, Vec::new()));
+            }
+            return Err(busy);
+        }
+    }
 }
 
 /// Tells the clients blocked on the keys a command wrote that they may be
@@ -514,6 +574,17 @@ impl OwnedArgs {
         let mut bytes = Vec::new();
         let mut ranges = Vec::with_capacity(args.len());
         for arg in args.iter_from(0) {
+            ranges.push((bytes.len(), bytes.len() + arg.len()));
+            bytes.extend_from_slice(arg);
+        }
+        OwnedArgs { bytes, ranges }
+    }
+
+    /// Arguments given as slices (a script's call).
+    pub(crate) fn copy_slices(args: &[&[u8]]) -> OwnedArgs {
+        let mut bytes = Vec::new();
+        let mut ranges = Vec::with_capacity(args.len());
+        for arg in args {
             ranges.push((bytes.len(), bytes.len() + arg.len()));
             bytes.extend_from_slice(arg);
         }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
-use super::{bitmaps, client_admin, clustering, command, configuration, databases};
+use super::{bitmaps, client_admin, clustering, command, configuration, databases, functions};
 use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs, lists, lists_blocking};
-use super::{pubsub, server_admin, session, sets, sorted_set_blocking, sorted_sets};
-use super::{strings, transactions};
+use super::{pubsub, scripting, server_admin, session, sets, sorted_set_blocking};
+use super::{sorted_sets, strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them (one line per
 /// family: a new family adds its line).
@@ -31,6 +31,8 @@ const SECTIONS: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     lists_blocking::COMMANDS,
     pubsub::COMMANDS,
+    scripting::COMMANDS,
+    functions::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
     introspection::COMMANDS,

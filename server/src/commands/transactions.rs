@@ -214,6 +214,11 @@ fn run_queued(ctx: &mut Ctx<'_>, args: Args<'_>, written: &mut Vec<Vec<u8>>) {
     let positions = match outcome {
         Outcome::Wrote => spec.keys.positions(args),
         Outcome::WroteKey(position) => vec![position],
+        // A script's writes.
+        Outcome::Transaction => {
+            written.append(&mut ctx.written);
+            Vec::new()
+        }
         _ => Vec::new(),
     };
     written.extend(

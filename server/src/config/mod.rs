@@ -60,6 +60,8 @@ pub struct Config {
     pub slowlog_max_len: u64,
     /// Latency monitor threshold in milliseconds (0 disables).
     pub latency_monitor_threshold: u64,
+    /// Milliseconds a script runs before other clients get BUSY.
+    pub busy_reply_threshold: u64,
     /// Prometheus endpoint port, if enabled.
     pub metrics_port: Option<u16>,
     /// The config file this came from, if any.
@@ -124,6 +126,7 @@ impl Default for Config {
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
+            busy_reply_threshold: 0,
             metrics_port: None,
             config_file: None,
             cluster_enabled: false,

@@ -147,6 +147,10 @@ enum Step {
     /// A blocking request went to its keys' owner: hold the client until
     /// its answer (it may say "would block").
     Forwarded(Deferred),
+    /// A script runs: wait for its reply (nothing after it runs
+    /// meanwhile), then ship the keys it wrote; its reply goes at `start`
+    /// of the output.
+    Script(commands::Awaiting),
 }
 
 /// The read buffer and the parser working through it.
@@ -314,6 +318,7 @@ impl Connection {
                         args,
                     );
                     self.session.woken = false;
+                    let close = matches!(step, Step::Close);
                     // A parking request stays at the front of the input,
                     // to run again when the client is woken.
                     match step {
@@ -325,11 +330,12 @@ impl Connection {
                             self.park_forwarded(answer, consumed);
                             break Ok(());
                         }
+                        Step::Script(run) => self.finish_script(run).await,
                         _ if rerun => self.unpark(),
                         _ => {}
                     }
                     start += consumed;
-                    if matches!(step, Step::Close) {
+                    if close {
                         break Err(Ended::Closing);
                     }
                     self.match_auth_limits();
@@ -360,6 +366,19 @@ impl Connection {
         };
         self.requests.input.drain(..start);
         result
+    }
+
+    /// Waits for a script (step 5), then its effects (step 6): the keys it
+    /// wrote are shipped to their replicas as a transaction's.
+    async fn finish_script(&mut self, run: commands::Awaiting) {
+        let (reply, written) = run.await;
+        let start = self.replies.output.len();
+        self.replies.output.extend_from_slice(&reply);
+        if let Some(link) = self.link.as_mut() {
+            let keys = written.iter().map(Vec::as_slice).collect();
+            let held = link.after_write(Some(keys), &mut self.replies.output, start);
+            self.replies.defer(held);
+        }
     }
 
     /// Step 7: writes the batch's replies.
@@ -484,6 +503,9 @@ fn run_request(
     let (after, mut deferred) = (ctx.after, ctx.deferred.take());
     if let Some(block) = ctx.block.take() {
         return Step::Block(block);
+    }
+    if let Some(run) = ctx.awaiting.take() {
+        return Step::Script(run);
     }
     let written = std::mem::take(&mut ctx.written);
     // 6. Effects.

@@ -1,0 +1,331 @@
+//! What EVAL and FCALL share: how a script reaches the key space (a
+//! [`Host`] running its calls as a client of its own, the way Redis runs
+//! them through its Lua client), and how a script runs as one atomic
+//! batch.
+//!
+//! A script holds the node's gate alone, as EXEC does, and its commands
+//! run with `ctx.atomic` (never deferred or blocked). It runs on a
+//! blocking thread of the runtime, not on the connection's worker, so
+//! the node keeps answering while it runs: other connections wait at the
+//! gate up to `busy-reply-threshold`, then get `-BUSY` (and may SCRIPT
+//! KILL it), see `commands::run`. The caller's connection waits for the
+//! result before its next request ([`Ctx::awaiting`]); the keys the script
+//! wrote come back with the reply, for replication as a transaction's.
+//! Inside EXEC (the gate already held by the caller) a script runs at once
+//! on the caller's thread.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
+
+use super::args::OOM;
+use super::spec::{CommandSpec, Flags};
+use super::{find, run, ClusterOp, ClusterPort, Ctx, Outcome, OwnedArgs, Session};
+use crate::clients::ClientHandle;
+use crate::protocol::{Args, Reply};
+use crate::scripting::{CallOptions, Engine, Host, Kind, LogLevel, ScriptFlags};
+use crate::state::NodeState;
+
+/// Redis's refusals of a command a script calls.
+const UNKNOWN: &str = "ERR Unknown Redis command called from script";
+const WRONG_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+const NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+const READ_ONLY: &str = "ERR Write commands are not allowed from read-only scripts.";
+const OTHER_SLOT: &str = "ERR Script attempted to access keys that do not hash to the same slot";
+const NOT_LOCAL: &str = "ERR Script attempted to access a non local key in a cluster node";
+
+/// On a cluster node: which keys this node serves.
+pub type LocalKeys = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+/// What a script's run needs from its caller's connection.
+pub struct Caller {
+    /// The caller's client (its name and id for logs and CLIENT LIST).
+    pub handle: Arc<ClientHandle>,
+    /// The caller's database.
+    pub db: usize,
+    /// The caller speaks RESP3.
+    pub resp3: bool,
+    /// On a cluster node, the keys served here.
+    pub local: Option<LocalKeys>,
+}
+
+impl Caller {
+    /// The caller of the request in `ctx`.
+    pub fn of(ctx: &mut Ctx<'_>) -> Caller {
+        let local = ctx.with_cluster(|port, _| port.local_keys());
+        Caller {
+            handle: ctx.session.handle.clone(),
+            db: ctx.session.db,
+            resp3: ctx.session.resp3,
+            local,
+        }
+    }
+}
+
+/// See the module docs.
+pub struct ScriptHost<'n> {
+    node: &'n Arc<NodeState>,
+    session: Session,
+    local: Option<LocalKeys>,
+    /// The one slot a script may touch on a cluster node (the declared
+    /// keys', or the first key it touched).
+    slot: Option<u16>,
+    /// Over `maxmemory` when the script started (after eviction).
+    oom: bool,
+    /// A write command ran.
+    wrote: bool,
+    /// Keys written, for replication.
+    pub written: Vec<Vec<u8>>,
+}
+
+impl<'n> ScriptHost<'n> {
+    /// A host for one run by `caller`; `keys` are its declared keys.
+    pub fn new(node: &'n Arc<NodeState>, caller: &Caller, keys: &[Vec<u8>]) -> ScriptHost<'n> {
+        let mut session = Session::new(caller.handle.clone(), true, false);
+        session.db = caller.db;
+        let oom = node.databases[caller.db].make_room().is_err();
+        ScriptHost {
+            node,
+            session,
+            local: caller.local.clone(),
+            slot: keys.first().map(|k| ringcache_proto::key_slot(k)),
+            oom,
+            wrote: false,
+            written: Vec::new(),
+        }
+    }
+
+    /// The refusal of a command at its keys on a cluster node.
+    fn check_keys(
+        &mut self,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        cross_slot: bool,
+    ) -> Result<(), &'static str> {
+        let Some(local) = &self.local else {
+            return Ok(());
+        };
+        for position in spec.keys.positions(args) {
+            let key = args.get(position);
+            if !local(key) {
+                return Err(NOT_LOCAL);
+            }
+            let slot = ringcache_proto::key_slot(key);
+            match self.slot {
+                Some(s) if s != slot && !cross_slot => return Err(OTHER_SLOT),
+                Some(_) => {}
+                None => self.slot = Some(slot),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The flags of the command a request names: its subcommand's, for a
+/// container command.
+pub fn effective_flags(spec: &CommandSpec, args: Args<'_>) -> Flags {
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return spec.flags;
+    }
+    let name = args.get(1);
+    spec.subcommands
+        .iter()
+        .find(|sub| name.eq_ignore_ascii_case(sub.name().as_bytes()))
+        .map_or(spec.flags, |sub| sub.command.flags)
+}
+
+impl Host for ScriptHost<'_> {
+    fn call(&mut self, argv: &[&[u8]], options: CallOptions, out: &mut BytesMut) {
+        let owned = OwnedArgs::copy_slices(argv);
+        let args = owned.args();
+        let mut reply = Reply::new(out, options.resp3);
+        let Some((index, spec)) = find(&self.session, args.get(0)) else {
+            return reply.error(UNKNOWN);
+        };
+        if !spec.arity_ok(args.len()) {
+            return reply.error(WRONG_ARITY);
+        }
+        let flags = effective_flags(spec, args);
+        if flags.has(Flags::NOSCRIPT) || flags.has(Flags::BLOCKING) || flags.has(Flags::PEER) {
+            return reply.error(NOT_ALLOWED);
+        }
+        let writes = flags.has(Flags::WRITE);
+        if writes && options.read_only {
+            return reply.error(READ_ONLY);
+        }
+        if flags.has(Flags::DENYOOM) && self.oom && !self.wrote && !options.allow_oom {
+            return reply.error(OOM);
+        }
+        if writes {
+            self.wrote = true;
+            self.node.scripts.running.note_write();
+        }
+        if let Err(refusal) = self.check_keys(spec, args, options.allow_cross_slot) {
+            return reply.error(refusal);
+        }
+        let mut port = ScriptPort;
+        let cluster = self
+            .local
+            .is_some()
+            .then_some(&mut port as &mut dyn ClusterPort);
+        let mut ctx = Ctx::new(self.node, &mut self.session, reply, cluster);
+        ctx.atomic = true;
+        ctx.script = true;
+        let outcome = run(&mut ctx, index, spec, args);
+        if let Some(deferred) = ctx.deferred.take() {
+            match deferred.now_or_never() {
+                Some(bytes) => ctx.reply.raw(&bytes),
+                None => ctx
+                    .reply
+                    .error("ERR this command can't wait inside a script"),
+            }
+        }
+        let nested = std::mem::take(&mut ctx.written);
+        drop(ctx);
+        if !options.replicate {
+            return;
+        }
+        match outcome {
+            Outcome::Wrote => self.written.extend(
+                spec.keys
+                    .positions(args)
+                    .into_iter()
+                    .filter_map(|p| args.try_get(p))
+                    .map(<[u8]>::to_vec),
+            ),
+            Outcome::WroteKey(position) => self
+                .written
+                .extend(args.try_get(position).map(<[u8]>::to_vec)),
+            Outcome::Transaction => self.written.extend(nested),
+            Outcome::Unchanged | Outcome::Failed | Outcome::Flushed => {}
+        }
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        match level {
+            LogLevel::Warning => tracing::warn!(target: "script", "{message}"),
+            LogLevel::Notice => tracing::info!(target: "script", "{message}"),
+            LogLevel::Verbose | LogLevel::Debug => tracing::debug!(target: "script", "{message}"),
+        }
+    }
+
+    fn command_exists(&self, name: &[u8]) -> bool {
+        find(&self.session, name).is_some()
+    }
+
+    fn admit(&mut self, flags: ScriptFlags) -> Result<(), String> {
+        if flags.no_cluster && self.local.is_some() {
+            return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
+        }
+        // A script that declares it may write is refused as a whole, as
+        // any command that may grow memory.
+        if !flags.allow_oom && !flags.no_writes && self.oom {
+            return Err(OOM.into());
+        }
+        Ok(())
+    }
+}
+
+/// The cluster as commands inside a script see it: SELECT is refused as on
+/// any cluster connection, and the cluster's own commands are not for
+/// scripts.
+struct ScriptPort;
+
+impl ClusterPort for ScriptPort {
+    fn run(&mut self, ctx: &mut Ctx<'_>, _op: ClusterOp, _args: Args<'_>) -> Outcome {
+        ctx.fail(NOT_ALLOWED)
+    }
+    fn info(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    fn reset(&mut self) {}
+    // WATCH and SSUBSCRIBE are not allowed in scripts (no-script flags):
+    // nothing reaches this.
+    fn owned_here(&self, _key: &[u8], _what: &str) -> Result<(), String> {
+        Ok(())
+    }
+    // A script runs away from its connection's peer links: its PUBLISH
+    // reaches this node's subscribers only (README, differences).
+    fn publish_elsewhere(&mut self, _channel: &[u8], _message: &[u8]) {}
+    fn local_keys(&self) -> LocalKeys {
+        Arc::new(|_| true)
+    }
+    fn broadcast(&mut self, _args: Args<'_>) {}
+}
+
+/// A script's work: given the engine and a host, writes its reply.
+pub type Work = Box<dyn FnOnce(&mut Engine, &mut ScriptHost<'_>, &mut Reply<'_>) + Send>;
+
+/// What a script run is.
+pub struct Run {
+    /// EVAL or a function.
+    pub kind: Kind,
+    /// Its name (SHA or function name), for FUNCTION STATS and logs.
+    pub name: String,
+    /// The request (FUNCTION STATS shows it).
+    pub command: Vec<Vec<u8>>,
+    /// The declared keys.
+    pub keys: Vec<Vec<u8>>,
+    /// The run itself.
+    pub work: Work,
+}
+
+/// Runs a script for the request in `ctx`: at once inside a transaction,
+/// otherwise on a blocking thread with the gate held alone, the caller's
+/// connection waiting for it.
+pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
+    let caller = Caller::of(ctx);
+    let node = ctx.node.clone();
+    let runtime = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if !ctx.atomic => runtime,
+        _ => {
+            // Inside a transaction the gate is held by it; outside a
+            // runtime (a unit test's direct call) nothing else runs.
+            let (reply, written) = on_lua_thread(node, caller, script);
+            ctx.reply.raw(&reply);
+            ctx.written.extend(written);
+            return Outcome::Transaction;
+        }
+    };
+    let task = runtime.spawn_blocking(move || {
+        let _alone = node.gate.exclusive();
+        on_lua_thread(node.clone(), caller, script)
+    });
+    ctx.awaiting = Some(Box::pin(task.map(|done| {
+        done.unwrap_or_else(|_| (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new()))
+    })));
+    Outcome::Unchanged
+}
+
+/// Runs `script` on the Lua thread (the gate held by the caller of this).
+fn on_lua_thread(node: Arc<NodeState>, caller: Caller, script: Run) -> (Bytes, Vec<Vec<u8>>) {
+    let scripts = node.clone();
+    scripts
+        .scripts
+        .on_lua_thread(move || execute(&node, &caller, script))
+        .unwrap_or_else(|| (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new()))
+}
+
+/// Runs `script` now (the gate held by the caller of this): its reply and
+/// the keys it wrote.
+fn execute(node: &Arc<NodeState>, caller: &Caller, script: Run) -> (Bytes, Vec<Vec<u8>>) {
+    let mut out = BytesMut::new();
+    let mut reply = Reply::new(&mut out, caller.resp3);
+    let mut engine = match node.scripts.engine(super::REDIS_COMPAT_VERSION) {
+        Ok(engine) => engine,
+        Err(error) => {
+            reply.error(&error);
+            return (out.freeze(), Vec::new());
+        }
+    };
+    let threshold = node.config.read().busy_reply_threshold;
+    let running = node.scripts.running.clone();
+    let _record = running.begin(script.kind, script.name, script.command, threshold);
+    let mut host = ScriptHost::new(node, caller, &script.keys);
+    (script.work)(&mut engine, &mut host, &mut reply);
+    let mut written = std::mem::take(&mut host.written);
+    written.sort_unstable();
+    written.dedup();
+    (out.freeze(), written)
+}
