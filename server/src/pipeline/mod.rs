@@ -39,8 +39,9 @@ use tracing::{debug, warn};
 use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::cluster::{Link, Route};
-use crate::commands::Session;
-use crate::commands::{self, args::DENIED, After, ClusterPort, Ctx, Deferred, Flags, Refusal};
+use crate::commands::{
+    self, args::DENIED, After, ClusterPort, Ctx, Deferred, Flags, Refusal, Session,
+};
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
 use crate::node::Node;
