@@ -12,12 +12,13 @@
 # used_memory per list.
 #
 # Environment: REQUESTS (1000000), CLIENTS (50), KEYSPACE (100000),
-# LISTS (100000), RC_PORT (17391), RS_PORT (17392), BIN, SKIP_BUILD=1.
+# LISTS (100000), PIPELINES ("1 16"), RC_PORT (17391), RS_PORT (17392),
+# BIN, SKIP_BUILD=1.
 # Needs redis-benchmark and redis-cli (redis-tools); redis-server to compare.
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-env_defaults REQUESTS=1000000 CLIENTS=50 KEYSPACE=100000 LISTS=100000
+env_defaults REQUESTS=1000000 CLIENTS=50 KEYSPACE=100000 LISTS=100000 PIPELINES="1 16"
 bench_ports 17391
 require redis-benchmark redis-cli
 build_release ringcache-server
@@ -35,7 +36,7 @@ run() {
 }
 
 echo "redis-benchmark -t $TESTS -c $CLIENTS -n $REQUESTS -r $KEYSPACE, $ROUNDS rounds, alternating"
-for pipeline in 1 16; do
+for pipeline in $PIPELINES; do
   declare -A ratios=()
   for round in $(seq 1 "$ROUNDS"); do
     rc=$(run "$RC_PORT" "$pipeline")

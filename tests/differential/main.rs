@@ -88,10 +88,19 @@ pub const DIFFERENCES: &[Difference] = &[
                  the node removes it at once",
     },
     Difference {
-        commands: &["INCRBYFLOAT 0x..", "HINCRBYFLOAT 0x.."],
+        commands: &["INCRBYFLOAT 0x..", "HINCRBYFLOAT 0x..", "BLPOP 0x.."],
         rule: Rule::NotGenerated,
         reason: "hexadecimal floats (0x10, 0x1p3), which Redis's strtold accepts, are \
-                 refused as not a valid float",
+                 refused as not a valid float (a blocking command's timeout too)",
+    },
+    Difference {
+        commands: &["BLPOP woken"],
+        rule: Rule::NotGenerated,
+        reason: "a client blocked on a list and woken by another client's push pops on its \
+                 own connection just after the push (Redis serves it before the pusher's \
+                 next command); one blocked on several ready keys pops from the first in \
+                 argument order (Redis: the first that became ready); one connection cannot \
+                 show either",
     },
     Difference {
         commands: &["HGETALL"],
