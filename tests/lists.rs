@@ -598,11 +598,11 @@ fn long_lists_behave_as_a_deque() {
 }
 
 /// MEMORY USAGE of a list and the memory the node really takes for many
-/// small lists agree within a margin (eviction reads the former).
+/// small lists agree within a margin (eviction reads the former). A node
+/// process of its own: the allocator's count is the whole process's.
 #[test]
 fn list_memory_is_accounted_close_to_the_allocator() {
-    let _memory = common::server::memory_lock();
-    let node = TestServer::start();
+    let node = common::TestNode::start(&[]);
     let mut c = node.conn();
     // A first batch grows the key table: measure the second.
     let fill = |c: &mut redis::Connection, prefix: &str| {
