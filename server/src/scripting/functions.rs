@@ -12,7 +12,8 @@ use mlua::{Function, MultiValue, Table, Value};
 use parking_lot::Mutex;
 
 use super::busy::Running;
-use super::engine::{self, check_flags, compile_error, error_table, Env, Host, Invocation, Ran};
+use super::engine::{self, check_flags, compile_error, Host, Invocation, Ran};
+use super::env::{self, error_table, Env};
 use super::raise;
 use super::shebang::ScriptFlags;
 use crate::protocol::Reply;
@@ -214,7 +215,7 @@ impl Functions {
             self.env.bridge.raw_set(
                 "log",
                 scope.create_function(|lua, args: MultiValue| {
-                    engine::bridge_log(lua, args, load_log)
+                    env::bridge_log(lua, args, load_log)
                 })?,
             )?;
             self.env.sandbox.show(&self.load_view)?;
@@ -404,12 +405,8 @@ impl Functions {
         let mut call_args = MultiValue::new();
         call_args.push_back(Value::Table(keys));
         call_args.push_back(Value::Table(args));
-        if let Err(e) = self
-            .env
-            .run(&function, call_args, host, options, name, reply)
-        {
-            reply.error(&format!("ERR {e}"));
-        }
+        self.env
+            .run(&function, call_args, host, options, name, reply);
         Ran::Ran
     }
 }

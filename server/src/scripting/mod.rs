@@ -14,6 +14,7 @@
 mod busy;
 mod convert;
 mod engine;
+mod env;
 mod functions;
 mod libs;
 mod numbers;
