@@ -74,16 +74,6 @@ pub struct Invocation {
     pub read_only: bool,
 }
 
-/// How a run ended, beyond its reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ran {
-    /// It ran (its reply may still be an error the script returned or
-    /// raised).
-    Ran,
-    /// Refused before running (no such script, bad flags).
-    Refused,
-}
-
 /// A cached EVAL script.
 struct Cached {
     function: Function,
@@ -94,11 +84,8 @@ struct Cached {
 pub struct Engine {
     eval: Env,
     scripts: HashMap<String, Cached>,
-    /// Bodies by SHA, for SCRIPT EXISTS and the cluster's copies.
-    bodies: HashMap<String, Arc<[u8]>>,
     /// FUNCTION's libraries.
     pub functions: Functions,
-    running: Arc<Running>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -118,9 +105,7 @@ impl Engine {
         Ok(Engine {
             eval: Env::new(&running, version)?,
             scripts: HashMap::new(),
-            bodies: HashMap::new(),
             functions: Functions::new(&running, version)?,
-            running,
         })
     }
 
@@ -161,7 +146,6 @@ impl Engine {
                 )
             })?;
         self.scripts.insert(sha.clone(), Cached { function, flags });
-        self.bodies.insert(sha.clone(), body.into());
         Ok(sha)
     }
 
@@ -174,13 +158,7 @@ impl Engine {
     /// SCRIPT FLUSH.
     pub fn flush(&mut self) {
         self.scripts.clear();
-        self.bodies.clear();
         let _ = self.eval.lua().gc_collect();
-    }
-
-    /// The flags of the cached script `sha` (lower case), if cached.
-    pub fn script_flags(&self, sha: &str) -> Option<ScriptFlags> {
-        self.scripts.get(sha).map(|s| s.flags)
     }
 
     /// Runs the cached script `sha` (lower case) with `invocation`; the
@@ -191,15 +169,15 @@ impl Engine {
         invocation: &Invocation,
         host: &mut dyn Host,
         reply: &mut Reply<'_>,
-    ) -> Ran {
+    ) {
         let Some(script) = self.scripts.get(sha) else {
             reply.error(super::NOSCRIPT);
-            return Ran::Refused;
+            return;
         };
         let flags = script.flags;
         if let Err(refusal) = check_flags(flags, invocation.read_only, host) {
             reply.error(&refusal);
-            return Ran::Refused;
+            return;
         }
         let function = script.function.clone();
         let lua = self.eval.lua();
@@ -223,17 +201,11 @@ impl Engine {
         };
         if let Err(e) = set_globals() {
             reply.error(&format!("ERR {}", first_line(&e.to_string())));
-            return Ran::Refused;
+            return;
         }
         let options = run_options(flags, invocation.read_only);
         self.eval
             .run(&function, MultiValue::new(), host, options, sha, reply);
-        Ran::Ran
-    }
-
-    /// The running-script state this engine reports to.
-    pub fn running(&self) -> &Arc<Running> {
-        &self.running
     }
 }
 
@@ -246,10 +218,12 @@ pub(super) fn check_flags(
     if !flags.declared {
         return Ok(());
     }
+    // Redis checks the node's state (cluster, memory) before the command.
+    host.admit(flags)?;
     if read_only && !flags.no_writes {
         return Err("ERR Can not execute a script with write flag using *_ro command.".into());
     }
-    host.admit(flags)
+    Ok(())
 }
 
 /// How the calls of a run with these flags behave.

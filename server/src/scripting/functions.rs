@@ -12,7 +12,7 @@ use mlua::{Function, MultiValue, Table, Value};
 use parking_lot::Mutex;
 
 use super::busy::Running;
-use super::engine::{self, check_flags, compile_error, Host, Invocation, Ran};
+use super::engine::{self, check_flags, compile_error, Host, Invocation};
 use super::env::{self, error_table, Env};
 use super::raise;
 use super::shebang::ScriptFlags;
@@ -20,9 +20,6 @@ use crate::protocol::Reply;
 
 /// Redis's error for a library or function name it refuses.
 const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
-
-/// Flags of a function, as FUNCTION LIST shows them.
-pub type FunctionFlags = ScriptFlags;
 
 /// One registered function.
 struct Registered {
@@ -361,7 +358,7 @@ impl Functions {
         invocation: &Invocation,
         host: &mut dyn Host,
         reply: &mut Reply<'_>,
-    ) -> Ran {
+    ) {
         let Some(registered) = self
             .index
             .get(name)
@@ -369,11 +366,11 @@ impl Functions {
             .and_then(|l| l.functions.get(name))
         else {
             reply.error("ERR Function not found");
-            return Ran::Refused;
+            return;
         };
         if let Err(refusal) = check_flags(registered.flags, invocation.read_only, host) {
             reply.error(&refusal);
-            return Ran::Refused;
+            return;
         }
         let lua = self.env.lua();
         let tables = || -> mlua::Result<(Table, Table)> {
@@ -397,7 +394,7 @@ impl Functions {
             Ok(t) => t,
             Err(e) => {
                 reply.error(&format!("ERR {e}"));
-                return Ran::Refused;
+                return;
             }
         };
         let options = engine::run_options(registered.flags, invocation.read_only);
@@ -407,7 +404,6 @@ impl Functions {
         call_args.push_back(Value::Table(args));
         self.env
             .run(&function, call_args, host, options, name, reply);
-        Ran::Ran
     }
 }
 
