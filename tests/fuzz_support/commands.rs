@@ -18,6 +18,7 @@ use ringcache_server::commands::{commands, lookup, CommandSpec, Flags};
 
 use crate::common::random::Gen;
 
+use super::scripts;
 use super::vocabulary::{config_value, options, subcommands, CONFIG_NAMES, KEYS, PATTERNS};
 
 /// Longest value a case sends (a few are this long, most are short).
@@ -50,7 +51,9 @@ pub fn argv_sized(g: &mut Gen, max_long: usize) -> Vec<Vec<u8>> {
     if spec.name == "quit" && g.chance(0.8) {
         spec = *g.pick(commands());
     }
-    let mut argv = if g.chance(0.6) {
+    let mut argv = if scripts::is_scripting(spec.name) {
+        scripts::argv(g, spec.name)
+    } else if g.chance(0.6) {
         shaped(g, spec).unwrap_or_else(|| generic(g, spec, max_long))
     } else {
         generic(g, spec, max_long)

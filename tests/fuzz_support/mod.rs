@@ -9,6 +9,7 @@ pub mod args_run;
 pub mod commands;
 pub mod frames;
 pub mod frames_run;
+pub mod scripts;
 pub mod session;
 pub mod shrink;
 pub mod target;

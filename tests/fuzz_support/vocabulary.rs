@@ -62,6 +62,8 @@ pub const CONFIG_NAMES: &[&str] = &[
     "slowlog-max-len",
     "latency-monitor-threshold",
     "hll-sparse-max-bytes",
+    "busy-reply-threshold",
+    "lua-time-limit",
     "bind",
     "port",
     "save",

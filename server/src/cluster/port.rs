@@ -74,7 +74,12 @@ impl ClusterPort for Link {
 
     fn local_keys(&self) -> LocalKeys {
         let cluster = self.cluster.clone();
-        Arc::new(move |key| cluster.view().is_primary(key_slot(key)))
+        let readonly = self.readonly;
+        Arc::new(move |key, write| {
+            let view = cluster.view();
+            let slot = key_slot(key);
+            view.is_primary(slot) || (readonly && !write && view.is_owner(slot))
+        })
     }
 
     fn broadcast(&mut self, args: Args<'_>) {

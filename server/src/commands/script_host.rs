@@ -35,8 +35,9 @@ const READ_ONLY: &str = "ERR Write commands are not allowed from read-only scrip
 const OTHER_SLOT: &str = "ERR Script attempted to access keys that do not hash to the same slot";
 const NOT_LOCAL: &str = "ERR Script attempted to access a non local key in a cluster node";
 
-/// On a cluster node: which keys this node serves.
-pub type LocalKeys = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+/// On a cluster node: whether this node serves a key, for a write (its
+/// slot's primary) or a read (also a replica, on a READONLY connection).
+pub type LocalKeys = Arc<dyn Fn(&[u8], bool) -> bool + Send + Sync>;
 
 /// What a script's run needs from its caller's connection.
 pub struct Caller {
@@ -101,6 +102,7 @@ impl<'n> ScriptHost<'n> {
         &mut self,
         spec: &CommandSpec,
         args: Args<'_>,
+        writes: bool,
         cross_slot: bool,
     ) -> Result<(), &'static str> {
         let Some(local) = &self.local else {
@@ -108,7 +110,7 @@ impl<'n> ScriptHost<'n> {
         };
         for position in spec.keys.positions(args) {
             let key = args.get(position);
-            if !local(key) {
+            if !local(key, writes) {
                 return Err(NOT_LOCAL);
             }
             let slot = ringcache_proto::key_slot(key);
@@ -161,7 +163,7 @@ impl Host for ScriptHost<'_> {
             self.wrote = true;
             self.node.scripts.running.note_write();
         }
-        if let Err(refusal) = self.check_keys(spec, args, options.allow_cross_slot) {
+        if let Err(refusal) = self.check_keys(spec, args, writes, options.allow_cross_slot) {
             return reply.error(refusal);
         }
         let mut port = ScriptPort;
@@ -249,7 +251,7 @@ impl ClusterPort for ScriptPort {
     // reaches this node's subscribers only (README, differences).
     fn publish_elsewhere(&mut self, _channel: &[u8], _message: &[u8]) {}
     fn local_keys(&self) -> LocalKeys {
-        Arc::new(|_| true)
+        Arc::new(|_, _| true)
     }
     fn broadcast(&mut self, _args: Args<'_>) {}
 }

@@ -134,7 +134,8 @@ fn run_eval(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) ->
     }
     let sha = if by_sha {
         let sha = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
-        let known = sha.len() == 40 && engine_call(ctx, |engine| Ok(engine.exists(sha.as_bytes())));
+        let known = sha.len() == 40
+            && engine_result(ctx, |engine| Ok(engine.exists(sha.as_bytes()))).unwrap_or(false);
         if !known {
             return ctx.fail(NOSCRIPT);
         }
@@ -160,19 +161,6 @@ fn run_eval(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) ->
             }),
         },
     )
-}
-
-/// Runs `f` with the engine (created on first use); an engine that cannot
-/// be made counts as `false`.
-fn engine_call(
-    ctx: &Ctx<'_>,
-    f: impl FnOnce(&mut crate::scripting::Engine) -> Result<bool, String>,
-) -> bool {
-    ctx.node
-        .scripts
-        .engine(super::REDIS_COMPAT_VERSION)
-        .and_then(|mut engine| f(&mut engine))
-        .unwrap_or(false)
 }
 
 /// Runs `f` with the engine on the Lua thread (it runs a library's code,

@@ -99,38 +99,7 @@ fn parse(lua: &Lua, bytes: &[u8], at: &mut usize, depth: usize) -> mlua::Result<
             inner.raw_set("string", lua.create_string(text)?)?;
             table_with(lua, "verbatim_string", Value::Table(inner))
         }
-        b'*' | b'>' => {
-            let n = length(head)?;
-            if n < 0 {
-                return Ok(Value::Boolean(false));
-            }
-            let table = lua.create_table()?;
-            for i in 1..=n {
-                let value = parse(lua, bytes, at, depth + 1)?;
-                table.raw_set(i, value)?;
-            }
-            Ok(Value::Table(table))
-        }
-        b'%' | b'~' => {
-            let n = length(head)?.max(0);
-            let inner = lua.create_table()?;
-            for _ in 0..n {
-                let key = parse(lua, bytes, at, depth + 1)?;
-                let value = if kind == b'%' {
-                    parse(lua, bytes, at, depth + 1)?
-                } else {
-                    Value::Boolean(true)
-                };
-                if !key.is_nil() {
-                    inner.raw_set(key, value)?;
-                }
-            }
-            table_with(
-                lua,
-                if kind == b'%' { "map" } else { "set" },
-                Value::Table(inner),
-            )
-        }
+        b'*' | b'>' | b'%' | b'~' => parse_aggregate(lua, kind, head, bytes, at, depth),
         b'_' => Ok(Value::Nil),
         b'#' => Ok(Value::Boolean(head == b"t")),
         b',' => {
@@ -154,6 +123,44 @@ fn parse(lua: &Lua, bytes: &[u8], at: &mut usize, depth: usize) -> mlua::Result<
         }
         _ => Err(malformed()),
     }
+}
+
+/// An array (`false` for RESP2's null array), a map `{map=...}` or a set
+/// `{set=...}` whose header is `head`.
+fn parse_aggregate(
+    lua: &Lua,
+    kind: u8,
+    head: &[u8],
+    bytes: &[u8],
+    at: &mut usize,
+    depth: usize,
+) -> mlua::Result<Value> {
+    let n = length(head)?;
+    if matches!(kind, b'*' | b'>') {
+        if n < 0 {
+            return Ok(Value::Boolean(false));
+        }
+        let table = lua.create_table()?;
+        for i in 1..=n {
+            let value = parse(lua, bytes, at, depth + 1)?;
+            table.raw_set(i, value)?;
+        }
+        return Ok(Value::Table(table));
+    }
+    let inner = lua.create_table()?;
+    for _ in 0..n.max(0) {
+        let key = parse(lua, bytes, at, depth + 1)?;
+        let value = if kind == b'%' {
+            parse(lua, bytes, at, depth + 1)?
+        } else {
+            Value::Boolean(true)
+        };
+        if !key.is_nil() {
+            inner.raw_set(key, value)?;
+        }
+    }
+    let name = if kind == b'%' { "map" } else { "set" };
+    table_with(lua, name, Value::Table(inner))
 }
 
 /// Writes a script's result `value` as the reply to its caller.

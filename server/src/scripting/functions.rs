@@ -12,16 +12,14 @@ use mlua::{Function, MultiValue, Table, Value};
 use parking_lot::Mutex;
 
 use super::busy::Running;
-use super::engine::{self, check_flags, compile_error, error_table, Env, Host, Invocation, Ran};
+use super::engine::{self, check_flags, compile_error, Host, Invocation};
+use super::env::{self, error_table, Env};
 use super::raise;
 use super::shebang::ScriptFlags;
 use crate::protocol::Reply;
 
 /// Redis's error for a library or function name it refuses.
 const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
-
-/// Flags of a function, as FUNCTION LIST shows them.
-pub type FunctionFlags = ScriptFlags;
 
 /// One registered function.
 struct Registered {
@@ -214,7 +212,7 @@ impl Functions {
             self.env.bridge.raw_set(
                 "log",
                 scope.create_function(|lua, args: MultiValue| {
-                    engine::bridge_log(lua, args, load_log)
+                    env::bridge_log(lua, args, load_log)
                 })?,
             )?;
             self.env.sandbox.show(&self.load_view)?;
@@ -360,7 +358,7 @@ impl Functions {
         invocation: &Invocation,
         host: &mut dyn Host,
         reply: &mut Reply<'_>,
-    ) -> Ran {
+    ) {
         let Some(registered) = self
             .index
             .get(name)
@@ -368,11 +366,11 @@ impl Functions {
             .and_then(|l| l.functions.get(name))
         else {
             reply.error("ERR Function not found");
-            return Ran::Refused;
+            return;
         };
         if let Err(refusal) = check_flags(registered.flags, invocation.read_only, host) {
             reply.error(&refusal);
-            return Ran::Refused;
+            return;
         }
         let lua = self.env.lua();
         let tables = || -> mlua::Result<(Table, Table)> {
@@ -396,7 +394,7 @@ impl Functions {
             Ok(t) => t,
             Err(e) => {
                 reply.error(&format!("ERR {e}"));
-                return Ran::Refused;
+                return;
             }
         };
         let options = engine::run_options(registered.flags, invocation.read_only);
@@ -404,13 +402,8 @@ impl Functions {
         let mut call_args = MultiValue::new();
         call_args.push_back(Value::Table(keys));
         call_args.push_back(Value::Table(args));
-        if let Err(e) = self
-            .env
-            .run(&function, call_args, host, options, name, reply)
-        {
-            reply.error(&format!("ERR {e}"));
-        }
-        Ran::Ran
+        self.env
+            .run(&function, call_args, host, options, name, reply);
     }
 }
 

@@ -14,6 +14,7 @@
 mod busy;
 mod convert;
 mod engine;
+mod env;
 mod functions;
 mod libs;
 mod numbers;
@@ -27,8 +28,8 @@ use std::sync::{mpsc, Arc};
 use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 
 pub use busy::{Kind, Running, KILLED};
-pub use engine::{CallOptions, Engine, Host, Invocation, LogLevel, Ran};
-pub use functions::{FunctionFlags, FunctionInfo, Functions, LibraryInfo, RestorePolicy};
+pub use engine::{CallOptions, Engine, Host, Invocation, LogLevel};
+pub use functions::{FunctionInfo, Functions, LibraryInfo, RestorePolicy};
 pub use shebang::ScriptFlags;
 
 /// Redis's reply to EVALSHA of an unknown script.

@@ -148,6 +148,15 @@ fn configure(lua: &Lua, table: &Table, settings: &Arc<Mutex<Settings>>) -> mlua:
         "decode_max_depth",
         depth_fn("decode_max_depth", |s| &mut s.decode_max_depth)?,
     )?;
+    configure_encoding(lua, table, settings)
+}
+
+/// The number precision, buffer and invalid-number settings.
+fn configure_encoding(
+    lua: &Lua,
+    table: &Table,
+    settings: &Arc<Mutex<Settings>>,
+) -> mlua::Result<()> {
     let s = settings.clone();
     table.raw_set(
         "encode_number_precision",

@@ -211,27 +211,12 @@ fn unpack(lua: &Lua, args: MultiValue) -> Returned {
         }
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
-                let bytes = &data[pos..pos + size];
-                let mut value: u64 = 0;
-                let ordered: Vec<u8> = if header.little {
-                    bytes.iter().rev().copied().collect()
-                } else {
-                    bytes.to_vec()
-                };
-                for b in ordered {
-                    value = (value << 8) | u64::from(b);
-                }
-                let n = if opt.is_ascii_lowercase() && size > 0 {
-                    let shift = (size * 8 - 1).min(63) as u32;
-                    let mask = u64::MAX << shift;
-                    if value & mask != 0 {
-                        value |= mask;
-                    }
-                    value as i64 as f64
-                } else {
-                    value as f64
-                };
-                values.push(Value::Number(n));
+                let signed = opt.is_ascii_lowercase();
+                values.push(Value::Number(read_integer(
+                    &data[pos..pos + size],
+                    header.little,
+                    signed,
+                )));
             }
             b'x' => {}
             b'f' => {
@@ -254,12 +239,7 @@ fn unpack(lua: &Lua, args: MultiValue) -> Returned {
             }
             b'c' => {
                 if size == 0 {
-                    let previous = match values.last() {
-                        Some(Value::Number(n)) => *n,
-                        _ => return Err("format 'c0' needs a previous size".into()),
-                    };
-                    values.pop();
-                    size = previous as usize;
+                    size = previous_size(&mut values)?;
                     if size > data.len() || pos > data.len() - size {
                         return Err(too_short());
                     }
@@ -285,6 +265,39 @@ fn unpack(lua: &Lua, args: MultiValue) -> Returned {
     }
     values.push(Value::Integer(pos as i64 + 1));
     Ok(values)
+}
+
+/// An integer of `bytes.len()` bytes, sign-extended from its top bit when
+/// `signed` (as struct.c reads it, in 64 bits).
+fn read_integer(bytes: &[u8], little: bool, signed: bool) -> f64 {
+    let mut value: u64 = 0;
+    let mut push = |b: u8| value = (value << 8) | u64::from(b);
+    if little {
+        bytes.iter().rev().for_each(|&b| push(b));
+    } else {
+        bytes.iter().for_each(|&b| push(b));
+    }
+    if signed && !bytes.is_empty() {
+        let shift = (bytes.len() * 8 - 1).min(63) as u32;
+        let mask = u64::MAX << shift;
+        if value & mask != 0 {
+            value |= mask;
+        }
+        return value as i64 as f64;
+    }
+    value as f64
+}
+
+/// `c0`'s size: the number unpacked just before it, taken off the results.
+fn previous_size(values: &mut Vec<Value>) -> Result<usize, String> {
+    match values.last() {
+        Some(Value::Number(n)) => {
+            let size = *n as usize;
+            values.pop();
+            Ok(size)
+        }
+        _ => Err("format 'c0' needs a previous size".into()),
+    }
 }
 
 fn size(_lua: &Lua, args: MultiValue) -> Returned {
