@@ -222,7 +222,11 @@ fn write_table(table: &Table, reply: &mut Reply<'_>, script_resp3: bool, depth: 
         _ => {}
     }
     if let Some(number) = string_field(table, "big_number") {
-        if reply.resp3() {
+        // Text that is not a number would make a malformed RESP3 frame
+        // (Redis writes it anyway): it goes as a bulk string instead.
+        let digits = number.strip_prefix(b"-").unwrap_or(&number);
+        let well_formed = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+        if reply.resp3() && well_formed {
             let mut raw = Vec::with_capacity(number.len() + 3);
             raw.push(b'(');
             raw.extend(
@@ -382,6 +386,11 @@ mod tests {
         assert_eq!(
             reply_of(&lua, "return {big_number='12'}", true, false),
             b"(12\r\n"
+        );
+        // Not a number: a bulk string rather than a malformed frame.
+        assert_eq!(
+            reply_of(&lua, "return {big_number='t'}", true, false),
+            b"$1\r\nt\r\n"
         );
         assert_eq!(
             reply_of(&lua, "return {set={a=true}}", true, false),
