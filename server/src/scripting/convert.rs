@@ -222,24 +222,7 @@ fn write_table(table: &Table, reply: &mut Reply<'_>, script_resp3: bool, depth: 
         _ => {}
     }
     if let Some(number) = string_field(table, "big_number") {
-        // Text that is not a number would make a malformed RESP3 frame
-        // (Redis writes it anyway): it goes as a bulk string instead.
-        let digits = number.strip_prefix(b"-").unwrap_or(&number);
-        let well_formed = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
-        if reply.resp3() && well_formed {
-            let mut raw = Vec::with_capacity(number.len() + 3);
-            raw.push(b'(');
-            raw.extend(
-                number
-                    .iter()
-                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-            );
-            raw.extend_from_slice(b"\r\n");
-            reply.raw(&raw);
-        } else {
-            reply.bulk(&number);
-        }
-        return;
+        return write_big_number(reply, &number);
     }
     if let Value::Table(map) = field("map") {
         let pairs: Vec<(Value, Value)> =
@@ -333,6 +316,23 @@ pub fn to_argument(value: &Value) -> Option<Vec<u8>> {
         Value::Integer(n) => Some(format_g(*n as f64, 17).into_bytes()),
         Value::Number(n) => Some(format_g(*n, 17).into_bytes()),
         _ => None,
+    }
+}
+
+/// A `{big_number=s}` reply: RESP3's big number, a bulk string in RESP2.
+/// Text that is not a number would make a malformed RESP3 frame (Redis
+/// writes it anyway): it goes as a bulk string instead.
+fn write_big_number(reply: &mut Reply<'_>, number: &[u8]) {
+    let digits = number.strip_prefix(b"-").unwrap_or(number);
+    let well_formed = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+    if reply.resp3() && well_formed {
+        let mut raw = Vec::with_capacity(number.len() + 3);
+        raw.push(b'(');
+        raw.extend_from_slice(number);
+        raw.extend_from_slice(b"\r\n");
+        reply.raw(&raw);
+    } else {
+        reply.bulk(number);
     }
 }
 

@@ -219,23 +219,9 @@ fn unpack(lua: &Lua, args: MultiValue) -> Returned {
                 )));
             }
             b'x' => {}
-            b'f' => {
-                let bytes: [u8; 4] = data[pos..pos + 4].try_into().map_err(|_| too_short())?;
-                let f = if header.little {
-                    f32::from_le_bytes(bytes)
-                } else {
-                    f32::from_be_bytes(bytes)
-                };
-                values.push(Value::Number(f64::from(f)));
-            }
-            b'd' => {
-                let bytes: [u8; 8] = data[pos..pos + 8].try_into().map_err(|_| too_short())?;
-                let d = if header.little {
-                    f64::from_le_bytes(bytes)
-                } else {
-                    f64::from_be_bytes(bytes)
-                };
-                values.push(Value::Number(d));
+            b'f' | b'd' => {
+                let float = read_float(&data[pos..], opt == b'd', header.little);
+                values.push(Value::Number(float.ok_or_else(too_short)?));
             }
             b'c' => {
                 if size == 0 {
@@ -265,6 +251,27 @@ fn unpack(lua: &Lua, args: MultiValue) -> Returned {
     }
     values.push(Value::Integer(pos as i64 + 1));
     Ok(values)
+}
+
+/// A float (`double`: 8 bytes, else 4) at the start of `bytes`; `None`
+/// when too few bytes are left.
+fn read_float(bytes: &[u8], double: bool, little: bool) -> Option<f64> {
+    if double {
+        let bytes: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+        Some(if little {
+            f64::from_le_bytes(bytes)
+        } else {
+            f64::from_be_bytes(bytes)
+        })
+    } else {
+        let bytes: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+        let f = if little {
+            f32::from_le_bytes(bytes)
+        } else {
+            f32::from_be_bytes(bytes)
+        };
+        Some(f64::from(f))
+    }
 }
 
 /// An integer of `bytes.len()` bytes, sign-extended from its top bit when
