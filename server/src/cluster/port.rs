@@ -27,6 +27,23 @@ const WAIT_CAP: Duration = Duration::from_secs(60);
 /// rate).
 static PEER_AUTH_WARNINGS: LogLimit = LogLimit::new(crate::log_limit::WARN_PERIOD_MS);
 
+impl Link {
+    /// Sends `command` to every other live member of the cluster, without
+    /// waiting for their replies (fire and forget).
+    fn send_to_other_nodes(&self, command: bytes::Bytes) {
+        let view = self.cluster.view();
+        for member in view.members.iter() {
+            if member.name != self.cluster.settings.node_name {
+                drop(
+                    self.cluster
+                        .peers
+                        .send(member.resp_addr, false, command.clone()),
+                );
+            }
+        }
+    }
+}
+
 impl ClusterPort for Link {
     fn run(&mut self, ctx: &mut Ctx<'_>, op: ClusterOp, args: Args<'_>) -> Outcome {
         match op {
@@ -83,19 +100,9 @@ impl ClusterPort for Link {
     }
 
     fn broadcast(&mut self, args: Args<'_>) {
-        let view = self.cluster.view();
-        let command = super::router::encode(args);
-        for member in view.members.iter() {
-            if member.name != self.cluster.settings.node_name {
-                // Fire and forget: a node that misses it answers NOSCRIPT,
-                // and clients fall back to EVAL, as with Redis Cluster.
-                drop(
-                    self.cluster
-                        .peers
-                        .send(member.resp_addr, false, command.clone()),
-                );
-            }
-        }
+        // A node that misses it answers NOSCRIPT, and clients fall back to
+        // EVAL, as with Redis Cluster.
+        self.send_to_other_nodes(super::router::encode(args));
     }
 
     fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String> {
@@ -117,13 +124,9 @@ impl ClusterPort for Link {
     fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]) {
         let mut command = BytesMut::new();
         ringcache_proto::resp::write_command(&mut command, &[&b"RCPUBLISH"[..], channel, message]);
-        let command = command.freeze();
-        let view = self.cluster.view();
-        for addr in view.peer_addrs() {
-            // Fire and forget: a node that misses a message misses it, as a
-            // subscriber that reconnects does in Redis.
-            drop(self.cluster.peers.send(addr, false, command.clone()));
-        }
+        // A node that misses a message misses it, as a subscriber that
+        // reconnects does in Redis.
+        self.send_to_other_nodes(command.freeze());
     }
 
     fn reset(&mut self) {

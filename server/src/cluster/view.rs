@@ -72,15 +72,6 @@ impl ClusterView {
         self.placement.nodes() != other.placement.nodes() || self.addrs != other.addrs
     }
 
-    /// RESP addresses of the other ring nodes.
-    pub fn peer_addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.addrs
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| self.me.is_none_or(|me| me as usize != *i))
-            .map(|(_, addr)| *addr)
-    }
-
     /// RESP address of ring node `node`.
     pub fn addr(&self, node: NodeIndex) -> SocketAddr {
         self.addrs[node as usize]

@@ -3,7 +3,7 @@
 use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
 use super::spec::flag_sets::{R, RF, WF, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
-use super::{read_value, Ctx, Outcome};
+use super::{read_value, reply_count, Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
@@ -210,31 +210,19 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// HEXISTS key field
 pub fn hexists(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_value::<HashValue, _>(ctx, args.get(1), |h, _| h.get(args.get(2)).is_some()) {
-        Ok(found) => ctx.reply.int(i64::from(found.unwrap_or(false))),
-        Err(WrongType) => return ctx.fail(WRONGTYPE),
-    }
-    Outcome::Unchanged
+    reply_count::<HashValue>(ctx, args.get(1), |h| h.get(args.get(2)).is_some() as i64)
 }
 
 /// HLEN key
 pub fn hlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_value::<HashValue, _>(ctx, args.get(1), |h, _| h.len()) {
-        Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(WrongType) => return ctx.fail(WRONGTYPE),
-    }
-    Outcome::Unchanged
+    reply_count::<HashValue>(ctx, args.get(1), |h| h.len() as i64)
 }
 
 /// HSTRLEN key field
 pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_value::<HashValue, _>(ctx, args.get(1), |h, _| {
-        h.get(args.get(2)).map_or(0, <[u8]>::len)
-    }) {
-        Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(WrongType) => return ctx.fail(WRONGTYPE),
-    }
-    Outcome::Unchanged
+    reply_count::<HashValue>(ctx, args.get(1), |h| {
+        h.get(args.get(2)).map_or(0, <[u8]>::len) as i64
+    })
 }
 
 /// Applies `step` to a field's current value (None when absent) and stores

@@ -7,7 +7,7 @@ use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::lists_multi as multi;
 use super::spec::flag_sets::{R, RF, W, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
-use super::{read_value, Ctx, Outcome};
+use super::{read_value, reply_count, Ctx, Outcome};
 use crate::protocol::Args;
 use crate::store::{End, Kind, ListValue, WrongType};
 
@@ -191,11 +191,7 @@ pub fn rpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// LLEN key
 pub fn llen(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_value::<ListValue, _>(ctx, args.get(1), |list, _| list.len()) {
-        Ok(len) => ctx.reply.int(len.unwrap_or(0) as i64),
-        Err(WrongType) => return ctx.fail(WRONGTYPE),
-    }
-    Outcome::Unchanged
+    reply_count::<ListValue>(ctx, args.get(1), |list| list.len() as i64)
 }
 
 /// Redis's start/stop arithmetic (LRANGE, LTRIM): the inclusive range of

@@ -337,6 +337,21 @@ pub fn read_value<T: CollectionType, R>(
     Ok(lock.read_as::<T>(key)?.map(|value| f(value, ctx)))
 }
 
+/// Replies with the integer `f` reads from the value of type `T` at
+/// `key` (0 when the key is absent), or WRONGTYPE: LLEN, SCARD, SISMEMBER,
+/// HLEN, HEXISTS, HSTRLEN, ZCOUNT and the like.
+pub fn reply_count<T: CollectionType>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(&T) -> i64,
+) -> Outcome {
+    match read_value::<T, _>(ctx, key, |value, _| f(value)) {
+        Ok(n) => ctx.reply.int(n.unwrap_or(0)),
+        Err(WrongType) => return ctx.fail(args::WRONGTYPE),
+    }
+    Outcome::Unchanged
+}
+
 /// The Redis error for a wrong argument count.
 pub fn wrong_arity(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")

@@ -8,7 +8,7 @@ mod algebra;
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::spec::flag_sets::{R, RF, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
-use super::{read_value, Ctx, Outcome};
+use super::{read_value, reply_count, Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::protocol::{Args, Reply};
 use crate::store::{initial_access, CollectionType, SetMember, SetValue, WrongType};
@@ -128,11 +128,7 @@ pub fn smembers(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// SISMEMBER key member
 pub fn sismember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_value::<SetValue, _>(ctx, args.get(1), |set, _| set.contains(args.get(2))) {
-        Ok(found) => ctx.reply.int(i64::from(found.unwrap_or(false))),
-        Err(WrongType) => return ctx.fail(WRONGTYPE),
-    }
-    Outcome::Unchanged
+    reply_count::<SetValue>(ctx, args.get(1), |set| set.contains(args.get(2)) as i64)
 }
 
 /// SMISMEMBER key member [member ...]
@@ -156,11 +152,7 @@ pub fn smismember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// SCARD key
 pub fn scard(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    match read_value::<SetValue, _>(ctx, args.get(1), |set, _| set.len()) {
-        Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(WrongType) => return ctx.fail(WRONGTYPE),
-    }
-    Outcome::Unchanged
+    reply_count::<SetValue>(ctx, args.get(1), |set| set.len() as i64)
 }
 
 /// SPOP key [count]: the count is checked first, then the key (a missing

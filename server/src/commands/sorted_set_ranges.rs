@@ -8,7 +8,7 @@
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::sorted_set_args::{reply_members, LexBound, ScoreBound, BAD_LEX_RANGE, BAD_SCORE_RANGE};
-use super::{read_value, Ctx, Outcome};
+use super::{read_value, reply_count, Ctx, Outcome};
 use crate::protocol::Args;
 use crate::store::{Collection, OwnedValue, SortedSet, WrongType};
 
@@ -317,14 +317,10 @@ fn count(ctx: &mut Ctx<'_>, args: Args<'_>, by: By) -> Outcome {
         Ok(b) => b,
         Err(e) => return ctx.fail(e),
     };
-    match read_value::<SortedSet, _>(ctx, args.get(1), |z, _| {
+    reply_count::<SortedSet>(ctx, args.get(1), |z| {
         let (lo, hi) = span(z, &bounds);
-        hi - lo
-    }) {
-        Ok(n) => ctx.reply.int(n.unwrap_or(0) as i64),
-        Err(WrongType) => return ctx.fail(WRONGTYPE),
-    }
-    Outcome::Unchanged
+        (hi - lo) as i64
+    })
 }
 
 /// ZCOUNT key min max

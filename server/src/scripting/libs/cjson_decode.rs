@@ -204,7 +204,8 @@ impl Parser<'_> {
         }
     }
 
-    /// `\uXXXX` (and a following low surrogate) at the current position.
+    /// A `\u` escape with its four hex digits (and a following low
+    /// surrogate) at the current position.
     fn unicode_escape(&mut self) -> Option<char> {
         let hex = |at: usize| -> Option<u32> {
             let digits = self.text.get(at..at + 4)?;
