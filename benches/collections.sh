@@ -23,39 +23,9 @@ bench_ports 17395
 require redis-benchmark redis-cli
 build_release ringcache-server
 start_pair
-HAVE_REDIS=0
-[ ${#SERVERS[@]} = 2 ] && HAVE_REDIS=1
 TESTS=lpush,rpush,lpop,rpop,sadd,spop,zadd,zpopmin,lrange_100,lrange_300
 
-# run PORT PIPELINE -> lines "TEST RPS" (the LPUSH that fills the list for
-# LRANGE is left out)
-run() {
-  resp "$1" FLUSHALL >/dev/null
-  redis-benchmark -p "$1" -t "$TESTS" -P "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" --csv -q \
-    | awk -F'","' 'NR > 1 && $1 !~ /needed/ { gsub(/"/, "", $1); gsub(/"/, "", $2); split($1, t, " "); print t[1], $2 }'
-}
-
-echo "redis-benchmark -t $TESTS -c $CLIENTS -n $REQUESTS -r $KEYSPACE, $ROUNDS rounds, alternating"
-for pipeline in 1 16; do
-  declare -A ratios=()
-  for round in $(seq 1 "$ROUNDS"); do
-    rs=""
-    [ $HAVE_REDIS = 1 ] && rs=$(run "$RS_PORT" "$pipeline")
-    rc=$(run "$RC_PORT" "$pipeline")
-    while read -r test rps; do
-      other=$(awk -v t="$test" '$1 == t { print $2 }' <<<"$rs")
-      ratio=$(awk -v a="$rps" -v b="${other:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')
-      printf 'P%-3s round %s %-12s ringcache %10s redis %10s ratio %s\n' "$pipeline" "$round" "$test" "$rps" "${other:-n/a}" "$ratio"
-      ratios[$test]+="$ratio "
-    done <<<"$rc"
-  done
-  if [ $HAVE_REDIS = 1 ]; then
-    for test in "${!ratios[@]}"; do
-      printf 'median ratio %-12s P%s: %s\n' "$test" "$pipeline" "$(tr ' ' '\n' <<<"${ratios[$test]}" | grep . | median)"
-    done | sort
-  fi
-  unset ratios
-done
+redis_benchmark_ratios "$TESTS" "$ROUNDS" "1 16"
 
 # load KIND PORT: COUNT keys of KIND through redis-cli --pipe.
 load() {

@@ -206,3 +206,40 @@ for k in sys.argv[2].split("."):
     d = d[k]
 print(d)' "$1" "$2"
 }
+
+# redis_benchmark_run PORT TESTS PIPELINE -> lines "TEST RPS": one
+# redis-benchmark run of TESTS (CLIENTS, REQUESTS, KEYSPACE) after a
+# FLUSHALL (the LPUSH that fills the list for LRANGE is left out).
+redis_benchmark_run() {
+  resp "$1" FLUSHALL >/dev/null
+  redis-benchmark -p "$1" -t "$2" -P "$3" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" --csv -q \
+    | awk -F'","' 'NR > 1 && $1 !~ /needed/ { gsub(/"/, "", $1); gsub(/"/, "", $2); split($1, t, " "); print t[1], $2 }'
+}
+
+# redis_benchmark_ratios TESTS ROUNDS PIPELINES: each pipeline depth,
+# ROUNDS rounds of TESTS on the pair (start_pair), the servers alternating;
+# one line per test and round, then the median ratio ringcache / redis.
+redis_benchmark_ratios() {
+  local tests=$1 rounds=$2 pipelines=$3 pipeline round rc rs test rps other ratio
+  echo "redis-benchmark -t $tests -c $CLIENTS -n $REQUESTS -r $KEYSPACE, $rounds rounds, alternating"
+  for pipeline in $pipelines; do
+    declare -A ratios=()
+    for round in $(seq 1 "$rounds"); do
+      rs=""
+      [ ${#SERVERS[@]} = 2 ] && rs=$(redis_benchmark_run "$RS_PORT" "$tests" "$pipeline")
+      rc=$(redis_benchmark_run "$RC_PORT" "$tests" "$pipeline")
+      while read -r test rps; do
+        other=$(awk -v t="$test" '$1 == t { print $2 }' <<<"$rs")
+        ratio=$(awk -v a="$rps" -v b="${other:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')
+        printf 'P%-3s round %s %-12s ringcache %10s redis %10s ratio %s\n' "$pipeline" "$round" "$test" "$rps" "${other:-n/a}" "$ratio"
+        ratios[$test]+="$ratio "
+      done <<<"$rc"
+    done
+    if [ ${#SERVERS[@]} = 2 ]; then
+      for test in "${!ratios[@]}"; do
+        printf 'median ratio %-12s P%s: %s\n' "$test" "$pipeline" "$(tr ' ' '\n' <<<"${ratios[$test]}" | grep . | median)"
+      done | sort
+    fi
+    unset ratios
+  done
+}
