@@ -25,34 +25,7 @@ pub fn invalid_expire(command: &str) -> String {
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll`: optional
 /// `-`, no `+`, no spaces, no leading zeros.
 pub fn parse_i64(text: &[u8]) -> Option<i64> {
-    if text == b"0" {
-        return Some(0);
-    }
-    if text.len() > 20 {
-        return None;
-    }
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, text),
-    };
-    if digits.first().is_none_or(|&b| !(b'1'..=b'9').contains(&b)) {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        let digit = i64::from(b - b'0');
-        // Negative numbers build downwards so that i64::MIN fits.
-        n = n.checked_mul(10)?;
-        n = if negative {
-            n.checked_sub(digit)?
-        } else {
-            n.checked_add(digit)?
-        };
-    }
-    Some(n)
+    crate::store::number::parse_canonical(text)
 }
 
 /// Parses a non-negative integer that fits `usize`.

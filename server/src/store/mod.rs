@@ -25,6 +25,7 @@ mod hash_value;
 pub mod lazyfree;
 mod list_value;
 mod memory;
+pub mod number;
 pub mod packed;
 mod policy;
 mod set_value;

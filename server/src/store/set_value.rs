@@ -91,7 +91,7 @@ impl<'a> Member<'a> {
 
 /// The integer Redis stores `member` as in an intset, if any.
 fn as_int(member: &[u8]) -> Option<i64> {
-    intset::parse_canonical(member)
+    crate::store::number::parse_canonical(member)
 }
 
 fn listpack_max(limits: &EncodingLimits) -> usize {

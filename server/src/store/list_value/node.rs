@@ -8,6 +8,7 @@
 //! long list is kept reversed: pushes and pops at either end of the list
 //! then work at the start of their block.
 
+use crate::store::number::parse_canonical;
 use crate::store::packed::{Items, Packed};
 
 /// Bytes of an empty listpack: its header (total bytes, element count)
@@ -18,7 +19,7 @@ pub const LP_EMPTY: usize = 7;
 /// form for canonical integers, else a length header and the bytes) and
 /// the back length that lets it be walked backwards.
 pub fn lp_entry_size(item: &[u8]) -> usize {
-    let encoded = match lp_integer(item) {
+    let encoded = match parse_canonical(item) {
         Some(v) => match v {
             0..=127 => 1,
             -4096..=4095 => 2,
@@ -41,36 +42,6 @@ pub fn lp_entry_size(item: &[u8]) -> usize {
         _ => 5,
     };
     encoded + back
-}
-
-/// The integer listpack stores `item` as: canonical decimal text (no
-/// sign but `-`, no leading zeros) of at most 20 bytes that fits i64.
-fn lp_integer(item: &[u8]) -> Option<i64> {
-    if item == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match item {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, item),
-    };
-    if item.len() > 20 || digits.first().is_none_or(|&b| !(b'1'..=b'9').contains(&b)) {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        let digit = i64::from(b - b'0');
-        // Negative numbers build downwards so that i64::MIN fits.
-        n = n.checked_mul(10)?;
-        n = if negative {
-            n.checked_sub(digit)?
-        } else {
-            n.checked_add(digit)?
-        };
-    }
-    Some(n)
 }
 
 /// Rounds `n` up to the allocator's size class (jemalloc: 8, 16, then

@@ -13,38 +13,6 @@ pub struct IntSet {
     block: Box<[u8]>,
 }
 
-/// The integer Redis reads `text` as (its `string2ll`): the canonical
-/// decimal text of an i64 only, so no `+`, no leading zero, no `-0`. The
-/// same rules as the commands' integer parser, which the store does not
-/// import.
-pub fn parse_canonical(text: &[u8]) -> Option<i64> {
-    if text == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, text),
-    };
-    if digits.len() > 19 || digits.first().is_none_or(|&b| !(b'1'..=b'9').contains(&b)) {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        let digit = i64::from(b - b'0');
-        // Negative numbers build downwards so that i64::MIN fits.
-        n = n.checked_mul(10)?;
-        n = if negative {
-            n.checked_sub(digit)?
-        } else {
-            n.checked_add(digit)?
-        };
-    }
-    Some(n)
-}
-
 /// The narrowest width that holds `value`.
 fn width_of(value: i64) -> usize {
     if i16::try_from(value).is_ok() {
@@ -186,6 +154,7 @@ fn build(width: usize, len: usize, values: impl Iterator<Item = i64>) -> Box<[u8
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::number::parse_canonical;
 
     #[test]
     fn follows_a_sorted_vector_model() {
