@@ -4,15 +4,15 @@
 //! batch.
 //!
 //! A script holds the node's gate alone, as EXEC does, and its commands
-//! run with `ctx.atomic` (never deferred or blocked). It runs on a
-//! blocking thread of the runtime, not on the connection's worker, so
-//! the node keeps answering while it runs: other connections wait at the
-//! gate up to `busy-reply-threshold`, then get `-BUSY` (and may SCRIPT
-//! KILL it), see `commands::run`. The caller's connection waits for the
-//! result before its next request ([`Ctx::awaiting`]); the keys the script
-//! wrote come back with the reply, for replication as a transaction's.
-//! Inside EXEC (the gate already held by the caller) a script runs at once
-//! on the caller's thread.
+//! run with `ctx.atomic` (never deferred or blocked). It runs on the Lua
+//! thread (`scripting::lua_thread`), which takes the gate itself, not on
+//! the connection's worker, so the node keeps answering while it runs:
+//! other connections wait at the gate up to `busy-reply-threshold`, then
+//! get `-BUSY` (and may SCRIPT KILL it), see `commands::run`. The caller's
+//! connection waits for the result before its next request
+//! ([`Ctx::awaiting`]); the keys the script wrote come back with the
+//! reply, for replication as a transaction's. Inside EXEC (the gate held
+//! by the transaction) the caller's thread waits for the script.
 
 use std::sync::Arc;
 
