@@ -144,6 +144,41 @@ fn pipelined_requests_wait_for_the_script() {
 }
 
 #[test]
+fn script_writes_touch_watches_and_wake_blocked_clients() {
+    let node = TestServer::start();
+    let mut tx = node.raw();
+    let mut other = node.raw();
+    assert_eq!(tx.roundtrip(&["WATCH", "w"]), b"+OK\r\n");
+    assert_eq!(
+        other.roundtrip(&["EVAL", "return redis.call('SET', KEYS[1], 'x')", "1", "w"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(tx.roundtrip(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(tx.roundtrip(&["SET", "w", "mine"]), b"+QUEUED\r\n");
+    assert_eq!(
+        tx.roundtrip(&["EXEC"]),
+        b"*-1\r\n",
+        "the script's write aborts EXEC"
+    );
+    // A push from a script serves a client blocked on the list.
+    let mut blocked = node.raw();
+    blocked.send_command(&["BLPOP", "list", "0"]);
+    let mut conn = node.conn();
+    assert!(common::eventually(DEADLINE, || {
+        common::info_u64(&mut conn, "blocked_clients") == 1
+    }));
+    let pushed = other.roundtrip(&[
+        "EVAL",
+        "return redis.call('RPUSH', KEYS[1], 'a')",
+        "1",
+        "list",
+    ]);
+    assert_eq!(pushed, b":1\r\n");
+    let served = blocked.reply();
+    assert_eq!(served.items().map(|i| i.len()), Some(2));
+}
+
+#[test]
 fn scripts_are_atomic_for_other_clients() {
     let node = TestServer::start();
     let stop = Arc::new(AtomicBool::new(false));

@@ -4,15 +4,15 @@
 //! batch.
 //!
 //! A script holds the node's gate alone, as EXEC does, and its commands
-//! run with `ctx.atomic` (never deferred or blocked). It runs on a
-//! blocking thread of the runtime, not on the connection's worker, so
-//! the node keeps answering while it runs: other connections wait at the
-//! gate up to `busy-reply-threshold`, then get `-BUSY` (and may SCRIPT
-//! KILL it), see `commands::run`. The caller's connection waits for the
-//! result before its next request ([`Ctx::awaiting`]); the keys the script
-//! wrote come back with the reply, for replication as a transaction's.
-//! Inside EXEC (the gate already held by the caller) a script runs at once
-//! on the caller's thread.
+//! run with `ctx.atomic` (never deferred or blocked). It runs on the Lua
+//! thread (`scripting::lua_thread`), which takes the gate itself, not on
+//! the connection's worker, so the node keeps answering while it runs:
+//! other connections wait at the gate up to `busy-reply-threshold`, then
+//! get `-BUSY` (and may SCRIPT KILL it), see `commands::run`. The caller's
+//! connection waits for the result before its next request
+//! ([`Ctx::awaiting`]); the keys the script wrote come back with the
+//! reply, for replication as a transaction's. Inside EXEC (the gate held
+//! by the transaction) the caller's thread waits for the script.
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use super::spec::{CommandSpec, Flags};
 use super::{find, run, ClusterOp, ClusterPort, Ctx, Outcome, OwnedArgs, Session};
 use crate::clients::ClientHandle;
 use crate::protocol::{Args, Reply};
-use crate::scripting::{CallOptions, Engine, Host, Kind, LogLevel, ScriptFlags};
+use crate::scripting::{CallOptions, Engine, Host, Job, Kind, LogLevel, ScriptFlags};
 use crate::state::NodeState;
 
 /// Redis's refusals of a command a script calls.
@@ -273,40 +273,54 @@ pub struct Run {
     pub work: Work,
 }
 
-/// Runs a script for the request in `ctx`: at once inside a transaction,
-/// otherwise on a blocking thread with the gate held alone, the caller's
-/// connection waiting for it.
+/// Runs a script for the request in `ctx` on the Lua thread: inside a
+/// transaction at once (the transaction holds the gate), otherwise when
+/// the Lua thread has the gate alone, the caller's connection waiting for
+/// the reply.
 pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
     let caller = Caller::of(ctx);
     let node = ctx.node.clone();
-    let runtime = match tokio::runtime::Handle::try_current() {
-        Ok(runtime) if !ctx.atomic => runtime,
-        _ => {
-            // Inside a transaction the gate is held by it; outside a
-            // runtime (a unit test's direct call) nothing else runs.
-            let (reply, written) = on_lua_thread(node, caller, script);
-            ctx.reply.raw(&reply);
-            ctx.written.extend(written);
-            return Outcome::Transaction;
+    if ctx.atomic {
+        let scripts = node.clone();
+        let ran = scripts
+            .scripts
+            .run_held(move || execute(&node, &caller, script));
+        let (reply, written) = ran.unwrap_or_else(internal_error);
+        ctx.reply.raw(&reply);
+        ctx.written.extend(written);
+        return Outcome::Transaction;
+    }
+    let (done, result) = tokio::sync::oneshot::channel();
+    let gated = node.clone();
+    let mut pending = Some((node.clone(), caller, script, done));
+    let attempt = move |wait| {
+        if pending.is_none() {
+            return true;
         }
+        let Some(_alone) = gated.gate.try_exclusive_for(wait) else {
+            return false;
+        };
+        if let Some((node, caller, script, done)) = pending.take() {
+            let _ = done.send(execute(&node, &caller, script));
+        }
+        true
     };
-    let task = runtime.spawn_blocking(move || {
-        let _alone = node.gate.exclusive();
-        on_lua_thread(node.clone(), caller, script)
-    });
-    ctx.awaiting = Some(Box::pin(task.map(|done| {
-        done.unwrap_or_else(|_| (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new()))
-    })));
+    if node
+        .scripts
+        .on_lua_thread(Job::Alone(Box::new(attempt)))
+        .is_err()
+    {
+        return ctx.fail("ERR no thread to run scripts on");
+    }
+    // A panic while it ran drops `done`: the caller gets an error.
+    ctx.awaiting = Some(Box::pin(async move {
+        result.await.unwrap_or_else(|_| internal_error())
+    }));
     Outcome::Unchanged
 }
 
-/// Runs `script` on the Lua thread (the gate held by the caller of this).
-fn on_lua_thread(node: Arc<NodeState>, caller: Caller, script: Run) -> (Bytes, Vec<Vec<u8>>) {
-    let scripts = node.clone();
-    scripts
-        .scripts
-        .on_lua_thread(move || execute(&node, &caller, script))
-        .unwrap_or_else(|| (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new()))
+fn internal_error() -> (Bytes, Vec<Vec<u8>>) {
+    (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new())
 }
 
 /// Runs `script` now (the gate held by the caller of this): its reply and

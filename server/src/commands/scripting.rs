@@ -172,7 +172,7 @@ pub fn engine_on_lua_thread<T: Send + 'static>(
     let node = ctx.node.clone();
     ctx.node
         .scripts
-        .on_lua_thread(move || {
+        .run_held(move || {
             let mut engine = node.scripts.engine(super::REDIS_COMPAT_VERSION)?;
             f(&mut engine)
         })

@@ -112,7 +112,7 @@ impl Engine {
     /// Caps both Lua heaps at `limit` bytes (0: no cap).
     pub fn set_memory_limit(&mut self, limit: u64) {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let _ = self.eval.lua().set_memory_limit(limit);
+        self.eval.set_memory_limit(limit);
         self.functions.set_memory_limit(limit);
     }
 

@@ -40,6 +40,8 @@ pub(super) struct Env {
     handler: Function,
     runner: Function,
     running: Arc<Running>,
+    /// The heap's cap (0: none).
+    memory_limit: std::sync::atomic::AtomicUsize,
 }
 
 impl Env {
@@ -98,6 +100,7 @@ impl Env {
             handler,
             runner,
             running: running.clone(),
+            memory_limit: std::sync::atomic::AtomicUsize::new(0),
         };
         env.watch_running()?;
         Ok(env)
@@ -178,6 +181,7 @@ impl Env {
             }
             Ok(result)
         });
+        self.collect_if_full();
         let script_resp3 = state.lock().resp3;
         match result {
             Ok(result) => {
@@ -197,6 +201,23 @@ impl Env {
                 first_line(&e.to_string())
             )),
         }
+    }
+
+    /// Collects garbage when the heap is past half its cap: Lua 5.1 does
+    /// not collect before it refuses an allocation, so what a script that
+    /// ran out of memory left would make the next one fail too.
+    fn collect_if_full(&self) {
+        let limit = self.memory_limit.load(std::sync::atomic::Ordering::Relaxed);
+        if limit > 0 && self.lua().used_memory() > limit / 2 {
+            let _ = self.lua().gc_collect();
+        }
+    }
+
+    /// Caps the heap at `limit` bytes (0: no cap).
+    pub(super) fn set_memory_limit(&self, limit: usize) {
+        self.memory_limit
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.lua().set_memory_limit(limit);
     }
 
     /// `redis.call` and `redis.pcall` for one run.
@@ -453,9 +474,15 @@ fn script_position(lua: &Lua) -> Option<(String, i32)> {
 /// The reply for a script that raised `error` (the handler's table).
 fn write_script_error(error: &Value, name: &str, reply: &mut Reply<'_>) {
     let Value::Table(table) = error else {
-        reply.error(&format!(
-            "ERR Error running script {name}, execution failure"
-        ));
+        // Not the handler's table: the handler itself failed (Lua's heap
+        // is full), and Lua says why.
+        let why = match error {
+            Value::String(text) => text.to_string_lossy(),
+            Value::Error(e) => first_line(&e.to_string()).to_string(),
+            _ => "execution failure".into(),
+        };
+        let why: String = why.chars().take(100).collect();
+        reply.error(&format!("ERR Error running script {name}, {why}"));
         return;
     };
     let text = |key: &str| match table.raw_get::<Value>(key) {

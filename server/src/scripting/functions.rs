@@ -141,7 +141,7 @@ impl Functions {
     }
 
     pub(super) fn set_memory_limit(&self, limit: usize) {
-        let _ = self.env.lua().set_memory_limit(limit);
+        self.env.set_memory_limit(limit);
     }
 
     /// FUNCTION LOAD [REPLACE]: returns the library's name.

@@ -17,6 +17,7 @@ mod engine;
 mod env;
 mod functions;
 mod libs;
+mod lua_thread;
 mod numbers;
 mod raise;
 mod sandbox;
@@ -30,6 +31,8 @@ use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 pub use busy::{Kind, Running, KILLED};
 pub use engine::{CallOptions, Engine, Host, Invocation, LogLevel};
 pub use functions::{FunctionInfo, Functions, LibraryInfo, RestorePolicy};
+pub use lua_thread::Job;
+use lua_thread::LuaThread;
 pub use shebang::ScriptFlags;
 
 /// Redis's reply to EVALSHA of an unknown script.
@@ -52,16 +55,8 @@ pub struct Scripts {
     /// The Lua heaps' limit in bytes (`maxmemory`; 0: none).
     memory_limit: AtomicU64,
     /// Where Lua code runs (started at the first script).
-    lua_thread: Mutex<Option<mpsc::SyncSender<Job>>>,
+    lua_thread: Mutex<Option<LuaThread>>,
 }
-
-/// Work for the Lua thread.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The Lua thread's stack: deep enough for Lua's own C recursion limits,
-/// cjson's and the conversions' 1000 levels, in a debug build (only what
-/// is touched is committed).
-const LUA_STACK: usize = 256 << 20;
 
 impl Scripts {
     /// Scripting for a node; `stopping` tells a running script to give up
@@ -93,40 +88,37 @@ impl Scripts {
         MutexGuard::try_map(guard, Option::as_mut).map_err(|_| "ERR no Lua engine".to_string())
     }
 
-    /// Runs `f` on the Lua thread and waits for it: scripts nest deeply
-    /// (Lua's C calls, cjson, reply conversions), more than a runtime
-    /// thread's stack allows. One thread is enough: only a holder of the
-    /// node's gate (alone) runs scripts. It ends when the node is dropped.
-    /// `None` if `f` panicked.
-    pub fn on_lua_thread<R: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> R + Send + 'static,
-    ) -> Option<R> {
-        let (done, result) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move || {
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            let _ = done.send(ran.ok());
-        });
-        let sent = {
+    /// Queues `job` on the Lua thread (started at the first use, and again
+    /// if it stopped).
+    ///
+    /// # Errors
+    /// The job, when no thread can be started.
+    pub fn on_lua_thread(&self, job: Job) -> Result<(), Job> {
+        let thread = {
             let mut thread = self.lua_thread.lock();
             if thread.is_none() {
-                *thread = spawn_lua_thread();
+                *thread = LuaThread::start();
             }
-            let sent = match thread.as_ref() {
-                Some(sender) => sender.send(job).map_err(|e| e.0),
-                None => Err(job),
-            };
-            if sent.is_err() {
-                // A thread that is gone is started again next time.
-                *thread = None;
-            }
-            sent
+            thread.as_ref().map(LuaThread::handle)
         };
-        if let Err(job) = sent {
-            // No thread could be started: run here.
-            job();
-        }
-        result.recv().ok().flatten()
+        let Some(thread) = thread else {
+            return Err(job);
+        };
+        thread.send(job).inspect_err(|_| {
+            *self.lua_thread.lock() = None;
+        })
+    }
+
+    /// Runs `f` on the Lua thread and waits for it; the caller holds the
+    /// node's gate (shared or alone), so `f` never waits for a script.
+    /// `None` if `f` panicked or no thread could run it.
+    pub fn run_held<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> Option<R> {
+        let (done, result) = mpsc::sync_channel(1);
+        let job = Job::Held(Box::new(move || {
+            let _ = done.send(f());
+        }));
+        self.on_lua_thread(job).ok()?;
+        result.recv().ok()
     }
 
     /// Libraries and functions loaded.
@@ -163,21 +155,6 @@ fn heap_limit(maxmemory: u64) -> u64 {
     } else {
         maxmemory.saturating_add(HEAP_HEADROOM)
     }
-}
-
-/// Starts the Lua thread; `None` if the system refuses a thread.
-fn spawn_lua_thread() -> Option<mpsc::SyncSender<Job>> {
-    let (sender, jobs) = mpsc::sync_channel::<Job>(1);
-    std::thread::Builder::new()
-        .name("lua".into())
-        .stack_size(LUA_STACK)
-        .spawn(move || {
-            while let Ok(job) = jobs.recv() {
-                job();
-            }
-        })
-        .ok()?;
-    Some(sender)
 }
 
 /// SHA1 of `body` in lower-case hex, as SCRIPT LOAD answers it.
