@@ -177,7 +177,7 @@ fn clients_cannot_run_peer_commands_and_the_password_stays_home() {
 
 fn peer_commands_look_absent_to_clients(cluster: &TestCluster) {
     let mut conn = cluster.conn(0);
-    let peer_only: [&[&str]; 7] = [
+    let peer_only: [&[&str]; 9] = [
         PLANTED,
         &["RCREAD", "GET", "victim"],
         &["RCEXPORT", "0", "1"],
@@ -185,6 +185,8 @@ fn peer_commands_look_absent_to_clients(cluster: &TestCluster) {
         &["RCDUMP", "victim"],
         &["RCEXEC", "1", "PING"],
         &["RCPUBLISH", "channel", "message"],
+        &["RCWAIT", "1", "100", "victim"],
+        &["RCSTATES", "victim"],
     ];
     for args in peer_only {
         let error = err(&mut conn, args);

@@ -1,13 +1,13 @@
 //! One client connection's side of the cluster: where its requests run
 //! (here, at their owner, split, or redirected), the effects of its writes
 //! (shipped to the replicas, the reply held for the write quorum), and the
-//! cluster's state of the connection (READONLY, the last write for WAIT,
+//! cluster's state of the connection (READONLY, the keys it wrote for WAIT,
 //! the peer handshake between its steps). The request pipeline asks it
 //! what to do; the cluster's own commands reach it as a
 //! [`ClusterPort`](crate::commands::ClusterPort).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +16,8 @@ use futures_util::future::join_all;
 
 use super::peer::PeerReply;
 use super::peer_auth::Challenge;
-use super::replication::Shipped;
 use super::router::{self, Part, Route, RouteFlags};
+use super::wait::Written;
 use super::Cluster;
 use crate::clients::ClientHandle;
 use crate::commands::{self, CommandSpec, Ctx, Deferred, Flags, Merge, Session};
@@ -32,23 +32,14 @@ const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 /// client's connection forever.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What WAIT knows of a connection's last write.
-#[derive(Debug)]
-pub enum LastWrite {
-    /// Shipped without waiting: WAIT waits for the confirmations.
-    Shipped(Shipped),
-    /// Held for its quorum: the confirmations counted then.
-    Confirmed(Arc<AtomicUsize>),
-}
-
 /// See the module docs; one per client connection of a cluster node.
 pub struct Link {
     pub(super) node: Arc<NodeState>,
     pub(super) cluster: Arc<Cluster>,
     /// READONLY: reads may be served by a replica of their slot.
     pub(super) readonly: bool,
-    /// Replica confirmations of the connection's last write (WAIT).
-    pub(super) last_write: Option<LastWrite>,
+    /// The keys the connection wrote, for WAIT.
+    pub(super) written: Written,
     /// The peer handshake's state between its two steps.
     pub(super) peer_challenge: Option<Challenge>,
 }
@@ -60,7 +51,7 @@ impl Link {
             node,
             cluster,
             readonly: false,
-            last_write: None,
+            written: Written::default(),
             peer_challenge: None,
         }
     }
@@ -145,7 +136,14 @@ impl Link {
         let resp3 = session.resp3;
         match route {
             Route::Local => self.run_here(session, output, args),
-            Route::Forward(addr) => Some(self.forward(addr, resp3, router::encode(args))),
+            Route::Forward(addr) => {
+                if !spec.has(Flags::READONLY) {
+                    let keys = spec.keys.positions(args).into_iter();
+                    self.written
+                        .record(Some(addr), keys.filter_map(|p| args.try_get(p)));
+                }
+                Some(self.forward(addr, resp3, router::encode(args)))
+            }
             Route::ReadThrough(from) => {
                 let key_at = spec.keys.single()?;
                 self.read_through(session, output, args, key_at, from)
@@ -162,7 +160,17 @@ impl Link {
                 Reply::new(output, resp3).error(message);
                 None
             }
-            Route::Split(merge, parts) => Some(self.split(session, merge, parts)),
+            Route::Split(merge, parts) => {
+                if !spec.has(Flags::READONLY) {
+                    for part in parts.iter() {
+                        let keys = part.keys.iter().filter_map(|&p| args.try_get(p));
+                        if let Some(addr) = part.target {
+                            self.written.record(Some(addr), keys);
+                        }
+                    }
+                }
+                Some(self.split(session, merge, parts))
+            }
             Route::Gather(parts) => Some(self.gather(session, args, parts)),
             Route::Transaction(owner) => self.forward_transaction(session, output, owner),
         }
@@ -178,10 +186,10 @@ impl Link {
         start: usize,
     ) -> Option<Deferred> {
         let keys = keys?;
+        self.written.record(None, keys.iter().copied());
         let shipped = super::replication::ship(&self.cluster, &self.node.store, keys.into_iter());
         let quorum = self.cluster.settings.write_quorum;
         if quorum <= 1 || shipped.is_empty() {
-            self.last_write = Some(LastWrite::Shipped(shipped));
             return None;
         }
         let reply = output.split_off(start).freeze();
@@ -190,11 +198,8 @@ impl Link {
             .settings
             .failure_timeout
             .min(Duration::from_secs(2));
-        let confirmed = Arc::new(AtomicUsize::new(0));
-        self.last_write = Some(LastWrite::Confirmed(confirmed.clone()));
         Some(Box::pin(async move {
             let count = shipped.quorum(quorum - 1, timeout).await;
-            confirmed.store(count, Ordering::Relaxed);
             if count >= quorum - 1 {
                 reply
             } else {
@@ -314,6 +319,7 @@ impl Link {
                 .error("EXECABORT Transaction discarded because of previous errors.");
             return None;
         }
+        self.written.record(Some(owner), transaction.keys());
         let mut command = BytesMut::new();
         transaction.encode_for_owner(&mut command);
         Some(self.forward(owner, session.resp3, command.freeze()))

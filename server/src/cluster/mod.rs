@@ -27,6 +27,7 @@ pub mod sealed_transport;
 pub mod secret;
 pub mod topology;
 pub mod view;
+pub mod wait;
 pub mod wire;
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,7 +44,7 @@ use crate::state::NodeState;
 use crate::store::{unix_ms, Snapshot, Store};
 use handoff::{Handoffs, Imports};
 use hlc::Hlc;
-pub use link::{LastWrite, Link};
+pub use link::Link;
 use membership::{MemberState, Membership, MembershipConfig};
 use peer::PeerPool;
 pub use router::Route;

@@ -1,7 +1,7 @@
 //! The cluster's own commands, run for one connection's [`Link`]:
 //! CLUSTER (in `topology`), READONLY, READWRITE, ASKING, WAIT, and the
 //! commands nodes send each other (RCPEER, RCREAD, RCAPPLY, RCHANDOFF,
-//! RCEXPORT); and INFO's cluster section.
+//! RCEXPORT, RCDUMP, RCWAIT, RCSTATES); and INFO's cluster section.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,10 +11,10 @@ use bytes::BytesMut;
 use ringcache_proto::{key_slot, resp};
 use tracing::warn;
 
-use super::link::{LastWrite, Link};
+use super::link::Link;
 use super::peer_auth::{self, Answer};
 use super::topology::{self, parse_slot};
-use super::{wire, AheadOfClock};
+use super::{wait, wire, AheadOfClock};
 use crate::commands::args::{parse_i64, NOT_INTEGER};
 use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome};
 use crate::log_limit::LogLimit;
@@ -66,6 +66,8 @@ impl ClusterPort for Link {
             ClusterOp::Handoff => self.handoff(ctx, args),
             ClusterOp::Export => self.export(ctx, args),
             ClusterOp::Dump => dump(ctx, args),
+            ClusterOp::AwaitReplicas => self.await_replicas(ctx, args),
+            ClusterOp::States => states(ctx, args),
         }
     }
 
@@ -131,38 +133,68 @@ impl ClusterPort for Link {
 
     fn reset(&mut self) {
         self.readonly = false;
-        self.last_write = None;
+        self.written.clear();
     }
 }
 
 impl Link {
-    /// WAIT numreplicas timeout: how many replicas confirmed this
-    /// connection's last write (0 when there was none since the last WAIT).
+    /// WAIT numreplicas timeout: how many replicas hold all of this
+    /// connection's writes so far (`wait`).
     fn wait(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-        let (Some(_), Some(timeout)) = (parse_i64(args.get(1)), parse_i64(args.get(2))) else {
+        let (Some(needed), Some(timeout)) = (parse_i64(args.get(1)), parse_i64(args.get(2))) else {
             return ctx.fail(NOT_INTEGER);
         };
         if timeout < 0 {
             return ctx.fail("ERR timeout is negative");
         }
-        let Some(last) = self.last_write.take() else {
-            ctx.reply.int(0);
-            return Outcome::Unchanged;
-        };
         let limit = if timeout == 0 {
             WAIT_CAP
         } else {
             Duration::from_millis(timeout as u64).min(WAIT_CAP)
         };
+        let view = self.cluster.view();
+        let every_replica = view
+            .members
+            .len()
+            .saturating_sub(1)
+            .min(self.cluster.settings.replicas);
+        drop(view);
+        let written = self.written.clone();
+        let cluster = self.cluster.clone();
+        let store = ctx.store.clone();
+        let needed = usize::try_from(needed).unwrap_or(0);
         ctx.defer(async move {
-            // Replies go out in request order, so a write held for its
-            // quorum has finished by the time this runs.
-            let confirmed = match last {
-                LastWrite::Shipped(shipped) => shipped.confirmed(limit).await,
-                LastWrite::Confirmed(count) => count.load(Ordering::Relaxed),
-            };
+            // Replies go out in request order, so the writes before this
+            // WAIT (and their quorum waits) have finished when this runs.
+            let count = written
+                .wait(cluster, store, needed, limit, every_replica)
+                .await;
             let mut out = BytesMut::new();
-            resp::write_int(&mut out, confirmed as i64);
+            resp::write_int(&mut out, count as i64);
+            out.freeze()
+        });
+        Outcome::Unchanged
+    }
+
+    /// RCWAIT numreplicas timeout-ms key...: how many replicas hold these
+    /// keys' current states here (WAIT on a node that forwarded writes).
+    fn await_replicas(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+        let (Some(needed), Some(timeout)) = (parse_i64(args.get(1)), parse_i64(args.get(2))) else {
+            return ctx.fail(NOT_INTEGER);
+        };
+        let limit = Duration::from_millis(timeout.clamp(0, WAIT_CAP.as_millis() as i64) as u64);
+        let keys: Vec<bytes::Bytes> = args
+            .iter_from(3)
+            .map(bytes::Bytes::copy_from_slice)
+            .collect();
+        let cluster = self.cluster.clone();
+        let store = ctx.store.clone();
+        let needed = usize::try_from(needed).unwrap_or(0);
+        ctx.defer(async move {
+            let deadline = std::time::Instant::now() + limit;
+            let answer = wait::replicated(&cluster, &store, &keys, needed, deadline).await;
+            let mut out = BytesMut::new();
+            wait::encode_replicated(&mut out, answer);
             out.freeze()
         });
         Outcome::Unchanged
@@ -277,6 +309,19 @@ fn dump(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut page = BytesMut::new();
     super::handoff::encode_page(&mut page, -1, &entries);
     ctx.reply.raw(&page);
+    Outcome::Unchanged
+}
+
+/// RCSTATES key...: the keys' states here, for their primary counting the
+/// replicas that hold its writes (WAIT).
+fn states(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let states: Vec<_> = args
+        .iter_from(1)
+        .map(|key| ctx.store.state_of(key))
+        .collect();
+    let mut out = BytesMut::new();
+    wait::encode_states(&mut out, &states);
+    ctx.reply.raw(&out);
     Outcome::Unchanged
 }
 

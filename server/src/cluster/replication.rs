@@ -6,8 +6,8 @@
 //! make the order of arrival irrelevant: a replica keeps the newest state.
 //!
 //! With a write quorum W above 1 the client's reply waits until W-1
-//! replicas confirmed every key of the write; otherwise the acknowledgements
-//! are only kept for WAIT.
+//! replicas confirmed every key of the write (WAIT asks the replicas for
+//! their copies' versions instead, `wait`).
 
 use std::time::Duration;
 
@@ -49,23 +49,6 @@ impl Shipped {
                 if least < needed {
                     return least;
                 }
-            }
-            if least == usize::MAX {
-                0
-            } else {
-                least
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.unwrap_or(0)
-    }
-
-    /// Waits up to `timeout`; returns how many replicas confirmed every key
-    /// of the write (WAIT's answer).
-    pub async fn confirmed(self, timeout: Duration) -> usize {
-        let wait = async {
-            let mut least = usize::MAX;
-            for replies in self.keys {
-                least = least.min(count_ok(replies).await);
             }
             if least == usize::MAX {
                 0

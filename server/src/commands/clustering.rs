@@ -1,8 +1,9 @@
 //! The cluster's commands as the table lists them: CLUSTER, READONLY,
 //! READWRITE, ASKING, WAIT, and the commands nodes send each other
-//! (RCPEER, RCAPPLY, RCHANDOFF, RCREAD, RCEXPORT, RCDUMP). Their handlers hand the
-//! request to the cluster layer ([`super::ClusterPort`]); on a node without
-//! one they answer as a standalone Redis does.
+//! (RCPEER, RCAPPLY, RCHANDOFF, RCREAD, RCEXPORT, RCDUMP, RCWAIT, RCSTATES).
+//! Their handlers hand the request to the cluster layer
+//! ([`super::ClusterPort`]); on a node without one they answer as a
+//! standalone Redis does.
 
 use super::args::{parse_i64, NOT_INTEGER};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, Routing};
@@ -39,10 +40,15 @@ pub enum ClusterOp {
     /// RCDUMP: copies of some keys, for a node computing a read over keys
     /// that live on several nodes.
     Dump = 10,
+    /// RCWAIT: how many replicas hold the keys' current states here (WAIT
+    /// through a forwarding node).
+    AwaitReplicas = 11,
+    /// RCSTATES: the keys' states here, for their primary counting copies.
+    States = 12,
 }
 
 /// Every [`ClusterOp`], at the index of its value.
-const OPS: [ClusterOp; 11] = [
+const OPS: [ClusterOp; 13] = [
     ClusterOp::Cluster,
     ClusterOp::ReadOnly,
     ClusterOp::ReadWrite,
@@ -54,6 +60,8 @@ const OPS: [ClusterOp; 11] = [
     ClusterOp::Read,
     ClusterOp::Export,
     ClusterOp::Dump,
+    ClusterOp::AwaitReplicas,
+    ClusterOp::States,
 ];
 
 const LSF: F = F::LOADING.with(F::STALE).with(F::FAST);
@@ -88,6 +96,8 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("rcread", via::<{ ClusterOp::Read as usize }>, -2, PEER, "cluster", "Runs a read-only command on this node without routing it.").routing(THEIRS),
     Cmd::new("rcexport", via::<{ ClusterOp::Export as usize }>, -3, PEER, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them.").routing(THEIRS),
     Cmd::new("rcdump", via::<{ ClusterOp::Dump as usize }>, -2, PEER, "cluster", "Returns copies of some keys, for a node computing a read over keys of several nodes.").routing(THEIRS),
+    Cmd::new("rcwait", via::<{ ClusterOp::AwaitReplicas as usize }>, -4, PEER, "cluster", "Waits until enough replicas hold the current states of some keys, and returns how many do.").routing(THEIRS),
+    Cmd::new("rcstates", via::<{ ClusterOp::States as usize }>, -2, PEER, "cluster", "Returns the presence and version of some keys here, for their primary counting its replicas' copies.").routing(THEIRS),
 ];
 
 /// Hands `args` to the cluster layer as `op`; `standalone` answers on a

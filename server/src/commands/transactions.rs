@@ -51,6 +51,17 @@ impl Transaction {
         self.failed
     }
 
+    /// The keys of the queued commands.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.commands.iter().flat_map(|command| {
+            let args = command.args();
+            let positions = super::lookup(args.get(0))
+                .map(|spec| spec.keys.positions(args))
+                .unwrap_or_default();
+            positions.into_iter().filter_map(move |p| args.try_get(p))
+        })
+    }
+
     /// Appends `RCEXEC <argc> <arg>... <argc> <arg>...`: the queued
     /// commands for the owner to run as one transaction.
     pub fn encode_for_owner(&self, out: &mut bytes::BytesMut) {

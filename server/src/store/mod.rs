@@ -55,7 +55,7 @@ pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPoli
 pub use set_value::{Member as SetMember, SetValue};
 pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
 pub use sorted_set::SortedSet;
-pub use transfer::Snapshot;
+pub use transfer::{KeyState, Snapshot};
 
 /// Default shard count: a few per core keeps lock contention negligible.
 pub const DEFAULT_SHARDS: usize = 64;

@@ -592,6 +592,14 @@ impl Shard {
         })
     }
 
+    /// The version `key` was deleted at, if within the tombstone lifetime.
+    pub fn deleted_at(&self, key: &[u8], now: u64) -> Option<u64> {
+        self.tombstones
+            .get(key)
+            .filter(|&&(_, at)| now.saturating_sub(at) < TOMBSTONE_TTL_MS)
+            .map(|&(deleted, _)| deleted)
+    }
+
     /// Sets the version of the entry at `index` (see [`Entry::version`]).
     pub fn set_version_at(&mut self, index: usize, version: u64) {
         let entry = self.at_mut(index);

@@ -35,6 +35,22 @@ impl Store {
         }
     }
 
+    /// `key`'s state as replication compares copies: present or not, and
+    /// the version of the value or of its delete (0 when none is known).
+    pub fn state_of(&self, key: &[u8]) -> KeyState {
+        let mut lock = self.lock(key);
+        match lock.peek(key) {
+            Some(index) => KeyState {
+                present: true,
+                version: lock.shard.at(index).version().unwrap_or(0),
+            },
+            None => KeyState {
+                present: false,
+                version: lock.shard.deleted_at(key, lock.now).unwrap_or(0),
+            },
+        }
+    }
+
     /// Gives `key`'s live entry the version `version` and returns its state
     /// (or its absence), both under one lock hold: a later stamp of the same
     /// key always carries a later state, so replicas that keep the highest
@@ -150,5 +166,27 @@ impl Store {
             }
         });
         (count, keys)
+    }
+}
+
+/// A key's state as replication compares copies ([`Store::state_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyState {
+    /// The key has a live value.
+    pub present: bool,
+    /// The value's version, or the delete's (0 when none is known).
+    pub version: u64,
+}
+
+impl KeyState {
+    /// True if a copy in this state holds everything `primary` holds: the
+    /// same presence at the same or a later version, or a later state.
+    pub fn holds(self, primary: KeyState) -> bool {
+        match (primary.present, self.present) {
+            (true, true) => self.version >= primary.version,
+            (false, false) => true,
+            // A later write or delete than the primary's own state.
+            _ => self.version > primary.version,
+        }
     }
 }
