@@ -197,3 +197,51 @@ fn every_type_lives_in_the_selected_database() {
     assert_eq!(q::<i64>(&mut conn, &["DBSIZE"]), 0);
     assert!(q::<Vec<String>>(&mut conn, &["LRANGE", "l", "0", "-1"]).is_empty());
 }
+
+/// Blocked clients wait on a key of their own database: a push to the same
+/// name in another database neither serves them nor skips the client that
+/// waits there; MOVE and SWAPDB into their database serve them, as Redis.
+#[test]
+fn blocked_clients_wait_in_their_own_database() {
+    let node = TestServer::start();
+    let blocked = |db: &'static str, key: &'static str| {
+        let mut conn = node.conn();
+        let _: () = q(&mut conn, &["SELECT", db]);
+        std::thread::spawn(move || q::<Option<(String, String)>>(&mut conn, &["BLPOP", key, "30"]))
+    };
+    let mut conn = node.conn();
+    let waiting = |conn: &mut redis::Connection, count: &str| {
+        assert!(common::eventually(common::DEADLINE, || info_field(
+            conn,
+            "blocked_clients"
+        ) == count));
+    };
+    // First in line on "q": a client of database 1; then one of database 0.
+    let in_one = blocked("1", "q");
+    waiting(&mut conn, "1");
+    let in_zero = blocked("0", "q");
+    waiting(&mut conn, "2");
+    let _: i64 = q(&mut conn, &["LPUSH", "q", "for-zero"]);
+    let served = in_zero.join().expect("database 0 client");
+    assert_eq!(served, Some(("q".into(), "for-zero".into())));
+    waiting(&mut conn, "1");
+
+    // MOVE brings a list into database 1.
+    let _: i64 = q(&mut conn, &["RPUSH", "q", "moved"]);
+    assert_eq!(q::<i64>(&mut conn, &["MOVE", "q", "1"]), 1);
+    assert_eq!(
+        in_one.join().expect("database 1 client"),
+        Some(("q".into(), "moved".into()))
+    );
+
+    // SWAPDB gives database 1 the list database 2 held.
+    let swapped = blocked("1", "s");
+    waiting(&mut conn, "1");
+    let _: () = q(&mut conn, &["SELECT", "2"]);
+    let _: i64 = q(&mut conn, &["RPUSH", "s", "swapped"]);
+    let _: () = q(&mut conn, &["SWAPDB", "1", "2"]);
+    assert_eq!(
+        swapped.join().expect("swapped client"),
+        Some(("s".into(), "swapped".into()))
+    );
+}

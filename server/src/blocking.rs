@@ -96,14 +96,20 @@ pub struct Block {
 #[derive(Debug)]
 struct Waiter {
     client: u64,
+    /// The database its keys are in.
+    db: usize,
     keys: Vec<Box<[u8]>>,
     wake: Notify,
     unblock: AtomicU8,
 }
 
+/// The clients waiting on one database's keys, each key's in arrival order.
+type Queues = HashMap<Box<[u8]>, VecDeque<Arc<Waiter>>>;
+
 #[derive(Debug, Default)]
 struct Registry {
-    by_key: HashMap<Box<[u8]>, VecDeque<Arc<Waiter>>>,
+    /// Per database.
+    by_key: HashMap<usize, Queues>,
     by_client: HashMap<u64, Arc<Waiter>>,
 }
 
@@ -130,11 +136,13 @@ pub struct Registration {
 }
 
 impl Blocking {
-    /// Queues `client` on `keys` (a key named twice is queued once). Call
-    /// it holding the keys' shard locks, after finding nothing to serve.
+    /// Queues `client` on `keys` of database `db` (a key named twice is
+    /// queued once). Call it holding the keys' shard locks, after finding
+    /// nothing to serve.
     pub fn register<'k>(
         &self,
         client: u64,
+        db: usize,
         keys: impl IntoIterator<Item = &'k [u8]>,
     ) -> Registration {
         let mut unique: Vec<Box<[u8]>> = Vec::new();
@@ -145,14 +153,15 @@ impl Blocking {
         }
         let waiter = Arc::new(Waiter {
             client,
+            db,
             keys: unique,
             wake: Notify::new(),
             unblock: AtomicU8::new(NOT_UNBLOCKED),
         });
         let mut registry = self.shared.registry.lock();
+        let queues = registry.by_key.entry(db).or_default();
         for key in &waiter.keys {
-            registry
-                .by_key
+            queues
                 .entry(key.clone())
                 .or_default()
                 .push_back(waiter.clone());
@@ -171,16 +180,37 @@ impl Blocking {
         }
     }
 
-    /// Key `key` may now serve a blocked client (a push, a move into it, a
-    /// transaction or script that wrote it): wakes the first client queued
-    /// on it. Costs one atomic load while no client is blocked.
-    pub fn key_ready(&self, key: &[u8]) {
+    /// Key `key` of database `db` may now serve a blocked client (a push,
+    /// a move into it, a transaction or script that wrote it): wakes the
+    /// first client queued on it. Costs one atomic load while no client is
+    /// blocked.
+    pub fn key_ready(&self, db: usize, key: &[u8]) {
         if self.shared.blocked.load(Ordering::SeqCst) == 0 {
             return;
         }
         let registry = self.shared.registry.lock();
-        if let Some(first) = registry.by_key.get(key).and_then(VecDeque::front) {
+        let queue = registry.by_key.get(&db).and_then(|keys| keys.get(key));
+        if let Some(first) = queue.and_then(VecDeque::front) {
             first.wake.notify_one();
+        }
+    }
+
+    /// Databases `a` and `b` traded contents (SWAPDB): every client blocked
+    /// on a key of either looks at its keys again.
+    pub fn databases_swapped(&self, a: usize, b: usize) {
+        if self.shared.blocked.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let registry = self.shared.registry.lock();
+        for db in [a, b] {
+            let queues = registry
+                .by_key
+                .get(&db)
+                .into_iter()
+                .flat_map(HashMap::values);
+            for first in queues.filter_map(VecDeque::front) {
+                first.wake.notify_one();
+            }
         }
     }
 
@@ -248,8 +278,11 @@ impl Drop for Registration {
 /// Takes `waiter` out of its keys' queues; the new first client of a queue
 /// it headed is woken, to look at the key in its place.
 fn leave(registry: &mut Registry, waiter: &Arc<Waiter>) {
+    let Some(queues) = registry.by_key.get_mut(&waiter.db) else {
+        return;
+    };
     for key in &waiter.keys {
-        let Some(queue) = registry.by_key.get_mut(key) else {
+        let Some(queue) = queues.get_mut(key) else {
             continue;
         };
         let Some(at) = queue.iter().position(|w| Arc::ptr_eq(w, waiter)) else {
@@ -257,12 +290,15 @@ fn leave(registry: &mut Registry, waiter: &Arc<Waiter>) {
         };
         queue.remove(at);
         if queue.is_empty() {
-            registry.by_key.remove(key);
+            queues.remove(key);
         } else if at == 0 {
             if let Some(next) = queue.front() {
                 next.wake.notify_one();
             }
         }
+    }
+    if queues.is_empty() {
+        registry.by_key.remove(&waiter.db);
     }
 }
 
@@ -282,17 +318,17 @@ mod tests {
     #[test]
     fn the_first_waiter_of_a_key_is_woken_and_passes_it_on() {
         let blocking = Blocking::default();
-        let a = blocking.register(1, [&b"k"[..], b"other", b"k"]);
-        let b = blocking.register(2, [&b"k"[..]]);
+        let a = blocking.register(1, 0, [&b"k"[..], b"other", b"k"]);
+        let b = blocking.register(2, 0, [&b"k"[..]]);
         assert_eq!(blocking.blocked_clients(), 2);
-        blocking.key_ready(b"k");
+        blocking.key_ready(0, b"k");
         assert!(woken_now(&a));
         assert!(!woken_now(&b), "only the first in line");
         assert!(!woken_now(&a), "one wake-up per ready signal");
         drop(a);
         assert!(woken_now(&b), "the leaving head passes the wake-up on");
         assert_eq!(blocking.blocked_clients(), 1);
-        blocking.key_ready(b"other");
+        blocking.key_ready(0, b"other");
         assert!(!woken_now(&b));
         drop(b);
         assert_eq!(blocking.blocked_clients(), 0);
@@ -313,7 +349,7 @@ mod tests {
     #[test]
     fn unblock_names_the_client_and_says_how() {
         let blocking = Blocking::default();
-        let a = blocking.register(7, [&b"k"[..]]);
+        let a = blocking.register(7, 0, [&b"k"[..]]);
         assert!(!blocking.unblock(8, Unblock::Error));
         assert_eq!(a.unblocked(), None);
         assert!(blocking.unblock(7, Unblock::Error));

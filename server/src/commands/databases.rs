@@ -81,6 +81,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Err(error) => return ctx.fail(error),
     };
     ctx.store.swap_databases(first, second);
+    ctx.node.blocking.databases_swapped(first, second);
     ctx.reply.ok();
     Outcome::Flushed
 }
@@ -111,6 +112,9 @@ fn move_key(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     drop((here, there));
     ctx.reply.int(i64::from(moved));
     if moved {
+        // The command's outcome covers the key in this database.
+        ctx.node.watches.touch(db, key);
+        ctx.node.blocking.key_ready(db, key);
         Outcome::Wrote
     } else {
         Outcome::Unchanged

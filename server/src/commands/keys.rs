@@ -210,6 +210,9 @@ fn copy_across(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], db: usize, replace: bo
     let value = here.shard.value(index).to_owned_value();
     there.put(dst, value, expire_at);
     drop((here, there));
+    // The command's outcome covers the keys in this database.
+    ctx.node.watches.touch(db, dst);
+    ctx.node.blocking.key_ready(db, dst);
     ctx.reply.int(1);
     Outcome::Wrote
 }

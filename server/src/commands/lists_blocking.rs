@@ -111,8 +111,11 @@ pub(super) fn block<'k>(
         ctx.reply.error(&would_block(timeout));
         return Outcome::Unchanged;
     }
-    let registration =
-        (!ctx.session.woken).then(|| ctx.node.blocking.register(ctx.session.handle.id, keys));
+    let registration = (!ctx.session.woken).then(|| {
+        ctx.node
+            .blocking
+            .register(ctx.session.handle.id, ctx.store.db(), keys)
+    });
     drop(lock);
     ctx.block = Some(Block {
         registration,

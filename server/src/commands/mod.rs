@@ -423,7 +423,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
-    wake_written(ctx.node, spec, args, outcome);
+    wake_written(ctx.node, ctx.store.db(), spec, args, outcome);
     if node.watches.any() {
         touch_watched(ctx, spec, args, outcome);
     }
@@ -489,7 +489,13 @@ fn pass_gate<'n>(
 /// Tells the clients blocked on the keys a command wrote that they may be
 /// ready (a push, a move into a list, a key replaced by RENAME or COPY).
 /// Nothing to do, and one atomic load, while no client is blocked.
-pub fn wake_written(node: &NodeState, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
+pub fn wake_written(
+    node: &NodeState,
+    db: usize,
+    spec: &CommandSpec,
+    args: Args<'_>,
+    outcome: Outcome,
+) {
     if !node.blocking.any() {
         return;
     }
@@ -500,7 +506,7 @@ pub fn wake_written(node: &NodeState, spec: &CommandSpec, args: Args<'_>, outcom
         Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
     };
     for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
-        node.blocking.key_ready(key);
+        node.blocking.key_ready(db, key);
     }
 }
 

@@ -89,7 +89,7 @@ impl Connection {
             // place in a queue only the deadline, CLIENT UNBLOCK and a
             // kill end the wait.
             debug_assert!(false, "a blocking command blocked without registering");
-            self.node.blocking.register(self.handle.id, [])
+            self.node.blocking.register(self.handle.id, 0, [])
         });
         self.handle.set_blocked(true);
         self.parked = Some(Parked {
@@ -107,7 +107,7 @@ impl Connection {
     /// moved away leaves their queues here and keeps its deadline.
     pub(super) fn park_forwarded(&mut self, answer: Deferred, len: usize) {
         let moved_away = self.parked.as_ref().is_some_and(|p| p.remote.is_none());
-        let keyless = moved_away.then(|| self.node.blocking.register(self.handle.id, []));
+        let keyless = moved_away.then(|| self.node.blocking.register(self.handle.id, 0, []));
         let parked = self.parked.get_or_insert_with(|| Parked {
             registration: None,
             deadline: None,
@@ -252,7 +252,7 @@ impl Connection {
         if !remote.timed {
             remote.timed = true;
             parked.deadline = timeout.and_then(|t| now.checked_add(t));
-            parked.registration = Some(self.node.blocking.register(self.handle.id, []));
+            parked.registration = Some(self.node.blocking.register(self.handle.id, 0, []));
             self.handle.set_blocked(true);
         }
         remote.next_ask = now + remote.pause;
