@@ -1,6 +1,8 @@
 //! Argument parsing shared by the command families, with Redis's rules and
 //! error strings.
 
+use crate::protocol::Args;
+
 /// `ERR syntax error`
 pub const SYNTAX: &str = "ERR syntax error";
 /// Not a 64-bit integer.
@@ -62,6 +64,44 @@ pub fn parse_f64(text: &[u8]) -> Option<f64> {
 #[inline]
 pub fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
+}
+
+/// Most members or fields a negative random-pick count may pick
+/// (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER): repeats are built in memory
+/// before the reply, so one request must not exhaust the node's memory.
+/// Redis bounds them only with WITHVALUES/WITHSCORES; the node always does.
+pub const MAX_REPEATED_PICKS: i64 = 1_000_000;
+const PICKS_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+const TOO_MANY_PICKS: &str =
+    "ERR value is out of range, a negative count must be at least -1000000";
+
+/// A random-pick count (`args[2]`) followed by an optional `with` option
+/// (WITHVALUES, WITHSCORES; `None` for SRANDMEMBER, which has none),
+/// checked in Redis's order: an integer within ±i64::MAX, then the
+/// syntax, then (with the option, whose reply is twice as long) within
+/// ±i64::MAX / 2, then [`MAX_REPEATED_PICKS`]. `Ok(None)` without a count.
+pub fn random_pick_count(args: Args<'_>, with: Option<&str>) -> Result<Option<i64>, &'static str> {
+    let Some(text) = args.try_get(2) else {
+        return Ok(None);
+    };
+    let count = match parse_i64(text) {
+        Some(i64::MIN) => return Err(PICKS_RANGE),
+        Some(n) => n,
+        None => return Err(NOT_INTEGER),
+    };
+    let option = match (args.len(), with) {
+        (3, _) => false,
+        (4, Some(name)) if is(args.get(3), name) => true,
+        _ => return Err(SYNTAX),
+    };
+    if with.is_some() && count.unsigned_abs() > (i64::MAX / 2) as u64 && (option || count < 0) {
+        return Err("ERR value is out of range");
+    }
+    if count < -MAX_REPEATED_PICKS {
+        return Err(TOO_MANY_PICKS);
+    }
+    Ok(Some(count))
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Hash commands (web sessions usually live in hashes).
 
-use super::args::{is, parse_f64, parse_i64, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::args::{
+    is, parse_f64, parse_i64, random_pick_count, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX,
+    WRONGTYPE,
+};
 use super::spec::flag_sets::{R, RF, WF, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::{read_value, reply_count, Ctx, Outcome};
@@ -303,40 +306,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }
 }
 
-/// Most fields a negative HRANDFIELD count may pick.
-const MAX_REPEATED_PICKS: i64 = 1_000_000;
-
-/// HRANDFIELD's count, checked in Redis's order: an integer within
-/// ±i64::MAX, then the syntax, then (with WITHVALUES, whose reply is twice
-/// as long) within ±i64::MAX / 2.
-fn hrandfield_count(args: Args<'_>) -> Result<Option<i64>, &'static str> {
-    let Some(text) = args.try_get(2) else {
-        return Ok(None);
-    };
-    let count = match parse_i64(text) {
-        Some(i64::MIN) => return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
-        Some(n) => n,
-        None => return Err(NOT_INTEGER),
-    };
-    if args.len() > 4 || (args.len() == 4 && !is(args.get(3), "withvalues")) {
-        return Err(SYNTAX);
-    }
-    // A huge negative count would build a reply of that many fields; Redis
-    // bounds it only with WITHVALUES, the node always does.
-    if count.unsigned_abs() > (i64::MAX / 2) as u64 && (args.len() == 4 || count < 0) {
-        return Err("ERR value is out of range");
-    }
-    // Repeated picks are built in memory before the reply is written: cap
-    // them so one request cannot exhaust the node's memory.
-    if count < -MAX_REPEATED_PICKS {
-        return Err("ERR value is out of range, a negative count must be at least -1000000");
-    }
-    Ok(Some(count))
-}
-
 /// HRANDFIELD key [count [WITHVALUES]]
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let count = match hrandfield_count(args) {
+    let count = match random_pick_count(args, Some("withvalues")) {
         Ok(c) => c,
         Err(e) => return ctx.fail(e),
     };

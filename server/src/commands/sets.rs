@@ -5,7 +5,7 @@
 
 mod algebra;
 
-use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::args::{is, parse_i64, random_pick_count, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::spec::flag_sets::{R, RF, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{read_value, reply_count, Ctx, Outcome};
@@ -219,32 +219,15 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Wrote
 }
 
-/// Most members a negative SRANDMEMBER count may pick (as HRANDFIELD).
-const MAX_REPEATED_PICKS: i64 = 1_000_000;
-
-/// SRANDMEMBER's count: an integer within ±i64::MAX, and (a difference
-/// from Redis, which builds a reply of any length) at least -1000000.
-fn srandmember_count(text: &[u8]) -> Result<i64, &'static str> {
-    match parse_i64(text) {
-        Some(i64::MIN) => Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
-        Some(n) if n < -MAX_REPEATED_PICKS => {
-            Err("ERR value is out of range, a negative count must be at least -1000000")
-        }
-        Some(n) => Ok(n),
-        None => Err(NOT_INTEGER),
-    }
-}
-
 /// SRANDMEMBER key [count]: a positive count picks distinct members (all
 /// of them at most), a negative one picks with repeats.
 pub fn srandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if args.len() > 3 {
         return ctx.fail(SYNTAX);
     }
-    let count = match args.try_get(2).map(srandmember_count) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(e)) => return ctx.fail(e),
+    let count = match random_pick_count(args, None) {
+        Ok(count) => count,
+        Err(e) => return ctx.fail(e),
     };
     let result = read_value::<SetValue, _>(ctx, args.get(1), |set, ctx| {
         let mut rng = fastrand::Rng::new();

@@ -4,7 +4,7 @@
 //! ZSCAN. Ranges live in `sorted_set_ranges`, the pops in
 //! `sorted_set_pops`, the set algebra in `sorted_set_algebra`.
 
-use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::args::{is, parse_i64, random_pick_count, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::sorted_set_algebra::{
     numkeys_keys, store_numkeys_keys, zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion,
     zunionstore,
@@ -397,32 +397,6 @@ pub fn zrevrank(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     rank(ctx, args, true)
 }
 
-/// Most members a negative ZRANDMEMBER count may pick (repeats are built
-/// in memory before the reply).
-const MAX_REPEATED_PICKS: i64 = 1_000_000;
-
-/// ZRANDMEMBER's count, checked in Redis's order.
-fn randmember_count(args: Args<'_>) -> Result<Option<i64>, &'static str> {
-    let Some(text) = args.try_get(2) else {
-        return Ok(None);
-    };
-    let count = match parse_i64(text) {
-        Some(i64::MIN) => return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
-        Some(n) => n,
-        None => return Err(NOT_INTEGER),
-    };
-    if args.len() > 4 || (args.len() == 4 && !is(args.get(3), "withscores")) {
-        return Err(SYNTAX);
-    }
-    if count.unsigned_abs() > (i64::MAX / 2) as u64 && (args.len() == 4 || count < 0) {
-        return Err("ERR value is out of range");
-    }
-    if count < -MAX_REPEATED_PICKS {
-        return Err("ERR value is out of range, a negative count must be at least -1000000");
-    }
-    Ok(Some(count))
-}
-
 /// Ranks for ZRANDMEMBER: `count` distinct ones in random order (all of
 /// them, in order, when `count` reaches the length), or `-count` with
 /// repeats.
@@ -455,7 +429,7 @@ fn random_ranks(len: usize, count: i64) -> Vec<usize> {
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
 pub fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let count = match randmember_count(args) {
+    let count = match random_pick_count(args, Some("withscores")) {
         Ok(c) => c,
         Err(e) => return ctx.fail(e),
     };
