@@ -211,8 +211,15 @@ impl Link {
             return ctx.fail("ERR malformed RCAPPLY");
         };
         let peer = ctx.session.handle.peer;
+        let key = snapshot.key.clone();
         match self.cluster.apply_from_peer(ctx.store, snapshot, peer) {
-            Ok(_) => {
+            Ok(applied) => {
+                // A replica serves tracked reads too (READONLY): the
+                // primary's write reaches its readers here.
+                if applied {
+                    let node = ctx.node;
+                    node.tracking.invalidate(&node.clients, None, &[&key]);
+                }
                 ctx.reply.ok();
                 Outcome::Unchanged
             }
