@@ -444,3 +444,62 @@ fn the_table_stays_within_its_bound_and_says_so() {
     ) == 0));
     assert_eq!(info_u64(&mut admin, "tracking_total_prefixes"), 0);
 }
+
+/// The pushes `conn` receives before the reply to a PING.
+fn pushes_before_pong(conn: &mut RawConn) -> Vec<Frame> {
+    conn.send_command(&["PING"]);
+    let mut pushes = Vec::new();
+    loop {
+        match conn.next().expect("a frame") {
+            Frame::Simple(pong) if pong == b"PONG" => return pushes,
+            frame => pushes.push(frame),
+        }
+    }
+}
+
+/// Waits for the invalidation of `key` on `conn` (another node's write
+/// reaches this one's clients a little after the writer's reply).
+fn await_invalidation(conn: &mut RawConn, key: &str) {
+    let expected = Frame::Push(vec![
+        Frame::Bulk(b"invalidate".to_vec()),
+        Frame::Array(vec![Frame::Bulk(key.as_bytes().to_vec())]),
+    ]);
+    let mut seen = Vec::new();
+    let arrived = eventually(DEADLINE, || {
+        seen.extend(pushes_before_pong(conn));
+        seen.contains(&expected)
+    });
+    assert!(arrived, "no invalidation of {key}: {seen:?}");
+    assert_eq!(seen, [expected], "once");
+}
+
+#[test]
+fn a_client_tracking_through_one_node_hears_of_writes_at_the_owner() {
+    let cluster = common::cluster::TestCluster::start(3, &["--replicas", "0"]);
+    let key = "tracked-elsewhere";
+    let owner = cluster.owners(key)[0];
+    let edge = (owner + 1) % 3;
+    let writer_node = (owner + 2) % 3;
+    let mut tracking = cluster.node(edge).raw();
+    let _ = tracking.call(&["HELLO", "3"]);
+    assert_eq!(
+        tracking.call(&["CLIENT", "TRACKING", "on"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    // The read is forwarded to the owner, which remembers it for the edge.
+    assert_eq!(tracking.call(&["GET", key]), Frame::Null);
+    let mut writer = cluster.conn(writer_node);
+    let _: () = q(&mut writer, &["SET", key, "1"]);
+    await_invalidation(&mut tracking, key);
+    // Once: the next write, with no read in between, tells nothing (the
+    // owner forgot the key when it sent the first).
+    let _: () = q(&mut writer, &["SET", key, "2"]);
+    let mut at_owner = cluster.conn(owner);
+    assert_eq!(info_u64(&mut at_owner, "tracking_total_keys"), 0);
+    // Read again, then the owner's keys flushed.
+    assert_eq!(tracking.call(&["GET", key]), Frame::Bulk(b"2".to_vec()));
+    assert_eq!(info_u64(&mut at_owner, "tracking_total_keys"), 1);
+    let _: () = q(&mut at_owner, &["DEL", key]);
+    await_invalidation(&mut tracking, key);
+    assert!(pushes_before_pong(&mut tracking).is_empty());
+}

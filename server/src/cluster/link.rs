@@ -145,7 +145,10 @@ impl Link {
         let resp3 = session.resp3;
         match route {
             Route::Local => self.run_here(session, output, args),
-            Route::Forward(addr) => Some(self.forward(addr, resp3, router::encode(args))),
+            Route::Forward(addr) => {
+                let request = self.tracked_request(session, spec, args);
+                Some(self.forward(addr, resp3, request))
+            }
             Route::ReadThrough(from) => {
                 let key_at = spec.keys.single()?;
                 self.read_through(session, output, args, key_at, from)
@@ -166,6 +169,20 @@ impl Link {
             Route::Gather(parts) => Some(self.gather(session, args, parts)),
             Route::Transaction(owner) => self.forward_transaction(session, output, owner),
         }
+    }
+
+    /// A request to forward: a tracking client's read goes as RCTRACK (the
+    /// owner remembers its keys for this node), its keys remembered here
+    /// for the client (`cluster/tracking.rs`).
+    fn tracked_request(&self, session: &Session, spec: &CommandSpec, args: Args<'_>) -> Bytes {
+        let positions = commands::tracked_positions(&self.node, session, spec, args);
+        if positions.is_empty() {
+            return router::encode(args);
+        }
+        let keys = positions.iter().filter_map(|&p| args.try_get(p));
+        let node = &self.node;
+        node.tracking.remember(&node.clients, &session.handle, keys);
+        router::encode_wrapped(b"RCTRACK", args)
     }
 
     /// The effects of a request run here: a write to slots this node is

@@ -1,7 +1,8 @@
 //! The cluster's own commands, run for one connection's [`Link`]:
 //! CLUSTER (in `topology`), READONLY, READWRITE, ASKING, WAIT, and the
 //! commands nodes send each other (RCPEER, RCREAD, RCAPPLY, RCHANDOFF,
-//! RCEXPORT); and INFO's cluster section.
+//! RCEXPORT, RCTRACK and RCINVALIDATE via `tracking.rs`); and INFO's
+//! cluster section.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -31,16 +32,7 @@ impl Link {
     /// Sends `command` to every other live member of the cluster, without
     /// waiting for their replies (fire and forget).
     fn send_to_other_nodes(&self, command: bytes::Bytes) {
-        let view = self.cluster.view();
-        for member in view.members.iter() {
-            if member.name != self.cluster.settings.node_name {
-                drop(
-                    self.cluster
-                        .peers
-                        .send(member.resp_addr, false, command.clone()),
-                );
-            }
-        }
+        self.cluster.send_to_other_nodes(command);
     }
 }
 
@@ -66,6 +58,8 @@ impl ClusterPort for Link {
             ClusterOp::Handoff => self.handoff(ctx, args),
             ClusterOp::Export => self.export(ctx, args),
             ClusterOp::Dump => dump(ctx, args),
+            ClusterOp::Track => super::tracking::track_read(ctx, args),
+            ClusterOp::Invalidate => super::tracking::invalidated(ctx, args),
         }
     }
 

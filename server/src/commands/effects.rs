@@ -9,6 +9,7 @@ use super::{lookup, Ctx, Outcome, Session};
 use crate::clients::TrackingMode;
 use crate::protocol::Args;
 use crate::state::NodeState;
+use crate::tracking;
 
 /// After a command ran: wakes, marks and invalidates what it wrote.
 pub(super) fn after_write(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
@@ -113,28 +114,36 @@ fn invalidate_written(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome
 /// `crate::tracking`).
 pub(super) fn remember_reads(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> bool {
     let node = ctx.node;
-    if !node.tracking.any() {
+    let positions = tracked_positions(node, ctx.session, spec, args);
+    if positions.is_empty() {
         return false;
     }
-    let handle = &ctx.session.handle;
-    let mode = handle.tracking.mode();
-    if !mode.has(TrackingMode::ON) || mode.has(TrackingMode::BCAST) {
-        return false;
+    let keys = positions.into_iter().filter_map(|p| args.try_get(p));
+    node.tracking
+        .remember(&node.clients, &ctx.session.handle, keys);
+    true
+}
+
+/// The positions of the keys of `session`'s request to remember for its
+/// tracking (none when it does not track, or not now, or the command is
+/// not a read of keys); one atomic load while nobody tracks.
+pub fn tracked_positions(
+    node: &NodeState,
+    session: &Session,
+    spec: &CommandSpec,
+    args: Args<'_>,
+) -> Vec<usize> {
+    if !node.tracking.any() || !tracking::remembers(session.handle.tracking.mode()) {
+        return Vec::new();
     }
     let spec = effective_spec(spec, args);
     if !spec.flags.has(Flags::READONLY)
         || spec.flags.has(Flags::PUBSUB)
         || spec.categories().has(Categories::SCRIPTING)
     {
-        return false;
+        return Vec::new();
     }
-    let keys = spec.keys.positions(args);
-    if keys.is_empty() {
-        return false;
-    }
-    let keys = keys.into_iter().filter_map(|p| args.try_get(p));
-    node.tracking.remember(&node.clients, handle, keys);
-    true
+    spec.keys.positions(args)
 }
 
 /// The row of the command a request names: its subcommand's, for a

@@ -68,7 +68,7 @@ use crate::stats::ServerStats;
 use crate::store::{unix_ms, CollectionType, Store, WrongType};
 
 pub use clustering::{ClusterOp, DISABLED};
-pub use effects::{after_request, wake_written, written_keys};
+pub use effects::{after_request, tracked_positions, wake_written, written_keys};
 pub use info::SECTIONS as INFO_SECTIONS;
 pub use script_host::LocalKeys;
 pub use session::REDIS_COMPAT_VERSION;

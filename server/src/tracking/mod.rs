@@ -19,13 +19,20 @@
 //! (past it, keys picked at random are invalidated and forgotten), and
 //! keeps a departed client's entries until the key is next invalidated.
 //! While no client tracks, every hook costs one atomic load.
+//!
+//! In a cluster, a node that forwards a tracking client's read to the
+//! key's owner remembers the keys for its client here, and the owner
+//! remembers them for "another node" ([`REMOTE`], `RCTRACK`); the owner's
+//! next change of such a key is sent to every other node
+//! (`RCINVALIDATE`, [`Tracking::set_remote`]), whose tables then tell
+//! their own clients ([`Tracking::invalidate_from_peer`]).
 
 mod prefixes;
 mod table;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -43,12 +50,23 @@ const EVICTIONS_PER_CALL: usize = 1000;
 /// Redis's default `tracking-table-max-keys`.
 pub const DEFAULT_MAX_KEYS: u64 = 1_000_000;
 
+/// The id under which an owner remembers keys other nodes read for their
+/// tracking clients (client ids count up from 1 and never reach it).
+pub const REMOTE: u64 = u64::MAX;
+
+/// Sends the keys (`None`: all, a flush) that other nodes' tracking
+/// clients may hold to every other node.
+pub type RemoteSender = Box<dyn Fn(Option<Vec<Bytes>>) + Send + Sync>;
+
 /// See the module docs.
-#[derive(Debug)]
 pub struct Tracking {
-    /// Clients with tracking on: INFO's `tracking_clients`, and the one
-    /// load every hook starts with.
+    /// Clients with tracking on: INFO's `tracking_clients`.
     count: AtomicUsize,
+    /// `count`, plus one once another node tracked keys here: the one
+    /// load every hook starts with.
+    active: AtomicUsize,
+    /// Where changes of keys other nodes track go (set by the cluster).
+    remote: OnceLock<RemoteSender>,
     /// The tracking clients, by id.
     trackers: RwLock<HashMap<u64, Arc<ClientHandle>>>,
     table: Mutex<Table>,
@@ -57,10 +75,20 @@ pub struct Tracking {
     max_keys: AtomicUsize,
 }
 
+impl std::fmt::Debug for Tracking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracking")
+            .field("clients", &self.count.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Tracking {
     fn default() -> Self {
         Tracking {
             count: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            remote: OnceLock::new(),
             trackers: RwLock::default(),
             table: Mutex::default(),
             prefixes: RwLock::default(),
@@ -86,7 +114,33 @@ impl Tracking {
     /// True while some client tracks.
     #[inline]
     pub fn any(&self) -> bool {
-        self.count.load(Ordering::Acquire) > 0
+        self.active.load(Ordering::Acquire) > 0
+    }
+
+    /// Sets where changes of keys other nodes track go (once, by the
+    /// cluster layer).
+    pub fn set_remote(&self, sender: RemoteSender) {
+        let _ = self.remote.set(sender);
+    }
+
+    /// Remembers that another node's tracking client reads `keys` here
+    /// (RCTRACK); then keeps the table within its bound.
+    pub fn remember_remote<'k>(&self, clients: &Clients, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if self.remote.get().is_none() {
+            return;
+        }
+        let evicted = {
+            let mut table = self.table.lock();
+            if !table.has_remote {
+                table.has_remote = true;
+                self.active.fetch_add(1, Ordering::AcqRel);
+            }
+            for key in keys {
+                table.insert(key, REMOTE);
+            }
+            self.over_bound(&mut table)
+        };
+        self.tell_evicted(clients, evicted);
     }
 
     /// INFO's figures.
@@ -124,6 +178,7 @@ impl Tracking {
         if !was_on {
             self.trackers.write().insert(client.id, client.clone());
             self.count.fetch_add(1, Ordering::AcqRel);
+            self.active.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -140,6 +195,7 @@ impl Tracking {
         client.tracking.set(TrackingMode::default(), 0);
         self.trackers.write().remove(&client.id);
         self.count.fetch_sub(1, Ordering::AcqRel);
+        self.active.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// `client`'s BCAST prefixes, in order.
@@ -163,13 +219,7 @@ impl Tracking {
         client: &ClientHandle,
         keys: impl IntoIterator<Item = &'k [u8]>,
     ) {
-        let mode = client.tracking.mode();
-        let caching = mode.has(TrackingMode::CACHING);
-        if !mode.has(TrackingMode::ON)
-            || mode.has(TrackingMode::BCAST)
-            || (mode.has(TrackingMode::OPTIN) && !caching)
-            || (mode.has(TrackingMode::OPTOUT) && caching)
-        {
+        if !remembers(client.tracking.mode()) {
             return;
         }
         let evicted = {
@@ -201,15 +251,29 @@ impl Tracking {
             return;
         }
         let trackers = self.trackers.read();
+        let mut remote = Vec::new();
         for (key, ids) in evicted {
             let key = Bytes::from(key.into_vec());
             for id in ids {
-                if let Some(target) = trackers.get(&id) {
+                if id == REMOTE {
+                    remote.push(key.clone());
+                } else if let Some(target) = trackers.get(&id) {
                     if !target.tracking.mode().has(TrackingMode::BCAST) {
                         send(clients, target, Some(vec![key.clone()]));
                     }
                 }
             }
+        }
+        self.tell_remote(Some(remote));
+    }
+
+    /// Sends other nodes the keys (`None`: all) their clients may hold.
+    fn tell_remote(&self, keys: Option<Vec<Bytes>>) {
+        if keys.as_ref().is_some_and(Vec::is_empty) {
+            return;
+        }
+        if let Some(sender) = self.remote.get() {
+            sender(keys);
         }
     }
 
@@ -237,6 +301,16 @@ impl Tracking {
     /// The expiry and eviction paths call
     /// `node.tracking.invalidate(&node.clients, None, &[key])`.
     pub fn invalidate(&self, clients: &Clients, writer: Option<u64>, keys: &[&[u8]]) {
+        self.invalidate_as(clients, writer, keys, true);
+    }
+
+    /// [`Tracking::invalidate`] for keys another node changed
+    /// (RCINVALIDATE): this node's clients are told, no other node.
+    pub fn invalidate_from_peer(&self, clients: &Clients, keys: &[&[u8]]) {
+        self.invalidate_as(clients, None, keys, false);
+    }
+
+    fn invalidate_as(&self, clients: &Clients, writer: Option<u64>, keys: &[&[u8]], owner: bool) {
         if !self.any() || keys.is_empty() {
             return;
         }
@@ -251,9 +325,14 @@ impl Tracking {
             }
         };
         let trackers = self.trackers.read();
+        let mut remote = Vec::new();
         for (key, ids) in rows {
             let key = Bytes::copy_from_slice(key);
             for id in ids {
+                if id == REMOTE {
+                    remote.push(key.clone());
+                    continue;
+                }
                 let Some(target) = trackers.get(&id) else {
                     continue;
                 };
@@ -267,6 +346,10 @@ impl Tracking {
             }
         }
         self.broadcast(clients, &trackers, writer, keys);
+        drop(trackers);
+        if owner {
+            self.tell_remote(Some(remote));
+        }
     }
 
     /// BCAST: per prefix, the keys under it, to each of its clients.
@@ -297,14 +380,38 @@ impl Tracking {
     /// FLUSHALL or FLUSHDB: every tracking client is told that every key
     /// changed (a null in place of the keys), and the table is emptied.
     pub fn flush(&self, clients: &Clients) {
+        self.flush_as(clients, true);
+    }
+
+    /// [`Tracking::flush`] for another node's flush (RCINVALIDATE without
+    /// keys): this node's clients are told, no other node.
+    pub fn flush_from_peer(&self, clients: &Clients) {
+        self.flush_as(clients, false);
+    }
+
+    fn flush_as(&self, clients: &Clients, owner: bool) {
         if !self.any() {
             return;
         }
-        self.table.lock().clear();
+        let had_remote = self.table.lock().clear();
         for target in self.trackers.read().values() {
             send(clients, target, None);
         }
+        if owner && had_remote {
+            self.tell_remote(None);
+        }
     }
+}
+
+/// Whether a client in `mode` has the keys it reads remembered now (on,
+/// not BCAST; OPTIN only after CLIENT CACHING yes, OPTOUT unless CLIENT
+/// CACHING no).
+pub fn remembers(mode: TrackingMode) -> bool {
+    let caching = mode.has(TrackingMode::CACHING);
+    let by_keys = mode.has(TrackingMode::ON) && !mode.has(TrackingMode::BCAST);
+    let opted_in = !mode.has(TrackingMode::OPTIN) || caching;
+    let opted_out = mode.has(TrackingMode::OPTOUT) && caching;
+    by_keys && opted_in && !opted_out
 }
 
 /// Sends an invalidation of `keys` (`None`: all) for tracking client

@@ -17,6 +17,8 @@ pub struct Table {
     hasher: DefaultHashBuilder,
     /// (key, client) pairs: INFO's `tracking_total_items`.
     items: usize,
+    /// Some key was remembered for another node (`super::REMOTE`).
+    pub has_remote: bool,
 }
 
 impl Table {
@@ -66,10 +68,16 @@ impl Table {
         Some((key, ids))
     }
 
-    /// Forgets everything (FLUSHALL, FLUSHDB).
-    pub fn clear(&mut self) {
+    /// Forgets everything (FLUSHALL, FLUSHDB); whether some key was
+    /// remembered for another node.
+    pub fn clear(&mut self) -> bool {
+        let remote = self
+            .rows
+            .iter()
+            .any(|(_, ids)| ids.last() == Some(&u64::MAX));
         self.rows.clear();
         self.items = 0;
+        remote
     }
 
     /// Keys remembered.
