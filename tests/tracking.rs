@@ -503,3 +503,35 @@ fn a_client_tracking_through_one_node_hears_of_writes_at_the_owner() {
     await_invalidation(&mut tracking, key);
     assert!(pushes_before_pong(&mut tracking).is_empty());
 }
+
+#[test]
+fn a_blocked_client_gets_its_invalidations_at_once() {
+    let node = TestServer::start();
+    let mut tracking = node.raw();
+    let _ = tracking.call(&["HELLO", "3"]);
+    let _ = tracking.call(&["CLIENT", "TRACKING", "on"]);
+    assert_eq!(tracking.call(&["GET", "k"]), Frame::Null);
+    tracking.send_command(&["BLPOP", "list", "0"]);
+    let mut other = node.conn();
+    assert!(eventually(DEADLINE, || info_u64(
+        &mut other,
+        "blocked_clients"
+    ) == 1));
+    let _: () = q(&mut other, &["SET", "k", "v"]);
+    // Still blocked: the push comes before the pop's reply.
+    assert_eq!(
+        tracking.next().expect("a frame"),
+        Frame::Push(vec![
+            Frame::Bulk(b"invalidate".to_vec()),
+            Frame::Array(vec![Frame::Bulk(b"k".to_vec())]),
+        ])
+    );
+    let _: i64 = q(&mut other, &["RPUSH", "list", "x"]);
+    assert_eq!(
+        tracking.next().expect("a frame"),
+        Frame::Array(vec![
+            Frame::Bulk(b"list".to_vec()),
+            Frame::Bulk(b"x".to_vec())
+        ])
+    );
+}
