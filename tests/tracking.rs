@@ -502,6 +502,18 @@ fn a_client_tracking_through_one_node_hears_of_writes_at_the_owner() {
     let _: () = q(&mut at_owner, &["DEL", key]);
     await_invalidation(&mut tracking, key);
     assert!(pushes_before_pong(&mut tracking).is_empty());
+
+    // MGET split over two owners: each part remembered at its owner.
+    let other_key = (0..1000)
+        .map(|i| format!("other-{i}"))
+        .find(|k| cluster.owners(k)[0] == writer_node)
+        .expect("a key of the third node");
+    let read: Frame = tracking.call(&["MGET", key, &other_key]);
+    assert_eq!(read, Frame::Array(vec![Frame::Null, Frame::Null]));
+    let _: () = q(&mut writer, &["SET", &other_key, "1"]);
+    await_invalidation(&mut tracking, &other_key);
+    let _: () = q(&mut at_owner, &["SET", key, "3"]);
+    await_invalidation(&mut tracking, key);
 }
 
 #[test]

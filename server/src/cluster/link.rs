@@ -165,7 +165,10 @@ impl Link {
                 Reply::new(output, resp3).error(message);
                 None
             }
-            Route::Split(merge, parts) => Some(self.split(session, merge, parts)),
+            Route::Split(merge, mut parts) => {
+                self.track_parts(session, spec, args, &mut parts);
+                Some(self.split(session, merge, parts))
+            }
             Route::Gather(parts) => Some(self.gather(session, args, parts)),
             Route::Transaction(owner) => self.forward_transaction(session, output, owner),
         }
@@ -183,6 +186,30 @@ impl Link {
         let node = &self.node;
         node.tracking.remember(&node.clients, &session.handle, keys);
         router::encode_wrapped(b"RCTRACK", args)
+    }
+
+    /// A tracking client's read split across owners (MGET): its keys are
+    /// remembered here for the client, and the parts for other nodes go as
+    /// RCTRACK (the part run here remembers its own keys).
+    fn track_parts(
+        &self,
+        session: &Session,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        parts: &mut [Part],
+    ) {
+        let positions = commands::tracked_positions(&self.node, session, spec, args);
+        if positions.is_empty() {
+            return;
+        }
+        let node = &self.node;
+        let keys = positions.iter().filter_map(|&p| args.try_get(p));
+        node.tracking.remember(&node.clients, &session.handle, keys);
+        for part in parts.iter_mut().filter(|p| p.target.is_some()) {
+            if let Some(wrapped) = super::tracking::wrap_encoded(b"RCTRACK", &part.command) {
+                part.command = wrapped;
+            }
+        }
     }
 
     /// The effects of a request run here: a write to slots this node is

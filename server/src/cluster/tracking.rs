@@ -6,8 +6,9 @@
 //! sends `RCINVALIDATE key...` (no key: a flush) to every other node, and
 //! each tells its own clients that read the key through it.
 //!
-//! Reads split across owners (MGET over several nodes) or gathered are
-//! not tracked this way; their keys are remembered only where they ran.
+//! A read split across owners (MGET over several nodes) sends its parts
+//! as RCTRACK the same way. Reads gathered here from copies of other
+//! nodes' keys (SUNION over several nodes) are not tracked at the owners.
 
 use std::sync::{Arc, Weak};
 
@@ -40,6 +41,24 @@ pub(super) fn install(cluster: &Arc<Cluster>, node: &NodeState) {
         }));
 }
 
+/// An encoded request (`*n` and its bulks) with `wrapper` put in front of
+/// its arguments; `None` when it is not one.
+pub(super) fn wrap_encoded(wrapper: &[u8], command: &Bytes) -> Option<Bytes> {
+    let header_end = command.windows(2).position(|w| w == b"\r\n")?;
+    let count: i64 = std::str::from_utf8(command.get(1..header_end)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    if command.first() != Some(&b'*') {
+        return None;
+    }
+    let mut out = BytesMut::with_capacity(command.len() + wrapper.len() + 16);
+    ringcache_proto::resp::write_len(&mut out, b'*', count + 1);
+    ringcache_proto::resp::write_bulk(&mut out, wrapper);
+    out.extend_from_slice(&command[header_end + 2..]);
+    Some(out.freeze())
+}
+
 /// RCTRACK command...: remembers the keys of the read for other nodes'
 /// tracking clients (before and after it runs, as for a client here),
 /// then runs it here.
@@ -69,4 +88,25 @@ pub(super) fn invalidated(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }
     ctx.reply.ok();
     Outcome::Unchanged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapped_request_gains_one_argument_in_front() {
+        let mut plain = BytesMut::new();
+        ringcache_proto::resp::write_command(&mut plain, &["MGET", "a", "b"]);
+        let mut expected = BytesMut::new();
+        ringcache_proto::resp::write_command(&mut expected, &["RCTRACK", "MGET", "a", "b"]);
+        assert_eq!(
+            wrap_encoded(b"RCTRACK", &plain.freeze()),
+            Some(expected.freeze())
+        );
+        assert_eq!(
+            wrap_encoded(b"RCTRACK", &Bytes::from_static(b"+OK\r\n")),
+            None
+        );
+    }
 }
