@@ -1,6 +1,9 @@
 //! The registry of connected clients, for CLIENT LIST / INFO / KILL, the
 //! idle timeout, shutdown and the `connected_clients` figure. Each connection owns an `Arc<ClientHandle>`
-//! and refreshes its few shared fields once per batch of commands.
+//! and refreshes its few shared fields once per batch of commands. A
+//! handle also carries what other connections send this one (its
+//! [`Inbox`]: Pub/Sub messages, tracking invalidations) and its client
+//! tracking mode, which their writes read.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,6 +14,7 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
+use crate::inbox::{Inbox, Push};
 use crate::store::unix_ms;
 
 /// What other tasks may see or change of one connection.
@@ -41,7 +45,12 @@ pub struct ClientHandle {
     /// Parked by a blocking command (CLIENT LIST's `b` flag; exempt from
     /// the idle timeout, as in Redis).
     blocked: AtomicBool,
+    /// Messages from other connections, written out between replies.
+    pub inbox: Inbox,
+    /// CLIENT TRACKING: mode and redirect target.
+    pub tracking: TrackingState,
     killed: AtomicBool,
+    /// Wakes the connection when it is killed or a push arrives.
     kill_waker: AtomicWaker,
 }
 
@@ -50,6 +59,30 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill_waker.wake();
+    }
+
+    /// Queues `push` for this connection and wakes it; a client whose
+    /// inbox is over its limits is disconnected instead (the push dropped).
+    pub fn deliver(&self, push: Push) {
+        if self.inbox.deliver(push) {
+            self.kill_waker.wake();
+        } else {
+            self.kill();
+        }
+    }
+
+    /// Ready once something waits in the inbox (the same cheap waker as
+    /// [`ClientHandle::poll_killed`]).
+    pub fn poll_pushes(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.inbox.is_empty() {
+            return Poll::Ready(());
+        }
+        self.kill_waker.register(cx.waker());
+        if self.inbox.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
     }
 
     /// Marks the client parked by a blocking command, or no longer.
@@ -102,18 +135,25 @@ impl ClientHandle {
                 String::from_utf8_lossy(&lib.1).into_owned(),
             )
         };
+        let (tracking, redir) = self.tracking.describe();
+        let mut flags = String::from(if self.is_blocked() { "b" } else { "" });
+        flags.push_str(&tracking);
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
             self.name_text(),
             now_ms.saturating_sub(self.created_ms) / 1000,
             self.idle_ms(now_ms) / 1000,
-            if self.is_blocked() { "b" } else { "N" },
+            flags,
             self.db.load(Ordering::Relaxed),
             self.query_buffer.load(Ordering::Relaxed),
             command_name,
+            redir,
             self.resp.load(Ordering::Relaxed),
             lib_name,
             lib_ver,
@@ -146,6 +186,8 @@ impl Clients {
             query_buffer: AtomicU64::new(0),
             db: AtomicU64::new(0),
             blocked: AtomicBool::new(false),
+            inbox: Inbox::default(),
+            tracking: TrackingState::default(),
             killed: AtomicBool::new(false),
             kill_waker: AtomicWaker::new(),
         });
@@ -178,8 +220,100 @@ impl Clients {
         }
     }
 
+    /// The client with this id, if connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.by_id.lock().get(&id).cloned()
+    }
+
     /// A snapshot of all clients, by id.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.by_id.lock().values().cloned().collect()
+    }
+}
+
+/// A client's tracking mode (CLIENT TRACKING's options, CLIENT CACHING's
+/// one-command override, a redirect found broken), as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrackingMode(pub u8);
+
+impl TrackingMode {
+    /// Tracking is on.
+    pub const ON: TrackingMode = TrackingMode(1);
+    /// Broadcasting: invalidated by prefix, not by keys read.
+    pub const BCAST: TrackingMode = TrackingMode(1 << 1);
+    /// Keys are remembered only after CLIENT CACHING yes.
+    pub const OPTIN: TrackingMode = TrackingMode(1 << 2);
+    /// Keys are remembered unless CLIENT CACHING no.
+    pub const OPTOUT: TrackingMode = TrackingMode(1 << 3);
+    /// Not invalidated for its own writes.
+    pub const NOLOOP: TrackingMode = TrackingMode(1 << 4);
+    /// CLIENT CACHING was given for the next command.
+    pub const CACHING: TrackingMode = TrackingMode(1 << 5);
+    /// The redirect target was found gone.
+    pub const BROKEN_REDIRECT: TrackingMode = TrackingMode(1 << 6);
+
+    /// True if every bit of `other` is set.
+    #[inline]
+    pub fn has(self, other: TrackingMode) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Both sets.
+    pub fn with(self, other: TrackingMode) -> TrackingMode {
+        TrackingMode(self.0 | other.0)
+    }
+}
+
+/// One connection's tracking state, read by the connections whose writes
+/// invalidate its keys and by CLIENT LIST.
+#[derive(Debug, Default)]
+pub struct TrackingState {
+    mode: AtomicU8,
+    redirect: AtomicU64,
+}
+
+impl TrackingState {
+    /// The mode now (one atomic load; zero when tracking is off).
+    #[inline]
+    pub fn mode(&self) -> TrackingMode {
+        TrackingMode(self.mode.load(Ordering::Acquire))
+    }
+
+    /// Replaces the mode and the redirect target (0: none).
+    pub fn set(&self, mode: TrackingMode, redirect: u64) {
+        self.redirect.store(redirect, Ordering::Release);
+        self.mode.store(mode.0, Ordering::Release);
+    }
+
+    /// Sets the bits of `bits`.
+    pub fn insert(&self, bits: TrackingMode) {
+        self.mode.fetch_or(bits.0, Ordering::AcqRel);
+    }
+
+    /// Clears the bits of `bits`.
+    pub fn remove(&self, bits: TrackingMode) {
+        self.mode.fetch_and(!bits.0, Ordering::AcqRel);
+    }
+
+    /// The redirect target's id, 0 for none.
+    pub fn redirect(&self) -> u64 {
+        self.redirect.load(Ordering::Acquire)
+    }
+
+    /// CLIENT LIST's flag letters for this state (`t`, `R`, `B`, in
+    /// Redis's order) and its `redir` field.
+    pub fn describe(&self) -> (String, i64) {
+        let mode = self.mode();
+        if !mode.has(TrackingMode::ON) {
+            return (String::new(), -1);
+        }
+        let mut flags = String::from("t");
+        if mode.has(TrackingMode::BROKEN_REDIRECT) {
+            flags.push('R');
+        }
+        if mode.has(TrackingMode::BCAST) {
+            flags.push('B');
+        }
+        (flags, self.redirect() as i64)
     }
 }

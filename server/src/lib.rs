@@ -23,6 +23,7 @@ pub mod config;
 pub mod gate;
 pub mod glob;
 pub mod hyperloglog;
+pub mod inbox;
 pub mod latency;
 pub mod log_limit;
 pub mod metrics;
@@ -38,6 +39,7 @@ pub mod socket;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod tracking;
 pub mod watches;
 
 pub use config::Config;

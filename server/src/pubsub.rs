@@ -1,145 +1,22 @@
 //! Pub/Sub: which connections listen to which channels, patterns and shard
 //! channels, and the delivery of published messages into each listener's
-//! bounded inbox, which its connection drains and writes out between
-//! requests (`pipeline`).
-//!
-//! An inbox is bounded by Redis's `client-output-buffer-limit pubsub`
-//! (32 MB hard, 8 MB for 60 s soft): a subscriber that does not read is
-//! disconnected rather than allowed to grow without bound.
+//! bounded inbox (`crate::inbox`), which its connection drains and writes
+//! out between requests (`pipeline`). A subscriber that does not read is
+//! disconnected at the inbox's limits rather than allowed to grow without
+//! bound.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
-use tokio::sync::Notify;
+use parking_lot::RwLock;
 
 use crate::clients::ClientHandle;
 use crate::glob::Pattern;
-use crate::store::unix_ms;
+pub use crate::inbox::{Kind, Push};
 
-/// Redis's default pub/sub output limits: hard bytes, soft bytes, soft
-/// seconds.
-const HARD_LIMIT: usize = 32 * 1024 * 1024;
-const SOFT_LIMIT: usize = 8 * 1024 * 1024;
-const SOFT_SECONDS: u64 = 60;
-
-/// The three kinds of subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// SUBSCRIBE: a channel by name.
-    Channel,
-    /// PSUBSCRIBE: channels matching a glob pattern.
-    Pattern,
-    /// SSUBSCRIBE: a shard channel (routed by its slot in a cluster).
-    Shard,
-}
-
-/// A message waiting in an inbox.
-#[derive(Debug, Clone)]
-pub enum Push {
-    /// From PUBLISH to a channel (or SPUBLISH to a shard channel).
-    Message {
-        /// Channel or shard channel.
-        kind: Kind,
-        /// Its name.
-        channel: Bytes,
-        /// The payload.
-        payload: Bytes,
-    },
-    /// From PUBLISH to a channel a pattern matches.
-    PatternMessage {
-        /// The pattern subscribed to.
-        pattern: Bytes,
-        /// The channel published to.
-        channel: Bytes,
-        /// The payload.
-        payload: Bytes,
-    },
-}
-
-impl Push {
-    fn size(&self) -> usize {
-        match self {
-            Push::Message {
-                channel, payload, ..
-            } => channel.len() + payload.len() + 32,
-            Push::PatternMessage {
-                pattern,
-                channel,
-                payload,
-            } => pattern.len() + channel.len() + payload.len() + 48,
-        }
-    }
-}
-
-/// One connection's inbox.
-#[derive(Debug)]
-pub struct Inbox {
-    queue: Mutex<VecDeque<Push>>,
-    bytes: AtomicUsize,
-    /// When the inbox went over the soft limit (Unix ms, 0: under it).
-    over_soft_since: AtomicU64,
-    /// Wakes the connection.
-    pub ready: Notify,
-    client: Arc<ClientHandle>,
-}
-
-impl Inbox {
-    /// An empty inbox for `client`.
-    pub fn new(client: Arc<ClientHandle>) -> Arc<Inbox> {
-        Arc::new(Inbox {
-            queue: Mutex::new(VecDeque::new()),
-            bytes: AtomicUsize::new(0),
-            over_soft_since: AtomicU64::new(0),
-            ready: Notify::new(),
-            client,
-        })
-    }
-
-    /// Queues `push`, or disconnects the client when its inbox is over the
-    /// limits (the message is then dropped).
-    fn deliver(&self, push: Push) {
-        let size = push.size();
-        let bytes = self.bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if bytes > HARD_LIMIT || self.soft_limit_passed(bytes) {
-            self.bytes.fetch_sub(size, Ordering::Relaxed);
-            self.client.kill();
-            return;
-        }
-        self.queue.lock().push_back(push);
-        self.ready.notify_one();
-    }
-
-    fn soft_limit_passed(&self, bytes: usize) -> bool {
-        if bytes <= SOFT_LIMIT {
-            self.over_soft_since.store(0, Ordering::Relaxed);
-            return false;
-        }
-        let now = unix_ms();
-        let since = match self.over_soft_since.compare_exchange(
-            0,
-            now,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => now,
-            Err(since) => since,
-        };
-        now.saturating_sub(since) > SOFT_SECONDS * 1000
-    }
-
-    /// Takes everything queued.
-    pub fn drain(&self) -> Vec<Push> {
-        let drained: Vec<Push> = self.queue.lock().drain(..).collect();
-        let size: usize = drained.iter().map(Push::size).sum();
-        self.bytes.fetch_sub(size, Ordering::Relaxed);
-        drained
-    }
-}
-
-type Listeners = HashMap<u64, Arc<Inbox>>;
+type Listeners = HashMap<u64, Arc<ClientHandle>>;
 
 /// See the module docs.
 #[derive(Debug, Default)]
@@ -160,14 +37,14 @@ impl PubSub {
         }
     }
 
-    /// Adds `inbox` (of client `id`) to `name`'s listeners.
-    pub fn subscribe(&self, kind: Kind, name: &Bytes, id: u64, inbox: &Arc<Inbox>) {
+    /// Adds `client` to `name`'s listeners.
+    pub fn subscribe(&self, kind: Kind, name: &Bytes, client: &Arc<ClientHandle>) {
         let added = self
             .table(kind)
             .write()
             .entry(name.clone())
             .or_default()
-            .insert(id, inbox.clone())
+            .insert(client.id, client.clone())
             .is_none();
         if added && kind == Kind::Pattern {
             self.pattern_count.fetch_add(1, Ordering::Relaxed);
@@ -193,8 +70,8 @@ impl PubSub {
     pub fn publish(&self, kind: Kind, channel: &Bytes, payload: &Bytes) -> usize {
         let mut received = 0;
         if let Some(listeners) = self.table(kind).read().get(channel) {
-            for inbox in listeners.values() {
-                inbox.deliver(Push::Message {
+            for client in listeners.values() {
+                client.deliver(Push::Message {
                     kind,
                     channel: channel.clone(),
                     payload: payload.clone(),
@@ -207,8 +84,8 @@ impl PubSub {
                 if !Pattern::new(pattern).matches(channel) {
                     continue;
                 }
-                for inbox in listeners.values() {
-                    inbox.deliver(Push::PatternMessage {
+                for client in listeners.values() {
+                    client.deliver(Push::PatternMessage {
                         pattern: pattern.clone(),
                         channel: channel.clone(),
                         payload: payload.clone(),
@@ -248,19 +125,17 @@ impl PubSub {
 #[derive(Debug)]
 pub struct Subscriptions {
     registry: Arc<PubSub>,
-    /// The connection's inbox.
-    pub inbox: Arc<Inbox>,
-    id: u64,
+    /// The connection, whose inbox messages arrive in.
+    client: Arc<ClientHandle>,
     names: HashMap<Kind, HashSet<Bytes>>,
 }
 
 impl Subscriptions {
-    /// No subscriptions yet, for client `id` with `inbox`.
-    pub fn new(registry: Arc<PubSub>, inbox: Arc<Inbox>, id: u64) -> Self {
+    /// No subscriptions yet, for `client`.
+    pub fn new(registry: Arc<PubSub>, client: Arc<ClientHandle>) -> Self {
         Subscriptions {
             registry,
-            inbox,
-            id,
+            client,
             names: HashMap::new(),
         }
     }
@@ -270,7 +145,7 @@ impl Subscriptions {
     pub fn add(&mut self, kind: Kind, name: &[u8]) -> usize {
         let name = Bytes::copy_from_slice(name);
         if self.names.entry(kind).or_default().insert(name.clone()) {
-            self.registry.subscribe(kind, &name, self.id, &self.inbox);
+            self.registry.subscribe(kind, &name, &self.client);
         }
         self.count(kind)
     }
@@ -282,7 +157,7 @@ impl Subscriptions {
             .get_mut(&kind)
             .is_some_and(|names| names.remove(name))
         {
-            self.registry.unsubscribe(kind, name, self.id);
+            self.registry.unsubscribe(kind, name, self.client.id);
         }
         self.count(kind)
     }
@@ -316,7 +191,7 @@ impl Drop for Subscriptions {
     fn drop(&mut self) {
         for (kind, names) in &self.names {
             for name in names {
-                self.registry.unsubscribe(*kind, name, self.id);
+                self.registry.unsubscribe(*kind, name, self.client.id);
             }
         }
     }

@@ -19,6 +19,7 @@ use crate::shutdown::Shutdown;
 use crate::slowlog::SlowLog;
 use crate::stats::ServerStats;
 use crate::store::{Clock, Store, StoreOptions, DEFAULT_SHARDS};
+use crate::tracking::Tracking;
 use crate::watches::Watches;
 
 /// See the module docs.
@@ -36,6 +37,8 @@ pub struct NodeState {
     pub watches: Arc<Watches>,
     /// Pub/Sub subscriptions.
     pub pubsub: Arc<PubSub>,
+    /// Client-side caching: who tracks which keys.
+    pub tracking: Tracking,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so a connection notices a change with
@@ -93,6 +96,8 @@ impl NodeState {
         let shutdown = Shutdown::new();
         let stopping = shutdown.clone();
         let scripts = Scripts::new(Arc::new(move || stopping.is_triggered()), config.maxmemory);
+        let tracking = Tracking::default();
+        tracking.set_max_keys(&Clients::default(), config.tracking_table_max_keys);
         Arc::new(NodeState {
             store,
             databases,
@@ -100,6 +105,7 @@ impl NodeState {
             scripts,
             watches: Arc::default(),
             pubsub: Arc::default(),
+            tracking,
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),
@@ -150,6 +156,9 @@ impl NodeState {
                 }
                 Effect::Latency => self.latency.set_threshold(config.latency_monitor_threshold),
                 Effect::Encoding => self.store.set_encoding_limits(config.encodings),
+                Effect::Tracking => self
+                    .tracking
+                    .set_max_keys(&self.clients, config.tracking_table_max_keys),
             }
         }
     }

@@ -142,7 +142,8 @@ impl Link {
                     self.written
                         .record(Some(addr), keys.filter_map(|p| args.try_get(p)));
                 }
-                Some(self.forward(addr, resp3, router::encode(args)))
+                let request = self.tracked_request(session, spec, args);
+                Some(self.forward(addr, resp3, request))
             }
             Route::ReadThrough(from) => {
                 let key_at = spec.keys.single()?;
@@ -160,7 +161,7 @@ impl Link {
                 Reply::new(output, resp3).error(message);
                 None
             }
-            Route::Split(merge, parts) => {
+            Route::Split(merge, mut parts) => {
                 if !spec.has(Flags::READONLY) {
                     for part in parts.iter() {
                         let keys = part.keys.iter().filter_map(|&p| args.try_get(p));
@@ -169,10 +170,49 @@ impl Link {
                         }
                     }
                 }
+                self.track_parts(session, spec, args, &mut parts);
                 Some(self.split(session, merge, parts))
             }
             Route::Gather(parts) => Some(self.gather(session, args, parts)),
             Route::Transaction(owner) => self.forward_transaction(session, output, owner),
+        }
+    }
+
+    /// A request to forward: a tracking client's read goes as RCTRACK (the
+    /// owner remembers its keys for this node), its keys remembered here
+    /// for the client (`cluster/tracking.rs`).
+    fn tracked_request(&self, session: &Session, spec: &CommandSpec, args: Args<'_>) -> Bytes {
+        let positions = commands::tracked_positions(&self.node, session, spec, args);
+        if positions.is_empty() {
+            return router::encode(args);
+        }
+        let keys = positions.iter().filter_map(|&p| args.try_get(p));
+        let node = &self.node;
+        node.tracking.remember(&node.clients, &session.handle, keys);
+        router::encode_wrapped(b"RCTRACK", args)
+    }
+
+    /// A tracking client's read split across owners (MGET): its keys are
+    /// remembered here for the client, and the parts for other nodes go as
+    /// RCTRACK (the part run here remembers its own keys).
+    fn track_parts(
+        &self,
+        session: &Session,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        parts: &mut [Part],
+    ) {
+        let positions = commands::tracked_positions(&self.node, session, spec, args);
+        if positions.is_empty() {
+            return;
+        }
+        let node = &self.node;
+        let keys = positions.iter().filter_map(|&p| args.try_get(p));
+        node.tracking.remember(&node.clients, &session.handle, keys);
+        for part in parts.iter_mut().filter(|p| p.target.is_some()) {
+            if let Some(wrapped) = super::tracking::wrap_encoded(b"RCTRACK", &part.command) {
+                part.command = wrapped;
+            }
         }
     }
 

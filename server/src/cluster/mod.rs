@@ -26,6 +26,7 @@ pub mod router;
 pub mod sealed_transport;
 pub mod secret;
 pub mod topology;
+mod tracking;
 pub mod view;
 pub mod wait;
 pub mod wire;
@@ -293,6 +294,7 @@ impl Cluster {
             gossip = %cluster.settings.gossip_listen,
             "cluster membership started"
         );
+        tracking::install(&cluster, &node);
         tokio::spawn(follow_membership(cluster.clone(), node.clone()));
         tokio::spawn(handoff::run_worker(cluster.clone(), node.clone()));
         tokio::spawn(repair::run_worker(cluster.clone(), node.clone()));
@@ -305,6 +307,17 @@ impl Cluster {
             ));
         }
         Ok(cluster)
+    }
+
+    /// Sends `command` to every other live member of the cluster, without
+    /// waiting for their replies (fire and forget).
+    pub fn send_to_other_nodes(&self, command: bytes::Bytes) {
+        let view = self.view();
+        for member in view.members.iter() {
+            if member.name != self.settings.node_name {
+                drop(self.peers.send(member.resp_addr, false, command.clone()));
+            }
+        }
     }
 
     /// The current view.

@@ -1,7 +1,8 @@
 //! The cluster's own commands, run for one connection's [`Link`]:
 //! CLUSTER (in `topology`), READONLY, READWRITE, ASKING, WAIT, and the
 //! commands nodes send each other (RCPEER, RCREAD, RCAPPLY, RCHANDOFF,
-//! RCEXPORT, RCDUMP, RCWAIT, RCSTATES); and INFO's cluster section.
+//! RCEXPORT, RCDUMP, RCWAIT, RCSTATES, and RCTRACK and RCINVALIDATE via
+//! `tracking.rs`); and INFO's cluster section.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -31,16 +32,7 @@ impl Link {
     /// Sends `command` to every other live member of the cluster, without
     /// waiting for their replies (fire and forget).
     fn send_to_other_nodes(&self, command: bytes::Bytes) {
-        let view = self.cluster.view();
-        for member in view.members.iter() {
-            if member.name != self.cluster.settings.node_name {
-                drop(
-                    self.cluster
-                        .peers
-                        .send(member.resp_addr, false, command.clone()),
-                );
-            }
-        }
+        self.cluster.send_to_other_nodes(command);
     }
 }
 
@@ -68,6 +60,8 @@ impl ClusterPort for Link {
             ClusterOp::Dump => dump(ctx, args),
             ClusterOp::AwaitReplicas => self.await_replicas(ctx, args),
             ClusterOp::States => states(ctx, args),
+            ClusterOp::Track => super::tracking::track_read(ctx, args),
+            ClusterOp::Invalidate => super::tracking::invalidated(ctx, args),
         }
     }
 
@@ -243,8 +237,19 @@ impl Link {
             return ctx.fail("ERR malformed RCAPPLY");
         };
         let peer = ctx.session.handle.peer;
+        let key = snapshot.key.clone();
         match self.cluster.apply_from_peer(ctx.store, snapshot, peer) {
-            Ok(_) => {
+            Ok(applied) => {
+                // A replica serves tracked reads too (READONLY): the
+                // primary's write reaches its readers here. A new owner
+                // gets a slot's keys this way from the previous one: its
+                // WATCHers and blocked clients learn of them as of a write.
+                if applied {
+                    let node = ctx.node;
+                    node.tracking.invalidate(&node.clients, None, &[&key]);
+                    node.watches.touch(ctx.store.db(), &key);
+                    node.blocking.key_ready(ctx.store.db(), &key);
+                }
                 ctx.reply.ok();
                 Outcome::Unchanged
             }

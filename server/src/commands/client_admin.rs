@@ -1,9 +1,11 @@
 //! CLIENT: the connected clients as a client sees and manages them (ID,
-//! GETNAME, SETNAME, INFO, LIST, SETINFO, KILL, UNBLOCK).
+//! GETNAME, SETNAME, INFO, LIST, SETINFO, KILL, UNBLOCK; the tracking
+//! subcommands' handlers are in `client_tracking.rs`).
 
 use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
+use super::client_tracking::{caching, getredir, tracking, trackinginfo};
 use super::session::valid_name;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::subcommands::SubSpec as Sub;
@@ -20,13 +22,17 @@ const CN: C = C::CONNECTION;
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
     Cmd::new("client", super::container, -2, F::NONE, "connection", "A container for client connection commands.").subcommands(&[
+        Sub::new("caching", caching, 3, LS, &["CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes."]).acl(CN),
         Sub::new("getname", getname, 2, LS, &["GETNAME", "    Return the name of the current connection."]).acl(CN),
+        Sub::new("getredir", getredir, 2, LS, &["GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled."]).acl(CN),
         Sub::new("id", id, 2, LS, &["ID", "    Return the ID of the current connection."]).acl(CN),
         Sub::new("info", info, 2, LS, &["INFO", "    Return information about the current client connection."]).acl(CN),
         Sub::new("kill", kill, -3, LS.with(F::ADMIN), &["KILL <ip:port>", "    Kill connection made from <ip:port>.", "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO)."]).acl(CN),
         Sub::new("list", list, -2, LS.with(F::ADMIN), &["LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections."]).acl(CN),
         Sub::new("setinfo", setinfo, 4, LS, &["SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER."]).acl(CN),
         Sub::new("setname", setname, 3, LS, &["SETNAME <name>", "    Assign the name <name> to the current connection."]).acl(CN),
+        Sub::new("tracking", tracking, -3, LS, &["TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]", "         [OPTIN] [OPTOUT] [NOLOOP]", "    Control server assisted client side caching."]).acl(CN),
+        Sub::new("trackinginfo", trackinginfo, 2, LS, &["TRACKINGINFO", "    Report tracking status for the current connection."]).acl(CN),
         Sub::new("unblock", unblock, -3, LS.with(F::ADMIN), &["UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client."]).acl(CN),
     ]),
 ];

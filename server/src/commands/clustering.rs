@@ -1,8 +1,8 @@
 //! The cluster's commands as the table lists them: CLUSTER, READONLY,
 //! READWRITE, ASKING, WAIT, and the commands nodes send each other
-//! (RCPEER, RCAPPLY, RCHANDOFF, RCREAD, RCEXPORT, RCDUMP, RCWAIT, RCSTATES).
-//! Their handlers hand the request to the cluster layer
-//! ([`super::ClusterPort`]); on a node without one they answer as a
+//! (RCPEER, RCAPPLY, RCHANDOFF, RCREAD, RCEXPORT, RCDUMP, RCWAIT, RCSTATES,
+//! RCTRACK, RCINVALIDATE). Their handlers hand the request to the cluster
+//! layer ([`super::ClusterPort`]); on a node without one they answer as a
 //! standalone Redis does.
 
 use super::args::{parse_i64, NOT_INTEGER};
@@ -45,10 +45,15 @@ pub enum ClusterOp {
     AwaitReplicas = 11,
     /// RCSTATES: the keys' states here, for their primary counting copies.
     States = 12,
+    /// RCTRACK: a read forwarded for a tracking client (its keys
+    /// remembered for the forwarding node).
+    Track = 13,
+    /// RCINVALIDATE: keys another node's tracking must tell its clients of.
+    Invalidate = 14,
 }
 
 /// Every [`ClusterOp`], at the index of its value.
-const OPS: [ClusterOp; 13] = [
+const OPS: [ClusterOp; 15] = [
     ClusterOp::Cluster,
     ClusterOp::ReadOnly,
     ClusterOp::ReadWrite,
@@ -62,6 +67,8 @@ const OPS: [ClusterOp; 13] = [
     ClusterOp::Dump,
     ClusterOp::AwaitReplicas,
     ClusterOp::States,
+    ClusterOp::Track,
+    ClusterOp::Invalidate,
 ];
 
 const LSF: F = F::LOADING.with(F::STALE).with(F::FAST);
@@ -95,6 +102,8 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("rchandoff", via::<{ ClusterOp::Handoff as usize }>, -1, PEER, "cluster", "Tells a previous owner that a new owner took these slots.").routing(THEIRS),
     Cmd::new("rcread", via::<{ ClusterOp::Read as usize }>, -2, PEER, "cluster", "Runs a read-only command on this node without routing it.").routing(THEIRS),
     Cmd::new("rcexport", via::<{ ClusterOp::Export as usize }>, -3, PEER, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them.").routing(THEIRS),
+    Cmd::new("rctrack", via::<{ ClusterOp::Track as usize }>, -2, PEER, "cluster", "Runs a read-only command here for another node's tracking client, remembering its keys for that node.").routing(THEIRS),
+    Cmd::new("rcinvalidate", via::<{ ClusterOp::Invalidate as usize }>, -1, PEER, "cluster", "Tells this node's tracking clients that another node changed these keys (none: flushed).").routing(THEIRS),
     Cmd::new("rcdump", via::<{ ClusterOp::Dump as usize }>, -2, PEER, "cluster", "Returns copies of some keys, for a node computing a read over keys of several nodes.").routing(THEIRS),
     Cmd::new("rcwait", via::<{ ClusterOp::AwaitReplicas as usize }>, -4, PEER, "cluster", "Waits until enough replicas hold the current states of some keys, and returns how many do.").routing(THEIRS),
     Cmd::new("rcstates", via::<{ ClusterOp::States as usize }>, -2, PEER, "cluster", "Returns the presence and version of some keys here, for their primary counting its replicas' copies.").routing(THEIRS),

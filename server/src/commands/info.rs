@@ -79,10 +79,11 @@ pub fn info_text(
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n",
                     node.clients.len(),
                     config.maxclients,
-                    node.blocking.blocked_clients()
+                    node.blocking.blocked_clients(),
+                    node.tracking.stats().clients
                 );
             }
             "memory" => memory_section(node, &mut out),
@@ -164,9 +165,10 @@ fn memory_section(node: &NodeState, out: &mut String) {
 fn stats_section(node: &NodeState, out: &mut String) {
     let s = &node.stats;
     let keyspace = node.store.stats();
+    let tracking = node.tracking.stats();
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\nacl_access_denied_auth:{}\r\nauth_failure_disconnects:{}\r\ncross_protocol_rejections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ncommand_panics:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\nacl_access_denied_auth:{}\r\nauth_failure_disconnects:{}\r\ncross_protocol_rejections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ncommand_panics:{}\r\n",
         ServerStats::get(&s.connections_received),
         ServerStats::get(&s.commands_processed),
         s.instantaneous_ops(),
@@ -177,6 +179,9 @@ fn stats_section(node: &NodeState, out: &mut String) {
         keyspace.evicted,
         keyspace.hits,
         keyspace.misses,
+        tracking.keys,
+        tracking.items,
+        tracking.prefixes,
         ServerStats::get(&s.protocol_errors),
         ServerStats::get(&s.auth_failures),
         ServerStats::get(&s.auth_failure_disconnects),

@@ -15,10 +15,12 @@ pub mod args;
 mod bitfield;
 mod bitmaps;
 mod client_admin;
+mod client_tracking;
 mod clustering;
 mod command;
 mod configuration;
 mod databases;
+mod effects;
 mod expiry_args;
 mod functions;
 mod hashes;
@@ -66,6 +68,7 @@ use crate::stats::ServerStats;
 use crate::store::{unix_ms, CollectionType, Store, WrongType};
 
 pub use clustering::{ClusterOp, DISABLED};
+pub use effects::{after_request, tracked_positions, wake_written, written_keys};
 pub use info::SECTIONS as INFO_SECTIONS;
 pub use script_host::LocalKeys;
 pub use session::REDIS_COMPAT_VERSION;
@@ -420,13 +423,14 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         Ok(held) => held,
         Err(busy) => return ctx.fail(busy),
     };
+    let tracked = effects::remember_reads(ctx, spec, args);
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
-    wake_written(ctx.node, ctx.store.db(), spec, args, outcome);
-    if node.watches.any() {
-        touch_watched(ctx, spec, args, outcome);
+    if tracked {
+        let _again = effects::remember_reads(ctx, spec, args);
     }
+    effects::after_write(ctx, spec, args, outcome);
     match ctx.deferred.take() {
         None if !counted => {}
         None => record_run(ctx.node, index, spec, args, &ctx.session.handle, elapsed),
@@ -483,30 +487,6 @@ fn pass_gate<'n>(
             }
             return Err(busy);
         }
-    }
-}
-
-/// Tells the clients blocked on the keys a command wrote that they may be
-/// ready (a push, a move into a list, a key replaced by RENAME or COPY).
-/// Nothing to do, and one atomic load, while no client is blocked.
-pub fn wake_written(
-    node: &NodeState,
-    db: usize,
-    spec: &CommandSpec,
-    args: Args<'_>,
-    outcome: Outcome,
-) {
-    if !node.blocking.any() {
-        return;
-    }
-    let positions = match outcome {
-        Outcome::Wrote => spec.keys.positions(args),
-        Outcome::WroteKey(position) => vec![position],
-        // A transaction's commands woke their keys as they ran.
-        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
-    };
-    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
-        node.blocking.key_ready(db, key);
     }
 }
 
@@ -614,46 +594,6 @@ impl OwnedArgs {
 
     pub(crate) fn args(&self) -> Args<'_> {
         Args::new(&self.bytes, &self.ranges)
-    }
-}
-
-/// The keys a command's `outcome` says it wrote (`written`: a
-/// transaction's); `None` when it wrote nothing to ship (a read, a
-/// failure, a flush).
-pub fn written_keys<'k>(
-    spec: &CommandSpec,
-    args: Args<'k>,
-    outcome: Outcome,
-    written: &'k [Vec<u8>],
-) -> Option<Vec<&'k [u8]>> {
-    let keys = match outcome {
-        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed => return None,
-        Outcome::Wrote => spec
-            .keys
-            .positions(args)
-            .into_iter()
-            .filter_map(|p| args.try_get(p))
-            .collect(),
-        Outcome::WroteKey(position) => args.try_get(position).into_iter().collect(),
-        Outcome::Transaction => written.iter().map(Vec::as_slice).collect(),
-    };
-    Some(keys)
-}
-
-/// Marks the watchers of the keys a command wrote (WATCH).
-fn touch_watched(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
-    let watches = &ctx.node.watches;
-    let db = ctx.store.db();
-    match outcome {
-        Outcome::Wrote => {
-            for position in spec.keys.positions(args) {
-                watches.touch(db, args.get(position));
-            }
-        }
-        Outcome::WroteKey(position) => watches.touch(db, args.get(position)),
-        Outcome::Flushed => watches.touch_all(),
-        // A transaction's commands touched their keys as they ran.
-        Outcome::Unchanged | Outcome::Failed | Outcome::Transaction => {}
     }
 }
 

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
+use crate::inbox::Inbox;
 use crate::protocol::Args;
-use crate::pubsub::{Inbox, Kind, Push, Subscriptions};
+use crate::pubsub::{Kind, Push, Subscriptions};
 
 const PS: C = C::PUBSUB;
 /// Flags of the (un)subscribe commands.
@@ -54,10 +55,9 @@ fn confirmation(kind: Kind, subscribing: bool) -> &'static [u8] {
 fn subscriptions<'s>(ctx: &'s mut Ctx<'_>) -> &'s mut Subscriptions {
     let registry = ctx.node.pubsub.clone();
     let handle = ctx.session.handle.clone();
-    let id = handle.id;
     ctx.session
         .subscriptions
-        .get_or_insert_with(|| Subscriptions::new(registry, Inbox::new(handle), id))
+        .get_or_insert_with(|| Subscriptions::new(registry, handle))
 }
 
 fn add(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Outcome {
@@ -247,8 +247,13 @@ fn rcpublish(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 }
 
 /// Writes the messages waiting in `inbox` to `reply`, as Redis sends them
-/// (RESP3 pushes, or arrays in RESP2's subscribed mode).
-pub fn write_pushes(inbox: &Inbox, reply: &mut crate::protocol::Reply<'_>) -> usize {
+/// (RESP3 pushes, or arrays in RESP2's subscribed mode; `subscribed` says
+/// whether the connection is in it); returns how many it took.
+pub fn write_pushes(
+    inbox: &Inbox,
+    reply: &mut crate::protocol::Reply<'_>,
+    subscribed: bool,
+) -> usize {
     let pushes = inbox.drain();
     for push in &pushes {
         match push {
@@ -277,7 +282,55 @@ pub fn write_pushes(inbox: &Inbox, reply: &mut crate::protocol::Reply<'_>) -> us
                 reply.bulk(channel);
                 reply.bulk(payload);
             }
+            Push::Invalidate {
+                keys,
+                resp3_null,
+                redirected,
+            } => write_invalidation(
+                reply,
+                keys.as_deref(),
+                *resp3_null,
+                *redirected && subscribed,
+            ),
+            Push::RedirectBroken { target } => {
+                if reply.resp3() {
+                    reply.push(2);
+                    reply.bulk(b"tracking-redir-broken");
+                    reply.int(*target as i64);
+                }
+            }
         }
     }
     pushes.len()
+}
+
+/// A tracking invalidation: an `invalidate` push in RESP3; in RESP2 a
+/// message on `__redis__:invalidate` for a subscribed redirect target
+/// (`as_message`), nothing otherwise. The keys are an array; a flush's are
+/// the tracking client's null.
+fn write_invalidation(
+    reply: &mut crate::protocol::Reply<'_>,
+    keys: Option<&[Bytes]>,
+    resp3_null: bool,
+    as_message: bool,
+) {
+    if reply.resp3() {
+        reply.push(2);
+        reply.bulk(b"invalidate");
+    } else if as_message {
+        reply.array(3);
+        reply.bulk(b"message");
+        reply.bulk(b"__redis__:invalidate");
+    } else {
+        return;
+    }
+    match keys {
+        Some(keys) => {
+            reply.array(keys.len());
+            for key in keys {
+                reply.bulk(key);
+            }
+        }
+        None => reply.raw(if resp3_null { b"_\r\n" } else { b"$-1\r\n" }),
+    }
 }

@@ -11,7 +11,7 @@ use crate::stats::ServerStats;
 
 /// Version reported to clients that check it (HELLO, INFO): the Redis
 /// release whose commands and replies the node follows.
-pub const REDIS_COMPAT_VERSION: &str = "7.2.0";
+pub const REDIS_COMPAT_VERSION: &str = "7.4.0";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// What may run in any state of a connection: before AUTH, while loading.
@@ -192,6 +192,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.session.multi = None;
     ctx.session.watching = None;
     ctx.session.subscriptions = None;
+    ctx.node.tracking.disable(&ctx.session.handle);
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
     ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();

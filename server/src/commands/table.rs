@@ -120,12 +120,14 @@ mod tests {
             "rcdump",
             "rcwait",
             "rcstates",
+            "rctrack",
+            "rcinvalidate",
         ] {
             assert!(lookup(name.as_bytes()).is_some(), "{name}");
             assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");
             assert!(listed().all(|spec| spec.name != name), "{name}");
         }
-        assert_eq!(listed().count(), commands().len() - 10);
+        assert_eq!(listed().count(), commands().len() - 12);
         assert!(lookup_listed(b"GET").is_some());
     }
 

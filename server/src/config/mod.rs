@@ -62,6 +62,8 @@ pub struct Config {
     pub latency_monitor_threshold: u64,
     /// Milliseconds a script runs before other clients get BUSY.
     pub busy_reply_threshold: u64,
+    /// Most keys the client tracking table holds (0: no bound).
+    pub tracking_table_max_keys: u64,
     /// Prometheus endpoint port, if enabled.
     pub metrics_port: Option<u16>,
     /// The config file this came from, if any.
@@ -127,6 +129,7 @@ impl Default for Config {
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
             busy_reply_threshold: 0,
+            tracking_table_max_keys: 0,
             metrics_port: None,
             config_file: None,
             cluster_enabled: false,

@@ -33,6 +33,8 @@ pub enum Effect {
     Latency,
     /// The collection encoding thresholds.
     Encoding,
+    /// The client tracking table's bound.
+    Tracking,
 }
 
 /// Sets a parameter's field from a checked value.
@@ -248,6 +250,9 @@ pub static PARAMS: &[Param] = &[
     param("latency-monitor-threshold", NATURAL, "0", Runtime, "record events slower than this many milliseconds (0: off)",
         |c, v| { c.latency_monitor_threshold = v.unsigned(); Ok(()) },
         |c| c.latency_monitor_threshold.to_string()).effect(Effect::Latency),
+    param("tracking-table-max-keys", NATURAL, "1000000", Runtime, "most keys the client tracking table remembers (0: no bound); past it, keys are invalidated at random",
+        |c, v| { c.tracking_table_max_keys = v.unsigned(); Ok(()) },
+        |c| c.tracking_table_max_keys.to_string()).effect(Effect::Tracking),
     param("busy-reply-threshold", NATURAL, "5000", Runtime, "milliseconds a script runs before other clients get -BUSY and SCRIPT KILL or FUNCTION KILL may stop it",
         |c, v| { c.busy_reply_threshold = v.unsigned(); Ok(()) },
         |c| c.busy_reply_threshold.to_string()).aliases(&["lua-time-limit"]),

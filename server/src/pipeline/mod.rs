@@ -255,6 +255,7 @@ impl Connection {
         };
         self.count_commands();
         self.unpark();
+        self.node.tracking.disable(&self.handle);
         self.node.clients.unregister(self.handle.id);
         ended
     }
@@ -263,29 +264,26 @@ impl Connection {
     async fn read(&mut self) -> Result<(), Ended> {
         self.requests.make_room();
         let handle = &self.handle;
-        let inbox = self.session.subscriptions.as_ref().map(|s| s.inbox.clone());
-        let messages = async {
-            match &inbox {
-                Some(inbox) => inbox.ready.notified().await,
-                None => std::future::pending().await,
-            }
-        };
         let read = tokio::select! {
             biased;
             () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
-            // Pub/Sub messages: written out by the batch step's end.
-            () = messages => return Ok(()),
+            // Pub/Sub messages, tracking invalidations: written out by the
+            // batch step's end.
+            () = std::future::poll_fn(|cx| handle.poll_pushes(cx)) => return Ok(()),
             r = socket::recv(&self.stream, &mut self.requests.input) => r,
         };
         self.count_read(read)
     }
 
-    /// Adds the Pub/Sub messages waiting for this client to its replies.
+    /// Adds the messages waiting for this client (Pub/Sub, tracking
+    /// invalidations) to its replies: one atomic load when there are none.
     fn take_pushes(&mut self) {
-        if let Some(subscriptions) = &self.session.subscriptions {
-            let mut reply = Reply::new(&mut self.replies.output, self.session.resp3);
-            pubsub::write_pushes(&subscriptions.inbox, &mut reply);
+        if self.handle.inbox.is_empty() {
+            return;
         }
+        let subscribed = self.session.subscriptions.as_ref().is_some_and(|s| s.any());
+        let mut reply = Reply::new(&mut self.replies.output, self.session.resp3);
+        pubsub::write_pushes(&self.handle.inbox, &mut reply, subscribed);
     }
 
     /// Counts what a read brought; a closed or failed socket ends the
@@ -305,6 +303,10 @@ impl Connection {
     async fn run_batch(&mut self) -> Result<(), Ended> {
         let mut start = 0;
         let result = loop {
+            // What arrived while the requests before ran goes before the
+            // next reply (an invalidation before the read that follows the
+            // write).
+            self.take_pushes();
             let requests = &mut self.requests;
             match requests.parser.parse(&requests.input[start..]) {
                 Ok(Some(consumed)) => {
@@ -317,6 +319,7 @@ impl Connection {
                         &mut self.replies,
                         args,
                     );
+                    commands::after_request(&self.session, args);
                     self.session.woken = false;
                     let close = matches!(step, Step::Close);
                     // A parking request stays at the front of the input,

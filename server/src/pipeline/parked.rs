@@ -69,6 +69,9 @@ enum Event {
     Answered(bytes::Bytes),
     /// The client sent more.
     Read(std::io::Result<usize>),
+    /// Something waits in the client's inbox (Pub/Sub messages, tracking
+    /// invalidations): a blocked client gets it at once, as in Redis.
+    Pushes,
 }
 
 impl Connection {
@@ -142,6 +145,11 @@ impl Connection {
         loop {
             let event = self.next_event().await?;
             match event {
+                Event::Pushes => {
+                    self.take_pushes();
+                    self.flush().await?;
+                    continue;
+                }
                 Event::Read(read) => {
                     self.count_read(read)?;
                     if self.requests.input.len() as u64 > self.settings.query_limit {
@@ -218,6 +226,7 @@ impl Connection {
                 biased;
                 () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
                 bytes = answer => Event::Answered(bytes),
+                () = std::future::poll_fn(|cx| handle.poll_pushes(cx)) => Event::Pushes,
                 read = socket::recv(stream, input) => Event::Read(read),
             },
             None => tokio::select! {
@@ -225,6 +234,7 @@ impl Connection {
                 () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
                 () = woken => Event::Woken,
                 event = timer => event,
+                () = std::future::poll_fn(|cx| handle.poll_pushes(cx)) => Event::Pushes,
                 read = socket::recv(stream, input) => Event::Read(read),
             },
         })
