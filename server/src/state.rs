@@ -12,6 +12,7 @@ use crate::command_stats::CommandMetrics;
 use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
+use crate::notify::{Classes, KeyspaceEvents};
 use crate::protocol::Limits;
 use crate::pubsub::PubSub;
 use crate::scripting::Scripts;
@@ -36,6 +37,8 @@ pub struct NodeState {
     pub watches: Arc<Watches>,
     /// Pub/Sub subscriptions.
     pub pubsub: Arc<PubSub>,
+    /// Keyspace notifications (published through `pubsub`).
+    pub events: Arc<KeyspaceEvents>,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so a connection notices a change with
@@ -93,13 +96,21 @@ impl NodeState {
         let shutdown = Shutdown::new();
         let stopping = shutdown.clone();
         let scripts = Scripts::new(Arc::new(move || stopping.is_triggered()), config.maxmemory);
+        let pubsub = Arc::new(PubSub::default());
+        let events = Arc::new(KeyspaceEvents::new(
+            pubsub.clone(),
+            config.notify_keyspace_events,
+        ));
+        store.on_removal(events.clone());
+        store.report_misses(config.notify_keyspace_events.has(Classes::KEY_MISS));
         Arc::new(NodeState {
             store,
             databases,
             gate: Gate::default(),
             scripts,
             watches: Arc::default(),
-            pubsub: Arc::default(),
+            pubsub,
+            events,
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),
@@ -150,6 +161,11 @@ impl NodeState {
                 }
                 Effect::Latency => self.latency.set_threshold(config.latency_monitor_threshold),
                 Effect::Encoding => self.store.set_encoding_limits(config.encodings),
+                Effect::Notify => {
+                    let classes = config.notify_keyspace_events;
+                    self.events.set_classes(classes);
+                    self.store.report_misses(classes.has(Classes::KEY_MISS));
+                }
             }
         }
     }

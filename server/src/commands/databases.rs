@@ -8,6 +8,7 @@ use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::spec::flag_sets::{RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
 use super::{Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 
 /// Redis's error for a database index it does not have.
@@ -111,6 +112,11 @@ fn move_key(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     drop((here, there));
     ctx.reply.int(i64::from(moved));
     if moved {
+        // The key is new in `db` (it was absent there), as Redis's dbAdd
+        // announces it.
+        ctx.notify_in(db, N::NEW, "new", key);
+        ctx.notify(N::GENERIC, "move_from", key);
+        ctx.notify_in(db, N::GENERIC, "move_to", key);
         Outcome::Wrote
     } else {
         Outcome::Unchanged

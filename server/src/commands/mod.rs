@@ -59,6 +59,7 @@ use bytes::Bytes;
 
 use crate::blocking::Block;
 use crate::clients::ClientHandle;
+use crate::notify::Classes;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
@@ -233,6 +234,12 @@ pub struct Ctx<'a> {
     pub awaiting: Option<Awaiting>,
     /// A command a script runs: the script checked memory when it started.
     pub script: bool,
+    /// The command raised a keyspace event itself (its table row's
+    /// default event is then not raised for it).
+    pub notified: bool,
+    /// With the `n` class on: the command's keys that did not exist before
+    /// it ran; the first event about one of them is preceded by `new`.
+    pub absent: Vec<Vec<u8>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -256,7 +263,65 @@ impl<'a> Ctx<'a> {
             block: None,
             awaiting: None,
             script: false,
+            notified: false,
+            absent: Vec::new(),
         }
+    }
+
+    /// Raises keyspace event `event` of `class` about `key` (in this
+    /// command's database), as Redis's `notifyKeyspaceEvent`; one atomic
+    /// load while notifications are off. Never locks the store, so a
+    /// handler may call it with a key locked.
+    #[inline]
+    pub fn notify(&mut self, class: Classes, event: &str, key: &[u8]) {
+        let events = &self.node.events;
+        if events.classes() == Classes::NONE {
+            return;
+        }
+        self.notified = true;
+        let db = self.store.db();
+        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
+            self.absent.swap_remove(at);
+            events.notify(Classes::NEW, "new", key, db);
+        }
+        events.notify(class, event, key, db);
+    }
+
+    /// Raises `event` about `key`, then `del` if the write emptied the
+    /// collection (the store removed it with its key): `remains` looks,
+    /// and runs only while notifications are on.
+    pub fn notify_emptying(
+        &mut self,
+        class: Classes,
+        event: &str,
+        key: &[u8],
+        remains: impl FnOnce() -> bool,
+    ) {
+        if self.node.events.classes() == Classes::NONE {
+            return;
+        }
+        self.notify(class, event, key);
+        if !remains() {
+            self.notify(Classes::GENERIC, "del", key);
+        }
+    }
+
+    /// Raises `new` for `key` now, whether or not it existed: RENAME and
+    /// COPY replace a destination by deleting it and adding the key again,
+    /// which Redis announces as new, before their other events.
+    pub fn added(&mut self, key: &[u8]) {
+        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
+            self.absent.swap_remove(at);
+        }
+        let db = self.store.db();
+        self.node.events.notify(Classes::NEW, "new", key, db);
+    }
+
+    /// Raises an event about `key` of another database `db` (MOVE, COPY
+    /// ... DB).
+    pub fn notify_in(&mut self, db: usize, class: Classes, event: &str, key: &[u8]) {
+        self.notified = true;
+        self.node.events.notify(class, event, key, db);
     }
 
     /// Replies with a HELP text, one simple string per line.
@@ -420,9 +485,16 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         Ok(held) => held,
         Err(busy) => return ctx.fail(busy),
     };
+    let events_on = node.events.classes() != Classes::NONE;
+    if events_on {
+        before_events(ctx, spec, args);
+    }
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
+    if events_on {
+        default_events(ctx, spec, args, outcome);
+    }
     wake_written(ctx.node, spec, args, outcome);
     if node.watches.any() {
         touch_watched(ctx, spec, args, outcome);
@@ -447,6 +519,45 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         }
     }
     outcome
+}
+
+/// Readies a command's keyspace events: nothing raised yet, and with the
+/// `n` class on, which of a write's keys are absent (looking may expire
+/// one, raising `expired` first, as Redis's lookup does).
+#[cold]
+fn before_events(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
+    ctx.notified = false;
+    ctx.absent.clear();
+    if !spec.has(Flags::WRITE) || !ctx.node.events.wants(Classes::NEW) {
+        return;
+    }
+    let store = ctx.store;
+    for position in spec.keys.positions(args) {
+        let key = args.get(position);
+        if store.lock(key).peek(key).is_none() {
+            ctx.absent.push(key.to_vec());
+        }
+    }
+}
+
+/// Raises the table row's event for every key a command wrote, unless its
+/// handler raised its own.
+#[cold]
+fn default_events(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
+    let Some((class, event)) = spec.event else {
+        return;
+    };
+    if ctx.notified {
+        return;
+    }
+    let positions = match outcome {
+        Outcome::Wrote => spec.keys.positions(args),
+        Outcome::WroteKey(position) => vec![position],
+        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
+    };
+    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
+        ctx.notify(class, event, key);
+    }
 }
 
 /// What a command holds of the gate while it runs.

@@ -22,6 +22,7 @@ use super::hash_value::HashValue;
 use super::lazyfree::{Boxed, Garbage, ShardContents};
 use super::list_value::ListValue;
 use super::memory::MemoryGauge;
+use super::removal::{Removal, RemovalHooks};
 use super::set_value::SetValue;
 use super::sorted_set::SortedSet;
 
@@ -127,6 +128,12 @@ pub struct Shard {
     hasher: DefaultHashBuilder,
     gauge: Arc<MemoryGauge>,
     limits: Arc<SharedLimits>,
+    /// Told of keys this shard expires (evictions are reported by the
+    /// driver in `evict.rs`).
+    hooks: Arc<RemovalHooks>,
+    /// The database this shard belongs to (kept when SWAPDB exchanges
+    /// shard contents).
+    pub(crate) db: usize,
     /// Entries with a TTL.
     volatile: usize,
     /// Heap bytes this shard has counted into the gauge (table, entries,
@@ -158,6 +165,8 @@ impl Shard {
         hasher: DefaultHashBuilder,
         gauge: Arc<MemoryGauge>,
         limits: Arc<SharedLimits>,
+        hooks: Arc<RemovalHooks>,
+        db: usize,
     ) -> Self {
         Shard {
             table: HashTable::new(),
@@ -166,6 +175,8 @@ impl Shard {
             hasher,
             gauge,
             limits,
+            hooks,
+            db,
             volatile: 0,
             bytes: 0,
             expire_cursor: 0,
@@ -226,8 +237,7 @@ impl Shard {
     pub fn find(&mut self, hash: u64, key: &[u8], now: u64) -> Option<usize> {
         let index = self.table.find_bucket_index(hash, |e| e.key() == key)?;
         if self.at(index).is_expired(now) {
-            self.delete_at(index);
-            self.stats.expired += 1;
+            self.expire_at_index(index);
             return None;
         }
         Some(index)
@@ -634,12 +644,32 @@ impl Shard {
                 .get_bucket(index)
                 .is_some_and(|e| e.is_expired(now))
             {
-                self.delete_at(index);
+                self.expire_at_index(index);
                 removed += 1;
             }
         }
-        self.stats.expired += removed as u64;
         (scan, removed)
+    }
+
+    /// Removes the expired entry at `index`, counts it and reports it.
+    fn expire_at_index(&mut self, index: usize) {
+        self.hooks
+            .report(self.db, self.at(index).key(), Removal::Expired);
+        self.delete_at(index);
+        self.stats.expired += 1;
+    }
+
+    /// Counts a read of `key` that found nothing (a keyspace miss) and
+    /// reports it.
+    #[inline]
+    pub fn count_miss(&mut self, key: &[u8]) {
+        self.stats.misses += 1;
+        self.hooks.report_miss(self.db, key);
+    }
+
+    /// Reports that the driver evicted `key` from this shard.
+    pub(crate) fn report_evicted(&self, key: &[u8]) {
+        self.hooks.report(self.db, key, Removal::Evicted);
     }
 
     /// Gives memory back after many removals: shrinks the table when it is
