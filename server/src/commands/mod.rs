@@ -19,6 +19,7 @@ mod clustering;
 mod command;
 mod configuration;
 mod databases;
+mod events;
 mod expiry_args;
 mod functions;
 mod hashes;
@@ -268,62 +269,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Raises keyspace event `event` of `class` about `key` (in this
-    /// command's database), as Redis's `notifyKeyspaceEvent`; one atomic
-    /// load while notifications are off. Never locks the store, so a
-    /// handler may call it with a key locked.
-    #[inline]
-    pub fn notify(&mut self, class: Classes, event: &str, key: &[u8]) {
-        let events = &self.node.events;
-        if events.classes() == Classes::NONE {
-            return;
-        }
-        self.notified = true;
-        let db = self.store.db();
-        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
-            self.absent.swap_remove(at);
-            events.notify(Classes::NEW, "new", key, db);
-        }
-        events.notify(class, event, key, db);
-    }
-
-    /// Raises `event` about `key`, then `del` if the write emptied the
-    /// collection (the store removed it with its key): `remains` looks,
-    /// and runs only while notifications are on.
-    pub fn notify_emptying(
-        &mut self,
-        class: Classes,
-        event: &str,
-        key: &[u8],
-        remains: impl FnOnce() -> bool,
-    ) {
-        if self.node.events.classes() == Classes::NONE {
-            return;
-        }
-        self.notify(class, event, key);
-        if !remains() {
-            self.notify(Classes::GENERIC, "del", key);
-        }
-    }
-
-    /// Raises `new` for `key` now, whether or not it existed: RENAME and
-    /// COPY replace a destination by deleting it and adding the key again,
-    /// which Redis announces as new, before their other events.
-    pub fn added(&mut self, key: &[u8]) {
-        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
-            self.absent.swap_remove(at);
-        }
-        let db = self.store.db();
-        self.node.events.notify(Classes::NEW, "new", key, db);
-    }
-
-    /// Raises an event about `key` of another database `db` (MOVE, COPY
-    /// ... DB).
-    pub fn notify_in(&mut self, db: usize, class: Classes, event: &str, key: &[u8]) {
-        self.notified = true;
-        self.node.events.notify(class, event, key, db);
-    }
-
     /// Replies with a HELP text, one simple string per line.
     pub fn help(&mut self, lines: &[&str]) -> Outcome {
         self.reply.array(lines.len());
@@ -487,13 +432,13 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     };
     let events_on = node.events.classes() != Classes::NONE;
     if events_on {
-        before_events(ctx, spec, args);
+        events::before(ctx, spec, args);
     }
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
     if events_on {
-        default_events(ctx, spec, args, outcome);
+        events::defaults(ctx, spec, args, outcome);
     }
     wake_written(ctx.node, spec, args, outcome);
     if node.watches.any() {
@@ -519,45 +464,6 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         }
     }
     outcome
-}
-
-/// Readies a command's keyspace events: nothing raised yet, and with the
-/// `n` class on, which of a write's keys are absent (looking may expire
-/// one, raising `expired` first, as Redis's lookup does).
-#[cold]
-fn before_events(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
-    ctx.notified = false;
-    ctx.absent.clear();
-    if !spec.has(Flags::WRITE) || !ctx.node.events.wants(Classes::NEW) {
-        return;
-    }
-    let store = ctx.store;
-    for position in spec.keys.positions(args) {
-        let key = args.get(position);
-        if store.lock(key).peek(key).is_none() {
-            ctx.absent.push(key.to_vec());
-        }
-    }
-}
-
-/// Raises the table row's event for every key a command wrote, unless its
-/// handler raised its own.
-#[cold]
-fn default_events(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
-    let Some((class, event)) = spec.event else {
-        return;
-    };
-    if ctx.notified {
-        return;
-    }
-    let positions = match outcome {
-        Outcome::Wrote => spec.keys.positions(args),
-        Outcome::WroteKey(position) => vec![position],
-        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
-    };
-    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
-        ctx.notify(class, event, key);
-    }
 }
 
 /// What a command holds of the gate while it runs.
