@@ -487,3 +487,61 @@ fn evicted_keys_are_announced() {
     assert!(key.starts_with("key:"), "{key}");
     assert_eq!(q::<i64>(&mut conn, &["EXISTS", &key]), 0);
 }
+
+/// In a cluster the primary that runs a write announces it, to its own
+/// subscribers, and so does the primary that expires the key; the
+/// replica that applies the write's effect, or drops its expired copy,
+/// stays quiet (as Redis Cluster's replicas do).
+#[test]
+fn the_primary_announces_and_its_replica_does_not() {
+    let cluster = common::cluster::TestCluster::start(
+        2,
+        &["--replicas", "1", "--notify-keyspace-events", "KE$gx"],
+    );
+    let key = "announced";
+    let owners = cluster.owners(key);
+    assert_eq!(owners.len(), 2, "a primary and a replica: {owners:?}");
+    let (primary, replica) = (owners[0], owners[1]);
+    let mut subscribers: Vec<redis::Connection> = [primary, replica]
+        .iter()
+        .map(|&i| cluster.conn(i))
+        .collect();
+    let mut pubsubs: Vec<redis::PubSub<'_>> = subscribers
+        .iter_mut()
+        .map(|conn| {
+            let mut pubsub = conn.as_pubsub();
+            pubsub.set_read_timeout(Some(DEADLINE)).unwrap();
+            pubsub.psubscribe(ALL_EVENTS).unwrap();
+            pubsub
+        })
+        .collect();
+    // Written through the replica: forwarded to the primary, which runs it.
+    let mut conn = cluster.conn(replica);
+    let _: () = q(&mut conn, &["SET", key, "v", "PX", "300"]);
+    assert!(eventually(DEADLINE, || q::<i64>(
+        &mut conn,
+        &["EXISTS", key]
+    ) == 0));
+    // The replica's copy goes too, quietly.
+    let mut at_replica = cluster.conn(replica);
+    let _: redis::Value = redis::cmd("READONLY").query(&mut at_replica).unwrap();
+    assert!(eventually(DEADLINE, || q::<i64>(
+        &mut at_replica,
+        &["EXISTS", key]
+    ) == 0));
+    // PUBLISH reaches the subscribers of every node.
+    run(&mut conn, &["PUBLISH", END_CHANNEL, "end"]);
+    let at = |channel: &str, message: &str| (channel.to_string(), message.to_string());
+    assert_eq!(
+        events_until_end(&mut pubsubs[0]),
+        [
+            at("__keyspace@0__:announced", "set"),
+            at("__keyevent@0__:set", key),
+            at("__keyspace@0__:announced", "expire"),
+            at("__keyevent@0__:expire", key),
+            at("__keyspace@0__:announced", "expired"),
+            at("__keyevent@0__:expired", key),
+        ]
+    );
+    assert_eq!(events_until_end(&mut pubsubs[1]), Vec::<Event>::new());
+}
