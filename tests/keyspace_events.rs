@@ -545,3 +545,63 @@ fn the_primary_announces_and_its_replica_does_not() {
     );
     assert_eq!(events_until_end(&mut pubsubs[1]), Vec::<Event>::new());
 }
+
+/// A write over a key whose TTL has passed announces its expiry first, as
+/// Redis's lookup before the write does (the active cycle, if it gets
+/// there first, announces the same): SET's fast path, MSET, and a
+/// collection write alike.
+#[test]
+fn writes_over_stale_keys_announce_the_expiry_first() {
+    let clock = ringcache_server::store::Clock::manual(1_700_000_000_000);
+    let node = TestServer::builder()
+        .clock(clock.clone())
+        .set("notify-keyspace-events", "E$lgx")
+        .start();
+    let mut conn = node.conn();
+    let mut subscriber = node.conn();
+    let mut pubsub = subscriber.as_pubsub();
+    pubsub.set_read_timeout(Some(DEADLINE)).unwrap();
+    pubsub.psubscribe(ALL_EVENTS).unwrap();
+    for key in ["fast", "multi"] {
+        let _: () = q(&mut conn, &["SET", key, "v", "PX", "100"]);
+    }
+    let _: () = q(&mut conn, &["RPUSH", "list", "a"]);
+    let _: () = q(&mut conn, &["PEXPIRE", "list", "100"]);
+    clock.advance(1000);
+    let _: () = q(&mut conn, &["SET", "fast", "w"]);
+    let _: () = q(&mut conn, &["MSET", "multi", "w"]);
+    let _: () = q(&mut conn, &["RPUSH", "list", "b"]);
+    run(&mut conn, &["PUBLISH", END_CHANNEL, "end"]);
+    let event = |name: &str, key: &str| (format!("__keyevent@0__:{name}"), key.to_string());
+    let events = events_until_end(&mut pubsub);
+    assert_eq!(
+        events[..6],
+        [
+            event("set", "fast"),
+            event("expire", "fast"),
+            event("set", "multi"),
+            event("expire", "multi"),
+            event("rpush", "list"),
+            event("expire", "list"),
+        ]
+    );
+    // The active cycle may expire some of them before the writes arrive:
+    // each key's expiry comes before its write, in the writes' order.
+    let later = &events[6..];
+    let writes = [
+        event("set", "fast"),
+        event("set", "multi"),
+        event("rpush", "list"),
+    ];
+    let order: Vec<&Event> = later.iter().filter(|e| writes.contains(e)).collect();
+    assert_eq!(order, writes.iter().collect::<Vec<_>>(), "{later:?}");
+    assert_eq!(later.len(), 6, "{later:?}");
+    for key in ["fast", "multi", "list"] {
+        let expired = later.iter().position(|e| *e == event("expired", key));
+        let written = later
+            .iter()
+            .position(|e| e.1 == key && e.0 != event("expired", key).0);
+        assert!(expired.is_some() && expired < written, "{key}: {later:?}");
+    }
+    assert_eq!(common::info_u64(&mut conn, "expired_keys"), 3);
+}

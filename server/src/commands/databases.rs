@@ -104,7 +104,9 @@ fn move_key(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         (Some(index), None) => {
             let access = here.shard.at(index).access();
             let (value, expire_at) = here.shard.remove_at(index);
-            there.shard.put(there.hash, key, value, expire_at, access);
+            there
+                .shard
+                .put(there.hash, key, value, expire_at, access, there.now);
             true
         }
         _ => false,

@@ -202,7 +202,7 @@ impl KeyLock<'_> {
     pub fn put_string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
         let access = self.new_access();
         self.shard
-            .put_string(self.hash, key, value, expire_at, access);
+            .put_string(self.hash, key, value, expire_at, access, self.now);
     }
 
     /// Stores the string `value` at `key`: over the live entry at `found`
@@ -222,7 +222,8 @@ impl KeyLock<'_> {
     /// Stores any value, replacing whatever was there.
     pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) -> usize {
         let access = self.new_access();
-        self.shard.put(self.hash, key, value, expire_at, access)
+        self.shard
+            .put(self.hash, key, value, expire_at, access, self.now)
     }
 
     /// Index of the value of type `T` at `key`, creating an empty one when
@@ -329,9 +330,9 @@ impl MultiLock<'_> {
 
     /// Stores any value under `key`.
     pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) {
-        let access = initial_access(self.policy, self.now);
+        let (now, access) = (self.now, initial_access(self.policy, self.now));
         let (shard, hash) = self.shard(key);
-        shard.put(hash, key, value, expire_at, access);
+        shard.put(hash, key, value, expire_at, access, now);
     }
 }
 

@@ -389,8 +389,10 @@ impl Shard {
         value: OwnedValue,
         expire_at: Option<u64>,
         access: u32,
+        now: u64,
     ) -> usize {
         if let Some(index) = self.table.find_bucket_index(hash, |e| e.key() == key) {
+            self.expire_replaced(index, now);
             if let (OwnedValue::Str(v), Kind::String) = (&value, self.at(index).kind()) {
                 let entry = Entry::string(key, v, expire_at, access);
                 self.replace_at(index, entry);
@@ -419,9 +421,14 @@ impl Shard {
         value: &[u8],
         expire_at: Option<u64>,
         access: u32,
+        now: u64,
     ) {
         let entry = Entry::string(key, value, expire_at, access);
-        match self.table.find_bucket_index(hash, |e| e.key() == key) {
+        let found = self.table.find_bucket_index(hash, |e| e.key() == key);
+        if let Some(index) = found {
+            self.expire_replaced(index, now);
+        }
+        match found {
             Some(index) if self.at(index).kind() == Kind::String => self.replace_at(index, entry),
             Some(index) => {
                 self.delete_at(index);
@@ -562,7 +569,8 @@ impl Shard {
     /// removes it again if it stays empty.
     pub fn insert_empty<T: CollectionType>(&mut self, hash: u64, key: &[u8], access: u32) -> usize {
         let value = OwnedValue::Collection(T::default().into_collection());
-        self.put(hash, key, value, None, access)
+        // Known absent: no stale entry to expire, whatever the time.
+        self.put(hash, key, value, None, access, 0)
     }
 
     /// Sets or clears the expiry of the entry at `index`.
@@ -665,6 +673,18 @@ impl Shard {
     pub fn count_miss(&mut self, key: &[u8]) {
         self.stats.misses += 1;
         self.hooks.report_miss(self.db, key);
+    }
+
+    /// A write replaces the entry at `index`: if it was stale at `now`, it
+    /// counts as expired first (and is reported), as Redis's lookup before
+    /// a write expires it.
+    #[inline]
+    fn expire_replaced(&mut self, index: usize, now: u64) {
+        if self.at(index).is_expired(now) {
+            self.hooks
+                .report(self.db, self.at(index).key(), Removal::Expired);
+            self.stats.expired += 1;
+        }
     }
 
     /// Reports that the driver evicted `key` from this shard.
