@@ -5,8 +5,9 @@
 //! statistics).
 //!
 //! A handler writes its reply through [`Ctx::reply`] and returns an
-//! [`Outcome`]: what it changed, so replication, statistics and (later)
-//! keyspace events never read reply bytes. A bad argument gets an error
+//! [`Outcome`]: what it changed, so replication and statistics never read
+//! reply bytes; it raises its keyspace events as it runs (`events.rs`,
+//! `Ctx::notify`). A bad argument gets an error
 //! reply ([`Ctx::fail`]) and the connection stays open. The cluster's own
 //! commands reach the cluster layer through [`ClusterPort`], which that
 //! layer implements: this module does not depend on it.
