@@ -547,3 +547,50 @@ fn a_blocked_client_gets_its_invalidations_at_once() {
         ])
     );
 }
+
+/// Keys the node removes by itself reach tracking clients as writes do: an
+/// expired key (found stale by a read, or reclaimed by the active cycle)
+/// and an evicted one are invalidated, once each.
+#[test]
+fn expired_and_evicted_keys_are_invalidated() {
+    let node = TestServer::start();
+    let mut tracking = node.raw();
+    let _ = tracking.call(&["HELLO", "3"]);
+    let _ = tracking.call(&["CLIENT", "TRACKING", "on"]);
+    let mut other = node.conn();
+    // Reclaimed by the active expiry cycle, with nobody reading it.
+    let _: () = q(&mut other, &["SET", "short", "v", "PX", "50"]);
+    assert_eq!(tracking.call(&["GET", "short"]), Frame::Bulk(b"v".to_vec()));
+    await_invalidation(&mut tracking, "short");
+
+    // Expired while another client reads it (whichever of its read and
+    // the active cycle finds it first).
+    let _: () = q(&mut other, &["SET", "read", "v", "PX", "50"]);
+    assert_eq!(tracking.call(&["GET", "read"]), Frame::Bulk(b"v".to_vec()));
+    assert!(eventually(DEADLINE, || q::<Option<String>>(
+        &mut other,
+        &["GET", "read"]
+    )
+    .is_none()));
+    await_invalidation(&mut tracking, "read");
+
+    // Evicted under maxmemory.
+    let _: () = q(&mut other, &["SET", "victim", "v"]);
+    assert_eq!(
+        tracking.call(&["GET", "victim"]),
+        Frame::Bulk(b"v".to_vec())
+    );
+    let _: () = q(
+        &mut other,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    );
+    let _: () = q(&mut other, &["CONFIG", "SET", "maxmemory", "1"]);
+    // Any write now evicts everything it can, the tracked key among them.
+    let _ = redis::cmd("SET")
+        .arg("pressure")
+        .arg("v")
+        .query::<redis::Value>(&mut other);
+    let _: () = q(&mut other, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(q::<i64>(&mut other, &["EXISTS", "victim"]), 0);
+    await_invalidation(&mut tracking, "victim");
+}

@@ -28,6 +28,7 @@ pub mod latency;
 pub mod log_limit;
 pub mod metrics;
 pub mod node;
+pub mod notify;
 pub mod pipeline;
 pub mod protocol;
 pub mod pubsub;

@@ -12,6 +12,7 @@ use crate::command_stats::CommandMetrics;
 use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
+use crate::notify::{Classes, KeyspaceEvents};
 use crate::protocol::Limits;
 use crate::pubsub::PubSub;
 use crate::scripting::Scripts;
@@ -19,7 +20,7 @@ use crate::shutdown::Shutdown;
 use crate::slowlog::SlowLog;
 use crate::stats::ServerStats;
 use crate::store::{Clock, Store, StoreOptions, DEFAULT_SHARDS};
-use crate::tracking::Tracking;
+use crate::tracking::{RemovalInvalidator, Tracking};
 use crate::watches::Watches;
 
 /// See the module docs.
@@ -38,7 +39,9 @@ pub struct NodeState {
     /// Pub/Sub subscriptions.
     pub pubsub: Arc<PubSub>,
     /// Client-side caching: who tracks which keys.
-    pub tracking: Tracking,
+    pub tracking: Arc<Tracking>,
+    /// Keyspace notifications (published through `pubsub`).
+    pub events: Arc<KeyspaceEvents>,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so a connection notices a change with
@@ -47,7 +50,7 @@ pub struct NodeState {
     /// Server counters.
     pub stats: ServerStats,
     /// Connected clients.
-    pub clients: Clients,
+    pub clients: Arc<Clients>,
     /// Clients blocked on keys, and the wake-up of writes to them.
     pub blocking: Blocking,
     /// Slow commands.
@@ -96,23 +99,36 @@ impl NodeState {
         let shutdown = Shutdown::new();
         let stopping = shutdown.clone();
         let scripts = Scripts::new(Arc::new(move || stopping.is_triggered()), config.maxmemory);
-        let tracking = Tracking::default();
-        tracking.set_max_keys(&Clients::default(), config.tracking_table_max_keys);
+        let tracking = Arc::new(Tracking::default());
+        let clients = Arc::new(Clients::default());
+        tracking.set_max_keys(&clients, config.tracking_table_max_keys);
+        store.on_removal(Arc::new(RemovalInvalidator::new(
+            tracking.clone(),
+            clients.clone(),
+        )));
+        let pubsub = Arc::new(PubSub::default());
+        let events = Arc::new(KeyspaceEvents::new(
+            pubsub.clone(),
+            config.notify_keyspace_events,
+        ));
+        store.on_removal(events.clone());
+        store.report_misses(config.notify_keyspace_events.has(Classes::KEY_MISS));
         Arc::new(NodeState {
             store,
             databases,
             gate: Gate::default(),
             scripts,
             watches: Arc::default(),
-            pubsub: Arc::default(),
+            pubsub,
             tracking,
+            events,
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),
             config: RwLock::new(config),
             config_version: AtomicU64::new(0),
             stats: ServerStats::default(),
-            clients: Clients::default(),
+            clients,
             blocking: Blocking::default(),
             shutdown,
             started: Instant::now(),
@@ -159,6 +175,11 @@ impl NodeState {
                 Effect::Tracking => self
                     .tracking
                     .set_max_keys(&self.clients, config.tracking_table_max_keys),
+                Effect::Notify => {
+                    let classes = config.notify_keyspace_events;
+                    self.events.set_classes(classes);
+                    self.store.report_misses(classes.has(Classes::KEY_MISS));
+                }
             }
         }
     }

@@ -299,6 +299,14 @@ impl Cluster {
         tokio::spawn(handoff::run_worker(cluster.clone(), node.clone()));
         tokio::spawn(repair::run_worker(cluster.clone(), node.clone()));
         tokio::spawn(become_active(cluster.clone(), node.clone()));
+        // Keyspace events about expired and evicted keys come from the
+        // primary only; a replica's copies leave quietly. Weak: the node's
+        // state must not keep the cluster alive.
+        let weak = Arc::downgrade(&cluster);
+        node.events.set_owner_filter(Box::new(move |key| {
+            weak.upgrade()
+                .is_some_and(|c| c.view().is_primary(ringcache_proto::key_slot(key)))
+        }));
         if let Some(evictions) = node.store.log_evictions(EVICTION_LOG_CAPACITY) {
             tokio::spawn(replicate_evictions(
                 cluster.clone(),

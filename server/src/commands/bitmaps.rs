@@ -11,6 +11,7 @@ use super::spec::flag_sets::{R, RF, WM};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::{Ctx, Outcome};
 use crate::bits::{self, field, Unit};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{initial_access, KeyLock, ValueRef};
 
@@ -127,6 +128,12 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let byte = (offset >> 3) as usize;
     let mask = 0x80u8 >> (offset & 7);
     let mut lock = ctx.store.lock(key);
+    // As Redis: announced when the key is created or grown, or the bit
+    // changes.
+    let grows = match lock.find(key).map(|i| lock.shard.value(i)) {
+        Some(ValueRef::Str(v)) => v.len() <= byte,
+        _ => true,
+    };
     let Ok(mut target) = Target::open(&mut lock, key, byte) else {
         return ctx.fail(WRONGTYPE);
     };
@@ -137,6 +144,9 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         target.write(&mut lock, byte, &[new]);
     }
     target.close(&mut lock, key);
+    if grows || new != old {
+        ctx.notify(N::STRING, "setbit", key);
+    }
     ctx.reply.int(i64::from(old & mask != 0));
     Outcome::Wrote
 }
@@ -300,7 +310,10 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     for key in args.iter_from(3) {
         let (found, shard, _) = locks.find(key);
         match found.map(|i| shard.value(i)) {
-            None => result.push(b""),
+            None => {
+                shard.count_miss(key);
+                result.push(b"");
+            }
             Some(ValueRef::Str(v)) => result.push(v),
             Some(_) => return ctx.fail(WRONGTYPE),
         }
@@ -309,10 +322,13 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let len = result.len();
     let (now, access) = (locks.now, initial_access(locks.policy, locks.now));
     let (shard, hash) = locks.shard(dest);
-    shard.remove(hash, dest, now);
+    let existed = shard.remove(hash, dest, now).is_some();
     if len > 0 {
         // The result moves into the store, not copied again.
         shard.insert_built(hash, dest, result, access);
+        ctx.notify(N::STRING, "set", dest);
+    } else if existed {
+        ctx.notify(N::GENERIC, "del", dest);
     }
     ctx.reply.int(len as i64);
     // Only the destination changed (position 2).
@@ -353,6 +369,7 @@ fn run_bitfield(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Outcome {
         return ctx.fail(WRONGTYPE);
     };
     ctx.reply.array(ops.len());
+    let mut changed = false;
     for op in &ops {
         let (first, n) = field::window(op.offset, op.kind.bits);
         let first = first as usize;
@@ -368,11 +385,15 @@ fn run_bitfield(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Outcome {
             Applied::Wrote(value) => {
                 target.write(&mut lock, first, &window[..n]);
                 ctx.reply.int(value);
+                changed = true;
             }
             Applied::Failed => ctx.reply.null(),
         }
     }
     target.close(&mut lock, key);
+    if changed {
+        ctx.notify(N::STRING, "setbit", key);
+    }
     Outcome::Wrote
 }
 

@@ -8,6 +8,7 @@ use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::spec::flag_sets::{RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
 use super::{Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 
 /// Redis's error for a database index it does not have.
@@ -104,7 +105,9 @@ fn move_key(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         (Some(index), None) => {
             let access = here.shard.at(index).access();
             let (value, expire_at) = here.shard.remove_at(index);
-            there.shard.put(there.hash, key, value, expire_at, access);
+            there
+                .shard
+                .put(there.hash, key, value, expire_at, access, there.now);
             true
         }
         _ => false,
@@ -115,6 +118,11 @@ fn move_key(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         // The command's outcome covers the key in this database.
         ctx.node.watches.touch(db, key);
         ctx.node.blocking.key_ready(db, key);
+        // The key is new in `db` (it was absent there), as Redis's dbAdd
+        // announces it.
+        ctx.notify_in(db, N::NEW, "new", key);
+        ctx.notify(N::GENERIC, "move_from", key);
+        ctx.notify_in(db, N::GENERIC, "move_to", key);
         Outcome::Wrote
     } else {
         Outcome::Unchanged

@@ -8,6 +8,7 @@ use super::spec::flag_sets::{R, RF, WF, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::{read_value, reply_count, Ctx, Outcome};
 use crate::glob::Pattern;
+use crate::notify::Classes as N;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
 use crate::store::{HashValue, WrongType};
@@ -17,9 +18,9 @@ const H: C = C::HASH;
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("hset", hset, -4, WMF, "hash", "Creates or modifies the value of a field in a hash.").keys(KeySpec::ONE).acl(H),
-    Cmd::new("hmset", hmset, -4, WMF, "hash", "Sets the values of multiple fields.").keys(KeySpec::ONE).acl(H),
-    Cmd::new("hsetnx", hsetnx, 4, WMF, "hash", "Sets the value of a field in a hash only when the field doesn't exist.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hset", hset, -4, WMF, "hash", "Creates or modifies the value of a field in a hash.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
+    Cmd::new("hmset", hmset, -4, WMF, "hash", "Sets the values of multiple fields.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
+    Cmd::new("hsetnx", hsetnx, 4, WMF, "hash", "Sets the value of a field in a hash only when the field doesn't exist.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
     Cmd::new("hget", hget, 3, RF, "hash", "Returns the value of a field in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hmget", hmget, -3, RF, "hash", "Returns the values of all fields in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hgetall", hgetall, 2, R, "hash", "Returns all fields and values in a hash.").keys(KeySpec::ONE).acl(H),
@@ -29,8 +30,8 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("hkeys", hkeys, 2, R, "hash", "Returns all fields in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hvals", hvals, 2, R, "hash", "Returns all values in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hstrlen", hstrlen, 3, RF, "hash", "Returns the length of the value of a field.").keys(KeySpec::ONE).acl(H),
-    Cmd::new("hincrby", hincrby, 4, WMF, "hash", "Increments the integer value of a field in a hash by a number.").keys(KeySpec::ONE).acl(H),
-    Cmd::new("hincrbyfloat", hincrbyfloat, 4, WMF, "hash", "Increments the floating point value of a field by a number.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hincrby", hincrby, 4, WMF, "hash", "Increments the integer value of a field in a hash by a number.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hincrby"),
+    Cmd::new("hincrbyfloat", hincrbyfloat, 4, WMF, "hash", "Increments the floating point value of a field by a number.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hincrbyfloat"),
     Cmd::new("hrandfield", hrandfield, -2, R, "hash", "Returns one or more random fields from a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hscan", hscan, -3, R, "hash", "Iterates over fields and values of a hash.").keys(KeySpec::ONE).acl(H),
 ];
@@ -205,6 +206,7 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         }
         Some(n) => {
             ctx.reply.int(n);
+            ctx.notify_emptying(N::HASH, "hdel", key, || lock.peek(key).is_some());
             Outcome::Wrote
         }
         None => ctx.fail(WRONGTYPE),

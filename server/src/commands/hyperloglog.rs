@@ -9,6 +9,7 @@ use super::spec::flag_sets::{R, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{Ctx, Outcome};
 use crate::hyperloglog::{self as hll, dense, Corrupt, Encoding, HEADER, REGISTERS};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{KeyLock, MultiLock, OwnedValue, ValueRef};
 
@@ -17,9 +18,9 @@ const H: C = C::HYPERLOGLOG;
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("pfadd", pfadd, -2, WMF, "hyperloglog", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("pfadd", pfadd, -2, WMF, "hyperloglog", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(H).event(N::STRING, "pfadd"),
     Cmd::new("pfcount", pfcount, -2, R, "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).").keys(KeySpec::ALL).acl(H).routing(Routing::Gather),
-    Cmd::new("pfmerge", pfmerge, -2, WM, "hyperloglog", "Merges one or more HyperLogLog values into a single key.").keys(KeySpec::ALL).acl(H),
+    Cmd::new("pfmerge", pfmerge, -2, WM, "hyperloglog", "Merges one or more HyperLogLog values into a single key.").keys(KeySpec::ALL).acl(H).event(N::STRING, "pfadd"),
 ];
 
 /// A string that is not a HyperLogLog.
@@ -199,7 +200,10 @@ fn union(
     let mut any_dense = false;
     for key in args.iter_from(1) {
         let (found, shard, _) = locks.find(key);
-        let Some(index) = found else { continue };
+        let Some(index) = found else {
+            shard.count_miss(key);
+            continue;
+        };
         let (value, encoding) = as_hll(shard.value(index))?;
         any_dense |= encoding == Encoding::Dense;
         hll::merge_into(value, &mut registers).map_err(|_| INVALID)?;

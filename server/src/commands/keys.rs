@@ -9,6 +9,7 @@ use super::spec::flag_sets::{R, RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
 use super::{Ctx, Outcome};
 use crate::glob::Pattern;
+use crate::notify::Classes as N;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::store::Entry;
@@ -35,7 +36,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("pttl", pttl, 2, RF, "generic", "Returns the expiration time in milliseconds of a key.").keys(KeySpec::ONE).acl(K),
     Cmd::new("expiretime", expiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix timestamp.").keys(KeySpec::ONE).acl(K),
     Cmd::new("pexpiretime", pexpiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.").keys(KeySpec::ONE).acl(K),
-    Cmd::new("persist", persist, 2, WF, "generic", "Removes the expiration time of a key.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("persist", persist, 2, WF, "generic", "Removes the expiration time of a key.").keys(KeySpec::ONE).acl(K).event(N::GENERIC, "persist"),
     Cmd::new("keys", keys, 2, R, "generic", "Returns all key names that match a pattern.").acl(KD).routing(Routing::ThisNode),
     Cmd::new("scan", scan, -2, R, "generic", "Iterates over the key names in the database.").acl(K).routing(Routing::ThisNode),
     Cmd::new("randomkey", randomkey, 1, R, "generic", "Returns a random key name from the database.").acl(K).routing(Routing::ThisNode),
@@ -47,7 +48,10 @@ pub const COMMANDS: &[Cmd] = &[
 pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let mut removed = 0;
     for key in args.iter_from(1) {
-        removed += i64::from(ctx.store.lock(key).unlink(key));
+        if ctx.store.lock(key).unlink(key) {
+            removed += 1;
+            ctx.notify(N::GENERIC, "del", key);
+        }
     }
     ctx.reply.int(removed);
     if removed > 0 {
@@ -68,15 +72,16 @@ pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 }
 
 /// Replies how many of the request's keys are live; `touch` counts each
-/// as an access (for LRU/LFU), EXISTS does not.
+/// as an access (for LRU/LFU), EXISTS does not. Both are reads (keyspace
+/// hits and misses), as in Redis.
 fn count_live(ctx: &mut Ctx<'_>, args: Args<'_>, touch: bool) -> Outcome {
     let mut found = 0;
     for key in args.iter_from(1) {
         let mut lock = ctx.store.lock(key);
         let live = if touch {
-            lock.find(key)
+            lock.read(key)
         } else {
-            lock.peek(key)
+            lock.read_untouched(key)
         };
         found += i64::from(live.is_some());
     }
@@ -89,7 +94,7 @@ pub fn key_type(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let key = args.get(1);
     let mut lock = ctx.store.lock(key);
     let name = lock
-        .peek(key)
+        .read_untouched(key)
         .map_or("none", |i| lock.shard.at(i).kind().name());
     ctx.reply.simple(name);
     Outcome::Unchanged
@@ -126,6 +131,10 @@ fn rename_key(ctx: &mut Ctx<'_>, args: Args<'_>, only_if_absent: bool) -> Outcom
     };
     let (value, expire) = shard.remove_at(index);
     locks.put(dst, value, expire);
+    drop(locks);
+    ctx.added(dst);
+    ctx.notify(N::GENERIC, "rename_from", src);
+    ctx.notify(N::GENERIC, "rename_to", dst);
     if only_if_absent {
         ctx.reply.int(1);
     } else {
@@ -189,6 +198,9 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return Outcome::Unchanged;
     }
     locks.put(dst, value, expire);
+    drop(locks);
+    ctx.added(dst);
+    ctx.notify(N::GENERIC, "copy_to", dst);
     ctx.reply.int(1);
     Outcome::WroteKey(2)
 }
@@ -213,6 +225,9 @@ fn copy_across(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], db: usize, replace: bo
     // The command's outcome covers the keys in this database.
     ctx.node.watches.touch(db, dst);
     ctx.node.blocking.key_ready(db, dst);
+    // Added even over a replaced key, as Redis announces it.
+    ctx.notify_in(db, N::NEW, "new", dst);
+    ctx.notify_in(db, N::GENERIC, "copy_to", dst);
     ctx.reply.int(1);
     Outcome::Wrote
 }
@@ -302,8 +317,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
     }
     if at <= lock.now as i64 {
         lock.shard.remove_at(index);
+        ctx.notify(N::GENERIC, "del", key);
     } else {
         lock.shard.set_expire_at(index, Some(stored(at)));
+        ctx.notify(N::GENERIC, "expire", key);
     }
     ctx.reply.int(1);
     Outcome::Wrote

@@ -167,7 +167,7 @@ fn bmove(
         Moved::Nothing => block(ctx, lock, [keys.0], timeout, TimeoutReply::NullBulk),
         moved => {
             drop(lock);
-            reply_moved(ctx, moved)
+            reply_moved(ctx, moved, keys, ends)
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::args::{is, parse_i64, SYNTAX, WRONGTYPE};
 use super::lists::{parse_end, pop_range};
 use super::{Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{initial_access, End, Kind, ListValue, MultiLock, WrongType};
 
@@ -23,7 +24,12 @@ fn list_for_write(lock: &mut MultiLock<'_>, key: &[u8]) -> Result<usize, WrongTy
 /// What a move finds at its source.
 pub(super) enum Moved {
     /// Moved this element.
-    Element(Vec<u8>),
+    Element {
+        /// The element moved.
+        element: Vec<u8>,
+        /// Popping it emptied the source, which went with its key.
+        emptied: bool,
+    },
     /// The source is missing (or, for a woken BLMOVE, not a list).
     Nothing,
     /// A key of another type.
@@ -63,6 +69,7 @@ pub(super) fn move_element(
     let Some(Some(element)) = shard.with_mut(index, |list: &mut ListValue| list.pop(ends.0)) else {
         return Moved::Nothing;
     };
+    let emptied = lock.find(source).0.is_none();
     let Ok(index) = list_for_write(lock, destination) else {
         return Moved::WrongType;
     };
@@ -71,14 +78,32 @@ pub(super) fn move_element(
     shard.with_mut(index, |list: &mut ListValue| {
         list.push(ends.1, &[&element], &limits)
     });
-    Moved::Element(element)
+    Moved::Element { element, emptied }
 }
 
-/// Replies to a move and says what it changed.
-pub(super) fn reply_moved(ctx: &mut Ctx<'_>, moved: Moved) -> Outcome {
+/// Replies to a move of `keys` (source, destination) between `ends`,
+/// raises its events in Redis's order (the push, the pop, the source's
+/// `del` if emptied), and says what it changed.
+pub(super) fn reply_moved(
+    ctx: &mut Ctx<'_>,
+    moved: Moved,
+    keys: (&[u8], &[u8]),
+    ends: (End, End),
+) -> Outcome {
     match moved {
-        Moved::Element(element) => {
+        Moved::Element { element, emptied } => {
             ctx.reply.bulk(&element);
+            let pushed = if ends.1 == End::Front {
+                "lpush"
+            } else {
+                "rpush"
+            };
+            let popped = if ends.0 == End::Front { "lpop" } else { "rpop" };
+            ctx.notify(N::LIST, pushed, keys.1);
+            ctx.notify(N::LIST, popped, keys.0);
+            if emptied {
+                ctx.notify(N::GENERIC, "del", keys.0);
+            }
             Outcome::Wrote
         }
         Moved::Nothing => {
@@ -95,7 +120,7 @@ fn lmove_between(ctx: &mut Ctx<'_>, args: Args<'_>, ends: (End, End)) -> Outcome
     let mut lock = store.lock_keys([keys.0, keys.1]);
     let moved = move_element(&mut lock, keys, ends, false);
     drop(lock);
-    reply_moved(ctx, moved)
+    reply_moved(ctx, moved, keys, ends)
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
@@ -208,6 +233,8 @@ pub(super) fn pop_first(
                 None => ctx.reply.opt_bulk(list.pop(end).as_deref()),
             }
         });
+        let event = if end == End::Front { "lpop" } else { "rpop" };
+        ctx.notify_emptying(N::LIST, event, key, || lock.find(key).0.is_some());
         return Popped::From(at);
     }
     Popped::Nothing

@@ -5,8 +5,9 @@
 //! statistics).
 //!
 //! A handler writes its reply through [`Ctx::reply`] and returns an
-//! [`Outcome`]: what it changed, so replication, statistics and (later)
-//! keyspace events never read reply bytes. A bad argument gets an error
+//! [`Outcome`]: what it changed, so replication and statistics never read
+//! reply bytes; it raises its keyspace events as it runs (`events.rs`,
+//! `Ctx::notify`). A bad argument gets an error
 //! reply ([`Ctx::fail`]) and the connection stays open. The cluster's own
 //! commands reach the cluster layer through [`ClusterPort`], which that
 //! layer implements: this module does not depend on it.
@@ -21,6 +22,7 @@ mod command;
 mod configuration;
 mod databases;
 mod effects;
+mod events;
 mod expiry_args;
 mod functions;
 mod hashes;
@@ -61,6 +63,7 @@ use bytes::Bytes;
 
 use crate::blocking::Block;
 use crate::clients::ClientHandle;
+use crate::notify::Classes;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
@@ -236,6 +239,12 @@ pub struct Ctx<'a> {
     pub awaiting: Option<Awaiting>,
     /// A command a script runs: the script checked memory when it started.
     pub script: bool,
+    /// The command raised a keyspace event itself (its table row's
+    /// default event is then not raised for it).
+    pub notified: bool,
+    /// With the `n` class on: the command's keys that did not exist before
+    /// it ran; the first event about one of them is preceded by `new`.
+    pub absent: Vec<Vec<u8>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -259,6 +268,8 @@ impl<'a> Ctx<'a> {
             block: None,
             awaiting: None,
             script: false,
+            notified: false,
+            absent: Vec::new(),
         }
     }
 
@@ -424,9 +435,16 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         Err(busy) => return ctx.fail(busy),
     };
     let tracked = effects::remember_reads(ctx, spec, args);
+    let events_on = node.events.classes() != Classes::NONE;
+    if events_on {
+        events::before(ctx, spec, args);
+    }
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
+    if events_on {
+        events::defaults(ctx, spec, args, outcome);
+    }
     if tracked {
         let _again = effects::remember_reads(ctx, spec, args);
     }

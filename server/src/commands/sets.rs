@@ -10,6 +10,7 @@ use super::spec::flag_sets::{R, RF, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{read_value, reply_count, Ctx, Outcome};
 use crate::glob::Pattern;
+use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
 use crate::store::{initial_access, CollectionType, SetMember, SetValue, WrongType};
 
@@ -22,7 +23,7 @@ const S: C = C::SET;
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("sadd", sadd, -3, WMF, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("sadd", sadd, -3, WMF, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(S).event(N::SET, "sadd"),
     Cmd::new("srem", srem, -3, WF, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.").keys(KeySpec::ONE).acl(S),
     Cmd::new("smembers", smembers, 2, R, "set", "Returns all members of a set.").keys(KeySpec::ONE).acl(S),
     Cmd::new("sismember", sismember, 3, RF, "set", "Determines whether a member belongs to a set.").keys(KeySpec::ONE).acl(S),
@@ -105,6 +106,7 @@ pub fn srem(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         Some(n) => {
             ctx.reply.int(n as i64);
             if n > 0 {
+                ctx.notify_emptying(N::SET, "srem", key, || lock.peek(key).is_some());
                 Outcome::Wrote
             } else {
                 Outcome::Unchanged
@@ -216,6 +218,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             ctx.reply.opt_bulk(popped.as_deref());
         }
     }
+    ctx.notify_emptying(N::SET, "spop", key, || lock.peek(key).is_some());
     Outcome::Wrote
 }
 
@@ -284,17 +287,21 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }
     let (shard, _) = locks.shard(src);
     shard.with_mut(src_index, |set: &mut SetValue| set.remove(m));
+    ctx.notify_emptying(N::SET, "srem", src, || locks.find(src).0.is_some());
     let (now, policy) = (locks.now, locks.policy);
     let (found, shard, hash) = locks.find(dst);
     let index = found
         .unwrap_or_else(|| shard.insert_empty::<SetValue>(hash, dst, initial_access(policy, now)));
     let limits = shard.encoding_limits();
-    shard.with_mut(index, |set: &mut SetValue| {
+    let added = shard.with_mut(index, |set: &mut SetValue| {
         if set.is_empty() {
             *set = SetValue::fresh(m, 1, &limits);
         }
         set.add(m, &limits)
     });
+    if added == Some(true) {
+        ctx.notify(N::SET, "sadd", dst);
+    }
     ctx.reply.int(1);
     Outcome::Wrote
 }

@@ -12,6 +12,7 @@ use hashbrown::HashMap;
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::sorted_set_args::{parse_score, reply_members};
 use super::{Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{Collection, OwnedValue, SetValue, SortedSet, ValueRef};
 
@@ -336,12 +337,15 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, numkeys_at: usize, kind: Kind) -> Outc
     if len == 0 {
         let now = lock.now;
         let (shard, hash) = lock.shard(dst);
-        shard.remove(hash, dst, now);
+        if shard.remove(hash, dst, now).is_some() {
+            ctx.notify(N::GENERIC, "del", dst);
+        }
     } else {
         if let Some(limits) = limits {
             stored.fit_encoding(&limits);
         }
         lock.put(dst, OwnedValue::Collection(Collection::ZSet(stored)), None);
+        ctx.notify(N::ZSET, kind.name, dst);
     }
     ctx.reply.int(len as i64);
     Outcome::WroteKey(1)

@@ -8,7 +8,7 @@ use super::lists::ALL_BUT_LAST;
 use super::lists_blocking::{block, parse_timeout};
 use super::lists_multi::numkeys_positions;
 use super::sorted_set_args::reply_score;
-use super::sorted_set_pops::{mpop_options, reply_popped, take, PopShape, Popped};
+use super::sorted_set_pops::{mpop_options, notify_popped, reply_popped, take, PopShape, Popped};
 use super::spec::flag_sets::W;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
 use super::{Ctx, Outcome};
@@ -95,6 +95,7 @@ fn bzpop(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> Outcome {
             ctx.reply.bulk(args.get(at));
             ctx.reply.bulk(member);
             reply_score(&mut ctx.reply, *score);
+            notify_popped(ctx, args.get(at), max);
             Outcome::WroteKey(at)
         }
         Found::WrongType => ctx.fail(WRONGTYPE),
@@ -134,6 +135,7 @@ fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             ctx.reply.array(2);
             ctx.reply.bulk(args.get(at));
             reply_popped(&mut ctx.reply, &popped, PopShape::Pairs);
+            notify_popped(ctx, args.get(at), max);
             Outcome::WroteKey(at)
         }
         Found::WrongType => ctx.fail(WRONGTYPE),

@@ -6,6 +6,7 @@
 use super::args::{is, parse_i64, SYNTAX, WRONGTYPE};
 use super::sorted_set_args::reply_score;
 use super::{Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
 use crate::store::{SortedSet, Store, WrongType};
 
@@ -71,6 +72,14 @@ pub fn pop_first(
     Ok(None)
 }
 
+/// Raises the events of a pop from the sorted set at `key`: `zpopmin` or
+/// `zpopmax`, then `del` if it emptied the set. Call with no lock held.
+pub fn notify_popped(ctx: &mut Ctx<'_>, key: &[u8], max: bool) {
+    let store = ctx.store;
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    ctx.notify_emptying(N::ZSET, event, key, || store.lock(key).peek(key).is_some());
+}
+
 /// How popped members are replied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PopShape {
@@ -128,6 +137,7 @@ fn zpop(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> Outcome {
     if popped.is_empty() {
         Outcome::Unchanged
     } else {
+        notify_popped(ctx, args.get(1), max);
         Outcome::Wrote
     }
 }
@@ -193,6 +203,7 @@ pub fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             ctx.reply.array(2);
             ctx.reply.bulk(keys[i]);
             reply_popped(&mut ctx.reply, &popped, PopShape::Pairs);
+            notify_popped(ctx, keys[i], max);
             Outcome::WroteKey(2 + i)
         }
     }

@@ -9,6 +9,7 @@
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::sorted_set_args::{reply_members, LexBound, ScoreBound, BAD_LEX_RANGE, BAD_SCORE_RANGE};
 use super::{read_value, reply_count, Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{Collection, OwnedValue, SortedSet, WrongType};
 
@@ -240,10 +241,13 @@ fn store_range(
     if len == 0 {
         let now = lock.now;
         let (shard, hash) = lock.shard(dst);
-        shard.remove(hash, dst, now);
+        if shard.remove(hash, dst, now).is_some() {
+            ctx.notify(N::GENERIC, "del", dst);
+        }
     } else {
         stored.fit_encoding(&limits);
         lock.put(dst, OwnedValue::Collection(Collection::ZSet(stored)), None);
+        ctx.notify(N::ZSET, "zrangestore", dst);
     }
     ctx.reply.int(len as i64);
     Outcome::WroteKey(1)
@@ -355,6 +359,12 @@ fn remove_range(ctx: &mut Ctx<'_>, args: Args<'_>, by: By) -> Outcome {
         Some(n) => {
             ctx.reply.int(n as i64);
             if n > 0 {
+                let event = match by {
+                    By::Rank => "zremrangebyrank",
+                    By::Score => "zremrangebyscore",
+                    By::Lex => "zremrangebylex",
+                };
+                ctx.notify_emptying(N::ZSET, event, key, || lock.peek(key).is_some());
                 Outcome::Wrote
             } else {
                 Outcome::Unchanged

@@ -19,6 +19,7 @@ use super::spec::flag_sets::{R, RF, W, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{read_value, Ctx, Outcome};
 use crate::glob::Pattern;
+use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
 use crate::store::{EncodingLimits, SortedSet, WrongType};
 
@@ -237,6 +238,8 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             .int(if flags.ch { added + updated } else { added });
     }
     if added + updated > 0 {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.notify(N::ZSET, event, args.get(1));
         Outcome::Wrote
     } else {
         Outcome::Unchanged
@@ -257,7 +260,12 @@ pub fn zincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }) {
         Err(WrongType) => ctx.fail(WRONGTYPE),
         Ok(Err(())) => ctx.fail(NAN_RESULT),
-        Ok(Ok(Added::New(s) | Added::Updated(s) | Added::Same(s))) => {
+        Ok(Ok(Added::New(s) | Added::Updated(s))) => {
+            reply_score(&mut ctx.reply, s);
+            ctx.notify(N::ZSET, "zincr", args.get(1));
+            Outcome::Wrote
+        }
+        Ok(Ok(Added::Same(s))) => {
             reply_score(&mut ctx.reply, s);
             Outcome::Wrote
         }
@@ -279,6 +287,8 @@ pub fn zrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             let n = n.unwrap_or(0);
             ctx.reply.int(n);
             if n > 0 {
+                let (store, key) = (ctx.store, args.get(1));
+                ctx.notify_emptying(N::ZSET, "zrem", key, || store.lock(key).peek(key).is_some());
                 Outcome::Wrote
             } else {
                 Outcome::Unchanged

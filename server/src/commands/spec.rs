@@ -5,6 +5,7 @@
 
 use super::subcommands::SubSpec;
 use super::{Ctx, Outcome};
+use crate::notify::Classes;
 use crate::protocol::Args;
 
 /// A command handler: writes the reply through `ctx` and says what it
@@ -414,6 +415,10 @@ pub struct CommandSpec {
     /// A container's subcommands (CLIENT KILL, CONFIG GET, ...); a request
     /// with a second argument runs one of them instead of `handler`.
     pub subcommands: &'static [SubSpec],
+    /// The keyspace event raised for each key it wrote, when its handler
+    /// raises none itself (`Ctx::notify`): the commands whose event does
+    /// not depend on what happened.
+    pub event: Option<(Classes, &'static str)>,
 }
 
 impl CommandSpec {
@@ -439,7 +444,14 @@ impl CommandSpec {
             summary,
             redact: None,
             subcommands: &[],
+            event: None,
         }
+    }
+
+    /// The keyspace event raised for each key it writes.
+    pub const fn event(mut self, class: Classes, name: &'static str) -> CommandSpec {
+        self.event = Some((class, name));
+        self
     }
 
     /// Its subcommands.

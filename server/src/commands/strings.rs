@@ -5,6 +5,7 @@ use super::expiry_args::{positive_expiry, stored, ExpireUnit};
 use super::spec::flag_sets::{R, RF, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Merge, Routing};
 use super::{Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
 use crate::store::{KeyLock, Kind, OwnedValue, ValueRef};
@@ -16,25 +17,25 @@ const S: C = C::STRING;
 pub const COMMANDS: &[Cmd] = &[
     Cmd::new("get", get, 2, RF, "string", "Returns the string value of a key.").keys(KeySpec::ONE).acl(S),
     Cmd::new("set", set, -3, WM, "string", "Sets the string value of a key, ignoring its type.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("setnx", setnx, 3, WMF, "string", "Set the string value of a key only when the key doesn't exist.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("setnx", setnx, 3, WMF, "string", "Set the string value of a key only when the key doesn't exist.").keys(KeySpec::ONE).acl(S).event(N::STRING, "set"),
     Cmd::new("setex", setex, 4, WM, "string", "Sets the string value and expiration time of a key.").keys(KeySpec::ONE).acl(S),
     Cmd::new("psetex", psetex, 4, WM, "string", "Sets the string value and expiration time in milliseconds of a key.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("getset", getset, 3, WMF, "string", "Returns the previous string value of a key after setting it to a new value.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("getset", getset, 3, WMF, "string", "Returns the previous string value of a key after setting it to a new value.").keys(KeySpec::ONE).acl(S).event(N::STRING, "set"),
     Cmd::new("getdel", getdel, 2, WF, "string", "Returns the string value of a key after deleting the key.").keys(KeySpec::ONE).acl(S),
     Cmd::new("getex", getex, -2, WF, "string", "Returns the string value of a key after setting its expiration time.").keys(KeySpec::ONE).acl(S),
     Cmd::new("mget", mget, -2, RF, "string", "Atomically returns the string values of one or more keys.").keys(KeySpec::ALL).acl(S).routing(Routing::Split(Merge::Values)),
-    Cmd::new("mset", mset, -3, WM, "string", "Atomically creates or modifies the string values of one or more keys.").keys(KeySpec::PAIRS).acl(S).routing(Routing::Split(Merge::AllOk)),
-    Cmd::new("msetnx", msetnx, -3, WM, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.").keys(KeySpec::PAIRS).acl(S),
-    Cmd::new("incr", incr, 2, WMF, "string", "Increments the integer value of a key by one.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("decr", decr, 2, WMF, "string", "Decrements the integer value of a key by one.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("incrby", incrby, 3, WMF, "string", "Increments the integer value of a key by a number.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("decrby", decrby, 3, WMF, "string", "Decrements a number from the integer value of a key.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("incrbyfloat", incrbyfloat, 3, WMF, "string", "Increment the floating point value of a key by a number.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("append", append, 3, WMF, "string", "Appends a string to the value of a key.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("mset", mset, -3, WM, "string", "Atomically creates or modifies the string values of one or more keys.").keys(KeySpec::PAIRS).acl(S).routing(Routing::Split(Merge::AllOk)).event(N::STRING, "set"),
+    Cmd::new("msetnx", msetnx, -3, WM, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.").keys(KeySpec::PAIRS).acl(S).event(N::STRING, "set"),
+    Cmd::new("incr", incr, 2, WMF, "string", "Increments the integer value of a key by one.").keys(KeySpec::ONE).acl(S).event(N::STRING, "incrby"),
+    Cmd::new("decr", decr, 2, WMF, "string", "Decrements the integer value of a key by one.").keys(KeySpec::ONE).acl(S).event(N::STRING, "incrby"),
+    Cmd::new("incrby", incrby, 3, WMF, "string", "Increments the integer value of a key by a number.").keys(KeySpec::ONE).acl(S).event(N::STRING, "incrby"),
+    Cmd::new("decrby", decrby, 3, WMF, "string", "Decrements a number from the integer value of a key.").keys(KeySpec::ONE).acl(S).event(N::STRING, "incrby"),
+    Cmd::new("incrbyfloat", incrbyfloat, 3, WMF, "string", "Increment the floating point value of a key by a number.").keys(KeySpec::ONE).acl(S).event(N::STRING, "incrbyfloat"),
+    Cmd::new("append", append, 3, WMF, "string", "Appends a string to the value of a key.").keys(KeySpec::ONE).acl(S).event(N::STRING, "append"),
     Cmd::new("strlen", strlen, 2, RF, "string", "Returns the length of a string value.").keys(KeySpec::ONE).acl(S),
     Cmd::new("getrange", getrange, 4, R, "string", "Returns a substring of the string stored at a key.").keys(KeySpec::ONE).acl(S),
     Cmd::new("substr", getrange, 4, R, "string", "Returns a substring from a string value.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("setrange", setrange, 4, WM, "string", "Overwrites a part of a string value with another by an offset.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("setrange", setrange, 4, WM, "string", "Overwrites a part of a string value with another by an offset.").keys(KeySpec::ONE).acl(S).event(N::STRING, "setrange"),
 ];
 
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
@@ -159,6 +160,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         // The hot path: no options, no lookup beyond the insert's own.
         ctx.store.lock(key).put_string(key, value, None);
         ctx.reply.ok();
+        ctx.notify(N::STRING, "set", key);
         return Outcome::Wrote;
     }
     let options = match parse_options(args, OptionsOf::Set) {
@@ -212,6 +214,11 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         } else {
             lock.put_string(key, value, expire);
         }
+        drop(lock);
+        ctx.notify(N::STRING, "set", key);
+        if new_expiry.is_some() {
+            ctx.notify(N::GENERIC, "expire", key);
+        }
     }
     if !options.get {
         if allowed {
@@ -249,6 +256,8 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: &s
     };
     lock.put_string(key, args.get(3), Some(stored(at)));
     ctx.reply.ok();
+    ctx.notify(N::STRING, "set", key);
+    ctx.notify(N::GENERIC, "expire", key);
     Outcome::Wrote
 }
 
@@ -287,6 +296,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         ValueRef::Str(v) => {
             ctx.reply.bulk(v);
             lock.shard.remove_at(index);
+            ctx.notify(N::GENERIC, "del", key);
             Outcome::Wrote
         }
         _ => ctx.fail(WRONGTYPE),
@@ -327,8 +337,18 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         None => return Outcome::Unchanged,
         Some(Some(at)) if stored(at) <= lock.now => {
             lock.shard.remove_at(index);
+            ctx.notify(N::GENERIC, "del", key);
         }
-        Some(at) => lock.shard.set_expire_at(index, at.map(stored)),
+        Some(Some(at)) => {
+            lock.shard.set_expire_at(index, Some(stored(at)));
+            ctx.notify(N::GENERIC, "expire", key);
+        }
+        Some(None) => {
+            if lock.shard.at(index).expire_at().is_some() {
+                lock.shard.set_expire_at(index, None);
+                ctx.notify(N::GENERIC, "persist", key);
+            }
+        }
     }
     Outcome::Wrote
 }

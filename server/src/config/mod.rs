@@ -10,6 +10,7 @@ pub mod values;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::notify::Classes;
 use crate::store::{EncodingLimits, EvictionPolicy};
 pub use cli::{from_args, StartError};
 pub use params::{Effect, Param, Scope, MAX_CONNECTIONS, PARAMS};
@@ -104,6 +105,8 @@ pub struct Config {
     pub cluster_max_clock_skew_ms: u64,
     /// Largest sparse HyperLogLog, in bytes, before it turns dense.
     pub hll_sparse_max_bytes: u64,
+    /// The keyspace event classes published (`notify-keyspace-events`).
+    pub notify_keyspace_events: Classes,
 }
 
 impl Default for Config {
@@ -150,6 +153,7 @@ impl Default for Config {
             cluster_name: String::new(),
             cluster_max_clock_skew_ms: 0,
             hll_sparse_max_bytes: 0,
+            notify_keyspace_events: Classes::NONE,
         };
         for param in PARAMS {
             // The defaults are checked by the unit test

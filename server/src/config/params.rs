@@ -5,6 +5,7 @@
 
 use super::values::{Kind, Value};
 use super::Config;
+use crate::notify::Classes;
 use crate::store::EvictionPolicy;
 
 /// When a parameter may be given.
@@ -35,6 +36,8 @@ pub enum Effect {
     Encoding,
     /// The client tracking table's bound.
     Tracking,
+    /// The keyspace event classes.
+    Notify,
 }
 
 /// Sets a parameter's field from a checked value.
@@ -259,6 +262,9 @@ pub static PARAMS: &[Param] = &[
     param("hll-sparse-max-bytes", BYTES, "3000", Runtime, "largest sparse HyperLogLog in bytes; past it (or a register past 32) it turns dense",
         |c, v| { c.hll_sparse_max_bytes = v.unsigned(); Ok(()) },
         |c| c.hll_sparse_max_bytes.to_string()),
+    param("notify-keyspace-events", Kind::Text, "", Runtime, "keyspace events published through Pub/Sub: Redis's class letters (K E g $ l s h z x e t m d n A; empty: off)",
+        |c, v| { c.notify_keyspace_events = Classes::parse(v.text())?; Ok(()) },
+        |c| c.notify_keyspace_events.to_string()).effect(Effect::Notify),
     param("metrics-port", Kind::Text, "", Startup, "serve Prometheus metrics on GET /metrics at this port (0: a free port)",
         |c, v| { c.metrics_port = parsed(v, "port")?; Ok(()) },
         |c| text(c.metrics_port.as_ref())),

@@ -146,6 +146,7 @@ impl Store {
         }
         let victim = shard.delete_at(index);
         shard.stats.evicted += 1;
+        shard.report_evicted(&candidate.key);
         // Freed once the shard is unlocked.
         drop(shard);
         drop(victim);

@@ -28,6 +28,7 @@ mod memory;
 pub mod number;
 pub mod packed;
 mod policy;
+mod removal;
 mod set_value;
 mod shard;
 mod sorted_set;
@@ -52,6 +53,7 @@ pub use lazyfree::LAZYFREE_THRESHOLD;
 pub use list_value::{End, Fill, ListValue};
 pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
+pub use removal::{Removal, RemovalHooks, RemovalListener};
 pub use set_value::{Member as SetMember, SetValue};
 pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
 pub use sorted_set::SortedSet;
@@ -125,6 +127,9 @@ struct Inner {
     pool: Mutex<EvictionPool>,
     /// Frees large removed values off the request path.
     lazyfree: lazyfree::LazyFree,
+    /// Told of every key expired or evicted (keyspace notifications,
+    /// client tracking).
+    hooks: Arc<RemovalHooks>,
     /// Where evicted keys are reported, when someone listens (a cluster
     /// primary tells its replicas).
     eviction_log: std::sync::OnceLock<std::sync::mpsc::SyncSender<Vec<u8>>>,
@@ -168,7 +173,20 @@ impl KeyLock<'_> {
         if found.is_some() {
             self.shard.stats.hits += 1;
         } else {
-            self.shard.stats.misses += 1;
+            self.shard.count_miss(key);
+        }
+        found
+    }
+
+    /// Like `peek`, and counts a keyspace hit or miss (EXISTS, TYPE: a
+    /// read that leaves the access time alone).
+    #[inline]
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<usize> {
+        let found = self.peek(key);
+        if found.is_some() {
+            self.shard.stats.hits += 1;
+        } else {
+            self.shard.count_miss(key);
         }
         found
     }
@@ -184,7 +202,7 @@ impl KeyLock<'_> {
     pub fn put_string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
         let access = self.new_access();
         self.shard
-            .put_string(self.hash, key, value, expire_at, access);
+            .put_string(self.hash, key, value, expire_at, access, self.now);
     }
 
     /// Stores the string `value` at `key`: over the live entry at `found`
@@ -204,7 +222,8 @@ impl KeyLock<'_> {
     /// Stores any value, replacing whatever was there.
     pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) -> usize {
         let access = self.new_access();
-        self.shard.put(self.hash, key, value, expire_at, access)
+        self.shard
+            .put(self.hash, key, value, expire_at, access, self.now)
     }
 
     /// Index of the value of type `T` at `key`, creating an empty one when
@@ -311,9 +330,9 @@ impl MultiLock<'_> {
 
     /// Stores any value under `key`.
     pub fn put(&mut self, key: &[u8], value: OwnedValue, expire_at: Option<u64>) {
-        let access = initial_access(self.policy, self.now);
+        let (now, access) = (self.now, initial_access(self.policy, self.now));
         let (shard, hash) = self.shard(key);
-        shard.put(hash, key, value, expire_at, access);
+        shard.put(hash, key, value, expire_at, access, now);
     }
 }
 
@@ -333,9 +352,16 @@ impl Store {
         let hasher = DefaultHashBuilder::default();
         let gauge = Arc::new(MemoryGauge::default());
         let limits = Arc::new(encoding::SharedLimits::new(options.encodings));
+        let hooks = Arc::new(RemovalHooks::default());
         let shards = (0..count * databases)
-            .map(|_| {
-                let shard = Shard::new(hasher.clone(), gauge.clone(), limits.clone());
+            .map(|flat| {
+                let shard = Shard::new(
+                    hasher.clone(),
+                    gauge.clone(),
+                    limits.clone(),
+                    hooks.clone(),
+                    flat / count,
+                );
                 CachePadded::new(Mutex::new(shard))
             })
             .collect();
@@ -353,6 +379,7 @@ impl Store {
                 samples: AtomicUsize::new(options.samples),
                 gauge,
                 limits,
+                hooks,
                 pool: Mutex::new(EvictionPool::default()),
                 lazyfree: lazyfree::LazyFree::default(),
                 eviction_log: std::sync::OnceLock::new(),
@@ -401,9 +428,24 @@ impl Store {
         let low_shards = &first[low * per_db..(low + 1) * per_db];
         let mut low_guards: Vec<_> = low_shards.iter().map(|s| s.lock()).collect();
         for (guard, shard) in low_guards.iter_mut().zip(&rest[..per_db]) {
-            std::mem::swap(&mut **guard, &mut *shard.lock());
+            let mut other = shard.lock();
+            std::mem::swap(&mut **guard, &mut *other);
+            // The contents move; each shard stays in its database.
+            std::mem::swap(&mut guard.db, &mut other.db);
         }
         self.inner.pool.lock().clear();
+    }
+
+    /// Adds a listener told of every key this store (any database)
+    /// expires or evicts from now on; see [`RemovalListener`].
+    pub fn on_removal(&self, listener: Arc<dyn RemovalListener>) {
+        self.inner.hooks.add(listener);
+    }
+
+    /// Reports reads that miss to the removal listeners (see
+    /// [`RemovalListener::missed`]) while `on`.
+    pub fn report_misses(&self, on: bool) {
+        self.inner.hooks.report_misses(on);
     }
 
     /// The clock the store runs on.

@@ -22,6 +22,7 @@ use super::hash_value::HashValue;
 use super::lazyfree::{Boxed, Garbage, ShardContents};
 use super::list_value::ListValue;
 use super::memory::MemoryGauge;
+use super::removal::{Removal, RemovalHooks};
 use super::set_value::SetValue;
 use super::sorted_set::SortedSet;
 
@@ -127,6 +128,12 @@ pub struct Shard {
     hasher: DefaultHashBuilder,
     gauge: Arc<MemoryGauge>,
     limits: Arc<SharedLimits>,
+    /// Told of keys this shard expires (evictions are reported by the
+    /// driver in `evict.rs`).
+    hooks: Arc<RemovalHooks>,
+    /// The database this shard belongs to (kept when SWAPDB exchanges
+    /// shard contents).
+    pub(crate) db: usize,
     /// Entries with a TTL.
     volatile: usize,
     /// Heap bytes this shard has counted into the gauge (table, entries,
@@ -158,6 +165,8 @@ impl Shard {
         hasher: DefaultHashBuilder,
         gauge: Arc<MemoryGauge>,
         limits: Arc<SharedLimits>,
+        hooks: Arc<RemovalHooks>,
+        db: usize,
     ) -> Self {
         Shard {
             table: HashTable::new(),
@@ -166,6 +175,8 @@ impl Shard {
             hasher,
             gauge,
             limits,
+            hooks,
+            db,
             volatile: 0,
             bytes: 0,
             expire_cursor: 0,
@@ -226,8 +237,7 @@ impl Shard {
     pub fn find(&mut self, hash: u64, key: &[u8], now: u64) -> Option<usize> {
         let index = self.table.find_bucket_index(hash, |e| e.key() == key)?;
         if self.at(index).is_expired(now) {
-            self.delete_at(index);
-            self.stats.expired += 1;
+            self.expire_at_index(index);
             return None;
         }
         Some(index)
@@ -379,8 +389,10 @@ impl Shard {
         value: OwnedValue,
         expire_at: Option<u64>,
         access: u32,
+        now: u64,
     ) -> usize {
         if let Some(index) = self.table.find_bucket_index(hash, |e| e.key() == key) {
+            self.expire_replaced(index, now);
             if let (OwnedValue::Str(v), Kind::String) = (&value, self.at(index).kind()) {
                 let entry = Entry::string(key, v, expire_at, access);
                 self.replace_at(index, entry);
@@ -409,9 +421,14 @@ impl Shard {
         value: &[u8],
         expire_at: Option<u64>,
         access: u32,
+        now: u64,
     ) {
         let entry = Entry::string(key, value, expire_at, access);
-        match self.table.find_bucket_index(hash, |e| e.key() == key) {
+        let found = self.table.find_bucket_index(hash, |e| e.key() == key);
+        if let Some(index) = found {
+            self.expire_replaced(index, now);
+        }
+        match found {
             Some(index) if self.at(index).kind() == Kind::String => self.replace_at(index, entry),
             Some(index) => {
                 self.delete_at(index);
@@ -552,7 +569,8 @@ impl Shard {
     /// removes it again if it stays empty.
     pub fn insert_empty<T: CollectionType>(&mut self, hash: u64, key: &[u8], access: u32) -> usize {
         let value = OwnedValue::Collection(T::default().into_collection());
-        self.put(hash, key, value, None, access)
+        // Known absent: no stale entry to expire, whatever the time.
+        self.put(hash, key, value, None, access, 0)
     }
 
     /// Sets or clears the expiry of the entry at `index`.
@@ -642,12 +660,44 @@ impl Shard {
                 .get_bucket(index)
                 .is_some_and(|e| e.is_expired(now))
             {
-                self.delete_at(index);
+                self.expire_at_index(index);
                 removed += 1;
             }
         }
-        self.stats.expired += removed as u64;
         (scan, removed)
+    }
+
+    /// Removes the expired entry at `index`, counts it and reports it.
+    fn expire_at_index(&mut self, index: usize) {
+        self.hooks
+            .report(self.db, self.at(index).key(), Removal::Expired);
+        self.delete_at(index);
+        self.stats.expired += 1;
+    }
+
+    /// Counts a read of `key` that found nothing (a keyspace miss) and
+    /// reports it.
+    #[inline]
+    pub fn count_miss(&mut self, key: &[u8]) {
+        self.stats.misses += 1;
+        self.hooks.report_miss(self.db, key);
+    }
+
+    /// A write replaces the entry at `index`: if it was stale at `now`, it
+    /// counts as expired first (and is reported), as Redis's lookup before
+    /// a write expires it.
+    #[inline]
+    fn expire_replaced(&mut self, index: usize, now: u64) {
+        if self.at(index).is_expired(now) {
+            self.hooks
+                .report(self.db, self.at(index).key(), Removal::Expired);
+            self.stats.expired += 1;
+        }
+    }
+
+    /// Reports that the driver evicted `key` from this shard.
+    pub(crate) fn report_evicted(&self, key: &[u8]) {
+        self.hooks.report(self.db, key, Removal::Evicted);
     }
 
     /// Gives memory back after many removals: shrinks the table when it is

@@ -39,6 +39,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::clients::{ClientHandle, Clients, TrackingMode};
 use crate::inbox::Push;
+use crate::store::{Removal, RemovalListener};
 pub use prefixes::overlap_error;
 use prefixes::Prefixes;
 use table::Table;
@@ -94,6 +95,27 @@ impl Default for Tracking {
             prefixes: RwLock::default(),
             max_keys: AtomicUsize::new(DEFAULT_MAX_KEYS as usize),
         }
+    }
+}
+
+/// The store's removal hook for tracking: a key expired or evicted is
+/// invalidated as a write by nobody (NOLOOP does not apply).
+pub struct RemovalInvalidator {
+    tracking: Arc<Tracking>,
+    clients: Arc<Clients>,
+}
+
+impl RemovalInvalidator {
+    /// The listener for a node's `tracking` and `clients`.
+    pub fn new(tracking: Arc<Tracking>, clients: Arc<Clients>) -> Self {
+        RemovalInvalidator { tracking, clients }
+    }
+}
+
+impl RemovalListener for RemovalInvalidator {
+    fn removed(&self, _db: usize, key: &[u8], _why: Removal) {
+        // Runs under the key's shard lock: tracking never locks the store.
+        self.tracking.invalidate(&self.clients, None, &[key]);
     }
 }
 
@@ -298,8 +320,8 @@ impl Tracking {
     /// itself if it asked for NOLOOP), and BCAST clients get, per prefix,
     /// one message with the keys under it.
     ///
-    /// The expiry and eviction paths call
-    /// `node.tracking.invalidate(&node.clients, None, &[key])`.
+    /// Keys the store expires or evicts come through
+    /// [`RemovalInvalidator`].
     pub fn invalidate(&self, clients: &Clients, writer: Option<u64>, keys: &[&[u8]]) {
         self.invalidate_as(clients, writer, keys, true);
     }

@@ -12,6 +12,7 @@ use super::member_set;
 use crate::commands::args::{is, parse_i64, SYNTAX, WRONGTYPE};
 use crate::commands::spec::KeySpec;
 use crate::commands::{Ctx, Outcome};
+use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{
     Collection, CollectionType, EncodingLimits, MultiLock, OwnedValue, SetMember, SetValue,
@@ -53,7 +54,7 @@ fn lookup<'k>(
         .map(|&key| {
             let (found, shard, _) = locks.find(key);
             let Some(index) = found else {
-                shard.stats.misses += 1;
+                shard.count_miss(key);
                 return Ok(None);
             };
             shard.stats.hits += 1;
@@ -176,16 +177,25 @@ fn limits_of(locks: &mut MultiLock<'_>, key: &[u8]) -> EncodingLimits {
 
 /// Stores `result` at `dst` (replacing any value, and its TTL) and
 /// replies with its size; an empty result deletes `dst` instead.
-fn store(ctx: &mut Ctx<'_>, locks: &mut MultiLock<'_>, dst: &[u8], result: SetValue) -> Outcome {
+/// Raises `event` about `dst`, or `del` when an empty result removed it.
+fn store(
+    ctx: &mut Ctx<'_>,
+    locks: &mut MultiLock<'_>,
+    dst: &[u8],
+    result: SetValue,
+    event: &str,
+) -> Outcome {
     ctx.reply.int(result.len() as i64);
     if !result.is_empty() {
         locks.put(dst, OwnedValue::Collection(Collection::Set(result)), None);
+        ctx.notify(N::SET, event, dst);
         return Outcome::WroteKey(1);
     }
     let (found, shard, _) = locks.find(dst);
     match found {
         Some(index) => {
             drop(shard.delete_at(index));
+            ctx.notify(N::GENERIC, "del", dst);
             Outcome::WroteKey(1)
         }
         None => Outcome::Unchanged,
@@ -257,7 +267,7 @@ pub fn sinterstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match intersection(&mut locks, &keys) {
         Ok(members) => {
             let result = SetValue::build(members.iter().map(Vec::as_slice), &limits);
-            store(ctx, &mut locks, dst, result)
+            store(ctx, &mut locks, dst, result, "sinterstore")
         }
         Err(WrongType) => ctx.fail(WRONGTYPE),
     }
@@ -297,25 +307,25 @@ type Compute = fn(&mut MultiLock<'_>, &[&[u8]], &EncodingLimits) -> Result<SetVa
 
 /// SUNIONSTORE and SDIFFSTORE: `compute` over the sources, stored at the
 /// destination.
-fn store_of(ctx: &mut Ctx<'_>, args: Args<'_>, compute: Compute) -> Outcome {
+fn store_of(ctx: &mut Ctx<'_>, args: Args<'_>, compute: Compute, event: &str) -> Outcome {
     let keys = keys_from(args, 2);
     let dst = args.get(1);
     let mut locks = ctx.store.lock_keys(args.iter_from(1));
     let limits = limits_of(&mut locks, dst);
     match compute(&mut locks, &keys, &limits) {
-        Ok(result) => store(ctx, &mut locks, dst, result),
+        Ok(result) => store(ctx, &mut locks, dst, result, event),
         Err(WrongType) => ctx.fail(WRONGTYPE),
     }
 }
 
 /// SUNIONSTORE destination key [key ...]
 pub fn sunionstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    store_of(ctx, args, union)
+    store_of(ctx, args, union, "sunionstore")
 }
 
 /// SDIFFSTORE destination key [key ...]
 pub fn sdiffstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    store_of(ctx, args, difference)
+    store_of(ctx, args, difference, "sdiffstore")
 }
 
 #[cfg(test)]

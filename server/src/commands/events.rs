@@ -1,0 +1,106 @@
+//! Keyspace events of the commands (`notify-keyspace-events`): how a
+//! handler raises one ([`Ctx::notify`] and friends), the `new` events of
+//! the keys a write creates, and the table row's default event for the
+//! commands whose event does not depend on what happened. Publishing is
+//! `crate::notify`'s.
+
+use super::{CommandSpec, Ctx, Flags, Outcome};
+use crate::notify::Classes;
+use crate::protocol::Args;
+
+impl Ctx<'_> {
+    /// Raises keyspace event `event` of `class` about `key` (in this
+    /// command's database), as Redis's `notifyKeyspaceEvent`; one atomic
+    /// load while notifications are off. Never locks the store, so a
+    /// handler may call it with a key locked.
+    #[inline]
+    pub fn notify(&mut self, class: Classes, event: &str, key: &[u8]) {
+        let events = &self.node.events;
+        if events.classes() == Classes::NONE {
+            return;
+        }
+        self.notified = true;
+        let db = self.store.db();
+        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
+            self.absent.swap_remove(at);
+            events.notify(Classes::NEW, "new", key, db);
+        }
+        events.notify(class, event, key, db);
+    }
+
+    /// Raises `event` about `key`, then `del` if the write emptied the
+    /// collection (the store removed it with its key): `remains` looks,
+    /// and runs only while notifications are on.
+    pub fn notify_emptying(
+        &mut self,
+        class: Classes,
+        event: &str,
+        key: &[u8],
+        remains: impl FnOnce() -> bool,
+    ) {
+        if self.node.events.classes() == Classes::NONE {
+            return;
+        }
+        self.notify(class, event, key);
+        if !remains() {
+            self.notify(Classes::GENERIC, "del", key);
+        }
+    }
+
+    /// Raises `new` for `key` now, whether or not it existed: RENAME and
+    /// COPY replace a destination by deleting it and adding the key again,
+    /// which Redis announces as new, before their other events.
+    pub fn added(&mut self, key: &[u8]) {
+        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
+            self.absent.swap_remove(at);
+        }
+        let db = self.store.db();
+        self.node.events.notify(Classes::NEW, "new", key, db);
+    }
+
+    /// Raises an event about `key` of another database `db` (MOVE, COPY
+    /// ... DB).
+    pub fn notify_in(&mut self, db: usize, class: Classes, event: &str, key: &[u8]) {
+        self.notified = true;
+        self.node.events.notify(class, event, key, db);
+    }
+}
+
+/// Readies a command's keyspace events: nothing raised yet, and with the
+/// `n` class on, which of a write's keys are absent (looking may expire
+/// one, raising `expired` first, as Redis's lookup does).
+#[cold]
+pub(super) fn before(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
+    ctx.notified = false;
+    ctx.absent.clear();
+    if !spec.has(Flags::WRITE) || !ctx.node.events.wants(Classes::NEW) {
+        return;
+    }
+    let store = ctx.store;
+    for position in spec.keys.positions(args) {
+        let key = args.get(position);
+        if store.lock(key).peek(key).is_none() {
+            ctx.absent.push(key.to_vec());
+        }
+    }
+}
+
+/// Raises the table row's event for every key a command wrote, unless its
+/// handler raised its own.
+#[cold]
+pub(super) fn defaults(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome: Outcome) {
+    let Some((class, event)) = spec.event else {
+        return;
+    };
+    if ctx.notified {
+        return;
+    }
+    let positions = match outcome {
+        Outcome::Wrote => spec.keys.positions(args),
+        Outcome::WroteKey(position) => vec![position],
+        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
+    };
+    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
+        ctx.notify(class, event, key);
+    }
+}
