@@ -505,6 +505,17 @@ const SESSIONS: &[&[&[&str]]] = &[
             "0",
         ],
         &["EVAL", "return bit.band()", "0"],
+        // Status and error texts are C strings to Redis: cut at a NUL,
+        // an error's trailing CR/LF dropped.
+        &[
+            "EVAL",
+            "return redis.error_reply('MYERR ' .. ARGV[1])",
+            "0",
+            "\r\0x",
+        ],
+        &["EVAL", "return {err = 'E ' .. ARGV[1]}", "0", "a\n\r"],
+        &["EVAL", "return {ok = ARGV[1]}", "0", "o\rk\0tail"],
+        &["EVAL", "error('raised\\0hidden')", "0"],
     ],
 ];
 
