@@ -192,8 +192,11 @@ def rc(request):
         decode_responses=True,
         socket_timeout=DEADLINE,
     )
-    client.flushall(target_nodes=RedisCluster.PRIMARIES)
-    client.script_flush()
+    # Every node: redis-py counts only one ringcache node as a primary
+    # (see test_cluster.py), and FLUSHALL acts on the node it reaches.
+    client.flushall(target_nodes=RedisCluster.ALL_NODES)
+    client.execute_command("SCRIPT FLUSH", target_nodes=RedisCluster.ALL_NODES)
+    client.is_ringcache = request.param == "ringcache"
     yield client
     client.close()
 
