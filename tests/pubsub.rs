@@ -118,6 +118,41 @@ fn subscribed_mode_answers_as_redis_does() {
     assert_same_replies(&mut node.raw(), &mut redis.raw(), SESSION);
 }
 
+/// PUBSUB NUMSUB and SHARDNUMSUB answer a flat array in RESP3 too (a map
+/// broke redis-py 8, which speaks RESP3 by default and reads pairs).
+#[test]
+fn numsub_is_a_flat_array_in_resp3() {
+    let node = TestServer::start();
+    let mut subscriber = node.raw();
+    subscriber.roundtrip(&["SUBSCRIBE", "news"]);
+    let mut conn = node.raw();
+    conn.roundtrip(&["HELLO", "3"]);
+    assert_eq!(
+        conn.roundtrip(&["PUBSUB", "NUMSUB", "news", "none"]),
+        b"*4\r\n$4\r\nnews\r\n:1\r\n$4\r\nnone\r\n:0\r\n"
+    );
+    assert_eq!(
+        conn.roundtrip(&["PUBSUB", "SHARDNUMSUB", "s"]),
+        b"*2\r\n$1\r\ns\r\n:0\r\n"
+    );
+    let Some(redis) = RedisServer::start_or_skip("numsub_is_a_flat_array_in_resp3") else {
+        return;
+    };
+    let (mut ours, mut theirs) = (node.raw(), redis.raw());
+    // HELLO's own reply names each server's version: not compared.
+    ours.roundtrip(&["HELLO", "3"]);
+    theirs.roundtrip(&["HELLO", "3"]);
+    assert_same_replies(
+        &mut ours,
+        &mut theirs,
+        &[
+            &["PUBSUB", "NUMSUB", "a", "b"],
+            &["PUBSUB", "SHARDNUMSUB", "a"],
+            &["PUBSUB", "NUMSUB"],
+        ],
+    );
+}
+
 #[test]
 fn a_subscriber_that_never_reads_is_cut_at_the_pubsub_limit() {
     let node = TestServer::start();

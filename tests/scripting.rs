@@ -505,6 +505,30 @@ const SESSIONS: &[&[&[&str]]] = &[
             "0",
         ],
         &["EVAL", "return bit.band()", "0"],
+        // Status and error texts are C strings to Redis: cut at a NUL,
+        // an error's trailing CR/LF dropped.
+        &[
+            "EVAL",
+            "return redis.error_reply('MYERR ' .. ARGV[1])",
+            "0",
+            "\r\0x",
+        ],
+        &["EVAL", "return {err = 'E ' .. ARGV[1]}", "0", "a\n\r"],
+        &[
+            "EVAL",
+            "return redis.error_reply('E ' .. ARGV[1])",
+            "0",
+            "\r,y\0\n",
+        ],
+        &[
+            "EVAL",
+            "return redis.error_reply('E ' .. ARGV[1])",
+            "0",
+            "\n\nm\r\n",
+        ],
+        &["EVAL", "return redis.error_reply(ARGV[1])", "0", "-\rX\n"],
+        &["EVAL", "return {ok = ARGV[1]}", "0", "o\rk\0tail"],
+        &["EVAL", "error('raised\\0hidden')", "0"],
     ],
 ];
 
@@ -620,5 +644,39 @@ fn scripts_in_a_cluster_run_on_their_slot_owner() {
         ),
         "{}",
         String::from_utf8_lossy(&reply)
+    );
+    flush_then_load_on_every_node(&cluster);
+}
+
+/// As cluster clients (redis-py's RedisCluster) do it: SCRIPT FLUSH sent
+/// to every node, then SCRIPT LOAD to every node, then EVALSHA at once.
+/// A flush acts on its own node only, as in Redis Cluster: fanned out to
+/// the others it could land after the next load and erase it.
+fn flush_then_load_on_every_node(cluster: &common::cluster::TestCluster) {
+    let mut conns: Vec<_> = (0..3).map(|i| cluster.conn(i)).collect();
+    for round in 0..20 {
+        let body = format!("return {round}");
+        for conn in &mut conns {
+            let _: () = q(conn, &["SCRIPT", "FLUSH"]);
+        }
+        let mut sha = String::new();
+        for conn in &mut conns {
+            sha = q(conn, &["SCRIPT", "LOAD", &body]);
+        }
+        for (node, conn) in conns.iter_mut().enumerate() {
+            let ran: Result<i64, _> = redis::cmd("EVALSHA").arg(&sha).arg(0).query(conn);
+            assert_eq!(
+                ran.ok(),
+                Some(round),
+                "round {round}: EVALSHA on node {node}"
+            );
+        }
+    }
+    let _: () = q(&mut conns[0], &["SCRIPT", "FLUSH"]);
+    let sha: String = q(&mut conns[1], &["SCRIPT", "LOAD", "return 'kept'"]);
+    let _: () = q(&mut conns[0], &["SCRIPT", "FLUSH"]);
+    assert_eq!(
+        q::<Vec<i64>>(&mut conns[1], &["SCRIPT", "EXISTS", &sha]),
+        [1]
     );
 }

@@ -239,6 +239,24 @@ const SESSIONS: &[&[&[&str]]] = &[
         &["WATCH"],
         &["MULTI", "extra"],
     ],
+    // An EXEC refused before it runs (here by its arity) discards the
+    // transaction and the watches, inside MULTI or not, with EXECABORT.
+    &[
+        &["SET", "w", "0"],
+        &["MULTI"],
+        &["SET", "w", "queued"],
+        &["EXEC", "extra"],
+        &["DISCARD"],
+        &["EXEC"],
+        &["GET", "w"],
+        &["EXEC", "extra"],
+        &["WATCH", "w"],
+        &["EXEC", "x", "y"],
+        &["SET", "w", "changed"],
+        &["MULTI"],
+        &["GET", "w"],
+        &["EXEC"],
+    ],
 ];
 
 #[test]

@@ -1,12 +1,15 @@
 //! Seeded random command sequences over strings, hashes, bitmaps,
 //! HyperLogLogs, sorted sets, sets (`gen_sets.rs`), lists (`gen_lists.rs`),
-//! keys and TTLs on a small key space, so commands collide (WRONGTYPE,
+//! keys and TTLs, with MULTI/EXEC blocks (`gen_tx.rs`) and Lua scripts
+//! (`gen_scripts.rs`) mixed in, on a small key space, so commands collide (WRONGTYPE,
 //! missing keys, overwrites, a HyperLogLog appended to), with wrong
 //! arities, bad integers and bad options mixed in.
 //!
 //! TTL amounts stay far from "now" (at least 1000 s ahead, or in the
 //! past): both servers get each command a moment apart, and a key must not
 //! expire on one and not yet on the other.
+
+use std::collections::VecDeque;
 
 use crate::common::random::Gen;
 
@@ -104,6 +107,8 @@ const TTL_EDGES: &[&str] = &[
 pub struct CommandGen {
     g: Gen,
     now_secs: i64,
+    /// The rest of a block (a transaction) already generated.
+    pending: VecDeque<Vec<Vec<u8>>>,
 }
 
 fn args(words: &[&str]) -> Vec<Vec<u8>> {
@@ -116,6 +121,7 @@ impl CommandGen {
         CommandGen {
             g: Gen::new(seed),
             now_secs,
+            pending: VecDeque::new(),
         }
     }
 
@@ -196,6 +202,39 @@ impl CommandGen {
 
     /// The next command.
     pub fn next(&mut self) -> Vec<Vec<u8>> {
+        if let Some(argv) = self.pending.pop_front() {
+            return argv;
+        }
+        if self.g.chance(0.04) {
+            self.pending = crate::gen_tx::block(self).into();
+            if let Some(argv) = self.pending.pop_front() {
+                return argv;
+            }
+        }
+        if self.g.chance(0.04) {
+            return crate::gen_scripts::command(self);
+        }
+        self.plain()
+    }
+
+    /// The random generator (for the transaction and script generators).
+    pub fn g(&mut self) -> &mut Gen {
+        &mut self.g
+    }
+
+    /// A key of the general key space.
+    pub fn any_key(&mut self) -> Vec<u8> {
+        self.key()
+    }
+
+    /// A value (integers, words, binary).
+    pub fn any_value(&mut self) -> Vec<u8> {
+        self.value()
+    }
+
+    /// One command of the data families, sometimes with a wrong argument
+    /// count (no transaction, no script).
+    pub fn plain(&mut self) -> Vec<Vec<u8>> {
         let mut argv = self.command();
         // Now and then a wrong argument count.
         if self.g.chance(0.03) && argv.len() > 1 {

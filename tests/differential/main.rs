@@ -1,6 +1,8 @@
 //! Differential test against redis-server: seeded random command sequences
 //! over strings, hashes, bitmaps, HyperLogLogs (their bytes included), LCS,
-//! sorted sets, sets, lists, keys and TTLs run on both (a few seeds in RESP2,
+//! sorted sets, sets, lists, keys and TTLs, with MULTI/EXEC/DISCARD blocks
+//! (WATCH/UNWATCH, queueing errors, errors inside EXEC) and Lua scripts
+//! (EVAL, EVALSHA, SCRIPT) mixed in, run on both (a few seeds in RESP2,
 //! one in RESP3), every reply compared: type and value exactly, errors by
 //! their full text, except the differences by design listed in
 //! [`DIFFERENCES`], the one place that says what differs and why (the
@@ -15,7 +17,10 @@ mod common;
 mod compare;
 mod gen;
 mod gen_lists;
+mod gen_scripts;
 mod gen_sets;
+mod gen_tx;
+mod tx;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -26,6 +31,7 @@ use common::wire::{show_argv, Frame, RawConn};
 use common::{unix_secs, TestServer};
 use compare::{compare, rule_for, sorted, Verdict};
 use gen::CommandGen;
+use tx::{Step, Tx};
 
 /// How a command whose replies differ by design is compared.
 #[derive(Debug)]
@@ -242,6 +248,10 @@ struct Run {
     ours: RawConn,
     coverage: BTreeMap<String, Counts>,
     mismatches: Vec<Mismatch>,
+    /// The transaction state of the connection pair.
+    tx: Tx,
+    /// Commands whose keys are re-synced once the open transaction ends.
+    deferred: Vec<Vec<Vec<u8>>>,
 }
 
 impl Run {
@@ -258,14 +268,59 @@ impl Run {
         }
         let mut gen = CommandGen::new(seed, unix_secs());
         let mut window: Vec<Vec<Vec<u8>>> = Vec::new();
+        let mut state_due = false;
         for index in 0..count {
             let argv = gen.next();
             self.step(seed, index, &argv);
             window.push(argv);
-            if index % STATE_EVERY == STATE_EVERY - 1 || index == count - 1 {
+            state_due |= index % STATE_EVERY == STATE_EVERY - 1;
+            // Inside MULTI the probes would be queued: after EXEC.
+            if state_due && !self.tx.open() {
                 self.check_state(seed, index, &window);
                 window.clear();
+                state_due = false;
             }
+        }
+        // A sequence may end inside a block.
+        for server in [&mut self.redis, &mut self.ours] {
+            if self.tx.open() {
+                server.call(&[b"DISCARD".to_vec()]);
+            }
+            server.call(&[b"UNWATCH".to_vec()]);
+        }
+        self.tx = Tx::default();
+        self.resync_deferred();
+        self.check_state(seed, count.saturating_sub(1), &window);
+    }
+
+    /// Compares EXEC's replies element by element, each by the rule of
+    /// the command queued; the keys of a command that differs are
+    /// re-synced. Both arrays must have one reply per queued command.
+    fn compare_exec(&mut self, queued: &[Vec<Vec<u8>>], redis: &Frame, ours: &Frame) -> Verdict {
+        let (Frame::Array(theirs), Frame::Array(mine)) = (redis, ours) else {
+            return compare(&[b"EXEC".to_vec()], redis, ours);
+        };
+        if theirs.len() != queued.len() || mine.len() != queued.len() {
+            return Verdict::Different;
+        }
+        let mut verdict = Verdict::Same;
+        for ((argv, a), b) in queued.iter().zip(theirs).zip(mine) {
+            match compare(argv, a, b) {
+                Verdict::Same => {}
+                Verdict::Different => {
+                    self.resync(argv);
+                    verdict = Verdict::Different;
+                }
+                tolerated if verdict == Verdict::Same => verdict = tolerated,
+                Verdict::Tolerated(_) => {}
+            }
+        }
+        verdict
+    }
+
+    fn resync_deferred(&mut self) {
+        for argv in std::mem::take(&mut self.deferred) {
+            self.resync(&argv);
         }
     }
 
@@ -351,8 +406,10 @@ impl Run {
         // A scan is collected from cursor 0; another cursor points into
         // each implementation's own layout (compared by shape).
         let cursor_at = if name == "SCAN" { 1 } else { 2 };
+        // Inside MULTI a scan is queued: one call.
         let collected = matches!(name.as_str(), "SCAN" | "HSCAN" | "SSCAN" | "ZSCAN")
-            && argv.get(cursor_at).map(Vec::as_slice) == Some(b"0");
+            && argv.get(cursor_at).map(Vec::as_slice) == Some(b"0")
+            && !self.tx.open();
         let (redis, ours, verdict) = if collected {
             let redis = collect_scan(&mut self.redis, argv);
             let ours = collect_scan(&mut self.ours, argv);
@@ -372,7 +429,13 @@ impl Run {
         } else {
             let redis = self.redis.call(argv);
             let ours = self.ours.call(argv);
-            let verdict = compare(argv, &redis, &ours);
+            let verdict = match self.tx.follow(argv, &redis) {
+                Step::Exec(queued) => self.compare_exec(&queued, &redis, &ours),
+                Step::Ended | Step::Other => compare(argv, &redis, &ours),
+            };
+            if !self.tx.open() {
+                self.resync_deferred();
+            }
             if let Verdict::Tolerated(_) = verdict {
                 self.resync_float(argv, &redis);
             }
@@ -395,7 +458,11 @@ impl Run {
                     redis,
                     ours,
                 });
-                self.resync(argv);
+                if self.tx.open() {
+                    self.deferred.push(argv.to_vec());
+                } else {
+                    self.resync(argv);
+                }
             }
         }
     }
@@ -540,6 +607,8 @@ fn replies_match_redis_server() {
         ours: RawConn::connect(node.addr),
         coverage: BTreeMap::new(),
         mismatches: Vec::new(),
+        tx: Tx::default(),
+        deferred: Vec::new(),
     };
     for i in 0..SEEDS {
         run.sequence(mix(seed, i), count, i == SEEDS - 1);

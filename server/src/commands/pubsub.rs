@@ -184,9 +184,11 @@ fn list_channels(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Outcome {
     Outcome::Unchanged
 }
 
+/// NUMSUB and SHARDNUMSUB: a flat array of name, count pairs in RESP3 as
+/// in RESP2 (Redis does not answer them with a map).
 fn count_listeners(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Outcome {
     let names: Vec<&[u8]> = args.iter_from(2).collect();
-    ctx.reply.map(names.len());
+    ctx.reply.array(names.len() * 2);
     for name in names {
         let listeners = ctx.node.pubsub.listeners(kind, name);
         ctx.reply.bulk(name);

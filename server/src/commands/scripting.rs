@@ -1,7 +1,8 @@
 //! EVAL, EVALSHA, their `_RO` forms and SCRIPT, as Redis 7 has them. The
 //! engine is `crate::scripting`; how a script reaches the key space and
-//! runs atomically is `script_host`. SCRIPT LOAD and SCRIPT FLUSH reach
-//! every node of a cluster (so EVALSHA works through any of them).
+//! runs atomically is `script_host`. SCRIPT LOAD reaches every node of a
+//! cluster (so EVALSHA works through any of them); SCRIPT FLUSH, as in
+//! Redis Cluster, empties only the node it is sent to.
 
 use super::args::{parse_i64, NOT_INTEGER};
 use super::script_host::{submit, Run};
@@ -221,7 +222,9 @@ fn script_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }) {
         return ctx.fail(&error);
     }
-    broadcast(ctx, args);
+    // This node only, as in Redis Cluster (cluster clients send it to every
+    // node): fanned out, it could reach a node after that node's next
+    // SCRIPT LOAD from a client and erase the script just loaded.
     ctx.reply.ok();
     Outcome::Unchanged
 }

@@ -104,6 +104,21 @@ pub fn fail_queueing(session: &mut Session) {
     }
 }
 
+/// The refusal of an EXEC before it runs (wrong arity, NOAUTH ...): as
+/// Redis does, the transaction and the watches are discarded (open or not)
+/// and the error is given as `EXECABORT Transaction discarded because of:
+/// <error>` (a plain `ERR` loses its code). Other commands' refusals are
+/// returned as they are.
+pub fn refusal(session: &mut Session, spec: &Cmd, error: &str) -> String {
+    if spec.name != "exec" {
+        return error.to_string();
+    }
+    session.multi = None;
+    session.watching = None;
+    let error = error.strip_prefix("ERR ").unwrap_or(error);
+    format!("EXECABORT Transaction discarded because of: {error}")
+}
+
 /// True while a MULTI is open: the pipeline queues what is not `AT_ONCE`.
 pub fn queueing(session: &Session, spec: &Cmd) -> bool {
     session.multi.is_some() && !spec.has(F::NOT_QUEUED)

@@ -475,6 +475,7 @@ fn run_request(
         Err(Refusal::Protected) => return step(deny_protected(node, session, replies)),
         Err(Refusal::Error(text)) => {
             transactions::fail_queueing(session);
+            let text = transactions::refusal(session, spec, &text);
             Reply::new(&mut replies.output, session.resp3).error(&text);
             return Step::Next;
         }

@@ -27,18 +27,21 @@ redis.error_reply = function(...)
   if text == nil then
     return { err = "ERR wrong number or type of arguments" }
   end
+  -- As Redis: the text is read as a C string (up to a NUL), and the
+  -- message after the code loses CR and LF at both ends.
+  text = text:match("^[^%z]*")
   if text:sub(1, 1) ~= "-" then
     text = "-" .. text
   end
   local space = text:find(" ", 1, true)
-  local message
+  local code, message
   if space then
-    message = text:sub(2, space - 1) .. " " .. text:sub(space + 1)
+    code, message = text:sub(2, space - 1), text:sub(space + 1)
   else
-    message = "ERR " .. text:sub(2)
+    code, message = "ERR", text:sub(2)
   end
-  message = message:gsub("[\r\n]+$", "")
-  return { err = message }
+  message = message:gsub("^[\r\n]+", ""):gsub("[\r\n]+$", "")
+  return { err = code .. " " .. message }
 end
 
 redis.replicate_commands = function()

@@ -202,13 +202,13 @@ fn string_field(table: &Table, key: &str) -> Option<Vec<u8>> {
 
 fn write_table(table: &Table, reply: &mut Reply<'_>, script_resp3: bool, depth: usize) {
     if let Some(message) = string_field(table, "err") {
-        write_error(reply, &message);
+        write_error(reply, c_string(&message));
         return;
     }
     if let Some(status) = string_field(table, "ok") {
-        let status: Vec<u8> = status
-            .into_iter()
-            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        let status: Vec<u8> = c_string(&status)
+            .iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
             .collect();
         let mut raw = BytesMut::new();
         resp::write_simple(&mut raw, &status);
@@ -267,9 +267,21 @@ fn write_table(table: &Table, reply: &mut Reply<'_>, script_resp3: bool, depth: 
     }
 }
 
+/// A status or error text of a script as Redis reads it: a C string, up
+/// to its first NUL byte.
+pub fn c_string(text: &[u8]) -> &[u8] {
+    &text[..memchr::memchr(0, text).unwrap_or(text.len())]
+}
+
 /// An error reply with the message as the script gave it (its code
-/// included), newlines made spaces.
+/// included): trailing CR and LF bytes dropped and the others made spaces,
+/// as Redis's error replies do.
 pub fn write_error(reply: &mut Reply<'_>, message: &[u8]) {
+    let kept = message
+        .iter()
+        .rposition(|&b| b != b'\r' && b != b'\n')
+        .map_or(0, |last| last + 1);
+    let message = &message[..kept];
     let mut raw = Vec::with_capacity(message.len() + 3);
     raw.push(b'-');
     raw.extend(
@@ -366,6 +378,15 @@ mod tests {
         assert_eq!(
             reply_of(&lua, "return {err='x\\ny'}", false, false),
             b"-x y\r\n"
+        );
+        // As C strings: up to a NUL; an error's trailing newlines dropped.
+        assert_eq!(
+            reply_of(&lua, "return {err='E a\\r\\0b'}", false, false),
+            b"-E a\r\n"
+        );
+        assert_eq!(
+            reply_of(&lua, "return {ok='a\\r\\0b'}", false, false),
+            b"+a \r\n"
         );
         assert_eq!(
             reply_of(&lua, "return {ok='a\\r\\nb'}", false, false),

@@ -486,7 +486,9 @@ fn write_script_error(error: &Value, name: &str, reply: &mut Reply<'_>) {
         return;
     };
     let text = |key: &str| match table.raw_get::<Value>(key) {
-        Ok(Value::String(s)) => Some(s.to_string_lossy()),
+        Ok(Value::String(s)) => {
+            Some(String::from_utf8_lossy(convert::c_string(&s.as_bytes())).into_owned())
+        }
         Ok(Value::Integer(n)) => Some(n.to_string()),
         Ok(Value::Number(n)) => Some(super::numbers::format_g(n, 14)),
         _ => None,
