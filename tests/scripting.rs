@@ -672,6 +672,32 @@ fn flush_then_load_on_every_node(cluster: &common::cluster::TestCluster) {
             );
         }
     }
+    // Loaded through one node, a script is on every node once SCRIPT LOAD
+    // answered, and so is a function once FUNCTION LOAD did.
+    for round in 0..50 {
+        let body = format!("return {round} + 1000");
+        let sha: String = q(&mut conns[round % 3], &["SCRIPT", "LOAD", &body]);
+        for (node, conn) in conns.iter_mut().enumerate() {
+            let ran: Result<i64, _> = redis::cmd("EVALSHA").arg(&sha).arg(0).query(conn);
+            assert_eq!(
+                ran.ok(),
+                Some(round as i64 + 1000),
+                "EVALSHA on node {node}"
+            );
+        }
+        let library = format!(
+            "#!lua name=lib{round}\nredis.register_function('f{round}', function() return {round} end)"
+        );
+        let _: String = q(&mut conns[(round + 1) % 3], &["FUNCTION", "LOAD", &library]);
+        for (node, conn) in conns.iter_mut().enumerate() {
+            let called: Result<i64, _> = redis::cmd("FCALL")
+                .arg(format!("f{round}"))
+                .arg(0)
+                .query(conn);
+            assert_eq!(called.ok(), Some(round as i64), "FCALL on node {node}");
+        }
+    }
+    let _: () = q(&mut conns[0], &["FUNCTION", "FLUSH"]);
     let _: () = q(&mut conns[0], &["SCRIPT", "FLUSH"]);
     let sha: String = q(&mut conns[1], &["SCRIPT", "LOAD", "return 'kept'"]);
     let _: () = q(&mut conns[0], &["SCRIPT", "FLUSH"]);

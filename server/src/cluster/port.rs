@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures_util::future::join_all;
 use ringcache_proto::{key_slot, resp};
 use tracing::warn;
 
@@ -21,6 +22,8 @@ use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys
 use crate::log_limit::LogLimit;
 use crate::protocol::Args;
 
+/// Longest a script or function change waits for the other nodes.
+const BROADCAST_WAIT: Duration = Duration::from_secs(2);
 /// Longest WAIT blocks when asked to wait forever.
 const WAIT_CAP: Duration = Duration::from_secs(60);
 
@@ -95,10 +98,28 @@ impl ClusterPort for Link {
         })
     }
 
-    fn broadcast(&mut self, args: Args<'_>) {
-        // A node that misses it answers NOSCRIPT, and clients fall back to
-        // EVAL, as with Redis Cluster.
-        self.send_to_other_nodes(super::router::encode(args));
+    fn broadcast(&mut self, args: Args<'_>) -> Option<commands::Ran> {
+        let command = super::router::encode(args);
+        let view = self.cluster.view();
+        let me = &self.cluster.settings.node_name;
+        let replies: Vec<_> = view
+            .members
+            .iter()
+            .filter(|member| &member.name != me)
+            .map(|member| {
+                self.cluster
+                    .peers
+                    .send(member.resp_addr, false, command.clone())
+            })
+            .collect();
+        if replies.is_empty() {
+            return None;
+        }
+        // A node that misses it (down, or slower than the bound) answers
+        // NOSCRIPT, and clients fall back to EVAL, as with Redis Cluster.
+        Some(Box::pin(async move {
+            let _ = tokio::time::timeout(BROADCAST_WAIT, join_all(replies)).await;
+        }))
     }
 
     fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String> {

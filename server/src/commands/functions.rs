@@ -7,7 +7,7 @@
 
 use super::script_host::{submit, Run};
 use super::scripting::{
-    broadcast, check_slots, engine_on_lua_thread, engine_result, owned, split_keys, NUMKEYS,
+    broadcast, check_slots, engine_on_lua_thread, engine_result, owned, split_keys, Answer, NUMKEYS,
 };
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::subcommands::SubSpec;
@@ -89,8 +89,7 @@ fn function_delete(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match engine_result(ctx, |engine| Ok(engine.functions.delete(&name))) {
         Ok(true) => {
             refresh_counts(ctx);
-            broadcast(ctx, args);
-            ctx.reply.ok();
+            broadcast(ctx, args, Answer::Ok);
             Outcome::Unchanged
         }
         Ok(false) => ctx.fail("ERR Library not found"),
@@ -128,8 +127,7 @@ fn function_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail(&error);
     }
     refresh_counts(ctx);
-    broadcast(ctx, args);
-    ctx.reply.ok();
+    broadcast(ctx, args, Answer::Ok);
     Outcome::Unchanged
 }
 
@@ -221,8 +219,7 @@ fn function_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match engine_on_lua_thread(ctx, move |engine| engine.functions.load(&code, replace)) {
         Ok(name) => {
             refresh_counts(ctx);
-            broadcast(ctx, args);
-            ctx.reply.bulk(name.as_bytes());
+            broadcast(ctx, args, Answer::Bulk(name.as_bytes()));
             Outcome::Unchanged
         }
         Err(error) => ctx.fail(&error),
@@ -252,8 +249,7 @@ fn function_restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }) {
         Ok(()) => {
             refresh_counts(ctx);
-            broadcast(ctx, args);
-            ctx.reply.ok();
+            broadcast(ctx, args, Answer::Ok);
             Outcome::Unchanged
         }
         Err(error) => ctx.fail(&error),

@@ -83,6 +83,8 @@ pub use table::{commands, listed, lookup, lookup_indexed, lookup_listed};
 /// request, a KEYS walk that yields between shards): the connection keeps it
 /// in request order and writes it when it resolves.
 pub type Deferred = Pin<Box<dyn Future<Output = Bytes> + Send>>;
+/// Completes when other nodes have run a request ([`ClusterPort::broadcast`]).
+pub type Ran = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A script's run: its reply and the keys it wrote, when it ends. The
 /// connection waits for it before its next request.
@@ -203,9 +205,10 @@ pub trait ClusterPort {
     fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]);
     /// Which keys this node serves (a script may touch no others).
     fn local_keys(&self) -> LocalKeys;
-    /// Sends the request to every other node of the cluster, without
-    /// waiting (SCRIPT LOAD, FUNCTION LOAD: each node keeps its own).
-    fn broadcast(&mut self, args: Args<'_>);
+    /// Sends the request to every other node of the cluster (SCRIPT LOAD,
+    /// FUNCTION LOAD: each node keeps its own); the future completes when
+    /// they have run it or a bound passed (`None`: no other node).
+    fn broadcast(&mut self, args: Args<'_>) -> Option<Ran>;
 }
 
 /// Everything a handler can reach.

@@ -253,7 +253,9 @@ impl ClusterPort for ScriptPort {
     fn local_keys(&self) -> LocalKeys {
         Arc::new(|_, _| true)
     }
-    fn broadcast(&mut self, _args: Args<'_>) {}
+    fn broadcast(&mut self, _args: Args<'_>) -> Option<super::Ran> {
+        None
+    }
 }
 
 /// A script's work: given the engine and a host, writes its reply.

@@ -245,19 +245,45 @@ fn script_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let body = args.get(2).to_vec();
     match engine_result(ctx, move |engine| engine.load(&body)) {
         Ok(sha) => {
-            broadcast(ctx, args);
-            ctx.reply.bulk(sha.as_bytes());
+            broadcast(ctx, args, Answer::Bulk(sha.as_bytes()));
             Outcome::Unchanged
         }
         Err(error) => ctx.fail(&error),
     }
 }
 
-/// Sends a request that changes scripts or functions to every other node
-/// of the cluster, unless it came from one (each node runs it once).
-pub fn broadcast(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if ctx.session.peer {
-        return;
+/// What a change of scripts or functions answers.
+pub enum Answer<'a> {
+    /// `+OK`.
+    Ok,
+    /// A bulk string (a script's SHA1, a library's name).
+    Bulk(&'a [u8]),
+}
+
+/// Answers a request that changes scripts or functions, after sending it to
+/// every other node of the cluster (unless it came from one: each node runs
+/// it once) and waiting until they ran it, or could not within the cluster
+/// layer's bound: the client's next EVALSHA or FCALL, which may run on any
+/// node, finds what it loaded.
+pub fn broadcast(ctx: &mut Ctx<'_>, args: Args<'_>, answer: Answer<'_>) {
+    let mut out = bytes::BytesMut::new();
+    match answer {
+        Answer::Ok => ringcache_proto::resp::write_simple(&mut out, b"OK"),
+        Answer::Bulk(text) => ringcache_proto::resp::write_bulk(&mut out, text),
     }
-    ctx.with_cluster(|port, _| port.broadcast(args));
+    let others = if ctx.session.peer {
+        None
+    } else {
+        ctx.with_cluster(|port, _| port.broadcast(args)).flatten()
+    };
+    match others {
+        None => ctx.reply.raw(&out),
+        Some(ran) => {
+            let out = out.freeze();
+            ctx.defer(async move {
+                ran.await;
+                out
+            });
+        }
+    }
 }
