@@ -26,6 +26,7 @@ pub mod hyperloglog;
 pub mod latency;
 pub mod log_limit;
 pub mod metrics;
+pub mod monitor;
 pub mod node;
 pub mod pipeline;
 pub mod protocol;

@@ -12,6 +12,7 @@ use crate::command_stats::CommandMetrics;
 use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
+use crate::monitor::Monitors;
 use crate::protocol::Limits;
 use crate::pubsub::PubSub;
 use crate::scripting::Scripts;
@@ -51,6 +52,8 @@ pub struct NodeState {
     pub slowlog: SlowLog,
     /// Events over the latency threshold.
     pub latency: LatencyMonitor,
+    /// The clients in MONITOR mode.
+    pub monitors: Monitors,
     /// Stops everything.
     pub shutdown: Shutdown,
     /// When the node started.
@@ -103,6 +106,7 @@ impl NodeState {
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),
+            monitors: Monitors::default(),
             config: RwLock::new(config),
             config_version: AtomicU64::new(0),
             stats: ServerStats::default(),

@@ -31,6 +31,8 @@ mod lcs;
 mod lists;
 mod lists_blocking;
 mod lists_multi;
+pub mod monitoring;
+mod owned_args;
 pub mod pubsub;
 mod script_host;
 pub mod scripting;
@@ -47,6 +49,7 @@ pub mod spec;
 mod strings;
 pub mod subcommands;
 mod table;
+mod timed;
 pub mod transactions;
 
 use std::future::Future;
@@ -67,11 +70,13 @@ use crate::store::{unix_ms, CollectionType, Store, WrongType};
 
 pub use clustering::{ClusterOp, DISABLED};
 pub use info::SECTIONS as INFO_SECTIONS;
+pub(crate) use owned_args::OwnedArgs;
 pub use script_host::LocalKeys;
 pub use session::REDIS_COMPAT_VERSION;
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
 pub use subcommands::SubSpec;
 pub use table::{commands, listed, lookup, lookup_indexed, lookup_listed};
+use timed::Timed;
 
 /// A reply that is not known when its handler returns (a forwarded
 /// request, a KEYS walk that yields between shards): the connection keeps it
@@ -145,6 +150,8 @@ pub struct Session {
     pub watching: Option<crate::watches::WatchSet>,
     /// Pub/Sub subscriptions and the inbox their messages arrive in.
     pub subscriptions: Option<crate::pubsub::Subscriptions>,
+    /// MONITOR's feed, while this client monitors.
+    pub monitor: Option<Arc<crate::monitor::Feed>>,
     /// The request runs again after its blocked client was woken: a
     /// blocking command keeps its place and deadline, and waits on where
     /// a first run would fail (a key of another type).
@@ -164,6 +171,7 @@ impl Session {
             multi: None,
             watching: None,
             subscriptions: None,
+            monitor: None,
             protected,
             auth_failures: 0,
             woken: false,
@@ -420,9 +428,32 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         Ok(held) => held,
         Err(busy) => return ctx.fail(busy),
     };
+    let first = counted && node.monitors.any() && monitoring::shown_first(spec);
+    if first {
+        monitoring::show(
+            node,
+            ctx.session,
+            ctx.session.db,
+            spec,
+            args,
+            ctx.script,
+            true,
+        );
+    }
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
     let elapsed = started.elapsed();
+    if counted && !first {
+        monitoring::show(
+            node,
+            ctx.session,
+            ctx.session.db,
+            spec,
+            args,
+            ctx.script,
+            false,
+        );
+    }
     wake_written(ctx.node, spec, args, outcome);
     if node.watches.any() {
         touch_watched(ctx, spec, args, outcome);
@@ -576,41 +607,6 @@ fn record_run(
     }
 }
 
-/// A request's arguments copied out of the read buffer, for a deferred
-/// reply that outlives it.
-#[derive(Debug)]
-pub(crate) struct OwnedArgs {
-    bytes: Vec<u8>,
-    ranges: Vec<(usize, usize)>,
-}
-
-impl OwnedArgs {
-    pub(crate) fn copy(args: Args<'_>) -> OwnedArgs {
-        let mut bytes = Vec::new();
-        let mut ranges = Vec::with_capacity(args.len());
-        for arg in args.iter_from(0) {
-            ranges.push((bytes.len(), bytes.len() + arg.len()));
-            bytes.extend_from_slice(arg);
-        }
-        OwnedArgs { bytes, ranges }
-    }
-
-    /// Arguments given as slices (a script's call).
-    pub(crate) fn copy_slices(args: &[&[u8]]) -> OwnedArgs {
-        let mut bytes = Vec::new();
-        let mut ranges = Vec::with_capacity(args.len());
-        for arg in args {
-            ranges.push((bytes.len(), bytes.len() + arg.len()));
-            bytes.extend_from_slice(arg);
-        }
-        OwnedArgs { bytes, ranges }
-    }
-
-    pub(crate) fn args(&self) -> Args<'_> {
-        Args::new(&self.bytes, &self.ranges)
-    }
-}
-
 /// The keys a command's `outcome` says it wrote (`written`: a
 /// transaction's); `None` when it wrote nothing to ship (a read, a
 /// failure, a flush).
@@ -648,30 +644,6 @@ fn touch_watched(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome: Out
         Outcome::Flushed => watches.touch_all(),
         // A transaction's commands touched their keys as they ran.
         Outcome::Unchanged | Outcome::Failed | Outcome::Transaction => {}
-    }
-}
-
-/// A deferred reply that adds up the time spent polling it and reports it
-/// once, when the reply is ready.
-struct Timed {
-    inner: Deferred,
-    spent: Duration,
-    finish: Option<Box<dyn FnOnce(Duration) + Send>>,
-}
-
-impl Future for Timed {
-    type Output = Bytes;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Bytes> {
-        let started = Instant::now();
-        let polled = self.inner.as_mut().poll(cx);
-        self.spent += started.elapsed();
-        if polled.is_ready() {
-            if let Some(finish) = self.finish.take() {
-                finish(self.spent);
-            }
-        }
-        polled
     }
 }
 

@@ -255,6 +255,7 @@ impl Connection {
         };
         self.count_commands();
         self.unpark();
+        commands::monitoring::stop(&self.node, &mut self.session);
         self.node.clients.unregister(self.handle.id);
         ended
     }
@@ -264,24 +265,42 @@ impl Connection {
         self.requests.make_room();
         let handle = &self.handle;
         let inbox = self.session.subscriptions.as_ref().map(|s| s.inbox.clone());
+        let feed = self.session.monitor.clone();
         let messages = async {
-            match &inbox {
-                Some(inbox) => inbox.ready.notified().await,
-                None => std::future::pending().await,
+            let inbox = async {
+                match &inbox {
+                    Some(inbox) => inbox.ready.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let feed = async {
+                match &feed {
+                    Some(feed) => feed.ready.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = inbox => {}
+                () = feed => {}
             }
         };
         let read = tokio::select! {
             biased;
             () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
-            // Pub/Sub messages: written out by the batch step's end.
+            // Pub/Sub messages, MONITOR lines: written out by the batch
+            // step's end.
             () = messages => return Ok(()),
             r = socket::recv(&self.stream, &mut self.requests.input) => r,
         };
         self.count_read(read)
     }
 
-    /// Adds the Pub/Sub messages waiting for this client to its replies.
+    /// Adds the Pub/Sub messages and MONITOR lines waiting for this client
+    /// to its replies.
     fn take_pushes(&mut self) {
+        if let Some(feed) = &self.session.monitor {
+            feed.drain_into(&mut self.replies.output);
+        }
         if let Some(subscriptions) = &self.session.subscriptions {
             let mut reply = Reply::new(&mut self.replies.output, self.session.resp3);
             pubsub::write_pushes(&subscriptions.inbox, &mut reply);
@@ -483,6 +502,8 @@ fn run_request(
     if let Some(link) = link.as_deref_mut() {
         let route = link.route(session, spec, args);
         if !matches!(route, Route::Local) {
+            let first = commands::monitoring::shown_first(spec);
+            commands::monitoring::show(node, session, session.db, spec, args, false, first);
             let blocking = spec.has(Flags::BLOCKING) && matches!(route, Route::Forward(_));
             let deferred = link.dispatch(route, session, spec, &mut replies.output, args);
             return match (blocking, deferred) {

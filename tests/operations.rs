@@ -1,0 +1,156 @@
+//! Operations commands: MONITOR (its lines against redis-server's, the
+//! redaction of secrets, the bound on a monitor that does not read, RESET
+//! ending it).
+
+mod common;
+
+use std::time::Instant;
+
+use common::redis_server::{skip_without_redis, RedisServer};
+use common::wire::{Frame, RawConn};
+use common::{TestServer, DEADLINE};
+
+/// What a session does while another connection monitors: secrets,
+/// escaping, refused commands (never shown), a transaction, a script,
+/// administrative commands (never shown), another database.
+const MONITORED: &[&[&str]] = &[
+    &["AUTH", "pw"],
+    &["AUTH", "default", "pw"],
+    &["AUTH", "wrong"],
+    &["SET", "a", "x y\"z\n\u{1}\u{e9}\\"],
+    &["GET", "a"],
+    &["NOSUCH", "1", "2"],
+    &["GET"],
+    &["MULTI"],
+    &["SET", "b", "1"],
+    &["INCR", "b"],
+    &["EXEC"],
+    &[
+        "EVAL",
+        "redis.call('set','c','1'); return redis.call('get','c')",
+        "1",
+        "c",
+    ],
+    &["CONFIG", "SET", "requirepass", "pw"],
+    &["CONFIG", "GET", "maxmemory"],
+    &["HELLO", "2", "AUTH", "default", "pw"],
+    &["CLIENT", "LIST"],
+    &["CLIENT", "SETNAME", "foo"],
+    &["SELECT", "3"],
+    &["SET", "d", "1"],
+    &["PING"],
+    &["SELECT", "0"],
+];
+
+/// The marker the last command echoes, so the monitor's reader knows it
+/// saw everything.
+const MARKER: &str = "end-of-session";
+
+/// Runs [`MONITORED`] on `session` while `monitor` monitors; returns the
+/// monitor's lines, each as `[db who] args` (`who`: `client` or `lua`),
+/// after checking the time stamp's form.
+fn monitored_lines(monitor: &mut RawConn, session: &mut RawConn) -> Vec<String> {
+    assert_eq!(monitor.call(&["MONITOR"]), Frame::Simple(b"OK".to_vec()));
+    for request in MONITORED {
+        session.call(request);
+    }
+    session.call(&["ECHO", MARKER]);
+    let mut lines = Vec::new();
+    loop {
+        let frame = monitor.next().expect("a monitor line");
+        let Frame::Simple(line) = frame else {
+            panic!("a monitor line is a simple string: {frame:?}");
+        };
+        let line = String::from_utf8(line).expect("escaped text");
+        if line.contains(MARKER) {
+            return lines;
+        }
+        lines.push(normalized(&line));
+    }
+}
+
+/// `1796048475.258070 [0 127.0.0.1:38740] "GET" "a"` as `[0 client] "GET"
+/// "a"`, after checking the stamp is seconds and six digits of micros.
+fn normalized(line: &str) -> String {
+    let (stamp, rest) = line.split_once(' ').expect("a stamp");
+    let (secs, micros) = stamp.split_once('.').expect("secs.micros");
+    assert!(secs.parse::<u64>().is_ok(), "{line}");
+    assert!(micros.len() == 6 && micros.parse::<u32>().is_ok(), "{line}");
+    let rest = rest.strip_prefix('[').expect("[db who]");
+    let (db, rest) = rest.split_once(' ').expect("db");
+    let (who, args) = rest.split_once("] ").expect("who");
+    let who = if who == "lua" { "lua" } else { "client" };
+    format!("[{db} {who}] {args}")
+}
+
+#[test]
+fn monitor_shows_what_redis_shows() {
+    if skip_without_redis("monitor_shows_what_redis_shows") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let node = TestServer::start();
+    let lines = |mut setup: RawConn, monitor: &mut RawConn, session: &mut RawConn| {
+        setup.call(&["CONFIG", "SET", "requirepass", "pw"]);
+        monitor.call(&["AUTH", "pw"]);
+        monitored_lines(monitor, session)
+    };
+    let theirs = lines(redis.raw(), &mut redis.raw(), &mut redis.raw());
+    let ours = lines(node.raw(), &mut node.raw(), &mut node.raw());
+    assert_eq!(ours, theirs);
+    assert!(ours.contains(&r#"[0 client] "AUTH" "(redacted)" "(redacted)""#.to_string()));
+    assert!(ours.contains(&r#"[0 lua] "set" "c" "1""#.to_string()));
+    assert!(ours.contains(&r#"[0 client] "SET" "a" "x y\"z\n\x01\xc3\xa9\\""#.to_string()));
+}
+
+#[test]
+fn a_monitor_that_does_not_read_is_cut_and_the_node_goes_on() {
+    let node = TestServer::with(&[("client-output-buffer-limit", "normal 1mb 0 0")]);
+    let mut monitor = node.raw();
+    assert_eq!(monitor.call(&["MONITOR"]), Frame::Simple(b"OK".to_vec()));
+    // The monitor never reads: its lines pass 1 MB, it is cut.
+    let mut conn = node.conn();
+    let value = "v".repeat(64 * 1024);
+    let started = Instant::now();
+    for i in 0..200 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query(&mut conn)
+            .expect("SET while a monitor does not read");
+    }
+    assert!(started.elapsed() < DEADLINE);
+    let gone = common::eventually(DEADLINE, || {
+        let info: String = redis::cmd("INFO").arg("stats").query(&mut conn).unwrap();
+        common::info::field_u64(&info, "client_output_buffer_limit_disconnections")
+            .is_some_and(|n| n >= 1)
+    });
+    assert!(gone, "the monitor was not cut");
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut conn).unwrap();
+    assert_eq!(clients.lines().count(), 1, "{clients}");
+}
+
+#[test]
+fn reset_and_quit_end_monitoring() {
+    let node = TestServer::start();
+    let mut monitor = node.raw();
+    let mut session = node.raw();
+    assert_eq!(monitor.call(&["MONITOR"]), Frame::Simple(b"OK".to_vec()));
+    session.call(&["SET", "k", "1"]);
+    let Frame::Simple(line) = monitor.next().expect("a line") else {
+        panic!("not a line");
+    };
+    assert!(String::from_utf8_lossy(&line).ends_with(r#""SET" "k" "1""#));
+    assert_eq!(monitor.call(&["RESET"]), Frame::Simple(b"RESET".to_vec()));
+    session.call(&["SET", "k", "2"]);
+    // No line between: the next frame is the reply to PING.
+    assert_eq!(monitor.call(&["PING"]), Frame::Simple(b"PONG".to_vec()));
+    // QUIT: the feed goes with the connection.
+    assert_eq!(monitor.call(&["MONITOR"]), Frame::Simple(b"OK".to_vec()));
+    assert_eq!(monitor.call(&["QUIT"]), Frame::Simple(b"OK".to_vec()));
+    let closed = common::eventually(DEADLINE, || {
+        session.call(&["PING"]);
+        !node.state.monitors.any()
+    });
+    assert!(closed, "a closed monitor stays registered");
+}
