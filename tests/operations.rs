@@ -1,6 +1,7 @@
 //! Operations commands: MONITOR (its lines against redis-server's, the
 //! redaction of secrets, the bound on a monitor that does not read, RESET
-//! ending it).
+//! ending it), CLIENT PAUSE and UNPAUSE (what each mode holds, the order
+//! held requests run in, expiry waiting, Redis's errors).
 
 mod common;
 
@@ -153,4 +154,101 @@ fn reset_and_quit_end_monitoring() {
         !node.state.monitors.any()
     });
     assert!(closed, "a closed monitor stays registered");
+}
+
+/// Sends `request` on a new raw connection without reading its reply.
+fn send(node: &TestServer, request: &[&str]) -> RawConn {
+    let mut conn = node.raw();
+    conn.send_command(request);
+    conn
+}
+
+#[test]
+fn client_pause_write_holds_writes_and_releases_them_in_order() {
+    let node = TestServer::start();
+    let mut admin = node.raw();
+    assert_eq!(
+        admin.call(&["CLIENT", "PAUSE", "100000", "WRITE"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    // Writes wait, one behind the other; reads go on.
+    let mut first = send(&node, &["RPUSH", "order", "first"]);
+    assert!(common::eventually(DEADLINE, || node.state.pause.held() == 1));
+    let mut second = send(&node, &["RPUSH", "order", "second"]);
+    let mut script = send(
+        &node,
+        &[
+            "EVAL",
+            "return redis.call('rpush', KEYS[1], 'script')",
+            "1",
+            "order",
+        ],
+    );
+    assert!(common::eventually(DEADLINE, || node.state.pause.held() == 3));
+    assert_eq!(admin.call(&["LLEN", "order"]), Frame::Int(0));
+    assert_eq!(admin.call(&["EVAL_RO", "return 7", "0"]), Frame::Int(7));
+    assert_eq!(
+        admin.call(&["CLIENT", "UNPAUSE"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    assert_eq!(first.reply(), Frame::Int(1));
+    assert_eq!(second.reply(), Frame::Int(2));
+    assert_eq!(script.reply(), Frame::Int(3));
+    let order = admin.call(&["LRANGE", "order", "0", "-1"]);
+    assert_eq!(
+        order,
+        Frame::Array(
+            ["first", "second", "script"]
+                .map(|s| Frame::Bulk(s.into()))
+                .to_vec()
+        )
+    );
+    assert_eq!(node.state.pause.held(), 0);
+}
+
+#[test]
+fn client_pause_all_holds_everything_until_it_ends() {
+    let node = TestServer::start();
+    let mut admin = node.raw();
+    admin.call(&["SET", "k", "v", "PX", "1"]);
+    assert_eq!(
+        admin.call(&["CLIENT", "PAUSE", "100000"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    let mut reader = send(&node, &["PING"]);
+    let mut unpauser = send(&node, &["CLIENT", "UNPAUSE"]);
+    assert!(common::eventually(DEADLINE, || node.state.pause.held() == 2));
+    // While paused, the active expiry cycle does not remove the expired key.
+    let started = Instant::now();
+    common::eventually(DEADLINE, || {
+        started.elapsed() > std::time::Duration::from_millis(500)
+    });
+    assert_eq!(node.state.store.len(), 1);
+    node.state.pause.unpause();
+    assert_eq!(reader.reply(), Frame::Simple(b"PONG".to_vec()));
+    assert_eq!(unpauser.reply(), Frame::Simple(b"OK".to_vec()));
+    assert!(common::eventually(DEADLINE, || node.state.store.len() == 0));
+}
+
+#[test]
+fn client_pause_errors_are_redis_errors() {
+    let Some(redis) = RedisServer::start_or_skip("client_pause_errors_are_redis_errors") else {
+        return;
+    };
+    let node = TestServer::start();
+    common::redis_server::assert_same_replies(
+        &mut node.raw(),
+        &mut redis.raw(),
+        &[
+            &["CLIENT", "PAUSE"],
+            &["CLIENT", "PAUSE", "x"],
+            &["CLIENT", "PAUSE", "-1"],
+            &["CLIENT", "PAUSE", "10", "foo"],
+            &["CLIENT", "PAUSE", "x", "foo"],
+            &["CLIENT", "PAUSE", "10", "write", "extra"],
+            &["CLIENT", "UNPAUSE", "x"],
+            &["CLIENT", "PAUSE", "0", "WRITE"],
+            &["CLIENT", "UNPAUSE"],
+        ],
+    );
 }

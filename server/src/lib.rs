@@ -28,6 +28,7 @@ pub mod log_limit;
 pub mod metrics;
 pub mod monitor;
 pub mod node;
+pub mod pause;
 pub mod pipeline;
 pub mod protocol;
 pub mod pubsub;

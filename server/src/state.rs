@@ -13,6 +13,7 @@ use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
 use crate::monitor::Monitors;
+use crate::pause::Pause;
 use crate::protocol::Limits;
 use crate::pubsub::PubSub;
 use crate::scripting::Scripts;
@@ -54,6 +55,8 @@ pub struct NodeState {
     pub latency: LatencyMonitor,
     /// The clients in MONITOR mode.
     pub monitors: Monitors,
+    /// CLIENT PAUSE.
+    pub pause: Pause,
     /// Stops everything.
     pub shutdown: Shutdown,
     /// When the node started.
@@ -107,6 +110,7 @@ impl NodeState {
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),
             monitors: Monitors::default(),
+            pause: Pause::default(),
             config: RwLock::new(config),
             config_version: AtomicU64::new(0),
             stats: ServerStats::default(),

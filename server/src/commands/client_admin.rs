@@ -1,9 +1,11 @@
 //! CLIENT: the connected clients as a client sees and manages them (ID,
-//! GETNAME, SETNAME, INFO, LIST, SETINFO, KILL, UNBLOCK).
+//! GETNAME, SETNAME, INFO, LIST, SETINFO, KILL, UNBLOCK; PAUSE and the
+//! other modes in `client_modes.rs`).
 
 use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
+use super::client_modes as modes;
 use super::session::valid_name;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::subcommands::SubSpec as Sub;
@@ -27,6 +29,8 @@ pub const COMMANDS: &[Cmd] = &[
         Sub::new("list", list, -2, LS.with(F::ADMIN), &["LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections."]).acl(CN),
         Sub::new("setinfo", setinfo, 4, LS, &["SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER."]).acl(CN),
         Sub::new("setname", setname, 3, LS, &["SETNAME <name>", "    Assign the name <name> to the current connection."]).acl(CN),
+        Sub::new("pause", modes::pause, -3, LS.with(F::ADMIN), &["PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds."]).acl(CN),
+        Sub::new("unpause", modes::unpause, 2, LS.with(F::ADMIN), &["UNPAUSE", "    Stop the current client pause, resuming traffic."]).acl(CN),
         Sub::new("unblock", unblock, -3, LS.with(F::ADMIN), &["UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client."]).acl(CN),
     ]),
 ];

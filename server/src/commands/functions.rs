@@ -24,7 +24,7 @@ const WRITE: F = F::NOSCRIPT.with(F::WRITE);
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("fcall", fcall, -3, FCALL, "scripting", "Invokes a function.").keys(NUMKEYS).acl(S),
+    Cmd::new("fcall", fcall, -3, FCALL.with(F::MAY_REPLICATE), "scripting", "Invokes a function.").keys(NUMKEYS).acl(S),
     Cmd::new("fcall_ro", fcall_ro, -3, FCALL.with(F::READONLY), "scripting", "Invokes a read-only function.").keys(NUMKEYS).acl(S),
     Cmd::new("function", container, -2, F::NONE, "scripting", "A container for function commands.").subcommands(FUNCTION_SUBCOMMANDS),
 ];

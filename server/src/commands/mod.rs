@@ -15,6 +15,7 @@ pub mod args;
 mod bitfield;
 mod bitmaps;
 mod client_admin;
+mod client_modes;
 mod clustering;
 mod command;
 mod configuration;
@@ -71,7 +72,7 @@ use crate::store::{unix_ms, CollectionType, Store, WrongType};
 pub use clustering::{ClusterOp, DISABLED};
 pub use info::SECTIONS as INFO_SECTIONS;
 pub(crate) use owned_args::OwnedArgs;
-pub use script_host::LocalKeys;
+pub use script_host::{effective_flags, LocalKeys};
 pub use session::REDIS_COMPAT_VERSION;
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
 pub use subcommands::SubSpec;
@@ -152,6 +153,8 @@ pub struct Session {
     pub subscriptions: Option<crate::pubsub::Subscriptions>,
     /// MONITOR's feed, while this client monitors.
     pub monitor: Option<Arc<crate::monitor::Feed>>,
+    /// The place in line of a request held by CLIENT PAUSE.
+    pub pause_ticket: Option<crate::pause::Ticket>,
     /// The request runs again after its blocked client was woken: a
     /// blocking command keeps its place and deadline, and waits on where
     /// a first run would fail (a key of another type).
@@ -172,6 +175,7 @@ impl Session {
             watching: None,
             subscriptions: None,
             monitor: None,
+            pause_ticket: None,
             protected,
             auth_failures: 0,
             woken: false,
@@ -415,7 +419,12 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         .handle
         .last_command
         .store(index as u64, std::sync::atomic::Ordering::Relaxed);
-    if spec.has(Flags::DENYOOM) && !ctx.script && ctx.store.make_room().is_err() {
+    // No eviction while clients are paused, as Redis.
+    if spec.has(Flags::DENYOOM)
+        && !ctx.script
+        && !ctx.node.pause.is_paused()
+        && ctx.store.make_room().is_err()
+    {
         return ctx.fail(args::OOM);
     }
     // A woken blocking command was counted when it first ran.

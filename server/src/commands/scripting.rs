@@ -28,8 +28,8 @@ pub const NUMKEYS: KeySpec = KeySpec::Find {
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("eval", eval, -3, EVAL, "scripting", "Executes a server-side Lua script.").keys(NUMKEYS).acl(S),
-    Cmd::new("evalsha", evalsha, -3, EVAL, "scripting", "Executes a server-side Lua script by SHA1 digest.").keys(NUMKEYS).acl(S),
+    Cmd::new("eval", eval, -3, EVAL.with(F::MAY_REPLICATE), "scripting", "Executes a server-side Lua script.").keys(NUMKEYS).acl(S),
+    Cmd::new("evalsha", evalsha, -3, EVAL.with(F::MAY_REPLICATE), "scripting", "Executes a server-side Lua script by SHA1 digest.").keys(NUMKEYS).acl(S),
     Cmd::new("eval_ro", eval_ro, -3, EVAL.with(F::READONLY), "scripting", "Executes a read-only server-side Lua script.").keys(NUMKEYS).acl(S),
     Cmd::new("evalsha_ro", evalsha_ro, -3, EVAL.with(F::READONLY), "scripting", "Executes a read-only server-side Lua script by SHA1 digest.").keys(NUMKEYS).acl(S),
     Cmd::new("script", container, -2, F::NONE, "scripting", "A container for Lua scripts management commands.").subcommands(SCRIPT_SUBCOMMANDS),

@@ -63,6 +63,10 @@ impl Flags {
     /// Allowed in RESP2's subscribed mode besides the (un)subscribe
     /// commands (PING, QUIT, RESET).
     pub const WHILE_SUBSCRIBED: Flags = Flags(1 << 19);
+    /// Not a write, yet may make the node replicate or publish something
+    /// (EVAL, FCALL, PUBLISH, PFCOUNT): CLIENT PAUSE WRITE holds it.
+    /// Redis keeps it internal: COMMAND INFO does not list it.
+    pub const MAY_REPLICATE: Flags = Flags(1 << 20);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {

@@ -27,6 +27,7 @@
 //! idle timeout, shutdown, the query or output buffer limits, too many
 //! failed AUTH attempts, and an HTTP request (`POST`, `Host:`).
 
+mod held;
 mod parked;
 mod replies;
 
@@ -51,6 +52,7 @@ use crate::socket;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
+use held::Held;
 use parked::Parked;
 use replies::{Outlet, Replies};
 
@@ -134,6 +136,8 @@ struct Connection {
     parked: Option<Parked>,
     /// The first request in the input is the parked one, to run again.
     rerun: bool,
+    /// The first request in the input is held by CLIENT PAUSE.
+    held: Option<Held>,
 }
 
 /// What the connection does after one request.
@@ -151,6 +155,8 @@ enum Step {
     /// meanwhile), then ship the keys it wrote; its reply goes at `start`
     /// of the output.
     Script(commands::Awaiting),
+    /// CLIENT PAUSE holds the request: wait, then run it again.
+    Held(Held),
 }
 
 /// The read buffer and the parser working through it.
@@ -211,6 +217,7 @@ impl Connection {
             },
             parked: None,
             rerun: false,
+            held: None,
             node,
             stream,
             handle,
@@ -224,6 +231,8 @@ impl Connection {
         let ended = loop {
             let waited = if self.parked.is_some() {
                 self.wait_parked().await
+            } else if let Some(held) = self.held.take() {
+                self.wait_held(held).await
             } else {
                 self.read().await
             };
@@ -255,6 +264,7 @@ impl Connection {
         };
         self.count_commands();
         self.unpark();
+        self.release_pause_ticket();
         commands::monitoring::stop(&self.node, &mut self.session);
         self.node.clients.unregister(self.handle.id);
         ended
@@ -336,6 +346,12 @@ impl Connection {
                         &mut self.replies,
                         args,
                     );
+                    if let Step::Held(held) = step {
+                        self.rerun = rerun;
+                        self.held = Some(held);
+                        break Ok(());
+                    }
+                    self.release_pause_ticket();
                     self.session.woken = false;
                     let close = matches!(step, Step::Close);
                     // A parking request stays at the front of the input,
@@ -350,6 +366,7 @@ impl Connection {
                             break Ok(());
                         }
                         Step::Script(run) => self.finish_script(run).await,
+                        Step::Held(_) => {}
                         _ if rerun => self.unpark(),
                         _ => {}
                     }
@@ -494,6 +511,9 @@ fn run_request(
             Reply::new(&mut replies.output, session.resp3).error(&text);
             return Step::Next;
         }
+    }
+    if let Some(held) = held::check(node, session, spec, args) {
+        return Step::Held(held);
     }
     if held_back(node, link.as_deref(), session, spec, args, replies) {
         return Step::Next;
