@@ -227,7 +227,7 @@ fn client_pause_all_holds_everything_until_it_ends() {
     node.state.pause.unpause();
     assert_eq!(reader.reply(), Frame::Simple(b"PONG".to_vec()));
     assert_eq!(unpauser.reply(), Frame::Simple(b"OK".to_vec()));
-    assert!(common::eventually(DEADLINE, || node.state.store.len() == 0));
+    assert!(common::eventually(DEADLINE, || node.state.store.is_empty()));
 }
 
 #[test]
