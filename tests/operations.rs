@@ -1,7 +1,8 @@
 //! Operations commands: MONITOR (its lines against redis-server's, the
 //! redaction of secrets, the bound on a monitor that does not read, RESET
 //! ending it), CLIENT PAUSE and UNPAUSE (what each mode holds, the order
-//! held requests run in, expiry waiting, Redis's errors).
+//! held requests run in, expiry waiting, Redis's errors), CLIENT REPLY
+//! (byte for byte against redis-server).
 
 mod common;
 
@@ -251,4 +252,70 @@ fn client_pause_errors_are_redis_errors() {
             &["CLIENT", "UNPAUSE"],
         ],
     );
+}
+
+/// Sends `requests` in one write and reads every byte until the reply to
+/// a final `ECHO end-of-replies`, which it leaves out.
+fn replies_to(conn: &mut RawConn, requests: &[&[&str]]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let end: &[&str] = &["ECHO", "end-of-replies"];
+    let bytes: Vec<u8> = requests
+        .iter()
+        .chain([&end])
+        .flat_map(|r| common::wire::command(r))
+        .collect();
+    conn.stream.write_all(&bytes).expect("write");
+    let marker = b"$14\r\nend-of-replies\r\n";
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(marker) {
+        let n = conn.stream.read(&mut buf).expect("read");
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    got.truncate(got.len() - marker.len());
+    got
+}
+
+#[test]
+fn client_reply_drops_what_redis_drops() {
+    let Some(redis) = RedisServer::start_or_skip("client_reply_drops_what_redis_drops") else {
+        return;
+    };
+    let node = TestServer::start();
+    let session: &[&[&str]] = &[
+        &["CLIENT", "REPLY", "OFF"],
+        &["SET", "a", "1"],
+        &["GET", "a"],
+        &["NOSUCH"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "ON"],
+        &["GET", "a"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["GET", "a"],
+        &["PING"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["GET", "a"],
+        &["PING", "after-two-skips"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["NOSUCH"],
+        &["GET"],
+        &["CLIENT", "REPLY", "foo"],
+        &["CLIENT", "REPLY"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "ON"],
+        &["MULTI"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["INCR", "a"],
+        &["EXEC"],
+        &["GET", "a"],
+    ];
+    let theirs = replies_to(&mut redis.raw(), session);
+    let ours = replies_to(&mut node.raw(), session);
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
+    assert!(!theirs.is_empty());
 }

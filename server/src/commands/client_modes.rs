@@ -1,11 +1,12 @@
 //! CLIENT subcommands that change how the node treats clients: PAUSE and
-//! UNPAUSE (`crate::pause`). Their rows are in `client_admin.rs`'s CLIENT
+//! UNPAUSE (`crate::pause`), REPLY (the connection drops the replies,
+//! `pipeline`). Their rows are in `client_admin.rs`'s CLIENT
 //! container; the handlers live apart so each CLIENT feature stays in its
 //! own place.
 
 use std::time::Duration;
 
-use super::args::{is, parse_i64};
+use super::args::{is, parse_i64, SYNTAX};
 use super::{Ctx, Outcome};
 use crate::pause::Mode;
 use crate::protocol::Args;
@@ -36,5 +37,58 @@ pub fn pause(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 pub fn unpause(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.node.pause.unpause();
     ctx.reply.ok();
+    Outcome::Unchanged
+}
+
+/// CLIENT REPLY's state for one connection, as Redis's client flags.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReplyMode {
+    /// CLIENT REPLY OFF: no replies until ON.
+    off: bool,
+    /// This request's reply is skipped.
+    skip: bool,
+    /// The next request's reply is skipped (CLIENT REPLY SKIP).
+    skip_next: bool,
+}
+
+impl ReplyMode {
+    /// True when the request being run gets no reply (nor do MONITOR
+    /// lines and RESP2 messages while replies are off).
+    #[inline]
+    pub fn suppressing(&self) -> bool {
+        self.off || self.skip
+    }
+
+    /// True while replies are off.
+    #[inline]
+    pub fn off(&self) -> bool {
+        self.off
+    }
+
+    /// A request was processed: a SKIP applies to the next one only (as
+    /// Redis's `resetClient`).
+    #[inline]
+    pub fn next_request(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
+    }
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: only ON answers (OK).
+pub fn reply(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let mode = &mut ctx.session.reply_mode;
+    let how = args.get(2);
+    if is(how, "on") {
+        mode.off = false;
+        mode.skip = false;
+        ctx.reply.ok();
+    } else if is(how, "off") {
+        mode.off = true;
+    } else if is(how, "skip") {
+        if !mode.off {
+            mode.skip_next = true;
+        }
+    } else {
+        return ctx.fail(SYNTAX);
+    }
     Outcome::Unchanged
 }

@@ -15,7 +15,7 @@ pub mod args;
 mod bitfield;
 mod bitmaps;
 mod client_admin;
-mod client_modes;
+pub mod client_modes;
 mod clustering;
 mod command;
 mod configuration;
@@ -155,6 +155,8 @@ pub struct Session {
     pub monitor: Option<Arc<crate::monitor::Feed>>,
     /// The place in line of a request held by CLIENT PAUSE.
     pub pause_ticket: Option<crate::pause::Ticket>,
+    /// CLIENT REPLY.
+    pub reply_mode: client_modes::ReplyMode,
     /// The request runs again after its blocked client was woken: a
     /// blocking command keeps its place and deadline, and waits on where
     /// a first run would fail (a key of another type).
@@ -176,6 +178,7 @@ impl Session {
             subscriptions: None,
             monitor: None,
             pause_ticket: None,
+            reply_mode: client_modes::ReplyMode::default(),
             protected,
             auth_failures: 0,
             woken: false,

@@ -308,8 +308,21 @@ impl Connection {
     /// Adds the Pub/Sub messages and MONITOR lines waiting for this client
     /// to its replies.
     fn take_pushes(&mut self) {
+        // While replies are off, lines and RESP2 messages are dropped too.
+        let off = self.session.reply_mode.off();
+        let mut dropped = bytes::BytesMut::new();
         if let Some(feed) = &self.session.monitor {
-            feed.drain_into(&mut self.replies.output);
+            feed.drain_into(if off {
+                &mut dropped
+            } else {
+                &mut self.replies.output
+            });
+        }
+        if off && !self.session.resp3 {
+            if let Some(subscriptions) = &self.session.subscriptions {
+                pubsub::write_pushes(&subscriptions.inbox, &mut Reply::new(&mut dropped, false));
+            }
+            return;
         }
         if let Some(subscriptions) = &self.session.subscriptions {
             let mut reply = Reply::new(&mut self.replies.output, self.session.resp3);
@@ -339,6 +352,13 @@ impl Connection {
                 Ok(Some(consumed)) => {
                     let args = requests.parser.args(&requests.input[start..]);
                     let rerun = std::mem::take(&mut self.rerun);
+                    // CLIENT REPLY OFF or SKIP: this request's replies are
+                    // taken back once it ran.
+                    let muted = self
+                        .session
+                        .reply_mode
+                        .suppressing()
+                        .then(|| self.replies.seal());
                     let step = run_request(
                         &self.node,
                         self.link.as_mut(),
@@ -370,6 +390,10 @@ impl Connection {
                         _ if rerun => self.unpark(),
                         _ => {}
                     }
+                    if let Some(mark) = muted.filter(|_| self.session.reply_mode.suppressing()) {
+                        self.replies.drop_since(mark);
+                    }
+                    self.session.reply_mode.next_request();
                     start += consumed;
                     if close {
                         break Err(Ended::Closing);
