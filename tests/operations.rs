@@ -2,7 +2,8 @@
 //! redaction of secrets, the bound on a monitor that does not read, RESET
 //! ending it), CLIENT PAUSE and UNPAUSE (what each mode holds, the order
 //! held requests run in, expiry waiting, Redis's errors), CLIENT REPLY
-//! (byte for byte against redis-server).
+//! (byte for byte against redis-server), INFO's section sets,
+//! commandstats, errorstats (against redis-server) and cpu.
 
 mod common;
 
@@ -318,4 +319,139 @@ fn client_reply_drops_what_redis_drops() {
         String::from_utf8_lossy(&theirs)
     );
     assert!(!theirs.is_empty());
+}
+
+/// The `# Section` headers of an INFO reply.
+fn headers(info: &Frame) -> Vec<String> {
+    let text = String::from_utf8_lossy(info.bytes().expect("INFO text")).into_owned();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("# ").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn info_section_sets_are_redis_sets() {
+    let Some(redis) = RedisServer::start_or_skip("info_section_sets_are_redis_sets") else {
+        return;
+    };
+    let node = TestServer::start();
+    let (mut ours, mut theirs) = (node.raw(), redis.raw());
+    for set in [
+        &["INFO"][..],
+        &["INFO", "default"],
+        &["INFO", "all"],
+        &["INFO", "everything"],
+        &["INFO", "cpu", "errorstats"],
+    ] {
+        let mut expected = headers(&theirs.call(set));
+        // No counterpart here for Redis's latency percentiles.
+        expected.retain(|h| h != "Latencystats");
+        assert_eq!(headers(&ours.call(set)), expected, "{set:?}");
+    }
+    let cpu = ours.call(&["INFO", "cpu"]);
+    let text = String::from_utf8_lossy(cpu.bytes().unwrap()).into_owned();
+    for field in [
+        "used_cpu_sys",
+        "used_cpu_user",
+        "used_cpu_sys_children",
+        "used_cpu_user_children",
+        "used_cpu_sys_main_thread",
+        "used_cpu_user_main_thread",
+    ] {
+        let value = common::info::field(&text, field).unwrap_or_else(|| panic!("{field}: {text}"));
+        let (secs, micros) = value.split_once('.').expect("secs.micros");
+        assert!(
+            secs.parse::<u64>().is_ok() && micros.len() == 6,
+            "{field}:{value}"
+        );
+    }
+}
+
+#[test]
+fn errorstats_count_what_redis_counts() {
+    let Some(redis) = RedisServer::start_or_skip("errorstats_count_what_redis_counts") else {
+        return;
+    };
+    let node = TestServer::start();
+    let errors: &[&[&str]] = &[
+        &["SET", "s", "1"],
+        &["LPUSH", "s", "x"],
+        &["LPUSH", "s", "x"],
+        &["NOSUCH", "a"],
+        &["GET"],
+        &["INCRBY", "s", "x"],
+        &["SET", "a", "b", "NX", "XX"],
+        &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        &["CLIENT", "PAUSE", "x"],
+    ];
+    for conn in [&mut node.raw(), &mut redis.raw()] {
+        conn.call(&["CONFIG", "RESETSTAT"]);
+        for request in errors {
+            conn.call(request);
+        }
+    }
+    let stats = |conn: &mut RawConn| {
+        let info = conn.call(&["INFO", "errorstats"]);
+        String::from_utf8_lossy(info.bytes().unwrap()).into_owned()
+    };
+    let ours = stats(&mut node.raw());
+    assert_eq!(ours, stats(&mut redis.raw()));
+    assert!(ours.contains("errorstat_WRONGTYPE:count=2"), "{ours}");
+    let total = |conn: &mut RawConn| {
+        let info = conn.call(&["INFO", "stats"]);
+        common::info::field(
+            &String::from_utf8_lossy(info.bytes().unwrap()),
+            "total_error_replies",
+        )
+    };
+    assert_eq!(total(&mut node.raw()), total(&mut redis.raw()));
+}
+
+#[test]
+fn commandstats_count_calls_failures_and_rejections() {
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    conn.call(&["CONFIG", "RESETSTAT"]);
+    conn.call(&["SET", "k", "v"]);
+    conn.call(&["LPUSH", "k", "x"]);
+    conn.call(&["GET"]);
+    conn.call(&["CLIENT", "ID"]);
+    conn.call(&["CLIENT", "ID"]);
+    let info = conn.call(&["INFO", "commandstats"]);
+    let text = String::from_utf8_lossy(info.bytes().unwrap()).into_owned();
+    let line = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:")))
+            .map(|rest| {
+                rest.split(',')
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+    };
+    assert_eq!(
+        line("set").as_deref(),
+        Some("calls=1,rejected_calls=0,failed_calls=0"),
+        "{text}"
+    );
+    assert_eq!(
+        line("lpush").as_deref(),
+        Some("calls=1,rejected_calls=0,failed_calls=1"),
+        "{text}"
+    );
+    assert_eq!(
+        line("get").as_deref(),
+        Some("calls=0,rejected_calls=1,failed_calls=0"),
+        "{text}"
+    );
+    assert_eq!(
+        line("client|id").as_deref(),
+        Some("calls=2,rejected_calls=0,failed_calls=0"),
+        "{text}"
+    );
+    assert_eq!(line("incr"), None);
+    conn.call(&["CONFIG", "RESETSTAT"]);
+    let info = conn.call(&["INFO", "commandstats"]);
+    let text = String::from_utf8_lossy(info.bytes().unwrap()).into_owned();
+    assert!(!text.contains("cmdstat_set"), "{text}");
 }

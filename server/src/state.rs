@@ -8,7 +8,7 @@ use parking_lot::RwLock;
 
 use crate::blocking::Blocking;
 use crate::clients::Clients;
-use crate::command_stats::CommandMetrics;
+use crate::command_stats::{CommandMetrics, CommandStats, ErrorStats};
 use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
@@ -68,6 +68,10 @@ pub struct NodeState {
     /// Per-command metric handles, registered at the first command (after
     /// the metrics recorder is installed).
     command_metrics: OnceLock<CommandMetrics>,
+    /// INFO commandstats, numbered at the first command.
+    command_stats: OnceLock<CommandStats>,
+    /// INFO errorstats and `total_error_replies`.
+    pub error_stats: ErrorStats,
     /// A stop was asked for (SHUTDOWN, SIGTERM): the node leaves its
     /// cluster gracefully, then triggers `shutdown`.
     pub stop: Shutdown,
@@ -120,6 +124,8 @@ impl NodeState {
             started: Instant::now(),
             run_id,
             command_metrics: OnceLock::new(),
+            command_stats: OnceLock::new(),
+            error_stats: ErrorStats::default(),
             stop: Shutdown::new(),
         })
     }
@@ -133,6 +139,14 @@ impl NodeState {
     {
         self.command_metrics
             .get_or_init(|| CommandMetrics::new(names()))
+    }
+
+    /// INFO commandstats' counters, with one slot per name `names` gives
+    /// (the command table's numbering) the first time.
+    #[inline]
+    pub fn command_stats(&self, names: impl FnOnce() -> Vec<String>) -> &CommandStats {
+        self.command_stats
+            .get_or_init(|| CommandStats::new(names()))
     }
 
     /// The port clients connect to.

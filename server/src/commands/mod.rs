@@ -47,6 +47,7 @@ mod sorted_set_pops;
 mod sorted_set_ranges;
 mod sorted_sets;
 pub mod spec;
+pub mod statistics;
 mod strings;
 pub mod subcommands;
 mod table;
@@ -293,6 +294,7 @@ impl<'a> Ctx<'a> {
 
     /// Replies with an error: `return ctx.fail(..)`.
     pub fn fail(&mut self, message: &str) -> Outcome {
+        self.node.error_stats.count(message.as_bytes());
         self.reply.error(message);
         Outcome::Failed
     }
@@ -428,6 +430,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         && !ctx.node.pause.is_paused()
         && ctx.store.make_room().is_err()
     {
+        statistics::reject(ctx.node, index, spec, args);
         return ctx.fail(args::OOM);
     }
     // A woken blocking command was counted when it first ran.
@@ -438,7 +441,10 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     // for a command EXEC or a script runs.
     let (_shared, _alone) = match pass_gate(node, spec, args, ctx.atomic) {
         Ok(held) => held,
-        Err(busy) => return ctx.fail(busy),
+        Err(busy) => {
+            statistics::reject(node, index, spec, args);
+            return ctx.fail(busy);
+        }
     };
     let first = counted && node.monitors.any() && monitoring::shown_first(spec);
     if first {
@@ -472,7 +478,14 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     }
     match ctx.deferred.take() {
         None if !counted => {}
-        None => record_run(ctx.node, index, spec, args, &ctx.session.handle, elapsed),
+        None => record_run(
+            ctx.node,
+            index,
+            spec,
+            args,
+            &ctx.session.handle,
+            (elapsed, outcome),
+        ),
         Some(deferred) => {
             // Recorded when the reply is ready, with the time spent running
             // it (not the time it waited for its turns on the worker).
@@ -484,7 +497,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
                 inner: deferred,
                 spent: elapsed,
                 finish: Some(Box::new(move |spent| {
-                    record_run(&node, index, &spec, owned.args(), &handle, spent);
+                    record_run(&node, index, &spec, owned.args(), &handle, (spent, outcome));
                 })),
             }));
         }
@@ -587,19 +600,25 @@ fn call_handler(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> Outcom
     })
 }
 
-/// Counts one run of command `index` that took `elapsed`: metrics, the
-/// slow log, the latency monitor.
+/// Counts one run of command `index` that took `elapsed` and ended with
+/// `outcome`: metrics, INFO commandstats, the slow log, the latency
+/// monitor.
 fn record_run(
     node: &NodeState,
     index: usize,
     spec: &CommandSpec,
     args: Args<'_>,
     handle: &ClientHandle,
-    elapsed: Duration,
+    (elapsed, outcome): (Duration, Outcome),
 ) {
     node.command_metrics(|| commands().iter().map(|c| c.name))
         .record(index, elapsed.as_secs_f64());
     let micros = elapsed.as_micros() as i64;
+    statistics::stats(node).record(
+        statistics::slot(index, spec, args),
+        micros as u64,
+        outcome == Outcome::Failed,
+    );
     if node.slowlog.is_slow(micros) {
         node.slowlog.record(
             args,

@@ -523,8 +523,9 @@ fn run_request(
             return step(deny_protected(node, session, replies));
         }
         transactions::fail_queueing(session);
-        Reply::new(&mut replies.output, session.resp3)
-            .error_bytes(&commands::unknown_command(args));
+        let error = commands::unknown_command(args);
+        node.error_stats.count(&error);
+        Reply::new(&mut replies.output, session.resp3).error_bytes(&error);
         return Step::Next;
     };
     match commands::admit(session, spec, args) {
@@ -532,6 +533,8 @@ fn run_request(
         Err(Refusal::Protected) => return step(deny_protected(node, session, replies)),
         Err(Refusal::Error(text)) => {
             transactions::fail_queueing(session);
+            commands::statistics::reject(node, index, spec, args);
+            node.error_stats.count(text.as_bytes());
             Reply::new(&mut replies.output, session.resp3).error(&text);
             return Step::Next;
         }
@@ -598,8 +601,9 @@ fn held_back(
         && session.subscriptions.as_ref().is_some_and(|s| s.any())
         && !pubsub::allowed_while_subscribed(spec)
     {
-        Reply::new(&mut replies.output, false)
-            .error(&pubsub::refused_while_subscribed(args.get(0)));
+        let error = pubsub::refused_while_subscribed(args.get(0));
+        node.error_stats.count(error.as_bytes());
+        Reply::new(&mut replies.output, false).error(&error);
         return true;
     }
     if !transactions::queueing(session, spec) {
@@ -607,6 +611,7 @@ fn held_back(
     }
     if let Some(Err(error)) = link.map(|l| l.check_queued(session, spec, args)) {
         transactions::fail_queueing(session);
+        node.error_stats.count(error.as_bytes());
         Reply::new(&mut replies.output, session.resp3).error(&error);
         return true;
     }
