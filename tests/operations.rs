@@ -3,7 +3,8 @@
 //! ending it), CLIENT PAUSE and UNPAUSE (what each mode holds, the order
 //! held requests run in, expiry waiting, Redis's errors), CLIENT REPLY
 //! (byte for byte against redis-server), INFO's section sets,
-//! commandstats, errorstats (against redis-server) and cpu.
+//! commandstats, errorstats (against redis-server) and cpu, COMMAND
+//! GETKEYS and GETKEYSANDFLAGS (against redis-server, RESP2 and RESP3).
 
 mod common;
 
@@ -454,4 +455,108 @@ fn commandstats_count_calls_failures_and_rejections() {
     let info = conn.call(&["INFO", "commandstats"]);
     let text = String::from_utf8_lossy(info.bytes().unwrap()).into_owned();
     assert!(!text.contains("cmdstat_set"), "{text}");
+}
+
+/// Requests whose keys COMMAND GETKEYS and GETKEYSANDFLAGS find: every
+/// shape of key spec, the flags of sources and destinations, the flags
+/// that depend on the arguments, subcommands, and Redis's errors.
+const KEYED: &[&[&str]] = &[
+    &["GET", "k"],
+    &["SET", "k", "v"],
+    &["SET", "k", "v", "GET"],
+    &["SET", "k", "v", "EX", "10", "get"],
+    &["GETDEL", "k"],
+    &["GETEX", "k", "PERSIST"],
+    &["APPEND", "k", "v"],
+    &["INCR", "k"],
+    &["MGET", "a", "b", "c"],
+    &["MSET", "a", "1", "b", "2"],
+    &["MSETNX", "a", "1", "b", "2"],
+    &["DEL", "a", "b"],
+    &["UNLINK", "a"],
+    &["EXISTS", "a", "b"],
+    &["EXPIRE", "k", "10"],
+    &["TTL", "k"],
+    &["TYPE", "k"],
+    &["RENAME", "a", "b"],
+    &["RENAMENX", "a", "b"],
+    &["COPY", "a", "b", "REPLACE"],
+    &["LPUSH", "l", "x"],
+    &["LPOP", "l"],
+    &["LRANGE", "l", "0", "-1"],
+    &["LMOVE", "a", "b", "LEFT", "RIGHT"],
+    &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+    &["RPOPLPUSH", "a", "b"],
+    &["LMPOP", "2", "a", "b", "LEFT"],
+    &["BLPOP", "a", "b", "0"],
+    &["HSET", "h", "f", "v"],
+    &["HGETALL", "h"],
+    &["HDEL", "h", "f"],
+    &["SADD", "s", "m"],
+    &["SMOVE", "a", "b", "m"],
+    &["SINTERSTORE", "d", "a", "b"],
+    &["SUNIONSTORE", "d", "a", "b"],
+    &["SDIFFSTORE", "d", "a", "b"],
+    &["SINTERCARD", "2", "a", "b"],
+    &["SUNION", "a", "b"],
+    &["ZADD", "z", "1", "m"],
+    &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+    &["ZINTERSTORE", "d", "2", "a", "b"],
+    &["ZDIFFSTORE", "d", "2", "a", "b"],
+    &["ZRANGESTORE", "d", "s", "0", "-1"],
+    &["ZMPOP", "2", "a", "b", "MIN"],
+    &["BZPOPMIN", "a", "b", "0"],
+    &["PFADD", "p", "x"],
+    &["PFCOUNT", "a", "b"],
+    &["PFMERGE", "d", "a", "b"],
+    &["SETBIT", "b", "1", "1"],
+    &["BITOP", "AND", "d", "a", "b"],
+    &["BITFIELD", "b", "GET", "u8", "0"],
+    &["BITFIELD", "b", "SET", "u8", "0", "1"],
+    &[
+        "BITFIELD", "b", "OVERFLOW", "WRAP", "INCRBY", "u8", "0", "1",
+    ],
+    &["BITFIELD_RO", "b", "GET", "u8", "0"],
+    &["LCS", "a", "b"],
+    &["EVAL", "return 1", "2", "a", "b", "arg"],
+    &["EVAL", "return 1", "0"],
+    &["EVAL_RO", "return 1", "1", "a"],
+    &["FCALL", "f", "1", "a"],
+    &["OBJECT", "ENCODING", "k"],
+    &["MEMORY", "USAGE", "k"],
+    &["WATCH", "a", "b"],
+    &["SPUBLISH", "ch", "m"],
+    &["PING"],
+    &["CLIENT", "LIST"],
+    &["CLIENT", "NOSUCH"],
+    &["NOSUCH", "a"],
+    &["ZUNIONSTORE", "d", "0"],
+    &["GET", "a", "b"],
+    &["LMPOP", "0", "a", "LEFT"],
+];
+
+#[test]
+fn command_getkeys_and_flags_are_redis_ones() {
+    let Some(redis) = RedisServer::start_or_skip("command_getkeys_and_flags_are_redis_ones") else {
+        return;
+    };
+    let node = TestServer::start();
+    let mut requests: Vec<Vec<Vec<u8>>> = Vec::new();
+    for keyed in KEYED {
+        for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+            let mut request = vec![b"COMMAND".to_vec(), sub.as_bytes().to_vec()];
+            request.extend(keyed.iter().map(|w| w.as_bytes().to_vec()));
+            requests.push(request);
+        }
+    }
+    let (mut theirs, mut ours) = (redis.raw(), node.raw());
+    for resp3 in [false, true] {
+        if resp3 {
+            theirs.hello(3);
+            ours.hello(3);
+        }
+        let differences =
+            common::redis_server::differing_replies(&mut theirs, &mut ours, &requests);
+        assert!(differences.is_empty(), "{}", differences.join("\n"));
+    }
 }

@@ -18,7 +18,10 @@ use crate::scripting::{Kind, LibraryInfo, RestorePolicy};
 
 const S: C = C::SCRIPTING;
 /// FCALL's flags: not from scripts, not in MONITOR, on stale replicas.
-const FCALL: F = F::NOSCRIPT.with(F::SKIP_MONITOR).with(F::STALE);
+const FCALL: F = F::NOSCRIPT
+    .with(F::SKIP_MONITOR)
+    .with(F::STALE)
+    .with(F::NO_MANDATORY_KEYS);
 const WRITE: F = F::NOSCRIPT.with(F::WRITE);
 
 /// This family's section of the command table.

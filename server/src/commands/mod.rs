@@ -26,6 +26,7 @@ mod hashes;
 mod hyperloglog;
 mod info;
 mod introspection;
+pub mod key_flags;
 mod keys;
 mod latency;
 mod lcs;

@@ -13,7 +13,10 @@ use crate::scripting::{Invocation, Kind, NOSCRIPT};
 
 const S: C = C::SCRIPTING;
 /// EVAL's flags: not from scripts, not in MONITOR, on stale replicas.
-const EVAL: F = F::NOSCRIPT.with(F::SKIP_MONITOR).with(F::STALE);
+const EVAL: F = F::NOSCRIPT
+    .with(F::SKIP_MONITOR)
+    .with(F::STALE)
+    .with(F::NO_MANDATORY_KEYS);
 /// SCRIPT's subcommands' flags.
 const SCRIPT: F = F::NOSCRIPT;
 
