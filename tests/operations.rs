@@ -4,7 +4,9 @@
 //! held requests run in, expiry waiting, Redis's errors), CLIENT REPLY
 //! (byte for byte against redis-server), INFO's section sets,
 //! commandstats, errorstats (against redis-server) and cpu, COMMAND
-//! GETKEYS and GETKEYSANDFLAGS (against redis-server, RESP2 and RESP3).
+//! GETKEYS and GETKEYSANDFLAGS (against redis-server, RESP2 and RESP3),
+//! CLIENT NO-TOUCH (OBJECT IDLETIME unmoved by reads, moved by TOUCH) and
+//! NO-EVICT (CLIENT LIST's flags, RESET).
 
 mod common;
 
@@ -559,4 +561,66 @@ fn command_getkeys_and_flags_are_redis_ones() {
             common::redis_server::differing_replies(&mut theirs, &mut ours, &requests);
         assert!(differences.is_empty(), "{}", differences.join("\n"));
     }
+}
+
+#[test]
+fn a_no_touch_client_leaves_idle_times_alone() {
+    let node = TestServer::with(&[("maxmemory-policy", "allkeys-lru")]);
+    let mut conn = node.raw();
+    conn.call(&["SET", "k", "v"]);
+    assert_eq!(
+        conn.call(&["CLIENT", "NO-TOUCH", "on"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    // Idle for a while (LRU time has a resolution of a second).
+    let idle_since = Instant::now();
+    common::eventually(DEADLINE, || {
+        idle_since.elapsed() > std::time::Duration::from_millis(2500)
+    });
+    assert_eq!(conn.call(&["GET", "k"]), Frame::Bulk(b"v".to_vec()));
+    let idle = |conn: &mut RawConn| match conn.call(&["OBJECT", "IDLETIME", "k"]) {
+        Frame::Int(n) => n,
+        other => panic!("OBJECT IDLETIME: {other:?}"),
+    };
+    assert!(idle(&mut conn) >= 2, "a no-touch GET touched the key");
+    let list = conn.call(&["CLIENT", "INFO"]);
+    let text = String::from_utf8_lossy(list.bytes().unwrap()).into_owned();
+    assert!(text.contains(" flags=T "), "{text}");
+    // TOUCH still touches.
+    assert_eq!(conn.call(&["TOUCH", "k"]), Frame::Int(1));
+    assert!(idle(&mut conn) <= 1, "TOUCH did not touch");
+    assert_eq!(
+        conn.call(&["CLIENT", "NO-TOUCH", "off"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    assert_eq!(
+        conn.call(&["CLIENT", "NO-TOUCH", "maybe"])
+            .error_text()
+            .as_deref(),
+        Some("ERR syntax error")
+    );
+}
+
+#[test]
+fn client_no_evict_is_recorded_and_reset() {
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    assert_eq!(
+        conn.call(&["CLIENT", "NO-EVICT", "ON"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    let flags = |conn: &mut RawConn| {
+        let info = conn.call(&["CLIENT", "INFO"]);
+        let text = String::from_utf8_lossy(info.bytes().unwrap()).into_owned();
+        text.split(' ')
+            .find_map(|f| f.strip_prefix("flags="))
+            .map(str::to_owned)
+            .expect("flags")
+    };
+    assert_eq!(flags(&mut conn), "e");
+    conn.call(&["CLIENT", "NO-TOUCH", "on"]);
+    assert_eq!(flags(&mut conn), "eT");
+    conn.call(&["RESET"]);
+    assert_eq!(flags(&mut conn), "N");
+    assert!(conn.call(&["CLIENT", "NO-EVICT", "x"]).is_error());
 }

@@ -41,6 +41,8 @@ pub struct ClientHandle {
     /// Parked by a blocking command (CLIENT LIST's `b` flag; exempt from
     /// the idle timeout, as in Redis).
     blocked: AtomicBool,
+    /// The [`Mode`] bits set (CLIENT LIST's `O`, `e`, `T` flags).
+    modes: AtomicU8,
     killed: AtomicBool,
     kill_waker: AtomicWaker,
 }
@@ -55,6 +57,40 @@ impl ClientHandle {
     /// Marks the client parked by a blocking command, or no longer.
     pub fn set_blocked(&self, blocked: bool) {
         self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
+    /// Sets or clears one of the client's modes.
+    pub fn set_mode(&self, mode: Mode, on: bool) {
+        if on {
+            self.modes.fetch_or(mode as u8, Ordering::Relaxed);
+        } else {
+            self.modes.fetch_and(!(mode as u8), Ordering::Relaxed);
+        }
+    }
+
+    /// True when `mode` is set.
+    pub fn has_mode(&self, mode: Mode) -> bool {
+        self.modes.load(Ordering::Relaxed) & mode as u8 != 0
+    }
+
+    /// CLIENT LIST's flags: `O` monitor, `b` blocked, `e` no-evict, `T`
+    /// no-touch, in Redis's order; `N` for none.
+    fn flags(&self) -> String {
+        let mut flags = String::new();
+        for (on, flag) in [
+            (self.has_mode(Mode::Monitor), 'O'),
+            (self.is_blocked(), 'b'),
+            (self.has_mode(Mode::NoEvict), 'e'),
+            (self.has_mode(Mode::NoTouch), 'T'),
+        ] {
+            if on {
+                flags.push(flag);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
     }
 
     /// True while parked by a blocking command.
@@ -110,7 +146,7 @@ impl ClientHandle {
             self.name_text(),
             now_ms.saturating_sub(self.created_ms) / 1000,
             self.idle_ms(now_ms) / 1000,
-            if self.is_blocked() { "b" } else { "N" },
+            self.flags(),
             self.db.load(Ordering::Relaxed),
             self.query_buffer.load(Ordering::Relaxed),
             command_name,
@@ -119,6 +155,18 @@ impl ClientHandle {
             lib_ver,
         )
     }
+}
+
+/// A client's modes other tasks may see (CLIENT LIST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// MONITOR.
+    Monitor = 1,
+    /// CLIENT NO-EVICT on.
+    NoEvict = 1 << 1,
+    /// CLIENT NO-TOUCH on.
+    NoTouch = 1 << 2,
 }
 
 /// All connected clients.
@@ -146,6 +194,7 @@ impl Clients {
             query_buffer: AtomicU64::new(0),
             db: AtomicU64::new(0),
             blocked: AtomicBool::new(false),
+            modes: AtomicU8::new(0),
             killed: AtomicBool::new(false),
             kill_waker: AtomicWaker::new(),
         });

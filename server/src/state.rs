@@ -30,6 +30,9 @@ pub struct NodeState {
     pub store: Store,
     /// A handle to each numbered database (SELECT), `store` first.
     pub databases: Vec<Store>,
+    /// The same handles for CLIENT NO-TOUCH clients: their reads leave
+    /// the keys' LRU/LFU access as it was.
+    pub untouched: Vec<Store>,
     /// Passed by every command, held alone by EXEC and scripts.
     pub gate: Gate,
     /// Lua scripts and functions, and the script running now.
@@ -97,15 +100,17 @@ impl NodeState {
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
             .collect();
-        let databases = (0..store.databases())
+        let databases: Vec<Store> = (0..store.databases())
             .map(|db| store.database(db))
             .collect();
+        let untouched = databases.iter().map(Store::untouched).collect();
         let shutdown = Shutdown::new();
         let stopping = shutdown.clone();
         let scripts = Scripts::new(Arc::new(move || stopping.is_triggered()), config.maxmemory);
         Arc::new(NodeState {
             store,
             databases,
+            untouched,
             gate: Gate::default(),
             scripts,
             watches: Arc::default(),
@@ -147,6 +152,17 @@ impl NodeState {
     pub fn command_stats(&self, names: impl FnOnce() -> Vec<String>) -> &CommandStats {
         self.command_stats
             .get_or_init(|| CommandStats::new(names()))
+    }
+
+    /// The handle to database `db` a session uses: [`NodeState::untouched`]
+    /// for a CLIENT NO-TOUCH client.
+    #[inline]
+    pub fn database(&self, db: usize, no_touch: bool) -> &Store {
+        if no_touch {
+            &self.untouched[db]
+        } else {
+            &self.databases[db]
+        }
     }
 
     /// The port clients connect to.

@@ -31,6 +31,8 @@ pub const COMMANDS: &[Cmd] = &[
         Sub::new("setname", setname, 3, LS, &["SETNAME <name>", "    Assign the name <name> to the current connection."]).acl(CN),
         Sub::new("pause", modes::pause, -3, LS.with(F::ADMIN), &["PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds."]).acl(CN),
         Sub::new("unpause", modes::unpause, 2, LS.with(F::ADMIN), &["UNPAUSE", "    Stop the current client pause, resuming traffic."]).acl(CN),
+        Sub::new("no-evict", modes::no_evict, 3, LS.with(F::ADMIN), &["NO-EVICT (ON|OFF)", "    Protect current client connection from eviction."]).acl(CN),
+        Sub::new("no-touch", modes::no_touch, 3, LS, &["NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on."]).acl(CN),
         Sub::new("reply", modes::reply, 3, LS, &["REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection."]).acl(CN),
         Sub::new("unblock", unblock, -3, LS.with(F::ADMIN), &["UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client."]).acl(CN),
     ]),

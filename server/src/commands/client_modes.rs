@@ -1,6 +1,7 @@
 //! CLIENT subcommands that change how the node treats clients: PAUSE and
 //! UNPAUSE (`crate::pause`), REPLY (the connection drops the replies,
-//! `pipeline`). Their rows are in `client_admin.rs`'s CLIENT
+//! `pipeline`), NO-EVICT and NO-TOUCH (reads through a store handle that
+//! leaves the keys' access time, `NodeState::untouched`). Their rows are in `client_admin.rs`'s CLIENT
 //! container; the handlers live apart so each CLIENT feature stays in its
 //! own place.
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use super::args::{is, parse_i64, SYNTAX};
 use super::{Ctx, Outcome};
+use crate::clients::Mode as ClientMode;
 use crate::pause::Mode;
 use crate::protocol::Args;
 
@@ -91,4 +93,49 @@ pub fn reply(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail(SYNTAX);
     }
     Outcome::Unchanged
+}
+
+/// `on` or `off`, any case.
+fn on_off(word: &[u8]) -> Option<bool> {
+    if is(word, "on") {
+        Some(true)
+    } else if is(word, "off") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// CLIENT NO-EVICT on|off: recorded and shown (CLIENT LIST's `e`). This
+/// node never evicts clients to bound their memory (Redis's
+/// `maxmemory-clients`), so it exempts the client from nothing more.
+pub fn no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let Some(on) = on_off(args.get(2)) else {
+        return ctx.fail(SYNTAX);
+    };
+    ctx.session.handle.set_mode(ClientMode::NoEvict, on);
+    ctx.reply.ok();
+    Outcome::Unchanged
+}
+
+/// CLIENT NO-TOUCH on|off: this client's reads leave the keys' LRU/LFU
+/// access time (OBJECT IDLETIME, eviction) as it was; TOUCH still
+/// touches.
+pub fn no_touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let Some(on) = on_off(args.get(2)) else {
+        return ctx.fail(SYNTAX);
+    };
+    ctx.session.no_touch = on;
+    ctx.session.handle.set_mode(ClientMode::NoTouch, on);
+    ctx.reply.ok();
+    Outcome::Unchanged
+}
+
+/// RESET: the modes back to a new connection's (replies on, evictable,
+/// touching).
+pub fn reset(ctx: &mut Ctx<'_>) {
+    ctx.session.reply_mode = ReplyMode::default();
+    ctx.session.no_touch = false;
+    ctx.session.handle.set_mode(ClientMode::NoEvict, false);
+    ctx.session.handle.set_mode(ClientMode::NoTouch, false);
 }

@@ -159,6 +159,8 @@ pub struct Session {
     pub pause_ticket: Option<crate::pause::Ticket>,
     /// CLIENT REPLY.
     pub reply_mode: client_modes::ReplyMode,
+    /// CLIENT NO-TOUCH: reads do not update the keys' LRU/LFU access.
+    pub no_touch: bool,
     /// The request runs again after its blocked client was woken: a
     /// blocking command keeps its place and deadline, and waits on where
     /// a first run would fail (a key of another type).
@@ -181,6 +183,7 @@ impl Session {
             monitor: None,
             pause_ticket: None,
             reply_mode: client_modes::ReplyMode::default(),
+            no_touch: false,
             protected,
             auth_failures: 0,
             woken: false,
@@ -262,7 +265,7 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         Ctx {
             node,
-            store: &node.databases[session.db],
+            store: node.database(session.db, session.no_touch),
             session,
             reply,
             after: After::Continue,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::script_host::effective_flags;
 use super::spec::{Categories, CommandSpec as Cmd, Flags as F, Routing};
 use super::{Ctx, Outcome, Session};
+use crate::clients::Mode;
 use crate::monitor::{Feed, Origin};
 use crate::protocol::Args;
 use crate::state::NodeState;
@@ -35,6 +36,7 @@ fn monitor(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     let feed = Feed::new(ctx.session.handle.clone(), limit);
     ctx.node.monitors.add(feed.clone());
     ctx.session.monitor = Some(feed);
+    ctx.session.handle.set_mode(Mode::Monitor, true);
     ctx.reply.ok();
     Outcome::Unchanged
 }
@@ -44,6 +46,7 @@ fn monitor(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
 pub fn stop(node: &NodeState, session: &mut Session) {
     if let Some(feed) = session.monitor.take() {
         node.monitors.remove(feed.id());
+        session.handle.set_mode(Mode::Monitor, false);
     }
 }
 

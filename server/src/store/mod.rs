@@ -107,6 +107,9 @@ pub struct Store {
     inner: Arc<Inner>,
     /// The database this handle addresses.
     db: usize,
+    /// Reads through this handle update the keys' LRU/LFU access (false:
+    /// a CLIENT NO-TOUCH client's handle).
+    touch: bool,
 }
 
 struct Inner {
@@ -141,6 +144,8 @@ pub struct KeyLock<'a> {
     pub now: u64,
     /// Current eviction policy (decides what the access field means).
     pub policy: EvictionPolicy,
+    /// `find` updates the access time (see [`Store::untouched`]).
+    touch: bool,
     lazyfree: &'a lazyfree::LazyFree,
 }
 
@@ -151,9 +156,20 @@ impl KeyLock<'_> {
         self.shard.find(self.hash, key, self.now)
     }
 
-    /// The live entry for `key`, touching its access time (LRU/LFU).
+    /// The live entry for `key`, touching its access time (LRU/LFU)
+    /// unless the handle is [`Store::untouched`].
     #[inline]
     pub fn find(&mut self, key: &[u8]) -> Option<usize> {
+        if !self.touch {
+            return self.peek(key);
+        }
+        self.touch(key)
+    }
+
+    /// The live entry for `key`, touching its access time whatever the
+    /// handle (TOUCH).
+    #[inline]
+    pub fn touch(&mut self, key: &[u8]) -> Option<usize> {
         let index = self.shard.find(self.hash, key, self.now)?;
         let entry = self.shard.at_mut(index);
         let access = touched(self.policy, entry.access(), self.now);
@@ -275,10 +291,10 @@ impl MultiLock<'_> {
 
     /// The live entry for `key` (touching it) and its shard.
     pub fn find(&mut self, key: &[u8]) -> (Option<usize>, &mut Shard, u64) {
-        let (now, policy) = (self.now, self.policy);
+        let (now, policy, touch) = (self.now, self.policy, self.store.touch);
         let (shard, hash) = self.shard(key);
         let found = shard.find(hash, key, now);
-        if let Some(index) = found {
+        if let Some(index) = found.filter(|_| touch) {
             let entry = shard.at_mut(index);
             let access = touched(policy, entry.access(), now);
             entry.set_access(access);
@@ -342,6 +358,7 @@ impl Store {
         gauge.sample();
         Store {
             db: 0,
+            touch: true,
             inner: Arc::new(Inner {
                 shards,
                 per_db: count,
@@ -374,6 +391,16 @@ impl Store {
         Store {
             inner: self.inner.clone(),
             db,
+            touch: true,
+        }
+    }
+
+    /// This handle, but its reads leave the keys' LRU/LFU access as it
+    /// was (a CLIENT NO-TOUCH client's; TOUCH still touches).
+    pub fn untouched(&self) -> Store {
+        Store {
+            touch: false,
+            ..self.clone()
         }
     }
 
@@ -435,6 +462,7 @@ impl Store {
             hash,
             now: self.now(),
             policy: self.policy(),
+            touch: self.touch,
             lazyfree: &self.inner.lazyfree,
         }
     }
@@ -457,6 +485,7 @@ impl Store {
             hash,
             now: self.now(),
             policy: self.policy(),
+            touch: self.touch,
             lazyfree: &self.inner.lazyfree,
         };
         if here < there {
