@@ -6,7 +6,7 @@
 //! commandstats, errorstats (against redis-server) and cpu, COMMAND
 //! GETKEYS and GETKEYSANDFLAGS (against redis-server, RESP2 and RESP3),
 //! CLIENT NO-TOUCH (OBJECT IDLETIME unmoved by reads, moved by TOUCH) and
-//! NO-EVICT (CLIENT LIST's flags, RESET).
+//! NO-EVICT (CLIENT LIST's flags, RESET), LATENCY DOCTOR.
 
 mod common;
 
@@ -623,4 +623,19 @@ fn client_no_evict_is_recorded_and_reset() {
     conn.call(&["RESET"]);
     assert_eq!(flags(&mut conn), "N");
     assert!(conn.call(&["CLIENT", "NO-EVICT", "x"]).is_error());
+}
+
+#[test]
+fn latency_doctor_says_when_there_is_nothing_to_report() {
+    let node = TestServer::start();
+    let mut conn = node.raw();
+    let report = |conn: &mut RawConn| {
+        let reply = conn.call(&["LATENCY", "DOCTOR"]);
+        String::from_utf8_lossy(reply.bytes().expect("a report")).into_owned()
+    };
+    assert!(report(&mut conn)
+        .starts_with("I'm sorry, Dave, I can't do that. Latency monitoring is disabled"));
+    conn.call(&["CONFIG", "SET", "latency-monitor-threshold", "100"]);
+    assert!(report(&mut conn).starts_with("Dave, no latency spike was observed"));
+    assert!(conn.call(&["LATENCY", "DOCTOR", "x"]).is_error());
 }
