@@ -632,10 +632,12 @@ fn keep_replies_countable(argv: &mut [Vec<u8>]) {
     if argv.len() == 1 && is(argv, 0, "monitor") {
         argv[0] = b"PING".to_vec();
     }
-    if argv.len() == 3 && is(argv, 0, "client") && is(argv, 1, "reply") {
-        if is(argv, 2, "off") || is(argv, 2, "skip") {
-            argv[2] = b"ON".to_vec();
-        }
+    if argv.len() == 3
+        && is(argv, 0, "client")
+        && is(argv, 1, "reply")
+        && (is(argv, 2, "off") || is(argv, 2, "skip"))
+    {
+        argv[2] = b"ON".to_vec();
     }
     if argv.len() >= 3 && is(argv, 0, "client") && is(argv, 1, "pause") {
         let long = std::str::from_utf8(&argv[2])
