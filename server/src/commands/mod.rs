@@ -16,6 +16,7 @@ mod bitfield;
 mod bitmaps;
 mod client_admin;
 pub mod client_modes;
+mod cluster_port;
 mod clustering;
 mod command;
 mod configuration;
@@ -71,6 +72,7 @@ use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::{unix_ms, CollectionType, Store, WrongType};
 
+pub use cluster_port::ClusterPort;
 pub use clustering::{ClusterOp, DISABLED};
 pub use info::SECTIONS as INFO_SECTIONS;
 pub(crate) use owned_args::OwnedArgs;
@@ -195,31 +197,6 @@ impl Session {
     pub fn may_block(&self) -> bool {
         !self.peer
     }
-}
-
-/// What the command handlers need from the cluster layer: the cluster
-/// implements it once per connection (with that connection's cluster
-/// state), so this module does not depend on the cluster's.
-pub trait ClusterPort {
-    /// Runs a command of the cluster's own family.
-    fn run(&mut self, ctx: &mut Ctx<'_>, op: ClusterOp, args: Args<'_>) -> Outcome;
-    /// INFO's cluster section: its fields without the `cluster_` prefix.
-    fn info(&self) -> Vec<(&'static str, String)>;
-    /// RESET: the connection's cluster state back to a new connection's.
-    fn reset(&mut self);
-    /// Whether `what` (WATCH, SSUBSCRIBE) may act on `key` here: `Err` is
-    /// the reply when another node owns it (a watch or a subscription here
-    /// would never see its writes or messages).
-    fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String>;
-    /// Sends a PUBLISH to every other node of the cluster (their
-    /// subscribers get it; the reply counts this node's only, as Redis
-    /// Cluster's).
-    fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]);
-    /// Which keys this node serves (a script may touch no others).
-    fn local_keys(&self) -> LocalKeys;
-    /// Sends the request to every other node of the cluster, without
-    /// waiting (SCRIPT LOAD, FUNCTION LOAD: each node keeps its own).
-    fn broadcast(&mut self, args: Args<'_>);
 }
 
 /// Everything a handler can reach.
