@@ -49,6 +49,8 @@ pub struct ClientHandle {
     pub inbox: Inbox,
     /// CLIENT TRACKING: mode and redirect target.
     pub tracking: TrackingState,
+    /// The [`Mode`] bits set (CLIENT LIST's `O`, `e`, `T` flags).
+    modes: AtomicU8,
     killed: AtomicBool,
     /// Wakes the connection when it is killed or a push arrives.
     kill_waker: AtomicWaker,
@@ -88,6 +90,42 @@ impl ClientHandle {
     /// Marks the client parked by a blocking command, or no longer.
     pub fn set_blocked(&self, blocked: bool) {
         self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
+    /// Sets or clears one of the client's modes.
+    pub fn set_mode(&self, mode: Mode, on: bool) {
+        if on {
+            self.modes.fetch_or(mode as u8, Ordering::Relaxed);
+        } else {
+            self.modes.fetch_and(!(mode as u8), Ordering::Relaxed);
+        }
+    }
+
+    /// True when `mode` is set.
+    pub fn has_mode(&self, mode: Mode) -> bool {
+        self.modes.load(Ordering::Relaxed) & mode as u8 != 0
+    }
+
+    /// CLIENT LIST's flags: `O` monitor, `b` blocked, `e` no-evict, `T`
+    /// no-touch, in Redis's order; `N` for none.
+    fn flags(&self, tracking: &str) -> String {
+        let mut flags = String::new();
+        let modes = [
+            (self.has_mode(Mode::Monitor), "O"),
+            (self.is_blocked(), "b"),
+            (true, tracking),
+            (self.has_mode(Mode::NoEvict), "e"),
+            (self.has_mode(Mode::NoTouch), "T"),
+        ];
+        for (on, flag) in modes {
+            if on {
+                flags.push_str(flag);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
     }
 
     /// True while parked by a blocking command.
@@ -136,11 +174,6 @@ impl ClientHandle {
             )
         };
         let (tracking, redir) = self.tracking.describe();
-        let mut flags = String::from(if self.is_blocked() { "b" } else { "" });
-        flags.push_str(&tracking);
-        if flags.is_empty() {
-            flags.push('N');
-        }
         format!(
             "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
@@ -149,7 +182,7 @@ impl ClientHandle {
             self.name_text(),
             now_ms.saturating_sub(self.created_ms) / 1000,
             self.idle_ms(now_ms) / 1000,
-            flags,
+            self.flags(&tracking),
             self.db.load(Ordering::Relaxed),
             self.query_buffer.load(Ordering::Relaxed),
             command_name,
@@ -159,6 +192,18 @@ impl ClientHandle {
             lib_ver,
         )
     }
+}
+
+/// A client's modes other tasks may see (CLIENT LIST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// MONITOR.
+    Monitor = 1,
+    /// CLIENT NO-EVICT on.
+    NoEvict = 1 << 1,
+    /// CLIENT NO-TOUCH on.
+    NoTouch = 1 << 2,
 }
 
 /// All connected clients.
@@ -188,6 +233,7 @@ impl Clients {
             blocked: AtomicBool::new(false),
             inbox: Inbox::default(),
             tracking: TrackingState::default(),
+            modes: AtomicU8::new(0),
             killed: AtomicBool::new(false),
             kill_waker: AtomicWaker::new(),
         });

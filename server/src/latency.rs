@@ -1,7 +1,8 @@
-//! The latency monitor (LATENCY LATEST / HISTORY / RESET): records events
-//! that took at least `latency-monitor-threshold` milliseconds, keeping per
-//! event the latest and the highest latency and a short history. A
-//! threshold of 0 disables it, as in Redis.
+//! The latency monitor (LATENCY LATEST / HISTORY / RESET / DOCTOR):
+//! records events that took at least `latency-monitor-threshold`
+//! milliseconds, keeping per event the latest and the highest latency and
+//! a short history, and reports on them in Redis's words. A threshold of 0
+//! disables it, as in Redis.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,6 +92,56 @@ impl LatencyMonitor {
     }
 }
 
+/// LATENCY DOCTOR's report, in Redis's style: each event's spikes
+/// (count, average, mean deviation, mean period between spikes, worst),
+/// then advice; Redis's sentences when nothing was observed or the
+/// monitor is off. `slowlog_slower_than` (µs) decides the slow log advice.
+pub fn doctor(monitor: &LatencyMonitor, slowlog_slower_than: i64) -> String {
+    let events = monitor.snapshot();
+    let threshold = monitor.threshold_ms.load(Ordering::Relaxed);
+    if events.is_empty() && threshold == 0 {
+        return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_owned();
+    }
+    if events.is_empty() {
+        return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n".to_owned();
+    }
+    let mut report = String::from(
+        "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n",
+    );
+    for (i, (name, record)) in events.iter().enumerate() {
+        let samples: Vec<f64> = record.history.iter().map(|&(_, ms)| ms as f64).collect();
+        let count = samples.len().max(1) as f64;
+        let average = samples.iter().sum::<f64>() / count;
+        let deviation = samples.iter().map(|ms| (ms - average).abs()).sum::<f64>() / count;
+        let period = match (record.history.front(), record.history.back()) {
+            (Some(&(first, _)), Some(&(last, _))) if samples.len() > 1 => {
+                (last - first) as f64 / (samples.len() - 1) as f64
+            }
+            _ => 0.0,
+        };
+        report.push_str(&format!(
+            "{}. {name}: {} latency spikes (average {}ms, mean deviation {}ms, period {period:.2} sec). Worst all time event {}ms.\n",
+            i + 1,
+            samples.len(),
+            average as u64,
+            deviation as u64,
+            record.max_ms
+        ));
+    }
+    report.push_str("\nI have a few advices for you:\n\n");
+    if events.iter().any(|(name, _)| *name == "command") {
+        let threshold_us = i64::try_from(threshold.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if slowlog_slower_than < 0 || slowlog_slower_than > threshold_us {
+            report.push_str(&format!("- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {threshold_us}'.\n"));
+        }
+        report.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+        report.push_str("- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
+    } else {
+        report.push_str("- While there are latency events logged, I'm not able to suggest any easy fix. Please use the Redis community to get some help, providing this report in your request.\n");
+    }
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +167,25 @@ mod tests {
         assert!(!m.is_notable(u64::MAX - 1));
         m.set_threshold(i64::MAX as u64);
         assert!(!m.is_notable(1_000_000));
+    }
+
+    #[test]
+    fn the_doctor_reports_spikes_or_their_absence() {
+        let m = LatencyMonitor::new(0);
+        assert!(doctor(&m, 10_000).starts_with("I'm sorry, Dave"));
+        m.set_threshold(5);
+        assert!(doctor(&m, 10_000).starts_with("Dave, no latency spike"));
+        m.record("command", 10, 20);
+        m.record("command", 12, 40);
+        let report = doctor(&m, 10_000);
+        assert!(
+            report.contains("1. command: 2 latency spikes (average 30ms, mean deviation 10ms, period 2.00 sec). Worst all time event 40ms."),
+            "{report}"
+        );
+        assert!(
+            report.contains("CONFIG SET slowlog-log-slower-than 5000"),
+            "{report}"
+        );
     }
 
     #[test]

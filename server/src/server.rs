@@ -165,8 +165,11 @@ fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
                         node.clients
                             .kill_where(|c| !c.is_blocked() && c.idle_ms(now) > timeout_ms);
                     }
-                    let budget = node.store.expire_budget(CRON_PERIOD);
-                    node.store.expire_cycle(budget);
+                    // No active expiry while clients are paused, as Redis.
+                    if !node.pause.is_paused() {
+                        let budget = node.store.expire_budget(CRON_PERIOD);
+                        node.store.expire_cycle(budget);
+                    }
                 }
                 let pause = if node.store.maxmemory() > 0 {
                     MEMORY_SAMPLE_PERIOD

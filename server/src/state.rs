@@ -8,11 +8,13 @@ use parking_lot::RwLock;
 
 use crate::blocking::Blocking;
 use crate::clients::Clients;
-use crate::command_stats::CommandMetrics;
+use crate::command_stats::{CommandMetrics, CommandStats, ErrorStats};
 use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
+use crate::monitor::Monitors;
 use crate::notify::{Classes, KeyspaceEvents};
+use crate::pause::Pause;
 use crate::protocol::Limits;
 use crate::pubsub::PubSub;
 use crate::scripting::Scripts;
@@ -30,6 +32,9 @@ pub struct NodeState {
     pub store: Store,
     /// A handle to each numbered database (SELECT), `store` first.
     pub databases: Vec<Store>,
+    /// The same handles for CLIENT NO-TOUCH clients: their reads leave
+    /// the keys' LRU/LFU access as it was.
+    pub untouched: Vec<Store>,
     /// Passed by every command, held alone by EXEC and scripts.
     pub gate: Gate,
     /// Lua scripts and functions, and the script running now.
@@ -57,6 +62,10 @@ pub struct NodeState {
     pub slowlog: SlowLog,
     /// Events over the latency threshold.
     pub latency: LatencyMonitor,
+    /// The clients in MONITOR mode.
+    pub monitors: Monitors,
+    /// CLIENT PAUSE.
+    pub pause: Pause,
     /// Stops everything.
     pub shutdown: Shutdown,
     /// When the node started.
@@ -68,6 +77,10 @@ pub struct NodeState {
     /// Per-command metric handles, registered at the first command (after
     /// the metrics recorder is installed).
     command_metrics: OnceLock<CommandMetrics>,
+    /// INFO commandstats, numbered at the first command.
+    command_stats: OnceLock<CommandStats>,
+    /// INFO errorstats and `total_error_replies`.
+    pub error_stats: ErrorStats,
     /// A stop was asked for (SHUTDOWN, SIGTERM): the node leaves its
     /// cluster gracefully, then triggers `shutdown`.
     pub stop: Shutdown,
@@ -93,9 +106,10 @@ impl NodeState {
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
             .collect();
-        let databases = (0..store.databases())
+        let databases: Vec<Store> = (0..store.databases())
             .map(|db| store.database(db))
             .collect();
+        let untouched = databases.iter().map(Store::untouched).collect();
         let shutdown = Shutdown::new();
         let stopping = shutdown.clone();
         let scripts = Scripts::new(Arc::new(move || stopping.is_triggered()), config.maxmemory);
@@ -116,6 +130,7 @@ impl NodeState {
         Arc::new(NodeState {
             store,
             databases,
+            untouched,
             gate: Gate::default(),
             scripts,
             watches: Arc::default(),
@@ -125,6 +140,8 @@ impl NodeState {
             port: AtomicU16::new(config.port),
             slowlog: SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len),
             latency: LatencyMonitor::new(config.latency_monitor_threshold),
+            monitors: Monitors::default(),
+            pause: Pause::default(),
             config: RwLock::new(config),
             config_version: AtomicU64::new(0),
             stats: ServerStats::default(),
@@ -134,6 +151,8 @@ impl NodeState {
             started: Instant::now(),
             run_id,
             command_metrics: OnceLock::new(),
+            command_stats: OnceLock::new(),
+            error_stats: ErrorStats::default(),
             stop: Shutdown::new(),
         })
     }
@@ -147,6 +166,25 @@ impl NodeState {
     {
         self.command_metrics
             .get_or_init(|| CommandMetrics::new(names()))
+    }
+
+    /// INFO commandstats' counters, with one slot per name `names` gives
+    /// (the command table's numbering) the first time.
+    #[inline]
+    pub fn command_stats(&self, names: impl FnOnce() -> Vec<String>) -> &CommandStats {
+        self.command_stats
+            .get_or_init(|| CommandStats::new(names()))
+    }
+
+    /// The handle to database `db` a session uses: [`NodeState::untouched`]
+    /// for a CLIENT NO-TOUCH client.
+    #[inline]
+    pub fn database(&self, db: usize, no_touch: bool) -> &Store {
+        if no_touch {
+            &self.untouched[db]
+        } else {
+            &self.databases[db]
+        }
     }
 
     /// The port clients connect to.

@@ -537,6 +537,7 @@ fn cluster(g: &mut Gen, argv: &mut Vec<Vec<u8>>) {
 /// lists (a SHUTDOWN that would stop the node gets `ABORT` in `argv`).
 fn make_safe(g: &mut Gen, argv: &mut [Vec<u8>]) {
     let name = argv[0].to_ascii_lowercase();
+    keep_replies_countable(argv);
     // WAIT blocks up to its timeout in a cluster (0: up to a minute).
     if name == b"wait" && argv.len() == 3 {
         let blocks = std::str::from_utf8(&argv[2])
@@ -616,6 +617,37 @@ fn is_far_bit_offset(arg: &[u8]) -> bool {
         .ok()
         .and_then(|t| t.parse::<i64>().ok())
         .is_some_and(|n| n.saturating_mul(scale) > 8 << 20)
+}
+
+/// Keeps the commands that change a connection's replies to forms the
+/// harness can count: MONITOR (a stream of lines) becomes PING, CLIENT
+/// REPLY OFF or SKIP (dropped replies) becomes ON, and CLIENT PAUSE
+/// (every client held) lasts a millisecond at most. Their malformed forms
+/// stay, for their errors.
+fn keep_replies_countable(argv: &mut [Vec<u8>]) {
+    let is = |argv: &[Vec<u8>], i: usize, w: &str| {
+        argv.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    if argv.len() == 1 && is(argv, 0, "monitor") {
+        argv[0] = b"PING".to_vec();
+    }
+    if argv.len() == 3
+        && is(argv, 0, "client")
+        && is(argv, 1, "reply")
+        && (is(argv, 2, "off") || is(argv, 2, "skip"))
+    {
+        argv[2] = b"ON".to_vec();
+    }
+    if argv.len() >= 3 && is(argv, 0, "client") && is(argv, 1, "pause") {
+        let long = std::str::from_utf8(&argv[2])
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|ms| ms > 1);
+        if long {
+            argv[2] = b"1".to_vec();
+        }
+    }
 }
 
 /// True for requests after which the node may close the connection on

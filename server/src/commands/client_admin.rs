@@ -1,10 +1,12 @@
 //! CLIENT: the connected clients as a client sees and manages them (ID,
 //! GETNAME, SETNAME, INFO, LIST, SETINFO, KILL, UNBLOCK; the tracking
-//! subcommands' handlers are in `client_tracking.rs`).
+//! subcommands' handlers are in `client_tracking.rs`, PAUSE and the other
+//! modes in `client_modes.rs`).
 
 use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
+use super::client_modes as modes;
 use super::client_tracking::{caching, getredir, tracking, trackinginfo};
 use super::session::valid_name;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
@@ -29,11 +31,16 @@ pub const COMMANDS: &[Cmd] = &[
         Sub::new("info", info, 2, LS, &["INFO", "    Return information about the current client connection."]).acl(CN),
         Sub::new("kill", kill, -3, LS.with(F::ADMIN), &["KILL <ip:port>", "    Kill connection made from <ip:port>.", "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO)."]).acl(CN),
         Sub::new("list", list, -2, LS.with(F::ADMIN), &["LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections."]).acl(CN),
+        Sub::new("no-evict", modes::no_evict, 3, LS.with(F::ADMIN), &["NO-EVICT (ON|OFF)", "    Protect current client connection from eviction."]).acl(CN),
+        Sub::new("no-touch", modes::no_touch, 3, LS, &["NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on."]).acl(CN),
+        Sub::new("pause", modes::pause, -3, LS.with(F::ADMIN), &["PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds."]).acl(CN),
+        Sub::new("reply", modes::reply, 3, LS, &["REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection."]).acl(CN),
         Sub::new("setinfo", setinfo, 4, LS, &["SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER."]).acl(CN),
         Sub::new("setname", setname, 3, LS, &["SETNAME <name>", "    Assign the name <name> to the current connection."]).acl(CN),
         Sub::new("tracking", tracking, -3, LS, &["TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]", "         [OPTIN] [OPTOUT] [NOLOOP]", "    Control server assisted client side caching."]).acl(CN),
         Sub::new("trackinginfo", trackinginfo, 2, LS, &["TRACKINGINFO", "    Report tracking status for the current connection."]).acl(CN),
         Sub::new("unblock", unblock, -3, LS.with(F::ADMIN), &["UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client."]).acl(CN),
+        Sub::new("unpause", modes::unpause, 2, LS.with(F::ADMIN), &["UNPAUSE", "    Stop the current client pause, resuming traffic."]).acl(CN),
     ]),
 ];
 

@@ -1,9 +1,10 @@
 //! COMMAND: the command table as clients read it (COUNT, LIST, INFO, DOCS,
-//! GETKEYS), in Redis 7's reply formats. Cluster clients (redis-py's
+//! GETKEYS, GETKEYSANDFLAGS), in Redis 7's reply formats. Cluster clients (redis-py's
 //! `RedisCluster` among them) learn key positions here.
 
+use super::key_flags::{self, KeyFlags};
 use super::spec::flag_sets::LS;
-use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
 use crate::protocol::Args;
@@ -16,7 +17,8 @@ pub const COMMANDS: &[Cmd] = &[
         Sub::new("list", list, -2, LS, &["LIST", "    Return a list of all commands in this Redis server."]).acl(C::CONNECTION),
         Sub::new("info", info, -2, LS, &["INFO [<command-name> ...]", "    Return details about multiple Redis commands.", "    If no command names are given, documentation details for all", "    commands are returned."]).acl(C::CONNECTION),
         Sub::new("docs", docs, -2, LS, &["DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.", "    If no command names are given, documentation details for all", "    commands are returned."]).acl(C::CONNECTION),
-        Sub::new("getkeys", getkeys, -3, LS, &["GETKEYS <full-command>", "    Return the keys from a full Redis command."]).acl(C::CONNECTION),
+        Sub::new("getkeys", getkeys, -4, LS, &["GETKEYS <full-command>", "    Return the keys from a full Redis command."]).acl(C::CONNECTION),
+        Sub::new("getkeysandflags", getkeys_and_flags, -4, LS, &["GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full Redis command."]).acl(C::CONNECTION),
     ]),
 ];
 
@@ -67,31 +69,82 @@ fn write_docs(ctx: &mut Ctx<'_>, spec: &Cmd) {
     ctx.reply.bulk(spec.group.as_bytes());
 }
 
+/// The command a COMMAND GETKEYS request names, its name for the key
+/// flags (`container|name` for a subcommand) and the positions of its
+/// keys in `request`; `Err`: Redis's error.
+fn request_keys(request: Args<'_>) -> Result<(Cmd, String, Vec<usize>), &'static str> {
+    let Some(container) = super::lookup_listed(request.get(0)) else {
+        return Err("ERR Invalid command specified");
+    };
+    let (spec, name) = if container.subcommands.is_empty() || request.len() < 2 {
+        (*container, container.name.to_owned())
+    } else {
+        let name = request.get(1);
+        let Some(sub) = container
+            .subcommands
+            .iter()
+            .find(|sub| name.eq_ignore_ascii_case(sub.name().as_bytes()))
+        else {
+            return Err("ERR Invalid command specified");
+        };
+        (
+            sub.as_command(container),
+            format!("{}|{}", container.name, sub.name()),
+        )
+    };
+    if !spec.arity_ok(request.len()) {
+        return Err("ERR Invalid number of arguments specified for command");
+    }
+    let has_keys = key_flags::specs(&name).is_some_and(|specs| !specs[0].has(KeyFlags::NOT_KEY));
+    if matches!(spec.keys, KeySpec::None) || !has_keys {
+        return Err("ERR The command has no key arguments");
+    }
+    let positions = spec.keys.positions(request);
+    if positions.is_empty() && !spec.has(F::NO_MANDATORY_KEYS) {
+        return Err("ERR Invalid arguments specified for command");
+    }
+    Ok((spec, name, positions))
+}
+
 /// COMMAND GETKEYS command arg...: the keys of that request, as the
 /// table's key spec finds them.
 fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let request = args.slice_from(2);
-    let Some(container) = super::lookup_listed(request.get(0)) else {
-        return ctx.fail("ERR Invalid command specified");
+    let (_, _, positions) = match request_keys(request) {
+        Ok(found) => found,
+        Err(error) => return ctx.fail(error),
     };
-    // A container's keys are its subcommand's.
-    let sub = request.try_get(1).and_then(|name| {
-        container
-            .subcommands
-            .iter()
-            .find(|sub| name.eq_ignore_ascii_case(sub.name().as_bytes()))
-    });
-    let spec = sub.map_or(*container, |sub| sub.as_command(container));
-    if !spec.arity_ok(request.len()) {
-        return ctx.fail("ERR Invalid number of arguments specified for command");
-    }
-    let positions = spec.keys.positions(request);
-    if matches!(spec.keys, KeySpec::None) || positions.is_empty() {
-        return ctx.fail("ERR The command has no key arguments");
-    }
     ctx.reply.array(positions.len());
     for position in positions {
         ctx.reply.bulk(request.get(position));
+    }
+    Outcome::Unchanged
+}
+
+/// COMMAND GETKEYSANDFLAGS command arg...: each key of that request with
+/// its key-spec flags (`key_flags.rs`).
+fn getkeys_and_flags(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let request = args.slice_from(2);
+    let (_, name, positions) = match request_keys(request) {
+        Ok(found) => found,
+        Err(error) => return ctx.fail(error),
+    };
+    let specs = key_flags::specs(&name).unwrap_or_default();
+    ctx.reply.array(positions.len());
+    for (nth, position) in positions.into_iter().enumerate() {
+        ctx.reply.array(2);
+        ctx.reply.bulk(request.get(position));
+        let flags: Vec<&str> = if specs.is_empty() {
+            Vec::new()
+        } else {
+            key_flags::flags_of_key(&name, specs, nth, request)
+                .names()
+                .collect()
+        };
+        ctx.reply.set(flags.len());
+        for flag in flags {
+            ctx.reply.simple(flag);
+        }
     }
     Outcome::Unchanged
 }

@@ -134,6 +134,8 @@ fn resetstat(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.node.stats.reset();
     ctx.store.reset_stats();
     ctx.node.slowlog.reset();
+    super::statistics::stats(ctx.node).reset();
+    ctx.node.error_stats.reset();
     ctx.reply.ok();
     Outcome::Unchanged
 }

@@ -65,7 +65,7 @@ pub fn switch_to(ctx: &mut Ctx<'_>, db: usize) {
     ctx.session.db = db;
     ctx.session.handle.db.store(db as u64, Ordering::Relaxed);
     let node = ctx.node;
-    ctx.store = &node.databases[db];
+    ctx.store = node.database(db, ctx.session.no_touch);
 }
 
 /// SWAPDB index1 index2

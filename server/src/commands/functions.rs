@@ -18,13 +18,16 @@ use crate::scripting::{Kind, LibraryInfo, RestorePolicy};
 
 const S: C = C::SCRIPTING;
 /// FCALL's flags: not from scripts, not in MONITOR, on stale replicas.
-const FCALL: F = F::NOSCRIPT.with(F::SKIP_MONITOR).with(F::STALE);
+const FCALL: F = F::NOSCRIPT
+    .with(F::SKIP_MONITOR)
+    .with(F::STALE)
+    .with(F::NO_MANDATORY_KEYS);
 const WRITE: F = F::NOSCRIPT.with(F::WRITE);
 
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("fcall", fcall, -3, FCALL, "scripting", "Invokes a function.").keys(NUMKEYS).acl(S),
+    Cmd::new("fcall", fcall, -3, FCALL.with(F::MAY_REPLICATE), "scripting", "Invokes a function.").keys(NUMKEYS).acl(S),
     Cmd::new("fcall_ro", fcall_ro, -3, FCALL.with(F::READONLY), "scripting", "Invokes a read-only function.").keys(NUMKEYS).acl(S),
     Cmd::new("function", container, -2, F::NONE, "scripting", "A container for function commands.").subcommands(FUNCTION_SUBCOMMANDS),
 ];

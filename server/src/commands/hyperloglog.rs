@@ -6,7 +6,7 @@
 
 use super::args::WRONGTYPE;
 use super::spec::flag_sets::{R, WM, WMF};
-use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
 use super::{Ctx, Outcome};
 use crate::hyperloglog::{self as hll, dense, Corrupt, Encoding, HEADER, REGISTERS};
 use crate::notify::Classes as N;
@@ -19,7 +19,7 @@ const H: C = C::HYPERLOGLOG;
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
     Cmd::new("pfadd", pfadd, -2, WMF, "hyperloglog", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(H).event(N::STRING, "pfadd"),
-    Cmd::new("pfcount", pfcount, -2, R, "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).").keys(KeySpec::ALL).acl(H).routing(Routing::Gather),
+    Cmd::new("pfcount", pfcount, -2, R.with(F::MAY_REPLICATE), "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).").keys(KeySpec::ALL).acl(H).routing(Routing::Gather),
     Cmd::new("pfmerge", pfmerge, -2, WM, "hyperloglog", "Merges one or more HyperLogLog values into a single key.").keys(KeySpec::ALL).acl(H).event(N::STRING, "pfadd"),
 ];
 

@@ -1,5 +1,7 @@
 //! INFO: the node's figures in Redis's sections and field names (server,
-//! clients, memory, persistence, stats, replication, cluster, keyspace).
+//! clients, memory, persistence, stats, replication, cpu, modules,
+//! commandstats, errorstats, cluster, keyspace), and Redis's section
+//! sets (`default`, `all`, `everything`).
 
 use std::fmt::Write as _;
 
@@ -43,18 +45,26 @@ fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-/// The sections INFO prints, in order; a request names some of them, or
-/// `all`, `everything` or `default` for every one.
-pub const SECTIONS: [&str; 8] = [
+/// The sections INFO prints, in Redis's order; a request names some of
+/// them, or a set: `default` (no name: the same), `all` or `everything`.
+pub const SECTIONS: [&str; 12] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
     "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
+
+/// The sections `all` and `everything` add to `default` (Redis's
+/// latencystats has no counterpart here).
+const NOT_DEFAULT: [&str; 1] = ["commandstats"];
 
 /// The text of INFO for `sections` (empty = the default set); `cluster`
 /// holds the cluster section's fields, on a cluster node.
@@ -63,11 +73,11 @@ pub fn info_text(
     sections: &[String],
     cluster: Option<Vec<(&'static str, String)>>,
 ) -> String {
-    let everything = sections.is_empty()
-        || sections
-            .iter()
-            .any(|s| s == "all" || s == "everything" || s == "default");
-    let wanted = |name: &str| everything || sections.iter().any(|s| s == name);
+    let all = sections.iter().any(|s| s == "all" || s == "everything");
+    let default = sections.is_empty() || sections.iter().any(|s| s == "default");
+    let wanted = |name: &str| {
+        all || (default && !NOT_DEFAULT.contains(&name)) || sections.iter().any(|s| s == name)
+    };
     let mut out = String::new();
     let config = node.config.read().clone();
     for section in SECTIONS.iter().filter(|s| wanted(s)) {
@@ -90,6 +100,16 @@ pub fn info_text(
             "persistence" => out.push_str("# Persistence\r\nloading:0\r\naof_enabled:0\r\n"),
             "stats" => stats_section(node, &mut out),
             "replication" => out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
+            "cpu" => cpu_section(&mut out),
+            "modules" => out.push_str("# Modules\r\n"),
+            "commandstats" => {
+                out.push_str("# Commandstats\r\n");
+                super::statistics::stats(node).write_info(&mut out);
+            }
+            "errorstats" => {
+                out.push_str("# Errorstats\r\n");
+                node.error_stats.write_info(&mut out);
+            }
             "cluster" => {
                 out.push_str("# Cluster\r\n");
                 match &cluster {
@@ -162,13 +182,38 @@ fn memory_section(node: &NodeState, out: &mut String) {
     );
 }
 
+/// CPU time from getrusage: the process, its children, and the thread
+/// serving this INFO (Redis's `_main_thread`: here every worker thread
+/// serves clients, so it is the one that answers).
+fn cpu_section(out: &mut String) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let times = |who| {
+        getrusage(who).map_or((0, 0, 0, 0), |usage| {
+            let (sys, user) = (usage.system_time(), usage.user_time());
+            (sys.tv_sec(), sys.tv_usec(), user.tv_sec(), user.tv_usec())
+        })
+    };
+    out.push_str("# CPU\r\n");
+    for (who, suffix) in [
+        (UsageWho::RUSAGE_SELF, ""),
+        (UsageWho::RUSAGE_CHILDREN, "_children"),
+        (UsageWho::RUSAGE_THREAD, "_main_thread"),
+    ] {
+        let (sys_s, sys_us, user_s, user_us) = times(who);
+        let _ = write!(
+            out,
+            "used_cpu_sys{suffix}:{sys_s}.{sys_us:06}\r\nused_cpu_user{suffix}:{user_s}.{user_us:06}\r\n"
+        );
+    }
+}
+
 fn stats_section(node: &NodeState, out: &mut String) {
     let s = &node.stats;
     let keyspace = node.store.stats();
     let tracking = node.tracking.stats();
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:0\r\nprotocol_errors:{}\r\nacl_access_denied_auth:{}\r\nauth_failure_disconnects:{}\r\ncross_protocol_rejections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ncommand_panics:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\nacl_access_denied_auth:{}\r\nauth_failure_disconnects:{}\r\ncross_protocol_rejections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ncommand_panics:{}\r\n",
         ServerStats::get(&s.connections_received),
         ServerStats::get(&s.commands_processed),
         s.instantaneous_ops(),
@@ -182,6 +227,7 @@ fn stats_section(node: &NodeState, out: &mut String) {
         tracking.keys,
         tracking.items,
         tracking.prefixes,
+        node.error_stats.total(),
         ServerStats::get(&s.protocol_errors),
         ServerStats::get(&s.auth_failures),
         ServerStats::get(&s.auth_failure_disconnects),

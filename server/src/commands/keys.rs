@@ -79,7 +79,7 @@ fn count_live(ctx: &mut Ctx<'_>, args: Args<'_>, touch: bool) -> Outcome {
     for key in args.iter_from(1) {
         let mut lock = ctx.store.lock(key);
         let live = if touch {
-            lock.read(key)
+            lock.read_touching(key)
         } else {
             lock.read_untouched(key)
         };

@@ -1,4 +1,4 @@
-//! LATENCY LATEST | HISTORY event | RESET [event ...].
+//! LATENCY LATEST | HISTORY event | RESET [event ...] | DOCTOR.
 
 use super::spec::flag_sets::ADMIN;
 use super::spec::{CommandSpec as Cmd, Flags as F, Routing};
@@ -12,6 +12,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("latency", super::container, -2, F::NONE, "server", "A container for latency diagnostics commands.").routing(Routing::ThisNode).subcommands(&[
         Sub::new("latest", latest, 2, ADMIN, &["LATEST", "    Return the latest latency samples for all events."]),
         Sub::new("history", history, 3, ADMIN, &["HISTORY <event>", "    Return time-latency samples for the <event> class."]),
+        Sub::new("doctor", doctor, 2, ADMIN, &["DOCTOR", "    Return a human readable latency analysis report."]),
         Sub::new("reset", reset, -2, ADMIN, &["RESET [<event> ...]", "    Reset latency data of one or more <event> classes.", "    (default: reset all data for all event classes)"]),
     ]),
 ];
@@ -47,6 +48,14 @@ fn history(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         ctx.reply.int(at);
         ctx.reply.int(ms as i64);
     }
+    Outcome::Unchanged
+}
+
+/// LATENCY DOCTOR: a report on the latency monitor's events.
+fn doctor(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
+    let slower_than = ctx.node.config.read().slowlog_log_slower_than;
+    let report = crate::latency::doctor(&ctx.node.latency, slower_than);
+    ctx.reply.verbatim(report.as_bytes());
     Outcome::Unchanged
 }
 

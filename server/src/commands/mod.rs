@@ -16,7 +16,9 @@ pub mod args;
 mod bitfield;
 mod bitmaps;
 mod client_admin;
+pub mod client_modes;
 mod client_tracking;
+mod cluster_port;
 mod clustering;
 mod command;
 mod configuration;
@@ -29,12 +31,15 @@ mod hashes;
 mod hyperloglog;
 mod info;
 mod introspection;
+pub mod key_flags;
 mod keys;
 mod latency;
 mod lcs;
 mod lists;
 mod lists_blocking;
 mod lists_multi;
+pub mod monitoring;
+mod owned_args;
 pub mod pubsub;
 mod script_host;
 pub mod scripting;
@@ -48,9 +53,11 @@ mod sorted_set_pops;
 mod sorted_set_ranges;
 mod sorted_sets;
 pub mod spec;
+pub mod statistics;
 mod strings;
 pub mod subcommands;
 mod table;
+mod timed;
 pub mod transactions;
 
 use std::future::Future;
@@ -70,14 +77,17 @@ use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::{unix_ms, CollectionType, Store, WrongType};
 
+pub use cluster_port::ClusterPort;
 pub use clustering::{ClusterOp, DISABLED};
 pub use effects::{after_request, tracked_positions, wake_written, written_keys};
 pub use info::SECTIONS as INFO_SECTIONS;
-pub use script_host::LocalKeys;
+pub(crate) use owned_args::OwnedArgs;
+pub use script_host::{effective_flags, LocalKeys};
 pub use session::REDIS_COMPAT_VERSION;
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
 pub use subcommands::SubSpec;
 pub use table::{commands, listed, lookup, lookup_indexed, lookup_listed};
+use timed::Timed;
 
 /// A reply that is not known when its handler returns (a forwarded
 /// request, a KEYS walk that yields between shards): the connection keeps it
@@ -153,6 +163,14 @@ pub struct Session {
     pub watching: Option<crate::watches::WatchSet>,
     /// Pub/Sub subscriptions and the inbox their messages arrive in.
     pub subscriptions: Option<crate::pubsub::Subscriptions>,
+    /// MONITOR's feed, while this client monitors.
+    pub monitor: Option<Arc<crate::monitor::Feed>>,
+    /// The place in line of a request held by CLIENT PAUSE.
+    pub pause_ticket: Option<crate::pause::Ticket>,
+    /// CLIENT REPLY.
+    pub reply_mode: client_modes::ReplyMode,
+    /// CLIENT NO-TOUCH: reads do not update the keys' LRU/LFU access.
+    pub no_touch: bool,
     /// The request runs again after its blocked client was woken: a
     /// blocking command keeps its place and deadline, and waits on where
     /// a first run would fail (a key of another type).
@@ -172,6 +190,10 @@ impl Session {
             multi: None,
             watching: None,
             subscriptions: None,
+            monitor: None,
+            pause_ticket: None,
+            reply_mode: client_modes::ReplyMode::default(),
+            no_touch: false,
             protected,
             auth_failures: 0,
             woken: false,
@@ -183,32 +205,6 @@ impl Session {
     pub fn may_block(&self) -> bool {
         !self.peer
     }
-}
-
-/// What the command handlers need from the cluster layer: the cluster
-/// implements it once per connection (with that connection's cluster
-/// state), so this module does not depend on the cluster's.
-pub trait ClusterPort {
-    /// Runs a command of the cluster's own family.
-    fn run(&mut self, ctx: &mut Ctx<'_>, op: ClusterOp, args: Args<'_>) -> Outcome;
-    /// INFO's cluster section: its fields without the `cluster_` prefix.
-    fn info(&self) -> Vec<(&'static str, String)>;
-    /// RESET: the connection's cluster state back to a new connection's.
-    fn reset(&mut self);
-    /// Whether `what` (WATCH, SSUBSCRIBE) may act on `key` here: `Err` is
-    /// the reply when another node owns it (a watch or a subscription here
-    /// would never see its writes or messages).
-    fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String>;
-    /// Sends a PUBLISH to every other node of the cluster (their
-    /// subscribers get it; the reply counts this node's only, as Redis
-    /// Cluster's).
-    fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]);
-    /// Which keys this node serves (a script may touch no others).
-    fn local_keys(&self) -> LocalKeys;
-    /// Sends the request to every other node of the cluster (SCRIPT LOAD,
-    /// FUNCTION LOAD: each node keeps its own); the future completes when
-    /// they have run it or a bound passed (`None`: no other node).
-    fn broadcast(&mut self, args: Args<'_>) -> Option<Ran>;
 }
 
 /// Everything a handler can reach.
@@ -260,7 +256,7 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         Ctx {
             node,
-            store: &node.databases[session.db],
+            store: node.database(session.db, session.no_touch),
             session,
             reply,
             after: After::Continue,
@@ -295,6 +291,7 @@ impl<'a> Ctx<'a> {
 
     /// Replies with an error: `return ctx.fail(..)`.
     pub fn fail(&mut self, message: &str) -> Outcome {
+        self.node.error_stats.count(message.as_bytes());
         self.reply.error(message);
         Outcome::Failed
     }
@@ -424,7 +421,13 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         .handle
         .last_command
         .store(index as u64, std::sync::atomic::Ordering::Relaxed);
-    if spec.has(Flags::DENYOOM) && !ctx.script && ctx.store.make_room().is_err() {
+    // No eviction while clients are paused, as Redis.
+    if spec.has(Flags::DENYOOM)
+        && !ctx.script
+        && !ctx.node.pause.is_paused()
+        && ctx.store.make_room().is_err()
+    {
+        statistics::reject(ctx.node, index, spec, args);
         return ctx.fail(args::OOM);
     }
     // A woken blocking command was counted when it first ran.
@@ -435,12 +438,27 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     // for a command EXEC or a script runs.
     let (_shared, _alone) = match pass_gate(node, spec, args, ctx.atomic) {
         Ok(held) => held,
-        Err(busy) => return ctx.fail(busy),
+        Err(busy) => {
+            statistics::reject(node, index, spec, args);
+            return ctx.fail(busy);
+        }
     };
     let tracked = effects::remember_reads(ctx, spec, args);
     let events_on = node.events.classes() != Classes::NONE;
     if events_on {
         events::before(ctx, spec, args);
+    }
+    let first = counted && node.monitors.any() && monitoring::shown_first(spec);
+    if first {
+        monitoring::show(
+            node,
+            ctx.session,
+            ctx.session.db,
+            spec,
+            args,
+            ctx.script,
+            true,
+        );
     }
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
@@ -448,13 +466,31 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     if events_on {
         events::defaults(ctx, spec, args, outcome);
     }
+    if counted && !first {
+        monitoring::show(
+            node,
+            ctx.session,
+            ctx.session.db,
+            spec,
+            args,
+            ctx.script,
+            false,
+        );
+    }
     if tracked {
         let _again = effects::remember_reads(ctx, spec, args);
     }
     effects::after_write(ctx, spec, args, outcome);
     match ctx.deferred.take() {
         None if !counted => {}
-        None => record_run(ctx.node, index, spec, args, &ctx.session.handle, elapsed),
+        None => record_run(
+            ctx.node,
+            index,
+            spec,
+            args,
+            &ctx.session.handle,
+            (elapsed, outcome),
+        ),
         Some(deferred) => {
             // Recorded when the reply is ready, with the time spent running
             // it (not the time it waited for its turns on the worker).
@@ -466,7 +502,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
                 inner: deferred,
                 spent: elapsed,
                 finish: Some(Box::new(move |spent| {
-                    record_run(&node, index, &spec, owned.args(), &handle, spent);
+                    record_run(&node, index, &spec, owned.args(), &handle, (spent, outcome));
                 })),
             }));
         }
@@ -551,19 +587,25 @@ fn call_handler(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> Outcom
     })
 }
 
-/// Counts one run of command `index` that took `elapsed`: metrics, the
-/// slow log, the latency monitor.
+/// Counts one run of command `index` that took `elapsed` and ended with
+/// `outcome`: metrics, INFO commandstats, the slow log, the latency
+/// monitor.
 fn record_run(
     node: &NodeState,
     index: usize,
     spec: &CommandSpec,
     args: Args<'_>,
     handle: &ClientHandle,
-    elapsed: Duration,
+    (elapsed, outcome): (Duration, Outcome),
 ) {
     node.command_metrics(|| commands().iter().map(|c| c.name))
         .record(index, elapsed.as_secs_f64());
     let micros = elapsed.as_micros() as i64;
+    statistics::stats(node).record(
+        statistics::slot(index, spec, args),
+        micros as u64,
+        outcome == Outcome::Failed,
+    );
     if node.slowlog.is_slow(micros) {
         node.slowlog.record(
             args,
@@ -580,65 +622,6 @@ fn record_run(
             (unix_ms() / 1000) as i64,
             elapsed.as_millis() as u64,
         );
-    }
-}
-
-/// A request's arguments copied out of the read buffer, for a deferred
-/// reply that outlives it.
-#[derive(Debug)]
-pub(crate) struct OwnedArgs {
-    bytes: Vec<u8>,
-    ranges: Vec<(usize, usize)>,
-}
-
-impl OwnedArgs {
-    pub(crate) fn copy(args: Args<'_>) -> OwnedArgs {
-        let mut bytes = Vec::new();
-        let mut ranges = Vec::with_capacity(args.len());
-        for arg in args.iter_from(0) {
-            ranges.push((bytes.len(), bytes.len() + arg.len()));
-            bytes.extend_from_slice(arg);
-        }
-        OwnedArgs { bytes, ranges }
-    }
-
-    /// Arguments given as slices (a script's call).
-    pub(crate) fn copy_slices(args: &[&[u8]]) -> OwnedArgs {
-        let mut bytes = Vec::new();
-        let mut ranges = Vec::with_capacity(args.len());
-        for arg in args {
-            ranges.push((bytes.len(), bytes.len() + arg.len()));
-            bytes.extend_from_slice(arg);
-        }
-        OwnedArgs { bytes, ranges }
-    }
-
-    pub(crate) fn args(&self) -> Args<'_> {
-        Args::new(&self.bytes, &self.ranges)
-    }
-}
-
-/// A deferred reply that adds up the time spent polling it and reports it
-/// once, when the reply is ready.
-struct Timed {
-    inner: Deferred,
-    spent: Duration,
-    finish: Option<Box<dyn FnOnce(Duration) + Send>>,
-}
-
-impl Future for Timed {
-    type Output = Bytes;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Bytes> {
-        let started = Instant::now();
-        let polled = self.inner.as_mut().poll(cx);
-        self.spent += started.elapsed();
-        if polled.is_ready() {
-            if let Some(finish) = self.finish.take() {
-                finish(self.spent);
-            }
-        }
-        polled
     }
 }
 

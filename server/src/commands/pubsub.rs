@@ -27,8 +27,8 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("unsubscribe", unsubscribe, -1, SUBSCRIBING, "pubsub", "Stops listening to messages posted to channels.").acl(PS),
     Cmd::new("punsubscribe", punsubscribe, -1, SUBSCRIBING, "pubsub", "Stops listening to messages published to channels that match one or more patterns.").acl(PS),
     Cmd::new("sunsubscribe", sunsubscribe, -1, SUBSCRIBING, "pubsub", "Stops listening to messages posted to shard channels.").acl(PS),
-    Cmd::new("publish", publish, 3, PUBLISHING, "pubsub", "Posts a message to a channel.").acl(PS),
-    Cmd::new("spublish", spublish, 3, PUBLISHING, "pubsub", "Post a message to a shard channel").keys(KeySpec::ONE).acl(PS),
+    Cmd::new("publish", publish, 3, PUBLISHING.with(F::MAY_REPLICATE), "pubsub", "Posts a message to a channel.").acl(PS),
+    Cmd::new("spublish", spublish, 3, PUBLISHING.with(F::MAY_REPLICATE), "pubsub", "Post a message to a shard channel").keys(KeySpec::ONE).acl(PS),
     Cmd::new("rcpublish", rcpublish, 3, F::PEER.with(PUBLISHING), "pubsub", "Delivers a message another node published to this node's subscribers.").acl(PS).routing(Routing::Cluster),
     Cmd::new("pubsub", super::container, -2, F::NONE, "pubsub", "A container for Pub/Sub commands.").routing(Routing::ThisNode).subcommands(&[
         Sub::new("channels", channels, -2, INTROSPECTION, &["CHANNELS [<pattern>]", "    Return the currently active channels matching a <pattern> (default: '*')."]),

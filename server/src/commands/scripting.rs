@@ -14,7 +14,10 @@ use crate::scripting::{Invocation, Kind, NOSCRIPT};
 
 const S: C = C::SCRIPTING;
 /// EVAL's flags: not from scripts, not in MONITOR, on stale replicas.
-const EVAL: F = F::NOSCRIPT.with(F::SKIP_MONITOR).with(F::STALE);
+const EVAL: F = F::NOSCRIPT
+    .with(F::SKIP_MONITOR)
+    .with(F::STALE)
+    .with(F::NO_MANDATORY_KEYS);
 /// SCRIPT's subcommands' flags.
 const SCRIPT: F = F::NOSCRIPT;
 
@@ -29,8 +32,8 @@ pub const NUMKEYS: KeySpec = KeySpec::Find {
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("eval", eval, -3, EVAL, "scripting", "Executes a server-side Lua script.").keys(NUMKEYS).acl(S),
-    Cmd::new("evalsha", evalsha, -3, EVAL, "scripting", "Executes a server-side Lua script by SHA1 digest.").keys(NUMKEYS).acl(S),
+    Cmd::new("eval", eval, -3, EVAL.with(F::MAY_REPLICATE), "scripting", "Executes a server-side Lua script.").keys(NUMKEYS).acl(S),
+    Cmd::new("evalsha", evalsha, -3, EVAL.with(F::MAY_REPLICATE), "scripting", "Executes a server-side Lua script by SHA1 digest.").keys(NUMKEYS).acl(S),
     Cmd::new("eval_ro", eval_ro, -3, EVAL.with(F::READONLY), "scripting", "Executes a read-only server-side Lua script.").keys(NUMKEYS).acl(S),
     Cmd::new("evalsha_ro", evalsha_ro, -3, EVAL.with(F::READONLY), "scripting", "Executes a read-only server-side Lua script by SHA1 digest.").keys(NUMKEYS).acl(S),
     Cmd::new("script", container, -2, F::NONE, "scripting", "A container for Lua scripts management commands.").subcommands(SCRIPT_SUBCOMMANDS),

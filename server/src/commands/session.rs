@@ -193,6 +193,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.session.watching = None;
     ctx.session.subscriptions = None;
     ctx.node.tracking.disable(&ctx.session.handle);
+    super::monitoring::stop(ctx.node, ctx.session);
+    super::client_modes::reset(ctx);
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
     ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();

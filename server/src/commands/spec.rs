@@ -64,6 +64,13 @@ impl Flags {
     /// Allowed in RESP2's subscribed mode besides the (un)subscribe
     /// commands (PING, QUIT, RESET).
     pub const WHILE_SUBSCRIBED: Flags = Flags(1 << 19);
+    /// Not a write, yet may make the node replicate or publish something
+    /// (EVAL, FCALL, PUBLISH, PFCOUNT): CLIENT PAUSE WRITE holds it.
+    /// Redis keeps it internal: COMMAND INFO does not list it.
+    pub const MAY_REPLICATE: Flags = Flags(1 << 20);
+    /// Runs with no key at all (EVAL, FCALL with `numkeys` 0): COMMAND
+    /// GETKEYS answers an empty list rather than an error.
+    pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 21);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {
@@ -78,7 +85,7 @@ impl Flags {
 
     /// Redis's names of the flags set, as COMMAND INFO lists them.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        const NAMES: [(Flags, &str); 15] = [
+        const NAMES: [(Flags, &str); 16] = [
             (Flags::WRITE, "write"),
             (Flags::READONLY, "readonly"),
             (Flags::DENYOOM, "denyoom"),
@@ -92,6 +99,7 @@ impl Flags {
             (Flags::SKIP_SLOWLOG, "skip_slowlog"),
             (Flags::FAST, "fast"),
             (Flags::NO_AUTH, "no_auth"),
+            (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
             (Flags::NO_MULTI, "no_multi"),
             (Flags::ALLOW_BUSY, "allow_busy"),
         ];

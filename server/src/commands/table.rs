@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use super::spec::{CommandSpec, Flags};
 use super::{bitmaps, client_admin, clustering, command, configuration, databases, functions};
 use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs, lists, lists_blocking};
+use super::{monitoring, sorted_sets, strings, transactions};
 use super::{pubsub, scripting, server_admin, session, sets, sorted_set_blocking};
-use super::{sorted_sets, strings, transactions};
 
 /// The families' sections, in the order COMMAND lists them (one line per
 /// family: a new family adds its line).
@@ -38,6 +38,7 @@ const SECTIONS: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     server_admin::COMMANDS,
     latency::COMMANDS,
+    monitoring::COMMANDS,
     clustering::COMMANDS,
 ];
 

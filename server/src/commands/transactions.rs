@@ -62,6 +62,18 @@ impl Transaction {
         })
     }
 
+    /// True if a queued command may write or replicate (CLIENT PAUSE
+    /// WRITE holds such an EXEC).
+    pub fn may_write(&self) -> bool {
+        self.commands.iter().any(|command| {
+            let args = command.args();
+            super::lookup(args.get(0)).is_some_and(|spec| {
+                let flags = super::script_host::effective_flags(spec, args);
+                flags.has(F::WRITE) || flags.has(F::MAY_REPLICATE)
+            })
+        })
+    }
+
     /// Appends `RCEXEC <argc> <arg>... <argc> <arg>...`: the queued
     /// commands for the owner to run as one transaction.
     pub fn encode_for_owner(&self, out: &mut bytes::BytesMut) {

@@ -27,6 +27,7 @@
 //! idle timeout, shutdown, the query or output buffer limits, too many
 //! failed AUTH attempts, and an HTTP request (`POST`, `Host:`).
 
+mod held;
 mod parked;
 mod replies;
 
@@ -51,6 +52,7 @@ use crate::socket;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
+use held::Held;
 use parked::Parked;
 use replies::{Outlet, Replies};
 
@@ -134,6 +136,8 @@ struct Connection {
     parked: Option<Parked>,
     /// The first request in the input is the parked one, to run again.
     rerun: bool,
+    /// The first request in the input is held by CLIENT PAUSE.
+    held: Option<Held>,
 }
 
 /// What the connection does after one request.
@@ -151,6 +155,8 @@ enum Step {
     /// meanwhile), then ship the keys it wrote; its reply goes at `start`
     /// of the output.
     Script(commands::Awaiting),
+    /// CLIENT PAUSE holds the request: wait, then run it again.
+    Held(Held),
 }
 
 /// The read buffer and the parser working through it.
@@ -211,6 +217,7 @@ impl Connection {
             },
             parked: None,
             rerun: false,
+            held: None,
             node,
             stream,
             handle,
@@ -224,6 +231,8 @@ impl Connection {
         let ended = loop {
             let waited = if self.parked.is_some() {
                 self.wait_parked().await
+            } else if let Some(held) = self.held.take() {
+                self.wait_held(held).await
             } else {
                 self.read().await
             };
@@ -256,6 +265,8 @@ impl Connection {
         self.count_commands();
         self.unpark();
         self.node.tracking.disable(&self.handle);
+        self.release_pause_ticket();
+        commands::monitoring::stop(&self.node, &mut self.session);
         self.node.clients.unregister(self.handle.id);
         ended
     }
@@ -264,25 +275,49 @@ impl Connection {
     async fn read(&mut self) -> Result<(), Ended> {
         self.requests.make_room();
         let handle = &self.handle;
+        let feed = self.session.monitor.clone();
+        let monitor_lines = async {
+            match &feed {
+                Some(feed) => feed.ready.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         let read = tokio::select! {
             biased;
             () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
-            // Pub/Sub messages, tracking invalidations: written out by the
-            // batch step's end.
+            // Pub/Sub messages, tracking invalidations, MONITOR lines:
+            // written out by the batch step's end.
             () = std::future::poll_fn(|cx| handle.poll_pushes(cx)) => return Ok(()),
+            () = monitor_lines => return Ok(()),
             r = socket::recv(&self.stream, &mut self.requests.input) => r,
         };
         self.count_read(read)
     }
 
-    /// Adds the messages waiting for this client (Pub/Sub, tracking
-    /// invalidations) to its replies: one atomic load when there are none.
+    /// Adds what waits for this client (Pub/Sub messages, tracking
+    /// invalidations, MONITOR lines) to its replies: an atomic load each
+    /// when there is nothing. While replies are off (CLIENT REPLY), MONITOR
+    /// lines and RESP2 messages are dropped too.
     fn take_pushes(&mut self) {
+        let off = self.session.reply_mode.off();
+        let mut dropped = bytes::BytesMut::new();
+        if let Some(feed) = &self.session.monitor {
+            feed.drain_into(if off {
+                &mut dropped
+            } else {
+                &mut self.replies.output
+            });
+        }
         if self.handle.inbox.is_empty() {
             return;
         }
         let subscribed = self.session.subscriptions.as_ref().is_some_and(|s| s.any());
-        let mut reply = Reply::new(&mut self.replies.output, self.session.resp3);
+        let out = if off && !self.session.resp3 {
+            &mut dropped
+        } else {
+            &mut self.replies.output
+        };
+        let mut reply = Reply::new(out, self.session.resp3);
         pubsub::write_pushes(&self.handle.inbox, &mut reply, subscribed);
     }
 
@@ -312,6 +347,13 @@ impl Connection {
                 Ok(Some(consumed)) => {
                     let args = requests.parser.args(&requests.input[start..]);
                     let rerun = std::mem::take(&mut self.rerun);
+                    // CLIENT REPLY OFF or SKIP: this request's replies are
+                    // taken back once it ran.
+                    let muted = self
+                        .session
+                        .reply_mode
+                        .suppressing()
+                        .then(|| self.replies.seal());
                     let step = run_request(
                         &self.node,
                         self.link.as_mut(),
@@ -319,7 +361,13 @@ impl Connection {
                         &mut self.replies,
                         args,
                     );
+                    if let Step::Held(held) = step {
+                        self.rerun = rerun;
+                        self.held = Some(held);
+                        break Ok(());
+                    }
                     commands::after_request(&self.session, args);
+                    self.release_pause_ticket();
                     self.session.woken = false;
                     let close = matches!(step, Step::Close);
                     // A parking request stays at the front of the input,
@@ -334,9 +382,14 @@ impl Connection {
                             break Ok(());
                         }
                         Step::Script(run) => self.finish_script(run).await,
+                        Step::Held(_) => {}
                         _ if rerun => self.unpark(),
                         _ => {}
                     }
+                    if let Some(mark) = muted.filter(|_| self.session.reply_mode.suppressing()) {
+                        self.replies.drop_since(mark);
+                    }
+                    self.session.reply_mode.next_request();
                     start += consumed;
                     if close {
                         break Err(Ended::Closing);
@@ -466,8 +519,9 @@ fn run_request(
             return step(deny_protected(node, session, replies));
         }
         transactions::fail_queueing(session);
-        Reply::new(&mut replies.output, session.resp3)
-            .error_bytes(&commands::unknown_command(args));
+        let error = commands::unknown_command(args);
+        node.error_stats.count(&error);
+        Reply::new(&mut replies.output, session.resp3).error_bytes(&error);
         return Step::Next;
     };
     match commands::admit(session, spec, args) {
@@ -475,10 +529,15 @@ fn run_request(
         Err(Refusal::Protected) => return step(deny_protected(node, session, replies)),
         Err(Refusal::Error(text)) => {
             transactions::fail_queueing(session);
+            commands::statistics::reject(node, index, spec, args);
             let text = transactions::refusal(session, spec, &text);
+            node.error_stats.count(text.as_bytes());
             Reply::new(&mut replies.output, session.resp3).error(&text);
             return Step::Next;
         }
+    }
+    if let Some(held) = held::check(node, session, spec, args) {
+        return Step::Held(held);
     }
     if held_back(node, link.as_deref(), session, spec, args, replies) {
         return Step::Next;
@@ -487,6 +546,8 @@ fn run_request(
     if let Some(link) = link.as_deref_mut() {
         let route = link.route(session, spec, args);
         if !matches!(route, Route::Local) {
+            let first = commands::monitoring::shown_first(spec);
+            commands::monitoring::show(node, session, session.db, spec, args, false, first);
             let blocking = spec.has(Flags::BLOCKING) && matches!(route, Route::Forward(_));
             let deferred = link.dispatch(route, session, spec, &mut replies.output, args);
             return match (blocking, deferred) {
@@ -537,8 +598,9 @@ fn held_back(
         && session.subscriptions.as_ref().is_some_and(|s| s.any())
         && !pubsub::allowed_while_subscribed(spec)
     {
-        Reply::new(&mut replies.output, false)
-            .error(&pubsub::refused_while_subscribed(args.get(0)));
+        let error = pubsub::refused_while_subscribed(args.get(0));
+        node.error_stats.count(error.as_bytes());
+        Reply::new(&mut replies.output, false).error(&error);
         return true;
     }
     if !transactions::queueing(session, spec) {
@@ -546,6 +608,7 @@ fn held_back(
     }
     if let Some(Err(error)) = link.map(|l| l.check_queued(session, spec, args)) {
         transactions::fail_queueing(session);
+        node.error_stats.count(error.as_bytes());
         Reply::new(&mut replies.output, session.resp3).error(&error);
         return true;
     }

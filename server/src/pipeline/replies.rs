@@ -40,6 +40,9 @@ enum Segment {
     Ready(Bytes),
     /// A reply still coming.
     Waiting(Deferred),
+    /// A reply still coming that the client does not want (CLIENT REPLY
+    /// OFF or SKIP): waited for in order, never written.
+    Dropped(Deferred),
 }
 
 /// Where and how a batch is written.
@@ -61,6 +64,34 @@ impl Replies {
     /// Replies waiting on something else (peers, a walk).
     pub fn waiting(&self) -> usize {
         self.segments.len()
+    }
+
+    /// Ends the replies so far here, so that those of the next request can
+    /// be taken back ([`Replies::drop_since`]); returns the mark.
+    pub fn seal(&mut self) -> usize {
+        if !self.output.is_empty() {
+            self.segments
+                .push(Segment::Ready(self.output.split().freeze()));
+        }
+        self.segments.len()
+    }
+
+    /// Takes back the replies since `mark` (from [`Replies::seal`]): the
+    /// client turned its replies off.
+    pub fn drop_since(&mut self, mark: usize) {
+        self.output.clear();
+        let later: Vec<Segment> = self
+            .segments
+            .drain(mark.min(self.segments.len())..)
+            .collect();
+        for segment in later {
+            match segment {
+                Segment::Ready(_) => {}
+                Segment::Waiting(reply) | Segment::Dropped(reply) => {
+                    self.segments.push(Segment::Dropped(reply));
+                }
+            }
+        }
     }
 
     /// Queues a reply that comes later, after what `output` holds now.
@@ -136,6 +167,14 @@ impl Replies {
                     () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
                     bytes = reply => bytes,
                 },
+                Segment::Dropped(reply) => {
+                    tokio::select! {
+                        biased;
+                        () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
+                        _ = reply => {}
+                    }
+                    continue;
+                }
             };
             if bytes.len() < DIRECT_WRITE {
                 small.extend_from_slice(&bytes);

@@ -109,6 +109,9 @@ pub struct Store {
     inner: Arc<Inner>,
     /// The database this handle addresses.
     db: usize,
+    /// Reads through this handle update the keys' LRU/LFU access (false:
+    /// a CLIENT NO-TOUCH client's handle).
+    touch: bool,
 }
 
 struct Inner {
@@ -146,6 +149,8 @@ pub struct KeyLock<'a> {
     pub now: u64,
     /// Current eviction policy (decides what the access field means).
     pub policy: EvictionPolicy,
+    /// `find` updates the access time (see [`Store::untouched`]).
+    touch: bool,
     lazyfree: &'a lazyfree::LazyFree,
 }
 
@@ -156,9 +161,20 @@ impl KeyLock<'_> {
         self.shard.find(self.hash, key, self.now)
     }
 
-    /// The live entry for `key`, touching its access time (LRU/LFU).
+    /// The live entry for `key`, touching its access time (LRU/LFU)
+    /// unless the handle is [`Store::untouched`].
     #[inline]
     pub fn find(&mut self, key: &[u8]) -> Option<usize> {
+        if !self.touch {
+            return self.peek(key);
+        }
+        self.touch(key)
+    }
+
+    /// The live entry for `key`, touching its access time whatever the
+    /// handle (TOUCH).
+    #[inline]
+    pub fn touch(&mut self, key: &[u8]) -> Option<usize> {
         let index = self.shard.find(self.hash, key, self.now)?;
         let entry = self.shard.at_mut(index);
         let access = touched(self.policy, entry.access(), self.now);
@@ -170,12 +186,15 @@ impl KeyLock<'_> {
     #[inline]
     pub fn read(&mut self, key: &[u8]) -> Option<usize> {
         let found = self.find(key);
-        if found.is_some() {
-            self.shard.stats.hits += 1;
-        } else {
-            self.shard.count_miss(key);
-        }
-        found
+        self.count_read(key, found)
+    }
+
+    /// Like `touch`, and counts a keyspace hit or miss (TOUCH, which
+    /// touches even for a CLIENT NO-TOUCH client).
+    #[inline]
+    pub fn read_touching(&mut self, key: &[u8]) -> Option<usize> {
+        let found = self.touch(key);
+        self.count_read(key, found)
     }
 
     /// Like `peek`, and counts a keyspace hit or miss (EXISTS, TYPE: a
@@ -183,6 +202,11 @@ impl KeyLock<'_> {
     #[inline]
     pub fn read_untouched(&mut self, key: &[u8]) -> Option<usize> {
         let found = self.peek(key);
+        self.count_read(key, found)
+    }
+
+    #[inline]
+    fn count_read(&mut self, key: &[u8], found: Option<usize>) -> Option<usize> {
         if found.is_some() {
             self.shard.stats.hits += 1;
         } else {
@@ -294,10 +318,10 @@ impl MultiLock<'_> {
 
     /// The live entry for `key` (touching it) and its shard.
     pub fn find(&mut self, key: &[u8]) -> (Option<usize>, &mut Shard, u64) {
-        let (now, policy) = (self.now, self.policy);
+        let (now, policy, touch) = (self.now, self.policy, self.store.touch);
         let (shard, hash) = self.shard(key);
         let found = shard.find(hash, key, now);
-        if let Some(index) = found {
+        if let Some(index) = found.filter(|_| touch) {
             let entry = shard.at_mut(index);
             let access = touched(policy, entry.access(), now);
             entry.set_access(access);
@@ -368,6 +392,7 @@ impl Store {
         gauge.sample();
         Store {
             db: 0,
+            touch: true,
             inner: Arc::new(Inner {
                 shards,
                 per_db: count,
@@ -401,6 +426,16 @@ impl Store {
         Store {
             inner: self.inner.clone(),
             db,
+            touch: true,
+        }
+    }
+
+    /// This handle, but its reads leave the keys' LRU/LFU access as it
+    /// was (a CLIENT NO-TOUCH client's; TOUCH still touches).
+    pub fn untouched(&self) -> Store {
+        Store {
+            touch: false,
+            ..self.clone()
         }
     }
 
@@ -477,6 +512,7 @@ impl Store {
             hash,
             now: self.now(),
             policy: self.policy(),
+            touch: self.touch,
             lazyfree: &self.inner.lazyfree,
         }
     }
@@ -499,6 +535,7 @@ impl Store {
             hash,
             now: self.now(),
             policy: self.policy(),
+            touch: self.touch,
             lazyfree: &self.inner.lazyfree,
         };
         if here < there {
