@@ -19,6 +19,7 @@ use crate::commands::args::{parse_i64, NOT_INTEGER};
 use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome};
 use crate::log_limit::LogLimit;
 use crate::protocol::Args;
+use crate::store::SlotSet;
 
 /// Longest WAIT blocks when asked to wait forever.
 const WAIT_CAP: Duration = Duration::from_secs(60);
@@ -99,6 +100,10 @@ impl ClusterPort for Link {
             let slot = key_slot(key);
             view.is_primary(slot) || (readonly && !write && view.is_owner(slot))
         })
+    }
+
+    fn primary_slots(&self) -> Arc<SlotSet> {
+        self.cluster.view().primary_slots()
     }
 
     fn broadcast(&mut self, args: Args<'_>) {

@@ -63,7 +63,7 @@ use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
 use crate::stats::ServerStats;
-use crate::store::{unix_ms, CollectionType, Store, WrongType};
+use crate::store::{unix_ms, CollectionType, SlotSet, Store, WrongType};
 
 pub use clustering::{ClusterOp, DISABLED};
 pub use info::SECTIONS as INFO_SECTIONS;
@@ -197,6 +197,10 @@ pub trait ClusterPort {
     fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]);
     /// Which keys this node serves (a script may touch no others).
     fn local_keys(&self) -> LocalKeys;
+    /// The slots this node is primary for: its key space as DBSIZE, KEYS,
+    /// SCAN, RANDOMKEY and INFO keyspace see it (the replica copies it
+    /// holds are other nodes' keys).
+    fn primary_slots(&self) -> Arc<SlotSet>;
     /// Sends the request to every other node of the cluster, without
     /// waiting (SCRIPT LOAD, FUNCTION LOAD: each node keeps its own).
     fn broadcast(&mut self, args: Args<'_>);
@@ -285,6 +289,12 @@ impl<'a> Ctx<'a> {
     /// Makes `reply` this command's reply, written when it resolves.
     pub fn defer(&mut self, reply: impl Future<Output = Bytes> + Send + 'static) {
         self.deferred = Some(Box::pin(reply));
+    }
+
+    /// On a cluster node, the slots it is primary for: the key space its
+    /// keyless commands (DBSIZE, KEYS, SCAN, RANDOMKEY) answer for.
+    pub fn own_slots(&self) -> Option<Arc<SlotSet>> {
+        self.cluster.as_deref().map(|port| port.primary_slots())
     }
 
     /// Runs `f` with the cluster layer, if this node has one.
