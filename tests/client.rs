@@ -553,7 +553,16 @@ fn redis_server_restart_reconnects() {
 #[test]
 fn proxy_mode_cluster_round_trips() {
     let _serial = serial();
-    let cluster = TestCluster::start(3, FAST);
+    // Replica copies announced in CLUSTER SLOTS, for the replica reads.
+    let cluster = TestCluster::start(
+        3,
+        &[
+            "--failure-timeout",
+            "3s",
+            "--cluster-announce-replicas",
+            "yes",
+        ],
+    );
     let rt = runtime();
     rt.block_on(async {
         // One seed is enough: the others come from CLUSTER SLOTS.

@@ -163,23 +163,68 @@ fn cluster_commands_describe_the_ring() {
     let id: String = q(&mut conn, &["CLUSTER", "MYID"]);
     assert_eq!(id.len(), 40);
     assert!(nodes.contains(&id));
-    // SLOTS covers every slot once, each range with a primary and a replica.
+    // SLOTS covers every slot once, each range with its primary only (no
+    // client takes a node for a replica), contiguous ranges merged.
+    let covered_by = |slots: &[Value], width: usize| {
+        let mut covered = 0;
+        let mut previous: Option<(i64, Value)> = None;
+        for range in slots {
+            let Value::Array(parts) = range else {
+                panic!("range {range:?}")
+            };
+            let (Value::Int(start), Value::Int(end)) = (&parts[0], &parts[1]) else {
+                panic!()
+            };
+            covered += end - start + 1;
+            assert_eq!(parts.len(), width, "{parts:?}");
+            if width == 3 {
+                if let Some((last_end, last_primary)) = &previous {
+                    assert!(
+                        *last_end + 1 != *start || *last_primary != parts[2],
+                        "contiguous ranges of one primary are merged"
+                    );
+                }
+                previous = Some((*end, parts[2].clone()));
+            } else {
+                assert_ne!(parts[2], parts[3], "distinct owners");
+            }
+        }
+        covered
+    };
     let slots: Vec<Value> = q(&mut conn, &["CLUSTER", "SLOTS"]);
-    let mut covered = 0;
-    for range in &slots {
-        let Value::Array(parts) = range else {
-            panic!("range {range:?}")
-        };
-        let (Value::Int(start), Value::Int(end)) = (&parts[0], &parts[1]) else {
-            panic!()
-        };
-        covered += end - start + 1;
-        assert_eq!(parts.len(), 4, "primary and one replica");
-        assert_ne!(parts[2], parts[3], "distinct owners");
+    assert_eq!(covered_by(&slots, 3), 16384);
+    // With cluster-announce-replicas yes, each range lists its replica.
+    let _: () = q(
+        &mut conn,
+        &["CONFIG", "SET", "cluster-announce-replicas", "yes"],
+    );
+    let announced: Vec<Value> = q(&mut conn, &["CLUSTER", "SLOTS"]);
+    assert_eq!(covered_by(&announced, 4), 16384);
+    assert!(announced.len() >= slots.len());
+    let _: () = q(
+        &mut conn,
+        &["CONFIG", "SET", "cluster-announce-replicas", "no"],
+    );
+    // NODES: three masters, each with its merged ranges, whose sizes add up.
+    let mut slots_in_nodes = 0;
+    for line in nodes.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert!(fields[2].ends_with("master"), "{line}");
+        assert_eq!(fields[3], "-", "{line}");
+        for range in &fields[8..] {
+            let (start, end) = range.split_once('-').unwrap_or((range, range));
+            slots_in_nodes += end.parse::<u32>().unwrap() - start.parse::<u32>().unwrap() + 1;
+        }
     }
-    assert_eq!(covered, 16384);
+    assert_eq!(slots_in_nodes, 16384);
+    // SHARDS: one shard per node, the node its only member, a master.
     let shards: Vec<Value> = q(&mut conn, &["CLUSTER", "SHARDS"]);
-    assert!(!shards.is_empty());
+    assert_eq!(shards.len(), 3);
+    for shard in &shards {
+        let text = format!("{shard:?}");
+        assert_eq!(text.matches("\"master\"").count(), 1, "{text}");
+        assert!(!text.contains("\"replica\""), "{text}");
+    }
     for i in 0..20 {
         let _: () = conn.set(format!("{{slotkey}}{i}"), i).unwrap();
     }
@@ -202,7 +247,7 @@ fn cluster_commands_describe_the_ring() {
         assert_eq!(keys.len(), if count == 20 { 5 } else { 0 });
         found += count;
     }
-    assert_eq!(found, 40, "primary and replica");
+    assert_eq!(found, 40, "primary and replica (the counts of copies held)");
     let error = redis::cmd("CLUSTER")
         .arg("COUNTKEYSINSLOT")
         .arg(16384)
@@ -447,7 +492,10 @@ fn churn_ends_consistent() {
 
 #[test]
 fn evictions_on_a_primary_reach_its_replicas() {
-    let cluster = TestCluster::start(3, &["--failure-timeout", "3s", "--maxmemory", "6mb"]);
+    // About 4 MB of a node is not keys (a cluster node's per-slot key
+    // counts take 128 KB of it); 7 MB leaves room for the keys and the
+    // replication buffers while 20 MB of values force evictions.
+    let cluster = TestCluster::start(3, &["--failure-timeout", "3s", "--maxmemory", "7mb"]);
     let mut conn = cluster.node(0).conn();
     let value = "x".repeat(1000);
     let keys = keys(20_000);

@@ -6,7 +6,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::errors::{
@@ -477,24 +476,7 @@ fn config_set_applies_to_connected_clients() {
 
 /// Runs redis-cli with `args` against `node`, bounded in time.
 fn redis_cli(node: &TestServer, args: &[&str]) -> String {
-    let mut child = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &node.addr.port().to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running redis-cli");
-    let finished = eventually(DEADLINE, || {
-        child.try_wait().expect("the child process").is_some()
-    });
-    if !finished {
-        let _ = child.kill();
-        panic!("redis-cli {args:?} did not finish");
-    }
-    let output = child.wait_with_output().expect("its output");
-    assert!(output.status.success(), "redis-cli {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    common::redis_server::redis_cli(node.addr.port(), args)
 }
 
 #[test]

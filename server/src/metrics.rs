@@ -73,6 +73,14 @@ pub fn refresh(served: &Node) {
         for (name, value) in cluster.figures() {
             gauge!(format!("ringcache_cluster_{name}")).set(value as f64);
         }
+        // The keys of the slots this node is primary for (its DBSIZE), and
+        // the replica copies it holds for other nodes; ringcache_keys counts
+        // both.
+        if let Some(counts) = node.store.slot_counts() {
+            let own = cluster.view().primary_slots();
+            gauge!("ringcache_cluster_keys_primary").set(counts.sum(&own, true).0 as f64);
+            gauge!("ringcache_cluster_keys_replica").set(counts.sum(&own, false).0 as f64);
+        }
     }
 }
 

@@ -102,6 +102,7 @@ impl NodeState {
             samples: config.maxmemory_samples,
             clock,
             encodings: config.encodings,
+            slot_counts: config.cluster_enabled,
         });
         let run_id = (0..40)
             .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))

@@ -220,10 +220,24 @@ impl TestCluster {
             .arg(key)
             .query(&mut conn)
             .expect("CLUSTER KEYSLOT");
+        // Replica copies are listed only when announced (they are off by
+        // default, so that clients see every node as a primary).
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-announce-replicas")
+            .arg("yes")
+            .query(&mut conn)
+            .expect("CONFIG SET cluster-announce-replicas");
         let slots: Vec<Value> = redis::cmd("CLUSTER")
             .arg("SLOTS")
             .query(&mut conn)
             .expect("CLUSTER SLOTS");
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-announce-replicas")
+            .arg("no")
+            .query(&mut conn)
+            .expect("CONFIG SET cluster-announce-replicas");
         for range in slots {
             let Value::Array(parts) = range else { continue };
             let (Value::Int(start), Value::Int(end)) = (&parts[0], &parts[1]) else {
@@ -250,8 +264,20 @@ impl TestCluster {
         panic!("slot {slot} not covered");
     }
 
-    /// Total keys over all running nodes (copies included).
+    /// Total keys over all running nodes, replica copies included (a
+    /// node's DBSIZE counts only its primary slots' keys; INFO cluster
+    /// counts both).
     pub fn total_keys(&self) -> u64 {
+        self.live()
+            .into_iter()
+            .map(|i| {
+                self.figure(i, "cluster_keys_primary") + self.figure(i, "cluster_keys_replica")
+            })
+            .sum()
+    }
+
+    /// DBSIZE summed over the running nodes: each key once, at its primary.
+    pub fn dbsize_sum(&self) -> u64 {
         self.live()
             .into_iter()
             .map(|i| {

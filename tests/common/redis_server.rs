@@ -46,6 +46,47 @@ pub fn skip_without_redis(test: &str) -> bool {
     skip_without(test, &["redis-server"])
 }
 
+/// Runs redis-cli with `args` against 127.0.0.1:`port`, bounded in time,
+/// and returns its standard output (its error output appended, where
+/// `--cluster` writes some of its lines). Panics if it fails or hangs.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let mut child = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running redis-cli");
+    // Read while it runs: a large output would fill the pipe and stall it.
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut out);
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child process") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("redis-cli {args:?} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = reader.join().expect("the reader thread");
+    let mut err = Vec::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut err);
+    }
+    let text = String::from_utf8_lossy(&out).into_owned() + &String::from_utf8_lossy(&err);
+    assert!(status.success(), "redis-cli {args:?}: {status:?}\n{text}");
+    text
+}
+
 /// A free port on 127.0.0.1 (probed, then released: another process may
 /// take it first, so a start on it may need another try).
 pub fn free_port() -> u16 {

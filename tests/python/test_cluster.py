@@ -1,34 +1,36 @@
-"""RedisCluster against a 3-node cluster: a transaction and a script in one
-slot (`{tag}` keys), cross-slot refusals, plain commands routed by slot.
-
-Known difference: every ringcache node is the primary of some slot ranges
-and a replica of others in CLUSTER SLOTS, and redis-py keeps one role per
-node (the last it reads), so it counts a single ringcache node as a
-primary. Commands it sends to the primaries (SCRIPT LOAD, FLUSHALL,
-SCAN, ...) reach one node; the others learn a script from that node's
-fan-out, without waiting, so an EVALSHA right after the reload can still
-answer NOSCRIPT. The tests that meet it are marked xfail for ringcache.
+"""RedisCluster against a 3-node cluster: every node a primary, the key
+space seen through the primaries (scan_iter, keys, dbsize, flushall), a
+transaction and a script in one slot (`{tag}` keys), cross-slot refusals,
+plain commands routed by slot, a lock.
 """
 
 import pytest
 import redis
 
-ROLES = (
-    "redis-py sees one ringcache node as primary (each node is primary and "
-    "replica of different slot ranges): SCRIPT LOAD reaches one node, and "
-    "EVALSHA on another may answer NOSCRIPT before the fan-out arrives"
-)
 
-
-def known_difference(rc, request):
-    if rc.is_ringcache:
-        request.applymarker(pytest.mark.xfail(reason=ROLES, strict=False))
-
-
-def test_every_node_is_a_primary_for_redis_py(rc, request):
-    if rc.is_ringcache:
-        request.applymarker(pytest.mark.xfail(reason=ROLES, strict=True))
+def test_every_node_is_a_primary_for_redis_py(rc):
     assert len(rc.get_primaries()) == 3
+    assert rc.get_replicas() == []
+
+
+def test_the_key_space_is_seen_once_through_the_primaries(rc):
+    keys = {f"key:{i}" for i in range(1000)}
+    pipe = rc.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, key)
+    pipe.execute()
+    scanned = list(rc.scan_iter(count=200))
+    assert len(scanned) == len(keys) and set(scanned) == keys
+    assert sorted(rc.keys()) == sorted(keys)
+    assert rc.dbsize() == 1000
+    ones = set(rc.scan_iter(match="key:1*", _type="string"))
+    assert ones == {k for k in keys if k.startswith("key:1")}
+    assert rc.mget_nonatomic(["key:1", "key:2", "missing"]) == ["key:1", "key:2", None]
+    rc.flushall()
+    assert rc.dbsize() == 0
+    assert all(rc.get(k) is None for k in ["key:1", "key:500", "key:999"])
+    for node in rc.get_nodes():
+        assert redis.Redis(host=node.host, port=node.port).dbsize() == 0
 
 
 def test_plain_commands_route_by_slot(rc):
@@ -66,8 +68,7 @@ def test_cross_slot_transaction_is_refused(rc):
     assert rc.get("{a}x") is None and rc.get("{b}y") is None
 
 
-def test_script_in_one_slot(rc, request):
-    known_difference(rc, request)
+def test_script_in_one_slot(rc):
     move = rc.register_script(
         """
         local value = redis.call('GET', KEYS[1])
@@ -82,8 +83,7 @@ def test_script_in_one_slot(rc, request):
     assert rc.exists("{job}:pending") == 0
 
 
-def test_lock_in_a_cluster(rc, request):
-    known_difference(rc, request)
+def test_lock_in_a_cluster(rc):
     lock = rc.lock("{locks}:resource", timeout=10)
     assert lock.acquire(blocking=False)
     assert lock.extend(5)

@@ -21,6 +21,7 @@ use crate::commands::args::{parse_i64, NOT_INTEGER};
 use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome};
 use crate::log_limit::LogLimit;
 use crate::protocol::Args;
+use crate::store::SlotSet;
 
 /// Longest a script or function change waits for the other nodes.
 const BROADCAST_WAIT: Duration = Duration::from_secs(2);
@@ -96,6 +97,10 @@ impl ClusterPort for Link {
             let slot = key_slot(key);
             view.is_primary(slot) || (readonly && !write && view.is_owner(slot))
         })
+    }
+
+    fn primary_slots(&self) -> Arc<SlotSet> {
+        self.cluster.view().primary_slots()
     }
 
     fn broadcast(&mut self, args: Args<'_>) -> Option<commands::Ran> {

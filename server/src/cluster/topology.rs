@@ -49,7 +49,10 @@ pub fn cluster(ctx: &mut Ctx<'_>, cluster: &Cluster, args: Args<'_>) -> Outcome 
             let Some(slot) = parse_slot(args.get(2)) else {
                 return ctx.fail("ERR Invalid slot");
             };
-            let (count, _) = ctx.store.find_keys(0, |key| key_slot(key) == slot);
+            let count = match ctx.store.slot_counts() {
+                Some(counts) => counts.keys(slot),
+                None => ctx.store.find_keys(0, |key| key_slot(key) == slot).0 as u64,
+            };
             ctx.reply.int(count as i64);
         }
         () if is(sub, "getkeysinslot") => {
@@ -91,41 +94,80 @@ fn write_node(ctx: &mut Ctx<'_>, view: &ClusterView, node: NodeIndex) {
     ctx.reply.map(0);
 }
 
-/// CLUSTER SLOTS: each contiguous range with its primary, then replicas.
+/// Contiguous slot ranges with one primary, in slot order: (start,
+/// end_inclusive, primary). Ranges whose replica lists differ but whose
+/// primary is the same are merged: this is the ring as a Redis Cluster of
+/// masters only would describe it.
+pub fn primary_ranges(view: &ClusterView) -> Vec<(u16, u16, NodeIndex)> {
+    let mut merged: Vec<(u16, u16, NodeIndex)> = Vec::new();
+    for (start, end, owners) in view.placement.ranges() {
+        let Some(&primary) = owners.first() else {
+            continue;
+        };
+        match merged.last_mut() {
+            Some(last) if last.2 == primary && last.1 + 1 == start => last.1 = end,
+            _ => merged.push((start, end, primary)),
+        }
+    }
+    merged
+}
+
+/// CLUSTER SLOTS: each contiguous range with its primary; with
+/// `cluster-announce-replicas yes`, its replica copies after it.
+///
+/// By default no replica is listed: on a ring every node is the primary of
+/// some ranges and a replica of others, and a client that keeps one role
+/// per node (redis-py keeps the first it reads) would take some nodes for
+/// replicas only and leave them out of its fan-outs (DBSIZE, SCAN,
+/// FLUSHALL to every primary).
 fn slots(ctx: &mut Ctx<'_>, view: &ClusterView) {
-    let ranges: Vec<_> = view
-        .placement
-        .ranges()
-        .into_iter()
-        .filter(|(_, _, owners)| !owners.is_empty())
-        .collect();
+    if ctx.node.config.read().cluster_announce_replicas {
+        let ranges: Vec<_> = view
+            .placement
+            .ranges()
+            .into_iter()
+            .filter(|(_, _, owners)| !owners.is_empty())
+            .collect();
+        ctx.reply.array(ranges.len());
+        for (start, end, owners) in ranges {
+            ctx.reply.array(2 + owners.len());
+            ctx.reply.int(i64::from(start));
+            ctx.reply.int(i64::from(end));
+            for node in owners {
+                write_node(ctx, view, node);
+            }
+        }
+        return;
+    }
+    let ranges = primary_ranges(view);
     ctx.reply.array(ranges.len());
-    for (start, end, owners) in ranges {
-        ctx.reply.array(2 + owners.len());
+    for (start, end, primary) in ranges {
+        ctx.reply.array(3);
         ctx.reply.int(i64::from(start));
         ctx.reply.int(i64::from(end));
-        for node in owners {
-            write_node(ctx, view, node);
-        }
+        write_node(ctx, view, primary);
     }
 }
 
-/// CLUSTER SHARDS: one shard per distinct owner list, with its ranges.
-fn shards(ctx: &mut Ctx<'_>, view: &ClusterView) {
-    // (owners, their slot ranges)
-    type Shard = (Vec<NodeIndex>, Vec<(u16, u16)>);
-    let mut groups: Vec<Shard> = Vec::new();
-    for (start, end, owners) in view.placement.ranges() {
-        if owners.is_empty() {
-            continue;
-        }
-        match groups.iter_mut().find(|(o, _)| *o == owners) {
-            Some((_, ranges)) => ranges.push((start, end)),
-            None => groups.push((owners, vec![(start, end)])),
+/// Each ring node's primary ranges, in node order (nodes primary for
+/// nothing have none).
+fn ranges_by_node(view: &ClusterView) -> Vec<Vec<(u16, u16)>> {
+    let mut by_node = vec![Vec::new(); view.placement.nodes().len()];
+    for (start, end, primary) in primary_ranges(view) {
+        if let Some(ranges) = by_node.get_mut(usize::from(primary)) {
+            ranges.push((start, end));
         }
     }
-    ctx.reply.array(groups.len());
-    for (owners, ranges) in groups {
+    by_node
+}
+
+/// CLUSTER SHARDS: one shard per node, holding the ranges it is primary
+/// for, with the node as its only (master) member.
+fn shards(ctx: &mut Ctx<'_>, view: &ClusterView) {
+    let by_node = ranges_by_node(view);
+    ctx.reply.array(by_node.len());
+    for (index, ranges) in by_node.into_iter().enumerate() {
+        let node = index as NodeIndex;
         ctx.reply.map(2);
         ctx.reply.bulk(b"slots");
         ctx.reply.array(ranges.len() * 2);
@@ -134,40 +176,34 @@ fn shards(ctx: &mut Ctx<'_>, view: &ClusterView) {
             ctx.reply.int(i64::from(end));
         }
         ctx.reply.bulk(b"nodes");
-        ctx.reply.array(owners.len());
-        for (i, &node) in owners.iter().enumerate() {
-            let addr = view.addr(node);
-            ctx.reply.map(7);
-            ctx.reply.bulk(b"id");
-            ctx.reply.bulk(node_id(view.name(node)).as_bytes());
-            ctx.reply.bulk(b"port");
-            ctx.reply.int(i64::from(addr.port()));
-            ctx.reply.bulk(b"ip");
-            ctx.reply.bulk(addr.ip().to_string().as_bytes());
-            ctx.reply.bulk(b"endpoint");
-            ctx.reply.bulk(addr.ip().to_string().as_bytes());
-            ctx.reply.bulk(b"role");
-            ctx.reply.bulk(if i == 0 {
-                b"master".as_slice()
-            } else {
-                b"replica"
-            });
-            ctx.reply.bulk(b"replication-offset");
-            ctx.reply.int(0);
-            ctx.reply.bulk(b"health");
-            ctx.reply.bulk(b"online");
-        }
+        ctx.reply.array(1);
+        let addr = view.addr(node);
+        ctx.reply.map(7);
+        ctx.reply.bulk(b"id");
+        ctx.reply.bulk(node_id(view.name(node)).as_bytes());
+        ctx.reply.bulk(b"port");
+        ctx.reply.int(i64::from(addr.port()));
+        ctx.reply.bulk(b"ip");
+        ctx.reply.bulk(addr.ip().to_string().as_bytes());
+        ctx.reply.bulk(b"endpoint");
+        ctx.reply.bulk(addr.ip().to_string().as_bytes());
+        ctx.reply.bulk(b"role");
+        ctx.reply.bulk(b"master");
+        ctx.reply.bulk(b"replication-offset");
+        ctx.reply.int(0);
+        ctx.reply.bulk(b"health");
+        ctx.reply.bulk(b"online");
     }
 }
 
 /// CLUSTER NODES: every ring node as a master of the ranges it is primary
 /// for (on a ring every node is both a primary and a replica, which Redis's
-/// master/replica flags cannot say; CLUSTER SLOTS and SHARDS list the
-/// replicas of each range).
+/// master/replica flags cannot say). Each node's config epoch is its place
+/// in the ring plus one, distinct as Redis Cluster's masters' are.
 fn nodes(view: &ClusterView, me: &str) -> String {
     let mut text = String::new();
-    let ranges = view.placement.ranges();
-    for (index, member) in view.placement.nodes().iter().enumerate() {
+    let by_node = ranges_by_node(view);
+    for (index, (member, ranges)) in view.placement.nodes().iter().zip(by_node).enumerate() {
         let node = index as NodeIndex;
         let addr: SocketAddr = view.addr(node);
         let flags = if member.name == me {
@@ -184,15 +220,13 @@ fn nodes(view: &ClusterView, me: &str) -> String {
             view.member(&member.name)
                 .map_or(0, |m| m.gossip_addr.port()),
             flags,
-            view.version
+            index + 1
         );
-        for (start, end, owners) in &ranges {
-            if owners.first() == Some(&node) {
-                if start == end {
-                    let _ = write!(text, " {start}");
-                } else {
-                    let _ = write!(text, " {start}-{end}");
-                }
+        for (start, end) in ranges {
+            if start == end {
+                let _ = write!(text, " {start}");
+            } else {
+                let _ = write!(text, " {start}-{end}");
             }
         }
         text.push('\n');
@@ -200,6 +234,8 @@ fn nodes(view: &ClusterView, me: &str) -> String {
     text
 }
 
+/// CLUSTER INFO. The epochs are those CLUSTER NODES shows: a node's place
+/// in the ring plus one, the current epoch the highest of them.
 fn info(cluster: &Cluster, view: &ClusterView) -> String {
     let served = (0..ringcache_proto::SLOT_COUNT)
         .filter(|&s| view.placement.primary(s).is_some())
@@ -227,8 +263,10 @@ fn info(cluster: &Cluster, view: &ClusterView) -> String {
          cluster_mode:{}\r\n",
         view.members.len(),
         view.placement.nodes().len(),
-        view.version,
-        view.version,
+        view.placement.nodes().len(),
+        view.placement
+            .node_index(&cluster.settings.node_name)
+            .map_or(0, |i| usize::from(i) + 1),
         view.version,
         cluster.settings.replicas,
         cluster.settings.write_quorum,

@@ -4,11 +4,12 @@
 //! it with an atomic pointer swap, so routing never takes a lock.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ringcache_proto::ring::{NodeIndex, Placement, RingMember};
 
 use super::membership::{MemberInfo, MemberState};
+use crate::store::SlotSet;
 
 /// See the module docs.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct ClusterView {
     pub me: Option<NodeIndex>,
     /// Every live member, in the ring or not (joining, leaving).
     pub members: Arc<Vec<MemberInfo>>,
+    /// The slots this node is primary for, built the first time asked.
+    primaries: OnceLock<Arc<SlotSet>>,
 }
 
 impl ClusterView {
@@ -64,6 +67,7 @@ impl ClusterView {
             placement,
             addrs,
             members,
+            primaries: OnceLock::new(),
         }
     }
 
@@ -93,6 +97,14 @@ impl ClusterView {
     #[inline]
     pub fn is_primary(&self, slot: u16) -> bool {
         self.me.is_some() && self.placement.primary(slot) == self.me
+    }
+
+    /// The slots this node is primary for: its key space, as DBSIZE, KEYS
+    /// and SCAN see it.
+    pub fn primary_slots(&self) -> Arc<SlotSet> {
+        self.primaries
+            .get_or_init(|| Arc::new(SlotSet::from_fn(|slot| self.is_primary(slot))))
+            .clone()
     }
 
     /// True if this node holds a copy of `slot`.

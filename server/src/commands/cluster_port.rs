@@ -1,8 +1,11 @@
 //! What the command handlers need from the cluster layer, as a trait the
 //! cluster implements, so `commands` does not depend on `cluster`.
 
+use std::sync::Arc;
+
 use super::{ClusterOp, Ctx, LocalKeys, Outcome};
 use crate::protocol::Args;
+use crate::store::SlotSet;
 
 /// What the command handlers need from the cluster layer: the cluster
 /// implements it once per connection (with that connection's cluster
@@ -24,6 +27,10 @@ pub trait ClusterPort {
     fn publish_elsewhere(&mut self, channel: &[u8], message: &[u8]);
     /// Which keys this node serves (a script may touch no others).
     fn local_keys(&self) -> LocalKeys;
+    /// The slots this node is primary for: its key space as DBSIZE, KEYS,
+    /// SCAN, RANDOMKEY and INFO keyspace see it (the replica copies it
+    /// holds are other nodes' keys).
+    fn primary_slots(&self) -> Arc<SlotSet>;
     /// Sends the request to every other node of the cluster (SCRIPT LOAD,
     /// FUNCTION LOAD: each node keeps its own); the future completes when
     /// they have run it or a bound passed (`None`: no other node).

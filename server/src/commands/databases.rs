@@ -129,9 +129,17 @@ fn move_key(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }
 }
 
-/// DBSIZE
+/// DBSIZE: on a cluster node, the keys of the slots it is primary for,
+/// summed from the store's per-slot counts (no walk).
 fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    ctx.reply.int(ctx.store.len() as i64);
+    let keys = match (ctx.own_slots(), ctx.store.slot_counts()) {
+        (None, _) => ctx.store.len() as u64,
+        (Some(own), Some(counts)) => counts.sum(&own, true).0,
+        // A store without counts (none on a cluster node's own database):
+        // walk it.
+        (Some(own), None) => ctx.store.find_keys(0, |key| own.has_key(key)).0 as u64,
+    };
+    ctx.reply.int(keys as i64);
     Outcome::Unchanged
 }
 

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::protocol::Args;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
+use crate::store::SlotSet;
 
 /// This family's section of the command table.
 #[rustfmt::skip]
@@ -72,6 +73,7 @@ pub fn info_text(
     node: &NodeState,
     sections: &[String],
     cluster: Option<Vec<(&'static str, String)>>,
+    own: Option<&SlotSet>,
 ) -> String {
     let all = sections.iter().any(|s| s == "all" || s == "everything");
     let default = sections.is_empty() || sections.iter().any(|s| s == "default");
@@ -125,13 +127,13 @@ pub fn info_text(
             "keyspace" => {
                 out.push_str("# Keyspace\r\n");
                 for (db, store) in node.databases.iter().enumerate() {
-                    let keys = store.len();
+                    // A cluster node's key space is its primary slots'.
+                    let (keys, expires) = match (own, store.slot_counts()) {
+                        (Some(own), Some(counts)) => counts.sum(own, true),
+                        _ => (store.len() as u64, store.volatile_len() as u64),
+                    };
                     if keys > 0 {
-                        let _ = write!(
-                            out,
-                            "db{db}:keys={keys},expires={},avg_ttl=0\r\n",
-                            store.volatile_len()
-                        );
+                        let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
                     }
                 }
             }
@@ -258,8 +260,16 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         .iter_from(1)
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .collect();
-    let cluster = ctx.with_cluster(|port, _| port.info());
-    let text = info_text(ctx.node, &sections, cluster);
+    let own = ctx.own_slots();
+    let cluster = ctx.with_cluster(|port, ctx| {
+        let mut fields = port.info();
+        if let (Some(own), Some(counts)) = (&own, ctx.node.store.slot_counts()) {
+            fields.push(("keys_primary", counts.sum(own, true).0.to_string()));
+            fields.push(("keys_replica", counts.sum(own, false).0.to_string()));
+        }
+        fields
+    });
+    let text = info_text(ctx.node, &sections, cluster, own.as_deref());
     ctx.reply.verbatim(text.as_bytes());
     Outcome::Unchanged
 }

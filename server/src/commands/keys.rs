@@ -413,7 +413,8 @@ pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Wrote
 }
 
-/// KEYS pattern: one shard at a time, the reply deferred until the walk ends.
+/// KEYS pattern: one shard at a time, the reply deferred until the walk ends
+/// (on a cluster node, the keys of the slots it is primary for).
 pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if ctx.atomic {
         // Inside a transaction the node serves nobody else anyway.
@@ -422,6 +423,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let pattern = args.get(1).to_vec();
     let store = ctx.store.clone();
     let resp3 = ctx.reply.resp3();
+    let own = ctx.own_slots();
     // The walk holds one shard's lock at a time and yields between shards,
     // so the worker serves other clients while a KEYS goes over millions
     // of keys (Redis stalls every client for the whole walk).
@@ -430,7 +432,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         let mut count = 0;
         let mut pieces = Vec::with_capacity(store.shard_count());
         for shard in 0..store.shard_count() {
-            let keys = store.keys_in_shard(shard, &pattern);
+            let keys = store.keys_in_shard_of(shard, &pattern, own.as_deref());
             count += keys.len();
             let mut piece = BytesMut::with_capacity(keys.iter().map(|k| k.len() + 16).sum());
             let mut reply = Reply::new(&mut piece, resp3);
@@ -457,8 +459,9 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// KEYS pattern in one go (inside EXEC).
 fn keys_at_once(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let pattern = Pattern::new(args.get(1));
+    let own = ctx.own_slots();
     let keys: Vec<Vec<u8>> = (0..ctx.store.shard_count())
-        .flat_map(|shard| ctx.store.keys_in_shard(shard, &pattern))
+        .flat_map(|shard| ctx.store.keys_in_shard_of(shard, &pattern, own.as_deref()))
         .collect();
     ctx.reply.array(keys.len());
     for key in &keys {
@@ -492,7 +495,8 @@ pub fn parse_cursor(text: &[u8]) -> Option<u64> {
     Some(if negative { n.wrapping_neg() } else { n })
 }
 
-/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] (on a cluster
+/// node, the keys of the slots it is primary for)
 pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(cursor) = parse_cursor(args.get(1)) else {
         return ctx.fail("ERR invalid cursor");
@@ -520,11 +524,15 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         i += 2;
     }
     let mut found: Vec<Vec<u8>> = Vec::new();
+    let own = ctx.own_slots();
     let next = ctx.store.scan(cursor, count, |entry: &Entry| {
         let type_ok =
             type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
         let key = entry.key();
-        if type_ok && pattern.is_none_or(|p| p.matches(key)) {
+        if type_ok
+            && pattern.is_none_or(|p| p.matches(key))
+            && own.as_deref().is_none_or(|set| set.has_key(key))
+        {
             found.push(key.to_vec());
         }
     });
@@ -537,9 +545,10 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-/// RANDOMKEY
+/// RANDOMKEY (on a cluster node, of the slots it is primary for)
 pub fn randomkey(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    let key = ctx.store.random_key();
+    let own = ctx.own_slots();
+    let key = ctx.store.random_key_of(own.as_deref());
     ctx.reply.opt_bulk(key.as_deref());
     Outcome::Unchanged
 }

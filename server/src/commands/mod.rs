@@ -75,7 +75,7 @@ use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
 use crate::stats::ServerStats;
-use crate::store::{unix_ms, CollectionType, Store, WrongType};
+use crate::store::{unix_ms, CollectionType, SlotSet, Store, WrongType};
 
 pub use cluster_port::ClusterPort;
 pub use clustering::{ClusterOp, DISABLED};
@@ -299,6 +299,12 @@ impl<'a> Ctx<'a> {
     /// Makes `reply` this command's reply, written when it resolves.
     pub fn defer(&mut self, reply: impl Future<Output = Bytes> + Send + 'static) {
         self.deferred = Some(Box::pin(reply));
+    }
+
+    /// On a cluster node, the slots it is primary for: the key space its
+    /// keyless commands (DBSIZE, KEYS, SCAN, RANDOMKEY) answer for.
+    pub fn own_slots(&self) -> Option<Arc<SlotSet>> {
+        self.cluster.as_deref().map(|port| port.primary_slots())
     }
 
     /// Runs `f` with the cluster layer, if this node has one.

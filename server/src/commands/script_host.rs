@@ -26,6 +26,7 @@ use crate::clients::ClientHandle;
 use crate::protocol::{Args, Reply};
 use crate::scripting::{CallOptions, Engine, Host, Job, Kind, LogLevel, ScriptFlags};
 use crate::state::NodeState;
+use crate::store::SlotSet;
 
 /// Redis's refusals of a command a script calls.
 const UNKNOWN: &str = "ERR Unknown Redis command called from script";
@@ -49,6 +50,8 @@ pub struct Caller {
     pub resp3: bool,
     /// On a cluster node, the keys served here.
     pub local: Option<LocalKeys>,
+    /// On a cluster node, the slots it is primary for (its key space).
+    pub own: Option<Arc<SlotSet>>,
 }
 
 impl Caller {
@@ -60,6 +63,7 @@ impl Caller {
             db: ctx.session.db,
             resp3: ctx.session.resp3,
             local,
+            own: ctx.own_slots(),
         }
     }
 }
@@ -69,6 +73,7 @@ pub struct ScriptHost<'n> {
     node: &'n Arc<NodeState>,
     session: Session,
     local: Option<LocalKeys>,
+    own: Option<Arc<SlotSet>>,
     /// The one slot a script may touch on a cluster node (the declared
     /// keys', or the first key it touched).
     slot: Option<u16>,
@@ -90,6 +95,7 @@ impl<'n> ScriptHost<'n> {
             node,
             session,
             local: caller.local.clone(),
+            own: caller.own.clone(),
             slot: keys.first().map(|k| ringcache_proto::key_slot(k)),
             oom,
             wrote: false,
@@ -166,7 +172,12 @@ impl Host for ScriptHost<'_> {
         if let Err(refusal) = self.check_keys(spec, args, writes, options.allow_cross_slot) {
             return reply.error(refusal);
         }
-        let mut port = ScriptPort;
+        let mut port = ScriptPort {
+            own: self
+                .own
+                .clone()
+                .unwrap_or_else(|| Arc::new(SlotSet::from_fn(|_| true))),
+        };
         let cluster = self
             .local
             .is_some()
@@ -231,8 +242,10 @@ impl Host for ScriptHost<'_> {
 
 /// The cluster as commands inside a script see it: SELECT is refused as on
 /// any cluster connection, and the cluster's own commands are not for
-/// scripts.
-struct ScriptPort;
+/// scripts; keyless commands see the caller's node's primary slots.
+struct ScriptPort {
+    own: Arc<SlotSet>,
+}
 
 impl ClusterPort for ScriptPort {
     fn run(&mut self, ctx: &mut Ctx<'_>, _op: ClusterOp, _args: Args<'_>) -> Outcome {
@@ -252,6 +265,9 @@ impl ClusterPort for ScriptPort {
     fn publish_elsewhere(&mut self, _channel: &[u8], _message: &[u8]) {}
     fn local_keys(&self) -> LocalKeys {
         Arc::new(|_, _| true)
+    }
+    fn primary_slots(&self) -> Arc<SlotSet> {
+        self.own.clone()
     }
     fn broadcast(&mut self, _args: Args<'_>) -> Option<super::Ran> {
         None

@@ -91,6 +91,8 @@ pub struct Config {
     pub failure_timeout_ms: u64,
     /// MOVED instead of forwarding.
     pub cluster_redirect: bool,
+    /// CLUSTER SLOTS lists each range's replica copies after its primary.
+    pub cluster_announce_replicas: bool,
     /// Handoff bandwidth bound in bytes per second.
     pub handoff_rate: u64,
     /// Nodes of a local cluster to start in this process (0: a single node).
@@ -146,6 +148,7 @@ impl Default for Config {
             write_quorum: 0,
             failure_timeout_ms: 0,
             cluster_redirect: false,
+            cluster_announce_replicas: false,
             handoff_rate: 0,
             local_cluster: 0,
             cluster_secret: None,

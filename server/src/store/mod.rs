@@ -31,6 +31,7 @@ mod policy;
 mod removal;
 mod set_value;
 mod shard;
+mod slot_counts;
 mod sorted_set;
 mod transfer;
 mod walk;
@@ -56,6 +57,7 @@ pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPoli
 pub use removal::{Removal, RemovalHooks, RemovalListener};
 pub use set_value::{Member as SetMember, SetValue};
 pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
+pub use slot_counts::{SlotCounts, SlotSet};
 pub use sorted_set::SortedSet;
 pub use transfer::{KeyState, Snapshot};
 
@@ -79,6 +81,10 @@ pub struct StoreOptions {
     pub clock: Clock,
     /// When collections leave their compact encodings.
     pub encodings: EncodingLimits,
+    /// Keep key counts per cluster slot in database 0 (a cluster node's
+    /// store): DBSIZE of a node's own slots without a walk, for a few
+    /// atomic adds per insert and remove.
+    pub slot_counts: bool,
 }
 
 impl Default for StoreOptions {
@@ -91,6 +97,7 @@ impl Default for StoreOptions {
             samples: 5,
             clock: Clock::System,
             encodings: EncodingLimits::default(),
+            slot_counts: false,
         }
     }
 }
@@ -133,6 +140,8 @@ struct Inner {
     /// Told of every key expired or evicted (keyspace notifications,
     /// client tracking).
     hooks: Arc<RemovalHooks>,
+    /// Keys per cluster slot in database 0, on a cluster node's store.
+    slots: Option<Arc<SlotCounts>>,
     /// Where evicted keys are reported, when someone listens (a cluster
     /// primary tells its replicas).
     eviction_log: std::sync::OnceLock<std::sync::mpsc::SyncSender<Vec<u8>>>,
@@ -377,14 +386,17 @@ impl Store {
         let gauge = Arc::new(MemoryGauge::default());
         let limits = Arc::new(encoding::SharedLimits::new(options.encodings));
         let hooks = Arc::new(RemovalHooks::default());
+        let slots = options.slot_counts.then(|| Arc::new(SlotCounts::default()));
         let shards = (0..count * databases)
             .map(|flat| {
+                let counted = slots.clone().filter(|_| flat < count);
                 let shard = Shard::new(
                     hasher.clone(),
                     gauge.clone(),
                     limits.clone(),
                     hooks.clone(),
                     flat / count,
+                    counted,
                 );
                 CachePadded::new(Mutex::new(shard))
             })
@@ -407,6 +419,7 @@ impl Store {
                 hooks,
                 pool: Mutex::new(EvictionPool::default()),
                 lazyfree: lazyfree::LazyFree::default(),
+                slots,
                 eviction_log: std::sync::OnceLock::new(),
             }),
         }
@@ -590,6 +603,11 @@ impl Store {
         self.db_shards().iter().map(|s| s.lock().volatile()).sum()
     }
 
+    /// Keys per cluster slot, on a cluster node's store (database 0).
+    pub fn slot_counts(&self) -> Option<&SlotCounts> {
+        self.inner.slots.as_deref().filter(|_| self.db == 0)
+    }
+
     /// Counters summed over the shards.
     pub fn stats(&self) -> ShardStats {
         let mut total = ShardStats::default();
@@ -619,11 +637,22 @@ impl Store {
         self.flush_shards(&self.inner.shards, asynchronously);
     }
 
+    /// Every shard of `shards` is locked (in index order, as every
+    /// multi-shard lock is taken) before any is emptied, so the slot
+    /// counts, which span shards, are zeroed with no insert in between.
     fn flush_shards(&self, shards: &[CachePadded<Mutex<Shard>>], asynchronously: bool) {
-        let mut taken = Vec::with_capacity(shards.len());
-        for shard in shards {
-            taken.push(shard.lock().take_all());
+        let mut guards: Vec<_> = shards.iter().map(|shard| shard.lock()).collect();
+        let taken: Vec<_> = guards.iter_mut().map(|guard| guard.take_all()).collect();
+        // Database 0's shards come first: a flush that took them took all
+        // the counted keys.
+        let first = self.inner.shards.first().map(std::ptr::from_ref);
+        if let (Some(slots), true) = (
+            &self.inner.slots,
+            shards.first().map(std::ptr::from_ref) == first,
+        ) {
+            slots.clear();
         }
+        drop(guards);
         self.inner.pool.lock().clear();
         let garbage = lazyfree::Garbage::Shards(taken);
         if asynchronously {

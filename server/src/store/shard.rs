@@ -24,6 +24,7 @@ use super::list_value::ListValue;
 use super::memory::MemoryGauge;
 use super::removal::{Removal, RemovalHooks};
 use super::set_value::SetValue;
+use super::slot_counts::SlotCounts;
 use super::sorted_set::SortedSet;
 
 /// Size of one table slot plus its control byte.
@@ -153,6 +154,9 @@ pub struct Shard {
     /// delete) does not bring the key back. Bounded; entries live
     /// [`TOMBSTONE_TTL_MS`].
     tombstones: HashMap<Box<[u8]>, (u64, u64)>,
+    /// Keys per cluster slot, on a cluster node's store (see
+    /// [`SlotCounts`]); None elsewhere, where keeping them would cost.
+    slots: Option<Arc<SlotCounts>>,
 }
 
 /// How long a delete keeps older copies of its key out.
@@ -167,6 +171,7 @@ impl Shard {
         limits: Arc<SharedLimits>,
         hooks: Arc<RemovalHooks>,
         db: usize,
+        slots: Option<Arc<SlotCounts>>,
     ) -> Self {
         Shard {
             table: HashTable::new(),
@@ -183,6 +188,7 @@ impl Shard {
             layout: 0,
             stats: ShardStats::default(),
             tombstones: HashMap::new(),
+            slots,
         }
     }
 
@@ -353,6 +359,9 @@ impl Shard {
         if entry.expire_at().is_some() {
             self.volatile -= 1;
         }
+        if let Some(slots) = &self.slots {
+            slots.removed(entry.key(), entry.expire_at().is_some());
+        }
         let boxed = self.take_boxed(&entry);
         let outside = match &boxed {
             Some(Boxed::Collection(collection)) => collection.heap_size(),
@@ -452,10 +461,15 @@ impl Shard {
             old.kind() == Kind::String,
             "replace_at is for string entries"
         );
-        match (old.expire_at().is_some(), new_volatile) {
-            (false, true) => self.volatile += 1,
-            (true, false) => self.volatile -= 1,
-            _ => {}
+        if old.expire_at().is_some() != new_volatile {
+            if new_volatile {
+                self.volatile += 1;
+            } else {
+                self.volatile -= 1;
+            }
+            if let Some(slots) = &self.slots {
+                slots.volatility(old.key(), new_volatile);
+            }
         }
         let mut freed = 0;
         if let Some(slot) = old.grown_index().filter(|&s| Some(s) != kept) {
@@ -547,6 +561,9 @@ impl Shard {
         if entry.expire_at().is_some() {
             self.volatile += 1;
         }
+        if let Some(slots) = &self.slots {
+            slots.added(entry.key(), entry.expire_at().is_some());
+        }
         let size = entry.heap_size() as isize;
         let table_before = self.table_bytes();
         // No room left: this insert rehashes the table (grown, or in place
@@ -580,10 +597,15 @@ impl Shard {
         let before = entry.heap_size() as isize;
         entry.set_expire(expire_at);
         let after = entry.heap_size() as isize;
-        match (had, expire_at.is_some()) {
-            (false, true) => self.volatile += 1,
-            (true, false) => self.volatile -= 1,
-            _ => {}
+        if had != expire_at.is_some() {
+            if had {
+                self.volatile -= 1;
+            } else {
+                self.volatile += 1;
+            }
+            if let (Some(slots), Some(entry)) = (&self.slots, self.table.get_bucket(index)) {
+                slots.volatility(entry.key(), !had);
+            }
         }
         self.account(after - before);
     }
@@ -629,7 +651,8 @@ impl Shard {
 
     /// Removes every entry and returns what was removed, so the caller can
     /// drop it elsewhere (FLUSHALL ASYNC). Constant time: the shard's lock
-    /// is held for a few moves, whatever its size.
+    /// is held for a few moves, whatever its size. The slot counts are the
+    /// caller's to zero, once it holds every shard (they span shards).
     pub fn take_all(&mut self) -> ShardContents {
         self.account(-self.bytes);
         self.volatile = 0;

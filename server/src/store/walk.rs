@@ -5,7 +5,7 @@
 //! walk over the whole store delays a command on another shard by at most
 //! one shard's worth of work.
 
-use super::{Entry, Store};
+use super::{Entry, SlotSet, Store};
 use crate::glob::Pattern;
 
 impl Store {
@@ -14,14 +14,29 @@ impl Store {
     /// KEYS calls it for each shard in turn, so the node can serve other
     /// clients between shards.
     pub fn keys_in_shard(&self, index: usize, pattern: &Pattern<'_>) -> Vec<Vec<u8>> {
+        self.keys_in_shard_of(index, pattern, None)
+    }
+
+    /// [`Store::keys_in_shard`], keeping only keys of the slots in `only`
+    /// when given (a cluster node's own key space).
+    pub fn keys_in_shard_of(
+        &self,
+        index: usize,
+        pattern: &Pattern<'_>,
+        only: Option<&SlotSet>,
+    ) -> Vec<Vec<u8>> {
         let all = pattern.is_match_all();
         let now = self.now();
         let shard = self.lock_shard(index);
         let mut keys = Vec::new();
         for bucket in 0..shard.num_buckets() {
             if let Some(entry) = shard.bucket(bucket) {
-                if !entry.is_expired(now) && (all || pattern.matches(entry.key())) {
-                    keys.push(entry.key().to_vec());
+                let key = entry.key();
+                if !entry.is_expired(now)
+                    && (all || pattern.matches(key))
+                    && only.is_none_or(|set| set.has_key(key))
+                {
+                    keys.push(key.to_vec());
                 }
             }
         }
@@ -30,8 +45,17 @@ impl Store {
 
     /// A random live key, if any.
     pub fn random_key(&self) -> Option<Vec<u8>> {
+        self.random_key_of(None)
+    }
+
+    /// A random live key of the slots in `only` when given (a cluster
+    /// node's own key space), of any slot otherwise.
+    pub fn random_key_of(&self, only: Option<&SlotSet>) -> Option<Vec<u8>> {
         let shards = self.shard_count();
         let now = self.now();
+        let wanted = |entry: &Entry| {
+            !entry.is_expired(now) && only.is_none_or(|set| set.has_key(entry.key()))
+        };
         for _ in 0..shards * 4 {
             let shard = self.lock_shard(fastrand::usize(..shards));
             let buckets = shard.num_buckets();
@@ -40,18 +64,19 @@ impl Store {
             }
             for _ in 0..64 {
                 if let Some(entry) = shard.bucket(fastrand::usize(..buckets)) {
-                    if !entry.is_expired(now) {
+                    if wanted(entry) {
                         return Some(entry.key().to_vec());
                     }
                 }
             }
         }
-        // Sparse or mostly expired: fall back to a scan.
+        // Sparse, mostly expired or mostly other nodes' copies: fall back
+        // to a scan.
         for index in 0..self.shard_count() {
             let shard = self.lock_shard(index);
             for i in 0..shard.num_buckets() {
                 if let Some(entry) = shard.bucket(i) {
-                    if !entry.is_expired(now) {
+                    if wanted(entry) {
                         return Some(entry.key().to_vec());
                     }
                 }
