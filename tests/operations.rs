@@ -639,3 +639,77 @@ fn latency_doctor_says_when_there_is_nothing_to_report() {
     assert!(report(&mut conn).starts_with("Dave, no latency spike was observed"));
     assert!(conn.call(&["LATENCY", "DOCTOR", "x"]).is_error());
 }
+
+/// The field names of a MEMORY STATS reply (RESP2: a flat array).
+fn stats_fields(reply: &Frame) -> Vec<String> {
+    let Frame::Array(items) = reply else {
+        panic!("MEMORY STATS: {reply:?}");
+    };
+    items
+        .iter()
+        .step_by(2)
+        .map(|name| String::from_utf8_lossy(name.bytes().expect("a field name")).into_owned())
+        .collect()
+}
+
+#[test]
+fn memory_stats_and_doctor_answer_as_redis() {
+    let Some(redis) = RedisServer::start_or_skip("memory_stats_and_doctor_answer_as_redis") else {
+        return;
+    };
+    let node = TestServer::start();
+    let (mut ours, mut theirs) = (node.raw(), redis.raw());
+    for conn in [&mut ours, &mut theirs] {
+        conn.call(&["SET", "a", "1"]);
+        conn.call(&["SELECT", "2"]);
+        conn.call(&["SET", "b", "2", "EX", "100"]);
+        conn.call(&["SET", "c", "3"]);
+    }
+    // The same fields in the same order, less those this node does not
+    // measure (the cluster's links, Lua's caches).
+    let mut expected = stats_fields(&theirs.call(&["MEMORY", "STATS"]));
+    expected.retain(|f| !["cluster.links", "lua.caches", "functions.caches"].contains(&f.as_str()));
+    let reply = ours.call(&["MEMORY", "STATS"]);
+    assert_eq!(stats_fields(&reply), expected);
+    let Frame::Array(items) = &reply else {
+        unreachable!()
+    };
+    let field = |name: &str| {
+        let at = items
+            .iter()
+            .position(|f| f.bytes() == Some(name.as_bytes()))
+            .expect(name);
+        items[at + 1].clone()
+    };
+    assert_eq!(field("keys.count"), Frame::Int(3));
+    assert!(matches!(field("db.2"), Frame::Array(ref db) if db.len() == 4));
+    assert!(matches!(field("total.allocated"), Frame::Int(n) if n > 0));
+    assert!(
+        field("fragmentation").bytes().is_some(),
+        "a double, as a bulk string in RESP2"
+    );
+    let error = |conn: &mut RawConn| conn.call(&["MEMORY", "STATS", "extra"]);
+    assert_eq!(error(&mut ours), error(&mut theirs));
+
+    // RESP3: a map, with doubles.
+    ours.call(&["HELLO", "3"]);
+    match ours.call(&["MEMORY", "STATS"]) {
+        Frame::Map(pairs) => assert!(pairs
+            .iter()
+            .any(|(k, v)| k.bytes() == Some(b"peak.percentage") && matches!(v, Frame::Double(_)))),
+        other => panic!("{other:?}"),
+    }
+    let doctor = ours.call(&["MEMORY", "DOCTOR"]);
+    let text = String::from_utf8_lossy(doctor.bytes().expect("a report")).into_owned();
+    assert!(
+        [
+            "Hi Sam, this instance is empty",
+            "Hi Sam, I can't find any memory issue",
+            "Sam, I detected a few issues"
+        ]
+        .iter()
+        .any(|start| text.starts_with(start)),
+        "{text}"
+    );
+    assert!(text.ends_with('\n'));
+}

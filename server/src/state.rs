@@ -70,6 +70,9 @@ pub struct NodeState {
     pub shutdown: Shutdown,
     /// When the node started.
     pub started: Instant,
+    /// Bytes allocated once the node was set up, before any client
+    /// (MEMORY STATS `startup.allocated`).
+    pub startup_memory: u64,
     /// Random id of this run (INFO run_id).
     pub run_id: String,
     /// The port actually bound (differs from the config for port 0).
@@ -150,6 +153,7 @@ impl NodeState {
             blocking: Blocking::default(),
             shutdown,
             started: Instant::now(),
+            startup_memory: crate::store::allocated_bytes().unwrap_or(0),
             run_id,
             command_metrics: OnceLock::new(),
             command_stats: OnceLock::new(),

@@ -35,7 +35,7 @@ fn human(bytes: u64) -> String {
 }
 
 /// Resident set size from /proc (Linux), in bytes.
-fn rss_bytes() -> u64 {
+pub(super) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {

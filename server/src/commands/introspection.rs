@@ -1,5 +1,5 @@
 //! Introspection of keys: MEMORY USAGE and OBJECT (ENCODING, FREQ,
-//! IDLETIME, REFCOUNT).
+//! IDLETIME, REFCOUNT); MEMORY STATS and DOCTOR are in `memory_report`.
 
 use super::args::{parse_i64, NOT_INTEGER, SYNTAX};
 use super::spec::flag_sets::R;
@@ -21,6 +21,8 @@ const K: C = C::KEYSPACE;
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
     Cmd::new("memory", super::container, -2, F::NONE, "server", "A container for memory diagnostics commands.").routing(Routing::ThisNode).subcommands(&[
+        Sub::new("doctor", super::memory_report::doctor, 2, F::NONE, &["DOCTOR", "    Return memory problems reports."]),
+        Sub::new("stats", super::memory_report::stats, 2, F::NONE, &["STATS", "    Return information about the memory usage of the server."]),
         Sub::new("usage", usage, -3, R, &["USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value."]).keys(KEY).acl(K),
     ]),
     Cmd::new("object", super::container, -2, F::NONE, "generic", "A container for object introspection commands.").routing(Routing::ThisNode).subcommands(&[

@@ -38,6 +38,7 @@ mod lcs;
 mod lists;
 mod lists_blocking;
 mod lists_multi;
+mod memory_report;
 pub mod monitoring;
 mod owned_args;
 pub mod pubsub;

@@ -84,6 +84,14 @@ pub fn allocated_bytes() -> Option<u64> {
         .map(|n| n as u64)
 }
 
+/// Bytes in the allocator's active pages (MEMORY STATS).
+pub fn active_bytes() -> Option<u64> {
+    tikv_jemalloc_ctl::epoch::advance().ok()?;
+    tikv_jemalloc_ctl::stats::active::read()
+        .ok()
+        .map(|n| n as u64)
+}
+
 /// Resident bytes as jemalloc sees them (for INFO used_memory_rss).
 pub fn resident_bytes() -> Option<u64> {
     tikv_jemalloc_ctl::epoch::advance().ok()?;

@@ -52,7 +52,7 @@ pub use eviction::{Candidate, EvictionPool};
 pub use hash_value::HashValue;
 pub use lazyfree::LAZYFREE_THRESHOLD;
 pub use list_value::{End, Fill, ListValue};
-pub use memory::{allocated_bytes, resident_bytes, MemoryGauge};
+pub use memory::{active_bytes, allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
 pub use removal::{Removal, RemovalHooks, RemovalListener};
 pub use set_value::{Member as SetMember, SetValue};
@@ -606,6 +606,17 @@ impl Store {
     /// Keys per cluster slot, on a cluster node's store (database 0).
     pub fn slot_counts(&self) -> Option<&SlotCounts> {
         self.inner.slots.as_deref().filter(|_| self.db == 0)
+    }
+
+    /// Heap bytes of this database: (its hash tables, everything it holds
+    /// including them), for MEMORY STATS.
+    pub fn heap_bytes(&self) -> (usize, usize) {
+        self.db_shards()
+            .iter()
+            .fold((0, 0), |(tables, all), shard| {
+                let shard = shard.lock();
+                (tables + shard.table_bytes(), all + shard.heap_bytes())
+            })
     }
 
     /// Counters summed over the shards.

@@ -227,6 +227,11 @@ impl Shard {
         self.gauge.add(delta);
     }
 
+    /// Heap bytes this shard holds (table, entries, values).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.max(0) as usize
+    }
+
     /// Heap bytes of the table itself.
     pub(crate) fn table_bytes(&self) -> usize {
         // An unallocated table still reports one bucket (hashbrown's
