@@ -129,7 +129,7 @@ pub fn stats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
         reply.bulk(b"overhead.hashtable.expires");
         reply.int(0);
     }
-    let per_key = if f.keys == 0 { 0 } else { net / f.keys };
+    let per_key = net.checked_div(f.keys).unwrap_or(0);
     let signed = |a: u64, b: u64| a as i64 - b as i64;
     reply.bulk(b"overhead.total");
     reply.int(f.overhead() as i64);
