@@ -215,7 +215,10 @@ fn client_pause_write_holds_writes_and_releases_them_in_order() {
 fn client_pause_all_holds_everything_until_it_ends() {
     let node = TestServer::start();
     let mut admin = node.raw();
-    admin.call(&["SET", "k", "v", "PX", "1"]);
+    // Expires during the pause (set just before it, the active cycle could
+    // reclaim it before the pause began).
+    let set_at = Instant::now();
+    admin.call(&["SET", "k", "v", "PX", "1000"]);
     assert_eq!(
         admin.call(&["CLIENT", "PAUSE", "100000"]),
         Frame::Simple(b"OK".to_vec())
@@ -224,9 +227,8 @@ fn client_pause_all_holds_everything_until_it_ends() {
     let mut unpauser = send(&node, &["CLIENT", "UNPAUSE"]);
     assert!(common::eventually(DEADLINE, || node.state.pause.held() == 2));
     // While paused, the active expiry cycle does not remove the expired key.
-    let started = Instant::now();
     common::eventually(DEADLINE, || {
-        started.elapsed() > std::time::Duration::from_millis(500)
+        set_at.elapsed() > std::time::Duration::from_millis(1500)
     });
     assert_eq!(node.state.store.len(), 1);
     node.state.pause.unpause();

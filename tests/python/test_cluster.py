@@ -6,6 +6,7 @@ plain commands routed by slot, a lock.
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 
 def test_every_node_is_a_primary_for_redis_py(rc):
@@ -21,13 +22,13 @@ def test_the_key_space_is_seen_once_through_the_primaries(rc):
     pipe.execute()
     scanned = list(rc.scan_iter(count=200))
     assert len(scanned) == len(keys) and set(scanned) == keys
-    assert sorted(rc.keys()) == sorted(keys)
-    assert rc.dbsize() == 1000
+    assert sorted(rc.keys(target_nodes=RedisCluster.PRIMARIES)) == sorted(keys)
+    assert rc.dbsize(target_nodes=RedisCluster.PRIMARIES) == 1000
     ones = set(rc.scan_iter(match="key:1*", _type="string"))
     assert ones == {k for k in keys if k.startswith("key:1")}
     assert rc.mget_nonatomic(["key:1", "key:2", "missing"]) == ["key:1", "key:2", None]
     rc.flushall()
-    assert rc.dbsize() == 0
+    assert rc.dbsize(target_nodes=RedisCluster.PRIMARIES) == 0
     assert all(rc.get(k) is None for k in ["key:1", "key:500", "key:999"])
     for node in rc.get_nodes():
         assert redis.Redis(host=node.host, port=node.port).dbsize() == 0

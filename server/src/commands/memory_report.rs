@@ -115,7 +115,7 @@ pub fn stats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
         ("aof.buffer", 0),
     ];
     let reply = &mut ctx.reply;
-    reply.map(integers.len() + f.databases.len() + 18);
+    reply.map(integers.len() + f.databases.len() + 17);
     for (name, value) in integers {
         reply.bulk(name.as_bytes());
         reply.int(value as i64);
