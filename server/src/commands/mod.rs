@@ -457,15 +457,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     }
     let first = counted && node.monitors.any() && monitoring::shown_first(spec);
     if first {
-        monitoring::show(
-            node,
-            ctx.session,
-            ctx.session.db,
-            spec,
-            args,
-            ctx.script,
-            true,
-        );
+        show_to_monitors(ctx, spec, args, true);
     }
     let started = Instant::now();
     let outcome = call_handler(ctx, spec, args);
@@ -474,22 +466,43 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
         events::defaults(ctx, spec, args, outcome);
     }
     if counted && !first {
-        monitoring::show(
-            node,
-            ctx.session,
-            ctx.session.db,
-            spec,
-            args,
-            ctx.script,
-            false,
-        );
+        show_to_monitors(ctx, spec, args, false);
     }
     if tracked {
         let _again = effects::remember_reads(ctx, spec, args);
     }
     effects::after_write(ctx, spec, args, outcome);
+    record(
+        ctx,
+        index,
+        spec,
+        args,
+        counted.then_some((elapsed, outcome)),
+    );
+    outcome
+}
+
+/// MONITOR's line for the command (`first`: before it runs, as for EVAL,
+/// whose script's commands follow it).
+fn show_to_monitors(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, first: bool) {
+    let session = &*ctx.session;
+    monitoring::show(ctx.node, session, session.db, spec, args, ctx.script, first);
+}
+
+/// Records a command's run in the statistics (`ran`: its time and
+/// outcome; `None` for a woken blocking command, counted when it first
+/// ran); a deferred reply's run is recorded when the reply is ready.
+fn record(
+    ctx: &mut Ctx<'_>,
+    index: usize,
+    spec: &CommandSpec,
+    args: Args<'_>,
+    ran: Option<(Duration, Outcome)>,
+) {
+    let Some((elapsed, outcome)) = ran else {
+        return;
+    };
     match ctx.deferred.take() {
-        None if !counted => {}
         None => record_run(
             ctx.node,
             index,
@@ -514,7 +527,6 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
             }));
         }
     }
-    outcome
 }
 
 /// What a command holds of the gate while it runs.

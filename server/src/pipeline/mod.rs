@@ -403,25 +403,32 @@ impl Connection {
                         }
                     }
                 }
-                Ok(None) => {
-                    let pending = requests.input.len() - start;
-                    if pending as u64 > self.settings.query_limit {
-                        debug!(client = %self.handle.peer, "query buffer limit reached");
-                        break Err(Ended::Closing);
-                    }
-                    break Ok(());
-                }
-                Err(e) => {
-                    debug!(client = %self.handle.peer, error = %e, "protocol error");
-                    ServerStats::add(&self.node.stats.protocol_errors, 1);
-                    Reply::new(&mut self.replies.output, self.session.resp3)
-                        .error(&format!("ERR {e}"));
-                    break Err(Ended::Closing);
-                }
+                Ok(None) => break self.incomplete(start),
+                Err(e) => break Err(self.protocol_error(&e)),
             }
         };
         self.requests.input.drain(..start);
         result
+    }
+
+    /// The input ends with part of a request: wait for the rest, unless
+    /// it is already over the query buffer limit.
+    fn incomplete(&self, start: usize) -> Result<(), Ended> {
+        let pending = self.requests.input.len() - start;
+        if pending as u64 > self.settings.query_limit {
+            debug!(client = %self.handle.peer, "query buffer limit reached");
+            return Err(Ended::Closing);
+        }
+        Ok(())
+    }
+
+    /// A request that is not RESP: answered with the error, then the
+    /// connection closes (the rest of its input cannot be framed).
+    fn protocol_error(&mut self, error: &dyn std::fmt::Display) -> Ended {
+        debug!(client = %self.handle.peer, %error, "protocol error");
+        ServerStats::add(&self.node.stats.protocol_errors, 1);
+        Reply::new(&mut self.replies.output, self.session.resp3).error(&format!("ERR {error}"));
+        Ended::Closing
     }
 
     /// Waits for a script (step 5), then its effects (step 6): the keys it
@@ -515,14 +522,7 @@ fn run_request(
         return step(refuse_cross_protocol(node, session));
     }
     let Some((index, spec)) = commands::find(session, args.get(0)) else {
-        if session.protected {
-            return step(deny_protected(node, session, replies));
-        }
-        transactions::fail_queueing(session);
-        let error = commands::unknown_command(args);
-        node.error_stats.count(&error);
-        Reply::new(&mut replies.output, session.resp3).error_bytes(&error);
-        return Step::Next;
+        return refuse_unknown(node, session, replies, args);
     };
     match commands::admit(session, spec, args) {
         Ok(()) => {}
@@ -580,6 +580,24 @@ fn run_request(
     }
     replies.defer(deferred);
     step(after)
+}
+
+/// A command this session may not see: refused (a transaction being
+/// queued then fails at EXEC), or the protected-mode answer.
+fn refuse_unknown(
+    node: &Arc<NodeState>,
+    session: &mut Session,
+    replies: &mut Replies,
+    args: Args<'_>,
+) -> Step {
+    if session.protected {
+        return step(deny_protected(node, session, replies));
+    }
+    transactions::fail_queueing(session);
+    let error = commands::unknown_command(args);
+    node.error_stats.count(&error);
+    Reply::new(&mut replies.output, session.resp3).error_bytes(&error);
+    Step::Next
 }
 
 /// The last session checks: RESP2's subscribed mode (only the Pub/Sub

@@ -20,6 +20,7 @@ mod entry;
 mod evict;
 mod eviction;
 mod expire;
+mod figures;
 mod grown;
 mod hash_value;
 pub mod lazyfree;
@@ -34,6 +35,7 @@ mod shard;
 mod slot_counts;
 mod sorted_set;
 mod transfer;
+mod values;
 mod walk;
 
 use std::hash::BuildHasher;
@@ -56,10 +58,11 @@ pub use memory::{active_bytes, allocated_bytes, resident_bytes, MemoryGauge};
 pub use policy::{initial_access, lfu_counter, lru_idle_ms, touched, EvictionPolicy};
 pub use removal::{Removal, RemovalHooks, RemovalListener};
 pub use set_value::{Member as SetMember, SetValue};
-pub use shard::{OwnedValue, Shard, ShardStats, ValueRef, INLINE_GROWTH_MAX};
+pub use shard::{Shard, ShardStats, INLINE_GROWTH_MAX};
 pub use slot_counts::{SlotCounts, SlotSet};
 pub use sorted_set::SortedSet;
 pub use transfer::{KeyState, Snapshot};
+pub use values::{OwnedValue, ValueRef};
 
 /// Default shard count: a few per core keeps lock contention negligible.
 pub const DEFAULT_SHARDS: usize = 64;
@@ -587,54 +590,6 @@ impl Store {
         self.db_shards()[index].lock()
     }
 
-    /// Number of keys in this database (including expired ones not yet
-    /// reclaimed, as Redis).
-    pub fn len(&self) -> usize {
-        self.db_shards().iter().map(|s| s.lock().len()).sum()
-    }
-
-    /// True when there are no keys.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Number of keys with a TTL in this database.
-    pub fn volatile_len(&self) -> usize {
-        self.db_shards().iter().map(|s| s.lock().volatile()).sum()
-    }
-
-    /// Keys per cluster slot, on a cluster node's store (database 0).
-    pub fn slot_counts(&self) -> Option<&SlotCounts> {
-        self.inner.slots.as_deref().filter(|_| self.db == 0)
-    }
-
-    /// Heap bytes of this database: (its hash tables, everything it holds
-    /// including them), for MEMORY STATS.
-    pub fn heap_bytes(&self) -> (usize, usize) {
-        self.db_shards()
-            .iter()
-            .fold((0, 0), |(tables, all), shard| {
-                let shard = shard.lock();
-                (tables + shard.table_bytes(), all + shard.heap_bytes())
-            })
-    }
-
-    /// Counters summed over the shards.
-    pub fn stats(&self) -> ShardStats {
-        let mut total = ShardStats::default();
-        for shard in self.inner.shards.iter() {
-            total += shard.lock().stats;
-        }
-        total
-    }
-
-    /// Zeroes hit, miss, expiry and eviction counters (CONFIG RESETSTAT).
-    pub fn reset_stats(&self) {
-        for shard in self.inner.shards.iter() {
-            shard.lock().stats = ShardStats::default();
-        }
-    }
-
     /// Removes every key of this database (FLUSHDB). With
     /// `asynchronously`, the memory is freed on the lazyfree thread so the
     /// caller does not wait for it; otherwise here, once every shard is
@@ -669,22 +624,6 @@ impl Store {
         if asynchronously {
             self.inner.lazyfree.free(garbage, true);
         }
-    }
-
-    /// Objects waiting for the lazyfree thread (INFO
-    /// `lazyfree_pending_objects`).
-    pub fn lazyfree_pending(&self) -> u64 {
-        self.inner.lazyfree.pending()
-    }
-
-    /// Objects the lazyfree thread has freed (INFO `lazyfreed_objects`).
-    pub fn lazyfreed(&self) -> u64 {
-        self.inner.lazyfree.freed()
-    }
-
-    /// Values freed inline because the lazyfree queue was full or stopped.
-    pub fn lazyfree_inline(&self) -> u64 {
-        self.inner.lazyfree.freed_inline()
     }
 
     /// Stops the background thread after it has freed what it holds (at
@@ -729,22 +668,6 @@ impl Store {
     /// re-encode on their next write).
     pub fn set_encoding_limits(&self, limits: EncodingLimits) {
         self.inner.limits.set(limits);
-    }
-
-    /// Estimated allocated bytes (see [`MemoryGauge`]).
-    #[inline]
-    pub fn used_memory(&self) -> u64 {
-        self.inner.gauge.used()
-    }
-
-    /// The highest allocated bytes sampled so far.
-    pub fn peak_memory(&self) -> u64 {
-        self.inner.gauge.peak()
-    }
-
-    /// Refreshes the allocator sample; returns allocated bytes.
-    pub fn sample_memory(&self) -> u64 {
-        self.inner.gauge.sample()
     }
 }
 
