@@ -8,12 +8,12 @@
 //! (`ClientHandle::deliver`) rather than let it grow without bound.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::store::unix_ms;
+use crate::soft_limit::SoftLimit;
 
 /// Redis's default pub/sub output limits: hard bytes, soft bytes, soft
 /// seconds.
@@ -101,8 +101,8 @@ impl Push {
 pub struct Inbox {
     queue: Mutex<VecDeque<Push>>,
     bytes: AtomicUsize,
-    /// When the inbox went over the soft limit (Unix ms, 0: under it).
-    over_soft_since: AtomicU64,
+    /// When the inbox went over the soft limit.
+    soft: SoftLimit,
 }
 
 impl Inbox {
@@ -111,30 +111,16 @@ impl Inbox {
     pub fn deliver(&self, push: Push) -> bool {
         let size = push.size();
         let bytes = self.bytes.fetch_add(size, Ordering::AcqRel) + size;
-        if bytes > HARD_LIMIT || self.soft_limit_passed(bytes) {
+        if bytes > HARD_LIMIT
+            || self
+                .soft
+                .passed(bytes as u64, SOFT_LIMIT as u64, SOFT_SECONDS)
+        {
             self.bytes.fetch_sub(size, Ordering::AcqRel);
             return false;
         }
         self.queue.lock().push_back(push);
         true
-    }
-
-    fn soft_limit_passed(&self, bytes: usize) -> bool {
-        if bytes <= SOFT_LIMIT {
-            self.over_soft_since.store(0, Ordering::Relaxed);
-            return false;
-        }
-        let now = unix_ms();
-        let since = match self.over_soft_since.compare_exchange(
-            0,
-            now,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => now,
-            Err(since) => since,
-        };
-        now.saturating_sub(since) > SOFT_SECONDS * 1000
     }
 
     /// True when nothing waits (one atomic load: the connection asks before

@@ -39,6 +39,7 @@ pub mod server;
 pub mod shutdown;
 pub mod slowlog;
 pub mod socket;
+pub mod soft_limit;
 pub mod state;
 pub mod stats;
 pub mod store;

@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use crate::clients::ClientHandle;
 use crate::config::OutputLimit;
 use crate::protocol::Args;
-use crate::store::unix_ms;
+use crate::soft_limit::SoftLimit;
 
 /// The bound of a feed when `client-output-buffer-limit normal` has none:
 /// a queue a client can make the node hold must have one.
@@ -43,8 +43,8 @@ pub enum Origin {
 pub struct Feed {
     queue: Mutex<VecDeque<Bytes>>,
     bytes: AtomicUsize,
-    /// When the feed went over the soft limit (Unix ms, 0: under it).
-    over_soft_since: AtomicU64,
+    /// When the feed went over the soft limit.
+    soft: SoftLimit,
     limit: OutputLimit,
     /// Wakes the connection.
     pub ready: Notify,
@@ -63,7 +63,7 @@ impl Feed {
         Arc::new(Feed {
             queue: Mutex::new(VecDeque::new()),
             bytes: AtomicUsize::new(0),
-            over_soft_since: AtomicU64::new(0),
+            soft: SoftLimit::default(),
             limit: OutputLimit { hard, ..limit },
             ready: Notify::new(),
             client,
@@ -80,7 +80,11 @@ impl Feed {
     fn deliver(&self, line: &Bytes) -> bool {
         let size = line.len();
         let bytes = self.bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if bytes as u64 > self.limit.hard || self.soft_limit_passed(bytes as u64) {
+        if bytes as u64 > self.limit.hard
+            || self
+                .soft
+                .passed(bytes as u64, self.limit.soft, self.limit.soft_seconds)
+        {
             self.bytes.fetch_sub(size, Ordering::Relaxed);
             self.client.kill();
             return true;
@@ -88,24 +92,6 @@ impl Feed {
         self.queue.lock().push_back(line.clone());
         self.ready.notify_one();
         false
-    }
-
-    fn soft_limit_passed(&self, bytes: u64) -> bool {
-        if self.limit.soft == 0 || bytes <= self.limit.soft {
-            self.over_soft_since.store(0, Ordering::Relaxed);
-            return false;
-        }
-        let now = unix_ms();
-        let since = match self.over_soft_since.compare_exchange(
-            0,
-            now,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => now,
-            Err(since) => since,
-        };
-        now.saturating_sub(since) > self.limit.soft_seconds * 1000
     }
 
     /// Appends every queued line to `out`; returns how many.

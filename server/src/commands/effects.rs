@@ -36,15 +36,28 @@ pub fn wake_written(
     if !node.blocking.any() {
         return;
     }
+    // A transaction's commands woke their keys as they ran.
+    for key in written_positions(spec, args, outcome).filter_map(|p| args.try_get(p)) {
+        node.blocking.key_ready(db, key);
+    }
+}
+
+/// The argument positions of the keys a command's `outcome` says it wrote
+/// (none for a read, a failure, a flush, or a transaction, whose commands
+/// each had their own effects).
+pub(super) fn written_positions(
+    spec: &CommandSpec,
+    args: Args<'_>,
+    outcome: Outcome,
+) -> impl Iterator<Item = usize> {
     let positions = match outcome {
         Outcome::Wrote => spec.keys.positions(args),
         Outcome::WroteKey(position) => vec![position],
-        // A transaction's commands woke their keys as they ran.
-        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
+        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => {
+            Vec::new()
+        }
     };
-    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
-        node.blocking.key_ready(db, key);
-    }
+    positions.into_iter()
 }
 
 /// The keys a command's `outcome` says it wrote (`written`: a

@@ -95,12 +95,8 @@ pub(super) fn defaults(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>, ou
     if ctx.notified {
         return;
     }
-    let positions = match outcome {
-        Outcome::Wrote => spec.keys.positions(args),
-        Outcome::WroteKey(position) => vec![position],
-        Outcome::Unchanged | Outcome::Failed | Outcome::Flushed | Outcome::Transaction => return,
-    };
-    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
+    let written = super::effects::written_positions(spec, args, outcome);
+    for key in written.filter_map(|p| args.try_get(p)) {
         ctx.notify(class, event, key);
     }
 }
