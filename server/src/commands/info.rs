@@ -133,7 +133,11 @@ pub fn info_text(
                         _ => (store.len() as u64, store.volatile_len() as u64),
                     };
                     if keys > 0 {
-                        let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                        let avg_ttl = store.avg_ttl();
+                        let _ = write!(
+                            out,
+                            "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+                        );
                     }
                 }
             }

@@ -16,6 +16,21 @@ impl Store {
         self.len() == 0
     }
 
+    /// The average time to live in ms of this database's keys with a TTL,
+    /// as the active expiry cycle estimates it per shard, weighted by each
+    /// shard's keys with a TTL (INFO keyspace `avg_ttl`).
+    pub fn avg_ttl(&self) -> u64 {
+        let (weighted, volatile) = self
+            .db_shards()
+            .iter()
+            .fold((0u128, 0u128), |(w, v), shard| {
+                let shard = shard.lock();
+                let n = shard.volatile() as u128;
+                (w + u128::from(shard.avg_ttl()) * n, v + n)
+            });
+        weighted.checked_div(volatile).map_or(0, |avg| avg as u64)
+    }
+
     /// Number of keys with a TTL in this database.
     pub fn volatile_len(&self) -> usize {
         self.db_shards().iter().map(|s| s.lock().volatile()).sum()

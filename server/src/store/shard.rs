@@ -75,6 +75,9 @@ pub struct Shard {
     bytes: isize,
     /// Where the active expiry cycle resumes.
     pub(crate) expire_cursor: usize,
+    /// The keys with a TTL's average time to live in ms, as the active
+    /// expiry cycle samples it (INFO keyspace `avg_ttl`; 0: none).
+    avg_ttl: u64,
     /// Changes whenever entries may have moved to other buckets (a rehash
     /// on insert, a shrink, a flush), so a SCAN cursor into this table can
     /// tell that its position no longer means anything. Wraps; a cursor
@@ -118,6 +121,7 @@ impl Shard {
             volatile: 0,
             bytes: 0,
             expire_cursor: 0,
+            avg_ttl: 0,
             layout: 0,
             stats: ShardStats::default(),
             tombstones: HashMap::new(),
@@ -609,23 +613,40 @@ impl Shard {
         let buckets = self.table.num_buckets();
         if buckets == 0 || self.volatile == 0 {
             self.expire_cursor = 0;
+            self.avg_ttl = 0;
             return (0, 0);
         }
         let mut removed = 0;
+        let (mut ttl_sum, mut ttl_count) = (0u64, 0u64);
         let scan = budget.min(buckets);
         for _ in 0..scan {
             let index = self.expire_cursor % buckets;
             self.expire_cursor = (index + 1) % buckets;
-            if self
-                .table
-                .get_bucket(index)
-                .is_some_and(|e| e.is_expired(now))
-            {
+            let Some(entry) = self.table.get_bucket(index) else {
+                continue;
+            };
+            if entry.is_expired(now) {
                 self.expire_at_index(index);
                 removed += 1;
+            } else if let Some(at) = entry.expire_at() {
+                ttl_sum = ttl_sum.saturating_add(at.saturating_sub(now));
+                ttl_count += 1;
             }
         }
+        if let Some(sample) = ttl_sum.checked_div(ttl_count) {
+            // Redis's running average: each cycle's sample weighs 1/50.
+            self.avg_ttl = match self.avg_ttl {
+                0 => sample,
+                avg => avg / 50 * 49 + sample / 50,
+            };
+        }
         (scan, removed)
+    }
+
+    /// The estimate of the average time to live of the keys with a TTL,
+    /// in ms (0 before the active expiry cycle sampled any).
+    pub fn avg_ttl(&self) -> u64 {
+        self.avg_ttl
     }
 
     /// Removes the expired entry at `index`, counts it and reports it.
