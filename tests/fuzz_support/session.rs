@@ -105,7 +105,7 @@ impl Session {
         let mut replies = Vec::with_capacity(batch.len());
         for (i, argv) in batch.iter().enumerate() {
             let resp3 = protocol_asked(argv).unwrap_or(self.reader.resp3);
-            match self.reader.next_as(resp3) {
+            match self.next_reply(resp3) {
                 Ok(frame) => {
                     if let Some(text) = frame.error_text() {
                         if text.to_ascii_lowercase().contains("internal error") {
@@ -195,9 +195,33 @@ impl Session {
             .stream
             .write_all(&bytes)
             .map_err(|e| ReadError::Io(e.to_string()))?;
-        self.reader.next()?;
-        self.reader.next()
+        let resp3 = self.reader.resp3;
+        self.next_reply(resp3)?;
+        self.next_reply(false)
     }
+
+    /// The next reply, past the pushes the node sends on its own (a
+    /// subscribed connection's messages, tracking invalidations): they
+    /// answer no request, and a batch may publish to its own channel.
+    fn next_reply(&mut self, resp3: bool) -> Result<Frame, ReadError> {
+        loop {
+            let frame = self.reader.next_as(resp3)?;
+            if !unsolicited(&frame) {
+                return Ok(frame);
+            }
+        }
+    }
+}
+
+/// A RESP3 push that answers no request.
+fn unsolicited(frame: &Frame) -> bool {
+    let Frame::Push(items) = frame else {
+        return false;
+    };
+    let kind = items.first().and_then(Frame::bytes).unwrap_or_default();
+    [&b"message"[..], b"pmessage", b"smessage", b"invalidate"]
+        .iter()
+        .any(|k| kind.eq_ignore_ascii_case(k))
 }
 
 fn fault(replies: Vec<Frame>, at: usize, fault: Fault) -> BatchResult {
