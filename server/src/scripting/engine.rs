@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use mlua::{Function, MultiValue};
+use mlua::{Function, MultiValue, Table};
 
 use super::busy::Running;
 use super::env::{first_line, Env};
@@ -72,6 +72,18 @@ pub struct Invocation {
     pub args: Vec<Vec<u8>>,
     /// EVAL_RO, EVALSHA_RO or FCALL_RO.
     pub read_only: bool,
+}
+
+impl Invocation {
+    /// KEYS and ARGV as Lua sequences of strings in `lua`: globals for a
+    /// script, the two arguments of a function.
+    pub(super) fn tables(&self, lua: &mlua::Lua) -> mlua::Result<(Table, Table)> {
+        let sequence = |items: &[Vec<u8>]| {
+            let strings = items.iter().map(|item| lua.create_string(item));
+            lua.create_sequence_from(strings.collect::<mlua::Result<Vec<_>>>()?)
+        };
+        Ok((sequence(&self.keys)?, sequence(&self.args)?))
+    }
 }
 
 /// A cached EVAL script.
@@ -182,20 +194,7 @@ impl Engine {
         let function = script.function.clone();
         let lua = self.eval.lua();
         let set_globals = || -> mlua::Result<()> {
-            let keys = lua.create_sequence_from(
-                invocation
-                    .keys
-                    .iter()
-                    .map(|k| lua.create_string(k))
-                    .collect::<mlua::Result<Vec<_>>>()?,
-            )?;
-            let args = lua.create_sequence_from(
-                invocation
-                    .args
-                    .iter()
-                    .map(|a| lua.create_string(a))
-                    .collect::<mlua::Result<Vec<_>>>()?,
-            )?;
+            let (keys, args) = invocation.tables(lua)?;
             self.eval.sandbox.backing.raw_set("KEYS", keys)?;
             self.eval.sandbox.backing.raw_set("ARGV", args)
         };

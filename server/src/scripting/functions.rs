@@ -373,24 +373,7 @@ impl Functions {
             return;
         }
         let lua = self.env.lua();
-        let tables = || -> mlua::Result<(Table, Table)> {
-            let keys = lua.create_sequence_from(
-                invocation
-                    .keys
-                    .iter()
-                    .map(|k| lua.create_string(k))
-                    .collect::<mlua::Result<Vec<_>>>()?,
-            )?;
-            let args = lua.create_sequence_from(
-                invocation
-                    .args
-                    .iter()
-                    .map(|a| lua.create_string(a))
-                    .collect::<mlua::Result<Vec<_>>>()?,
-            )?;
-            Ok((keys, args))
-        };
-        let (keys, args) = match tables() {
+        let (keys, args) = match invocation.tables(lua) {
             Ok(t) => t,
             Err(e) => {
                 reply.error(&format!("ERR {e}"));
