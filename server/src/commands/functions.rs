@@ -7,7 +7,8 @@
 
 use super::script_host::{submit, Run};
 use super::scripting::{
-    broadcast, check_slots, engine_on_lua_thread, engine_result, owned, split_keys, Answer, NUMKEYS,
+    broadcast, check_slots, engine_on_lua_thread, engine_result, kill, owned, split_keys, Answer,
+    NUMKEYS,
 };
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
 use super::subcommands::SubSpec;
@@ -136,13 +137,7 @@ fn function_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// FUNCTION KILL
 fn function_kill(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    match ctx.node.scripts.running.kill(Kind::Function) {
-        Ok(()) => {
-            ctx.reply.ok();
-            Outcome::Unchanged
-        }
-        Err(error) => ctx.fail(error),
-    }
+    kill(ctx, Kind::Function)
 }
 
 /// FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern]

@@ -234,7 +234,13 @@ fn script_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 
 /// SCRIPT KILL
 fn script_kill(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    match ctx.node.scripts.running.kill(Kind::Eval) {
+    kill(ctx, Kind::Eval)
+}
+
+/// SCRIPT KILL and FUNCTION KILL: stops the running script or function of
+/// `kind`, or says why not (none running, the other kind, it wrote).
+pub fn kill(ctx: &mut Ctx<'_>, kind: Kind) -> Outcome {
+    match ctx.node.scripts.running.kill(kind) {
         Ok(()) => {
             ctx.reply.ok();
             Outcome::Unchanged
