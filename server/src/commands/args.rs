@@ -66,6 +66,19 @@ pub fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
 }
 
+/// Redis's error for a negative count where only 0 and up make sense.
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+/// The optional count at `args[2]` of LPOP, RPOP and SPOP: `None` without
+/// one; a negative or non-integer count is Redis's out-of-range error.
+pub fn pop_count(args: Args<'_>) -> Result<Option<usize>, &'static str> {
+    match args.try_get(2).map(parse_i64) {
+        None => Ok(None),
+        Some(Some(n)) if n >= 0 => Ok(Some(n as usize)),
+        Some(_) => Err(NOT_POSITIVE),
+    }
+}
+
 /// Most members or fields a negative random-pick count may pick
 /// (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER): repeats are built in memory
 /// before the reply, so one request must not exhaust the node's memory.

@@ -122,9 +122,6 @@ pub fn rpushx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     push(ctx, args, End::Back, true)
 }
 
-/// Redis's error for a count that is not a non-negative integer.
-const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
-
 /// Pops up to `count` elements from `end` of `list`, replying with them
 /// in popping order.
 pub(super) fn pop_range(ctx: &mut Ctx<'_>, list: &mut ListValue, end: End, count: usize) {
@@ -146,10 +143,9 @@ fn pop(ctx: &mut Ctx<'_>, args: Args<'_>, end: End) -> Outcome {
         let name = if end == End::Front { "lpop" } else { "rpop" };
         return ctx.fail(&super::wrong_arity(name));
     }
-    let count = match args.try_get(2).map(parse_i64) {
-        None => None,
-        Some(Some(n)) if n >= 0 => Some(n as usize),
-        Some(_) => return ctx.fail(NOT_POSITIVE),
+    let count = match super::args::pop_count(args) {
+        Ok(count) => count,
+        Err(error) => return ctx.fail(error),
     };
     let key = args.get(1);
     let store = ctx.store;

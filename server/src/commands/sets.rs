@@ -42,9 +42,6 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("sscan", sscan, -3, R, "set", "Iterates over members of a set.").keys(KeySpec::ONE).acl(S),
 ];
 
-/// SPOP's error for a count that is negative or not an integer.
-const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
-
 /// Writes one member as a bulk string.
 fn member(reply: &mut Reply<'_>, m: SetMember<'_>) {
     match m {
@@ -163,10 +160,9 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if args.len() > 3 {
         return ctx.fail(SYNTAX);
     }
-    let count = match args.try_get(2).map(parse_i64) {
-        None => None,
-        Some(Some(n)) if n >= 0 => Some(n as usize),
-        Some(_) => return ctx.fail(NOT_POSITIVE),
+    let count = match super::args::pop_count(args) {
+        Ok(count) => count,
+        Err(error) => return ctx.fail(error),
     };
     let key = args.get(1);
     let store = ctx.store;
