@@ -103,69 +103,94 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 /// MEMORY STATS
 pub fn stats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
+    use Field::{Double, Int};
     let f = Figures::of(ctx.node);
     let net = f.total.saturating_sub(f.startup);
-    let integers: [(&str, u64); 7] = [
-        ("peak.allocated", f.peak),
-        ("total.allocated", f.total),
-        ("startup.allocated", f.startup),
-        ("replication.backlog", 0),
-        ("clients.slaves", 0),
-        ("clients.normal", f.clients_normal),
-        ("aof.buffer", 0),
+    let signed = |a: u64, b: u64| Int(a as i64 - b as i64);
+    let int = |n: u64| Int(n as i64);
+    let before_databases = [
+        ("peak.allocated", int(f.peak)),
+        ("total.allocated", int(f.total)),
+        ("startup.allocated", int(f.startup)),
+        ("replication.backlog", Int(0)),
+        ("clients.slaves", Int(0)),
+        ("clients.normal", int(f.clients_normal)),
+        ("aof.buffer", Int(0)),
+    ];
+    let after_databases = [
+        ("overhead.total", int(f.overhead())),
+        ("keys.count", int(f.keys)),
+        (
+            "keys.bytes-per-key",
+            int(net.checked_div(f.keys).unwrap_or(0)),
+        ),
+        ("dataset.bytes", int(f.dataset())),
+        (
+            "dataset.percentage",
+            Double(ratio(f.dataset(), net) * 100.0),
+        ),
+        ("peak.percentage", Double(ratio(f.total, f.peak) * 100.0)),
+        ("allocator.allocated", int(f.allocator_allocated)),
+        ("allocator.active", int(f.allocator_active)),
+        ("allocator.resident", int(f.allocator_resident)),
+        (
+            "allocator-fragmentation.ratio",
+            Double(ratio(f.allocator_active, f.allocator_allocated)),
+        ),
+        (
+            "allocator-fragmentation.bytes",
+            signed(f.allocator_active, f.allocator_allocated),
+        ),
+        (
+            "allocator-rss.ratio",
+            Double(ratio(f.allocator_resident, f.allocator_active)),
+        ),
+        (
+            "allocator-rss.bytes",
+            signed(f.allocator_resident, f.allocator_active),
+        ),
+        (
+            "rss-overhead.ratio",
+            Double(ratio(f.rss, f.allocator_resident)),
+        ),
+        ("rss-overhead.bytes", signed(f.rss, f.allocator_resident)),
+        ("fragmentation", Double(ratio(f.rss, f.total))),
+        ("fragmentation.bytes", signed(f.rss, f.total)),
     ];
     let reply = &mut ctx.reply;
-    reply.map(integers.len() + f.databases.len() + 17);
-    for (name, value) in integers {
-        reply.bulk(name.as_bytes());
-        reply.int(value as i64);
-    }
+    reply.map(before_databases.len() + f.databases.len() + after_databases.len());
+    write_fields(reply, &before_databases);
     for db in &f.databases {
         reply.bulk(format!("db.{}", db.index).as_bytes());
         reply.map(2);
-        reply.bulk(b"overhead.hashtable.main");
-        reply.int(db.tables as i64);
         // Expiry times live in the entries: there is no second table.
-        reply.bulk(b"overhead.hashtable.expires");
-        reply.int(0);
+        write_fields(
+            reply,
+            &[
+                ("overhead.hashtable.main", int(db.tables)),
+                ("overhead.hashtable.expires", Int(0)),
+            ],
+        );
     }
-    let per_key = net.checked_div(f.keys).unwrap_or(0);
-    let signed = |a: u64, b: u64| a as i64 - b as i64;
-    reply.bulk(b"overhead.total");
-    reply.int(f.overhead() as i64);
-    reply.bulk(b"keys.count");
-    reply.int(f.keys as i64);
-    reply.bulk(b"keys.bytes-per-key");
-    reply.int(per_key as i64);
-    reply.bulk(b"dataset.bytes");
-    reply.int(f.dataset() as i64);
-    reply.bulk(b"dataset.percentage");
-    reply.double(ratio(f.dataset(), net) * 100.0);
-    reply.bulk(b"peak.percentage");
-    reply.double(ratio(f.total, f.peak) * 100.0);
-    reply.bulk(b"allocator.allocated");
-    reply.int(f.allocator_allocated as i64);
-    reply.bulk(b"allocator.active");
-    reply.int(f.allocator_active as i64);
-    reply.bulk(b"allocator.resident");
-    reply.int(f.allocator_resident as i64);
-    reply.bulk(b"allocator-fragmentation.ratio");
-    reply.double(ratio(f.allocator_active, f.allocator_allocated));
-    reply.bulk(b"allocator-fragmentation.bytes");
-    reply.int(signed(f.allocator_active, f.allocator_allocated));
-    reply.bulk(b"allocator-rss.ratio");
-    reply.double(ratio(f.allocator_resident, f.allocator_active));
-    reply.bulk(b"allocator-rss.bytes");
-    reply.int(signed(f.allocator_resident, f.allocator_active));
-    reply.bulk(b"rss-overhead.ratio");
-    reply.double(ratio(f.rss, f.allocator_resident));
-    reply.bulk(b"rss-overhead.bytes");
-    reply.int(signed(f.rss, f.allocator_resident));
-    reply.bulk(b"fragmentation");
-    reply.double(ratio(f.rss, f.total));
-    reply.bulk(b"fragmentation.bytes");
-    reply.int(signed(f.rss, f.total));
+    write_fields(reply, &after_databases);
     Outcome::Unchanged
+}
+
+/// A MEMORY STATS value.
+#[derive(Clone, Copy)]
+enum Field {
+    Int(i64),
+    Double(f64),
+}
+
+fn write_fields(reply: &mut crate::protocol::Reply<'_>, fields: &[(&str, Field)]) {
+    for &(name, value) in fields {
+        reply.bulk(name.as_bytes());
+        match value {
+            Field::Int(n) => reply.int(n),
+            Field::Double(x) => reply.double(x),
+        }
+    }
 }
 
 /// MEMORY DOCTOR
