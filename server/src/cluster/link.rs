@@ -139,8 +139,7 @@ impl Link {
             Route::Forward(addr) => {
                 if !spec.has(Flags::READONLY) {
                     let keys = spec.keys.positions(args).into_iter();
-                    self.written
-                        .record(Some(addr), keys.filter_map(|p| args.try_get(p)));
+                    self.note_written(Some(addr), keys.filter_map(|p| args.try_get(p)));
                 }
                 let request = self.tracked_request(session, spec, args);
                 Some(self.forward(addr, resp3, request))
@@ -166,7 +165,7 @@ impl Link {
                     for part in parts.iter() {
                         let keys = part.keys.iter().filter_map(|&p| args.try_get(p));
                         if let Some(addr) = part.target {
-                            self.written.record(Some(addr), keys);
+                            self.note_written(Some(addr), keys);
                         }
                     }
                 }
@@ -216,6 +215,15 @@ impl Link {
         }
     }
 
+    /// Notes keys the connection wrote (through `node`; `None`: here) for
+    /// WAIT. Without replicas WAIT answers 0 whatever was written, so the
+    /// write path keeps nothing.
+    fn note_written<'k>(&self, node: Option<SocketAddr>, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if self.cluster.settings.replicas > 0 {
+            self.written.record(node, keys);
+        }
+    }
+
     /// The effects of a request run here: a write to slots this node is
     /// primary of is shipped to their replicas, and its reply (from
     /// `start` in `output`) held until W-1 of them confirm it.
@@ -226,7 +234,7 @@ impl Link {
         start: usize,
     ) -> Option<Deferred> {
         let keys = keys?;
-        self.written.record(None, keys.iter().copied());
+        self.note_written(None, keys.iter().copied());
         let shipped = super::replication::ship(&self.cluster, &self.node.store, keys.into_iter());
         let quorum = self.cluster.settings.write_quorum;
         if quorum <= 1 || shipped.is_empty() {
@@ -359,7 +367,7 @@ impl Link {
                 .error("EXECABORT Transaction discarded because of previous errors.");
             return None;
         }
-        self.written.record(Some(owner), transaction.keys());
+        self.note_written(Some(owner), transaction.keys());
         let mut command = BytesMut::new();
         transaction.encode_for_owner(&mut command);
         Some(self.forward(owner, session.resp3, command.freeze()))
