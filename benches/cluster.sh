@@ -6,19 +6,25 @@
 #
 #   benches/cluster.sh [rounds]      (default 3 rounds)
 #
-# Workload: SET:GET 1:10, 32-byte values, KEYSPACE keys pre-loaded, 25
-# connections, 1 thread, pipeline 1 and 16, DURATION s per run. ringcache
+# Workload: SET:GET 1:10, 32-byte values, KEYSPACE keys pre-loaded, THREADS
+# load threads of CONNECTIONS connections each (every connection holds a
+# socket to every node), pipeline 1 and 16, DURATION s per run. ringcache
 # runs twice per round: with --replicas 0 (the same work as the Redis
 # masters) and with --replicas 1 (every write also shipped to a replica).
+# With DURABLE=1 each round also compares durable writes: ringcache
+# --replicas 1 --write-quorum 2 (a SET is acknowledged once a replica holds
+# it) against a Redis Cluster of 3 masters and 3 replicas with WAIT 1 0 sent
+# after each SET (the load generator's --wait-replicas 1).
 # Prints each run, then medians and median ratios (ringcache / redis).
 #
 # Environment: DURATION (10), WARMUP (1), KEYSPACE (100000), CONNECTIONS (25),
-# BASE_PORT (17600: ringcache 17600-17602, redis 17610-17612),
-# SKIP_BUILD=1. Needs redis-server and redis-cli (Debian package redis-server).
+# THREADS (1), DURABLE (0), BASE_PORT (17600: ringcache 17600-17602, redis
+# 17610-17615), SKIP_BUILD=1. Needs redis-server and redis-cli (Debian
+# package redis-server).
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 BASE_PORT=17600
+env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 THREADS=1 DURABLE=0 BASE_PORT=17600
 require redis-server redis-cli python3
 build_release ringcache-server ringcache-bench
 
@@ -44,22 +50,35 @@ start_ringcache_cluster() { # extra flags...
   for i in 0 1 2; do wait_for $((BASE_PORT + i)) "cluster_size:3"; done
 }
 
-start_redis_cluster() {
+start_redis_cluster() { # [REPLICAS-PER-MASTER]
+  local replicas=${1:-0} count addrs=()
+  count=$((3 * (1 + replicas)))
   rm -f "$WORK"/nodes-*.conf
-  for i in 0 1 2; do
+  for i in $(seq 0 $((count - 1))); do
     local port=$((BASE_PORT + 10 + i))
     start_redis "rs-$i" "$port" --dir "$WORK" --cluster-enabled yes \
       --cluster-config-file "nodes-$port.conf"
+    addrs+=("127.0.0.1:$port")
   done
-  redis-cli --cluster create "127.0.0.1:$((BASE_PORT + 10))" "127.0.0.1:$((BASE_PORT + 11))" \
-    "127.0.0.1:$((BASE_PORT + 12))" --cluster-replicas 0 --cluster-yes >"$WORK/create.log" 2>&1 \
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
+    >"$WORK/create.log" 2>&1 \
     || { echo "redis-cli --cluster create failed:" >&2; cat "$WORK/create.log" >&2; exit 1; }
-  for i in 0 1 2; do wait_for $((BASE_PORT + 10 + i)) "cluster_state:ok"; done
+  for i in $(seq 0 $((count - 1))); do wait_for $((BASE_PORT + 10 + i)) "cluster_state:ok"; done
+  # WAIT 1 counts only replicas that finished their initial sync.
+  for i in $(seq 0 $((count - 1))); do
+    local port=$((BASE_PORT + 10 + i)) synced=""
+    for _ in $(seq 1 300); do
+      redis-cli -p "$port" info replication | tr -d '\r' \
+        | grep -qxE "role:master|master_link_status:up" && { synced=1; break; }
+      sleep 0.1
+    done
+    [ -n "$synced" ] || { echo "redis replica on $port did not sync" >&2; exit 1; }
+  done
 }
 
 
-run() { # NAME SEED-PORT START-COMMAND...
-  local name=$1 port=$2; shift 2
+run() { # NAME SEED-PORT WAIT-REPLICAS START-COMMAND...
+  local name=$1 port=$2 wait_replicas=$3; shift 3
   "$@"
   timeout 300 "$LOADGEN" --server "127.0.0.1:$port" --cluster --data-size 32 --load \
     --key-min 1 --key-max "$KEYSPACE" --pipeline 16 --connections "$CONNECTIONS" >"$WORK/load.out" 2>&1 \
@@ -67,8 +86,8 @@ run() { # NAME SEED-PORT START-COMMAND...
   for pipeline in 1 16; do
     timeout $((DURATION + WARMUP + 60)) "$LOADGEN" --server "127.0.0.1:$port" --cluster \
       --data-size 32 --key-min 1 --key-max "$KEYSPACE" --ratio 1:10 --pipeline "$pipeline" \
-      --connections "$CONNECTIONS" --threads 1 --test-time "$DURATION" --warmup "$WARMUP" \
-      --json "$WORK/run.json" >"$WORK/run.out" 2>&1 \
+      --connections "$CONNECTIONS" --threads "$THREADS" --test-time "$DURATION" --warmup "$WARMUP" \
+      --wait-replicas "$wait_replicas" --json "$WORK/run.json" >"$WORK/run.out" 2>&1 \
       || { echo "loadgen failed against $name:" >&2; cat "$WORK/run.out" >&2; exit 1; }
     local ops p99 errors
     ops=$(json_get "$WORK/run.json" totals.ops_per_sec)
@@ -80,17 +99,22 @@ run() { # NAME SEED-PORT START-COMMAND...
   stop_all
 }
 
-echo "== 3-node clusters: SET:GET 1:10, 32-byte values, $KEYSPACE keys, $CONNECTIONS conns, ${DURATION}s, alternating, $ROUNDS round(s) =="
+echo "== 3-node clusters: SET:GET 1:10, 32-byte values, $KEYSPACE keys, $THREADS threads x $CONNECTIONS conns, ${DURATION}s, alternating, $ROUNDS round(s) =="
 printf '%-6s %-20s %-3s %12s %9s\n' round cluster P ops/s p99_ms
 for round in $(seq 1 "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then
-    run ringcache-replicas0 "$BASE_PORT" start_ringcache_cluster --replicas 0
-    run redis-cluster $((BASE_PORT + 10)) start_redis_cluster
-    run ringcache-replicas1 "$BASE_PORT" start_ringcache_cluster --replicas 1
+    run ringcache-replicas0 "$BASE_PORT" 0 start_ringcache_cluster --replicas 0
+    run redis-cluster $((BASE_PORT + 10)) 0 start_redis_cluster
+    run ringcache-replicas1 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1
   else
-    run ringcache-replicas1 "$BASE_PORT" start_ringcache_cluster --replicas 1
-    run redis-cluster $((BASE_PORT + 10)) start_redis_cluster
-    run ringcache-replicas0 "$BASE_PORT" start_ringcache_cluster --replicas 0
+    run ringcache-replicas1 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1
+    run redis-cluster $((BASE_PORT + 10)) 0 start_redis_cluster
+    run ringcache-replicas0 "$BASE_PORT" 0 start_ringcache_cluster --replicas 0
+  fi
+  if [ "$DURABLE" = 1 ]; then
+    durable_rc() { run ringcache-quorum2 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1 --write-quorum 2; }
+    durable_rs() { run redis-wait1 $((BASE_PORT + 10)) 1 start_redis_cluster 1; }
+    if [ $((round % 2)) = 1 ]; then durable_rs; durable_rc; else durable_rc; durable_rs; fi
   fi
 done
 
@@ -101,12 +125,13 @@ data = OrderedDict()
 for line in open(sys.argv[1]):
     metric, name, rnd, value = line.rstrip("\n").split("\t")
     data.setdefault(metric, {}).setdefault(name, {})[int(rnd)] = float(value)
-print("== summary: medians; ratio = median of per-round ringcache/redis-cluster ==")
+print("== summary: medians; ratio = median of per-round ringcache/redis-cluster (quorum2: /redis-wait1) ==")
 print("%-12s %-20s %12s %8s" % ("metric", "cluster", "median", "ratio"))
 for metric, by in data.items():
-    base = by.get("redis-cluster", {})
     for name, runs in by.items():
+        # Durable writes are compared with Redis's durable writes.
+        base = by.get("redis-wait1" if name == "ringcache-quorum2" else "redis-cluster", {})
         ratios = [runs[r] / base[r] for r in runs if r in base and base[r]]
-        ratio = "%.3f" % statistics.median(ratios) if ratios and name != "redis-cluster" else "-"
+        ratio = "%.3f" % statistics.median(ratios) if ratios and not name.startswith("redis") else "-"
         print("%-12s %-20s %12.4g %8s" % (metric, name, statistics.median(runs.values()), ratio))
 PY

@@ -163,6 +163,11 @@ pub struct Args {
     /// Also write the results as JSON to this file (`-` for stdout).
     #[arg(long)]
     pub json: Option<String>,
+    /// Send `WAIT <n> 0` after each SET, on the same socket, and count the
+    /// write done when WAIT answers (0: no WAIT). Measures durable writes as
+    /// Redis Cluster offers them, against a node's `--write-quorum`.
+    #[arg(long, default_value_t = 0)]
+    pub wait_replicas: u32,
 }
 
 /// When a connection stops sending.
@@ -217,6 +222,8 @@ pub struct Config {
     pub seed: u64,
     /// JSON output target.
     pub json: Option<String>,
+    /// Replicas each SET waits for with WAIT (0: none).
+    pub wait_replicas: u32,
 }
 
 impl Config {
@@ -298,6 +305,7 @@ impl TryFrom<Args> for Config {
             warmup: seconds("warmup", warmup, true)?,
             timeout: seconds("timeout", args.timeout, false)?,
             seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+            wait_replicas: args.wait_replicas,
             json: args.json,
         })
     }

@@ -176,6 +176,8 @@ pub struct Connection {
     timeout: Duration,
     prefix: Vec<u8>,
     value: Vec<u8>,
+    /// `--wait-replicas`: the WAIT sent after each SET, if any.
+    wait: Option<(Vec<u8>, i64)>,
 }
 
 impl Connection {
@@ -202,6 +204,10 @@ impl Connection {
             timeout: config.timeout,
             prefix: config.key_prefix.as_bytes().to_vec(),
             value,
+            wait: (config.wait_replicas > 0).then(|| {
+                let n = config.wait_replicas.to_string();
+                (n.into_bytes(), i64::from(config.wait_replicas))
+            }),
         })
     }
 
@@ -245,13 +251,16 @@ impl Connection {
                     0
                 };
                 let node = &mut self.nodes[target];
-                match op {
-                    Op::Set => {
-                        resp::write_command(&mut node.out, &[b"SET".as_slice(), &key, &self.value])
-                    }
-                    Op::Get => resp::write_command(&mut node.out, &[b"GET".as_slice(), &key]),
+                if op == Op::Set {
+                    resp::write_command(&mut node.out, &[b"SET".as_slice(), &key, &self.value]);
+                } else {
+                    resp::write_command(&mut node.out, &[b"GET".as_slice(), &key]);
                 }
                 node.pending.push(op);
+                if let (Op::Set, Some((count, _))) = (op, &self.wait) {
+                    resp::write_command(&mut node.out, &[b"WAIT".as_slice(), count, b"0"]);
+                    node.pending.push(Op::Wait);
+                }
             }
             let sent = Instant::now();
             if let Err(e) = self.exchange().await {
@@ -259,8 +268,10 @@ impl Connection {
                 break;
             }
             let counted = sent >= clock.measure_from;
+            let wanted = self.wait.as_ref().map(|(_, n)| *n);
             for node in &mut self.nodes {
-                for ((outcome, at), &op) in node.done.drain(..).zip(&node.pending) {
+                let mut replies = node.done.drain(..).zip(&node.pending).peekable();
+                while let Some(((mut outcome, mut at), &op)) = replies.next() {
                     if let Outcome::Moved { slot, addr } = &outcome {
                         // Follow the new owner for later requests when we
                         // already hold a socket to it; otherwise the slot
@@ -273,10 +284,22 @@ impl Connection {
                             *entry = i as u16;
                         }
                     }
+                    if let Some(((waited, waited_at), Op::Wait)) =
+                        replies.next_if(|(_, &next)| next == Op::Wait)
+                    {
+                        // The write is done when WAIT answers, and failed
+                        // when fewer replicas than asked hold it.
+                        at = waited_at;
+                        let short = !matches!(waited, Outcome::Replicas(n) if Some(n) >= wanted);
+                        if short && outcome == Outcome::Stored {
+                            outcome = Outcome::Error;
+                        }
+                    }
                     if counted {
                         stats.record(op, &outcome, at.saturating_duration_since(sent), at);
                     }
                 }
+                drop(replies);
                 node.pending.clear();
             }
             if counted {

@@ -11,6 +11,8 @@ pub enum Op {
     Set,
     /// `GET key`
     Get,
+    /// `WAIT n 0` after a SET (`--wait-replicas`): part of that write.
+    Wait,
 }
 
 /// The meaning of one reply.
@@ -31,6 +33,8 @@ pub enum Outcome {
     },
     /// `-ASK ...`: the slot is migrating; counted, not followed.
     Ask,
+    /// WAIT answered: this many replicas hold the connection's writes.
+    Replicas(i64),
     /// Any other error reply, or a reply of the wrong type.
     Error,
 }
@@ -41,6 +45,7 @@ pub fn classify(op: Op, reply: Value) -> Outcome {
         (Op::Set, Value::Simple(text)) if text == b"OK" => Outcome::Stored,
         (Op::Get, Value::Bulk(_)) => Outcome::Hit,
         (Op::Get, Value::Nil) => Outcome::Miss,
+        (Op::Wait, Value::Int(n)) => Outcome::Replicas(n),
         (_, Value::Error(text)) => redirect(&text).unwrap_or(Outcome::Error),
         _ => Outcome::Error,
     }
@@ -78,6 +83,11 @@ mod tests {
         assert_eq!(classify(Op::Get, Value::Bulk(b"v".to_vec())), Outcome::Hit);
         assert_eq!(classify(Op::Get, Value::Nil), Outcome::Miss);
         assert_eq!(classify(Op::Set, Value::Nil), Outcome::Error);
+        assert_eq!(classify(Op::Wait, Value::Int(1)), Outcome::Replicas(1));
+        assert_eq!(
+            classify(Op::Wait, Value::Simple(b"OK".to_vec())),
+            Outcome::Error
+        );
         assert_eq!(classify(Op::Get, Value::Int(1)), Outcome::Error);
         assert_eq!(
             classify(Op::Get, Value::Error(b"ERR wrong kind".to_vec())),

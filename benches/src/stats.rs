@@ -88,11 +88,12 @@ impl Stats {
             .max(1);
         self.all.record(us);
         match op {
-            Op::Set => self.sets.record(us),
+            // A WAIT is recorded only as part of its SET (see conn.rs).
+            Op::Set | Op::Wait => self.sets.record(us),
             Op::Get => self.gets.record(us),
         }
         match outcome {
-            Outcome::Stored => {}
+            Outcome::Stored | Outcome::Replicas(_) => {}
             Outcome::Hit => self.hits += 1,
             Outcome::Miss => self.misses += 1,
             Outcome::Moved { .. } | Outcome::Ask => self.redirects += 1,
