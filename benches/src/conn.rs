@@ -268,45 +268,52 @@ impl Connection {
                 break;
             }
             let counted = sent >= clock.measure_from;
-            let wanted = self.wait.as_ref().map(|(_, n)| *n);
-            for node in &mut self.nodes {
-                let mut replies = node.done.drain(..).zip(&node.pending).peekable();
-                while let Some(((mut outcome, mut at), &op)) = replies.next() {
-                    if let Outcome::Moved { slot, addr } = &outcome {
-                        // Follow the new owner for later requests when we
-                        // already hold a socket to it; otherwise the slot
-                        // keeps failing and is counted.
-                        if let (Some(i), Some(entry)) = (
-                            self.routes.node_index(addr),
-                            self.routes.slots.get_mut(usize::from(*slot)),
-                        ) {
-                            // i < nodes.len() <= MAX_NODES (1024): fits u16.
-                            *entry = i as u16;
-                        }
-                    }
-                    if let Some(((waited, waited_at), Op::Wait)) =
-                        replies.next_if(|(_, &next)| next == Op::Wait)
-                    {
-                        // The write is done when WAIT answers, and failed
-                        // when fewer replicas than asked hold it.
-                        at = waited_at;
-                        let short = !matches!(waited, Outcome::Replicas(n) if Some(n) >= wanted);
-                        if short && outcome == Outcome::Stored {
-                            outcome = Outcome::Error;
-                        }
-                    }
-                    if counted {
-                        stats.record(op, &outcome, at.saturating_duration_since(sent), at);
-                    }
-                }
-                drop(replies);
-                node.pending.clear();
-            }
+            self.record_window(&mut stats, sent, counted);
             if counted {
                 measured += window;
             }
         }
         stats
+    }
+
+    /// Records the replies of the window sent at `sent` (when `counted`),
+    /// a WAIT's reply as part of the SET before it, and follows MOVED
+    /// redirects for later windows.
+    fn record_window(&mut self, stats: &mut Stats, sent: Instant, counted: bool) {
+        let wanted = self.wait.as_ref().map(|(_, n)| *n);
+        for node in &mut self.nodes {
+            let mut replies = node.done.drain(..).zip(&node.pending).peekable();
+            while let Some(((mut outcome, mut at), &op)) = replies.next() {
+                if let Outcome::Moved { slot, addr } = &outcome {
+                    // Follow the new owner for later requests when we
+                    // already hold a socket to it; otherwise the slot
+                    // keeps failing and is counted.
+                    if let (Some(i), Some(entry)) = (
+                        self.routes.node_index(addr),
+                        self.routes.slots.get_mut(usize::from(*slot)),
+                    ) {
+                        // i < nodes.len() <= MAX_NODES (1024): fits u16.
+                        *entry = i as u16;
+                    }
+                }
+                if let Some(((waited, waited_at), Op::Wait)) =
+                    replies.next_if(|(_, &next)| next == Op::Wait)
+                {
+                    // The write is done when WAIT answers, and failed
+                    // when fewer replicas than asked hold it.
+                    at = waited_at;
+                    let short = !matches!(waited, Outcome::Replicas(n) if Some(n) >= wanted);
+                    if short && outcome == Outcome::Stored {
+                        outcome = Outcome::Error;
+                    }
+                }
+                if counted {
+                    stats.record(op, &outcome, at.saturating_duration_since(sent), at);
+                }
+            }
+            drop(replies);
+            node.pending.clear();
+        }
     }
 
     /// Exchanges the current window with every node that has part of it.

@@ -1,13 +1,12 @@
 //! Hash commands (web sessions usually live in hashes).
 
 use super::args::{
-    is, parse_f64, parse_i64, random_pick_count, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX,
-    WRONGTYPE,
+    parse_f64, parse_i64, random_pick_count, NOT_FLOAT, NOT_INTEGER, OVERFLOW, WRONGTYPE,
 };
+use super::scan_options::{self, ScanOf};
 use super::spec::flag_sets::{R, RF, WF, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
 use super::{read_value, reply_count, Ctx, Outcome};
-use crate::glob::Pattern;
 use crate::notify::Classes as N;
 use crate::protocol::reply::format_double;
 use crate::protocol::Args;
@@ -376,36 +375,6 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-/// HSCAN's MATCH pattern and NOVALUES flag.
-fn hscan_options(args: Args<'_>) -> Result<(Option<Pattern<'_>>, bool), &'static str> {
-    let mut pattern: Option<Pattern<'_>> = None;
-    let mut novalues = false;
-    let mut i = 3;
-    while i < args.len() {
-        let (arg, value) = (args.get(i), args.try_get(i + 1));
-        if is(arg, "novalues") {
-            novalues = true;
-            i += 1;
-            continue;
-        }
-        match value {
-            // A lone `*` matches every field, the empty one too (Redis).
-            Some(v) if is(arg, "match") => {
-                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
-            }
-            Some(v) if is(arg, "count") => match parse_i64(v) {
-                // Zero and negative counts are syntax errors in Redis.
-                Some(n) if n >= 1 => {}
-                Some(_) => return Err(SYNTAX),
-                None => return Err(NOT_INTEGER),
-            },
-            _ => return Err(SYNTAX),
-        }
-        i += 2;
-    }
-    Ok((pattern, novalues))
-}
-
 /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]: returns the
 /// whole hash in one call (cursor 0), which SCAN's guarantees allow.
 ///
@@ -415,16 +384,14 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if super::keys::parse_cursor(args.get(2)).is_none() {
         return ctx.fail("ERR invalid cursor");
     }
-    let options = hscan_options(args);
+    let options = scan_options::parse(args, 3, ScanOf::Hash);
     let result = read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
-        let (pattern, novalues) = match options {
+        let options = match &options {
             Ok(o) => o,
             Err(e) => return ctx.fail(e),
         };
-        let matched: Vec<(&[u8], &[u8])> = h
-            .iter()
-            .filter(|(f, _)| pattern.is_none_or(|p| p.matches(f)))
-            .collect();
+        let novalues = options.novalues;
+        let matched: Vec<(&[u8], &[u8])> = h.iter().filter(|(f, _)| options.matches(f)).collect();
         ctx.reply.array(2);
         ctx.reply.bulk(b"0");
         ctx.reply
@@ -439,11 +406,7 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     });
     match result {
         Ok(Some(outcome)) => return outcome,
-        Ok(None) => {
-            ctx.reply.array(2);
-            ctx.reply.bulk(b"0");
-            ctx.reply.array(0);
-        }
+        Ok(None) => scan_options::reply_empty(&mut ctx.reply),
         Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged

@@ -42,6 +42,7 @@ mod memory_report;
 pub mod monitoring;
 mod owned_args;
 pub mod pubsub;
+mod scan_options;
 mod script_host;
 pub mod scripting;
 mod server_admin;

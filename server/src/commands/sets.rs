@@ -5,11 +5,11 @@
 
 mod algebra;
 
-use super::args::{is, parse_i64, random_pick_count, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::args::{random_pick_count, SYNTAX, WRONGTYPE};
+use super::scan_options::{self, ScanOf};
 use super::spec::flag_sets::{R, RF, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{read_value, reply_count, Ctx, Outcome};
-use crate::glob::Pattern;
 use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
 use crate::store::{initial_access, CollectionType, SetMember, SetValue, WrongType};
@@ -302,30 +302,6 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Wrote
 }
 
-/// SSCAN's MATCH pattern and COUNT.
-fn sscan_options(args: Args<'_>) -> Result<(Option<Pattern<'_>>, usize), &'static str> {
-    let mut pattern: Option<Pattern<'_>> = None;
-    let mut count = 10;
-    let mut i = 3;
-    while i < args.len() {
-        match (args.get(i), args.try_get(i + 1)) {
-            // A lone `*` matches every member, the empty one too (Redis).
-            (arg, Some(v)) if is(arg, "match") => {
-                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
-            }
-            (arg, Some(v)) if is(arg, "count") => match parse_i64(v) {
-                // Zero and negative counts are syntax errors in Redis.
-                Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
-                Some(_) => return Err(SYNTAX),
-                None => return Err(NOT_INTEGER),
-            },
-            _ => return Err(SYNTAX),
-        }
-        i += 2;
-    }
-    Ok((pattern, count))
-}
-
 /// SSCAN key cursor [MATCH pattern] [COUNT count]: a compact set comes
 /// whole in one call (cursor 0), a table about COUNT members a call.
 ///
@@ -335,15 +311,15 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(cursor) = super::keys::parse_cursor(args.get(2)) else {
         return ctx.fail("ERR invalid cursor");
     };
-    let options = sscan_options(args);
+    let options = scan_options::parse(args, 3, ScanOf::Members);
     let result = read_value::<SetValue, _>(ctx, args.get(1), |set, ctx| {
-        let (pattern, count) = match options {
+        let options = match &options {
             Ok(o) => o,
             Err(e) => return ctx.fail(e),
         };
         let mut found: Vec<SetMember<'_>> = Vec::new();
-        let next = set.scan(cursor, count, |m| {
-            if pattern.is_none_or(|p| m.with_bytes(|bytes| p.matches(bytes))) {
+        let next = set.scan(cursor, options.count, |m| {
+            if m.with_bytes(|bytes| options.matches(bytes)) {
                 found.push(m);
             }
         });
@@ -355,11 +331,7 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     });
     match result {
         Ok(Some(outcome)) => return outcome,
-        Ok(None) => {
-            ctx.reply.array(2);
-            ctx.reply.bulk(b"0");
-            ctx.reply.array(0);
-        }
+        Ok(None) => scan_options::reply_empty(&mut ctx.reply),
         Err(WrongType) => return ctx.fail(WRONGTYPE),
     }
     Outcome::Unchanged

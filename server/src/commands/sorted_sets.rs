@@ -4,7 +4,8 @@
 //! ZSCAN. Ranges live in `sorted_set_ranges`, the pops in
 //! `sorted_set_pops`, the set algebra in `sorted_set_algebra`.
 
-use super::args::{is, parse_i64, random_pick_count, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::args::{is, random_pick_count, SYNTAX, WRONGTYPE};
+use super::scan_options::{self, ScanOf};
 use super::sorted_set_algebra::{
     numkeys_keys, store_numkeys_keys, zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion,
     zunionstore,
@@ -18,7 +19,6 @@ use super::sorted_set_ranges::{
 use super::spec::flag_sets::{R, RF, W, WF, WM, WMF};
 use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{read_value, Ctx, Outcome};
-use crate::glob::Pattern;
 use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
 use crate::store::{EncodingLimits, SortedSet, WrongType};
@@ -470,28 +470,6 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     )
 }
 
-/// ZSCAN's MATCH pattern (COUNT is checked and ignored).
-fn zscan_pattern(args: Args<'_>) -> Result<Option<Pattern<'_>>, &'static str> {
-    let mut pattern = None;
-    let mut i = 3;
-    while i < args.len() {
-        match args.try_get(i + 1) {
-            // A lone `*` matches every member, the empty one too.
-            Some(v) if is(args.get(i), "match") => {
-                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
-            }
-            Some(v) if is(args.get(i), "count") => match parse_i64(v) {
-                Some(n) if n >= 1 => {}
-                Some(_) => return Err(SYNTAX),
-                None => return Err(NOT_INTEGER),
-            },
-            _ => return Err(SYNTAX),
-        }
-        i += 2;
-    }
-    Ok(pattern)
-}
-
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set in one
 /// call (cursor 0), which SCAN's guarantees allow; scores as `%.17g`
 /// bulk strings in both protocols, as Redis.
@@ -499,20 +477,17 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     if super::keys::parse_cursor(args.get(2)).is_none() {
         return ctx.fail("ERR invalid cursor");
     }
-    let pattern = zscan_pattern(args);
+    let options = scan_options::parse(args, 3, ScanOf::Members);
     let mut failed = None;
     let outcome = read_zset(
         ctx,
         args.get(1),
         |z, ctx| {
-            let pattern = match &pattern {
-                Ok(p) => p,
+            let options = match &options {
+                Ok(o) => o,
                 Err(e) => return failed = Some(*e),
             };
-            let matched: Vec<(&[u8], f64)> = z
-                .iter()
-                .filter(|(m, _)| pattern.as_ref().is_none_or(|p| p.matches(m)))
-                .collect();
+            let matched: Vec<(&[u8], f64)> = z.iter().filter(|(m, _)| options.matches(m)).collect();
             ctx.reply.array(2);
             ctx.reply.bulk(b"0");
             ctx.reply.array(2 * matched.len());
@@ -522,11 +497,7 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
                     .bulk(super::sorted_set_args::format_score(score).as_bytes());
             }
         },
-        |r| {
-            r.array(2);
-            r.bulk(b"0");
-            r.array(0);
-        },
+        scan_options::reply_empty,
     );
     match failed {
         Some(e) => ctx.fail(e),
