@@ -88,7 +88,7 @@ pub struct NodeState {
     /// cluster gracefully, then triggers `shutdown`.
     pub stop: Shutdown,
     /// The TLS configurations in force (CONFIG SET replaces them).
-    pub tls: crate::tls::TlsState,
+    pub tls: Arc<crate::tls::TlsState>,
 }
 
 impl NodeState {
@@ -161,7 +161,7 @@ impl NodeState {
             command_stats: OnceLock::new(),
             error_stats: ErrorStats::default(),
             stop: Shutdown::new(),
-            tls: crate::tls::TlsState::default(),
+            tls: Arc::default(),
         })
     }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use crate::notify::Classes;
 use crate::store::{EncodingLimits, EvictionPolicy};
-use crate::tls::TlsSettings;
+use crate::tls::{AuthClients, TlsSettings};
 pub use cli::{from_args, StartError};
 pub use params::{Effect, Param, Scope, MAX_CONNECTIONS, PARAMS};
 pub use values::{parse_duration_ms, parse_memory, OutputLimit, OutputLimits};
@@ -304,6 +304,13 @@ impl Config {
         {
             return Err(
                 "local-cluster needs a fixed --port with room for its nodes and their gossip ports (port + 10000)"
+                    .into(),
+            );
+        }
+        if self.tls.cluster && (self.tls.port.is_none() || self.tls.auth_clients == AuthClients::No)
+        {
+            return Err(
+                "tls-cluster needs a tls-port and tls-auth-clients yes or optional: peers dial the TLS port and present their certificates"
                     .into(),
             );
         }

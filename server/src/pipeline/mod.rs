@@ -201,7 +201,7 @@ impl Connection {
         let mut connection = Connection {
             link: served
                 .cluster
-                .map(|cluster| Link::new(node.clone(), cluster)),
+                .map(|cluster| Link::new(node.clone(), cluster, stream.has_client_certificate())),
             session: Session::new(handle.clone(), authenticated, protected),
             requests: Requests {
                 parser: RequestParser::new(Limits::default()),
