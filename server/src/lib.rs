@@ -43,6 +43,8 @@ pub mod soft_limit;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod stream;
+pub mod tls;
 pub mod tracking;
 pub mod watches;
 

@@ -62,7 +62,14 @@ async fn serve(mut config: Config) -> std::io::Result<()> {
     if config.local_cluster > 0 {
         return serve_local_cluster(config).await;
     }
-    let listener = server::bind(&config).await?;
+    let tls = server::bind_tls(&config).await?;
+    // `port 0` with a TLS port serves TLS only, as Redis; without one,
+    // port 0 takes a free port.
+    let plain = if config.port == 0 && tls.is_some() {
+        None
+    } else {
+        Some(server::bind(&config).await?)
+    };
     // The recorder must exist before the node registers its metric handles.
     let metrics = match config.metrics_port {
         Some(port) => {
@@ -72,12 +79,24 @@ async fn serve(mut config: Config) -> std::io::Result<()> {
         }
         None => None,
     };
-    let node = join_cluster(NodeState::new(config), &listener).await?;
+    let state = NodeState::new(config);
+    // Loaded before the cluster starts: its peer links dial with it.
+    let settings = state.config.read().tls.clone();
+    state.tls.reload(&settings).map_err(std::io::Error::other)?;
+    // Peers and cluster clients reach the node at its TLS port when peer
+    // links run over TLS (as Redis's tls-cluster), else at its plain one.
+    let announced = match (&plain, &tls) {
+        (Some(_), Some(tls)) if settings.cluster => tls,
+        (Some(plain), _) => plain,
+        (None, Some(tls)) => tls,
+        (None, None) => return Err(std::io::Error::other("no port to serve")),
+    };
+    let node = join_cluster(state, announced).await?;
     if let Some((handle, metrics_listener)) = metrics {
         tokio::spawn(metrics::serve(node.clone(), metrics_listener, handle));
     }
     watch_signals(vec![node.state.clone()])?;
-    server::run(node, listener).await
+    server::serve(node, server::Listeners { plain, tls }).await
 }
 
 /// The node to serve: with its cluster layer started, when configured

@@ -1,7 +1,8 @@
-//! The listener: accepts connections up to `maxclients`, applies protected
-//! mode, hands each connection to the request pipeline, runs the background
-//! maintenance thread, and on shutdown stops accepting and waits for
-//! connections to finish their replies.
+//! The listeners (plain TCP and TLS): accept connections up to
+//! `maxclients`, apply protected mode, run the TLS handshake in the
+//! connection's task, and hand each connection to the request pipeline;
+//! the background maintenance thread runs beside them; on shutdown they
+//! stop accepting and wait for connections to finish their replies.
 
 use std::io;
 use std::net::SocketAddr;
@@ -23,6 +24,8 @@ use crate::pipeline;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
+use crate::stream::ClientStream;
+use crate::tls::handshake;
 
 /// How often the allocator is sampled while a memory bound is set.
 const MEMORY_SAMPLE_PERIOD: Duration = Duration::from_millis(2);
@@ -42,23 +45,110 @@ pub async fn bind(config: &Config) -> io::Result<TcpListener> {
 /// Limits the protected-mode refusal warnings (a stranger sets their rate).
 static PROTECTED_WARNINGS: LogLimit = LogLimit::new(WARN_PERIOD_MS);
 
-/// Serves `listener` until the node's shutdown signal fires, then drains.
+/// The listeners a node serves: plain TCP, TLS, or both.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The RESP port (`port`).
+    pub plain: Option<TcpListener>,
+    /// The TLS port (`tls-port`).
+    pub tls: Option<TcpListener>,
+}
+
+/// Binds `tls-port`, when one is set.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind_tls(config: &Config) -> io::Result<Option<TcpListener>> {
+    match config.tls.port {
+        Some(port) => Ok(Some(
+            TcpListener::bind(SocketAddr::new(config.bind, port)).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Serves `listener` (plain TCP) until the node's shutdown signal fires,
+/// then drains.
 ///
 /// # Errors
 /// Only errors of the listener itself that make accepting impossible.
 pub async fn run(served: Node, listener: TcpListener) -> io::Result<()> {
+    serve(
+        served,
+        Listeners {
+            plain: Some(listener),
+            tls: None,
+        },
+    )
+    .await
+}
+
+/// Serves `listeners` until the node's shutdown signal fires, then drains.
+/// The TLS configuration is loaded first when there is a TLS listener.
+///
+/// # Errors
+/// The TLS files do not load, or the listeners fail in a way that makes
+/// accepting impossible.
+pub async fn serve(served: Node, listeners: Listeners) -> io::Result<()> {
     let node = served.state.clone();
-    let local = listener.local_addr()?;
-    node.port.store(local.port(), Ordering::Relaxed);
-    // CONFIG GET port answers the port served, also when 0 was asked for.
-    node.config.write().port = local.port();
-    info!(addr = %local, "ready to accept connections");
+    if let Some(listener) = &listeners.tls {
+        let local = listener.local_addr()?;
+        // CONFIG GET tls-port answers the port served (a listener bound
+        // to port 0 by a test included).
+        node.config.write().tls.port = Some(local.port());
+        if node.tls.acceptor().is_none() {
+            let settings = node.config.read().tls.clone();
+            node.tls.reload(&settings).map_err(io::Error::other)?;
+        }
+        info!(addr = %local, "ready to accept TLS connections");
+    }
+    if let Some(listener) = &listeners.plain {
+        let local = listener.local_addr()?;
+        node.port.store(local.port(), Ordering::Relaxed);
+        // CONFIG GET port answers the port served, also when 0 was asked for.
+        node.config.write().port = local.port();
+        info!(addr = %local, "ready to accept connections");
+    } else {
+        // TLS only: CONFIG GET port says so, as Redis's `port 0`.
+        node.config.write().port = 0;
+    }
     // Every connection holds a permit, so shutdown can wait for all of them
     // to drop; the maxclients limit itself is read at each accept so that
     // CONFIG SET maxclients applies at once.
     let open = Arc::new(Semaphore::new(MAX_CONNECTIONS as usize));
     let maintenance = spawn_maintenance(node.clone());
     tokio::spawn(stop_when_asked(served.clone()));
+    let plain = async {
+        if let Some(listener) = listeners.plain {
+            accept_loop(&served, listener, &open, false).await;
+        }
+    };
+    let tls = async {
+        if let Some(listener) = listeners.tls {
+            accept_loop(&served, listener, &open, true).await;
+        }
+    };
+    tokio::join!(plain, tls);
+    info!("shutting down: waiting for connections to finish");
+    // No connection is registered after this: the accept loops have ended.
+    node.clients.kill_where(|_| true);
+    if tokio::time::timeout(DRAIN_TIMEOUT, open.acquire_many(MAX_CONNECTIONS as u32))
+        .await
+        .is_err()
+    {
+        warn!("connections still open after the drain timeout");
+    }
+    let _ = tokio::task::spawn_blocking(move || maintenance.join()).await;
+    node.store.stop_background();
+    info!("shutdown complete");
+    Ok(())
+}
+
+/// Accepts connections on `listener` until shutdown; each is served in a
+/// task of its own (its TLS handshake too, so a slow one holds only
+/// itself).
+async fn accept_loop(served: &Node, listener: TcpListener, open: &Arc<Semaphore>, tls: bool) {
+    let node = &served.state;
     loop {
         let accepted = tokio::select! {
             () = node.shutdown.wait() => break,
@@ -97,28 +187,29 @@ pub async fn run(served: Node, listener: TcpListener) -> io::Result<()> {
                 continue;
             }
         };
-        let local_addr = stream.local_addr().unwrap_or(local);
+        let Ok(local_addr) = stream.local_addr() else {
+            continue;
+        };
         let handle = node.clients.register(peer, local_addr);
         let served = served.clone();
+        let acceptor = if tls { node.tls.acceptor() } else { None };
         tokio::spawn(async move {
-            pipeline::serve(served, stream, handle).await;
+            let stream = match acceptor {
+                None if tls => None,
+                None => Some(ClientStream::Plain(stream)),
+                Some(acceptor) => tokio::select! {
+                    biased;
+                    () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => None,
+                    tls = handshake::accept(&acceptor, stream, peer) => tls.map(|s| ClientStream::Tls(Box::new(s))),
+                },
+            };
+            match stream {
+                Some(stream) => pipeline::serve(served, stream, handle).await,
+                None => served.state.clients.unregister(handle.id),
+            }
             drop(permit);
         });
     }
-    drop(listener);
-    info!("shutting down: waiting for connections to finish");
-    // No connection is registered after this: the accept loop has ended.
-    node.clients.kill_where(|_| true);
-    if tokio::time::timeout(DRAIN_TIMEOUT, open.acquire_many(MAX_CONNECTIONS as u32))
-        .await
-        .is_err()
-    {
-        warn!("connections still open after the drain timeout");
-    }
-    let _ = tokio::task::spawn_blocking(move || maintenance.join()).await;
-    node.store.stop_background();
-    info!("shutdown complete");
-    Ok(())
 }
 
 /// Turns a stop request (SHUTDOWN, a signal) into the shutdown signal; a

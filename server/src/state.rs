@@ -87,6 +87,8 @@ pub struct NodeState {
     /// A stop was asked for (SHUTDOWN, SIGTERM): the node leaves its
     /// cluster gracefully, then triggers `shutdown`.
     pub stop: Shutdown,
+    /// The TLS configurations in force (CONFIG SET replaces them).
+    pub tls: Arc<crate::tls::TlsState>,
 }
 
 impl NodeState {
@@ -159,6 +161,7 @@ impl NodeState {
             command_stats: OnceLock::new(),
             error_stats: ErrorStats::default(),
             stop: Shutdown::new(),
+            tls: Arc::default(),
         })
     }
 
@@ -218,6 +221,9 @@ impl NodeState {
                 Effect::Tracking => self
                     .tracking
                     .set_max_keys(&self.clients, config.tracking_table_max_keys),
+                // Loaded by CONFIG SET before the change is published
+                // (`tls::TlsState::reload`), so a bad file is refused.
+                Effect::Tls => {}
                 Effect::Notify => {
                     let classes = config.notify_keyspace_events;
                     self.events.set_classes(classes);

@@ -8,6 +8,7 @@
 // Every test binary compiles this module and uses a part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod certs;
 pub mod cluster;
 pub mod errors;
 pub mod info;

@@ -61,8 +61,11 @@ pub fn cargo_build(args: &[&str], release: bool) {
 /// A node process.
 pub struct TestNode {
     child: Child,
-    /// The address it serves RESP on.
+    /// The address it serves RESP on (its TLS port for a TLS node).
     pub addr: SocketAddr,
+    /// Its TLS address: given `--tls-port`, the node serves TLS only (its
+    /// `--port` is 0, as Redis's).
+    pub tls_addr: Option<SocketAddr>,
     logs: mpsc::Receiver<String>,
     /// Lines read while waiting for the node to start.
     early_logs: Vec<String>,
@@ -106,11 +109,14 @@ impl TestNode {
                 let _ = child.kill();
                 panic!("node did not report its address in time: {early_logs:?}");
             };
-            if let Some(rest) = line.split("ready to accept connections addr=").nth(1) {
+            let plain = line.split("ready to accept connections addr=").nth(1);
+            let tls = line.split("ready to accept TLS connections addr=").nth(1);
+            if let Some(rest) = plain.or(tls) {
                 let addr: SocketAddr = strip_ansi(rest).trim().parse().expect("address in the log");
                 return TestNode {
                     child,
                     addr,
+                    tls_addr: tls.map(|_| addr),
                     logs,
                     early_logs,
                 };

@@ -31,6 +31,8 @@ const NODE_THREAD: &str = "test-node";
 pub struct TestServer {
     /// The RESP address.
     pub addr: SocketAddr,
+    /// The TLS address, when the node serves TLS ([`Builder::tls`]).
+    pub tls_addr: Option<SocketAddr>,
     /// The node's state (its store, config, counters).
     pub state: Arc<NodeState>,
     thread: Option<JoinHandle<()>>,
@@ -40,6 +42,10 @@ pub struct TestServer {
 pub struct Builder {
     config: Config,
     clock: Clock,
+    /// Serve TLS on a free port (its files set with [`Builder::set`]).
+    tls: bool,
+    /// Serve plain TCP (always, unless TLS only was asked for).
+    plain: bool,
 }
 
 impl Builder {
@@ -52,6 +58,14 @@ impl Builder {
         self
     }
 
+    /// Serves TLS on a free port too (`plain`) or only; the TLS files are
+    /// set like any parameter (`tls-cert-file`, ...).
+    pub fn tls(mut self, plain: bool) -> Builder {
+        self.tls = true;
+        self.plain = plain;
+        self
+    }
+
     /// Runs the store on `clock` (a manual clock moves only when told).
     pub fn clock(mut self, clock: Clock) -> Builder {
         self.clock = clock;
@@ -61,7 +75,12 @@ impl Builder {
     /// Starts the node; returns once it accepts connections.
     pub fn start(self) -> TestServer {
         panics::install();
-        let Builder { config, clock } = self;
+        let Builder {
+            config,
+            clock,
+            tls,
+            plain,
+        } = self;
         let threads = config.threads;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -77,21 +96,37 @@ impl Builder {
                 };
                 let runtime = builder.enable_all().build().expect("runtime");
                 runtime.block_on(async move {
-                    let listener = server::bind(&config).await.expect("bind 127.0.0.1:0");
-                    let addr = listener.local_addr().expect("local address");
+                    let bound = |on: bool| async move {
+                        if !on {
+                            return None;
+                        }
+                        let listener = tokio::net::TcpListener::bind("127.0.0.1:0");
+                        Some(listener.await.expect("bind 127.0.0.1:0"))
+                    };
+                    let listeners = server::Listeners {
+                        plain: bound(plain).await,
+                        tls: bound(tls).await,
+                    };
+                    let address = |l: &Option<tokio::net::TcpListener>| {
+                        l.as_ref().map(|l| l.local_addr().expect("local address"))
+                    };
+                    let tls_addr = address(&listeners.tls);
+                    let addr = address(&listeners.plain).or(tls_addr).expect("a listener");
                     let state = NodeState::with_clock(config, clock);
-                    tx.send((addr, state.clone())).expect("report the address");
-                    if let Err(e) = server::run(Node::standalone(state), listener).await {
+                    tx.send((addr, tls_addr, state.clone()))
+                        .expect("report the address");
+                    if let Err(e) = server::serve(Node::standalone(state), listeners).await {
                         eprintln!("in-process node stopped: {e}");
                     }
                 });
             })
             .expect("spawn the node thread");
-        let (addr, state) = rx
+        let (addr, tls_addr, state) = rx
             .recv_timeout(START_DEADLINE)
             .expect("the in-process node starts");
         TestServer {
             addr,
+            tls_addr,
             state,
             thread: Some(thread),
         }
@@ -111,6 +146,8 @@ impl TestServer {
         Builder {
             config,
             clock: Clock::System,
+            tls: false,
+            plain: true,
         }
     }
 

@@ -42,17 +42,22 @@ pub struct Link {
     pub(super) written: Written,
     /// The peer handshake's state between its two steps.
     pub(super) peer_challenge: Option<Challenge>,
+    /// The connection came over TLS with a client certificate the CA
+    /// vouches for: with `tls-cluster`, only such a connection may become
+    /// a peer link.
+    pub(super) certified: bool,
 }
 
 impl Link {
-    /// The cluster side of a new connection.
-    pub fn new(node: Arc<NodeState>, cluster: Arc<Cluster>) -> Link {
+    /// The cluster side of a new connection (`certified`: see the field).
+    pub fn new(node: Arc<NodeState>, cluster: Arc<Cluster>, certified: bool) -> Link {
         Link {
             node,
             cluster,
             readonly: false,
             written: Written::default(),
             peer_challenge: None,
+            certified,
         }
     }
 

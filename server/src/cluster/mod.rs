@@ -274,7 +274,11 @@ impl Cluster {
             settings.replicas + 1,
         );
         let cluster = Arc::new(Cluster {
-            peers: PeerPool::new(settings.keys.clone(), node.shutdown.clone()),
+            peers: PeerPool::new(
+                settings.keys.clone(),
+                node.shutdown.clone(),
+                node.config.read().tls.cluster.then(|| node.tls.clone()),
+            ),
             view: ArcSwap::from_pointee(empty),
             hlc: Hlc::default(),
             imports: Imports::default(),

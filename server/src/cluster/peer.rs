@@ -27,7 +27,8 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use ringcache_proto::link::{self, EndReason, Link, LinkConfig, LinkError, SendError, Waiter};
 use ringcache_proto::resp::{self, Value};
-use tokio::io::AsyncWriteExt;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tracing::{debug, warn};
@@ -37,6 +38,7 @@ use super::secret::ClusterKeys;
 use crate::log_limit::LogLimit;
 use crate::shutdown::Shutdown;
 use crate::store::unix_ms;
+use crate::tls::TlsState;
 
 /// Requests queued per link before callers get an error (shed, not buffer).
 const QUEUE_DEPTH: usize = 8192;
@@ -110,6 +112,8 @@ struct PoolInner {
     links: Mutex<HashMap<(SocketAddr, bool), Link<Replies>>>,
     down_until: Mutex<HashMap<SocketAddr, Instant>>,
     keys: ClusterKeys,
+    /// With `tls-cluster`: links run over TLS with the node's certificate.
+    tls: Option<Arc<TlsState>>,
     shutdown: Shutdown,
     /// Requests sent on any link and not answered yet.
     in_flight: Arc<AtomicUsize>,
@@ -133,13 +137,15 @@ impl std::fmt::Debug for PeerPool {
 
 impl PeerPool {
     /// A pool whose links prove the cluster key `keys` (and check that
-    /// the peer does) and stop on `shutdown`.
-    pub fn new(keys: ClusterKeys, shutdown: Shutdown) -> PeerPool {
+    /// the peer does) and stop on `shutdown`; with `tls`, over TLS with the
+    /// TLS configuration in force when each link is dialled.
+    pub fn new(keys: ClusterKeys, shutdown: Shutdown, tls: Option<Arc<TlsState>>) -> PeerPool {
         PeerPool {
             inner: Arc::new(PoolInner {
                 links: Mutex::new(HashMap::new()),
                 down_until: Mutex::new(HashMap::new()),
                 keys,
+                tls,
                 shutdown,
                 in_flight: Arc::new(AtomicUsize::new(0)),
                 failures: AtomicU64::new(0),
@@ -311,8 +317,16 @@ impl PeerPool {
             }
         };
         self.inner.down_until.lock().remove(&addr);
-        let (reader, writer) = stream.into_split();
-        let end = link::run(reader, writer, queue).await;
+        let end = match stream {
+            PeerStream::Plain(tcp) => {
+                let (reader, writer) = tcp.into_split();
+                link::run(reader, writer, queue).await
+            }
+            PeerStream::Tls(tls) => {
+                let (reader, writer) = tokio::io::split(*tls);
+                link::run(reader, writer, queue).await
+            }
+        };
         if end.reason != EndReason::Released {
             warn!(peer = %addr, error = %end.reason, "peer link lost");
         }
@@ -321,11 +335,11 @@ impl PeerPool {
         }
     }
 
-    /// Connects and runs the handshake: the peer handshake (which also
-    /// makes the peer run what we send itself instead of forwarding it
-    /// again: a request makes one hop), then HELLO 3 for RESP3 links.
-    async fn dial(&self, addr: SocketAddr, resp3: bool) -> std::io::Result<TcpStream> {
-        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+    /// Connects (over TLS with `tls-cluster`, the node's certificate
+    /// presented and the peer's checked) and runs the handshake
+    /// ([`greet`]).
+    async fn dial(&self, addr: SocketAddr, resp3: bool) -> std::io::Result<PeerStream> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
@@ -333,19 +347,20 @@ impl PeerPool {
         stream.set_nodelay(true)?;
         // Closing discards unsent bytes (see the module docs).
         stream.set_zero_linger()?;
+        let keys = &self.inner.keys;
         let handshake = async {
-            peer_auth::prove(&mut stream, &self.inner.keys).await?;
-            if resp3 {
-                let mut hello = BytesMut::new();
-                resp::write_command(&mut hello, &[b"HELLO".as_slice(), b"3"]);
-                stream.write_all(&hello).await?;
-                let mut input = BytesMut::new();
-                if let Value::Error(e) = peer_auth::read_reply(&mut stream, &mut input).await? {
-                    let why = String::from_utf8_lossy(&e).into_owned();
-                    return Err(HandshakeError::Refused(why));
-                }
-            }
-            Ok(())
+            let Some(tls) = &self.inner.tls else {
+                let mut stream = stream;
+                greet(&mut stream, keys, resp3).await?;
+                return Ok(PeerStream::Plain(stream));
+            };
+            let connector = tls
+                .connector()
+                .ok_or_else(|| HandshakeError::Tls("no TLS configuration loaded".into()))?;
+            let name = ServerName::IpAddress(addr.ip().into());
+            let mut stream = connector.connect(name, stream).await?;
+            greet(&mut stream, keys, resp3).await?;
+            Ok(PeerStream::Tls(Box::new(stream)))
         };
         let outcome = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
@@ -356,7 +371,7 @@ impl PeerPool {
                 )))
             });
         match outcome {
-            Ok(()) => Ok(stream),
+            Ok(stream) => Ok(stream),
             Err(HandshakeError::Io(e)) => Err(e),
             Err(e) => {
                 self.inner.auth_failures.fetch_add(1, Ordering::Relaxed);
@@ -370,4 +385,31 @@ impl PeerPool {
             }
         }
     }
+}
+
+/// A dialled link's stream: plain TCP, or TLS with `tls-cluster`.
+enum PeerStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// The peer handshake (which also makes the peer run what we send itself
+/// instead of forwarding it again: a request makes one hop), then HELLO 3
+/// for RESP3 links.
+async fn greet<S>(stream: &mut S, keys: &ClusterKeys, resp3: bool) -> Result<(), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    peer_auth::prove(stream, keys).await?;
+    if resp3 {
+        let mut hello = BytesMut::new();
+        resp::write_command(&mut hello, &[b"HELLO".as_slice(), b"3"]);
+        stream.write_all(&hello).await?;
+        let mut input = BytesMut::new();
+        if let Value::Error(e) = peer_auth::read_reply(stream, &mut input).await? {
+            let why = String::from_utf8_lossy(&e).into_owned();
+            return Err(HandshakeError::Refused(why));
+        }
+    }
+    Ok(())
 }

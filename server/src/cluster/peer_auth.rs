@@ -20,8 +20,7 @@ use std::io;
 use bytes::BytesMut;
 use hmac::Mac;
 use ringcache_proto::resp::{self, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::secret::{self, ClusterKeys, MAC_LEN};
 
@@ -124,6 +123,9 @@ pub enum HandshakeError {
     BadProof,
     /// The peer refused our proof (another key, or not a ringcache node).
     Refused(String),
+    /// The TLS handshake of a `tls-cluster` link failed (a certificate
+    /// refused by either side).
+    Tls(String),
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -132,12 +134,18 @@ impl std::fmt::Display for HandshakeError {
             HandshakeError::Io(e) => write!(f, "{e}"),
             HandshakeError::BadProof => write!(f, "peer failed to prove the cluster key"),
             HandshakeError::Refused(why) => write!(f, "peer refused our proof: {why}"),
+            HandshakeError::Tls(why) => write!(f, "TLS: {why}"),
         }
     }
 }
 
 impl From<io::Error> for HandshakeError {
     fn from(e: io::Error) -> Self {
+        // A TLS alert or certificate error surfaces as an I/O error of the
+        // stream; it is a refusal, not a network fault.
+        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            return HandshakeError::Tls(tls.to_string());
+        }
         HandshakeError::Io(e)
     }
 }
@@ -146,7 +154,10 @@ impl From<io::Error> for HandshakeError {
 ///
 /// # Errors
 /// See [`HandshakeError`].
-pub async fn prove(stream: &mut TcpStream, keys: &ClusterKeys) -> Result<(), HandshakeError> {
+pub async fn prove<S>(stream: &mut S, keys: &ClusterKeys) -> Result<(), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let dialer = secret::random::<NONCE_LEN>().map_err(io::Error::other)?;
     let mut out = BytesMut::new();
     resp::write_command(
@@ -187,7 +198,10 @@ pub async fn prove(stream: &mut TcpStream, keys: &ClusterKeys) -> Result<(), Han
 ///
 /// # Errors
 /// The connection closed or failed, or the reply is malformed or too long.
-pub async fn read_reply(stream: &mut TcpStream, input: &mut BytesMut) -> io::Result<Value> {
+pub async fn read_reply<S>(stream: &mut S, input: &mut BytesMut) -> io::Result<Value>
+where
+    S: AsyncRead + Unpin,
+{
     loop {
         if let Some((value, used)) = resp::decode(input).map_err(io::Error::other)? {
             let _ = input.split_to(used);

@@ -33,6 +33,20 @@ const WAIT_CAP: Duration = Duration::from_secs(60);
 static PEER_AUTH_WARNINGS: LogLimit = LogLimit::new(crate::log_limit::WARN_PERIOD_MS);
 
 impl Link {
+    /// Refuses a peer handshake: counted, logged (rate-limited), and the
+    /// connection closed.
+    fn refuse_peer(&self, ctx: &mut Ctx<'_>, why: &str) -> Outcome {
+        self.cluster
+            .stats
+            .peer_auth_refused
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = PEER_AUTH_WARNINGS.allow() {
+            warn!(client = %ctx.session.handle.peer, suppressed, reason = why, "peer handshake refused");
+        }
+        ctx.after = After::Close;
+        ctx.fail(peer_auth::REFUSED)
+    }
+
     /// Sends `command` to every other live member of the cluster, without
     /// waiting for their replies (fire and forget).
     fn send_to_other_nodes(&self, command: bytes::Bytes) {
@@ -227,6 +241,10 @@ impl Link {
     /// forwarded again. A wrong or malformed proof is refused, counted, and
     /// closes the connection.
     fn peer_handshake(&mut self, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+        if !self.certified && self.node.config.read().tls.cluster {
+            // tls-cluster: the certificate comes first, then the secret.
+            return self.refuse_peer(ctx, "not over TLS with a client certificate (tls-cluster)");
+        }
         let pending = self.peer_challenge.take();
         match peer_auth::answer(&self.cluster.settings.keys, pending, args.get(1)) {
             Answer::Challenge(challenge, [nonce, proof]) => {
@@ -243,17 +261,7 @@ impl Link {
                 ctx.reply.ok();
                 Outcome::Unchanged
             }
-            Answer::Refused => {
-                self.cluster
-                    .stats
-                    .peer_auth_refused
-                    .fetch_add(1, Ordering::Relaxed);
-                if let Some(suppressed) = PEER_AUTH_WARNINGS.allow() {
-                    warn!(client = %ctx.session.handle.peer, suppressed, "peer handshake refused: wrong or malformed proof");
-                }
-                ctx.after = After::Close;
-                ctx.fail(peer_auth::REFUSED)
-            }
+            Answer::Refused => self.refuse_peer(ctx, "wrong or malformed proof"),
         }
     }
 

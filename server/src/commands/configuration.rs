@@ -84,6 +84,17 @@ fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), St
         return Err(set_failed(name, &why));
     }
     let effects: Vec<Effect> = changed.iter().map(|p| p.effect).collect();
+    if effects.contains(&Effect::Tls) {
+        // New connections take the new files; a change that does not load
+        // is refused whole and the files in force stay.
+        node.tls.reload(&next.tls).map_err(|why| {
+            let name = changed
+                .iter()
+                .find(|p| p.effect == Effect::Tls)
+                .map_or("", |p| p.name);
+            set_failed(name, &format!("Unable to update TLS configuration: {why}"))
+        })?;
+    }
     node.apply_config(&next, &effects);
     *config = next;
     node.config_version

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::notify::Classes;
 use crate::store::{EncodingLimits, EvictionPolicy};
+use crate::tls::{AuthClients, TlsSettings};
 pub use cli::{from_args, StartError};
 pub use params::{Effect, Param, Scope, MAX_CONNECTIONS, PARAMS};
 pub use values::{parse_duration_ms, parse_memory, OutputLimit, OutputLimits};
@@ -109,6 +110,8 @@ pub struct Config {
     pub hll_sparse_max_bytes: u64,
     /// The keyspace event classes published (`notify-keyspace-events`).
     pub notify_keyspace_events: Classes,
+    /// TLS on the client port and peer links.
+    pub tls: TlsSettings,
 }
 
 impl Default for Config {
@@ -157,6 +160,7 @@ impl Default for Config {
             cluster_max_clock_skew_ms: 0,
             hll_sparse_max_bytes: 0,
             notify_keyspace_events: Classes::NONE,
+            tls: TlsSettings::default(),
         };
         for param in PARAMS {
             // The defaults are checked by the unit test
@@ -302,6 +306,16 @@ impl Config {
                 "local-cluster needs a fixed --port with room for its nodes and their gossip ports (port + 10000)"
                     .into(),
             );
+        }
+        if self.tls.cluster && (self.tls.port.is_none() || self.tls.auth_clients == AuthClients::No)
+        {
+            return Err(
+                "tls-cluster needs a tls-port and tls-auth-clients yes or optional: peers dial the TLS port and present their certificates"
+                    .into(),
+            );
+        }
+        if self.local_cluster > 0 && self.tls.enabled() {
+            return Err("local-cluster does not serve TLS: start the nodes one by one".into());
         }
         Ok(())
     }

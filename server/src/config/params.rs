@@ -7,6 +7,7 @@ use super::values::{Kind, Value};
 use super::Config;
 use crate::notify::Classes;
 use crate::store::EvictionPolicy;
+use crate::tls::AuthClients;
 
 /// When a parameter may be given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,9 @@ pub enum Effect {
     Tracking,
     /// The keyspace event classes.
     Notify,
+    /// The TLS configuration: its files are loaded again (a change that
+    /// does not load is refused).
+    Tls,
 }
 
 /// Sets a parameter's field from a checked value.
@@ -169,6 +173,10 @@ fn parsed<T: std::str::FromStr>(value: Value<'_>, what: &str) -> Result<Option<T
     optional(value)
         .map(|t| t.parse().map_err(|_| format!("invalid {what} '{t}'")))
         .transpose()
+}
+
+fn path(value: Option<&std::path::PathBuf>) -> String {
+    value.map(|p| p.display().to_string()).unwrap_or_default()
 }
 
 fn yes_no(flag: bool) -> String {
@@ -340,6 +348,37 @@ pub static PARAMS: &[Param] = &[
     param("cluster-max-clock-skew", Kind::Millis { min: 1000 }, "60s", Startup, "largest clock difference between nodes: versions further ahead are refused, and gossip older or newer than this is dropped",
         |c, v| { c.cluster_max_clock_skew_ms = v.unsigned(); Ok(()) },
         |c| c.cluster_max_clock_skew_ms.to_string()),
+    // TLS (server/src/tls).
+    param("tls-port", PORT, "0", Startup, "TLS port for clients (0: none); with port 0 the node serves TLS only",
+        |c, v| { c.tls.port = (v.int() > 0).then_some(v.int() as u16); Ok(()) },
+        |c| c.tls.port.unwrap_or(0).to_string()),
+    param("tls-cert-file", Kind::Text, "", Runtime, "the node's certificate chain (PEM), for its TLS port and peer links",
+        |c, v| { c.tls.cert_file = optional(v).map(Into::into); Ok(()) },
+        |c| path(c.tls.cert_file.as_ref())).effect(Effect::Tls),
+    param("tls-key-file", Kind::Text, "", Runtime, "the private key of tls-cert-file (PEM)",
+        |c, v| { c.tls.key_file = optional(v).map(Into::into); Ok(()) },
+        |c| path(c.tls.key_file.as_ref())).effect(Effect::Tls),
+    param("tls-ca-cert-file", Kind::Text, "", Runtime, "CA certificates (PEM) that client and peer certificates must chain to",
+        |c, v| { c.tls.ca_cert_file = optional(v).map(Into::into); Ok(()) },
+        |c| path(c.tls.ca_cert_file.as_ref())).effect(Effect::Tls),
+    param("tls-ca-cert-dir", Kind::Text, "", Runtime, "a directory of CA certificates (every PEM file in it)",
+        |c, v| { c.tls.ca_cert_dir = optional(v).map(Into::into); Ok(()) },
+        |c| path(c.tls.ca_cert_dir.as_ref())).effect(Effect::Tls),
+    param("tls-auth-clients", Kind::OneOf(&["yes", "no", "optional"]), "yes", Runtime, "clients must present a certificate signed by the CA: yes, no, or optional (checked when given)",
+        |c, v| { c.tls.auth_clients = AuthClients::parse(v.text())?; Ok(()) },
+        |c| c.tls.auth_clients.word().to_string()).effect(Effect::Tls),
+    param("tls-protocols", Kind::Text, "", Runtime, "TLS versions allowed, space-separated: TLSv1.2 TLSv1.3 (empty: both)",
+        |c, v| { c.tls.protocols = v.text().trim().to_string(); Ok(()) },
+        |c| c.tls.protocols.clone()).effect(Effect::Tls),
+    param("tls-ciphersuites", Kind::Text, "", Runtime, "cipher suites allowed, colon-separated IANA names (TLS_AES_256_GCM_SHA384:...; empty: rustls's defaults)",
+        |c, v| { c.tls.ciphersuites = v.text().trim().to_string(); Ok(()) },
+        |c| c.tls.ciphersuites.clone()).effect(Effect::Tls),
+    param("tls-prefer-server-ciphers", Kind::Bool, "no", Runtime, "the node's order of cipher suites wins over the client's",
+        |c, v| { c.tls.prefer_server_ciphers = v.flag(); Ok(()) },
+        |c| yes_no(c.tls.prefer_server_ciphers)).effect(Effect::Tls),
+    param("tls-cluster", Kind::Bool, "no", Startup, "peer links between nodes over TLS, mutually authenticated with tls-cert-file (with the cluster secret's handshake on top)",
+        |c, v| { c.tls.cluster = v.flag(); Ok(()) },
+        |c| yes_no(c.tls.cluster)),
     // How to start, not what the node is.
     param("config", Kind::Text, "", CommandLine, "Redis-style config file (one 'name value' per line); flags override it",
         |c, v| { c.config_file = optional(v).map(Into::into); Ok(()) },

@@ -12,7 +12,6 @@ use super::{Connection, Ended};
 use crate::commands::{effective_flags, CommandSpec, Flags, Session};
 use crate::pause::Hold;
 use crate::protocol::Args;
-use crate::socket;
 use crate::state::NodeState;
 
 /// Why a held request waits: the pause's end and the pause's
@@ -81,7 +80,7 @@ impl Connection {
             () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
             () = changed => return Ok(()),
             () = until => return Ok(()),
-            r = socket::recv(&self.stream, &mut self.requests.input) => r,
+            r = self.stream.recv(&mut self.requests.input) => r,
         };
         self.count_read(read)
     }

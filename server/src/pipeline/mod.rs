@@ -34,7 +34,6 @@ mod replies;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
 use crate::blocking::Block;
@@ -48,10 +47,10 @@ use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
 use crate::node::Node;
 use crate::protocol::{Args, Limits, Reply, RequestParser};
-use crate::socket;
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
+use crate::stream::ClientStream;
 use held::Held;
 use parked::Parked;
 use replies::{Outlet, Replies};
@@ -87,15 +86,15 @@ enum Ended {
 
 /// Serves `stream` until the client leaves or the connection is ended (see
 /// the module docs).
-pub async fn serve(node: Node, stream: TcpStream, handle: Arc<ClientHandle>) {
-    let _ = stream.set_nodelay(true);
+pub async fn serve(node: Node, stream: ClientStream, handle: Arc<ClientHandle>) {
+    let _ = stream.tcp().set_nodelay(true);
     let mut connection = Connection::new(node, stream, handle);
     let ended = connection.run().await;
     debug!(client = %connection.handle.peer, ?ended, "connection closed");
     // Ends our side at once (no wait, even for a client that never reads).
-    let _ = tokio::io::AsyncWriteExt::shutdown(&mut connection.stream).await;
+    connection.stream.shutdown().await;
     if ended == Ended::Closing {
-        linger(&connection.stream).await;
+        linger(&mut connection.stream).await;
     }
 }
 
@@ -104,7 +103,7 @@ pub async fn serve(node: Node, stream: TcpStream, handle: Arc<ClientHandle>) {
 /// a socket with unread input makes the kernel reset the connection, and a
 /// reset can make the client lose the replies written just before it (the
 /// reply to QUIT, the protocol error). Bounded in bytes and time.
-async fn linger(stream: &TcpStream) {
+async fn linger(stream: &mut ClientStream) {
     const LINGER_BYTES: usize = 1 << 20;
     const LINGER_TIME: std::time::Duration = std::time::Duration::from_millis(500);
     let mut sink = Vec::with_capacity(16 * 1024);
@@ -112,7 +111,7 @@ async fn linger(stream: &TcpStream) {
     let drain = async {
         while dropped < LINGER_BYTES {
             sink.clear();
-            match socket::recv(stream, &mut sink).await {
+            match stream.recv(&mut sink).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => dropped += n,
             }
@@ -126,7 +125,7 @@ struct Connection {
     node: Arc<NodeState>,
     /// The cluster's side of this connection, on a cluster node.
     link: Option<Link>,
-    stream: TcpStream,
+    stream: ClientStream,
     handle: Arc<ClientHandle>,
     session: Session,
     requests: Requests,
@@ -190,7 +189,7 @@ impl Requests {
 }
 
 impl Connection {
-    fn new(served: Node, stream: TcpStream, handle: Arc<ClientHandle>) -> Connection {
+    fn new(served: Node, stream: ClientStream, handle: Arc<ClientHandle>) -> Connection {
         let node = served.state;
         let (authenticated, protected) = {
             let config = node.config.read();
@@ -202,7 +201,7 @@ impl Connection {
         let mut connection = Connection {
             link: served
                 .cluster
-                .map(|cluster| Link::new(node.clone(), cluster)),
+                .map(|cluster| Link::new(node.clone(), cluster, stream.has_client_certificate())),
             session: Session::new(handle.clone(), authenticated, protected),
             requests: Requests {
                 parser: RequestParser::new(Limits::default()),
@@ -289,7 +288,7 @@ impl Connection {
             // written out by the batch step's end.
             () = std::future::poll_fn(|cx| handle.poll_pushes(cx)) => return Ok(()),
             () = monitor_lines => return Ok(()),
-            r = socket::recv(&self.stream, &mut self.requests.input) => r,
+            r = self.stream.recv(&mut self.requests.input) => r,
         };
         self.count_read(read)
     }
@@ -446,13 +445,13 @@ impl Connection {
 
     /// Step 7: writes the batch's replies.
     async fn flush(&mut self) -> Result<(), Ended> {
-        let outlet = Outlet {
-            stream: &self.stream,
+        let mut outlet = Outlet {
+            stream: &mut self.stream,
             handle: &self.handle,
             limit: self.settings.output_limit,
             stats: &self.node.stats,
         };
-        self.replies.flush(&outlet).await
+        self.replies.flush(&mut outlet).await
     }
 
     /// CONFIG SET applies to connected clients too, as in Redis, from the

@@ -21,7 +21,6 @@ use super::{Connection, Ended};
 use crate::blocking::{parse_would_block, Block, Registration, TimeoutReply, Unblock, UNBLOCKED};
 use crate::commands::Deferred;
 use crate::protocol::Reply;
-use crate::socket;
 
 /// First pause before a forwarded blocking command is asked again.
 pub(super) const FIRST_PAUSE: Duration = Duration::from_millis(10);
@@ -212,7 +211,7 @@ impl Connection {
         };
         let handle = &self.handle;
         let input = &mut self.requests.input;
-        let stream = &self.stream;
+        let stream = &mut self.stream;
         let registration = parked.registration.as_ref();
         let woken = async move {
             match registration {
@@ -227,7 +226,7 @@ impl Connection {
                 () = std::future::poll_fn(|cx| handle.poll_killed(cx)) => return Err(Ended::Killed),
                 bytes = answer => Event::Answered(bytes),
                 () = std::future::poll_fn(|cx| handle.poll_pushes(cx)) => Event::Pushes,
-                read = socket::recv(stream, input) => Event::Read(read),
+                read = stream.recv(input) => Event::Read(read),
             },
             None => tokio::select! {
                 biased;
@@ -235,7 +234,7 @@ impl Connection {
                 () = woken => Event::Woken,
                 event = timer => event,
                 () = std::future::poll_fn(|cx| handle.poll_pushes(cx)) => Event::Pushes,
-                read = socket::recv(stream, input) => Event::Read(read),
+                read = stream.recv(input) => Event::Read(read),
             },
         })
     }

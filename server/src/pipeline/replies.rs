@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::net::TcpStream;
 use tracing::warn;
 
 use super::Ended;
@@ -16,9 +15,9 @@ use crate::clients::ClientHandle;
 use crate::commands::Deferred;
 use crate::config::OutputLimit;
 use crate::log_limit::LogLimit;
-use crate::socket;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
+use crate::stream::ClientStream;
 
 /// Deferred replies this large are written as they are, not copied into
 /// one buffer with their neighbours.
@@ -47,7 +46,7 @@ enum Segment {
 
 /// Where and how a batch is written.
 pub(super) struct Outlet<'a> {
-    pub stream: &'a TcpStream,
+    pub stream: &'a mut ClientStream,
     pub handle: &'a ClientHandle,
     pub limit: OutputLimit,
     pub stats: &'a ServerStats,
@@ -109,7 +108,7 @@ impl Replies {
     /// Writes the replies in request order (waiting for those not yet
     /// known), small ones joined into one write, within the output buffer
     /// limits.
-    pub async fn flush(&mut self, outlet: &Outlet<'_>) -> Result<(), Ended> {
+    pub async fn flush(&mut self, outlet: &mut Outlet<'_>) -> Result<(), Ended> {
         let pieces = self.resolve_segments(outlet.handle).await?;
         let output = &mut self.output;
         let total = pieces.iter().map(Bytes::len).sum::<usize>() + output.len();
@@ -202,7 +201,7 @@ impl Replies {
 /// allocated until the last byte is written, so that is what the client
 /// makes the node hold.
 async fn send(
-    stream: &TcpStream,
+    stream: &mut ClientStream,
     mut bytes: &[u8],
     held: usize,
     handle: &ClientHandle,
@@ -212,20 +211,26 @@ async fn send(
     let mut over_soft_since: Option<Instant> = None;
     let mut waited = false;
     loop {
-        match socket::try_send(stream, bytes) {
-            Ok(Some(n)) => {
-                bytes = &bytes[n..];
-                if waited {
-                    // A client that reads slowly is not idle.
-                    handle.last_active_ms.store(unix_ms(), Ordering::Relaxed);
-                }
-                if bytes.is_empty() {
-                    return Ok(());
-                }
-                continue;
+        if bytes.is_empty() {
+            // TLS may hold the last records until the socket has room.
+            if !stream.unflushed() {
+                return Ok(());
             }
-            Ok(None) => {}
-            Err(_) => return Err(Ended::Gone),
+        } else {
+            match stream.try_send(bytes) {
+                // Nothing taken while not blocked: the connection is dead.
+                Ok(Some(0)) => return Err(Ended::Gone),
+                Ok(Some(n)) => {
+                    bytes = &bytes[n..];
+                    if waited {
+                        // A client that reads slowly is not idle.
+                        handle.last_active_ms.store(unix_ms(), Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(_) => return Err(Ended::Gone),
+            }
         }
         waited = true;
         let over_soft = limit.soft > 0 && held > limit.soft;
