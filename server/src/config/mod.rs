@@ -39,8 +39,12 @@ pub struct Config {
     pub encodings: EncodingLimits,
     /// Number of numbered databases.
     pub databases: usize,
-    /// Required password, if any.
+    /// Required password, if any: the `default` user's.
     pub requirepass: Option<String>,
+    /// The ACL file (ACL LOAD, ACL SAVE), if any.
+    pub aclfile: Option<PathBuf>,
+    /// ACL users given by `user` lines of the config file (their rules).
+    pub users: Vec<String>,
     /// Connection limit.
     pub maxclients: usize,
     /// Idle timeout in seconds, 0 for none.
@@ -123,6 +127,8 @@ impl Default for Config {
             encodings: EncodingLimits::default(),
             databases: 0,
             requirepass: None,
+            aclfile: None,
+            users: Vec::new(),
             maxclients: 0,
             timeout: 0,
             threads: 0,
@@ -262,6 +268,11 @@ impl Config {
                 continue;
             }
             let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            // Users, as Redis: one `user <name> <rules...>` line each.
+            if name.eq_ignore_ascii_case("user") {
+                self.users.push(value.trim().to_string());
+                continue;
+            }
             let value = value.trim().trim_matches('"');
             self.set(name, value).map_err(|e| {
                 let why = match e {
@@ -303,7 +314,36 @@ impl Config {
                     .into(),
             );
         }
+        self.check_users()
+    }
+
+    /// The users of `user` lines and of the ACL file must read, and not
+    /// both be given (as Redis).
+    fn check_users(&self) -> Result<(), String> {
+        if !self.users.is_empty() && self.aclfile.is_some() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+        }
+        let _ = self.initial_users()?;
         Ok(())
+    }
+
+    /// The users the node starts with: the ACL file's, or the `user`
+    /// lines'.
+    ///
+    /// # Errors
+    /// The ACL file cannot be read, or a line is bad.
+    pub fn initial_users(&self) -> Result<Vec<crate::acl::User>, String> {
+        match &self.aclfile {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read the ACL file {}: {e}", path.display()))?;
+                crate::acl::parse_file(&path.display().to_string(), &text)
+            }
+            None => {
+                let lines: Vec<String> = self.users.iter().map(|u| format!("user {u}")).collect();
+                crate::acl::parse_file("config file", &lines.join("\n"))
+            }
+        }
     }
 }
 
