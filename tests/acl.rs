@@ -435,6 +435,38 @@ fn the_acl_file_round_trips() {
     assert_eq!(kept, after);
 }
 
+/// The ringcache client authenticates as a user given in its URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_crate_authenticates_as_a_user() {
+    let server = TestServer::start();
+    let mut admin = server.conn();
+    setuser(&mut admin, "web", &["on", ">p@ss", "~web:*", "+@all"]);
+    let url = format!("redis://web:p%40ss@{}", server.addr);
+    let client = ringcache_client::Client::connect(
+        ringcache_client::ClientConfig::from_url(&url).expect("the URL"),
+    )
+    .await
+    .expect("connected as web");
+    client
+        .set("web:1", "v", ringcache_client::SetOptions::default())
+        .await
+        .expect("allowed");
+    let got: Option<String> = client.get("web:1").await.expect("allowed");
+    assert_eq!(got.as_deref(), Some("v"));
+    let refused = client
+        .set("other", "v", ringcache_client::SetOptions::default())
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        refused.kind(),
+        &ringcache_client::ErrorKind::Server("NOPERM".into()),
+        "{refused}"
+    );
+    let bad = format!("redis://web:wrong@{}", server.addr);
+    let config = ringcache_client::ClientConfig::from_url(&bad).expect("the URL");
+    assert!(ringcache_client::Client::connect(config).await.is_err());
+}
+
 #[test]
 fn users_from_config_file_lines() {
     let conf = TempFile::new("acl-node.conf", "user svc on >pw ~svc:* +@all\n");
