@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::cluster::TestCluster;
-use common::process::TempFile;
+use common::process::{run_to_exit, TempFile};
 use common::redis_server::RedisServer;
 use common::{err, eventually, q, v, TestNode, TestServer, DEADLINE};
 use redis::{Connection, Value};
@@ -474,6 +474,26 @@ fn users_from_config_file_lines() {
     let mut svc = conn_as(node.addr, "svc", "pw");
     let () = q(&mut svc, &["SET", "svc:1", "v"]);
     assert_eq!(err(&mut svc, &["SET", "x", "v"]), NOPERM_KEY);
+    // A bad user line, or users in both places, stop the start.
+    let bad = TempFile::new("acl-bad.conf", "user svc on foo\n");
+    let (code, stderr) = run_to_exit(&["--port", "0", "--config", bad.path()]);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("Error in applying operation 'foo': Syntax error"),
+        "{stderr}"
+    );
+    let file = TempFile::new("acl-both.acl", "user a on\n");
+    let args = [
+        "--port",
+        "0",
+        "--config",
+        conf.path(),
+        "--aclfile",
+        file.path(),
+    ];
+    let (code, stderr) = run_to_exit(&args);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("not both"), "{stderr}");
 }
 
 /// ACL CAT of every category answers the commands redis-server 7.0 puts

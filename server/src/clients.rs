@@ -231,7 +231,8 @@ impl Clients {
             resp: AtomicU8::new(2),
             name: Mutex::new(Vec::new()),
             lib: Mutex::new((Vec::new(), Vec::new())),
-            user: Mutex::new(crate::acl::DEFAULT_USER.to_string()),
+            // Every connection starts as the ACL's `default` user.
+            user: Mutex::new("default".to_string()),
             query_buffer: AtomicU64::new(0),
             db: AtomicU64::new(0),
             blocked: AtomicBool::new(false),

@@ -135,9 +135,9 @@ impl NodeState {
         store.on_removal(events.clone());
         store.report_misses(config.notify_keyspace_events.has(Classes::KEY_MISS));
         let acl = Acl::new();
-        // Config::validate read them already; a file changed since is
-        // reported and the node starts with the default user only.
-        match config.initial_users() {
+        // The binary read them before it bound its port; a file changed
+        // since is reported and the node starts with the default user only.
+        match crate::acl::initial_users(&config) {
             Ok(users) if !users.is_empty() => acl.replace(users),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "ACL users not loaded"),

@@ -9,25 +9,23 @@ use std::sync::Arc;
 
 use super::log::{Context, Entry, Reason};
 use super::selector::Denied;
-use super::{ids, User};
+use super::{ids, Acl, User};
 use crate::commands::{CommandSpec, Session};
 use crate::protocol::Args;
-use crate::state::NodeState;
 use crate::store::unix_ms;
 
 /// Re-reads the session's user when the ACL changed since it was read:
 /// a deleted user becomes one allowed nothing (its connection is being
 /// closed).
 #[inline]
-pub fn refresh(node: &NodeState, session: &mut Session) {
-    let version = node.acl.version();
+pub fn refresh(acl: &Acl, session: &mut Session) {
+    let version = acl.version();
     if version == session.acl_version || super::is_internal(&session.user) {
         return;
     }
     session.acl_version = version;
     let name = session.user.name.clone();
-    session.user = node
-        .acl
+    session.user = acl
         .get(&name)
         .filter(|user| user.enabled)
         .unwrap_or_else(|| Arc::new(User::new(&name)));
@@ -40,7 +38,7 @@ pub fn refresh(node: &NodeState, session: &mut Session) {
 /// The user may not run it.
 #[inline]
 pub fn check(
-    node: &NodeState,
+    acl: &Acl,
     session: &mut Session,
     index: usize,
     spec: &CommandSpec,
@@ -50,7 +48,7 @@ pub fn check(
     if session.peer || !session.authenticated {
         return Ok(());
     }
-    refresh(node, session);
+    refresh(acl, session);
     let Err(denied) = session.user.check(index, spec, args) else {
         return Ok(());
     };
@@ -62,7 +60,7 @@ pub fn check(
         Denied::Channel(p) => (Reason::Channel, lossy(args.get(p))),
     };
     log(
-        node,
+        acl,
         session,
         reason,
         context,
@@ -75,7 +73,7 @@ pub fn check(
 
 /// Adds an ACL LOG entry for this session.
 pub fn log(
-    node: &NodeState,
+    acl: &Acl,
     session: &Session,
     reason: Reason,
     context: Context,
@@ -84,7 +82,7 @@ pub fn log(
     command: &str,
 ) {
     let now = unix_ms();
-    node.acl.log.add(Entry {
+    acl.log.add(Entry {
         count: 1,
         reason,
         context,

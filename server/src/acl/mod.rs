@@ -41,6 +41,25 @@ pub fn is_internal(user: &Arc<User>) -> bool {
     Arc::ptr_eq(user, &UNRESTRICTED)
 }
 
+/// The users a node starts with: its ACL file's, or its config file's
+/// `user` lines'.
+///
+/// # Errors
+/// The ACL file cannot be read, or a line is bad.
+pub fn initial_users(config: &crate::config::Config) -> Result<Vec<User>, String> {
+    match &config.aclfile {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the ACL file {}: {e}", path.display()))?;
+            parse_file(&path.display().to_string(), &text)
+        }
+        None => {
+            let lines: Vec<String> = config.users.iter().map(|u| format!("user {u}")).collect();
+            parse_file("config file", &lines.join("\n"))
+        }
+    }
+}
+
 /// Why a rule was refused, with Redis's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleError {

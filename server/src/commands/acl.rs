@@ -290,7 +290,8 @@ fn dryrun_refusal(denied: Denied, index: usize, spec: &Cmd, request: Args<'_>) -
 }
 
 /// ACL LOAD: the ACL file's users replace the node's, all or nothing;
-/// connections of users no longer there are closed.
+/// connections of users no longer there are closed. On a cluster node the
+/// loaded set reaches every node, as a SETUSER would.
 fn load(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     let Some(path) = ctx.node.config.read().aclfile.clone() else {
         return ctx.fail(NO_FILE);
@@ -317,8 +318,7 @@ fn load(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
                 .collect();
             ctx.node.acl.replace(users);
             kill_clients_of(ctx, &gone);
-            ctx.reply.ok();
-            Outcome::Unchanged
+            acl_sync::changed(ctx, acl_sync::Answer::Ok)
         }
         Err(e) => ctx.fail(&e),
     }

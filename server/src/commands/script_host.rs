@@ -163,8 +163,14 @@ impl Host for ScriptHost<'_> {
             return reply.error(WRONG_ARITY);
         }
         let context = crate::acl::Context::Lua;
-        let checked =
-            crate::acl::check::check(self.node, &mut self.session, index, spec, args, context);
+        let checked = crate::acl::check::check(
+            &self.node.acl,
+            &mut self.session,
+            index,
+            spec,
+            args,
+            context,
+        );
         if let Err(error) = checked {
             return reply.error(&error);
         }

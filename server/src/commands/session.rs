@@ -81,7 +81,7 @@ fn check_password(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(),
         let name = String::from_utf8_lossy(user).into_owned();
         let (reason, context) = (acl::Reason::Auth, acl::Context::Toplevel);
         acl::check::log(
-            ctx.node,
+            &ctx.node.acl,
             ctx.session,
             reason,
             context,

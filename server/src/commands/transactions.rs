@@ -239,7 +239,8 @@ fn run_queued(ctx: &mut Ctx<'_>, args: Args<'_>, written: &mut Vec<Vec<u8>>) {
         return;
     };
     let context = crate::acl::Context::Multi;
-    if let Err(error) = crate::acl::check::check(ctx.node, ctx.session, index, spec, args, context)
+    if let Err(error) =
+        crate::acl::check::check(&ctx.node.acl, ctx.session, index, spec, args, context)
     {
         ctx.reply.error(&error);
         return;

@@ -317,33 +317,13 @@ impl Config {
         self.check_users()
     }
 
-    /// The users of `user` lines and of the ACL file must read, and not
-    /// both be given (as Redis).
+    /// Users come from `user` lines or the ACL file, not both (as Redis);
+    /// `crate::acl::initial_users` reads them.
     fn check_users(&self) -> Result<(), String> {
         if !self.users.is_empty() && self.aclfile.is_some() {
             return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
         }
-        let _ = self.initial_users()?;
         Ok(())
-    }
-
-    /// The users the node starts with: the ACL file's, or the `user`
-    /// lines'.
-    ///
-    /// # Errors
-    /// The ACL file cannot be read, or a line is bad.
-    pub fn initial_users(&self) -> Result<Vec<crate::acl::User>, String> {
-        match &self.aclfile {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read the ACL file {}: {e}", path.display()))?;
-                crate::acl::parse_file(&path.display().to_string(), &text)
-            }
-            None => {
-                let lines: Vec<String> = self.users.iter().map(|u| format!("user {u}")).collect();
-                crate::acl::parse_file("config file", &lines.join("\n"))
-            }
-        }
     }
 }
 

@@ -525,8 +525,15 @@ fn run_request(
         return refuse_unknown(node, session, replies, args);
     };
     let admitted = commands::admit(session, spec, args).and_then(|()| {
-        acl::check::check(node, session, index, spec, args, acl::Context::Toplevel)
-            .map_err(Refusal::Error)
+        acl::check::check(
+            &node.acl,
+            session,
+            index,
+            spec,
+            args,
+            acl::Context::Toplevel,
+        )
+        .map_err(Refusal::Error)
     });
     match admitted {
         Ok(()) => {}
