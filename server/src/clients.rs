@@ -38,6 +38,8 @@ pub struct ClientHandle {
     pub name: Mutex<Vec<u8>>,
     /// CLIENT SETINFO lib-name / lib-ver.
     pub lib: Mutex<(Vec<u8>, Vec<u8>)>,
+    /// The ACL user it is authenticated as (CLIENT LIST, ACL DELUSER).
+    pub user: Mutex<String>,
     /// Bytes waiting in the query buffer.
     pub query_buffer: AtomicU64,
     /// The selected database (SELECT).
@@ -175,7 +177,7 @@ impl ClientHandle {
         };
         let (tracking, redir) = self.tracking.describe();
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.peer,
             self.local,
@@ -186,6 +188,7 @@ impl ClientHandle {
             self.db.load(Ordering::Relaxed),
             self.query_buffer.load(Ordering::Relaxed),
             command_name,
+            self.user.lock(),
             redir,
             self.resp.load(Ordering::Relaxed),
             lib_name,
@@ -228,6 +231,8 @@ impl Clients {
             resp: AtomicU8::new(2),
             name: Mutex::new(Vec::new()),
             lib: Mutex::new((Vec::new(), Vec::new())),
+            // Every connection starts as the ACL's `default` user.
+            user: Mutex::new("default".to_string()),
             query_buffer: AtomicU64::new(0),
             db: AtomicU64::new(0),
             blocked: AtomicBool::new(false),

@@ -13,6 +13,7 @@
 //! One [`shutdown::Shutdown`] signal stops everything. ARCHITECTURE.md at
 //! the repository root maps the modules.
 
+pub mod acl;
 pub mod bits;
 pub mod blocking;
 pub mod clients;

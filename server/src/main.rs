@@ -59,6 +59,8 @@ async fn serve(mut config: Config) -> std::io::Result<()> {
     }
     // Before anything is bound: a node refused here never listens.
     cluster::check_secret(&config).map_err(std::io::Error::other)?;
+    // A bad ACL file or `user` line stops the start, as in Redis.
+    ringcache_server::acl::initial_users(&config).map_err(std::io::Error::other)?;
     if config.local_cluster > 0 {
         return serve_local_cluster(config).await;
     }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use parking_lot::RwLock;
 
+use crate::acl::Acl;
 use crate::blocking::Blocking;
 use crate::clients::Clients;
 use crate::command_stats::{CommandMetrics, CommandStats, ErrorStats};
@@ -47,6 +48,8 @@ pub struct NodeState {
     pub tracking: Arc<Tracking>,
     /// Keyspace notifications (published through `pubsub`).
     pub events: Arc<KeyspaceEvents>,
+    /// ACL users.
+    pub acl: Acl,
     /// The configuration; CONFIG SET writes it (rarely), connections read it.
     pub config: RwLock<Config>,
     /// Bumped by every CONFIG SET, so a connection notices a change with
@@ -133,7 +136,19 @@ impl NodeState {
         ));
         store.on_removal(events.clone());
         store.report_misses(config.notify_keyspace_events.has(Classes::KEY_MISS));
+        let acl = Acl::new();
+        // The binary read them before it bound its port; a file changed
+        // since is reported and the node starts with the default user only.
+        match crate::acl::initial_users(&config) {
+            Ok(users) if !users.is_empty() => acl.replace(users),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "ACL users not loaded"),
+        }
+        if let Some(password) = config.requirepass.as_deref() {
+            acl.set_requirepass(Some(password));
+        }
         Arc::new(NodeState {
+            acl,
             store,
             databases,
             untouched,
@@ -224,6 +239,7 @@ impl NodeState {
                 // Loaded by CONFIG SET before the change is published
                 // (`tls::TlsState::reload`), so a bad file is refused.
                 Effect::Tls => {}
+                Effect::Password => self.acl.set_requirepass(config.requirepass.as_deref()),
                 Effect::Notify => {
                     let classes = config.notify_keyspace_events;
                     self.events.set_classes(classes);

@@ -26,6 +26,7 @@ mod hashes;
 mod multi;
 mod options;
 mod strings;
+mod url;
 
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REDIRECTS,

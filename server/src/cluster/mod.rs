@@ -11,6 +11,7 @@
 //! background ([`handoff`]), while the new owners read through to the old
 //! ones on a miss.
 
+mod acl_sync;
 pub mod gossip_codec;
 pub mod handoff;
 pub mod hlc;
@@ -544,9 +545,11 @@ async fn replicate_evictions(
 async fn follow_membership(cluster: Arc<Cluster>, node: Arc<NodeState>) {
     let mut members = cluster.members.clone();
     let mut shutdown = node.shutdown.listener();
+    let mut greeted = acl_sync::Greeted::default();
     loop {
         let current = members.borrow_and_update().clone();
-        cluster.apply_members(current);
+        cluster.apply_members(current.clone());
+        greeted.greet(&cluster, &node, &current);
         tokio::select! {
             () = shutdown.wait() => return,
             changed = members.changed() => {

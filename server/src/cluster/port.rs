@@ -257,6 +257,9 @@ impl Link {
             Answer::Accepted => {
                 ctx.session.peer = true;
                 ctx.session.authenticated = true;
+                // The forwarding node checked its client's user.
+                ctx.session.user = crate::acl::unrestricted();
+                ctx.session.handle.user.lock().clear();
                 ctx.session.protected = false;
                 ctx.reply.ok();
                 Outcome::Unchanged

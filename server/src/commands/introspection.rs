@@ -23,7 +23,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("memory", super::container, -2, F::NONE, "server", "A container for memory diagnostics commands.").routing(Routing::ThisNode).subcommands(&[
         Sub::new("doctor", super::memory_report::doctor, 2, F::NONE, &["DOCTOR", "    Return memory problems reports."]),
         Sub::new("stats", super::memory_report::stats, 2, F::NONE, &["STATS", "    Return information about the memory usage of the server."]),
-        Sub::new("usage", usage, -3, R, &["USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value."]).keys(KEY).acl(K),
+        Sub::new("usage", usage, -3, R, &["USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value."]).keys(KEY),
     ]),
     Cmd::new("object", super::container, -2, F::NONE, "generic", "A container for object introspection commands.").routing(Routing::ThisNode).subcommands(&[
         Sub::new("encoding", object, 3, R, &["ENCODING <key>", "    Return the kind of internal representation used in order to store the value associated with a <key>."]).keys(KEY).acl(K),

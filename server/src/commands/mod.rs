@@ -12,6 +12,8 @@
 //! commands reach the cluster layer through [`ClusterPort`], which that
 //! layer implements: this module does not depend on it.
 
+mod acl;
+pub mod acl_sync;
 pub mod args;
 mod bitfield;
 mod bitmaps;
@@ -85,7 +87,7 @@ pub use effects::{after_request, tracked_positions, wake_written, written_keys};
 pub use info::SECTIONS as INFO_SECTIONS;
 pub(crate) use owned_args::OwnedArgs;
 pub use script_host::{effective_flags, LocalKeys};
-pub use session::REDIS_COMPAT_VERSION;
+pub use session::{default_auth, REDIS_COMPAT_VERSION};
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
 pub use subcommands::SubSpec;
 pub use table::{commands, listed, lookup, lookup_indexed, lookup_listed};
@@ -145,6 +147,10 @@ pub struct Session {
     pub handle: Arc<ClientHandle>,
     /// AUTH succeeded, or no password is required.
     pub authenticated: bool,
+    /// The ACL user its requests run as.
+    pub user: Arc<crate::acl::User>,
+    /// The ACL version `user` was read at: a newer one reads it again.
+    pub acl_version: u64,
     /// RESP3 after HELLO 3.
     pub resp3: bool,
     /// Commands run since the last flush to the shared counter.
@@ -185,6 +191,8 @@ impl Session {
         Session {
             handle,
             authenticated,
+            user: crate::acl::unrestricted(),
+            acl_version: 0,
             resp3: false,
             commands: 0,
             peer: false,

@@ -48,6 +48,10 @@ pub struct Caller {
     pub db: usize,
     /// The caller speaks RESP3.
     pub resp3: bool,
+    /// Its ACL user (a script's commands run as it).
+    pub user: Arc<crate::acl::User>,
+    /// The ACL version `user` was read at.
+    pub acl_version: u64,
     /// On a cluster node, the keys served here.
     pub local: Option<LocalKeys>,
     /// On a cluster node, the slots it is primary for (its key space).
@@ -59,6 +63,8 @@ impl Caller {
     pub fn of(ctx: &mut Ctx<'_>) -> Caller {
         let local = ctx.with_cluster(|port, _| port.local_keys());
         Caller {
+            user: ctx.session.user.clone(),
+            acl_version: ctx.session.acl_version,
             handle: ctx.session.handle.clone(),
             db: ctx.session.db,
             resp3: ctx.session.resp3,
@@ -90,6 +96,8 @@ impl<'n> ScriptHost<'n> {
     pub fn new(node: &'n Arc<NodeState>, caller: &Caller, keys: &[Vec<u8>]) -> ScriptHost<'n> {
         let mut session = Session::new(caller.handle.clone(), true, false);
         session.db = caller.db;
+        session.user = caller.user.clone();
+        session.acl_version = caller.acl_version;
         let oom = node.databases[caller.db].make_room().is_err();
         ScriptHost {
             node,
@@ -153,6 +161,18 @@ impl Host for ScriptHost<'_> {
         };
         if !spec.arity_ok(args.len()) {
             return reply.error(WRONG_ARITY);
+        }
+        let context = crate::acl::Context::Lua;
+        let checked = crate::acl::check::check(
+            &self.node.acl,
+            &mut self.session,
+            index,
+            spec,
+            args,
+            context,
+        );
+        if let Err(error) = checked {
+            return reply.error(&error);
         }
         let flags = effective_flags(spec, args);
         if flags.has(Flags::NOSCRIPT) || flags.has(Flags::BLOCKING) || flags.has(Flags::PEER) {

@@ -5,8 +5,10 @@ use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, SYNTAX};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F};
-use super::{After, Ctx, Outcome, MAX_AUTH_FAILURES};
+use super::{After, Ctx, Outcome, Session, MAX_AUTH_FAILURES};
+use crate::acl;
 use crate::protocol::Args;
+use crate::state::NodeState;
 use crate::stats::ServerStats;
 
 /// Version reported to clients that check it (HELLO, INFO): the Redis
@@ -70,15 +72,30 @@ pub fn echo(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-/// Checks a password against `requirepass`; Err is the error to reply.
-fn check_password(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), &'static str> {
-    let config = ctx.node.config.read();
-    match &config.requirepass {
-        None if user == b"default" => Ok(()),
-        None => Err(WRONGPASS),
-        Some(p) if user == b"default" && p.as_bytes() == password => Ok(()),
-        Some(_) => Err(WRONGPASS),
-    }
+/// Authenticates the session as `user` if `password` is its password and
+/// it is on (the `default` user's is `requirepass`); Err is the error to
+/// reply, the failure logged in ACL LOG.
+fn check_password(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), &'static str> {
+    let version = ctx.node.acl.version();
+    let Some(found) = ctx.node.acl.authenticate(user, password) else {
+        let name = String::from_utf8_lossy(user).into_owned();
+        let (reason, context) = (acl::Reason::Auth, acl::Context::Toplevel);
+        acl::check::log(
+            &ctx.node.acl,
+            ctx.session,
+            reason,
+            context,
+            "AUTH".into(),
+            &name,
+            "auth",
+        );
+        return Err(WRONGPASS);
+    };
+    *ctx.session.handle.user.lock() = found.name.clone();
+    ctx.session.user = found;
+    ctx.session.acl_version = version;
+    ctx.session.authenticated = true;
+    Ok(())
 }
 
 /// AUTH [username] password
@@ -88,17 +105,26 @@ pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         3 => (args.get(1), args.get(2)),
         _ => return ctx.fail(SYNTAX),
     };
-    if args.len() == 2 && ctx.node.config.read().requirepass.is_none() {
+    if args.len() == 2 && ctx.node.acl.default_user().nopass {
         return ctx.fail("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
     match check_password(ctx, user, password) {
         Ok(()) => {
-            ctx.session.authenticated = true;
             ctx.reply.ok();
             Outcome::Unchanged
         }
         Err(e) => auth_failed(ctx, e),
     }
+}
+
+/// The state of a new connection's authentication: the `default` user,
+/// authenticated if it needs no password (and is on).
+pub fn default_auth(node: &NodeState, session: &mut Session) {
+    session.acl_version = node.acl.version();
+    let user = node.acl.default_user();
+    session.authenticated = user.enabled && user.nopass && !session.protected;
+    *session.handle.user.lock() = user.name.clone();
+    session.user = user;
 }
 
 /// Answers a failed authentication and counts it; the connection closes
@@ -132,7 +158,6 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             if let Err(e) = check_password(ctx, args.get(i + 1), args.get(i + 2)) {
                 return auth_failed(ctx, e);
             }
-            ctx.session.authenticated = true;
             i += 3;
         } else if is(arg, "setname") && i + 1 < args.len() {
             name = Some(args.get(i + 1));
@@ -197,7 +222,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     super::client_modes::reset(ctx);
     ctx.session.handle.resp.store(2, Ordering::Relaxed);
     ctx.session.handle.name.lock().clear();
-    ctx.session.authenticated = ctx.node.config.read().requirepass.is_none();
+    default_auth(ctx.node, ctx.session);
     ctx.with_cluster(|port, _| port.reset());
     ctx.reply.simple("RESET");
     Outcome::Unchanged

@@ -506,8 +506,8 @@ impl CommandSpec {
     }
 
     /// Its ACL categories: the row's, plus those its flags imply, as Redis
-    /// sets them (write, read, admin and dangerous, pubsub, fast or slow,
-    /// blocking).
+    /// sets them (write, read but for scripts, admin and dangerous,
+    /// pubsub, fast or slow, blocking).
     pub fn categories(&self) -> Categories {
         let mut acl = self.acl;
         let implied = [
@@ -522,6 +522,10 @@ impl CommandSpec {
             if self.flags.has(flag) {
                 acl = acl.with(category);
             }
+        }
+        // Redis leaves read-only scripts (EVAL_RO, FCALL_RO) out of @read.
+        if self.acl.has(Categories::SCRIPTING) && !self.flags.has(Flags::WRITE) {
+            acl = Categories(acl.0 & !Categories::READ.0);
         }
         if !self.flags.has(Flags::FAST) {
             acl = acl.with(Categories::SLOW);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::spec::{CommandSpec, Flags};
-use super::{bitmaps, client_admin, clustering, command, configuration, databases, functions};
+use super::{acl, bitmaps, client_admin, clustering, command, configuration, databases, functions};
 use super::{hashes, hyperloglog, info, introspection, keys, latency, lcs, lists, lists_blocking};
 use super::{monitoring, sorted_sets, strings, transactions};
 use super::{pubsub, scripting, server_admin, session, sets, sorted_set_blocking};
@@ -35,6 +35,7 @@ const SECTIONS: &[&[CommandSpec]] = &[
     functions::COMMANDS,
     info::COMMANDS,
     configuration::COMMANDS,
+    acl::COMMANDS,
     introspection::COMMANDS,
     server_admin::COMMANDS,
     latency::COMMANDS,
@@ -123,12 +124,13 @@ mod tests {
             "rcstates",
             "rctrack",
             "rcinvalidate",
+            "rcacl",
         ] {
             assert!(lookup(name.as_bytes()).is_some(), "{name}");
             assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");
             assert!(listed().all(|spec| spec.name != name), "{name}");
         }
-        assert_eq!(listed().count(), commands().len() - 12);
+        assert_eq!(listed().count(), commands().len() - 13);
         assert!(lookup_listed(b"GET").is_some());
     }
 

@@ -238,6 +238,13 @@ fn run_queued(ctx: &mut Ctx<'_>, args: Args<'_>, written: &mut Vec<Vec<u8>>) {
         ctx.reply.error("ERR unknown command");
         return;
     };
+    let context = crate::acl::Context::Multi;
+    if let Err(error) =
+        crate::acl::check::check(&ctx.node.acl, ctx.session, index, spec, args, context)
+    {
+        ctx.reply.error(&error);
+        return;
+    }
     let outcome = run(ctx, index, spec, args);
     if let Some(deferred) = ctx.deferred.take() {
         // A reply that would come later (a cluster command's) must be

@@ -40,8 +40,12 @@ pub struct Config {
     pub encodings: EncodingLimits,
     /// Number of numbered databases.
     pub databases: usize,
-    /// Required password, if any.
+    /// Required password, if any: the `default` user's.
     pub requirepass: Option<String>,
+    /// The ACL file (ACL LOAD, ACL SAVE), if any.
+    pub aclfile: Option<PathBuf>,
+    /// ACL users given by `user` lines of the config file (their rules).
+    pub users: Vec<String>,
     /// Connection limit.
     pub maxclients: usize,
     /// Idle timeout in seconds, 0 for none.
@@ -126,6 +130,8 @@ impl Default for Config {
             encodings: EncodingLimits::default(),
             databases: 0,
             requirepass: None,
+            aclfile: None,
+            users: Vec::new(),
             maxclients: 0,
             timeout: 0,
             threads: 0,
@@ -266,6 +272,11 @@ impl Config {
                 continue;
             }
             let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            // Users, as Redis: one `user <name> <rules...>` line each.
+            if name.eq_ignore_ascii_case("user") {
+                self.users.push(value.trim().to_string());
+                continue;
+            }
             let value = value.trim().trim_matches('"');
             self.set(name, value).map_err(|e| {
                 let why = match e {
@@ -316,6 +327,15 @@ impl Config {
         }
         if self.local_cluster > 0 && self.tls.enabled() {
             return Err("local-cluster does not serve TLS: start the nodes one by one".into());
+        }
+        self.check_users()
+    }
+
+    /// Users come from `user` lines or the ACL file, not both (as Redis);
+    /// `crate::acl::initial_users` reads them.
+    fn check_users(&self) -> Result<(), String> {
+        if !self.users.is_empty() && self.aclfile.is_some() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
         }
         Ok(())
     }

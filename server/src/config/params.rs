@@ -42,6 +42,8 @@ pub enum Effect {
     /// The TLS configuration: its files are loaded again (a change that
     /// does not load is refused).
     Tls,
+    /// The `default` user's password.
+    Password,
 }
 
 /// Sets a parameter's field from a checked value.
@@ -205,7 +207,10 @@ pub static PARAMS: &[Param] = &[
         |c| c.maxmemory_samples.to_string()).effect(Effect::Memory),
     param("requirepass", Kind::Text, "", Runtime, "password required through AUTH / HELLO ... AUTH (empty: none)",
         |c, v| { c.requirepass = (!v.text().is_empty()).then(|| v.text().to_string()); Ok(()) },
-        |c| c.requirepass.clone().unwrap_or_default()).sensitive(),
+        |c| c.requirepass.clone().unwrap_or_default()).sensitive().effect(Effect::Password),
+    param("aclfile", Kind::Text, "", Startup, "ACL file of users (`user <name> <rules...>` lines): loaded at start, ACL LOAD, ACL SAVE",
+        |c, v| { c.aclfile = (!v.text().is_empty()).then(|| v.text().into()); Ok(()) },
+        |c| c.aclfile.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
     param("maxclients", Kind::Int { min: 1, max: MAX_CONNECTIONS }, "10000", Runtime, "connection limit",
         |c, v| { c.maxclients = v.int() as usize; Ok(()) },
         |c| c.maxclients.to_string()),

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use tracing::{debug, warn};
 
+use crate::acl;
 use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::cluster::{Link, Route};
@@ -191,18 +192,17 @@ impl Requests {
 impl Connection {
     fn new(served: Node, stream: ClientStream, handle: Arc<ClientHandle>) -> Connection {
         let node = served.state;
-        let (authenticated, protected) = {
-            let config = node.config.read();
-            // Only a cluster node serves such a client at all (server.rs),
-            // and only for the peer handshake.
-            let protected = config.protected_mode_refuses(handle.peer.ip());
-            (config.requirepass.is_none() && !protected, protected)
-        };
+        // Only a cluster node serves such a client at all (server.rs),
+        // and only for the peer handshake.
+        let protected = node.config.read().protected_mode_refuses(handle.peer.ip());
+        let mut session = Session::new(handle.clone(), false, protected);
+        commands::default_auth(&node, &mut session);
+        let authenticated = session.authenticated;
         let mut connection = Connection {
             link: served
                 .cluster
                 .map(|cluster| Link::new(node.clone(), cluster, stream.has_client_certificate())),
-            session: Session::new(handle.clone(), authenticated, protected),
+            session,
             requests: Requests {
                 parser: RequestParser::new(Limits::default()),
                 input: Vec::with_capacity(BUFFER_SIZE),
@@ -523,7 +523,18 @@ fn run_request(
     let Some((index, spec)) = commands::find(session, args.get(0)) else {
         return refuse_unknown(node, session, replies, args);
     };
-    match commands::admit(session, spec, args) {
+    let admitted = commands::admit(session, spec, args).and_then(|()| {
+        acl::check::check(
+            &node.acl,
+            session,
+            index,
+            spec,
+            args,
+            acl::Context::Toplevel,
+        )
+        .map_err(Refusal::Error)
+    });
+    match admitted {
         Ok(()) => {}
         Err(Refusal::Protected) => return step(deny_protected(node, session, replies)),
         Err(Refusal::Error(text)) => {

@@ -1,0 +1,97 @@
+//! ACL changes across a cluster: a change made by a client here (ACL
+//! SETUSER, DELUSER, LOAD) is stamped and sent to every other node as
+//! `RCACL <stamp> <origin> <users>` (the whole user set, in the ACL
+//! file's format) over the authenticated peer links; a node keeps the
+//! newest set it heard of. A node joining later gets the set from the
+//! nodes already there (`cluster::acl_sync`).
+
+use bytes::BytesMut;
+
+use super::{Ctx, Outcome, OwnedArgs};
+use crate::acl::{self, Stamp};
+use crate::protocol::Args;
+use crate::state::NodeState;
+
+/// The reply of the change.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    /// `+OK`.
+    Ok,
+    /// An integer.
+    Int(i64),
+}
+
+/// The arguments of RCACL carrying this node's user set at `stamp`.
+fn parts(node: &NodeState, stamp: &Stamp) -> [Vec<u8>; 4] {
+    let users = node.acl.users();
+    let text = acl::render_file(users.iter().map(|u| &**u));
+    [
+        b"RCACL".to_vec(),
+        stamp.at.to_string().into_bytes(),
+        stamp.origin.clone().into_bytes(),
+        text.into_bytes(),
+    ]
+}
+
+/// The RCACL request carrying this node's user set, if it changed since
+/// the node started (a node joining gets it).
+pub fn request(node: &NodeState) -> Option<bytes::Bytes> {
+    let stamp = node.acl.stamp();
+    if stamp == Stamp::default() {
+        return None;
+    }
+    let mut out = BytesMut::new();
+    ringcache_proto::resp::write_command(&mut out, &parts(node, &stamp));
+    Some(out.freeze())
+}
+
+/// Answers a change of the user set made here, after stamping it and
+/// sending it to every other node of a cluster (waiting, within the
+/// cluster layer's bound, until they have it: the client's next request
+/// may go to any node).
+pub fn changed(ctx: &mut Ctx<'_>, answer: Answer) -> Outcome {
+    let mut out = BytesMut::new();
+    match answer {
+        Answer::Ok => ringcache_proto::resp::write_simple(&mut out, b"OK"),
+        Answer::Int(n) => ringcache_proto::resp::write_int(&mut out, n),
+    }
+    let stamp = ctx.node.acl.stamp_change(&ctx.node.run_id);
+    let others = if ctx.cluster.is_some() && !ctx.session.peer {
+        let parts = parts(ctx.node, &stamp);
+        let owned = OwnedArgs::copy_slices(&parts.each_ref().map(Vec::as_slice));
+        ctx.with_cluster(|port, _| port.broadcast(owned.args()))
+            .flatten()
+    } else {
+        None
+    };
+    match others {
+        None => ctx.reply.raw(&out),
+        Some(ran) => {
+            let out = out.freeze();
+            ctx.defer(async move {
+                ran.await;
+                out
+            });
+        }
+    }
+    Outcome::Unchanged
+}
+
+/// RCACL at origin users: another node's user set, taken if newer than
+/// this node's; connections of users it no longer has are closed.
+pub fn rcacl(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let Some(at) = super::args::parse_i64(args.get(1)).and_then(|n| u64::try_from(n).ok()) else {
+        return ctx.fail("ERR malformed RCACL");
+    };
+    let origin = String::from_utf8_lossy(args.get(2)).into_owned();
+    let text = String::from_utf8_lossy(args.get(3));
+    let users = match acl::parse_file("RCACL", &text) {
+        Ok(users) => users,
+        Err(e) => return ctx.fail(&format!("ERR {e}")),
+    };
+    if let Some(gone) = ctx.node.acl.accept(Stamp { at, origin }, users) {
+        super::acl::kill_clients_of(ctx, &gone);
+    }
+    ctx.reply.ok();
+    Outcome::Unchanged
+}
