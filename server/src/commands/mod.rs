@@ -364,7 +364,7 @@ pub fn read_value<T: CollectionType, R>(
     // Copy the store reference so the lock borrows the store, not `ctx`.
     let store = ctx.store;
     let mut lock = store.lock(key);
-    Ok(lock.read_as::<T>(key)?.map(|value| f(value, ctx)))
+    Ok(lock.read_as::<T>(key)?.map(|value| f(&value, ctx)))
 }
 
 /// Replies with the integer `f` reads from the value of type `T` at

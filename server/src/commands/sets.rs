@@ -12,7 +12,7 @@ use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
 use super::{read_value, reply_count, Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
-use crate::store::{initial_access, CollectionType, SetMember, SetValue, WrongType};
+use crate::store::{initial_access, Kind, SetMember, SetValue, WrongType};
 
 use algebra::{
     sdiff, sdiffstore, sinter, sintercard, sinterstore, sunion, sunionstore, SINTERCARD_KEYS,
@@ -174,12 +174,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         }
         return Outcome::Unchanged;
     };
-    let Some(size) = lock
-        .shard
-        .collection(index)
-        .and_then(SetValue::of)
-        .map(SetValue::len)
-    else {
+    let Some(size) = lock.shard.typed::<SetValue>(index).map(|set| set.len()) else {
         return ctx.fail(WRONGTYPE);
     };
     let mut rng = fastrand::Rng::new();
@@ -191,7 +186,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         }
         Some(n) if n >= size => {
             // The whole set: reply with it and delete the key.
-            if let Some(set) = lock.shard.collection(index).and_then(SetValue::of) {
+            if let Some(set) = lock.shard.typed::<SetValue>(index) {
                 member_set(&mut ctx.reply, set.iter());
             }
             lock.unlink(key);
@@ -264,16 +259,12 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         ctx.reply.int(0);
         return Outcome::Unchanged;
     };
-    let Some(is_member) = shard
-        .collection(src_index)
-        .and_then(SetValue::of)
-        .map(|s| s.contains(m))
-    else {
+    let Some(is_member) = shard.typed::<SetValue>(src_index).map(|s| s.contains(m)) else {
         return ctx.fail(WRONGTYPE);
     };
     let (dst_found, shard, _) = locks.find(dst);
     if let Some(index) = dst_found {
-        if shard.collection(index).and_then(SetValue::of).is_none() {
+        if shard.at(index).kind() != Kind::Set {
             return ctx.fail(WRONGTYPE);
         }
     }

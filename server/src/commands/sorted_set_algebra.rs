@@ -184,7 +184,7 @@ enum Input<'a> {
 }
 
 impl<'a> Input<'a> {
-    fn of(value: Option<ValueRef<'a>>) -> Option<Input<'a>> {
+    fn of(value: &'a Option<ValueRef<'_>>) -> Option<Input<'a>> {
         match value {
             None => Some(Input::Missing),
             Some(ValueRef::ZSet(z)) => Some(Input::Sorted(z)),
@@ -304,11 +304,7 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, numkeys_at: usize, kind: Kind) -> Outc
     let mut lock = store.lock_keys(keys.iter().copied().chain(dst));
     let limits = dst.map(|d| lock.shard(d).0.encoding_limits());
     let values = lock.values(&keys);
-    let Some(inputs) = values
-        .into_iter()
-        .map(Input::of)
-        .collect::<Option<Vec<_>>>()
-    else {
+    let Some(inputs) = values.iter().map(Input::of).collect::<Option<Vec<_>>>() else {
         return ctx.fail(WRONGTYPE);
     };
     let options = match options {
@@ -333,6 +329,7 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, numkeys_at: usize, kind: Kind) -> Outc
     let mut stored = SortedSet::from_pairs(result.iter().map(|(m, s)| (&m[..], *s)));
     drop(result);
     drop(inputs);
+    drop(values);
     let len = stored.len();
     if len == 0 {
         let now = lock.now;

@@ -226,13 +226,13 @@ fn store_range(
     let mut lock = ctx.store.lock_keys([dst, src]);
     let limits = lock.shard(dst).0.encoding_limits();
     let (found, shard, _) = lock.find(src);
-    let source = match found.map(|i| shard.collection(i)) {
+    let source = match found.map(|i| shard.typed::<SortedSet>(i)) {
         None => None,
-        Some(Some(Collection::ZSet(z))) => Some(z),
-        Some(_) => return ctx.fail(WRONGTYPE),
+        Some(Some(z)) => Some(z),
+        Some(None) => return ctx.fail(WRONGTYPE),
     };
     let mut stored = SortedSet::default();
-    if let Some(z) = source {
+    if let Some(z) = &source {
         let (first, count) = selection(z, range, bounds);
         let items: Vec<(&[u8], f64)> = z.walk(first, !range.reverse).take(count).collect();
         stored = SortedSet::from_pairs(items);

@@ -182,7 +182,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         options.condition,
         Condition::IfEqual(_) | Condition::IfNotEqual(_)
     );
-    if compares && current.is_some_and(|v| v.as_str().is_none()) {
+    if compares && current.as_ref().is_some_and(|v| v.kind() != Kind::String) {
         return ctx.fail(WRONGTYPE);
     }
     let current = match current {

@@ -2,8 +2,9 @@
 //! family's file) in one list, and the lookup by name. A command's index
 //! in [`commands`] is its id for per-command statistics.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use hashbrown::HashMap;
 
 use super::spec::{CommandSpec, Flags};
 use super::{acl, bitmaps, client_admin, clustering, command, configuration, databases, functions};
@@ -49,6 +50,8 @@ static ALL: LazyLock<Vec<&'static CommandSpec>> =
 /// Longest command name; longer names cannot be commands.
 const MAX_NAME: usize = 32;
 
+/// Commands by name. Looked up once per request: a fixed table of names
+/// has no use for a DoS-resistant (and slower) hash.
 static BY_NAME: LazyLock<HashMap<&'static [u8], (usize, &'static CommandSpec)>> =
     LazyLock::new(|| {
         commands()

@@ -353,10 +353,20 @@ fn parse_len(text: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 19 || !(b'1'..=b'9').contains(&digits[0]) {
         return None;
     }
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
+    // Accumulated negatively, so that i64::MIN fits; every request has a
+    // few of these lines, so no string validation and parse run twice.
+    let mut n: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_sub(i64::from(b - b'0'))?;
     }
-    std::str::from_utf8(text).ok()?.parse().ok()
+    if text[0] == b'-' {
+        Some(n)
+    } else {
+        n.checked_neg()
+    }
 }
 
 /// Splits an inline command into words with Redis's quoting rules
@@ -609,6 +619,10 @@ mod tests {
         assert_eq!(parse_len(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_len(b"9223372036854775808"), None);
         assert_eq!(parse_len(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_len(b"-9223372036854775809"), None);
+        assert_eq!(parse_len(b"-12"), Some(-12));
+        assert_eq!(parse_len(b"1234567"), Some(1_234_567));
+        assert_eq!(parse_len(b"12a"), None);
     }
 
     #[test]

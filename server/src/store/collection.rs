@@ -1,10 +1,12 @@
-//! The values that live outside their entry (hashes, lists, sets, sorted
-//! sets): one enum that the shard's slab holds, and the trait through
+//! The collection values (hashes, lists, sets, sorted sets): one enum
+//! that the shard's slab holds for the boxed ones (and that small ones are
+//! decoded into from their entry, see `inline`), and the trait through
 //! which a command reaches its own type of value and nothing else.
 
 use super::encoding::EncodingLimits;
 use super::entry::Kind;
 use super::hash_value::HashValue;
+use super::inline::Form;
 use super::list_value::ListValue;
 use super::set_value::SetValue;
 use super::sorted_set::SortedSet;
@@ -68,6 +70,28 @@ impl Collection {
         }
     }
 
+    /// The value's inline form, when it is in a compact encoding.
+    pub fn inline_form(&self) -> Option<Form<'_>> {
+        match self {
+            Collection::Hash(v) => v.inline_form(),
+            Collection::List(v) => v.inline_form(),
+            Collection::Set(v) => v.inline_form(),
+            Collection::ZSet(v) => v.inline_form(),
+        }
+    }
+
+    /// The collection of kind `kind` an inline form holds; `None` for a
+    /// string.
+    pub fn from_inline(kind: Kind, form: &[u8]) -> Option<Collection> {
+        Some(match kind {
+            Kind::String => return None,
+            Kind::Hash => Collection::Hash(HashValue::from_inline(form)),
+            Kind::List => Collection::List(ListValue::from_inline(form)),
+            Kind::Set => Collection::Set(SetValue::from_inline(form)),
+            Kind::ZSet => Collection::ZSet(SortedSet::from_inline(form)),
+        })
+    }
+
     /// Re-encodes the value after a write that took it past a threshold.
     pub fn settle(&mut self, limits: &EncodingLimits) {
         match self {
@@ -80,7 +104,7 @@ impl Collection {
 }
 
 /// One type of collection, as a command that works on it sees it.
-pub trait CollectionType: Default + Sized {
+pub trait CollectionType: Default + Clone + Sized {
     /// The kind of entry that holds it.
     const KIND: Kind;
     /// The value, if `collection` is of this type.
@@ -89,6 +113,8 @@ pub trait CollectionType: Default + Sized {
     fn of_mut(collection: &mut Collection) -> Option<&mut Self>;
     /// Wrapped for the slab.
     fn into_collection(self) -> Collection;
+    /// The value an inline form of this type holds.
+    fn from_inline(form: &[u8]) -> Self;
     /// Re-encodes after a write that took the value past a threshold (the
     /// shard calls it after every write through `Shard::with_mut`).
     fn settle(&mut self, limits: &EncodingLimits);
@@ -115,6 +141,10 @@ macro_rules! collection_type {
 
             fn into_collection(self) -> Collection {
                 Collection::$variant(self)
+            }
+
+            fn from_inline(form: &[u8]) -> Self {
+                <$type>::from_inline(form)
             }
 
             fn settle(&mut self, limits: &EncodingLimits) {

@@ -10,12 +10,14 @@
 //!
 //! `flags` holds the value kind, whether an expiry and a version are
 //! present (only cluster nodes version their entries, so a standalone node
-//! pays nothing for it) and whether a string was grown; `access` is
-//! the LRU clock or the LFU counter, depending on the eviction policy. The
-//! payload is the string value itself, or for a collection (hash, list,
-//! set, sorted set) the index of its value in the shard's slab of them, or
-//! for a string grown by APPEND or SETRANGE the index of its buffer (with
-//! spare room, see `grown`) in another slab. The block is a `HeapSlice`,
+//! pays nothing for it) and whether the value is boxed (kept outside the
+//! block); `access` is the LRU clock or the LFU counter, depending on the
+//! eviction policy. The payload is the value itself when it is not boxed:
+//! a string's bytes, or a small collection (hash, list, set, sorted set) in
+//! its compact encoding, written as `inline` lays it out. A boxed value's
+//! payload is its index in one of the shard's slabs: of collections (a
+//! large one, or one in a full encoding), or of strings grown by APPEND or
+//! SETRANGE (buffers with spare room, see `grown`). The block is a `HeapSlice`,
 //! whose only header is its 8-byte length (thin-vec's length and capacity took 16): a 15-byte key
 //! with a 32-byte value fits one 64-byte allocator class, 80 with a TTL.
 
@@ -29,11 +31,12 @@ const KIND_MASK: u8 = 0b111;
 const KIND_STRING: u8 = 0;
 const HAS_EXPIRE: u8 = 0b1000;
 const HAS_VERSION: u8 = 0b1_0000;
-/// A string whose bytes live in the shard's slab of grown strings.
-const GROWN: u8 = 0b10_0000;
+/// The value lives in one of the shard's slabs (grown strings for a
+/// string, collections for the others); the payload is its index there.
+const BOXED: u8 = 0b10_0000;
 /// The flags that say where the value is and what it is: kept when an
 /// entry is rebuilt with another expiry or version.
-const LAYOUT_MASK: u8 = KIND_MASK | GROWN;
+const LAYOUT_MASK: u8 = KIND_MASK | BOXED;
 const ACCESS_AT: usize = 1;
 const KEY_LEN_AT: usize = 5;
 
@@ -82,7 +85,7 @@ pub struct Entry(HeapSlice<u8>);
 impl Entry {
     /// A string entry.
     pub fn string(key: &[u8], value: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
-        Entry::build(KIND_STRING, key, value, expire_at, access)
+        Entry::build(KIND_STRING, key, [value, &[]], expire_at, None, access)
     }
 
     /// An entry of collection kind `kind` (not a string) whose value is
@@ -94,37 +97,59 @@ impl Entry {
         expire_at: Option<u64>,
         access: u32,
     ) -> Entry {
-        debug_assert!(kind != Kind::String, "strings live in their entry");
+        debug_assert!(kind != Kind::String, "strings are never in that slab");
+        let slot = slab_index.to_le_bytes();
         Entry::build(
-            kind as u8,
+            kind as u8 | BOXED,
             key,
-            &slab_index.to_le_bytes(),
+            [&slot, &[]],
             expire_at,
+            None,
             access,
         )
     }
 
-    /// This entry (same key, expiry, version and access) for a string grown
-    /// into slot `slot` of the shard's slab of grown strings.
-    pub fn grown(&self, slot: u32) -> Entry {
-        Entry::build_versioned(
-            KIND_STRING | GROWN,
+    /// An entry of collection kind `kind` holding its value inline:
+    /// `head` then `block`, the value's form as `inline` writes it.
+    pub fn packed(
+        kind: Kind,
+        key: &[u8],
+        form: [&[u8]; 2],
+        expire_at: Option<u64>,
+        access: u32,
+    ) -> Entry {
+        debug_assert!(kind != Kind::String, "strings have their own builder");
+        Entry::build(kind as u8, key, form, expire_at, None, access)
+    }
+
+    /// This entry (same kind, key, expiry, version and access) for a value
+    /// boxed into slot `slot` of the shard's slab of its kind (a grown
+    /// string, or a collection).
+    pub fn boxed(&self, slot: u32) -> Entry {
+        self.relaid(self.flags() & KIND_MASK | BOXED, [&slot.to_le_bytes(), &[]])
+    }
+
+    /// This entry (same kind, key, expiry, version and access) for a
+    /// collection held inline in the form `form` (see [`Entry::packed`]).
+    pub fn repacked(&self, form: [&[u8]; 2]) -> Entry {
+        self.relaid(self.flags() & KIND_MASK, form)
+    }
+
+    fn relaid(&self, layout: u8, payload: [&[u8]; 2]) -> Entry {
+        Entry::build(
+            layout,
             self.key(),
-            &slot.to_le_bytes(),
+            payload,
             self.expire_at(),
             self.version(),
             self.access(),
         )
     }
 
-    fn build(kind: u8, key: &[u8], payload: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
-        Entry::build_versioned(kind, key, payload, expire_at, None, access)
-    }
-
-    fn build_versioned(
+    fn build(
         layout: u8,
         key: &[u8],
-        payload: &[u8],
+        payload: [&[u8]; 2],
         expire_at: Option<u64>,
         version: Option<u64>,
         access: u32,
@@ -137,14 +162,15 @@ impl Entry {
             | if version.is_some() { HAS_VERSION } else { 0 }];
         let expire_bytes = expire_at.map(u64::to_le_bytes);
         let version_bytes = version.map(u64::to_le_bytes);
-        let parts: [&[u8]; 7] = [
+        let parts: [&[u8]; 8] = [
             &flags,
             &access.to_le_bytes(),
             &len_bytes[..len_size],
             expire_bytes.as_ref().map_or(&[], |b| &b[..]),
             version_bytes.as_ref().map_or(&[], |b| &b[..]),
             key,
-            payload,
+            payload[0],
+            payload[1],
         ];
         let size: usize = parts.iter().map(|p| p.len()).sum();
         if size <= STACK_BUILD {
@@ -190,7 +216,8 @@ impl Entry {
         &self.0[start..start + len]
     }
 
-    /// The payload: the value of a string entry that was not grown (the
+    /// The payload: the value itself when it is not boxed (a string's
+    /// bytes, a collection's inline form); a slab index otherwise (the
     /// shard's `value` reads any entry).
     #[inline]
     pub fn payload(&self) -> &[u8] {
@@ -198,9 +225,9 @@ impl Entry {
         &self.0[start + len..]
     }
 
-    /// The slab index of a collection entry's value.
+    /// The index of a boxed collection in the shard's slab of them.
     pub fn slab_index(&self) -> Option<usize> {
-        if self.kind() == Kind::String {
+        if self.kind() == Kind::String || self.flags() & BOXED == 0 {
             return None;
         }
         let bytes: [u8; 4] = self.payload().try_into().ok()?;
@@ -217,18 +244,25 @@ impl Entry {
     /// The slot of a grown string's buffer in the shard's slab of them.
     #[inline]
     pub fn grown_index(&self) -> Option<usize> {
-        if self.flags() & GROWN == 0 {
+        if self.kind() != Kind::String || self.flags() & BOXED == 0 {
             return None;
         }
         let bytes: [u8; 4] = self.payload().try_into().ok()?;
         Some(u32::from_le_bytes(bytes) as usize)
     }
 
-    /// True if the value lives outside the block: a collection or a grown
-    /// string.
+    /// The inline form of a collection that is not boxed.
+    #[inline]
+    pub fn packed_form(&self) -> Option<&[u8]> {
+        let inline = self.kind() != Kind::String && self.flags() & BOXED == 0;
+        inline.then(|| self.payload())
+    }
+
+    /// True if the value lives outside the block, in a slab: a large
+    /// collection or a grown string.
     #[inline]
     pub fn is_boxed(&self) -> bool {
-        self.kind() != Kind::String || self.flags() & GROWN != 0
+        self.flags() & BOXED != 0
     }
 
     /// Absolute expiry in Unix milliseconds, if the entry has a TTL.
@@ -268,10 +302,10 @@ impl Entry {
         match self.version_at() {
             Some(at) => self.0[at..at + 8].copy_from_slice(&version.to_le_bytes()),
             None => {
-                *self = Entry::build_versioned(
+                *self = Entry::build(
                     self.flags() & LAYOUT_MASK,
                     self.key(),
-                    self.payload(),
+                    [self.payload(), &[]],
                     self.expire_at(),
                     Some(version),
                     self.access(),
@@ -309,10 +343,10 @@ impl Entry {
             }
             (None, None) => {}
             _ => {
-                *self = Entry::build_versioned(
+                *self = Entry::build(
                     self.flags() & LAYOUT_MASK,
                     self.key(),
-                    self.payload(),
+                    [self.payload(), &[]],
                     expire_at,
                     self.version(),
                     self.access(),
@@ -325,10 +359,10 @@ impl Entry {
     /// and expiry, held inline: for a string, a new value that replaces a
     /// grown one too.
     pub fn rebuilt(&self, payload: &[u8], expire_at: Option<u64>) -> Entry {
-        Entry::build_versioned(
+        Entry::build(
             self.flags() & KIND_MASK,
             self.key(),
-            payload,
+            [payload, &[]],
             expire_at,
             self.version(),
             self.access(),
@@ -436,11 +470,40 @@ mod tests {
         assert_eq!(e.kind(), Kind::Hash);
         assert_eq!(e.slab_index(), Some(42));
         assert_eq!(e.expire_at(), Some(5));
+        assert!(e.is_boxed() && e.packed_form().is_none() && e.grown_index().is_none());
+    }
+
+    #[test]
+    fn packed_collections_keep_their_form_through_rebuilds() {
+        let mut e = Entry::packed(Kind::Set, b"key", [b"\x00", b"form"], None, 3);
+        assert_eq!(
+            (e.kind(), e.packed_form(), e.slab_index(), e.is_boxed()),
+            (Kind::Set, Some(&b"\x00form"[..]), None, false)
+        );
+        e.set_expire(Some(10));
+        e.set_version(4);
+        assert_eq!(e.packed_form(), Some(&b"\x00form"[..]));
+        let e = e.repacked([b"\x01", b"longer form"]);
+        assert_eq!(
+            (e.packed_form(), e.expire_at(), e.version(), e.access()),
+            (Some(&b"\x01longer form"[..]), Some(10), Some(4), 3)
+        );
+        let boxed = e.boxed(9);
+        assert_eq!(
+            (
+                boxed.kind(),
+                boxed.slab_index(),
+                boxed.packed_form(),
+                boxed.expire_at()
+            ),
+            (Kind::Set, Some(9), None, Some(10))
+        );
+        assert!(Entry::string(b"k", b"v", None, 0).packed_form().is_none());
     }
 
     #[test]
     fn grown_strings_keep_their_slot_through_rebuilds() {
-        let mut e = Entry::string(b"key", b"value", None, 7).grown(42);
+        let mut e = Entry::string(b"key", b"value", None, 7).boxed(42);
         assert_eq!(
             (e.kind(), e.grown_index(), e.slab_index()),
             (Kind::String, Some(42), None)

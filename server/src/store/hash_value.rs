@@ -14,6 +14,7 @@
 use hashbrown::HashMap;
 
 use super::encoding::EncodingLimits;
+use super::inline::{Form, Reader};
 use super::memory::allocation_size;
 use super::packed::Packed;
 
@@ -150,6 +151,22 @@ impl HashValue {
                 Repr::Packed(p) => allocation_size(p.heap_size()),
                 Repr::Table(t) => t.heap_size(),
             }
+    }
+
+    /// The inline form of a listpack (see `inline`): its length and its
+    /// block; `None` for a table.
+    pub fn inline_form(&self) -> Option<Form<'_>> {
+        match &self.0 {
+            Repr::Packed(p) => Some(Form::new(p.block()).varint(p.len())),
+            Repr::Table(_) => None,
+        }
+    }
+
+    /// The hash an inline form holds.
+    pub fn from_inline(form: &[u8]) -> HashValue {
+        let mut reader = Reader::new(form);
+        let len = reader.varint();
+        HashValue(Repr::Packed(Packed::from_block(reader.block(), len)))
     }
 
     /// The encoding Redis would report.

@@ -18,6 +18,7 @@ mod quicklist;
 mod tests;
 
 use super::encoding::EncodingLimits;
+use super::inline::Form;
 pub use iter::Iter;
 use node::Node;
 use quicklist::Quicklist;
@@ -164,6 +165,22 @@ impl ListValue {
         SLOT + match &self.repr {
             Repr::Packed(node) => node.heap_size(),
             Repr::Quick(list) => list.heap_size(),
+        }
+    }
+
+    /// The inline form of a list in one block (see `inline`); `None` for
+    /// a quicklist.
+    pub fn inline_form(&self) -> Option<Form<'_>> {
+        match &self.repr {
+            Repr::Packed(node) => Some(node.form()),
+            Repr::Quick(_) => None,
+        }
+    }
+
+    /// The list an inline form holds.
+    pub fn from_inline(form: &[u8]) -> ListValue {
+        ListValue {
+            repr: Repr::Packed(Node::from_form(form)),
         }
     }
 

@@ -23,6 +23,7 @@ mod expire;
 mod figures;
 mod grown;
 mod hash_value;
+mod inline;
 pub mod lazyfree;
 mod list_value;
 mod memory;
@@ -38,6 +39,7 @@ mod transfer;
 mod values;
 mod walk;
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -279,12 +281,14 @@ impl KeyLock<'_> {
 
     /// The value of type `T` at `key` for reading (a keyspace hit or miss):
     /// `Ok(None)` when absent, `Err(WrongType)` when of another type.
-    pub fn read_as<T: CollectionType>(&mut self, key: &[u8]) -> Result<Option<&T>, WrongType> {
+    pub fn read_as<T: CollectionType>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Option<Cow<'_, T>>, WrongType> {
         let Some(index) = self.read(key) else {
             return Ok(None);
         };
-        let collection = self.shard.collection(index).ok_or(WrongType)?;
-        T::of(collection).map(Some).ok_or(WrongType)
+        self.shard.typed::<T>(index).map(Some).ok_or(WrongType)
     }
 
     /// Removes `key`; true if it existed.
@@ -673,5 +677,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inline;
 #[cfg(test)]
 mod tests_large;

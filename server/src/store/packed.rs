@@ -30,6 +30,20 @@ impl Packed {
         self.block.len()
     }
 
+    /// The block itself (an inline form's body).
+    pub fn block(&self) -> &[u8] {
+        &self.block
+    }
+
+    /// The sequence of `len` items whose block is `block` (a copy of one
+    /// [`Packed::block`] gave).
+    pub fn from_block(block: &[u8], len: usize) -> Packed {
+        Packed {
+            block: block.into(),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        }
+    }
+
     /// Heap bytes taken (the block; empty takes none).
     pub fn heap_size(&self) -> usize {
         self.block.len()

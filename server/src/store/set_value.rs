@@ -19,6 +19,7 @@ mod table;
 use std::borrow::Cow;
 
 use super::encoding::EncodingLimits;
+use super::inline::{Form, Reader};
 use super::memory::allocation_size;
 use super::packed::{Items, Packed};
 use intset::IntSet;
@@ -178,6 +179,26 @@ impl SetValue {
                 Repr::Packed(p) => allocation_size(p.heap_size()),
                 Repr::Table(t) => t.heap_size(),
             }
+    }
+
+    /// The inline form of an intset or a listpack (see `inline`): a tag,
+    /// the listpack's length, the block; `None` for a table.
+    pub fn inline_form(&self) -> Option<Form<'_>> {
+        match &self.0 {
+            Repr::Ints(s) => Some(Form::new(s.block()).byte(0)),
+            Repr::Packed(p) => Some(Form::new(p.block()).byte(1).varint(p.len())),
+            Repr::Table(_) => None,
+        }
+    }
+
+    /// The set an inline form holds.
+    pub fn from_inline(form: &[u8]) -> SetValue {
+        let mut reader = Reader::new(form);
+        if reader.byte() == 0 {
+            return SetValue(Repr::Ints(IntSet::from_block(reader.block())));
+        }
+        let len = reader.varint();
+        SetValue(Repr::Packed(Packed::from_block(reader.block(), len)))
     }
 
     /// The encoding Redis would report.

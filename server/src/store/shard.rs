@@ -7,6 +7,8 @@
 //! valid until the table is next changed; `find` removes an expired entry it
 //! meets (lazy expiry) and so never returns one.
 
+mod collections;
+
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -14,16 +16,15 @@ use std::sync::Arc;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use slab::Slab;
 
-use super::collection::{Collection, CollectionType};
-use super::encoding::{EncodingLimits, SharedLimits};
+use super::collection::Collection;
+use super::encoding::SharedLimits;
 use super::entry::{Entry, Kind};
 use super::grown::GrownString;
-use super::hash_value::HashValue;
 use super::lazyfree::{Boxed, Garbage, ShardContents};
 use super::memory::MemoryGauge;
 use super::removal::{Removal, RemovalHooks};
 use super::slot_counts::SlotCounts;
-use super::values::{OwnedValue, ValueRef};
+use super::values::OwnedValue;
 
 /// Size of one table slot plus its control byte.
 pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
@@ -208,89 +209,6 @@ impl Shard {
             .expect("bucket index comes from find on an unchanged table")
     }
 
-    /// The value at `index`.
-    #[inline]
-    pub fn value(&self, index: usize) -> ValueRef<'_> {
-        let entry = self.at(index);
-        if !entry.is_boxed() {
-            return ValueRef::Str(entry.payload());
-        }
-        match (entry.slab_index(), entry.grown_index()) {
-            (Some(slab), _) => ValueRef::of(&self.collections[slab]),
-            (None, Some(slot)) => ValueRef::Str(self.strings[slot].as_slice()),
-            (None, None) => ValueRef::Str(entry.payload()),
-        }
-    }
-
-    /// Heap bytes the entry at `index` and its value take, spare room of a
-    /// grown string and the table slot included (MEMORY USAGE).
-    pub fn usage_at(&self, index: usize) -> usize {
-        let entry = self.at(index);
-        let outside = match (entry.slab_index(), entry.grown_index()) {
-            (Some(slab), _) => self.collections[slab].heap_size(),
-            (None, Some(slot)) => self.strings[slot].heap_size(),
-            (None, None) => 0,
-        };
-        SLOT_BYTES + entry.heap_size() + outside
-    }
-
-    /// The encoding thresholds in force.
-    pub fn encoding_limits(&self) -> EncodingLimits {
-        self.limits.get()
-    }
-
-    /// The collection at `index`; `None` for a string.
-    pub fn collection(&self, index: usize) -> Option<&Collection> {
-        Some(&self.collections[self.at(index).slab_index()?])
-    }
-
-    /// Runs `f` on the value of type `T` at `index` (None if it holds
-    /// another type), then lets the value re-encode past its thresholds and
-    /// keeps memory accounting right. An emptied collection is removed with
-    /// its key, as Redis does.
-    pub fn with_mut<T: CollectionType, R>(
-        &mut self,
-        index: usize,
-        f: impl FnOnce(&mut T) -> R,
-    ) -> Option<R> {
-        let slab = self.at(index).slab_index()?;
-        let limits = self.limits.get();
-        let collection = &mut self.collections[slab];
-        let before = collection.heap_size();
-        let value = T::of_mut(collection)?;
-        let result = f(value);
-        value.settle(&limits);
-        let (after, empty) = (collection.heap_size(), collection.is_empty());
-        self.account(after as isize - before as isize);
-        if empty {
-            self.delete_at(index);
-        }
-        Some(result)
-    }
-
-    /// Runs `f` on the hash at `index` (None if it is not a hash); see
-    /// [`Shard::with_mut`].
-    pub fn with_hash_mut<R>(
-        &mut self,
-        index: usize,
-        f: impl FnOnce(&mut HashValue) -> R,
-    ) -> Option<R> {
-        self.with_mut(index, f)
-    }
-
-    /// Removes the entry at `index` and returns its value and expiry.
-    pub fn remove_at(&mut self, index: usize) -> (OwnedValue, Option<u64>) {
-        let Garbage::Value(entry, boxed) = self.delete_at(index) else {
-            unreachable!("delete_at returns one value");
-        };
-        let value = match boxed {
-            Some(Boxed::Collection(collection)) => OwnedValue::Collection(collection),
-            Some(Boxed::Str(grown)) => OwnedValue::Str(grown.into_vec()),
-            None => OwnedValue::Str(entry.payload().to_vec()),
-        };
-        (value, entry.expire_at())
-    }
-
     /// Removes the entry at `index` and returns it with what it owned, for
     /// the caller to free (here, or on the lazyfree thread).
     pub fn delete_at(&mut self, index: usize) -> Garbage {
@@ -353,12 +271,7 @@ impl Shard {
         }
         let entry = match value {
             OwnedValue::Str(v) => Entry::string(key, &v, expire_at, access),
-            OwnedValue::Collection(collection) => {
-                self.account(collection.heap_size() as isize);
-                let kind = collection.kind();
-                let slab = self.collections.insert(collection);
-                Entry::collection(kind, key, slab as u32, expire_at, access)
-            }
+            OwnedValue::Collection(c) => self.collection_entry(key, c, expire_at, access),
         };
         self.insert_new(hash, entry)
     }
@@ -486,7 +399,7 @@ impl Shard {
         let grown = GrownString::exact(value);
         self.account(grown.heap_size() as isize);
         let slot = self.strings.insert(grown);
-        let entry = Entry::string(key, b"", None, access).grown(slot as u32);
+        let entry = Entry::string(key, b"", None, access).boxed(slot as u32);
         self.insert_new(hash, entry);
     }
 
@@ -494,7 +407,7 @@ impl Shard {
     fn store_grown(&mut self, index: usize, grown: GrownString) {
         self.account(grown.heap_size() as isize);
         let slot = self.strings.insert(grown);
-        let entry = self.at(index).grown(slot as u32);
+        let entry = self.at(index).boxed(slot as u32);
         self.replace_at(index, entry);
     }
 
@@ -521,15 +434,6 @@ impl Shard {
         let table_after = self.table_bytes();
         self.account(size + table_after as isize - table_before as isize);
         index
-    }
-
-    /// Creates an empty collection of type `T` under `key` (known absent)
-    /// and returns its index. The caller fills it through `with_mut`, which
-    /// removes it again if it stays empty.
-    pub fn insert_empty<T: CollectionType>(&mut self, hash: u64, key: &[u8], access: u32) -> usize {
-        let value = OwnedValue::Collection(T::default().into_collection());
-        // Known absent: no stale entry to expire, whatever the time.
-        self.put(hash, key, value, None, access, 0)
     }
 
     /// Sets or clears the expiry of the entry at `index`.

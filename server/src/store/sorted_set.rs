@@ -19,6 +19,8 @@ use std::cmp::Ordering;
 
 use super::collection::Collection;
 use super::encoding::EncodingLimits;
+use super::inline::{Form, Reader};
+use super::packed::Packed;
 use listpack::{Listpack, Pairs};
 use skiplist::{SkipList, Walk};
 
@@ -104,6 +106,25 @@ impl SortedSet {
         slot + match &self.encoding {
             Encoding::Packed(p) => alloc_size(p.block_len()),
             Encoding::Skip(s) => s.heap_size(),
+        }
+    }
+
+    /// The inline form of a listpack (see `inline`): its item count and
+    /// its block; `None` for a skip list.
+    pub fn inline_form(&self) -> Option<Form<'_>> {
+        match &self.encoding {
+            Encoding::Packed(p) => Some(Form::new(p.items().block()).varint(p.items().len())),
+            Encoding::Skip(_) => None,
+        }
+    }
+
+    /// The sorted set an inline form holds.
+    pub fn from_inline(form: &[u8]) -> SortedSet {
+        let mut reader = Reader::new(form);
+        let len = reader.varint();
+        let items = Packed::from_block(reader.block(), len);
+        SortedSet {
+            encoding: Encoding::Packed(Listpack::from_items(items)),
         }
     }
 

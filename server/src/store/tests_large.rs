@@ -21,7 +21,7 @@ fn store(shards: usize) -> Store {
 
 /// Used memory must be the table plus every entry's usage (without its
 /// slot, which the table counts).
-fn assert_accounted(store: &Store, baseline: u64) {
+pub(super) fn assert_accounted(store: &Store, baseline: u64) {
     let mut expected = baseline;
     for i in 0..store.shard_count() {
         let shard = store.lock_shard(i);
@@ -186,11 +186,18 @@ fn keys_are_collected_one_shard_at_a_time() {
     assert_eq!(collect(b"user:gone"), Vec::<Vec<u8>>::new());
 }
 
+/// A hash of `fields` fields, a listpack up to `LAZYFREE_THRESHOLD` of
+/// them and a table past it: freeing a listpack is one free wherever it
+/// is held (as in Redis), a table's effort is its size.
 fn hash_of(fields: usize) -> OwnedValue {
     let mut h = HashValue::default();
     for i in 0..fields {
         h.insert(format!("field:{i}").as_bytes(), b"value");
     }
+    h.settle(&EncodingLimits {
+        hash_max_listpack_entries: LAZYFREE_THRESHOLD as i64,
+        ..EncodingLimits::default()
+    });
     OwnedValue::Collection(Collection::Hash(h))
 }
 

@@ -1,6 +1,8 @@
-//! The two views of a stored value: borrowed from its shard
+//! The two views of a stored value: as its shard hands it out
 //! ([`ValueRef`]) and owned, taken out or about to be put in
 //! ([`OwnedValue`]).
+
+use std::borrow::Cow;
 
 use super::collection::Collection;
 use super::entry::Kind;
@@ -9,28 +11,33 @@ use super::list_value::ListValue;
 use super::set_value::SetValue;
 use super::sorted_set::SortedSet;
 
-/// A value borrowed from the store.
-#[derive(Debug, Clone, Copy)]
+/// A value as the store hands it out: borrowed, or for a small collection
+/// held inline in its entry, decoded from it.
+#[derive(Debug, Clone)]
 pub enum ValueRef<'a> {
     /// A string.
     Str(&'a [u8]),
     /// A hash.
-    Hash(&'a HashValue),
+    Hash(Cow<'a, HashValue>),
     /// A list.
-    List(&'a ListValue),
+    List(Cow<'a, ListValue>),
     /// A set.
-    Set(&'a SetValue),
+    Set(Cow<'a, SetValue>),
     /// A sorted set.
-    ZSet(&'a SortedSet),
+    ZSet(Cow<'a, SortedSet>),
 }
 
 impl<'a> ValueRef<'a> {
-    pub(super) fn of(collection: &'a Collection) -> Self {
+    pub(super) fn of(collection: Cow<'a, Collection>) -> Self {
         match collection {
-            Collection::Hash(v) => ValueRef::Hash(v),
-            Collection::List(v) => ValueRef::List(v),
-            Collection::Set(v) => ValueRef::Set(v),
-            Collection::ZSet(v) => ValueRef::ZSet(v),
+            Cow::Borrowed(Collection::Hash(v)) => ValueRef::Hash(Cow::Borrowed(v)),
+            Cow::Borrowed(Collection::List(v)) => ValueRef::List(Cow::Borrowed(v)),
+            Cow::Borrowed(Collection::Set(v)) => ValueRef::Set(Cow::Borrowed(v)),
+            Cow::Borrowed(Collection::ZSet(v)) => ValueRef::ZSet(Cow::Borrowed(v)),
+            Cow::Owned(Collection::Hash(v)) => ValueRef::Hash(Cow::Owned(v)),
+            Cow::Owned(Collection::List(v)) => ValueRef::List(Cow::Owned(v)),
+            Cow::Owned(Collection::Set(v)) => ValueRef::Set(Cow::Owned(v)),
+            Cow::Owned(Collection::ZSet(v)) => ValueRef::ZSet(Cow::Owned(v)),
         }
     }
 
@@ -43,7 +50,7 @@ impl<'a> ValueRef<'a> {
     }
 
     /// Its type.
-    pub fn kind(self) -> Kind {
+    pub fn kind(&self) -> Kind {
         match self {
             ValueRef::Str(_) => Kind::String,
             ValueRef::Hash(_) => Kind::Hash,
@@ -57,10 +64,10 @@ impl<'a> ValueRef<'a> {
     pub fn to_owned_value(self) -> OwnedValue {
         match self {
             ValueRef::Str(s) => OwnedValue::Str(s.to_vec()),
-            ValueRef::Hash(v) => OwnedValue::Collection(Collection::Hash(v.clone())),
-            ValueRef::List(v) => OwnedValue::Collection(Collection::List(v.clone())),
-            ValueRef::Set(v) => OwnedValue::Collection(Collection::Set(v.clone())),
-            ValueRef::ZSet(v) => OwnedValue::Collection(Collection::ZSet(v.clone())),
+            ValueRef::Hash(v) => OwnedValue::Collection(Collection::Hash(v.into_owned())),
+            ValueRef::List(v) => OwnedValue::Collection(Collection::List(v.into_owned())),
+            ValueRef::Set(v) => OwnedValue::Collection(Collection::Set(v.into_owned())),
+            ValueRef::ZSet(v) => OwnedValue::Collection(Collection::ZSet(v.into_owned())),
         }
     }
 }

@@ -15,8 +15,7 @@ use crate::commands::{Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{
-    Collection, CollectionType, EncodingLimits, MultiLock, OwnedValue, SetMember, SetValue,
-    WrongType,
+    Collection, EncodingLimits, MultiLock, OwnedValue, SetMember, SetValue, WrongType,
 };
 
 /// SINTERCARD's keys: `numkeys` of them after the count (none when the
@@ -58,10 +57,7 @@ fn lookup<'k>(
                 return Ok(None);
             };
             shard.stats.hits += 1;
-            let set = shard
-                .collection(index)
-                .and_then(SetValue::of)
-                .ok_or(WrongType)?;
+            let set = shard.typed::<SetValue>(index).ok_or(WrongType)?;
             Ok(Some(Found {
                 key,
                 index,
@@ -78,7 +74,7 @@ fn with_set<R>(
     f: impl FnOnce(&SetValue) -> R,
 ) -> Option<R> {
     let (shard, _) = locks.shard(found.key);
-    shard.collection(found.index).and_then(SetValue::of).map(f)
+    shard.typed::<SetValue>(found.index).map(|set| f(&set))
 }
 
 fn copy_members(set: &SetValue) -> Vec<Vec<u8>> {

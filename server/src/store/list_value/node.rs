@@ -8,6 +8,7 @@
 //! long list is kept reversed: pushes and pops at either end of the list
 //! then work at the start of their block.
 
+use crate::store::inline::{Form, Reader};
 use crate::store::number::parse_canonical;
 use crate::store::packed::{Items, Packed};
 
@@ -107,6 +108,28 @@ impl Node {
     #[inline]
     pub fn heap_size(&self) -> usize {
         size_class(self.items.heap_size())
+    }
+
+    /// The node's inline form: whether it is reversed, its listpack
+    /// bytes, its length, then its block.
+    pub fn form(&self) -> Form<'_> {
+        Form::new(self.items.block())
+            .byte(u8::from(self.reversed))
+            .varint(self.entries as usize)
+            .varint(self.items.len())
+    }
+
+    /// The node an inline form written by [`Node::form`] holds.
+    pub fn from_form(form: &[u8]) -> Node {
+        let mut reader = Reader::new(form);
+        let reversed = reader.byte() != 0;
+        let entries = saturate(reader.varint());
+        let len = reader.varint();
+        Node {
+            items: Packed::from_block(reader.block(), len),
+            entries,
+            reversed,
+        }
     }
 
     /// True when stored last to first.

@@ -38,6 +38,19 @@ impl IntSet {
         self.block.first().map_or(2, |&w| usize::from(w))
     }
 
+    /// The block itself (an inline form's body).
+    pub fn block(&self) -> &[u8] {
+        &self.block
+    }
+
+    /// The intset whose block is `block` (a copy of one
+    /// [`IntSet::block`] gave).
+    pub fn from_block(block: &[u8]) -> IntSet {
+        IntSet {
+            block: block.into(),
+        }
+    }
+
     /// Heap bytes the allocator hands out for the block.
     pub fn heap_size(&self) -> usize {
         allocation_size(self.block.len())

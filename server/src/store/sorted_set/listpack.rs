@@ -59,6 +59,17 @@ impl Listpack {
         self.items.heap_size()
     }
 
+    /// The pairs, a member then its score, as one packed sequence.
+    pub fn items(&self) -> &Packed {
+        &self.items
+    }
+
+    /// The listpack holding `items` (a copy of what [`Listpack::items`]
+    /// gave).
+    pub fn from_items(items: Packed) -> Listpack {
+        Listpack { items }
+    }
+
     /// Members and scores, lowest first.
     pub fn iter(&self) -> Pairs<'_> {
         Pairs {
