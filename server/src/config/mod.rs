@@ -332,7 +332,7 @@ impl Config {
     }
 
     /// Users come from `user` lines or the ACL file, not both (as Redis);
-    /// `crate::acl::initial_users` reads them.
+    /// the ACL module's `initial_users` reads them.
     fn check_users(&self) -> Result<(), String> {
         if !self.users.is_empty() && self.aclfile.is_some() {
             return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
