@@ -96,16 +96,21 @@ impl Builder {
                 };
                 let runtime = builder.enable_all().build().expect("runtime");
                 runtime.block_on(async move {
-                    let bound = |on: bool| async move {
-                        if !on {
-                            return None;
+                    // The configured ports (0 unless a test set one, as a
+                    // restart on the same port does).
+                    let bound = |on: bool, port: u16| {
+                        let address = std::net::SocketAddr::new(config.bind, port);
+                        async move {
+                            if !on {
+                                return None;
+                            }
+                            let listener = tokio::net::TcpListener::bind(address);
+                            Some(listener.await.expect("bind the test node's port"))
                         }
-                        let listener = tokio::net::TcpListener::bind("127.0.0.1:0");
-                        Some(listener.await.expect("bind 127.0.0.1:0"))
                     };
                     let listeners = server::Listeners {
-                        plain: bound(plain).await,
-                        tls: bound(tls).await,
+                        plain: bound(plain, config.port).await,
+                        tls: bound(tls, config.tls.port.unwrap_or(0)).await,
                     };
                     let address = |l: &Option<tokio::net::TcpListener>| {
                         l.as_ref().map(|l| l.local_addr().expect("local address"))
