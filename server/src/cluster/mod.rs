@@ -14,6 +14,7 @@
 pub mod gossip_codec;
 pub mod handoff;
 pub mod hlc;
+mod keyless;
 mod link;
 pub mod membership;
 pub mod peer;

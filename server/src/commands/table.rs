@@ -123,12 +123,13 @@ mod tests {
             "rcstates",
             "rctrack",
             "rcinvalidate",
+            "rckeyless",
         ] {
             assert!(lookup(name.as_bytes()).is_some(), "{name}");
             assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");
             assert!(listed().all(|spec| spec.name != name), "{name}");
         }
-        assert_eq!(listed().count(), commands().len() - 12);
+        assert_eq!(listed().count(), commands().len() - 13);
         assert!(lookup_listed(b"GET").is_some());
     }
 
