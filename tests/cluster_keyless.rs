@@ -247,3 +247,52 @@ fn redirect_mode_answers_for_the_node_only() {
     );
     assert!(error.contains("node, cluster"), "{error}");
 }
+
+#[test]
+fn a_scan_across_a_ring_change_loses_no_key() {
+    let mut cluster = TestCluster::start(3, WIDE);
+    let mut conn = cluster.conn(0);
+    let (strings, hashes, lists) = write_keys(&mut conn);
+    let all: HashSet<String> = strings
+        .iter()
+        .chain(&hashes)
+        .chain(&lists)
+        .cloned()
+        .collect();
+    // Scan until the cursor stands on the second node (its position is the
+    // cursor's top 8 bits): the first node is done.
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut cursor = 0u64;
+    for _ in 0..100_000 {
+        let (next, page): (u64, Vec<String>) =
+            q(&mut conn, &["SCAN", &cursor.to_string(), "COUNT", "20"]);
+        seen.extend(page);
+        assert_ne!(next, 0, "the scan reaches the second node before its end");
+        cursor = next;
+        if cursor >> 56 == 1 {
+            break;
+        }
+    }
+    // The third node leaves: its slots go to the other two, the first
+    // (already walked) among them. The old ring's cursor starts the walk
+    // over, so none of its keys is lost.
+    assert!(cluster.leave(2).is_some(), "node 2 left");
+    cluster.wait_converged(2);
+    let mut done = false;
+    for _ in 0..100_000 {
+        let (next, page): (u64, Vec<String>) =
+            q(&mut conn, &["SCAN", &cursor.to_string(), "COUNT", "20"]);
+        seen.extend(page);
+        if next == 0 {
+            done = true;
+            break;
+        }
+        cursor = next;
+    }
+    assert!(done, "the scan finished");
+    let lost: Vec<&String> = all.difference(&seen).collect();
+    assert!(lost.is_empty(), "lost across the ring change: {lost:?}");
+    assert!(seen.is_subset(&all), "nothing but the keys written");
+    let size: u64 = q(&mut conn, &["DBSIZE"]);
+    assert_eq!(size, all.len() as u64, "DBSIZE of the two-node ring");
+}
