@@ -15,6 +15,7 @@ mod acl_sync;
 pub mod gossip_codec;
 pub mod handoff;
 pub mod hlc;
+mod keyless;
 mod link;
 pub mod membership;
 pub mod peer;

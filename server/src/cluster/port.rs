@@ -141,6 +141,14 @@ impl ClusterPort for Link {
         }))
     }
 
+    fn keyless_ring(&self) -> Option<commands::KeylessRing> {
+        self.ring_for_keyless()
+    }
+
+    fn ask_node(&self, node: &commands::RingNode, args: &[&[u8]]) -> commands::Asked {
+        self.ask_for_keyless(node, args)
+    }
+
     fn owned_here(&self, key: &[u8], what: &str) -> Result<(), String> {
         let slot = key_slot(key);
         let view = self.cluster.view();

@@ -71,7 +71,9 @@ pub fn route(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>, flags: Route
         Routing::Slot => Spread::Refused,
         Routing::Split(merge) => Spread::Split(merge),
         Routing::Gather => Spread::Gathered,
-        Routing::AnyNode | Routing::ThisNode | Routing::Cluster => return Route::Local,
+        Routing::AnyNode | Routing::ThisNode | Routing::Keyless | Routing::Cluster => {
+            return Route::Local
+        }
     };
     let view = cluster.view();
     // The common case, one key: no allocation.

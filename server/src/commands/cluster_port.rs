@@ -1,7 +1,12 @@
 //! What the command handlers need from the cluster layer, as a trait the
 //! cluster implements, so `commands` does not depend on `cluster`.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use super::{ClusterOp, Ctx, LocalKeys, Outcome};
 use crate::protocol::Args;
@@ -35,4 +40,51 @@ pub trait ClusterPort {
     /// FUNCTION LOAD: each node keeps its own); the future completes when
     /// they have run it or a bound passed (`None`: no other node).
     fn broadcast(&mut self, args: Args<'_>) -> Option<super::Ran>;
+    /// With `cluster-keyless-scope cluster` in proxy mode: the ring a
+    /// client's keyless command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL,
+    /// FLUSHDB) answers for; `None` when it answers for this node.
+    fn keyless_ring(&self) -> Option<KeylessRing>;
+    /// Asks ring node `node` to run a keyless command (`args`, its name
+    /// first) for the slots it is primary for (`RCKEYLESS`), over the link
+    /// to that node, within a bound. The answer is its reply (a RESP2
+    /// frame, an error from it included), or why it gave none.
+    fn ask_node(&self, node: &RingNode, args: &[&[u8]]) -> Asked;
 }
+
+/// The ring as a cluster-wide keyless command walks it.
+#[derive(Debug, Clone)]
+pub struct KeylessRing {
+    /// The ring's nodes in a stable order (sorted by name).
+    pub nodes: Vec<RingNode>,
+    /// Changes (but for a collision) when the ring's members change: a
+    /// cluster-wide SCAN cursor carries it to notice a new ring.
+    pub fingerprint: u64,
+}
+
+/// One ring node.
+#[derive(Debug, Clone)]
+pub struct RingNode {
+    /// Its name.
+    pub name: String,
+    /// Its RESP address.
+    pub addr: SocketAddr,
+    /// True for this node (its part is computed here).
+    pub here: bool,
+}
+
+impl RingNode {
+    /// An error reply naming this node, for a part it could not give.
+    pub fn failed(&self, why: &str) -> Bytes {
+        let text = format!("ERR node {} ({}) {why}", self.name, self.addr);
+        // One line: an error reply cannot hold a line break.
+        let line: String = text
+            .chars()
+            .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+            .collect();
+        Bytes::from(format!("-{line}\r\n"))
+    }
+}
+
+/// A ring node's answer to [`ClusterPort::ask_node`]: its reply frame, or
+/// why it gave none (unreachable, no answer in time).
+pub type Asked = Pin<Box<dyn Future<Output = Result<Bytes, String>> + Send>>;

@@ -1,7 +1,7 @@
 //! The cluster's commands as the table lists them: CLUSTER, READONLY,
 //! READWRITE, ASKING, WAIT, and the commands nodes send each other
 //! (RCPEER, RCAPPLY, RCHANDOFF, RCREAD, RCEXPORT, RCDUMP, RCWAIT, RCSTATES,
-//! RCTRACK, RCINVALIDATE). Their handlers hand the request to the cluster
+//! RCTRACK, RCINVALIDATE, RCKEYLESS). Their handlers hand the request to the cluster
 //! layer ([`super::ClusterPort`]); on a node without one they answer as a
 //! standalone Redis does.
 
@@ -107,6 +107,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("rcdump", via::<{ ClusterOp::Dump as usize }>, -2, PEER, "cluster", "Returns copies of some keys, for a node computing a read over keys of several nodes.").routing(THEIRS),
     Cmd::new("rcwait", via::<{ ClusterOp::AwaitReplicas as usize }>, -4, PEER, "cluster", "Waits until enough replicas hold the current states of some keys, and returns how many do.").routing(THEIRS),
     Cmd::new("rcstates", via::<{ ClusterOp::States as usize }>, -2, PEER, "cluster", "Returns the presence and version of some keys here, for their primary counting its replicas' copies.").routing(THEIRS),
+    Cmd::new("rckeyless", keyless_part, -2, PEER, "cluster", "Runs a keyless command (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL, FLUSHDB) for the slots this node is primary for: its part of another node's cluster-wide answer.").routing(THEIRS),
 ];
 
 /// Hands `args` to the cluster layer as `op`; `standalone` answers on a
@@ -131,6 +132,20 @@ fn disabled(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
 /// answers that cluster support is disabled).
 fn via<const OP: usize>(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     to_cluster(ctx, OPS[OP], args, disabled)
+}
+
+/// RCKEYLESS command...: runs one of the commands the table routes as
+/// [`Routing::Keyless`] here, for this node's own slots (the request comes
+/// from another node, so it is not asked further).
+fn keyless_part(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    if ctx.cluster.is_none() {
+        return ctx.fail(DISABLED);
+    }
+    let inner = args.slice_from(1);
+    match super::lookup(inner.get(0)) {
+        Some(spec) if spec.routing == Routing::Keyless => super::execute(ctx, inner),
+        _ => ctx.fail("ERR RCKEYLESS runs keyless commands only"),
+    }
 }
 
 /// WAIT numreplicas timeout: on a node without replicas no replica can

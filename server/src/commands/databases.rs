@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::spec::flag_sets::{RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
-use super::{Ctx, Outcome};
+use super::{keyless, Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::Args;
 
@@ -25,9 +25,9 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("select", select, 2, F::LOADING.with(F::STALE).with(F::FAST), "connection", "Changes the selected database.").acl(C::CONNECTION),
     Cmd::new("swapdb", swapdb, 3, WF, "server", "Swaps two Redis databases.").acl(KD).routing(Routing::ThisNode),
     Cmd::new("move", move_key, 3, WF, "generic", "Moves a key to another database.").keys(KeySpec::ONE).acl(K),
-    Cmd::new("dbsize", dbsize, 1, RF, "server", "Returns the number of keys in the database.").acl(K).routing(Routing::ThisNode),
-    Cmd::new("flushdb", flushdb, -1, W, "server", "Remove all keys from the current database.").acl(KD).routing(Routing::ThisNode),
-    Cmd::new("flushall", flushall, -1, W, "server", "Removes all keys from all databases.").acl(KD).routing(Routing::ThisNode),
+    Cmd::new("dbsize", dbsize, 1, RF, "server", "Returns the number of keys in the database.").acl(K).routing(Routing::Keyless),
+    Cmd::new("flushdb", flushdb, -1, W, "server", "Remove all keys from the current database.").acl(KD).routing(Routing::Keyless),
+    Cmd::new("flushall", flushall, -1, W, "server", "Removes all keys from all databases.").acl(KD).routing(Routing::Keyless),
 ];
 
 /// The database `arg` names, if this node has it: `Err` is the reply
@@ -132,15 +132,24 @@ fn move_key(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// DBSIZE: on a cluster node, the keys of the slots it is primary for,
 /// summed from the store's per-slot counts (no walk).
 fn dbsize(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
-    let keys = match (ctx.own_slots(), ctx.store.slot_counts()) {
+    let keys = own_count(ctx);
+    if let Some(ring) = keyless::ring(ctx) {
+        return keyless::dbsize(ctx, &ring, keys);
+    }
+    ctx.reply.int(keys as i64);
+    Outcome::Unchanged
+}
+
+/// The keys this node answers for: all of them, or on a cluster node the
+/// keys of the slots it is primary for.
+pub fn own_count(ctx: &Ctx<'_>) -> u64 {
+    match (ctx.own_slots(), ctx.store.slot_counts()) {
         (None, _) => ctx.store.len() as u64,
         (Some(own), Some(counts)) => counts.sum(&own, true).0,
         // A store without counts (none on a cluster node's own database):
         // walk it.
         (Some(own), None) => ctx.store.find_keys(0, |key| own.has_key(key)).0 as u64,
-    };
-    ctx.reply.int(keys as i64);
-    Outcome::Unchanged
+    }
 }
 
 /// The ASYNC / SYNC option of FLUSHDB and FLUSHALL: Some(asynchronously).
@@ -159,6 +168,9 @@ fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail(SYNTAX);
     };
     ctx.store.flush(asynchronously);
+    if let Some(ring) = keyless::ring(ctx) {
+        return keyless::flush(ctx, &ring, &args.iter_from(0).collect::<Vec<_>>());
+    }
     ctx.reply.ok();
     Outcome::Flushed
 }
@@ -169,6 +181,9 @@ fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail(SYNTAX);
     };
     ctx.store.flush_all(asynchronously);
+    if let Some(ring) = keyless::ring(ctx) {
+        return keyless::flush(ctx, &ring, &args.iter_from(0).collect::<Vec<_>>());
+    }
     ctx.reply.ok();
     Outcome::Flushed
 }

@@ -1,5 +1,7 @@
 //! Keyspace commands: deletion, existence, renaming, TTLs, iteration.
 
+use std::sync::Arc;
+
 use bytes::BytesMut;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
@@ -7,12 +9,12 @@ use super::databases::{database_index, SAME_OBJECT};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
 use super::spec::flag_sets::{R, RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
-use super::{Ctx, Outcome};
+use super::{keyless, Ctx, Outcome};
 use crate::glob::Pattern;
 use crate::notify::Classes as N;
 use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
-use crate::store::Entry;
+use crate::store::{Entry, SlotSet, Store};
 
 const K: C = C::KEYSPACE;
 const KD: C = C::KEYSPACE.with(C::DANGEROUS);
@@ -37,9 +39,9 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("expiretime", expiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix timestamp.").keys(KeySpec::ONE).acl(K),
     Cmd::new("pexpiretime", pexpiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.").keys(KeySpec::ONE).acl(K),
     Cmd::new("persist", persist, 2, WF, "generic", "Removes the expiration time of a key.").keys(KeySpec::ONE).acl(K).event(N::GENERIC, "persist"),
-    Cmd::new("keys", keys, 2, R, "generic", "Returns all key names that match a pattern.").acl(KD).routing(Routing::ThisNode),
-    Cmd::new("scan", scan, -2, R, "generic", "Iterates over the key names in the database.").acl(K).routing(Routing::ThisNode),
-    Cmd::new("randomkey", randomkey, 1, R, "generic", "Returns a random key name from the database.").acl(K).routing(Routing::ThisNode),
+    Cmd::new("keys", keys, 2, R, "generic", "Returns all key names that match a pattern.").acl(KD).routing(Routing::Keyless),
+    Cmd::new("scan", scan, -2, R, "generic", "Iterates over the key names in the database.").acl(K).routing(Routing::Keyless),
+    Cmd::new("randomkey", randomkey, 1, R, "generic", "Returns a random key name from the database.").acl(K).routing(Routing::Keyless),
 ];
 
 /// DEL key [key ...] and UNLINK: the keys go at once; a large value (a
@@ -424,6 +426,10 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let store = ctx.store.clone();
     let resp3 = ctx.reply.resp3();
     let own = ctx.own_slots();
+    if let Some(ring) = keyless::ring(ctx) {
+        let mine = matching_keys(store, pattern, own);
+        return keyless::keys(ctx, &ring, args.get(1), mine);
+    }
     // The walk holds one shard's lock at a time and yields between shards,
     // so the worker serves other clients while a KEYS goes over millions
     // of keys (Redis stalls every client for the whole walk).
@@ -454,6 +460,18 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         out.freeze()
     });
     Outcome::Unchanged
+}
+
+/// The keys `pattern` matches (of the slots in `own`), one shard at a
+/// time, yielding between shards.
+async fn matching_keys(store: Store, pattern: Vec<u8>, own: Option<Arc<SlotSet>>) -> Vec<Vec<u8>> {
+    let pattern = Pattern::new(&pattern);
+    let mut keys = Vec::new();
+    for shard in 0..store.shard_count() {
+        keys.extend(store.keys_in_shard_of(shard, &pattern, own.as_deref()));
+        tokio::task::yield_now().await;
+    }
+    keys
 }
 
 /// KEYS pattern in one go (inside EXEC).
@@ -496,59 +514,112 @@ pub fn parse_cursor(text: &[u8]) -> Option<u64> {
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] (on a cluster
-/// node, the keys of the slots it is primary for)
+/// node, the keys of the slots it is primary for, its cursor a narrow one;
+/// cluster-wide, see `keyless`)
 pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(cursor) = parse_cursor(args.get(1)) else {
         return ctx.fail("ERR invalid cursor");
     };
-    let mut pattern: Option<Pattern<'_>> = None;
-    let mut count = 10usize;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let (arg, value) = (args.get(i), args.try_get(i + 1));
-        match value {
-            // A lone `*` matches everything, the empty key too (Redis).
-            Some(v) if is(arg, "match") => {
-                pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
-            }
-            Some(v) if is(arg, "count") => match parse_i64(v) {
-                // Zero and negative counts are syntax errors in Redis.
-                Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
-                Some(_) => return ctx.fail(SYNTAX),
-                None => return ctx.fail(NOT_INTEGER),
-            },
-            Some(v) if is(arg, "type") => type_filter = Some(v),
-            _ => return ctx.fail(SYNTAX),
+    let options = match ScanOptions::parse(args) {
+        Ok(options) => options,
+        Err(error) => return ctx.fail(error),
+    };
+    let (cursor, ring) = match keyless::ring(ctx) {
+        Some(ring) if ring.nodes.len() > keyless::SCAN_MAX_NODES => {
+            return ctx.fail("ERR a cluster-wide SCAN walks at most 256 nodes");
         }
-        i += 2;
+        Some(ring) => {
+            let (node, at) = keyless::scan_position(cursor, &ring);
+            if ring.nodes.get(node).is_some_and(|n| !n.here) {
+                let rest: Vec<&[u8]> = args.iter_from(2).collect();
+                return keyless::scan_there(ctx, &ring, node, at, &rest);
+            }
+            (at, Some((ring, node)))
+        }
+        None => (cursor, None),
+    };
+    let (next, found) = scan_here(ctx, cursor, &options);
+    let next = match &ring {
+        Some((ring, node)) => keyless::scan_cursor(*node, next, ring),
+        None => next,
+    };
+    keyless::write_scan(&mut ctx.reply, next, &found);
+    Outcome::Unchanged
+}
+
+/// SCAN's options.
+struct ScanOptions<'a> {
+    pattern: Option<Pattern<'a>>,
+    count: usize,
+    type_filter: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// The options from argument 2 on; `Err` is the reply error.
+    fn parse(args: Args<'a>) -> Result<ScanOptions<'a>, &'static str> {
+        let mut options = ScanOptions {
+            pattern: None,
+            count: 10,
+            type_filter: None,
+        };
+        let mut i = 2;
+        while i < args.len() {
+            let (arg, value) = (args.get(i), args.try_get(i + 1));
+            match value {
+                // A lone `*` matches everything, the empty key too (Redis).
+                Some(v) if is(arg, "match") => {
+                    options.pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
+                }
+                Some(v) if is(arg, "count") => match parse_i64(v) {
+                    // Zero and negative counts are syntax errors in Redis.
+                    Some(n) if n >= 1 => options.count = usize::try_from(n).unwrap_or(usize::MAX),
+                    Some(_) => return Err(SYNTAX),
+                    None => return Err(NOT_INTEGER),
+                },
+                Some(v) if is(arg, "type") => options.type_filter = Some(v),
+                _ => return Err(SYNTAX),
+            }
+            i += 2;
+        }
+        Ok(options)
     }
+}
+
+/// One SCAN step over this node's keys: the next cursor and the keys
+/// found. A cluster node's cursor is a narrow one, so that a cluster-wide
+/// cursor can hold it.
+fn scan_here(ctx: &Ctx<'_>, cursor: u64, options: &ScanOptions<'_>) -> (u64, Vec<Vec<u8>>) {
     let mut found: Vec<Vec<u8>> = Vec::new();
     let own = ctx.own_slots();
-    let next = ctx.store.scan(cursor, count, |entry: &Entry| {
-        let type_ok =
-            type_filter.is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
+    let visit = |entry: &Entry| {
+        let type_ok = options
+            .type_filter
+            .is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
         let key = entry.key();
         if type_ok
-            && pattern.is_none_or(|p| p.matches(key))
+            && options.pattern.as_ref().is_none_or(|p| p.matches(key))
             && own.as_deref().is_none_or(|set| set.has_key(key))
         {
             found.push(key.to_vec());
         }
-    });
-    ctx.reply.array(2);
-    ctx.reply.bulk(next.to_string().as_bytes());
-    ctx.reply.array(found.len());
-    for key in &found {
-        ctx.reply.bulk(key);
-    }
-    Outcome::Unchanged
+    };
+    let next = if ctx.cluster.is_some() {
+        ctx.store.scan_narrow(cursor, options.count, visit)
+    } else {
+        ctx.store.scan(cursor, options.count, visit)
+    };
+    (next, found)
 }
 
-/// RANDOMKEY (on a cluster node, of the slots it is primary for)
+/// RANDOMKEY (on a cluster node, of the slots it is primary for; with
+/// `cluster-keyless-scope cluster`, of the whole cluster)
 pub fn randomkey(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     let own = ctx.own_slots();
     let key = ctx.store.random_key_of(own.as_deref());
+    if let Some(ring) = keyless::ring(ctx) {
+        let count = super::databases::own_count(ctx);
+        return keyless::randomkey(ctx, &ring, (count, key));
+    }
     ctx.reply.opt_bulk(key.as_deref());
     Outcome::Unchanged
 }

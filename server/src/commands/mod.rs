@@ -34,6 +34,7 @@ mod hyperloglog;
 mod info;
 mod introspection;
 pub mod key_flags;
+mod keyless;
 mod keys;
 mod latency;
 mod lcs;
@@ -81,7 +82,7 @@ use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::{unix_ms, CollectionType, SlotSet, Store, WrongType};
 
-pub use cluster_port::ClusterPort;
+pub use cluster_port::{Asked, ClusterPort, KeylessRing, RingNode};
 pub use clustering::{ClusterOp, DISABLED};
 pub use effects::{after_request, tracked_positions, wake_written, written_keys};
 pub use info::SECTIONS as INFO_SECTIONS;

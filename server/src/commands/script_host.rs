@@ -292,6 +292,14 @@ impl ClusterPort for ScriptPort {
     fn broadcast(&mut self, _args: Args<'_>) -> Option<super::Ran> {
         None
     }
+    // A script runs on one node at once: its keyless commands answer for
+    // that node.
+    fn keyless_ring(&self) -> Option<super::KeylessRing> {
+        None
+    }
+    fn ask_node(&self, _node: &super::RingNode, _args: &[&[u8]]) -> super::Asked {
+        Box::pin(async { Err("not asked from a script".to_string()) })
+    }
 }
 
 /// A script's work: given the engine and a host, writes its reply.

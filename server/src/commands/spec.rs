@@ -367,9 +367,15 @@ pub enum Routing {
     Gather,
     /// Keyless, the same answer on any node: run where it arrives.
     AnyNode,
-    /// About or for this node only (CLIENT, CONFIG, INFO, KEYS): run where
-    /// it arrives.
+    /// About or for this node only (CLIENT, CONFIG, INFO): run where it
+    /// arrives.
     ThisNode,
+    /// About the key space as a whole (DBSIZE, KEYS, SCAN, RANDOMKEY,
+    /// FLUSHALL, FLUSHDB): run where it arrives, for the slots this node is
+    /// primary for, or with `cluster-keyless-scope cluster` (proxy mode)
+    /// for the whole cluster, the handler asking every other ring node for
+    /// its part (`RCKEYLESS`).
+    Keyless,
     /// The cluster layer's own (CLUSTER, READONLY, WAIT, peer commands).
     Cluster,
 }

@@ -128,6 +128,7 @@ mod tests {
             "rctrack",
             "rcinvalidate",
             "rcacl",
+            "rckeyless",
         ] {
             assert!(lookup(name.as_bytes()).is_some(), "{name}");
             assert!(lookup_listed(name.as_bytes()).is_none(), "{name}");

@@ -98,6 +98,10 @@ pub struct Config {
     pub cluster_redirect: bool,
     /// CLUSTER SLOTS lists each range's replica copies after its primary.
     pub cluster_announce_replicas: bool,
+    /// `cluster-keyless-scope cluster`: in proxy mode, a client's DBSIZE,
+    /// KEYS, SCAN, RANDOMKEY, FLUSHALL and FLUSHDB answer for the whole
+    /// cluster (`node`, false: for the node's own slots).
+    pub cluster_keyless_wide: bool,
     /// Handoff bandwidth bound in bytes per second.
     pub handoff_rate: u64,
     /// Nodes of a local cluster to start in this process (0: a single node).
@@ -158,6 +162,7 @@ impl Default for Config {
             failure_timeout_ms: 0,
             cluster_redirect: false,
             cluster_announce_replicas: false,
+            cluster_keyless_wide: false,
             handoff_rate: 0,
             local_cluster: 0,
             cluster_secret: None,
@@ -310,6 +315,14 @@ impl Config {
                 self.replicas + 1
             ));
         }
+        if self.cluster_redirect && self.cluster_keyless_wide {
+            // A Redis Cluster client sends these to every primary and sums
+            // the answers: a node answering for all would count keys thrice.
+            return Err(
+                "cluster-keyless-scope cluster needs proxy mode: with cluster-redirect a node answers for its own slots, as Redis Cluster"
+                    .into(),
+            );
+        }
         if self.local_cluster > 0
             && (self.port == 0 || usize::from(self.port) + self.local_cluster + 10_000 > 65_536)
         {
@@ -356,6 +369,31 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, StartError> {
         from_args(std::iter::once("ringcache-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cluster_wide_keyless_answers_need_proxy_mode() {
+        let wide = parse(&[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-keyless-scope",
+            "cluster",
+        ]);
+        assert!(wide.unwrap().cluster_keyless_wide);
+        let both = [
+            "--cluster-keyless-scope",
+            "cluster",
+            "--cluster-redirect",
+            "yes",
+        ];
+        assert!(parse(&both).is_err());
+        let node = parse(&[
+            "--cluster-keyless-scope",
+            "node",
+            "--cluster-redirect",
+            "yes",
+        ]);
+        assert!(!node.unwrap().cluster_keyless_wide);
     }
 
     #[test]

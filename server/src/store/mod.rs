@@ -65,6 +65,7 @@ pub use slot_counts::{SlotCounts, SlotSet};
 pub use sorted_set::SortedSet;
 pub use transfer::{KeyState, Snapshot};
 pub use values::{OwnedValue, ValueRef};
+pub use walk::NARROW_CURSOR_BITS;
 
 /// Default shard count: a few per core keeps lock contention negligible.
 pub const DEFAULT_SHARDS: usize = 64;
