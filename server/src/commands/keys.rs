@@ -7,6 +7,7 @@ use bytes::BytesMut;
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
 use super::databases::{database_index, SAME_OBJECT};
 use super::expiry_args::{absolute_ms, stored, ExpireUnit};
+use super::scan_options::{self, ScanOf, ScanOptions};
 use super::spec::flag_sets::{R, RF, W, WF};
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Merge, Routing};
 use super::{keyless, Ctx, Outcome};
@@ -520,7 +521,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let Some(cursor) = parse_cursor(args.get(1)) else {
         return ctx.fail("ERR invalid cursor");
     };
-    let options = match ScanOptions::parse(args) {
+    let options = match scan_options::parse(args, 2, ScanOf::Keys) {
         Ok(options) => options,
         Err(error) => return ctx.fail(error),
     };
@@ -547,44 +548,6 @@ pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-/// SCAN's options.
-struct ScanOptions<'a> {
-    pattern: Option<Pattern<'a>>,
-    count: usize,
-    type_filter: Option<&'a [u8]>,
-}
-
-impl<'a> ScanOptions<'a> {
-    /// The options from argument 2 on; `Err` is the reply error.
-    fn parse(args: Args<'a>) -> Result<ScanOptions<'a>, &'static str> {
-        let mut options = ScanOptions {
-            pattern: None,
-            count: 10,
-            type_filter: None,
-        };
-        let mut i = 2;
-        while i < args.len() {
-            let (arg, value) = (args.get(i), args.try_get(i + 1));
-            match value {
-                // A lone `*` matches everything, the empty key too (Redis).
-                Some(v) if is(arg, "match") => {
-                    options.pattern = Some(Pattern::new(v)).filter(|p| !p.is_match_all());
-                }
-                Some(v) if is(arg, "count") => match parse_i64(v) {
-                    // Zero and negative counts are syntax errors in Redis.
-                    Some(n) if n >= 1 => options.count = usize::try_from(n).unwrap_or(usize::MAX),
-                    Some(_) => return Err(SYNTAX),
-                    None => return Err(NOT_INTEGER),
-                },
-                Some(v) if is(arg, "type") => options.type_filter = Some(v),
-                _ => return Err(SYNTAX),
-            }
-            i += 2;
-        }
-        Ok(options)
-    }
-}
-
 /// One SCAN step over this node's keys: the next cursor and the keys
 /// found. A cluster node's cursor is a narrow one, so that a cluster-wide
 /// cursor can hold it.
@@ -593,13 +556,10 @@ fn scan_here(ctx: &Ctx<'_>, cursor: u64, options: &ScanOptions<'_>) -> (u64, Vec
     let own = ctx.own_slots();
     let visit = |entry: &Entry| {
         let type_ok = options
-            .type_filter
+            .type_name
             .is_none_or(|t| t.eq_ignore_ascii_case(entry.kind().name().as_bytes()));
         let key = entry.key();
-        if type_ok
-            && options.pattern.as_ref().is_none_or(|p| p.matches(key))
-            && own.as_deref().is_none_or(|set| set.has_key(key))
-        {
+        if type_ok && options.matches(key) && own.as_deref().is_none_or(|set| set.has_key(key)) {
             found.push(key.to_vec());
         }
     };
