@@ -1,8 +1,9 @@
 //! TLS on the client port (server/src/tls): redis-cli and redis-rs over
 //! TLS, mutual TLS (`tls-auth-clients yes`, `optional`), certificates of
 //! the wrong CA or expired refused, certificates reloaded by CONFIG SET,
-//! a node serving TLS only, and a stalled handshake that holds nobody
-//! else. Certificates are made at test time (tests/common/certs.rs).
+//! a node serving TLS only, a stalled handshake that holds nobody else,
+//! the Rust client over TLS from a `rediss://` URL, and the log line of a
+//! refused handshake. Certificates are made at test time (tests/common/certs.rs).
 
 mod common;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use common::certs::{Identity, TestCa};
 use common::errors::config_set_failed;
 use common::{err, q, TestNode, TestServer, DEADLINE};
+use ringcache_client::{Client, SetOptions, TlsOptions};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -180,6 +182,28 @@ fn mutual_tls_refuses_clients_without_a_trusted_certificate() {
     );
     // The node still serves the client it trusts.
     assert!(ping(addr, client_config(&ca, Some(&client))).is_ok());
+}
+
+#[test]
+fn client_certificates_chain_to_a_ca_directory() {
+    let ca = TestCa::new("ringcache test CA");
+    let dir = std::env::temp_dir().join(format!("ringcache-{}-tls-ca-dir", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("CA directory");
+    std::fs::write(dir.join("ca.pem"), &ca.cert_pem).expect("CA file");
+    std::fs::write(dir.join("README"), "not a certificate").expect("another file");
+    let server = ca.issue("node");
+    let node = TestServer::builder()
+        .set("tls-cert-file", server.cert.path())
+        .set("tls-key-file", server.key.path())
+        .set("tls-ca-cert-dir", dir.to_str().expect("a UTF-8 path"))
+        .tls(false)
+        .start();
+    let addr = tls_addr(&node);
+    let served = ping(addr, client_config(&ca, Some(&ca.issue("client"))));
+    let refused = ping(addr, client_config(&ca, None));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(served.is_ok(), "{served:?}");
+    assert!(refused.is_err());
 }
 
 #[test]
@@ -357,4 +381,67 @@ fn a_stalled_handshake_holds_nobody_else() {
     for _ in 0..3 {
         assert!(ping(addr, client_config(&ca, None)).is_ok());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_speaks_tls_from_a_rediss_url() {
+    let ca = TestCa::new("ringcache test CA");
+    let server = ca.issue("node");
+    let app = ca.issue("app");
+    let node = tls_node(&ca, &server, "yes", false);
+    let url = format!("rediss://{}", tls_addr(&node));
+    let identity = (app.cert_pem.as_bytes(), app.key_pem.as_bytes());
+    let tls = TlsOptions::new(ca.cert_pem.as_bytes(), Some(identity)).expect("TLS options");
+    let config = ringcache_client::ClientConfig::from_url_with_tls(&url, tls.clone())
+        .expect("a rediss:// URL");
+    let client = Client::connect(config).await.expect("connect over TLS");
+    client
+        .set("greeting", "hello", SetOptions::new())
+        .await
+        .expect("SET");
+    let got: Option<String> = client.get("greeting").await.expect("GET");
+    assert_eq!(got.as_deref(), Some("hello"));
+
+    // Without a client certificate the node refuses the connection.
+    let bare = TlsOptions::new(ca.cert_pem.as_bytes(), None).expect("TLS options");
+    let config = ringcache_client::ClientConfig {
+        request_timeout: std::time::Duration::from_secs(3),
+        ..ringcache_client::ClientConfig::from_url_with_tls(&url, bare).expect("URL")
+    };
+    let refused = match Client::connect(config).await {
+        Err(_) => true,
+        Ok(client) => client.get::<String>("greeting").await.is_err(),
+    };
+    assert!(refused, "a client without a certificate was served");
+    // TLS options with a plain URL are a mistake, said at once.
+    let plain = format!("redis://{}", tls_addr(&node));
+    assert!(ringcache_client::ClientConfig::from_url_with_tls(&plain, tls).is_err());
+}
+
+#[test]
+fn refused_handshakes_are_logged_with_their_reason() {
+    let ca = TestCa::new("ringcache test CA");
+    let server = ca.issue("node");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("address").port()
+    };
+    let port = port.to_string();
+    let mut node = TestNode::start(&[
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        server.cert.path(),
+        "--tls-key-file",
+        server.key.path(),
+        "--tls-ca-cert-file",
+        ca.cert.path(),
+    ]);
+    let addr = node.tls_addr.expect("a TLS-only node");
+    assert!(ping(addr, client_config(&ca, None)).is_err());
+    let line = node
+        .wait_for_log("TLS handshake failed", DEADLINE)
+        .expect("the refusal is logged");
+    assert!(line.contains("presented no certificate"), "{line}");
+    assert!(line.contains("127.0.0.1"), "the client is named: {line}");
 }

@@ -28,7 +28,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use ringcache_proto::link::{
     self, Batch, BatchReply, EndReason, Link, LinkConfig, Request, SendError,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tracing::{debug, warn};
@@ -36,6 +36,7 @@ use tracing::{debug, warn};
 use crate::client::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{self, Value};
+use crate::tls::TlsOptions;
 
 /// First pause after a failed connect.
 pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(25);
@@ -54,6 +55,8 @@ pub struct ConnectionOptions {
     pub readonly: bool,
     /// Longest a TCP connect plus handshake may take.
     pub connect_timeout: Duration,
+    /// Speak TLS to the node (`rediss://`); `None` for plain TCP.
+    pub tls: Option<TlsOptions>,
     /// Requests that may wait for the writer; more are shed with
     /// [`ErrorKind::Overloaded`].
     pub queue_capacity: usize,
@@ -331,23 +334,50 @@ async fn open(addr: &str, options: &ConnectionOptions, deadline: Instant) -> Res
     stream
         .set_nodelay(true)
         .map_err(|e| Error::io(format!("{addr}: {e}")))?;
-    match timeout_at(deadline, handshake(&mut stream, options)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(Error::io(format!("handshake with {addr} timed out"))),
-    }
     let (link, queue) = link::channel(LinkConfig {
         queue_capacity: options.queue_capacity,
         max_in_flight: options.max_in_flight,
         stale_after: Some(options.stale_after),
         in_flight_gauge: None,
     });
-    tokio::spawn(run_socket(stream, queue, addr.to_string()));
+    let Some(tls) = &options.tls else {
+        greet(&mut stream, addr, options, deadline).await?;
+        let (reader, writer) = stream.into_split();
+        tokio::spawn(run_socket(reader, writer, queue, addr.to_string()));
+        return Ok(link);
+    };
+    let mut stream = match timeout_at(deadline, tls.connect(addr, stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(Error::io(format!("TLS handshake with {addr} timed out"))),
+    };
+    greet(&mut stream, addr, options, deadline).await?;
+    let (reader, writer) = tokio::io::split(stream);
+    tokio::spawn(run_socket(reader, writer, queue, addr.to_string()));
     Ok(link)
 }
 
+/// [`handshake`] within the connect deadline.
+async fn greet<S>(
+    stream: &mut S,
+    addr: &str,
+    options: &ConnectionOptions,
+    deadline: Instant,
+) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match timeout_at(deadline, handshake(stream, options)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::io(format!("handshake with {addr} timed out"))),
+    }
+}
+
 /// AUTH and READONLY, as configured, before the socket is shared.
-async fn handshake(stream: &mut TcpStream, options: &ConnectionOptions) -> Result<()> {
+async fn handshake<S>(stream: &mut S, options: &ConnectionOptions) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut out = BytesMut::new();
     let mut count = 0;
     if let Some(password) = &options.password {
@@ -387,8 +417,11 @@ async fn handshake(stream: &mut TcpStream, options: &ConnectionOptions) -> Resul
 }
 
 /// The socket task: runs the link until it stops, and says why.
-async fn run_socket(stream: TcpStream, queue: link::Queue<Batch>, addr: String) {
-    let (reader, writer) = stream.into_split();
+async fn run_socket<R, W>(reader: R, writer: W, queue: link::Queue<Batch>, addr: String)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let end = link::run(reader, writer, queue).await;
     match end.reason {
         // Every handle is gone: nobody is waiting.

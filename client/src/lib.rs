@@ -36,7 +36,9 @@
 //! - [`cluster`]: the router (topology discovery, the slot map, its refresh
 //!   task, redirects and retries);
 //! - [`connection`]: one node's connection (dialing, handshake, reconnect
-//!   back-off) over the shared link;
+//!   back-off) over the shared link; [`tls`]: TLS to the nodes (a CA, a
+//!   client certificate), also from `rediss://` URLs
+//!   ([`ClientConfig::from_url`]);
 //! - [`cache_aside`] (its configuration, and the load path with early
 //!   refresh), [`write_through`], [`breaker`], [`envelope`], [`codec`],
 //!   [`error`].
@@ -57,6 +59,7 @@ pub mod envelope;
 pub mod error;
 pub mod pipeline;
 mod single_flight;
+pub mod tls;
 pub mod write_through;
 
 pub use breaker::{BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker};
@@ -74,6 +77,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use pipeline::Pipeline;
 pub use ringcache_proto::{key_slot, resp, ring, slot, Value, SLOT_COUNT};
 pub use ringcache_proto::{NodeIndex, Placement, Ring, RingMember, DEFAULT_VNODES};
+pub use tls::TlsOptions;
 pub use write_through::{
     CacheUpdate, WriteError, WriteOutcome, WriteThrough, WriteThroughConfig, WriteThroughStats,
 };

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::connection::ConnectionOptions;
+use crate::tls::TlsOptions;
 
 /// Default [`ClientConfig::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
@@ -58,6 +59,9 @@ pub struct ClientConfig {
     pub queue_capacity: usize,
     /// Commands in flight per connection at most.
     pub max_in_flight: usize,
+    /// Speak TLS to every node (`rediss://`): the CA to trust and the
+    /// client certificate to present; `None` for plain TCP.
+    pub tls: Option<TlsOptions>,
 }
 
 impl ClientConfig {
@@ -88,6 +92,7 @@ impl Default for ClientConfig {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            tls: None,
         }
     }
 }
@@ -101,6 +106,7 @@ impl From<&ClientConfig> for ConnectionOptions {
             password: config.password.clone(),
             readonly: false,
             connect_timeout: config.connect_timeout,
+            tls: config.tls.clone(),
             queue_capacity: config.queue_capacity,
             max_in_flight: config.max_in_flight,
             // Grace past a request's deadline before the link counts as
@@ -124,6 +130,7 @@ impl fmt::Debug for ClientConfig {
             .field("refresh_interval", &self.refresh_interval)
             .field("queue_capacity", &self.queue_capacity)
             .field("max_in_flight", &self.max_in_flight)
+            .field("tls", &self.tls)
             .finish()
     }
 }

@@ -1,9 +1,10 @@
 //! `redis://[[user]:password@]host[:port][,host:port...][/0]` URLs as
-//! [`ClientConfig`]s: the seed nodes, and the user and password the
-//! client sends with `AUTH` on every connection.
+//! [`ClientConfig`]s: the seed nodes, the user and password the client
+//! sends with `AUTH` on every connection, and `rediss://` for TLS.
 
 use super::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::tls::TlsOptions;
 
 /// The port a URL without one means (Redis's).
 const DEFAULT_PORT: u16 = 6379;
@@ -11,7 +12,9 @@ const DEFAULT_PORT: u16 = 6379;
 impl ClientConfig {
     /// A configuration with the defaults and what `url` gives: seed
     /// nodes, user name and password (percent-encoded in the URL, as
-    /// redis-rs and redis-cli take them).
+    /// redis-rs and redis-cli take them). `rediss://` speaks TLS trusting
+    /// the system's root certificates; for a private CA or a client
+    /// certificate use [`ClientConfig::from_url_with_tls`].
     ///
     /// ```
     /// use ringcache_client::ClientConfig;
@@ -20,44 +23,79 @@ impl ClientConfig {
     /// assert_eq!(config.nodes, ["10.0.0.1:7000"]);
     /// assert_eq!(config.username.as_deref(), Some("app"));
     /// assert_eq!(config.password.as_deref(), Some("s@cret"));
+    /// assert!(config.tls.is_none());
     /// ```
     ///
     /// # Errors
     /// [`ErrorKind::Config`] for another scheme, a bad port, a bad
-    /// percent escape or a database other than 0.
+    /// percent escape, a database other than 0, or (for `rediss://`) no
+    /// system root certificate.
     pub fn from_url(url: &str) -> Result<ClientConfig> {
-        let bad = |why: &str| Error::new(ErrorKind::Config, format!("{why}: {}", redacted(url)));
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or_else(|| bad("not a redis:// URL"))?;
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        if !matches!(path, "" | "0") {
-            return Err(bad("a cluster serves database 0 only"));
-        }
-        let (credentials, hosts) = match authority.rsplit_once('@') {
-            Some((credentials, hosts)) => (Some(credentials), hosts),
-            None => (None, authority),
-        };
-        let mut config = ClientConfig::default();
-        if let Some(credentials) = credentials {
-            let (user, password) = match credentials.split_once(':') {
-                Some((user, password)) => (user, Some(password)),
-                None => (credentials, None),
-            };
-            let decode = |text: &str| decode(text).ok_or_else(|| bad("bad percent escape"));
-            config.username = Some(decode(user)?).filter(|u| !u.is_empty());
-            config.password = password.map(decode).transpose()?;
-        }
-        for host in hosts.split(',').filter(|h| !h.is_empty()) {
-            config
-                .nodes
-                .push(with_port(host).ok_or_else(|| bad("bad port"))?);
-        }
-        if config.nodes.is_empty() {
-            return Err(bad("no host"));
+        let (mut config, tls) = parse(url)?;
+        if tls {
+            config.tls = Some(TlsOptions::system_roots(None)?);
         }
         Ok(config)
     }
+
+    /// As [`ClientConfig::from_url`] for a `rediss://` URL, speaking TLS
+    /// as `tls` says (its CA, its client certificate).
+    ///
+    /// # Errors
+    /// As [`ClientConfig::from_url`], and a `redis://` URL (TLS options
+    /// for a plain connection are a mistake).
+    pub fn from_url_with_tls(url: &str, tls: TlsOptions) -> Result<ClientConfig> {
+        let (mut config, is_tls) = parse(url)?;
+        if !is_tls {
+            return Err(bad(url, "TLS options need a rediss:// URL"));
+        }
+        config.tls = Some(tls);
+        Ok(config)
+    }
+}
+
+/// A configuration error naming `url` with its password hidden.
+fn bad(url: &str, why: &str) -> Error {
+    Error::new(ErrorKind::Config, format!("{why}: {}", redacted(url)))
+}
+
+/// The URL's configuration, and whether it asks for TLS (`rediss://`).
+fn parse(url: &str) -> Result<(ClientConfig, bool)> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad(url, "not a redis:// or rediss:// URL"))?;
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "redis" => false,
+        "rediss" => true,
+        _ => return Err(bad(url, "not a redis:// or rediss:// URL")),
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !matches!(path, "" | "0") {
+        return Err(bad(url, "a cluster serves database 0 only"));
+    }
+    let (credentials, hosts) = match authority.rsplit_once('@') {
+        Some((credentials, hosts)) => (Some(credentials), hosts),
+        None => (None, authority),
+    };
+    let mut config = ClientConfig::default();
+    if let Some(credentials) = credentials {
+        let (user, password) = match credentials.split_once(':') {
+            Some((user, password)) => (user, Some(password)),
+            None => (credentials, None),
+        };
+        let decode = |text: &str| decode(text).ok_or_else(|| bad(url, "bad percent escape"));
+        config.username = Some(decode(user)?).filter(|u| !u.is_empty());
+        config.password = password.map(decode).transpose()?;
+    }
+    for host in hosts.split(',').filter(|h| !h.is_empty()) {
+        config
+            .nodes
+            .push(with_port(host).ok_or_else(|| bad(url, "bad port"))?);
+    }
+    if config.nodes.is_empty() {
+        return Err(bad(url, "no host"));
+    }
+    Ok((config, tls))
 }
 
 /// `host:port`, the default port added when none is given.
@@ -131,5 +169,14 @@ mod tests {
         }
         let e = ClientConfig::from_url("redis://u:secret@a:x").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn rediss_asks_for_tls() {
+        let (c, tls) = parse("rediss://cache").unwrap();
+        assert_eq!(c.nodes, ["cache:6379"]);
+        assert!(tls);
+        let (_, tls) = parse("REDIS://cache:7000").unwrap();
+        assert!(!tls);
     }
 }
