@@ -14,6 +14,7 @@
 //! reply, for replication as a transaction's. Inside EXEC (the gate held
 //! by the transaction) the caller's thread waits for the script.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -151,6 +152,47 @@ pub fn effective_flags(spec: &CommandSpec, args: Args<'_>) -> Flags {
         .map_or(spec.flags, |sub| sub.command.flags)
 }
 
+impl ScriptHost<'_> {
+    /// The checks a command called by a script passes before it runs:
+    /// arity, the user's permissions, what scripts may not call, a
+    /// read-only script's writes, OOM, and its keys. `Ok` says whether it
+    /// writes; `Err` is the error to answer.
+    fn admit(
+        &mut self,
+        index: usize,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        options: &CallOptions,
+    ) -> Result<bool, Cow<'static, str>> {
+        if !spec.arity_ok(args.len()) {
+            return Err(WRONG_ARITY.into());
+        }
+        let context = crate::acl::Context::Lua;
+        crate::acl::check::check(
+            &self.node.acl,
+            &mut self.session,
+            index,
+            spec,
+            args,
+            context,
+        )?;
+        let flags = effective_flags(spec, args);
+        if flags.has(Flags::NOSCRIPT) || flags.has(Flags::BLOCKING) || flags.has(Flags::PEER) {
+            return Err(NOT_ALLOWED.into());
+        }
+        let writes = flags.has(Flags::WRITE);
+        if writes && options.read_only {
+            return Err(READ_ONLY.into());
+        }
+        if flags.has(Flags::DENYOOM) && self.oom && !self.wrote && !options.allow_oom {
+            return Err(OOM.into());
+        }
+        self.check_keys(spec, args, writes, options.allow_cross_slot)
+            .map_err(Cow::from)?;
+        Ok(writes)
+    }
+}
+
 impl Host for ScriptHost<'_> {
     fn call(&mut self, argv: &[&[u8]], options: CallOptions, out: &mut BytesMut) {
         let owned = OwnedArgs::copy_slices(argv);
@@ -159,38 +201,13 @@ impl Host for ScriptHost<'_> {
         let Some((index, spec)) = find(&self.session, args.get(0)) else {
             return reply.error(UNKNOWN);
         };
-        if !spec.arity_ok(args.len()) {
-            return reply.error(WRONG_ARITY);
-        }
-        let context = crate::acl::Context::Lua;
-        let checked = crate::acl::check::check(
-            &self.node.acl,
-            &mut self.session,
-            index,
-            spec,
-            args,
-            context,
-        );
-        if let Err(error) = checked {
-            return reply.error(&error);
-        }
-        let flags = effective_flags(spec, args);
-        if flags.has(Flags::NOSCRIPT) || flags.has(Flags::BLOCKING) || flags.has(Flags::PEER) {
-            return reply.error(NOT_ALLOWED);
-        }
-        let writes = flags.has(Flags::WRITE);
-        if writes && options.read_only {
-            return reply.error(READ_ONLY);
-        }
-        if flags.has(Flags::DENYOOM) && self.oom && !self.wrote && !options.allow_oom {
-            return reply.error(OOM);
-        }
+        let writes = match self.admit(index, spec, args, &options) {
+            Ok(writes) => writes,
+            Err(error) => return reply.error(&error),
+        };
         if writes {
             self.wrote = true;
             self.node.scripts.running.note_write();
-        }
-        if let Err(refusal) = self.check_keys(spec, args, writes, options.allow_cross_slot) {
-            return reply.error(refusal);
         }
         let mut port = ScriptPort {
             own: self

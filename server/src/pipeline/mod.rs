@@ -523,28 +523,8 @@ fn run_request(
     let Some((index, spec)) = commands::find(session, args.get(0)) else {
         return refuse_unknown(node, session, replies, args);
     };
-    let admitted = commands::admit(session, spec, args).and_then(|()| {
-        acl::check::check(
-            &node.acl,
-            session,
-            index,
-            spec,
-            args,
-            acl::Context::Toplevel,
-        )
-        .map_err(Refusal::Error)
-    });
-    match admitted {
-        Ok(()) => {}
-        Err(Refusal::Protected) => return step(deny_protected(node, session, replies)),
-        Err(Refusal::Error(text)) => {
-            transactions::fail_queueing(session);
-            commands::statistics::reject(node, index, spec, args);
-            let text = transactions::refusal(session, spec, &text);
-            node.error_stats.count(text.as_bytes());
-            Reply::new(&mut replies.output, session.resp3).error(&text);
-            return Step::Next;
-        }
+    if let Some(refused) = admit(node, session, replies, (index, spec), args) {
+        return refused;
     }
     if let Some(held) = held::check(node, session, spec, args) {
         return Step::Held(held);
@@ -590,6 +570,41 @@ fn run_request(
     }
     replies.defer(deferred);
     step(after)
+}
+
+/// The session's checks and the user's permissions (ACL) for a known
+/// command; `Some` is the refusal's step, its reply written (a transaction
+/// being queued then fails at EXEC).
+fn admit(
+    node: &Arc<NodeState>,
+    session: &mut Session,
+    replies: &mut Replies,
+    (index, spec): (usize, &CommandSpec),
+    args: Args<'_>,
+) -> Option<Step> {
+    let admitted = commands::admit(session, spec, args).and_then(|()| {
+        acl::check::check(
+            &node.acl,
+            session,
+            index,
+            spec,
+            args,
+            acl::Context::Toplevel,
+        )
+        .map_err(Refusal::Error)
+    });
+    match admitted {
+        Ok(()) => None,
+        Err(Refusal::Protected) => Some(step(deny_protected(node, session, replies))),
+        Err(Refusal::Error(text)) => {
+            transactions::fail_queueing(session);
+            commands::statistics::reject(node, index, spec, args);
+            let text = transactions::refusal(session, spec, &text);
+            node.error_stats.count(text.as_bytes());
+            Reply::new(&mut replies.output, session.resp3).error(&text);
+            Some(Step::Next)
+        }
+    }
 }
 
 /// A command this session may not see: refused (a transaction being
