@@ -64,16 +64,7 @@ pub fn changed(ctx: &mut Ctx<'_>, answer: Answer) -> Outcome {
     } else {
         None
     };
-    match others {
-        None => ctx.reply.raw(&out),
-        Some(ran) => {
-            let out = out.freeze();
-            ctx.defer(async move {
-                ran.await;
-                out
-            });
-        }
-    }
+    ctx.reply_after(out, others);
     Outcome::Unchanged
 }
 

@@ -312,6 +312,22 @@ impl<'a> Ctx<'a> {
         self.deferred = Some(Box::pin(reply));
     }
 
+    /// Replies with the encoded `reply`: now, or once every other node
+    /// ran what `others` broadcast (SCRIPT LOAD, ACL SETUSER, ...), so a
+    /// client that goes on to another node finds it there.
+    pub fn reply_after(&mut self, reply: bytes::BytesMut, others: Option<Ran>) {
+        match others {
+            None => self.reply.raw(&reply),
+            Some(ran) => {
+                let reply = reply.freeze();
+                self.defer(async move {
+                    ran.await;
+                    reply
+                });
+            }
+        }
+    }
+
     /// On a cluster node, the slots it is primary for: the key space its
     /// keyless commands (DBSIZE, KEYS, SCAN, RANDOMKEY) answer for.
     pub fn own_slots(&self) -> Option<Arc<SlotSet>> {

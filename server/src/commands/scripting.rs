@@ -285,14 +285,5 @@ pub fn broadcast(ctx: &mut Ctx<'_>, args: Args<'_>, answer: Answer<'_>) {
     } else {
         ctx.with_cluster(|port, _| port.broadcast(args)).flatten()
     };
-    match others {
-        None => ctx.reply.raw(&out),
-        Some(ran) => {
-            let out = out.freeze();
-            ctx.defer(async move {
-                ran.await;
-                out
-            });
-        }
-    }
+    ctx.reply_after(out, others);
 }
