@@ -260,6 +260,19 @@ impl Selector {
         Ok(())
     }
 
+    /// True if it allows `channel`: by glob, or for a pattern
+    /// subscription, as the same text.
+    pub fn allows_channel(&self, channel: &[u8], is_pattern: bool) -> bool {
+        self.all_channels
+            || self.channels.iter().any(|pattern| {
+                if is_pattern {
+                    pattern == channel
+                } else {
+                    glob::matches(pattern, channel)
+                }
+            })
+    }
+
     fn check_channels(&self, entry: &ids::Entry, args: Args<'_>) -> Result<(), Denied> {
         let positions: Vec<usize> = match entry.channels {
             Channels::None => Vec::new(),
@@ -269,15 +282,7 @@ impl Selector {
         };
         let literal = entry.channels == Channels::Patterns;
         for position in positions.into_iter().filter(|&p| p < args.len()) {
-            let channel = args.get(position);
-            let ok = self.channels.iter().any(|pattern| {
-                if literal {
-                    pattern == channel
-                } else {
-                    glob::matches(pattern, channel)
-                }
-            });
-            if !ok {
+            if !self.allows_channel(args.get(position), literal) {
                 return Err(Denied::Channel(position));
             }
         }
