@@ -241,6 +241,13 @@ fn channel_patterns() {
             .as_deref(),
         Some(NOPERM_CHANNEL)
     );
+    // A subscriber whose channel is taken away is disconnected.
+    let mut subscriber = server.raw();
+    subscriber.call(&["AUTH", "news", "pw"]);
+    assert!(!subscriber.call(&["SUBSCRIBE", "news.x"]).is_error());
+    setuser(&mut admin, "news", &["resetchannels", "&other"]);
+    let rest = subscriber.read_until_closed();
+    assert!(rest.is_empty(), "{rest:?}");
 }
 
 #[test]
@@ -292,6 +299,9 @@ fn auth_hello_and_the_default_user() {
     let hello = raw.call(&["HELLO", "3", "AUTH", "alice", "a"]);
     assert!(!hello.is_error(), "{}", hello.show());
     assert_eq!(raw.call(&["ACL", "WHOAMI"]).bytes(), Some(&b"alice"[..]));
+    let info = raw.call(&["CLIENT", "INFO"]);
+    let info = String::from_utf8_lossy(info.bytes().unwrap_or_default()).into_owned();
+    assert!(info.contains(" user=alice "), "{info}");
     assert_eq!(
         raw.call(&["AUTH", "alice", "b"]).error_text().as_deref(),
         Some(WRONGPASS)

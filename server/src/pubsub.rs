@@ -51,6 +51,18 @@ impl PubSub {
         }
     }
 
+    /// Every subscription: its kind, its channel or pattern, and its
+    /// client (an ACL change checks them against the clients' users).
+    pub fn subscriptions(&self) -> Vec<(Kind, Bytes, Arc<ClientHandle>)> {
+        let mut all = Vec::new();
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            for (name, listeners) in self.table(kind).read().iter() {
+                all.extend(listeners.values().map(|c| (kind, name.clone(), c.clone())));
+            }
+        }
+        all
+    }
+
     /// Removes client `id` from `name`'s listeners.
     pub fn unsubscribe(&self, kind: Kind, name: &[u8], id: u64) {
         let mut table = self.table(kind).write();

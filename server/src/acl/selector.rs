@@ -29,8 +29,19 @@ pub enum Denied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KeyPattern {
     pattern: Vec<u8>,
+    /// The length of its literal start (before any `*`, `?`, `[` or a backslash): a key
+    /// without that start is refused before the glob match, so a user's
+    /// other prefixes cost a few byte compares each.
+    literal: usize,
     read: bool,
     write: bool,
+}
+
+impl KeyPattern {
+    #[inline]
+    fn matches(&self, key: &[u8]) -> bool {
+        key.starts_with(&self.pattern[..self.literal]) && glob::matches(&self.pattern, key)
+    }
 }
 
 /// See the module docs.
@@ -147,8 +158,13 @@ impl Selector {
         if self.all_keys {
             return Err(RuleError::KeyAfterAll);
         }
+        let literal = pattern
+            .iter()
+            .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+            .unwrap_or(pattern.len());
         let key = KeyPattern {
             pattern: pattern.to_vec(),
+            literal,
             read,
             write,
         };
@@ -236,9 +252,10 @@ impl Selector {
                 || key_flags.has(KeyFlags::DELETE)
                 || key_flags.has(KeyFlags::UPDATE);
             let key = args.get(position);
-            let ok = self.keys.iter().any(|k| {
-                (k.read || !read) && (k.write || !write) && glob::matches(&k.pattern, key)
-            });
+            let ok = self
+                .keys
+                .iter()
+                .any(|k| (k.read || !read) && (k.write || !write) && k.matches(key));
             if ok {
                 Ok(())
             } else {
@@ -260,6 +277,19 @@ impl Selector {
         Ok(())
     }
 
+    /// True if it allows `channel`: by glob, or for a pattern
+    /// subscription, as the same text.
+    pub fn allows_channel(&self, channel: &[u8], is_pattern: bool) -> bool {
+        self.all_channels
+            || self.channels.iter().any(|pattern| {
+                if is_pattern {
+                    pattern == channel
+                } else {
+                    glob::matches(pattern, channel)
+                }
+            })
+    }
+
     fn check_channels(&self, entry: &ids::Entry, args: Args<'_>) -> Result<(), Denied> {
         let positions: Vec<usize> = match entry.channels {
             Channels::None => Vec::new(),
@@ -269,15 +299,7 @@ impl Selector {
         };
         let literal = entry.channels == Channels::Patterns;
         for position in positions.into_iter().filter(|&p| p < args.len()) {
-            let channel = args.get(position);
-            let ok = self.channels.iter().any(|pattern| {
-                if literal {
-                    pattern == channel
-                } else {
-                    glob::matches(pattern, channel)
-                }
-            });
-            if !ok {
+            if !self.allows_channel(args.get(position), literal) {
                 return Err(Denied::Channel(position));
             }
         }

@@ -247,6 +247,14 @@ impl User {
         Err(worst)
     }
 
+    /// True if one of its selectors allows `channel` (a pattern
+    /// subscription's pattern must be one of its patterns as is).
+    pub fn allows_channel(&self, channel: &[u8], is_pattern: bool) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|selector| selector.allows_channel(channel, is_pattern))
+    }
+
     /// Its rules as ACL LIST and the ACL file write them.
     pub fn describe(&self) -> String {
         let mut out = format!(

@@ -56,7 +56,10 @@ fn setuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let name = text(args.get(2));
     let rules: Vec<&[u8]> = args.iter_from(3).collect();
     match ctx.node.acl.set_user(&name, &rules) {
-        Ok(_) => acl_sync::changed(ctx, acl_sync::Answer::Ok),
+        Ok(_) => {
+            kill_revoked_subscribers(ctx);
+            acl_sync::changed(ctx, acl_sync::Answer::Ok)
+        }
         Err(e) => ctx.fail(&e),
     }
 }
@@ -80,6 +83,23 @@ pub fn kill_clients_of(ctx: &Ctx<'_>, names: &[String]) {
     ctx.node
         .clients
         .kill_where(|handle| names.iter().any(|n| *n == *handle.user.lock()));
+}
+
+/// Closes the connections subscribed to a channel or pattern their user
+/// may no longer use, as Redis does when a user's channels change (a
+/// connection whose user is gone is closed by [`kill_clients_of`]).
+pub fn kill_revoked_subscribers(ctx: &Ctx<'_>) {
+    for (kind, name, client) in ctx.node.pubsub.subscriptions() {
+        let user = client.user.lock().clone();
+        let allowed = ctx
+            .node
+            .acl
+            .get(&user)
+            .is_none_or(|u| u.allows_channel(&name, kind == crate::pubsub::Kind::Pattern));
+        if !allowed {
+            client.kill();
+        }
+    }
 }
 
 /// ACL GETUSER username
@@ -318,6 +338,7 @@ fn load(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
                 .collect();
             ctx.node.acl.replace(users);
             kill_clients_of(ctx, &gone);
+            kill_revoked_subscribers(ctx);
             acl_sync::changed(ctx, acl_sync::Answer::Ok)
         }
         Err(e) => ctx.fail(&e),

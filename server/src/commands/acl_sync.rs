@@ -82,6 +82,7 @@ pub fn rcacl(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     };
     if let Some(gone) = ctx.node.acl.accept(Stamp { at, origin }, users) {
         super::acl::kill_clients_of(ctx, &gone);
+        super::acl::kill_revoked_subscribers(ctx);
     }
     ctx.reply.ok();
     Outcome::Unchanged
