@@ -33,6 +33,9 @@ struct KeyPattern {
     /// without that start is refused before the glob match, so a user's
     /// other prefixes cost a few byte compares each.
     literal: usize,
+    /// The pattern is its literal start and one final `*` (`app:*`, the
+    /// common form): the start decides, no glob match is needed.
+    prefix_only: bool,
     read: bool,
     write: bool,
 }
@@ -40,7 +43,8 @@ struct KeyPattern {
 impl KeyPattern {
     #[inline]
     fn matches(&self, key: &[u8]) -> bool {
-        key.starts_with(&self.pattern[..self.literal]) && glob::matches(&self.pattern, key)
+        key.starts_with(&self.pattern[..self.literal])
+            && (self.prefix_only || glob::matches(&self.pattern, key))
     }
 }
 
@@ -165,6 +169,7 @@ impl Selector {
         let key = KeyPattern {
             pattern: pattern.to_vec(),
             literal,
+            prefix_only: literal + 1 == pattern.len() && pattern[literal] == b'*',
             read,
             write,
         };
@@ -413,6 +418,28 @@ mod tests {
         s.apply(b"allcommands").unwrap();
         assert!(s.all_commands);
         assert_eq!(s.describe_commands(), "+@all");
+    }
+
+    #[test]
+    fn key_patterns_match_as_globs() {
+        let pattern = |p: &[u8]| {
+            let mut s = Selector::new();
+            s.add_key(p, true, true).unwrap();
+            s.keys.remove(0)
+        };
+        let prefix = pattern(b"app:*");
+        assert!(prefix.prefix_only);
+        assert!(prefix.matches(b"app:") && prefix.matches(b"app:1:x"));
+        assert!(!prefix.matches(b"ap") && !prefix.matches(b"other:1"));
+        let inner = pattern(b"app:*:x");
+        assert!(!inner.prefix_only);
+        assert!(inner.matches(b"app:1:x") && !inner.matches(b"app:1:y"));
+        let escaped = pattern(b"a\\*");
+        assert!(!escaped.prefix_only);
+        assert!(escaped.matches(b"a*") && !escaped.matches(b"ab"));
+        let exact = pattern(b"app");
+        assert!(!exact.prefix_only);
+        assert!(exact.matches(b"app") && !exact.matches(b"apps"));
     }
 
     #[test]
