@@ -13,7 +13,7 @@
 # masters) and with --replicas 1 (every write also shipped to a replica).
 # With DURABLE=1 each round also compares durable writes: ringcache
 # --replicas 1 --write-quorum 2 (a SET is acknowledged once a replica holds
-# it) against a Redis Cluster of 3 masters and 3 replicas with WAIT 1 0 sent
+# it) against a Redis Cluster of 3 masters and 3 replicas with WAIT 1 sent
 # after each SET (the load generator's --wait-replicas 1).
 # Prints each run, then medians and median ratios (ringcache / redis).
 #

@@ -163,9 +163,11 @@ pub struct Args {
     /// Also write the results as JSON to this file (`-` for stdout).
     #[arg(long)]
     pub json: Option<String>,
-    /// Send `WAIT <n> 0` after each SET, on the same socket, and count the
-    /// write done when WAIT answers (0: no WAIT). Measures durable writes as
-    /// Redis Cluster offers them, against a node's `--write-quorum`.
+    /// Send `WAIT <n> <half of --timeout in ms>` after each SET, on the
+    /// same socket, and count the write done when WAIT answers, an error
+    /// when fewer than n replicas hold it (0: no WAIT). Measures durable
+    /// writes as Redis Cluster offers them, against a node's
+    /// `--write-quorum`.
     #[arg(long, default_value_t = 0)]
     pub wait_replicas: u32,
 }

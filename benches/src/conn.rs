@@ -166,6 +166,27 @@ async fn read_replies(
     Ok(())
 }
 
+/// The `WAIT replicas timeout` sent after each SET (`--wait-replicas`).
+struct Wait {
+    replicas: Vec<u8>,
+    /// Half the reply timeout: a server short of replicas answers WAIT
+    /// (the write then counts as an error) before the connection would be
+    /// given up.
+    timeout_ms: Vec<u8>,
+    wanted: i64,
+}
+
+impl Wait {
+    fn new(config: &Config) -> Wait {
+        let timeout_ms = (config.timeout.as_millis() / 2).max(1);
+        Wait {
+            replicas: config.wait_replicas.to_string().into_bytes(),
+            timeout_ms: timeout_ms.to_string().into_bytes(),
+            wanted: i64::from(config.wait_replicas),
+        }
+    }
+}
+
 /// A connected load generator, ready to run.
 pub struct Connection {
     nodes: Vec<Node>,
@@ -177,7 +198,7 @@ pub struct Connection {
     prefix: Vec<u8>,
     value: Vec<u8>,
     /// `--wait-replicas`: the WAIT sent after each SET, if any.
-    wait: Option<(Vec<u8>, i64)>,
+    wait: Option<Wait>,
 }
 
 impl Connection {
@@ -204,10 +225,7 @@ impl Connection {
             timeout: config.timeout,
             prefix: config.key_prefix.as_bytes().to_vec(),
             value,
-            wait: (config.wait_replicas > 0).then(|| {
-                let n = config.wait_replicas.to_string();
-                (n.into_bytes(), i64::from(config.wait_replicas))
-            }),
+            wait: (config.wait_replicas > 0).then(|| Wait::new(config)),
         })
     }
 
@@ -257,8 +275,9 @@ impl Connection {
                     resp::write_command(&mut node.out, &[b"GET".as_slice(), &key]);
                 }
                 node.pending.push(op);
-                if let (Op::Set, Some((count, _))) = (op, &self.wait) {
-                    resp::write_command(&mut node.out, &[b"WAIT".as_slice(), count, b"0"]);
+                if let (Op::Set, Some(wait)) = (op, &self.wait) {
+                    let command = [b"WAIT".as_slice(), &wait.replicas, &wait.timeout_ms];
+                    resp::write_command(&mut node.out, &command);
                     node.pending.push(Op::Wait);
                 }
             }
@@ -280,7 +299,7 @@ impl Connection {
     /// a WAIT's reply as part of the SET before it, and follows MOVED
     /// redirects for later windows.
     fn record_window(&mut self, stats: &mut Stats, sent: Instant, counted: bool) {
-        let wanted = self.wait.as_ref().map(|(_, n)| *n);
+        let wanted = self.wait.as_ref().map(|w| w.wanted);
         for node in &mut self.nodes {
             let mut replies = node.done.drain(..).zip(&node.pending).peekable();
             while let Some(((mut outcome, mut at), &op)) = replies.next() {

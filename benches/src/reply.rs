@@ -11,7 +11,7 @@ pub enum Op {
     Set,
     /// `GET key`
     Get,
-    /// `WAIT n 0` after a SET (`--wait-replicas`): part of that write.
+    /// `WAIT n timeout` after a SET (`--wait-replicas`): part of that write.
     Wait,
 }
 

@@ -270,6 +270,28 @@ fn error_replies_are_counted_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_write_short_of_its_replicas_is_an_error() {
+    // A lone redis-server has no replica: WAIT 1 answers 0 after its
+    // timeout (half of --timeout), and each SET counts as an error.
+    let Some(redis) = Redis::start(&[]) else {
+        return;
+    };
+    let (run, ok) = loadgen(&format!(
+        "--server {} --requests 3 --connections 1 --ratio 1:0 --wait-replicas 1 --timeout 0.4",
+        redis.addr()
+    ));
+    assert!(ok);
+    assert_eq!(int(&run, &["sets", "ops"]), 3);
+    assert_eq!(int(&run, &["errors", "error_replies"]), 3);
+    assert_eq!(int(&run, &["errors", "connection_errors"]), 0);
+    // The writes themselves were made: only their durability fell short.
+    assert!(
+        matches!(redis.command(&["DBSIZE"]), Value::Int(n) if (1..=3).contains(&n)),
+        "the SETs reached the server"
+    );
+}
+
+#[test]
 fn cluster_mode_sends_each_key_to_its_slot_owner() {
     let cluster = [
         "--cluster-enabled",
