@@ -36,14 +36,59 @@ struct KeyPattern {
     /// The pattern is its literal start and one final `*` (`app:*`, the
     /// common form): the start decides, no glob match is needed.
     prefix_only: bool,
+    /// The literal start's first bytes (up to 8) as [`head_word`] reads a
+    /// key, and the mask of those bytes: most keys another pattern's are
+    /// told apart in registers, without reading the pattern.
+    head: u64,
+    head_mask: u64,
     read: bool,
     write: bool,
 }
 
+/// A key's first 8 bytes as one word (zero-padded), read once per key for
+/// all of a user's patterns.
+#[inline]
+fn head_word(key: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = key.len().min(8);
+    bytes[..n].copy_from_slice(&key[..n]);
+    u64::from_le_bytes(bytes)
+}
+
 impl KeyPattern {
-    #[inline]
+    fn new(pattern: &[u8], read: bool, write: bool) -> KeyPattern {
+        let literal = pattern
+            .iter()
+            .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+            .unwrap_or(pattern.len());
+        let head_len = literal.min(8);
+        let head_mask = match head_len {
+            8 => u64::MAX,
+            n => (1u64 << (8 * n)) - 1,
+        };
+        KeyPattern {
+            pattern: pattern.to_vec(),
+            literal,
+            prefix_only: literal + 1 == pattern.len() && pattern[literal] == b'*',
+            head: head_word(&pattern[..head_len]),
+            head_mask,
+            read,
+            write,
+        }
+    }
+
+    #[cfg(test)]
     fn matches(&self, key: &[u8]) -> bool {
-        key.starts_with(&self.pattern[..self.literal])
+        self.matches_with_head(key, head_word(key))
+    }
+
+    /// True if `key` (whose [`head_word`] is `head`) matches.
+    #[inline]
+    fn matches_with_head(&self, key: &[u8], head: u64) -> bool {
+        // A zero byte in the key's head cannot pass for padding: the
+        // length check below decides those.
+        head & self.head_mask == self.head
+            && key.starts_with(&self.pattern[..self.literal])
             && (self.prefix_only || glob::matches(&self.pattern, key))
     }
 }
@@ -162,17 +207,7 @@ impl Selector {
         if self.all_keys {
             return Err(RuleError::KeyAfterAll);
         }
-        let literal = pattern
-            .iter()
-            .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
-            .unwrap_or(pattern.len());
-        let key = KeyPattern {
-            pattern: pattern.to_vec(),
-            literal,
-            prefix_only: literal + 1 == pattern.len() && pattern[literal] == b'*',
-            read,
-            write,
-        };
+        let key = KeyPattern::new(pattern, read, write);
         if !self.keys.contains(&key) {
             self.keys.push(key);
         }
@@ -257,10 +292,10 @@ impl Selector {
                 || key_flags.has(KeyFlags::DELETE)
                 || key_flags.has(KeyFlags::UPDATE);
             let key = args.get(position);
-            let ok = self
-                .keys
-                .iter()
-                .any(|k| (k.read || !read) && (k.write || !write) && k.matches(key));
+            let head = head_word(key);
+            let ok = self.keys.iter().any(|k| {
+                (k.read || !read) && (k.write || !write) && k.matches_with_head(key, head)
+            });
             if ok {
                 Ok(())
             } else {
