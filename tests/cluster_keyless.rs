@@ -60,17 +60,13 @@ fn scan_all(conn: &mut Connection, options: &[&str]) -> Vec<String> {
 
 /// DBSIZE of every node, each answering for itself.
 fn per_node_dbsize(cluster: &TestCluster) -> Vec<u64> {
-    cluster
-        .live()
-        .into_iter()
-        .map(|i| {
-            let mut conn = cluster.conn(i);
-            config_set(&mut conn, "cluster-keyless-scope", "node");
-            let count: u64 = q(&mut conn, &["DBSIZE"]);
-            config_set(&mut conn, "cluster-keyless-scope", "cluster");
-            count
-        })
-        .collect()
+    // The scope is a node setting: each node answers for itself while it
+    // is counted, then goes back to the cluster scope.
+    let counts = cluster.dbsize_each(|conn| config_set(conn, "cluster-keyless-scope", "node"));
+    for i in cluster.live() {
+        config_set(&mut cluster.conn(i), "cluster-keyless-scope", "cluster");
+    }
+    counts
 }
 
 #[test]

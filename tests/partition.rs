@@ -278,6 +278,37 @@ fn read_everywhere(lab: &Lab, keys: &[String]) -> HashMap<String, Vec<Option<Str
     answers
 }
 
+/// One write for a report: value, start and end (s) and outcome.
+fn describe(a: &Attempt) -> String {
+    format!(
+        "{}@{:.2}-{:.2}:{}",
+        a.value,
+        a.start.as_secs_f64(),
+        a.end.as_secs_f64(),
+        a.error.as_deref().unwrap_or("OK")
+    )
+}
+
+/// What each node answers for `key`, routed and READONLY, for a report.
+fn copies_of(lab: &Lab, key: &str) -> Vec<String> {
+    let mut copies = Vec::new();
+    for i in 0..3 {
+        for readonly in [false, true] {
+            let answer = connect(node_addr(lab, i)).and_then(|mut conn| {
+                if readonly {
+                    redis::cmd("READONLY").query::<()>(&mut conn)?;
+                }
+                redis::cmd("GET")
+                    .arg(key)
+                    .query::<Option<String>>(&mut conn)
+            });
+            let mode = if readonly { "readonly" } else { "routed" };
+            copies.push(format!("node-{i} {mode}: {answer:?}"));
+        }
+    }
+    copies
+}
+
 /// After a heal: waits until every copy agrees, then checks that no
 /// acknowledged write is lost. Returns (lost, diverging) for the report.
 fn verify(lab: &Lab, history: &[Attempt]) -> (usize, usize) {
@@ -304,18 +335,7 @@ fn verify(lab: &Lab, history: &[Attempt]) -> (usize, usize) {
             .iter()
             .any(|v| !v.as_ref().is_some_and(|v| allowed.contains(v)))
         {
-            let writes: Vec<String> = attempts
-                .iter()
-                .map(|a| {
-                    format!(
-                        "{}@{:.2}-{:.2}:{}",
-                        a.value,
-                        a.start.as_secs_f64(),
-                        a.end.as_secs_f64(),
-                        a.error.as_deref().unwrap_or("OK")
-                    )
-                })
-                .collect();
+            let writes: Vec<String> = attempts.iter().map(|a| describe(a)).collect();
             lost.push(format!(
                 "{key}: read {seen:?}, allowed {allowed:?}; writes {writes:?}"
             ));
@@ -333,7 +353,11 @@ fn verify(lab: &Lab, history: &[Attempt]) -> (usize, usize) {
         println!("    lost: {line}");
     }
     for (key, seen) in answers.iter().filter(|(_, v)| v.len() > 1).take(10) {
-        println!("    diverging: {key}: {seen:?}");
+        let writes: Vec<String> = by_key[key.as_str()].iter().map(|a| describe(a)).collect();
+        println!(
+            "    diverging: {key}: {seen:?}; per node {:?}; writes {writes:?}",
+            copies_of(lab, key)
+        );
     }
     (lost.len(), diverging)
 }
@@ -419,6 +443,13 @@ fn partitions_lose_no_acknowledged_write_and_copies_converge() {
     );
     let mut history: Vec<Attempt> = Vec::new();
     let t0 = Instant::now();
+    // Times below count from here; the nodes' logs use wall-clock time.
+    println!(
+        "times from {:?} (since the Unix epoch)",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    );
 
     // 1. node-2 cut off from both others.
     let (attempts, cut, heal) = scenario(

@@ -12,8 +12,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
 
-use common::certs::{Identity, TestCa};
+use common::certs::{redis_tls, Identity, TestCa};
 use common::errors::config_set_failed;
+use common::redis_server::free_port;
 use common::{err, q, TestNode, TestServer, DEADLINE};
 use ringcache_client::{Client, SetOptions, TlsOptions};
 use rustls::pki_types::pem::PemObject;
@@ -85,18 +86,6 @@ fn der(pem: &str) -> Vec<u8> {
     CertificateDer::from_pem_slice(pem.as_bytes())
         .expect("PEM")
         .to_vec()
-}
-
-/// A redis-rs client over TLS trusting `ca`, presenting `client`.
-fn redis_tls(addr: SocketAddr, ca: &TestCa, client: Option<&Identity>) -> redis::Client {
-    let certs = redis::TlsCertificates {
-        client_tls: client.map(|id| redis::ClientTlsConfig {
-            client_cert: id.cert_pem.clone().into_bytes(),
-            client_key: id.key_pem.clone().into_bytes(),
-        }),
-        root_cert: Some(ca.cert_pem.clone().into_bytes()),
-    };
-    redis::Client::build_with_tls(format!("rediss://{addr}/"), certs).expect("TLS client")
 }
 
 #[test]
@@ -337,11 +326,7 @@ fn tls_parameters_show_in_config_get() {
 fn a_node_with_only_a_tls_port_serves_tls_only() {
     let ca = TestCa::new("ringcache test CA");
     let server = ca.issue("node");
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        probe.local_addr().expect("address").port()
-    };
-    let port = port.to_string();
+    let port = free_port().to_string();
     let node = TestNode::start(&[
         "--tls-port",
         &port,
@@ -422,11 +407,7 @@ async fn the_rust_client_speaks_tls_from_a_rediss_url() {
 fn refused_handshakes_are_logged_with_their_reason() {
     let ca = TestCa::new("ringcache test CA");
     let server = ca.issue("node");
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        probe.local_addr().expect("address").port()
-    };
-    let port = port.to_string();
+    let port = free_port().to_string();
     let mut node = TestNode::start(&[
         "--tls-port",
         &port,

@@ -7,18 +7,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::certs::{Identity, TestCa};
-use common::cluster::{ring_agreed, CONVERGE_DEADLINE};
+use common::certs::{redis_tls, Identity, TestCa};
+use common::cluster::{gossip_seed, ring_agreed, start_cluster_node, CONVERGE_DEADLINE};
 use common::process::TempFile;
-use common::{eventually, info_u64, q, TestNode, DEADLINE};
-
-fn free_port() -> String {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    probe.local_addr().expect("address").port().to_string()
-}
+use common::redis_server::free_port;
+use common::{eventually, info_u64, q, TestNode};
 
 /// A TLS-only cluster node (`--port 0`) with `identity`, trusting `ca`.
 fn start_node(
@@ -28,54 +23,25 @@ fn start_node(
     id: &Identity,
     secret: &TempFile,
 ) -> TestNode {
-    let name = format!("tls-node-{index}");
-    let port = free_port();
-    let mut args = vec![
-        "--cluster-enabled",
-        "yes",
-        "--cluster-port",
-        "0",
-        "--node-name",
-        &name,
-        "--cluster-secret-file",
-        secret.path(),
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        id.cert.path(),
-        "--tls-key-file",
-        id.key.path(),
-        "--tls-ca-cert-file",
-        ca.cert.path(),
-        "--tls-cluster",
-        "yes",
-    ];
-    if let Some(seed) = seed {
-        args.extend(["--cluster-seeds", seed]);
-    }
-    TestNode::start(&args)
-}
-
-fn client(addr: SocketAddr, ca: &TestCa, id: &Identity) -> redis::Client {
-    let certs = redis::TlsCertificates {
-        client_tls: Some(redis::ClientTlsConfig {
-            client_cert: id.cert_pem.clone().into_bytes(),
-            client_key: id.key_pem.clone().into_bytes(),
-        }),
-        root_cert: Some(ca.cert_pem.clone().into_bytes()),
-    };
-    redis::Client::build_with_tls(format!("rediss://{addr}/"), certs).expect("TLS client")
-}
-
-fn gossip_seed(node: &mut TestNode) -> String {
-    let line = node
-        .wait_for_log("cluster membership started", DEADLINE)
-        .expect("the node starts gossip");
-    line.split("gossip=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("gossip address in the log")
-        .to_string()
+    let port = free_port().to_string();
+    start_cluster_node(
+        &format!("tls-node-{index}"),
+        seed,
+        &[
+            "--cluster-secret-file",
+            secret.path(),
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            id.cert.path(),
+            "--tls-key-file",
+            id.key.path(),
+            "--tls-ca-cert-file",
+            ca.cert.path(),
+            "--tls-cluster",
+            "yes",
+        ],
+    )
 }
 
 #[test]
@@ -90,7 +56,10 @@ fn a_tls_cluster_forwards_keys_between_nodes() {
     for (i, id) in ids.iter().enumerate().skip(1) {
         nodes.push(start_node(i, Some(&seed), &ca, id, &secret));
     }
-    let clients: Vec<redis::Client> = nodes.iter().map(|n| client(n.addr, &ca, &app)).collect();
+    let clients: Vec<redis::Client> = nodes
+        .iter()
+        .map(|n| redis_tls(n.addr, &ca, Some(&app)))
+        .collect();
     let converged = eventually(CONVERGE_DEADLINE, || {
         ring_agreed(clients.iter().map(|c| c.get_connection().ok()), 3)
     });
@@ -124,7 +93,7 @@ fn a_tls_cluster_forwards_keys_between_nodes() {
     let stranger_ca = TestCa::new("stranger CA");
     let stranger_id = stranger_ca.issue("node-3");
     let stranger = start_node(3, Some(&seed), &stranger_ca, &stranger_id, &secret);
-    let mut via_stranger = client(stranger.addr, &stranger_ca, &stranger_ca.issue("app"))
+    let mut via_stranger = redis_tls(stranger.addr, &stranger_ca, Some(&stranger_ca.issue("app")))
         .get_connection()
         .expect("TLS connection to the stranger");
     let refused = eventually(Duration::from_secs(30), || {

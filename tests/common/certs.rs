@@ -90,3 +90,19 @@ impl TestCa {
         }
     }
 }
+
+/// A redis-rs client over TLS trusting `ca`, presenting `client`.
+pub fn redis_tls(
+    addr: std::net::SocketAddr,
+    ca: &TestCa,
+    client: Option<&Identity>,
+) -> redis::Client {
+    let certs = redis::TlsCertificates {
+        client_tls: client.map(|id| redis::ClientTlsConfig {
+            client_cert: id.cert_pem.clone().into_bytes(),
+            client_key: id.key_pem.clone().into_bytes(),
+        }),
+        root_cert: Some(ca.cert_pem.clone().into_bytes()),
+    };
+    redis::Client::build_with_tls(format!("rediss://{addr}/"), certs).expect("TLS client")
+}

@@ -67,15 +67,7 @@ impl TestCluster {
             flags.push(password.into());
         }
         let mut first = start_node(0, None, &flags);
-        let line = first
-            .wait_for_log("cluster membership started", DEADLINE)
-            .expect("node 0 starts gossip");
-        let seed = line
-            .split("gossip=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("gossip address in the log")
-            .to_string();
+        let seed = gossip_seed(&mut first);
         let mut cluster = TestCluster {
             nodes: vec![Some(first)],
             seed,
@@ -278,15 +270,22 @@ impl TestCluster {
 
     /// DBSIZE summed over the running nodes: each key once, at its primary.
     pub fn dbsize_sum(&self) -> u64 {
+        self.dbsize_each(|_| {}).into_iter().sum()
+    }
+
+    /// DBSIZE of every live node, asked on a connection `prepare` was
+    /// given first.
+    pub fn dbsize_each(&self, prepare: impl Fn(&mut redis::Connection)) -> Vec<u64> {
         self.live()
             .into_iter()
             .map(|i| {
                 let mut conn = self.conn(i);
+                prepare(&mut conn);
                 redis::cmd("DBSIZE")
                     .query::<u64>(&mut conn)
                     .expect("DBSIZE")
             })
-            .sum()
+            .collect()
     }
 }
 
@@ -329,22 +328,41 @@ pub fn ring_agreed(
 }
 
 fn start_node(index: usize, seed: Option<&str>, flags: &[String]) -> TestNode {
-    let name = format!("node-{index}");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    start_cluster_node(&format!("node-{index}"), seed, &flags)
+}
+
+/// Starts a cluster node named `name` (gossip on a free port), joining
+/// through `seed` if given, with `flags` after the cluster ones.
+pub fn start_cluster_node(name: &str, seed: Option<&str>, flags: &[&str]) -> TestNode {
     let mut args: Vec<&str> = vec![
         "--cluster-enabled",
         "yes",
         "--cluster-port",
         "0",
         "--node-name",
-        &name,
+        name,
     ];
     if let Some(seed) = seed {
         args.push("--cluster-seeds");
         args.push(seed);
     }
-    args.extend(flags.iter().map(String::as_str));
+    args.extend(flags);
     let started = Instant::now();
     let node = TestNode::start(&args);
     assert!(started.elapsed() < Duration::from_secs(120));
     node
+}
+
+/// The gossip address `node` logged when it started gossip: the seed for
+/// the nodes that join after it.
+pub fn gossip_seed(node: &mut TestNode) -> String {
+    let line = node
+        .wait_for_log("cluster membership started", DEADLINE)
+        .expect("the node starts gossip");
+    line.split("gossip=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("gossip address in the log")
+        .to_string()
 }

@@ -233,7 +233,7 @@ impl PeerPool {
 
     /// Notes that `addr` may have missed what was sent to it from `since`
     /// (wall-clock ms) on.
-    fn note_missed(&self, addr: SocketAddr, since: u64) {
+    pub fn note_missed(&self, addr: SocketAddr, since: u64) {
         self.restore_missed(addr, since.saturating_sub(MISSED_MARGIN_MS));
         self.inner.missed_wake.notify_one();
     }
