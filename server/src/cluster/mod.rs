@@ -63,10 +63,6 @@ const JOIN_WAIT: Duration = Duration::from_secs(10);
 const JOIN_SETTLE: Duration = Duration::from_secs(1);
 /// Longest a graceful leave waits for its handoffs.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(60);
-/// After a ring change, writes this node took from this far back are
-/// pushed again to their new owners: longer than the ring takes to reach
-/// every member by gossip (see [`Cluster::apply_members`]).
-const RING_CHANGE_LOOKBACK: Duration = Duration::from_secs(5);
 
 /// Cluster options of a node.
 #[derive(Debug, Clone)]
@@ -231,6 +227,8 @@ pub struct Cluster {
     pub gossip_drops: Arc<SealStats>,
     /// Replica repairs done.
     pub repairs: repair::RepairStats,
+    /// Peers out of the ring, with what they may have missed.
+    departed: repair::Departed,
     members: tokio::sync::watch::Receiver<Arc<Vec<membership::MemberInfo>>>,
     membership: Membership,
     started: Instant,
@@ -292,6 +290,7 @@ impl Cluster {
             stats: ClusterStats::default(),
             gossip_drops,
             repairs: repair::RepairStats::default(),
+            departed: repair::Departed::default(),
             members: membership.subscribe(),
             membership,
             started: Instant::now(),
@@ -376,17 +375,7 @@ impl Cluster {
         self.view.store(next.clone());
         let live: Vec<SocketAddr> = next.members.iter().map(|m| m.resp_addr).collect();
         self.peers.retain(&live);
-        // Until this moment, this node wrote under the old ring: to the old
-        // owners only. A new owner that adopted the ring earlier may have
-        // pulled those slots before such a write, so neither the pull nor
-        // replication gives it the write. The repair worker pushes every
-        // member the recent entries of its slots (versions keep the newer).
-        let since = unix_ms().saturating_sub(RING_CHANGE_LOOKBACK.as_millis() as u64);
-        for member in next.members.iter() {
-            if member.name != self.settings.node_name {
-                self.peers.note_missed(member.resp_addr, since);
-            }
-        }
+        repair::after_ring_change(self, &old, &next);
         info!(
             ring_version = next.version,
             nodes = next.placement.nodes().len(),

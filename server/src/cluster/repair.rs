@@ -12,6 +12,14 @@
 //! entries were confirmed). Versions make it idempotent: the peer keeps the
 //! newer state of each key. Deletes are not pushed (a delete leaves only a
 //! short-lived mark).
+//!
+//! Ring changes feed it too ([`after_ring_change`]): a member that leaves
+//! this node's ring is remembered with the time from which it may have
+//! missed writes, and pushed everything from then on when it is back (a
+//! partition healed), so the writes this node took alone reach every
+//! owner of their slots alike; a member that stays is pushed the last few
+//! seconds, which covers writes this node took under the old ring after a
+//! new owner had already pulled their slot.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +33,12 @@ use ringcache_proto::resp;
 use tokio::sync::oneshot;
 use tracing::{debug, info};
 
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+
 use super::hlc::Version;
+use super::view::ClusterView;
 use super::{wire, Cluster};
 use crate::state::NodeState;
 use crate::store::Store;
@@ -34,6 +47,61 @@ use crate::store::Store;
 const RETRY_PERIOD: Duration = Duration::from_secs(1);
 /// Longest a probe or a batch of a push may wait for its replies.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After a ring change, the writes this node took from this far back are
+/// pushed again to the members that stayed: longer than a ring change
+/// takes to reach every member by gossip, and than failure detection
+/// takes to drop a peer that stopped answering.
+const RING_CHANGE_LOOKBACK_MS: u64 = 5_000;
+/// Departed peers remembered; past this, the earliest departures are
+/// forgotten (such a peer, back, gets only what its pull brings).
+const DEPARTED_REMEMBERED: usize = 1024;
+
+/// Peers out of this node's ring, each with the wall-clock ms from which
+/// it may have missed writes.
+#[derive(Debug, Default)]
+pub struct Departed {
+    // A short critical section with no `.await`.
+    since: Mutex<HashMap<SocketAddr, u64>>,
+}
+
+impl Departed {
+    /// Notes that `peer`, out of the ring, may have missed writes from
+    /// `since` on (the earliest time noted stays).
+    pub fn note(&self, peer: SocketAddr, since: u64) {
+        let mut departed = self.since.lock();
+        let entry = departed.entry(peer).or_insert(since);
+        *entry = (*entry).min(since);
+        if departed.len() > DEPARTED_REMEMBERED {
+            if let Some(latest) = departed.iter().max_by_key(|(_, &at)| at).map(|(a, _)| *a) {
+                departed.remove(&latest);
+            }
+        }
+    }
+
+    fn take(&self, peer: SocketAddr) -> Option<u64> {
+        self.since.lock().remove(&peer)
+    }
+}
+
+/// Notes, for the change from `old` to `next`, what each peer may have
+/// missed: members leaving the ring are remembered; members back get
+/// everything from when they left, the others the last
+/// [`RING_CHANGE_LOOKBACK_MS`] (see the module docs).
+pub fn after_ring_change(cluster: &Cluster, old: &ClusterView, next: &ClusterView) {
+    let recent = crate::store::unix_ms().saturating_sub(RING_CHANGE_LOOKBACK_MS);
+    for gone in old.addrs.iter().filter(|a| !next.addrs.contains(a)) {
+        cluster.departed.note(*gone, recent);
+    }
+    let me = next.me.map(|me| next.addr(me));
+    for &peer in next.addrs.iter().filter(|&&a| Some(a) != me) {
+        let since = cluster
+            .departed
+            .take(peer)
+            .map_or(recent, |at| at.min(recent));
+        cluster.peers.note_missed(peer, since);
+    }
+}
 
 /// Repair counters (INFO cluster, metrics).
 #[derive(Debug, Default)]
@@ -55,10 +123,10 @@ pub async fn run_worker(cluster: Arc<Cluster>, node: Arc<NodeState>) {
         }
         let mut failed = false;
         for (peer, since) in cluster.peers.take_missed() {
-            // A peer out of the ring is left: if it comes back under the
-            // same generation, the transfer planner reconciles with it.
+            // A peer out of the ring is pushed to when it is back.
             let in_ring = cluster.view().addrs.contains(&peer);
             if !in_ring {
+                cluster.departed.note(peer, since);
                 continue;
             }
             let outcome = tokio::select! {

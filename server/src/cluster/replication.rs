@@ -81,6 +81,12 @@ pub fn ship<'k>(cluster: &Cluster, store: &Store, keys: impl Iterator<Item = &'k
         let owners = view.placement.owners(slot);
         if owners.len() < 2 {
             // No replica to ship to, but a quorum above 1 must still fail.
+            // The write stays here all the same (as a refused write does in
+            // Redis): versioned like any other, so that the copies agree
+            // once the ring has replicas again, the newer state winning.
+            if cluster.settings.replicas > 0 {
+                store.stamp_in_place(key, cluster.hlc.next().0);
+            }
             shipped.keys.push(Vec::new());
             continue;
         }

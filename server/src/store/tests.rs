@@ -685,6 +685,30 @@ fn versioned_copies_keep_the_newer_state_and_deletes_stay_deleted() {
 }
 
 #[test]
+fn a_write_without_replicas_is_versioned_in_place() {
+    use super::Snapshot;
+    let store = store(EvictionPolicy::AllKeysLru, 5);
+    let copy = |value: &[u8], version| Snapshot {
+        key: b"k".to_vec(),
+        value: Some((OwnedValue::Str(value.to_vec()), None)),
+        version,
+    };
+    // Written here with no replica to ship to: the version it gets decides
+    // against copies sent later, as a shipped write's would.
+    set(&store, b"k", b"here", None);
+    store.stamp_in_place(b"k", 8);
+    assert_eq!(store.state_of(b"k").version, 8);
+    assert!(!store.apply(copy(b"older", 7)));
+    assert_eq!(store.state_of(b"k").version, 8, "the local write stays");
+    assert!(store.apply(copy(b"newer", 9)));
+    // A delete leaves its versioned mark.
+    store.lock(b"k").remove(b"k");
+    store.stamp_in_place(b"k", 12);
+    assert!(!store.apply(copy(b"older", 11)));
+    assert!(!exists(&store, b"k"));
+}
+
+#[test]
 fn collections_are_created_typed_and_removed_when_emptied() {
     let store = store(EvictionPolicy::NoEviction, 5);
     // The table's own buckets stay once allocated: allocate them first.

@@ -51,6 +51,20 @@ impl Store {
         }
     }
 
+    /// Gives `key`'s live entry (or, when it is gone, its delete mark) the
+    /// version `version`, as [`Store::stamp`] does, without taking a copy of
+    /// the value: for a write that has no replica to be shipped to.
+    pub fn stamp_in_place(&self, key: &[u8], version: u64) {
+        let mut lock = self.lock(key);
+        match lock.peek(key) {
+            Some(index) => lock.shard.set_version_at(index, version),
+            None => {
+                let now = lock.now;
+                lock.shard.record_delete(key, version, now);
+            }
+        }
+    }
+
     /// Gives `key`'s live entry the version `version` and returns its state
     /// (or its absence), both under one lock hold: a later stamp of the same
     /// key always carries a later state, so replicas that keep the highest
