@@ -477,16 +477,21 @@ fn churn_ends_consistent() {
     assert!(last.len() > 100, "the writer made progress");
     for index in cluster.live() {
         let mut conn = cluster.node(index).conn();
-        let mut stale = 0;
+        let mut stale = Vec::new();
         for (key, value) in last.iter() {
             // The last acknowledged value, or a later one whose write got an
             // error reply during the crash (applied, not acknowledged).
             let held: Option<i64> = q(&mut conn, &["GET", key]);
             if held.is_none_or(|held| held < *value) {
-                stale += 1;
+                stale.push(format!("{key}: {held:?}, acknowledged {value}"));
             }
         }
-        assert_eq!(stale, 0, "node {index} sees stale or missing values");
+        assert!(
+            stale.is_empty(),
+            "node {index} sees {} stale or missing values: {:?}",
+            stale.len(),
+            &stale[..stale.len().min(5)]
+        );
     }
 }
 

@@ -238,6 +238,21 @@ fn route_one(
     }
 }
 
+/// True if this node is the primary of every key of `args` (or it has no
+/// keys): where a write forwarded by a peer may run.
+pub fn primary_of_all(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>) -> bool {
+    let view = cluster.view();
+    if let Some(position) = spec.keys.single() {
+        return args
+            .try_get(position)
+            .is_none_or(|key| view.is_primary(key_slot(key)));
+    }
+    spec.keys
+        .positions(args)
+        .iter()
+        .all(|&p| view.is_primary(key_slot(args.get(p))))
+}
+
 /// The previous owner to read a one-key read through from, when its slot
 /// is being imported (whoever sent the request).
 pub fn read_through_source(

@@ -91,12 +91,17 @@ impl Store {
     /// Applies `snapshot` unless the local copy, or a recent delete of the
     /// key, has a newer version. Returns true if it was applied. An expired
     /// snapshot only deletes.
+    ///
+    /// A local copy of the same (non-zero) version stays: it is the same
+    /// write, or a local write that kept its entry's earlier version
+    /// because it was not shipped, and so is newer than a copy of that
+    /// earlier version.
     pub fn apply(&self, snapshot: Snapshot) -> bool {
         let mut lock = self.lock(&snapshot.key);
         let local = lock
             .peek(&snapshot.key)
             .map(|index| lock.shard.at(index).version().unwrap_or(0));
-        if local.is_some_and(|v| v > snapshot.version)
+        if local.is_some_and(|v| v > snapshot.version || (v != 0 && v == snapshot.version))
             || lock
                 .shard
                 .deleted_after(&snapshot.key, snapshot.version, lock.now)
