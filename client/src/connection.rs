@@ -1,4 +1,5 @@
-//! One multiplexed RESP2 connection to one node.
+//! One multiplexed connection to one node: RESP2, or RESP3 with a
+//! [`Listener`] for the node's pushes.
 //!
 //! A [`Connection`] is a cheap `Clone` handle. The socket runs as a
 //! [`ringcache_proto::link`]: requests (one or more encoded commands and a
@@ -65,6 +66,22 @@ pub struct ConnectionOptions {
     /// A connection is dropped when its oldest request is still unanswered
     /// this long after that request's deadline.
     pub stale_after: Duration,
+    /// Speak RESP3 (`HELLO 3`) and hand the node's pushes to this listener;
+    /// `None`: RESP2.
+    pub listener: Option<Arc<dyn Listener>>,
+}
+
+/// What a RESP3 connection tells its owner: the setup of each new socket,
+/// the node's pushes, and the socket's end.
+pub trait Listener: std::fmt::Debug + Send + Sync + 'static {
+    /// Commands run on each new socket after `HELLO 3`, before any request
+    /// (such as `CLIENT TRACKING on`).
+    fn setup(&self) -> Vec<Vec<Vec<u8>>>;
+    /// A push frame, raw, in stream order: replies after it on the socket
+    /// are handed out after this returns. It must not block.
+    fn push(&self, frame: Bytes);
+    /// The socket stopped (pushes it would have carried are lost).
+    fn closed(&self);
 }
 
 impl Default for ConnectionOptions {
@@ -339,11 +356,16 @@ async fn open(addr: &str, options: &ConnectionOptions, deadline: Instant) -> Res
         max_in_flight: options.max_in_flight,
         stale_after: Some(options.stale_after),
         in_flight_gauge: None,
+        pushes: options
+            .listener
+            .clone()
+            .map(|listener| link::PushSink(Arc::new(move |frame: Bytes| listener.push(frame)))),
     });
+    let ended = options.listener.clone();
     let Some(tls) = &options.tls else {
         greet(&mut stream, addr, options, deadline).await?;
         let (reader, writer) = stream.into_split();
-        tokio::spawn(run_socket(reader, writer, queue, addr.to_string()));
+        tokio::spawn(run_socket(reader, writer, queue, addr.to_string(), ended));
         return Ok(link);
     };
     let mut stream = match timeout_at(deadline, tls.connect(addr, stream)).await {
@@ -353,7 +375,7 @@ async fn open(addr: &str, options: &ConnectionOptions, deadline: Instant) -> Res
     };
     greet(&mut stream, addr, options, deadline).await?;
     let (reader, writer) = tokio::io::split(stream);
-    tokio::spawn(run_socket(reader, writer, queue, addr.to_string()));
+    tokio::spawn(run_socket(reader, writer, queue, addr.to_string(), ended));
     Ok(link)
 }
 
@@ -373,14 +395,27 @@ where
     }
 }
 
-/// AUTH and READONLY, as configured, before the socket is shared.
+/// AUTH (or HELLO 3 with it), READONLY and the listener's setup, as
+/// configured, before the socket is shared.
 async fn handshake<S>(stream: &mut S, options: &ConnectionOptions) -> Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut out = BytesMut::new();
     let mut count = 0;
-    if let Some(password) = &options.password {
+    if let Some(listener) = &options.listener {
+        let mut hello: Vec<&[u8]> = vec![b"HELLO", b"3"];
+        if let Some(password) = &options.password {
+            let user = options.username.as_deref().unwrap_or("default");
+            hello.extend([&b"AUTH"[..], user.as_bytes(), password.as_bytes()]);
+        }
+        resp::write_command(&mut out, &hello);
+        let setup = listener.setup();
+        for command in &setup {
+            resp::write_command(&mut out, command);
+        }
+        count += 1 + setup.len();
+    } else if let Some(password) = &options.password {
         match &options.username {
             Some(user) => {
                 resp::write_command(&mut out, &[b"AUTH", user.as_bytes(), password.as_bytes()])
@@ -416,13 +451,22 @@ where
     Ok(())
 }
 
-/// The socket task: runs the link until it stops, and says why.
-async fn run_socket<R, W>(reader: R, writer: W, queue: link::Queue<Batch>, addr: String)
-where
+/// The socket task: runs the link until it stops, says why, and tells the
+/// listener.
+async fn run_socket<R, W>(
+    reader: R,
+    writer: W,
+    queue: link::Queue<Batch>,
+    addr: String,
+    listener: Option<Arc<dyn Listener>>,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let end = link::run(reader, writer, queue).await;
+    if let Some(listener) = listener {
+        listener.closed();
+    }
     match end.reason {
         // Every handle is gone: nobody is waiting.
         EndReason::Released => {}
