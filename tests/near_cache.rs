@@ -3,7 +3,8 @@
 //! writes, a write racing a read in flight (made deterministic by a proxy
 //! that holds the node's replies until the write's invalidation is behind
 //! them), flushes, a dropped tracking connection, BCAST prefixes, expiry
-//! bounded by the node's TTL, and the caching helpers over it.
+//! bounded by the node's TTL, and the caching helpers over it; and the
+//! same invalidation against redis-server.
 
 mod common;
 
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::redis_server::RedisServer;
 use common::{eventually_async, TestServer, DEADLINE};
 use redis::AsyncCommands;
 use ringcache_client::near_cache::{NearCacheConfig, NearCacheStats, Tracking};
@@ -368,4 +370,28 @@ async fn a_write_racing_a_read_in_flight_never_leaves_the_old_value() {
         3,
         "warm, the raced read, the re-read"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_server_keeps_it_coherent_too() {
+    let Some(server) = RedisServer::start_or_skip("redis_server_keeps_it_coherent_too") else {
+        return;
+    };
+    let redis = redis::Client::open(format!("redis://{}/", server.addr)).expect("client");
+    let mut writer = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connection");
+    let _: () = writer.set("k", "v1").await.expect("set");
+    let client = near_client(server.addr, NearCacheConfig::default()).await;
+    assert_eq!(get(&client, "k").await.as_deref(), Some("v1"));
+    assert_eq!(get(&client, "k").await.as_deref(), Some("v1"));
+    assert_eq!(stats(&client).hits, 1);
+    let _: () = writer.set("k", "v2").await.expect("set");
+    assert!(reads_eventually(&client, "k", Some("v2")).await);
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut writer)
+        .await
+        .expect("flush");
+    assert!(reads_eventually(&client, "k", None).await);
 }
