@@ -9,7 +9,8 @@
 //! own frames into [`Value`]s. The commands in flight are bounded; a full
 //! request queue sheds the request with [`ErrorKind::Overloaded`]. This
 //! module adds what is the client's: dialing, the `AUTH`/`READONLY`
-//! handshake, reconnecting with back-off, and the client's errors.
+//! handshake (`handshake`: or `HELLO 3` and a [`Listener`]'s setup),
+//! reconnecting with back-off, and the client's errors.
 //!
 //! When the socket fails, every request in flight fails with
 //! [`ErrorKind::ConnectionDropped`] and every queued one that was not written
@@ -25,11 +26,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use ringcache_proto::link::{
     self, Batch, BatchReply, EndReason, Link, LinkConfig, Request, SendError,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tracing::{debug, warn};
@@ -38,6 +39,10 @@ use crate::client::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{self, Value};
 use crate::tls::TlsOptions;
+
+mod handshake;
+
+use handshake::greet;
 
 /// First pause after a failed connect.
 pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(25);
@@ -379,78 +384,6 @@ async fn open(addr: &str, options: &ConnectionOptions, deadline: Instant) -> Res
     Ok(link)
 }
 
-/// [`handshake`] within the connect deadline.
-async fn greet<S>(
-    stream: &mut S,
-    addr: &str,
-    options: &ConnectionOptions,
-    deadline: Instant,
-) -> Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    match timeout_at(deadline, handshake(stream, options)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::io(format!("handshake with {addr} timed out"))),
-    }
-}
-
-/// AUTH (or HELLO 3 with it), READONLY and the listener's setup, as
-/// configured, before the socket is shared.
-async fn handshake<S>(stream: &mut S, options: &ConnectionOptions) -> Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut out = BytesMut::new();
-    let mut count = 0;
-    if let Some(listener) = &options.listener {
-        let mut hello: Vec<&[u8]> = vec![b"HELLO", b"3"];
-        if let Some(password) = &options.password {
-            let user = options.username.as_deref().unwrap_or("default");
-            hello.extend([&b"AUTH"[..], user.as_bytes(), password.as_bytes()]);
-        }
-        resp::write_command(&mut out, &hello);
-        let setup = listener.setup();
-        for command in &setup {
-            resp::write_command(&mut out, command);
-        }
-        count += 1 + setup.len();
-    } else if let Some(password) = &options.password {
-        match &options.username {
-            Some(user) => {
-                resp::write_command(&mut out, &[b"AUTH", user.as_bytes(), password.as_bytes()])
-            }
-            None => resp::write_command(&mut out, &[&b"AUTH"[..], password.as_bytes()]),
-        }
-        count += 1;
-    }
-    if options.readonly {
-        resp::write_command(&mut out, &[b"READONLY"]);
-        count += 1;
-    }
-    if count == 0 {
-        return Ok(());
-    }
-    let io = |e: std::io::Error| Error::io(format!("handshake: {e}"));
-    stream.write_all(&out).await.map_err(io)?;
-    let mut buf = BytesMut::with_capacity(256);
-    let mut replies = 0;
-    while replies < count {
-        if let Some((value, used)) = resp::decode(&buf)? {
-            buf.advance(used);
-            replies += 1;
-            if let Value::Error(line) = value {
-                return Err(Error::from_reply(&line));
-            }
-            continue;
-        }
-        if stream.read_buf(&mut buf).await.map_err(io)? == 0 {
-            return Err(Error::io("connection closed during the handshake"));
-        }
-    }
-    Ok(())
-}
-
 /// The socket task: runs the link until it stops, says why, and tells the
 /// listener.
 async fn run_socket<R, W>(
@@ -507,6 +440,8 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Buf;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     /// A fake node answering `+PONG` to every command, in order, after
