@@ -95,8 +95,16 @@ fn load_key(i: u64) -> String {
 }
 
 fn main() -> ExitCode {
+    let args = Args::parse();
+    // A reader is one of many processes on the machine: one worker (and
+    // its polling thread) each, as a small application server would run.
+    let workers = if matches!(args.mode, Mode::Reader { .. }) {
+        1
+    } else {
+        2
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
@@ -106,7 +114,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match Args::parse().mode {
+    let result = match args.mode {
         Mode::Hits {
             server,
             keys,

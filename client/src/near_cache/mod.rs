@@ -20,8 +20,8 @@
 //!   process reads its own writes.
 //!
 //! What a read may miss: a write by another client is seen here once its
-//! push arrives (on loopback with 8 reader processes under load, p50 about
-//! 1 ms and p99 under 5 ms after the write's reply: BENCHMARKS.md). When
+//! push arrives (on loopback with 8 reader processes under load, p50
+//! under 1 ms and p99 2-6 ms after the write's reply: BENCHMARKS.md). When
 //! a slot moves or a primary
 //! fails over, entries from the old owner stay until the client's slot map
 //! changes or the old owner's connection ends, whichever comes first (at
