@@ -20,12 +20,12 @@
 //!   process reads its own writes.
 //!
 //! What a read may miss: a write by another client is seen here once its
-//! push arrives (on loopback with 8 reader processes under load, p50
-//! under 1 ms and p99 2-6 ms after the write's reply: BENCHMARKS.md). When
-//! a slot moves or a primary
-//! fails over, entries from the old owner stay until the client's slot map
-//! changes or the old owner's connection ends, whichever comes first (at
-//! most `refresh_interval`, or at once on `MOVED`). Multi-key writes
+//! push arrives (on loopback with 8 reader processes under load, p50 under
+//! 1 ms, p99 2-6 ms after the write's reply, more on an overloaded
+//! machine: BENCHMARKS.md). When a slot moves or a primary fails over,
+//! entries from the old owner stay until the client's slot map changes or
+//! the old owner's connection ends, whichever comes first (at most
+//! `refresh_interval`, or at once on `MOVED`). Multi-key writes
 //! (`MSET`, `DEL a b`) and pipelines through this client are seen through
 //! the push like other clients' writes.
 
