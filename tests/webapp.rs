@@ -28,9 +28,10 @@ struct App {
 }
 
 impl App {
-    fn start(binary: &PathBuf, cache: &str, db: &str) -> App {
+    fn start(binary: &PathBuf, cache: &str, db: &str, extra: &[&str]) -> App {
         let mut child = Command::new(binary)
             .args(["--listen", "127.0.0.1:0", "--cache", cache, "--db", db])
+            .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -93,8 +94,8 @@ fn two_stateless_instances_share_sessions_and_survive_one_stopping() {
     let db = std::env::temp_dir().join(format!("ringcache-webapp-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&db);
     let db = db.to_str().unwrap().to_string();
-    let first = App::start(&binary, &cluster.node(0).addr.to_string(), &db);
-    let second = App::start(&binary, &cluster.node(1).addr.to_string(), &db);
+    let first = App::start(&binary, &cluster.node(0).addr.to_string(), &db, &[]);
+    let second = App::start(&binary, &cluster.node(1).addr.to_string(), &db, &[]);
 
     // Log in on the first instance; the second knows the user.
     let (status, login) = first.request("POST", "/login?user=alice", None);
@@ -133,5 +134,43 @@ fn two_stateless_instances_share_sessions_and_survive_one_stopping() {
     assert_eq!(status, 200);
     assert_eq!(cart["count"], 2);
     assert!(started.elapsed() < Duration::from_secs(10));
+    let _ = std::fs::remove_file(&db);
+}
+
+#[test]
+fn an_instance_with_a_near_cache_sees_another_instances_product_writes() {
+    let cluster = TestCluster::start(3, &["--failure-timeout", "3s"]);
+    let binary = webapp_binary();
+    let db = std::env::temp_dir().join(format!("ringcache-webapp-near-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let db = db.to_str().unwrap().to_string();
+    let near = App::start(
+        &binary,
+        &cluster.node(0).addr.to_string(),
+        &db,
+        &["--near-cache", "on"],
+    );
+    let plain = App::start(&binary, &cluster.node(1).addr.to_string(), &db, &[]);
+    // Loaded, then held in the near instance's memory.
+    for _ in 0..3 {
+        let (status, product) = near.request("GET", "/products/2", None);
+        assert_eq!(status, 200, "{product}");
+        assert_eq!(product["product"]["name"], "kettle");
+    }
+    // A write through the other instance reaches the near cache through
+    // the cluster's invalidation.
+    let (status, _) = plain.request(
+        "PUT",
+        "/products/2?name=big%20kettle&price_cents=4500",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        common::eventually(DEADLINE, || {
+            let (_, product) = near.request("GET", "/products/2", None);
+            product["product"]["name"] == "big kettle"
+        }),
+        "the near instance kept the old product"
+    );
     let _ = std::fs::remove_file(&db);
 }

@@ -27,6 +27,8 @@ pub(crate) struct Command {
     /// Applying it twice leaves the same state as once, so it may be resent
     /// after the connection broke with it in flight.
     pub idempotent: bool,
+    /// Where the key of a single-key command lies in `frame`.
+    key: Option<(usize, usize)>,
 }
 
 impl Command {
@@ -39,6 +41,7 @@ impl Command {
         resp::write_len(&mut frame, b'*', 2 + rest.len() as i64);
         resp::write_bulk(&mut frame, name);
         resp::write_bulk(&mut frame, key);
+        let end = frame.len() - 2;
         for arg in rest {
             resp::write_bulk(&mut frame, arg);
         }
@@ -47,6 +50,7 @@ impl Command {
             route: Route::Slot(key_slot(key)),
             read: false,
             idempotent: true,
+            key: Some((end - key.len(), end)),
         }
     }
 
@@ -59,7 +63,13 @@ impl Command {
             route,
             read: false,
             idempotent: false,
+            key: None,
         }
+    }
+
+    /// The key of a command made by [`Command::keyed`].
+    pub(crate) fn key(&self) -> Option<&[u8]> {
+        self.key.and_then(|(start, end)| self.frame.get(start..end))
     }
 
     /// The same command marked as a read (replicas may serve it).
@@ -162,6 +172,8 @@ mod tests {
         );
         assert_eq!(cmd.route, Route::Slot(3443));
         assert!(cmd.idempotent && !cmd.read);
+        assert_eq!(cmd.key(), Some(&b"{user1000}.following"[..]));
+        assert_eq!(Command::raw(&[b"DEL", b"k"], Route::Any).key(), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! One multiplexed RESP2 connection to one node.
+//! One multiplexed connection to one node: RESP2, or RESP3 with a
+//! [`Listener`] for the node's pushes.
 //!
 //! A [`Connection`] is a cheap `Clone` handle. The socket runs as a
 //! [`ringcache_proto::link`]: requests (one or more encoded commands and a
@@ -8,7 +9,8 @@
 //! own frames into [`Value`]s. The commands in flight are bounded; a full
 //! request queue sheds the request with [`ErrorKind::Overloaded`]. This
 //! module adds what is the client's: dialing, the `AUTH`/`READONLY`
-//! handshake, reconnecting with back-off, and the client's errors.
+//! handshake (`handshake`: or `HELLO 3` and a [`Listener`]'s setup),
+//! reconnecting with back-off, and the client's errors.
 //!
 //! When the socket fails, every request in flight fails with
 //! [`ErrorKind::ConnectionDropped`] and every queued one that was not written
@@ -24,11 +26,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use ringcache_proto::link::{
     self, Batch, BatchReply, EndReason, Link, LinkConfig, Request, SendError,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tracing::{debug, warn};
@@ -37,6 +39,10 @@ use crate::client::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::resp::{self, Value};
 use crate::tls::TlsOptions;
+
+mod handshake;
+
+use handshake::greet;
 
 /// First pause after a failed connect.
 pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(25);
@@ -65,6 +71,22 @@ pub struct ConnectionOptions {
     /// A connection is dropped when its oldest request is still unanswered
     /// this long after that request's deadline.
     pub stale_after: Duration,
+    /// Speak RESP3 (`HELLO 3`) and hand the node's pushes to this listener;
+    /// `None`: RESP2.
+    pub listener: Option<Arc<dyn Listener>>,
+}
+
+/// What a RESP3 connection tells its owner: the setup of each new socket,
+/// the node's pushes, and the socket's end.
+pub trait Listener: std::fmt::Debug + Send + Sync + 'static {
+    /// Commands run on each new socket after `HELLO 3`, before any request
+    /// (such as `CLIENT TRACKING on`).
+    fn setup(&self) -> Vec<Vec<Vec<u8>>>;
+    /// A push frame, raw, in stream order: replies after it on the socket
+    /// are handed out after this returns. It must not block.
+    fn push(&self, frame: Bytes);
+    /// The socket stopped (pushes it would have carried are lost).
+    fn closed(&self);
 }
 
 impl Default for ConnectionOptions {
@@ -339,11 +361,16 @@ async fn open(addr: &str, options: &ConnectionOptions, deadline: Instant) -> Res
         max_in_flight: options.max_in_flight,
         stale_after: Some(options.stale_after),
         in_flight_gauge: None,
+        pushes: options
+            .listener
+            .clone()
+            .map(|listener| link::PushSink(Arc::new(move |frame: Bytes| listener.push(frame)))),
     });
+    let ended = options.listener.clone();
     let Some(tls) = &options.tls else {
         greet(&mut stream, addr, options, deadline).await?;
         let (reader, writer) = stream.into_split();
-        tokio::spawn(run_socket(reader, writer, queue, addr.to_string()));
+        tokio::spawn(run_socket(reader, writer, queue, addr.to_string(), ended));
         return Ok(link);
     };
     let mut stream = match timeout_at(deadline, tls.connect(addr, stream)).await {
@@ -353,76 +380,26 @@ async fn open(addr: &str, options: &ConnectionOptions, deadline: Instant) -> Res
     };
     greet(&mut stream, addr, options, deadline).await?;
     let (reader, writer) = tokio::io::split(stream);
-    tokio::spawn(run_socket(reader, writer, queue, addr.to_string()));
+    tokio::spawn(run_socket(reader, writer, queue, addr.to_string(), ended));
     Ok(link)
 }
 
-/// [`handshake`] within the connect deadline.
-async fn greet<S>(
-    stream: &mut S,
-    addr: &str,
-    options: &ConnectionOptions,
-    deadline: Instant,
-) -> Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    match timeout_at(deadline, handshake(stream, options)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::io(format!("handshake with {addr} timed out"))),
-    }
-}
-
-/// AUTH and READONLY, as configured, before the socket is shared.
-async fn handshake<S>(stream: &mut S, options: &ConnectionOptions) -> Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut out = BytesMut::new();
-    let mut count = 0;
-    if let Some(password) = &options.password {
-        match &options.username {
-            Some(user) => {
-                resp::write_command(&mut out, &[b"AUTH", user.as_bytes(), password.as_bytes()])
-            }
-            None => resp::write_command(&mut out, &[&b"AUTH"[..], password.as_bytes()]),
-        }
-        count += 1;
-    }
-    if options.readonly {
-        resp::write_command(&mut out, &[b"READONLY"]);
-        count += 1;
-    }
-    if count == 0 {
-        return Ok(());
-    }
-    let io = |e: std::io::Error| Error::io(format!("handshake: {e}"));
-    stream.write_all(&out).await.map_err(io)?;
-    let mut buf = BytesMut::with_capacity(256);
-    let mut replies = 0;
-    while replies < count {
-        if let Some((value, used)) = resp::decode(&buf)? {
-            buf.advance(used);
-            replies += 1;
-            if let Value::Error(line) = value {
-                return Err(Error::from_reply(&line));
-            }
-            continue;
-        }
-        if stream.read_buf(&mut buf).await.map_err(io)? == 0 {
-            return Err(Error::io("connection closed during the handshake"));
-        }
-    }
-    Ok(())
-}
-
-/// The socket task: runs the link until it stops, and says why.
-async fn run_socket<R, W>(reader: R, writer: W, queue: link::Queue<Batch>, addr: String)
-where
+/// The socket task: runs the link until it stops, says why, and tells the
+/// listener.
+async fn run_socket<R, W>(
+    reader: R,
+    writer: W,
+    queue: link::Queue<Batch>,
+    addr: String,
+    listener: Option<Arc<dyn Listener>>,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let end = link::run(reader, writer, queue).await;
+    if let Some(listener) = listener {
+        listener.closed();
+    }
     match end.reason {
         // Every handle is gone: nobody is waiting.
         EndReason::Released => {}
@@ -463,6 +440,8 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Buf;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     /// A fake node answering `+PONG` to every command, in order, after

@@ -26,7 +26,9 @@
 //! serve-stale, and a [`CircuitBreaker`] so a dead cache degrades to the
 //! loader) and [`WriteThrough`] (system of record first, then the cache,
 //! fenced so a slow load cannot overwrite a newer write). Both store entries
-//! in one [`envelope`] format.
+//! in one [`envelope`] format. A [`NearCache`] ([`Client::with_near_cache`])
+//! answers `GET`s from process memory, kept coherent by the nodes' client
+//! tracking; the helpers use it through the client they are given.
 //!
 //! Where things are:
 //! - [`client`]: the [`Client`] handle and its commands by family (strings
@@ -39,6 +41,8 @@
 //!   back-off) over the shared link; [`tls`]: TLS to the nodes (a CA, a
 //!   client certificate), also from `rediss://` URLs
 //!   ([`ClientConfig::from_url`]);
+//! - [`near_cache`]: the in-process first level (its entries, reads in
+//!   flight, tracked node connections);
 //! - [`cache_aside`] (its configuration, and the load path with early
 //!   refresh), [`write_through`], [`breaker`], [`envelope`], [`codec`],
 //!   [`error`].
@@ -57,6 +61,7 @@ mod command;
 pub mod connection;
 pub mod envelope;
 pub mod error;
+pub mod near_cache;
 pub mod pipeline;
 mod single_flight;
 pub mod tls;
@@ -74,6 +79,7 @@ pub use cluster::{ClientStats, Mode};
 pub use codec::PostcardCodec;
 pub use codec::{Codec, JsonCodec};
 pub use error::{Error, ErrorKind, Result};
+pub use near_cache::{NearCache, NearCacheConfig, NearCacheStats};
 pub use pipeline::Pipeline;
 pub use ringcache_proto::{key_slot, resp, ring, slot, Value, SLOT_COUNT};
 pub use ringcache_proto::{NodeIndex, Placement, Ring, RingMember, DEFAULT_VNODES};
@@ -93,6 +99,7 @@ mod tests {
         check::<ClientConfig>();
         check::<CacheAside>();
         check::<WriteThrough>();
+        check::<NearCache>();
         check::<CircuitBreaker>();
         check::<LoadError<String>>();
     }

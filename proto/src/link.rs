@@ -21,6 +21,12 @@
 //! others as not sent (safe to retry). [`run`] reports what it failed in a
 //! [`LinkEnd`].
 //!
+//! A RESP3 peer may send push frames (`>`, such as client tracking's
+//! invalidations) between replies. With [`LinkConfig::pushes`] the read
+//! half hands each to that sink as it cuts it, before any reply after it
+//! is delivered; without one a push is taken for a reply, as a RESP2 peer
+//! never sends one.
+//!
 //! [`Batch`] is a ready waiter for callers that want all of a request's
 //! replies at once.
 //!
@@ -85,6 +91,17 @@ pub trait Waiter: Send + 'static {
     fn fail(self, error: LinkError);
 }
 
+/// Where a link's RESP3 push frames go: called on the read half, in
+/// stream order, with each whole frame; it must not block.
+#[derive(Clone)]
+pub struct PushSink(pub Arc<dyn Fn(Bytes) + Send + Sync>);
+
+impl fmt::Debug for PushSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PushSink")
+    }
+}
+
 /// How a link runs.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
@@ -100,6 +117,8 @@ pub struct LinkConfig {
     /// Also counts this link's commands in flight (written, not answered),
     /// for an owner that sums several links.
     pub in_flight_gauge: Option<Arc<AtomicUsize>>,
+    /// Receives the peer's push frames; `None`: the peer sends none.
+    pub pushes: Option<PushSink>,
 }
 
 impl Default for LinkConfig {
@@ -109,6 +128,7 @@ impl Default for LinkConfig {
             max_in_flight: 4096,
             stale_after: None,
             in_flight_gauge: None,
+            pushes: None,
         }
     }
 }
@@ -341,6 +361,7 @@ struct Book<W> {
     max_in_flight: usize,
     gauge: Option<Arc<AtomicUsize>>,
     settled_at_ms: AtomicU64,
+    pushes: Option<PushSink>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -393,6 +414,7 @@ where
         max_in_flight,
         gauge: config.in_flight_gauge.clone(),
         settled_at_ms: AtomicU64::new(unix_millis()),
+        pushes: config.pushes.clone(),
     };
     // The request the writer holds while it waits for in-flight room.
     let mut held: Option<Request<W>> = None;
@@ -596,6 +618,10 @@ fn deliver<W: Waiter>(
             Ok(None) => break Ok(()),
             Err(e) => break Err(EndReason::Protocol(e.to_string())),
         };
+        if let (Some(sink), Some(b'>')) = (&book.pushes, buf.first()) {
+            (sink.0)(buf.split_to(len).freeze());
+            continue;
+        }
         let Some(front) = pending.front_mut() else {
             break Err(EndReason::Protocol(
                 "a reply with no request waiting for it".into(),

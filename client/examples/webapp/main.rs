@@ -9,6 +9,10 @@
 //! cargo run -p ringcache-client --example webapp -- --listen 127.0.0.1:8081 --db /tmp/shop.db
 //! ```
 //!
+//! With `--near-cache on`, product reads are answered from process memory
+//! when they can (a `NearCache`, kept coherent by the cluster's client
+//! tracking), so a product write by any instance is seen by all.
+//!
 //! Routes: `POST /login?user=NAME` (returns a session id, also as a
 //! cookie), `GET /me`, `POST /cart/{product}`, `GET /products/{id}`,
 //! `PUT /products/{id}?name=N&price_cents=P`, `GET /healthz`. The session
@@ -22,7 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ringcache_client::{
-    CacheAside, CacheAsideConfig, Client, ClientConfig, WriteThrough, WriteThroughConfig,
+    CacheAside, CacheAsideConfig, Client, ClientConfig, NearCacheConfig, WriteThrough,
+    WriteThroughConfig,
 };
 
 /// Everything a request handler reaches; the process keeps no other state.
@@ -48,6 +53,7 @@ struct Options {
     listen: SocketAddr,
     cache: Vec<String>,
     db: String,
+    near_cache: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -55,6 +61,7 @@ fn options() -> Result<Options, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         cache: vec!["127.0.0.1:7000".into()],
         db: "shop.db".into(),
+        near_cache: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -63,7 +70,12 @@ fn options() -> Result<Options, String> {
             "--listen" => options.listen = value.parse().map_err(|e| format!("--listen: {e}"))?,
             "--cache" => options.cache = value.split(',').map(String::from).collect(),
             "--db" => options.db = value,
-            _ => return Err(format!("unknown flag {flag} (--listen, --cache, --db)")),
+            "--near-cache" => options.near_cache = value == "on",
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag} (--listen, --cache, --db, --near-cache on|off)"
+                ))
+            }
         }
     }
     Ok(options)
@@ -86,7 +98,10 @@ async fn main() {
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let db = db::Db::open(&options.db)?;
-    let cache = Client::connect(ClientConfig::new(options.cache.clone())).await?;
+    let mut cache = Client::connect(ClientConfig::new(options.cache.clone())).await?;
+    if options.near_cache {
+        cache = cache.with_near_cache(NearCacheConfig::default())?;
+    }
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App {

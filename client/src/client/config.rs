@@ -112,6 +112,7 @@ impl From<&ClientConfig> for ConnectionOptions {
             // Grace past a request's deadline before the link counts as
             // dead: one more request timeout, at least half a second.
             stale_after: config.request_timeout.max(Duration::from_millis(500)),
+            listener: None,
         }
     }
 }

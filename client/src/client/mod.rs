@@ -18,6 +18,7 @@ use crate::cluster::{ClientStats, Mode, Router};
 use crate::codec::{Codec, JsonCodec};
 use crate::command::{route_raw, Command, Route};
 use crate::error::{Error, ErrorKind, Result};
+use crate::near_cache::{NearCache, NearCacheConfig};
 use crate::pipeline::Pipeline;
 use crate::resp::Value;
 
@@ -57,6 +58,8 @@ pub use options::{Condition, Expiry, SetOptions, SetOutcome, Ttl};
 pub struct Client<C: Codec = JsonCodec> {
     router: Arc<Router>,
     codec: C,
+    /// Answers `GET`s from process memory when set.
+    near: Option<NearCache>,
 }
 
 impl<C: Codec> Clone for Client<C> {
@@ -64,6 +67,7 @@ impl<C: Codec> Clone for Client<C> {
         Client {
             router: Arc::clone(&self.router),
             codec: self.codec.clone(),
+            near: self.near.clone(),
         }
     }
 }
@@ -107,7 +111,11 @@ impl<C: Codec> Client<C> {
     /// As [`Client::connect`].
     pub async fn connect_with_codec(config: ClientConfig, codec: C) -> Result<Client<C>> {
         let router = Router::connect(config).await?;
-        Ok(Client { router, codec })
+        Ok(Client {
+            router,
+            codec,
+            near: None,
+        })
     }
 
     /// A handle on the same connections using another codec.
@@ -115,7 +123,28 @@ impl<C: Codec> Client<C> {
         Client {
             router: Arc::clone(&self.router),
             codec,
+            near: self.near.clone(),
         }
+    }
+
+    /// A handle on the same connections whose `GET`s ([`Client::get`],
+    /// [`Client::get_bytes`], and so those of a [`CacheAside`](crate::CacheAside) or
+    /// [`WriteThrough`](crate::WriteThrough) made with it) go through a new
+    /// [`NearCache`] (see [`near_cache`](crate::near_cache) for its coherence).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when [`NearCacheConfig::validate`] fails.
+    pub fn with_near_cache(&self, config: NearCacheConfig) -> Result<Client<C>> {
+        Ok(Client {
+            router: Arc::clone(&self.router),
+            codec: self.codec.clone(),
+            near: Some(NearCache::new(Arc::clone(&self.router), config)?),
+        })
+    }
+
+    /// The near cache, when this handle has one.
+    pub fn near_cache(&self) -> Option<&NearCache> {
+        self.near.as_ref()
     }
 
     /// The codec.
@@ -157,7 +186,16 @@ impl<C: Codec> Client<C> {
     }
 
     async fn run(&self, cmd: Command) -> Result<Value> {
-        self.router.run(&cmd, self.deadline()).await
+        let near_key = self.near.as_ref().filter(|_| !cmd.read).zip(cmd.key());
+        let Some((near, key)) = near_key else {
+            return self.router.run(&cmd, self.deadline()).await;
+        };
+        // Before: no read of the old value from here; after: none that
+        // raced with the write was installed.
+        near.forget(key);
+        let reply = self.router.run(&cmd, self.deadline()).await;
+        near.forget(key);
+        reply
     }
 
     /// Decodes a bulk reply with the codec: `Nil` is `None`.

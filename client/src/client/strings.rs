@@ -25,6 +25,10 @@ impl<C: Codec> Client<C> {
     /// # Ok(()) }
     /// ```
     pub async fn get<V: DeserializeOwned>(&self, key: impl AsRef<[u8]>) -> Result<Option<V>> {
+        if let Some(near) = &self.near {
+            let value = near.get(key.as_ref()).await?;
+            return value.map(|bytes| self.codec.decode(&bytes)).transpose();
+        }
         let value = self.get_bytes(key).await?;
         value.map(|bytes| self.codec.decode(&bytes)).transpose()
     }
@@ -34,6 +38,10 @@ impl<C: Codec> Client<C> {
     /// # Errors
     /// As [`Client::get`], without codec errors.
     pub async fn get_bytes(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        if let Some(near) = &self.near {
+            let value = near.get(key.as_ref()).await?;
+            return Ok(value.map(|bytes| bytes.to_vec()));
+        }
         let reply = self
             .run(Command::keyed(b"GET", key.as_ref(), &[]).read())
             .await?;

@@ -96,6 +96,9 @@ pub(crate) struct Router {
     /// One refresh at a time.
     refresh_lock: tokio::sync::Mutex<()>,
     counters: Counters,
+    /// Bumped each time a refresh installs a map in which some slot has a
+    /// new primary (what a near cache's entries depend on).
+    owners_epoch: AtomicU64,
     /// Dropped with the router, which stops the refresh task.
     _stop: Option<oneshot::Sender<()>>,
 }
@@ -174,6 +177,7 @@ impl Router {
             pools: RwLock::new(HashMap::new()),
             refresh_lock: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
+            owners_epoch: AtomicU64::new(0),
             _stop: cluster.then_some(stop),
             config,
         });
@@ -192,6 +196,25 @@ impl Router {
 
     pub(crate) fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// How the router's connections are opened.
+    pub(crate) fn connection_options(&self) -> &ConnectionOptions {
+        &self.options
+    }
+
+    /// The slot owners' epoch: it changes whenever some slot gets a new
+    /// primary.
+    pub(crate) fn owners_epoch(&self) -> u64 {
+        self.owners_epoch.load(Ordering::Acquire)
+    }
+
+    /// The primary serving `key` now (the node, for a single node).
+    ///
+    /// # Errors
+    /// [`ErrorKind::ClusterDown`] when no known node serves its slot.
+    pub(crate) fn primary_of(&self, key: &[u8]) -> Result<Arc<str>> {
+        self.target(&Command::keyed(b"GET", key, &[]), true)
     }
 
     pub(crate) fn mode(&self) -> Mode {

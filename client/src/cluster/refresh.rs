@@ -50,7 +50,13 @@ impl Router {
             match reply.and_then(|reply| SlotMap::parse(&reply, addr)) {
                 Ok(fresh) if !fresh.nodes().is_empty() => {
                     let known: Vec<Arc<str>> = fresh.nodes().to_vec();
+                    let moved = !map.load().same_primaries(&fresh);
                     map.store(Arc::new(fresh));
+                    if moved {
+                        // After the store: a reader that saw the old epoch
+                        // may have seen either map, and is told later.
+                        self.owners_epoch.fetch_add(1, Ordering::AcqRel);
+                    }
                     self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
                     // Connections to nodes that left go with their pools
                     // (requests using them hold their own handles); the

@@ -101,6 +101,13 @@ impl SlotMap {
     pub(crate) fn nodes(&self) -> &[Arc<str>] {
         &self.nodes
     }
+
+    /// True when every slot has the same primary (or none) in both maps.
+    pub(crate) fn same_primaries(&self, other: &SlotMap) -> bool {
+        (0..SLOT_COUNT).all(|slot| {
+            self.shard(slot).map(|s| &s.primary) == other.shard(slot).map(|s| &s.primary)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +152,13 @@ mod tests {
         assert!(std::ptr::eq(first, map.shard(16383).expect("served")));
         // An empty IP means the node that was asked.
         assert_eq!(&*map.shard(9000).expect("served").primary, "127.0.0.1:7001");
+        // Other replicas, same primaries; then one slot moves.
+        let same = slots_reply(&[(0, 8000, &[a]), (8001, 16000, &[b]), (16001, 16383, &[a])]);
+        let same = SlotMap::parse(&same, "127.0.0.1:7000").expect("valid reply");
+        assert!(map.same_primaries(&same));
+        let moved = slots_reply(&[(0, 8000, &[a]), (8001, 16001, &[b]), (16002, 16383, &[a])]);
+        let moved = SlotMap::parse(&moved, "127.0.0.1:7000").expect("valid reply");
+        assert!(!map.same_primaries(&moved));
     }
 
     #[test]

@@ -338,3 +338,27 @@ async fn replies_split_across_reads_are_joined() {
         ]
     );
 }
+
+#[tokio::test]
+async fn pushes_go_to_the_sink_before_later_replies() {
+    let seen: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+    let sink_seen = Arc::clone(&seen);
+    let (link, mut far, _task) = start(LinkConfig {
+        pushes: Some(PushSink(Arc::new(move |frame| {
+            lock(&sink_seen).push(frame);
+        }))),
+        ..LinkConfig::default()
+    });
+    let (waiter, first) = collect(1);
+    link.send(command(&["GET", "k"]), waiter).expect("sent");
+    read_commands(&mut far, 1).await;
+    let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+    let mut out = Vec::new();
+    out.extend_from_slice(push);
+    out.extend_from_slice(b"$3\r\nold\r\n");
+    far.write_all(&out).await.expect("write");
+    let replies = frames_of(first.await.expect("delivered").expect("replies"));
+    assert_eq!(replies, vec![Bytes::from_static(b"$3\r\nold\r\n")]);
+    // The push was cut before the reply after it was handed over.
+    assert_eq!(*lock(&seen), vec![Bytes::from_static(push)]);
+}

@@ -287,6 +287,7 @@ impl PeerPool {
             max_in_flight: MAX_IN_FLIGHT,
             stale_after: None,
             in_flight_gauge: Some(Arc::clone(&self.inner.in_flight)),
+            pushes: None,
         });
         links.insert((addr, resp3), link.clone());
         let pool = self.clone();

@@ -1,0 +1,206 @@
+//! The near cache's coherence in a cluster of node processes, with writers
+//! in other processes (`examples/near_writer.rs`), through a failover
+//! (SIGKILL of a node) and a slot move (a node joining): no read returns a
+//! value older than one that a write acknowledged more than [`WINDOW`]
+//! before the read began had replaced.
+//!
+//! The window is the one the near cache documents for a slot moving under
+//! it: the client's `refresh_interval` (1 s here) until its slot map drops
+//! the old owner's entries, plus slack for a loaded machine. A killed
+//! node's entries go at once (its tracked connection ends).
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::cluster::TestCluster;
+use common::{eventually, DEADLINE};
+use ringcache_client::near_cache::NearCacheConfig;
+use ringcache_client::{Client, ClientConfig};
+
+/// Reads may lag a completed write by at most this much.
+const WINDOW: Duration = Duration::from_secs(5);
+const WRITERS: u64 = 3;
+const KEYS: u64 = 10;
+
+fn wall_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn writer_binary() -> PathBuf {
+    let profile_dir = common::process::profile_dir();
+    let release = profile_dir.file_name().and_then(|n| n.to_str()) == Some("release");
+    common::process::cargo_build(&["--example", "near_writer"], release);
+    profile_dir.join("examples").join("near_writer")
+}
+
+/// An acknowledged write: key, value, acknowledged at (µs).
+type Ack = (String, u64, u64);
+
+/// The writer processes, killed when dropped.
+struct Writers(Vec<Child>);
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_writers(nodes: &str, acks: &Arc<Mutex<Vec<Ack>>>) -> Writers {
+    let binary = writer_binary();
+    let mut writers = Writers(Vec::new());
+    for id in 0..WRITERS {
+        let mut child = Command::new(&binary)
+            .args(["--nodes", nodes, "--id", &id.to_string()])
+            .args(["--keys", &KEYS.to_string(), "--seconds", "300"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn a writer");
+        let stdout = child.stdout.take().expect("stdout");
+        writers.0.push(child);
+        let acks = Arc::clone(acks);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let words: Vec<&str> = line.split(' ').collect();
+                if let [key, value, at] = words[..] {
+                    let parsed = (value.parse(), at.parse());
+                    if let (Ok(value), Ok(at)) = parsed {
+                        acks.lock()
+                            .expect("acks")
+                            .push((key.to_string(), value, at));
+                    }
+                }
+            }
+        });
+    }
+    writers
+}
+
+/// A read: key, began at (µs), value read.
+type Read = (String, u64, Option<u64>);
+
+fn start_readers(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    stop: &Arc<AtomicBool>,
+    reads: &Arc<Mutex<Vec<Read>>>,
+) {
+    for task in 0..4u64 {
+        let (client, stop, reads) = (client.clone(), Arc::clone(stop), Arc::clone(reads));
+        runtime.spawn(async move {
+            let mut i = task;
+            while !stop.load(Ordering::Relaxed) {
+                i = i.wrapping_add(7);
+                let key = format!("near:{}:{}", i % WRITERS, (i / WRITERS) % KEYS);
+                let began = wall_us();
+                if let Ok(value) = client.get_bytes(&key).await {
+                    let value = value.and_then(|v| String::from_utf8(v).ok()?.parse().ok());
+                    reads.lock().expect("reads").push((key, began, value));
+                }
+                if i % 64 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        });
+    }
+}
+
+/// Reads older than a write acknowledged `WINDOW` before they began, and
+/// the largest lag seen (µs) of any read behind a completed write.
+fn check(acks: &[Ack], reads: &[Read]) -> (Vec<String>, u64) {
+    let mut by_key: HashMap<&str, Vec<(u64, u64)>> = HashMap::new();
+    for (key, value, at) in acks {
+        by_key.entry(key).or_default().push((*at, *value));
+    }
+    let window = WINDOW.as_micros() as u64;
+    let mut stale = Vec::new();
+    let mut worst = 0;
+    for (key, began, value) in reads {
+        let read = value.unwrap_or(0);
+        let writes = by_key.get(key.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        // The first completed write this read is behind.
+        let behind = writes
+            .iter()
+            .filter(|(at, v)| *v > read && *at < *began)
+            .map(|(at, _)| *at)
+            .min();
+        if let Some(at) = behind {
+            worst = worst.max(began - at);
+            if began - at > window {
+                stale.push(format!(
+                    "{key}: read {value:?} {} ms after a newer write",
+                    (began - at) / 1000
+                ));
+            }
+        }
+    }
+    (stale, worst)
+}
+
+#[test]
+fn reads_stay_coherent_through_a_failover_and_a_slot_move() {
+    let mut cluster = TestCluster::start(3, &["--failure-timeout", "3s", "--write-quorum", "2"]);
+    let nodes: Vec<String> = (0..3).map(|i| cluster.node(i).addr.to_string()).collect();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = ClientConfig {
+        request_timeout: Duration::from_secs(2),
+        refresh_interval: Duration::from_secs(1),
+        ..ClientConfig::new(nodes.clone())
+    };
+    let client = runtime
+        .block_on(Client::connect(config))
+        .expect("connect")
+        .with_near_cache(NearCacheConfig::default())
+        .expect("near cache");
+    let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
+    let reads: Arc<Mutex<Vec<Read>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = start_writers(&nodes.join(","), &acks);
+    start_readers(&runtime, &client, &stop, &reads);
+    let acked = || acks.lock().expect("acks").len();
+    let more_writes = |n: usize| {
+        let from = acked();
+        assert!(
+            eventually(DEADLINE, || acked() >= from + n),
+            "writes stalled"
+        );
+    };
+    more_writes(1000);
+    cluster.kill(2);
+    cluster.wait_converged(2);
+    more_writes(1000);
+    cluster.add_node();
+    cluster.wait_converged(3);
+    more_writes(1000);
+    stop.store(true, Ordering::Relaxed);
+    drop(writers);
+    let near = client.near_cache().expect("near cache").stats();
+    let acks = acks.lock().expect("acks").clone();
+    let reads = reads.lock().expect("reads").clone();
+    let (stale, worst) = check(&acks, &reads);
+    eprintln!(
+        "coherence: {} acknowledged writes, {} reads, largest lag behind a completed write {:.1} ms; {near:?}",
+        acks.len(),
+        reads.len(),
+        worst as f64 / 1000.0
+    );
+    assert!(near.hits > 0 && near.node_drops > 0, "{near:?}");
+    assert!(
+        stale.is_empty(),
+        "{} stale reads: {:?}",
+        stale.len(),
+        &stale[..stale.len().min(10)]
+    );
+}
