@@ -4,15 +4,15 @@
 //! clock, every kind of write ending a key's leases (SET, DEL of a missing
 //! key, MULTI, scripts, FLUSHALL, FLUSHDB, an expired key), Redis-style
 //! argument errors, the exact wire form in RESP2 and RESP3, COMMAND's
-//! description, and a lease taken and filled through a forwarding node of
-//! a 3-node cluster.
+//! description, a lease taken and filled through a forwarding node of a
+//! 3-node cluster, and a lease lost in a failover.
 
 mod common;
 
 use common::cluster::TestCluster;
-use common::errors::{wrong_arity, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use common::errors::{NOT_INTEGER, SYNTAX, WRONGTYPE};
 use common::query::assert_arity_errors;
-use common::{bulk, err, q, v, TestServer};
+use common::{bulk, err, eventually, q, v, TestServer, DEADLINE};
 use redis::{Connection, Value};
 use ringcache_server::store::Clock;
 
@@ -211,8 +211,9 @@ fn bad_arguments_get_redis_style_errors_and_the_connection_stays_open() {
     let _: i64 = q(&mut c, &["HSET", "n", "f", "v"]);
     assert_eq!(fill(&mut c, "n", token, "v"), 0);
     assert_eq!(q::<String>(&mut c, &["TYPE", "n"]), "hash");
+    // As Redis names a command in its arity error: the table's name.
     assert_eq!(
-        wrong_arity("rc.lease.get"),
+        err(&mut c, &["RC.LEASE.GET", "k"]),
         "ERR wrong number of arguments for 'rc.lease.get' command"
     );
     assert_eq!(v(&mut c, &["PING"]), Value::SimpleString("PONG".into()));
@@ -361,4 +362,37 @@ fn leases_are_routed_to_the_primary_through_a_forwarding_node() {
     let _: i64 = q(&mut third, &["DEL", &key]);
     assert_eq!(fill(&mut forwarding, &key, token, "stale"), 0);
     assert_eq!(v(&mut direct, &["EXISTS", &key]), Value::Int(0));
+}
+
+/// A lease lost with its node is harmless: after the failover the new
+/// primary has no lease, so the next miss takes a new one and the old
+/// token's fill is refused.
+#[test]
+fn a_lease_lost_in_a_failover_is_refused_and_replaced() {
+    let mut cluster = TestCluster::start(3, &["--failure-timeout", "3s"]);
+    cluster.wait_converged(3);
+    let key = (0..)
+        .map(|i| format!("failover:{i}"))
+        .find(|key| cluster.owners(key)[0] != 0)
+        .expect("a key node 0 does not own");
+    let primary = cluster.owners(&key)[0];
+    let mut entry = cluster.conn(0);
+    let old = lease(&mut entry, &key, 600_000);
+    cluster.kill(primary);
+    cluster.wait_converged(2);
+    let mut new = None;
+    let granted = eventually(DEADLINE, || {
+        match common::cmd(&["RC.LEASE.GET", &key, "600000"]).query::<Value>(&mut entry) {
+            Ok(Value::Int(token)) => {
+                new = Some(token);
+                true
+            }
+            _ => false,
+        }
+    });
+    assert!(granted, "the new primary gives a lease");
+    let new = new.expect("token");
+    assert_eq!(fill(&mut entry, &key, old, "lost"), 0);
+    assert_eq!(fill(&mut entry, &key, new, "filled"), 1);
+    assert_eq!(v(&mut entry, &["GET", &key]), bulk("filled"));
 }
