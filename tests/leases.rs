@@ -12,7 +12,7 @@ mod common;
 use common::cluster::TestCluster;
 use common::errors::{NOT_INTEGER, SYNTAX, WRONGTYPE};
 use common::query::assert_arity_errors;
-use common::{bulk, err, eventually, q, v, TestServer, DEADLINE};
+use common::{bulk, err, eventually, info_u64, q, v, TestServer, DEADLINE};
 use redis::{Connection, Value};
 use ringcache_server::store::Clock;
 
@@ -45,7 +45,9 @@ fn one_caller_gets_the_lease_the_others_wait_and_a_fill_needs_its_token() {
     let _elsewhere = lease(&mut b, "k", 60_000);
     // A wrong token is refused and leaves the lease alone.
     assert_eq!(fill(&mut b, "k", token + 1, "forged"), 0);
+    assert_eq!(info_u64(&mut a, "leases_outstanding"), 3);
     assert_eq!(fill(&mut a, "k", token, "loaded"), 1);
+    assert_eq!(info_u64(&mut a, "leases_outstanding"), 2);
     assert_eq!(v(&mut a, &["GET", "k"]), bulk("loaded"));
     // The value is now what RC.LEASE.GET answers; a token ends once.
     assert_eq!(v(&mut a, &["RC.LEASE.GET", "k", "1000"]), bulk("loaded"));
