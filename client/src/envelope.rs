@@ -239,7 +239,7 @@ impl<C: Codec> EntryStore<C> {
 
     /// One cache call through the breaker, within the per-call timeout and
     /// `limit` (the smaller applies; the client's own deadline too).
-    async fn call<T, Fut>(&self, request: Fut, limit: Option<Duration>) -> Outcome<T>
+    pub(crate) async fn call<T, Fut>(&self, request: Fut, limit: Option<Duration>) -> Outcome<T>
     where
         Fut: Future<Output = Result<T>>,
     {

@@ -15,12 +15,16 @@
 //!   at all: [`CacheUpdate::Skipped`], with the same caveat.
 //! - Loads of [`CacheAside`](crate::CacheAside) helpers cannot overwrite
 //!   what a write put in the cache, even loads that read the system of
-//!   record before the write: they populate with `SET NX` (refused while the
-//!   value or tombstone is there) or `SET IFEQ` (refused once the bytes
-//!   changed). Deletes write a tombstone rather than `DEL` for that reason.
-//!   This holds while the cache-aside `load_timeout` (plus one cache call)
-//!   is below `fence_ttl`; see the [cache_aside](crate::cache_aside) docs
-//!   for the whole argument and its limits.
+//!   record before the write: on ringcache a load that took the key's lease
+//!   fills with `RC.LEASE.FILL`, and this helper's `SET` (value or
+//!   tombstone) ends that lease on the server before it runs, so the fill
+//!   is refused however slow the load was; other loads populate with
+//!   `SET NX` (refused while the value or tombstone is there) or `SET IFEQ`
+//!   (refused once the bytes changed). Deletes write a tombstone rather
+//!   than `DEL` for that reason. Without leases this holds while the
+//!   cache-aside `load_timeout` (plus one cache call) is below `fence_ttl`;
+//!   see the [cache_aside](crate::cache_aside) docs for the whole argument
+//!   and its limits.
 //!
 //! It does not order two writers of one key: the cache keeps whichever
 //! `SET` lands last, which may not be the last write to the system of

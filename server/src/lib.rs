@@ -26,6 +26,7 @@ pub mod glob;
 pub mod hyperloglog;
 pub mod inbox;
 pub mod latency;
+pub mod leases;
 pub mod log_limit;
 pub mod metrics;
 pub mod monitor;

@@ -13,6 +13,7 @@ use crate::command_stats::{CommandMetrics, CommandStats, ErrorStats};
 use crate::config::{Config, Effect};
 use crate::gate::Gate;
 use crate::latency::LatencyMonitor;
+use crate::leases::Leases;
 use crate::monitor::Monitors;
 use crate::notify::{Classes, KeyspaceEvents};
 use crate::pause::Pause;
@@ -42,6 +43,8 @@ pub struct NodeState {
     pub scripts: Scripts,
     /// The keys connections WATCH.
     pub watches: Arc<Watches>,
+    /// Outstanding leases (`RC.LEASE.*`), ended by every change of their key.
+    pub leases: Arc<Leases>,
     /// Pub/Sub subscriptions.
     pub pubsub: Arc<PubSub>,
     /// Client-side caching: who tracks which keys.
@@ -129,6 +132,8 @@ impl NodeState {
             tracking.clone(),
             clients.clone(),
         )));
+        let leases = Arc::new(Leases::default());
+        store.on_removal(leases.clone());
         let pubsub = Arc::new(PubSub::default());
         let events = Arc::new(KeyspaceEvents::new(
             pubsub.clone(),
@@ -155,6 +160,7 @@ impl NodeState {
             gate: Gate::default(),
             scripts,
             watches: Arc::default(),
+            leases,
             pubsub,
             tracking,
             events,

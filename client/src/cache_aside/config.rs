@@ -20,6 +20,10 @@ pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`WriteThroughConfig::fence_ttl`](crate::WriteThroughConfig::fence_ttl).
 pub const DEFAULT_FENCE_TTL: Duration = Duration::from_secs(10);
 
+/// How much longer a lease lives than `load_timeout`: the fill's round
+/// trip after the slowest loader.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
+
 /// How a [`CacheAside`](super::CacheAside) caches.
 ///
 /// ```
@@ -64,6 +68,13 @@ pub struct CacheAsideConfig {
     /// long has passed since its loader was called. Every writer of the key
     /// ([`WriteThroughConfig::fence_ttl`](crate::WriteThroughConfig::fence_ttl)) must use at least this.
     pub fence_ttl: Duration,
+    /// Take a cluster-wide lease on a miss (`RC.LEASE.GET`, ringcache), so
+    /// one process in the fleet loads a missing key and the others wait for
+    /// its fill; a fill after a newer write or delete of the key is refused
+    /// by the server. Against a server without leases (redis-server) the
+    /// helper notices on the first miss and keeps to per-process single
+    /// flight. The lease lives `load_timeout` plus [`LEASE_MARGIN`].
+    pub leases: bool,
     /// A bound on each cache call shorter than the client's
     /// `request_timeout`, if wanted (the smaller one applies). A dead cache
     /// costs each call up to this until the circuit opens.
@@ -82,6 +93,7 @@ impl Default for CacheAsideConfig {
             stale_window: None,
             load_timeout: DEFAULT_LOAD_TIMEOUT,
             fence_ttl: DEFAULT_FENCE_TTL,
+            leases: true,
             cache_timeout: None,
             breaker: BreakerConfig::default(),
         }
@@ -185,6 +197,14 @@ pub struct CacheAsideStats {
     /// Loads whose value could not be cached because the key changed
     /// meanwhile (`NX` or `IFEQ` refused: a newer value or a tombstone).
     pub populate_refused: u64,
+    /// Loads that held the key's cluster-wide lease.
+    pub leased_loads: u64,
+    /// Misses that waited for another process's lease and got its value
+    /// (no load here).
+    pub lease_waits: u64,
+    /// Fills refused by the server: the key was written, deleted or
+    /// flushed during the load, or the lease expired.
+    pub fills_refused: u64,
     /// Stale values returned because the loader failed.
     pub stale_served: u64,
     /// Background refreshes that called their loader.

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::{debug, warn};
 
+use super::lease::Leased;
 use super::{bump, Inner, LoadError};
 use crate::codec::Codec;
 use crate::envelope::{self, EntryKind, Header, Outcome, Swap};
@@ -57,6 +58,9 @@ enum Populate {
     IfAbsent,
     /// `SET IFEQ`: replace exactly these bytes (stale or foreign).
     Replace(Vec<u8>),
+    /// `RC.LEASE.FILL` with this token: the key was missing and its
+    /// cluster-wide lease is this caller's.
+    Lease(u64),
 }
 
 impl<C: Codec> Inner<C> {
@@ -79,8 +83,9 @@ impl<C: Codec> Inner<C> {
         }
     }
 
-    /// The leader's load: one more look at the cache, the loader, then the
-    /// conditional write.
+    /// The leader's load: one more look at the cache (taking the key's
+    /// lease on a miss, or waiting for another process's fill), the loader,
+    /// then the conditional write.
     pub(super) async fn load<V, F, Fut, E>(
         &self,
         key: &str,
@@ -93,31 +98,103 @@ impl<C: Codec> Inner<C> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<Option<V>, E>>,
     {
-        let mut populate = Populate::No;
-        if use_cache {
-            // A caller that missed just as another flight ended finds that
-            // flight's value here instead of loading again.
-            populate = match self.store.get(key).await {
-                Outcome::Done(None) => Populate::IfAbsent,
-                Outcome::Done(Some(bytes)) => {
-                    match self.classify::<V>(&bytes, envelope::unix_millis()) {
-                        Found::Fresh { value, .. } => return Ok(value),
-                        Found::Tombstone => Populate::IfAbsent,
-                        Found::Stale { .. } | Found::Foreign => Populate::Replace(bytes),
-                    }
-                }
-                Outcome::Skipped | Outcome::Failed(_) => Populate::No,
-            };
-        }
+        let populate = if use_cache {
+            match self.look::<V>(key).await {
+                Ok(populate) => populate,
+                Err(value) => return Ok(value),
+            }
+        } else {
+            Populate::No
+        };
         bump(&self.counters.loads);
+        let lease = match populate {
+            Populate::Lease(token) => Some(token),
+            _ => None,
+        };
+        if lease.is_some() {
+            bump(&self.counters.leased_loads);
+        }
         let started = Instant::now();
-        let loaded = self.run_loader(loader).await?;
+        let loaded = match self.run_loader(loader).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                if let Some(token) = lease {
+                    self.release(key, token).await;
+                }
+                return Err(error);
+            }
+        };
         let write = match populate {
             Populate::No => None,
             populate => self.entry(&loaded, ttl).map(|entry| (populate, entry)),
         };
         match write {
-            Some((Populate::IfAbsent, (bytes, key_ttl))) => {
+            Some((populate, (bytes, key_ttl))) => {
+                self.populate(key, populate, &bytes, key_ttl, started).await;
+            }
+            // Nothing to cache (no negative caching): let the waiters go.
+            None => {
+                if let Some(token) = lease {
+                    self.release(key, token).await;
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// The leader's look at the cache before loading: how the load may
+    /// write (`Ok`), or the fresh value found (`Err`). A caller that missed
+    /// just as another flight ended finds that flight's value here instead
+    /// of loading again; with leases, so does one whose key another process
+    /// is loading.
+    async fn look<V: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> std::result::Result<Populate, Option<V>> {
+        let seen = if self.leases_on() {
+            self.lease(key).await
+        } else {
+            match self.store.get(key).await {
+                Outcome::Done(None) => Leased::Miss,
+                Outcome::Done(Some(bytes)) => Leased::Value(bytes),
+                Outcome::Skipped | Outcome::Failed(_) => Leased::Unreachable,
+            }
+        };
+        Ok(match seen {
+            Leased::Token(token) => Populate::Lease(token),
+            Leased::Miss => Populate::IfAbsent,
+            Leased::Unreachable => Populate::No,
+            Leased::Value(bytes) => match self.classify::<V>(&bytes, envelope::unix_millis()) {
+                Found::Fresh { value, .. } => return Err(value),
+                Found::Tombstone => Populate::IfAbsent,
+                Found::Stale { .. } | Found::Foreign => Populate::Replace(bytes),
+            },
+        })
+    }
+
+    /// Writes what a load loaded, as `populate` allows: a lease's fill,
+    /// `SET NX`, or `SET IFEQ`.
+    async fn populate(
+        &self,
+        key: &str,
+        populate: Populate,
+        bytes: &[u8],
+        key_ttl: Duration,
+        started: Instant,
+    ) {
+        match populate {
+            Populate::No => {}
+            Populate::Lease(token) => {
+                // The server refuses the fill if the key was written,
+                // deleted or flushed since the lease was given.
+                let filled = self.fill(key, token, bytes, key_ttl).await;
+                if filled == Some(false) {
+                    bump(&self.counters.populate_refused);
+                    bump(&self.counters.fills_refused);
+                    debug!(key, "not cached: the key changed during the load");
+                }
+            }
+            Populate::IfAbsent => {
                 // The fence: a tombstone written after the loader read the
                 // system of record lives fence_ttl, so NX is safe only until
                 // fence_ttl after the loader was called.
@@ -125,10 +202,10 @@ impl<C: Codec> Inner<C> {
                 if left.is_zero() {
                     bump(&self.counters.populate_refused);
                     debug!(key, "not cached: the load outlasted fence_ttl");
-                    return Ok(loaded);
+                    return;
                 }
                 if let Outcome::Done(false) =
-                    self.store.set_if_absent(key, &bytes, key_ttl, left).await
+                    self.store.set_if_absent(key, bytes, key_ttl, left).await
                 {
                     bump(&self.counters.populate_refused);
                     debug!(
@@ -137,19 +214,14 @@ impl<C: Codec> Inner<C> {
                     );
                 }
             }
-            Some((Populate::Replace(seen), (bytes, key_ttl))) => {
-                if let Swap::Conflict = self
-                    .store
-                    .compare_and_set(key, &seen, &bytes, key_ttl)
-                    .await
+            Populate::Replace(seen) => {
+                if let Swap::Conflict = self.store.compare_and_set(key, &seen, bytes, key_ttl).await
                 {
                     bump(&self.counters.populate_refused);
                     debug!(key, "not cached: the key changed during the load");
                 }
             }
-            _ => {}
         }
-        Ok(loaded)
     }
 
     /// Calls `loader`, bounded by `load_timeout`.

@@ -8,6 +8,18 @@
 //!   its own task: a caller that gives up does not cancel it for the others.
 //!   A caller whose miss raced with the end of a flight does not load again:
 //!   the new leader reads the cache once more before calling its loader.
+//! - **One load per fleet (leases).** Against ringcache, that leader takes
+//!   the key's lease on its primary (`RC.LEASE.GET`): across every process,
+//!   one leader loads a missing key while the others poll (2 ms doubling to
+//!   25 ms, never past the lease's remaining time) until its fill lands,
+//!   then return the filled value without loading. A leader whose loader
+//!   fails, or has nothing to cache, releases the lease; one that dies lets
+//!   it expire (`load_timeout` + [`LEASE_MARGIN`]), and a waiter then takes
+//!   it. A waiter waits at most one lease lifetime, then loads itself as
+//!   without leases. Against redis-server the first miss finds no such
+//!   command (logged once) and misses keep to per-process single flight.
+//!   Stale, tombstoned and foreign entries are present keys: no lease, the
+//!   per-process path below.
 //! - **Jitter.** Every TTL is scaled by a random factor in
 //!   `[1 - jitter, 1 + jitter]`, so keys loaded together expire apart.
 //! - **Negative caching.** A loader's `Ok(None)` is cached for
@@ -29,8 +41,16 @@
 //!   Cache errors are never returned: only the loader's.
 //!
 //! # The fence against stale loads
-//! A load started on a miss populates the key with `SET NX`: it never
-//! overwrites anything. A reload of an entry it has seen (early refresh,
+//! With a lease, a load populates the key with `RC.LEASE.FILL`, which the
+//! server accepts only while the lease is live and the key still missing:
+//! every write, delete or expiry of the key, and every flush, ends its
+//! leases before it runs (on the node, MULTI and scripts included, and
+//! state arriving by replication or handoff), so a load that read the
+//! system of record before a [`WriteThrough`] write (or a `DEL` of a
+//! missing key after the write, as writers that invalidate do) is not
+//! cached, however slow it was. Without a lease (redis-server, a full lease
+//! table, a waiter past its bound), a load started on a miss populates the
+//! key with `SET NX`: it never overwrites anything. A reload of an entry it has seen (early refresh,
 //! stale or foreign entry) writes with `SET ... IFEQ <the bytes it saw>`.
 //! So a load that read the system of record before a
 //! [`WriteThrough`] write cannot replace the newer
@@ -54,14 +74,16 @@
 //! - anything when the newer value or tombstone leaves the cache early
 //!   (evicted under `maxmemory`, deleted by hand) while a slow load runs;
 //! - order between two writers of one key (the last `SET` to land wins);
-//! - cross-process single flight: each process loads a cold key once.
+//! - cross-process single flight without leases (redis-server): each
+//!   process then loads a cold key once; with leases, a lost lease (its
+//!   node failed over) or an expired one lets a second process load.
 //!
 //! `fresh_until` is compared with this machine's clock: writers' and
 //! readers' clocks should agree to well under the TTLs.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,12 +100,13 @@ use crate::single_flight::{Claims, Join, SingleFlight};
 use crate::write_through::{CacheUpdate, WriteThrough, WriteThroughConfig};
 
 mod config;
+mod lease;
 mod load;
 
 pub(crate) use config::{check_shared, config_error};
 pub use config::{
     CacheAsideConfig, CacheAsideStats, LoadError, DEFAULT_FENCE_TTL, DEFAULT_JITTER,
-    DEFAULT_LOAD_TIMEOUT, DEFAULT_NEGATIVE_TTL, DEFAULT_REFRESH_AHEAD,
+    DEFAULT_LOAD_TIMEOUT, DEFAULT_NEGATIVE_TTL, DEFAULT_REFRESH_AHEAD, LEASE_MARGIN,
 };
 use load::Found;
 
@@ -96,6 +119,9 @@ struct Counters {
     load_errors: AtomicU64,
     coalesced: AtomicU64,
     populate_refused: AtomicU64,
+    leased_loads: AtomicU64,
+    lease_waits: AtomicU64,
+    fills_refused: AtomicU64,
     stale_served: AtomicU64,
     early_refreshes: AtomicU64,
     refresh_conflicts: AtomicU64,
@@ -152,6 +178,8 @@ struct Inner<C: Codec> {
     loads: SingleFlight,
     refreshes: Claims,
     counters: Counters,
+    /// Whether the server has leases (`lease.rs`): unknown, yes, no.
+    lease_support: AtomicU8,
 }
 
 impl<C: Codec> CacheAside<C> {
@@ -186,6 +214,7 @@ impl<C: Codec> CacheAside<C> {
                 loads: SingleFlight::default(),
                 refreshes: Claims::default(),
                 counters: Counters::default(),
+                lease_support: AtomicU8::new(lease::LEASES_UNKNOWN),
             }),
         })
     }
@@ -368,6 +397,9 @@ impl<C: Codec> CacheAside<C> {
             load_errors: get(&c.load_errors),
             coalesced: get(&c.coalesced),
             populate_refused: get(&c.populate_refused),
+            leased_loads: get(&c.leased_loads),
+            lease_waits: get(&c.lease_waits),
+            fills_refused: get(&c.fills_refused),
             stale_served: get(&c.stale_served),
             early_refreshes: get(&c.early_refreshes),
             refresh_conflicts: get(&c.refresh_conflicts),

@@ -369,7 +369,8 @@ async fn pull(cluster: &Cluster, node: &NodeState, job: &Job) {
         };
         for snapshot in entries {
             // One refused entry (counted and logged there) does not stop
-            // the others.
+            // the others. A lease taken here during the import ends first.
+            node.leases.invalidate(&snapshot.key);
             let _ = cluster.apply_from_peer(&node.store, snapshot, job.addr);
             keys += 1;
         }

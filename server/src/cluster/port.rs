@@ -283,6 +283,9 @@ impl Link {
         };
         let peer = ctx.session.handle.peer;
         let key = snapshot.key.clone();
+        // Before the key changes, as for a command's write: a fill on this
+        // node cannot land after the state it would hide.
+        ctx.node.leases.invalidate(&key);
         match self.cluster.apply_from_peer(ctx.store, snapshot, peer) {
             Ok(applied) => {
                 // A replica serves tracked reads too (READONLY): the

@@ -1,8 +1,9 @@
 //! What running a command changes besides its reply, on this node: the
 //! clients blocked on the keys it wrote are woken, their WATCHers marked,
 //! and the tracking clients that read them told (`crate::tracking`); and
-//! the keys a tracking client reads are remembered. Each step costs one
-//! atomic load while nobody blocks, watches or tracks.
+//! the keys a tracking client reads are remembered; before a write runs,
+//! the leases of its keys end. Each step costs one atomic load while
+//! nobody blocks, watches, tracks or holds a lease.
 
 use super::spec::{Categories, CommandSpec, Flags};
 use super::{lookup, Ctx, Outcome, Session};
@@ -123,6 +124,34 @@ fn invalidate_written(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, outcome
         }
         Outcome::Flushed => node.tracking.flush(&node.clients),
         Outcome::Unchanged | Outcome::Failed | Outcome::Transaction => {}
+    }
+}
+
+/// Before a command runs: ends the leases of the keys a write names
+/// (`crate::leases`), then remembers a tracking client's reads (see
+/// [`remember_reads`]; its answer). Ending them before the write, not
+/// after, closes the race with a fill: the fill either lands first and is
+/// overwritten, or comes after and is refused. A write without keys
+/// (FLUSHALL, FLUSHDB, SWAPDB) ends every lease. One atomic load while no
+/// lease is outstanding.
+pub(super) fn before(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>) -> bool {
+    if ctx.node.leases.any() && !spec.flags.has(Flags::LEASES) {
+        end_leases(ctx.node, spec, args);
+    }
+    remember_reads(ctx, spec, args)
+}
+
+fn end_leases(node: &NodeState, spec: &CommandSpec, args: Args<'_>) {
+    let spec = effective_spec(spec, args);
+    if !spec.flags.has(Flags::WRITE) {
+        return;
+    }
+    let positions = spec.keys.positions(args);
+    if positions.is_empty() {
+        node.leases.clear();
+    }
+    for key in positions.into_iter().filter_map(|p| args.try_get(p)) {
+        node.leases.invalidate(key);
     }
 }
 

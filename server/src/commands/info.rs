@@ -242,12 +242,14 @@ fn stats_section(node: &NodeState, out: &mut String) {
         ServerStats::get(&s.command_panics),
     );
     // lazyfree_inline_objects is ours: values the full lazyfree queue sent
-    // back to be freed inline.
+    // back to be freed inline; so is leases_outstanding: RC.LEASE.GET's
+    // leases not yet filled, released, ended or reclaimed.
     let _ = write!(
         out,
-        "lazyfreed_objects:{}\r\nlazyfree_inline_objects:{}\r\n",
+        "lazyfreed_objects:{}\r\nlazyfree_inline_objects:{}\r\nleases_outstanding:{}\r\n",
         node.store.lazyfreed(),
-        node.store.lazyfree_inline()
+        node.store.lazyfree_inline(),
+        node.leases.count()
     );
 }
 

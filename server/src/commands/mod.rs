@@ -7,10 +7,9 @@
 //! A handler writes its reply through [`Ctx::reply`] and returns an
 //! [`Outcome`]: what it changed, so replication and statistics never read
 //! reply bytes; it raises its keyspace events as it runs (`events.rs`,
-//! `Ctx::notify`). A bad argument gets an error
-//! reply ([`Ctx::fail`]) and the connection stays open. The cluster's own
-//! commands reach the cluster layer through [`ClusterPort`], which that
-//! layer implements: this module does not depend on it.
+//! `Ctx::notify`). A bad argument gets an error reply ([`Ctx::fail`]) and
+//! the connection stays open. The cluster's own commands reach the cluster
+//! layer through [`ClusterPort`], which it implements: no dependency here.
 
 mod acl;
 pub mod acl_sync;
@@ -38,6 +37,7 @@ mod keyless;
 mod keys;
 mod latency;
 mod lcs;
+mod leases;
 mod lists;
 mod lists_blocking;
 mod lists_multi;
@@ -476,7 +476,7 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
             return ctx.fail(busy);
         }
     };
-    let tracked = effects::remember_reads(ctx, spec, args);
+    let tracked = effects::before(ctx, spec, args);
     let events_on = node.events.classes() != Classes::NONE;
     if events_on {
         events::before(ctx, spec, args);

@@ -71,6 +71,10 @@ impl Flags {
     /// Runs with no key at all (EVAL, FCALL with `numkeys` 0): COMMAND
     /// GETKEYS answers an empty list rather than an error.
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 21);
+    /// Takes, fills or ends a key's lease (`RC.LEASE.*`) and checks the
+    /// lease table itself: a write that does not end its key's leases
+    /// before it runs. Internal: COMMAND INFO does not list it.
+    pub const LEASES: Flags = Flags(1 << 22);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {

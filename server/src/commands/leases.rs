@@ -1,0 +1,124 @@
+//! The lease commands (`RC.LEASE.GET`, `RC.LEASE.FILL`,
+//! `RC.LEASE.RELEASE`) over the node's lease table (`crate::leases`): one
+//! caller per missing key loads it, the others wait for its fill, and a
+//! fill after a newer write or delete of the key is refused.
+//!
+//! Replies, chosen so that RESP2 and RESP3 clients tell them apart without
+//! a schema: `RC.LEASE.GET` answers the value (a bulk string) when the key
+//! holds one; on a miss an integer, the caller's lease token; `-LEASEWAIT
+//! <ms>` while another caller's lease has that many milliseconds left; and
+//! a nil when the lease table is full (load without a lease). Waiting is
+//! the client's: it asks again after a short pause.
+
+use super::args::{invalid_expire, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
+use super::expiry_args::{positive_expiry, stored, ExpireUnit};
+use super::spec::flag_sets::{WF, WMF};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
+use super::{Ctx, Outcome};
+use crate::leases::Grant;
+use crate::notify::Classes as N;
+use crate::protocol::Args;
+use crate::store::ValueRef;
+
+const S: C = C::STRING;
+/// Takes or ends a lease: fenced by the lease table itself, not by the
+/// pipeline's invalidation before writes.
+const LEASE: F = WF.with(F::LEASES);
+/// A fill: may grow memory.
+const FILL: F = WMF.with(F::LEASES);
+
+/// This family's section of the command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Cmd] = &[
+    Cmd::new("rc.lease.get", lease_get, 3, LEASE, "string", "Returns the string value of a key, or on a miss a lease to fill it (one caller per key; the others are told to wait).").keys(KeySpec::ONE).acl(S),
+    Cmd::new("rc.lease.fill", lease_fill, -4, FILL, "string", "Sets a missing key with the token of its lease, unless the key was written, deleted or flushed since the lease was given.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("rc.lease.release", lease_release, 3, LEASE, "string", "Gives a lease back unfilled (the loader failed), so another caller may take it at once.").keys(KeySpec::ONE).acl(S),
+];
+
+/// RC.LEASE.GET key ttl-ms
+pub fn lease_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let key = args.get(1);
+    let ttl = match parse_i64(args.get(2)) {
+        Some(ttl) if ttl > 0 => ttl as u64,
+        Some(_) => return ctx.fail(&invalid_expire("rc.lease.get")),
+        None => return ctx.fail(NOT_INTEGER),
+    };
+    let db = ctx.store.db();
+    let mut lock = ctx.store.lock(key);
+    match lock.read(key).map(|i| lock.shard.value(i)) {
+        Some(ValueRef::Str(value)) => {
+            ctx.reply.bulk(value);
+            return Outcome::Unchanged;
+        }
+        Some(_) => return ctx.fail(WRONGTYPE),
+        None => {}
+    }
+    // Under the shard lock: no write of the key comes between the miss
+    // and the grant.
+    let grant = ctx.node.leases.acquire(db, key, ttl, lock.now);
+    drop(lock);
+    match grant {
+        Grant::Token(token) => ctx.reply.int(token as i64),
+        Grant::Wait(ms) => return ctx.fail(&format!("LEASEWAIT {ms}")),
+        Grant::Full => ctx.reply.null(),
+    }
+    Outcome::Unchanged
+}
+
+/// RC.LEASE.FILL key token value [EX s | PX ms | EXAT t | PXAT t]
+pub fn lease_fill(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let (key, value) = (args.get(1), args.get(3));
+    let expiry = match args.len() {
+        4 => None,
+        6 => match ExpireUnit::from_option(args.get(4)) {
+            Some(unit) => Some((unit, args.get(5))),
+            None => return ctx.fail(SYNTAX),
+        },
+        _ => return ctx.fail(SYNTAX),
+    };
+    let Some(token) = parse_i64(args.get(2)) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    let db = ctx.store.db();
+    let mut lock = ctx.store.lock(key);
+    let expire_at = match expiry {
+        Some((unit, amount)) => match positive_expiry(unit, amount, lock.now, "rc.lease.fill") {
+            Ok(at) => Some(stored(at)),
+            Err(e) => return ctx.fail(&e),
+        },
+        None => None,
+    };
+    let live = token > 0 && ctx.node.leases.take(db, key, token as u64, lock.now);
+    // Only a missing key is filled: a write since the grant ended the
+    // lease, and a key created meanwhile is newer than the loader's read.
+    if !live || lock.peek(key).is_some() {
+        ctx.reply.int(0);
+        return Outcome::Unchanged;
+    }
+    if expire_at.is_some_and(|at| at <= lock.now) {
+        // EXAT/PXAT in the past: written and expired at once, as SET.
+        lock.remove(key);
+    } else {
+        lock.put_string(key, value, expire_at);
+    }
+    drop(lock);
+    ctx.reply.int(1);
+    ctx.notify(N::STRING, "set", key);
+    if expire_at.is_some() {
+        ctx.notify(N::GENERIC, "expire", key);
+    }
+    Outcome::Wrote
+}
+
+/// RC.LEASE.RELEASE key token
+pub fn lease_release(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
+    let key = args.get(1);
+    let Some(token) = parse_i64(args.get(2)) else {
+        return ctx.fail(NOT_INTEGER);
+    };
+    let db = ctx.store.db();
+    let now = ctx.store.now();
+    let released = token > 0 && ctx.node.leases.take(db, key, token as u64, now);
+    ctx.reply.int(i64::from(released));
+    Outcome::Unchanged
+}
