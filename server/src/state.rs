@@ -97,6 +97,23 @@ pub struct NodeState {
     pub tls: Arc<crate::tls::TlsState>,
 }
 
+/// The users `config` names (aclfile or `user` lines) and the default
+/// user's `requirepass`.
+fn initial_acl(config: &Config) -> Acl {
+    let acl = Acl::new();
+    // The binary read them before it bound its port; a file changed since
+    // is reported and the node starts with the default user only.
+    match crate::acl::initial_users(config) {
+        Ok(users) if !users.is_empty() => acl.replace(users),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "ACL users not loaded"),
+    }
+    if let Some(password) = config.requirepass.as_deref() {
+        acl.set_requirepass(Some(password));
+    }
+    acl
+}
+
 impl NodeState {
     /// State for a node with `config`, on the system clock.
     pub fn new(config: Config) -> Arc<NodeState> {
@@ -141,17 +158,7 @@ impl NodeState {
         ));
         store.on_removal(events.clone());
         store.report_misses(config.notify_keyspace_events.has(Classes::KEY_MISS));
-        let acl = Acl::new();
-        // The binary read them before it bound its port; a file changed
-        // since is reported and the node starts with the default user only.
-        match crate::acl::initial_users(&config) {
-            Ok(users) if !users.is_empty() => acl.replace(users),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "ACL users not loaded"),
-        }
-        if let Some(password) = config.requirepass.as_deref() {
-            acl.set_requirepass(Some(password));
-        }
+        let acl = initial_acl(&config);
         Arc::new(NodeState {
             acl,
             store,
