@@ -38,9 +38,6 @@ for _ in range(count):
 EOF
 }
 
-# cpu_ticks NAME: the server's user + system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$(server_pid "$1")/stat"; }
-
 # bench NAME PORT: "SET_RPS GET_RPS CPU_US_PER_REQUEST" (the server's CPU
 # time over both tests' requests, less sensitive to a busy machine than
 # the rates).
@@ -50,7 +47,7 @@ bench() {
   rates=$(timeout 300 redis-benchmark -p "$2" -t set,get -n "$N" -P "$P" -q --csv \
     | awk -F'","' '{ gsub(/"/, "", $1); gsub(/"/, "", $2) } $1 == "SET" { s = $2 } $1 == "GET" { g = $2 } END { print s, g }')
   after=$(cpu_ticks "$1")
-  echo "$rates $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.3f", t / hz * 1e6 / (2 * n) }')"
+  echo "$rates $(us_per_request $((after - before)) $((2 * N)))"
 }
 
 echo "redis-benchmark -t set,get -n $N -P $P, $ROUNDS rounds, alternating; $OUTSTANDING leases held in 'held'"

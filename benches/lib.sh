@@ -21,6 +21,8 @@
 #                               (both wait until PING answers, log to
 #                               $WORK/NAME.log, and fail if it never does)
 #   server_pid NAME             the server's pid
+#   cpu_ticks NAME              its user + system CPU time so far, in ticks
+#   us_per_request TICKS N      those ticks spread over N requests, in µs
 #   track_pid PID               another process to kill on exit
 #   stop NAME / stop_all        SIGTERM, then SIGKILL after 5 s
 #   resp PORT ARG...            one command, its reply printed (no redis-cli)
@@ -87,6 +89,12 @@ trap 'exit 130' INT TERM
 track_pid() { TRACKED_PIDS+=("$1"); }
 
 server_pid() { echo "${SERVER_PIDS[$1]}"; }
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$(server_pid "$1")/stat"; }
+
+us_per_request() {
+  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }'
+}
 
 # answers_ping PORT: true when a server answers PING there (bash's /dev/tcp).
 answers_ping() {

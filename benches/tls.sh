@@ -12,8 +12,9 @@
 # RC_PORT (17479), RS_PORT (17480), the TLS ports are those + 2, BIN,
 # SKIP_BUILD=1.
 #
-# Prints one line per run (requests/s and p99 in ms) and the median
-# throughput ratios (ringcache / redis).
+# Prints one line per run (requests/s, p99 in ms, the server's CPU time per
+# request in µs) and the median ratios (ringcache / redis) of throughput
+# and of CPU per request.
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
@@ -48,26 +49,35 @@ TLS_FILES=(--tls-cert-file "$CERTS/server.crt" --tls-key-file "$CERTS/server.key
 start_ringcache ringcache "$RC_PORT" --tls-port "$RC_TLS" "${TLS_FILES[@]}"
 start_redis redis "$RS_PORT" --tls-port "$RS_TLS" "${TLS_FILES[@]}"
 
-# run TLS_PORT TEST PIPELINE -> "requests/s p99_ms"
+# run NAME TLS_PORT TEST PIPELINE -> "requests/s p99_ms server_cpu_us_per_request"
+# (the server's CPU time: at pipeline 1 the single-threaded redis-benchmark
+# bounds the rate, and the CPU each server spends tells them apart)
 run() {
-  redis-benchmark -h 127.0.0.1 -p "$1" --tls --cacert "$CERTS/ca.crt" \
+  local before after rates
+  before=$(cpu_ticks "$1")
+  rates=$(redis-benchmark -h 127.0.0.1 -p "$2" --tls --cacert "$CERTS/ca.crt" \
     --cert "$CERTS/client.crt" --key "$CERTS/client.key" \
-    -t "$2" -P "$3" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -d "$SIZE" --csv -q \
-    | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); gsub(/"/, "", $7); print $2, $7; exit }'
+    -t "$3" -P "$4" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -d "$SIZE" --csv -q \
+    | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); gsub(/"/, "", $7); print $2, $7; exit }')
+  after=$(cpu_ticks "$1")
+  echo "$rates $(us_per_request $((after - before)) "$REQUESTS")"
 }
 
 echo "redis-benchmark --tls (mutual) -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $SIZE, $ROUNDS rounds, alternating"
-printf '%-5s %-3s %12s %8s %12s %8s %7s\n' test P ringcache p99ms redis p99ms ratio
+printf '%-5s %-3s %12s %8s %7s %12s %8s %7s %7s\n' test P ringcache p99ms cpu_us redis p99ms cpu_us ratio
 for test in set get; do
   for pipeline in 1 16; do
-    ratios=()
+    ratios=() cpu_ratios=()
     for _ in $(seq 1 "$ROUNDS"); do
-      read -r rc rc_p99 < <(run "$RC_TLS" "$test" "$pipeline")
-      read -r rs rs_p99 < <(run "$RS_TLS" "$test" "$pipeline")
+      read -r rc rc_p99 rc_cpu < <(run ringcache "$RC_TLS" "$test" "$pipeline")
+      read -r rs rs_p99 rs_cpu < <(run redis "$RS_TLS" "$test" "$pipeline")
       ratio=$(awk -v a="$rc" -v b="$rs" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')
-      printf '%-5s %-3s %12s %8s %12s %8s %7s\n' "$test" "$pipeline" "$rc" "$rc_p99" "$rs" "$rs_p99" "$ratio"
+      printf '%-5s %-3s %12s %8s %7s %12s %8s %7s %7s\n' "$test" "$pipeline" "$rc" "$rc_p99" "$rc_cpu" \
+        "$rs" "$rs_p99" "$rs_cpu" "$ratio"
       ratios+=("$ratio")
+      cpu_ratios+=("$(awk -v a="$rc_cpu" -v b="$rs_cpu" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')")
     done
-    printf 'median ratio %s P%s: %s\n' "$test" "$pipeline" "$(printf '%s\n' "${ratios[@]}" | median)"
+    printf 'median ratio %s P%s: throughput %s, server CPU per request %s\n' "$test" "$pipeline" \
+      "$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%s\n' "${cpu_ratios[@]}" | median)"
   done
 done
