@@ -137,14 +137,23 @@ fn zadd_flags(args: Args<'_>) -> Result<(AddFlags, usize), &'static str> {
     let mut f = AddFlags::default();
     let mut i = 2;
     while let Some(arg) = args.try_get(i) {
-        let flag = match arg.to_ascii_lowercase().as_slice() {
-            b"nx" => &mut f.nx,
-            b"xx" => &mut f.xx,
-            b"gt" => &mut f.gt,
-            b"lt" => &mut f.lt,
-            b"ch" => &mut f.ch,
-            b"incr" => &mut f.incr,
-            _ => break,
+        // Compared in place: a score (the common next argument) costs no
+        // allocation.
+        let is = |name: &[u8]| arg.eq_ignore_ascii_case(name);
+        let flag = if is(b"nx") {
+            &mut f.nx
+        } else if is(b"xx") {
+            &mut f.xx
+        } else if is(b"gt") {
+            &mut f.gt
+        } else if is(b"lt") {
+            &mut f.lt
+        } else if is(b"ch") {
+            &mut f.ch
+        } else if is(b"incr") {
+            &mut f.incr
+        } else {
+            break;
         };
         *flag = true;
         i += 1;
