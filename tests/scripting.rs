@@ -551,6 +551,26 @@ fn scripts_answer_as_redis_does() {
     assert_same_replies(&mut ours, &mut theirs, SESSIONS[2]);
 }
 
+#[test]
+fn a_script_sees_the_clock_stopped_at_its_start_as_redis() {
+    let test = "a_script_sees_the_clock_stopped_at_its_start_as_redis";
+    let Some(redis) = RedisServer::start_or_skip(test) else {
+        return;
+    };
+    let node = TestServer::start();
+    // The key's 1 ms passes while the script waits 5 ms of TIME: it still
+    // exists inside the script (Redis 7 stops the clock for a script), and
+    // is gone after it.
+    let script = "redis.call('SET', KEYS[1], 'v', 'PX', 1) \
+        local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
+        repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] > start + 5000 \
+        return redis.call('EXISTS', KEYS[1])";
+    let session: &[&[&str]] = &[&["EVAL", script, "1", "k"], &["EXISTS", "k"]];
+    let (mut ours, mut theirs) = (node.raw(), redis.raw());
+    assert_same_replies(&mut ours, &mut theirs, session);
+    assert_eq!(ours.roundtrip(&["EVAL", script, "1", "k2"]), b":1\r\n");
+}
+
 /// A key of hash tag `tag` whose slot node `owner` is primary of.
 fn key_owned_by(cluster: &common::cluster::TestCluster, owner: usize, tag: &str) -> String {
     (0..10_000)

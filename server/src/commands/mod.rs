@@ -69,7 +69,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -80,7 +80,7 @@ use crate::protocol::reply::c_string;
 use crate::protocol::{Args, Reply};
 use crate::state::NodeState;
 use crate::stats::ServerStats;
-use crate::store::{unix_ms, CollectionType, SlotSet, Store, WrongType};
+use crate::store::{unix_ms, CollectionType, CommandTime, SlotSet, Store, WrongType};
 
 pub use cluster_port::{Asked, ClusterPort, KeylessRing, RingNode};
 pub use clustering::{ClusterOp, DISABLED};
@@ -485,9 +485,9 @@ pub fn run(ctx: &mut Ctx<'_>, index: usize, spec: &CommandSpec, args: Args<'_>) 
     if first {
         show_to_monitors(ctx, spec, args, true);
     }
-    let started = Instant::now();
+    let time = CommandTime::start();
     let outcome = call_handler(ctx, spec, args);
-    let elapsed = started.elapsed();
+    let elapsed = time.elapsed();
     if events_on {
         events::defaults(ctx, spec, args, outcome);
     }

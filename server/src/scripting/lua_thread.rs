@@ -89,7 +89,9 @@ fn serve(queue: &mpsc::Receiver<Job>) {
         match job {
             Job::Held(work) => run(work),
             Job::Alone(mut attempt) => {
-                while !catch_unwind(AssertUnwindSafe(|| attempt(GATE_WAIT))).unwrap_or(true) {
+                while !timed(|| catch_unwind(AssertUnwindSafe(|| attempt(GATE_WAIT))))
+                    .unwrap_or(true)
+                {
                     while let Ok(next) = queue.try_recv() {
                         match next {
                             Job::Held(work) => run(work),
@@ -105,5 +107,12 @@ fn serve(queue: &mpsc::Receiver<Job>) {
 /// Runs work; a panic costs that work only (its sender sees its reply
 /// channel closed).
 fn run(work: Box<dyn FnOnce() + Send>) {
-    let _ = catch_unwind(AssertUnwindSafe(work));
+    let _ = timed(|| catch_unwind(AssertUnwindSafe(work)));
+}
+
+/// Runs `f` with the store's clock stopped at its start, as Redis runs a
+/// script: no key expires between two of its calls.
+fn timed<R>(f: impl FnOnce() -> R) -> R {
+    let _time = crate::store::CommandTime::start();
+    f()
 }

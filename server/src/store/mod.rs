@@ -48,7 +48,7 @@ use crossbeam_utils::CachePadded;
 use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, MutexGuard};
 
-pub use clock::{unix_ms, unix_us, Clock};
+pub use clock::{unix_ms, unix_us, Clock, CommandTime};
 pub use collection::{Collection, CollectionType};
 pub use encoding::EncodingLimits;
 pub use entry::{Entry, Kind};
