@@ -4,11 +4,13 @@
 //!
 //! Nodes live in a slab and link to each other by index (no `unsafe`);
 //! the hash index stores node indexes only and hashes the member bytes the
-//! node holds, so each member is kept once. A link carries the score of
-//! the node it leads to: a search step compares it without reaching that
-//! node (whose upper links are in a block of their own), so a step costs
-//! one cache miss where it would cost two; only a tie in score reads the
-//! node's member.
+//! node holds, so each member is kept once. A node's upper links (three
+//! nodes in four have none) live in one shared array, `uppers`, at an
+//! offset the node keeps. A link carries the score of the node it leads
+//! to and where that node's upper links are: a search step above level 0
+//! reads one place in `uppers` and never the node itself, so it costs one
+//! cache miss where reading the node first would cost two; only a tie in
+//! score reads the node's member.
 
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
@@ -33,12 +35,16 @@ struct Link {
     span: u32,
     /// The score of node `next` (meaningless at the end of a level).
     score: f64,
+    /// Where node `next`'s upper links start in `uppers` (`NIL` if it has
+    /// none, or at the end of a level).
+    up: u32,
 }
 
 const END: Link = Link {
     next: NIL,
     span: 0,
     score: 0.0,
+    up: NIL,
 };
 
 /// A member, its score and its links.
@@ -50,14 +56,15 @@ struct Node {
     back: u32,
     /// Level 0, which every node has.
     low: Link,
-    /// Levels 1 and up: three nodes in four have none, so they live in a
-    /// separate block that most nodes never allocate.
-    high: Option<Box<[Link]>>,
+    /// Where levels 1 and up start in `uppers` (`NIL`: level 0 only).
+    up: u32,
+    /// Its number of levels.
+    levels: u8,
 }
 
 impl Node {
     fn levels(&self) -> usize {
-        1 + self.high.as_ref().map_or(0, |h| h.len())
+        usize::from(self.levels)
     }
 }
 
@@ -68,10 +75,14 @@ pub(super) struct SkipList {
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
     head: [Link; MAX_LEVEL],
+    /// Every node's upper links, a run of `levels - 1` per node.
+    uppers: Vec<Link>,
+    /// Runs of `uppers` given back, by length, for nodes of that height.
+    free_runs: [Vec<u32>; MAX_LEVEL],
     tail: u32,
     /// Levels in use (at least 1).
     level: usize,
-    /// Allocator bytes of the members and the high-level blocks.
+    /// Allocator bytes of the members.
     outside: usize,
 }
 
@@ -82,6 +93,8 @@ impl Default for SkipList {
             index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             head: [END; MAX_LEVEL],
+            uppers: Vec::new(),
+            free_runs: std::array::from_fn(|_| Vec::new()),
             tail: NIL,
             level: 1,
             outside: 0,
@@ -98,13 +111,8 @@ fn random_level() -> usize {
     level
 }
 
-fn node_outside(member_len: usize, levels: usize) -> usize {
-    let high = if levels > 1 {
-        alloc_size((levels - 1) * std::mem::size_of::<Link>())
-    } else {
-        0
-    };
-    alloc_size(member_len) + high
+fn node_outside(member_len: usize) -> usize {
+    alloc_size(member_len)
 }
 
 impl SkipList {
@@ -128,7 +136,18 @@ impl SkipList {
         } else {
             alloc_size(buckets * (std::mem::size_of::<u32>() + 1) + 16)
         };
-        alloc_size(std::mem::size_of::<Self>()) + alloc_size(slots) + index + self.outside
+        let uppers = alloc_size(self.uppers.capacity() * std::mem::size_of::<Link>());
+        let free: usize = self
+            .free_runs
+            .iter()
+            .map(|runs| alloc_size(runs.capacity() * std::mem::size_of::<u32>()))
+            .sum();
+        alloc_size(std::mem::size_of::<Self>())
+            + alloc_size(slots)
+            + index
+            + uppers
+            + free
+            + self.outside
     }
 
     fn hash(&self, member: &[u8]) -> u64 {
@@ -146,7 +165,8 @@ impl SkipList {
         let node = self.node(at);
         match level {
             0 => node.low,
-            _ => node.high.as_ref().map_or(END, |h| h[level - 1]),
+            _ if level < node.levels() => self.uppers[(node.up as usize) + level - 1],
+            _ => END,
         }
     }
 
@@ -155,11 +175,10 @@ impl SkipList {
             return &mut self.head[level];
         }
         let node = &mut self.nodes[at as usize];
-        match (level, node.high.as_mut()) {
-            (0, _) => &mut node.low,
-            (_, Some(high)) => &mut high[level - 1],
+        match level {
+            0 => &mut node.low,
             // Callers only walk levels a node has.
-            (_, None) => unreachable!("a link above the node's height"),
+            _ => &mut self.uppers[(node.up as usize) + level - 1],
         }
     }
 
@@ -194,16 +213,22 @@ impl SkipList {
     fn path(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
-        let mut x = HEAD;
+        let (mut x, mut x_up) = (HEAD, NIL);
         for i in (0..self.level).rev() {
             rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
             loop {
-                let link = self.link(x, i);
+                // Above level 0, x's link is read from `uppers` at the
+                // offset the link into x carried: the node is not touched.
+                let link = match (x, i) {
+                    (HEAD, _) => self.head[i],
+                    (_, 0) => self.node(x).low,
+                    _ => self.uppers[(x_up as usize) + i - 1],
+                };
                 if link.next == NIL || !self.precedes(link, score, member) {
                     break;
                 }
                 rank[i] += link.span;
-                x = link.next;
+                (x, x_up) = (link.next, link.up);
             }
             update[i] = x;
         }
@@ -213,7 +238,7 @@ impl SkipList {
     /// Links node `id` (in the slab, not linked yet) in at its order, with
     /// `levels` levels (its links' count).
     fn link_in(&mut self, id: u32, levels: usize) {
-        let score = self.node(id).score;
+        let (score, up) = (self.node(id).score, self.node(id).up);
         let (mut update, mut rank) = {
             let node = self.node(id);
             self.path(node.score, &node.member)
@@ -231,14 +256,14 @@ impl SkipList {
             let before = self.link(update[i], i);
             let crossed = rank[0] - rank[i];
             *self.link_mut(id, i) = Link {
-                next: before.next,
                 span: before.span - crossed,
-                score: before.score,
+                ..before
             };
             *self.link_mut(update[i], i) = Link {
                 next: id,
                 span: crossed + 1,
                 score,
+                up,
             };
         }
         for (i, &at) in update.iter().enumerate().take(self.level).skip(levels) {
@@ -260,9 +285,8 @@ impl SkipList {
             if before.next == id {
                 let own = self.link(id, i);
                 *self.link_mut(at, i) = Link {
-                    next: own.next,
                     span: before.span + own.span - 1,
-                    score: own.score,
+                    ..own
                 };
             } else {
                 self.link_mut(at, i).span -= 1;
@@ -289,7 +313,7 @@ impl SkipList {
             let (update, _) = self.path(node.score, &node.member);
             self.unlink(id, &update);
             self.nodes[id as usize].score = score;
-            // Linked again with its old height, so its high block stays.
+            // Linked again with its old height, so its upper links stay.
             self.link_in(id, levels);
             return false;
         }
@@ -299,9 +323,11 @@ impl SkipList {
             score,
             back: NIL,
             low: END,
-            high: (levels > 1).then(|| vec![END; levels - 1].into_boxed_slice()),
+            up: self.take_run(levels - 1),
+            // At most MAX_LEVEL (32).
+            levels: levels as u8,
         };
-        self.outside += node_outside(member.len(), levels);
+        self.outside += node_outside(member.len());
         // Node indexes fit 32 bits: four billion members would take
         // hundreds of GiB before the slab got there.
         let id = self.nodes.insert(node) as u32;
@@ -329,8 +355,27 @@ impl SkipList {
             entry.remove();
         }
         let node = self.nodes.remove(id as usize);
-        self.outside -= node_outside(node.member.len(), node.levels());
+        self.outside -= node_outside(node.member.len());
+        if node.levels() > 1 {
+            self.free_runs[node.levels() - 1].push(node.up);
+        }
         (node.member, node.score)
+    }
+
+    /// A run of `len` upper links (ended), reused if one of that length
+    /// was given back; `NIL` for none.
+    fn take_run(&mut self, len: usize) -> u32 {
+        if len == 0 {
+            return NIL;
+        }
+        if let Some(at) = self.free_runs[len].pop() {
+            self.uppers[at as usize..at as usize + len].fill(END);
+            return at;
+        }
+        // Offsets fit 32 bits: the array would take hundreds of GiB first.
+        let at = self.uppers.len() as u32;
+        self.uppers.resize(self.uppers.len() + len, END);
+        at
     }
 
     /// The number of leading members for which `below(score, member)`
@@ -472,8 +517,23 @@ impl SkipList {
                 x = link.next;
                 assert_eq!(self.at_rank(rank - 1), x, "level {i}");
                 assert_eq!(link.score.to_bits(), self.node(x).score.to_bits());
+                assert_eq!(link.up, self.node(x).up, "level {i}: where x's links are");
             }
         }
+        // Every run of upper links is one node's or given back, once.
+        let mut owners = vec![0u8; self.uppers.len()];
+        let runs = self.nodes.iter().map(|(_, n)| (n.up, n.levels() - 1));
+        let freed =
+            (1..MAX_LEVEL).flat_map(|len| self.free_runs[len].iter().map(move |&at| (at, len)));
+        for (at, len) in runs.chain(freed).filter(|&(_, len)| len > 0) {
+            for owner in &mut owners[at as usize..at as usize + len] {
+                *owner += 1;
+            }
+        }
+        assert!(
+            owners.iter().all(|&n| n == 1),
+            "uppers runs overlap or leak"
+        );
     }
 }
 
