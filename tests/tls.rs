@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
 
-use common::certs::{redis_tls, Identity, TestCa};
+use common::certs::{redis_tls, tls_only_flags, Identity, TestCa};
 use common::errors::config_set_failed;
 use common::redis_server::free_port;
 use common::{err, q, TestNode, TestServer, DEADLINE};
@@ -327,16 +327,9 @@ fn a_node_with_only_a_tls_port_serves_tls_only() {
     let ca = TestCa::new("ringcache test CA");
     let server = ca.issue("node");
     let port = free_port().to_string();
-    let node = TestNode::start(&[
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        server.cert.path(),
-        "--tls-key-file",
-        server.key.path(),
-        "--tls-auth-clients",
-        "no",
-    ]);
+    let mut flags = tls_only_flags(&port, &server);
+    flags.extend(["--tls-auth-clients", "no"]);
+    let node = TestNode::start(&flags);
     let addr = node.tls_addr.expect("a TLS-only node");
     let mut conn = redis_tls(addr, &ca, None)
         .get_connection()
@@ -408,16 +401,9 @@ fn refused_handshakes_are_logged_with_their_reason() {
     let ca = TestCa::new("ringcache test CA");
     let server = ca.issue("node");
     let port = free_port().to_string();
-    let mut node = TestNode::start(&[
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        server.cert.path(),
-        "--tls-key-file",
-        server.key.path(),
-        "--tls-ca-cert-file",
-        ca.cert.path(),
-    ]);
+    let mut flags = tls_only_flags(&port, &server);
+    flags.extend(["--tls-ca-cert-file", ca.cert.path()]);
+    let mut node = TestNode::start(&flags);
     let addr = node.tls_addr.expect("a TLS-only node");
     assert!(ping(addr, client_config(&ca, None)).is_err());
     let line = node

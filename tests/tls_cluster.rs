@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::certs::{redis_tls, Identity, TestCa};
+use common::certs::{redis_tls, tls_only_flags, Identity, TestCa};
 use common::cluster::{gossip_seed, ring_agreed, start_cluster_node, CONVERGE_DEADLINE};
 use common::process::TempFile;
 use common::redis_server::free_port;
@@ -24,24 +24,16 @@ fn start_node(
     secret: &TempFile,
 ) -> TestNode {
     let port = free_port().to_string();
-    start_cluster_node(
-        &format!("tls-node-{index}"),
-        seed,
-        &[
-            "--cluster-secret-file",
-            secret.path(),
-            "--tls-port",
-            &port,
-            "--tls-cert-file",
-            id.cert.path(),
-            "--tls-key-file",
-            id.key.path(),
-            "--tls-ca-cert-file",
-            ca.cert.path(),
-            "--tls-cluster",
-            "yes",
-        ],
-    )
+    let mut flags = tls_only_flags(&port, id);
+    flags.extend([
+        "--tls-ca-cert-file",
+        ca.cert.path(),
+        "--tls-cluster",
+        "yes",
+        "--cluster-secret-file",
+        secret.path(),
+    ]);
+    start_cluster_node(&format!("tls-node-{index}"), seed, &flags)
 }
 
 #[test]

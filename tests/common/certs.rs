@@ -106,3 +106,16 @@ pub fn redis_tls(
     };
     redis::Client::build_with_tls(format!("rediss://{addr}/"), certs).expect("TLS client")
 }
+
+/// The flags of a node serving TLS only on `port` (`--port 0` is the test
+/// node's default) with `id`'s certificate and key.
+pub fn tls_only_flags<'a>(port: &'a str, id: &'a Identity) -> Vec<&'a str> {
+    vec![
+        "--tls-port",
+        port,
+        "--tls-cert-file",
+        id.cert.path(),
+        "--tls-key-file",
+        id.key.path(),
+    ]
+}
