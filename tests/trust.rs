@@ -171,6 +171,7 @@ fn clients_cannot_run_peer_commands_and_the_password_stays_home() {
     peer_commands_look_absent_to_clients(&cluster);
     a_planted_version_pins_nothing(&cluster);
     a_peer_with_the_key_still_cannot_plant_a_version(&cluster);
+    forwarded_writes_run_only_on_the_primary(&cluster);
     config_never_shows_the_secret(&cluster);
     peer_handshakes_carry_no_password(&mut cluster, PASSWORD);
 }
@@ -293,6 +294,61 @@ fn a_peer_with_the_key_still_cannot_plant_a_version(cluster: &TestCluster) {
     let _: () = q(&mut conn, &["SET", "victim", "after"]);
     let value: Option<String> = q(&mut conn, &["GET", "victim"]);
     assert_eq!(value.as_deref(), Some("after"));
+}
+
+/// A peer whose ring still names this node the primary of a slot (the
+/// rings differ for a moment during a change) forwards a write or a
+/// transaction here: a replica refuses both with TRYAGAIN, so neither is
+/// acknowledged with a copy the primary never gets; the primary runs them.
+fn forwarded_writes_run_only_on_the_primary(cluster: &TestCluster) {
+    let owners = cluster.owners("forwarded");
+    let keys = ClusterKeys::derive(Some(cluster.secret()), "ringcache");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let ask = |node: usize, requests: &[&[&str]]| {
+        let addr = cluster.node(node).addr;
+        runtime.block_on(async {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            peer_auth::prove(&mut stream, &keys)
+                .await
+                .expect("the handshake succeeds with the key");
+            let mut replies = Vec::new();
+            for request in requests {
+                replies.push(peer_request(&mut stream, request).await);
+            }
+            replies
+        })
+    };
+    let requests: [&[&str]; 2] = [
+        &["SET", "forwarded", "single"],
+        &[
+            "RCEXEC",
+            "3",
+            "SET",
+            "forwarded",
+            "in-exec",
+            "2",
+            "GET",
+            "forwarded",
+        ],
+    ];
+    for reply in ask(owners[1], &requests) {
+        assert!(
+            matches!(&reply, resp::Value::Error(e) if e.starts_with(b"TRYAGAIN ")),
+            "{reply:?}"
+        );
+    }
+    let mut replica = cluster.conn(owners[1]);
+    let _: () = q(&mut replica, &["READONLY"]);
+    let copy: Option<String> = q(&mut replica, &["GET", "forwarded"]);
+    assert_eq!(copy, None, "a refused write left a copy");
+    let replies = ask(owners[0], &requests[1..]);
+    assert_eq!(
+        replies[0],
+        resp::Value::Array(vec![
+            resp::Value::Simple(b"OK".to_vec()),
+            resp::Value::Bulk(b"in-exec".to_vec()),
+        ])
+    );
 }
 
 async fn peer_request(stream: &mut tokio::net::TcpStream, args: &[&str]) -> resp::Value {

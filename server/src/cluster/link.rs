@@ -27,11 +27,6 @@ use crate::store::{Snapshot, Store, StoreOptions};
 
 /// Redis's error when a write cannot reach enough replicas.
 const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
-/// A write a peer forwarded here while this node's ring says another node
-/// is the slot's primary (the two rings differ for a moment): run here, it
-/// would reach neither the primary nor the replicas.
-const NOT_PRIMARY_HERE: &str =
-    "TRYAGAIN the ring is changing: this node is not the primary of the key's slot";
 /// Longest a forwarded request waits for its owner: a peer that accepts
 /// but never answers (a partition without resets) must not hold the
 /// client's connection forever.
@@ -72,7 +67,7 @@ impl Link {
     pub fn route(&self, session: &Session, spec: &CommandSpec, args: Args<'_>) -> Route {
         if session.peer {
             if spec.has(Flags::WRITE) && !router::primary_of_all(&self.cluster, spec, args) {
-                return Route::Fail(NOT_PRIMARY_HERE);
+                return Route::Fail(crate::commands::NOT_PRIMARY_HERE);
             }
             return match router::read_through_source(&self.cluster, spec, args) {
                 Some(from) => Route::ReadThrough(from),

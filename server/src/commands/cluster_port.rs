@@ -12,6 +12,13 @@ use super::{ClusterOp, Ctx, LocalKeys, Outcome};
 use crate::protocol::Args;
 use crate::store::SlotSet;
 
+/// A write (or a transaction, RCEXEC) a peer forwarded here while this
+/// node's ring says another node is the slot's primary (the two rings
+/// differ for a moment): run here, it would reach neither the primary nor
+/// the replicas, so the forwarder's client is told to try again.
+pub const NOT_PRIMARY_HERE: &str =
+    "TRYAGAIN the ring is changing: this node is not the primary of the key's slot";
+
 /// What the command handlers need from the cluster layer: the cluster
 /// implements it once per connection (with that connection's cluster
 /// state), so this module does not depend on the cluster's.

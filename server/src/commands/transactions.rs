@@ -289,9 +289,21 @@ fn rcexec(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         commands.push(OwnedArgs::copy(args.slice(at + 1, at + 1 + count)));
         at += 1 + count;
     }
-    ctx.session.multi = Some(Transaction {
+    let transaction = Transaction {
         commands,
         ..Transaction::default()
-    });
+    };
+    // The forwarder's ring made this node the slot's primary; when this
+    // node's ring no longer does, its writes would be acknowledged with no
+    // replica and could be lost to the slot's new primary.
+    if let Some(cluster) = ctx.cluster.as_deref() {
+        if transaction
+            .keys()
+            .any(|key| cluster.owned_here(key, "RCEXEC").is_err())
+        {
+            return ctx.fail(super::cluster_port::NOT_PRIMARY_HERE);
+        }
+    }
+    ctx.session.multi = Some(transaction);
     exec(ctx, args)
 }
