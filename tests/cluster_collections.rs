@@ -175,3 +175,102 @@ fn reads_over_several_slots_are_refused_in_redirect_mode() {
     let union: Vec<String> = q(&mut at_owner, &["SUNION", "{a}1", "{a}2"]);
     assert_eq!(union, ["x"]);
 }
+
+/// What a key's copy holds on node `index`, read there (READONLY).
+fn copy_on(cluster: &TestCluster, index: usize, i: usize) -> String {
+    let mut conn = cluster.node(index).conn();
+    let _: () = q(&mut conn, &["READONLY"]);
+    read(&mut conn, i)
+}
+
+/// Writes to large collections ship to the replica as the commands (not
+/// the whole values), and the copies stay equal to the primary's through
+/// every kind of change: pushes, pops, removals, trims, score updates.
+#[test]
+fn large_collections_replicate_by_their_effects() {
+    let cluster = TestCluster::start(3, &["--write-quorum", "2"]);
+    // `c:1` a list, `c:2` a set, `c:3` a sorted set (see `key`).
+    let owners: Vec<Vec<usize>> = (1..4).map(|i| cluster.owners(&key(i))).collect();
+    let mut conn = cluster.node(0).conn();
+    let bulk: Vec<String> = (0..1000).map(|n| format!("element-{n:05}")).collect();
+    let mut push = vec!["RPUSH".to_string(), key(1)];
+    push.extend(bulk.iter().cloned());
+    let _: i64 = q(
+        &mut conn,
+        &push.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut add = vec!["SADD".to_string(), key(2)];
+    add.extend(bulk.iter().cloned());
+    let _: i64 = q(
+        &mut conn,
+        &add.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut zadd = vec!["ZADD".to_string(), key(3)];
+    for (n, member) in bulk.iter().enumerate() {
+        zadd.push(n.to_string());
+        zadd.push(member.clone());
+    }
+    let _: i64 = q(
+        &mut conn,
+        &zadd.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let effects_before: u64 = (0..3)
+        .map(|n| cluster.figure(n, "cluster_replicated_effects"))
+        .sum();
+
+    let (list, set, zset) = (key(1), key(2), key(3));
+    let changes: Vec<Vec<&str>> = vec![
+        vec!["LPUSH", &list, "head-a", "head-b"],
+        vec!["RPUSH", &list, "tail"],
+        vec!["LPUSHX", &list, "head-c"],
+        vec!["RPOP", &list, "2"],
+        vec!["LPOP", &list],
+        vec!["LSET", &list, "10", "changed"],
+        vec!["LINSERT", &list, "BEFORE", "changed", "inserted"],
+        vec!["LREM", &list, "1", "element-00020"],
+        vec!["LTRIM", &list, "1", "-2"],
+        vec!["SADD", &set, "new-member", "element-00001"],
+        vec!["SREM", &set, "element-00002", "absent"],
+        vec![
+            "ZADD",
+            &zset,
+            "GT",
+            "CH",
+            "5000",
+            "element-00003",
+            "1",
+            "element-00004",
+        ],
+        vec!["ZINCRBY", &zset, "2.5", "element-00005"],
+        vec!["ZREM", &zset, "element-00006"],
+        vec!["ZPOPMIN", &zset, "2"],
+        vec!["ZPOPMAX", &zset],
+        vec!["ZREMRANGEBYSCORE", &zset, "(100", "110"],
+        vec!["ZREMRANGEBYRANK", &zset, "0", "3"],
+        vec!["ZREMRANGEBYLEX", &zset, "[element-00500", "[element-00510"],
+    ];
+    for change in &changes {
+        let _: Value = q(&mut conn, change);
+    }
+    // A refused write leaves the key's version where the replica has it.
+    let refused = err(&mut conn, &["LSET", &list, "100000", "out of range"]);
+    assert!(refused.contains("index out of range"), "{refused}");
+    let _: i64 = q(&mut conn, &["RPUSH", &list, "after the refusal"]);
+    // With a write quorum of 2 every write above was confirmed by the
+    // replica before its reply: the copies are equal now.
+    for (at, i) in (1..4).enumerate() {
+        let primary = copy_on(&cluster, owners[at][0], i);
+        assert_eq!(copy_on(&cluster, owners[at][1], i), primary, "{}", key(i));
+    }
+    let effects: u64 = (0..3)
+        .map(|n| cluster.figure(n, "cluster_replicated_effects"))
+        .sum();
+    assert!(
+        effects >= effects_before + 15,
+        "writes to large collections ship as effects ({effects_before} -> {effects})"
+    );
+    let stale: u64 = (0..3)
+        .map(|n| cluster.figure(n, "cluster_replicated_effects_stale"))
+        .sum();
+    assert_eq!(stale, 0, "no replica missed an effect");
+}

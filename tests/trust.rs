@@ -172,14 +172,16 @@ fn clients_cannot_run_peer_commands_and_the_password_stays_home() {
     a_planted_version_pins_nothing(&cluster);
     a_peer_with_the_key_still_cannot_plant_a_version(&cluster);
     forwarded_writes_run_only_on_the_primary(&cluster);
+    effects_apply_only_to_the_copy_they_changed(&cluster);
     config_never_shows_the_secret(&cluster);
     peer_handshakes_carry_no_password(&mut cluster, PASSWORD);
 }
 
 fn peer_commands_look_absent_to_clients(cluster: &TestCluster) {
     let mut conn = cluster.conn(0);
-    let peer_only: [&[&str]; 9] = [
+    let peer_only: [&[&str]; 10] = [
         PLANTED,
+        &["RCEFFECT", "1", "2", "RPUSH", "victim", "x"],
         &["RCREAD", "GET", "victim"],
         &["RCEXPORT", "0", "1"],
         &["RCHANDOFF", "1"],
@@ -302,22 +304,7 @@ fn a_peer_with_the_key_still_cannot_plant_a_version(cluster: &TestCluster) {
 /// acknowledged with a copy the primary never gets; the primary runs them.
 fn forwarded_writes_run_only_on_the_primary(cluster: &TestCluster) {
     let owners = cluster.owners("forwarded");
-    let keys = ClusterKeys::derive(Some(cluster.secret()), "ringcache");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let ask = |node: usize, requests: &[&[&str]]| {
-        let addr = cluster.node(node).addr;
-        runtime.block_on(async {
-            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            peer_auth::prove(&mut stream, &keys)
-                .await
-                .expect("the handshake succeeds with the key");
-            let mut replies = Vec::new();
-            for request in requests {
-                replies.push(peer_request(&mut stream, request).await);
-            }
-            replies
-        })
-    };
+    let ask = |node: usize, requests: &[&[&str]]| as_peer(cluster, node, requests);
     let requests: [&[&str]; 2] = [
         &["SET", "forwarded", "single"],
         &[
@@ -349,6 +336,54 @@ fn forwarded_writes_run_only_on_the_primary(cluster: &TestCluster) {
             resp::Value::Bulk(b"in-exec".to_vec()),
         ])
     );
+}
+
+/// A replica runs a write's effect (RCEFFECT) only on the copy at the
+/// version the primary changed, and only for replayable one-key commands.
+fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
+    let owners = cluster.owners("effect-list");
+    let mut primary = cluster.conn(owners[0]);
+    let _: i64 = q(&mut primary, &["RPUSH", "effect-list", "a", "b"]);
+    let requests: [&[&str]; 3] = [
+        &["RCEFFECT", "1", "2", "RPUSH", "effect-list", "planted"],
+        &["RCEFFECT", "1", "2", "SPOP", "effect-list"],
+        &["RCEFFECT", "x", "2", "RPUSH", "effect-list", "planted"],
+    ];
+    let replies = as_peer(cluster, owners[1], &requests);
+    let error = |at: usize| match &replies[at] {
+        resp::Value::Error(e) => String::from_utf8_lossy(e).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(error(0).starts_with("RCSTALE "), "{}", error(0));
+    assert!(
+        error(1).contains("replayable one-key commands only"),
+        "{}",
+        error(1)
+    );
+    assert_eq!(error(2), "ERR malformed RCEFFECT");
+    let mut replica = cluster.conn(owners[1]);
+    let _: () = q(&mut replica, &["READONLY"]);
+    let copy: Vec<String> = q(&mut replica, &["LRANGE", "effect-list", "0", "-1"]);
+    assert_eq!(copy, ["a", "b"]);
+}
+
+/// Sends `requests` to node `node` over a new peer link (the handshake
+/// made with the cluster's key) and returns their replies.
+fn as_peer(cluster: &TestCluster, node: usize, requests: &[&[&str]]) -> Vec<resp::Value> {
+    let keys = ClusterKeys::derive(Some(cluster.secret()), "ringcache");
+    let addr = cluster.node(node).addr;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        peer_auth::prove(&mut stream, &keys)
+            .await
+            .expect("the handshake succeeds with the key");
+        let mut replies = Vec::new();
+        for request in requests {
+            replies.push(peer_request(&mut stream, request).await);
+        }
+        replies
+    })
 }
 
 async fn peer_request(stream: &mut tokio::net::TcpStream, args: &[&str]) -> resp::Value {

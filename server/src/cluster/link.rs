@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
 
+use super::effects::{self, Effect};
 use super::peer::PeerReply;
 use super::peer_auth::Challenge;
 use super::router::{self, Part, Route, RouteFlags};
@@ -23,6 +24,7 @@ use crate::clients::ClientHandle;
 use crate::commands::{self, CommandSpec, Ctx, Deferred, Flags, Merge, Session};
 use crate::protocol::{Args, Limits, Reply, RequestParser};
 use crate::state::NodeState;
+use crate::store::versioning::{Arming, VersionSource};
 use crate::store::{Snapshot, Store, StoreOptions};
 
 /// Redis's error when a write cannot reach enough replicas.
@@ -46,14 +48,20 @@ pub struct Link {
     /// vouches for: with `tls-cluster`, only such a connection may become
     /// a peer link.
     pub(super) certified: bool,
+    /// The cluster's clock, as the store takes versions from it for a
+    /// write shipped as its effect (`effects`).
+    versions: VersionSource,
 }
 
 impl Link {
     /// The cluster side of a new connection (`certified`: see the field).
     pub fn new(node: Arc<NodeState>, cluster: Arc<Cluster>, certified: bool) -> Link {
+        let clock = cluster.clone();
+        let versions: VersionSource = Arc::new(move || clock.hlc.next().0);
         Link {
             node,
             cluster,
+            versions,
             readonly: false,
             written: Written::default(),
             peer_challenge: None,
@@ -232,18 +240,36 @@ impl Link {
         }
     }
 
+    /// Arms the thread for a command about to run here whose write may
+    /// ship as its effect (`effects::arm`); disarmed when the result drops.
+    pub fn arm_effect(&self, spec: &CommandSpec, args: Args<'_>) -> Option<Arming> {
+        effects::arm(&self.cluster, &self.versions, spec, args)
+    }
+
     /// The effects of a request run here: a write to slots this node is
-    /// primary of is shipped to their replicas, and its reply (from
-    /// `start` in `output`) held until W-1 of them confirm it.
+    /// primary of is shipped to their replicas (as `effect` for its key
+    /// when the command ran armed and changed it in place), and its reply
+    /// (from `start` in `output`) held until W-1 of them confirm it.
     pub fn after_write(
         &mut self,
         keys: Option<Vec<&[u8]>>,
+        effect: Option<Effect<'_>>,
         output: &mut BytesMut,
         start: usize,
     ) -> Option<Deferred> {
-        let keys = keys?;
+        let Some(keys) = keys else {
+            // Refused or unchanged after all: the version it moved the key
+            // to goes back, so the copies still match it.
+            if let Some(e) = effect {
+                self.node
+                    .store
+                    .restamp(e.key, e.versioned.after, e.versioned.before);
+            }
+            return None;
+        };
         self.note_written(None, keys.iter().copied());
-        let shipped = super::replication::ship(&self.cluster, &self.node.store, keys.into_iter());
+        let store = &self.node.store;
+        let shipped = super::replication::ship(&self.cluster, store, keys.into_iter(), effect);
         let quorum = self.cluster.settings.write_quorum;
         if quorum <= 1 || shipped.is_empty() {
             return None;
@@ -286,7 +312,7 @@ impl Link {
         }
         let (_, spec) = found?;
         let keys = commands::written_keys(spec, args, outcome, &written);
-        self.after_write(keys, output, start)
+        self.after_write(keys, None, output, start)
     }
 
     /// Sends an encoded request to its owner; the reply is relayed as it

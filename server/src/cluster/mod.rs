@@ -12,6 +12,7 @@
 //! ones on a miss.
 
 mod acl_sync;
+pub mod effects;
 pub mod gossip_codec;
 pub mod handoff;
 pub mod hlc;
@@ -186,6 +187,10 @@ pub fn check_secret(config: &Config) -> Result<(), String> {
 pub struct ClusterStats {
     /// Writes shipped to replicas.
     pub replicated: AtomicU64,
+    /// Of those, writes shipped as their effect (`effects`).
+    pub effects_shipped: AtomicU64,
+    /// Effects a replica could not apply, shipped again whole.
+    pub effects_stale: AtomicU64,
     /// Snapshots applied from peers (replication, handoff, repair).
     pub applied: AtomicU64,
     /// Snapshots refused because the local copy was newer.
@@ -207,6 +212,16 @@ pub struct ClusterStats {
 /// clock; how far, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AheadOfClock(pub u64);
+
+impl AheadOfClock {
+    /// The error reply to the peer that sent the version.
+    pub fn reply(self) -> String {
+        format!(
+            "ERR version {} ms ahead of this node's clock (over cluster-max-clock-skew)",
+            self.0
+        )
+    }
+}
 
 /// See the module docs; one per node, shared by every connection.
 pub struct Cluster {
@@ -452,6 +467,8 @@ impl Cluster {
             ("redirected", load(&self.stats.redirected)),
             ("read_through", load(&self.stats.read_through)),
             ("replicated", load(&self.stats.replicated)),
+            ("replicated_effects", load(&self.stats.effects_shipped)),
+            ("replicated_effects_stale", load(&self.stats.effects_stale)),
             ("peer_request_failures", self.peers.failures()),
             ("peer_auth_refused", load(&self.stats.peer_auth_refused)),
             ("peer_auth_failed", self.peers.auth_failures()),
@@ -488,7 +505,27 @@ impl Cluster {
         snapshot: Snapshot,
         peer: SocketAddr,
     ) -> Result<bool, AheadOfClock> {
-        let version = hlc::Version(snapshot.version);
+        self.admit_version(hlc::Version(snapshot.version), peer)?;
+        let applied = store.apply(snapshot);
+        let counter = if applied {
+            &self.stats.applied
+        } else {
+            &self.stats.stale_refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(applied)
+    }
+
+    /// Takes note of a version a peer sent (its clock observes it).
+    ///
+    /// # Errors
+    /// It is further ahead of this node's clock than the skew limit:
+    /// refused (counted, logged at a rate limit) and not observed.
+    pub fn admit_version(
+        &self,
+        version: hlc::Version,
+        peer: SocketAddr,
+    ) -> Result<(), AheadOfClock> {
         if let Some(ahead_ms) = version.too_far_ahead(unix_ms(), self.settings.max_clock_skew) {
             self.stats.versions_refused.fetch_add(1, Ordering::Relaxed);
             if let Some(suppressed) = self.skew_warnings.allow() {
@@ -502,14 +539,7 @@ impl Cluster {
             return Err(AheadOfClock(ahead_ms));
         }
         self.hlc.observe(version);
-        let applied = store.apply(snapshot);
-        let counter = if applied {
-            &self.stats.applied
-        } else {
-            &self.stats.stale_refused
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        Ok(applied)
+        Ok(())
     }
 
     /// Advertises this node's state.
@@ -540,7 +570,7 @@ async fn replicate_evictions(
         keys.extend(evictions.try_iter().take(EVICTION_LOG_CAPACITY));
         if !keys.is_empty() {
             // Confirmations are not awaited: an eviction has no client.
-            let _ = replication::ship(&cluster, &node.store, keys.iter().map(Vec::as_slice));
+            let _ = replication::ship(&cluster, &node.store, keys.iter().map(Vec::as_slice), None);
             keys.clear();
         }
     }

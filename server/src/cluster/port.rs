@@ -1,6 +1,7 @@
 //! The cluster's own commands, run for one connection's [`Link`]:
 //! CLUSTER (in `topology`), READONLY, READWRITE, ASKING, WAIT, and the
-//! commands nodes send each other (RCPEER, RCREAD, RCAPPLY, RCHANDOFF,
+//! commands nodes send each other (RCPEER, RCREAD, RCAPPLY, RCEFFECT via
+//! `effects.rs`, RCHANDOFF,
 //! RCEXPORT, RCDUMP, RCWAIT, RCSTATES, and RCTRACK and RCINVALIDATE via
 //! `tracking.rs`); and INFO's cluster section.
 
@@ -16,7 +17,7 @@ use tracing::warn;
 use super::link::Link;
 use super::peer_auth::{self, Answer};
 use super::topology::{self, parse_slot};
-use super::{wait, wire, AheadOfClock};
+use super::{wait, wire};
 use crate::commands::args::{parse_i64, NOT_INTEGER};
 use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome};
 use crate::log_limit::LogLimit;
@@ -73,6 +74,7 @@ impl ClusterPort for Link {
             ClusterOp::Peer => self.peer_handshake(ctx, args),
             ClusterOp::Read => read(ctx, args),
             ClusterOp::Apply => self.apply(ctx, args),
+            ClusterOp::Effect => super::effects::run(&self.cluster, ctx, args),
             ClusterOp::Handoff => self.handoff(ctx, args),
             ClusterOp::Export => self.export(ctx, args),
             ClusterOp::Dump => dump(ctx, args),
@@ -301,9 +303,7 @@ impl Link {
                 ctx.reply.ok();
                 Outcome::Unchanged
             }
-            Err(AheadOfClock(ms)) => ctx.fail(&format!(
-                "ERR version {ms} ms ahead of this node's clock (over cluster-max-clock-skew)"
-            )),
+            Err(ahead) => ctx.fail(&ahead.reply()),
         }
     }
 

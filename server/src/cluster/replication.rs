@@ -5,10 +5,15 @@
 //! APPEND and relative TTLs come out the same on every copy, and versions
 //! make the order of arrival irrelevant: a replica keeps the newest state.
 //!
+//! A write that changes a large collection in place ships as its effect
+//! instead (the command, for the copy at the version it changed:
+//! `effects`), so its cost does not grow with the collection.
+//!
 //! With a write quorum W above 1 the client's reply waits until W-1
 //! replicas confirmed every key of the write (WAIT asks the replicas for
 //! their copies' versions instead, `wait`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -16,6 +21,7 @@ use futures_util::future::join_all;
 use ringcache_proto::key_slot;
 use tokio::sync::oneshot;
 
+use super::effects::{self, Effect};
 use super::peer::PeerReply;
 use super::{wire, Cluster};
 use crate::store::Store;
@@ -69,8 +75,15 @@ async fn count_ok(replies: Vec<oneshot::Receiver<PeerReply>>) -> usize {
 }
 
 /// Ships the state of `keys` to their slots' replicas, for the keys whose
-/// slot this node is primary of.
-pub fn ship<'k>(cluster: &Cluster, store: &Store, keys: impl Iterator<Item = &'k [u8]>) -> Shipped {
+/// slot this node is primary of: as `effect` (the command) for its key
+/// when the write changed a large collection in place (`effects`), as the
+/// key's whole state otherwise.
+pub fn ship<'k>(
+    cluster: &Arc<Cluster>,
+    store: &Store,
+    keys: impl Iterator<Item = &'k [u8]>,
+    effect: Option<Effect<'_>>,
+) -> Shipped {
     let view = cluster.view();
     let mut shipped = Shipped::default();
     for key in keys {
@@ -90,17 +103,34 @@ pub fn ship<'k>(cluster: &Cluster, store: &Store, keys: impl Iterator<Item = &'k
             shipped.keys.push(Vec::new());
             continue;
         }
-        let snapshot = store.stamp(key, cluster.hlc.next().0);
-        let mut command = BytesMut::new();
-        wire::encode_apply(&mut command, &snapshot);
-        let command = command.freeze();
+        let effect = effect.filter(|e| {
+            e.key == key
+                && e.versioned.before != 0
+                && store.carries(key, e.versioned.after, effects::EFFECT_MIN_BYTES)
+        });
         let mut replies = Vec::with_capacity(owners.len() - 1);
-        for &replica in &owners[1..] {
-            replies.push(
-                cluster
-                    .peers
-                    .send(view.addr(replica), false, command.clone()),
-            );
+        if let Some(effect) = effect {
+            let command = effects::encode(&effect);
+            for &replica in &owners[1..] {
+                let addr = view.addr(replica);
+                replies.push(effects::ship_to(cluster, store, key, addr, command.clone()));
+            }
+            cluster
+                .stats
+                .effects_shipped
+                .fetch_add(replies.len() as u64, Ordering::Relaxed);
+        } else {
+            let snapshot = store.stamp(key, || cluster.hlc.next().0);
+            let mut command = BytesMut::new();
+            wire::encode_apply(&mut command, &snapshot);
+            let command = command.freeze();
+            for &replica in &owners[1..] {
+                replies.push(
+                    cluster
+                        .peers
+                        .send(view.addr(replica), false, command.clone()),
+                );
+            }
         }
         cluster
             .stats

@@ -6,7 +6,7 @@
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::lists_multi as multi;
 use super::spec::flag_sets::{R, RF, W, WF, WM, WMF};
-use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
 use super::{read_value, reply_count, Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::Args;
@@ -24,19 +24,19 @@ pub(super) const ALL_BUT_LAST: KeySpec = KeySpec::Range {
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("lpush", lpush, -3, WMF, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(L).event(N::LIST, "lpush"),
-    Cmd::new("rpush", rpush, -3, WMF, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(L).event(N::LIST, "rpush"),
-    Cmd::new("lpushx", lpushx, -3, WMF, "list", "Prepends one or more elements to a list only when the list exists.").keys(KeySpec::ONE).acl(L).event(N::LIST, "lpush"),
-    Cmd::new("rpushx", rpushx, -3, WMF, "list", "Appends an element to a list only when the list exists.").keys(KeySpec::ONE).acl(L).event(N::LIST, "rpush"),
-    Cmd::new("lpop", lpop, -2, WF, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.").keys(KeySpec::ONE).acl(L),
-    Cmd::new("rpop", rpop, -2, WF, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.").keys(KeySpec::ONE).acl(L),
+    Cmd::new("lpush", lpush, -3, WMF.with(F::REPLAYABLE), "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(L).event(N::LIST, "lpush"),
+    Cmd::new("rpush", rpush, -3, WMF.with(F::REPLAYABLE), "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(L).event(N::LIST, "rpush"),
+    Cmd::new("lpushx", lpushx, -3, WMF.with(F::REPLAYABLE), "list", "Prepends one or more elements to a list only when the list exists.").keys(KeySpec::ONE).acl(L).event(N::LIST, "lpush"),
+    Cmd::new("rpushx", rpushx, -3, WMF.with(F::REPLAYABLE), "list", "Appends an element to a list only when the list exists.").keys(KeySpec::ONE).acl(L).event(N::LIST, "rpush"),
+    Cmd::new("lpop", lpop, -2, WF.with(F::REPLAYABLE), "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.").keys(KeySpec::ONE).acl(L),
+    Cmd::new("rpop", rpop, -2, WF.with(F::REPLAYABLE), "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.").keys(KeySpec::ONE).acl(L),
     Cmd::new("llen", llen, 2, RF, "list", "Returns the length of a list.").keys(KeySpec::ONE).acl(L),
     Cmd::new("lrange", lrange, 4, R, "list", "Returns a range of elements from a list.").keys(KeySpec::ONE).acl(L),
     Cmd::new("lindex", lindex, 3, R, "list", "Returns an element from a list by its index.").keys(KeySpec::ONE).acl(L),
-    Cmd::new("lset", lset, 4, WM, "list", "Sets the value of an element in a list by its index.").keys(KeySpec::ONE).acl(L).event(N::LIST, "lset"),
-    Cmd::new("linsert", linsert, 5, WM, "list", "Inserts an element before or after another element in a list.").keys(KeySpec::ONE).acl(L).event(N::LIST, "linsert"),
-    Cmd::new("lrem", lrem, 4, W, "list", "Removes elements from a list. Deletes the list if the last element was removed.").keys(KeySpec::ONE).acl(L),
-    Cmd::new("ltrim", ltrim, 4, W, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.").keys(KeySpec::ONE).acl(L),
+    Cmd::new("lset", lset, 4, WM.with(F::REPLAYABLE), "list", "Sets the value of an element in a list by its index.").keys(KeySpec::ONE).acl(L).event(N::LIST, "lset"),
+    Cmd::new("linsert", linsert, 5, WM.with(F::REPLAYABLE), "list", "Inserts an element before or after another element in a list.").keys(KeySpec::ONE).acl(L).event(N::LIST, "linsert"),
+    Cmd::new("lrem", lrem, 4, W.with(F::REPLAYABLE), "list", "Removes elements from a list. Deletes the list if the last element was removed.").keys(KeySpec::ONE).acl(L),
+    Cmd::new("ltrim", ltrim, 4, W.with(F::REPLAYABLE), "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.").keys(KeySpec::ONE).acl(L),
     Cmd::new("lpos", lpos, -3, R, "list", "Returns the index of matching elements in a list.").keys(KeySpec::ONE).acl(L),
     Cmd::new("lmove", multi::lmove, 5, WM, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
     Cmd::new("rpoplpush", multi::rpoplpush, 3, WM, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),

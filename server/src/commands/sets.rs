@@ -8,7 +8,7 @@ mod algebra;
 use super::args::{random_pick_count, SYNTAX, WRONGTYPE};
 use super::scan_options::{self, ScanOf};
 use super::spec::flag_sets::{R, RF, WF, WM, WMF};
-use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
 use super::{read_value, reply_count, Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
@@ -23,8 +23,8 @@ const S: C = C::SET;
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("sadd", sadd, -3, WMF, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(S).event(N::SET, "sadd"),
-    Cmd::new("srem", srem, -3, WF, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("sadd", sadd, -3, WMF.with(F::REPLAYABLE), "set", "Adds one or more members to a set. Creates the key if it doesn't exist.").keys(KeySpec::ONE).acl(S).event(N::SET, "sadd"),
+    Cmd::new("srem", srem, -3, WF.with(F::REPLAYABLE), "set", "Removes one or more members from a set. Deletes the set if the last member was removed.").keys(KeySpec::ONE).acl(S),
     Cmd::new("smembers", smembers, 2, R, "set", "Returns all members of a set.").keys(KeySpec::ONE).acl(S),
     Cmd::new("sismember", sismember, 3, RF, "set", "Determines whether a member belongs to a set.").keys(KeySpec::ONE).acl(S),
     Cmd::new("smismember", smismember, -3, RF, "set", "Determines whether multiple members belong to a set.").keys(KeySpec::ONE).acl(S),

@@ -17,7 +17,7 @@ use super::sorted_set_ranges::{
     zremrangebyrank, zremrangebyscore, zrevrange, zrevrangebylex, zrevrangebyscore,
 };
 use super::spec::flag_sets::{R, RF, W, WF, WM, WMF};
-use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec, Routing};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec, Routing};
 use super::{read_value, Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::{Args, Reply};
@@ -41,9 +41,9 @@ const SRC_DST: KeySpec = KeySpec::TWO;
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("zadd", zadd, -4, WMF, "sorted_set", "Adds one or more members to a sorted set, or updates their scores.").keys(KeySpec::ONE).acl(Z),
-    Cmd::new("zincrby", zincrby, 4, WMF, "sorted_set", "Increments the score of a member in a sorted set.").keys(KeySpec::ONE).acl(Z),
-    Cmd::new("zrem", zrem, -3, WF, "sorted_set", "Removes one or more members from a sorted set.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zadd", zadd, -4, WMF.with(F::REPLAYABLE), "sorted_set", "Adds one or more members to a sorted set, or updates their scores.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zincrby", zincrby, 4, WMF.with(F::REPLAYABLE), "sorted_set", "Increments the score of a member in a sorted set.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zrem", zrem, -3, WF.with(F::REPLAYABLE), "sorted_set", "Removes one or more members from a sorted set.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zcard", zcard, 2, RF, "sorted_set", "Returns the number of members in a sorted set.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zscore", zscore, 3, RF, "sorted_set", "Returns the score of a member in a sorted set.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zmscore", zmscore, -3, RF, "sorted_set", "Returns the score of one or more members in a sorted set.").keys(KeySpec::ONE).acl(Z),
@@ -58,11 +58,11 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("zrangebylex", zrangebylex, -4, R, "sorted_set", "Returns members in a sorted set within a lexicographical range.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zrevrangebylex", zrevrangebylex, -4, R, "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zrangestore", zrangestore, -5, WM, "sorted_set", "Stores a range of members from sorted set in a key.").keys(SRC_DST).acl(Z),
-    Cmd::new("zremrangebyscore", zremrangebyscore, 4, W, "sorted_set", "Removes members in a sorted set within a range of scores.").keys(KeySpec::ONE).acl(Z),
-    Cmd::new("zremrangebyrank", zremrangebyrank, 4, W, "sorted_set", "Removes members in a sorted set within a range of indexes.").keys(KeySpec::ONE).acl(Z),
-    Cmd::new("zremrangebylex", zremrangebylex, 4, W, "sorted_set", "Removes members in a sorted set within a lexicographical range.").keys(KeySpec::ONE).acl(Z),
-    Cmd::new("zpopmin", zpopmin, -2, WF, "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them.").keys(KeySpec::ONE).acl(Z),
-    Cmd::new("zpopmax", zpopmax, -2, WF, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zremrangebyscore", zremrangebyscore, 4, W.with(F::REPLAYABLE), "sorted_set", "Removes members in a sorted set within a range of scores.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zremrangebyrank", zremrangebyrank, 4, W.with(F::REPLAYABLE), "sorted_set", "Removes members in a sorted set within a range of indexes.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zremrangebylex", zremrangebylex, 4, W.with(F::REPLAYABLE), "sorted_set", "Removes members in a sorted set within a lexicographical range.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zpopmin", zpopmin, -2, WF.with(F::REPLAYABLE), "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them.").keys(KeySpec::ONE).acl(Z),
+    Cmd::new("zpopmax", zpopmax, -2, WF.with(F::REPLAYABLE), "sorted_set", "Returns the highest-scoring members from a sorted set after removing them.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zmpop", zmpop, -4, W, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them.").keys(NUMKEYS).acl(Z),
     Cmd::new("zrandmember", zrandmember, -2, R, "sorted_set", "Returns one or more random members from a sorted set.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zscan", zscan, -3, R, "sorted_set", "Iterates over members and scores of a sorted set.").keys(KeySpec::ONE).acl(Z),

@@ -75,6 +75,12 @@ impl Flags {
     /// lease table itself: a write that does not end its key's leases
     /// before it runs. Internal: COMMAND INFO does not list it.
     pub const LEASES: Flags = Flags(1 << 22);
+    /// A write of one collection key whose result depends only on the
+    /// key's state and the arguments (LPUSH, SADD, ZADD, HSET...): a
+    /// replica can run it on an equal copy and get the same state, so a
+    /// write to a large collection ships as the command
+    /// (`cluster::effects`). Internal: COMMAND INFO does not list it.
+    pub const REPLAYABLE: Flags = Flags(1 << 23);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {

@@ -121,6 +121,7 @@ mod tests {
         let peer_only = [
             "rcpeer",
             "rcapply",
+            "rceffect",
             "rchandoff",
             "rcread",
             "rcexport",

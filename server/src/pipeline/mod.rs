@@ -39,7 +39,7 @@ use tracing::{debug, warn};
 use crate::acl;
 use crate::blocking::Block;
 use crate::clients::ClientHandle;
-use crate::cluster::{Link, Route};
+use crate::cluster::{effects, Link, Route};
 use crate::commands::{
     self, args::DENIED, pubsub, transactions, After, ClusterPort, CommandSpec, Ctx, Deferred,
     Flags, Refusal, Session,
@@ -438,7 +438,7 @@ impl Connection {
         self.replies.output.extend_from_slice(&reply);
         if let Some(link) = self.link.as_mut() {
             let keys = written.iter().map(Vec::as_slice).collect();
-            let held = link.after_write(Some(keys), &mut self.replies.output, start);
+            let held = link.after_write(Some(keys), None, &mut self.replies.output, start);
             self.replies.defer(held);
         }
     }
@@ -551,6 +551,7 @@ fn run_request(
     }
     // 5. Execute here.
     let start = replies.output.len();
+    let armed = link.as_deref().and_then(|l| l.arm_effect(spec, args));
     let port = link.as_deref_mut().map(|l| l as &mut dyn ClusterPort);
     let resp3 = session.resp3;
     let mut ctx = Ctx::new(node, session, Reply::new(&mut replies.output, resp3), port);
@@ -566,7 +567,8 @@ fn run_request(
     // 6. Effects.
     if let (Some(link), None) = (link, &deferred) {
         let keys = commands::written_keys(spec, args, outcome, &written);
-        deferred = link.after_write(keys, &mut replies.output, start);
+        let effect = armed.and_then(|_| effects::taken(spec, args));
+        deferred = link.after_write(keys, effect, &mut replies.output, start);
     }
     replies.defer(deferred);
     step(after)

@@ -37,6 +37,7 @@ mod slot_counts;
 mod sorted_set;
 mod transfer;
 mod values;
+pub mod versioning;
 mod walk;
 
 use std::borrow::Cow;

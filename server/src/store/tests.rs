@@ -668,7 +668,7 @@ fn versioned_copies_keep_the_newer_state_and_deletes_stay_deleted() {
     let mut lock = store.lock(b"k");
     lock.remove(b"k");
     drop(lock);
-    let deleted = store.stamp(b"k", 10);
+    let deleted = store.stamp(b"k", || 10);
     assert_eq!(deleted.value, None);
     assert!(!store.apply(copy(b"v7", 7)), "cut before the delete");
     assert!(!exists(&store, b"k"));

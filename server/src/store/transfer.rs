@@ -65,13 +65,42 @@ impl Store {
         }
     }
 
+    /// True if `key`'s live entry still carries `version` (no write
+    /// stamped it since) and takes at least `min_bytes`: a write worth
+    /// shipping as its effect rather than as the whole value.
+    pub fn carries(&self, key: &[u8], version: u64, min_bytes: usize) -> bool {
+        let mut lock = self.lock(key);
+        lock.peek(key).is_some_and(|index| {
+            lock.shard.at(index).version() == Some(version)
+                && lock.shard.usage_at(index) >= min_bytes
+        })
+    }
+
+    /// Moves `key`'s live entry from version `before` to `after`, under
+    /// one lock hold; false (and nothing changed) when the entry is gone
+    /// or carries another version (a replica that just ran a primary's
+    /// effect on the copy it had checked).
+    pub fn restamp(&self, key: &[u8], before: u64, after: u64) -> bool {
+        let mut lock = self.lock(key);
+        match lock.peek(key) {
+            Some(index) if lock.shard.at(index).version().unwrap_or(0) == before => {
+                lock.shard.set_version_at(index, after);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Gives `key`'s live entry the version `version` and returns its state
     /// (or its absence), both under one lock hold: a later stamp of the same
     /// key always carries a later state, so replicas that keep the highest
     /// version converge on the primary's latest value whatever order the
-    /// snapshots arrive in.
-    pub fn stamp(&self, key: &[u8], version: u64) -> Snapshot {
+    /// snapshots arrive in. The version is taken from `version` under the
+    /// lock too: one taken before could be older than a version another
+    /// worker's write gave the entry meanwhile (see `versioning`).
+    pub fn stamp(&self, key: &[u8], version: impl FnOnce() -> u64) -> Snapshot {
         let mut lock = self.lock(key);
+        let version = version();
         let value = lock.peek(key).map(|index| {
             lock.shard.set_version_at(index, version);
             let expire = lock.shard.at(index).expire_at();

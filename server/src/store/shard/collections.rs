@@ -12,6 +12,7 @@ use crate::store::hash_value::HashValue;
 use crate::store::inline::Form;
 use crate::store::lazyfree::{Boxed, Garbage};
 use crate::store::values::{OwnedValue, ValueRef};
+use crate::store::versioning;
 
 /// The collection an entry holds inline, decoded; `None` for a string or
 /// a boxed value.
@@ -91,6 +92,11 @@ impl Shard {
         f: impl FnOnce(&mut T) -> R,
     ) -> Option<R> {
         let limits = self.limits.get();
+        // A command armed for replication by effect changes the entry at
+        // the version it gives here, in this lock hold (`versioning`).
+        if let Some(version) = versioning::changing(self.at(index).version().unwrap_or(0)) {
+            self.set_version_at(index, version);
+        }
         let entry = self.at(index);
         let Some(slab) = entry.slab_index() else {
             if entry.kind() != T::KIND {

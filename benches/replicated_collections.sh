@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Writes to one growing list with a replica: LPUSH on a single key, ROUNDS
+# rounds of N requests (`redis-benchmark -c 10 -P 16`), against a 2-node
+# ringcache cluster (`--replicas 1 --write-quorum Q`) and a Redis primary
+# with one replica (`replicaof`), alternating round by round, each list
+# growing by N per round. Shows whether a write's replication cost grows
+# with the collection (a whole value shipped per write would) and checks
+# that the replica's copy has every element.
+#
+#   SKIP_BUILD=1 N=20000 ROUNDS=5 Q=2 benches/replicated_collections.sh
+#
+# Environment: N (20000), ROUNDS (5), Q (1), RC_PORT (16460; the second
+# node, Redis and its replica take the next ports), SKIP_BUILD=1.
+# Prints per round: each side's requests/s and its primary's and replica's
+# list lengths; then the medians, their ratio, and the node's replication
+# figures (INFO cluster) and ring changes seen in its log.
+. "$(dirname "$0")/lib.sh"
+require redis-benchmark redis-cli redis-server python3
+env_defaults N=20000 ROUNDS=5 Q=1
+bench_ports 16460
+build_release ringcache-server
+
+RC_REPLICA=$((RC_PORT + 2))
+RS_REPLICA=$((RC_PORT + 3))
+start_ringcache ringcache "$RC_PORT" --cluster-enabled yes --replicas 1 --write-quorum "$Q"
+start_ringcache ringcache-2 "$RC_REPLICA" --cluster-enabled yes --replicas 1 \
+  --write-quorum "$Q" --cluster-seeds "127.0.0.1:$((RC_PORT + 10000))"
+start_redis redis "$RS_PORT"
+start_redis redis-replica "$RS_REPLICA" --replicaof 127.0.0.1 "$RS_PORT"
+for _ in $(seq 1 300); do
+  [ "$(info_field "$RC_PORT" cluster_size)" = 2 ] && [ "$(info_field "$RC_REPLICA" cluster_size)" = 2 ] \
+    && [ "$(info_field "$RS_REPLICA" master_link_status)" = up ] && break
+  sleep 0.1
+done
+
+KEY='biglist:{a}'
+# lengths PORT REPLICA-PORT: the list's length on the primary side and on
+# the replica (read there: READONLY on a node).
+lengths() {
+  echo "$(redis-cli -p "$1" -c LLEN "$KEY" | tr -d '\r') $(printf 'READONLY\nLLEN %s\n' "$KEY" \
+    | redis-cli -p "$2" | tail -1 | tr -d '\r')"
+}
+# rate PORT: requests/s of one round.
+rate() {
+  timeout 300 redis-benchmark -p "$1" -c 10 -P 16 -n "$N" -q --csv LPUSH "$KEY" xxxxxxxx \
+    | awk -F'","' 'NR == 2 || /LPUSH/ { gsub(/"/, "", $2); print $2; exit }'
+}
+
+echo "LPUSH $KEY, redis-benchmark -c 10 -P 16 -n $N per round, $ROUNDS rounds, write quorum $Q"
+rc_rates=() rs_rates=()
+for round in $(seq 1 "$ROUNDS"); do
+  rc=$(rate "$RC_PORT")
+  rs=$(rate "$RS_PORT")
+  redis-cli -p "$RS_PORT" WAIT 1 5000 >/dev/null
+  rc_rates+=("$rc") rs_rates+=("$rs")
+  echo "round $round: ringcache $rc/s (lengths $(lengths "$RC_PORT" "$RC_REPLICA")), redis $rs/s (lengths $(lengths "$RS_PORT" "$RS_REPLICA"))"
+done
+rc_median=$(printf '%s\n' "${rc_rates[@]}" | median)
+rs_median=$(printf '%s\n' "${rs_rates[@]}" | median)
+echo "median: ringcache $rc_median/s, redis $rs_median/s, ratio $(python3 -c "print(round($rc_median / $rs_median, 3))")"
+for field in cluster_replicated cluster_replicated_effects cluster_replicated_effects_stale; do
+  echo "$field: $(info_field "$RC_PORT" "$field")"
+done
+echo "ring changes after the start (node logs): $(cat "$WORK/ringcache.log" "$WORK/ringcache-2.log" | grep -c 'ring changed')"
