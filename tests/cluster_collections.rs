@@ -189,8 +189,9 @@ fn copy_on(cluster: &TestCluster, index: usize, i: usize) -> String {
 #[test]
 fn large_collections_replicate_by_their_effects() {
     let cluster = TestCluster::start(3, &["--write-quorum", "2"]);
-    // `c:1` a list, `c:2` a set, `c:3` a sorted set (see `key`).
-    let owners: Vec<Vec<usize>> = (1..4).map(|i| cluster.owners(&key(i))).collect();
+    // `c:0` a hash, `c:1` a list, `c:2` a set, `c:3` a sorted set (see
+    // `key`).
+    let owners: Vec<Vec<usize>> = (0..4).map(|i| cluster.owners(&key(i))).collect();
     let mut conn = cluster.node(0).conn();
     let bulk: Vec<String> = (0..1000).map(|n| format!("element-{n:05}")).collect();
     let mut push = vec!["RPUSH".to_string(), key(1)];
@@ -218,7 +219,7 @@ fn large_collections_replicate_by_their_effects() {
         .map(|n| cluster.figure(n, "cluster_replicated_effects"))
         .sum();
 
-    let (list, set, zset) = (key(1), key(2), key(3));
+    let (hash, list, set, zset) = (key(0), key(1), key(2), key(3));
     let changes: Vec<Vec<&str>> = vec![
         vec!["LPUSH", &list, "head-a", "head-b"],
         vec!["RPUSH", &list, "tail"],
@@ -248,6 +249,12 @@ fn large_collections_replicate_by_their_effects() {
         vec!["ZREMRANGEBYSCORE", &zset, "(100", "110"],
         vec!["ZREMRANGEBYRANK", &zset, "0", "3"],
         vec!["ZREMRANGEBYLEX", &zset, "[element-00500", "[element-00510"],
+        vec!["HSET", &hash, "new-field", "v", "element-00001", "changed"],
+        vec!["HMSET", &hash, "other-field", "w"],
+        vec!["HSETNX", &hash, "element-00002", "kept"],
+        vec!["HDEL", &hash, "element-00003", "absent"],
+        vec!["HINCRBY", &hash, "element-00004", "10"],
+        vec!["HINCRBYFLOAT", &hash, "element-00005", "0.1"],
     ];
     for change in &changes {
         let _: Value = q(&mut conn, change);
@@ -258,7 +265,7 @@ fn large_collections_replicate_by_their_effects() {
     let _: i64 = q(&mut conn, &["RPUSH", &list, "after the refusal"]);
     // With a write quorum of 2 every write above was confirmed by the
     // replica before its reply: the copies are equal now.
-    for (at, i) in (1..4).enumerate() {
+    for (at, i) in (0..4).enumerate() {
         let primary = copy_on(&cluster, owners[at][0], i);
         assert_eq!(copy_on(&cluster, owners[at][1], i), primary, "{}", key(i));
     }
@@ -266,7 +273,7 @@ fn large_collections_replicate_by_their_effects() {
         .map(|n| cluster.figure(n, "cluster_replicated_effects"))
         .sum();
     assert!(
-        effects >= effects_before + 15,
+        effects >= effects_before + 20,
         "writes to large collections ship as effects ({effects_before} -> {effects})"
     );
     let stale: u64 = (0..3)

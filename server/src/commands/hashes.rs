@@ -5,7 +5,7 @@ use super::args::{
 };
 use super::scan_options::{self, ScanOf};
 use super::spec::flag_sets::{R, RF, WF, WMF};
-use super::spec::{Categories as C, CommandSpec as Cmd, KeySpec};
+use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
 use super::{read_value, reply_count, Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::reply::format_double;
@@ -17,20 +17,20 @@ const H: C = C::HASH;
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("hset", hset, -4, WMF, "hash", "Creates or modifies the value of a field in a hash.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
-    Cmd::new("hmset", hmset, -4, WMF, "hash", "Sets the values of multiple fields.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
-    Cmd::new("hsetnx", hsetnx, 4, WMF, "hash", "Sets the value of a field in a hash only when the field doesn't exist.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
+    Cmd::new("hset", hset, -4, WMF.with(F::REPLAYABLE), "hash", "Creates or modifies the value of a field in a hash.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
+    Cmd::new("hmset", hmset, -4, WMF.with(F::REPLAYABLE), "hash", "Sets the values of multiple fields.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
+    Cmd::new("hsetnx", hsetnx, 4, WMF.with(F::REPLAYABLE), "hash", "Sets the value of a field in a hash only when the field doesn't exist.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hset"),
     Cmd::new("hget", hget, 3, RF, "hash", "Returns the value of a field in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hmget", hmget, -3, RF, "hash", "Returns the values of all fields in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hgetall", hgetall, 2, R, "hash", "Returns all fields and values in a hash.").keys(KeySpec::ONE).acl(H),
-    Cmd::new("hdel", hdel, -3, WF, "hash", "Deletes one or more fields and their values from a hash.").keys(KeySpec::ONE).acl(H),
+    Cmd::new("hdel", hdel, -3, WF.with(F::REPLAYABLE), "hash", "Deletes one or more fields and their values from a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hexists", hexists, 3, RF, "hash", "Determines whether a field exists in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hlen", hlen, 2, RF, "hash", "Returns the number of fields in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hkeys", hkeys, 2, R, "hash", "Returns all fields in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hvals", hvals, 2, R, "hash", "Returns all values in a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hstrlen", hstrlen, 3, RF, "hash", "Returns the length of the value of a field.").keys(KeySpec::ONE).acl(H),
-    Cmd::new("hincrby", hincrby, 4, WMF, "hash", "Increments the integer value of a field in a hash by a number.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hincrby"),
-    Cmd::new("hincrbyfloat", hincrbyfloat, 4, WMF, "hash", "Increments the floating point value of a field by a number.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hincrbyfloat"),
+    Cmd::new("hincrby", hincrby, 4, WMF.with(F::REPLAYABLE), "hash", "Increments the integer value of a field in a hash by a number.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hincrby"),
+    Cmd::new("hincrbyfloat", hincrbyfloat, 4, WMF.with(F::REPLAYABLE), "hash", "Increments the floating point value of a field by a number.").keys(KeySpec::ONE).acl(H).event(N::HASH, "hincrbyfloat"),
     Cmd::new("hrandfield", hrandfield, -2, R, "hash", "Returns one or more random fields from a hash.").keys(KeySpec::ONE).acl(H),
     Cmd::new("hscan", hscan, -3, R, "hash", "Iterates over fields and values of a hash.").keys(KeySpec::ONE).acl(H),
 ];
