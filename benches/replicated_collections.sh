@@ -34,6 +34,23 @@ for _ in $(seq 1 300); do
 done
 
 KEY='biglist:{a}'
+# The key's primary takes the writes: a client of the other node would add
+# a forwarding hop that a Redis primary does not have. CLUSTER SLOTS names
+# each range's primary first.
+SLOT=$(redis-cli -p "$RC_PORT" CLUSTER KEYSLOT "$KEY" | tr -d '\r')
+PRIMARY=$(redis-cli -p "$RC_PORT" CLUSTER SLOTS | tr -d '\r' | awk -v slot="$SLOT" '
+  # redis-cli prints the nested reply flat: start, end, then each node as
+  # ip, port, id: with replicas 1 of 2 nodes each range names one node, so
+  # the numbers run start, end, port.
+  /^[0-9]+$/ { nums[++n] = $1 }
+  END {
+    for (i = 1; i + 2 <= n; i += 3) if (nums[i] <= slot && slot <= nums[i + 1]) { print nums[i + 2]; exit }
+  }')
+if [ "$PRIMARY" = "$RC_REPLICA" ]; then
+  RC_PRIMARY=$RC_REPLICA RC_SECOND=$RC_PORT
+else
+  RC_PRIMARY=$RC_PORT RC_SECOND=$RC_REPLICA
+fi
 # lengths PORT REPLICA-PORT: the list's length on the primary side and on
 # the replica (read there: READONLY on a node).
 lengths() {
@@ -46,19 +63,19 @@ rate() {
     | awk -F'","' 'NR == 2 || /LPUSH/ { gsub(/"/, "", $2); print $2; exit }'
 }
 
-echo "LPUSH $KEY, redis-benchmark -c 10 -P 16 -n $N per round, $ROUNDS rounds, write quorum $Q"
+echo "LPUSH $KEY (to its primary, port $RC_PRIMARY), redis-benchmark -c 10 -P 16 -n $N per round, $ROUNDS rounds, write quorum $Q"
 rc_rates=() rs_rates=()
 for round in $(seq 1 "$ROUNDS"); do
-  rc=$(rate "$RC_PORT")
+  rc=$(rate "$RC_PRIMARY")
   rs=$(rate "$RS_PORT")
   redis-cli -p "$RS_PORT" WAIT 1 5000 >/dev/null
   rc_rates+=("$rc") rs_rates+=("$rs")
-  echo "round $round: ringcache $rc/s (lengths $(lengths "$RC_PORT" "$RC_REPLICA")), redis $rs/s (lengths $(lengths "$RS_PORT" "$RS_REPLICA"))"
+  echo "round $round: ringcache $rc/s (lengths $(lengths "$RC_PRIMARY" "$RC_SECOND")), redis $rs/s (lengths $(lengths "$RS_PORT" "$RS_REPLICA"))"
 done
 rc_median=$(printf '%s\n' "${rc_rates[@]}" | median)
 rs_median=$(printf '%s\n' "${rs_rates[@]}" | median)
 echo "median: ringcache $rc_median/s, redis $rs_median/s, ratio $(python3 -c "print(round($rc_median / $rs_median, 3))")"
 for field in cluster_replicated cluster_replicated_effects cluster_replicated_effects_stale; do
-  echo "$field: $(info_field "$RC_PORT" "$field")"
+  echo "$field: $(info_field "$RC_PRIMARY" "$field")"
 done
 echo "ring changes after the start (node logs): $(cat "$WORK/ringcache.log" "$WORK/ringcache-2.log" | grep -c 'ring changed')"

@@ -83,11 +83,15 @@ pub fn taken<'a>(spec: &commands::CommandSpec, args: Args<'a>) -> Option<Effect<
 
 /// `RCEFFECT <before> <after> <command>...`.
 pub fn encode(effect: &Effect<'_>) -> Bytes {
-    let mut out = BytesMut::new();
+    // Sized once: each argument takes its bytes and at most 16 of framing
+    // (`$<len>\r\n...\r\n`); the two versions at most 20 digits each.
+    let payload: usize = effect.args.iter_from(0).map(|a| a.len() + 16).sum();
+    let mut out = BytesMut::with_capacity(payload + 3 * 16 + 2 * 20 + 8);
     resp::write_len(&mut out, b'*', effect.args.len() as i64 + 3);
     resp::write_bulk(&mut out, b"RCEFFECT");
-    resp::write_bulk(&mut out, effect.versioned.before.to_string().as_bytes());
-    resp::write_bulk(&mut out, effect.versioned.after.to_string().as_bytes());
+    let mut digits = itoa::Buffer::new();
+    resp::write_bulk(&mut out, digits.format(effect.versioned.before).as_bytes());
+    resp::write_bulk(&mut out, digits.format(effect.versioned.after).as_bytes());
     for arg in effect.args.iter_from(0) {
         resp::write_bulk(&mut out, arg);
     }
