@@ -27,6 +27,7 @@
 //! idle timeout, shutdown, the query or output buffer limits, too many
 //! failed AUTH attempts, and an HTTP request (`POST`, `Host:`).
 
+mod admission;
 mod held;
 mod parked;
 mod replies;
@@ -34,24 +35,22 @@ mod replies;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tracing::{debug, warn};
+use tracing::debug;
 
-use crate::acl;
 use crate::blocking::Block;
 use crate::clients::ClientHandle;
 use crate::cluster::{effects, Link, Route};
 use crate::commands::{
-    self, args::DENIED, pubsub, transactions, After, ClusterPort, CommandSpec, Ctx, Deferred,
-    Flags, Refusal, Session,
+    self, pubsub, transactions, After, ClusterPort, CommandSpec, Ctx, Deferred, Flags, Session,
 };
 use crate::config::OutputLimit;
-use crate::log_limit::LogLimit;
 use crate::node::Node;
 use crate::protocol::{Args, Limits, Reply, RequestParser};
 use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::unix_ms;
 use crate::stream::ClientStream;
+use admission::{admit, is_cross_protocol, refuse_cross_protocol, refuse_unknown};
 use held::Held;
 use parked::Parked;
 use replies::{Outlet, Replies};
@@ -66,9 +65,6 @@ const FLUSH_AT: usize = 256 * 1024;
 const MAX_WAITING: usize = 2048;
 /// Buffers grown past this are given back once empty.
 const SHRINK_ABOVE: usize = 1024 * 1024;
-
-static CROSS_PROTOCOL_LOG: LogLimit = LogLimit::new(10_000);
-static PROTECTED_LOG: LogLimit = LogLimit::new(crate::log_limit::WARN_PERIOD_MS);
 
 /// Why a connection ends before the client leaves on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -574,59 +570,6 @@ fn run_request(
     step(after)
 }
 
-/// The session's checks and the user's permissions (ACL) for a known
-/// command; `Some` is the refusal's step, its reply written (a transaction
-/// being queued then fails at EXEC).
-fn admit(
-    node: &Arc<NodeState>,
-    session: &mut Session,
-    replies: &mut Replies,
-    (index, spec): (usize, &CommandSpec),
-    args: Args<'_>,
-) -> Option<Step> {
-    let admitted = commands::admit(session, spec, args).and_then(|()| {
-        acl::check::check(
-            &node.acl,
-            session,
-            index,
-            spec,
-            args,
-            acl::Context::Toplevel,
-        )
-        .map_err(Refusal::Error)
-    });
-    match admitted {
-        Ok(()) => None,
-        Err(Refusal::Protected) => Some(step(deny_protected(node, session, replies))),
-        Err(Refusal::Error(text)) => {
-            transactions::fail_queueing(session);
-            commands::statistics::reject(node, index, spec, args);
-            let text = transactions::refusal(session, spec, &text);
-            node.error_stats.count(text.as_bytes());
-            Reply::new(&mut replies.output, session.resp3).error(&text);
-            Some(Step::Next)
-        }
-    }
-}
-
-/// A command this session may not see: refused (a transaction being
-/// queued then fails at EXEC), or the protected-mode answer.
-fn refuse_unknown(
-    node: &Arc<NodeState>,
-    session: &mut Session,
-    replies: &mut Replies,
-    args: Args<'_>,
-) -> Step {
-    if session.protected {
-        return step(deny_protected(node, session, replies));
-    }
-    transactions::fail_queueing(session);
-    let error = commands::unknown_command(args);
-    node.error_stats.count(&error);
-    Reply::new(&mut replies.output, session.resp3).error_bytes(&error);
-    Step::Next
-}
-
 /// The last session checks: RESP2's subscribed mode (only the Pub/Sub
 /// commands, PING, QUIT, RESET) and MULTI (the command is queued, not run;
 /// on a cluster node its keys must fit the transaction's slot). True when
@@ -666,34 +609,4 @@ fn step(after: After) -> Step {
         After::Continue => Step::Next,
         After::Close => Step::Close,
     }
-}
-
-/// An HTTP request line or header sent to the node: Redis treats `POST`
-/// and `Host:` as an attack (a web page making a browser talk to the cache)
-/// and closes the connection without running anything more.
-fn is_cross_protocol(name: &[u8]) -> bool {
-    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
-}
-
-fn refuse_cross_protocol(node: &NodeState, session: &Session) -> After {
-    ServerStats::add(&node.stats.cross_protocol_rejections, 1);
-    if let Some(more) = CROSS_PROTOCOL_LOG.allow() {
-        warn!(
-            client = %session.handle.peer,
-            suppressed = more,
-            "possible security attack: a client sent POST or Host: (cross-protocol scripting); connection closed"
-        );
-    }
-    After::Close
-}
-
-/// Protected mode on a cluster node: a non-loopback client that has not
-/// proved it is a peer gets Redis's DENIED error and is closed.
-fn deny_protected(node: &NodeState, session: &Session, replies: &mut Replies) -> After {
-    ServerStats::add(&node.stats.rejected_connections, 1);
-    if let Some(suppressed) = PROTECTED_LOG.allow() {
-        warn!(client = %session.handle.peer, suppressed, "protected mode: refused a non-loopback client that is not a peer");
-    }
-    Reply::new(&mut replies.output, session.resp3).error(DENIED);
-    After::Close
 }
