@@ -10,6 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::cluster::TestCluster;
+use common::info::field_u64;
 use common::{err, eventually, q, DEADLINE};
 use redis::{Connection, Value};
 
@@ -280,4 +281,96 @@ fn large_collections_replicate_by_their_effects() {
         .map(|n| cluster.figure(n, "cluster_replicated_effects_stale"))
         .sum();
     assert_eq!(stale, 0, "no replica missed an effect");
+}
+
+/// Pops that a replica cannot replay as sent (from the first non-empty of
+/// several keys, or at random) ship as the pop they made, and a client
+/// parked on empty lists pops, once woken, by effect too.
+#[test]
+fn pops_from_large_collections_replicate_as_what_they_took() {
+    let cluster = TestCluster::start(3, &["--write-quorum", "2"]);
+    let (list, zset, set, none) = ("{big}list", "{big}zset", "{big}set", "{big}none");
+    let owners = cluster.owners(list);
+    let mut conn = cluster.node(owners[0]).conn();
+    let bulk: Vec<String> = (0..1000).map(|n| format!("element-{n:05}")).collect();
+    let fill = |conn: &mut Connection, command: &str, key: &str, scored: bool| {
+        let mut args = vec![command.to_string(), key.to_string()];
+        for (n, member) in bulk.iter().enumerate() {
+            if scored {
+                args.push(n.to_string());
+            }
+            args.push(member.clone());
+        }
+        let _: i64 = q(conn, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    };
+    fill(&mut conn, "RPUSH", list, false);
+    fill(&mut conn, "ZADD", zset, true);
+    fill(&mut conn, "SADD", set, false);
+    let effects_before = cluster.figure(owners[0], "cluster_replicated_effects");
+    let pops: [&[&str]; 9] = [
+        &["BLPOP", none, list, "1"],
+        &["BRPOP", none, list, "1"],
+        &["LMPOP", "2", none, list, "LEFT", "COUNT", "3"],
+        &["BLMPOP", "1", "2", none, list, "RIGHT", "COUNT", "2"],
+        &["ZMPOP", "2", none, zset, "MIN", "COUNT", "2"],
+        &["BZPOPMIN", none, zset, "1"],
+        &["BZPOPMAX", none, zset, "1"],
+        &["BZMPOP", "1", "2", none, zset, "MAX", "COUNT", "3"],
+        &["SPOP", set, "5"],
+    ];
+    for pop in pops {
+        let _: Value = q(&mut conn, pop);
+    }
+    let _: Value = q(&mut conn, &["SPOP", set]);
+
+    // A client parked on two empty lists, woken by a push of many
+    // elements: its pop ships as an LPOP of the list it took from.
+    let (other, queue) = ("{big}other", "{big}queue");
+    let mut parked = cluster.node(owners[0]).conn();
+    let waiter = std::thread::spawn(move || {
+        let popped: Vec<String> = q(&mut parked, &["BLPOP", other, queue, "30"]);
+        popped
+    });
+    let blocked = || {
+        let info: String = q(&mut cluster.node(owners[0]).conn(), &["INFO", "clients"]);
+        field_u64(&info, "blocked_clients") == Some(1)
+    };
+    assert!(eventually(DEADLINE, blocked), "the waiter parks");
+    let mut push = vec!["RPUSH".to_string(), queue.to_string()];
+    push.extend(bulk.iter().cloned());
+    let _: i64 = q(
+        &mut conn,
+        &push.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let popped = waiter.join().expect("the waiter");
+    assert_eq!(popped, [queue, "element-00000"]);
+
+    let read_copy = |index: usize| -> Vec<String> {
+        let mut node = cluster.node(index).conn();
+        let _: () = q(&mut node, &["READONLY"]);
+        let mut members: Vec<String> = q(&mut node, &["SMEMBERS", set]);
+        members.sort();
+        let mut copy = vec![format!("{members:?}")];
+        for key in [list, queue] {
+            copy.push(format!(
+                "{:?}",
+                q::<Vec<String>>(&mut node, &["LRANGE", key, "0", "-1"])
+            ));
+        }
+        copy.push(format!(
+            "{:?}",
+            q::<Vec<String>>(&mut node, &["ZRANGE", zset, "0", "-1", "WITHSCORES"])
+        ));
+        copy
+    };
+    assert_eq!(read_copy(owners[1]), read_copy(owners[0]));
+    let effects = cluster.figure(owners[0], "cluster_replicated_effects");
+    assert!(
+        effects >= effects_before + 11,
+        "pops ship as effects ({effects_before} -> {effects})"
+    );
+    assert_eq!(
+        cluster.figure(owners[0], "cluster_replicated_effects_stale"),
+        0
+    );
 }

@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 use super::hlc::Version;
 use super::peer::PeerReply;
 use super::{wire, Cluster};
-use crate::commands::{self, Ctx, Flags, Outcome};
+use crate::commands::{self, Ctx, Flags, Outcome, OwnedArgs};
 use crate::protocol::{Args, Reply};
 use crate::store::versioning::{self, Arming, VersionSource, Versioned};
 use crate::store::Store;
@@ -62,17 +62,30 @@ pub fn arm(
     if cluster.settings.replicas == 0 || !spec.has(Flags::REPLAYABLE) {
         return None;
     }
-    let key = args.try_get(spec.keys.single()?)?;
-    if !cluster.view().is_primary(ringcache_proto::key_slot(key)) {
-        return None;
-    }
-    Some(versioning::arm(source.clone()))
+    let primary = match spec.keys.single() {
+        Some(at) => args
+            .try_get(at)
+            .is_some_and(|key| cluster.view().is_primary(ringcache_proto::key_slot(key))),
+        // A pop from the first non-empty of several keys (their slot is
+        // one in a cluster).
+        None => super::router::primary_of_all(cluster, spec, args),
+    };
+    primary.then(|| versioning::arm(source.clone()))
 }
 
-/// The effect of the command that just ran armed, if it changed its key in
-/// place.
-pub fn taken<'a>(spec: &commands::CommandSpec, args: Args<'a>) -> Option<Effect<'a>> {
+/// The effect of the command that just ran armed, if it changed one key in
+/// place: the command itself, or what it described as its effect
+/// (`rewrite`, see `Ctx::rewrite`).
+pub fn taken<'a>(
+    spec: &commands::CommandSpec,
+    args: Args<'a>,
+    rewrite: Option<&'a OwnedArgs>,
+) -> Option<Effect<'a>> {
     let versioned = versioning::take()?;
+    let (spec, args) = match rewrite {
+        Some(rewrite) => (commands::lookup(rewrite.args().get(0))?, rewrite.args()),
+        None => (spec, args),
+    };
     let key = args.try_get(spec.keys.single()?)?;
     Some(Effect {
         args,

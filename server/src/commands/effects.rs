@@ -238,3 +238,23 @@ mod tests {
         assert!(effective_spec(object, args).keys.positions(args) == vec![2]);
     }
 }
+
+/// Describes the command's effect for a replica as the command `parts`
+/// (see `Ctx::rewrite`); nothing to build unless the command runs armed
+/// for replication by effect.
+pub(super) fn rewrite_as(ctx: &mut Ctx<'_>, parts: &[&[u8]]) {
+    if crate::store::versioning::armed() {
+        ctx.rewrite = Some(super::OwnedArgs::copy_slices(parts));
+    }
+}
+
+/// Describes a pop from the first non-empty of several keys as the pop
+/// `name` (LPOP, RPOP, ZPOPMIN, ZPOPMAX) of `count` from the key it took
+/// (one without a count).
+pub(super) fn rewrite_as_pop(ctx: &mut Ctx<'_>, name: &[u8], key: &[u8], count: Option<usize>) {
+    let mut digits = itoa::Buffer::new();
+    match count {
+        Some(n) => rewrite_as(ctx, &[name, key, digits.format(n).as_bytes()]),
+        None => rewrite_as(ctx, &[name, key]),
+    }
+}

@@ -29,11 +29,11 @@ const WMB: F = WM.with(F::BLOCKING).with(F::NOSCRIPT);
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("blpop", blpop, -3, WB, "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(ALL_BUT_LAST).acl(L),
-    Cmd::new("brpop", brpop, -3, WB, "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(ALL_BUT_LAST).acl(L),
+    Cmd::new("blpop", blpop, -3, WB.with(F::REPLAYABLE), "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(ALL_BUT_LAST).acl(L),
+    Cmd::new("brpop", brpop, -3, WB.with(F::REPLAYABLE), "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(ALL_BUT_LAST).acl(L),
     Cmd::new("blmove", blmove, 6, WMB, "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
     Cmd::new("brpoplpush", brpoplpush, 4, WMB, "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),
-    Cmd::new("blmpop", blmpop, -5, W.with(F::BLOCKING), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(BLMPOP_KEYS).acl(L),
+    Cmd::new("blmpop", blmpop, -5, W.with(F::BLOCKING).with(F::REPLAYABLE), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(BLMPOP_KEYS).acl(L),
 ];
 
 /// BLMPOP's keys: `numkeys` at argument 2, the keys after it.

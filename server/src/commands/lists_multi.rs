@@ -233,7 +233,11 @@ pub(super) fn pop_first(
                 None => ctx.reply.opt_bulk(list.pop(end).as_deref()),
             }
         });
-        let event = if end == End::Front { "lpop" } else { "rpop" };
+        let (event, name) = match end {
+            End::Front => ("lpop", b"LPOP"),
+            End::Back => ("rpop", b"RPOP"),
+        };
+        super::effects::rewrite_as_pop(ctx, name, key, count);
         ctx.notify_emptying(N::LIST, event, key, || lock.find(key).0.is_some());
         return Popped::From(at);
     }

@@ -255,6 +255,11 @@ pub struct Ctx<'a> {
     /// With the `n` class on: the command's keys that did not exist before
     /// it ran; the first event about one of them is preceded by `new`.
     pub absent: Vec<Vec<u8>>,
+    /// What a replica runs for this command's effect when it is not the
+    /// command itself: a pop from the first non-empty of several keys
+    /// (BLPOP, LMPOP, BZPOPMIN...) as the pop from the key it took, SPOP as
+    /// the SREM of what it drew (`cluster::effects`).
+    pub rewrite: Option<OwnedArgs>,
 }
 
 impl<'a> Ctx<'a> {
@@ -280,6 +285,7 @@ impl<'a> Ctx<'a> {
             script: false,
             notified: false,
             absent: Vec::new(),
+            rewrite: None,
         }
     }
 

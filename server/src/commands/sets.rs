@@ -29,7 +29,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("sismember", sismember, 3, RF, "set", "Determines whether a member belongs to a set.").keys(KeySpec::ONE).acl(S),
     Cmd::new("smismember", smismember, -3, RF, "set", "Determines whether multiple members belong to a set.").keys(KeySpec::ONE).acl(S),
     Cmd::new("scard", scard, 2, RF, "set", "Returns the number of members in a set.").keys(KeySpec::ONE).acl(S),
-    Cmd::new("spop", spop, -2, WF, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.").keys(KeySpec::ONE).acl(S),
+    Cmd::new("spop", spop, -2, WF.with(F::REPLAYABLE), "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.").keys(KeySpec::ONE).acl(S),
     Cmd::new("srandmember", srandmember, -2, R, "set", "Get one or multiple random members from a set").keys(KeySpec::ONE).acl(S),
     Cmd::new("smove", smove, 4, WF, "set", "Moves a member from one set to another.").keys(KeySpec::TWO).acl(S),
     Cmd::new("sinter", sinter, -2, R, "set", "Returns the intersect of multiple sets.").keys(KeySpec::ALL).acl(S).routing(Routing::Gather),
@@ -200,6 +200,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
                 .unwrap_or_default();
             ctx.reply.set(popped.len());
             popped.iter().for_each(|m| ctx.reply.bulk(m));
+            rewrite_as_srem(ctx, key, popped.iter().map(|m| &m[..]));
         }
         None => {
             let popped = lock
@@ -207,10 +208,24 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
                 .with_mut(index, |set: &mut SetValue| set.pop(&mut rng))
                 .flatten();
             ctx.reply.opt_bulk(popped.as_deref());
+            rewrite_as_srem(ctx, key, popped.as_deref());
         }
     }
     ctx.notify_emptying(N::SET, "spop", key, || lock.peek(key).is_some());
     Outcome::Wrote
+}
+
+/// SPOP's draw is random: a replica removes what it drew (SREM).
+fn rewrite_as_srem<'m>(
+    ctx: &mut Ctx<'_>,
+    key: &'m [u8],
+    members: impl IntoIterator<Item = &'m [u8]>,
+) {
+    if crate::store::versioning::armed() {
+        let mut parts: Vec<&[u8]> = vec![b"SREM", key];
+        parts.extend(members);
+        super::effects::rewrite_as(ctx, &parts);
+    }
 }
 
 /// SRANDMEMBER key [count]: a positive count picks distinct members (all

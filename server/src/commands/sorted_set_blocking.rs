@@ -8,7 +8,9 @@ use super::lists::ALL_BUT_LAST;
 use super::lists_blocking::{block, parse_timeout};
 use super::lists_multi::numkeys_positions;
 use super::sorted_set_args::reply_score;
-use super::sorted_set_pops::{mpop_options, notify_popped, reply_popped, take, PopShape, Popped};
+use super::sorted_set_pops::{
+    mpop_options, notify_popped, pop_name, reply_popped, take, PopShape, Popped,
+};
 use super::spec::flag_sets::W;
 use super::spec::{Categories as C, CommandSpec as Cmd, Flags as F, KeySpec};
 use super::{Ctx, Outcome};
@@ -23,9 +25,9 @@ const WBF: F = W.with(F::BLOCKING).with(F::NOSCRIPT).with(F::FAST);
 /// This family's section of the command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
-    Cmd::new("bzpopmin", bzpopmin, -3, WBF, "sorted_set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.").keys(ALL_BUT_LAST).acl(Z),
-    Cmd::new("bzpopmax", bzpopmax, -3, WBF, "sorted_set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.").keys(ALL_BUT_LAST).acl(Z),
-    Cmd::new("bzmpop", bzmpop, -5, W.with(F::BLOCKING), "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.").keys(BZMPOP_KEYS).acl(Z),
+    Cmd::new("bzpopmin", bzpopmin, -3, WBF.with(F::REPLAYABLE), "sorted_set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.").keys(ALL_BUT_LAST).acl(Z),
+    Cmd::new("bzpopmax", bzpopmax, -3, WBF.with(F::REPLAYABLE), "sorted_set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.").keys(ALL_BUT_LAST).acl(Z),
+    Cmd::new("bzmpop", bzmpop, -5, W.with(F::BLOCKING).with(F::REPLAYABLE), "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.").keys(BZMPOP_KEYS).acl(Z),
 ];
 
 /// BZMPOP's keys: `numkeys` at argument 2, the keys after it.
@@ -88,6 +90,7 @@ fn bzpop(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> Outcome {
     match pop_first_locked(&mut lock, args, &positions, max, 1, ctx.session.woken) {
         Found::Popped(at, popped) => {
             drop(lock);
+            super::effects::rewrite_as_pop(ctx, pop_name(max), args.get(at), None);
             let Some((member, score)) = popped.first() else {
                 return Outcome::Unchanged;
             };
@@ -132,6 +135,7 @@ fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     match pop_first_locked(&mut lock, args, &positions, max, count, ctx.session.woken) {
         Found::Popped(at, popped) => {
             drop(lock);
+            super::effects::rewrite_as_pop(ctx, pop_name(max), args.get(at), Some(count));
             ctx.reply.array(2);
             ctx.reply.bulk(args.get(at));
             reply_popped(&mut ctx.reply, &popped, PopShape::Pairs);

@@ -72,6 +72,15 @@ pub fn pop_first(
     Ok(None)
 }
 
+/// The single-key pop a replica runs for a pop from several keys.
+pub fn pop_name(max: bool) -> &'static [u8] {
+    if max {
+        b"ZPOPMAX"
+    } else {
+        b"ZPOPMIN"
+    }
+}
+
 /// Raises the events of a pop from the sorted set at `key`: `zpopmin` or
 /// `zpopmax`, then `del` if it emptied the set. Call with no lock held.
 pub fn notify_popped(ctx: &mut Ctx<'_>, key: &[u8], max: bool) {
@@ -200,6 +209,7 @@ pub fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             Outcome::Unchanged
         }
         Ok(Some((i, popped))) => {
+            super::effects::rewrite_as_pop(ctx, pop_name(max), keys[i], Some(count));
             ctx.reply.array(2);
             ctx.reply.bulk(keys[i]);
             reply_popped(&mut ctx.reply, &popped, PopShape::Pairs);

@@ -63,7 +63,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("zremrangebylex", zremrangebylex, 4, W.with(F::REPLAYABLE), "sorted_set", "Removes members in a sorted set within a lexicographical range.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zpopmin", zpopmin, -2, WF.with(F::REPLAYABLE), "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zpopmax", zpopmax, -2, WF.with(F::REPLAYABLE), "sorted_set", "Returns the highest-scoring members from a sorted set after removing them.").keys(KeySpec::ONE).acl(Z),
-    Cmd::new("zmpop", zmpop, -4, W, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them.").keys(NUMKEYS).acl(Z),
+    Cmd::new("zmpop", zmpop, -4, W.with(F::REPLAYABLE), "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them.").keys(NUMKEYS).acl(Z),
     Cmd::new("zrandmember", zrandmember, -2, R, "sorted_set", "Returns one or more random members from a sorted set.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zscan", zscan, -3, R, "sorted_set", "Iterates over members and scores of a sorted set.").keys(KeySpec::ONE).acl(Z),
     Cmd::new("zunion", zunion, -3, R, "sorted_set", "Returns the union of multiple sorted sets.").keys(NUMKEYS).acl(Z).routing(Routing::Gather),

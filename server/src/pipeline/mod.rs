@@ -559,11 +559,11 @@ fn run_request(
     if let Some(run) = ctx.awaiting.take() {
         return Step::Script(run);
     }
-    let written = std::mem::take(&mut ctx.written);
+    let (written, rewrite) = (std::mem::take(&mut ctx.written), ctx.rewrite.take());
     // 6. Effects.
     if let (Some(link), None) = (link, &deferred) {
         let keys = commands::written_keys(spec, args, outcome, &written);
-        let effect = armed.and_then(|_| effects::taken(spec, args));
+        let effect = armed.and_then(|_| effects::taken(spec, args, rewrite.as_ref()));
         deferred = link.after_write(keys, effect, &mut replies.output, start);
     }
     replies.defer(deferred);

@@ -61,6 +61,12 @@ pub fn arm(next: VersionSource) -> Arming {
     Arming(())
 }
 
+/// True while a command is armed on this thread: one that describes its
+/// effect as another command (`Ctx::rewrite`) need not build it otherwise.
+pub fn armed() -> bool {
+    ARMED.with(|armed| armed.borrow().is_some())
+}
+
 /// The versions the armed command gave, and disarms the thread; `None`
 /// when it changed no existing entry (it created the key, or wrote
 /// nothing) or the versions do not describe one step.

@@ -92,6 +92,9 @@ impl Shard {
         f: impl FnOnce(&mut T) -> R,
     ) -> Option<R> {
         let limits = self.limits.get();
+        if self.at(index).kind() != T::KIND {
+            return None;
+        }
         // A command armed for replication by effect changes the entry at
         // the version it gives here, in this lock hold (`versioning`).
         if let Some(version) = versioning::changing(self.at(index).version().unwrap_or(0)) {
@@ -99,9 +102,6 @@ impl Shard {
         }
         let entry = self.at(index);
         let Some(slab) = entry.slab_index() else {
-            if entry.kind() != T::KIND {
-                return None;
-            }
             let mut value = T::from_inline(entry.packed_form()?);
             let result = f(&mut value);
             value.settle(&limits);
