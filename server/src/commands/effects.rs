@@ -221,24 +221,6 @@ pub fn after_request(session: &Session, args: Args<'_>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::commands::script_host::effective_flags;
-
-    #[test]
-    fn a_subcommand_row_gives_its_own_flags() {
-        let object = lookup(b"object").unwrap();
-        let owned = crate::commands::OwnedArgs::copy_slices(&[b"object", b"encoding", b"k"]);
-        let args = owned.args();
-        assert_eq!(
-            effective_spec(object, args).flags,
-            effective_flags(object, args)
-        );
-        assert!(effective_spec(object, args).keys.positions(args) == vec![2]);
-    }
-}
-
 /// Describes the command's effect for a replica as the command `parts`
 /// (see `Ctx::rewrite`); nothing to build unless the command runs armed
 /// for replication by effect.
@@ -256,5 +238,23 @@ pub(super) fn rewrite_as_pop(ctx: &mut Ctx<'_>, name: &[u8], key: &[u8], count: 
     match count {
         Some(n) => rewrite_as(ctx, &[name, key, digits.format(n).as_bytes()]),
         None => rewrite_as(ctx, &[name, key]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::script_host::effective_flags;
+
+    #[test]
+    fn a_subcommand_row_gives_its_own_flags() {
+        let object = lookup(b"object").unwrap();
+        let owned = crate::commands::OwnedArgs::copy_slices(&[b"object", b"encoding", b"k"]);
+        let args = owned.args();
+        assert_eq!(
+            effective_spec(object, args).flags,
+            effective_flags(object, args)
+        );
+        assert!(effective_spec(object, args).keys.positions(args) == vec![2]);
     }
 }
