@@ -101,6 +101,9 @@ pub struct NodeState {
 /// user's `requirepass`.
 fn initial_acl(config: &Config) -> Acl {
     let acl = Acl::new();
+    acl.log
+        .set_max_len(usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX));
+    acl.set_pubsub_default(config.acl_pubsub_all);
     // The binary read them before it bound its port; a file changed since
     // is reported and the node starts with the default user only.
     match crate::acl::initial_users(config) {
@@ -253,6 +256,11 @@ impl NodeState {
                 // (`tls::TlsState::reload`), so a bad file is refused.
                 Effect::Tls => {}
                 Effect::Password => self.acl.set_requirepass(config.requirepass.as_deref()),
+                Effect::Acl => {
+                    let max_len = usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX);
+                    self.acl.log.set_max_len(max_len);
+                    self.acl.set_pubsub_default(config.acl_pubsub_all);
+                }
                 Effect::Notify => {
                     let classes = config.notify_keyspace_events;
                     self.events.set_classes(classes);

@@ -76,7 +76,9 @@ pub fn rcacl(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     };
     let origin = String::from_utf8_lossy(args.get(2)).into_owned();
     let text = String::from_utf8_lossy(args.get(3));
-    let users = match acl::parse_file("RCACL", &text) {
+    // The set is written out in full (every user's channels spelled
+    // out), so this node's acl-pubsub-default does not change it.
+    let users = match acl::parse_file("RCACL", &text, false) {
         Ok(users) => users,
         Err(e) => return ctx.fail(&format!("ERR {e}")),
     };

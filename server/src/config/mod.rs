@@ -46,6 +46,10 @@ pub struct Config {
     pub aclfile: Option<PathBuf>,
     /// ACL users given by `user` lines of the config file (their rules).
     pub users: Vec<String>,
+    /// `acllog-max-len`: ACL LOG entries kept.
+    pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels`: new users may use every channel.
+    pub acl_pubsub_all: bool,
     /// Connection limit.
     pub maxclients: usize,
     /// Idle timeout in seconds, 0 for none.
@@ -136,6 +140,8 @@ impl Default for Config {
             requirepass: None,
             aclfile: None,
             users: Vec::new(),
+            acllog_max_len: 0,
+            acl_pubsub_all: false,
             maxclients: 0,
             timeout: 0,
             threads: 0,

@@ -44,6 +44,8 @@ pub enum Effect {
     Tls,
     /// The `default` user's password.
     Password,
+    /// ACL LOG's length and the channels of users created from now on.
+    Acl,
 }
 
 /// Sets a parameter's field from a checked value.
@@ -211,6 +213,12 @@ pub static PARAMS: &[Param] = &[
     param("aclfile", Kind::Text, "", Startup, "ACL file of users (`user <name> <rules...>` lines): loaded at start, ACL LOAD, ACL SAVE",
         |c, v| { c.aclfile = (!v.text().is_empty()).then(|| v.text().into()); Ok(()) },
         |c| c.aclfile.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+    param("acllog-max-len", NATURAL, "128", Runtime, "ACL LOG entries kept (a lower bound trims the log at its next entry)",
+        |c, v| { c.acllog_max_len = v.unsigned(); Ok(()) },
+        |c| c.acllog_max_len.to_string()).effect(Effect::Acl),
+    param("acl-pubsub-default", Kind::OneOf(&["allchannels", "resetchannels"]), "resetchannels", Runtime, "the channels of users created from now on: allchannels or resetchannels (none)",
+        |c, v| { c.acl_pubsub_all = v.text().eq_ignore_ascii_case("allchannels"); Ok(()) },
+        |c| if c.acl_pubsub_all { "allchannels" } else { "resetchannels" }.to_string()).effect(Effect::Acl),
     param("maxclients", Kind::Int { min: 1, max: MAX_CONNECTIONS }, "10000", Runtime, "connection limit",
         |c, v| { c.maxclients = v.int() as usize; Ok(()) },
         |c| c.maxclients.to_string()),
