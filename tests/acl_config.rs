@@ -1,15 +1,18 @@
 //! The ACL's configuration against redis-server 7.0 started in the same
 //! test: `acllog-max-len` (how many ACL LOG entries are kept, and when a
-//! lower bound trims) and `acl-pubsub-default` (the channels of users and
-//! selectors created after it is set). Then the same settings from a
-//! config file and flags.
+//! lower bound trims), `acl-pubsub-default` (the channels of users and
+//! selectors created after it is set), and `requirepass` as the `default`
+//! user's password (what CONFIG GET requirepass answers after ACL SETUSER
+//! default). Then the same settings from a config file and flags, and
+//! requirepass across a cluster, where the user set is one.
 
 mod common;
 
+use common::cluster::TestCluster;
 use common::process::TempFile;
 use common::redis_server::{assert_same_replies, RedisServer};
 use common::wire::Frame;
-use common::{q, RawConn, TestNode, TestServer};
+use common::{eventually, q, RawConn, TestNode, TestServer, DEADLINE};
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -136,6 +139,58 @@ fn acl_pubsub_default_as_redis() {
 }
 
 #[test]
+fn requirepass_and_the_default_user_as_redis() {
+    let Some(redis) = RedisServer::start_or_skip("requirepass_and_the_default_user_as_redis")
+    else {
+        return;
+    };
+    let server = TestServer::start();
+    let (mut theirs, mut ours) = (redis.raw(), server.raw());
+    // CONFIG SET requirepass sets the default user's only password; ACL
+    // SETUSER default changes the user but not what CONFIG GET answers.
+    assert_same_replies(
+        &mut ours,
+        &mut theirs,
+        &[
+            &["CONFIG", "SET", "requirepass", "abc"],
+            &["ACL", "GETUSER", "default"],
+            &["ACL", "SETUSER", "default", ">second"],
+            &["CONFIG", "GET", "requirepass"],
+            &["ACL", "SETUSER", "default", "<abc"],
+            &["CONFIG", "GET", "requirepass"],
+            &["ACL", "SETUSER", "default", "resetpass"],
+            &["CONFIG", "GET", "requirepass"],
+            &["ACL", "LIST"],
+            &["ACL", "SETUSER", "default", "nopass"],
+            &["CONFIG", "GET", "requirepass"],
+            &["CONFIG", "SET", "requirepass", "xyz"],
+            &["ACL", "LIST"],
+            &["CONFIG", "GET", "requirepass"],
+        ],
+    );
+    for addr in [redis.addr, server.addr] {
+        let mut fresh = RawConn::connect(addr);
+        let refused = fresh.call(&["GET", "k"]);
+        assert_eq!(
+            refused.error_text().as_deref(),
+            Some("NOAUTH Authentication required.")
+        );
+        let wrong = fresh.call(&["AUTH", "abc"]);
+        assert_eq!(wrong.error_text().as_deref(), Some(WRONGPASS));
+        assert_ok(&mut fresh, &["AUTH", "xyz"]);
+    }
+    assert_same_replies(
+        &mut ours,
+        &mut theirs,
+        &[
+            &["CONFIG", "SET", "requirepass", ""],
+            &["ACL", "LIST"],
+            &["CONFIG", "GET", "requirepass"],
+        ],
+    );
+}
+
+#[test]
 fn acl_settings_from_a_config_file_and_flags() {
     let conf = TempFile::new(
         "acl-settings.conf",
@@ -164,4 +219,62 @@ fn acl_settings_from_a_config_file_and_flags() {
     let mut raw = node.raw();
     fail_auths(&mut raw, &["a", "b", "c", "d", "e", "f", "g"]);
     assert_eq!(log_users(&mut raw).len(), 5);
+}
+
+/// A connection to `node` that must authenticate with `password` (none:
+/// it must not need one), once the change has reached it.
+fn requires(node: &TestNode, password: Option<&str>) -> bool {
+    let mut raw = node.raw();
+    let open = raw.call(&["PING"]).error_text().is_none();
+    match password {
+        None => open,
+        Some(password) => {
+            !open
+                && raw.call(&["AUTH", password]).error_text().is_none()
+                && raw.call(&["PING"]).error_text().is_none()
+        }
+    }
+}
+
+#[test]
+fn requirepass_is_the_clusters_default_user() {
+    let mut cluster = TestCluster::start(3, &[]);
+    let mut admin = cluster.conn(0);
+    let () = q(&mut admin, &["CONFIG", "SET", "requirepass", "shared"]);
+    for i in 0..3 {
+        let node = cluster.node(i);
+        let reached = eventually(DEADLINE, || requires(node, Some("shared")));
+        assert!(reached, "node {i} asks for the password set on node 0");
+    }
+    // A later change of another user carries the default user as node 0
+    // left it: the password is not undone anywhere.
+    let mut other = cluster.node(1).conn();
+    let () = q(&mut other, &["AUTH", "shared"]);
+    let () = q(&mut other, &["ACL", "SETUSER", "svc", "on", ">pw", "+@all"]);
+    for i in 0..3 {
+        let node = cluster.node(i);
+        let synced = eventually(DEADLINE, || {
+            let mut raw = node.raw();
+            raw.call(&["AUTH", "svc", "pw"]).error_text().is_none()
+        });
+        assert!(synced, "node {i} has the user");
+        assert!(requires(node, Some("shared")), "node {i} still asks");
+    }
+    // CONFIG GET requirepass answers what was set on that node, as
+    // Redis's does after ACL SETUSER default.
+    let here: Vec<String> = q(&mut admin, &["CONFIG", "GET", "requirepass"]);
+    assert_eq!(here, ["requirepass", "shared"]);
+    let there: Vec<String> = q(&mut other, &["CONFIG", "GET", "requirepass"]);
+    assert_eq!(there, ["requirepass", ""]);
+    // A node that joins later asks for it too.
+    let joined = cluster.add_node();
+    let node = cluster.node(joined);
+    let reached = eventually(DEADLINE, || requires(node, Some("shared")));
+    assert!(reached, "the joining node asks for the password");
+    // Emptied on any node, no node asks any more.
+    let () = q(&mut other, &["CONFIG", "SET", "requirepass", ""]);
+    for i in 0..4 {
+        let node = cluster.node(i);
+        assert!(eventually(DEADLINE, || requires(node, None)), "node {i}");
+    }
 }

@@ -61,8 +61,9 @@ fn config_get(node: &NodeState, patterns: &[Vec<u8>]) -> Vec<(String, String)> {
 /// Applies CONFIG SET for every `(name, value)` pair, all or nothing as in
 /// Redis 7: the pairs are checked against a copy of the configuration and
 /// the node changes only when every one of them is valid, so a bad pair
-/// late in the list cannot leave the earlier ones half applied.
-fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), String> {
+/// late in the list cannot leave the earlier ones half applied. Returns
+/// what the change reached.
+fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<Vec<Effect>, String> {
     let mut config = node.config.write();
     let mut next = config.clone();
     let mut changed: Vec<&'static Param> = Vec::with_capacity(pairs.len());
@@ -99,7 +100,7 @@ fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), St
     *config = next;
     node.config_version
         .fetch_add(1, std::sync::atomic::Ordering::Release);
-    Ok(())
+    Ok(effects)
 }
 
 /// Redis's wording for a CONFIG SET parameter that was refused.
@@ -132,7 +133,13 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         })
         .collect();
     match config_set_all(ctx.node, &pairs) {
-        Ok(()) => {
+        // requirepass is the `default` user's password, and the user set
+        // is one per cluster: the change reaches every node as ACL
+        // SETUSER default would (as its SHA-256 digest only).
+        Ok(effects) if effects.contains(&Effect::Password) => {
+            super::acl_sync::changed(ctx, super::acl_sync::Answer::Ok)
+        }
+        Ok(_) => {
             ctx.reply.ok();
             Outcome::Unchanged
         }
