@@ -252,9 +252,10 @@ impl NodeState {
                 Effect::Tracking => self
                     .tracking
                     .set_max_keys(&self.clients, config.tracking_table_max_keys),
-                // Loaded by CONFIG SET before the change is published
-                // (`tls::TlsState::reload`), so a bad file is refused.
-                Effect::Tls => {}
+                // Loaded and bound by CONFIG SET before the change is
+                // published (`tls::TlsState::reload`, `tls::port`), so a
+                // bad file or a port in use is refused.
+                Effect::Tls | Effect::TlsPort => {}
                 Effect::Password => self.acl.set_requirepass(config.requirepass.as_deref()),
                 Effect::Acl => {
                     let max_len = usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX);

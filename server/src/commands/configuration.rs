@@ -5,9 +5,12 @@ use super::spec::flag_sets::{ADMIN, LS};
 use super::spec::{CommandSpec as Cmd, Routing};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
-use crate::config::{Effect, Param, SetError};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, Effect, Param, SetError};
 use crate::protocol::Args;
 use crate::state::NodeState;
+use crate::tls::port::PortSlot;
 
 /// This family's section of the command table.
 #[rustfmt::skip]
@@ -85,22 +88,68 @@ fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<Vec<Ef
         return Err(set_failed(name, &why));
     }
     let effects: Vec<Effect> = changed.iter().map(|p| p.effect).collect();
-    if effects.contains(&Effect::Tls) {
+    // Bound before anything changes: a port that cannot be bound leaves
+    // the node as it was, its old TLS port still served.
+    let tls_port = if effects.contains(&Effect::TlsPort) {
+        bind_tls_port(&config, &next).map_err(|why| set_failed("tls-port", &why))?
+    } else {
+        None
+    };
+    let first_tls_port =
+        tls_port.as_ref().is_some_and(Option::is_some) && node.tls.acceptor().is_none();
+    if effects.contains(&Effect::Tls) || first_tls_port {
         // New connections take the new files; a change that does not load
         // is refused whole and the files in force stay.
         node.tls.reload(&next.tls).map_err(|why| {
             let name = changed
                 .iter()
                 .find(|p| p.effect == Effect::Tls)
-                .map_or("", |p| p.name);
+                .map_or("tls-port", |p| p.name);
             set_failed(name, &format!("Unable to update TLS configuration: {why}"))
         })?;
+    }
+    if let Some(listener) = tls_port {
+        node.tls.port.replace(listener);
     }
     node.apply_config(&next, &effects);
     *config = next;
     node.config_version
         .fetch_add(1, std::sync::atomic::Ordering::Release);
     Ok(effects)
+}
+
+/// The listener of a new `tls-port` (`Some(None)`: stop serving TLS), or
+/// None when the port stays the same.
+///
+/// # Errors
+/// The port cannot change here or cannot be bound (Redis's words; the
+/// cause is logged).
+fn bind_tls_port(now: &Config, next: &Config) -> Result<Option<Option<TcpListener>>, String> {
+    if next.tls.port == now.tls.port {
+        return Ok(None);
+    }
+    if next.cluster_enabled && (next.tls.cluster || next.port == 0) {
+        return Err(
+            "the cluster reaches this node at its TLS port: it cannot change while the node runs"
+                .into(),
+        );
+    }
+    let Some(port) = next.tls.port else {
+        if next.port == 0 {
+            return Err(
+                "the node serves TLS only (port 0): tls-port 0 would leave it no port".into(),
+            );
+        }
+        return Ok(Some(None));
+    };
+    let addr = std::net::SocketAddr::new(next.bind, port);
+    match PortSlot::bind(addr) {
+        Ok(listener) => Ok(Some(Some(listener))),
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "CONFIG SET tls-port: cannot listen");
+            Err("Unable to listen on this port. Check server logs.".into())
+        }
+    }
 }
 
 /// Redis's wording for a CONFIG SET parameter that was refused.

@@ -42,6 +42,8 @@ pub enum Effect {
     /// The TLS configuration: its files are loaded again (a change that
     /// does not load is refused).
     Tls,
+    /// The TLS port: bound anew (a port that cannot be bound is refused).
+    TlsPort,
     /// The `default` user's password.
     Password,
     /// ACL LOG's length and the channels of users created from now on.
@@ -365,9 +367,9 @@ pub static PARAMS: &[Param] = &[
         |c, v| { c.cluster_max_clock_skew_ms = v.unsigned(); Ok(()) },
         |c| c.cluster_max_clock_skew_ms.to_string()),
     // TLS (server/src/tls).
-    param("tls-port", PORT, "0", Startup, "TLS port for clients (0: none); with port 0 the node serves TLS only",
+    param("tls-port", PORT, "0", Runtime, "TLS port for clients (0: none); with port 0 the node serves TLS only; CONFIG SET binds the new port and closes the old one",
         |c, v| { c.tls.port = (v.int() > 0).then_some(v.int() as u16); Ok(()) },
-        |c| c.tls.port.unwrap_or(0).to_string()),
+        |c| c.tls.port.unwrap_or(0).to_string()).effect(Effect::TlsPort),
     param("tls-cert-file", Kind::Text, "", Runtime, "the node's certificate chain (PEM), for its TLS port and peer links",
         |c, v| { c.tls.cert_file = optional(v).map(Into::into); Ok(()) },
         |c| path(c.tls.cert_file.as_ref())).effect(Effect::Tls),
