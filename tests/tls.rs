@@ -3,92 +3,23 @@
 //! the wrong CA or expired refused, certificates reloaded by CONFIG SET,
 //! a node serving TLS only, a stalled handshake that holds nobody else,
 //! the Rust client over TLS from a `rediss://` URL, the log line of a
-//! refused handshake, and CONFIG SET tls-port moving, starting and
-//! stopping the TLS listener. Certificates are made at test time
-//! (tests/common/certs.rs).
+//! refused handshake. Certificates are made at test time
+//! (tests/common/certs.rs); tls_runtime.rs changes tls-port and the key's
+//! passphrase while the node runs.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::process::Command;
-use std::sync::Arc;
 
-use common::certs::{redis_tls, tls_only_flags, Identity, TestCa};
-use common::errors::{config_set_failed, line};
-use common::redis_server::{free_port, skip_without_redis, RedisServer};
-use common::{err, eventually, q, RawConn, TestNode, TestServer, DEADLINE};
+use common::certs::{
+    client_config, der, ping, redis_tls, tls_addr, tls_node, tls_only_flags, TestCa,
+};
+use common::errors::config_set_failed;
+use common::redis_server::free_port;
+use common::{err, q, TestNode, TestServer, DEADLINE};
 use ringcache_client::{Client, SetOptions, TlsOptions};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-
-/// A node serving TLS (and plain TCP when `plain`) with `server`'s
-/// certificate, checking client certificates against `ca` as `auth` says.
-fn tls_node(ca: &TestCa, server: &Identity, auth: &str, plain: bool) -> TestServer {
-    TestServer::builder()
-        .set("tls-cert-file", server.cert.path())
-        .set("tls-key-file", server.key.path())
-        .set("tls-ca-cert-file", ca.cert.path())
-        .set("tls-auth-clients", auth)
-        .tls(plain)
-        .start()
-}
-
-fn tls_addr(node: &TestServer) -> SocketAddr {
-    node.tls_addr.expect("the node serves TLS")
-}
-
-/// A rustls client trusting `trusted`, presenting `client` if given.
-fn client_config(trusted: &TestCa, client: Option<&Identity>) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    let ca = CertificateDer::from_pem_slice(trusted.cert_pem.as_bytes()).expect("CA PEM");
-    roots.add(ca).expect("CA certificate");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots);
-    Arc::new(match client {
-        Some(id) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from_pem_slice(id.cert_pem.as_bytes()).expect("cert PEM")],
-                PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes()).expect("key PEM"),
-            )
-            .expect("client certificate"),
-        None => builder.with_no_client_auth(),
-    })
-}
-
-/// Connects over TLS and PINGs: the node's certificate (DER) once PONG
-/// came back, or why not. With TLS 1.3 a server refuses a client
-/// certificate after the client's side of the handshake, so a refusal may
-/// show only at the first read: the PING is part of the check.
-fn ping(addr: SocketAddr, config: Arc<ClientConfig>) -> Result<Vec<u8>, String> {
-    let tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    tcp.set_read_timeout(Some(DEADLINE))
-        .map_err(|e| e.to_string())?;
-    let name = ServerName::try_from("localhost").expect("server name");
-    let conn = ClientConnection::new(config, name).map_err(|e| e.to_string())?;
-    let mut tls = StreamOwned::new(conn, tcp);
-    tls.write_all(b"PING\r\n").map_err(|e| e.to_string())?;
-    let mut answer = [0u8; 7];
-    tls.read_exact(&mut answer).map_err(|e| e.to_string())?;
-    if &answer != b"+PONG\r\n" {
-        return Err(format!("unexpected answer {answer:?}"));
-    }
-    let certs = tls
-        .conn
-        .peer_certificates()
-        .ok_or("no server certificate")?;
-    Ok(certs[0].to_vec())
-}
-
-fn der(pem: &str) -> Vec<u8> {
-    CertificateDer::from_pem_slice(pem.as_bytes())
-        .expect("PEM")
-        .to_vec()
-}
 
 #[test]
 fn redis_cli_sets_and_gets_over_tls() {
@@ -316,146 +247,6 @@ fn tls_parameters_show_in_config_get() {
         .get_connection()
         .expect("TLS 1.3");
     let pong: String = q(&mut tls, &["PING"]);
-    assert_eq!(pong, "PONG");
-}
-
-/// True once a TCP connection to `addr` is refused (the port no longer
-/// listens).
-fn closed(addr: SocketAddr) -> bool {
-    eventually(DEADLINE, || TcpStream::connect(addr).is_err())
-}
-
-#[test]
-fn config_set_tls_port_moves_the_tls_listener() {
-    let ca = TestCa::new("ringcache test CA");
-    let server = ca.issue("node");
-    let node = tls_node(&ca, &server, "no", true);
-    let old = tls_addr(&node);
-    let config = client_config(&ca, None);
-    let mut admin = node.conn();
-    let mut before = redis_tls(old, &ca, None)
-        .get_connection()
-        .expect("TLS connection");
-    // A port that cannot be bound (the plain port's) is refused, and the
-    // TLS port in force still serves.
-    let in_use = node.addr.port().to_string();
-    let e = err(&mut admin, &["CONFIG", "SET", "tls-port", &in_use]);
-    let unable = "Unable to listen on this port. Check server logs.";
-    assert_eq!(e, config_set_failed("tls-port", unable));
-    assert_eq!(ping(old, config.clone()), Ok(der(&server.cert_pem)));
-    // A free port: served at once, the old one closed, open connections
-    // kept.
-    let moved = free_port();
-    let _: () = q(
-        &mut admin,
-        &["CONFIG", "SET", "tls-port", &moved.to_string()],
-    );
-    let new = SocketAddr::from(([127, 0, 0, 1], moved));
-    assert_eq!(ping(new, config.clone()), Ok(der(&server.cert_pem)));
-    assert!(closed(old), "the old TLS port still accepts");
-    let pong: String = q(&mut before, &["PING"]);
-    assert_eq!(pong, "PONG");
-    let shown: Vec<String> = q(&mut admin, &["CONFIG", "GET", "tls-port"]);
-    assert_eq!(shown[1], moved.to_string());
-    // 0 stops serving TLS; the plain port serves on.
-    let _: () = q(&mut admin, &["CONFIG", "SET", "tls-port", "0"]);
-    assert!(closed(new), "TLS still served after tls-port 0");
-    let pong: String = q(&mut admin, &["PING"]);
-    assert_eq!(pong, "PONG");
-    // And back on, from a node that serves no TLS at that moment.
-    let again = free_port();
-    let _: () = q(
-        &mut admin,
-        &["CONFIG", "SET", "tls-port", &again.to_string()],
-    );
-    let addr = SocketAddr::from(([127, 0, 0, 1], again));
-    assert_eq!(ping(addr, config), Ok(der(&server.cert_pem)));
-}
-
-#[test]
-fn config_set_tls_port_starts_tls_on_a_plain_node() {
-    let ca = TestCa::new("ringcache test CA");
-    let server = ca.issue("node");
-    let node = TestServer::builder()
-        .set("tls-cert-file", server.cert.path())
-        .set("tls-key-file", server.key.path())
-        .set("tls-auth-clients", "no")
-        .start();
-    let mut admin = node.conn();
-    let port = free_port();
-    let _: () = q(
-        &mut admin,
-        &["CONFIG", "SET", "tls-port", &port.to_string()],
-    );
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let config = client_config(&ca, None);
-    assert_eq!(ping(addr, config), Ok(der(&server.cert_pem)));
-    // Without a certificate to serve, the port is refused and not bound.
-    let bare = TestServer::start();
-    let mut admin = bare.conn();
-    let port = free_port();
-    let e = err(
-        &mut admin,
-        &["CONFIG", "SET", "tls-port", &port.to_string()],
-    );
-    assert!(
-        e.starts_with(&config_set_failed(
-            "tls-port",
-            "Unable to update TLS configuration"
-        )),
-        "{e}"
-    );
-    assert!(closed(SocketAddr::from(([127, 0, 0, 1], port))));
-}
-
-/// redis-server's refusal of a TLS port in use, word for word.
-#[test]
-fn a_tls_port_in_use_is_refused_as_redis_does() {
-    let ca = TestCa::new("ringcache test CA");
-    let server = ca.issue("node");
-    let tls_port = free_port().to_string();
-    let flags = [
-        "--tls-port",
-        &tls_port,
-        "--tls-cert-file",
-        server.cert.path(),
-        "--tls-key-file",
-        server.key.path(),
-        "--tls-auth-clients",
-        "no",
-    ];
-    if skip_without_redis("a_tls_port_in_use_is_refused_as_redis_does") {
-        return;
-    }
-    let redis = RedisServer::start_with(&flags);
-    let node = tls_node(&ca, &server, "no", true);
-    for (addr, in_use) in [(redis.addr, redis.port()), (node.addr, node.addr.port())] {
-        let mut raw = RawConn::connect(addr);
-        let reply = raw.roundtrip(&["CONFIG", "SET", "tls-port", &in_use.to_string()]);
-        let unable = "Unable to listen on this port. Check server logs.";
-        assert_eq!(
-            reply,
-            line(&config_set_failed("tls-port", unable)),
-            "{addr}"
-        );
-    }
-}
-
-#[test]
-fn a_tls_only_node_keeps_its_tls_port() {
-    let ca = TestCa::new("ringcache test CA");
-    let server = ca.issue("node");
-    let port = free_port().to_string();
-    let mut flags = tls_only_flags(&port, &server);
-    flags.extend(["--tls-auth-clients", "no"]);
-    let node = TestNode::start(&flags);
-    let addr = node.tls_addr.expect("a TLS-only node");
-    let mut conn = redis_tls(addr, &ca, None)
-        .get_connection()
-        .expect("TLS connection");
-    let e = err(&mut conn, &["CONFIG", "SET", "tls-port", "0"]);
-    assert!(e.contains("tls-port 0 would leave it no port"), "{e}");
-    let pong: String = q(&mut conn, &["PING"]);
     assert_eq!(pong, "PONG");
 }
 

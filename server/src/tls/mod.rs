@@ -7,6 +7,7 @@
 //! tls-port` replaces (`port.rs`).
 
 pub mod handshake;
+pub mod key;
 pub mod load;
 pub mod port;
 pub mod settings;
