@@ -573,21 +573,7 @@ fn a_restarted_node_gets_its_slots_back_warm() {
 fn the_local_cluster_command_starts_a_working_cluster() {
     // `--local-cluster 3` as the README shows it, on free ports.
     use std::process::{Command, Stdio};
-    let base = loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let all_free = port < 50_000
-            && (0..3).all(|i| {
-                std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()
-                    && std::net::UdpSocket::bind(("127.0.0.1", port + i + 10_000)).is_ok()
-            });
-        if all_free {
-            break port;
-        }
-    };
+    let base = common::cluster::free_port_run(3, true);
     let mut child = Command::new(common::process::server_binary())
         .args(["--local-cluster", "3", "--port", &base.to_string()])
         .stdout(Stdio::null())

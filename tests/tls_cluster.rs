@@ -3,14 +3,17 @@
 //! the CA, with the cluster secret's handshake on top; a key written
 //! through one node is read through the others (forwarded over those
 //! links). A node whose certificate another CA signed cannot link in,
-//! even with the secret.
+//! even with the secret. `--local-cluster` with TLS does the same in one
+//! process.
 
 mod common;
 
 use std::time::Duration;
 
 use common::certs::{redis_tls, tls_only_flags, Identity, TestCa};
-use common::cluster::{gossip_seed, ring_agreed, start_cluster_node, CONVERGE_DEADLINE};
+use common::cluster::{
+    free_port_run, gossip_seed, ring_agreed, start_cluster_node, CONVERGE_DEADLINE,
+};
 use common::process::TempFile;
 use common::redis_server::free_port;
 use common::{eventually, info_u64, q, TestNode};
@@ -97,4 +100,76 @@ fn a_tls_cluster_forwards_keys_between_nodes() {
         info_u64(&mut via_stranger, "cluster_peer_auth_failed") > 0
     });
     assert!(refused, "the stranger's links were not refused");
+}
+
+/// A process killed (SIGKILL) and reaped when dropped, even when the test
+/// fails.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_local_cluster_serves_tls_and_links_over_it() {
+    let ca = TestCa::new("local cluster CA");
+    let node_id = ca.issue("local-node");
+    let app = ca.issue("app");
+    // Plain ports, and TLS ports (peers reach the nodes there, so gossip
+    // listens 10000 above them) that miss the plain ones.
+    let plain = free_port_run(3, false);
+    let tls = loop {
+        let tls = free_port_run(3, true);
+        if tls.abs_diff(plain) >= 3 {
+            break tls;
+        }
+    };
+    let child = std::process::Command::new(common::process::server_binary())
+        .args(["--local-cluster", "3", "--port", &plain.to_string()])
+        .args(["--tls-port", &tls.to_string(), "--tls-cluster", "yes"])
+        .args([
+            "--tls-cert-file",
+            node_id.cert.path(),
+            "--tls-key-file",
+            node_id.key.path(),
+        ])
+        .args(["--tls-ca-cert-file", ca.cert.path()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning the local cluster");
+    let _reaped = Reaped(child);
+    let addr = |i: u16| std::net::SocketAddr::from(([127, 0, 0, 1], tls + i));
+    let clients: Vec<redis::Client> = (0..3)
+        .map(|i| redis_tls(addr(i), &ca, Some(&app)))
+        .collect();
+    let converged = eventually(CONVERGE_DEADLINE, || {
+        ring_agreed(clients.iter().map(|c| c.get_connection().ok()), 3)
+    });
+    assert!(
+        converged,
+        "the local TLS cluster did not converge on 3 nodes"
+    );
+    let mut first = clients[0].get_connection().expect("TLS connection");
+    let mut last = clients[2].get_connection().expect("TLS connection");
+    for i in 0..30 {
+        let _: () = q(&mut first, &["SET", &format!("lc:{i}"), &i.to_string()]);
+    }
+    for i in 0..30 {
+        let got: String = q(&mut last, &["GET", &format!("lc:{i}")]);
+        assert_eq!(got, i.to_string());
+    }
+    // Keys through node 2 were forwarded over the TLS peer links.
+    assert!(info_u64(&mut last, "cluster_forwarded") > 0);
+    assert_eq!(info_u64(&mut last, "cluster_peer_auth_failed"), 0);
+    // The plain ports serve too.
+    let mut plain_conn = redis::Client::open(format!("redis://127.0.0.1:{}/", plain + 1))
+        .expect("client")
+        .get_connection()
+        .expect("plain connection");
+    let got: String = q(&mut plain_conn, &["GET", "lc:7"]);
+    assert_eq!(got, "7");
 }

@@ -85,20 +85,31 @@ async fn serve(mut config: Config) -> std::io::Result<()> {
     // Loaded before the cluster starts: its peer links dial with it.
     let settings = state.config.read().tls.clone();
     state.tls.reload(&settings).map_err(std::io::Error::other)?;
-    // Peers and cluster clients reach the node at its TLS port when peer
-    // links run over TLS (as Redis's tls-cluster), else at its plain one.
-    let announced = match (&plain, &tls) {
-        (Some(_), Some(tls)) if settings.cluster => tls,
-        (Some(plain), _) => plain,
-        (None, Some(tls)) => tls,
-        (None, None) => return Err(std::io::Error::other("no port to serve")),
-    };
-    let node = join_cluster(state, announced).await?;
+    let node = join_cluster(state, announced(&plain, &tls, settings.cluster)?).await?;
     if let Some((handle, metrics_listener)) = metrics {
         tokio::spawn(metrics::serve(node.clone(), metrics_listener, handle));
     }
     watch_signals(vec![node.state.clone()])?;
     server::serve(node, server::Listeners { plain, tls }).await
+}
+
+/// The listener peers and cluster clients reach the node at: its TLS
+/// port when peer links run over TLS (as Redis's tls-cluster), else its
+/// plain one.
+///
+/// # Errors
+/// The node has no port at all.
+fn announced<'a>(
+    plain: &'a Option<tokio::net::TcpListener>,
+    tls: &'a Option<tokio::net::TcpListener>,
+    tls_cluster: bool,
+) -> std::io::Result<&'a tokio::net::TcpListener> {
+    match (plain, tls) {
+        (Some(_), Some(tls)) if tls_cluster => Ok(tls),
+        (Some(plain), _) => Ok(plain),
+        (None, Some(tls)) => Ok(tls),
+        (None, None) => Err(std::io::Error::other("no port to serve")),
+    }
 }
 
 /// The node to serve: with its cluster layer started, when configured
@@ -119,32 +130,44 @@ async fn join_cluster(
     })
 }
 
-/// `--local-cluster N`: N nodes in this process on consecutive ports, the
-/// first one the seed of the others, to try a cluster on one machine.
+/// `--local-cluster N`: N nodes in this process on consecutive ports
+/// (and consecutive TLS ports from `--tls-port`, if given), the first one
+/// the seed of the others, to try a cluster on one machine.
 async fn serve_local_cluster(config: Config) -> std::io::Result<()> {
     let count = config.local_cluster;
     let mut nodes = Vec::with_capacity(count);
     let mut servers = Vec::with_capacity(count);
+    // Gossip listens 10000 above the port peers reach a node at.
+    let first_announced = match config.tls.port {
+        Some(tls_port) if config.tls.cluster => tls_port,
+        _ => config.port,
+    };
+    let nth = |base: u16, i: usize| {
+        base.checked_add(i as u16)
+            .ok_or_else(|| std::io::Error::other("local cluster ports run past 65535"))
+    };
     for i in 0..count {
         let mut node_config = config.clone();
-        let port = config
-            .port
-            .checked_add(i as u16)
-            .ok_or_else(|| std::io::Error::other("local cluster ports run past 65535"))?;
-        node_config.port = port;
+        node_config.port = nth(config.port, i)?;
+        node_config.tls.port = config.tls.port.map(|p| nth(p, i)).transpose()?;
         node_config.local_cluster = 0;
         node_config.cluster_enabled = true;
         node_config.cluster_port = None;
         node_config.node_name = None;
         node_config.metrics_port = None;
         if i > 0 {
-            let seed_port = u32::from(config.port) + 10_000;
+            let seed_port = u32::from(first_announced) + 10_000;
             node_config.cluster_seeds = vec![format!("{}:{seed_port}", config.bind)];
         }
-        let listener = server::bind(&node_config).await?;
-        let node = join_cluster(NodeState::new(node_config), &listener).await?;
+        let plain = Some(server::bind(&node_config).await?);
+        let tls = server::bind_tls(&node_config).await?;
+        let state = NodeState::new(node_config);
+        let settings = state.config.read().tls.clone();
+        state.tls.reload(&settings).map_err(std::io::Error::other)?;
+        let node = join_cluster(state, announced(&plain, &tls, settings.cluster)?).await?;
         nodes.push(node.state.clone());
-        servers.push(tokio::spawn(server::run(node, listener)));
+        let listeners = server::Listeners { plain, tls };
+        servers.push(tokio::spawn(server::serve(node, listeners)));
     }
     tracing::info!(
         nodes = count,

@@ -119,15 +119,11 @@ pub async fn serve(served: Node, listeners: Listeners) -> io::Result<()> {
     let maintenance = spawn_maintenance(node.clone());
     tokio::spawn(stop_when_asked(served.clone()));
     let plain = async {
-        if let Some(listener) = listeners.plain {
+        if let Some(listener) = &listeners.plain {
             accept_loop(&served, listener, &open, false).await;
         }
     };
-    let tls = async {
-        if let Some(listener) = listeners.tls {
-            accept_loop(&served, listener, &open, true).await;
-        }
-    };
+    let tls = tls_accept_loop(&served, listeners.tls, &open);
     tokio::join!(plain, tls);
     info!("shutting down: waiting for connections to finish");
     // No connection is registered after this: the accept loops have ended.
@@ -144,10 +140,37 @@ pub async fn serve(served: Node, listeners: Listeners) -> io::Result<()> {
     Ok(())
 }
 
+/// Serves the TLS port of the moment until shutdown: CONFIG SET tls-port
+/// hands it a new listener (or none, to stop serving TLS) and the old one
+/// is dropped, so its port stops accepting; its connections stay open.
+async fn tls_accept_loop(served: &Node, mut listener: Option<TcpListener>, open: &Arc<Semaphore>) {
+    let node = &served.state;
+    loop {
+        let serving = async {
+            match &listener {
+                Some(listener) => accept_loop(served, listener, open, true).await,
+                None => node.shutdown.wait().await,
+            }
+        };
+        tokio::select! {
+            // Both end only at shutdown.
+            () = serving => break,
+            next = node.tls.port.replaced() => {
+                match next.as_ref().map(TcpListener::local_addr) {
+                    Some(Ok(addr)) => info!(%addr, "ready to accept TLS connections"),
+                    Some(Err(e)) => warn!(error = %e, "the new TLS port has no address"),
+                    None => info!("no longer accepting TLS connections"),
+                }
+                listener = next;
+            }
+        }
+    }
+}
+
 /// Accepts connections on `listener` until shutdown; each is served in a
 /// task of its own (its TLS handshake too, so a slow one holds only
 /// itself).
-async fn accept_loop(served: &Node, listener: TcpListener, open: &Arc<Semaphore>, tls: bool) {
+async fn accept_loop(served: &Node, listener: &TcpListener, open: &Arc<Semaphore>, tls: bool) {
     let node = &served.state;
     loop {
         let accepted = tokio::select! {

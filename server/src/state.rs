@@ -101,6 +101,9 @@ pub struct NodeState {
 /// user's `requirepass`.
 fn initial_acl(config: &Config) -> Acl {
     let acl = Acl::new();
+    acl.log
+        .set_max_len(usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX));
+    acl.set_pubsub_default(config.acl_pubsub_all);
     // The binary read them before it bound its port; a file changed since
     // is reported and the node starts with the default user only.
     match crate::acl::initial_users(config) {
@@ -249,10 +252,16 @@ impl NodeState {
                 Effect::Tracking => self
                     .tracking
                     .set_max_keys(&self.clients, config.tracking_table_max_keys),
-                // Loaded by CONFIG SET before the change is published
-                // (`tls::TlsState::reload`), so a bad file is refused.
-                Effect::Tls => {}
+                // Loaded and bound by CONFIG SET before the change is
+                // published (`tls::TlsState::reload`, `tls::port`), so a
+                // bad file or a port in use is refused.
+                Effect::Tls | Effect::TlsPort => {}
                 Effect::Password => self.acl.set_requirepass(config.requirepass.as_deref()),
+                Effect::Acl => {
+                    let max_len = usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX);
+                    self.acl.log.set_max_len(max_len);
+                    self.acl.set_pubsub_default(config.acl_pubsub_all);
+                }
                 Effect::Notify => {
                     let classes = config.notify_keyspace_events;
                     self.events.set_classes(classes);

@@ -366,3 +366,24 @@ pub fn gossip_seed(node: &mut TestNode) -> String {
         .expect("gossip address in the log")
         .to_string()
 }
+
+/// A port below 50000 with `count` free TCP ports from it and, when
+/// `gossip`, free UDP ports 10000 above them, for `--local-cluster`
+/// (probed, then released: another process may take one first).
+pub fn free_port_run(count: u16, gossip: bool) -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let all_free = port < 50_000
+            && (0..count).all(|i| {
+                std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()
+                    && (!gossip
+                        || std::net::UdpSocket::bind(("127.0.0.1", port + i + 10_000)).is_ok())
+            });
+        if all_free {
+            return port;
+        }
+    }
+}

@@ -14,8 +14,11 @@ use crate::commands::{CommandSpec, Session};
 use crate::protocol::Args;
 use crate::store::unix_ms;
 
-/// Re-reads the session's user when the ACL changed since it was read:
-/// a deleted user becomes one allowed nothing (its connection is being
+/// Re-reads the session's user when the ACL changed since it was read,
+/// so its connections follow its new rules. As in Redis 7.0, a user
+/// turned `off` or given other passwords keeps its open connections
+/// (`off` and passwords only decide who may authenticate from now on); a
+/// deleted user becomes one allowed nothing (its connections are being
 /// closed).
 #[inline]
 pub fn refresh(acl: &Acl, session: &mut Session) {
@@ -25,10 +28,7 @@ pub fn refresh(acl: &Acl, session: &mut Session) {
     }
     session.acl_version = version;
     let name = session.user.name.clone();
-    session.user = acl
-        .get(&name)
-        .filter(|user| user.enabled)
-        .unwrap_or_else(|| Arc::new(User::new(&name)));
+    session.user = acl.get(&name).unwrap_or_else(|| Arc::new(User::new(&name)));
 }
 
 /// Checks a request of the session (the command at `index` of the

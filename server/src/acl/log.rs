@@ -2,12 +2,15 @@
 //! authentications, newest first, bounded; a refusal like a recent one
 //! (same reason, context, object and user, within a minute) counts on
 //! that entry instead of adding one, as Redis groups them.
+//! `acllog-max-len` bounds it: as in Redis 7.0, lowering the bound trims
+//! the log at its next entry, not at once.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-/// Entries kept (Redis's `acllog-max-len` default).
+/// Entries kept unless `acllog-max-len` says otherwise (Redis's default).
 pub const MAX_ENTRIES: usize = 128;
 /// How long a refusal groups with a like one, in ms (Redis's).
 const GROUP_MS: u64 = 60_000;
@@ -79,13 +82,29 @@ pub struct Entry {
 }
 
 /// See the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AclLog {
     /// Newest first; a short critical section, never across an await.
     entries: Mutex<VecDeque<Entry>>,
+    /// `acllog-max-len`.
+    max_len: AtomicUsize,
+}
+
+impl Default for AclLog {
+    fn default() -> Self {
+        AclLog {
+            entries: Mutex::new(VecDeque::new()),
+            max_len: AtomicUsize::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl AclLog {
+    /// `acllog-max-len`: the most entries kept from the next one on.
+    pub fn set_max_len(&self, max_len: usize) {
+        self.max_len.store(max_len, Ordering::Relaxed);
+    }
+
     /// Adds an entry, or counts it on a like recent one.
     pub fn add(&self, entry: Entry) {
         let mut entries = self.entries.lock();
@@ -104,7 +123,7 @@ impl AclLog {
             None => entry,
         };
         entries.push_front(entry);
-        entries.truncate(MAX_ENTRIES);
+        entries.truncate(self.max_len.load(Ordering::Relaxed));
     }
 
     /// The newest `count` entries.
@@ -150,6 +169,22 @@ mod tests {
         }
         assert_eq!(log.latest(1000).len(), MAX_ENTRIES);
         log.reset();
+        assert!(log.latest(10).is_empty());
+    }
+
+    #[test]
+    fn a_lower_bound_trims_at_the_next_entry() {
+        let log = AclLog::default();
+        for i in 0..5 {
+            log.add(entry(&i.to_string(), 0));
+        }
+        log.set_max_len(2);
+        assert_eq!(log.latest(10).len(), 5);
+        log.add(entry("x", 0));
+        let objects: Vec<String> = log.latest(10).into_iter().map(|e| e.object).collect();
+        assert_eq!(objects, ["x", "4"]);
+        log.set_max_len(0);
+        log.add(entry("y", 0));
         assert!(log.latest(10).is_empty());
     }
 }

@@ -14,7 +14,7 @@ mod selector;
 mod user;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::RwLock;
@@ -51,11 +51,11 @@ pub fn initial_users(config: &crate::config::Config) -> Result<Vec<User>, String
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read the ACL file {}: {e}", path.display()))?;
-            parse_file(&path.display().to_string(), &text)
+            parse_file(&path.display().to_string(), &text, config.acl_pubsub_all)
         }
         None => {
             let lines: Vec<String> = config.users.iter().map(|u| format!("user {u}")).collect();
-            parse_file("config file", &lines.join("\n"))
+            parse_file("config file", &lines.join("\n"), config.acl_pubsub_all)
         }
     }
 }
@@ -106,6 +106,9 @@ pub struct Acl {
     /// The stamp of the user set across a cluster: the newest change
     /// wins on every node ([`Stamp`]).
     stamp: parking_lot::Mutex<Stamp>,
+    /// `acl-pubsub-default`: users and selectors created from now on
+    /// start with every channel (`allchannels`) when true.
+    all_channels: AtomicBool,
     /// ACL LOG.
     pub log: AclLog,
 }
@@ -136,6 +139,7 @@ impl Acl {
             users: RwLock::new(users),
             version: AtomicU64::new(0),
             stamp: parking_lot::Mutex::new(Stamp::default()),
+            all_channels: AtomicBool::new(false),
             log: AclLog::default(),
         }
     }
@@ -148,6 +152,17 @@ impl Acl {
 
     fn changed(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// `acl-pubsub-default`: whether users (and selectors) created from
+    /// now on start with every channel; users already there keep theirs.
+    pub fn set_pubsub_default(&self, all_channels: bool) {
+        self.all_channels.store(all_channels, Ordering::Relaxed);
+    }
+
+    /// `acl-pubsub-default` in force ([`Acl::set_pubsub_default`]).
+    pub fn pubsub_default(&self) -> bool {
+        self.all_channels.load(Ordering::Relaxed)
     }
 
     /// The user called `name`.
@@ -179,10 +194,12 @@ impl Acl {
     /// # Errors
     /// Redis's error for the first rule that fails.
     pub fn set_user(&self, name: &str, rules: &[&[u8]]) -> Result<Arc<User>, String> {
+        let all_channels = self.pubsub_default();
         let mut users = self.users.write();
         let mut user = users
             .get(name)
-            .map_or_else(|| User::new(name), |u| User::clone(u));
+            .map_or_else(|| User::created(name, all_channels), |u| User::clone(u));
+        user.set_channels_default(all_channels);
         user.apply_all(rules.iter().copied())
             .map_err(|(rule, why)| match why {
                 RuleError::Unmatched => {
@@ -310,6 +327,15 @@ mod tests {
         assert!(acl.authenticate(b"nobody", b"p").is_none());
         assert_eq!(acl.delete(&["u", "v"]), Ok(1));
         assert!(acl.delete(&["default"]).is_err());
+        acl.set_pubsub_default(true);
+        acl.set_user("w", &[b"on"]).unwrap();
+        assert_eq!(acl.get("w").unwrap().describe(), "user w on &* -@all");
+        acl.set_pubsub_default(false);
+        acl.set_user("w", &[b"reset"]).unwrap();
+        assert_eq!(
+            acl.get("w").unwrap().describe(),
+            "user w off resetchannels -@all"
+        );
         let e = acl.set_user("u", &[b"(~x", b"+get"]).unwrap_err();
         assert_eq!(
             e,

@@ -26,6 +26,9 @@ pub struct User {
     selectors: Vec<Selector>,
     /// Every command, key and channel is allowed: the check is skipped.
     unrestricted: bool,
+    /// `acl-pubsub-default` where its rules are applied: `reset` starts
+    /// it with every channel (`allchannels`) when true.
+    all_channels_default: bool,
 }
 
 /// SHA-256 of a password.
@@ -69,7 +72,26 @@ impl User {
             root: Selector::new(),
             selectors: Vec::new(),
             unrestricted: false,
+            all_channels_default: false,
         }
+    }
+
+    /// A new user as ACL SETUSER, ACL LOAD and `user` lines create it
+    /// under `acl-pubsub-default` (`all_channels`: `allchannels`, else
+    /// `resetchannels`): off, no password, no commands or keys.
+    pub fn created(name: &str, all_channels: bool) -> User {
+        let mut user = User::new(name);
+        user.set_channels_default(all_channels);
+        if all_channels {
+            // A known rule: applying it cannot fail.
+            let _ = user.apply(b"allchannels");
+        }
+        user
+    }
+
+    /// Sets the `acl-pubsub-default` that a later `reset` rule follows.
+    pub fn set_channels_default(&mut self, all_channels: bool) {
+        self.all_channels_default = all_channels;
     }
 
     /// The `default` user of a node without users configured: on, no
@@ -131,7 +153,11 @@ impl User {
     fn apply_rule(&mut self, rule: &[u8]) -> Result<(), RuleError> {
         if let Some(inner) = rule.strip_prefix(b"(") {
             let inner = inner.strip_suffix(b")").ok_or(RuleError::Unmatched)?;
+            // A selector starts under acl-pubsub-default too (Redis 7.0).
             let mut selector = Selector::new();
+            if self.all_channels_default {
+                selector.apply(b"allchannels")?;
+            }
             for part in inner.split(|&b| b == b' ').filter(|p| !p.is_empty()) {
                 selector.apply(part)?;
             }
@@ -153,8 +179,7 @@ impl User {
             b"clearselectors" => self.selectors.clear(),
             b"reset" => {
                 let name = std::mem::take(&mut self.name);
-                *self = User::new(&name);
-                self.root.apply(b"resetchannels")?;
+                *self = User::created(&name, self.all_channels_default);
             }
             _ => return self.apply_password_or_selector(rule),
         }
@@ -324,6 +349,13 @@ mod tests {
         assert!(u.selectors().is_empty());
         u.apply(b"reset").unwrap();
         assert_eq!(u.describe(), "user bob off resetchannels -@all");
+        u.set_channels_default(true);
+        u.apply_all([&b"reset"[..], b"(~y", b"+set)"]).unwrap();
+        assert_eq!(u.describe(), "user bob off &* -@all (~y &* -@all +set)");
+        assert_eq!(
+            User::created("c", false).describe(),
+            "user c off resetchannels -@all"
+        );
         assert!(User::new_default().is_unrestricted());
         assert_eq!(
             User::new_default().describe(),

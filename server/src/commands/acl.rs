@@ -324,7 +324,9 @@ fn load(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
             )
         })
         .and_then(|text| {
-            acl::parse_file(&path.display().to_string(), &text).map_err(|e| format!("ERR {e}"))
+            let all_channels = ctx.node.acl.pubsub_default();
+            acl::parse_file(&path.display().to_string(), &text, all_channels)
+                .map_err(|e| format!("ERR {e}"))
         });
     match users {
         Ok(users) => {

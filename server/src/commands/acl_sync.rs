@@ -3,7 +3,9 @@
 //! `RCACL <stamp> <origin> <users>` (the whole user set, in the ACL
 //! file's format) over the authenticated peer links; a node keeps the
 //! newest set it heard of. A node joining later gets the set from the
-//! nodes already there (`cluster::acl_sync`).
+//! nodes already there (`cluster::acl_sync`). The `default` user is in
+//! the set like any other: CONFIG SET requirepass is a change of it
+//! (`commands::configuration`), sent as its digest, never the password.
 
 use bytes::BytesMut;
 
@@ -76,14 +78,30 @@ pub fn rcacl(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     };
     let origin = String::from_utf8_lossy(args.get(2)).into_owned();
     let text = String::from_utf8_lossy(args.get(3));
-    let users = match acl::parse_file("RCACL", &text) {
+    // The set is written out in full (every user's channels spelled
+    // out), so this node's acl-pubsub-default does not change it.
+    let users = match acl::parse_file("RCACL", &text, false) {
         Ok(users) => users,
         Err(e) => return ctx.fail(&format!("ERR {e}")),
     };
     if let Some(gone) = ctx.node.acl.accept(Stamp { at, origin }, users) {
         super::acl::kill_clients_of(ctx, &gone);
         super::acl::kill_revoked_subscribers(ctx);
+        warn_if_requirepass_replaced(ctx.node);
     }
     ctx.reply.ok();
     Outcome::Unchanged
+}
+
+/// The cluster's `default` user is in force here even where this node's
+/// own `requirepass` says otherwise (as after ACL SETUSER default on a
+/// single Redis node, CONFIG GET requirepass still shows the old value):
+/// say so once per change, so the operator sees why it no longer works.
+fn warn_if_requirepass_replaced(node: &NodeState) {
+    let requirepass = node.config.read().requirepass.clone();
+    if let Some(password) = requirepass {
+        if !node.acl.default_user().password_ok(password.as_bytes()) {
+            tracing::warn!("this node's requirepass no longer authenticates the default user: the cluster's newer user set replaced it");
+        }
+    }
 }

@@ -5,9 +5,12 @@ use super::spec::flag_sets::{ADMIN, LS};
 use super::spec::{CommandSpec as Cmd, Routing};
 use super::subcommands::SubSpec as Sub;
 use super::{Ctx, Outcome};
-use crate::config::{Effect, Param, SetError};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, Effect, Param, SetError};
 use crate::protocol::Args;
 use crate::state::NodeState;
+use crate::tls::port::PortSlot;
 
 /// This family's section of the command table.
 #[rustfmt::skip]
@@ -61,8 +64,9 @@ fn config_get(node: &NodeState, patterns: &[Vec<u8>]) -> Vec<(String, String)> {
 /// Applies CONFIG SET for every `(name, value)` pair, all or nothing as in
 /// Redis 7: the pairs are checked against a copy of the configuration and
 /// the node changes only when every one of them is valid, so a bad pair
-/// late in the list cannot leave the earlier ones half applied.
-fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), String> {
+/// late in the list cannot leave the earlier ones half applied. Returns
+/// what the change reached.
+fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<Vec<Effect>, String> {
     let mut config = node.config.write();
     let mut next = config.clone();
     let mut changed: Vec<&'static Param> = Vec::with_capacity(pairs.len());
@@ -84,22 +88,68 @@ fn config_set_all(node: &NodeState, pairs: &[(String, String)]) -> Result<(), St
         return Err(set_failed(name, &why));
     }
     let effects: Vec<Effect> = changed.iter().map(|p| p.effect).collect();
-    if effects.contains(&Effect::Tls) {
+    // Bound before anything changes: a port that cannot be bound leaves
+    // the node as it was, its old TLS port still served.
+    let tls_port = if effects.contains(&Effect::TlsPort) {
+        bind_tls_port(&config, &next).map_err(|why| set_failed("tls-port", &why))?
+    } else {
+        None
+    };
+    let first_tls_port =
+        tls_port.as_ref().is_some_and(Option::is_some) && node.tls.acceptor().is_none();
+    if effects.contains(&Effect::Tls) || first_tls_port {
         // New connections take the new files; a change that does not load
         // is refused whole and the files in force stay.
         node.tls.reload(&next.tls).map_err(|why| {
             let name = changed
                 .iter()
                 .find(|p| p.effect == Effect::Tls)
-                .map_or("", |p| p.name);
+                .map_or("tls-port", |p| p.name);
             set_failed(name, &format!("Unable to update TLS configuration: {why}"))
         })?;
+    }
+    if let Some(listener) = tls_port {
+        node.tls.port.replace(listener);
     }
     node.apply_config(&next, &effects);
     *config = next;
     node.config_version
         .fetch_add(1, std::sync::atomic::Ordering::Release);
-    Ok(())
+    Ok(effects)
+}
+
+/// The listener of a new `tls-port` (`Some(None)`: stop serving TLS), or
+/// None when the port stays the same.
+///
+/// # Errors
+/// The port cannot change here or cannot be bound (Redis's words; the
+/// cause is logged).
+fn bind_tls_port(now: &Config, next: &Config) -> Result<Option<Option<TcpListener>>, String> {
+    if next.tls.port == now.tls.port {
+        return Ok(None);
+    }
+    if next.cluster_enabled && (next.tls.cluster || next.port == 0) {
+        return Err(
+            "the cluster reaches this node at its TLS port: it cannot change while the node runs"
+                .into(),
+        );
+    }
+    let Some(port) = next.tls.port else {
+        if next.port == 0 {
+            return Err(
+                "the node serves TLS only (port 0): tls-port 0 would leave it no port".into(),
+            );
+        }
+        return Ok(Some(None));
+    };
+    let addr = std::net::SocketAddr::new(next.bind, port);
+    match PortSlot::bind(addr) {
+        Ok(listener) => Ok(Some(Some(listener))),
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "CONFIG SET tls-port: cannot listen");
+            Err("Unable to listen on this port. Check server logs.".into())
+        }
+    }
 }
 
 /// Redis's wording for a CONFIG SET parameter that was refused.
@@ -132,7 +182,13 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         })
         .collect();
     match config_set_all(ctx.node, &pairs) {
-        Ok(()) => {
+        // requirepass is the `default` user's password, and the user set
+        // is one per cluster: the change reaches every node as ACL
+        // SETUSER default would (as its SHA-256 digest only).
+        Ok(effects) if effects.contains(&Effect::Password) => {
+            super::acl_sync::changed(ctx, super::acl_sync::Answer::Ok)
+        }
+        Ok(_) => {
             ctx.reply.ok();
             Outcome::Unchanged
         }

@@ -46,6 +46,10 @@ pub struct Config {
     pub aclfile: Option<PathBuf>,
     /// ACL users given by `user` lines of the config file (their rules).
     pub users: Vec<String>,
+    /// `acllog-max-len`: ACL LOG entries kept.
+    pub acllog_max_len: u64,
+    /// `acl-pubsub-default allchannels`: new users may use every channel.
+    pub acl_pubsub_all: bool,
     /// Connection limit.
     pub maxclients: usize,
     /// Idle timeout in seconds, 0 for none.
@@ -136,6 +140,8 @@ impl Default for Config {
             requirepass: None,
             aclfile: None,
             users: Vec::new(),
+            acllog_max_len: 0,
+            acl_pubsub_all: false,
             maxclients: 0,
             timeout: 0,
             threads: 0,
@@ -338,10 +344,28 @@ impl Config {
                     .into(),
             );
         }
-        if self.local_cluster > 0 && self.tls.enabled() {
-            return Err("local-cluster does not serve TLS: start the nodes one by one".into());
-        }
+        self.check_local_tls()?;
         self.check_users()
+    }
+
+    /// A local cluster's TLS ports run from `tls-port` beside its plain
+    /// ports, without overlapping them, and (with `tls-cluster`, where
+    /// peers reach the nodes at them) with room for gossip 10000 above.
+    fn check_local_tls(&self) -> Result<(), String> {
+        let (count, Some(tls_port)) = (self.local_cluster, self.tls.port) else {
+            return Ok(());
+        };
+        if count == 0 {
+            return Ok(());
+        }
+        let (plain, tls) = (usize::from(self.port), usize::from(tls_port));
+        let gossip = if self.tls.cluster { 10_000 } else { 0 };
+        if tls + count + gossip > 65_536 || (tls < plain + count && plain < tls + count) {
+            return Err(format!(
+                "local-cluster with TLS needs a --tls-port whose {count} ports miss the plain ones and leave room for gossip (tls-port + 10000 with tls-cluster)"
+            ));
+        }
+        Ok(())
     }
 
     /// Users come from `user` lines or the ACL file, not both (as Redis);
@@ -435,6 +459,17 @@ mod tests {
         );
         assert!(parse(&["--local-cluster", "3", "--port", "0"]).is_err());
         assert!(parse(&["--local-cluster", "3", "--port", "55535"]).is_err());
+        // TLS ports beside the plain ones, gossip room above them with
+        // tls-cluster.
+        let local_tls = |tls: &str, cluster: &str| {
+            let flags = ["--local-cluster", "3", "--port", "7000", "--tls-port", tls];
+            parse(&[&flags[..], &["--tls-cluster", cluster]].concat())
+        };
+        assert!(local_tls("7100", "no").is_ok());
+        assert!(local_tls("7002", "no").is_err());
+        assert!(local_tls("6998", "no").is_err());
+        assert!(local_tls("60000", "no").is_ok());
+        assert!(local_tls("60000", "yes").is_err());
         assert!(parse(&["--replicas", "1", "--write-quorum", "3"]).is_err());
         assert!(
             parse(&["--cluster-seeds", "127.0.0.1:17000"])

@@ -42,8 +42,12 @@ pub enum Effect {
     /// The TLS configuration: its files are loaded again (a change that
     /// does not load is refused).
     Tls,
+    /// The TLS port: bound anew (a port that cannot be bound is refused).
+    TlsPort,
     /// The `default` user's password.
     Password,
+    /// ACL LOG's length and the channels of users created from now on.
+    Acl,
 }
 
 /// Sets a parameter's field from a checked value.
@@ -211,6 +215,12 @@ pub static PARAMS: &[Param] = &[
     param("aclfile", Kind::Text, "", Startup, "ACL file of users (`user <name> <rules...>` lines): loaded at start, ACL LOAD, ACL SAVE",
         |c, v| { c.aclfile = (!v.text().is_empty()).then(|| v.text().into()); Ok(()) },
         |c| c.aclfile.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+    param("acllog-max-len", NATURAL, "128", Runtime, "ACL LOG entries kept (a lower bound trims the log at its next entry)",
+        |c, v| { c.acllog_max_len = v.unsigned(); Ok(()) },
+        |c| c.acllog_max_len.to_string()).effect(Effect::Acl),
+    param("acl-pubsub-default", Kind::OneOf(&["allchannels", "resetchannels"]), "resetchannels", Runtime, "the channels of users created from now on: allchannels or resetchannels (none)",
+        |c, v| { c.acl_pubsub_all = v.text().eq_ignore_ascii_case("allchannels"); Ok(()) },
+        |c| if c.acl_pubsub_all { "allchannels" } else { "resetchannels" }.to_string()).effect(Effect::Acl),
     param("maxclients", Kind::Int { min: 1, max: MAX_CONNECTIONS }, "10000", Runtime, "connection limit",
         |c, v| { c.maxclients = v.int() as usize; Ok(()) },
         |c| c.maxclients.to_string()),
@@ -357,15 +367,18 @@ pub static PARAMS: &[Param] = &[
         |c, v| { c.cluster_max_clock_skew_ms = v.unsigned(); Ok(()) },
         |c| c.cluster_max_clock_skew_ms.to_string()),
     // TLS (server/src/tls).
-    param("tls-port", PORT, "0", Startup, "TLS port for clients (0: none); with port 0 the node serves TLS only",
+    param("tls-port", PORT, "0", Runtime, "TLS port for clients (0: none); with port 0 the node serves TLS only; CONFIG SET binds the new port and closes the old one",
         |c, v| { c.tls.port = (v.int() > 0).then_some(v.int() as u16); Ok(()) },
-        |c| c.tls.port.unwrap_or(0).to_string()),
+        |c| c.tls.port.unwrap_or(0).to_string()).effect(Effect::TlsPort),
     param("tls-cert-file", Kind::Text, "", Runtime, "the node's certificate chain (PEM), for its TLS port and peer links",
         |c, v| { c.tls.cert_file = optional(v).map(Into::into); Ok(()) },
         |c| path(c.tls.cert_file.as_ref())).effect(Effect::Tls),
     param("tls-key-file", Kind::Text, "", Runtime, "the private key of tls-cert-file (PEM)",
         |c, v| { c.tls.key_file = optional(v).map(Into::into); Ok(()) },
         |c| path(c.tls.key_file.as_ref())).effect(Effect::Tls),
+    param("tls-key-file-pass", Kind::Text, "", Runtime, "passphrase of an encrypted PKCS#8 tls-key-file (BEGIN ENCRYPTED PRIVATE KEY)",
+        |c, v| { c.tls.key_file_pass = (!v.text().is_empty()).then(|| v.text().to_string()); Ok(()) },
+        |c| c.tls.key_file_pass.clone().unwrap_or_default()).sensitive().effect(Effect::Tls),
     param("tls-ca-cert-file", Kind::Text, "", Runtime, "CA certificates (PEM) that client and peer certificates must chain to",
         |c, v| { c.tls.ca_cert_file = optional(v).map(Into::into); Ok(()) },
         |c| path(c.tls.ca_cert_file.as_ref())).effect(Effect::Tls),

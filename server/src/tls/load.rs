@@ -86,11 +86,6 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-fn key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path)
-        .map_err(|e| format!("cannot read a private key from {}: {e}", path.display()))
-}
-
 /// The node's certificate chain and key (`tls-cert-file`, `tls-key-file`).
 fn identity(
     settings: &TlsSettings,
@@ -103,7 +98,8 @@ fn identity(
         .key_file
         .as_deref()
         .ok_or("tls-key-file is not set")?;
-    Ok((certificates(cert)?, key(key_file)?))
+    let pass = settings.key_file_pass.as_deref();
+    Ok((certificates(cert)?, super::key::read(key_file, pass)?))
 }
 
 /// The CAs of `tls-ca-cert-file` and every PEM file of `tls-ca-cert-dir`.

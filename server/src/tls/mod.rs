@@ -3,10 +3,13 @@
 //! [`TlsState`]: loaded at start, replaced whole by `CONFIG SET tls-...`
 //! (a new connection takes the configuration current when it arrives;
 //! those already open keep theirs), and left as they were when the new
-//! files do not load.
+//! files do not load; and the TLS port's listener, which `CONFIG SET
+//! tls-port` replaces (`port.rs`).
 
 pub mod handshake;
+pub mod key;
 pub mod load;
+pub mod port;
 pub mod settings;
 
 use std::sync::Arc;
@@ -21,6 +24,8 @@ pub use settings::{AuthClients, TlsSettings};
 pub struct TlsState {
     acceptor: ArcSwapOption<TlsAcceptor>,
     connector: ArcSwapOption<TlsConnector>,
+    /// The TLS port's next listener, for the accept loop.
+    pub port: port::PortSlot,
 }
 
 impl std::fmt::Debug for TlsState {

@@ -46,8 +46,11 @@ pub struct TlsSettings {
     pub port: Option<u16>,
     /// The node's certificate chain (PEM).
     pub cert_file: Option<PathBuf>,
-    /// The private key of `cert_file` (PEM: PKCS#8, PKCS#1 or SEC1).
+    /// The private key of `cert_file` (PEM: PKCS#8, PKCS#1 or SEC1, or
+    /// encrypted PKCS#8).
     pub key_file: Option<PathBuf>,
+    /// The passphrase of an encrypted `key_file`.
+    pub key_file_pass: Option<String>,
     /// CA certificates (PEM) that client and peer certificates must chain to.
     pub ca_cert_file: Option<PathBuf>,
     /// A directory of CA certificates (every PEM file in it).
@@ -72,6 +75,7 @@ impl Default for TlsSettings {
             port: None,
             cert_file: None,
             key_file: None,
+            key_file_pass: None,
             ca_cert_file: None,
             ca_cert_dir: None,
             auth_clients: AuthClients::Yes,
