@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes to one growing list with a replica: LPUSH on a single key, ROUNDS
-# rounds of N requests (`redis-benchmark -c 10 -P 16`), against a 2-node
+# rounds of N requests (`redis-benchmark -c 10 -P 16`), then as many
+# rounds of BRPOP draining it (a job queue's workers), against a 2-node
 # ringcache cluster (`--replicas 1 --write-quorum Q`) and a Redis primary
 # with one replica (`replicaof`), alternating round by round, each list
 # growing by N per round. Shows whether a write's replication cost grows
@@ -12,7 +13,7 @@
 # Environment: N (20000), ROUNDS (5), Q (1), RC_PORT (16460; the second
 # node, Redis and its replica take the next ports), SKIP_BUILD=1.
 # Prints per round: each side's requests/s and its primary's and replica's
-# list lengths; then the medians, their ratio, and the node's replication
+# list lengths; per phase the medians and their ratio; then the node's replication
 # figures (INFO cluster) and ring changes seen in its log.
 . "$(dirname "$0")/lib.sh"
 require redis-benchmark redis-cli redis-server python3
@@ -57,24 +58,36 @@ lengths() {
   echo "$(redis-cli -p "$1" -c LLEN "$KEY" | tr -d '\r') $(printf 'READONLY\nLLEN %s\n' "$KEY" \
     | redis-cli -p "$2" | tail -1 | tr -d '\r')"
 }
-# rate PORT: requests/s of one round.
+# rate PORT COMMAND...: requests/s of one round of COMMAND.
 rate() {
-  timeout 300 redis-benchmark -p "$1" -c 10 -P 16 -n "$N" -q --csv LPUSH "$KEY" xxxxxxxx \
-    | awk -F'","' 'NR == 2 || /LPUSH/ { gsub(/"/, "", $2); print $2; exit }'
+  local port=$1
+  shift
+  timeout 300 redis-benchmark -p "$port" -c 10 -P 16 -n "$N" -q --csv "$@" \
+    | awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print $2; exit }'
 }
 
-echo "LPUSH $KEY (to its primary, port $RC_PRIMARY), redis-benchmark -c 10 -P 16 -n $N per round, $ROUNDS rounds, write quorum $Q"
-rc_rates=() rs_rates=()
-for round in $(seq 1 "$ROUNDS"); do
-  rc=$(rate "$RC_PRIMARY")
-  rs=$(rate "$RS_PORT")
-  redis-cli -p "$RS_PORT" WAIT 1 5000 >/dev/null
-  rc_rates+=("$rc") rs_rates+=("$rs")
-  echo "round $round: ringcache $rc/s (lengths $(lengths "$RC_PRIMARY" "$RC_SECOND")), redis $rs/s (lengths $(lengths "$RS_PORT" "$RS_REPLICA"))"
-done
-rc_median=$(printf '%s\n' "${rc_rates[@]}" | median)
-rs_median=$(printf '%s\n' "${rs_rates[@]}" | median)
-echo "median: ringcache $rc_median/s, redis $rs_median/s, ratio $(python3 -c "print(round($rc_median / $rs_median, 3))")"
+# phase NAME COMMAND...: ROUNDS rounds of COMMAND on each side,
+# alternating, then the medians and their ratio.
+phase() {
+  local name=$1 rc rs rc_rates=() rs_rates=() round
+  shift
+  echo "$name: redis-benchmark -c 10 -P 16 -n $N $*, $ROUNDS rounds, write quorum $Q"
+  for round in $(seq 1 "$ROUNDS"); do
+    rc=$(rate "$RC_PRIMARY" "$@")
+    rs=$(rate "$RS_PORT" "$@")
+    redis-cli -p "$RS_PORT" WAIT 1 5000 >/dev/null
+    rc_rates+=("$rc") rs_rates+=("$rs")
+    echo "round $round: ringcache $rc/s (lengths $(lengths "$RC_PRIMARY" "$RC_SECOND")), redis $rs/s (lengths $(lengths "$RS_PORT" "$RS_REPLICA"))"
+  done
+  rc=$(printf '%s\n' "${rc_rates[@]}" | median)
+  rs=$(printf '%s\n' "${rs_rates[@]}" | median)
+  echo "$name median: ringcache $rc/s, redis $rs/s, ratio $(python3 -c "print(round($rc / $rs, 3))")"
+}
+
+echo "$KEY's primary: port $RC_PRIMARY"
+phase push LPUSH "$KEY" xxxxxxxx
+# Then the queue drains from the other end, as a worker's BRPOP does.
+phase pop BRPOP "$KEY" 1
 for field in cluster_replicated cluster_replicated_effects cluster_replicated_effects_stale; do
   echo "$field: $(info_field "$RC_PRIMARY" "$field")"
 done
