@@ -284,8 +284,9 @@ fn large_collections_replicate_by_their_effects() {
 }
 
 /// Pops that a replica cannot replay as sent (from the first non-empty of
-/// several keys, or at random) ship as the pop they made, and a client
-/// parked on empty lists pops, once woken, by effect too.
+/// several keys, or at random) ship as the pop they made, moves between two
+/// keys as the move, and a client parked on empty lists pops, once woken,
+/// by effect too.
 #[test]
 fn pops_from_large_collections_replicate_as_what_they_took() {
     let cluster = TestCluster::start(3, &["--write-quorum", "2"]);
@@ -307,7 +308,16 @@ fn pops_from_large_collections_replicate_as_what_they_took() {
     fill(&mut conn, "ZADD", zset, true);
     fill(&mut conn, "SADD", set, false);
     let effects_before = cluster.figure(owners[0], "cluster_replicated_effects");
-    let pops: [&[&str]; 9] = [
+    let (dest, set2) = ("{big}dest", "{big}set2");
+    let pops: [&[&str]; 16] = [
+        // Moves: into a new key, then into the one it made, and in place.
+        &["LMOVE", list, dest, "LEFT", "RIGHT"],
+        &["RPOPLPUSH", list, dest],
+        &["BLMOVE", list, dest, "RIGHT", "LEFT", "1"],
+        &["BRPOPLPUSH", list, dest, "1"],
+        &["LMOVE", list, list, "LEFT", "RIGHT"],
+        &["SMOVE", set, set2, "element-00010"],
+        &["SMOVE", set, set2, "element-00011"],
         &["BLPOP", none, list, "1"],
         &["BRPOP", none, list, "1"],
         &["LMPOP", "2", none, list, "LEFT", "COUNT", "3"],
@@ -351,7 +361,10 @@ fn pops_from_large_collections_replicate_as_what_they_took() {
         let mut members: Vec<String> = q(&mut node, &["SMEMBERS", set]);
         members.sort();
         let mut copy = vec![format!("{members:?}")];
-        for key in [list, queue] {
+        let mut members: Vec<String> = q(&mut node, &["SMEMBERS", set2]);
+        members.sort();
+        copy.push(format!("{members:?}"));
+        for key in [list, queue, dest] {
             copy.push(format!(
                 "{:?}",
                 q::<Vec<String>>(&mut node, &["LRANGE", key, "0", "-1"])
@@ -366,7 +379,7 @@ fn pops_from_large_collections_replicate_as_what_they_took() {
     assert_eq!(read_copy(owners[1]), read_copy(owners[0]));
     let effects = cluster.figure(owners[0], "cluster_replicated_effects");
     assert!(
-        effects >= effects_before + 11,
+        effects >= effects_before + 16,
         "pops ship as effects ({effects_before} -> {effects})"
     );
     assert_eq!(

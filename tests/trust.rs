@@ -344,10 +344,39 @@ fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
     let owners = cluster.owners("effect-list");
     let mut primary = cluster.conn(owners[0]);
     let _: i64 = q(&mut primary, &["RPUSH", "effect-list", "a", "b"]);
-    let requests: [&[&str]; 3] = [
-        &["RCEFFECT", "1", "2", "RPUSH", "effect-list", "planted"],
-        &["RCEFFECT", "1", "2", "SPOP", "effect-list"],
-        &["RCEFFECT", "x", "2", "RPUSH", "effect-list", "planted"],
+    // RCEFFECT <count> (<key position> <before> <after>)... <command>
+    let requests: [&[&str]; 4] = [
+        &[
+            "RCEFFECT",
+            "1",
+            "1",
+            "1",
+            "2",
+            "RPUSH",
+            "effect-list",
+            "planted",
+        ],
+        &["RCEFFECT", "1", "1", "1", "2", "DEL", "effect-list"],
+        &[
+            "RCEFFECT",
+            "1",
+            "2",
+            "1",
+            "2",
+            "RPUSH",
+            "effect-list",
+            "planted",
+        ],
+        &[
+            "RCEFFECT",
+            "x",
+            "1",
+            "1",
+            "2",
+            "RPUSH",
+            "effect-list",
+            "planted",
+        ],
     ];
     let replies = as_peer(cluster, owners[1], &requests);
     let error = |at: usize| match &replies[at] {
@@ -356,11 +385,12 @@ fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
     };
     assert!(error(0).starts_with("RCSTALE "), "{}", error(0));
     assert!(
-        error(1).contains("replayable one-key commands only"),
+        error(1).contains("replayable commands only"),
         "{}",
         error(1)
     );
-    assert_eq!(error(2), "ERR malformed RCEFFECT");
+    assert!(error(2).contains("not a key"), "{}", error(2));
+    assert_eq!(error(3), "ERR malformed RCEFFECT");
     let mut replica = cluster.conn(owners[1]);
     let _: () = q(&mut replica, &["READONLY"]);
     let copy: Vec<String> = q(&mut replica, &["LRANGE", "effect-list", "0", "-1"]);

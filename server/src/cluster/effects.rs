@@ -1,57 +1,100 @@
 //! Replication by effect: a write that changes a large collection in place
-//! (LPUSH on a list of 100,000 elements) is shipped to the replicas as the
-//! command itself, `RCEFFECT <before> <after> <command>...`, instead of the
-//! whole value; shipping the value would cost the primary, the link and
-//! each replica time in proportion to the collection for every element
-//! written.
+//! (LPUSH on a list of 100,000 elements, an LMOVE out of it) is shipped to
+//! the replicas as the command itself,
+//! `RCEFFECT <n> (<position> <before> <after>)×n <command>...`, instead of
+//! the whole values; shipping the values would cost the primary, the link
+//! and each replica time in proportion to the collections for every
+//! element written.
 //!
-//! A replica runs the command only on a copy at version `before` (the
-//! version of exactly the state the primary changed: see
-//! `store::versioning`), so the copies step through the same states; the
-//! commands shipped this way ([`Flags::REPLAYABLE`]) are deterministic on
-//! one key. Anything else (no copy, another version, a copy that changed
-//! while the command ran) is answered `-RCSTALE`, and the primary then
-//! ships the key's whole state at a new version, as for any other write,
-//! whose confirmation stands for the effect's. Small values, new keys and
-//! every other command go as whole states (`replication`).
+//! A replica runs the command only when each key it changed (the argument
+//! at `position`) is there at version `before` (absent for 0: a key the
+//! command made), the versions of exactly the states the primary changed
+//! (see `store::versioning`), so the copies step through the same states;
+//! the commands shipped this way ([`Flags::REPLAYABLE`]) are deterministic
+//! on their keys, or describe their effect as such a command
+//! (`Ctx::rewrite`). Anything else (no copy, another version, a copy that
+//! changed while the command ran) is answered `-RCSTALE`, and the primary
+//! then ships the keys' whole states at new versions, as for any other
+//! write, whose confirmation stands for the effect's. Small values, new
+//! keys alone and every other command go as whole states (`replication`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use ringcache_proto::resp;
+use ringcache_proto::{key_slot, resp};
 use tokio::sync::oneshot;
 
 use super::hlc::Version;
 use super::peer::PeerReply;
+use super::view::ClusterView;
 use super::{wire, Cluster};
 use crate::commands::{self, Ctx, Flags, Outcome, OwnedArgs};
 use crate::protocol::{Args, Reply};
-use crate::store::versioning::{self, Arming, VersionSource, Versioned};
+use crate::store::versioning::{self, Arming, VersionSource, Versioned, MAX_KEYS};
 use crate::store::Store;
 
 /// Values smaller than this go whole: copying them costs less than the
 /// effect's bookkeeping.
 pub const EFFECT_MIN_BYTES: usize = 2048;
-/// The replica's answer when its copy is not the one the effect applies
-/// to.
+/// The replica's answer when its copies are not the ones the effect
+/// applies to.
 const STALE: &str = "RCSTALE the copy here is not at the effect's version";
 
-/// A write's effect on its one key: the command and the versions it moved
-/// the key between.
-#[derive(Clone, Copy)]
-pub struct Effect<'a> {
-    /// The command as the client sent it.
-    pub args: Args<'a>,
-    /// The key it changed.
+/// One key a write changed: its position among the command's arguments,
+/// its name, and the versions it moved between.
+#[derive(Debug, Clone, Copy)]
+pub struct Changed<'a> {
+    /// Where the key is in the command.
+    pub position: usize,
+    /// The key.
     pub key: &'a [u8],
     /// The versions (see `store::versioning`).
     pub versioned: Versioned,
 }
 
+/// A write's effect: the command and the keys it changed.
+#[derive(Clone, Copy)]
+pub struct Effect<'a> {
+    /// The command a replica runs: as the client sent it, or as it
+    /// described its effect (`Ctx::rewrite`).
+    pub args: Args<'a>,
+    changed: [Option<Changed<'a>>; MAX_KEYS],
+}
+
+impl<'a> Effect<'a> {
+    /// The keys it changed.
+    pub fn changed(&self) -> impl Iterator<Item = Changed<'a>> + '_ {
+        self.changed.iter().flatten().copied()
+    }
+
+    /// True if `key` is one of them.
+    pub fn covers(&self, key: &[u8]) -> bool {
+        self.changed().any(|c| c.key == key)
+    }
+
+    /// The slot whose replicas take it, when it is shipped as an effect
+    /// from here: its keys share a slot this node is primary of, each
+    /// key still carries the version the command gave it (none existed
+    /// before it but one), and one of them is large.
+    fn slot_to_ship(&self, store: &Store, view: &ClusterView) -> Option<u16> {
+        let slot = key_slot(self.changed().next()?.key);
+        let mut largest = 0;
+        let mut existed = false;
+        for changed in self.changed() {
+            if key_slot(changed.key) != slot {
+                return None;
+            }
+            largest = largest.max(store.carried(changed.key, changed.versioned.after)?);
+            existed |= changed.versioned.before != 0;
+        }
+        (existed && largest >= EFFECT_MIN_BYTES && view.is_primary(slot)).then_some(slot)
+    }
+}
+
 /// Arms the thread for a command about to run here, when its write may be
-/// shipped as its effect: a replayable command on a key whose slot this
+/// shipped as its effect: a replayable command on keys whose slot this
 /// node is primary of, in a cluster with replicas.
 pub fn arm(
     cluster: &Cluster,
@@ -65,65 +108,115 @@ pub fn arm(
     let primary = match spec.keys.single() {
         Some(at) => args
             .try_get(at)
-            .is_some_and(|key| cluster.view().is_primary(ringcache_proto::key_slot(key))),
-        // A pop from the first non-empty of several keys (their slot is
-        // one in a cluster).
+            .is_some_and(|key| cluster.view().is_primary(key_slot(key))),
         None => super::router::primary_of_all(cluster, spec, args),
     };
     primary.then(|| versioning::arm(source.clone()))
 }
 
-/// The effect of the command that just ran armed, if it changed one key in
+/// The effect of the command that just ran armed, if it changed keys in
 /// place: the command itself, or what it described as its effect
-/// (`rewrite`, see `Ctx::rewrite`).
+/// (`rewrite`, see `Ctx::rewrite`), with the keys it changed.
 pub fn taken<'a>(
     spec: &commands::CommandSpec,
     args: Args<'a>,
     rewrite: Option<&'a OwnedArgs>,
 ) -> Option<Effect<'a>> {
-    let versioned = versioning::take()?;
+    let changes = versioning::take()?;
     let (spec, args) = match rewrite {
         Some(rewrite) => (commands::lookup(rewrite.args().get(0))?, rewrite.args()),
         None => (spec, args),
     };
-    let key = args.try_get(spec.keys.single()?)?;
-    Some(Effect {
-        args,
-        key,
-        versioned,
-    })
+    let mut changed = [None; MAX_KEYS];
+    let mut found = 0;
+    for position in spec.keys.positions(args) {
+        let Some(key) = args.try_get(position) else {
+            continue;
+        };
+        let Some(versioned) = changes.of(key) else {
+            continue;
+        };
+        // A key named twice (LMOVE k k) is one change.
+        if changed.iter().flatten().any(|c: &Changed<'_>| c.key == key) {
+            continue;
+        }
+        changed[found] = Some(Changed {
+            position,
+            key,
+            versioned,
+        });
+        found += 1;
+        if found == MAX_KEYS {
+            break;
+        }
+    }
+    // Every change must belong to a key of the command shipped.
+    (found == changes.len()).then_some(Effect { args, changed })
 }
 
-/// `RCEFFECT <before> <after> <command>...`.
+/// `RCEFFECT <n> (<position> <before> <after>)×n <command>...`.
 pub fn encode(effect: &Effect<'_>) -> Bytes {
+    let count = effect.changed().count();
     // Sized once: each argument takes its bytes and at most 16 of framing
-    // (`$<len>\r\n...\r\n`); the two versions at most 20 digits each.
+    // (`$<len>\r\n...\r\n`); each number at most 20 digits.
     let payload: usize = effect.args.iter_from(0).map(|a| a.len() + 16).sum();
-    let mut out = BytesMut::with_capacity(payload + 3 * 16 + 2 * 20 + 8);
-    resp::write_len(&mut out, b'*', effect.args.len() as i64 + 3);
+    let mut out = BytesMut::with_capacity(payload + (2 + 3 * count) * 36 + 8);
+    resp::write_len(&mut out, b'*', (effect.args.len() + 2 + 3 * count) as i64);
     resp::write_bulk(&mut out, b"RCEFFECT");
     let mut digits = itoa::Buffer::new();
-    resp::write_bulk(&mut out, digits.format(effect.versioned.before).as_bytes());
-    resp::write_bulk(&mut out, digits.format(effect.versioned.after).as_bytes());
+    resp::write_bulk(&mut out, digits.format(count).as_bytes());
+    for changed in effect.changed() {
+        resp::write_bulk(&mut out, digits.format(changed.position).as_bytes());
+        resp::write_bulk(&mut out, digits.format(changed.versioned.before).as_bytes());
+        resp::write_bulk(&mut out, digits.format(changed.versioned.after).as_bytes());
+    }
     for arg in effect.args.iter_from(0) {
         resp::write_bulk(&mut out, arg);
     }
     out.freeze()
 }
 
-/// Sends `command` (an effect) to `replica`; the receiver gets its
-/// confirmation, or, when the replica's copy was not the one the effect
-/// applies to, the confirmation of the key's whole state shipped instead.
-pub fn ship_to(
+/// Ships `effect` to the replicas of its slot, when it is to go as an
+/// effect from here (see [`Effect::slot_to_ship`]): one confirmation per
+/// replica, or `None` (ship the keys whole).
+pub fn ship(
     cluster: &Arc<Cluster>,
     store: &Store,
-    key: &[u8],
+    view: &ClusterView,
+    effect: &Effect<'_>,
+) -> Option<Vec<oneshot::Receiver<PeerReply>>> {
+    let slot = effect.slot_to_ship(store, view)?;
+    let owners = view.placement.owners(slot);
+    if owners.len() < 2 {
+        return None;
+    }
+    let command = encode(effect);
+    let keys: Arc<Vec<Vec<u8>>> = Arc::new(effect.changed().map(|c| c.key.to_vec()).collect());
+    let replies: Vec<_> = owners[1..]
+        .iter()
+        .map(|&replica| ship_to(cluster, store, &keys, view.addr(replica), command.clone()))
+        .collect();
+    cluster
+        .stats
+        .effects_shipped
+        .fetch_add(replies.len() as u64, Ordering::Relaxed);
+    Some(replies)
+}
+
+/// Sends `command` (an effect) to `replica`; the receiver gets its
+/// confirmation, or, when the replica's copies were not the ones the
+/// effect applies to, the confirmation of `keys`' whole states shipped
+/// instead.
+fn ship_to(
+    cluster: &Arc<Cluster>,
+    store: &Store,
+    keys: &Arc<Vec<Vec<u8>>>,
     replica: SocketAddr,
     command: Bytes,
 ) -> oneshot::Receiver<PeerReply> {
     let first = cluster.peers.send(replica, false, command);
     let (done, confirmed) = oneshot::channel();
-    let (cluster, store, key) = (cluster.clone(), store.clone(), key.to_vec());
+    let (cluster, store, keys) = (cluster.clone(), store.clone(), keys.clone());
     tokio::spawn(async move {
         let Ok(reply) = first.await else {
             return;
@@ -134,37 +227,71 @@ pub fn ship_to(
             return;
         }
         cluster.stats.effects_stale.fetch_add(1, Ordering::Relaxed);
-        let snapshot = store.stamp(&key, || cluster.hlc.next().0);
-        let mut whole = BytesMut::new();
-        wire::encode_apply(&mut whole, &snapshot);
-        if let Ok(reply) = cluster.peers.send(replica, false, whole.freeze()).await {
+        let mut last = None;
+        for key in keys.iter() {
+            let snapshot = store.stamp(key, || cluster.hlc.next().0);
+            let mut whole = BytesMut::new();
+            wire::encode_apply(&mut whole, &snapshot);
+            let Ok(reply) = cluster.peers.send(replica, false, whole.freeze()).await else {
+                return;
+            };
+            let refused = !matches!(&reply, Ok(frame) if !frame.starts_with(b"-"));
+            last = Some(reply);
+            if refused {
+                break;
+            }
+        }
+        if let Some(reply) = last {
             let _ = done.send(reply);
         }
     });
     confirmed
 }
 
-/// RCEFFECT on a replica: runs the command on the copy at `before` and
-/// moves it to `after`, or answers `-RCSTALE`.
+/// RCEFFECT on a replica: runs the command on the copies at their
+/// `before` versions and moves them to `after`, or answers `-RCSTALE`.
 pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let version = |at: usize| {
+    let number = |at: usize| {
         args.try_get(at)
             .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
     };
-    let command = args.slice_from(3);
-    let spec = command.try_get(0).and_then(commands::lookup);
-    let (Some(before), Some(after), Some(spec)) = (version(1), version(2), spec) else {
+    let count = number(1)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| (1..=MAX_KEYS).contains(&n) && args.len() > 2 + 3 * n);
+    let Some(count) = count else {
         return ctx.fail("ERR malformed RCEFFECT");
     };
-    let key = spec.keys.single().and_then(|at| command.try_get(at));
-    let Some(key) = key.filter(|_| spec.has(Flags::REPLAYABLE)) else {
-        return ctx.fail("ERR RCEFFECT runs replayable one-key commands only");
+    let command = args.slice_from(2 + 3 * count);
+    let Some(spec) = command.try_get(0).and_then(commands::lookup) else {
+        return ctx.fail("ERR malformed RCEFFECT");
     };
-    if let Err(ahead) = cluster.admit_version(Version(after), ctx.session.handle.peer) {
-        return ctx.fail(&ahead.reply());
+    if !spec.has(Flags::REPLAYABLE) {
+        return ctx.fail("ERR RCEFFECT runs replayable commands only");
     }
-    let copy = ctx.store.state_of(key);
-    if !copy.present || copy.version != before {
+    let positions = spec.keys.positions(command);
+    let mut changed = Vec::with_capacity(count);
+    for at in (2..2 + 3 * count).step_by(3) {
+        let fields = (number(at), number(at + 1), number(at + 2));
+        let (Some(position), Some(before), Some(after)) = fields else {
+            return ctx.fail("ERR malformed RCEFFECT");
+        };
+        let position = usize::try_from(position).unwrap_or(usize::MAX);
+        if !positions.contains(&position) {
+            return ctx.fail("ERR RCEFFECT names an argument that is not a key");
+        }
+        if let Err(ahead) = cluster.admit_version(Version(after), ctx.session.handle.peer) {
+            return ctx.fail(&ahead.reply());
+        }
+        changed.push((command.get(position), before, after));
+    }
+    let at_versions = changed.iter().all(|&(key, before, _)| {
+        let copy = ctx.store.state_of(key);
+        match before {
+            0 => !copy.present,
+            _ => copy.present && copy.version == before,
+        }
+    });
+    if !at_versions {
         return ctx.fail(STALE);
     }
     let mut scratch = BytesMut::new();
@@ -174,8 +301,12 @@ pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     };
     // A copy replaced or removed while the command ran (a snapshot from
     // another link, eviction) keeps no effect's version: the primary
-    // ships the whole state instead.
-    if matches!(ran, Outcome::Failed) || !ctx.store.restamp(key, before, after) {
+    // ships the whole states instead.
+    let mut restamped = !matches!(ran, Outcome::Failed);
+    for &(key, before, after) in &changed {
+        restamped &= ctx.store.restamp(key, before, after);
+    }
+    if !restamped {
         return ctx.fail(STALE);
     }
     cluster.stats.applied.fetch_add(1, Ordering::Relaxed);

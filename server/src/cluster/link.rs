@@ -258,12 +258,13 @@ impl Link {
         start: usize,
     ) -> Option<Deferred> {
         let Some(keys) = keys else {
-            // Refused or unchanged after all: the version it moved the key
-            // to goes back, so the copies still match it.
-            if let Some(e) = effect {
+            // Refused or unchanged after all: the versions it moved the
+            // keys to go back, so the copies still match them.
+            for changed in effect.iter().flat_map(Effect::changed) {
+                let versioned = changed.versioned;
                 self.node
                     .store
-                    .restamp(e.key, e.versioned.after, e.versioned.before);
+                    .restamp(changed.key, versioned.after, versioned.before);
             }
             return None;
         };

@@ -75,9 +75,9 @@ async fn count_ok(replies: Vec<oneshot::Receiver<PeerReply>>) -> usize {
 }
 
 /// Ships the state of `keys` to their slots' replicas, for the keys whose
-/// slot this node is primary of: as `effect` (the command) for its key
-/// when the write changed a large collection in place (`effects`), as the
-/// key's whole state otherwise.
+/// slot this node is primary of: as `effect` (the command) for the keys it
+/// changed when the write changed a large collection in place
+/// (`effects`), as each key's whole state otherwise.
 pub fn ship<'k>(
     cluster: &Arc<Cluster>,
     store: &Store,
@@ -86,9 +86,19 @@ pub fn ship<'k>(
 ) -> Shipped {
     let view = cluster.view();
     let mut shipped = Shipped::default();
+    // The keys an effect covers get its confirmations once, together.
+    let effect = effect.and_then(|effect| {
+        let replies = effects::ship(cluster, store, &view, &effect)?;
+        cluster
+            .stats
+            .replicated
+            .fetch_add(replies.len() as u64, Ordering::Relaxed);
+        shipped.keys.push(replies);
+        Some(effect)
+    });
     for key in keys {
         let slot = key_slot(key);
-        if !view.is_primary(slot) {
+        if !view.is_primary(slot) || effect.as_ref().is_some_and(|e| e.covers(key)) {
             continue;
         }
         let owners = view.placement.owners(slot);
@@ -103,34 +113,17 @@ pub fn ship<'k>(
             shipped.keys.push(Vec::new());
             continue;
         }
-        let effect = effect.filter(|e| {
-            e.key == key
-                && e.versioned.before != 0
-                && store.carries(key, e.versioned.after, effects::EFFECT_MIN_BYTES)
-        });
+        let snapshot = store.stamp(key, || cluster.hlc.next().0);
+        let mut command = BytesMut::new();
+        wire::encode_apply(&mut command, &snapshot);
+        let command = command.freeze();
         let mut replies = Vec::with_capacity(owners.len() - 1);
-        if let Some(effect) = effect {
-            let command = effects::encode(&effect);
-            for &replica in &owners[1..] {
-                let addr = view.addr(replica);
-                replies.push(effects::ship_to(cluster, store, key, addr, command.clone()));
-            }
-            cluster
-                .stats
-                .effects_shipped
-                .fetch_add(replies.len() as u64, Ordering::Relaxed);
-        } else {
-            let snapshot = store.stamp(key, || cluster.hlc.next().0);
-            let mut command = BytesMut::new();
-            wire::encode_apply(&mut command, &snapshot);
-            let command = command.freeze();
-            for &replica in &owners[1..] {
-                replies.push(
-                    cluster
-                        .peers
-                        .send(view.addr(replica), false, command.clone()),
-                );
-            }
+        for &replica in &owners[1..] {
+            replies.push(
+                cluster
+                    .peers
+                    .send(view.addr(replica), false, command.clone()),
+            );
         }
         cluster
             .stats

@@ -38,8 +38,8 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("lrem", lrem, 4, W.with(F::REPLAYABLE), "list", "Removes elements from a list. Deletes the list if the last element was removed.").keys(KeySpec::ONE).acl(L),
     Cmd::new("ltrim", ltrim, 4, W.with(F::REPLAYABLE), "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.").keys(KeySpec::ONE).acl(L),
     Cmd::new("lpos", lpos, -3, R, "list", "Returns the index of matching elements in a list.").keys(KeySpec::ONE).acl(L),
-    Cmd::new("lmove", multi::lmove, 5, WM, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
-    Cmd::new("rpoplpush", multi::rpoplpush, 3, WM, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),
+    Cmd::new("lmove", multi::lmove, 5, WM.with(F::REPLAYABLE), "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
+    Cmd::new("rpoplpush", multi::rpoplpush, 3, WM.with(F::REPLAYABLE), "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),
     Cmd::new("lmpop", multi::lmpop, -4, W.with(F::REPLAYABLE), "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.").keys(MPOP_KEYS).acl(L),
 ];
 

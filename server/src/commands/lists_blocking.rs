@@ -31,8 +31,8 @@ const WMB: F = WM.with(F::BLOCKING).with(F::NOSCRIPT);
 pub const COMMANDS: &[Cmd] = &[
     Cmd::new("blpop", blpop, -3, WB.with(F::REPLAYABLE), "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(ALL_BUT_LAST).acl(L),
     Cmd::new("brpop", brpop, -3, WB.with(F::REPLAYABLE), "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(ALL_BUT_LAST).acl(L),
-    Cmd::new("blmove", blmove, 6, WMB, "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
-    Cmd::new("brpoplpush", brpoplpush, 4, WMB, "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),
+    Cmd::new("blmove", blmove, 6, WMB.with(F::REPLAYABLE), "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.").keys(KeySpec::TWO).acl(L),
+    Cmd::new("brpoplpush", brpoplpush, 4, WMB.with(F::REPLAYABLE), "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.").keys(KeySpec::TWO).acl(L),
     Cmd::new("blmpop", blmpop, -5, W.with(F::BLOCKING).with(F::REPLAYABLE), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").keys(BLMPOP_KEYS).acl(L),
 ];
 
@@ -167,6 +167,16 @@ fn bmove(
         Moved::Nothing => block(ctx, lock, [keys.0], timeout, TimeoutReply::NullBulk),
         moved => {
             drop(lock);
+            if matches!(moved, Moved::Element { .. }) {
+                // What a replica runs: the move without the wait.
+                match args.len() {
+                    6 => super::effects::rewrite_as(
+                        ctx,
+                        &[b"LMOVE", keys.0, keys.1, args.get(3), args.get(4)],
+                    ),
+                    _ => super::effects::rewrite_as(ctx, &[b"RPOPLPUSH", keys.0, keys.1]),
+                }
+            }
             reply_moved(ctx, moved, keys, ends)
         }
     }

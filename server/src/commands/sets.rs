@@ -31,7 +31,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("scard", scard, 2, RF, "set", "Returns the number of members in a set.").keys(KeySpec::ONE).acl(S),
     Cmd::new("spop", spop, -2, WF.with(F::REPLAYABLE), "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.").keys(KeySpec::ONE).acl(S),
     Cmd::new("srandmember", srandmember, -2, R, "set", "Get one or multiple random members from a set").keys(KeySpec::ONE).acl(S),
-    Cmd::new("smove", smove, 4, WF, "set", "Moves a member from one set to another.").keys(KeySpec::TWO).acl(S),
+    Cmd::new("smove", smove, 4, WF.with(F::REPLAYABLE), "set", "Moves a member from one set to another.").keys(KeySpec::TWO).acl(S),
     Cmd::new("sinter", sinter, -2, R, "set", "Returns the intersect of multiple sets.").keys(KeySpec::ALL).acl(S).routing(Routing::Gather),
     Cmd::new("sintercard", sintercard, -3, R, "set", "Returns the number of members of the intersect of multiple sets.").keys(SINTERCARD_KEYS).acl(S).routing(Routing::Gather),
     Cmd::new("sinterstore", sinterstore, -3, WM, "set", "Stores the intersect of multiple sets in a key.").keys(KeySpec::ALL).acl(S),

@@ -65,15 +65,13 @@ impl Store {
         }
     }
 
-    /// True if `key`'s live entry still carries `version` (no write
-    /// stamped it since) and takes at least `min_bytes`: a write worth
-    /// shipping as its effect rather than as the whole value.
-    pub fn carries(&self, key: &[u8], version: u64, min_bytes: usize) -> bool {
+    /// The bytes `key`'s live entry and its value take, if it still
+    /// carries `version` (no write stamped it since): what decides whether
+    /// a write is worth shipping as its effect rather than as the value.
+    pub fn carried(&self, key: &[u8], version: u64) -> Option<usize> {
         let mut lock = self.lock(key);
-        lock.peek(key).is_some_and(|index| {
-            lock.shard.at(index).version() == Some(version)
-                && lock.shard.usage_at(index) >= min_bytes
-        })
+        let index = lock.peek(key)?;
+        (lock.shard.at(index).version() == Some(version)).then(|| lock.shard.usage_at(index))
     }
 
     /// Moves `key`'s live entry from version `before` to `after`, under

@@ -97,7 +97,8 @@ impl Shard {
         }
         // A command armed for replication by effect changes the entry at
         // the version it gives here, in this lock hold (`versioning`).
-        if let Some(version) = versioning::changing(self.at(index).version().unwrap_or(0)) {
+        let entry = self.at(index);
+        if let Some(version) = versioning::changing(entry.key(), entry.version().unwrap_or(0)) {
             self.set_version_at(index, version);
         }
         let entry = self.at(index);
