@@ -216,11 +216,21 @@ fn large_collections_replicate_by_their_effects() {
         &mut conn,
         &zadd.iter().map(String::as_str).collect::<Vec<_>>(),
     );
+    let mut hset = vec!["HSET".to_string(), key(0)];
+    for (n, field) in bulk.iter().enumerate() {
+        hset.push(field.clone());
+        hset.push(n.to_string());
+    }
+    let _: i64 = q(
+        &mut conn,
+        &hset.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     let effects_before: u64 = (0..3)
         .map(|n| cluster.figure(n, "cluster_replicated_effects"))
         .sum();
 
     let (hash, list, set, zset) = (key(0), key(1), key(2), key(3));
+    let far = (common::unix_secs() + 5000).to_string();
     let changes: Vec<Vec<&str>> = vec![
         vec!["LPUSH", &list, "head-a", "head-b"],
         vec!["RPUSH", &list, "tail"],
@@ -256,6 +266,13 @@ fn large_collections_replicate_by_their_effects() {
         vec!["HDEL", &hash, "element-00003", "absent"],
         vec!["HINCRBY", &hash, "element-00004", "10"],
         vec!["HINCRBYFLOAT", &hash, "element-00005", "0.1"],
+        // Expiries go as the absolute time the primary decided.
+        vec!["EXPIRE", &list, "1000"],
+        vec!["PERSIST", &list],
+        vec!["PEXPIRE", &set, "500000"],
+        vec!["EXPIRE", &set, "100", "GT"],
+        vec!["EXPIREAT", &zset, &far],
+        vec!["EXPIRE", &hash, "1000", "NX"],
     ];
     for change in &changes {
         let _: Value = q(&mut conn, change);
@@ -269,12 +286,23 @@ fn large_collections_replicate_by_their_effects() {
     for (at, i) in (0..4).enumerate() {
         let primary = copy_on(&cluster, owners[at][0], i);
         assert_eq!(copy_on(&cluster, owners[at][1], i), primary, "{}", key(i));
+        let expiry = |node: usize| -> i64 {
+            let mut conn = cluster.node(node).conn();
+            let _: () = q(&mut conn, &["READONLY"]);
+            q(&mut conn, &["PEXPIRETIME", &key(i)])
+        };
+        assert_eq!(
+            expiry(owners[at][1]),
+            expiry(owners[at][0]),
+            "{}'s expiry",
+            key(i)
+        );
     }
     let effects: u64 = (0..3)
         .map(|n| cluster.figure(n, "cluster_replicated_effects"))
         .sum();
     assert!(
-        effects >= effects_before + 20,
+        effects >= effects_before + 30,
         "writes to large collections ship as effects ({effects_before} -> {effects})"
     );
     let stale: u64 = (0..3)

@@ -31,15 +31,15 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("rename", rename, 3, W, "generic", "Renames a key and overwrites the destination.").keys(KeySpec::TWO).acl(K),
     Cmd::new("renamenx", renamenx, 3, WF, "generic", "Renames a key only when the target key name doesn't exist.").keys(KeySpec::TWO).acl(K),
     Cmd::new("copy", copy, -3, W.with(F::DENYOOM), "generic", "Copies the value of a key to a new key.").keys(KeySpec::TWO).acl(K),
-    Cmd::new("expire", expire, -3, WF, "generic", "Sets the expiration time of a key in seconds.").keys(KeySpec::ONE).acl(K),
-    Cmd::new("pexpire", pexpire, -3, WF, "generic", "Sets the expiration time of a key in milliseconds.").keys(KeySpec::ONE).acl(K),
-    Cmd::new("expireat", expireat, -3, WF, "generic", "Sets the expiration time of a key to a Unix timestamp.").keys(KeySpec::ONE).acl(K),
-    Cmd::new("pexpireat", pexpireat, -3, WF, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("expire", expire, -3, WF.with(F::REPLAYABLE), "generic", "Sets the expiration time of a key in seconds.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("pexpire", pexpire, -3, WF.with(F::REPLAYABLE), "generic", "Sets the expiration time of a key in milliseconds.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("expireat", expireat, -3, WF.with(F::REPLAYABLE), "generic", "Sets the expiration time of a key to a Unix timestamp.").keys(KeySpec::ONE).acl(K),
+    Cmd::new("pexpireat", pexpireat, -3, WF.with(F::REPLAYABLE), "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.").keys(KeySpec::ONE).acl(K),
     Cmd::new("ttl", ttl, 2, RF, "generic", "Returns the expiration time in seconds of a key.").keys(KeySpec::ONE).acl(K),
     Cmd::new("pttl", pttl, 2, RF, "generic", "Returns the expiration time in milliseconds of a key.").keys(KeySpec::ONE).acl(K),
     Cmd::new("expiretime", expiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix timestamp.").keys(KeySpec::ONE).acl(K),
     Cmd::new("pexpiretime", pexpiretime, 2, RF, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.").keys(KeySpec::ONE).acl(K),
-    Cmd::new("persist", persist, 2, WF, "generic", "Removes the expiration time of a key.").keys(KeySpec::ONE).acl(K).event(N::GENERIC, "persist"),
+    Cmd::new("persist", persist, 2, WF.with(F::REPLAYABLE), "generic", "Removes the expiration time of a key.").keys(KeySpec::ONE).acl(K).event(N::GENERIC, "persist"),
     Cmd::new("keys", keys, 2, R, "generic", "Returns all key names that match a pattern.").acl(KD).routing(Routing::Keyless),
     Cmd::new("scan", scan, -2, R, "generic", "Iterates over the key names in the database.").acl(K).routing(Routing::Keyless),
     Cmd::new("randomkey", randomkey, 1, R, "generic", "Returns a random key name from the database.").acl(K).routing(Routing::Keyless),
@@ -323,6 +323,13 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: ExpireUnit, command: 
         ctx.notify(N::GENERIC, "del", key);
     } else {
         lock.shard.set_expire_at(index, Some(stored(at)));
+        drop(lock);
+        // What a replica runs: the expiry this node decided, absolute.
+        let mut digits = itoa::Buffer::new();
+        super::effects::rewrite_as(
+            ctx,
+            &[b"PEXPIREAT", key, digits.format(stored(at)).as_bytes()],
+        );
         ctx.notify(N::GENERIC, "expire", key);
     }
     ctx.reply.int(1);

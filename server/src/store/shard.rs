@@ -25,6 +25,7 @@ use super::memory::MemoryGauge;
 use super::removal::{Removal, RemovalHooks};
 use super::slot_counts::SlotCounts;
 use super::values::OwnedValue;
+use super::versioning;
 
 /// Size of one table slot plus its control byte.
 pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
@@ -438,6 +439,12 @@ impl Shard {
 
     /// Sets or clears the expiry of the entry at `index`.
     pub fn set_expire_at(&mut self, index: usize, expire_at: Option<u64>) {
+        // A command armed for replication by effect changes the entry at
+        // the version it gives here, in this lock hold (`versioning`).
+        let entry = self.at(index);
+        if let Some(version) = versioning::changing(entry.key(), entry.version().unwrap_or(0)) {
+            self.set_version_at(index, version);
+        }
         let entry = self.at_mut(index);
         let had = entry.expire_at().is_some();
         let before = entry.heap_size() as isize;
