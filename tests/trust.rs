@@ -344,25 +344,36 @@ fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
     let owners = cluster.owners("effect-list");
     let mut primary = cluster.conn(owners[0]);
     let _: i64 = q(&mut primary, &["RPUSH", "effect-list", "a", "b"]);
-    // RCEFFECT <count> (<key position> <before> <after>)... <command>
+    // RCEFFECT <count> (<key> <before> <after>)... (<argc> <arg>...)...
     let requests: [&[&str]; 4] = [
         &[
             "RCEFFECT",
             "1",
-            "1",
+            "effect-list",
             "1",
             "2",
+            "3",
             "RPUSH",
             "effect-list",
             "planted",
         ],
-        &["RCEFFECT", "1", "1", "1", "2", "DEL", "effect-list"],
         &[
             "RCEFFECT",
             "1",
-            "2",
+            "effect-list",
             "1",
             "2",
+            "2",
+            "DEL",
+            "effect-list",
+        ],
+        &[
+            "RCEFFECT",
+            "1",
+            "other",
+            "1",
+            "2",
+            "3",
             "RPUSH",
             "effect-list",
             "planted",
@@ -370,9 +381,10 @@ fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
         &[
             "RCEFFECT",
             "x",
-            "1",
+            "effect-list",
             "1",
             "2",
+            "3",
             "RPUSH",
             "effect-list",
             "planted",
@@ -389,7 +401,7 @@ fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
         "{}",
         error(1)
     );
-    assert!(error(2).contains("not a key"), "{}", error(2));
+    assert!(error(2).contains("do not change"), "{}", error(2));
     assert_eq!(error(3), "ERR malformed RCEFFECT");
     let mut replica = cluster.conn(owners[1]);
     let _: () = q(&mut replica, &["READONLY"]);

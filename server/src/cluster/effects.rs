@@ -1,22 +1,24 @@
 //! Replication by effect: a write that changes a large collection in place
-//! (LPUSH on a list of 100,000 elements, an LMOVE out of it) is shipped to
-//! the replicas as the command itself,
-//! `RCEFFECT <n> (<position> <before> <after>)×n <command>...`, instead of
+//! (LPUSH on a list of 100,000 elements, an LMOVE out of it, a MULTI/EXEC
+//! of such commands) is shipped to the replicas as the commands,
+//! `RCEFFECT <n> (<key> <before> <after>)×n (<argc> <arg>...)+`, instead of
 //! the whole values; shipping the values would cost the primary, the link
 //! and each replica time in proportion to the collections for every
 //! element written.
 //!
-//! A replica runs the command only when each key it changed (the argument
-//! at `position`) is there at version `before` (absent for 0: a key the
-//! command made), the versions of exactly the states the primary changed
-//! (see `store::versioning`), so the copies step through the same states;
-//! the commands shipped this way ([`Flags::REPLAYABLE`]) are deterministic
-//! on their keys, or describe their effect as such a command
-//! (`Ctx::rewrite`). Anything else (no copy, another version, a copy that
-//! changed while the command ran) is answered `-RCSTALE`, and the primary
-//! then ships the keys' whole states at new versions, as for any other
-//! write, whose confirmation stands for the effect's. Small values, new
-//! keys alone and every other command go as whole states (`replication`).
+//! A replica runs the commands only when each key they changed is there at
+//! version `before` (absent for 0: a key they made), the versions of
+//! exactly the states the primary changed (see `store::versioning`), so the
+//! copies step through the same states; the commands shipped this way
+//! ([`Flags::REPLAYABLE`]) are deterministic on their keys, or describe
+//! their effect as such a command (`Ctx::rewrite`). It runs them as EXEC
+//! runs its queue, holding the node's gate alone and without the checks
+//! the primary made (memory, permissions). Anything else (no copy, another
+//! version, a copy that changed while they ran) is answered `-RCSTALE`, and
+//! the primary then ships the keys' whole states at new versions, as for
+//! any other write, whose confirmation stands for the effect's. Small
+//! values, new keys alone and every other command go as whole states
+//! (`replication`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -42,24 +44,21 @@ pub const EFFECT_MIN_BYTES: usize = 2048;
 /// applies to.
 const STALE: &str = "RCSTALE the copy here is not at the effect's version";
 
-/// One key a write changed: its position among the command's arguments,
-/// its name, and the versions it moved between.
+/// One key a write changed, and the versions it moved between.
 #[derive(Debug, Clone, Copy)]
 pub struct Changed<'a> {
-    /// Where the key is in the command.
-    pub position: usize,
     /// The key.
     pub key: &'a [u8],
     /// The versions (see `store::versioning`).
     pub versioned: Versioned,
 }
 
-/// A write's effect: the command and the keys it changed.
-#[derive(Clone, Copy)]
+/// A write's effect: the commands a replica runs and the keys they
+/// changed.
 pub struct Effect<'a> {
-    /// The command a replica runs: as the client sent it, or as it
-    /// described its effect (`Ctx::rewrite`).
-    pub args: Args<'a>,
+    /// The commands: as the client sent it, as it described its effect
+    /// (`Ctx::rewrite`), or an EXEC's (`Ctx::replayed`).
+    commands: Vec<Args<'a>>,
     changed: [Option<Changed<'a>>; MAX_KEYS],
 }
 
@@ -115,63 +114,71 @@ pub fn arm(
 }
 
 /// The effect of the command that just ran armed, if it changed keys in
-/// place: the command itself, or what it described as its effect
-/// (`rewrite`, see `Ctx::rewrite`), with the keys it changed.
+/// place: the command itself, what it described as its effect
+/// (`rewrite`, see `Ctx::rewrite`), or an EXEC's commands (`replayed`),
+/// with the keys they changed.
 pub fn taken<'a>(
-    spec: &commands::CommandSpec,
     args: Args<'a>,
     rewrite: Option<&'a OwnedArgs>,
+    replayed: Option<&'a [OwnedArgs]>,
 ) -> Option<Effect<'a>> {
     let changes = versioning::take()?;
-    let (spec, args) = match rewrite {
-        Some(rewrite) => (commands::lookup(rewrite.args().get(0))?, rewrite.args()),
-        None => (spec, args),
+    let commands: Vec<Args<'a>> = match (replayed, rewrite) {
+        (Some(replayed), _) => replayed.iter().map(OwnedArgs::args).collect(),
+        (None, Some(rewrite)) => vec![rewrite.args()],
+        (None, None) => vec![args],
     };
     let mut changed = [None; MAX_KEYS];
     let mut found = 0;
-    for position in spec.keys.positions(args) {
-        let Some(key) = args.try_get(position) else {
-            continue;
-        };
-        let Some(versioned) = changes.of(key) else {
-            continue;
-        };
-        // A key named twice (LMOVE k k) is one change.
-        if changed.iter().flatten().any(|c: &Changed<'_>| c.key == key) {
-            continue;
-        }
-        changed[found] = Some(Changed {
-            position,
-            key,
-            versioned,
-        });
-        found += 1;
-        if found == MAX_KEYS {
-            break;
+    for &command in &commands {
+        let spec = commands::lookup(command.try_get(0)?)?;
+        for position in spec.keys.positions(command) {
+            let Some(key) = command.try_get(position) else {
+                continue;
+            };
+            let Some(versioned) = changes.of(key) else {
+                continue;
+            };
+            // A key named twice (LMOVE k k, two commands) is one change.
+            if found == MAX_KEYS || changed.iter().flatten().any(|c: &Changed<'_>| c.key == key) {
+                continue;
+            }
+            changed[found] = Some(Changed { key, versioned });
+            found += 1;
         }
     }
-    // Every change must belong to a key of the command shipped.
-    (found == changes.len()).then_some(Effect { args, changed })
+    // Every change must belong to a key of the commands shipped.
+    (found == changes.len()).then_some(Effect { commands, changed })
 }
 
-/// `RCEFFECT <n> (<position> <before> <after>)×n <command>...`.
+/// `RCEFFECT <n> (<key> <before> <after>)×n (<argc> <arg>...)+`.
 pub fn encode(effect: &Effect<'_>) -> Bytes {
     let count = effect.changed().count();
+    let arguments: usize = effect.commands.iter().map(|c| c.len() + 1).sum();
     // Sized once: each argument takes its bytes and at most 16 of framing
     // (`$<len>\r\n...\r\n`); each number at most 20 digits.
-    let payload: usize = effect.args.iter_from(0).map(|a| a.len() + 16).sum();
-    let mut out = BytesMut::with_capacity(payload + (2 + 3 * count) * 36 + 8);
-    resp::write_len(&mut out, b'*', (effect.args.len() + 2 + 3 * count) as i64);
+    let payload: usize = effect
+        .commands
+        .iter()
+        .flat_map(|c| c.iter_from(0))
+        .chain(effect.changed().map(|c| c.key))
+        .map(|a| a.len() + 16)
+        .sum();
+    let mut out = BytesMut::with_capacity(payload + (2 + 2 * count + arguments) * 36 + 8);
+    resp::write_len(&mut out, b'*', (2 + 3 * count + arguments) as i64);
     resp::write_bulk(&mut out, b"RCEFFECT");
     let mut digits = itoa::Buffer::new();
     resp::write_bulk(&mut out, digits.format(count).as_bytes());
     for changed in effect.changed() {
-        resp::write_bulk(&mut out, digits.format(changed.position).as_bytes());
+        resp::write_bulk(&mut out, changed.key);
         resp::write_bulk(&mut out, digits.format(changed.versioned.before).as_bytes());
         resp::write_bulk(&mut out, digits.format(changed.versioned.after).as_bytes());
     }
-    for arg in effect.args.iter_from(0) {
-        resp::write_bulk(&mut out, arg);
+    for command in &effect.commands {
+        resp::write_bulk(&mut out, digits.format(command.len()).as_bytes());
+        for arg in command.iter_from(0) {
+            resp::write_bulk(&mut out, arg);
+        }
     }
     out.freeze()
 }
@@ -248,41 +255,36 @@ fn ship_to(
     confirmed
 }
 
-/// RCEFFECT on a replica: runs the command on the copies at their
+/// RCEFFECT on a replica: runs the commands on the copies at their
 /// `before` versions and moves them to `after`, or answers `-RCSTALE`.
 pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let number = |at: usize| {
-        args.try_get(at)
-            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
-    };
-    let count = number(1)
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| (1..=MAX_KEYS).contains(&n) && args.len() > 2 + 3 * n);
-    let Some(count) = count else {
+    let Some((changed, commands)) = parse(args) else {
         return ctx.fail("ERR malformed RCEFFECT");
     };
-    let command = args.slice_from(2 + 3 * count);
-    let Some(spec) = command.try_get(0).and_then(commands::lookup) else {
-        return ctx.fail("ERR malformed RCEFFECT");
-    };
-    if !spec.has(Flags::REPLAYABLE) {
-        return ctx.fail("ERR RCEFFECT runs replayable commands only");
-    }
-    let positions = spec.keys.positions(command);
-    let mut changed = Vec::with_capacity(count);
-    for at in (2..2 + 3 * count).step_by(3) {
-        let fields = (number(at), number(at + 1), number(at + 2));
-        let (Some(position), Some(before), Some(after)) = fields else {
-            return ctx.fail("ERR malformed RCEFFECT");
-        };
-        let position = usize::try_from(position).unwrap_or(usize::MAX);
-        if !positions.contains(&position) {
-            return ctx.fail("ERR RCEFFECT names an argument that is not a key");
+    for command in &commands {
+        let replayable = commands::lookup(command.get(0))
+            .is_some_and(|spec| spec.has(Flags::REPLAYABLE) && !spec.has(Flags::EXCLUSIVE));
+        if !replayable {
+            return ctx.fail("ERR RCEFFECT runs replayable commands only");
         }
+    }
+    let named = |key: &[u8]| {
+        commands.iter().any(|&command| {
+            commands::lookup(command.get(0)).is_some_and(|spec| {
+                spec.keys
+                    .positions(command)
+                    .iter()
+                    .any(|&p| command.try_get(p) == Some(key))
+            })
+        })
+    };
+    if !changed.iter().all(|&(key, ..)| named(key)) {
+        return ctx.fail("ERR RCEFFECT names a key its commands do not change");
+    }
+    for &(_, _, after) in &changed {
         if let Err(ahead) = cluster.admit_version(Version(after), ctx.session.handle.peer) {
             return ctx.fail(&ahead.reply());
         }
-        changed.push((command.get(position), before, after));
     }
     let at_versions = changed.iter().all(|&(key, before, _)| {
         let copy = ctx.store.state_of(key);
@@ -295,14 +297,23 @@ pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         return ctx.fail(STALE);
     }
     let mut scratch = BytesMut::new();
-    let ran = {
+    {
         let mut inner = Ctx::new(ctx.node, ctx.session, Reply::new(&mut scratch, false), None);
-        commands::execute(&mut inner, command)
-    };
-    // A copy replaced or removed while the command ran (a snapshot from
-    // another link, eviction) keeps no effect's version: the primary
-    // ships the whole states instead.
-    let mut restamped = !matches!(ran, Outcome::Failed);
+        // As EXEC runs its queue (this command holds the gate alone), and
+        // as a script's commands, without a memory check: the primary
+        // made it. A command's error is the primary's too.
+        inner.atomic = true;
+        inner.script = true;
+        for &command in &commands {
+            if let Some((index, spec)) = commands::find(inner.session, command.get(0)) {
+                let _ = commands::run(&mut inner, index, spec, command);
+            }
+        }
+    }
+    // A copy replaced or removed while the commands ran (eviction, a
+    // background expiry) keeps no effect's version: the primary ships the
+    // whole states instead.
+    let mut restamped = true;
     for &(key, before, after) in &changed {
         restamped &= ctx.store.restamp(key, before, after);
     }
@@ -312,4 +323,36 @@ pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     cluster.stats.applied.fetch_add(1, Ordering::Relaxed);
     ctx.reply.ok();
     Outcome::Unchanged
+}
+
+/// A changed key with its versions, as RCEFFECT carries it.
+type ChangedKey<'a> = (&'a [u8], u64, u64);
+
+/// RCEFFECT's keys with their versions, and its commands.
+fn parse(args: Args<'_>) -> Option<(Vec<ChangedKey<'_>>, Vec<Args<'_>>)> {
+    let number = |at: usize| {
+        std::str::from_utf8(args.try_get(at)?)
+            .ok()?
+            .parse::<u64>()
+            .ok()
+    };
+    let count = usize::try_from(number(1)?).ok()?;
+    if !(1..=MAX_KEYS).contains(&count) {
+        return None;
+    }
+    let mut changed = Vec::with_capacity(count);
+    for at in (2..2 + 3 * count).step_by(3) {
+        changed.push((args.try_get(at)?, number(at + 1)?, number(at + 2)?));
+    }
+    let mut commands = Vec::new();
+    let mut at = 2 + 3 * count;
+    while at < args.len() {
+        let argc = usize::try_from(number(at)?).ok()?;
+        if argc == 0 || at + argc >= args.len() {
+            return None;
+        }
+        commands.push(args.slice(at + 1, at + 1 + argc));
+        at += 1 + argc;
+    }
+    (!commands.is_empty()).then_some((changed, commands))
 }

@@ -102,7 +102,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("asking", via::<{ ClusterOp::Asking as usize }>, 1, F::FAST, "cluster", "Signals that a cluster client is following an -ASK redirect.").acl(CN).routing(THEIRS),
     Cmd::new("wait", wait, 3, F::NOSCRIPT, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.").acl(CN).routing(THEIRS),
     Cmd::new("rcpeer", via::<{ ClusterOp::Peer as usize }>, 2, F::HANDSHAKE.with(F::NO_AUTH).with(F::NOSCRIPT), "cluster", "The peer handshake of two ringcache nodes.").routing(THEIRS),
-    Cmd::new("rceffect", via::<{ ClusterOp::Effect as usize }>, -5, PEER, "cluster", "Runs a write its primary ran on a large collection, on the copy at the version the write changed (replication by effect).").routing(THEIRS),
+    Cmd::new("rceffect", via::<{ ClusterOp::Effect as usize }>, -7, PEER.with(F::EXCLUSIVE), "cluster", "Runs the writes its primary ran on large collections, on the copies at the versions they changed (replication by effect).").routing(THEIRS),
     Cmd::new("rcapply", via::<{ ClusterOp::Apply as usize }>, -5, PEER, "cluster", "Applies a key's state at a version, unless the local copy is newer (replication and handoff).").routing(THEIRS),
     Cmd::new("rchandoff", via::<{ ClusterOp::Handoff as usize }>, -1, PEER, "cluster", "Tells a previous owner that a new owner took these slots.").routing(THEIRS),
     Cmd::new("rcread", via::<{ ClusterOp::Read as usize }>, -2, PEER, "cluster", "Runs a read-only command on this node without routing it.").routing(THEIRS),

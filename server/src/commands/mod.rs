@@ -260,6 +260,9 @@ pub struct Ctx<'a> {
     /// (BLPOP, LMPOP, BZPOPMIN...) as the pop from the key it took, SPOP as
     /// the SREM of what it drew (`cluster::effects`).
     pub rewrite: Option<OwnedArgs>,
+    /// An EXEC run armed for replication by effect: its commands as a
+    /// replica replays them, or `None` when one of its writes cannot be.
+    pub replayed: Option<Vec<OwnedArgs>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -286,6 +289,7 @@ impl<'a> Ctx<'a> {
             notified: false,
             absent: Vec::new(),
             rewrite: None,
+            replayed: None,
         }
     }
 

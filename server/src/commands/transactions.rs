@@ -25,10 +25,10 @@ const T: C = C::TRANSACTION;
 #[rustfmt::skip]
 pub const COMMANDS: &[Cmd] = &[
     Cmd::new("multi", multi, 1, AT_ONCE.with(F::FAST).with(F::ALLOW_BUSY), "transactions", "Starts a transaction.").acl(T),
-    Cmd::new("exec", exec, 1, AT_ONCE.with(F::SKIP_SLOWLOG).with(F::EXCLUSIVE), "transactions", "Executes all commands in a transaction.").acl(T),
+    Cmd::new("exec", exec, 1, AT_ONCE.with(F::SKIP_SLOWLOG).with(F::EXCLUSIVE).with(F::REPLAYABLE), "transactions", "Executes all commands in a transaction.").acl(T),
     Cmd::new("discard", discard, 1, AT_ONCE.with(F::FAST).with(F::ALLOW_BUSY), "transactions", "Discards a transaction.").acl(T),
     Cmd::new("watch", watch, -2, AT_ONCE.with(F::FAST).with(F::ALLOW_BUSY), "transactions", "Monitors changes to keys to determine the execution of a transaction.").keys(KeySpec::ALL).acl(T).routing(Routing::ThisNode),
-    Cmd::new("rcexec", rcexec, -2, F::PEER.with(F::EXCLUSIVE).with(F::NOT_QUEUED).with(F::NOSCRIPT), "transactions", "Runs a transaction a forwarding node queued (its commands as counted groups).").acl(T).routing(Routing::Cluster),
+    Cmd::new("rcexec", rcexec, -2, F::PEER.with(F::EXCLUSIVE).with(F::NOT_QUEUED).with(F::NOSCRIPT).with(F::REPLAYABLE), "transactions", "Runs a transaction a forwarding node queued (its commands as counted groups).").acl(T).routing(Routing::Cluster),
     Cmd::new("unwatch", unwatch, 1, F::NOSCRIPT.with(F::LOADING).with(F::STALE).with(F::FAST).with(F::ALLOW_BUSY), "transactions", "Forgets about watched keys of a transaction.").acl(T),
 ];
 
@@ -223,16 +223,26 @@ fn exec(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     ctx.reply.array(transaction.commands.len());
     ctx.atomic = true;
     let mut written = Vec::new();
+    // Armed for replication by effect: the commands a replica replays.
+    let mut replayed = crate::store::versioning::armed().then(Vec::new);
     for command in &transaction.commands {
-        run_queued(ctx, command.args(), &mut written);
+        run_queued(ctx, command.args(), &mut written, &mut replayed);
     }
     ctx.atomic = false;
     ctx.written = written;
+    ctx.replayed = replayed;
     Outcome::Transaction
 }
 
-/// Runs one queued command inside EXEC and notes the keys it wrote.
-fn run_queued(ctx: &mut Ctx<'_>, args: Args<'_>, written: &mut Vec<Vec<u8>>) {
+/// Runs one queued command inside EXEC and notes the keys it wrote, and
+/// (`replayed`) what a replica runs for it: the command or what it
+/// described as its effect; a write that cannot be replayed ends the list.
+fn run_queued(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    written: &mut Vec<Vec<u8>>,
+    replayed: &mut Option<Vec<OwnedArgs>>,
+) {
     let Some((index, spec)) = find(ctx.session, args.get(0)) else {
         // Checked when queued; a session cannot lose a command since.
         ctx.reply.error("ERR unknown command");
@@ -246,6 +256,14 @@ fn run_queued(ctx: &mut Ctx<'_>, args: Args<'_>, written: &mut Vec<Vec<u8>>) {
         return;
     }
     let outcome = run(ctx, index, spec, args);
+    let rewrite = ctx.rewrite.take();
+    if let Some(list) = replayed.as_mut() {
+        if spec.has(F::REPLAYABLE) {
+            list.push(rewrite.unwrap_or_else(|| OwnedArgs::copy(args)));
+        } else if !matches!(outcome, Outcome::Unchanged | Outcome::Failed) {
+            *replayed = None;
+        }
+    }
     if let Some(deferred) = ctx.deferred.take() {
         // A reply that would come later (a cluster command's) must be
         // ready now: a transaction does not wait.

@@ -559,11 +559,13 @@ fn run_request(
     if let Some(run) = ctx.awaiting.take() {
         return Step::Script(run);
     }
-    let (written, rewrite) = (std::mem::take(&mut ctx.written), ctx.rewrite.take());
+    let written = std::mem::take(&mut ctx.written);
+    let (rewrite, replayed) = (ctx.rewrite.take(), ctx.replayed.take());
     // 6. Effects.
     if let (Some(link), None) = (link, &deferred) {
         let keys = commands::written_keys(spec, args, outcome, &written);
-        let effect = armed.and_then(|_| effects::taken(spec, args, rewrite.as_ref()));
+        let replayed = replayed.as_deref();
+        let effect = armed.and_then(|_| effects::taken(args, rewrite.as_ref(), replayed));
         deferred = link.after_write(keys, effect, &mut replies.output, start);
     }
     replies.defer(deferred);
