@@ -9,6 +9,7 @@
 //! parked on the node get the fill, the first of them a new lease when
 //! the lease is released or expires, `-LEASEWAIT` at their timeout, and
 //! CLIENT UNBLOCK ends the wait; MULTI and a forwarding node never park.
+//! `lease-max-count` bounds the table, set at run time.
 
 mod common;
 
@@ -369,6 +370,9 @@ fn leases_are_routed_to_the_primary_through_a_forwarding_node() {
     assert!(wait.starts_with("LEASEWAIT "), "{wait}");
     let wait = err(&mut third, &["RC.LEASE.GET", &key, "60000"]);
     assert!(wait.starts_with("LEASEWAIT "), "{wait}");
+    // BLOCK parks only on the primary; forwarded, it answers at once.
+    let wait = err(&mut third, &["RC.LEASE.GET", &key, "60000", "BLOCK", "0"]);
+    assert!(wait.starts_with("LEASEWAIT "), "{wait}");
     assert_eq!(fill(&mut forwarding, &key, token, "filled"), 1);
     assert_eq!(v(&mut direct, &["GET", &key]), bulk("filled"));
     assert_eq!(
@@ -521,4 +525,24 @@ fn a_parked_wait_ends_at_its_timeout_or_by_client_unblock() {
         exec.show()
     );
     assert_eq!(info_u64(&mut holder, "blocked_clients"), 0);
+}
+
+#[test]
+fn lease_max_count_bounds_the_table_and_is_set_at_runtime() {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    let max: Vec<String> = q(&mut c, &["CONFIG", "GET", "lease-max-count"]);
+    assert_eq!(max, ["lease-max-count", "65536"]);
+    let _: () = q(&mut c, &["CONFIG", "SET", "lease-max-count", "2"]);
+    let (_a, _b) = (lease(&mut c, "a", 60_000), lease(&mut c, "b", 60_000));
+    assert_eq!(v(&mut c, &["RC.LEASE.GET", "c", "60000"]), Value::Nil);
+    // A lease that ends makes room at once.
+    let _: () = q(&mut c, &["SET", "a", "written"]);
+    let _c = lease(&mut c, "c", 60_000);
+    let _: () = q(&mut c, &["CONFIG", "SET", "lease-max-count", "3"]);
+    let _d = lease(&mut c, "d", 60_000);
+    assert_eq!(info_u64(&mut c, "leases_outstanding"), 3);
+    let refused = err(&mut c, &["CONFIG", "SET", "lease-max-count", "0"]);
+    assert!(refused.starts_with("ERR CONFIG SET failed"), "{refused}");
+    assert_eq!(v(&mut c, &["RC.LEASE.GET", "e", "60000"]), Value::Nil);
 }
