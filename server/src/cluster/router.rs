@@ -273,9 +273,8 @@ pub fn read_through_source(
 /// read: its keys are those of the read) with its row; any other request
 /// as it is.
 pub fn tracked_read<'s, 'a>(spec: &'s CommandSpec, args: Args<'a>) -> (&'s CommandSpec, Args<'a>) {
-    // The one peer command that carries a client's read (see
-    // `cluster/tracking.rs`); its row names no keys of its own.
-    if spec.name == "rctrack" && args.len() > 1 {
+    // Its row names no keys of its own (see `cluster/tracking.rs`).
+    if spec.has(Flags::CARRIES_READ) && args.len() > 1 {
         if let Some(inner) = crate::commands::lookup(args.get(1)) {
             return (inner, args.slice_from(1));
         }

@@ -75,6 +75,9 @@ impl Flags {
     /// lease table itself: a write that does not end its key's leases
     /// before it runs. Internal: COMMAND INFO does not list it.
     pub const LEASES: Flags = Flags(1 << 22);
+    /// A peer command whose arguments are a read it carries (RCTRACK): a
+    /// slot's import reads through by that read's key. Internal.
+    pub const CARRIES_READ: Flags = Flags(1 << 23);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {
