@@ -176,6 +176,9 @@ async fn a_waiter_gets_the_holders_fill_or_takes_over_when_its_loader_fails() {
         let (open, gate) = watch::channel(false);
         let (load, _) = slow_load(&first, key, &db, &gate).await;
         let second_calls = Arc::new(AtomicUsize::new(0));
+        // Counted before the waiter starts: a parked waiter is answered
+        // LEASEWAIT once, which may come before the count is read.
+        let answered = waits_answered(&node) + 1;
         let waiter = {
             let (cache, calls) = (second.clone(), Arc::clone(&second_calls));
             tokio::spawn(async move {
@@ -189,7 +192,6 @@ async fn a_waiter_gets_the_holders_fill_or_takes_over_when_its_loader_fails() {
         };
         // The waiter has been told to wait (a LEASEWAIT answered) before
         // the holder goes on.
-        let answered = waits_answered(&node) + 1;
         let mut conn = node.conn();
         let waiting = tokio::task::spawn_blocking(move || {
             eventually(DEADLINE, || lease_waits(&mut conn) >= answered)
