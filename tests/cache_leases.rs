@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::info::{field, info_section};
+use common::info::{field, info_section, wait_blocked};
 use common::process::{cargo_build, profile_dir};
 use common::redis_server::RedisServer;
 use common::{eventually, eventually_async, TestServer, DEADLINE};
@@ -163,9 +163,10 @@ async fn a_fill_after_a_delete_of_the_missing_key_is_refused() {
 }
 
 /// Two helpers (two processes): while the first loads, the second waits
-/// for the lease and returns the first one's value without loading; when
-/// the first one's loader fails, its lease is released and the second
-/// loads itself.
+/// for the lease, parked on the node after its first ask (no polling), and
+/// returns the first one's value without loading; when the first one's
+/// loader fails, its lease is released and the second, still parked,
+/// takes it and loads itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiter_gets_the_holders_fill_or_takes_over_when_its_loader_fails() {
     let node = TestServer::start();
@@ -175,6 +176,9 @@ async fn a_waiter_gets_the_holders_fill_or_takes_over_when_its_loader_fails() {
         let (open, gate) = watch::channel(false);
         let (load, _) = slow_load(&first, key, &db, &gate).await;
         let second_calls = Arc::new(AtomicUsize::new(0));
+        // Counted before the waiter starts: a parked waiter is answered
+        // LEASEWAIT once, which may come before the count is read.
+        let answered = waits_answered(&node) + 1;
         let waiter = {
             let (cache, calls) = (second.clone(), Arc::clone(&second_calls));
             tokio::spawn(async move {
@@ -188,12 +192,15 @@ async fn a_waiter_gets_the_holders_fill_or_takes_over_when_its_loader_fails() {
         };
         // The waiter has been told to wait (a LEASEWAIT answered) before
         // the holder goes on.
-        let answered = waits_answered(&node) + 1;
         let mut conn = node.conn();
         let waiting = tokio::task::spawn_blocking(move || {
             eventually(DEADLINE, || lease_waits(&mut conn) >= answered)
         });
         assert!(waiting.await.expect("poll"), "the second helper waits");
+        let mut conn = node.conn();
+        tokio::task::spawn_blocking(move || wait_blocked(&mut conn, 1))
+            .await
+            .expect("parked");
         if succeed {
             open.send(true).expect("gate");
             assert_eq!(load.await.expect("task"), Ok(Some("v1".into())));
@@ -211,6 +218,8 @@ async fn a_waiter_gets_the_holders_fill_or_takes_over_when_its_loader_fails() {
     }
     let stats = second.stats();
     assert_eq!((stats.lease_waits, stats.leased_loads), (1, 1), "{stats:?}");
+    // One wait answer per key: the rest of each wait was parked.
+    assert_eq!(waits_answered(&node), 2);
 }
 
 /// LEASEWAIT answers the node gave so far (INFO errorstats).

@@ -5,13 +5,19 @@
 //! key, MULTI, scripts, FLUSHALL, FLUSHDB, an expired key), Redis-style
 //! argument errors, the exact wire form in RESP2 and RESP3, COMMAND's
 //! description, a lease taken and filled through a forwarding node of a
-//! 3-node cluster, and a lease lost in a failover.
+//! 3-node cluster, and a lease lost in a failover. With `BLOCK`: waiters
+//! parked on the node get the fill, the first of them a new lease when
+//! the lease is released or expires, `-LEASEWAIT` at their timeout, and
+//! CLIENT UNBLOCK ends the wait; MULTI and a forwarding node never park.
+//! `lease-max-count` bounds the table, set at run time.
 
 mod common;
 
 use common::cluster::TestCluster;
 use common::errors::{NOT_INTEGER, SYNTAX, WRONGTYPE};
+use common::info::wait_blocked;
 use common::query::assert_arity_errors;
+use common::wire::Frame;
 use common::{bulk, err, eventually, info_u64, q, v, TestServer, DEADLINE};
 use redis::{Connection, Value};
 use ringcache_server::store::Clock;
@@ -175,13 +181,25 @@ fn bad_arguments_get_redis_style_errors_and_the_connection_stays_open() {
         &[
             "rc.lease.get",
             "rc.lease.get k",
-            "rc.lease.get k 1 2",
             "rc.lease.fill k 1",
             "rc.lease.release k",
             "rc.lease.release k 1 2",
         ],
     );
     assert_eq!(err(&mut c, &["RC.LEASE.GET", "k", "x"]), NOT_INTEGER);
+    assert_eq!(err(&mut c, &["RC.LEASE.GET", "k", "1", "2"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["RC.LEASE.GET", "k", "1", "WAIT", "2"]),
+        SYNTAX
+    );
+    assert_eq!(
+        err(&mut c, &["RC.LEASE.GET", "k", "1", "BLOCK", "x"]),
+        "ERR timeout is not an integer or out of range"
+    );
+    assert_eq!(
+        err(&mut c, &["RC.LEASE.GET", "k", "1", "block", "-1"]),
+        "ERR timeout is negative"
+    );
     assert_eq!(
         err(&mut c, &["RC.LEASE.GET", "k", "0"]),
         "ERR invalid expire time in 'rc.lease.get' command"
@@ -272,7 +290,7 @@ fn command_describes_the_lease_commands() {
     let expected = [
         (
             "rc.lease.get",
-            3,
+            -3,
             vec!["write", "fast"],
             vec!["@write", "@string", "@fast"],
         ),
@@ -352,6 +370,9 @@ fn leases_are_routed_to_the_primary_through_a_forwarding_node() {
     assert!(wait.starts_with("LEASEWAIT "), "{wait}");
     let wait = err(&mut third, &["RC.LEASE.GET", &key, "60000"]);
     assert!(wait.starts_with("LEASEWAIT "), "{wait}");
+    // BLOCK parks only on the primary; forwarded, it answers at once.
+    let wait = err(&mut third, &["RC.LEASE.GET", &key, "60000", "BLOCK", "0"]);
+    assert!(wait.starts_with("LEASEWAIT "), "{wait}");
     assert_eq!(fill(&mut forwarding, &key, token, "filled"), 1);
     assert_eq!(v(&mut direct, &["GET", &key]), bulk("filled"));
     assert_eq!(
@@ -397,4 +418,131 @@ fn a_lease_lost_in_a_failover_is_refused_and_replaced() {
     assert_eq!(fill(&mut entry, &key, old, "lost"), 0);
     assert_eq!(fill(&mut entry, &key, new, "filled"), 1);
     assert_eq!(v(&mut entry, &["GET", &key]), bulk("filled"));
+}
+
+/// A token from a frame, or a panic showing what came.
+fn token_of(frame: Frame) -> i64 {
+    match frame {
+        Frame::Int(token) if token > 0 => token,
+        other => panic!("expected a lease token, got {}", other.show()),
+    }
+}
+
+#[test]
+fn parked_waiters_get_the_fill_in_turn() {
+    let node = TestServer::start();
+    let mut holder = node.conn();
+    let mut watcher = node.conn();
+    let token = lease(&mut holder, "k", 60_000);
+    let mut waiters: Vec<_> = (0..3).map(|_| node.raw()).collect();
+    for waiter in &mut waiters {
+        waiter.send_command(&["RC.LEASE.GET", "k", "60000", "BLOCK", "0"]);
+    }
+    wait_blocked(&mut watcher, 3);
+    assert_eq!(fill(&mut holder, "k", token, "loaded"), 1);
+    for waiter in &mut waiters {
+        assert_eq!(waiter.reply(), Frame::Bulk(b"loaded".to_vec()));
+        assert_eq!(waiter.call(&["PING"]), Frame::Simple(b"PONG".to_vec()));
+    }
+    assert_eq!(info_u64(&mut watcher, "blocked_clients"), 0);
+    // Any write of the key answers them too: a SET, with its value.
+    let _: i64 = q(&mut holder, &["DEL", "k"]);
+    let _token = lease(&mut holder, "k", 60_000);
+    waiters[0].send_command(&["RC.LEASE.GET", "k", "60000", "BLOCK", "0"]);
+    wait_blocked(&mut watcher, 1);
+    let _: () = q(&mut watcher, &["SET", "k", "written"]);
+    assert_eq!(waiters[0].reply(), Frame::Bulk(b"written".to_vec()));
+}
+
+#[test]
+fn the_first_parked_waiter_takes_a_lease_released_or_expired() {
+    let node = TestServer::start();
+    let mut holder = node.conn();
+    let mut watcher = node.conn();
+    let token = lease(&mut holder, "k", 60_000);
+    let (mut first, mut second) = (node.raw(), node.raw());
+    first.send_command(&["RC.LEASE.GET", "k", "60000", "BLOCK", "0"]);
+    wait_blocked(&mut watcher, 1);
+    second.send_command(&["RC.LEASE.GET", "k", "60000", "BLOCK", "0"]);
+    wait_blocked(&mut watcher, 2);
+    let released: i64 = q(&mut holder, &["RC.LEASE.RELEASE", "k", &token.to_string()]);
+    assert_eq!(released, 1);
+    // The first in line holds the lease now; the second waits for its fill.
+    let taken = token_of(first.reply());
+    wait_blocked(&mut watcher, 1);
+    assert_eq!(
+        fill(&mut holder, "k", token, "late"),
+        0,
+        "the released token"
+    );
+    let filled: i64 = q(
+        &mut holder,
+        &["RC.LEASE.FILL", "k", &taken.to_string(), "by-first"],
+    );
+    assert_eq!(filled, 1);
+    assert_eq!(second.reply(), Frame::Bulk(b"by-first".to_vec()));
+    // A lease that expires unfilled passes to the waiter when it ends.
+    let _short = lease(&mut holder, "e", 300);
+    first.send_command(&["RC.LEASE.GET", "e", "60000", "BLOCK", "0"]);
+    let next = token_of(first.reply());
+    assert_eq!(fill(&mut holder, "e", next, "after-expiry"), 1);
+    assert_eq!(v(&mut holder, &["GET", "e"]), bulk("after-expiry"));
+}
+
+#[test]
+fn a_parked_wait_ends_at_its_timeout_or_by_client_unblock() {
+    let node = TestServer::start();
+    let mut holder = node.conn();
+    let _token = lease(&mut holder, "k", 60_000);
+    let mut waiter = node.raw();
+    let reply = waiter.call(&["RC.LEASE.GET", "k", "60000", "BLOCK", "50"]);
+    let text = reply
+        .error_text()
+        .unwrap_or_else(|| panic!("{}", reply.show()));
+    let ms: u64 = text
+        .strip_prefix("LEASEWAIT ")
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!((1..=60_000).contains(&ms), "{text}");
+    let id = waiter.client_id();
+    for (how, expected) in [("TIMEOUT", "LEASEWAIT"), ("ERROR", "UNBLOCKED")] {
+        waiter.send_command(&["RC.LEASE.GET", "k", "60000", "BLOCK", "0"]);
+        wait_blocked(&mut holder, 1);
+        let unblocked: i64 = q(&mut holder, &["CLIENT", "UNBLOCK", &id.to_string(), how]);
+        assert_eq!(unblocked, 1);
+        let text = waiter.reply().error_text().unwrap_or_default();
+        assert!(text.starts_with(expected), "{how}: {text}");
+    }
+    // Inside MULTI nothing parks: the wait answer comes at once.
+    assert_eq!(waiter.call(&["MULTI"]), Frame::Simple(b"OK".to_vec()));
+    let queued = waiter.call(&["RC.LEASE.GET", "k", "60000", "BLOCK", "0"]);
+    assert_eq!(queued, Frame::Simple(b"QUEUED".to_vec()));
+    let exec = waiter.call(&["EXEC"]);
+    let text = exec.items().and_then(|items| items[0].error_text());
+    assert!(
+        text.is_some_and(|t| t.starts_with("LEASEWAIT ")),
+        "{}",
+        exec.show()
+    );
+    assert_eq!(info_u64(&mut holder, "blocked_clients"), 0);
+}
+
+#[test]
+fn lease_max_count_bounds_the_table_and_is_set_at_runtime() {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    let max: Vec<String> = q(&mut c, &["CONFIG", "GET", "lease-max-count"]);
+    assert_eq!(max, ["lease-max-count", "65536"]);
+    let _: () = q(&mut c, &["CONFIG", "SET", "lease-max-count", "2"]);
+    let (_a, _b) = (lease(&mut c, "a", 60_000), lease(&mut c, "b", 60_000));
+    assert_eq!(v(&mut c, &["RC.LEASE.GET", "c", "60000"]), Value::Nil);
+    // A lease that ends makes room at once.
+    let _: () = q(&mut c, &["SET", "a", "written"]);
+    let _c = lease(&mut c, "c", 60_000);
+    let _: () = q(&mut c, &["CONFIG", "SET", "lease-max-count", "3"]);
+    let _d = lease(&mut c, "d", 60_000);
+    assert_eq!(info_u64(&mut c, "leases_outstanding"), 3);
+    let refused = err(&mut c, &["CONFIG", "SET", "lease-max-count", "0"]);
+    assert!(refused.starts_with("ERR CONFIG SET failed"), "{refused}");
+    assert_eq!(v(&mut c, &["RC.LEASE.GET", "e", "60000"]), Value::Nil);
 }

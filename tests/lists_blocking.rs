@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::errors::{wrong_arity, SYNTAX, WRONGTYPE};
+use common::info::wait_blocked;
 use common::query::{assert_arity_errors, assert_errors, AssertReplies};
 use common::wire::{Frame, RawConn};
 use common::{bulk, eventually, info_u64, q, v, TestServer, DEADLINE};
@@ -21,21 +22,6 @@ fn bulk_frame(text: &str) -> Frame {
 
 fn popped(key: &str, element: &str) -> Frame {
     Frame::Array(vec![bulk_frame(key), bulk_frame(element)])
-}
-
-/// Waits until `n` clients are blocked.
-#[track_caller]
-fn wait_blocked(c: &mut redis::Connection, n: u64) {
-    let mut seen = 0;
-    let reached = eventually(DEADLINE, || {
-        seen = info_u64(c, "blocked_clients");
-        seen == n
-    });
-    assert!(
-        reached,
-        "blocked_clients stayed {seen}, expected {n} (at {})",
-        std::panic::Location::caller()
-    );
 }
 
 /// A raw connection that sent `args` and is now blocked (the `n`-th).

@@ -2,7 +2,9 @@
 //! in other processes (`examples/near_writer.rs`), through a failover
 //! (SIGKILL of a node) and a slot move (a node joining): no read returns a
 //! value older than one that a write acknowledged more than [`WINDOW`]
-//! before the read began had replaced.
+//! before the read began had replaced. And a slot move alone, with the
+//! client's slot map refresh far off: the old primaries' invalidations are
+//! what keep the near cache fresh.
 //!
 //! The window is the one the near cache documents for a slot moving under
 //! it: the client's `refresh_interval` (1 s here) until its slot map drops
@@ -21,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::cluster::TestCluster;
 use common::{eventually, DEADLINE};
-use ringcache_client::near_cache::NearCacheConfig;
+use ringcache_client::near_cache::{NearCacheConfig, Tracking};
 use ringcache_client::{Client, ClientConfig};
 
 /// Reads may lag a completed write by at most this much.
@@ -202,5 +204,132 @@ fn reads_stay_coherent_through_a_failover_and_a_slot_move() {
         "{} stale reads: {:?}",
         stale.len(),
         &stale[..stale.len().min(10)]
+    );
+}
+
+/// Reads `keys` through `client`, as text.
+fn read_all(runtime: &tokio::runtime::Runtime, client: &Client, keys: &[&str]) -> Vec<String> {
+    runtime.block_on(async {
+        let mut values = Vec::new();
+        for key in keys {
+            let value = client
+                .get_bytes(key)
+                .await
+                .expect("GET")
+                .unwrap_or_default();
+            values.push(String::from_utf8(value).expect("text"));
+        }
+        values
+    })
+}
+
+#[test]
+fn a_slot_move_invalidates_what_the_near_cache_read_of_it() {
+    // No replicas: an old primary that stays a replica of its slot hears
+    // the new primary's writes by replication; here it keeps no copy, and
+    // only the ring change can tell its clients.
+    let mut cluster = TestCluster::start(2, &["--replicas", "0"]);
+    let nodes: Vec<String> = (0..2).map(|i| cluster.node(i).addr.to_string()).collect();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // No slot map refresh during the test: only the nodes' invalidations
+    // can tell the near cache that a slot moved.
+    let config = ClientConfig {
+        refresh_interval: Duration::from_secs(600),
+        ..ClientConfig::new(nodes)
+    };
+    let near_client = |tracking: Tracking| {
+        runtime
+            .block_on(Client::connect(config.clone()))
+            .expect("connect")
+            .with_near_cache(NearCacheConfig {
+                tracking,
+                ..NearCacheConfig::default()
+            })
+            .expect("near cache")
+    };
+    let client = near_client(Tracking::Default);
+    // BCAST: the nodes keep no keys for it, so the old primaries flush it.
+    let broadcast = near_client(Tracking::Broadcast {
+        prefixes: vec![b"move:".to_vec()],
+    });
+    let names: Vec<String> = (0..64).map(|i| format!("move:{i}")).collect();
+    let keys: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut conn = cluster.conn(0);
+    for key in &keys {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg("old")
+            .query(&mut conn)
+            .expect("SET");
+    }
+    assert!(read_all(&runtime, &client, &keys)
+        .iter()
+        .all(|v| v == "old"));
+    assert!(read_all(&runtime, &broadcast, &keys)
+        .iter()
+        .all(|v| v == "old"));
+    let before: Vec<usize> = keys.iter().map(|k| cluster.owners(k)[0]).collect();
+
+    let joined = cluster.add_node();
+    cluster.wait_converged(3);
+    let after: Vec<usize> = keys.iter().map(|k| cluster.owners(k)[0]).collect();
+    let (moved, stayed): (Vec<usize>, Vec<usize>) =
+        (0..keys.len()).partition(|&i| before[i] != after[i]);
+    assert!(
+        !moved.is_empty() && !stayed.is_empty(),
+        "64 keys over 2 then 3 nodes: some move, some stay ({} moved)",
+        moved.len()
+    );
+    assert!(
+        moved.iter().all(|&i| after[i] == joined),
+        "a join moves slots to the joiner"
+    );
+    let mut new_owner = cluster.conn(joined);
+    for &i in &moved {
+        let _: () = redis::cmd("SET")
+            .arg(keys[i])
+            .arg("new")
+            .query(&mut new_owner)
+            .expect("SET");
+    }
+    let moved_keys: Vec<&str> = moved.iter().map(|&i| keys[i]).collect();
+    let fresh = eventually(DEADLINE, || {
+        read_all(&runtime, &client, &moved_keys)
+            .iter()
+            .all(|v| v == "new")
+    });
+    let broadcast_fresh = eventually(DEADLINE, || {
+        read_all(&runtime, &broadcast, &moved_keys)
+            .iter()
+            .all(|v| v == "new")
+    });
+    let flushed = broadcast.near_cache().expect("near cache").stats();
+    assert!(
+        broadcast_fresh && flushed.node_drops > 0,
+        "BCAST: {flushed:?}"
+    );
+    let near = client.near_cache().expect("near cache");
+    assert!(
+        fresh,
+        "moved keys still read old values: {:?}",
+        near.stats()
+    );
+    assert!(
+        near.stats().invalidations >= moved.len() as u64,
+        "{:?}",
+        near.stats()
+    );
+
+    // The keys whose primary stayed are still answered from memory.
+    let hits = near.stats().hits;
+    let stayed_keys: Vec<&str> = stayed.iter().map(|&i| keys[i]).collect();
+    assert!(read_all(&runtime, &client, &stayed_keys)
+        .iter()
+        .all(|v| v == "old"));
+    assert_eq!(
+        near.stats().hits,
+        hits + stayed.len() as u64,
+        "{:?}",
+        near.stats()
     );
 }

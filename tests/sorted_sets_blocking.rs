@@ -6,14 +6,10 @@
 
 mod common;
 
+use common::info::wait_blocked;
 use common::redis_server::{assert_same_replies, RedisServer};
 use common::wire::{Frame, RawConn};
-use common::{eventually, info_u64, q, TestServer, DEADLINE};
-
-/// Waits until `n` clients are blocked.
-fn wait_blocked(c: &mut redis::Connection, n: u64) {
-    assert!(eventually(DEADLINE, || info_u64(c, "blocked_clients") == n));
-}
+use common::{q, TestServer};
 
 fn bulk(text: &str) -> Frame {
     Frame::Bulk(text.as_bytes().to_vec())

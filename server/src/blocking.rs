@@ -51,6 +51,9 @@ pub enum TimeoutReply {
     NullArray,
     /// A null bulk string (BLMOVE and BRPOPLPUSH that may not block).
     NullBulk,
+    /// `RC.LEASE.GET`'s `-LEASEWAIT <ms>`, with the time left until the
+    /// lease it waited for ends (its [`Block::recheck`]).
+    LeaseWait,
 }
 
 /// The word of a node's answer to a blocking command another node
@@ -90,6 +93,9 @@ pub struct Block {
     pub deadline: Option<Instant>,
     /// Its reply then.
     pub on_timeout: TimeoutReply,
+    /// When to run the request again even if no key was woken (a lease
+    /// that may end unfilled); `None`: only on a wake-up.
+    pub recheck: Option<Instant>,
 }
 
 /// One blocked client.

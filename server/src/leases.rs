@@ -4,8 +4,10 @@
 //! or the lease expires; a fill is accepted only with a live token.
 //!
 //! The table is keyed by key name (a key's leases in every database in one
-//! entry), bounded in count ([`MAX_LEASES`]; expired leases are reclaimed
-//! when the earliest of them is due, and a full table grants nothing).
+//! entry), bounded in count (`lease-max-count`, [`MAX_LEASES`] by default;
+//! a full table grants nothing). The leases are also ordered by expiry, so
+//! each grant reclaims just the ones that are due, earliest first, instead
+//! of scanning the table.
 //! Every change of a key drops its leases in every database
 //! ([`Leases::invalidate`]): the command pipeline calls it *before* a
 //! write command runs (`commands::effects::before`), a peer's applied
@@ -15,15 +17,16 @@
 //! fill never lands after a newer write or delete of the key. While no
 //! lease is outstanding every hook costs one atomic load.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::store::{Removal, RemovalListener};
 
-/// Leases outstanding at most on a node; past it (after reclaiming the
-/// expired ones) a miss gets no lease.
+/// The default `lease-max-count`: leases outstanding at most on a node;
+/// past it (after reclaiming the expired ones) a miss gets no lease.
 pub const MAX_LEASES: usize = 65_536;
 
 /// Tokens are positive and below 2^62, so every client reads them as a
@@ -50,33 +53,48 @@ pub enum Grant {
     Full,
 }
 
+/// The leases by key, and the same leases by expiry (each lease is in
+/// both, its key shared).
 #[derive(Debug, Default)]
 struct Table {
-    by_key: HashMap<Box<[u8]>, Vec<Lease>>,
-    /// Leases in `by_key`.
-    count: usize,
-    /// The earliest expiry among them (u64::MAX: none), when a sweep is due.
-    next_expiry: u64,
+    by_key: HashMap<Arc<[u8]>, Vec<Lease>>,
+    /// (expiry, token) of every lease, with its key: the next to reclaim
+    /// first.
+    by_expiry: BTreeMap<(u64, u64), Arc<[u8]>>,
 }
 
 impl Table {
-    /// Drops the expired leases once the earliest is due.
+    /// Leases in the table.
+    fn count(&self) -> usize {
+        self.by_expiry.len()
+    }
+
+    /// Drops the leases expired at `now`, earliest first: the cost is the
+    /// number dropped, not the table's size.
     fn reclaim(&mut self, now: u64) {
-        if now < self.next_expiry {
-            return;
-        }
-        let mut earliest = u64::MAX;
-        let mut count = 0;
-        self.by_key.retain(|_, leases| {
-            leases.retain(|l| l.expires_at > now);
-            for lease in leases.iter() {
-                earliest = earliest.min(lease.expires_at);
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if entry.key().0 > now {
+                return;
             }
-            count += leases.len();
-            !leases.is_empty()
-        });
-        self.count = count;
-        self.next_expiry = earliest;
+            let ((_, token), key) = entry.remove_entry();
+            if let Some(leases) = self.by_key.get_mut(&key) {
+                leases.retain(|l| l.token != token);
+                if leases.is_empty() {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Adds `lease` of `key` (whose leases in its database have all ended).
+    fn insert(&mut self, key: &[u8], lease: Lease) {
+        let shared = match self.by_key.get_key_value(key) {
+            Some((shared, _)) => shared.clone(),
+            None => Arc::from(key),
+        };
+        self.by_key.entry(shared.clone()).or_default().push(lease);
+        self.by_expiry
+            .insert((lease.expires_at, lease.token), shared);
     }
 
     /// Removes `key`'s lease in `db` if it has `token`; its expiry.
@@ -87,8 +105,20 @@ impl Table {
         if leases.is_empty() {
             self.by_key.remove(key);
         }
-        self.count -= 1;
+        self.by_expiry.remove(&(lease.expires_at, lease.token));
         Some(lease.expires_at)
+    }
+
+    /// Removes every lease of `key`.
+    fn remove_key(&mut self, key: &[u8]) {
+        for lease in self.by_key.remove(key).unwrap_or_default() {
+            self.by_expiry.remove(&(lease.expires_at, lease.token));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_key.clear();
+        self.by_expiry.clear();
     }
 }
 
@@ -101,7 +131,8 @@ pub struct Leases {
     /// Short critical sections, never across an `.await`; taken after a
     /// key's shard lock, never before one.
     table: Mutex<Table>,
-    max: usize,
+    /// `lease-max-count`.
+    max: AtomicUsize,
 }
 
 impl Default for Leases {
@@ -118,12 +149,15 @@ impl Leases {
             // A random start: a token another node (or this one before a
             // restart) handed out is not taken for one of this table's.
             next_token: AtomicU64::new(fastrand::u64(1..TOKEN_MASK / 2)),
-            table: Mutex::new(Table {
-                next_expiry: u64::MAX,
-                ..Table::default()
-            }),
-            max,
+            table: Mutex::new(Table::default()),
+            max: AtomicUsize::new(max),
         }
+    }
+
+    /// Sets `lease-max-count`: grants stop while this many are outstanding
+    /// (those already given live on).
+    pub fn set_max(&self, max: usize) {
+        self.max.store(max, Ordering::Relaxed);
     }
 
     /// True while some lease is outstanding (expired ones included until
@@ -152,6 +186,7 @@ impl Leases {
     pub fn acquire(&self, db: usize, key: &[u8], ttl_ms: u64, now: u64) -> Grant {
         let mut table = self.table.lock();
         table.reclaim(now);
+        self.outstanding.store(table.count(), Ordering::Release);
         if let Some(lease) = table
             .by_key
             .get(key)
@@ -159,24 +194,17 @@ impl Leases {
         {
             return Grant::Wait((lease.expires_at - now).max(1));
         }
-        if table.count >= self.max {
+        if table.count() >= self.max.load(Ordering::Relaxed) {
             return Grant::Full;
         }
+        // Reclaimed above: the key has no lease in `db` any more.
         let lease = Lease {
             db,
             token: self.token(),
             expires_at: now.saturating_add(ttl_ms),
         };
-        let table = &mut *table;
-        let leases = table.by_key.entry(Box::from(key)).or_default();
-        // An expired lease of this key and database not yet reclaimed.
-        let before = leases.len();
-        leases.retain(|l| l.db != db);
-        let replaced = before - leases.len();
-        leases.push(lease);
-        table.count = table.count - replaced + 1;
-        table.next_expiry = table.next_expiry.min(lease.expires_at);
-        self.outstanding.store(table.count, Ordering::Release);
+        table.insert(key, lease);
+        self.outstanding.store(table.count(), Ordering::Release);
         Grant::Token(lease.token)
     }
 
@@ -192,7 +220,7 @@ impl Leases {
         let live = table
             .remove(db, key, token)
             .is_some_and(|expires_at| expires_at > now);
-        self.outstanding.store(table.count, Ordering::Release);
+        self.outstanding.store(table.count(), Ordering::Release);
         live
     }
 
@@ -204,10 +232,8 @@ impl Leases {
             return;
         }
         let mut table = self.table.lock();
-        if let Some(leases) = table.by_key.remove(key) {
-            table.count -= leases.len();
-            self.outstanding.store(table.count, Ordering::Release);
-        }
+        table.remove_key(key);
+        self.outstanding.store(table.count(), Ordering::Release);
     }
 
     /// Every lease ends (FLUSHALL, FLUSHDB, SWAPDB, a keyless write).
@@ -215,10 +241,7 @@ impl Leases {
         if !self.any() {
             return;
         }
-        let mut table = self.table.lock();
-        table.by_key.clear();
-        table.count = 0;
-        table.next_expiry = u64::MAX;
+        self.table.lock().clear();
         self.outstanding.store(0, Ordering::Release);
     }
 }
@@ -297,5 +320,41 @@ mod tests {
         assert_eq!(leases.count(), 2);
         leases.removed(0, b"b", Removal::Expired);
         assert_eq!(leases.count(), 1);
+    }
+
+    #[test]
+    fn reclaim_takes_the_due_leases_earliest_first_and_the_bound_can_change() {
+        let leases = Leases::with_max(4);
+        for (key, ttl) in [(&b"late"[..], 300), (b"early", 100), (b"mid", 200)] {
+            assert!(matches!(leases.acquire(0, key, ttl, 0), Grant::Token(_)));
+        }
+        let Grant::Token(other_db) = leases.acquire(1, b"early", 100, 0) else {
+            panic!("lease");
+        };
+        assert_eq!(leases.acquire(0, b"x", 1000, 50), Grant::Full);
+        // At 150 both leases of `early` are due, the others are not.
+        assert!(matches!(
+            leases.acquire(0, b"x", 1000, 150),
+            Grant::Token(_)
+        ));
+        assert_eq!(leases.count(), 3);
+        assert!(!leases.take(1, b"early", other_db, 150), "reclaimed");
+        assert_eq!(leases.acquire(0, b"mid", 1000, 150), Grant::Wait(50));
+        {
+            let table = leases.table.lock();
+            let order: Vec<&[u8]> = table.by_expiry.values().map(|k| &k[..]).collect();
+            assert_eq!(order, [&b"mid"[..], b"late", b"x"]);
+        }
+        leases.set_max(3);
+        assert_eq!(leases.acquire(0, b"y", 1000, 150), Grant::Full);
+        leases.set_max(5);
+        assert!(matches!(
+            leases.acquire(0, b"y", 1000, 150),
+            Grant::Token(_)
+        ));
+        leases.invalidate(b"late");
+        leases.invalidate(b"x");
+        assert_eq!(leases.count(), 2);
+        assert_eq!(leases.table.lock().by_key.len(), 2);
     }
 }

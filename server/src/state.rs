@@ -152,7 +152,7 @@ impl NodeState {
             tracking.clone(),
             clients.clone(),
         )));
-        let leases = Arc::new(Leases::default());
+        let leases = Arc::new(Leases::with_max(lease_bound(config.lease_max_count)));
         store.on_removal(leases.clone());
         let pubsub = Arc::new(PubSub::default());
         let events = Arc::new(KeyspaceEvents::new(
@@ -252,6 +252,7 @@ impl NodeState {
                 Effect::Tracking => self
                     .tracking
                     .set_max_keys(&self.clients, config.tracking_table_max_keys),
+                Effect::Leases => self.leases.set_max(lease_bound(config.lease_max_count)),
                 // Loaded and bound by CONFIG SET before the change is
                 // published (`tls::TlsState::reload`, `tls::port`), so a
                 // bad file or a port in use is refused.
@@ -279,4 +280,9 @@ impl NodeState {
             ..Limits::default()
         }
     }
+}
+
+/// `lease-max-count` as a table bound.
+fn lease_bound(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
 }

@@ -42,3 +42,19 @@ pub fn info_u64(conn: &mut Connection, name: &str) -> u64 {
     text.parse()
         .unwrap_or_else(|_| panic!("INFO {name} is not a number: {text}"))
 }
+
+/// Waits (polling, up to [`super::DEADLINE`]) until INFO shows `n` blocked
+/// clients; panics, naming the caller, when it does not.
+#[track_caller]
+pub fn wait_blocked(conn: &mut Connection, n: u64) {
+    let mut seen = 0;
+    let reached = super::eventually(super::DEADLINE, || {
+        seen = info_u64(conn, "blocked_clients");
+        seen == n
+    });
+    assert!(
+        reached,
+        "blocked_clients stayed {seen}, expected {n} (at {})",
+        std::panic::Location::caller()
+    );
+}

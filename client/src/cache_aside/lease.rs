@@ -1,9 +1,11 @@
 //! Cluster-wide leases on the load path of a [`CacheAside`](super::CacheAside)
 //! (`RC.LEASE.GET`, `RC.LEASE.FILL`, `RC.LEASE.RELEASE` on ringcache):
 //! the leader of a miss asks the key's primary for its lease; if another
-//! process holds it, the leader polls (short growing pauses, never past the
-//! lease's remaining time) until that process fills the key or its lease
-//! expires; the lease's holder loads and fills with its token, which the
+//! process holds it, the leader waits parked on the node (`BLOCK`,
+//! [`super::parked`]) or, where the node cannot park it, polls (short
+//! growing pauses, never past the lease's remaining time) until that
+//! process fills the key or its lease expires; the lease's holder loads
+//! and fills with its token, which the
 //! server refuses after any newer write, delete or flush of the key. The
 //! first `ERR` (a server without the commands: redis-server) switches
 //! leases off for good, back to per-process single flight.
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::config::LEASE_MARGIN;
+use super::parked::Answer;
 use super::{bump, Inner};
 use crate::codec::Codec;
 use crate::envelope::Outcome;
@@ -76,8 +79,20 @@ impl<C: Codec> Inner<C> {
         let deadline = Instant::now() + ttl;
         let mut pause = FIRST_POLL;
         let mut waited = false;
+        // Park the next ask on the node; once a parked ask fails, this
+        // wait polls to its end.
+        let mut park = false;
         loop {
-            match self.ask(key, ttl).await {
+            let parked = match park {
+                true => self.ask_parked(key, ttl, deadline).await,
+                false => None,
+            };
+            park = park && parked.is_some();
+            let outcome = match parked {
+                Some(reply) => Outcome::Done(reply),
+                None => self.ask(key, ttl).await,
+            };
+            match outcome {
                 Outcome::Done(Reply::Value(bytes)) => {
                     if waited {
                         bump(&self.counters.lease_waits);
@@ -90,7 +105,13 @@ impl<C: Codec> Inner<C> {
                     if now >= deadline {
                         return Leased::Miss;
                     }
+                    if !waited && self.parked.supported() {
+                        park = true;
+                    }
                     waited = true;
+                    if park {
+                        continue;
+                    }
                     let nap = pause.min(left).min(deadline - now);
                     tokio::time::sleep(nap).await;
                     pause = (pause * 2).min(LAST_POLL);
@@ -99,6 +120,26 @@ impl<C: Codec> Inner<C> {
                 Outcome::Skipped | Outcome::Failed(_) => return Leased::Unreachable,
             }
         }
+    }
+
+    /// One `RC.LEASE.GET key ttl-ms BLOCK ms` parked on the key's primary
+    /// until `deadline` at the latest; `None`: poll instead.
+    async fn ask_parked(&self, key: &str, ttl: Duration, deadline: Instant) -> Option<Reply> {
+        let router = self.store.client.router();
+        let node = router.primary_of(key.as_bytes()).ok()?;
+        let options = router.connection_options();
+        let timeout = router.config().request_timeout;
+        let until = tokio::time::Instant::from_std(deadline);
+        let answer = self
+            .parked
+            .ask(node, options, timeout, key, ttl, until)
+            .await?;
+        Some(match answer {
+            Answer::Value(bytes) => Reply::Value(bytes),
+            Answer::Token(token) => Reply::Token(token),
+            Answer::Wait(left) => Reply::Wait(left),
+            Answer::Full => Reply::Full,
+        })
     }
 
     /// One `RC.LEASE.GET key ttl-ms`, through the breaker. A wait is a

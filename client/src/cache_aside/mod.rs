@@ -10,9 +10,11 @@
 //!   the new leader reads the cache once more before calling its loader.
 //! - **One load per fleet (leases).** Against ringcache, that leader takes
 //!   the key's lease on its primary (`RC.LEASE.GET`): across every process,
-//!   one leader loads a missing key while the others poll (2 ms doubling to
-//!   25 ms, never past the lease's remaining time) until its fill lands,
-//!   then return the filled value without loading. A leader whose loader
+//!   one leader loads a missing key while the others wait parked on the
+//!   node (`BLOCK`, on a connection of their own) until its fill lands,
+//!   then return the filled value without loading; where the node cannot
+//!   park them (an older ringcache, a redirect) they poll (2 ms doubling
+//!   to 25 ms, never past the lease's remaining time). A leader whose loader
 //!   fails, or has nothing to cache, releases the lease; one that dies lets
 //!   it expire (`load_timeout` + [`LEASE_MARGIN`]), and a waiter then takes
 //!   it. A waiter waits at most one lease lifetime, then loads itself as
@@ -102,6 +104,7 @@ use crate::write_through::{CacheUpdate, WriteThrough, WriteThroughConfig};
 mod config;
 mod lease;
 mod load;
+mod parked;
 
 pub(crate) use config::{check_shared, config_error};
 pub use config::{
@@ -180,6 +183,8 @@ struct Inner<C: Codec> {
     counters: Counters,
     /// Whether the server has leases (`lease.rs`): unknown, yes, no.
     lease_support: AtomicU8,
+    /// Lease waits parked on the server (`parked.rs`).
+    parked: parked::ParkedWaits,
 }
 
 impl<C: Codec> CacheAside<C> {
@@ -215,6 +220,7 @@ impl<C: Codec> CacheAside<C> {
                 refreshes: Claims::default(),
                 counters: Counters::default(),
                 lease_support: AtomicU8::new(lease::LEASES_UNKNOWN),
+                parked: parked::ParkedWaits::default(),
             }),
         })
     }

@@ -23,9 +23,11 @@
 //! push arrives (on loopback with 8 reader processes under load, p50 under
 //! 1 ms, p99 2-6 ms after the write's reply, more on an overloaded
 //! machine: BENCHMARKS.md). When a slot moves or a primary fails over,
-//! entries from the old owner stay until the client's slot map changes or
-//! the old owner's connection ends, whichever comes first (at most
-//! `refresh_interval`, or at once on `MOVED`). Multi-key writes
+//! the nodes that tracked its keys invalidate them as they apply the ring
+//! change (a flush for BCAST); entries from the old owner stay at most
+//! until then, or until the client's slot map changes or the old owner's
+//! connection ends, whichever comes first (at most `refresh_interval`,
+//! or at once on `MOVED`). Multi-key writes
 //! (`MSET`, `DEL a b`) and pipelines through this client are seen through
 //! the push like other clients' writes.
 

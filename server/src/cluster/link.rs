@@ -161,8 +161,9 @@ impl Link {
                 Some(self.forward(addr, resp3, request))
             }
             Route::ReadThrough(from) => {
-                let key_at = spec.keys.single()?;
-                self.read_through(session, output, args, key_at, from)
+                let (inner_spec, read) = router::tracked_read(spec, args);
+                let key_at = inner_spec.keys.single()?;
+                self.read_through(session, output, args, read, key_at, from)
             }
             Route::Moved(slot, addr) => {
                 self.cluster
@@ -425,19 +426,22 @@ impl Link {
         })
     }
 
-    /// A read of a slot being imported: served here if the key is here,
-    /// otherwise by the previous owner (wrapped in RCREAD so it runs there
-    /// and goes no further); if that owner cannot answer, the local
-    /// (missing) answer stands.
+    /// A read of a slot being imported (`read`: the request `args`, or the
+    /// read an RCTRACK carries, whose key is at `key_at`): served here if
+    /// the key is here, otherwise by the previous owner (wrapped in RCREAD
+    /// so it runs there and goes no further); if that owner cannot answer,
+    /// the local (missing) answer stands. The request runs here either
+    /// way, so an RCTRACK remembers its keys.
     fn read_through(
         &mut self,
         session: &mut Session,
         output: &mut BytesMut,
         args: Args<'_>,
+        read: Args<'_>,
         key_at: usize,
         from: SocketAddr,
     ) -> Option<Deferred> {
-        let key = args.get(key_at);
+        let key = read.get(key_at);
         if self.node.store.lock(key).peek(key).is_some() {
             return self.run_here(session, output, args);
         }
@@ -451,7 +455,7 @@ impl Link {
         let reply =
             self.cluster
                 .peers
-                .send(from, session.resp3, router::encode_wrapped(b"RCREAD", args));
+                .send(from, session.resp3, router::encode_wrapped(b"RCREAD", read));
         let local = local.freeze();
         Some(Box::pin(async move {
             match bounded(reply).await {

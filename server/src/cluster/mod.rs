@@ -368,9 +368,10 @@ impl Cluster {
         self.started.elapsed()
     }
 
-    /// Publishes the view of `members`; plans handoffs and imports when the
-    /// ring changed.
-    fn apply_members(&self, members: Arc<Vec<membership::MemberInfo>>) {
+    /// Publishes the view of `members`; plans handoffs and imports, and
+    /// invalidates what clients track in slots that got another primary,
+    /// when the ring changed.
+    fn apply_members(&self, node: &NodeState, members: Arc<Vec<membership::MemberInfo>>) {
         let old = self.view.load_full();
         let mut next = ClusterView::build(
             old.version,
@@ -391,6 +392,7 @@ impl Cluster {
         let live: Vec<SocketAddr> = next.members.iter().map(|m| m.resp_addr).collect();
         self.peers.retain(&live);
         repair::after_ring_change(self, &old, &next);
+        tracking::after_ring_change(node, &old, &next);
         info!(
             ring_version = next.version,
             nodes = next.placement.nodes().len(),
@@ -583,7 +585,7 @@ async fn follow_membership(cluster: Arc<Cluster>, node: Arc<NodeState>) {
     let mut greeted = acl_sync::Greeted::default();
     loop {
         let current = members.borrow_and_update().clone();
-        cluster.apply_members(current.clone());
+        cluster.apply_members(&node, current.clone());
         greeted.greet(&cluster, &node, &current);
         tokio::select! {
             () = shutdown.wait() => return,

@@ -254,17 +254,32 @@ pub fn primary_of_all(cluster: &Cluster, spec: &CommandSpec, args: Args<'_>) -> 
 }
 
 /// The previous owner to read a one-key read through from, when its slot
-/// is being imported (whoever sent the request).
+/// is being imported (whoever sent the request; for `RCTRACK`, the read it
+/// carries).
 pub fn read_through_source(
     cluster: &Cluster,
     spec: &CommandSpec,
     args: Args<'_>,
 ) -> Option<SocketAddr> {
+    let (spec, args) = tracked_read(spec, args);
     if !spec.has(Flags::READONLY) {
         return None;
     }
     let key = args.try_get(spec.keys.single()?)?;
     cluster.imports.source(key_slot(key))
+}
+
+/// The read inside `RCTRACK read...` (another node's tracking client's
+/// read: its keys are those of the read) with its row; any other request
+/// as it is.
+pub fn tracked_read<'s, 'a>(spec: &'s CommandSpec, args: Args<'a>) -> (&'s CommandSpec, Args<'a>) {
+    // Its row names no keys of its own (see `cluster/tracking.rs`).
+    if spec.has(Flags::CARRIES_READ) && args.len() > 1 {
+        if let Some(inner) = crate::commands::lookup(args.get(1)) {
+            return (inner, args.slice_from(1));
+        }
+    }
+    (spec, args)
 }
 
 /// Encodes `args` behind the command name `wrapper`.

@@ -6,6 +6,11 @@
 //! sends `RCINVALIDATE key...` (no key: a flush) to every other node, and
 //! each tells its own clients that read the key through it.
 //!
+//! A ring change that gives a slot another primary invalidates, on every
+//! node, the keys of that slot its tables hold ([`after_ring_change`]):
+//! the old primary's clients and the nodes that read through it, and the
+//! nodes that forwarded reads to an old primary that is gone.
+//!
 //! A read split across owners (MGET over several nodes) sends its parts
 //! as RCTRACK the same way. Reads gathered here from copies of other
 //! nodes' keys (SUNION over several nodes) are not tracked at the owners.
@@ -14,10 +19,12 @@ use std::sync::{Arc, Weak};
 
 use bytes::{Bytes, BytesMut};
 
+use super::view::ClusterView;
 use super::Cluster;
 use crate::commands::{self, Ctx, Flags, Outcome};
 use crate::protocol::Args;
 use crate::state::NodeState;
+use crate::store::SlotSet;
 
 /// Makes the node's tracking send changes of keys other nodes track to
 /// every other member (the cluster is held weakly: the node's state
@@ -39,6 +46,30 @@ pub(super) fn install(cluster: &Arc<Cluster>, node: &NodeState) {
             // read through it any more, or will be told at its next flush.
             cluster.send_to_other_nodes(command.freeze());
         }));
+}
+
+/// The ring changed from `old` to `next`: the keys of every slot whose
+/// primary changed are invalidated for the clients that read them through
+/// this node, and for other nodes' clients that read them here (see
+/// [`crate::tracking::Tracking::slots_moved`]). Primaries are compared by
+/// name: a node's index differs between views.
+pub(super) fn after_ring_change(node: &NodeState, old: &ClusterView, next: &ClusterView) {
+    if !node.tracking.any() {
+        return;
+    }
+    let moved = SlotSet::from_fn(|slot| primary_name(old, slot) != primary_name(next, slot));
+    if moved.is_empty() {
+        return;
+    }
+    let lost_primary =
+        (0..ringcache_proto::SLOT_COUNT).any(|slot| moved.contains(slot) && old.is_primary(slot));
+    node.tracking
+        .slots_moved(&node.clients, &moved, lost_primary);
+}
+
+/// The name of `slot`'s primary in `view`.
+fn primary_name(view: &ClusterView, slot: u16) -> Option<&str> {
+    view.placement.primary(slot).map(|node| view.name(node))
 }
 
 /// An encoded request (`*n` and its bulks) with `wrapper` put in front of

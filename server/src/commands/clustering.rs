@@ -107,7 +107,7 @@ pub const COMMANDS: &[Cmd] = &[
     Cmd::new("rchandoff", via::<{ ClusterOp::Handoff as usize }>, -1, PEER, "cluster", "Tells a previous owner that a new owner took these slots.").routing(THEIRS),
     Cmd::new("rcread", via::<{ ClusterOp::Read as usize }>, -2, PEER, "cluster", "Runs a read-only command on this node without routing it.").routing(THEIRS),
     Cmd::new("rcexport", via::<{ ClusterOp::Export as usize }>, -3, PEER, "cluster", "Returns one page of the entries of some slots, for a new owner pulling them.").routing(THEIRS),
-    Cmd::new("rctrack", via::<{ ClusterOp::Track as usize }>, -2, PEER, "cluster", "Runs a read-only command here for another node's tracking client, remembering its keys for that node.").routing(THEIRS),
+    Cmd::new("rctrack", via::<{ ClusterOp::Track as usize }>, -2, PEER.with(F::CARRIES_READ), "cluster", "Runs a read-only command here for another node's tracking client, remembering its keys for that node.").routing(THEIRS),
     Cmd::new("rcinvalidate", via::<{ ClusterOp::Invalidate as usize }>, -1, PEER, "cluster", "Tells this node's tracking clients that another node changed these keys (none: flushed).").routing(THEIRS),
     Cmd::new("rcdump", via::<{ ClusterOp::Dump as usize }>, -2, PEER, "cluster", "Returns copies of some keys, for a node computing a read over keys of several nodes.").routing(THEIRS),
     Cmd::new("rcwait", via::<{ ClusterOp::AwaitReplicas as usize }>, -4, PEER, "cluster", "Waits until enough replicas hold the current states of some keys, and returns how many do.").routing(THEIRS),

@@ -77,7 +77,7 @@ pub(super) fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, &'static str
 const LONGEST_TIMEOUT: Duration = Duration::from_secs(600 * 86_400);
 
 /// The deadline of a timeout starting now; none for ever.
-fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+pub(super) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
     timeout
         .filter(|t| *t <= LONGEST_TIMEOUT)
         .and_then(|t| Instant::now().checked_add(t))
@@ -102,7 +102,8 @@ pub(super) fn block<'k>(
         drop(lock);
         match denied {
             TimeoutReply::NullArray => ctx.reply.null_array(),
-            TimeoutReply::NullBulk => ctx.reply.null(),
+            // The list commands deny with one of the two nulls only.
+            TimeoutReply::NullBulk | TimeoutReply::LeaseWait => ctx.reply.null(),
         }
         return Outcome::Unchanged;
     }
@@ -121,6 +122,7 @@ pub(super) fn block<'k>(
         registration,
         deadline: deadline(timeout),
         on_timeout: TimeoutReply::NullArray,
+        recheck: None,
     });
     Outcome::Unchanged
 }

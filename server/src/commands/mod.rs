@@ -37,7 +37,7 @@ mod keyless;
 mod keys;
 mod latency;
 mod lcs;
-mod leases;
+pub mod leases;
 mod lists;
 mod lists_blocking;
 mod lists_multi;

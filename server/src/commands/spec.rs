@@ -81,6 +81,9 @@ impl Flags {
     /// write to a large collection ships as the command
     /// (`cluster::effects`). Internal: COMMAND INFO does not list it.
     pub const REPLAYABLE: Flags = Flags(1 << 23);
+    /// A peer command whose arguments are a read it carries (RCTRACK): a
+    /// slot's import reads through by that read's key. Internal.
+    pub const CARRIES_READ: Flags = Flags(1 << 24);
 
     /// Both sets.
     pub const fn with(self, other: Flags) -> Flags {

@@ -74,6 +74,8 @@ pub struct Config {
     pub busy_reply_threshold: u64,
     /// Most keys the client tracking table holds (0: no bound).
     pub tracking_table_max_keys: u64,
+    /// Most leases outstanding on the node.
+    pub lease_max_count: u64,
     /// Prometheus endpoint port, if enabled.
     pub metrics_port: Option<u16>,
     /// The config file this came from, if any.
@@ -154,6 +156,7 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             busy_reply_threshold: 0,
             tracking_table_max_keys: 0,
+            lease_max_count: 0,
             metrics_port: None,
             config_file: None,
             cluster_enabled: false,

@@ -37,6 +37,8 @@ pub enum Effect {
     Encoding,
     /// The client tracking table's bound.
     Tracking,
+    /// The lease table's bound.
+    Leases,
     /// The keyspace event classes.
     Notify,
     /// The TLS configuration: its files are loaded again (a change that
@@ -279,6 +281,9 @@ pub static PARAMS: &[Param] = &[
     param("tracking-table-max-keys", NATURAL, "1000000", Runtime, "most keys the client tracking table remembers (0: no bound); past it, keys are invalidated at random",
         |c, v| { c.tracking_table_max_keys = v.unsigned(); Ok(()) },
         |c| c.tracking_table_max_keys.to_string()).effect(Effect::Tracking),
+    param("lease-max-count", Kind::Int { min: 1, max: 1 << 24 }, "65536", Runtime, "most leases (RC.LEASE.GET) outstanding on a node; past it a miss gets no lease (nil: load without one)",
+        |c, v| { c.lease_max_count = v.unsigned(); Ok(()) },
+        |c| c.lease_max_count.to_string()).effect(Effect::Leases),
     param("busy-reply-threshold", NATURAL, "5000", Runtime, "milliseconds a script runs before other clients get -BUSY and SCRIPT KILL or FUNCTION KILL may stop it",
         |c, v| { c.busy_reply_threshold = v.unsigned(); Ok(()) },
         |c| c.busy_reply_threshold.to_string()).aliases(&["lua-time-limit"]),

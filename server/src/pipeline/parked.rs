@@ -14,6 +14,10 @@
 //! the request forwarded again after a pause (growing from
 //! [`FIRST_PAUSE`] to [`LONGEST_PAUSE`]) until it is served, times out or
 //! is unblocked: such a client wakes within a pause of a push on the owner.
+//!
+//! A parked request may also name a time to run again unwoken (its
+//! [`Block::recheck`]: `RC.LEASE.GET ... BLOCK` looks at its key when the
+//! lease it waits for would end unfilled).
 
 use std::time::{Duration, Instant};
 
@@ -38,6 +42,8 @@ pub(super) struct Parked {
     deadline: Option<Instant>,
     /// Its reply then.
     on_timeout: TimeoutReply,
+    /// When to run the request again unwoken.
+    recheck: Option<Instant>,
     /// Bytes of the blocked request at the front of the input.
     len: usize,
     /// Waiting on another node.
@@ -64,6 +70,8 @@ enum Event {
     Deadline,
     /// The time to ask the owner again.
     AskAgain,
+    /// The time to run the request again unwoken.
+    Recheck,
     /// The owner answered.
     Answered(bytes::Bytes),
     /// The client sent more.
@@ -80,6 +88,7 @@ impl Connection {
     /// now blocks here takes its place here.
     pub(super) fn park(&mut self, block: Block, len: usize) {
         if let Some(parked) = &mut self.parked {
+            parked.recheck = block.recheck;
             if block.registration.is_some() {
                 parked.registration = block.registration;
                 parked.remote = None;
@@ -98,6 +107,7 @@ impl Connection {
             registration: Some(registration),
             deadline: block.deadline,
             on_timeout: block.on_timeout,
+            recheck: block.recheck,
             len,
             remote: None,
         });
@@ -114,6 +124,7 @@ impl Connection {
             registration: None,
             deadline: None,
             on_timeout: TimeoutReply::NullArray,
+            recheck: None,
             len,
             remote: None,
         });
@@ -181,6 +192,10 @@ impl Connection {
                 }
                 Event::Deadline => self.end_parked(None),
                 Event::AskAgain => self.rerun = true,
+                Event::Recheck => {
+                    self.session.woken = true;
+                    self.rerun = true;
+                }
             }
             return Ok(());
         }
@@ -194,19 +209,15 @@ impl Connection {
             return Ok(Event::Woken);
         };
         self.requests.make_room();
-        let deadline = parked.deadline;
         let next_ask = parked.remote.as_ref().map(|r| r.next_ask);
+        let due = first_due(parked.deadline, next_ask, parked.recheck);
         let timer = async move {
-            match (deadline, next_ask) {
-                (_, Some(ask)) if deadline.is_none_or(|d| ask < d) => {
-                    tokio::time::sleep_until(ask.into()).await;
-                    Event::AskAgain
-                }
-                (Some(at), _) => {
+            match due {
+                Some((at, event)) => {
                     tokio::time::sleep_until(at.into()).await;
-                    Event::Deadline
+                    event
                 }
-                (None, _) => std::future::pending().await,
+                None => std::future::pending().await,
             }
         };
         let handle = &self.handle;
@@ -281,7 +292,30 @@ impl Connection {
             (Some(text), _) => reply.error(text),
             (None, TimeoutReply::NullArray) => reply.null_array(),
             (None, TimeoutReply::NullBulk) => reply.null(),
+            (None, TimeoutReply::LeaseWait) => {
+                let left = parked.recheck.map_or(Duration::ZERO, |at| {
+                    at.saturating_duration_since(Instant::now())
+                });
+                reply.error(&crate::commands::leases::lease_wait(left.as_millis() as u64));
+            }
         }
         self.requests.input.drain(..parked.len);
     }
+}
+
+/// The first timer of a parked client to go off: its deadline, the next
+/// ask of a forwarded request (before a deadline at the same time), or its
+/// recheck.
+fn first_due(
+    deadline: Option<Instant>,
+    next_ask: Option<Instant>,
+    recheck: Option<Instant>,
+) -> Option<(Instant, Event)> {
+    let mut due = deadline.map(|at| (at, Event::Deadline));
+    for (at, event) in [(next_ask, Event::AskAgain), (recheck, Event::Recheck)] {
+        if let Some(at) = at.filter(|&at| due.as_ref().is_none_or(|(first, _)| at < *first)) {
+            due = Some((at, event));
+        }
+    }
+    due
 }

@@ -26,6 +26,11 @@
 //! next change of such a key is sent to every other node
 //! (`RCINVALIDATE`, [`Tracking::set_remote`]), whose tables then tell
 //! their own clients ([`Tracking::invalidate_from_peer`]).
+//!
+//! When a ring change gives a slot another primary, the writes to come go
+//! to a node that does not know who holds its keys, so every node tells
+//! the clients that read keys of such slots through it at once
+//! ([`Tracking::slots_moved`], called by `cluster::tracking`).
 
 mod prefixes;
 mod table;
@@ -39,7 +44,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::clients::{ClientHandle, Clients, TrackingMode};
 use crate::inbox::Push;
-use crate::store::{Removal, RemovalListener};
+use crate::store::{Removal, RemovalListener, SlotSet};
 pub use prefixes::overlap_error;
 use prefixes::Prefixes;
 use table::Table;
@@ -47,6 +52,15 @@ use table::Table;
 /// Evictions at most per call when the table is over its bound (Redis
 /// bounds its effort the same way; the rest go at the next read).
 const EVICTIONS_PER_CALL: usize = 1000;
+
+/// Keys of moved slots one client read past which a ring change sends it
+/// a flush instead of the list: dropping what it holds from this node
+/// costs it less than a push that size, and keeps the push far below the
+/// inbox's bound (past which the client would be disconnected).
+const MOVED_KEYS_FLUSH_OVER: usize = 4096;
+
+/// Keys per RCINVALIDATE a ring change sends other nodes.
+const REMOTE_BATCH: usize = 1024;
 
 /// Redis's default `tracking-table-max-keys`.
 pub const DEFAULT_MAX_KEYS: u64 = 1_000_000;
@@ -396,6 +410,59 @@ impl Tracking {
                     send(clients, target, Some(matched.clone()));
                 }
             }
+        }
+    }
+
+    /// A ring change gave the slots of `moved` another primary: each key of
+    /// them a client read through this node is invalidated and forgotten
+    /// (one push per client with all its keys, or a flush past
+    /// [`MOVED_KEYS_FLUSH_OVER`]), and other nodes are told the keys their
+    /// clients read here. When this node `lost_primary` of some slot, every
+    /// BCAST client gets a flush: its keys are not remembered, and the
+    /// changes of the slots it no longer owns will not be seen here.
+    ///
+    /// A walk of the tracking table (bounded by `tracking-table-max-keys`),
+    /// not of the store; nothing while no client tracks.
+    pub fn slots_moved(&self, clients: &Clients, moved: &SlotSet, lost_primary: bool) {
+        if !self.any() {
+            return;
+        }
+        let rows = self.table.lock().remove_where(|key| moved.has_key(key));
+        let mut by_client: HashMap<u64, Vec<Bytes>> = HashMap::new();
+        let mut remote = Vec::new();
+        for (key, ids) in rows {
+            let key = Bytes::from(key.into_vec());
+            for id in ids {
+                if id == REMOTE {
+                    remote.push(key.clone());
+                } else {
+                    by_client.entry(id).or_default().push(key.clone());
+                }
+            }
+        }
+        let trackers = self.trackers.read();
+        for (id, keys) in by_client {
+            let Some(target) = trackers.get(&id) else {
+                continue;
+            };
+            if !target.tracking.mode().has(TrackingMode::BCAST) {
+                send(
+                    clients,
+                    target,
+                    (keys.len() <= MOVED_KEYS_FLUSH_OVER).then_some(keys),
+                );
+            }
+        }
+        if lost_primary {
+            for target in trackers.values() {
+                if target.tracking.mode().has(TrackingMode::BCAST) {
+                    send(clients, target, None);
+                }
+            }
+        }
+        drop(trackers);
+        for batch in remote.chunks(REMOTE_BATCH) {
+            self.tell_remote(Some(batch.to_vec()));
         }
     }
 

@@ -68,6 +68,14 @@ impl Table {
         Some((key, ids))
     }
 
+    /// Forgets the keys for which `moved` is true (a walk of the table,
+    /// which its bound keeps short); them and the clients that read them.
+    pub fn remove_where(&mut self, mut moved: impl FnMut(&[u8]) -> bool) -> Vec<Row> {
+        let rows: Vec<Row> = self.rows.extract_if(|(key, _)| moved(key)).collect();
+        self.items -= rows.iter().map(|(_, ids)| ids.len()).sum::<usize>();
+        rows
+    }
+
     /// Forgets everything (FLUSHALL, FLUSHDB); whether some key was
     /// remembered for another node.
     pub fn clear(&mut self) -> bool {
@@ -115,5 +123,25 @@ mod tests {
         assert_eq!((&key[..], ids), (&b"b"[..], vec![1]));
         assert!(table.is_empty());
         assert!(table.remove_random().is_none());
+    }
+
+    #[test]
+    fn keys_picked_by_a_predicate_leave_with_their_clients() {
+        let mut table = Table::default();
+        table.insert(b"moved:1", 1);
+        table.insert(b"moved:1", 2);
+        table.insert(b"stays", 1);
+        table.insert(b"moved:2", 3);
+        let mut gone = table.remove_where(|key| key.starts_with(b"moved:"));
+        gone.sort();
+        assert_eq!(
+            gone,
+            vec![
+                (Box::from(&b"moved:1"[..]), vec![1, 2]),
+                (Box::from(&b"moved:2"[..]), vec![3]),
+            ]
+        );
+        assert_eq!((table.len(), table.items()), (1, 1));
+        assert!(table.remove_where(|_| false).is_empty());
     }
 }
