@@ -338,8 +338,9 @@ fn forwarded_writes_run_only_on_the_primary(cluster: &TestCluster) {
     );
 }
 
-/// A replica runs a write's effect (RCEFFECT) only on the copy at the
-/// version the primary changed, and only for replayable one-key commands.
+/// A replica runs a write's effect (RCEFFECT) only on the copies at the
+/// versions the primary changed, only for replayable commands, and only for
+/// keys those commands change.
 fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
     let owners = cluster.owners("effect-list");
     let mut primary = cluster.conn(owners[0]);

@@ -157,15 +157,7 @@ impl<C: Codec> Inner<C> {
                     ErrorKind::Protocol,
                     format!("unexpected RC.LEASE.GET reply {other:?}"),
                 )),
-                Err(e) if e.code() == Some("LEASEWAIT") => {
-                    let ms = e
-                        .message()
-                        .split_ascii_whitespace()
-                        .nth(1)
-                        .and_then(|ms| ms.parse::<u64>().ok())
-                        .unwrap_or(1);
-                    Ok(Reply::Wait(Duration::from_millis(ms.max(1))))
-                }
+                Err(e) if e.code() == Some("LEASEWAIT") => Ok(Reply::Wait(lease_wait(&e))),
                 Err(e) if e.code() == Some("ERR") => {
                     if self.lease_support.swap(LEASES_NO, Ordering::Relaxed) != LEASES_NO {
                         warn!(
@@ -230,4 +222,16 @@ impl<C: Codec> Inner<C> {
         let client = &self.store.client;
         let _ = self.store.call(client.cmd(&args), None).await;
     }
+}
+
+/// How long another caller's lease has left, from `-LEASEWAIT <ms>` (at
+/// least a millisecond).
+pub(super) fn lease_wait(error: &Error) -> Duration {
+    let ms = error
+        .message()
+        .split_ascii_whitespace()
+        .nth(1)
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .unwrap_or(1);
+    Duration::from_millis(ms.max(1))
 }

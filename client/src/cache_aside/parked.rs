@@ -105,15 +105,7 @@ impl ParkedWaits {
             Ok(Value::Bulk(bytes)) => Answer::Value(bytes),
             Ok(Value::Int(token)) if token > 0 => Answer::Token(token as u64),
             Ok(Value::Nil) => Answer::Full,
-            Err(e) if e.code() == Some("LEASEWAIT") => {
-                let ms = e
-                    .message()
-                    .split_ascii_whitespace()
-                    .nth(1)
-                    .and_then(|ms| ms.parse::<u64>().ok())
-                    .unwrap_or(1);
-                Answer::Wait(Duration::from_millis(ms.max(1)))
-            }
+            Err(e) if e.code() == Some("LEASEWAIT") => Answer::Wait(super::lease::lease_wait(&e)),
             Err(e) if e.code() == Some("ERR") => {
                 if self.support.swap(SUPPORT_NO, Ordering::Relaxed) != SUPPORT_NO {
                     warn!(error = %e, "the cache cannot park lease waits (RC.LEASE.GET BLOCK): waiters poll");
