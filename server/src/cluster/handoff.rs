@@ -371,7 +371,10 @@ async fn pull(cluster: &Cluster, node: &NodeState, job: &Job) {
             // One refused entry (counted and logged there) does not stop
             // the others. A lease taken here during the import ends first.
             node.leases.invalidate(&snapshot.key);
-            let _ = cluster.apply_from_peer(&node.store, snapshot, job.addr);
+            let key = snapshot.key.clone();
+            if let Ok(true) = cluster.apply_from_peer(&node.store, snapshot, job.addr) {
+                super::announce_applied(node, node.store.db(), &key);
+            }
             keys += 1;
         }
         shard = next;

@@ -223,6 +223,16 @@ impl AheadOfClock {
     }
 }
 
+/// A key changed by a state a peer sent (replication, a slot's import):
+/// the clients that read it through this node (tracking; a replica serves
+/// READONLY reads), its WATCHers and the clients blocked on it learn of it
+/// as of a write.
+pub(crate) fn announce_applied(node: &NodeState, db: usize, key: &[u8]) {
+    node.tracking.invalidate(&node.clients, None, &[key]);
+    node.watches.touch(db, key);
+    node.blocking.key_ready(db, key);
+}
+
 /// See the module docs; one per node, shared by every connection.
 pub struct Cluster {
     /// Options.

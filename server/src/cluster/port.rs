@@ -290,15 +290,8 @@ impl Link {
         ctx.node.leases.invalidate(&key);
         match self.cluster.apply_from_peer(ctx.store, snapshot, peer) {
             Ok(applied) => {
-                // A replica serves tracked reads too (READONLY): the
-                // primary's write reaches its readers here. A new owner
-                // gets a slot's keys this way from the previous one: its
-                // WATCHers and blocked clients learn of them as of a write.
                 if applied {
-                    let node = ctx.node;
-                    node.tracking.invalidate(&node.clients, None, &[&key]);
-                    node.watches.touch(ctx.store.db(), &key);
-                    node.blocking.key_ready(ctx.store.db(), &key);
+                    super::announce_applied(ctx.node, ctx.store.db(), &key);
                 }
                 ctx.reply.ok();
                 Outcome::Unchanged
