@@ -442,7 +442,8 @@ impl Shard {
         // A command armed for replication by effect changes the entry at
         // the version it gives here, in this lock hold (`versioning`).
         let entry = self.at(index);
-        if let Some(version) = versioning::changing(entry.key(), entry.version().unwrap_or(0)) {
+        if let Some(version) = versioning::changing(|| (entry.key(), entry.version().unwrap_or(0)))
+        {
             self.set_version_at(index, version);
         }
         let entry = self.at_mut(index);

@@ -119,14 +119,16 @@ pub fn take() -> Option<Changes> {
     })
 }
 
-/// Called under `key`'s shard lock when an armed command is about to
-/// change its entry, whose version is `current`: the entry's new version,
-/// or `None` when the thread is not armed.
+/// Called under a key's shard lock when a command is about to change its
+/// entry; `entry` gives the key and its version (read only when the thread
+/// is armed: unarmed, this is one thread-local read). The entry's new
+/// version, or `None` when the thread is not armed.
 #[inline]
-pub(super) fn changing(key: &[u8], current: u64) -> Option<u64> {
+pub(super) fn changing<'k>(entry: impl FnOnce() -> (&'k [u8], u64)) -> Option<u64> {
     ARMED.with(|armed| {
         let mut armed = armed.borrow_mut();
         let armed = armed.as_mut()?;
+        let (key, current) = entry();
         let after = (armed.next)();
         let print = fingerprint(key);
         let changes = &mut armed.changes;
@@ -167,16 +169,16 @@ mod tests {
 
     #[test]
     fn unarmed_writes_get_no_version() {
-        assert_eq!(changing(b"k", 7), None);
+        assert_eq!(changing(|| (&b"k"[..], 7)), None);
         assert!(take().is_none());
     }
 
     #[test]
     fn an_armed_command_notes_one_step_per_key_from_its_first_to_its_last_change() {
         let _armed = arm(counter());
-        assert_eq!(changing(b"src", 7), Some(100));
-        assert_eq!(changing(b"dst", 0), Some(101));
-        assert_eq!(changing(b"src", 100), Some(102));
+        assert_eq!(changing(|| (&b"src"[..], 7)), Some(100));
+        assert_eq!(changing(|| (&b"dst"[..], 0)), Some(101));
+        assert_eq!(changing(|| (&b"src"[..], 100)), Some(102));
         let changes = take().expect("two keys changed");
         assert_eq!(changes.len(), 2);
         assert_eq!(
@@ -195,14 +197,14 @@ mod tests {
         );
         assert_eq!(changes.of(b"other"), None);
         // Taken: the thread is disarmed.
-        assert_eq!(changing(b"src", 102), None);
+        assert_eq!(changing(|| (&b"src"[..], 102)), None);
     }
 
     #[test]
     fn a_stamp_between_two_changes_spoils_the_step() {
         let _armed = arm(counter());
-        assert_eq!(changing(b"k", 7), Some(100));
-        assert_eq!(changing(b"k", 555), Some(101));
+        assert_eq!(changing(|| (&b"k"[..], 7)), Some(100));
+        assert_eq!(changing(|| (&b"k"[..], 555)), Some(101));
         assert!(take().is_none());
     }
 
@@ -210,7 +212,7 @@ mod tests {
     fn more_keys_than_noted_spoil_the_step() {
         let _armed = arm(counter());
         for key in [&b"a"[..], b"b", b"c"] {
-            changing(key, 1);
+            changing(|| (key, 1));
         }
         assert!(take().is_none());
     }
@@ -218,6 +220,6 @@ mod tests {
     #[test]
     fn dropping_the_arming_disarms() {
         drop(arm(counter()));
-        assert_eq!(changing(b"k", 7), None);
+        assert_eq!(changing(|| (&b"k"[..], 7)), None);
     }
 }
