@@ -81,6 +81,26 @@ fn a_tls_cluster_forwards_keys_between_nodes() {
         assert!(info_u64(conn, "cluster_forwarded") > 0);
         assert_eq!(info_u64(conn, "cluster_peer_auth_failed"), 0);
     }
+    // Its peers reach a node at its TLS port: the port cannot move while it
+    // runs, and the refusal changes nothing.
+    let served: Vec<String> = q(&mut conns[0], &["CONFIG", "GET", "tls-port"]);
+    let other_port = free_port().to_string();
+    let refused = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("tls-port")
+        .arg(&other_port)
+        .query::<()>(&mut conns[0])
+        .expect_err("a TLS cluster node's tls-port cannot change");
+    assert!(
+        refused
+            .to_string()
+            .contains("cannot change while the node runs"),
+        "{refused}"
+    );
+    let after: Vec<String> = q(&mut conns[0], &["CONFIG", "GET", "tls-port"]);
+    assert_eq!(after, served);
+    let still: String = q(&mut conns[0], &["GET", "key:1"]);
+    assert_eq!(still, "value 1");
 
     // A node with the secret but a certificate of another CA: the others
     // refuse its links and it refuses theirs, so it never takes part in
