@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::process::Command;
 
 use common::certs::{
-    client_config, der, ping, redis_tls, tls_addr, tls_node, tls_only_flags, TestCa,
+    client_config, der, ping, redis_tls, tls_addr, tls_node, tls_only_flags, tls_only_node, TestCa,
 };
 use common::errors::config_set_failed;
 use common::redis_server::free_port;
@@ -253,15 +253,7 @@ fn tls_parameters_show_in_config_get() {
 #[test]
 fn a_node_with_only_a_tls_port_serves_tls_only() {
     let ca = TestCa::new("ringcache test CA");
-    let server = ca.issue("node");
-    let port = free_port().to_string();
-    let mut flags = tls_only_flags(&port, &server);
-    flags.extend(["--tls-auth-clients", "no"]);
-    let node = TestNode::start(&flags);
-    let addr = node.tls_addr.expect("a TLS-only node");
-    let mut conn = redis_tls(addr, &ca, None)
-        .get_connection()
-        .expect("TLS connection");
+    let (_server, _node, mut conn) = tls_only_node(&ca);
     let shown: Vec<String> = q(&mut conn, &["CONFIG", "GET", "port"]);
     assert_eq!(shown[1], "0");
     let _: () = q(&mut conn, &["SET", "k", "v"]);

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 
 use common::certs::{
-    client_config, der, ping, redis_tls, tls_addr, tls_node, tls_only_flags, Identity, TestCa,
+    client_config, der, ping, redis_tls, tls_addr, tls_node, tls_only_node, Identity, TestCa,
 };
 use common::errors::{config_set_failed, line};
 use common::process::{run_to_exit, TempFile};
@@ -142,15 +142,7 @@ fn a_tls_port_in_use_is_refused_as_redis_does() {
 #[test]
 fn a_tls_only_node_keeps_its_tls_port() {
     let ca = TestCa::new("ringcache test CA");
-    let server = ca.issue("node");
-    let port = free_port().to_string();
-    let mut flags = tls_only_flags(&port, &server);
-    flags.extend(["--tls-auth-clients", "no"]);
-    let node = TestNode::start(&flags);
-    let addr = node.tls_addr.expect("a TLS-only node");
-    let mut conn = redis_tls(addr, &ca, None)
-        .get_connection()
-        .expect("TLS connection");
+    let (_server, _node, mut conn) = tls_only_node(&ca);
     let e = err(&mut conn, &["CONFIG", "SET", "tls-port", "0"]);
     assert!(e.contains("tls-port 0 would leave it no port"), "{e}");
     let pong: String = q(&mut conn, &["PING"]);

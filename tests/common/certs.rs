@@ -155,6 +155,22 @@ pub fn tls_only_flags<'a>(port: &'a str, id: &'a Identity) -> Vec<&'a str> {
     ]
 }
 
+/// A node serving TLS only (on a free port, no client certificate asked)
+/// with a certificate `ca` signs, and a client's connection to it; the
+/// node's identity comes too, so its files outlive the node.
+pub fn tls_only_node(ca: &TestCa) -> (Identity, super::TestNode, redis::Connection) {
+    let server = ca.issue("node");
+    let port = super::redis_server::free_port().to_string();
+    let mut flags = tls_only_flags(&port, &server);
+    flags.extend(["--tls-auth-clients", "no"]);
+    let node = super::TestNode::start(&flags);
+    let addr = node.tls_addr.expect("a TLS-only node");
+    let conn = redis_tls(addr, ca, None)
+        .get_connection()
+        .expect("TLS connection");
+    (server, node, conn)
+}
+
 /// A node serving TLS (and plain TCP when `plain`) with `server`'s
 /// certificate, checking client certificates against `ca` as `auth` says.
 pub fn tls_node(ca: &TestCa, server: &Identity, auth: &str, plain: bool) -> TestServer {
