@@ -10,6 +10,7 @@
 //! RCAPPLY <version> <key> <expire-at-ms, 0 for none> t <member> ...
 //! RCAPPLY <version> <key> <expire-at-ms, 0 for none> z <member> <score> ...
 //! RCAPPLY <version> <key> 0 d                       (deleted)
+//! RCEFFECT <n> (<key> <before> <after>)×n (<argc> <arg>...)+
 //! RCEXPORT <shard> <slot> [<slot> ...]  -> [next shard or -1, [fields]...]
 //! RCHANDOFF <slot> [<slot> ...]
 //! ```
@@ -28,6 +29,9 @@ use crate::resp;
 
 /// The command that applies one key's state.
 pub const APPLY: &[u8] = b"RCAPPLY";
+/// The command that runs a write's commands on a replica's copies at the
+/// versions they changed (replication by effect).
+pub const EFFECT: &[u8] = b"RCEFFECT";
 /// The command that asks for one page of some slots' entries.
 pub const EXPORT: &[u8] = b"RCEXPORT";
 /// The command that says a handoff of some slots is complete.
@@ -305,6 +309,93 @@ pub fn decode_page(page: &[u8]) -> Result<Page<'_>, WireError> {
         return Err(WireError("bytes after the page"));
     }
     Ok(Page { next, entries })
+}
+
+/// Most keys one `RCEFFECT` names.
+pub const EFFECT_MAX_KEYS: usize = 2;
+
+/// A key an `RCEFFECT` changes, with the versions it moves between
+/// (`before` 0: the key is absent before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectKey<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Its version before the commands.
+    pub before: u64,
+    /// Its version after them.
+    pub after: u64,
+}
+
+/// A decoded `RCEFFECT`: its keys, and where each of its commands lies
+/// among the fields given to [`decode_effect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectRef<'a> {
+    /// The keys the commands change.
+    pub keys: Vec<EffectKey<'a>>,
+    /// Each command's fields, as a range of indexes.
+    pub commands: Vec<std::ops::Range<usize>>,
+}
+
+/// Appends `RCEFFECT <n> (<key> <before> <after>)×n (<argc> <arg>...)+`:
+/// `commands` gives each command's argument count and arguments.
+pub fn encode_effect<'a, I, A>(out: &mut BytesMut, keys: &[EffectKey<'_>], commands: I)
+where
+    I: IntoIterator<Item = (usize, A)> + Clone,
+    A: Iterator<Item = &'a [u8]>,
+{
+    let fields: usize = commands.clone().into_iter().map(|(argc, _)| argc + 1).sum();
+    resp::write_len(out, b'*', (2 + 3 * keys.len() + fields) as i64);
+    resp::write_bulk(out, EFFECT);
+    let mut digits = itoa::Buffer::new();
+    resp::write_bulk(out, digits.format(keys.len()).as_bytes());
+    for key in keys {
+        resp::write_bulk(out, key.key);
+        resp::write_bulk(out, digits.format(key.before).as_bytes());
+        resp::write_bulk(out, digits.format(key.after).as_bytes());
+    }
+    for (argc, args) in commands {
+        resp::write_bulk(out, digits.format(argc).as_bytes());
+        for arg in args {
+            resp::write_bulk(out, arg);
+        }
+    }
+}
+
+/// Decodes an `RCEFFECT`'s fields (`fields[0]` its name): 1 to
+/// [`EFFECT_MAX_KEYS`] keys and at least one command, each of at least one
+/// argument, filling the fields exactly.
+///
+/// # Errors
+/// Anything else.
+pub fn decode_effect<'a>(fields: &[&'a [u8]]) -> Result<EffectRef<'a>, WireError> {
+    let number = |at: usize| fields.get(at).and_then(|f| parse_u64(f));
+    let count = number(1)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (1..=EFFECT_MAX_KEYS).contains(n))
+        .ok_or(WireError("bad effect key count"))?;
+    let mut keys = Vec::with_capacity(count);
+    for at in (2..2 + 3 * count).step_by(3) {
+        let (Some(key), Some(before), Some(after)) =
+            (fields.get(at), number(at + 1), number(at + 2))
+        else {
+            return Err(WireError("bad effect key"));
+        };
+        keys.push(EffectKey { key, before, after });
+    }
+    let mut commands = Vec::new();
+    let mut at = 2 + 3 * count;
+    while at < fields.len() {
+        let argc = number(at)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0 && at + n < fields.len())
+            .ok_or(WireError("bad effect command"))?;
+        commands.push(at + 1..at + 1 + argc);
+        at += 1 + argc;
+    }
+    if commands.is_empty() {
+        return Err(WireError("an effect without a command"));
+    }
+    Ok(EffectRef { keys, commands })
 }
 
 /// Plain decimal digits within `u64` (no sign, no spaces, not empty).

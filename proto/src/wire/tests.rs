@@ -225,3 +225,52 @@ fn malformed_pages_are_refused_without_panics() {
         assert!(decode_page(input.as_bytes()).is_err(), "{input:?}");
     }
 }
+
+#[test]
+fn effects_round_trip_and_malformed_ones_are_refused() {
+    let keys = [
+        EffectKey {
+            key: b"src",
+            before: 7,
+            after: 9,
+        },
+        EffectKey {
+            key: b"dst",
+            before: 0,
+            after: 9,
+        },
+    ];
+    let commands: [&[&[u8]]; 2] = [
+        &[b"LMOVE", b"src", b"dst", b"LEFT", b"RIGHT"],
+        &[b"PERSIST", b"dst"],
+    ];
+    let mut out = BytesMut::new();
+    encode_effect(
+        &mut out,
+        &keys,
+        commands.iter().map(|c| (c.len(), c.iter().copied())),
+    );
+    let args = arguments(&out);
+    let fields: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    assert_eq!(fields[0], EFFECT);
+    let decoded = decode_effect(&fields).expect("an effect");
+    assert_eq!(decoded.keys, keys);
+    let back: Vec<&[&[u8]]> = decoded
+        .commands
+        .iter()
+        .map(|r| &fields[r.clone()])
+        .collect();
+    assert_eq!(back, commands);
+    let malformed: [&[&[u8]]; 5] = [
+        &[EFFECT, b"0", b"GET", b"k"],
+        &[
+            EFFECT, b"3", b"a", b"1", b"2", b"b", b"1", b"2", b"c", b"1", b"2", b"1", b"PING",
+        ],
+        &[EFFECT, b"1", b"k", b"x", b"2", b"1", b"PING"],
+        &[EFFECT, b"1", b"k", b"1", b"2"],
+        &[EFFECT, b"1", b"k", b"1", b"2", b"3", b"RPUSH", b"k"],
+    ];
+    for fields in malformed {
+        assert!(decode_effect(fields).is_err(), "{fields:?}");
+    }
+}

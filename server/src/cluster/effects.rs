@@ -25,7 +25,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use ringcache_proto::{key_slot, resp};
+use ringcache_proto::key_slot;
+use ringcache_proto::wire::{self as format, EffectKey};
 use tokio::sync::oneshot;
 
 use super::hlc::Version;
@@ -36,6 +37,9 @@ use crate::commands::{self, Ctx, Flags, Outcome, OwnedArgs};
 use crate::protocol::{Args, Reply};
 use crate::store::versioning::{self, Arming, VersionSource, Versioned, MAX_KEYS};
 use crate::store::Store;
+
+// The keys one command may change are the keys one RCEFFECT may name.
+const _: () = assert!(MAX_KEYS == format::EFFECT_MAX_KEYS);
 
 /// Values smaller than this go whole: copying them costs less than the
 /// effect's bookkeeping.
@@ -151,35 +155,27 @@ pub fn taken<'a>(
     (found == changes.len()).then_some(Effect { commands, changed })
 }
 
-/// `RCEFFECT <n> (<key> <before> <after>)×n (<argc> <arg>...)+`.
+/// `RCEFFECT <n> (<key> <before> <after>)×n (<argc> <arg>...)+`
+/// (`ringcache_proto::wire`).
 pub fn encode(effect: &Effect<'_>) -> Bytes {
-    let count = effect.changed().count();
-    let arguments: usize = effect.commands.iter().map(|c| c.len() + 1).sum();
-    // Sized once: each argument takes its bytes and at most 16 of framing
-    // (`$<len>\r\n...\r\n`); each number at most 20 digits.
+    let keys: Vec<EffectKey<'_>> = effect
+        .changed()
+        .map(|c| EffectKey {
+            key: c.key,
+            before: c.versioned.before,
+            after: c.versioned.after,
+        })
+        .collect();
+    // Sized once: each field takes its bytes and at most 16 of framing
+    // (`$<len>\r\n...\r\n`), each number at most 20 digits.
     let payload: usize = effect
         .commands
         .iter()
-        .flat_map(|c| c.iter_from(0))
-        .chain(effect.changed().map(|c| c.key))
-        .map(|a| a.len() + 16)
+        .map(|c| c.iter_from(0).map(|a| a.len() + 16).sum::<usize>() + 36)
         .sum();
-    let mut out = BytesMut::with_capacity(payload + (2 + 2 * count + arguments) * 36 + 8);
-    resp::write_len(&mut out, b'*', (2 + 3 * count + arguments) as i64);
-    resp::write_bulk(&mut out, b"RCEFFECT");
-    let mut digits = itoa::Buffer::new();
-    resp::write_bulk(&mut out, digits.format(count).as_bytes());
-    for changed in effect.changed() {
-        resp::write_bulk(&mut out, changed.key);
-        resp::write_bulk(&mut out, digits.format(changed.versioned.before).as_bytes());
-        resp::write_bulk(&mut out, digits.format(changed.versioned.after).as_bytes());
-    }
-    for command in &effect.commands {
-        resp::write_bulk(&mut out, digits.format(command.len()).as_bytes());
-        for arg in command.iter_from(0) {
-            resp::write_bulk(&mut out, arg);
-        }
-    }
+    let mut out = BytesMut::with_capacity(payload + keys.len() * 100 + 48);
+    let commands = effect.commands.iter().map(|c| (c.len(), c.iter_from(0)));
+    format::encode_effect(&mut out, &keys, commands);
     out.freeze()
 }
 
@@ -258,9 +254,20 @@ fn ship_to(
 /// RCEFFECT on a replica: runs the commands on the copies at their
 /// `before` versions and moves them to `after`, or answers `-RCSTALE`.
 pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    let Some((changed, commands)) = parse(args) else {
+    let fields: Vec<&[u8]> = args.iter_from(0).collect();
+    let Ok(effect) = format::decode_effect(&fields) else {
         return ctx.fail("ERR malformed RCEFFECT");
     };
+    let commands: Vec<Args<'_>> = effect
+        .commands
+        .iter()
+        .map(|r| args.slice(r.start, r.end))
+        .collect();
+    let changed: Vec<(&[u8], u64, u64)> = effect
+        .keys
+        .iter()
+        .map(|k| (k.key, k.before, k.after))
+        .collect();
     for command in &commands {
         let replayable = commands::lookup(command.get(0))
             .is_some_and(|spec| spec.has(Flags::REPLAYABLE) && !spec.has(Flags::EXCLUSIVE));
@@ -323,36 +330,4 @@ pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     cluster.stats.applied.fetch_add(1, Ordering::Relaxed);
     ctx.reply.ok();
     Outcome::Unchanged
-}
-
-/// A changed key with its versions, as RCEFFECT carries it.
-type ChangedKey<'a> = (&'a [u8], u64, u64);
-
-/// RCEFFECT's keys with their versions, and its commands.
-fn parse(args: Args<'_>) -> Option<(Vec<ChangedKey<'_>>, Vec<Args<'_>>)> {
-    let number = |at: usize| {
-        std::str::from_utf8(args.try_get(at)?)
-            .ok()?
-            .parse::<u64>()
-            .ok()
-    };
-    let count = usize::try_from(number(1)?).ok()?;
-    if !(1..=MAX_KEYS).contains(&count) {
-        return None;
-    }
-    let mut changed = Vec::with_capacity(count);
-    for at in (2..2 + 3 * count).step_by(3) {
-        changed.push((args.try_get(at)?, number(at + 1)?, number(at + 2)?));
-    }
-    let mut commands = Vec::new();
-    let mut at = 2 + 3 * count;
-    while at < args.len() {
-        let argc = usize::try_from(number(at)?).ok()?;
-        if argc == 0 || at + argc >= args.len() {
-            return None;
-        }
-        commands.push(args.slice(at + 1, at + 1 + argc));
-        at += 1 + argc;
-    }
-    (!commands.is_empty()).then_some((changed, commands))
 }
