@@ -60,6 +60,24 @@ impl Replies {
         }
     }
 
+    /// Whether anything is to be written (now or once it comes).
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty() || !self.segments.is_empty()
+    }
+
+    /// Bytes of the replies ready to be written.
+    pub fn len(&self) -> usize {
+        let sealed: usize = self
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Ready(bytes) => bytes.len(),
+                Segment::Waiting(_) | Segment::Dropped(_) => 0,
+            })
+            .sum();
+        sealed + self.output.len()
+    }
+
     /// Replies waiting on something else (peers, a walk).
     pub fn waiting(&self) -> usize {
         self.segments.len()
