@@ -441,3 +441,81 @@ fn pops_from_large_collections_replicate_as_what_they_took() {
         0
     );
 }
+
+/// A script's writes to large collections ship to the replica as the
+/// commands it called (as a job queue's Lua moves a job between lists),
+/// a pop that draws at random as what it took; a script that also makes a
+/// write that cannot be replayed ships its keys whole. The copies stay
+/// equal to the primary's either way.
+#[test]
+fn scripts_on_large_collections_replicate_as_the_commands_they_called() {
+    let cluster = TestCluster::start(3, &["--write-quorum", "2"]);
+    let (waiting, active, seen, flag) =
+        ("{jobs}waiting", "{jobs}active", "{jobs}seen", "{jobs}flag");
+    let owners = cluster.owners(waiting);
+    let mut conn = cluster.node(owners[0]).conn();
+    let bulk: Vec<String> = (0..1000).map(|n| format!("job-{n:05}")).collect();
+    for (command, key) in [("RPUSH", waiting), ("RPUSH", active), ("SADD", seen)] {
+        let mut args = vec![command.to_string(), key.to_string()];
+        args.extend(bulk.iter().cloned());
+        let _: i64 = q(
+            &mut conn,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+    }
+    let effects_before = cluster.figure(owners[0], "cluster_replicated_effects");
+
+    let take_job = "local job = redis.call('RPOPLPUSH', KEYS[1], KEYS[2]) \
+                    redis.call('LPUSH', KEYS[1], ARGV[1]) return job";
+    for n in 0..20 {
+        let job: String = q(
+            &mut conn,
+            &["EVAL", take_job, "2", waiting, active, &format!("new-{n}")],
+        );
+        assert!(job.starts_with("job-"), "{job}");
+    }
+    // SPOP draws at random: the replica removes what the primary drew.
+    let draw = "return redis.call('SPOP', KEYS[1], 3)";
+    let drawn: Vec<String> = q(&mut conn, &["EVAL", draw, "1", seen]);
+    assert_eq!(drawn.len(), 3);
+    let effects_after_replayable = cluster.figure(owners[0], "cluster_replicated_effects");
+    assert!(
+        effects_after_replayable >= effects_before + 21,
+        "scripts of replayable writes ship as effects ({effects_before} -> {effects_after_replayable})"
+    );
+    // SET is not replayed: this script's keys go whole.
+    let mixed = "redis.call('SET', KEYS[2], ARGV[1]) return redis.call('LPOP', KEYS[1])";
+    let _: String = q(&mut conn, &["EVAL", mixed, "2", active, flag, "on"]);
+    assert_eq!(
+        cluster.figure(owners[0], "cluster_replicated_effects"),
+        effects_after_replayable,
+        "a script with a write that cannot be replayed ships whole"
+    );
+
+    let read_copy = |index: usize| -> Vec<String> {
+        let mut node = cluster.node(index).conn();
+        let _: () = q(&mut node, &["READONLY"]);
+        let mut members: Vec<String> = q(&mut node, &["SMEMBERS", seen]);
+        members.sort();
+        let mut copy = vec![format!("{members:?}")];
+        for key in [waiting, active] {
+            copy.push(format!(
+                "{:?}",
+                q::<Vec<String>>(&mut node, &["LRANGE", key, "0", "-1"])
+            ));
+        }
+        copy.push(format!(
+            "{:?}",
+            q::<Option<String>>(&mut node, &["GET", flag])
+        ));
+        copy
+    };
+    assert!(
+        eventually(DEADLINE, || read_copy(owners[1]) == read_copy(owners[0])),
+        "the replica's copies equal the primary's"
+    );
+    assert_eq!(
+        cluster.figure(owners[0], "cluster_replicated_effects_stale"),
+        0
+    );
+}

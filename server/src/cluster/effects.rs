@@ -35,7 +35,7 @@ use super::view::ClusterView;
 use super::{wire, Cluster};
 use crate::commands::{self, Ctx, Flags, Outcome, OwnedArgs};
 use crate::protocol::{Args, Reply};
-use crate::store::versioning::{self, Arming, VersionSource, Versioned, MAX_KEYS};
+use crate::store::versioning::{self, Arming, Changes, VersionSource, Versioned, MAX_KEYS};
 use crate::store::Store;
 
 // The keys one command may change are the keys one RCEFFECT may name.
@@ -117,6 +117,21 @@ pub fn arm(
     primary.then(|| versioning::arm(source.clone()))
 }
 
+/// The clock a script's run is armed with (on the thread that runs it),
+/// when its writes may ship as their effect: every declared key's slot is
+/// one this node is primary of, in a cluster with replicas. Its effect is
+/// then the replayable commands it called, as an EXEC's
+/// (`commands::ScriptEffect`).
+pub fn script_versions(
+    cluster: &Cluster,
+    source: &VersionSource,
+    keys: &[Vec<u8>],
+) -> Option<VersionSource> {
+    let view = cluster.view();
+    let primary = !keys.is_empty() && keys.iter().all(|key| view.is_primary(key_slot(key)));
+    (cluster.settings.replicas > 0 && primary).then(|| source.clone())
+}
+
 /// The effect of the command that just ran armed, if it changed keys in
 /// place: the command itself, what it described as its effect
 /// (`rewrite`, see `Ctx::rewrite`), or an EXEC's commands (`replayed`),
@@ -132,6 +147,18 @@ pub fn taken<'a>(
         (None, Some(rewrite)) => vec![rewrite.args()],
         (None, None) => vec![args],
     };
+    of_commands(changes, commands)
+}
+
+/// A script's effect (armed on the thread that ran it, see
+/// [`script_versions`]).
+pub fn of_script(script: &commands::ScriptEffect) -> Option<Effect<'_>> {
+    let commands = script.commands.iter().map(OwnedArgs::args).collect();
+    of_commands(script.changes, commands)
+}
+
+/// The effect of `commands`, which moved the keys as `changes` says.
+fn of_commands(changes: Changes, commands: Vec<Args<'_>>) -> Option<Effect<'_>> {
     let mut changed = [None; MAX_KEYS];
     let mut found = 0;
     for &command in &commands {

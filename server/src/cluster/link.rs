@@ -50,7 +50,7 @@ pub struct Link {
     pub(super) certified: bool,
     /// The cluster's clock, as the store takes versions from it for a
     /// write shipped as its effect (`effects`).
-    versions: VersionSource,
+    pub(super) versions: VersionSource,
 }
 
 impl Link {

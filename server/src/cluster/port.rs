@@ -22,6 +22,7 @@ use crate::commands::args::{parse_i64, NOT_INTEGER};
 use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome};
 use crate::log_limit::LogLimit;
 use crate::protocol::Args;
+use crate::store::versioning::VersionSource;
 use crate::store::SlotSet;
 
 /// Longest a script or function change waits for the other nodes.
@@ -178,6 +179,10 @@ impl ClusterPort for Link {
     fn reset(&mut self) {
         self.readonly = false;
         self.written.clear();
+    }
+
+    fn script_versions(&self, keys: &[Vec<u8>]) -> Option<VersionSource> {
+        super::effects::script_versions(&self.cluster, &self.versions, keys)
     }
 }
 

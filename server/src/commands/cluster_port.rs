@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::{ClusterOp, Ctx, LocalKeys, Outcome};
 use crate::protocol::Args;
+use crate::store::versioning::VersionSource;
 use crate::store::SlotSet;
 
 /// A write (or a transaction, RCEXEC) a peer forwarded here while this
@@ -56,6 +57,11 @@ pub trait ClusterPort {
     /// to that node, within a bound. The answer is its reply (a RESP2
     /// frame, an error from it included), or why it gave none.
     fn ask_node(&self, node: &RingNode, args: &[&[u8]]) -> Asked;
+    /// The clock a script run here is armed with, so that its writes may
+    /// ship to the replicas as the commands it called (replication by
+    /// effect); `None` unless every declared key's slot is one this node
+    /// is primary of, in a cluster with replicas.
+    fn script_versions(&self, keys: &[Vec<u8>]) -> Option<VersionSource>;
 }
 
 /// The ring as a cluster-wide keyless command walks it.

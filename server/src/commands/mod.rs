@@ -87,7 +87,7 @@ pub use clustering::{ClusterOp, DISABLED};
 pub use effects::{after_request, tracked_positions, wake_written, written_keys};
 pub use info::SECTIONS as INFO_SECTIONS;
 pub(crate) use owned_args::OwnedArgs;
-pub use script_host::{effective_flags, LocalKeys};
+pub use script_host::{effective_flags, LocalKeys, ScriptDone, ScriptEffect};
 pub use session::{default_auth, REDIS_COMPAT_VERSION};
 pub use spec::{Categories, CommandSpec, Flags, KeySpec, Merge, Routing};
 pub use subcommands::SubSpec;
@@ -101,9 +101,9 @@ pub type Deferred = Pin<Box<dyn Future<Output = Bytes> + Send>>;
 /// Completes when other nodes have run a request ([`ClusterPort::broadcast`]).
 pub type Ran = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// A script's run: its reply and the keys it wrote, when it ends. The
-/// connection waits for it before its next request.
-pub type Awaiting = Pin<Box<dyn Future<Output = (Bytes, Vec<Vec<u8>>)> + Send>>;
+/// A script's run, when it ends (its reply, the keys it wrote, its
+/// effect). The connection waits for it before its next request.
+pub type Awaiting = Pin<Box<dyn Future<Output = script_host::ScriptDone> + Send>>;
 
 /// How often a command waiting at the gate looks whether a script has run
 /// past `busy-reply-threshold`.

@@ -27,6 +27,7 @@ use crate::clients::ClientHandle;
 use crate::protocol::{Args, Reply};
 use crate::scripting::{CallOptions, Engine, Host, Job, Kind, LogLevel, ScriptFlags};
 use crate::state::NodeState;
+use crate::store::versioning::{self, Changes, VersionSource};
 use crate::store::SlotSet;
 
 /// Redis's refusals of a command a script calls.
@@ -57,6 +58,30 @@ pub struct Caller {
     pub local: Option<LocalKeys>,
     /// On a cluster node, the slots it is primary for (its key space).
     pub own: Option<Arc<SlotSet>>,
+    /// The clock the run is armed with, when its writes may ship as their
+    /// effect ([`ClusterPort::script_versions`]).
+    pub versions: Option<VersionSource>,
+}
+
+/// What a script's run leaves.
+pub struct ScriptDone {
+    /// Its reply.
+    pub reply: Bytes,
+    /// The keys it wrote (for replication).
+    pub written: Vec<Vec<u8>>,
+    /// Its effect, when it ran armed and every write it made was a
+    /// replayable command.
+    pub effect: Option<ScriptEffect>,
+}
+
+/// A script's writes as a replica replays them, as an EXEC's: the
+/// replayable commands it called (or what they described as their
+/// effect, `Ctx::rewrite`) and the versions they moved its keys between.
+pub struct ScriptEffect {
+    /// The versions.
+    pub changes: Changes,
+    /// The commands, in the order it called them.
+    pub commands: Vec<OwnedArgs>,
 }
 
 impl Caller {
@@ -71,6 +96,7 @@ impl Caller {
             resp3: ctx.session.resp3,
             local,
             own: ctx.own_slots(),
+            versions: None,
         }
     }
 }
@@ -90,6 +116,9 @@ pub struct ScriptHost<'n> {
     wrote: bool,
     /// Keys written, for replication.
     pub written: Vec<Vec<u8>>,
+    /// While the run is armed: the commands a replica replays for its
+    /// writes; `None` once a write cannot be replayed.
+    replayed: Option<Vec<OwnedArgs>>,
 }
 
 impl<'n> ScriptHost<'n> {
@@ -109,6 +138,7 @@ impl<'n> ScriptHost<'n> {
             oom,
             wrote: false,
             written: Vec::new(),
+            replayed: None,
         }
     }
 
@@ -191,6 +221,29 @@ impl ScriptHost<'_> {
             .map_err(Cow::from)?;
         Ok(writes)
     }
+
+    /// Notes what a replica runs for the command just called, while the
+    /// run is armed: the command (or what it described as its effect); a
+    /// write that cannot be replayed, or that the script kept from the
+    /// replicas (`redis.set_repl`), ends the list, and the keys then ship
+    /// whole.
+    fn note_replayed(
+        &mut self,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        outcome: Outcome,
+        rewrite: Option<OwnedArgs>,
+        replicate: bool,
+    ) {
+        let Some(list) = self.replayed.as_mut() else {
+            return;
+        };
+        if spec.has(Flags::REPLAYABLE) && replicate {
+            list.push(rewrite.unwrap_or_else(|| OwnedArgs::copy(args)));
+        } else if !matches!(outcome, Outcome::Unchanged | Outcome::Failed) {
+            self.replayed = None;
+        }
+    }
 }
 
 impl Host for ScriptHost<'_> {
@@ -232,7 +285,9 @@ impl Host for ScriptHost<'_> {
             }
         }
         let nested = std::mem::take(&mut ctx.written);
+        let rewrite = ctx.rewrite.take();
         drop(ctx);
+        self.note_replayed(spec, args, outcome, rewrite, options.replicate);
         if !options.replicate {
             return;
         }
@@ -317,6 +372,10 @@ impl ClusterPort for ScriptPort {
     fn ask_node(&self, _node: &super::RingNode, _args: &[&[u8]]) -> super::Asked {
         Box::pin(async { Err("not asked from a script".to_string()) })
     }
+
+    fn script_versions(&self, _keys: &[Vec<u8>]) -> Option<VersionSource> {
+        None
+    }
 }
 
 /// A script's work: given the engine and a host, writes its reply.
@@ -341,18 +400,23 @@ pub struct Run {
 /// the Lua thread has the gate alone, the caller's connection waiting for
 /// the reply.
 pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
-    let caller = Caller::of(ctx);
+    let mut caller = Caller::of(ctx);
     let node = ctx.node.clone();
     if ctx.atomic {
+        // Inside a transaction the transaction is what ships: a script's
+        // writes make it go whole (EVAL is not replayable).
         let scripts = node.clone();
         let ran = scripts
             .scripts
             .run_held(move || execute(&node, &caller, script));
-        let (reply, written) = ran.unwrap_or_else(internal_error);
-        ctx.reply.raw(&reply);
-        ctx.written.extend(written);
+        let done = ran.unwrap_or_else(internal_error);
+        ctx.reply.raw(&done.reply);
+        ctx.written.extend(done.written);
         return Outcome::Transaction;
     }
+    caller.versions = ctx
+        .with_cluster(|port, _| port.script_versions(&script.keys))
+        .flatten();
     let (done, result) = tokio::sync::oneshot::channel();
     let gated = node.clone();
     let mut pending = Some((node.clone(), caller, script, done));
@@ -382,29 +446,47 @@ pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
     Outcome::Unchanged
 }
 
-fn internal_error() -> (Bytes, Vec<Vec<u8>>) {
-    (Bytes::from_static(b"-ERR internal error\r\n"), Vec::new())
+fn internal_error() -> ScriptDone {
+    ScriptDone {
+        reply: Bytes::from_static(b"-ERR internal error\r\n"),
+        written: Vec::new(),
+        effect: None,
+    }
 }
 
-/// Runs `script` now (the gate held by the caller of this): its reply and
-/// the keys it wrote.
-fn execute(node: &Arc<NodeState>, caller: &Caller, script: Run) -> (Bytes, Vec<Vec<u8>>) {
+/// Runs `script` now (the gate held by the caller of this), on this
+/// thread, armed when the caller says its writes may ship as their effect.
+fn execute(node: &Arc<NodeState>, caller: &Caller, script: Run) -> ScriptDone {
     let mut out = BytesMut::new();
     let mut reply = Reply::new(&mut out, caller.resp3);
     let mut engine = match node.scripts.engine(super::REDIS_COMPAT_VERSION) {
         Ok(engine) => engine,
         Err(error) => {
             reply.error(&error);
-            return (out.freeze(), Vec::new());
+            return ScriptDone {
+                reply: out.freeze(),
+                written: Vec::new(),
+                effect: None,
+            };
         }
     };
     let threshold = node.config.read().busy_reply_threshold;
     let running = node.scripts.running.clone();
     let _record = running.begin(script.kind, script.name, script.command, threshold);
+    let arming = caller.versions.clone().map(versioning::arm);
     let mut host = ScriptHost::new(node, caller, &script.keys);
+    host.replayed = arming.is_some().then(Vec::new);
     (script.work)(&mut engine, &mut host, &mut reply);
+    let changes = arming.and_then(|_armed| versioning::take());
+    let effect = changes
+        .zip(host.replayed.take())
+        .map(|(changes, commands)| ScriptEffect { changes, commands });
     let mut written = std::mem::take(&mut host.written);
     written.sort_unstable();
     written.dedup();
-    (out.freeze(), written)
+    ScriptDone {
+        reply: out.freeze(),
+        written,
+        effect,
+    }
 }
