@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes to one growing list with a replica: LPUSH on a single key, ROUNDS
-# rounds of N requests (`redis-benchmark -c 10 -P 16`), then as many
-# rounds of BRPOP draining it (a job queue's workers), against a 2-node
+# rounds of N requests (`redis-benchmark -c 10 -P 16`), then as many of a
+# producer's Lua script (EVAL: LPUSH, then LLEN for the backlog), then as
+# many rounds of BRPOP draining it (a job queue's workers), against a 2-node
 # ringcache cluster (`--replicas 1 --write-quorum Q`) and a Redis primary
 # with one replica (`replicaof`), alternating round by round, each list
 # growing by N per round. Shows whether a write's replication cost grows
@@ -86,6 +87,7 @@ phase() {
 
 echo "$KEY's primary: port $RC_PRIMARY"
 phase push LPUSH "$KEY" xxxxxxxx
+phase script EVAL "redis.call('LPUSH', KEYS[1], ARGV[1]) return redis.call('LLEN', KEYS[1])" 1 "$KEY" xxxxxxxx
 # Then the queue drains from the other end, as a worker's BRPOP does.
 phase pop BRPOP "$KEY" 1
 for field in cluster_replicated cluster_replicated_effects cluster_replicated_effects_stale; do

@@ -17,11 +17,12 @@ use futures_util::future::join_all;
 use super::effects::{self, Effect};
 use super::peer::PeerReply;
 use super::peer_auth::Challenge;
+use super::replication::{self, Shipped};
 use super::router::{self, Part, Route, RouteFlags};
 use super::wait::Written;
 use super::Cluster;
 use crate::clients::ClientHandle;
-use crate::commands::{self, CommandSpec, Ctx, Deferred, Flags, Merge, Session};
+use crate::commands::{self, CommandSpec, Ctx, Deferred, Flags, Merge, ScriptReplication, Session};
 use crate::protocol::{Args, Limits, Reply, RequestParser};
 use crate::state::NodeState;
 use crate::store::versioning::{Arming, VersionSource};
@@ -50,7 +51,7 @@ pub struct Link {
     pub(super) certified: bool,
     /// The cluster's clock, as the store takes versions from it for a
     /// write shipped as its effect (`effects`).
-    pub(super) versions: VersionSource,
+    versions: VersionSource,
 }
 
 impl Link {
@@ -271,25 +272,41 @@ impl Link {
         };
         self.note_written(None, keys.iter().copied());
         let store = &self.node.store;
-        let shipped = super::replication::ship(&self.cluster, store, keys.into_iter(), effect);
-        let quorum = self.cluster.settings.write_quorum;
-        if quorum <= 1 || shipped.is_empty() {
-            return None;
+        let shipped = replication::ship(&self.cluster, store, keys.into_iter(), effect);
+        let verdict = verdict(&self.cluster, shipped)?;
+        Some(hold_for(verdict, output.split_off(start).freeze()))
+    }
+
+    /// How a script run here replicates its writes (`ScriptReplication`):
+    /// the thread that runs it ships them, within this node's runtime.
+    pub fn script_replication(&self, keys: &[Vec<u8>]) -> ScriptReplication {
+        let versions = effects::script_versions(&self.cluster, &self.versions, keys);
+        let (cluster, store) = (self.cluster.clone(), self.node.store.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let ship = move |written: &[Vec<u8>], effect: Option<&commands::ScriptEffect>| {
+            let _runtime = runtime.enter();
+            let effect = effect.and_then(effects::of_script);
+            let keys = written.iter().map(Vec::as_slice);
+            verdict(&cluster, replication::ship(&cluster, &store, keys, effect))
+        };
+        ScriptReplication {
+            versions,
+            ship: Box::new(ship),
         }
-        let reply = output.split_off(start).freeze();
-        let timeout = self
-            .cluster
-            .settings
-            .failure_timeout
-            .min(Duration::from_secs(2));
-        Some(Box::pin(async move {
-            let count = shipped.quorum(quorum - 1, timeout).await;
-            if count >= quorum - 1 {
-                reply
-            } else {
-                router::error_reply(NOREPLICAS)
-            }
-        }))
+    }
+
+    /// A script's effects on this connection once its writes were shipped
+    /// (`ScriptReplication`): they count for WAIT, and its reply (from
+    /// `start` in `output`) waits for the write quorum's `verdict`.
+    pub fn after_script(
+        &mut self,
+        written: &[Vec<u8>],
+        verdict: Option<commands::Verdict>,
+        output: &mut BytesMut,
+        start: usize,
+    ) -> Option<Deferred> {
+        self.note_written(None, written.iter().map(Vec::as_slice));
+        Some(hold_for(verdict?, output.split_off(start).freeze()))
     }
 
     /// Runs a request here as the pipeline does, execution then effects:
@@ -464,6 +481,30 @@ impl Link {
             }
         }))
     }
+}
+
+/// The write quorum's verdict on `shipped`, when the reply must wait for
+/// it (a quorum above 1 and something shipped).
+fn verdict(cluster: &Arc<Cluster>, shipped: Shipped) -> Option<commands::Verdict> {
+    let quorum = cluster.settings.write_quorum;
+    if quorum <= 1 || shipped.is_empty() {
+        return None;
+    }
+    let timeout = cluster.settings.failure_timeout.min(Duration::from_secs(2));
+    Some(Box::pin(async move {
+        shipped.quorum(quorum - 1, timeout).await >= quorum - 1
+    }))
+}
+
+/// `reply`, once the write quorum's `verdict` is in (NOREPLICAS if short).
+fn hold_for(verdict: commands::Verdict, reply: Bytes) -> Deferred {
+    Box::pin(async move {
+        if verdict.await {
+            reply
+        } else {
+            router::error_reply(NOREPLICAS)
+        }
+    })
 }
 
 /// Runs the encoded read `command` against a scratch store holding

@@ -19,10 +19,11 @@ use super::peer_auth::{self, Answer};
 use super::topology::{self, parse_slot};
 use super::{wait, wire};
 use crate::commands::args::{parse_i64, NOT_INTEGER};
-use crate::commands::{self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome};
+use crate::commands::{
+    self, After, ClusterOp, ClusterPort, Ctx, Flags, LocalKeys, Outcome, ScriptReplication,
+};
 use crate::log_limit::LogLimit;
 use crate::protocol::Args;
-use crate::store::versioning::VersionSource;
 use crate::store::SlotSet;
 
 /// Longest a script or function change waits for the other nodes.
@@ -181,8 +182,8 @@ impl ClusterPort for Link {
         self.written.clear();
     }
 
-    fn script_versions(&self, keys: &[Vec<u8>]) -> Option<VersionSource> {
-        super::effects::script_versions(&self.cluster, &self.versions, keys)
+    fn script_replication(&self, keys: &[Vec<u8>]) -> Option<ScriptReplication> {
+        Some(self.script_replication(keys))
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ClusterOp, Ctx, LocalKeys, Outcome};
+use super::{ClusterOp, Ctx, LocalKeys, Outcome, ScriptEffect};
 use crate::protocol::Args;
 use crate::store::versioning::VersionSource;
 use crate::store::SlotSet;
@@ -57,12 +57,33 @@ pub trait ClusterPort {
     /// to that node, within a bound. The answer is its reply (a RESP2
     /// frame, an error from it included), or why it gave none.
     fn ask_node(&self, node: &RingNode, args: &[&[u8]]) -> Asked;
-    /// The clock a script run here is armed with, so that its writes may
-    /// ship to the replicas as the commands it called (replication by
-    /// effect); `None` unless every declared key's slot is one this node
-    /// is primary of, in a cluster with replicas.
-    fn script_versions(&self, keys: &[Vec<u8>]) -> Option<VersionSource>;
+    /// How a script run here (with `keys` declared) replicates its writes
+    /// (`None` where it does not: inside a script).
+    fn script_replication(&self, keys: &[Vec<u8>]) -> Option<ScriptReplication>;
 }
+
+/// The write quorum's verdict on writes shipped to the replicas: true once
+/// enough of them confirmed.
+pub type Verdict = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// How a script's writes reach the replicas: shipped by the thread that ran
+/// it as soon as it ran, still holding the gate, so that they reach the
+/// replicas in the order the scripts ran (the connection waiting for the
+/// reply runs later, maybe after another script changed the same keys, and
+/// an effect shipped after a later one is refused as stale).
+pub struct ScriptReplication {
+    /// The clock to arm the run with, so that its writes may ship as the
+    /// commands it called (replication by effect): set when every declared
+    /// key's slot is one this node is primary of, in a cluster with
+    /// replicas.
+    pub versions: Option<VersionSource>,
+    /// Ships the keys the script wrote.
+    pub ship: ShipScript,
+}
+
+/// Ships the keys a script wrote (as its effect where it has one); the
+/// write quorum's verdict when the reply must wait for it.
+pub type ShipScript = Box<dyn FnOnce(&[Vec<u8>], Option<&ScriptEffect>) -> Option<Verdict> + Send>;
 
 /// The ring as a cluster-wide keyless command walks it.
 #[derive(Debug, Clone)]

@@ -82,7 +82,9 @@ use crate::state::NodeState;
 use crate::stats::ServerStats;
 use crate::store::{unix_ms, CollectionType, CommandTime, SlotSet, Store, WrongType};
 
-pub use cluster_port::{Asked, ClusterPort, KeylessRing, RingNode, NOT_PRIMARY_HERE};
+pub use cluster_port::{
+    Asked, ClusterPort, KeylessRing, RingNode, ScriptReplication, Verdict, NOT_PRIMARY_HERE,
+};
 pub use clustering::{ClusterOp, DISABLED};
 pub use effects::{after_request, tracked_positions, wake_written, written_keys};
 pub use info::SECTIONS as INFO_SECTIONS;

@@ -22,12 +22,14 @@ use futures_util::FutureExt;
 
 use super::args::OOM;
 use super::spec::{CommandSpec, Flags};
-use super::{find, run, ClusterOp, ClusterPort, Ctx, Outcome, OwnedArgs, Session};
+use super::{
+    find, run, ClusterOp, ClusterPort, Ctx, Outcome, OwnedArgs, ScriptReplication, Session, Verdict,
+};
 use crate::clients::ClientHandle;
 use crate::protocol::{Args, Reply};
 use crate::scripting::{CallOptions, Engine, Host, Job, Kind, LogLevel, ScriptFlags};
 use crate::state::NodeState;
-use crate::store::versioning::{self, Changes, VersionSource};
+use crate::store::versioning::{self, Changes};
 use crate::store::SlotSet;
 
 /// Redis's refusals of a command a script calls.
@@ -58,20 +60,17 @@ pub struct Caller {
     pub local: Option<LocalKeys>,
     /// On a cluster node, the slots it is primary for (its key space).
     pub own: Option<Arc<SlotSet>>,
-    /// The clock the run is armed with, when its writes may ship as their
-    /// effect ([`ClusterPort::script_versions`]).
-    pub versions: Option<VersionSource>,
 }
 
 /// What a script's run leaves.
 pub struct ScriptDone {
     /// Its reply.
     pub reply: Bytes,
-    /// The keys it wrote (for replication).
+    /// The keys it wrote.
     pub written: Vec<Vec<u8>>,
-    /// Its effect, when it ran armed and every write it made was a
-    /// replayable command.
-    pub effect: Option<ScriptEffect>,
+    /// On a cluster node, the write quorum's verdict on them (shipped
+    /// already, see [`ScriptReplication`]), when the reply waits for it.
+    pub verdict: Option<Verdict>,
 }
 
 /// A script's writes as a replica replays them, as an EXEC's: the
@@ -96,7 +95,6 @@ impl Caller {
             resp3: ctx.session.resp3,
             local,
             own: ctx.own_slots(),
-            versions: None,
         }
     }
 }
@@ -373,7 +371,7 @@ impl ClusterPort for ScriptPort {
         Box::pin(async { Err("not asked from a script".to_string()) })
     }
 
-    fn script_versions(&self, _keys: &[Vec<u8>]) -> Option<VersionSource> {
+    fn script_replication(&self, _keys: &[Vec<u8>]) -> Option<ScriptReplication> {
         None
     }
 }
@@ -400,7 +398,7 @@ pub struct Run {
 /// the Lua thread has the gate alone, the caller's connection waiting for
 /// the reply.
 pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
-    let mut caller = Caller::of(ctx);
+    let caller = Caller::of(ctx);
     let node = ctx.node.clone();
     if ctx.atomic {
         // Inside a transaction the transaction is what ships: a script's
@@ -408,18 +406,18 @@ pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
         let scripts = node.clone();
         let ran = scripts
             .scripts
-            .run_held(move || execute(&node, &caller, script));
+            .run_held(move || execute(&node, &caller, script, None));
         let done = ran.unwrap_or_else(internal_error);
         ctx.reply.raw(&done.reply);
         ctx.written.extend(done.written);
         return Outcome::Transaction;
     }
-    caller.versions = ctx
-        .with_cluster(|port, _| port.script_versions(&script.keys))
+    let replication = ctx
+        .with_cluster(|port, _| port.script_replication(&script.keys))
         .flatten();
     let (done, result) = tokio::sync::oneshot::channel();
     let gated = node.clone();
-    let mut pending = Some((node.clone(), caller, script, done));
+    let mut pending = Some((node.clone(), caller, script, replication, done));
     let attempt = move |wait| {
         if pending.is_none() {
             return true;
@@ -427,8 +425,8 @@ pub fn submit(ctx: &mut Ctx<'_>, script: Run) -> Outcome {
         let Some(_alone) = gated.gate.try_exclusive_for(wait) else {
             return false;
         };
-        if let Some((node, caller, script, done)) = pending.take() {
-            let _ = done.send(execute(&node, &caller, script));
+        if let Some((node, caller, script, replication, done)) = pending.take() {
+            let _ = done.send(execute(&node, &caller, script, replication));
         }
         true
     };
@@ -450,13 +448,19 @@ fn internal_error() -> ScriptDone {
     ScriptDone {
         reply: Bytes::from_static(b"-ERR internal error\r\n"),
         written: Vec::new(),
-        effect: None,
+        verdict: None,
     }
 }
 
 /// Runs `script` now (the gate held by the caller of this), on this
-/// thread, armed when the caller says its writes may ship as their effect.
-fn execute(node: &Arc<NodeState>, caller: &Caller, script: Run) -> ScriptDone {
+/// thread, then ships its writes as `replication` says (armed, so that
+/// they may ship as their effect, when it gives a clock).
+fn execute(
+    node: &Arc<NodeState>,
+    caller: &Caller,
+    script: Run,
+    replication: Option<ScriptReplication>,
+) -> ScriptDone {
     let mut out = BytesMut::new();
     let mut reply = Reply::new(&mut out, caller.resp3);
     let mut engine = match node.scripts.engine(super::REDIS_COMPAT_VERSION) {
@@ -466,14 +470,15 @@ fn execute(node: &Arc<NodeState>, caller: &Caller, script: Run) -> ScriptDone {
             return ScriptDone {
                 reply: out.freeze(),
                 written: Vec::new(),
-                effect: None,
+                verdict: None,
             };
         }
     };
     let threshold = node.config.read().busy_reply_threshold;
     let running = node.scripts.running.clone();
     let _record = running.begin(script.kind, script.name, script.command, threshold);
-    let arming = caller.versions.clone().map(versioning::arm);
+    let versions = replication.as_ref().and_then(|r| r.versions.clone());
+    let arming = versions.map(versioning::arm);
     let mut host = ScriptHost::new(node, caller, &script.keys);
     host.replayed = arming.is_some().then(Vec::new);
     (script.work)(&mut engine, &mut host, &mut reply);
@@ -484,9 +489,10 @@ fn execute(node: &Arc<NodeState>, caller: &Caller, script: Run) -> ScriptDone {
     let mut written = std::mem::take(&mut host.written);
     written.sort_unstable();
     written.dedup();
+    let verdict = replication.and_then(|r| (r.ship)(&written, effect.as_ref()));
     ScriptDone {
         reply: out.freeze(),
         written,
-        effect,
+        verdict,
     }
 }

@@ -429,17 +429,17 @@ impl Connection {
         Ended::Closing
     }
 
-    /// Waits for a script (step 5), then its effects (step 6): the keys it
-    /// wrote are shipped to their replicas as a transaction's, as the
-    /// commands it called when it ran armed and they can be replayed.
+    /// Waits for a script (step 5), then its effects (step 6): the thread
+    /// that ran it shipped the keys it wrote to their replicas (as the
+    /// commands it called when it ran armed and they can be replayed, see
+    /// `commands::ScriptReplication`); its reply waits for the write quorum.
     async fn finish_script(&mut self, run: commands::Awaiting) {
         let done = run.await;
         let start = self.replies.output.len();
         self.replies.output.extend_from_slice(&done.reply);
         if let Some(link) = self.link.as_mut() {
-            let keys = done.written.iter().map(Vec::as_slice).collect();
-            let effect = done.effect.as_ref().and_then(effects::of_script);
-            let held = link.after_write(Some(keys), effect, &mut self.replies.output, start);
+            let held =
+                link.after_script(&done.written, done.verdict, &mut self.replies.output, start);
             self.replies.defer(held);
         }
     }
