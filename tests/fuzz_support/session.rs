@@ -61,6 +61,11 @@ pub struct Session {
     reader: RawConn,
     /// AUTH and HELLO requests refused on this connection.
     pub auth_failures: usize,
+    /// Inside MULTI: the requests queued so far. A queued HELLO changes
+    /// the protocol when EXEC runs it, in the middle of EXEC's reply (the
+    /// array's header in the old protocol, the replies after HELLO's in
+    /// the new one), as Redis does.
+    queued: Option<Vec<Vec<Vec<u8>>>>,
 }
 
 impl Session {
@@ -75,6 +80,7 @@ impl Session {
         Ok(Session {
             reader: RawConn::new(stream),
             auth_failures: 0,
+            queued: None,
         })
     }
 
@@ -104,7 +110,8 @@ impl Session {
     fn read_replies(&mut self, batch: &[Vec<Vec<u8>>]) -> BatchResult {
         let mut replies = Vec::with_capacity(batch.len());
         for (i, argv) in batch.iter().enumerate() {
-            let resp3 = protocol_asked(argv).unwrap_or(self.reader.resp3);
+            let resp3 =
+                protocol_asked(argv).unwrap_or(self.reader.resp3) || self.exec_may_switch(argv);
             match self.next_reply(resp3) {
                 Ok(frame) => {
                     if let Some(text) = frame.error_text() {
@@ -150,9 +157,39 @@ impl Session {
         }
     }
 
-    /// Follows the protocol version a reply switched to.
+    /// Follows the protocol version a reply switched to, and the
+    /// transaction's queue.
     fn follow_protocol(&mut self, argv: &[Vec<u8>], frame: &Frame) {
+        let ok = *frame == Frame::Simple(b"OK".to_vec());
+        if is(argv.first(), "exec") || is(argv.first(), "discard") || is(argv.first(), "reset") {
+            let queued = self.queued.take();
+            if let (Some(queued), Frame::Array(replies)) = (queued, frame) {
+                if is(argv.first(), "exec") {
+                    for (request, reply) in queued.iter().zip(replies) {
+                        self.reader.resp3 = protocol_after(request, reply, self.reader.resp3);
+                    }
+                }
+            }
+        } else if is(argv.first(), "multi") && ok && self.queued.is_none() {
+            self.queued = Some(Vec::new());
+        } else if let Some(queued) = self.queued.as_mut() {
+            if *frame == Frame::Simple(b"QUEUED".to_vec()) {
+                queued.push(argv.to_vec());
+            }
+            return;
+        }
         self.reader.resp3 = protocol_after(argv, frame, self.reader.resp3);
+    }
+
+    /// Whether `argv` is an EXEC whose queue holds a HELLO 3: its reply
+    /// may switch to RESP3 part way (read leniently).
+    fn exec_may_switch(&self, argv: &[Vec<u8>]) -> bool {
+        is(argv.first(), "exec")
+            && self
+                .queued
+                .iter()
+                .flatten()
+                .any(|request| protocol_asked(request) == Some(true))
     }
 
     /// Whether the node answers a new connection now (is the whole node
