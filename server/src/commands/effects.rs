@@ -230,6 +230,29 @@ pub(super) fn rewrite_as(ctx: &mut Ctx<'_>, parts: &[&[u8]]) {
     }
 }
 
+/// Notes what a replica runs for a command an armed EXEC or script ran
+/// (`replayed`, `None` once that cannot be): the command, or what it
+/// described as its effect (`rewrite`); a write that cannot be replayed,
+/// or one kept from the replicas (`replicate` false: a script's
+/// `redis.set_repl`), ends the list, and the keys then ship whole.
+pub(super) fn note_replayed(
+    replayed: &mut Option<Vec<super::OwnedArgs>>,
+    spec: &CommandSpec,
+    args: Args<'_>,
+    outcome: Outcome,
+    rewrite: Option<super::OwnedArgs>,
+    replicate: bool,
+) {
+    let Some(list) = replayed.as_mut() else {
+        return;
+    };
+    if spec.has(Flags::REPLAYABLE) && replicate {
+        list.push(rewrite.unwrap_or_else(|| super::OwnedArgs::copy(args)));
+    } else if !matches!(outcome, Outcome::Unchanged | Outcome::Failed) {
+        *replayed = None;
+    }
+}
+
 /// Describes a pop from the first non-empty of several keys as the pop
 /// `name` (LPOP, RPOP, ZPOPMIN, ZPOPMAX) of `count` from the key it took
 /// (one without a count).

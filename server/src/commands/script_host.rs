@@ -219,29 +219,6 @@ impl ScriptHost<'_> {
             .map_err(Cow::from)?;
         Ok(writes)
     }
-
-    /// Notes what a replica runs for the command just called, while the
-    /// run is armed: the command (or what it described as its effect); a
-    /// write that cannot be replayed, or that the script kept from the
-    /// replicas (`redis.set_repl`), ends the list, and the keys then ship
-    /// whole.
-    fn note_replayed(
-        &mut self,
-        spec: &CommandSpec,
-        args: Args<'_>,
-        outcome: Outcome,
-        rewrite: Option<OwnedArgs>,
-        replicate: bool,
-    ) {
-        let Some(list) = self.replayed.as_mut() else {
-            return;
-        };
-        if spec.has(Flags::REPLAYABLE) && replicate {
-            list.push(rewrite.unwrap_or_else(|| OwnedArgs::copy(args)));
-        } else if !matches!(outcome, Outcome::Unchanged | Outcome::Failed) {
-            self.replayed = None;
-        }
-    }
 }
 
 impl Host for ScriptHost<'_> {
@@ -285,7 +262,8 @@ impl Host for ScriptHost<'_> {
         let nested = std::mem::take(&mut ctx.written);
         let rewrite = ctx.rewrite.take();
         drop(ctx);
-        self.note_replayed(spec, args, outcome, rewrite, options.replicate);
+        let replicate = options.replicate;
+        super::effects::note_replayed(&mut self.replayed, spec, args, outcome, rewrite, replicate);
         if !options.replicate {
             return;
         }

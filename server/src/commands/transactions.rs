@@ -257,13 +257,7 @@ fn run_queued(
     }
     let outcome = run(ctx, index, spec, args);
     let rewrite = ctx.rewrite.take();
-    if let Some(list) = replayed.as_mut() {
-        if spec.has(F::REPLAYABLE) {
-            list.push(rewrite.unwrap_or_else(|| OwnedArgs::copy(args)));
-        } else if !matches!(outcome, Outcome::Unchanged | Outcome::Failed) {
-            *replayed = None;
-        }
-    }
+    super::effects::note_replayed(replayed, spec, args, outcome, rewrite, true);
     if let Some(deferred) = ctx.deferred.take() {
         // A reply that would come later (a cluster command's) must be
         // ready now: a transaction does not wait.
