@@ -73,6 +73,9 @@ impl Router {
         let mut redirects = 0u32;
         let mut failures = 0u32;
         let mut prefer_primary = false;
+        // The failure being retried: a retry cut short by the deadline
+        // reports it (CLUSTERDOWN, TRYAGAIN), not the timeout.
+        let mut retrying: Option<Error> = None;
         loop {
             let sent = match redirect.take() {
                 Some(to) => self.send_one(&to.addr, cmd, to.asking, deadline).await,
@@ -81,9 +84,12 @@ impl Router {
                     Err(e) => Err(e),
                 },
             };
-            let error = match sent {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
+            let error = match (sent, retrying.take()) {
+                (Ok(value), _) => return Ok(value),
+                (Err(error), Some(before)) if *error.kind() == ErrorKind::Timeout => {
+                    return Err(before)
+                }
+                (Err(error), _) => error,
             };
             if cluster && is_redirect(&error) {
                 if redirects >= self.config.max_redirects {
@@ -110,6 +116,7 @@ impl Router {
             }
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
             sleep(pause).await;
+            retrying = Some(error);
         }
     }
 
