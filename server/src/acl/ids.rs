@@ -40,6 +40,9 @@ pub struct Entry {
     pub categories: Categories,
     /// Its key specs' flags (read and write access), if it has keys.
     pub key_flags: Option<&'static [KeyFlags]>,
+    /// The position of its only key, for a one-key command (read here
+    /// once, not through the row on every check).
+    pub single_key: Option<usize>,
     /// Where its channels are.
     pub channels: Channels,
     /// Allowed before AUTH: no command rule applies to it (AUTH, HELLO).
@@ -69,6 +72,7 @@ fn entry(name: String, spec: &'static CommandSpec, subs: Range<usize>) -> Entry 
     Entry {
         categories: spec.categories(),
         key_flags: key_flags.filter(|_| !shard),
+        single_key: spec.keys.single(),
         channels,
         no_auth: spec.has(Flags::NO_AUTH),
         name,

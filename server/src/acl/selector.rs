@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::ids::{self, Channels};
 use super::RuleError;
 use crate::commands::key_flags::{self, KeyFlags};
-use crate::commands::{Categories, KeySpec};
+use crate::commands::Categories;
 use crate::glob;
 use crate::protocol::Args;
 
@@ -49,10 +49,15 @@ struct KeyPattern {
 /// all of a user's patterns.
 #[inline]
 fn head_word(key: &[u8]) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = key.len().min(8);
-    bytes[..n].copy_from_slice(&key[..n]);
-    u64::from_le_bytes(bytes)
+    if let Some(head) = key.first_chunk::<8>() {
+        // One load: most keys are 8 bytes or longer.
+        return u64::from_le_bytes(*head);
+    }
+    let mut word = 0u64;
+    for (i, &b) in key.iter().enumerate() {
+        word |= u64::from(b) << (8 * i);
+    }
+    word
 }
 
 impl KeyPattern {
@@ -79,16 +84,18 @@ impl KeyPattern {
 
     #[cfg(test)]
     fn matches(&self, key: &[u8]) -> bool {
-        self.matches_with_head(key, head_word(key))
+        head_word(key) & self.head_mask == self.head && self.matches_rest(key)
     }
 
-    /// True if `key` (whose [`head_word`] is `head`) matches.
+    /// True if `key`, whose [`head_word`] fits this pattern's head,
+    /// matches.
     #[inline]
-    fn matches_with_head(&self, key: &[u8], head: u64) -> bool {
+    fn matches_rest(&self, key: &[u8]) -> bool {
         // A zero byte in the key's head cannot pass for padding: the
-        // length check below decides those.
-        head & self.head_mask == self.head
-            && key.starts_with(&self.pattern[..self.literal])
+        // length check decides those.
+        key.len() >= self.literal
+            // The head compared the literal start's first 8 bytes.
+            && (self.literal <= 8 || key[8..self.literal] == self.pattern[8..self.literal])
             && (self.prefix_only || glob::matches(&self.pattern, key))
     }
 }
@@ -104,6 +111,10 @@ pub struct Selector {
     /// The command rules applied after the base, for describing.
     rules: Vec<String>,
     keys: Vec<KeyPattern>,
+    /// Each pattern's `[head, head_mask]`, in `keys`' order: a check walks
+    /// these 16 bytes per pattern and reads a pattern only when its head
+    /// fits.
+    heads: Vec<[u64; 2]>,
     all_keys: bool,
     channels: Vec<Vec<u8>>,
     all_channels: bool,
@@ -124,6 +135,7 @@ impl Selector {
             base_all: false,
             rules: Vec::new(),
             keys: Vec::new(),
+            heads: Vec::new(),
             all_keys: false,
             channels: Vec::new(),
             all_channels: false,
@@ -145,11 +157,11 @@ impl Selector {
         match lower.as_str() {
             "allkeys" | "~*" => {
                 self.all_keys = true;
-                self.keys.clear();
+                self.clear_keys();
             }
             "resetkeys" => {
                 self.all_keys = false;
-                self.keys.clear();
+                self.clear_keys();
             }
             "allchannels" | "&*" => {
                 self.all_channels = true;
@@ -201,7 +213,7 @@ impl Selector {
     fn add_key(&mut self, pattern: &[u8], read: bool, write: bool) -> Result<(), RuleError> {
         if read && write && pattern == b"*" {
             self.all_keys = true;
-            self.keys.clear();
+            self.clear_keys();
             return Ok(());
         }
         if self.all_keys {
@@ -209,9 +221,15 @@ impl Selector {
         }
         let key = KeyPattern::new(pattern, read, write);
         if !self.keys.contains(&key) {
+            self.heads.push([key.head, key.head_mask]);
             self.keys.push(key);
         }
         Ok(())
+    }
+
+    fn clear_keys(&mut self) {
+        self.keys.clear();
+        self.heads.clear();
     }
 
     fn set_all(&mut self, on: bool) {
@@ -257,7 +275,13 @@ impl Selector {
 
     /// True if it allows the command `id` (AUTH and HELLO always).
     pub fn allows_command(&self, id: usize) -> bool {
-        self.all_commands || ids::get(id).no_auth || self.allows(id)
+        self.allows_entry(id, ids::get(id))
+    }
+
+    /// [`Selector::allows_command`] with the id's entry at hand.
+    #[inline]
+    fn allows_entry(&self, id: usize, entry: &ids::Entry) -> bool {
+        self.all_commands || entry.no_auth || self.allows(id)
     }
 
     /// Checks a request for the command `id` against the selector: the
@@ -265,11 +289,10 @@ impl Selector {
     ///
     /// # Errors
     /// What it refuses.
-    pub fn check(&self, id: usize, args: Args<'_>) -> Result<(), Denied> {
-        if !self.allows_command(id) {
+    pub fn check(&self, id: usize, entry: &ids::Entry, args: Args<'_>) -> Result<(), Denied> {
+        if !self.allows_entry(id, entry) {
             return Err(Denied::Command);
         }
-        let entry = ids::get(id);
         if let (false, Some(flags)) = (self.all_keys, entry.key_flags) {
             self.check_keys(entry, flags, args)?;
         }
@@ -285,36 +308,45 @@ impl Selector {
         flags: &[KeyFlags],
         args: Args<'_>,
     ) -> Result<(), Denied> {
-        let check = |nth: usize, position: usize| {
-            let key_flags = key_flags::flags_of_key(&entry.name, flags, nth, args);
-            let read = key_flags.has(KeyFlags::ACCESS);
-            let write = key_flags.has(KeyFlags::INSERT)
-                || key_flags.has(KeyFlags::DELETE)
-                || key_flags.has(KeyFlags::UPDATE);
-            let key = args.get(position);
-            let head = head_word(key);
-            let ok = self.keys.iter().any(|k| {
-                (k.read || !read) && (k.write || !write) && k.matches_with_head(key, head)
-            });
-            if ok {
-                Ok(())
+        if let Some(position) = entry.single_key {
+            return if position < args.len() {
+                self.check_key(entry, flags, 0, position, args)
             } else {
-                Err(Denied::Key(position))
-            }
-        };
-        if let KeySpec::Range { .. } = entry.spec.keys {
-            if let Some(position) = entry.spec.keys.single() {
-                return if position < args.len() {
-                    check(0, position)
-                } else {
-                    Ok(())
-                };
-            }
+                Ok(())
+            };
         }
         for (nth, position) in entry.spec.keys.positions(args).into_iter().enumerate() {
-            check(nth, position)?;
+            self.check_key(entry, flags, nth, position, args)?;
         }
         Ok(())
+    }
+
+    /// Checks the `nth` key of the request, at `position`: a pattern
+    /// matching it must grant the access the command makes.
+    #[inline]
+    fn check_key(
+        &self,
+        entry: &ids::Entry,
+        flags: &[KeyFlags],
+        nth: usize,
+        position: usize,
+        args: Args<'_>,
+    ) -> Result<(), Denied> {
+        let key_flags = key_flags::flags_of_key(&entry.name, flags, nth, args);
+        let read = key_flags.has(KeyFlags::ACCESS);
+        let write = key_flags.has(KeyFlags::INSERT)
+            || key_flags.has(KeyFlags::DELETE)
+            || key_flags.has(KeyFlags::UPDATE);
+        let key = args.get(position);
+        let head = head_word(key);
+        let ok = self.heads.iter().zip(&self.keys).any(|(&[h, mask], k)| {
+            head & mask == h && (k.read || !read) && (k.write || !write) && k.matches_rest(key)
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(Denied::Key(position))
+        }
     }
 
     /// True if it allows `channel`: by glob, or for a pattern
@@ -429,12 +461,18 @@ mod tests {
         ids::by_name(name).expect(name)[0]
     }
 
+    impl Selector {
+        fn check_named(&self, name: &str, args: Args<'_>) -> Result<(), Denied> {
+            self.check(id(name), ids::get(id(name)), args)
+        }
+    }
+
     #[test]
     fn commands_categories_and_subcommands() {
         let mut s = Selector::new();
         s.apply(b"allkeys").unwrap();
         assert_eq!(
-            s.check(id("get"), args(b"getk", &[(0, 3), (3, 4)])),
+            s.check_named("get", args(b"getk", &[(0, 3), (3, 4)])),
             Err(Denied::Command)
         );
         s.apply(b"+@read").unwrap();
@@ -493,16 +531,19 @@ mod tests {
         for (key, ok) in [(b"r1", true), (b"w1", false), (b"a1", true), (b"b1", false)] {
             let buf = get(key);
             assert_eq!(
-                s.check(id("get"), args(&buf, &ranges)).is_ok(),
+                s.check_named("get", args(&buf, &ranges)).is_ok(),
                 ok,
                 "{key:?}"
             );
         }
         let buf = b"setw1vv";
         let ranges = [(0, 3), (3, 5), (5, 7)];
-        assert!(s.check(id("set"), args(buf, &ranges)).is_ok());
+        assert!(s.check_named("set", args(buf, &ranges)).is_ok());
         let buf = b"setr1vv";
-        assert_eq!(s.check(id("set"), args(buf, &ranges)), Err(Denied::Key(1)));
+        assert_eq!(
+            s.check_named("set", args(buf, &ranges)),
+            Err(Denied::Key(1))
+        );
         assert_eq!(s.describe_keys(), "%R~r* %W~w* ~a*");
         assert_eq!(s.apply(b"%X~x"), Err(RuleError::Syntax));
         s.apply(b"allkeys").unwrap();
@@ -516,21 +557,21 @@ mod tests {
         s.apply(b"&news.*").unwrap();
         let ranges = [(0, 7), (7, 15), (15, 16)];
         assert!(s
-            .check(id("publish"), args(b"publishnews.abcm", &ranges))
+            .check_named("publish", args(b"publishnews.abcm", &ranges))
             .is_ok());
         assert_eq!(
-            s.check(
-                id("publish"),
+            s.check_named(
+                "publish",
                 args(b"publishsport.ab", &[(0, 7), (7, 14), (14, 15)])
             ),
             Err(Denied::Channel(1))
         );
         let ranges = [(0, 10), (10, 16)];
         assert!(s
-            .check(id("psubscribe"), args(b"psubscribenews.*", &ranges))
+            .check_named("psubscribe", args(b"psubscribenews.*", &ranges))
             .is_ok());
         assert_eq!(
-            s.check(id("psubscribe"), args(b"psubscribenews.a", &ranges)),
+            s.check_named("psubscribe", args(b"psubscribenews.a", &ranges)),
             Err(Denied::Channel(1))
         );
         assert_eq!(s.describe_channels(), "resetchannels &news.*");

@@ -262,9 +262,10 @@ impl User {
             return Ok(());
         }
         let id = ids::of_request(index, spec, args);
+        let entry = ids::get(id);
         let mut worst = Denied::Command;
         for selector in std::iter::once(&self.root).chain(&self.selectors) {
-            match selector.check(id, args) {
+            match selector.check(id, entry, args) {
                 Ok(()) => return Ok(()),
                 Err(denied) => worst = worst.max(denied),
             }
