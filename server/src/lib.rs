@@ -24,6 +24,7 @@ pub mod config;
 pub mod gate;
 pub mod glob;
 pub mod hyperloglog;
+pub mod idle_poll;
 pub mod inbox;
 pub mod latency;
 pub mod leases;

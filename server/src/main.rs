@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use ringcache_server::cluster::{self, Cluster, ClusterSettings};
 use ringcache_server::config::{self, StartError};
 use ringcache_server::node::Node;
-use ringcache_server::{metrics, server, Config, NodeState};
+use ringcache_server::{idle_poll, metrics, server, Config, NodeState};
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -37,6 +37,17 @@ fn main() {
         b.worker_threads(config.threads);
         b
     };
+    if config.threads <= 1 {
+        match idle_poll::start(config.idle_poll_us) {
+            Ok(()) => {
+                builder
+                    .on_thread_park(idle_poll::before_park)
+                    .on_thread_unpark(idle_poll::after_unpark);
+            }
+            // Only slower wake-ups: serve anyway.
+            Err(e) => eprintln!("ringcache-server: idle polling is off: {e}"),
+        }
+    }
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {

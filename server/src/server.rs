@@ -172,6 +172,8 @@ async fn tls_accept_loop(served: &Node, mut listener: Option<TcpListener>, open:
 /// itself).
 async fn accept_loop(served: &Node, listener: &TcpListener, open: &Arc<Semaphore>, tls: bool) {
     let node = &served.state;
+    // Again after the TLS port changes: already watched is no error.
+    crate::idle_poll::watch(listener);
     loop {
         let accepted = tokio::select! {
             () = node.shutdown.wait() => break,
@@ -187,6 +189,7 @@ async fn accept_loop(served: &Node, listener: &TcpListener, open: &Arc<Semaphore
                 continue;
             }
         };
+        crate::idle_poll::watch(&stream);
         ServerStats::add(&node.stats.connections_received, 1);
         // A cluster node serves such a client, but only for the peer
         // handshake (its peers may be anywhere); see `Session::protected`.

@@ -258,6 +258,7 @@ impl NodeState {
                 // bad file or a port in use is refused.
                 Effect::Tls | Effect::TlsPort => {}
                 Effect::Password => self.acl.set_requirepass(config.requirepass.as_deref()),
+                Effect::IdlePoll => crate::idle_poll::set_budget(config.idle_poll_us),
                 Effect::Acl => {
                     let max_len = usize::try_from(config.acllog_max_len).unwrap_or(usize::MAX);
                     self.acl.log.set_max_len(max_len);

@@ -348,6 +348,7 @@ impl PeerPool {
         stream.set_nodelay(true)?;
         // Closing discards unsent bytes (see the module docs).
         stream.set_zero_linger()?;
+        crate::idle_poll::watch(&stream);
         let keys = &self.inner.keys;
         let handshake = async {
             let Some(tls) = &self.inner.tls else {

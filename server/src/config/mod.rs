@@ -56,6 +56,9 @@ pub struct Config {
     pub timeout: u64,
     /// Worker threads.
     pub threads: usize,
+    /// How long a single worker polls before it sleeps, in microseconds
+    /// (see [`crate::idle_poll`]).
+    pub idle_poll_us: u64,
     /// Protected mode.
     pub protected_mode: bool,
     /// Largest bulk string in a request.
@@ -147,6 +150,7 @@ impl Default for Config {
             maxclients: 0,
             timeout: 0,
             threads: 0,
+            idle_poll_us: 0,
             protected_mode: false,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

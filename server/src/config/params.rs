@@ -48,6 +48,8 @@ pub enum Effect {
     TlsPort,
     /// The `default` user's password.
     Password,
+    /// The worker's polling budget before it sleeps.
+    IdlePoll,
     /// ACL LOG's length and the channels of users created from now on.
     Acl,
 }
@@ -232,6 +234,9 @@ pub static PARAMS: &[Param] = &[
     param("io-threads", Kind::Int { min: 0, max: 1024 }, "0", Startup, "worker threads (0 = half the cores, at least 1)",
         |c, v| { c.threads = match v.int() { 0 => default_threads(), n => n as usize }; Ok(()) },
         |c| c.threads.to_string()).aliases(&["threads"]),
+    param("idle-poll-us", Kind::Int { min: 0, max: 10_000 }, "50", Runtime, "with one worker thread, poll this many microseconds for new requests before sleeping, while requests come that close together (0 = sleep at once)",
+        |c, v| { c.idle_poll_us = v.unsigned(); Ok(()) },
+        |c| c.idle_poll_us.to_string()).effect(Effect::IdlePoll),
     param("protected-mode", Kind::Bool, "yes", Runtime, "bound to a non-loopback address without a password: refuse non-loopback clients",
         |c, v| { c.protected_mode = v.flag(); Ok(()) },
         |c| yes_no(c.protected_mode)),
