@@ -1,7 +1,8 @@
 //! The worker's polling before it sleeps (`idle-poll-us`), in node
 //! processes (`main.rs` sets it up on the runtime): clients served alike
 //! with it on and off while several of them keep requests close together,
-//! CONFIG GET and SET with Redis's range error, and a node that polled
+//! CONFIG GET and SET with Redis's range error, INFO's counts of the
+//! polls, and a node that polled
 //! under traffic spending next to no CPU once the traffic stops (the poll
 //! is bounded and only follows short sleeps).
 
@@ -10,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::errors::config_set_failed;
-use common::{err, q, TestNode, DEADLINE};
+use common::{err, info_u64, q, TestNode, DEADLINE};
 
 /// Clients, and round trips each, in a burst of close requests.
 const CLIENTS: usize = 6;
@@ -71,6 +72,12 @@ fn clients_are_served_alike_with_polling_on_and_off() {
     );
     let keys: i64 = q(&mut conn, &["DBSIZE"]);
     assert_eq!(keys, (3 * CLIENTS * 50) as i64);
+    // Whether it polled depends on how busy the machine was; the counts
+    // are there and consistent.
+    let found = info_u64(&mut conn, "idle_polls_found_work");
+    let polls = info_u64(&mut conn, "idle_polls");
+    assert!(found <= polls, "{found} polls found work of {polls}");
+    info_u64(&mut conn, "idle_polls_skipped_contended");
 }
 
 #[test]

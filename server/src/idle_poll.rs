@@ -45,6 +45,32 @@ struct Poller {
 
 static POLLER: OnceLock<Poller> = OnceLock::new();
 
+/// Polls run, polls that found work before the budget ran out, and times
+/// a poll was wanted but the CPU was contended (INFO stats).
+static POLLS: AtomicU64 = AtomicU64::new(0);
+static POLLS_FOUND: AtomicU64 = AtomicU64::new(0);
+static POLLS_CONTENDED: AtomicU64 = AtomicU64::new(0);
+
+/// What INFO shows of the polling.
+#[derive(Debug, Clone, Copy)]
+pub struct Counters {
+    /// Polls run.
+    pub polls: u64,
+    /// Polls that found work before the budget ran out.
+    pub found: u64,
+    /// Polls not run: some thread was waiting for a CPU.
+    pub contended: u64,
+}
+
+/// The process's counters.
+pub fn counters() -> Counters {
+    Counters {
+        polls: POLLS.load(Ordering::Relaxed),
+        found: POLLS_FOUND.load(Ordering::Relaxed),
+        contended: POLLS_CONTENDED.load(Ordering::Relaxed),
+    }
+}
+
 /// Above this share of time with some thread waiting for a CPU, the
 /// machine has none to spare.
 pub const CONTENDED_SHARE: f64 = 0.10;
@@ -174,8 +200,15 @@ pub fn before_park() {
         return;
     };
     let budget = Duration::from_micros(poller.budget_us.load(Ordering::Relaxed));
-    if !budget.is_zero() && DENSE.get() && spare_cpu() {
-        poll(poller, budget);
+    if !budget.is_zero() && DENSE.get() {
+        if spare_cpu() {
+            POLLS.fetch_add(1, Ordering::Relaxed);
+            if poll(poller, budget) {
+                POLLS_FOUND.fetch_add(1, Ordering::Relaxed);
+            }
+        } else {
+            POLLS_CONTENDED.fetch_add(1, Ordering::Relaxed);
+        }
     }
     ASLEEP_SINCE.set(Some(Instant::now()));
 }
@@ -196,7 +229,8 @@ fn spare_cpu() -> bool {
     PRESSURE.with_borrow_mut(|pressure| pressure.get_or_insert_with(Pressure::open).spare_cpu())
 }
 
-fn poll(poller: &Poller, budget: Duration) {
+/// Polls until there is work (true) or the budget is spent.
+fn poll(poller: &Poller, budget: Duration) -> bool {
     let zero = Timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -217,11 +251,12 @@ fn poll(poller: &Poller, budget: Duration) {
     loop {
         match epoll::wait(&poller.set, &mut events[..], Some(&zero)) {
             Ok(0) if !woken() => {}
-            // Ready, or the set cannot be read: sleep.
-            _ => return,
+            Ok(_) => return true,
+            // The set cannot be read: sleep.
+            Err(_) => return false,
         }
         if start.elapsed() >= budget {
-            return;
+            return false;
         }
         std::thread::yield_now();
     }

@@ -242,14 +242,19 @@ fn stats_section(node: &NodeState, out: &mut String) {
         ServerStats::get(&s.command_panics),
     );
     // lazyfree_inline_objects is ours: values the full lazyfree queue sent
-    // back to be freed inline; so is leases_outstanding: RC.LEASE.GET's
-    // leases not yet filled, released, ended or reclaimed.
+    // back to be freed inline; so are leases_outstanding: RC.LEASE.GET's
+    // leases not yet filled, released, ended or reclaimed, and the
+    // worker's polls before it sleeps (`idle_poll`, for the process).
+    let polls = crate::idle_poll::counters();
     let _ = write!(
         out,
-        "lazyfreed_objects:{}\r\nlazyfree_inline_objects:{}\r\nleases_outstanding:{}\r\n",
+        "lazyfreed_objects:{}\r\nlazyfree_inline_objects:{}\r\nleases_outstanding:{}\r\nidle_polls:{}\r\nidle_polls_found_work:{}\r\nidle_polls_skipped_contended:{}\r\n",
         node.store.lazyfreed(),
         node.store.lazyfree_inline(),
-        node.leases.count()
+        node.leases.count(),
+        polls.polls,
+        polls.found,
+        polls.contended
     );
 }
 
