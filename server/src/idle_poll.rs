@@ -20,10 +20,15 @@
 //! for a CPU (the kernel's pressure stall information,
 //! `/proc/pressure/cpu`) is read every few milliseconds while polling is
 //! wanted, and above [`CONTENDED_SHARE`] the worker sleeps at once. Without
-//! that file it never polls. The watched sockets (listeners, clients,
+//! that file it never polls (and says so once in the log). The watched sockets (listeners, clients,
 //! peer links) are in an epoll set of their own, level-triggered: a socket
-//! holding data the runtime has not read yet ends the poll at once. Only a
-//! single-worker runtime polls (several workers would poll side by side).
+//! holding data the runtime has not read yet ends the poll at once (so
+//! does one the node leaves unread on purpose, a client held back by its
+//! backlog or a half-closed socket: polling is then in effect off until it
+//! is read). Not watched, so waiting at most the budget: timers, signals,
+//! the metrics port and cluster gossip datagrams. Only a single-worker
+//! runtime polls (several workers would poll side by side). The budget
+//! and the counters are the process's (all nodes of a `--local-cluster`).
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -95,34 +100,41 @@ impl Pressure {
             file,
             total_us: 0,
             read_at: Instant::now(),
-            contended: false,
+            // Unknown until a first period has passed.
+            contended: true,
         };
         match pressure.stall_total() {
             Some(total) => pressure.total_us = total,
-            None => pressure.file = None,
+            None => pressure.unreadable(),
         }
         pressure
     }
 
-    /// True if no thread waited for a CPU for more than [`CONTENDED_SHARE`]
+    fn unreadable(&mut self) {
+        self.file = None;
+        tracing::warn!("/proc/pressure/cpu cannot be read: the worker will not poll before it sleeps (idle-poll-us)");
+    }
+
+    /// Whether no thread waited for a CPU for more than [`CONTENDED_SHARE`]
     /// of the time since the last reading (read again when that is older
-    /// than [`PRESSURE_PERIOD`]).
-    fn spare_cpu(&mut self) -> bool {
-        if self.file.is_none() {
-            return false;
-        }
+    /// than [`PRESSURE_PERIOD`]); `None` without the pressure file.
+    fn spare_cpu(&mut self) -> Option<bool> {
+        self.file.as_ref()?;
         let elapsed = self.read_at.elapsed();
         if elapsed >= PRESSURE_PERIOD {
             let Some(total) = self.stall_total() else {
-                self.file = None;
-                return false;
+                self.unreadable();
+                return None;
             };
             let stalled = total.saturating_sub(self.total_us) as f64;
-            self.contended = stalled > CONTENDED_SHARE * elapsed.as_micros() as f64;
+            // A reading after a long quiet spell would average a burst of
+            // contention away: it only starts a new period.
+            self.contended = elapsed > 10 * PRESSURE_PERIOD
+                || stalled > CONTENDED_SHARE * elapsed.as_micros() as f64;
             self.total_us = total;
             self.read_at = Instant::now();
         }
-        !self.contended
+        Some(!self.contended)
     }
 
     /// The `total=` of the file's `some` line.
@@ -201,13 +213,17 @@ pub fn before_park() {
     };
     let budget = Duration::from_micros(poller.budget_us.load(Ordering::Relaxed));
     if !budget.is_zero() && DENSE.get() {
-        if spare_cpu() {
-            POLLS.fetch_add(1, Ordering::Relaxed);
-            if poll(poller, budget) {
-                POLLS_FOUND.fetch_add(1, Ordering::Relaxed);
+        match spare_cpu() {
+            Some(true) => {
+                POLLS.fetch_add(1, Ordering::Relaxed);
+                if poll(poller, budget) {
+                    POLLS_FOUND.fetch_add(1, Ordering::Relaxed);
+                }
             }
-        } else {
-            POLLS_CONTENDED.fetch_add(1, Ordering::Relaxed);
+            Some(false) => {
+                POLLS_CONTENDED.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
         }
     }
     ASLEEP_SINCE.set(Some(Instant::now()));
@@ -225,7 +241,7 @@ pub fn after_unpark() {
     }
 }
 
-fn spare_cpu() -> bool {
+fn spare_cpu() -> Option<bool> {
     PRESSURE.with_borrow_mut(|pressure| pressure.get_or_insert_with(Pressure::open).spare_cpu())
 }
 
@@ -248,7 +264,7 @@ fn poll(poller: &Poller, budget: Duration) -> bool {
             .is_some_and(|r| r.metrics().global_queue_depth() > 0)
     };
     let start = Instant::now();
-    loop {
+    for round in 1u32.. {
         match epoll::wait(&poller.set, &mut events[..], Some(&zero)) {
             Ok(0) if !woken() => {}
             Ok(_) => return true,
@@ -258,8 +274,15 @@ fn poll(poller: &Poller, budget: Duration) -> bool {
         if start.elapsed() >= budget {
             return false;
         }
-        std::thread::yield_now();
+        // Now and then the CPU goes to any other thread runnable here
+        // (yielding on every poll could hand it away for a whole slice).
+        if round % 16 == 0 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
     }
+    false
 }
 
 #[cfg(test)]
@@ -283,7 +306,7 @@ mod tests {
             read_at: Instant::now(),
             contended: false,
         };
-        assert!(!pressure.spare_cpu());
+        assert_eq!(pressure.spare_cpu(), None);
     }
 
     #[test]

@@ -495,11 +495,7 @@ mod tests {
 
     #[test]
     fn key_patterns_match_as_globs() {
-        let pattern = |p: &[u8]| {
-            let mut s = Selector::new();
-            s.add_key(p, true, true).unwrap();
-            s.keys.remove(0)
-        };
+        let pattern = |p: &[u8]| KeyPattern::new(p, true, true);
         let prefix = pattern(b"app:*");
         assert!(prefix.prefix_only);
         assert!(prefix.matches(b"app:") && prefix.matches(b"app:1:x"));
@@ -513,6 +509,62 @@ mod tests {
         let exact = pattern(b"app");
         assert!(!exact.prefix_only);
         assert!(exact.matches(b"app") && !exact.matches(b"apps"));
+    }
+
+    #[test]
+    fn the_heads_walk_decides_as_the_glob_match() {
+        let mut s = Selector::new();
+        s.apply(b"+@all").unwrap();
+        // A literal start past 8 bytes, one shorter than 8, one with a
+        // zero byte, a glob after a short start, a read-only pattern
+        // before one that fits the same keys for writing.
+        for rule in [
+            &b"~tenant:0042:*"[..],
+            b"~ab*",
+            b"~z\x00*",
+            b"~k?y:*",
+            b"%R~shared:*",
+            b"%W~shared:w*",
+        ] {
+            s.apply(rule).unwrap();
+        }
+        let glob_allows = |key: &[u8], write: bool| {
+            s.keys
+                .iter()
+                .any(|k| (if write { k.write } else { k.read }) && glob::matches(&k.pattern, key))
+        };
+        let keys: [&[u8]; 16] = [
+            b"tenant:0042:x",
+            b"tenant:0042:",
+            b"tenant:0042",
+            b"tenant:0043:x",
+            b"tenant:00",
+            b"ab",
+            b"a",
+            b"abc\x00",
+            b"z\x00",
+            b"z\x00\x00",
+            b"z",
+            b"key:1",
+            b"kay:",
+            b"shared:1",
+            b"shared:w1",
+            b"",
+        ];
+        for key in keys {
+            let mut get = b"get".to_vec();
+            get.extend_from_slice(key);
+            let ranges = [(0, 3), (3, 3 + key.len())];
+            let read = s.check_named("get", args(&get, &ranges)).is_ok();
+            assert_eq!(read, glob_allows(key, false), "GET {key:?}");
+            let mut del = b"del".to_vec();
+            del.extend_from_slice(key);
+            let write = s.check_named("del", args(&del, &ranges)).is_ok();
+            assert_eq!(write, glob_allows(key, true), "DEL {key:?}");
+        }
+        assert_eq!(s.heads.len(), s.keys.len());
+        s.apply(b"resetkeys").unwrap();
+        assert!(s.heads.is_empty() && s.keys.is_empty());
     }
 
     #[test]
