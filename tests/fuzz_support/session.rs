@@ -234,6 +234,10 @@ impl Session {
             .map_err(|e| ReadError::Io(e.to_string()))?;
         let resp3 = self.reader.resp3;
         self.next_reply(resp3)?;
+        // What RESET ended, the model ends too: a transaction left open
+        // (whose queue would swallow a later HELLO's switch) and RESP3.
+        self.queued = None;
+        self.reader.resp3 = false;
         self.next_reply(false)
     }
 
