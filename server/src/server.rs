@@ -282,10 +282,16 @@ fn spawn_maintenance(node: Arc<NodeState>) -> JoinHandle<()> {
                         node.clients
                             .kill_where(|c| !c.is_blocked() && c.idle_ms(now) > timeout_ms);
                     }
-                    // No active expiry while clients are paused, as Redis.
+                    // No active expiry while clients are paused, as Redis;
+                    // nor while an EXEC or a script holds the gate: its
+                    // commands see the clock stopped at their start, and in
+                    // Redis nothing runs beside them (a key it set with a
+                    // short TTL is still there when it looks again).
                     if !node.pause.is_paused() {
-                        let budget = node.store.expire_budget(CRON_PERIOD);
-                        node.store.expire_cycle(budget);
+                        if let Some(_pass) = node.gate.try_shared_for(Duration::ZERO) {
+                            let budget = node.store.expire_budget(CRON_PERIOD);
+                            node.store.expire_cycle(budget);
+                        }
                     }
                 }
                 let pause = if node.store.maxmemory() > 0 {
