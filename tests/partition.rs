@@ -265,7 +265,7 @@ fn read_everywhere(lab: &Lab, keys: &[String]) -> HashMap<String, Vec<Option<Str
                 for key in chunk {
                     pipe.cmd("GET").arg(key);
                 }
-                let values: Vec<Option<String>> = pipe.query(&mut conn).expect("GETs");
+                let values = query_until_settled(&mut conn, &pipe);
                 for (key, value) in chunk.iter().zip(values) {
                     let seen = answers.entry(key.clone()).or_default();
                     if !seen.contains(&value) {
@@ -276,6 +276,25 @@ fn read_everywhere(lab: &Lab, keys: &[String]) -> HashMap<String, Vec<Option<Str
         }
     }
     answers
+}
+
+/// The pipeline's replies; a read that answers TRYAGAIN (a forwarding
+/// node whose link to the owner is still reconnecting just after a heal:
+/// cluster clients retry it) is asked again, up to the deadline.
+fn query_until_settled(
+    conn: &mut redis::Connection,
+    pipe: &redis::Pipeline,
+) -> Vec<Option<String>> {
+    let until = Instant::now() + common::DEADLINE;
+    loop {
+        match pipe.query::<Vec<Option<String>>>(conn) {
+            Ok(values) => return values,
+            Err(e) if Instant::now() < until && format!("{e} {e:?}").contains("TryAgain") => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("GETs: {e}"),
+        }
+    }
 }
 
 /// One write for a report: value, start and end (s) and outcome.
