@@ -48,6 +48,13 @@ struct Poller {
     budget_us: AtomicU64,
 }
 
+impl Poller {
+    /// The budget per park; zero sleeps at once.
+    fn budget(&self) -> Duration {
+        Duration::from_micros(self.budget_us.load(Ordering::Relaxed))
+    }
+}
+
 static POLLER: OnceLock<Poller> = OnceLock::new();
 
 /// Polls run, polls that found work before the budget ran out, and times
@@ -211,7 +218,7 @@ pub fn before_park() {
     let Some(poller) = POLLER.get() else {
         return;
     };
-    let budget = Duration::from_micros(poller.budget_us.load(Ordering::Relaxed));
+    let budget = poller.budget();
     if !budget.is_zero() && DENSE.get() {
         match spare_cpu() {
             Some(true) => {
@@ -236,8 +243,7 @@ pub fn after_unpark() {
         return;
     };
     if let Some(since) = ASLEEP_SINCE.take() {
-        let budget = Duration::from_micros(poller.budget_us.load(Ordering::Relaxed));
-        DENSE.set(since.elapsed() < budget);
+        DENSE.set(since.elapsed() < poller.budget());
     }
 }
 

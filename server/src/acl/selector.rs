@@ -36,11 +36,6 @@ struct KeyPattern {
     /// The pattern is its literal start and one final `*` (`app:*`, the
     /// common form): the start decides, no glob match is needed.
     prefix_only: bool,
-    /// The literal start's first bytes (up to 8) as [`head_word`] reads a
-    /// key, and the mask of those bytes: most keys another pattern's are
-    /// told apart in registers, without reading the pattern.
-    head: u64,
-    head_mask: u64,
     read: bool,
     write: bool,
 }
@@ -66,25 +61,31 @@ impl KeyPattern {
             .iter()
             .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
             .unwrap_or(pattern.len());
-        let head_len = literal.min(8);
-        let head_mask = match head_len {
-            8 => u64::MAX,
-            n => (1u64 << (8 * n)) - 1,
-        };
         KeyPattern {
             pattern: pattern.to_vec(),
             literal,
             prefix_only: literal + 1 == pattern.len() && pattern[literal] == b'*',
-            head: head_word(&pattern[..head_len]),
-            head_mask,
             read,
             write,
         }
     }
 
+    /// The literal start's first bytes (up to 8) as [`head_word`] reads a
+    /// key, and the mask of those bytes: most keys another pattern's are
+    /// told apart in registers, without reading the pattern.
+    fn head_pair(&self) -> [u64; 2] {
+        let head_len = self.literal.min(8);
+        let mask = match head_len {
+            8 => u64::MAX,
+            n => (1u64 << (8 * n)) - 1,
+        };
+        [head_word(&self.pattern[..head_len]), mask]
+    }
+
     #[cfg(test)]
     fn matches(&self, key: &[u8]) -> bool {
-        head_word(key) & self.head_mask == self.head && self.matches_rest(key)
+        let [head, mask] = self.head_pair();
+        head_word(key) & mask == head && self.matches_rest(key)
     }
 
     /// True if `key`, whose [`head_word`] fits this pattern's head,
@@ -221,7 +222,7 @@ impl Selector {
         }
         let key = KeyPattern::new(pattern, read, write);
         if !self.keys.contains(&key) {
-            self.heads.push([key.head, key.head_mask]);
+            self.heads.push(key.head_pair());
             self.keys.push(key);
         }
         Ok(())
