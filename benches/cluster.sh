@@ -15,17 +15,24 @@
 # --replicas 1 --write-quorum 2 (a SET is acknowledged once a replica holds
 # it) against a Redis Cluster of 3 masters and 3 replicas with WAIT 1 sent
 # after each SET (the load generator's --wait-replicas 1).
-# Prints each run, then medians and median ratios (ringcache / redis).
+# With FLOOR=1 each round also runs three ringcache-floor processes (a
+# Redis-protocol server that stores nothing and answers from constants:
+# the kernel's socket path per request and little else), the most any
+# server could reach under this load on this machine.
+# Prints each run with the servers' and the load generator's CPU per
+# operation (from /proc and /usr/bin/time), then medians and median
+# ratios (ringcache / redis).
 #
 # Environment: DURATION (10), WARMUP (1), KEYSPACE (100000), CONNECTIONS (25),
-# THREADS (1), DURABLE (0), BASE_PORT (17600: ringcache 17600-17602, redis
-# 17610-17615), SKIP_BUILD=1. Needs redis-server and redis-cli (Debian
+# THREADS (1), DURABLE (0), FLOOR (0), BASE_PORT (17600: ringcache
+# 17600-17602, redis 17610-17615, floor 17620-17622), SKIP_BUILD=1. Needs redis-server and redis-cli (Debian
 # package redis-server).
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 THREADS=1 DURABLE=0 BASE_PORT=17600
-require redis-server redis-cli python3
+env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 THREADS=1 DURABLE=0 FLOOR=0 BASE_PORT=17600
+require redis-server redis-cli python3 /usr/bin/time
+FLOOR_BIN="$TARGET_DIR/release/ringcache-floor"
 build_release ringcache-server ringcache-bench
 
 RESULTS="$WORK/results.tsv"
@@ -76,6 +83,21 @@ start_redis_cluster() { # [REPLICAS-PER-MASTER]
   done
 }
 
+start_floor_cluster() {
+  local ports="$((BASE_PORT + 20)),$((BASE_PORT + 21)),$((BASE_PORT + 22))" i
+  for i in 0 1 2; do
+    "$FLOOR_BIN" --port $((BASE_PORT + 20 + i)) --cluster-ports "$ports" >"$WORK/floor-$i.log" 2>&1 &
+    SERVER_PIDS[floor-$i]=$!
+    wait_ready "floor-$i" $((BASE_PORT + 20 + i))
+  done
+}
+
+# servers_cpu_ticks: user + system clock ticks of every server running.
+servers_cpu_ticks() {
+  local name total=0
+  for name in "${!SERVER_PIDS[@]}"; do total=$((total + $(cpu_ticks "$name"))); done
+  echo "$total"
+}
 
 run() { # NAME SEED-PORT WAIT-REPLICAS START-COMMAND...
   local name=$1 port=$2 wait_replicas=$3; shift 3
@@ -84,23 +106,32 @@ run() { # NAME SEED-PORT WAIT-REPLICAS START-COMMAND...
     --key-min 1 --key-max "$KEYSPACE" --pipeline 16 --connections "$CONNECTIONS" >"$WORK/load.out" 2>&1 \
     || { echo "loading $name failed:" >&2; cat "$WORK/load.out" >&2; exit 1; }
   for pipeline in 1 16; do
-    timeout $((DURATION + WARMUP + 60)) "$LOADGEN" --server "127.0.0.1:$port" --cluster \
+    local ticks_before
+    ticks_before=$(servers_cpu_ticks)
+    timeout $((DURATION + WARMUP + 60)) /usr/bin/time -f '%U %S' -o "$WORK/loadgen-time.txt" \
+      "$LOADGEN" --server "127.0.0.1:$port" --cluster \
       --data-size 32 --key-min 1 --key-max "$KEYSPACE" --ratio 1:10 --pipeline "$pipeline" \
       --connections "$CONNECTIONS" --threads "$THREADS" --test-time "$DURATION" --warmup "$WARMUP" \
       --wait-replicas "$wait_replicas" --json "$WORK/run.json" >"$WORK/run.out" 2>&1 \
       || { echo "loadgen failed against $name:" >&2; cat "$WORK/run.out" >&2; exit 1; }
-    local ops p99 errors
+    local ops p99 server_us loadgen_us requests
     ops=$(json_get "$WORK/run.json" totals.ops_per_sec)
     p99=$(json_get "$WORK/run.json" totals.latency_ms.p99)
-    printf '%-6s %-20s %-3s %12.0f %9.3f\n' "$round" "$name" "$pipeline" "$ops" "$p99"
+    # CPU per operation over the whole run (warmup included on both sides).
+    requests=$(awk -v r="$ops" -v d="$((DURATION + WARMUP))" 'BEGIN { printf "%d", r * d }')
+    server_us=$(us_per_request $(($(servers_cpu_ticks) - ticks_before)) "$requests")
+    loadgen_us=$(awk -v n="$requests" '{ printf "%.3f", ($1 + $2) * 1e6 / n }' "$WORK/loadgen-time.txt")
+    printf '%-6s %-20s %-3s %12.0f %9.3f %9s %9s\n' "$round" "$name" "$pipeline" "$ops" "$p99" "$server_us" "$loadgen_us"
     printf '%s\t%s\t%s\t%s\n' "ops/s P$pipeline" "$name" "$round" "$ops" >>"$RESULTS"
     printf '%s\t%s\t%s\t%s\n' "p99 ms P$pipeline" "$name" "$round" "$p99" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\n' "srv µs/op P$pipeline" "$name" "$round" "$server_us" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\n' "gen µs/op P$pipeline" "$name" "$round" "$loadgen_us" >>"$RESULTS"
   done
   stop_all
 }
 
 echo "== 3-node clusters: SET:GET 1:10, 32-byte values, $KEYSPACE keys, $THREADS threads x $CONNECTIONS conns, ${DURATION}s, alternating, $ROUNDS round(s) =="
-printf '%-6s %-20s %-3s %12s %9s\n' round cluster P ops/s p99_ms
+printf '%-6s %-20s %-3s %12s %9s %9s %9s\n' round cluster P ops/s p99_ms srv_us/op gen_us/op
 for round in $(seq 1 "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then
     run ringcache-replicas0 "$BASE_PORT" 0 start_ringcache_cluster --replicas 0
@@ -110,6 +141,9 @@ for round in $(seq 1 "$ROUNDS"); do
     run ringcache-replicas1 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1
     run redis-cluster $((BASE_PORT + 10)) 0 start_redis_cluster
     run ringcache-replicas0 "$BASE_PORT" 0 start_ringcache_cluster --replicas 0
+  fi
+  if [ "$FLOOR" = 1 ]; then
+    run floor $((BASE_PORT + 20)) 0 start_floor_cluster
   fi
   if [ "$DURABLE" = 1 ]; then
     durable_rc() { run ringcache-quorum2 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1 --write-quorum 2; }

@@ -10,14 +10,18 @@
 #      reader served it);
 #   3. webapp: the example web application's GET /products/1 requests/s
 #      under wrk (CONNS connections, WRK_SECONDS), near cache off then on,
-#      and the CPU the webapp and the node spent per request.
+#      and the CPU that wrk, the webapp and the node spent per request;
+#      then GET /healthz (JSON, no cache read at all): the rate of an
+#      endpoint whose cache read costs nothing, the most any near cache
+#      could give /products/1 with wrk on the same cores.
 #
 #   benches/near_cache.sh
 #
 # Environment: PORT (16440; the web application listens on PORT + 1),
 # READERS (8), WRITES (1000), INTERVAL_US (5000), LOAD_RATE (50000),
 # CONNS (50), WRK_SECONDS (10), SKIP_BUILD=1 to use the binaries as built.
-# wrk comes from Debian (installed with apt-get when missing).
+# wrk and /usr/bin/time come from Debian (installed with apt-get when
+# missing).
 . "$(dirname "$0")/lib.sh"
 env_defaults PORT=16440 READERS=8 WRITES=1000 INTERVAL_US=5000 LOAD_RATE=50000 \
   CONNS=50 WRK_SECONDS=10
@@ -30,6 +34,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 if ! have wrk; then
   apt-get install -y wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 1; }
+fi
+if [ ! -x /usr/bin/time ]; then
+  apt-get install -y time >/dev/null || { echo "/usr/bin/time is required (apt-get install -y time)" >&2; exit 1; }
 fi
 
 start_ringcache node "$PORT"
@@ -52,6 +59,24 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TICKS=$(getconf CLK_TCK)
 
 APP_PORT=$((PORT + 1))
+
+# wrk_run APP PATH LABEL: wrk against PATH for WRK_SECONDS; prints the
+# rate and the CPU per request of wrk itself, the webapp and the node.
+wrk_run() {
+  local app_before node_before rps requests wrk_cpu app_us node_us wrk_us
+  app_before=$(cpu_ticks "$1")
+  node_before=$(cpu_ticks "$(server_pid node)")
+  timeout $((WRK_SECONDS + 60)) /usr/bin/time -f '%U %S' -o "$WORK/wrk-time.txt" \
+    wrk -t2 -c"$CONNS" -d"${WRK_SECONDS}s" "http://127.0.0.1:$APP_PORT$2" >"$WORK/wrk.txt"
+  rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
+  requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
+  wrk_cpu=$(tail -1 "$WORK/wrk-time.txt")
+  wrk_us=$(awk -v t="$wrk_cpu" -v n="$requests" 'BEGIN { split(t, c, " "); printf "%.1f", (c[1] + c[2]) * 1e6 / n }')
+  app_us=$(( ($(cpu_ticks "$1") - app_before) * 1000000 / TICKS / requests ))
+  node_us=$(( ($(cpu_ticks "$(server_pid node)") - node_before) * 1000000 / TICKS / requests ))
+  echo "webapp $3: $rps requests/s; CPU per request: wrk $wrk_us µs, webapp $app_us µs, node $node_us µs"
+}
+
 for near in off on; do
   "$WEBAPP" --listen "127.0.0.1:$APP_PORT" --cache "127.0.0.1:$PORT" \
     --db "$WORK/shop.db" --near-cache "$near" >"$WORK/webapp-$near.log" 2>&1 &
@@ -62,14 +87,9 @@ for near in off on; do
     kill -0 "$app" 2>/dev/null || { cat "$WORK/webapp-$near.log" >&2; exit 1; }
     sleep 0.1
   done
-  app_before=$(cpu_ticks "$app")
-  node_before=$(cpu_ticks "$(server_pid node)")
-  timeout $((WRK_SECONDS + 60)) wrk -t2 -c"$CONNS" -d"${WRK_SECONDS}s" \
-    "http://127.0.0.1:$APP_PORT/products/1" >"$WORK/wrk-$near.txt"
-  rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk-$near.txt")
-  requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk-$near.txt")
-  app_us=$(( ($(cpu_ticks "$app") - app_before) * 1000000 / TICKS / requests ))
-  node_us=$(( ($(cpu_ticks "$(server_pid node)") - node_before) * 1000000 / TICKS / requests ))
-  echo "webapp near-cache=$near: $rps requests/s; CPU per request: webapp $app_us µs, node $node_us µs"
+  wrk_run "$app" /products/1 "near-cache=$near"
+  if [ "$near" = on ]; then
+    wrk_run "$app" /healthz "no cache read (/healthz)"
+  fi
   kill_pid "$app"
 done
