@@ -120,7 +120,7 @@ run() { # NAME SEED-PORT WAIT-REPLICAS START-COMMAND...
     # CPU per operation over the whole run (warmup included on both sides).
     requests=$(awk -v r="$ops" -v d="$((DURATION + WARMUP))" 'BEGIN { printf "%d", r * d }')
     server_us=$(us_per_request $(($(servers_cpu_ticks) - ticks_before)) "$requests")
-    loadgen_us=$(awk -v n="$requests" '{ printf "%.3f", ($1 + $2) * 1e6 / n }' "$WORK/loadgen-time.txt")
+    loadgen_us=$(timed_us_per_request "$WORK/loadgen-time.txt" "$requests")
     printf '%-6s %-20s %-3s %12.0f %9.3f %9s %9s\n' "$round" "$name" "$pipeline" "$ops" "$p99" "$server_us" "$loadgen_us"
     printf '%s\t%s\t%s\t%s\n' "ops/s P$pipeline" "$name" "$round" "$ops" >>"$RESULTS"
     printf '%s\t%s\t%s\t%s\n' "p99 ms P$pipeline" "$name" "$round" "$p99" >>"$RESULTS"

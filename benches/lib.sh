@@ -96,6 +96,12 @@ us_per_request() {
   awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }'
 }
 
+# timed_us_per_request FILE REQUESTS: CPU µs per request of a process run
+# under `/usr/bin/time -f '%U %S' -o FILE`.
+timed_us_per_request() {
+  tail -1 "$1" | awk -v n="$2" '{ printf "%.3f", ($1 + $2) * 1e6 / n }'
+}
+
 # answers_ping PORT: true when a server answers PING there (bash's /dev/tcp).
 answers_ping() {
   local reply=""

@@ -63,15 +63,14 @@ APP_PORT=$((PORT + 1))
 # wrk_run APP PATH LABEL: wrk against PATH for WRK_SECONDS; prints the
 # rate and the CPU per request of wrk itself, the webapp and the node.
 wrk_run() {
-  local app_before node_before rps requests wrk_cpu app_us node_us wrk_us
+  local app_before node_before rps requests app_us node_us wrk_us
   app_before=$(cpu_ticks "$1")
   node_before=$(cpu_ticks "$(server_pid node)")
   timeout $((WRK_SECONDS + 60)) /usr/bin/time -f '%U %S' -o "$WORK/wrk-time.txt" \
     wrk -t2 -c"$CONNS" -d"${WRK_SECONDS}s" "http://127.0.0.1:$APP_PORT$2" >"$WORK/wrk.txt"
   rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
   requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
-  wrk_cpu=$(tail -1 "$WORK/wrk-time.txt")
-  wrk_us=$(awk -v t="$wrk_cpu" -v n="$requests" 'BEGIN { split(t, c, " "); printf "%.1f", (c[1] + c[2]) * 1e6 / n }')
+  wrk_us=$(timed_us_per_request "$WORK/wrk-time.txt" "$requests")
   app_us=$(( ($(cpu_ticks "$1") - app_before) * 1000000 / TICKS / requests ))
   node_us=$(( ($(cpu_ticks "$(server_pid node)") - node_before) * 1000000 / TICKS / requests ))
   echo "webapp $3: $rps requests/s; CPU per request: wrk $wrk_us µs, webapp $app_us µs, node $node_us µs"

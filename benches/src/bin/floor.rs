@@ -192,6 +192,17 @@ fn flush(conn: &mut Conn) -> bool {
     true
 }
 
+/// Adds `fd` to the epoll set for reading, known by `id`.
+fn watch(set: &impl AsFd, fd: impl AsFd, id: u64) -> io::Result<()> {
+    epoll::add(
+        set,
+        fd,
+        epoll::EventData::new_u64(id),
+        epoll::EventFlags::IN,
+    )?;
+    Ok(())
+}
+
 fn interest(conn: &Conn) -> epoll::EventFlags {
     if conn.output.is_empty() {
         epoll::EventFlags::IN
@@ -206,12 +217,7 @@ fn main() -> io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", args.port))?;
     listener.set_nonblocking(true)?;
     let set = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-    epoll::add(
-        &set,
-        listener.as_fd(),
-        epoll::EventData::new_u64(LISTENER),
-        epoll::EventFlags::IN,
-    )?;
+    watch(&set, listener.as_fd(), LISTENER)?;
     let mut conns: HashMap<u64, Conn> = HashMap::new();
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut events = vec![
@@ -235,12 +241,7 @@ fn main() -> io::Result<()> {
                     stream.set_nodelay(true)?;
                     let fd = u64::try_from(stream.as_raw_fd())
                         .map_err(|_| io::Error::other("negative descriptor"))?;
-                    epoll::add(
-                        &set,
-                        stream.as_fd(),
-                        epoll::EventData::new_u64(fd),
-                        epoll::EventFlags::IN,
-                    )?;
+                    watch(&set, stream.as_fd(), fd)?;
                     conns.insert(
                         fd,
                         Conn {
