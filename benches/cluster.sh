@@ -19,18 +19,21 @@
 # Redis-protocol server that stores nothing and answers from constants:
 # the kernel's socket path per request and little else), the most any
 # server could reach under this load on this machine.
+# With VARIANT="flags..." each round also runs ringcache --replicas 0 with
+# those flags (row ringcache-variant), next to the plain --replicas 0 run
+# in alternating order: an A/B of a setting under the same load.
 # Prints each run with the servers' and the load generator's CPU per
 # operation (from /proc and /usr/bin/time), then medians and median
 # ratios (ringcache / redis).
 #
 # Environment: DURATION (10), WARMUP (1), KEYSPACE (100000), CONNECTIONS (25),
-# THREADS (1), DURABLE (0), FLOOR (0), BASE_PORT (17600: ringcache
+# THREADS (1), DURABLE (0), FLOOR (0), VARIANT (none), BASE_PORT (17600: ringcache
 # 17600-17602, redis 17610-17615, floor 17620-17622), SKIP_BUILD=1. Needs redis-server and redis-cli (Debian
 # package redis-server).
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 THREADS=1 DURABLE=0 FLOOR=0 BASE_PORT=17600
+env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 THREADS=1 DURABLE=0 FLOOR=0 VARIANT= BASE_PORT=17600
 require redis-server redis-cli python3 /usr/bin/time
 FLOOR_BIN="$TARGET_DIR/release/ringcache-floor"
 build_release ringcache-server ringcache-bench
@@ -133,13 +136,19 @@ run() { # NAME SEED-PORT WAIT-REPLICAS START-COMMAND...
 echo "== 3-node clusters: SET:GET 1:10, 32-byte values, $KEYSPACE keys, $THREADS threads x $CONNECTIONS conns, ${DURATION}s, alternating, $ROUNDS round(s) =="
 printf '%-6s %-20s %-3s %12s %9s %9s %9s\n' round cluster P ops/s p99_ms srv_us/op gen_us/op
 for round in $(seq 1 "$ROUNDS"); do
+  variant() {
+    # shellcheck disable=SC2086 # the flags split into words
+    [ -z "$VARIANT" ] || run ringcache-variant "$BASE_PORT" 0 start_ringcache_cluster --replicas 0 $VARIANT
+  }
   if [ $((round % 2)) = 1 ]; then
     run ringcache-replicas0 "$BASE_PORT" 0 start_ringcache_cluster --replicas 0
+    variant
     run redis-cluster $((BASE_PORT + 10)) 0 start_redis_cluster
     run ringcache-replicas1 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1
   else
     run ringcache-replicas1 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1
     run redis-cluster $((BASE_PORT + 10)) 0 start_redis_cluster
+    variant
     run ringcache-replicas0 "$BASE_PORT" 0 start_ringcache_cluster --replicas 0
   fi
   if [ "$FLOOR" = 1 ]; then

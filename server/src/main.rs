@@ -9,6 +9,13 @@ use ringcache_server::node::Node;
 use ringcache_server::{idle_poll, metrics, server, Config, NodeState};
 use tracing_subscriber::EnvFilter;
 
+// Built with `thp:always` (.cargo/config.toml): jemalloc marks its memory
+// for transparent huge pages where the kernel's THP mode is `madvise`, the
+// usual default. A GET's hash probe and entry read land on pages spread
+// over the whole store; with 4 KiB pages each is a TLB miss, which under
+// virtualisation is a two-level page walk. Redis turns THP off because its
+// fork for persistence copies huge pages on write; this node never forks.
+// `disable-thp yes` turns it off ([`refuse_huge_pages`]).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -28,6 +35,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if config.disable_thp {
+        refuse_huge_pages();
+    }
     // One worker runs on the calling thread: the multi-threaded scheduler
     // would add cross-thread queues and wake-ups that nothing uses.
     let mut builder = if config.threads <= 1 {
@@ -58,6 +68,14 @@ fn main() {
     if let Err(e) = runtime.block_on(serve(config)) {
         eprintln!("ringcache-server: {e}");
         std::process::exit(1);
+    }
+}
+
+/// `disable-thp yes`: no huge pages for this process, whatever the
+/// allocator asks (as Redis's `disable-thp`, through the same prctl).
+fn refuse_huge_pages() {
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!("ringcache-server: disable-thp: {e}");
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Config {
     /// How long a single worker polls before it sleeps, in microseconds
     /// (see [`crate::idle_poll`]).
     pub idle_poll_us: u64,
+    /// Transparent huge pages refused for the process (Redis's
+    /// `disable-thp`); otherwise the allocator asks for them.
+    pub disable_thp: bool,
     /// Protected mode.
     pub protected_mode: bool,
     /// Largest bulk string in a request.
@@ -151,6 +154,7 @@ impl Default for Config {
             timeout: 0,
             threads: 0,
             idle_poll_us: 0,
+            disable_thp: false,
             protected_mode: false,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
