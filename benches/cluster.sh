@@ -133,13 +133,16 @@ run() { # NAME SEED-PORT WAIT-REPLICAS START-COMMAND...
   stop_all
 }
 
+variant() { # the VARIANT run, if asked for
+  # shellcheck disable=SC2086 # the flags split into words
+  [ -z "$VARIANT" ] || run ringcache-variant "$BASE_PORT" 0 start_ringcache_cluster --replicas 0 $VARIANT
+}
+durable_rc() { run ringcache-quorum2 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1 --write-quorum 2; }
+durable_rs() { run redis-wait1 $((BASE_PORT + 10)) 1 start_redis_cluster 1; }
+
 echo "== 3-node clusters: SET:GET 1:10, 32-byte values, $KEYSPACE keys, $THREADS threads x $CONNECTIONS conns, ${DURATION}s, alternating, $ROUNDS round(s) =="
 printf '%-6s %-20s %-3s %12s %9s %9s %9s\n' round cluster P ops/s p99_ms srv_us/op gen_us/op
 for round in $(seq 1 "$ROUNDS"); do
-  variant() {
-    # shellcheck disable=SC2086 # the flags split into words
-    [ -z "$VARIANT" ] || run ringcache-variant "$BASE_PORT" 0 start_ringcache_cluster --replicas 0 $VARIANT
-  }
   if [ $((round % 2)) = 1 ]; then
     run ringcache-replicas0 "$BASE_PORT" 0 start_ringcache_cluster --replicas 0
     variant
@@ -155,8 +158,6 @@ for round in $(seq 1 "$ROUNDS"); do
     run floor $((BASE_PORT + 20)) 0 start_floor_cluster
   fi
   if [ "$DURABLE" = 1 ]; then
-    durable_rc() { run ringcache-quorum2 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1 --write-quorum 2; }
-    durable_rs() { run redis-wait1 $((BASE_PORT + 10)) 1 start_redis_cluster 1; }
     if [ $((round % 2)) = 1 ]; then durable_rs; durable_rc; else durable_rc; durable_rs; fi
   fi
 done
