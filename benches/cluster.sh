@@ -21,19 +21,22 @@
 # server could reach under this load on this machine.
 # With VARIANT="flags..." each round also runs ringcache --replicas 0 with
 # those flags (row ringcache-variant), next to the plain --replicas 0 run
-# in alternating order: an A/B of a setting under the same load.
+# in alternating order: an A/B of a setting under the same load. The
+# variant can also be another build (VARIANT_BIN=path) or the same one
+# started through a command (VARIANT_PREFIX="chrt -b 0": words that exec
+# the node), alone or with flags.
 # Prints each run with the servers' and the load generator's CPU per
 # operation (from /proc and /usr/bin/time), then medians and median
 # ratios (ringcache / redis).
 #
 # Environment: DURATION (10), WARMUP (1), KEYSPACE (100000), CONNECTIONS (25),
-# THREADS (1), DURABLE (0), FLOOR (0), VARIANT (none), BASE_PORT (17600: ringcache
+# THREADS (1), DURABLE (0), FLOOR (0), VARIANT, VARIANT_BIN, VARIANT_PREFIX (none), BASE_PORT (17600: ringcache
 # 17600-17602, redis 17610-17615, floor 17620-17622), SKIP_BUILD=1. Needs redis-server and redis-cli (Debian
 # package redis-server).
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 THREADS=1 DURABLE=0 FLOOR=0 VARIANT= BASE_PORT=17600
+env_defaults DURATION=10 WARMUP=1 KEYSPACE=100000 CONNECTIONS=25 THREADS=1 DURABLE=0 FLOOR=0 VARIANT= VARIANT_BIN= VARIANT_PREFIX= BASE_PORT=17600
 require redis-server redis-cli python3 /usr/bin/time
 FLOOR_BIN="$TARGET_DIR/release/ringcache-floor"
 build_release ringcache-server ringcache-bench
@@ -134,8 +137,10 @@ run() { # NAME SEED-PORT WAIT-REPLICAS START-COMMAND...
 }
 
 variant() { # the VARIANT run, if asked for
+  [ -n "$VARIANT$VARIANT_BIN$VARIANT_PREFIX" ] || return 0
   # shellcheck disable=SC2086 # the flags split into words
-  [ -z "$VARIANT" ] || run ringcache-variant "$BASE_PORT" 0 start_ringcache_cluster --replicas 0 $VARIANT
+  RC_BIN=${VARIANT_BIN:-$RC_BIN} RC_PREFIX=$VARIANT_PREFIX \
+    run ringcache-variant "$BASE_PORT" 0 start_ringcache_cluster --replicas 0 $VARIANT
 }
 durable_rc() { run ringcache-quorum2 "$BASE_PORT" 0 start_ringcache_cluster --replicas 1 --write-quorum 2; }
 durable_rs() { run redis-wait1 $((BASE_PORT + 10)) 1 start_redis_cluster 1; }

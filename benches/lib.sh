@@ -16,7 +16,9 @@
 #                               (skipped with SKIP_BUILD=1; with BIN set,
 #                               ringcache-server is not built: BIN is measured)
 #   start_ringcache NAME PORT [flag...]   a node on 127.0.0.1:PORT (with
-#                               RC_ENV's NAME=VALUE words in its environment)
+#                               RC_ENV's NAME=VALUE words in its environment,
+#                               run through RC_PREFIX's command words if set,
+#                               e.g. `chrt -b 0`: they must exec the node)
 #   start_redis NAME PORT [flag...]       redis-server on 127.0.0.1:PORT
 #                               (both wait until PING answers, log to
 #                               $WORK/NAME.log, and fail if it never does)
@@ -130,8 +132,8 @@ start_ringcache() {
   local bin=$RC_BIN
   # The "base" server of an A/B run is another build of the node.
   [ "$name" = base ] && bin=$BASE_BIN
-  # shellcheck disable=SC2086 # RC_ENV is a list of NAME=VALUE words
-  env ${RC_ENV:-} "$bin" --bind 127.0.0.1 --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
+  # shellcheck disable=SC2086 # RC_ENV and RC_PREFIX are lists of words
+  env ${RC_ENV:-} ${RC_PREFIX:-} "$bin" --bind 127.0.0.1 --port "$port" "$@" >"$WORK/$name.log" 2>&1 &
   SERVER_PIDS[$name]=$!
   wait_ready "$name" "$port"
 }
