@@ -88,6 +88,31 @@ fn prometheus_endpoint_counts_commands_and_agrees_with_info() {
     let mut response = String::new();
     other.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+
+    // Scrapers that connect and send nothing hold at most 16 of the
+    // endpoint's tasks: one more is closed without an answer, and a scrape
+    // works again once they are gone.
+    let full_request_answered = || {
+        let mut stream = TcpStream::connect(metrics_addr).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.1 200 OK")
+    };
+    // Each try connects its own idle scrapers (a try that ran slower than
+    // the endpoint's request timeout saw them closed already).
+    let refused = eventually(DEADLINE, || {
+        let _idle: Vec<TcpStream> = (0..16)
+            .map(|_| TcpStream::connect(metrics_addr).unwrap())
+            .collect();
+        !full_request_answered()
+    });
+    assert!(refused, "a 17th scraper was served beside 16 idle ones");
+    assert!(
+        eventually(DEADLINE, full_request_answered),
+        "no scrape after the idle scrapers left"
+    );
 }
 
 #[test]

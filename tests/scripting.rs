@@ -61,6 +61,96 @@ fn the_redis_crate_script_falls_back_to_eval() {
     );
 }
 
+/// As Redis 7.4: EVAL's cache keeps its 500 most recently used scripts;
+/// SCRIPT LOAD's stay.
+#[test]
+fn eval_keeps_its_most_recently_used_scripts_and_script_load_keeps_all() {
+    let node = TestServer::start();
+    let mut conn = node.conn();
+    let loaded: String = q(&mut conn, &["SCRIPT", "LOAD", "return 'loaded'"]);
+    let first = "return 'first'";
+    let _: String = q(&mut conn, &["EVAL", first, "0"]);
+    let first_sha = sha1_of(first);
+    let kept = "return 'kept'";
+    let _: String = q(&mut conn, &["EVAL", kept, "0"]);
+    let mut pipe = redis::pipe();
+    for n in 0..499 {
+        pipe.cmd("EVAL").arg(format!("return {n}")).arg(0);
+        if n == 250 {
+            // Used again: now more recent than `first`.
+            pipe.cmd("EVAL").arg(kept).arg(0);
+        }
+    }
+    let _: Vec<redis::Value> = pipe.query(&mut conn).unwrap();
+    let exists: Vec<i64> = q(
+        &mut conn,
+        &[
+            "SCRIPT",
+            "EXISTS",
+            &first_sha,
+            &sha1_of(kept),
+            &loaded,
+            &sha1_of("return 498"),
+        ],
+    );
+    assert_eq!(exists, [0, 1, 1, 1]);
+    let missing = redis::cmd("EVALSHA")
+        .arg(&first_sha)
+        .arg(0)
+        .query::<String>(&mut conn)
+        .unwrap_err();
+    assert_eq!(missing.code(), Some("NOSCRIPT"));
+    let again: String = q(&mut conn, &["EVALSHA", &loaded, "0"]);
+    assert_eq!(again, "loaded");
+}
+
+/// cjson with its depth limits raised past what Lua's stack holds answers
+/// its nesting errors (as Redis's does near 8,000 levels), not a stack
+/// overflow, and the node goes on.
+#[test]
+fn cjson_nesting_stops_with_its_own_error_whatever_the_depth_setting() {
+    let node = TestServer::start();
+    let mut conn = node.conn();
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    let decode = "cjson.decode_max_depth(1000000) return cjson.decode(ARGV[1])";
+    let error = redis::cmd("EVAL")
+        .arg(decode)
+        .arg(0)
+        .arg(&deep)
+        .query::<redis::Value>(&mut conn)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("Found too many nested data structures (7901) at character 7901"),
+        "{error}"
+    );
+    let encode = "cjson.encode_max_depth(1000000) local t = {} t[1] = t return cjson.encode(t)";
+    let error = redis::cmd("EVAL")
+        .arg(encode)
+        .arg(0)
+        .query::<redis::Value>(&mut conn)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("Cannot serialise, excessive nesting (7900)"),
+        "{error}"
+    );
+    let nested = format!("{}{}", "[".repeat(7_900), "]".repeat(7_900));
+    let depth: i64 = redis::cmd("EVAL")
+        .arg("cjson.decode_max_depth(1000000) local v = cjson.decode(ARGV[1]) local n = 0 while type(v) == 'table' do n = n + 1 v = v[1] end return n")
+        .arg(0)
+        .arg(&nested)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(depth, 7_900);
+    assert_eq!(q::<String>(&mut conn, &["PING"]), "PONG");
+}
+
+/// A script's SHA as SCRIPT LOAD names it.
+fn sha1_of(body: &str) -> String {
+    redis::Script::new(body).get_hash().to_string()
+}
+
 #[test]
 fn replies_have_redis_wire_shapes() {
     let node = TestServer::start();

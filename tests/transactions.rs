@@ -74,6 +74,66 @@ fn atomic_pipelines_of_the_redis_crate() {
     );
 }
 
+/// A client that never sends EXEC cannot grow the node's memory without
+/// end: the queue is bounded by `client-query-buffer-limit`, and the
+/// transaction then fails as one with a refused command does.
+#[test]
+fn a_transaction_queue_is_bounded_by_the_query_buffer_limit() {
+    let node = TestServer::start();
+    let mut conn = node.conn();
+    let () = q(
+        &mut conn,
+        &["CONFIG", "SET", "client-query-buffer-limit", "1mb"],
+    );
+    let value = "v".repeat(100 * 1024);
+    let mut raw = node.raw();
+    assert_eq!(raw.roundtrip(&["MULTI"]), b"+OK\r\n");
+    let mut refused = 0;
+    for n in 0..12 {
+        let key = format!("raw:{n}");
+        let reply = raw.roundtrip(&["SET", &key, &value]);
+        if reply.starts_with(b"-ERR the transaction's queued commands") {
+            refused += 1;
+        } else {
+            assert_eq!(reply, b"+QUEUED\r\n");
+        }
+    }
+    assert!(refused >= 2, "{refused} refused");
+    let exec = raw.roundtrip(&["EXEC"]);
+    assert!(
+        exec.starts_with(b"-EXECABORT"),
+        "{}",
+        String::from_utf8_lossy(&exec)
+    );
+    assert_eq!(q::<i64>(&mut conn, &["EXISTS", "raw:0"]), 0);
+    // The next transaction starts from an empty queue.
+    assert_eq!(raw.roundtrip(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(raw.roundtrip(&["SET", "raw:0", &value]), b"+QUEUED\r\n");
+    assert_eq!(raw.roundtrip(&["EXEC"]), b"*1\r\n+OK\r\n");
+}
+
+/// WATCH of many keys at once checks each for a repeat in constant time
+/// (it once compared each key with every key before it, for minutes
+/// holding the node).
+#[test]
+fn watch_of_many_keys_completes() {
+    let node = TestServer::start();
+    let mut conn = node.conn();
+    let mut watch = redis::cmd("WATCH");
+    for n in 0..200_000 {
+        watch.arg(format!("w:{n}"));
+    }
+    watch.arg("w:0");
+    let () = watch.query(&mut conn).unwrap();
+    let mut other = node.conn();
+    let () = q(&mut other, &["SET", "w:199999", "changed"]);
+    let mut tx = redis::pipe();
+    tx.atomic().cmd("SET").arg("w:1").arg("mine");
+    let result: Option<Vec<redis::Value>> = tx.query(&mut conn).unwrap();
+    assert_eq!(result, None, "a watched key changed: EXEC runs nothing");
+    assert_eq!(q::<i64>(&mut other, &["EXISTS", "w:1"]), 0);
+}
+
 #[test]
 fn watch_aborts_exec_when_a_key_changes() {
     let node = TestServer::start();

@@ -173,6 +173,7 @@ fn clients_cannot_run_peer_commands_and_the_password_stays_home() {
     a_peer_with_the_key_still_cannot_plant_a_version(&cluster);
     forwarded_writes_run_only_on_the_primary(&cluster);
     effects_apply_only_to_the_copy_they_changed(&cluster);
+    carried_commands_are_checked_as_a_clients_are(&cluster);
     config_never_shows_the_secret(&cluster);
     peer_handshakes_carry_no_password(&mut cluster, PASSWORD);
 }
@@ -408,6 +409,59 @@ fn effects_apply_only_to_the_copy_they_changed(cluster: &TestCluster) {
     let _: () = q(&mut replica, &["READONLY"]);
     let copy: Vec<String> = q(&mut replica, &["LRANGE", "effect-list", "0", "-1"]);
     assert_eq!(copy, ["a", "b"]);
+}
+
+/// The commands inside a peer's RCEXEC or RCEFFECT pass the checks a
+/// client's request passes (arity, what may not nest), a count that would
+/// wrap round is malformed, and so is an empty collection's state: none
+/// stalls or stops the node.
+fn carried_commands_are_checked_as_a_clients_are(cluster: &TestCluster) {
+    let requests: [&[&str]; 7] = [
+        &["RCEXEC", "3", "RCEXEC", "1", "PING", "1", "PING"],
+        &["RCEXEC", "1", "GET"],
+        &["RCEFFECT", "1", "carried", "0", "1", "1", "LPOP"],
+        &[
+            "RCEFFECT",
+            "1",
+            "carried",
+            "0",
+            "1",
+            "18446744073709551615",
+            "x",
+        ],
+        // A store never holds an empty collection; commands count on it.
+        &["RCAPPLY", "1", "empty", "0", "h"],
+        &["RCAPPLY", "1", "empty", "0", "z"],
+        &["PING"],
+    ];
+    let replies = as_peer(cluster, 0, &requests);
+    let error = |reply: &resp::Value| match reply {
+        resp::Value::Error(e) => String::from_utf8_lossy(e).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    let resp::Value::Array(nested) = &replies[0] else {
+        panic!("{:?}", replies[0]);
+    };
+    assert_eq!(
+        error(&nested[0]),
+        "ERR 'rcexec' can't run inside a transaction"
+    );
+    assert_eq!(nested[1], resp::Value::Simple(b"PONG".to_vec()));
+    let resp::Value::Array(short) = &replies[1] else {
+        panic!("{:?}", replies[1]);
+    };
+    assert_eq!(
+        error(&short[0]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    assert_eq!(
+        error(&replies[2]),
+        "ERR wrong number of arguments for 'lpop' command"
+    );
+    assert_eq!(error(&replies[3]), "ERR malformed RCEFFECT");
+    assert_eq!(error(&replies[4]), "ERR malformed RCAPPLY");
+    assert_eq!(error(&replies[5]), "ERR malformed RCAPPLY");
+    assert_eq!(replies[6], resp::Value::Simple(b"PONG".to_vec()));
 }
 
 /// Sends `requests` to node `node` over a new peer link (the handshake

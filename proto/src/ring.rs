@@ -26,6 +26,11 @@ pub const DEFAULT_VNODES: u32 = 256;
 /// Most distinct nodes a ring holds: every node must have a [`NodeIndex`].
 pub const MAX_NODES: usize = NodeIndex::MAX as usize + 1;
 
+/// Largest weight a node has on the ring (a larger one counts as this):
+/// weights come from other nodes' gossip, and a ring's size grows with
+/// their sum.
+pub const MAX_WEIGHT: u32 = 1000;
+
 /// A node as the ring sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RingMember {
@@ -81,9 +86,8 @@ impl Ring {
     /// weight, so the result never depends on the order of `members`) and
     /// sorted by name; see [`Ring::nodes`].
     ///
-    /// # Panics
-    ///
-    /// If `members` holds more than [`MAX_NODES`] distinct names.
+    /// Beyond [`MAX_NODES`] distinct names, the first ones by name are
+    /// kept (every node that sees the same members keeps the same ones).
     pub fn new(members: &[RingMember], vnodes_per_weight: u32) -> Ring {
         let nodes = normalize(members);
         let per_weight = u64::from(vnodes_per_weight.max(1));
@@ -154,24 +158,21 @@ impl Ring {
 }
 
 /// Deduplicates `members` by name (keeping the largest weight), clamps
-/// weights to at least 1 and sorts by name.
+/// weights to 1..=[`MAX_WEIGHT`], sorts by name and keeps the first
+/// [`MAX_NODES`].
 fn normalize(members: &[RingMember]) -> Vec<RingMember> {
     let mut nodes: Vec<RingMember> = members
         .iter()
         .map(|member| RingMember {
             name: member.name.clone(),
-            weight: member.weight.max(1),
+            weight: member.weight.clamp(1, MAX_WEIGHT),
         })
         .collect();
     // Largest weight first within a name, so `dedup_by` (which keeps the
     // first of a run) keeps it whatever order the caller used.
     nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name).then(b.weight.cmp(&a.weight)));
     nodes.dedup_by(|later, first| later.name == first.name);
-    assert!(
-        nodes.len() <= MAX_NODES,
-        "a ring holds at most {MAX_NODES} nodes, got {}",
-        nodes.len()
-    );
+    nodes.truncate(MAX_NODES);
     nodes
 }
 
@@ -230,9 +231,8 @@ impl Placement {
     /// there is a node. Members and `vnodes_per_weight` are read as by
     /// [`Ring::new`].
     ///
-    /// # Panics
-    ///
-    /// If `members` holds more than [`MAX_NODES`] distinct names.
+    /// Beyond [`MAX_NODES`] distinct names, the first ones by name are
+    /// kept (every node that sees the same members keeps the same ones).
     pub fn new(members: &[RingMember], vnodes_per_weight: u32, copies: usize) -> Placement {
         let ring = Ring::new(members, vnodes_per_weight);
         let copies = copies.clamp(1, MAX_NODES).min(ring.nodes.len());

@@ -387,7 +387,9 @@ pub fn decode_effect<'a>(fields: &[&'a [u8]]) -> Result<EffectRef<'a>, WireError
     while at < fields.len() {
         let argc = number(at)
             .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n > 0 && at + n < fields.len())
+            // `n` comes from the peer: `fields.len() - at` cannot wrap,
+            // `at + n` could.
+            .filter(|&n| n > 0 && n < fields.len() - at)
             .ok_or(WireError("bad effect command"))?;
         commands.push(at + 1..at + 1 + argc);
         at += 1 + argc;

@@ -6,12 +6,14 @@
 //!
 //! Served over plain HTTP on `--metrics-port` (`GET /metrics`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::node::Node;
@@ -26,6 +28,12 @@ const LATENCY_BUCKETS: [f64; 13] = [
 const MAX_REQUEST: usize = 8 * 1024;
 /// Time a scraper has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a scraper may take to read the reply (a few hundred KB).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Scrapes answered at once; a connection beyond them is closed at once,
+/// so a client that connects and never reads cannot hold the node's file
+/// descriptors.
+const MAX_SCRAPES: usize = 16;
 
 /// Installs the Prometheus recorder as the global one.
 ///
@@ -90,6 +98,7 @@ pub async fn serve(node: Node, listener: TcpListener, handle: PrometheusHandle) 
         info!(addr = %addr, "metrics endpoint ready");
     }
     let mut shutdown = node.state.shutdown.listener();
+    let scrapes = Arc::new(Semaphore::new(MAX_SCRAPES));
     loop {
         let accepted = tokio::select! {
             () = shutdown.wait() => break,
@@ -97,11 +106,22 @@ pub async fn serve(node: Node, listener: TcpListener, handle: PrometheusHandle) 
         };
         match accepted {
             Ok((stream, _)) => {
+                let Ok(permit) = scrapes.clone().try_acquire_owned() else {
+                    debug!("metrics request refused: {MAX_SCRAPES} in progress");
+                    continue;
+                };
                 let (node, handle) = (node.clone(), handle.clone());
+                let mut stop = node.state.shutdown.listener();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(&node, stream, &handle).await {
-                        debug!(error = %e, "metrics request failed");
+                    tokio::select! {
+                        () = stop.wait() => {}
+                        answered = answer(&node, stream, &handle) => {
+                            if let Err(e) = answered {
+                                debug!(error = %e, "metrics request failed");
+                            }
+                        }
                     }
+                    drop(permit);
                 });
             }
             Err(e) => {
@@ -146,6 +166,12 @@ async fn answer(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    let reply = async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    match tokio::time::timeout(REPLY_TIMEOUT, reply).await {
+        Ok(written) => written,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
 }

@@ -136,6 +136,7 @@ pub async fn serve(served: Node, listeners: Listeners) -> io::Result<()> {
     }
     let _ = tokio::task::spawn_blocking(move || maintenance.join()).await;
     node.store.stop_background();
+    node.scripts.stop_thread();
     info!("shutdown complete");
     Ok(())
 }

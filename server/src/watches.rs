@@ -91,8 +91,9 @@ fn mark(watchers: &Watchers) {
 pub struct WatchSet {
     registry: Arc<Watches>,
     dirty: Arc<AtomicBool>,
-    /// (database, key, whether it existed when watched).
-    keys: Vec<(usize, Vec<u8>, bool)>,
+    /// (database, key) -> whether it existed when watched. A map, so that
+    /// a WATCH of many keys checks each for a repeat in constant time.
+    keys: HashMap<WatchedKey, bool>,
 }
 
 impl WatchSet {
@@ -101,18 +102,19 @@ impl WatchSet {
         WatchSet {
             registry,
             dirty: Arc::new(AtomicBool::new(false)),
-            keys: Vec::new(),
+            keys: HashMap::new(),
         }
     }
 
     /// Watches `key` of `db` (again: no change); `exists` is whether it
     /// exists now, so an expiry or eviction before EXEC counts as a change.
     pub fn add(&mut self, db: usize, key: &[u8], exists: bool) {
-        if self.keys.iter().any(|(d, k, _)| *d == db && k == key) {
+        let watched = (db, Box::from(key));
+        if self.keys.contains_key(&watched) {
             return;
         }
         self.registry.add(db, key, &self.dirty);
-        self.keys.push((db, key.to_vec(), exists));
+        self.keys.insert(watched, exists);
     }
 
     /// True if a watched key was written since it was watched.
@@ -124,14 +126,14 @@ impl WatchSet {
     pub fn existing(&self) -> impl Iterator<Item = (usize, &[u8])> {
         self.keys
             .iter()
-            .filter(|(_, _, existed)| *existed)
-            .map(|(db, key, _)| (*db, &key[..]))
+            .filter(|(_, existed)| **existed)
+            .map(|((db, key), _)| (*db, &key[..]))
     }
 }
 
 impl Drop for WatchSet {
     fn drop(&mut self) {
-        for (db, key, _) in &self.keys {
+        for (db, key) in self.keys.keys() {
             self.registry.remove(*db, key, &self.dirty);
         }
     }

@@ -445,3 +445,14 @@ fn walk_wraps_past_the_end_of_the_ring() {
     ring.walk(first_hash, 1, &mut out);
     assert_eq!(out, [first_node]);
 }
+
+#[test]
+fn weights_from_gossip_are_capped() {
+    // u32::MAX × 256 points would be terabytes: the weight counts as
+    // MAX_WEIGHT, in the ring and in the members it reports.
+    let mut heavy = RingMember::new("heavy");
+    heavy.weight = u32::MAX;
+    let ring = Ring::new(&[heavy, RingMember::new("light")], 1);
+    assert_eq!(ring.nodes()[0].weight, MAX_WEIGHT);
+    assert_eq!(ring.points.len(), MAX_WEIGHT as usize + 1);
+}

@@ -261,8 +261,18 @@ fn effects_round_trip_and_malformed_ones_are_refused() {
         .map(|r| &fields[r.clone()])
         .collect();
     assert_eq!(back, commands);
-    let malformed: [&[&[u8]]; 5] = [
+    let malformed: [&[&[u8]]; 6] = [
         &[EFFECT, b"0", b"GET", b"k"],
+        // A count that wraps `at + count` round to a small number.
+        &[
+            EFFECT,
+            b"1",
+            b"k",
+            b"0",
+            b"1",
+            b"18446744073709551615",
+            b"x",
+        ],
         &[
             EFFECT, b"3", b"a", b"1", b"2", b"b", b"1", b"2", b"c", b"1", b"2", b"1", b"PING",
         ],

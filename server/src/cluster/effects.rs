@@ -296,10 +296,14 @@ pub fn run(cluster: &Cluster, ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
         .map(|k| (k.key, k.before, k.after))
         .collect();
     for command in &commands {
-        let replayable = commands::lookup(command.get(0))
-            .is_some_and(|spec| spec.has(Flags::REPLAYABLE) && !spec.has(Flags::EXCLUSIVE));
-        if !replayable {
+        let Some(spec) = commands::lookup(command.get(0)) else {
             return ctx.fail("ERR RCEFFECT runs replayable commands only");
+        };
+        if !spec.has(Flags::REPLAYABLE) || spec.has(Flags::EXCLUSIVE) {
+            return ctx.fail("ERR RCEFFECT runs replayable commands only");
+        }
+        if let Err(error) = commands::check_carried(spec, *command) {
+            return ctx.fail(&error);
         }
     }
     let named = |key: &[u8]| {

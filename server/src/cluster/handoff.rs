@@ -141,10 +141,29 @@ impl Handoffs {
         }
     }
 
-    fn push(&self, job: Job) {
-        self.slots_pending
-            .fetch_add(job.slots.len(), Ordering::Relaxed);
-        self.queue.lock().push_back(job);
+    /// Queues `job`, or merges it into the job still waiting for the same
+    /// source (at the newer ring version), so a member that flaps while
+    /// its transfers run adds at most one job per source to the queue.
+    fn push(&self, mut job: Job) {
+        let mut queue = self.queue.lock();
+        let added = match queue.iter_mut().find(|queued| queued.source == job.source) {
+            Some(queued) => {
+                let before = queued.slots.len();
+                let held: HashSet<u16> = queued.slots.iter().copied().collect();
+                job.slots.retain(|slot| !held.contains(slot));
+                queued.slots.append(&mut job.slots);
+                queued.addr = job.addr;
+                queued.ring_version = queued.ring_version.max(job.ring_version);
+                queued.slots.len() - before
+            }
+            None => {
+                let added = job.slots.len();
+                queue.push_back(job);
+                added
+            }
+        };
+        drop(queue);
+        self.slots_pending.fetch_add(added, Ordering::Relaxed);
         self.wake.notify_one();
     }
 }
@@ -420,5 +439,35 @@ fn drop_unowned(cluster: &Cluster, node: &NodeState, view: &ClusterView) {
             ring_version = view.version,
             "dropped keys of slots moved away"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(source: &str, slots: &[u16], ring_version: u64) -> Job {
+        Job {
+            source: source.into(),
+            addr: "127.0.0.1:7000".parse().expect("an address"),
+            slots: slots.to_vec(),
+            ring_version,
+        }
+    }
+
+    #[test]
+    fn jobs_waiting_for_one_source_merge() {
+        let handoffs = Handoffs::default();
+        handoffs.push(job("a", &[1, 2, 3], 1));
+        handoffs.push(job("b", &[9], 1));
+        // A flapping member: the same source again, some slots again.
+        handoffs.push(job("a", &[3, 4], 2));
+        handoffs.push(job("a", &[1, 4], 3));
+        let queue = handoffs.queue.lock();
+        assert_eq!(queue.len(), 2);
+        assert_eq!(queue[0].slots, [1, 2, 3, 4]);
+        assert_eq!(queue[0].ring_version, 3);
+        assert_eq!(queue[1].slots, [9]);
+        assert_eq!(handoffs.slots_pending.load(Ordering::Relaxed), 5);
     }
 }

@@ -466,7 +466,11 @@ fn member_from_state(id: &ChitchatId, state: &NodeState) -> Option<MemberInfo> {
         resp_addr: state.get(KEY_RESP_ADDR)?.parse().ok()?,
         gossip_addr: id.gossip_advertise_addr,
         state: MemberState::parse(state.get(KEY_STATE)?)?,
-        weight: state.get(KEY_WEIGHT)?.parse().ok()?,
+        weight: state
+            .get(KEY_WEIGHT)?
+            .parse()
+            .ok()
+            .filter(|w| (1..=ringcache_proto::ring::MAX_WEIGHT).contains(w))?,
         generation: id.generation_id,
     })
 }

@@ -95,14 +95,17 @@ fn flatten(collection: &Collection) -> (CollectionKind, Vec<Cow<'_, [u8]>>) {
 }
 
 /// A decoded key state, copied into a store snapshot; `None` when a sorted
-/// set's score is not a number.
+/// set's score is not a number, or for an empty collection (a store never
+/// holds one, and the commands count on that: HRANDFIELD, ZRANDMEMBER).
 fn owned<'a, H: Iterator<Item = &'a [u8]>>(state: SnapshotRef<'a, H>) -> Option<Snapshot> {
     let value = match state.value {
         None => None,
         Some(live) => {
             let value = match live.payload {
                 Payload::Str(s) => OwnedValue::Str(s.to_vec()),
-                Payload::Collection(kind, fields) => OwnedValue::Collection(rebuild(kind, fields)?),
+                Payload::Collection(kind, fields) => OwnedValue::Collection(
+                    rebuild(kind, fields).filter(|collection| !collection.is_empty())?,
+                ),
             };
             Some((value, live.expire_at))
         }

@@ -440,6 +440,26 @@ pub fn find(session: &Session, name: &[u8]) -> Option<(usize, &'static CommandSp
     lookup_indexed(name).filter(|(_, spec)| !spec.has(Flags::PEER) || session.peer)
 }
 
+/// Whether a command carried inside another may run where no `admit`
+/// checked it (a peer's RCEXEC or RCEFFECT): Redis's arity error, and a
+/// refusal of the commands that only run on their own (MULTI, EXEC,
+/// WATCH, RCEXEC...), which would otherwise nest.
+///
+/// # Errors
+/// The error reply for that command.
+pub fn check_carried(spec: &CommandSpec, args: Args<'_>) -> Result<(), String> {
+    if spec.has(Flags::NOT_QUEUED) {
+        return Err(format!(
+            "ERR '{}' can't run inside a transaction",
+            spec.name
+        ));
+    }
+    if !spec.arity_ok(args.len()) {
+        return Err(wrong_arity(spec.name));
+    }
+    Ok(())
+}
+
 /// The checks a request passes before it runs anywhere: protected mode,
 /// arity, authentication.
 ///

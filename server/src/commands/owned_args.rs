@@ -23,6 +23,13 @@ impl OwnedArgs {
         OwnedArgs { bytes, ranges }
     }
 
+    /// The memory it holds, near enough to bound a queue of them.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<OwnedArgs>()
+            + self.bytes.capacity()
+            + self.ranges.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+
     /// Copies arguments given as slices (a script's call).
     pub fn copy_slices(args: &[&[u8]]) -> OwnedArgs {
         let mut bytes = Vec::new();

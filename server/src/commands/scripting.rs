@@ -146,7 +146,7 @@ fn run_eval(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) ->
         sha
     } else {
         let body = args.get(1).to_vec();
-        match engine_result(ctx, move |engine| engine.load(&body)) {
+        match engine_result(ctx, move |engine| engine.load(&body, true)) {
             Ok(sha) => sha,
             Err(error) => return ctx.fail(&error),
         }
@@ -252,7 +252,7 @@ pub fn kill(ctx: &mut Ctx<'_>, kind: Kind) -> Outcome {
 /// SCRIPT LOAD script
 fn script_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let body = args.get(2).to_vec();
-    match engine_result(ctx, move |engine| engine.load(&body)) {
+    match engine_result(ctx, move |engine| engine.load(&body, false)) {
         Ok(sha) => {
             broadcast(ctx, args, Answer::Bulk(sha.as_bytes()));
             Outcome::Unchanged

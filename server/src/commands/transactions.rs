@@ -36,6 +36,9 @@ pub const COMMANDS: &[Cmd] = &[
 #[derive(Debug, Default)]
 pub struct Transaction {
     commands: Vec<OwnedArgs>,
+    /// The memory `commands` holds: bounded by `client-query-buffer-limit`,
+    /// as the input they came from was.
+    queued_bytes: usize,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     failed: bool,
     /// On a cluster node: the one slot the keys so far hash to.
@@ -88,7 +91,9 @@ impl Transaction {
 }
 
 /// Queues a command of an open transaction and answers `+QUEUED` (or
-/// refuses it, as Redis does, when it may not run for lack of memory).
+/// refuses it, as Redis does, when it may not run for lack of memory, or
+/// when the queue would hold more than `client-query-buffer-limit`: a
+/// client cannot grow a node's memory without end by never sending EXEC).
 pub fn queue(
     node: &NodeState,
     session: &mut Session,
@@ -102,11 +107,25 @@ pub fn queue(
         fail_queueing(session);
         return;
     }
+    let limit = node.config.read().client_query_buffer_limit;
     if let Some(transaction) = session.multi.as_mut() {
-        transaction.commands.push(OwnedArgs::copy(args));
+        let command = OwnedArgs::copy(args);
+        let queued = transaction.queued_bytes + command.footprint();
+        if queued as u64 > limit {
+            reply.error(QUEUE_TOO_LARGE);
+            transaction.failed = true;
+            return;
+        }
+        transaction.queued_bytes = queued;
+        transaction.commands.push(command);
         reply.simple("QUEUED");
     }
 }
+
+/// The refusal of a command that would take the queue of an open
+/// transaction past the limit (EXEC then answers EXECABORT).
+const QUEUE_TOO_LARGE: &str =
+    "ERR the transaction's queued commands would exceed client-query-buffer-limit";
 
 /// Marks an open transaction as failed (a command was refused while
 /// queueing); nothing without one.
@@ -221,6 +240,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     }
     drop(watching);
     ctx.reply.array(transaction.commands.len());
+    let was_atomic = ctx.atomic;
     ctx.atomic = true;
     let mut written = Vec::new();
     // Armed for replication by effect: the commands a replica replays.
@@ -228,7 +248,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: Args<'_>) -> Outcome {
     for command in &transaction.commands {
         run_queued(ctx, command.args(), &mut written, &mut replayed);
     }
-    ctx.atomic = false;
+    ctx.atomic = was_atomic;
     ctx.written = written;
     ctx.replayed = replayed;
     Outcome::Transaction
@@ -248,6 +268,12 @@ fn run_queued(
         ctx.reply.error("ERR unknown command");
         return;
     };
+    // A client's queue passed these checks when queued; a peer's RCEXEC
+    // did not.
+    if let Err(error) = super::check_carried(spec, args) {
+        ctx.reply.error(&error);
+        return;
+    }
     let context = crate::acl::Context::Multi;
     if let Err(error) =
         crate::acl::check::check(&ctx.node.acl, ctx.session, index, spec, args, context)

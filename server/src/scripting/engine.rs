@@ -90,12 +90,26 @@ impl Invocation {
 struct Cached {
     function: Function,
     flags: ScriptFlags,
+    /// Cached by EVAL only (not SCRIPT LOAD): may be evicted.
+    evictable: bool,
+    /// When it last ran or was cached (the engine's tick).
+    used: u64,
 }
+
+/// Scripts cached by EVAL alone kept at most, as Redis 7.4 keeps them: a
+/// client sending ever new script bodies (a value pasted into the code)
+/// would otherwise grow the cache without end. The least recently used
+/// goes first; SCRIPT LOAD's scripts are never evicted.
+const EVAL_SCRIPTS_KEPT: usize = 500;
 
 /// See the module docs.
 pub struct Engine {
     eval: Env,
     scripts: HashMap<String, Cached>,
+    /// How many of `scripts` are evictable.
+    evictable: usize,
+    /// Counts loads and runs, for `Cached::used`.
+    tick: u64,
     /// FUNCTION's libraries.
     pub functions: Functions,
 }
@@ -117,6 +131,8 @@ impl Engine {
         Ok(Engine {
             eval: Env::new(&running, version)?,
             scripts: HashMap::new(),
+            evictable: 0,
+            tick: 0,
             functions: Functions::new(&running, version)?,
         })
     }
@@ -128,14 +144,21 @@ impl Engine {
         self.functions.set_memory_limit(limit);
     }
 
-    /// SCRIPT LOAD (and EVAL's first step): compiles and caches `body`,
-    /// returning its SHA.
+    /// SCRIPT LOAD (`by_eval` false) and EVAL's first step: compiles and
+    /// caches `body`, returning its SHA. A script EVAL cached stays
+    /// evictable until SCRIPT LOAD loads it.
     ///
     /// # Errors
     /// Redis's error for a bad shebang or a script that does not compile.
-    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
+    pub fn load(&mut self, body: &[u8], by_eval: bool) -> Result<String, String> {
         let sha = sha1_hex(body);
-        if self.scripts.contains_key(&sha) {
+        self.tick += 1;
+        if let Some(cached) = self.scripts.get_mut(&sha) {
+            cached.used = self.tick;
+            if cached.evictable && !by_eval {
+                cached.evictable = false;
+                self.evictable -= 1;
+            }
             return Ok(sha);
         }
         let flags = shebang::parse(body)?;
@@ -157,8 +180,35 @@ impl Engine {
                     compile_error(&e)
                 )
             })?;
-        self.scripts.insert(sha.clone(), Cached { function, flags });
+        if by_eval {
+            if self.evictable >= EVAL_SCRIPTS_KEPT {
+                self.evict_least_used();
+            }
+            self.evictable += 1;
+        }
+        let cached = Cached {
+            function,
+            flags,
+            evictable: by_eval,
+            used: self.tick,
+        };
+        self.scripts.insert(sha.clone(), cached);
         Ok(sha)
+    }
+
+    /// Drops the evictable script that ran longest ago (a walk over the
+    /// cache, only when EVAL brings a new script to a full cache).
+    fn evict_least_used(&mut self) {
+        let oldest = self
+            .scripts
+            .iter()
+            .filter(|(_, cached)| cached.evictable)
+            .min_by_key(|(_, cached)| cached.used)
+            .map(|(sha, _)| sha.clone());
+        if let Some(sha) = oldest {
+            self.scripts.remove(&sha);
+            self.evictable -= 1;
+        }
     }
 
     /// True if the script with this SHA (any case) is cached.
@@ -170,6 +220,7 @@ impl Engine {
     /// SCRIPT FLUSH.
     pub fn flush(&mut self) {
         self.scripts.clear();
+        self.evictable = 0;
         let _ = self.eval.lua().gc_collect();
     }
 
@@ -182,10 +233,12 @@ impl Engine {
         host: &mut dyn Host,
         reply: &mut Reply<'_>,
     ) {
-        let Some(script) = self.scripts.get(sha) else {
+        self.tick += 1;
+        let Some(script) = self.scripts.get_mut(sha) else {
             reply.error(super::NOSCRIPT);
             return;
         };
+        script.used = self.tick;
         let flags = script.flags;
         if let Err(refusal) = check_flags(flags, invocation.read_only, host) {
             reply.error(&refusal);

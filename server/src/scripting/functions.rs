@@ -413,12 +413,14 @@ fn parse_metadata(code: &[u8]) -> Result<(String, &[u8]), String> {
     let engine = parts.next().unwrap_or_default();
     let mut name = None;
     for part in parts {
-        if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
+        // By bytes: the line may hold any character at byte 5.
+        if part.len() >= 5 && part.as_bytes()[..5].eq_ignore_ascii_case(b"name=") {
             if name.is_some() {
                 return Err(
                     "Invalid metadata value, name argument was given multiple times".into(),
                 );
             }
+            // Byte 5 follows the ASCII `=`: a character boundary.
             name = Some(part[5..].to_string());
             continue;
         }
@@ -584,5 +586,17 @@ mod tests {
             "Engine 'js' not found"
         );
         assert!(valid_name("a_1") && !valid_name("a b") && !valid_name(""));
+    }
+
+    #[test]
+    fn metadata_with_a_wide_character_at_byte_five_is_refused_not_a_panic() {
+        assert_eq!(
+            parse_metadata("#!lua abcdé\nx".as_bytes()).unwrap_err(),
+            "Invalid metadata value given: abcdé"
+        );
+        assert_eq!(
+            parse_metadata(b"#!lua abcd\xff\nx").unwrap_err(),
+            "Invalid metadata value given: abcd\u{fffd}"
+        );
     }
 }

@@ -109,6 +109,13 @@ impl Scripts {
         })
     }
 
+    /// Lets the Lua thread end (at shutdown, once the connections are
+    /// gone): it returns when the last handle to its queue is dropped, and
+    /// none is made again unless a script comes.
+    pub fn stop_thread(&self) {
+        self.lua_thread.lock().take();
+    }
+
     /// Runs `f` on the Lua thread and waits for it; the caller holds the
     /// node's gate (shared or alone), so `f` never waits for a script.
     /// `None` if `f` panicked or no thread could run it.

@@ -17,6 +17,15 @@ pub fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
 }
 
+/// The deepest nesting converted whatever the depth setting says. Redis's
+/// cjson stops near 8000 (Lua 5.1's `LUAI_MAXCSTACK`, when
+/// `lua_checkstack` fails) with its usual nesting error; Lua's stack here
+/// also holds the bindings' references, and ran out at 7,976 levels
+/// (measured), so the same error comes a little earlier, at 7,900, instead
+/// of the script failing with a stack overflow. Decoding counts one level
+/// more than encoding, as Redis's does.
+pub(super) const STACK_DEPTH: i64 = 7900;
+
 /// The settings the configuration functions change.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Settings {
@@ -343,7 +352,7 @@ fn encode_table(
     depth: i64,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    if depth > settings.encode_max_depth {
+    if depth > settings.encode_max_depth.min(STACK_DEPTH - 1) {
         return Err(format!("Cannot serialise, excessive nesting ({depth})"));
     }
     match array_length(table, settings)? {

@@ -4,7 +4,7 @@
 
 use mlua::{Lua, Value};
 
-use super::cjson::{null, Settings};
+use super::cjson::{null, Settings, STACK_DEPTH};
 
 /// A token, with the byte offset where it starts.
 #[derive(Debug, Clone)]
@@ -232,7 +232,7 @@ impl Parser<'_> {
 
     fn descend(&mut self, at: usize) -> Result<(), String> {
         self.depth += 1;
-        if self.depth > self.settings.decode_max_depth {
+        if self.depth > self.settings.decode_max_depth.min(STACK_DEPTH) {
             return Err(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth,
