@@ -304,7 +304,8 @@ impl Connection {
                 at - now
             )));
         }
-        let connect_deadline = deadline.min(now + shared.options.connect_timeout);
+        let full_attempt = now + shared.options.connect_timeout;
+        let connect_deadline = deadline.min(full_attempt);
         match open(&shared.addr, &shared.options, connect_deadline).await {
             Ok(link) => {
                 if backoff.failures > 0 {
@@ -314,6 +315,10 @@ impl Connection {
                 *lock(&shared.link) = Some(link.clone());
                 Ok(link)
             }
+            // Out of the caller's time, not the node's: a request nearly at
+            // its deadline says nothing of the node, and must not hold
+            // every other request back.
+            Err(e) if e.is_timeout() && connect_deadline < full_attempt => Err(e),
             Err(e) => {
                 backoff.failures = backoff.failures.saturating_add(1);
                 let delay = backoff_delay(backoff.failures);

@@ -88,6 +88,7 @@ impl<C: Codec> Inner<C> {
                 false => None,
             };
             park = park && parked.is_some();
+            let answered_parked = parked.is_some();
             let outcome = match parked {
                 Some(reply) => Outcome::Done(reply),
                 None => self.ask(key, ttl).await,
@@ -109,7 +110,11 @@ impl<C: Codec> Inner<C> {
                         park = true;
                     }
                     waited = true;
-                    if park {
+                    // A parked ask answered before the deadline with
+                    // another wait (a node that could not park it: one
+                    // reached through a forwarding node answers at once)
+                    // naps as a poll does before it asks again.
+                    if park && !answered_parked {
                         continue;
                     }
                     let nap = pause.min(left).min(deadline - now);

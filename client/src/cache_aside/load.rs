@@ -321,26 +321,39 @@ impl<C: Codec> Inner<C> {
                 _ => return,
             }
             bump(&inner.counters.early_refreshes);
+            // A refresh that could not replace the entry holds its claim a
+            // while, so the readers of a hot key do not start one loader
+            // after another until it expires.
+            let hold_claim = || {
+                let left = fresh_until_ms.saturating_sub(envelope::unix_millis());
+                tokio::time::sleep(REFRESH_RETRY_PAUSE.min(Duration::from_millis(left)))
+            };
             let loaded = match inner.run_loader(loader).await {
                 Ok(loaded) => loaded,
                 Err(error) => {
                     debug!(key, %error, "early refresh failed; the entry stays until it expires");
-                    let left = fresh_until_ms.saturating_sub(envelope::unix_millis());
-                    let pause = REFRESH_RETRY_PAUSE.min(Duration::from_millis(left));
-                    tokio::time::sleep(pause).await;
+                    hold_claim().await;
                     return;
                 }
             };
             let Some((bytes, key_ttl)) = inner.entry(&loaded, ttl) else {
+                hold_claim().await;
                 return;
             };
-            if let Swap::Conflict = inner
+            match inner
                 .store
                 .compare_and_set(&key, &seen, &bytes, key_ttl)
                 .await
             {
-                bump(&inner.counters.refresh_conflicts);
-                debug!(key, "early refresh lost to a newer write; keeping it");
+                Swap::Conflict => {
+                    bump(&inner.counters.refresh_conflicts);
+                    debug!(key, "early refresh lost to a newer write; keeping it");
+                }
+                Swap::NotDone => {
+                    debug!(key, "early refresh not written; the entry stays until it expires");
+                    hold_claim().await;
+                }
+                Swap::Written | Swap::Unsupported => {}
             }
         });
     }

@@ -16,7 +16,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Requested refreshes run at most this often.
 const MIN_REFRESH_GAP: Duration = Duration::from_millis(100);
-/// Nodes asked for `CLUSTER SLOTS` in one refresh, at most.
+/// Known nodes asked for `CLUSTER SLOTS` in one refresh, at most (the
+/// seeds are asked after them).
 const MAX_REFRESH_CANDIDATES: usize = 16;
 
 impl Router {
@@ -36,13 +37,17 @@ impl Router {
         let _one_at_a_time = self.refresh_lock.lock().await;
         let mut candidates: Vec<Arc<str>> = map.load().nodes().to_vec();
         fastrand::shuffle(&mut candidates);
+        // Up to MAX_REFRESH_CANDIDATES known nodes, then every seed: when
+        // the whole cluster came back at new addresses (pods rescheduled),
+        // only the seeds (stable names) still answer.
+        candidates.truncate(MAX_REFRESH_CANDIDATES);
         for seed in &self.config.nodes {
             if !candidates.iter().any(|c| **c == **seed) {
                 candidates.push(Arc::from(seed.as_str()));
             }
         }
         let mut last_error = None;
-        for addr in candidates.iter().take(MAX_REFRESH_CANDIDATES) {
+        for addr in &candidates {
             let conn = self.connection(addr);
             let reply = conn
                 .query(&[b"CLUSTER", b"SLOTS"], self.config.request_timeout)
