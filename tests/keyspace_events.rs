@@ -69,6 +69,7 @@ fn every_family() -> Vec<Vec<String>> {
         "GETEX n PERSIST",
         "GETEX s3 PXAT 1",
         "MSET a 1 b 2",
+        "MSET twice 1 twice 2",
         "MSETNX c 1 d 2",
         "MSETNX c 1 e 2",
         "INCR a",

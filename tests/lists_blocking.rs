@@ -32,6 +32,23 @@ fn block(node: &TestServer, c: &mut redis::Connection, args: &[&str], n: u64) ->
     raw
 }
 
+/// BLPOP over many keys queues the client on each once in linear time
+/// (it once compared each key with every key before it, holding the
+/// keys' shard locks), and is served by a push to the last of them.
+#[test]
+fn blpop_over_many_keys_waits_and_is_served() {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    let mut blpop = redis::cmd("BLPOP");
+    for n in 0..200_000 {
+        blpop.arg(format!("empty:{n}"));
+    }
+    blpop.arg("empty:0").arg("0.2");
+    let nothing: Option<(String, String)> = blpop.query(&mut c).unwrap();
+    assert_eq!(nothing, None);
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "empty:0"]), 0);
+}
+
 #[test]
 fn served_at_once_when_a_key_has_elements() {
     let node = TestServer::start();

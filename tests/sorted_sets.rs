@@ -34,6 +34,44 @@ fn strings(c: &mut redis::Connection, args: &[&str]) -> Vec<String> {
     q(c, args)
 }
 
+/// ZDIFF of a large sorted set and many small inputs takes the small
+/// inputs' members out of a copy (Redis's second algorithm) instead of
+/// looking each member up in every input: the same answer, in linear time.
+#[test]
+fn zdiff_of_one_large_and_many_small_inputs() {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    let mut pipe = redis::pipe();
+    for chunk in 0..10 {
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg("big");
+        for n in chunk * 10_000..(chunk + 1) * 10_000 {
+            zadd.arg(n).arg(format!("m{n}"));
+        }
+        pipe.add_command(zadd).ignore();
+    }
+    let smalls = 20_000;
+    for n in 0..smalls {
+        // Each small input holds one member of the big one: every fifth.
+        pipe.cmd("ZADD")
+            .arg(format!("small{n}"))
+            .arg(1)
+            .arg(format!("m{}", n * 5))
+            .ignore();
+    }
+    let () = pipe.query(&mut c).unwrap();
+    let mut zdiff = redis::cmd("ZDIFF");
+    zdiff.arg(smalls + 1).arg("big");
+    for n in 0..smalls {
+        zdiff.arg(format!("small{n}"));
+    }
+    let left: Vec<String> = zdiff.query(&mut c).unwrap();
+    assert_eq!(left.len(), 100_000 - smalls);
+    assert_eq!(left[0], "m1");
+    assert!(!left.contains(&"m5".to_string()));
+    assert_eq!(left.last().map(String::as_str), Some("m99999"));
+}
+
 #[test]
 fn zadd_options_and_their_errors() {
     let node = TestServer::start();

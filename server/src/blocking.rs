@@ -18,7 +18,7 @@
 //! registration per connection (so it is bounded by `maxclients`), each
 //! naming the keys of one request.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -151,12 +151,14 @@ impl Blocking {
         db: usize,
         keys: impl IntoIterator<Item = &'k [u8]>,
     ) -> Registration {
-        let mut unique: Vec<Box<[u8]>> = Vec::new();
-        for key in keys {
-            if !unique.iter().any(|k| &k[..] == key) {
-                unique.push(key.into());
-            }
-        }
+        // In order, each once: a set checks for repeats, so many keys cost
+        // a linear time (this runs under the keys' shard locks).
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        let unique: Vec<Box<[u8]>> = keys
+            .into_iter()
+            .filter(|key| seen.insert(key))
+            .map(Box::from)
+            .collect();
         let waiter = Arc::new(Waiter {
             client,
             db,

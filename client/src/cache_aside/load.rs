@@ -350,7 +350,10 @@ impl<C: Codec> Inner<C> {
                     debug!(key, "early refresh lost to a newer write; keeping it");
                 }
                 Swap::NotDone => {
-                    debug!(key, "early refresh not written; the entry stays until it expires");
+                    debug!(
+                        key,
+                        "early refresh not written; the entry stays until it expires"
+                    );
                     hold_claim().await;
                 }
                 Swap::Written | Swap::Unsupported => {}

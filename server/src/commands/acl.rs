@@ -3,6 +3,8 @@
 //! On a cluster node SETUSER and DELUSER reach every node
 //! (`acl_sync.rs`).
 
+use std::collections::HashSet;
+
 use super::args::{is, parse_i64};
 use super::spec::flag_sets::{ADMIN, LS};
 use super::spec::{Categories, CommandSpec as Cmd, Flags as F, Routing};
@@ -80,9 +82,11 @@ fn deluser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// Closes the connections authenticated as one of `names`, as Redis does
 /// when their user is deleted.
 pub fn kill_clients_of(ctx: &Ctx<'_>, names: &[String]) {
+    // A set: DELUSER may name many users, and every client is checked.
+    let names: HashSet<&str> = names.iter().map(String::as_str).collect();
     ctx.node
         .clients
-        .kill_where(|handle| names.iter().any(|n| *n == *handle.user.lock()));
+        .kill_where(|handle| names.contains(handle.user.lock().as_str()));
 }
 
 /// Closes the connections subscribed to a channel or pattern their user

@@ -3,6 +3,7 @@
 //! subcommands' handlers are in `client_tracking.rs`, PAUSE and the other
 //! modes in `client_modes.rs`).
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use super::args::{is, parse_i64, NOT_INTEGER, SYNTAX};
@@ -113,7 +114,7 @@ fn setinfo(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
 /// CLIENT LIST [TYPE type] [ID id ...]
 fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let now = unix_ms();
-    let mut ids: Option<Vec<u64>> = None;
+    let mut ids: Option<HashSet<u64>> = None;
     let mut i = 2;
     while i < args.len() {
         let arg = args.get(i);
@@ -129,14 +130,16 @@ fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
                 ));
             }
             if !is(t, "normal") {
-                ids = Some(Vec::new());
+                ids = Some(HashSet::new());
             }
             i += 2;
         } else if is(arg, "id") && i + 1 < args.len() {
-            let mut list = Vec::new();
+            let mut list = HashSet::new();
             for id in args.iter_from(i + 1) {
                 match parse_i64(id) {
-                    Some(n) if n > 0 => list.push(n as u64),
+                    Some(n) if n > 0 => {
+                        list.insert(n as u64);
+                    }
                     _ => return ctx.fail("ERR Invalid client ID"),
                 }
             }

@@ -21,8 +21,7 @@ impl Ctx<'_> {
         }
         self.notified = true;
         let db = self.store.db();
-        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
-            self.absent.swap_remove(at);
+        if self.absent.remove(key) {
             events.notify(Classes::NEW, "new", key, db);
         }
         events.notify(class, event, key, db);
@@ -51,9 +50,7 @@ impl Ctx<'_> {
     /// COPY replace a destination by deleting it and adding the key again,
     /// which Redis announces as new, before their other events.
     pub fn added(&mut self, key: &[u8]) {
-        if let Some(at) = self.absent.iter().position(|k| k.as_slice() == key) {
-            self.absent.swap_remove(at);
-        }
+        self.absent.remove(key);
         let db = self.store.db();
         self.node.events.notify(Classes::NEW, "new", key, db);
     }
@@ -80,7 +77,7 @@ pub(super) fn before(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
     for position in spec.keys.positions(args) {
         let key = args.get(position);
         if store.lock(key).peek(key).is_none() {
-            ctx.absent.push(key.to_vec());
+            ctx.absent.insert(key.to_vec());
         }
     }
 }

@@ -256,7 +256,7 @@ pub struct Ctx<'a> {
     pub notified: bool,
     /// With the `n` class on: the command's keys that did not exist before
     /// it ran; the first event about one of them is preceded by `new`.
-    pub absent: Vec<Vec<u8>>,
+    pub absent: std::collections::HashSet<Vec<u8>>,
     /// What a replica runs for this command's effect when it is not the
     /// command itself: a pop from the first non-empty of several keys
     /// (BLPOP, LMPOP, BZPOPMIN...) as the pop from the key it took, SPOP as
@@ -289,7 +289,7 @@ impl<'a> Ctx<'a> {
             awaiting: None,
             script: false,
             notified: false,
-            absent: Vec::new(),
+            absent: std::collections::HashSet::new(),
             rewrite: None,
             replayed: None,
         }

@@ -281,10 +281,29 @@ fn combine<'a>(
             let Some(((first, _), rest)) = inputs.split_first() else {
                 return Vec::new();
             };
-            first
-                .members()
-                .filter(|(m, _)| rest.iter().all(|(input, _)| input.score(m).is_none()))
-                .collect()
+            // Redis's choice (`zsetChooseDiffAlgorithm`): each member of
+            // the first looked up in every other input, or the others'
+            // members taken out of a copy of the first, whichever is less
+            // work (many small inputs after a large one).
+            let check_work = first.len().saturating_mul(rest.len());
+            let remove_work =
+                first.len() + rest.iter().map(|(input, _)| input.len()).sum::<usize>();
+            if check_work <= remove_work {
+                return first
+                    .members()
+                    .filter(|(m, _)| rest.iter().all(|(input, _)| input.score(m).is_none()))
+                    .collect();
+            }
+            let mut left: HashMap<Cow<'a, [u8]>, f64> = first.members().collect();
+            for (input, _) in rest {
+                if left.is_empty() {
+                    break;
+                }
+                for (member, _) in input.members() {
+                    left.remove(&member[..]);
+                }
+            }
+            left.into_iter().collect()
         }
     }
 }

@@ -320,9 +320,10 @@ impl Functions {
     pub fn restore(&mut self, payload: &[u8], policy: RestorePolicy) -> Result<(), String> {
         let codes = read_dump(payload).ok_or("ERR DUMP payload version or checksum are wrong")?;
         let mut names = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for code in &codes {
             let (name, _) = parse_metadata(code).map_err(|e| format!("ERR {e}"))?;
-            if names.contains(&name) {
+            if !seen.insert(name.clone()) {
                 return Err(format!("ERR Library {name} already exists"));
             }
             if policy == RestorePolicy::Append && self.libraries.contains_key(&name) {

@@ -245,22 +245,34 @@ impl Quicklist {
         let mut skip = start;
         let mut left = count;
         let mut at = 0;
-        while left > 0 && at < self.nodes.len() {
-            let len = self.nodes[at].len();
-            if skip >= len {
-                skip -= len;
-                at += 1;
-                continue;
-            }
-            let take = left.min(len - skip);
-            if skip == 0 && take == len {
-                self.remove_node(at);
-            } else {
-                self.edit(at, |n| n.remove_range(skip, skip + take));
-                at += 1;
-            }
+        while at < self.nodes.len() && skip >= self.nodes[at].len() {
+            skip -= self.nodes[at].len();
+            at += 1;
+        }
+        // The first node's share, when the range starts inside it (it keeps
+        // its first `skip` elements, so it is not emptied).
+        if left > 0 && skip > 0 && at < self.nodes.len() {
+            let take = left.min(self.nodes[at].len() - skip);
+            self.edit(at, |n| n.remove_range(skip, skip + take));
             left -= take;
-            skip = 0;
+            at += 1;
+        }
+        // The whole nodes in the range go in one drain: removing them one
+        // by one would shift the rest of the deque for each (LTRIM and
+        // RPOP with a count over a list of many small nodes).
+        let mut end = at;
+        while end < self.nodes.len() && left >= self.nodes[end].len() {
+            left -= self.nodes[end].len();
+            end += 1;
+        }
+        let (len, heap) = self.nodes.drain(at..end).fold((0, 0), |(len, heap), node| {
+            (len + node.len(), heap + node.heap_size())
+        });
+        self.len -= len;
+        self.node_heap -= heap;
+        // The last node's share: fewer than it holds.
+        if left > 0 && at < self.nodes.len() {
+            self.edit(at, |n| n.remove_range(0, left));
         }
     }
 
