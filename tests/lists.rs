@@ -23,6 +23,36 @@ fn range(c: &mut redis::Connection, key: &str) -> Vec<String> {
     q(c, &["LRANGE", key, "0", "-1"])
 }
 
+/// A list of many one-element nodes (`list-max-listpack-size 1`) loses
+/// many nodes at once in linear time: LTRIM and RPOP with a count drain
+/// them in one go, LREM drops its emptied nodes and merges the rest in one
+/// pass each (they once shifted the node deque for every node).
+#[test]
+fn many_small_nodes_go_at_once() {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    config_set(&mut c, "list-max-listpack-size", "1");
+    let n = 300_000;
+    let mut pipe = redis::pipe();
+    for chunk in 0..30 {
+        let mut rpush = redis::cmd("RPUSH");
+        rpush.arg("many");
+        for i in chunk * (n / 30)..(chunk + 1) * (n / 30) {
+            rpush.arg(if i % 2 == 0 { "x" } else { "y" });
+        }
+        pipe.add_command(rpush).ignore();
+    }
+    let () = pipe.query(&mut c).unwrap();
+    assert_eq!(q::<i64>(&mut c, &["LLEN", "many"]), n as i64);
+    let () = q(&mut c, &["LTRIM", "many", "0", "199999"]);
+    let popped: Vec<String> = q(&mut c, &["RPOP", "many", "50000"]);
+    assert_eq!(popped.len(), 50_000);
+    assert_eq!(q::<i64>(&mut c, &["LREM", "many", "0", "x"]), 75_000);
+    assert_eq!(q::<i64>(&mut c, &["LLEN", "many"]), 75_000);
+    let left: Vec<String> = q(&mut c, &["LRANGE", "many", "0", "2"]);
+    assert_eq!(left, ["y", "y", "y"]);
+}
+
 #[test]
 fn pushes_and_pops_at_both_ends() {
     let node = TestServer::start();

@@ -281,9 +281,8 @@ impl Quicklist {
     /// Returns how many went; nodes left small are merged.
     pub fn remove_matching(&mut self, item: &[u8], limit: u64, from_tail: bool, fill: Fill) -> u64 {
         let mut removed = 0u64;
-        // The next node to look at: walking down from the tail, a dropped
-        // node moves none of those still to see; walking up, the next
-        // node takes the dropped one's index.
+        // The next node to look at (no node leaves the deque during the
+        // walk).
         let mut next = if from_tail { self.nodes.len() } else { 0 };
         while limit == 0 || removed < limit {
             let at = if from_tail {
@@ -314,31 +313,59 @@ impl Quicklist {
                 .filter(|(i, _)| gone.binary_search(i).is_err())
                 .map(|(_, e)| *e)
                 .collect();
-            if kept.is_empty() && !from_tail {
-                next = at;
-            }
+            // An emptied node stays until the walk ends, then all go in
+            // one pass: dropping each at once would shift the deque's tail
+            // for every one (LREM over many small nodes).
             let rebuilt = Node::from_items(kept);
-            self.edit(at, |n| *n = rebuilt);
+            let node = &mut self.nodes[at];
+            self.len = self.len + rebuilt.len() - node.len();
+            self.node_heap = self.node_heap + rebuilt.heap_size() - node.heap_size();
+            *node = rebuilt;
         }
+        self.nodes.retain(|node| !node.is_empty());
+        self.node_heap = self.nodes.iter().map(Node::heap_size).sum();
         self.compact(fill);
         removed
     }
 
-    /// Merges neighbouring nodes whose elements fit one node.
+    /// Merges neighbouring nodes whose elements fit one node: each run of
+    /// nodes that fits is built into one node once, in one pass over the
+    /// deque (merging pair by pair would rebuild the growing node, and
+    /// shift the deque, for every node merged).
     fn compact(&mut self, fill: Fill) {
-        let mut at = 0;
-        while at + 1 < self.nodes.len() {
-            let (a, b) = (&self.nodes[at], &self.nodes[at + 1]);
-            let bytes = a.lp_bytes() + b.lp_bytes() - LP_EMPTY;
-            if fill.exceeds(bytes, a.len() + b.len()) {
-                at += 1;
-                continue;
+        if self.nodes.len() < 2 {
+            return;
+        }
+        let nodes = std::mem::take(&mut self.nodes);
+        let mut compacted = VecDeque::with_capacity(nodes.len());
+        let mut run: Vec<Node> = Vec::new();
+        let (mut bytes, mut len) = (0, 0);
+        for node in nodes {
+            let fits = !run.is_empty()
+                && !fill.exceeds(bytes + node.lp_bytes() - LP_EMPTY, len + node.len());
+            if !fits {
+                flush_run(&mut run, &mut compacted);
+                (bytes, len) = (LP_EMPTY, 0);
             }
-            let mut all = a.to_vec();
-            all.extend(b.to_vec());
-            let merged = Node::from_items(all);
-            self.remove_node(at + 1);
-            self.edit(at, |n| *n = merged);
+            bytes += node.lp_bytes() - LP_EMPTY;
+            len += node.len();
+            run.push(node);
+        }
+        flush_run(&mut run, &mut compacted);
+        self.node_heap = compacted.iter().map(Node::heap_size).sum();
+        self.nodes = compacted;
+    }
+}
+
+/// Appends the nodes of `run` to `out` as one node (a run of one as it is).
+fn flush_run(run: &mut Vec<Node>, out: &mut VecDeque<Node>) {
+    match run.len() {
+        0 => {}
+        1 => out.extend(run.drain(..)),
+        _ => {
+            let merged = Node::from_items(run.iter().flat_map(Node::to_vec));
+            run.clear();
+            out.push_back(merged);
         }
     }
 }
