@@ -325,6 +325,50 @@ fn wrong_type_for_every_hash_command() {
     );
 }
 
+/// HRANDFIELD on a hashtable-encoded hash: picks by random probes (a
+/// count small against the hash, no count, a negative count) and by a
+/// shuffle (a large count) alike give fields of the hash with their
+/// values, distinct where they must be.
+#[test]
+fn hrandfield_on_a_large_hash() {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    let mut hset = redis::cmd("HSET");
+    hset.arg("big");
+    for i in 0..1000 {
+        hset.arg(format!("f{i}")).arg(format!("v{i}"));
+    }
+    let _: i64 = hset.query(&mut c).unwrap();
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "big"]),
+        "hashtable"
+    );
+    let is_field = |f: &str| {
+        f.strip_prefix('f')
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n < 1000)
+    };
+    let one: String = q(&mut c, &["HRANDFIELD", "big"]);
+    assert!(is_field(&one), "{one}");
+    for count in [5usize, 333, 334, 500, 1000, 2000] {
+        let got: Vec<String> = q(&mut c, &["HRANDFIELD", "big", &count.to_string()]);
+        let distinct: HashSet<&String> = got.iter().collect();
+        assert_eq!(got.len(), count.min(1000), "count {count}");
+        assert_eq!(distinct.len(), got.len(), "count {count} repeated a field");
+        assert!(got.iter().all(|f| is_field(f)), "count {count}");
+    }
+    for count in ["7", "-300"] {
+        let flat: Vec<String> = q(&mut c, &["HRANDFIELD", "big", count, "WITHVALUES"]);
+        assert_eq!(
+            flat.len(),
+            2 * count.trim_start_matches('-').parse::<usize>().unwrap()
+        );
+        for pair in flat.chunks(2) {
+            assert_eq!(pair[1], format!("v{}", &pair[0][1..]), "count {count}");
+        }
+    }
+}
+
 #[test]
 fn hrandfield_counts() {
     let node = TestServer::start();

@@ -316,37 +316,54 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     let with_values = args.len() == 4;
     let result = read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
         let len = h.len();
+        let mut rng = fastrand::Rng::new();
         let Some(count) = count else {
-            let i = fastrand::usize(..len.max(1));
-            return ctx.reply.opt_bulk(h.nth(i).map(|(f, _)| f));
+            return ctx.reply.opt_bulk(h.random(&mut rng).map(|(f, _)| f));
         };
-        // Positive: distinct fields, at most all; negative: may repeat.
-        let picks: Vec<usize> = if count >= 0 {
-            let n = (count as usize).min(len);
-            let mut all: Vec<usize> = (0..len).collect();
-            fastrand::shuffle(&mut all);
-            all.truncate(n);
-            all.sort_unstable();
-            all
-        } else {
-            (0..count.unsigned_abs())
-                .map(|_| fastrand::usize(..len.max(1)))
-                .collect()
-        };
-        let fields: Vec<(&[u8], &[u8])> = if count >= 0 {
-            // One pass over the map for sorted distinct positions.
-            let mut out = Vec::with_capacity(picks.len());
-            let mut next = picks.iter().peekable();
-            for (i, pair) in h.iter().enumerate() {
-                if next.peek() == Some(&&i) {
-                    out.push(pair);
-                    next.next();
-                }
+        // As Redis: a negative count picks with repeats, each pick a few
+        // probes; a positive one picks distinct fields, at most all of
+        // them: by random probes while the count is small against the
+        // hash, else by a shuffle of every position.
+        let fields: Vec<(&[u8], &[u8])> = if count < 0 {
+            if h.is_packed() {
+                let all: Vec<(&[u8], &[u8])> = h.iter().collect();
+                (0..count.unsigned_abs())
+                    .map(|_| all[rng.usize(..len.max(1))])
+                    .collect()
+            } else {
+                (0..count.unsigned_abs())
+                    .filter_map(|_| h.random(&mut rng))
+                    .collect()
             }
-            out
         } else {
-            let all: Vec<(&[u8], &[u8])> = h.iter().collect();
-            picks.iter().map(|&i| all[i]).collect()
+            let n = (count as usize).min(len);
+            if !h.is_packed() && n.saturating_mul(3) <= len {
+                let mut seen = std::collections::HashSet::with_capacity(n);
+                let mut out = Vec::with_capacity(n);
+                while out.len() < n {
+                    match h.random(&mut rng) {
+                        Some(pair) if seen.insert(pair.0) => out.push(pair),
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                out
+            } else {
+                let mut picks: Vec<usize> = (0..len).collect();
+                rng.shuffle(&mut picks);
+                picks.truncate(n);
+                picks.sort_unstable();
+                // One pass over the hash for sorted distinct positions.
+                let mut out = Vec::with_capacity(picks.len());
+                let mut next = picks.iter().peekable();
+                for (i, pair) in h.iter().enumerate() {
+                    if next.peek() == Some(&&i) {
+                        out.push(pair);
+                        next.next();
+                    }
+                }
+                out
+            }
         };
         if with_values && ctx.reply.resp3() {
             ctx.reply.array(fields.len());

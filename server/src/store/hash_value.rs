@@ -11,7 +11,10 @@
 //! threshold within one command; [`HashValue::settle`], after every write,
 //! converts what a plain [`HashValue::insert`] took past them.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::Entry;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::encoding::EncodingLimits;
 use super::inline::{Form, Reader};
@@ -38,48 +41,114 @@ impl Default for Repr {
     }
 }
 
-/// The full encoding: a map, and the heap bytes of its fields and values.
+/// The full encoding: the pairs in a hash table with bucket access (so a
+/// random field is a few probes away, for HRANDFIELD), and the heap bytes
+/// of its fields and values.
 #[derive(Debug, Clone, Default)]
 struct Table {
-    map: HashMap<Box<[u8]>, Box<[u8]>>,
+    pairs: HashTable<Pair>,
+    hasher: DefaultHashBuilder,
     bytes: usize,
 }
+
+/// A field and its value, as the table holds them.
+type Pair = (Box<[u8]>, Box<[u8]>);
 
 fn pair_bytes(field: &[u8], value: &[u8]) -> usize {
     allocation_size(field.len()) + allocation_size(value.len())
 }
 
 impl Table {
+    fn with_capacity(capacity: usize) -> Table {
+        Table {
+            pairs: HashTable::with_capacity(capacity),
+            ..Table::default()
+        }
+    }
+
     fn heap_size(&self) -> usize {
-        let capacity = self.map.capacity();
-        let tables = if capacity == 0 {
+        let tables = if self.pairs.capacity() == 0 {
             0
         } else {
-            // hashbrown keeps an eighth of the buckets free past 8 of them
-            // (one bucket below), and a control byte per bucket plus a group.
-            let buckets = if capacity < 8 {
-                capacity + 1
-            } else {
-                capacity / 7 * 8
-            };
-            let slot = std::mem::size_of::<(Box<[u8]>, Box<[u8]>)>();
+            // A slot per bucket, a control byte per bucket plus a group.
+            let buckets = self.pairs.num_buckets();
+            let slot = std::mem::size_of::<Pair>();
             allocation_size(buckets * slot + buckets + 16)
         };
         tables + self.bytes + allocation_size(std::mem::size_of::<Table>())
     }
 
+    fn hash(&self, field: &[u8]) -> u64 {
+        self.hasher.hash_one(field)
+    }
+
+    fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.pairs
+            .find(self.hash(field), |(f, _)| &f[..] == field)
+            .map(|(_, v)| &v[..])
+    }
+
     fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let hash = self.hash(field);
+        let hasher = &self.hasher;
+        let entry = self.pairs.entry(
+            hash,
+            |(f, _)| &f[..] == field,
+            |(f, _)| hasher.hash_one(&f[..]),
+        );
         self.bytes += allocation_size(value.len());
-        match self.map.get_mut(field) {
-            Some(old) => {
+        match entry {
+            Entry::Occupied(mut occupied) => {
+                let old = &mut occupied.get_mut().1;
                 self.bytes -= allocation_size(old.len());
                 *old = value.into();
                 false
             }
-            None => {
+            Entry::Vacant(vacant) => {
                 self.bytes += allocation_size(field.len());
-                self.map.insert(field.into(), value.into());
+                vacant.insert((field.into(), value.into()));
                 true
+            }
+        }
+    }
+
+    /// Removes `field`; true if it was there. A table left mostly empty
+    /// shrinks, so random picks stay a few probes away.
+    fn remove(&mut self, field: &[u8]) -> bool {
+        let hash = self.hash(field);
+        let Ok(entry) = self.pairs.find_entry(hash, |(f, _)| &f[..] == field) else {
+            return false;
+        };
+        let ((f, v), _) = entry.remove();
+        self.bytes -= pair_bytes(&f, &v);
+        let buckets = self.pairs.num_buckets();
+        if buckets > 64 && self.pairs.len() * 8 < buckets {
+            let hasher = &self.hasher;
+            self.pairs
+                .shrink_to(self.pairs.len(), |(f, _)| hasher.hash_one(&f[..]));
+        }
+        true
+    }
+
+    fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
+        self.pairs.iter().map(|(f, v)| (&f[..], &v[..]))
+    }
+
+    /// A pair picked uniformly at random: random buckets until one is
+    /// occupied, a few tries at most while the table is at least an eighth
+    /// full, which `remove` keeps it.
+    fn random(&self, rng: &mut fastrand::Rng) -> Option<(&[u8], &[u8])> {
+        if self.pairs.is_empty() {
+            return None;
+        }
+        let buckets = self.pairs.num_buckets();
+        loop {
+            if let Some((f, v)) = self.pairs.get_bucket(rng.usize(..buckets)) {
+                return Some((f, v));
             }
         }
     }
@@ -134,7 +203,7 @@ impl HashValue {
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::Packed(p) => p.len() / 2,
-            Repr::Table(t) => t.map.len(),
+            Repr::Table(t) => t.len(),
         }
     }
 
@@ -210,8 +279,7 @@ impl HashValue {
     }
 
     fn convert_to_table(&mut self) {
-        let mut table = Table::default();
-        table.map.reserve(self.len());
+        let mut table = Table::with_capacity(self.len());
         for (field, value) in self.iter() {
             table.insert(field, value);
         }
@@ -222,7 +290,7 @@ impl HashValue {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.0 {
             Repr::Packed(p) => pairs(p).find(|(f, _)| *f == field).map(|(_, v)| v),
-            Repr::Table(t) => t.map.get(field).map(|v| &v[..]),
+            Repr::Table(t) => t.get(field),
         }
     }
 
@@ -273,13 +341,7 @@ impl HashValue {
                 }
                 None => false,
             },
-            Repr::Table(t) => match t.map.remove(field) {
-                Some(old) => {
-                    t.bytes -= pair_bytes(field, &old);
-                    true
-                }
-                None => false,
-            },
+            Repr::Table(t) => t.remove(field),
         }
     }
 
@@ -288,15 +350,23 @@ impl HashValue {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
         let (packed, table) = match &self.0 {
             Repr::Packed(p) => (Some(pairs(p)), None),
-            Repr::Table(t) => (None, Some(t.map.iter().map(|(k, v)| (&k[..], &v[..])))),
+            Repr::Table(t) => (None, Some(t.iter())),
         };
         Pairs { packed, table }
     }
 
-    /// The field and value at position `i` of the iteration order (for
-    /// HRANDFIELD), or `None` past the end.
-    pub fn nth(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        self.iter().nth(i)
+    /// A field and its value picked uniformly at random (None when
+    /// empty): a few probes in a table, a walk of the (small) listpack.
+    pub fn random(&self, rng: &mut fastrand::Rng) -> Option<(&[u8], &[u8])> {
+        match &self.0 {
+            Repr::Packed(p) => pairs(p).nth(rng.usize(..(p.len() / 2).max(1))),
+            Repr::Table(t) => t.random(rng),
+        }
+    }
+
+    /// True in the listpack encoding (small: a walk costs little).
+    pub fn is_packed(&self) -> bool {
+        matches!(self.0, Repr::Packed(_))
     }
 }
 
@@ -362,7 +432,7 @@ mod tests {
             .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect();
         assert_eq!(fields(&h), expected);
-        assert_eq!(h.nth(2), Some((&b"a"[..], &b"back"[..])));
+        assert_eq!(h.iter().nth(2), Some((&b"a"[..], &b"back"[..])));
         assert_eq!(h.get(b"c"), Some(&b"3"[..]));
         assert_eq!(h.get(b"3"), None, "values are not fields");
         assert_eq!(h.len(), 3);
@@ -486,5 +556,30 @@ mod tests {
         h.settle(&limits);
         // Two 16-byte allocations per field, plus the table.
         assert!(h.heap_size() > 5 * 32 + 8 * 32);
+    }
+
+    #[test]
+    fn random_picks_reach_every_field_of_a_table_and_survive_removals() {
+        let mut h = HashValue::default();
+        let limits = EncodingLimits::default();
+        for n in 0..1000 {
+            let field = format!("f{n}");
+            h.insert_with(field.as_bytes(), b"v", &limits);
+        }
+        assert_eq!(h.encoding(), "hashtable");
+        // Most fields gone: the table shrinks, picks stay cheap and live.
+        for n in 0..990 {
+            assert!(h.remove(format!("f{n}").as_bytes()));
+        }
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let (field, value) = h.random(&mut rng).expect("a field");
+            assert_eq!(value, b"v");
+            assert_eq!(h.get(field), Some(&b"v"[..]));
+            seen.insert(field.to_vec());
+        }
+        assert_eq!(seen.len(), 10);
+        assert_eq!(HashValue::default().random(&mut rng), None);
     }
 }
