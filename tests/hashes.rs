@@ -512,6 +512,30 @@ fn hscan_returns_every_field() {
         assert_eq!(found.len(), 500, "{options:?}");
         assert!((0..500).all(|i| found[&format!("f{i}")] == format!("v{i}")));
     }
+    // A table is walked COUNT fields at a time, as Redis walks it; fields
+    // added during the walk (rehashing the table) lose none of the others.
+    let (next, flat): (String, Vec<String>) = q(&mut c, &["HSCAN", "h", "0", "COUNT", "10"]);
+    assert_ne!(next, "0");
+    assert!(
+        flat.len() / 2 <= 20,
+        "{} fields for COUNT 10",
+        flat.len() / 2
+    );
+    let mut found: HashSet<String> = flat.chunks(2).map(|p| p[0].clone()).collect();
+    let mut cursor = next;
+    for call in 0.. {
+        assert!(call < 10_000, "HSCAN did not finish");
+        let extra = format!("added{call}");
+        let _: i64 = q(&mut c, &["HSET", "h", &extra, "x"]);
+        let (next, flat): (String, Vec<String>) =
+            q(&mut c, &["HSCAN", "h", &cursor, "COUNT", "10"]);
+        found.extend(flat.chunks(2).map(|p| p[0].clone()));
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    assert!((0..500).all(|i| found.contains(&format!("f{i}"))));
     // MATCH filters (the whole hash fits one call here).
     let (next, flat): (String, Vec<String>) = q(
         &mut c,

@@ -163,7 +163,7 @@ pub const DIFFERENCES: &[Difference] = &[
         commands: &["SCAN", "HSCAN", "ZSCAN"],
         rule: Rule::CollectedScan,
         reason: "a cursor encodes each implementation's table layout, and the node's \
-                 HSCAN returns a whole hash in one call; both keep SCAN's guarantee \
+                 ZSCAN returns a whole sorted set in one call; both keep SCAN's guarantee \
                  (every element present throughout is returned)",
     },
     Difference {

@@ -392,15 +392,16 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     Outcome::Unchanged
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]: returns the
-/// whole hash in one call (cursor 0), which SCAN's guarantees allow.
+/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]: a listpack
+/// whole in one call (cursor 0), a table about COUNT pairs at a time, as
+/// Redis.
 ///
 /// As in Redis, the cursor is checked first, then the key (a missing key
 /// is an empty scan, a string WRONGTYPE), then the options.
 pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    if super::keys::parse_cursor(args.get(2)).is_none() {
+    let Some(cursor) = super::keys::parse_cursor(args.get(2)) else {
         return ctx.fail("ERR invalid cursor");
-    }
+    };
     let options = scan_options::parse(args, 3, ScanOf::Hash);
     let result = read_value::<HashValue, _>(ctx, args.get(1), |h, ctx| {
         let options = match &options {
@@ -408,9 +409,14 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
             Err(e) => return ctx.fail(e),
         };
         let novalues = options.novalues;
-        let matched: Vec<(&[u8], &[u8])> = h.iter().filter(|(f, _)| options.matches(f)).collect();
+        let mut matched: Vec<(&[u8], &[u8])> = Vec::new();
+        let next = h.scan(cursor, options.count, |f, v| {
+            if options.matches(f) {
+                matched.push((f, v));
+            }
+        });
         ctx.reply.array(2);
-        ctx.reply.bulk(b"0");
+        ctx.reply.bulk(itoa::Buffer::new().format(next).as_bytes());
         ctx.reply
             .array(matched.len() * if novalues { 1 } else { 2 });
         for (f, v) in matched {

@@ -49,7 +49,14 @@ struct Table {
     pairs: HashTable<Pair>,
     hasher: DefaultHashBuilder,
     bytes: usize,
+    /// Changes whenever pairs may have moved to other buckets (a rehash on
+    /// insert, a shrink), so an HSCAN cursor from before can tell.
+    layout: u16,
 }
+
+/// Bits of an HSCAN cursor that hold the bucket position; the bits above
+/// hold the table's layout counter.
+const CURSOR_LAYOUT_SHIFT: u32 = 48;
 
 /// A field and its value, as the table holds them.
 type Pair = (Box<[u8]>, Box<[u8]>);
@@ -94,6 +101,8 @@ impl Table {
 
     fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
         let hash = self.hash(field);
+        // A full table rehashes on this insert, if it is one.
+        let full = self.pairs.len() == self.pairs.capacity();
         let hasher = &self.hasher;
         let entry = self.pairs.entry(
             hash,
@@ -111,6 +120,9 @@ impl Table {
             Entry::Vacant(vacant) => {
                 self.bytes += allocation_size(field.len());
                 vacant.insert((field.into(), value.into()));
+                if full {
+                    self.layout = self.layout.wrapping_add(1);
+                }
                 true
             }
         }
@@ -127,6 +139,7 @@ impl Table {
         self.bytes -= pair_bytes(&f, &v);
         let buckets = self.pairs.num_buckets();
         if buckets > 64 && self.pairs.len() * 8 < buckets {
+            self.layout = self.layout.wrapping_add(1);
             let hasher = &self.hasher;
             self.pairs
                 .shrink_to(self.pairs.len(), |(f, _)| hasher.hash_one(&f[..]));
@@ -136,6 +149,40 @@ impl Table {
 
     fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
         self.pairs.iter().map(|(f, v)| (&f[..], &v[..]))
+    }
+
+    /// Visits pairs from `cursor` on, bucket by bucket, until `count` were
+    /// visited or ten times as many buckets looked at (as Redis's HSCAN).
+    /// Returns the next cursor, 0 when the walk is done. After a rehash
+    /// the walk starts again from the first bucket, so every pair present
+    /// throughout is visited (some maybe twice, which HSCAN allows).
+    fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
+        let position_mask = (1u64 << CURSOR_LAYOUT_SHIFT) - 1;
+        let layout = (cursor >> CURSOR_LAYOUT_SHIFT) as u16;
+        let mut bucket = if cursor != 0 && layout == self.layout {
+            usize::try_from(cursor & position_mask).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        let buckets = self.pairs.num_buckets();
+        let (mut visited, mut looked) = (0, 0);
+        while bucket < buckets && visited < count && looked < count.saturating_mul(10) {
+            if let Some((f, v)) = self.pairs.get_bucket(bucket) {
+                visit(f, v);
+                visited += 1;
+            }
+            bucket += 1;
+            looked += 1;
+        }
+        if bucket >= buckets {
+            return 0;
+        }
+        (u64::from(self.layout) << CURSOR_LAYOUT_SHIFT) | bucket as u64
     }
 
     /// A pair picked uniformly at random: random buckets until one is
@@ -361,6 +408,24 @@ impl HashValue {
         match &self.0 {
             Repr::Packed(p) => pairs(p).nth(rng.usize(..(p.len() / 2).max(1))),
             Repr::Table(t) => t.random(rng),
+        }
+    }
+
+    /// HSCAN: visits pairs from `cursor` on (about `count` of them) and
+    /// returns the next cursor, 0 at the end. A listpack is visited whole
+    /// in one call, whatever the cursor, as Redis does.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
+        match &self.0 {
+            Repr::Table(t) => t.scan(cursor, count, visit),
+            Repr::Packed(p) => {
+                pairs(p).for_each(|(f, v)| visit(f, v));
+                0
+            }
         }
     }
 
