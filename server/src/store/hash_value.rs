@@ -16,6 +16,7 @@ use std::hash::BuildHasher;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use super::buckets;
 use super::encoding::EncodingLimits;
 use super::inline::{Form, Reader};
 use super::memory::allocation_size;
@@ -53,10 +54,6 @@ struct Table {
     /// insert, a shrink), so an HSCAN cursor from before can tell.
     layout: u16,
 }
-
-/// Bits of an HSCAN cursor that hold the bucket position; the bits above
-/// hold the table's layout counter.
-const CURSOR_LAYOUT_SHIFT: u32 = 48;
 
 /// A field and its value, as the table holds them.
 type Pair = (Box<[u8]>, Box<[u8]>);
@@ -151,53 +148,22 @@ impl Table {
         self.pairs.iter().map(|(f, v)| (&f[..], &v[..]))
     }
 
-    /// Visits pairs from `cursor` on, bucket by bucket, until `count` were
-    /// visited or ten times as many buckets looked at (as Redis's HSCAN).
-    /// Returns the next cursor, 0 when the walk is done. After a rehash
-    /// the walk starts again from the first bucket, so every pair present
-    /// throughout is visited (some maybe twice, which HSCAN allows).
+    /// HSCAN's walk of the pairs from `cursor` on ([`buckets::scan`]).
     fn scan<'a>(
         &'a self,
         cursor: u64,
         count: usize,
         mut visit: impl FnMut(&'a [u8], &'a [u8]),
     ) -> u64 {
-        let position_mask = (1u64 << CURSOR_LAYOUT_SHIFT) - 1;
-        let layout = (cursor >> CURSOR_LAYOUT_SHIFT) as u16;
-        let mut bucket = if cursor != 0 && layout == self.layout {
-            usize::try_from(cursor & position_mask).unwrap_or(usize::MAX)
-        } else {
-            0
-        };
-        let buckets = self.pairs.num_buckets();
-        let (mut visited, mut looked) = (0, 0);
-        while bucket < buckets && visited < count && looked < count.saturating_mul(10) {
-            if let Some((f, v)) = self.pairs.get_bucket(bucket) {
-                visit(f, v);
-                visited += 1;
-            }
-            bucket += 1;
-            looked += 1;
-        }
-        if bucket >= buckets {
-            return 0;
-        }
-        (u64::from(self.layout) << CURSOR_LAYOUT_SHIFT) | bucket as u64
+        buckets::scan(&self.pairs, self.layout, cursor, count, |(f, v)| {
+            visit(f, v)
+        })
     }
 
-    /// A pair picked uniformly at random: random buckets until one is
-    /// occupied, a few tries at most while the table is at least an eighth
-    /// full, which `remove` keeps it.
+    /// A pair picked uniformly at random ([`buckets::random`]; `remove`
+    /// keeps the table at least an eighth full).
     fn random(&self, rng: &mut fastrand::Rng) -> Option<(&[u8], &[u8])> {
-        if self.pairs.is_empty() {
-            return None;
-        }
-        let buckets = self.pairs.num_buckets();
-        loop {
-            if let Some((f, v)) = self.pairs.get_bucket(rng.usize(..buckets)) {
-                return Some((f, v));
-            }
-        }
+        buckets::random(&self.pairs, rng).map(|(f, v)| (&f[..], &v[..]))
     }
 }
 

@@ -13,6 +13,7 @@
 //! Large values removed by UNLINK, DEL or `FLUSHALL ASYNC` are freed on a
 //! background thread ([`lazyfree`]).
 
+mod buckets;
 mod clock;
 mod collection;
 mod encoding;

@@ -7,11 +7,8 @@ use std::hash::BuildHasher;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use crate::store::buckets;
 use crate::store::memory::allocation_size;
-
-/// Bits of an SSCAN cursor that hold the bucket position; the bits above
-/// hold the table's layout counter.
-const CURSOR_LAYOUT_SHIFT: u32 = 48;
 
 /// See the module docs.
 #[derive(Debug, Clone, Default)]
@@ -115,19 +112,10 @@ impl Table {
         self.members.iter()
     }
 
-    /// A member picked uniformly at random (None when empty): random
-    /// buckets until one is occupied, a few tries at most while the table
-    /// is at least an eighth full, which `remove` keeps it.
+    /// A member picked uniformly at random ([`buckets::random`]; `remove`
+    /// keeps the table at least an eighth full).
     pub fn random(&self, rng: &mut fastrand::Rng) -> Option<&[u8]> {
-        if self.members.is_empty() {
-            return None;
-        }
-        let buckets = self.members.num_buckets();
-        loop {
-            if let Some(member) = self.members.get_bucket(rng.usize(..buckets)) {
-                return Some(member);
-            }
-        }
+        buckets::random(&self.members, rng).map(|m| &m[..])
     }
 
     /// Removes and returns a member picked uniformly at random (as
@@ -147,35 +135,9 @@ impl Table {
         Some(member)
     }
 
-    /// Visits members from `cursor` on, bucket by bucket, until `count`
-    /// were visited or ten times as many buckets looked at (as Redis's
-    /// SSCAN). Returns the next cursor, 0 when the walk is done.
-    ///
-    /// The cursor carries the table's layout counter: after a rehash the
-    /// walk starts again from the first bucket, so every member present
-    /// throughout is visited (some maybe twice, which SSCAN allows).
+    /// SSCAN's walk of the members from `cursor` on ([`buckets::scan`]).
     pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(&'a [u8])) -> u64 {
-        let position_mask = (1u64 << CURSOR_LAYOUT_SHIFT) - 1;
-        let layout = (cursor >> CURSOR_LAYOUT_SHIFT) as u16;
-        let mut bucket = if cursor != 0 && layout == self.layout {
-            usize::try_from(cursor & position_mask).unwrap_or(usize::MAX)
-        } else {
-            0
-        };
-        let buckets = self.members.num_buckets();
-        let (mut visited, mut looked) = (0, 0);
-        while bucket < buckets && visited < count && looked < count.saturating_mul(10) {
-            if let Some(member) = self.members.get_bucket(bucket) {
-                visit(member);
-                visited += 1;
-            }
-            bucket += 1;
-            looked += 1;
-        }
-        if bucket >= buckets {
-            return 0;
-        }
-        (u64::from(self.layout) << CURSOR_LAYOUT_SHIFT) | bucket as u64
+        buckets::scan(&self.members, self.layout, cursor, count, |m| visit(&m[..]))
     }
 }
 

@@ -1,0 +1,63 @@
+//! Walks and random picks over a hashbrown `HashTable` by bucket position,
+//! for the collections whose large encoding is one (a set's members, a
+//! hash's pairs): SSCAN's and HSCAN's cursors, SPOP's, SRANDMEMBER's and
+//! HRANDFIELD's picks.
+
+use hashbrown::HashTable;
+
+/// Bits of a cursor that hold the bucket position; the bits above hold
+/// the table's layout counter.
+const CURSOR_LAYOUT_SHIFT: u32 = 48;
+
+/// Visits entries from `cursor` on, bucket by bucket, until `count` were
+/// visited or ten times as many buckets looked at (as Redis's SSCAN and
+/// HSCAN). Returns the next cursor, 0 when the walk is done.
+///
+/// `layout` is the table's layout counter, which its owner changes
+/// whenever entries may have moved to other buckets (a rehash on insert,
+/// a shrink): a cursor from another layout starts the walk again from the
+/// first bucket, so every entry present throughout is visited (some maybe
+/// twice, which SCAN allows).
+pub fn scan<'a, T>(
+    table: &'a HashTable<T>,
+    layout: u16,
+    cursor: u64,
+    count: usize,
+    mut visit: impl FnMut(&'a T),
+) -> u64 {
+    let position_mask = (1u64 << CURSOR_LAYOUT_SHIFT) - 1;
+    let mut bucket = if cursor != 0 && (cursor >> CURSOR_LAYOUT_SHIFT) as u16 == layout {
+        usize::try_from(cursor & position_mask).unwrap_or(usize::MAX)
+    } else {
+        0
+    };
+    let buckets = table.num_buckets();
+    let (mut visited, mut looked) = (0, 0);
+    while bucket < buckets && visited < count && looked < count.saturating_mul(10) {
+        if let Some(entry) = table.get_bucket(bucket) {
+            visit(entry);
+            visited += 1;
+        }
+        bucket += 1;
+        looked += 1;
+    }
+    if bucket >= buckets {
+        return 0;
+    }
+    (u64::from(layout) << CURSOR_LAYOUT_SHIFT) | bucket as u64
+}
+
+/// An entry picked uniformly at random (None when empty): random buckets
+/// until one is occupied, a few tries at most while the table is at least
+/// an eighth full, which its owner keeps it by shrinking.
+pub fn random<'a, T>(table: &'a HashTable<T>, rng: &mut fastrand::Rng) -> Option<&'a T> {
+    if table.is_empty() {
+        return None;
+    }
+    let buckets = table.num_buckets();
+    loop {
+        if let Some(entry) = table.get_bucket(rng.usize(..buckets)) {
+            return Some(entry);
+        }
+    }
+}
