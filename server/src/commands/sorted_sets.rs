@@ -479,13 +479,14 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     )
 }
 
-/// ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set in one
-/// call (cursor 0), which SCAN's guarantees allow; scores as `%.17g`
-/// bulk strings in both protocols, as Redis.
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]: a listpack whole in one
+/// call (cursor 0), a skip list about COUNT members at a time by its
+/// member index, as Redis; scores as `%.17g` bulk strings in both
+/// protocols, as Redis.
 pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
-    if super::keys::parse_cursor(args.get(2)).is_none() {
+    let Some(cursor) = super::keys::parse_cursor(args.get(2)) else {
         return ctx.fail("ERR invalid cursor");
-    }
+    };
     let options = scan_options::parse(args, 3, ScanOf::Members);
     let mut failed = None;
     let outcome = read_zset(
@@ -496,9 +497,14 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
                 Ok(o) => o,
                 Err(e) => return failed = Some(*e),
             };
-            let matched: Vec<(&[u8], f64)> = z.iter().filter(|(m, _)| options.matches(m)).collect();
+            let mut matched: Vec<(&[u8], f64)> = Vec::new();
+            let next = z.scan(cursor, options.count, |member, score| {
+                if options.matches(member) {
+                    matched.push((member, score));
+                }
+            });
             ctx.reply.array(2);
-            ctx.reply.bulk(b"0");
+            ctx.reply.bulk(itoa::Buffer::new().format(next).as_bytes());
             ctx.reply.array(2 * matched.len());
             for (member, score) in matched {
                 ctx.reply.bulk(member);

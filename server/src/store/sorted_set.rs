@@ -298,6 +298,24 @@ impl SortedSet {
     pub fn iter(&self) -> Iter<'_> {
         self.walk(0, true)
     }
+
+    /// ZSCAN: visits members and scores from `cursor` on (about `count`
+    /// of them) and returns the next cursor, 0 at the end. A listpack is
+    /// visited whole in one call, whatever the cursor, as Redis does.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], f64),
+    ) -> u64 {
+        match &self.encoding {
+            Encoding::Skip(s) => s.scan(cursor, count, visit),
+            Encoding::Packed(_) => {
+                self.iter().for_each(|(member, score)| visit(member, score));
+                0
+            }
+        }
+    }
 }
 
 /// Members and scores of a [`SortedSet`] in order (or reverse order).

@@ -19,6 +19,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use slab::Slab;
 
 use super::{alloc_size, order};
+use crate::store::buckets;
 
 /// No node (the end of a level).
 const NIL: u32 = u32::MAX;
@@ -84,6 +85,9 @@ pub(super) struct SkipList {
     level: usize,
     /// Allocator bytes of the members.
     outside: usize,
+    /// Changes whenever `index` rehashes (members move to other buckets),
+    /// so a ZSCAN cursor from before can tell.
+    layout: u16,
 }
 
 impl Default for SkipList {
@@ -98,6 +102,7 @@ impl Default for SkipList {
             tail: NIL,
             level: 1,
             outside: 0,
+            layout: 0,
         }
     }
 }
@@ -152,6 +157,20 @@ impl SkipList {
 
     fn hash(&self, member: &[u8]) -> u64 {
         self.hasher.hash_one(member)
+    }
+
+    /// ZSCAN's walk of the members (with their scores) from `cursor` on,
+    /// by the member index's buckets ([`buckets::scan`]).
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], f64),
+    ) -> u64 {
+        buckets::scan(&self.index, self.layout, cursor, count, |&id| {
+            let node = self.node(id);
+            visit(&node.member, node.score);
+        })
     }
 
     fn node(&self, id: u32) -> &Node {
@@ -331,6 +350,10 @@ impl SkipList {
         // Node indexes fit 32 bits: four billion members would take
         // hundreds of GiB before the slab got there.
         let id = self.nodes.insert(node) as u32;
+        if self.index.len() == self.index.capacity() {
+            // This insert rehashes the index.
+            self.layout = self.layout.wrapping_add(1);
+        }
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hasher.hash_one(member), id, |&i| {
             hasher.hash_one(&nodes[i as usize].member[..])
