@@ -21,7 +21,11 @@ impl Ctx<'_> {
         }
         self.notified = true;
         let db = self.store.db();
-        if self.absent.remove(key) {
+        if self
+            .absent
+            .as_mut()
+            .is_some_and(|absent| absent.remove(key))
+        {
             events.notify(Classes::NEW, "new", key, db);
         }
         events.notify(class, event, key, db);
@@ -50,7 +54,9 @@ impl Ctx<'_> {
     /// COPY replace a destination by deleting it and adding the key again,
     /// which Redis announces as new, before their other events.
     pub fn added(&mut self, key: &[u8]) {
-        self.absent.remove(key);
+        if let Some(absent) = &mut self.absent {
+            absent.remove(key);
+        }
         let db = self.store.db();
         self.node.events.notify(Classes::NEW, "new", key, db);
     }
@@ -69,17 +75,20 @@ impl Ctx<'_> {
 #[cold]
 pub(super) fn before(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: Args<'_>) {
     ctx.notified = false;
-    ctx.absent.clear();
+    ctx.absent = None;
     if !spec.has(Flags::WRITE) || !ctx.node.events.wants(Classes::NEW) {
         return;
     }
     let store = ctx.store;
-    for position in spec.keys.positions(args) {
-        let key = args.get(position);
-        if store.lock(key).peek(key).is_none() {
-            ctx.absent.insert(key.to_vec());
-        }
-    }
+    let absent = spec
+        .keys
+        .positions(args)
+        .into_iter()
+        .map(|position| args.get(position))
+        .filter(|key| store.lock(key).peek(key).is_none())
+        .map(<[u8]>::to_vec)
+        .collect();
+    ctx.absent = Some(absent);
 }
 
 /// Raises the table row's event for every key a command wrote, unless its

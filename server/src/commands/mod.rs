@@ -256,7 +256,8 @@ pub struct Ctx<'a> {
     pub notified: bool,
     /// With the `n` class on: the command's keys that did not exist before
     /// it ran; the first event about one of them is preceded by `new`.
-    pub absent: std::collections::HashSet<Vec<u8>>,
+    /// Made only when the `n` class is on, so other commands build no set.
+    pub absent: Option<std::collections::HashSet<Vec<u8>>>,
     /// What a replica runs for this command's effect when it is not the
     /// command itself: a pop from the first non-empty of several keys
     /// (BLPOP, LMPOP, BZPOPMIN...) as the pop from the key it took, SPOP as
@@ -289,7 +290,7 @@ impl<'a> Ctx<'a> {
             awaiting: None,
             script: false,
             notified: false,
-            absent: std::collections::HashSet::new(),
+            absent: None,
             rewrite: None,
             replayed: None,
         }
