@@ -599,3 +599,41 @@ fn resp3_sets_and_raw_replies() {
         other => panic!("SPOP with a count in RESP3 answered {other:?}"),
     }
 }
+
+#[test]
+fn sintercard_counts_large_sets_chunk_by_chunk() {
+    let node = TestServer::start();
+    let mut c = node.conn();
+    // Hash-table sets walked in several chunks: 3,000 members in common
+    // among 5,000 and 4,000; a third set shares 1,000 of them.
+    sadd(&mut c, "big", &numbered("m", 0..5000));
+    sadd(&mut c, "mid", &numbered("m", 2000..6000));
+    sadd(&mut c, "few", &numbered("m", 4000..4500));
+    sadd(&mut c, "few", &numbered("x", 0..500));
+    assert_eq!(encoding(&mut c, "big"), "hashtable");
+    for (limit, expected) in [
+        (0, 3000),
+        (1, 1),
+        (511, 511),
+        (513, 513),
+        (2999, 2999),
+        (3000, 3000),
+        (9000, 3000),
+    ] {
+        let limit = limit.to_string();
+        let got: i64 = q(&mut c, &["SINTERCARD", "2", "big", "mid", "LIMIT", &limit]);
+        assert_eq!(got, expected, "LIMIT {limit}");
+    }
+    let three: i64 = q(&mut c, &["SINTERCARD", "3", "big", "mid", "few"]);
+    assert_eq!(three, 500);
+    let limited: i64 = q(
+        &mut c,
+        &["SINTERCARD", "3", "big", "mid", "few", "LIMIT", "200"],
+    );
+    assert_eq!(limited, 200);
+    // The same key twice is the set itself.
+    let itself: i64 = q(&mut c, &["SINTERCARD", "2", "big", "big"]);
+    assert_eq!(itself, 5000);
+    let sinter: Vec<String> = q(&mut c, &["SINTER", "big", "mid"]);
+    assert_eq!(sinter.len(), 3000);
+}

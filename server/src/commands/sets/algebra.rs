@@ -102,6 +102,62 @@ fn intersection(locks: &mut MultiLock<'_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>
     Ok(members)
 }
 
+/// Members of the smallest set copied and checked against the others at a
+/// time, by SINTERCARD: with a LIMIT it stops after the chunk that
+/// reached it, as Redis stops at the limit, instead of first computing
+/// the whole intersection. A small LIMIT starts with a chunk of its size
+/// (at least [`FIRST_CHUNK`]), doubled while the count falls short.
+const COUNT_CHUNK: usize = 512;
+const FIRST_CHUNK: usize = 16;
+
+/// How many members every set at `keys` has in common, counting stopped
+/// once it reached `limit` (0: no limit). The smallest set is walked a
+/// chunk at a time by its SSCAN cursor (the sets stay locked, so the walk
+/// sees each member once).
+fn intersection_count(
+    locks: &mut MultiLock<'_>,
+    keys: &[&[u8]],
+    limit: usize,
+) -> Result<usize, WrongType> {
+    let found = lookup(locks, keys)?;
+    let Some(mut sets) = found.into_iter().collect::<Option<Vec<Found<'_>>>>() else {
+        return Ok(0);
+    };
+    sets.sort_by_key(|f| f.len);
+    let smallest = sets[0];
+    let others: Vec<Found<'_>> = sets[1..]
+        .iter()
+        .filter(|o| o.key != smallest.key)
+        .copied()
+        .collect();
+    let (mut count, mut cursor) = (0, 0);
+    let mut size = match limit {
+        0 => COUNT_CHUNK,
+        _ => limit.clamp(FIRST_CHUNK, COUNT_CHUNK),
+    };
+    let mut chunk: Vec<Vec<u8>> = Vec::new();
+    loop {
+        chunk.clear();
+        let next = with_set(locks, smallest, |set| {
+            set.scan(cursor, size, |m| chunk.push(m.to_vec()))
+        })
+        .unwrap_or(0);
+        for &other in &others {
+            if chunk.is_empty() {
+                break;
+            }
+            with_set(locks, other, |set| chunk.retain(|m| set.contains(m)));
+        }
+        count += chunk.len();
+        if next == 0 || (limit > 0 && count >= limit) {
+            break;
+        }
+        cursor = next;
+        size = (size * 2).min(COUNT_CHUNK);
+    }
+    Ok(if limit > 0 { count.min(limit) } else { count })
+}
+
 /// The members of any set at `keys`, added in order to a new set (the
 /// order and encoding Redis's union has).
 fn union(
@@ -240,13 +296,8 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> Outcome {
     }
     let keys: Vec<&[u8]> = args.iter_from(2).take(numkeys).collect();
     let mut locks = ctx.store.lock_keys(keys.iter().copied());
-    match intersection(&mut locks, &keys) {
-        Ok(members) => {
-            let n = if limit > 0 {
-                members.len().min(limit)
-            } else {
-                members.len()
-            };
+    match intersection_count(&mut locks, &keys, limit) {
+        Ok(n) => {
             ctx.reply.int(n as i64);
             Outcome::Unchanged
         }
