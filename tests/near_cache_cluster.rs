@@ -183,9 +183,21 @@ fn reads_stay_coherent_through_a_failover_and_a_slot_move() {
     cluster.kill(2);
     cluster.wait_converged(2);
     more_writes(1000);
-    cluster.add_node();
+    let joined = cluster.add_node();
     cluster.wait_converged(3);
     more_writes(1000);
+    // The near cache holds a tracked connection to each live node and
+    // has let go of the killed one's.
+    let near_cache = client.near_cache().expect("near cache");
+    let live = [0, 1, joined];
+    assert!(
+        eventually(DEADLINE, || {
+            live.iter().all(|&i| tracking_clients(&cluster, i) > 0)
+                && near_cache.stats().links == live.len() as u64
+        }),
+        "links: {:?}",
+        near_cache.stats()
+    );
     stop.store(true, Ordering::Relaxed);
     drop(writers);
     let near = client.near_cache().expect("near cache").stats();
@@ -205,6 +217,23 @@ fn reads_stay_coherent_through_a_failover_and_a_slot_move() {
         stale.len(),
         &stale[..stale.len().min(10)]
     );
+}
+
+/// Clients of node `index` with tracking on (CLIENT LIST's `t` flag).
+fn tracking_clients(cluster: &TestCluster, index: usize) -> usize {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut cluster.conn(index))
+        .expect("CLIENT LIST");
+    list.lines()
+        .filter(|line| {
+            line.split(' ').any(|field| {
+                field
+                    .strip_prefix("flags=")
+                    .is_some_and(|f| f.contains('t'))
+            })
+        })
+        .count()
 }
 
 /// Reads `keys` through `client`, as text.

@@ -128,6 +128,10 @@ pub struct NearCacheStats {
     /// Reads that took the client's ordinary path after the near cache's
     /// connection failed or the node answered with an error.
     pub fallbacks: u64,
+    /// Tracked connections held, one per node read from; a node that
+    /// left the slot map loses its link when a node new to the map gets
+    /// one.
+    pub links: u64,
     /// Entries held now (approximately).
     pub entries: u64,
     /// Their weight in bytes (approximately).

@@ -192,6 +192,11 @@ impl NearCache {
             invalidations: c.invalidations.load(Ordering::Relaxed),
             node_drops: c.node_drops.load(Ordering::Relaxed),
             fallbacks: c.fallbacks.load(Ordering::Relaxed),
+            links: self
+                .inner
+                .nodes
+                .read()
+                .map_or(0, |nodes| nodes.len() as u64),
             entries,
             weight,
         }
@@ -204,20 +209,29 @@ impl NearCache {
         }
     }
 
-    /// The tracked connection to `addr` (made on first use).
+    /// The tracked connection to `addr` (made on first use). Making one
+    /// (a node new to the slot map) first lets go of the links to nodes
+    /// that left the map: their connections close once no read holds
+    /// them, and their entries go with them (already invalid: a node
+    /// leaves the map only with a change of slot owners).
     fn link(&self, addr: &Arc<str>) -> NodeLink {
         if let Ok(nodes) = self.inner.nodes.read() {
             if let Some(link) = nodes.get(addr) {
                 return link.clone();
             }
         }
-        let options = self.inner.router.connection_options();
+        let router = &self.inner.router;
+        let known = router.nodes();
+        let options = router.connection_options();
         let core = &self.inner.core;
         match self.inner.nodes.write() {
-            Ok(mut nodes) => nodes
-                .entry(Arc::clone(addr))
-                .or_insert_with(|| NodeLink::new(Arc::clone(addr), options, core))
-                .clone(),
+            Ok(mut nodes) => {
+                nodes.retain(|held, _| known.iter().any(|k| **k == **held));
+                nodes
+                    .entry(Arc::clone(addr))
+                    .or_insert_with(|| NodeLink::new(Arc::clone(addr), options, core))
+                    .clone()
+            }
             // Poisoned by a panic elsewhere: a link outside the table still
             // tracks what is read through it.
             Err(_) => NodeLink::new(Arc::clone(addr), options, core),
