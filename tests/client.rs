@@ -1088,6 +1088,56 @@ async fn ask_moved_and_tryagain_from_fake_nodes() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_to_ever_new_nodes_keep_a_bounded_number_of_pools() {
+    // 40 nodes outside the slot map, each the MOVED target of one key;
+    // the seed answers CLUSTER SLOTS only once, so no refresh succeeds to
+    // prune their pools.
+    let mut strays = Vec::new();
+    for _ in 0..40 {
+        strays
+            .push(mock(|args, _| Action::Reply(bulk(format!("{}", args.len()).as_bytes()))).await);
+    }
+    let targets: Vec<SocketAddr> = strays.iter().map(|m| m.addr).collect();
+    let maps = Arc::new(AtomicUsize::new(0));
+    let served = maps.clone();
+    let seed = mock_knowing_itself(move |args, me| {
+        if is(args, "CLUSTER") {
+            if served.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Action::Reply(cluster_slots(&[(0, 16383, me)]));
+            }
+            return Action::Reply(b"-ERR not now\r\n".to_vec());
+        }
+        let key = String::from_utf8_lossy(args.get(1).map_or(&[][..], Vec::as_slice)).to_string();
+        let slot = key_slot(key.as_bytes());
+        match key
+            .strip_prefix("stray-")
+            .and_then(|i| i.parse::<usize>().ok())
+        {
+            Some(i) => Action::Reply(format!("-MOVED {slot} {}\r\n", targets[i]).into_bytes()),
+            None => Action::Reply(b"-ERR unexpected\r\n".to_vec()),
+        }
+    })
+    .await;
+    let client = connect_to(seed.addr, |c| c.request_timeout = Duration::from_secs(2)).await;
+    for i in 0..strays.len() {
+        let value: Option<i64> = client.get(format!("stray-{i}")).await.unwrap();
+        assert_eq!(value, Some(2), "GET through the MOVED target");
+    }
+    assert_eq!(client.stats().moved, 40);
+    assert_eq!(client.stats().slot_map_refreshes, 1, "no refresh succeeded");
+    // At most 17 stray pools at a time (the 18th lets the others go): the
+    // connections of the pools let go are closed.
+    let open = || {
+        strays
+            .iter()
+            .map(|m| m.open.load(Ordering::SeqCst))
+            .sum::<usize>()
+    };
+    wait_until("the stray pools' connections closed", || open() <= 17).await;
+    assert!(open() >= 1, "the latest target's pool stays");
+}
+
 /// Polls `check` until it holds; panics after [`DEADLINE`].
 async fn wait_until(what: &str, check: impl Fn() -> bool) {
     let held = eventually_async(DEADLINE, || std::future::ready(check())).await;

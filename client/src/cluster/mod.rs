@@ -84,6 +84,10 @@ pub struct ClientStats {
     pub retries: u64,
 }
 
+/// Pools kept for addresses outside the slot map and the seeds before
+/// they are let go (see `Router::bound_strays`).
+const MAX_STRAY_POOLS: usize = 16;
+
 /// The shared core of every [`Client`](crate::Client) clone: the topology,
 /// the connection pools, and the retry logic.
 pub(crate) struct Router {
@@ -282,15 +286,43 @@ impl Router {
         }
         let size = self.config.pool_size;
         match self.pools.write() {
-            Ok(mut pools) => pools
-                .entry(Arc::clone(addr))
-                .or_insert_with(|| Pool::new(addr, size, &self.options))
-                .get()
-                .clone(),
+            Ok(mut pools) => {
+                if !pools.contains_key(addr) {
+                    self.bound_strays(&mut pools);
+                }
+                pools
+                    .entry(Arc::clone(addr))
+                    .or_insert_with(|| Pool::new(addr, size, &self.options))
+                    .get()
+                    .clone()
+            }
             // Poisoned by a panic elsewhere: a connection outside the pool
             // still works.
             Err(_) => Connection::new(addr.to_string(), self.options.clone()),
         }
+    }
+
+    /// Before a pool is added: when the pools outside the slot map and
+    /// the seeds (MOVED and ASK targets the map does not list, kept until
+    /// a refresh succeeds) reach [`MAX_STRAY_POOLS`], they are let go, so
+    /// redirects to ever new addresses while refreshes fail cannot grow
+    /// the pools without bound.
+    fn bound_strays(&self, pools: &mut HashMap<Arc<str>, Pool>) {
+        let Topology::Cluster(map) = &self.topology else {
+            return;
+        };
+        let map = map.load();
+        if pools.len() >= map.nodes().len() + self.config.nodes.len() + MAX_STRAY_POOLS {
+            self.keep_known(pools, map.nodes());
+        }
+    }
+
+    /// Drops the pools of addresses neither in `known` nor among the
+    /// seeds (requests using them hold their own handles; the seeds' stay
+    /// for the next refresh).
+    fn keep_known(&self, pools: &mut HashMap<Arc<str>, Pool>, known: &[Arc<str>]) {
+        let seeds = &self.config.nodes;
+        pools.retain(|addr, _| known.contains(addr) || seeds.iter().any(|s| **s == **addr));
     }
 
     /// The node `cmd` goes to now.

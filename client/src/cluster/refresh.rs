@@ -63,14 +63,9 @@ impl Router {
                         self.owners_epoch.fetch_add(1, Ordering::AcqRel);
                     }
                     self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
-                    // Connections to nodes that left go with their pools
-                    // (requests using them hold their own handles); the
-                    // seeds' stay for the next refresh.
-                    let seeds = &self.config.nodes;
+                    // Connections to nodes that left go with their pools.
                     if let Ok(mut pools) = self.pools.write() {
-                        pools.retain(|addr, _| {
-                            known.contains(addr) || seeds.iter().any(|s| **s == **addr)
-                        });
+                        self.keep_known(&mut pools, &known);
                     }
                     return Ok(());
                 }
