@@ -601,11 +601,11 @@ fn resp3_sets_and_raw_replies() {
 }
 
 #[test]
-fn sintercard_counts_large_sets_chunk_by_chunk() {
+fn sintercard_counts_large_sets_up_to_the_limit() {
     let node = TestServer::start();
     let mut c = node.conn();
-    // Hash-table sets walked in several chunks: 3,000 members in common
-    // among 5,000 and 4,000; a third set shares 1,000 of them.
+    // Hash-table sets: 3,000 members in common among 5,000 and 4,000; a
+    // third set shares 500 of them.
     sadd(&mut c, "big", &numbered("m", 0..5000));
     sadd(&mut c, "mid", &numbered("m", 2000..6000));
     sadd(&mut c, "few", &numbered("m", 4000..4500));

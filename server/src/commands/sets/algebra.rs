@@ -15,7 +15,7 @@ use crate::commands::{Ctx, Outcome};
 use crate::notify::Classes as N;
 use crate::protocol::Args;
 use crate::store::{
-    Collection, EncodingLimits, MultiLock, OwnedValue, SetMember, SetValue, WrongType,
+    Collection, EncodingLimits, MultiLock, OwnedValue, SetMember, SetValue, ValueRef, WrongType,
 };
 
 /// SINTERCARD's keys: `numkeys` of them after the count (none when the
@@ -102,60 +102,44 @@ fn intersection(locks: &mut MultiLock<'_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>
     Ok(members)
 }
 
-/// Members of the smallest set copied and checked against the others at a
-/// time, by SINTERCARD: with a LIMIT it stops after the chunk that
-/// reached it, as Redis stops at the limit, instead of first computing
-/// the whole intersection. A small LIMIT starts with a chunk of its size
-/// (at least [`FIRST_CHUNK`]), doubled while the count falls short.
-const COUNT_CHUNK: usize = 512;
-const FIRST_CHUNK: usize = 16;
-
 /// How many members every set at `keys` has in common, counting stopped
-/// once it reached `limit` (0: no limit). The smallest set is walked a
-/// chunk at a time by its SSCAN cursor (the sets stay locked, so the walk
-/// sees each member once).
+/// once it reached `limit` (0: no limit), as Redis stops: the smallest
+/// set's members are checked against the others with every set borrowed
+/// at once, nothing copied.
 fn intersection_count(
     locks: &mut MultiLock<'_>,
     keys: &[&[u8]],
     limit: usize,
 ) -> Result<usize, WrongType> {
-    let found = lookup(locks, keys)?;
-    let Some(mut sets) = found.into_iter().collect::<Option<Vec<Found<'_>>>>() else {
+    // Types checked and hits counted first; a missing key is an empty set.
+    if lookup(locks, keys)?.iter().any(Option::is_none) {
+        return Ok(0);
+    }
+    let values = locks.values(keys);
+    let sets: Option<Vec<&SetValue>> = values
+        .iter()
+        .map(|value| match value {
+            Some(ValueRef::Set(set)) => Some(&**set),
+            _ => None,
+        })
+        .collect();
+    let Some(mut sets) = sets else {
         return Ok(0);
     };
-    sets.sort_by_key(|f| f.len);
-    let smallest = sets[0];
-    let others: Vec<Found<'_>> = sets[1..]
-        .iter()
-        .filter(|o| o.key != smallest.key)
-        .copied()
-        .collect();
-    let (mut count, mut cursor) = (0, 0);
-    let mut size = match limit {
-        0 => COUNT_CHUNK,
-        _ => limit.clamp(FIRST_CHUNK, COUNT_CHUNK),
+    sets.sort_by_key(|set| set.len());
+    let Some((smallest, others)) = sets.split_first() else {
+        return Ok(0);
     };
-    let mut chunk: Vec<Vec<u8>> = Vec::new();
-    loop {
-        chunk.clear();
-        let next = with_set(locks, smallest, |set| {
-            set.scan(cursor, size, |m| chunk.push(m.to_vec()))
-        })
-        .unwrap_or(0);
-        for &other in &others {
-            if chunk.is_empty() {
+    let mut count = 0;
+    for member in smallest.iter() {
+        if member.with_bytes(|m| others.iter().all(|other| other.contains(m))) {
+            count += 1;
+            if count == limit {
                 break;
             }
-            with_set(locks, other, |set| chunk.retain(|m| set.contains(m)));
         }
-        count += chunk.len();
-        if next == 0 || (limit > 0 && count >= limit) {
-            break;
-        }
-        cursor = next;
-        size = (size * 2).min(COUNT_CHUNK);
     }
-    Ok(if limit > 0 { count.min(limit) } else { count })
+    Ok(count)
 }
 
 /// The members of any set at `keys`, added in order to a new set (the
