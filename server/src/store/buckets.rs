@@ -47,6 +47,27 @@ pub fn scan<'a, T>(
     (u64::from(layout) << CURSOR_LAYOUT_SHIFT) | bucket as u64
 }
 
+/// Call before `table.entry` or `table.insert_unique`: changes `layout`
+/// when that call will rehash the table. hashbrown makes room for one
+/// more entry before it looks for the key, so a full table rehashes even
+/// when the key is already there (SADD of a member the set holds).
+pub fn before_insert<T>(table: &HashTable<T>, layout: &mut u16) {
+    if table.len() == table.capacity() {
+        *layout = layout.wrapping_add(1);
+    }
+}
+
+/// After a removal: a table of more than 64 buckets left under an eighth
+/// full shrinks to its entries (so random picks stay a few probes away),
+/// changing `layout`.
+pub fn shrink_sparse<T>(table: &mut HashTable<T>, layout: &mut u16, hasher: impl Fn(&T) -> u64) {
+    let buckets = table.num_buckets();
+    if buckets > 64 && table.len() * 8 < buckets {
+        *layout = layout.wrapping_add(1);
+        table.shrink_to(table.len(), hasher);
+    }
+}
+
 /// An entry picked uniformly at random (None when empty): random buckets
 /// until one is occupied, a few tries at most while the table is at least
 /// an eighth full, which its owner keeps it by shrinking.

@@ -98,8 +98,7 @@ impl Table {
 
     fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
         let hash = self.hash(field);
-        // A full table rehashes on this insert, if it is one.
-        let full = self.pairs.len() == self.pairs.capacity();
+        buckets::before_insert(&self.pairs, &mut self.layout);
         let hasher = &self.hasher;
         let entry = self.pairs.entry(
             hash,
@@ -117,9 +116,6 @@ impl Table {
             Entry::Vacant(vacant) => {
                 self.bytes += allocation_size(field.len());
                 vacant.insert((field.into(), value.into()));
-                if full {
-                    self.layout = self.layout.wrapping_add(1);
-                }
                 true
             }
         }
@@ -134,13 +130,10 @@ impl Table {
         };
         let ((f, v), _) = entry.remove();
         self.bytes -= pair_bytes(&f, &v);
-        let buckets = self.pairs.num_buckets();
-        if buckets > 64 && self.pairs.len() * 8 < buckets {
-            self.layout = self.layout.wrapping_add(1);
-            let hasher = &self.hasher;
-            self.pairs
-                .shrink_to(self.pairs.len(), |(f, _)| hasher.hash_one(&f[..]));
-        }
+        let hasher = &self.hasher;
+        buckets::shrink_sparse(&mut self.pairs, &mut self.layout, |(f, _)| {
+            hasher.hash_one(&f[..])
+        });
         true
     }
 

@@ -62,8 +62,7 @@ impl Table {
     /// Adds `member`; true if it is new.
     pub fn insert(&mut self, member: &[u8]) -> bool {
         let hash = self.hash(member);
-        // A full table rehashes on this insert, if it is one.
-        let full = self.members.len() == self.members.capacity();
+        buckets::before_insert(&self.members, &mut self.layout);
         let hasher = &self.hasher;
         let entry = self
             .members
@@ -72,9 +71,6 @@ impl Table {
             return false;
         };
         vacant.insert(member.into());
-        if full {
-            self.layout = self.layout.wrapping_add(1);
-        }
         self.member_bytes += allocation_size(member.len());
         true
     }
@@ -93,13 +89,10 @@ impl Table {
     }
 
     fn maybe_shrink(&mut self) {
-        let buckets = self.members.num_buckets();
-        if buckets > 64 && self.members.len() * 8 < buckets {
-            self.layout = self.layout.wrapping_add(1);
-            let hasher = &self.hasher;
-            self.members
-                .shrink_to(self.members.len(), |m| hasher.hash_one(&m[..]));
-        }
+        let hasher = &self.hasher;
+        buckets::shrink_sparse(&mut self.members, &mut self.layout, |m| {
+            hasher.hash_one(&m[..])
+        });
     }
 
     /// The members, in table order.
@@ -218,5 +211,35 @@ mod tests {
             }
         }
         assert!((0..200u32).all(|i| seen.contains(i.to_le_bytes().as_slice())));
+    }
+
+    #[test]
+    fn a_full_table_rehashed_by_adding_a_held_member_restarts_a_scan() {
+        let mut table = Table::default();
+        let mut i = 0u32;
+        while table.len() < 200 || table.len() < table.members.capacity() {
+            table.insert(format!("m{i}").as_bytes());
+            i += 1;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let cursor = table.scan(0, 50, |m| {
+            seen.insert(m.to_vec());
+        });
+        assert_ne!(cursor, 0);
+        // The member is there already, yet hashbrown grows the full table.
+        let buckets = table.members.num_buckets();
+        assert!(!table.insert(b"m0"));
+        assert!(table.members.num_buckets() > buckets);
+        let mut cursor = cursor;
+        while cursor != 0 {
+            cursor = table.scan(cursor, 50, |m| {
+                seen.insert(m.to_vec());
+            });
+        }
+        assert_eq!(
+            seen.len(),
+            table.len(),
+            "every member held throughout is visited"
+        );
     }
 }

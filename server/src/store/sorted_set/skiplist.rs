@@ -350,10 +350,7 @@ impl SkipList {
         // Node indexes fit 32 bits: four billion members would take
         // hundreds of GiB before the slab got there.
         let id = self.nodes.insert(node) as u32;
-        if self.index.len() == self.index.capacity() {
-            // This insert rehashes the index.
-            self.layout = self.layout.wrapping_add(1);
-        }
+        buckets::before_insert(&self.index, &mut self.layout);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hasher.hash_one(member), id, |&i| {
             hasher.hash_one(&nodes[i as usize].member[..])
