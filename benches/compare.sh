@@ -6,13 +6,14 @@
 #   benches/compare.sh [rounds]        (default 3 rounds)
 #
 # Environment: REQUESTS (1000000), CLIENTS (50), KEYSPACE (100000), SIZE (32),
+# PIPELINES ("1 16": the pipeline depths, each a run),
 # RC_PORT (17379), RS_PORT (17380), BIN, SKIP_BUILD=1.
 #
 # Prints one line per run and the median ratios (ringcache / redis).
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=${1:-3}
-env_defaults REQUESTS=1000000 CLIENTS=50 KEYSPACE=100000 SIZE=32
+env_defaults REQUESTS=1000000 CLIENTS=50 KEYSPACE=100000 SIZE=32 PIPELINES="1 16"
 bench_ports 17379
 require redis-benchmark
 build_release ringcache-server
@@ -29,7 +30,7 @@ rps() {
 echo "redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $SIZE, $ROUNDS rounds, alternating"
 printf '%-8s %-4s %12s %12s %7s\n' test P ringcache redis ratio
 for test in set get; do
-  for pipeline in 1 16; do
+  for pipeline in $PIPELINES; do
     ratios=()
     for round in $(seq 1 "$ROUNDS"); do
       rc=$(rps "$RC_PORT" "$test" "$pipeline")

@@ -65,6 +65,8 @@ const FLUSH_AT: usize = 256 * 1024;
 /// Replies waiting on peers before the connection stops reading more
 /// requests and writes what it has (bounds memory per connection).
 const MAX_WAITING: usize = 2048;
+/// Requests of a pipeline whose keys are prefetched before it runs.
+const PREFETCH_AHEAD: usize = 32;
 /// Buffers grown past this are given back once empty.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
@@ -335,6 +337,8 @@ impl Connection {
     /// (steps 3 to 6), writing out early when replies pile up.
     async fn run_batch(&mut self) -> Result<(), Ended> {
         let mut start = 0;
+        // The input before this has had its keys prefetched.
+        let mut prefetched = 0;
         let result = loop {
             // What arrived while the requests before ran goes before the
             // next reply (an invalidation before the read that follows the
@@ -343,6 +347,13 @@ impl Connection {
             let requests = &mut self.requests;
             match requests.parser.parse(&requests.input[start..]) {
                 Ok(Some(consumed)) => {
+                    if start >= prefetched
+                        && start + consumed < requests.input.len()
+                        && self.session.authenticated
+                    {
+                        let input = &requests.input[start..];
+                        prefetched = start + prefetch_keys(&self.node, &self.session, input);
+                    }
                     let args = requests.parser.args(&requests.input[start..]);
                     let rerun = std::mem::take(&mut self.rerun);
                     // CLIENT REPLY OFF or SKIP: this request's replies are
@@ -627,6 +638,48 @@ fn held_back(
     }
     transactions::queue(node, session, spec, args, &mut replies.output);
     true
+}
+
+/// Before the requests of a pipeline run: starts loading the table memory
+/// of the first key of each of the next [`PREFETCH_AHEAD`] requests in
+/// `input` ([`crate::store::Store::prefetch`]), so that their probes'
+/// cache misses overlap rather than come one after another. Returns the
+/// bytes of `input` those requests span.
+fn prefetch_keys(node: &NodeState, session: &Session, input: &[u8]) -> usize {
+    let store = node.database(session.db, session.no_touch);
+    let mut scout = RequestParser::new(Limits::default());
+    let mut at = 0;
+    let mut located = [(0, 0); PREFETCH_AHEAD];
+    let mut count = 0;
+    for _ in 0..PREFETCH_AHEAD {
+        let Ok(Some(consumed)) = scout.parse(&input[at..]) else {
+            break;
+        };
+        let args = scout.args(&input[at..]);
+        if let Some(key) = args
+            .try_get(0)
+            .and_then(|name| first_key(session, name, args))
+        {
+            located[count] = store.prefetch(key);
+            count += 1;
+        }
+        at += consumed;
+    }
+    // The slots have had the first pass's time to arrive: the entries
+    // they point to next.
+    for &key in &located[..count] {
+        store.prefetch_entry(key);
+    }
+    at
+}
+
+/// The first key of a request whose keys are at fixed positions.
+fn first_key<'a>(session: &Session, name: &[u8], args: Args<'a>) -> Option<&'a [u8]> {
+    let (_, spec) = commands::find(session, name)?;
+    match spec.keys {
+        commands::KeySpec::Range { first, .. } if first > 0 => args.try_get(first as usize),
+        _ => None,
+    }
 }
 
 /// Puts the task behind the tasks ready now and returns when it is run

@@ -216,6 +216,12 @@ impl Entry {
         &self.0[start..start + len]
     }
 
+    /// Where the entry's block lives (for a prefetch; nothing is read).
+    #[inline]
+    pub fn address(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// The payload: the value itself when it is not boxed (a string's
     /// bytes, a collection's inline form); a slab index otherwise (the
     /// shard's `value` reads any entry).

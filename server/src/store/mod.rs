@@ -31,6 +31,7 @@ mod memory;
 pub mod number;
 pub mod packed;
 mod policy;
+mod prefetch;
 mod removal;
 mod set_value;
 mod shard;
@@ -524,6 +525,28 @@ impl Store {
         // hashbrown uses the low bits for the bucket and the top seven for
         // its tag; take the shard from bits in between.
         (((hash >> 40) as usize) & self.inner.shard_mask, hash)
+    }
+
+    /// Starts loading the table memory a probe for `key` reads first (its
+    /// control bytes and slot), so that the probes of a batch of requests
+    /// wait for main memory together; skipped when the shard is busy.
+    /// Returns where the key is, for `prefetch_entry`.
+    #[inline]
+    pub fn prefetch(&self, key: &[u8]) -> (usize, u64) {
+        let (index, hash) = self.locate(key);
+        if let Some(shard) = self.db_shards()[index].try_lock() {
+            shard.prefetch(hash);
+        }
+        (index, hash)
+    }
+
+    /// After `prefetch`: starts loading the block of the entry the probe
+    /// will compare, once its slot has arrived.
+    #[inline]
+    pub fn prefetch_entry(&self, (index, hash): (usize, u64)) {
+        if let Some(shard) = self.db_shards()[index].try_lock() {
+            shard.prefetch_entry(hash);
+        }
     }
 
     /// Locks the shard of `key`.
