@@ -17,7 +17,7 @@
 //! (`ringcache-client`) and reports its CPU per operation. The bench scripts
 //! (`benches/*.sh`) share their start, ready, stop and median steps through
 //! `benches/lib.sh`.
-
+#![forbid(unsafe_code)]
 // In unit tests a panic is the failure report, so unwrap is fine there.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

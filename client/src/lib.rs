@@ -51,6 +51,7 @@
 //! the key-to-slot mapping ([`key_slot`], Redis Cluster compatible, so
 //! cluster-aware Redis clients route the same way), the consistent hash
 //! ring that places slots on nodes ([`ring`]), and RESP ([`resp`]).
+#![forbid(unsafe_code)]
 
 pub mod breaker;
 pub mod cache_aside;

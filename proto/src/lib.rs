@@ -14,6 +14,7 @@
 //!   router and the load generator);
 //! - [`wire`]: the commands nodes send each other (`RCAPPLY`, `RCEXPORT`
 //!   pages, `RCHANDOFF`), with one strict decoder of a key's state.
+#![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod link;

@@ -1,5 +1,6 @@
 //! The `ringcache-server` binary: parses flags, starts the runtime, serves
 //! until SIGINT, SIGTERM or SHUTDOWN, exits 0 after a graceful drain.
+#![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
 

@@ -67,6 +67,9 @@ const FLUSH_AT: usize = 256 * 1024;
 const MAX_WAITING: usize = 2048;
 /// Requests of a pipeline whose keys are prefetched before it runs.
 const PREFETCH_AHEAD: usize = 32;
+/// Whether the processor takes prefetch hints (`store/prefetch.rs`);
+/// elsewhere the scouting would be pure cost.
+const PREFETCHES: bool = cfg!(target_arch = "x86_64");
 /// Buffers grown past this are given back once empty.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
@@ -347,12 +350,14 @@ impl Connection {
             let requests = &mut self.requests;
             match requests.parser.parse(&requests.input[start..]) {
                 Ok(Some(consumed)) => {
-                    if start >= prefetched
+                    if PREFETCHES
+                        && start >= prefetched
                         && start + consumed < requests.input.len()
                         && self.session.authenticated
                     {
+                        let scout = RequestParser::new(requests.parser.limits());
                         let input = &requests.input[start..];
-                        prefetched = start + prefetch_keys(&self.node, &self.session, input);
+                        prefetched = start + prefetch_keys(&self.node, &self.session, scout, input);
                     }
                     let args = requests.parser.args(&requests.input[start..]);
                     let rerun = std::mem::take(&mut self.rerun);
@@ -641,13 +646,18 @@ fn held_back(
 }
 
 /// Before the requests of a pipeline run: starts loading the table memory
-/// of the first key of each of the next [`PREFETCH_AHEAD`] requests in
-/// `input` ([`crate::store::Store::prefetch`]), so that their probes'
-/// cache misses overlap rather than come one after another. Returns the
-/// bytes of `input` those requests span.
-fn prefetch_keys(node: &NodeState, session: &Session, input: &[u8]) -> usize {
+/// of the first key of each of the [`PREFETCH_AHEAD`] requests at the
+/// start of `input` (the one about to run and those after it), read with
+/// `scout`, a parser of their own ([`crate::store::Store::prefetch`]), so
+/// that their probes' cache misses overlap rather than come one after
+/// another. Returns the bytes of `input` those requests span.
+fn prefetch_keys(
+    node: &NodeState,
+    session: &Session,
+    mut scout: RequestParser,
+    input: &[u8],
+) -> usize {
     let store = node.database(session.db, session.no_touch);
-    let mut scout = RequestParser::new(Limits::default());
     let mut at = 0;
     let mut located = [(0, 0); PREFETCH_AHEAD];
     let mut count = 0;

@@ -178,6 +178,11 @@ impl RequestParser {
         self.limits = limits;
     }
 
+    /// The limits it enforces.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// The arguments of the request that the last `parse` completed.
     pub fn args<'a>(&'a self, buf: &'a [u8]) -> Args<'a> {
         let base = if self.inline {

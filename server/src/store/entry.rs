@@ -216,7 +216,8 @@ impl Entry {
         &self.0[start..start + len]
     }
 
-    /// Where the entry's block lives (for a prefetch; nothing is read).
+    /// Where the entry's block lives, for a prefetch hint (the slice's
+    /// length, read on the way, is dropped unused in optimised builds).
     #[inline]
     pub fn address(&self) -> usize {
         self.0.as_ptr() as usize

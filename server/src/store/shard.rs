@@ -85,9 +85,10 @@ pub struct Shard {
     /// tell that its position no longer means anything. Wraps; a cursor
     /// would have to sleep through 65,536 rehashes to be fooled.
     layout: u16,
-    /// Where the table's slots end and its control bytes begin, as last
-    /// seen by `find` (stale after a rehash until the next hit: only
-    /// `prefetch` reads it, and a stale address costs nothing but a miss).
+    /// Where the table's slots end and its control bytes begin, as the
+    /// last hit or insert saw it (`note_slot`; stale after a shrink until
+    /// the next one: only `prefetch` reads it, and a stale address costs
+    /// nothing but a wasted hint).
     slots_end: usize,
     /// Counters.
     pub stats: ShardStats,
@@ -191,15 +192,22 @@ impl Shard {
     #[inline]
     pub fn find(&mut self, hash: u64, key: &[u8], now: u64) -> Option<usize> {
         let index = self.table.find_bucket_index(hash, |e| e.key() == key)?;
-        // hashbrown lays slot i out at `end - (i + 1)` slots, its control
-        // bytes from `end` on.
-        self.slots_end = std::ptr::from_ref(self.at(index)) as usize
-            + (index + 1) * std::mem::size_of::<Entry>();
+        self.note_slot(index);
         if self.at(index).is_expired(now) {
             self.expire_at_index(index);
             return None;
         }
         Some(index)
+    }
+
+    /// Remembers where the table's slots end, from the occupied slot
+    /// `index`: hashbrown lays slot i out at `end - (i + 1)` slots and its
+    /// control bytes from `end` on. Kept fresh by every hit and insert
+    /// (which is where a rehash moves the table).
+    #[inline]
+    fn note_slot(&mut self, index: usize) {
+        self.slots_end = std::ptr::from_ref(self.at(index)) as usize
+            + (index + 1) * std::mem::size_of::<Entry>();
     }
 
     /// Starts loading what a probe for `hash` reads first: the group of
@@ -216,7 +224,8 @@ impl Shard {
     }
 
     /// Starts loading the block of the entry a probe for `hash` would
-    /// compare first (after `prefetch` brought its slot in).
+    /// compare first. This reads the control group and the slot for real
+    /// (after `prefetch` hinted them, they are usually there by now).
     #[inline]
     pub fn prefetch_entry(&self, hash: u64) {
         let first = self.table.iter_hash_buckets(hash).next();
@@ -464,6 +473,7 @@ impl Shard {
             .table
             .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
         let index = occupied.bucket_index();
+        self.note_slot(index);
         let table_after = self.table_bytes();
         self.account(size + table_after as isize - table_before as isize);
         index
