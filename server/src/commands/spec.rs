@@ -327,6 +327,16 @@ impl KeySpec {
         }
     }
 
+    /// The position of the first key when keys sit at fixed positions
+    /// (whatever the arguments); `None` for no keys or movable keys.
+    #[inline]
+    pub fn first_fixed(&self) -> Option<usize> {
+        match *self {
+            KeySpec::Range { first, .. } if first > 0 => Some(first as usize),
+            _ => None,
+        }
+    }
+
     /// The positions of the keys of a request with these arguments
     /// (positions past the end are left out).
     pub fn positions(&self, args: Args<'_>) -> Vec<usize> {

@@ -165,6 +165,9 @@ enum Step {
 /// The read buffer and the parser working through it.
 struct Requests {
     parser: RequestParser,
+    /// Reads ahead of `parser` for the keys to prefetch (`prefetch_keys`),
+    /// with the same limits; kept to reuse its buffers.
+    scout: RequestParser,
     /// Bytes read and not yet consumed; requests not yet run start at the
     /// batch's `start`, the consumed prefix is cut once per read.
     input: Vec<u8>,
@@ -208,6 +211,7 @@ impl Connection {
             session,
             requests: Requests {
                 parser: RequestParser::new(Limits::default()),
+                scout: RequestParser::new(Limits::default()),
                 input: Vec::with_capacity(BUFFER_SIZE),
                 authenticated,
             },
@@ -355,8 +359,8 @@ impl Connection {
                         && start + consumed < requests.input.len()
                         && self.session.authenticated
                     {
-                        let scout = RequestParser::new(requests.parser.limits());
                         let input = &requests.input[start..];
+                        let scout = &mut requests.scout;
                         prefetched = start + prefetch_keys(&self.node, &self.session, scout, input);
                     }
                     let args = requests.parser.args(&requests.input[start..]);
@@ -521,6 +525,7 @@ impl Connection {
             ..self.node.limits()
         };
         self.requests.parser.set_limits(limits);
+        self.requests.scout.set_limits(limits);
     }
 
     fn count_commands(&mut self) {
@@ -654,10 +659,12 @@ fn held_back(
 fn prefetch_keys(
     node: &NodeState,
     session: &Session,
-    mut scout: RequestParser,
+    scout: &mut RequestParser,
     input: &[u8],
 ) -> usize {
     let store = node.database(session.db, session.no_touch);
+    // The last scouting may have stopped inside a request.
+    scout.reset();
     let mut at = 0;
     let mut located = [(0, 0); PREFETCH_AHEAD];
     let mut count = 0;
@@ -686,10 +693,7 @@ fn prefetch_keys(
 /// The first key of a request whose keys are at fixed positions.
 fn first_key<'a>(session: &Session, name: &[u8], args: Args<'a>) -> Option<&'a [u8]> {
     let (_, spec) = commands::find(session, name)?;
-    match spec.keys {
-        commands::KeySpec::Range { first, .. } if first > 0 => args.try_get(first as usize),
-        _ => None,
-    }
+    args.try_get(spec.keys.first_fixed()?)
 }
 
 /// Puts the task behind the tasks ready now and returns when it is run

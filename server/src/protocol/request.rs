@@ -178,9 +178,15 @@ impl RequestParser {
         self.limits = limits;
     }
 
-    /// The limits it enforces.
-    pub fn limits(&self) -> Limits {
-        self.limits
+    /// Forgets a request read only in part (its buffers are kept), so the
+    /// next `parse` starts on a fresh request.
+    pub fn reset(&mut self) {
+        self.ranges.clear();
+        self.expected = 0;
+        self.pos = 0;
+        self.pending_bulk = None;
+        self.scanned = 0;
+        self.inline = false;
     }
 
     /// The arguments of the request that the last `parse` completed.

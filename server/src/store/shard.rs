@@ -465,9 +465,7 @@ impl Shard {
         let table_before = self.table_bytes();
         // No room left: this insert rehashes the table (grown, or in place
         // when it is full of deleted marks), moving entries.
-        if self.table.len() == self.table.capacity() {
-            self.layout = self.layout.wrapping_add(1);
-        }
+        super::buckets::before_insert(&self.table, &mut self.layout);
         let hasher = &self.hasher;
         let occupied = self
             .table
